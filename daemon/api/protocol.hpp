@@ -1,0 +1,49 @@
+// The local API's wire format (docs/api.md): one JSON object per line, each request with an
+// "id", answers tagged with the same id. Parsing and formatting only. Pure. Thread: any.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "uplinkd/message.hpp"
+#include "uplinkd/result.hpp"
+
+namespace uplinkd::api {
+
+inline constexpr int kProtocolVersion = 1;
+
+enum class Op { Publish, Subscribe, Unsubscribe, Status, Ping, Hello };
+
+struct Request {
+    Op op = Op::Ping;
+    nlohmann::json id;          ///< echoed back as given (number or string)
+    Message message;            ///< publish: route, topic, payload, qos, retain, properties
+    bool want_delivered = false;
+    std::string route;          ///< subscribe / unsubscribe / status (optional)
+    std::string filter;         ///< subscribe / unsubscribe
+    int qos = 1;
+};
+
+/// Parses one line. On error, `id` receives the request's id when it could be read (so that the
+/// error can be tagged), else stays null.
+Result<Request> parseRequest(std::string_view line, nlohmann::json& id);
+
+/// {"id":…,"status":"queued","seq":N}
+std::string queuedReply(const nlohmann::json& id, uint64_t seq);
+/// {"id":…,"status":"delivered","seq":N}
+std::string deliveredReply(const nlohmann::json& id, uint64_t seq);
+/// {"id":…,"status":"error","code":"…","message":"…"}
+std::string errorReply(const nlohmann::json& id, const Error& error);
+/// {"id":…,"status":"ok", …fields}
+std::string okReply(const nlohmann::json& id, nlohmann::json fields = nlohmann::json::object());
+/// {"event":"message","route":…,"topic":…,"payload"|"payload_b64":…,"qos":…,"properties":{…}}
+std::string messageEvent(const IncomingMessage& msg, const std::string& subscription);
+
+/// True when `topic` matches the MQTT topic filter `filter` ('+' one level, '#' the rest).
+bool topicMatches(std::string_view filter, std::string_view topic);
+/// True when the payload can be shown as a JSON string (valid UTF-8 without NUL).
+bool isPrintableUtf8(std::string_view bytes);
+
+}  // namespace uplinkd::api

@@ -1,0 +1,76 @@
+// PublishServer: the local API on a UNIX socket (docs/api.md). One JSON request per line,
+// pipelined; answers tagged with the request id; subscriptions stream events. A malformed line
+// gets an error for that line only. Back-pressure: a client with too many unanswered publishes
+// or too much unread output is not read from until it catches up. Thread: loop.
+#pragma once
+
+#include <asio.hpp>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "uplinkd/message.hpp"
+#include "uplinkd/result.hpp"
+
+namespace uplinkd::api {
+
+/// What the server asks of the rest of the daemon.
+class ApiBackend {
+public:
+    virtual ~ApiBackend() = default;
+    /// Validates and stores a message; `done` gets the seq once it is durable.
+    virtual void publish(Message msg, std::function<void(Result<uint64_t>)> done) = 0;
+    /// Status of all routes (or one): the "routes" array of the status reply.
+    virtual Result<nlohmann::json> status(const std::string& route) = 0;
+    /// First local subscriber for (route, filter) appeared / last one left.
+    virtual Status subscribe(const std::string& route, const std::string& filter, int qos) = 0;
+    virtual void unsubscribe(const std::string& route, const std::string& filter) = 0;
+};
+
+struct ServerOptions {
+    std::string path;
+    uint32_t mode = 0660;
+    std::string group;               ///< chgrp the socket to this group if set
+    size_t max_line_bytes = 1024 * 1024;
+    size_t max_pending_per_client = 4096;  ///< publishes not yet answered "queued"
+    size_t max_output_bytes = 8 * 1024 * 1024;
+};
+
+class PublishServer {
+public:
+    static Result<std::unique_ptr<PublishServer>> start(asio::io_context& loop,
+                                                        ServerOptions options,
+                                                        ApiBackend& backend);
+    ~PublishServer();
+
+    /// The broker acknowledged message `seq` of `route`: tell whoever asked.
+    void delivered(const std::string& route, uint64_t seq);
+    /// A message arrived from a cloud: send it to matching subscribers.
+    void incoming(const IncomingMessage& msg);
+    size_t clientCount() const { return clients_.size(); }
+
+private:
+    class Client;
+    PublishServer(asio::io_context& loop, ServerOptions options, ApiBackend& backend);
+    void accept();
+    void dropSubscription(const std::pair<std::string, std::string>& key);
+    void removeClient(Client* c);
+
+    asio::io_context& loop_;
+    ServerOptions options_;
+    ApiBackend& backend_;
+    asio::local::stream_protocol::acceptor acceptor_;
+    std::map<Client*, std::shared_ptr<Client>> clients_;
+    /// route → seq → (client, request id) for "report_delivered".
+    std::map<std::string, std::map<uint64_t, std::pair<std::weak_ptr<Client>, nlohmann::json>>>
+        waiting_;
+    /// (route, filter) → number of clients subscribed.
+    std::map<std::pair<std::string, std::string>, int> sub_counts_;
+    std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace uplinkd::api

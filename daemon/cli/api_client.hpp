@@ -1,0 +1,35 @@
+// ApiClient: a blocking client of the local API socket, for uplinkctl and tests. One request at
+// a time or pipelined; reads reply lines as JSON. Thread: the caller's.
+#pragma once
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+#include "uplinkd/result.hpp"
+
+namespace uplinkd {
+
+class ApiClient {
+public:
+    ApiClient() = default;
+    ~ApiClient();
+    ApiClient(const ApiClient&) = delete;
+    ApiClient& operator=(const ApiClient&) = delete;
+
+    Status connect(const std::string& socket_path);
+    /// Sends one request line (a newline is appended).
+    Status send(const nlohmann::json& request);
+    /// Sends raw bytes as they are (tests of malformed input).
+    Status sendRaw(const std::string& bytes);
+    /// Reads the next line as JSON; error "timeout" when none arrives in time.
+    Result<nlohmann::json> receive(std::chrono::milliseconds timeout);
+    void close();
+
+private:
+    int fd_ = -1;
+    std::string buf_;
+};
+
+}  // namespace uplinkd

@@ -1,0 +1,233 @@
+// uplinkctl: the command-line client of uplinkd's local API (publish, subscribe, status) and
+// configuration checks.
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdlib>
+#include <iostream>
+#include <iterator>
+
+#include <CLI/CLI.hpp>
+
+#include "api/protocol.hpp"
+#include "cli/api_client.hpp"
+#include "config/config.hpp"
+#include "plugin/plugin_registry.hpp"
+#include "tunnel/connect_request.hpp"
+
+namespace {
+
+using nlohmann::json;
+using uplinkd::ApiClient;
+
+constexpr int kExitFailure = 1;
+constexpr int kExitConfig = 78;
+
+int report(const uplinkd::Error& e) {
+    std::cerr << "uplinkctl: " << e.message << "\n";
+    return kExitFailure;
+}
+
+std::string formatAge(int64_t ms) {
+    if (ms < 1000) return std::to_string(ms) + " ms";
+    if (ms < 120000) return std::to_string(ms / 1000) + " s";
+    if (ms < 7200000) return std::to_string(ms / 60000) + " min";
+    return std::to_string(ms / 3600000) + " h";
+}
+
+int runStatus(ApiClient& c, const std::string& route, bool as_json) {
+    json req{{"op", "status"}, {"id", 1}};
+    if (!route.empty()) req["route"] = route;
+    if (auto st = c.send(req); !st) return report(st.error());
+    auto r = c.receive(std::chrono::seconds(10));
+    if (!r) return report(r.error());
+    if ((*r)["status"] != "ok") {
+        std::cerr << "uplinkctl: " << (*r)["message"].get<std::string>() << "\n";
+        return kExitFailure;
+    }
+    if (as_json) {
+        std::cout << (*r)["routes"].dump(2) << "\n";
+        return 0;
+    }
+    for (const auto& rt : (*r)["routes"]) {
+        std::cout << "route " << rt["route"].get<std::string>() << " (" << rt["cloud"].get<std::string>()
+                  << "): " << rt["state"].get<std::string>() << "\n";
+        std::cout << "  broker      " << rt["broker"].get<std::string>() << "\n";
+        std::cout << "  uplink      " << rt["uplink"].get<std::string>() << "\n";
+        if (!rt["stream"].get<std::string>().empty()) {
+            std::cout << "  connection  " << rt["stream"].get<std::string>() << "\n";
+        }
+        if (!rt["last_error"].get<std::string>().empty()) {
+            std::cout << "  last error  " << rt["last_error"].get<std::string>() << "\n";
+        }
+        if (rt["state"] == "backoff") {
+            std::cout << "  next try in " << formatAge(rt["next_retry_ms"].get<int64_t>()) << "\n";
+        }
+        std::cout << "  queued      " << rt["queued"] << " message(s), " << rt["queued_bytes"]
+                  << " bytes";
+        if (rt["queued"].get<uint64_t>() > 0) {
+            std::cout << ", oldest " << formatAge(rt["oldest_age_ms"].get<int64_t>());
+        }
+        std::cout << "\n  in flight   " << rt["in_flight"] << "\n";
+        std::cout << "  sent " << rt["sent"] << ", delivered " << rt["delivered"] << ", received "
+                  << rt["received"] << ", dropped " << rt["dropped"] << ", expired "
+                  << rt["expired"] << ", rejected " << rt["rejected"] << "\n";
+        std::cout << "  connections " << rt["connects"] << " made, " << rt["failures"]
+                  << " failed\n";
+    }
+    return 0;
+}
+
+int runPublish(ApiClient& c, json req, bool wait_delivered, int timeout_s) {
+    if (wait_delivered) req["report_delivered"] = true;
+    if (auto st = c.send(req); !st) return report(st.error());
+    const auto timeout = std::chrono::seconds(timeout_s);
+    while (true) {
+        auto r = c.receive(timeout);
+        if (!r) return report(r.error());
+        const std::string status = (*r)["status"];
+        if (status == "error") {
+            std::cerr << "uplinkctl: " << (*r)["code"].get<std::string>() << ": "
+                      << (*r)["message"].get<std::string>() << "\n";
+            return kExitFailure;
+        }
+        if (status == "queued") {
+            std::cout << "queued as #" << (*r)["seq"] << "\n";
+            if (!wait_delivered) return 0;
+        } else if (status == "delivered") {
+            std::cout << "delivered #" << (*r)["seq"] << "\n";
+            return 0;
+        }
+    }
+}
+
+int runSubscribe(ApiClient& c, const std::string& route, const std::string& filter, int qos,
+                 int count, bool as_json) {
+    if (auto st = c.send({{"op", "subscribe"}, {"id", 1}, {"route", route}, {"filter", filter},
+                          {"qos", qos}});
+        !st) {
+        return report(st.error());
+    }
+    int seen = 0;
+    while (count <= 0 || seen < count) {
+        auto r = c.receive(std::chrono::hours(24 * 365));
+        if (!r) return report(r.error());
+        if (r->contains("status")) {
+            if ((*r)["status"] == "error") {
+                std::cerr << "uplinkctl: " << (*r)["message"].get<std::string>() << "\n";
+                return kExitFailure;
+            }
+            continue;
+        }
+        ++seen;
+        if (as_json) {
+            std::cout << r->dump() << std::endl;
+        } else {
+            std::cout << (*r)["topic"].get<std::string>() << " "
+                      << (r->contains("payload") ? (*r)["payload"].get<std::string>()
+                                                 : "(base64) " + (*r)["payload_b64"].get<std::string>())
+                      << std::endl;
+        }
+    }
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"uplinkctl: talk to uplinkd"};
+    app.require_subcommand(1);
+    std::string socket = std::getenv("UPLINKD_SOCKET") ? std::getenv("UPLINKD_SOCKET")
+                                                        : "/run/uplinkd/uplinkd.sock";
+    app.add_option("-s,--socket", socket, "uplinkd's API socket (env UPLINKD_SOCKET)")
+        ->capture_default_str();
+    app.set_version_flag("--version", std::string("uplinkctl ") + UPLINKD_VERSION);
+
+    auto* status = app.add_subcommand("status", "show each route: state, broker, errors, counts");
+    std::string status_route;
+    bool status_json = false;
+    status->add_option("route", status_route, "only this route");
+    status->add_flag("--json", status_json, "print JSON");
+
+    auto* publish = app.add_subcommand("publish", "publish a message (payload from the argument or stdin)");
+    std::string route, topic, payload;
+    int qos = 1;
+    bool retain = false, wait_delivered = false;
+    int timeout_s = 30;
+    std::vector<std::string> props;
+    publish->add_option("-r,--route", route, "route name")->required();
+    publish->add_option("-t,--topic", topic, "topic")->required();
+    publish->add_option("-q,--qos", qos, "QoS 0, 1 or 2")->check(CLI::Range(0, 2));
+    publish->add_flag("--retain", retain, "ask the broker to retain it");
+    publish->add_option("-p,--property", props, "user property KEY=VALUE (repeatable)");
+    publish->add_flag("-w,--wait-delivered", wait_delivered,
+                      "wait until the broker has acknowledged it");
+    publish->add_option("--timeout", timeout_s, "seconds to wait for an answer")->capture_default_str();
+    auto* payload_opt = publish->add_option("payload", payload, "the payload (default: read stdin)");
+
+    auto* subscribe = app.add_subcommand("subscribe", "print messages that arrive from the cloud");
+    std::string sub_route, filter;
+    int sub_qos = 1, count = 0;
+    bool sub_json = false;
+    subscribe->add_option("-r,--route", sub_route, "route name")->required();
+    subscribe->add_option("-t,--filter", filter, "topic filter (+ and # allowed)")->required();
+    subscribe->add_option("-q,--qos", sub_qos, "QoS 0 or 1")->check(CLI::Range(0, 2));
+    subscribe->add_option("-n,--count", count, "exit after this many messages");
+    subscribe->add_flag("--json", sub_json, "print each event as JSON");
+
+    auto* check = app.add_subcommand("check-config", "validate a configuration file");
+    uplinkd::ConfigSource source;
+    source.main_file = "/etc/uplinkd/uplinkd.toml";
+    check->add_option("file", source.main_file, "configuration file")->capture_default_str();
+    check->add_option("--plugin-dir", source.plugin_dir_override, "plugin directory");
+
+    CLI11_PARSE(app, argc, argv);
+
+    if (check->parsed()) {
+        uplinkd::PluginRegistry plugins;
+        auto cfg = uplinkd::loadConfig(source, plugins);
+        if (!cfg) {
+            std::cerr << cfg.error().message;
+            return kExitConfig;
+        }
+        std::cout << "configuration OK: " << cfg->routes.size() << " route(s)\n";
+        return 0;
+    }
+
+    ApiClient client;
+    if (auto st = client.connect(socket); !st) {
+        return report(st.error());
+    }
+    if (status->parsed()) {
+        return runStatus(client, status_route, status_json);
+    }
+    if (publish->parsed()) {
+        if (payload_opt->count() == 0) {
+            payload.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+        }
+        json req{{"op", "publish"}, {"id", 1}, {"route", route}, {"topic", topic}, {"qos", qos},
+                 {"retain", retain}};
+        if (uplinkd::api::isPrintableUtf8(payload)) {
+            req["payload"] = payload;
+        } else {
+            req["payload_b64"] = uplinkd::base64Encode(payload);
+        }
+        if (!props.empty()) {
+            json p = json::object();
+            for (const auto& kv : props) {
+                const auto eq = kv.find('=');
+                if (eq == std::string::npos) {
+                    std::cerr << "uplinkctl: --property needs KEY=VALUE, got \"" << kv << "\"\n";
+                    return kExitFailure;
+                }
+                p[kv.substr(0, eq)] = kv.substr(eq + 1);
+            }
+            req["properties"] = p;
+        }
+        return runPublish(client, req, wait_delivered, timeout_s);
+    }
+    if (subscribe->parsed()) {
+        return runSubscribe(client, sub_route, filter, sub_qos, count, sub_json);
+    }
+    return 0;
+}

@@ -1,0 +1,341 @@
+#include "config/config.hpp"
+
+#include <algorithm>
+#include <filesystem>
+#include <sstream>
+
+#include "plugin/plugin_registry.hpp"
+
+namespace uplinkd {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+/// Later layers win: tables merge key by key, anything else replaces.
+void mergeInto(toml::table& base, const toml::table& layer) {
+    for (const auto& [key, node] : layer) {
+        toml::node* existing = base.get(key);
+        if (existing != nullptr && existing->is_table() && node.is_table()) {
+            mergeInto(*existing->as_table(), *node.as_table());
+        } else {
+            base.insert_or_assign(key, node);
+        }
+    }
+}
+
+Status parseFile(const std::string& path, toml::table& into, Diagnostics& diags) {
+    toml::parse_result parsed = toml::parse_file(path);
+    if (!parsed) {
+        const auto& err = parsed.error();
+        if (err.source().begin.line == 0) {
+            diags.addPlain(path + ": " + std::string(err.description()));
+        } else {
+            diags.add(err.source(), std::string(err.description()));
+        }
+        return fail("config", "parse error");
+    }
+    mergeInto(into, parsed.table());
+    return {};
+}
+
+/// "a.b.c=value" → into[a][b][c] = value, with "--set a.b.c" as the position in diagnostics.
+Status applyOverride(const std::string& spec, toml::table& into, Diagnostics& diags) {
+    const auto eq = spec.find('=');
+    if (eq == std::string::npos || eq == 0) {
+        diags.addPlain("--set " + spec + ": expected KEY=VALUE, e.g. routes.demo.cloud.port=8883");
+        return fail("config", "bad override");
+    }
+    const std::string key = spec.substr(0, eq);
+    std::vector<std::string> parts;
+    std::stringstream ss(key);
+    for (std::string part; std::getline(ss, part, '.');) {
+        parts.push_back(part);
+    }
+    toml::parse_result parsed =
+        toml::parse("value = " + spec.substr(eq + 1), std::string_view("--set " + key));
+    if (!parsed) {
+        diags.addPlain("--set " + key + ": " + std::string(parsed.error().description()) +
+                       " (strings need quotes: " + key + "='\"text\"')");
+        return fail("config", "bad override");
+    }
+    toml::table* t = &into;
+    for (size_t i = 0; i + 1 < parts.size(); ++i) {
+        toml::node* n = t->get(parts[i]);
+        if (n == nullptr) {
+            t->insert(parts[i], toml::table{});
+            n = t->get(parts[i]);
+        }
+        if (!n->is_table()) {
+            diags.addPlain("--set " + key + ": \"" + parts[i] + "\" is not a table");
+            return fail("config", "bad override");
+        }
+        t = n->as_table();
+    }
+    t->insert_or_assign(parts.back(), *parsed.table().get("value"));
+    return {};
+}
+
+std::optional<LogLevel> parseLogLevel(const std::string& s) {
+    if (s == "error") return LogLevel::Error;
+    if (s == "warning") return LogLevel::Warning;
+    if (s == "notice") return LogLevel::Notice;
+    if (s == "info") return LogLevel::Info;
+    if (s == "debug") return LogLevel::Debug;
+    return std::nullopt;
+}
+
+void readDaemon(ConfigTable t, DaemonSection& out) {
+    out.state_dir = t.string("state_dir").value_or(out.state_dir);
+    out.plugin_dir = t.string("plugin_dir").value_or(out.plugin_dir);
+    if (auto lvl = t.choice("log_level", {"error", "warning", "notice", "info", "debug"})) {
+        out.log_level = *parseLogLevel(*lvl);
+    }
+    t.finish();
+}
+
+void readApi(ConfigTable t, ApiSection& out) {
+    out.socket = t.string("socket").value_or(out.socket);
+    if (out.socket.size() >= 108) {
+        t.error("socket", "path is longer than the 107 bytes a UNIX socket path may have");
+    }
+    if (auto mode = t.string("socket_mode")) {
+        char* end = nullptr;
+        const unsigned long v = std::strtoul(mode->c_str(), &end, 8);
+        if (mode->empty() || *end != '\0' || v > 0777) {
+            t.error("socket_mode", "expected an octal mode such as \"0660\", got \"" + *mode + "\"");
+        } else {
+            out.socket_mode = static_cast<uint32_t>(v);
+        }
+    }
+    out.socket_group = t.string("socket_group").value_or("");
+    out.max_line_bytes = static_cast<size_t>(
+        t.integer("max_line_bytes", 1024, 64 * 1024 * 1024).value_or(1024 * 1024));
+    t.finish();
+}
+
+void readUplink(ConfigTable t, const std::string& name, UplinkConfig& out) {
+    out.name = name;
+    out.type = t.choice("type", {"network"}, true).value_or("network");
+    out.interface = t.string("interface").value_or("");
+    t.finish();
+}
+
+void readTls(ConfigTable t, TlsConfig& out) {
+    out.ca_file = t.string("ca_file").value_or("");
+    out.cert_file = t.string("cert_file").value_or("");
+    out.key_file = t.string("key_file").value_or("");
+    out.server_name = t.string("server_name").value_or("");
+    out.alpn = t.stringArray("alpn").value_or(std::vector<std::string>{});
+    for (const char* key : {"ca_file", "cert_file", "key_file"}) {
+        const std::string& v =
+            key == std::string_view("ca_file") ? out.ca_file
+            : key == std::string_view("cert_file") ? out.cert_file : out.key_file;
+        std::error_code ec;
+        if (!v.empty() && !fs::exists(v, ec)) {
+            t.error(key, "file \"" + v + "\" does not exist");
+        }
+    }
+    if (out.cert_file.empty() != out.key_file.empty()) {
+        t.error(out.cert_file.empty() ? "key_file" : "cert_file",
+                "a client certificate needs both cert_file and key_file");
+    }
+    t.finish();
+}
+
+void readSpool(ConfigTable t, SpoolLimits& out) {
+    out.max_messages = static_cast<uint64_t>(
+        t.integer("max_messages", 0, INT64_MAX).value_or(1'000'000));
+    out.max_bytes = static_cast<uint64_t>(
+        t.integer("max_bytes", 0, INT64_MAX).value_or(int64_t{1} << 30));
+    out.max_age_seconds = t.integer("max_age_seconds", 0, INT64_MAX).value_or(0);
+    if (auto wf = t.choice("when_full", {"reject", "drop-oldest"})) {
+        out.when_full =
+            *wf == "reject" ? SpoolLimits::WhenFull::Reject : SpoolLimits::WhenFull::DropOldest;
+    }
+    t.finish();
+}
+
+void readDelivery(ConfigTable t, DeliveryConfig& out) {
+    out.inflight_window =
+        static_cast<int>(t.integer("inflight_window", 1, 65535).value_or(out.inflight_window));
+    out.backoff_min_ms =
+        static_cast<int>(t.integer("backoff_min_ms", 10, 3'600'000).value_or(out.backoff_min_ms));
+    out.backoff_max_ms =
+        static_cast<int>(t.integer("backoff_max_ms", 10, 3'600'000).value_or(out.backoff_max_ms));
+    out.refused_backoff_ms = static_cast<int>(
+        t.integer("refused_backoff_ms", 10, 3'600'000).value_or(out.refused_backoff_ms));
+    out.connect_timeout_ms = static_cast<int>(
+        t.integer("connect_timeout_ms", 100, 600'000).value_or(out.connect_timeout_ms));
+    if (out.backoff_min_ms > out.backoff_max_ms) {
+        t.error("backoff_min_ms", "must not be larger than backoff_max_ms");
+    }
+    t.finish();
+}
+
+bool validRouteName(const std::string& name) {
+    return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
+    });
+}
+
+void readRoute(ConfigTable t, const std::string& name, PluginRegistry& plugins, Config& cfg,
+               Diagnostics& diags) {
+    RouteConfig r;
+    r.name = name;
+    if (!validRouteName(name)) {
+        t.error("", "a route name may contain only letters, digits, '-' and '_'");
+    }
+    r.uplinks = t.stringArray("uplinks").value_or(std::vector<std::string>{});
+    for (const auto& u : r.uplinks) {
+        if (cfg.uplinks.find(u) == cfg.uplinks.end()) {
+            t.error("uplinks", "no uplink named \"" + u + "\" (define [uplinks." + u + "])");
+        }
+    }
+    if (r.uplinks.empty()) {
+        for (const auto& [uname, u] : cfg.uplinks) {
+            r.uplinks.push_back(uname);
+        }
+    }
+    readTls(t.table("tls"), r.tls);
+    readSpool(t.table("spool"), r.spool);
+    readDelivery(t.table("delivery"), r.delivery);
+
+    ConfigTable cloud = t.table("cloud");
+    if (!cloud.present()) {
+        t.error("", "missing [routes." + name + ".cloud] (which cloud to deliver to)");
+    } else if (auto type = cloud.string("type", true)) {
+        r.cloud_type = *type;
+        const CloudPluginApi* api = plugins.cloud(*type);
+        if (api == nullptr) {
+            std::string known;
+            for (const auto& n : plugins.names(PluginKind::Cloud)) {
+                known += known.empty() ? n : ", " + n;
+            }
+            cloud.error("type", "no cloud plugin \"" + *type + "\" in " + plugins.directory() +
+                                    " (available: " + (known.empty() ? "none" : known) + ")");
+        } else {
+            auto profile = api->create(cloud);
+            if (profile) {
+                r.cloud = std::shared_ptr<CloudProfile>(std::move(profile.value()));
+            } else if (diags.empty()) {
+                cloud.error("", profile.error().message);
+            }
+        }
+    }
+    t.finish();
+    cfg.routes.push_back(std::move(r));
+}
+
+Result<Config> build(toml::table& root, std::vector<std::string> files,
+                     const std::string& plugin_dir_override, PluginRegistry& plugins,
+                     Diagnostics& diags) {
+    Config cfg;
+    cfg.files = std::move(files);
+    ConfigTable top(&root, "", root.source(), diags);
+    readDaemon(top.table("daemon"), cfg.daemon);
+    readApi(top.table("api"), cfg.api);
+
+    // Plugins come from the command line, else the configuration, else the compiled-in path.
+    std::string plugin_dir = cfg.daemon.plugin_dir.empty() ? defaultPluginDir()
+                                                           : cfg.daemon.plugin_dir;
+    if (!plugin_dir_override.empty()) {
+        plugin_dir = plugin_dir_override;
+    }
+    cfg.daemon.plugin_dir = plugin_dir;
+    for (const auto& problem : plugins.loadDirectory(plugin_dir)) {
+        diags.addPlain(problem);
+    }
+
+    ConfigTable uplinks = top.table("uplinks");
+    for (const auto& name : uplinks.tableKeys()) {
+        UplinkConfig u;
+        readUplink(uplinks.table(name), name, u);
+        cfg.uplinks[name] = u;
+    }
+    uplinks.finish();
+    if (cfg.uplinks.empty()) {
+        cfg.uplinks["network"] = UplinkConfig{"network", "network", ""};
+    }
+
+    ConfigTable routes = top.table("routes");
+    for (const auto& name : routes.tableKeys()) {
+        ConfigTable rt = routes.table(name);
+        readRoute(rt, name, plugins, cfg, diags);
+        std::ostringstream fp;
+        fp << *root["routes"][name].as_table();
+        cfg.routes.back().fingerprint = fp.str();
+    }
+    routes.finish();
+    if (cfg.routes.empty() && diags.empty()) {
+        top.error("routes", "no route is configured: add a [routes.<name>] table with a "
+                            "[routes.<name>.cloud] section");
+    }
+    top.finish();
+    if (!diags.empty()) {
+        return fail("config", diags.text());
+    }
+    return cfg;
+}
+
+}  // namespace
+
+const RouteConfig* Config::route(std::string_view name) const {
+    for (const auto& r : routes) {
+        if (r.name == name) {
+            return &r;
+        }
+    }
+    return nullptr;
+}
+
+Result<Config> loadConfig(const ConfigSource& source, PluginRegistry& plugins) {
+    Diagnostics diags;
+    toml::table root;
+    std::vector<std::string> files;
+    std::error_code ec;
+    if (!fs::exists(source.main_file, ec)) {
+        return fail("config", source.main_file + ": no such file\n");
+    }
+    files.push_back(source.main_file);
+    (void)parseFile(source.main_file, root, diags);
+
+    std::string dropins = source.dropin_dir;
+    if (dropins.empty()) {
+        dropins = (fs::path(source.main_file).parent_path() / "conf.d").string();
+    }
+    if (fs::is_directory(dropins, ec)) {
+        std::vector<fs::path> extra;
+        for (const auto& entry : fs::directory_iterator(dropins, ec)) {
+            if (entry.path().extension() == ".toml") {
+                extra.push_back(entry.path());
+            }
+        }
+        std::sort(extra.begin(), extra.end());
+        for (const auto& p : extra) {
+            files.push_back(p.string());
+            (void)parseFile(p.string(), root, diags);
+        }
+    }
+    for (const auto& spec : source.overrides) {
+        (void)applyOverride(spec, root, diags);
+    }
+    if (!diags.empty()) {
+        return fail("config", diags.text());
+    }
+    return build(root, std::move(files), source.plugin_dir_override, plugins, diags);
+}
+
+Result<Config> loadConfigFromString(const std::string& text, const std::string& name,
+                                    PluginRegistry& plugins, const std::string& plugin_dir) {
+    Diagnostics diags;
+    toml::parse_result parsed = toml::parse(text, std::string_view(name));
+    if (!parsed) {
+        diags.add(parsed.error().source(), std::string(parsed.error().description()));
+        return fail("config", diags.text());
+    }
+    toml::table root = std::move(parsed.table());
+    return build(root, {name}, plugin_dir, plugins, diags);
+}
+
+}  // namespace uplinkd

@@ -1,0 +1,98 @@
+// The daemon's configuration: typed sections read from TOML files with toml++. Every problem is
+// reported as "file:line:col: message"; unknown keys and wrong types are errors. Cloud sections
+// are validated by the cloud plugin named in them. Thread: loop (or main before the loop runs).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "uplinkd/cloud_profile.hpp"
+#include "uplinkd/config_table.hpp"
+#include "uplinkd/log.hpp"
+#include "uplinkd/spool.hpp"
+
+namespace uplinkd {
+
+class PluginRegistry;
+
+struct DaemonSection {
+    std::string state_dir = "/var/lib/uplinkd";
+    std::string plugin_dir;  ///< empty: the compiled-in default
+    LogLevel log_level = LogLevel::Info;
+};
+
+struct ApiSection {
+    std::string socket = "/run/uplinkd/uplinkd.sock";
+    uint32_t socket_mode = 0660;
+    std::string socket_group;  ///< empty: leave the group as created
+    size_t max_line_bytes = 1024 * 1024;
+};
+
+struct UplinkConfig {
+    std::string name;
+    std::string type = "network";  ///< "network" for now; "modem" later
+    std::string interface;         ///< bind to this network interface (SO_BINDTODEVICE)
+};
+
+struct TlsConfig {
+    std::string ca_file;    ///< empty: the system trust store
+    std::string cert_file;  ///< client certificate (mutual TLS)
+    std::string key_file;
+    std::string server_name;          ///< overrides the SNI / certificate name
+    std::vector<std::string> alpn;    ///< overrides the cloud's ALPN list
+};
+
+struct DeliveryConfig {
+    int inflight_window = 32;
+    int backoff_min_ms = 1000;
+    int backoff_max_ms = 60000;
+    int refused_backoff_ms = 60000;  ///< after a refused CONNECT (bad credentials)
+    int connect_timeout_ms = 30000;
+};
+
+struct RouteConfig {
+    std::string name;
+    std::string cloud_type;
+    std::shared_ptr<CloudProfile> cloud;
+    std::vector<std::string> uplinks;  ///< in order of preference
+    TlsConfig tls;
+    SpoolLimits spool;
+    DeliveryConfig delivery;
+    /// The route's configuration as text, to tell whether a reload changed it.
+    std::string fingerprint;
+};
+
+struct Config {
+    std::vector<std::string> files;  ///< what was read, in order
+    DaemonSection daemon;
+    ApiSection api;
+    std::map<std::string, UplinkConfig> uplinks;
+    std::vector<RouteConfig> routes;
+
+    const RouteConfig* route(std::string_view name) const;
+};
+
+/// Where the configuration comes from: a main file, an optional drop-in directory read in
+/// lexical order, and command-line overrides "dotted.key=<TOML value>".
+struct ConfigSource {
+    std::string main_file;
+    std::string dropin_dir;  ///< empty: "<dir of main_file>/conf.d" if it exists
+    std::vector<std::string> overrides;
+    std::string plugin_dir_override;  ///< from the command line; wins over daemon.plugin_dir
+};
+
+/// Reads and validates everything. Plugins are loaded through `plugins` (from the configured
+/// plugin directory) to validate cloud sections. On failure the error message holds every
+/// diagnostic, one per line.
+Result<Config> loadConfig(const ConfigSource& source, PluginRegistry& plugins);
+
+/// Reads configuration text (tests, `uplinkctl check-config -`): `name` is used in diagnostics,
+/// plugins come from `plugin_dir`.
+Result<Config> loadConfigFromString(const std::string& text, const std::string& name,
+                                    PluginRegistry& plugins, const std::string& plugin_dir);
+
+}  // namespace uplinkd

@@ -1,0 +1,250 @@
+#include "core/daemon.hpp"
+
+#include <filesystem>
+
+#include "spool/memory_spool.hpp"
+#include "uplink/local_network.hpp"
+#include "uplinkd/log.hpp"
+
+namespace uplinkd {
+
+namespace {
+
+int64_t nowMs() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+}  // namespace
+
+Daemon::Daemon(asio::io_context& loop, ConfigSource source)
+    : loop_(loop), source_(std::move(source)), housekeeping_(loop) {}
+
+Daemon::~Daemon() {
+    alive_.reset();
+    stop();
+}
+
+Status Daemon::start() {
+    started_ms_ = nowMs();
+    auto cfg = loadConfig(source_, plugins_);
+    if (!cfg) {
+        return cfg.failure();
+    }
+    config_ = std::move(cfg.value());
+    setLogLevel(config_.daemon.log_level);
+
+    std::error_code ec;
+    std::filesystem::create_directories(config_.daemon.state_dir, ec);
+    spool_ = std::make_unique<MemorySpool>(loop_);
+
+    auto tunnel = Tunnel::start(loop_);
+    if (!tunnel) {
+        return tunnel.failure();
+    }
+    tunnel_ = std::move(tunnel.value());
+
+    buildUplinks(config_);
+    applyRoutes(config_);
+
+    api::ServerOptions opts;
+    opts.path = config_.api.socket;
+    opts.mode = config_.api.socket_mode;
+    opts.group = config_.api.socket_group;
+    opts.max_line_bytes = config_.api.max_line_bytes;
+    auto server = api::PublishServer::start(loop_, opts, *this);
+    if (!server) {
+        return server.failure();
+    }
+    api_ = std::move(server.value());
+    startHousekeeping();
+    logNotice("uplinkd started: " + std::to_string(routes_.size()) + " route(s), API on " +
+              config_.api.socket);
+    return {};
+}
+
+void Daemon::buildUplinks(const Config& cfg) {
+    uplinks_.clear();
+    for (const auto& [name, u] : cfg.uplinks) {
+        uplinks_[name] = std::make_unique<LocalNetwork>(loop_, name, u.interface);
+    }
+}
+
+std::unique_ptr<RouteSession> Daemon::makeRoute(const RouteConfig& rc) {
+    std::vector<Uplink*> ups;
+    for (const auto& name : rc.uplinks) {
+        ups.push_back(uplinks_.at(name).get());
+    }
+    RouteSession::Events ev;
+    std::weak_ptr<bool> alive = alive_;
+    ev.delivered = [this, alive](const std::string& route, uint64_t seq) {
+        if (!alive.expired() && api_) {
+            api_->delivered(route, seq);
+        }
+    };
+    ev.incoming = [this, alive](const IncomingMessage& msg) {
+        if (!alive.expired() && api_) {
+            api_->incoming(msg);
+        }
+    };
+    ev.state_changed = [](const std::string& route, RouteState s) {
+        logDebug("route " + route + ": " + routeStateName(s));
+    };
+    return std::make_unique<RouteSession>(loop_, rc, *spool_, *tunnel_, std::move(ups),
+                                          std::move(ev));
+}
+
+void Daemon::applyRoutes(const Config& cfg) {
+    // Routes whose settings did not change keep their connection; the rest restart.
+    for (auto it = routes_.begin(); it != routes_.end();) {
+        const RouteConfig* rc = cfg.route(it->first);
+        if (rc == nullptr || rc->fingerprint != it->second->config().fingerprint) {
+            logInfo("route " + it->first + (rc ? ": configuration changed, restarting"
+                                              : ": removed from the configuration"));
+            it = routes_.erase(it);
+        } else {
+            ++it;
+        }
+    }
+    for (const auto& rc : cfg.routes) {
+        if (routes_.count(rc.name) == 0) {
+            auto r = makeRoute(rc);
+            r->start();
+            routes_[rc.name] = std::move(r);
+        }
+    }
+}
+
+void Daemon::reload() {
+    auto cfg = loadConfig(source_, plugins_);
+    if (!cfg) {
+        logError("reload: the new configuration is invalid, keeping the running one:\n" +
+                 cfg.error().message);
+        return;
+    }
+    if (cfg->api.socket != config_.api.socket) {
+        logWarning("reload: api.socket changed; the new path takes effect after a restart");
+    }
+    setLogLevel(cfg->daemon.log_level);
+    // Uplinks are rebuilt only when routes restart; running routes keep their pointers.
+    bool uplinks_changed = cfg->uplinks.size() != config_.uplinks.size();
+    for (const auto& [name, u] : cfg->uplinks) {
+        auto old = config_.uplinks.find(name);
+        uplinks_changed |= old == config_.uplinks.end() || old->second.interface != u.interface ||
+                           old->second.type != u.type;
+    }
+    if (uplinks_changed) {
+        routes_.clear();
+        buildUplinks(*cfg);
+    }
+    applyRoutes(*cfg);
+    config_ = std::move(cfg.value());
+    logNotice("reload: configuration applied (" + std::to_string(routes_.size()) + " route(s))");
+}
+
+void Daemon::stop() {
+    housekeeping_.cancel();
+    routes_.clear();
+    api_.reset();
+    tunnel_.reset();
+}
+
+void Daemon::startHousekeeping() {
+    housekeeping_.expires_after(std::chrono::seconds(1));
+    std::weak_ptr<bool> alive = alive_;
+    housekeeping_.async_wait([this, alive](asio::error_code ec) {
+        if (ec || alive.expired()) {
+            return;
+        }
+        const int64_t now = nowMs();
+        for (auto& [name, route] : routes_) {
+            if (const uint64_t n = spool_->expire(name, now); n > 0) {
+                logWarning("route " + name + ": " + std::to_string(n) +
+                           " message(s) expired before delivery (spool.max_age_seconds)");
+            }
+        }
+        startHousekeeping();
+    });
+}
+
+void Daemon::publish(Message msg, std::function<void(Result<uint64_t>)> done) {
+    auto it = routes_.find(msg.route);
+    if (it == routes_.end()) {
+        std::string known;
+        for (const auto& [name, r] : routes_) {
+            known += known.empty() ? name : ", " + name;
+        }
+        done(fail("unknown_route", "no route \"" + msg.route + "\" (configured: " +
+                                       (known.empty() ? "none" : known) + ")"));
+        return;
+    }
+    if (auto st = it->second->validate(msg); !st) {
+        done(st.failure());
+        return;
+    }
+    msg.created_ms = nowMs();
+    const std::string route = msg.route;
+    std::weak_ptr<bool> alive = alive_;
+    spool_->append(std::move(msg), [this, alive, route, done = std::move(done)](Result<uint64_t> r) {
+        done(r);
+        if (r && !alive.expired()) {
+            if (auto rit = routes_.find(route); rit != routes_.end()) {
+                rit->second->notifyQueued();
+            }
+        }
+    });
+}
+
+Result<nlohmann::json> Daemon::status(const std::string& route) {
+    nlohmann::json out = nlohmann::json::array();
+    const int64_t now = nowMs();
+    for (const auto& [name, r] : routes_) {
+        if (!route.empty() && name != route) {
+            continue;
+        }
+        const RouteStatus s = r->status();
+        const SpoolStats q = spool_->stats(name);
+        out.push_back({{"route", name},
+                       {"cloud", s.cloud},
+                       {"state", routeStateName(s.state)},
+                       {"broker", s.broker},
+                       {"uplink", s.uplink},
+                       {"stream", s.stream},
+                       {"last_error", s.last_error},
+                       {"last_error_code", s.last_error_code},
+                       {"next_retry_ms", s.next_retry_ms},
+                       {"queued", q.depth},
+                       {"queued_bytes", q.bytes},
+                       {"oldest_age_ms", q.oldest_created_ms ? now - q.oldest_created_ms : 0},
+                       {"in_flight", s.in_flight},
+                       {"sent", s.sent},
+                       {"delivered", s.delivered},
+                       {"received", s.received},
+                       {"dropped", q.dropped},
+                       {"expired", q.expired},
+                       {"rejected", q.rejected},
+                       {"connects", s.connects},
+                       {"failures", s.failures}});
+    }
+    if (!route.empty() && out.empty()) {
+        return fail("unknown_route", "no route \"" + route + "\"");
+    }
+    return out;
+}
+
+Status Daemon::subscribe(const std::string& route, const std::string& filter, int qos) {
+    auto it = routes_.find(route);
+    if (it == routes_.end()) {
+        return fail("unknown_route", "no route \"" + route + "\"");
+    }
+    return it->second->subscribe(filter, qos);
+}
+
+void Daemon::unsubscribe(const std::string& route, const std::string& filter) {
+    if (auto it = routes_.find(route); it != routes_.end()) {
+        it->second->unsubscribe(filter);
+    }
+}
+
+}  // namespace uplinkd

@@ -1,0 +1,89 @@
+// uplinkd: the gateway daemon. Runs in the foreground, logs to stderr with syslog prefixes.
+#include <csignal>
+#include <cstdlib>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+#include <asio.hpp>
+
+#include "core/daemon.hpp"
+#include "plugin/plugin_registry.hpp"
+#include "uplinkd/log.hpp"
+
+namespace {
+constexpr int kExitConfig = 78;  // EX_CONFIG: systemd does not restart on it
+constexpr const char* kDefaultConfig = "/etc/uplinkd/uplinkd.toml";
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"uplinkd: stores local messages durably and delivers them to a cloud MQTT broker"};
+    uplinkd::ConfigSource source;
+    source.main_file = kDefaultConfig;
+    std::string check_file;
+    app.add_option("-c,--config", source.main_file, "configuration file")
+        ->capture_default_str();
+    auto* check = app.add_option("--check-config", check_file,
+                                 "validate the configuration (this file, or --config) and exit")
+                      ->expected(0, 1);
+    app.add_option("--set", source.overrides,
+                   "override a setting: KEY=VALUE in TOML syntax, e.g. routes.demo.cloud.port=8883");
+    app.add_option("--conf-dir", source.dropin_dir,
+                   "drop-in directory read after the main file (default: conf.d beside it)");
+    app.add_option("--plugin-dir", source.plugin_dir_override, "directory of plugin modules");
+    app.set_version_flag("--version", std::string("uplinkd ") + UPLINKD_VERSION);
+    CLI11_PARSE(app, argc, argv);
+
+    // Paho 1.3.12 silently uses these for every connection; uplinkd sets its own proxy.
+    ::unsetenv("http_proxy");
+    ::unsetenv("https_proxy");
+    ::unsetenv("HTTP_PROXY");
+    ::unsetenv("HTTPS_PROXY");
+    std::signal(SIGPIPE, SIG_IGN);
+
+    if (check->count() > 0) {
+        if (!check_file.empty()) {
+            source.main_file = check_file;
+        }
+        uplinkd::PluginRegistry plugins;
+        auto cfg = uplinkd::loadConfig(source, plugins);
+        if (!cfg) {
+            std::cerr << cfg.error().message;
+            return kExitConfig;
+        }
+        std::cout << "configuration OK: ";
+        for (size_t i = 0; i < cfg->files.size(); ++i) {
+            std::cout << (i ? ", " : "") << cfg->files[i];
+        }
+        std::cout << "; " << cfg->routes.size() << " route(s)\n";
+        return 0;
+    }
+
+    asio::io_context loop;
+    uplinkd::Daemon daemon(loop, source);
+    if (auto st = daemon.start(); !st) {
+        if (st.error().code == "config") {
+            uplinkd::logError("invalid configuration, not starting:\n" + st.error().message);
+            return kExitConfig;
+        }
+        uplinkd::logError("cannot start: " + st.error().message);
+        return 1;
+    }
+    asio::signal_set signals(loop, SIGINT, SIGTERM, SIGHUP);
+    std::function<void(asio::error_code, int)> on_signal = [&](asio::error_code ec, int sig) {
+        if (ec) {
+            return;
+        }
+        if (sig == SIGHUP) {
+            uplinkd::logNotice("SIGHUP: reloading the configuration");
+            daemon.reload();
+            signals.async_wait(on_signal);
+            return;
+        }
+        uplinkd::logNotice("stopping");
+        daemon.stop();
+        loop.stop();
+    };
+    signals.async_wait(on_signal);
+    loop.run();
+    return 0;
+}

@@ -1,0 +1,62 @@
+// Spool: the durable queue between the local API and the routes. The single source of truth for
+// every accepted message until the broker has acknowledged it. Thread: loop (completions are
+// delivered on the loop thread).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "uplinkd/message.hpp"
+#include "uplinkd/result.hpp"
+
+namespace uplinkd {
+
+/// Per-route limits. Zero means unlimited.
+struct SpoolLimits {
+    uint64_t max_messages = 0;
+    uint64_t max_bytes = 0;
+    int64_t max_age_seconds = 0;
+    enum class WhenFull { Reject, DropOldest } when_full = WhenFull::Reject;
+};
+
+/// What `uplinkctl status` shows about one route's queue.
+struct SpoolStats {
+    uint64_t depth = 0;          ///< messages waiting or in flight
+    uint64_t bytes = 0;          ///< payload bytes waiting or in flight
+    int64_t oldest_created_ms = 0;  ///< 0 when empty
+    uint64_t leased = 0;         ///< handed to the session, not yet acknowledged
+    uint64_t dropped = 0;        ///< removed by drop-oldest
+    uint64_t expired = 0;        ///< removed because older than max_age_seconds
+    uint64_t rejected = 0;       ///< refused with spool_full
+};
+
+class Spool {
+public:
+    virtual ~Spool() = default;
+
+    using AppendDone = std::function<void(Result<uint64_t> seq)>;
+
+    /// Sets the limits of a route (may be called again on reload).
+    virtual void configureRoute(const std::string& route, const SpoolLimits& limits) = 0;
+    /// Stores a message. `done` runs once it is durable (or refused: "spool_full",
+    /// "spool_io"); only then may the publisher be told "queued".
+    virtual void append(Message msg, AppendDone done) = 0;
+    /// Hands out up to `max` messages of `route` that are not leased yet, oldest first.
+    virtual std::vector<Message> lease(std::string_view route, size_t max) = 0;
+    /// The broker has the message: forget it.
+    virtual void ack(std::string_view route, uint64_t seq) = 0;
+    /// The connection is gone: every lease of `route` returns to the queue, in order.
+    virtual void releaseLeases(std::string_view route) = 0;
+    /// Drops messages older than the route's max age; returns how many.
+    virtual uint64_t expire(std::string_view route, int64_t now_ms) = 0;
+    virtual SpoolStats stats(std::string_view route) const = 0;
+};
+
+using SpoolPtr = std::unique_ptr<Spool>;
+
+}  // namespace uplinkd

@@ -1,0 +1,649 @@
+#include "session/route_session.hpp"
+
+#include <mqtt/async_client.h>
+
+#include "session/backoff.hpp"
+#include "tls/tls_session.hpp"
+#include "tunnel/tunnel.hpp"
+#include "uplinkd/log.hpp"
+
+namespace uplinkd {
+
+namespace {
+
+std::string brokerUri(const BrokerEndpoint& ep) {
+    // The port is always written: Paho's proxy code assumes 8080 otherwise.
+    std::string uri = (ep.websocket_path.empty() ? "tcp://" : "ws://") + ep.host + ":" +
+                      std::to_string(ep.port);
+    return uri + ep.websocket_path;
+}
+
+Properties userProperties(const mqtt::properties& props) {
+    Properties out;
+    const MQTTProperties& c = props.c_struct();
+    for (int i = 0; i < c.count; ++i) {
+        const MQTTProperty& p = c.array[i];
+        if (p.identifier == MQTTPROPERTY_CODE_USER_PROPERTY) {
+            out.emplace_back(std::string(p.value.data.data, static_cast<size_t>(p.value.data.len)),
+                             std::string(p.value.value.data, static_cast<size_t>(p.value.value.len)));
+        }
+    }
+    return out;
+}
+
+}  // namespace
+
+const char* routeStateName(RouteState s) {
+    switch (s) {
+        case RouteState::Idle: return "idle";
+        case RouteState::Dialing: return "dialing";
+        case RouteState::Tls: return "tls";
+        case RouteState::Mqtt: return "mqtt";
+        case RouteState::Online: return "online";
+        case RouteState::Backoff: return "backoff";
+        case RouteState::Stopped: return "stopped";
+    }
+    return "?";
+}
+
+/// Carries Paho's callbacks (on Paho's threads) into the loop, tagged with the attempt number.
+struct RouteSession::PahoBridge {
+    asio::io_context& loop;
+    std::weak_ptr<bool> alive;
+    RouteSession* session;
+
+    template <typename F>
+    void post(F&& f) {
+        asio::post(loop, [alive = alive, f = std::forward<F>(f)]() mutable {
+            if (!alive.expired()) {
+                f();
+            }
+        });
+    }
+};
+
+namespace {
+
+/// One iaction_listener per connection attempt; the token's user context carries the seq.
+class Listener final : public mqtt::iaction_listener {
+public:
+    using Fn = std::function<void(const mqtt::token&, bool ok)>;
+    explicit Listener(Fn fn) : fn_(std::move(fn)) {}
+    void on_success(const mqtt::token& tok) override { fn_(tok, true); }
+    void on_failure(const mqtt::token& tok) override { fn_(tok, false); }
+
+private:
+    Fn fn_;
+};
+
+}  // namespace
+
+// Listeners must outlive Paho's tokens; the last few attempts' listeners are kept.
+struct RouteSession::Listeners {
+    std::deque<std::unique_ptr<Listener>> items;
+    Listener& add(Listener::Fn fn) {
+        items.push_back(std::make_unique<Listener>(std::move(fn)));
+        while (items.size() > 16) {
+            items.pop_front();
+        }
+        return *items.back();
+    }
+};
+
+
+RouteSession::RouteSession(asio::io_context& loop, RouteConfig config, Spool& spool,
+                           Tunnel& tunnel, std::vector<Uplink*> uplinks, Events events)
+    : loop_(loop),
+      config_(std::move(config)),
+      spool_(spool),
+      tunnel_(tunnel),
+      uplinks_(std::move(uplinks)),
+      events_(std::move(events)),
+      retry_timer_(loop),
+      connect_timer_(loop),
+      renew_timer_(loop) {
+    listeners_ = std::make_unique<Listeners>();
+    counters_.name = config_.name;
+    counters_.cloud = config_.cloud_type;
+    const BrokerEndpoint ep = config_.cloud->endpoint();
+    counters_.broker = ep.host + ":" + std::to_string(ep.port);
+    spool_.configureRoute(config_.name, config_.spool);
+    bridge_ = std::make_shared<PahoBridge>(PahoBridge{loop_, alive_, this});
+}
+
+RouteSession::~RouteSession() {
+    alive_.reset();
+    stop();
+}
+
+void RouteSession::setState(RouteState s) {
+    if (state_ == s) {
+        return;
+    }
+    state_ = s;
+    if (events_.state_changed) {
+        events_.state_changed(config_.name, s);
+    }
+}
+
+RouteStatus RouteSession::status() const {
+    RouteStatus s = counters_;
+    s.state = state_;
+    s.uplink = current_uplink_;
+    s.stream = state_ == RouteState::Online ? stream_desc_ : "";
+    s.last_error = last_error_.message;
+    s.last_error_code = last_error_.code;
+    s.in_flight = inflight_.size();
+    if (state_ == RouteState::Backoff) {
+        s.next_retry_ms = std::max<int64_t>(
+            0, std::chrono::duration_cast<std::chrono::milliseconds>(retry_at_ -
+                                                                     std::chrono::steady_clock::now())
+                   .count());
+    }
+    return s;
+}
+
+void RouteSession::start() {
+    const BrokerEndpoint ep = config_.cloud->endpoint();
+    if (ep.tls) {
+        TlsOptions o;
+        o.server_name = config_.tls.server_name.empty()
+                            ? (ep.sni.empty() ? ep.host : ep.sni)
+                            : config_.tls.server_name;
+        o.alpn = config_.tls.alpn.empty() ? ep.alpn : config_.tls.alpn;
+        o.ca_file = config_.tls.ca_file;
+        o.cert_file = config_.tls.cert_file;
+        o.key_file = config_.tls.key_file;
+        auto ctx = TlsContext::create(o);
+        if (!ctx) {
+            // A bad certificate file will not fix itself: report and wait for a reload.
+            last_error_ = ctx.error();
+            logError("route " + config_.name + ": " + ctx.error().message +
+                     "; not connecting until the configuration is fixed");
+            setState(RouteState::Stopped);
+            return;
+        }
+        tls_ = *ctx;
+    }
+    try {
+        mqtt::create_options copts(config_.cloud->mqttVersion() == 5 ? MQTTVERSION_5
+                                                                      : MQTTVERSION_3_1_1);
+        auto creds = config_.cloud->credentials(std::chrono::system_clock::now());
+        const std::string client_id = creds ? creds->client_id : config_.name;
+        client_ = std::make_unique<mqtt::async_client>(brokerUri(ep), client_id, copts, nullptr);
+        auto bridge = bridge_;
+        client_->set_connection_lost_handler([bridge](const std::string& cause) {
+            bridge->post([bridge, cause] {
+                bridge->session->onConnectionLost(bridge->session->gen_, cause);
+            });
+        });
+        client_->set_message_callback([bridge](mqtt::const_message_ptr m) {
+            Properties props = userProperties(m->get_properties());
+            bridge->post([bridge, topic = m->get_topic(), payload = m->get_payload_str(),
+                          qos = m->get_qos(), retain = m->is_retained(),
+                          props = std::move(props)]() mutable {
+                bridge->session->onMessage(bridge->session->gen_, std::move(topic),
+                                           std::move(payload), qos, retain, std::move(props));
+            });
+        });
+    } catch (const mqtt::exception& e) {
+        last_error_ = makeError("mqtt_setup", std::string("cannot create the MQTT client: ") + e.what());
+        logError("route " + config_.name + ": " + last_error_.message);
+        setState(RouteState::Stopped);
+        return;
+    }
+    dial();
+}
+
+void RouteSession::stop() {
+    ++gen_;
+    retry_timer_.cancel();
+    connect_timer_.cancel();
+    renew_timer_.cancel();
+    tunnel_.withdraw(config_.name);
+    if (client_) {
+        try {
+            if (client_->is_connected()) {
+                client_->disconnect(0)->wait_for(std::chrono::milliseconds(500));
+            }
+        } catch (const mqtt::exception&) {
+            // Already disconnected: nothing to do.
+        }
+    }
+    spool_.releaseLeases(config_.name);
+    inflight_.clear();
+    client_.reset();
+    if (alive_) {
+        setState(RouteState::Stopped);
+    }
+}
+
+void RouteSession::dial() {
+    ++gen_;
+    transport_error_.reset();
+    setState(RouteState::Dialing);
+    connect_timer_.expires_after(std::chrono::milliseconds(config_.delivery.connect_timeout_ms));
+    std::weak_ptr<bool> alive = alive_;
+    connect_timer_.async_wait([this, alive, gen = gen_](asio::error_code ec) {
+        if (ec || alive.expired() || gen != gen_ || state_ == RouteState::Online) {
+            return;
+        }
+        tunnel_.withdraw(config_.name);
+        fail(makeError("timeout", std::string("no connection after ") +
+                                      std::to_string(config_.delivery.connect_timeout_ms / 1000) +
+                                      " s (stuck in " + routeStateName(state_) + ")"),
+             false);
+    });
+    dialNext(0);
+}
+
+void RouteSession::dialNext(size_t uplink_index) {
+    if (uplink_index >= uplinks_.size()) {
+        return;  // fail() was called by the last attempt
+    }
+    Uplink* up = uplinks_[uplink_index];
+    current_uplink_ = up->describe();
+    const BrokerEndpoint ep = config_.cloud->endpoint();
+    std::weak_ptr<bool> alive = alive_;
+    up->connect(ep.host, ep.port, [this, alive, uplink_index, gen = gen_](Result<ByteStreamPtr> r) {
+        if (alive.expired()) {
+            return;
+        }
+        onStream(uplink_index, gen, std::move(r));
+    });
+}
+
+void RouteSession::onStream(size_t uplink_index, uint64_t gen, Result<ByteStreamPtr> stream) {
+    if (gen != gen_) {
+        return;  // a late answer to an abandoned attempt; the stream closes as it is dropped
+    }
+    if (!stream) {
+        if (uplink_index + 1 < uplinks_.size()) {
+            logWarning("route " + config_.name + ": uplink " + uplinks_[uplink_index]->name() +
+                       ": " + stream.error().message + ", trying uplink " +
+                       uplinks_[uplink_index + 1]->name());
+            dialNext(uplink_index + 1);
+            return;
+        }
+        fail(stream.error().withContext("uplink " + uplinks_[uplink_index]->name()), false);
+        return;
+    }
+    if (!tls_) {
+        startMqtt(gen, std::move(stream.value()));
+        return;
+    }
+    setState(RouteState::Tls);
+    auto tls = std::make_shared<std::unique_ptr<TlsSession>>(
+        std::make_unique<TlsSession>(tls_, std::move(stream.value())));
+    TlsSession* raw = tls->get();
+    std::weak_ptr<bool> alive = alive_;
+    raw->handshake([this, alive, gen, tls](Status s) {
+        if (alive.expired() || gen != gen_) {
+            return;
+        }
+        if (!s) {
+            // Handshake handlers run inside the session: release it from the loop.
+            auto dead = std::move(*tls);
+            asio::post(loop_, [dead = std::shared_ptr<TlsSession>(std::move(dead))] {});
+            fail(s.error(), s.error().code == "tls_verify");
+            return;
+        }
+        startMqtt(gen, std::move(*tls));
+    });
+}
+
+void RouteSession::startMqtt(uint64_t gen, ByteStreamPtr stream) {
+    setState(RouteState::Mqtt);
+    stream_desc_ = stream->describe();
+    std::weak_ptr<bool> alive = alive_;
+    tunnel_.offer(config_.name, std::move(stream), [this, alive, gen](const Error& reason) {
+        if (alive.expired()) {
+            return;
+        }
+        onTransportClosed(gen, reason);
+    });
+
+    auto creds = config_.cloud->credentials(std::chrono::system_clock::now());
+    if (!creds) {
+        fail(creds.error().withContext("credentials"), true);
+        return;
+    }
+    connect_opts_ = std::make_unique<mqtt::connect_options>();
+    mqtt::connect_options& o = *connect_opts_;
+    o.set_http_proxy(tunnel_.proxyUri(config_.name));
+    o.set_keep_alive_interval(config_.cloud->keepAliveSeconds());
+    o.set_connect_timeout(std::max(1, config_.delivery.connect_timeout_ms / 1000));
+    o.set_automatic_reconnect(false);
+    if (config_.cloud->mqttVersion() == 5) {
+        o.set_mqtt_version(MQTTVERSION_5);
+        o.set_clean_start(true);
+    } else {
+        o.set_mqtt_version(MQTTVERSION_3_1_1);
+        o.set_clean_session(true);
+    }
+    if (!creds->username.empty()) {
+        o.set_user_name(creds->username);
+    }
+    if (!creds->password.empty()) {
+        o.set_password(creds->password);
+    }
+    if (creds->valid_until) {
+        scheduleRenewal(*creds->valid_until);
+    }
+    auto bridge = bridge_;
+    Listener& l = listeners_->add([bridge, gen](const mqtt::token& tok, bool ok) {
+        const int code = tok.get_reason_code() != 0 ? static_cast<int>(tok.get_reason_code())
+                                                    : tok.get_return_code();
+        std::string msg;
+        if (!ok) {
+            msg = "MQTT connect failed (Paho code " + std::to_string(tok.get_return_code()) + ")";
+        }
+        bridge->post([bridge, gen, ok, code, msg] {
+            if (ok) {
+                bridge->session->onConnected(gen);
+            } else {
+                bridge->session->onConnectFailed(gen, code, msg);
+            }
+        });
+    });
+    try {
+        client_->connect(o, nullptr, l);
+    } catch (const mqtt::exception& e) {
+        fail(makeError("mqtt", std::string("MQTT connect could not start: ") + e.what()), false);
+    }
+}
+
+void RouteSession::onConnected(uint64_t gen) {
+    if (gen != gen_) {
+        return;
+    }
+    connect_timer_.cancel();
+    attempt_ = 0;
+    renewing_ = false;
+    ++counters_.connects;
+    last_error_ = Error{};
+    setState(RouteState::Online);
+    logInfo("route " + config_.name + ": online via " + current_uplink_ + " (" + stream_desc_ + ")");
+    subscribeAll();
+    pump();
+}
+
+void RouteSession::onConnectFailed(uint64_t gen, int code, const std::string& message) {
+    if (gen != gen_) {
+        return;
+    }
+    if (transport_error_ && transport_error_->code != "client_closed") {
+        const bool silent = transport_error_->code == "eof";
+        fail(silent ? makeError("closed_without_connack", config_.cloud->explainSilentClose())
+                    : *transport_error_,
+             transport_error_->code.starts_with("tls"));
+        return;
+    }
+    if (code > 0) {
+        fail(makeError("connack_" + std::to_string(code), config_.cloud->explainConnack(code)),
+             true);
+        return;
+    }
+    fail(makeError("mqtt", message), false);
+}
+
+void RouteSession::onTransportClosed(uint64_t gen, const Error& reason) {
+    if (gen != gen_) {
+        return;
+    }
+    transport_error_ = reason;
+    if (state_ == RouteState::Online) {
+        // Paho notices the closed loopback socket and reports the connection lost.
+        logInfo("route " + config_.name + ": connection closed: " + reason.message);
+    }
+}
+
+void RouteSession::onConnectionLost(uint64_t gen, const std::string& cause) {
+    if (gen != gen_) {
+        return;
+    }
+    if (renewing_) {
+        dropConnection();
+        attempt_ = 0;
+        dial();
+        return;
+    }
+    Error e = transport_error_ && transport_error_->code != "client_closed"
+                  ? *transport_error_
+                  : makeError("connection_lost",
+                              "connection lost" + (cause.empty() ? std::string() : ": " + cause));
+    fail(e, false);
+}
+
+void RouteSession::dropConnection() {
+    ++gen_;
+    connect_timer_.cancel();
+    tunnel_.withdraw(config_.name);
+    spool_.releaseLeases(config_.name);
+    inflight_.clear();
+    if (client_) {
+        try {
+            if (client_->is_connected()) {
+                client_->disconnect(0);
+            }
+        } catch (const mqtt::exception&) {
+            // Already gone.
+        }
+    }
+}
+
+void RouteSession::fail(const Error& error, bool refused) {
+    dropConnection();
+    renewing_ = false;
+    ++counters_.failures;
+    ++attempt_;
+    last_error_ = error;
+    if (tls_ && refused) {
+        tls_->forgetSession();
+    }
+    std::uniform_real_distribution<double> unit(0.0, 1.0);
+    int64_t delay = backoffDelayMs(attempt_, config_.delivery.backoff_min_ms,
+                                   config_.delivery.backoff_max_ms, unit(rng_));
+    if (refused) {
+        delay = std::max<int64_t>(delay, config_.delivery.refused_backoff_ms);
+    }
+    logWarning("route " + config_.name + ": " + error.message + "; retrying in " +
+               std::to_string((delay + 500) / 1000) + " s");
+    scheduleRetry(delay);
+}
+
+void RouteSession::scheduleRetry(int64_t delay_ms) {
+    setState(RouteState::Backoff);
+    retry_at_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(delay_ms);
+    retry_timer_.expires_at(retry_at_);
+    std::weak_ptr<bool> alive = alive_;
+    retry_timer_.async_wait([this, alive](asio::error_code ec) {
+        if (!ec && !alive.expired() && state_ == RouteState::Backoff) {
+            dial();
+        }
+    });
+}
+
+void RouteSession::scheduleRenewal(SystemTime valid_until) {
+    const auto now = std::chrono::system_clock::now();
+    const auto lifetime = valid_until - now;
+    // Reconnect with fresh credentials when a fifth of the lifetime is left (at least 2 s).
+    auto lead = std::max<std::chrono::system_clock::duration>(lifetime / 5, std::chrono::seconds(2));
+    const auto when = lifetime > lead ? lifetime - lead : std::chrono::seconds(0);
+    renew_timer_.expires_after(std::chrono::duration_cast<std::chrono::milliseconds>(when));
+    std::weak_ptr<bool> alive = alive_;
+    renew_timer_.async_wait([this, alive, gen = gen_](asio::error_code ec) {
+        if (ec || alive.expired() || gen != gen_) {
+            return;
+        }
+        logInfo("route " + config_.name + ": credentials expire soon, reconnecting with new ones");
+        renewing_ = true;
+        if (inflight_.empty()) {
+            dropConnection();
+            renewing_ = false;
+            dial();
+        }
+        // Otherwise pump() stops leasing; the last acknowledgement triggers the reconnect.
+    });
+}
+
+Status RouteSession::validate(const Message& msg) const {
+    auto r = config_.cloud->mapOutgoing(msg);
+    if (!r) {
+        return r.failure();
+    }
+    return {};
+}
+
+void RouteSession::notifyQueued() {
+    if (state_ == RouteState::Online) {
+        pump();
+    }
+}
+
+void RouteSession::pump() {
+    if (state_ != RouteState::Online || !client_) {
+        return;
+    }
+    if (renewing_) {
+        if (inflight_.empty()) {
+            dropConnection();
+            renewing_ = false;
+            dial();
+        }
+        return;
+    }
+    const size_t window = static_cast<size_t>(config_.delivery.inflight_window);
+    if (inflight_.size() >= window) {
+        return;
+    }
+    auto batch = spool_.lease(config_.name, window - inflight_.size());
+    if (batch.empty()) {
+        return;
+    }
+    const bool v5 = config_.cloud->mqttVersion() == 5;
+    auto bridge = bridge_;
+    const uint64_t gen = gen_;
+    Listener& l = listeners_->add([bridge, gen](const mqtt::token& tok, bool ok) {
+        const auto seq = reinterpret_cast<uintptr_t>(tok.get_user_context());
+        bridge->post([bridge, gen, seq, ok] {
+            bridge->session->onPublished(gen, seq, ok, ok ? "" : "publish failed");
+        });
+    });
+    for (auto& msg : batch) {
+        auto mapped = config_.cloud->mapOutgoing(msg);
+        if (!mapped) {
+            // Accepted under an earlier configuration that this cloud no longer allows.
+            logWarning("route " + config_.name + ": dropping message " + std::to_string(msg.seq) +
+                       ": " + mapped.error().message);
+            spool_.ack(config_.name, msg.seq);
+            continue;
+        }
+        auto m = mqtt::make_message(mapped->topic, msg.payload, msg.qos, msg.retain);
+        if (v5 && !mapped->user_properties.empty()) {
+            mqtt::properties props;
+            for (const auto& [k, v] : mapped->user_properties) {
+                props.add(mqtt::property(mqtt::property::USER_PROPERTY, k, v));
+            }
+            m->set_properties(std::move(props));
+        }
+        inflight_[msg.seq] = msg.qos;
+        try {
+            client_->publish(m, reinterpret_cast<void*>(static_cast<uintptr_t>(msg.seq)), l);
+            ++counters_.sent;
+        } catch (const mqtt::exception& e) {
+            // The connection is going away; connection_lost will follow and release leases.
+            inflight_.erase(msg.seq);
+            logDebug(std::string("route ") + config_.name + ": publish refused by Paho: " + e.what());
+            return;
+        }
+    }
+}
+
+void RouteSession::onPublished(uint64_t gen, uint64_t seq, bool ok, const std::string& message) {
+    if (gen != gen_) {
+        return;
+    }
+    auto it = inflight_.find(seq);
+    if (it == inflight_.end()) {
+        return;
+    }
+    if (!ok) {
+        logDebug("route " + config_.name + ": message " + std::to_string(seq) + ": " + message +
+                 "; it stays in the spool");
+        return;  // stays leased until the connection is dropped, then goes out again
+    }
+    inflight_.erase(it);
+    spool_.ack(config_.name, seq);
+    ++counters_.delivered;
+    if (events_.delivered) {
+        events_.delivered(config_.name, seq);
+    }
+    pump();
+}
+
+Status RouteSession::subscribe(const std::string& local_filter, int qos) {
+    auto mapped = config_.cloud->mapSubscribe(local_filter, qos);
+    if (!mapped) {
+        return mapped.failure();
+    }
+    subscriptions_[local_filter] = qos;
+    if (state_ == RouteState::Online && client_) {
+        try {
+            client_->subscribe(mapped->broker_filter, mapped->qos);
+        } catch (const mqtt::exception& e) {
+            logDebug("route " + config_.name + ": subscribe deferred: " + e.what());
+        }
+    }
+    return {};
+}
+
+void RouteSession::unsubscribe(const std::string& local_filter) {
+    if (subscriptions_.erase(local_filter) == 0) {
+        return;
+    }
+    auto mapped = config_.cloud->mapSubscribe(local_filter, 0);
+    if (mapped && state_ == RouteState::Online && client_) {
+        try {
+            client_->unsubscribe(mapped->broker_filter);
+        } catch (const mqtt::exception&) {
+            // Not connected: nothing to undo on the broker.
+        }
+    }
+}
+
+void RouteSession::subscribeAll() {
+    std::vector<CloudSubscription> subs = config_.cloud->standingSubscriptions();
+    for (const auto& [filter, qos] : subscriptions_) {
+        if (auto m = config_.cloud->mapSubscribe(filter, qos)) {
+            subs.push_back(*m);
+        }
+    }
+    for (const auto& s : subs) {
+        try {
+            client_->subscribe(s.broker_filter, s.qos);
+        } catch (const mqtt::exception& e) {
+            logWarning("route " + config_.name + ": cannot subscribe to \"" + s.broker_filter +
+                       "\": " + e.what());
+        }
+    }
+}
+
+void RouteSession::onMessage(uint64_t gen, std::string topic, std::string payload, int qos,
+                             bool retain, Properties props) {
+    if (gen != gen_) {
+        return;
+    }
+    ++counters_.received;
+    IncomingMessage in = config_.cloud->mapIncoming(topic);
+    in.route = config_.name;
+    in.payload = std::move(payload);
+    in.qos = qos;
+    in.retain = retain;
+    in.properties.insert(in.properties.end(), props.begin(), props.end());
+    if (events_.incoming) {
+        events_.incoming(in);
+    }
+}
+
+}  // namespace uplinkd

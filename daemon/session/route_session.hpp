@@ -1,0 +1,140 @@
+// RouteSession: one cloud connection. Dials the broker over the route's uplinks, does TLS,
+// hands the stream to Paho through the tunnel, then feeds Paho a bounded window of messages
+// from the spool and acknowledges them when the broker has them. State machine:
+// idle → dialing → tls → mqtt → online → backoff (→ dialing). Thread: loop; Paho callbacks are
+// posted into the loop.
+#pragma once
+
+#include <asio.hpp>
+#include <functional>
+#include <map>
+#include <memory>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "config/config.hpp"
+#include "uplink/uplink.hpp"
+#include "uplinkd/message.hpp"
+#include "uplinkd/spool.hpp"
+
+namespace mqtt {
+class async_client;
+class connect_options;
+}  // namespace mqtt
+
+namespace uplinkd {
+
+class Tunnel;
+class TlsContext;
+
+enum class RouteState { Idle, Dialing, Tls, Mqtt, Online, Backoff, Stopped };
+const char* routeStateName(RouteState s);
+
+/// What `uplinkctl status` shows about a route.
+struct RouteStatus {
+    std::string name;
+    std::string cloud;
+    std::string broker;       ///< host:port
+    std::string uplink;       ///< the uplink in use or last tried
+    std::string stream;       ///< description of the connected stream (TLS version, resumed)
+    RouteState state = RouteState::Idle;
+    std::string last_error;   ///< plain words; empty when none since the last success
+    std::string last_error_code;
+    uint64_t in_flight = 0;
+    uint64_t sent = 0;        ///< handed to Paho
+    uint64_t delivered = 0;   ///< acknowledged by the broker (QoS 1) or written (QoS 0)
+    uint64_t connects = 0;    ///< successful connections since start
+    uint64_t failures = 0;    ///< failed connection attempts since start
+    uint64_t received = 0;    ///< messages from the broker
+    int64_t next_retry_ms = 0;  ///< when backing off: ms until the next attempt
+};
+
+class RouteSession {
+public:
+    struct Events {
+        /// A message left the spool because the broker has it.
+        std::function<void(const std::string& route, uint64_t seq)> delivered;
+        /// A message came from the broker (already mapped to a local topic).
+        std::function<void(const IncomingMessage&)> incoming;
+        /// The state changed (for logs, D-Bus, systemd STATUS).
+        std::function<void(const std::string& route, RouteState)> state_changed;
+    };
+
+    RouteSession(asio::io_context& loop, RouteConfig config, Spool& spool, Tunnel& tunnel,
+                 std::vector<Uplink*> uplinks, Events events);
+    ~RouteSession();
+    RouteSession(const RouteSession&) = delete;
+    RouteSession& operator=(const RouteSession&) = delete;
+
+    void start();
+    /// Disconnects; messages in flight go back to the spool.
+    void stop();
+    /// New messages are in the spool for this route.
+    void notifyQueued();
+    /// Checks a message against the cloud's rules before it is accepted.
+    Status validate(const Message& msg) const;
+    /// Adds a subscription (kept across reconnects). Errors when the cloud refuses the filter.
+    Status subscribe(const std::string& local_filter, int qos);
+    void unsubscribe(const std::string& local_filter);
+
+    const RouteConfig& config() const { return config_; }
+    RouteStatus status() const;
+
+private:
+    struct PahoBridge;
+    void setState(RouteState s);
+    void dial();
+    void dialNext(size_t uplink_index);
+    void onStream(size_t uplink_index, uint64_t gen, Result<ByteStreamPtr> stream);
+    void startMqtt(uint64_t gen, ByteStreamPtr stream);
+    void onConnected(uint64_t gen);
+    void onConnectFailed(uint64_t gen, int code, const std::string& message);
+    void onConnectionLost(uint64_t gen, const std::string& cause);
+    void onTransportClosed(uint64_t gen, const Error& reason);
+    void onPublished(uint64_t gen, uint64_t seq, bool ok, const std::string& message);
+    void onMessage(uint64_t gen, std::string topic, std::string payload, int qos, bool retain,
+                   Properties props);
+    void fail(const Error& error, bool refused);
+    void scheduleRetry(int64_t delay_ms);
+    void pump();
+    void subscribeAll();
+    void scheduleRenewal(SystemTime valid_until);
+    void dropConnection();
+
+    asio::io_context& loop_;
+    RouteConfig config_;
+    Spool& spool_;
+    Tunnel& tunnel_;
+    std::vector<Uplink*> uplinks_;
+    Events events_;
+
+    std::shared_ptr<TlsContext> tls_;
+    struct Listeners;
+    std::unique_ptr<Listeners> listeners_;  // outlives client_ (declared before it)
+    std::unique_ptr<mqtt::async_client> client_;
+    std::unique_ptr<mqtt::connect_options> connect_opts_;  // long-lived (Paho C++ 1.2 #395)
+    std::shared_ptr<PahoBridge> bridge_;
+
+    RouteState state_ = RouteState::Idle;
+    uint64_t gen_ = 0;  ///< connection attempt number; stale callbacks carry an older one
+    int attempt_ = 0;   ///< consecutive failures, for the backoff
+    std::string current_uplink_;
+    std::string stream_desc_;
+    Error last_error_;
+    std::optional<Error> transport_error_;  ///< why the broker side of the tunnel closed
+    asio::steady_timer retry_timer_;
+    asio::steady_timer connect_timer_;
+    asio::steady_timer renew_timer_;
+    std::chrono::steady_clock::time_point retry_at_{};
+    bool renewing_ = false;
+
+    std::map<uint64_t, int> inflight_;  ///< seq → qos
+    std::map<std::string, int> subscriptions_;  ///< local filter → qos
+    RouteStatus counters_;
+    std::mt19937_64 rng_{std::random_device{}()};
+    std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace uplinkd

@@ -1,0 +1,117 @@
+#include "spool/memory_spool.hpp"
+
+namespace uplinkd {
+
+MemorySpool::RouteQueue& MemorySpool::queue(std::string_view route) {
+    auto it = routes_.find(route);
+    if (it == routes_.end()) {
+        it = routes_.emplace(std::string(route), RouteQueue{}).first;
+    }
+    return it->second;
+}
+
+void MemorySpool::configureRoute(const std::string& route, const SpoolLimits& limits) {
+    queue(route).limits = limits;
+}
+
+void MemorySpool::append(Message msg, AppendDone done) {
+    RouteQueue& q = queue(msg.route);
+    const auto& lim = q.limits;
+    auto full = [&] {
+        return (lim.max_messages != 0 && q.stats.depth + 1 > lim.max_messages) ||
+               (lim.max_bytes != 0 && q.stats.bytes + msg.payload.size() > lim.max_bytes);
+    };
+    while (full() && lim.when_full == SpoolLimits::WhenFull::DropOldest) {
+        auto victim = std::find_if(q.messages.begin(), q.messages.end(),
+                                   [&](const auto& kv) { return q.leased.count(kv.first) == 0; });
+        if (victim == q.messages.end()) {
+            break;
+        }
+        q.stats.bytes -= victim->second.payload.size();
+        --q.stats.depth;
+        ++q.stats.dropped;
+        q.messages.erase(victim);
+    }
+    if (full()) {
+        ++q.stats.rejected;
+        asio::post(loop_, [done = std::move(done), route = msg.route] {
+            done(fail("spool_full", "the spool of route \"" + route + "\" is full"));
+        });
+        return;
+    }
+    const uint64_t seq = next_seq_++;
+    msg.seq = seq;
+    q.stats.bytes += msg.payload.size();
+    ++q.stats.depth;
+    q.messages.emplace(seq, std::move(msg));
+    asio::post(loop_, [done = std::move(done), seq] { done(seq); });
+}
+
+std::vector<Message> MemorySpool::lease(std::string_view route, size_t max) {
+    RouteQueue& q = queue(route);
+    std::vector<Message> out;
+    for (auto& [seq, msg] : q.messages) {
+        if (out.size() >= max) {
+            break;
+        }
+        if (q.leased.insert(seq).second) {
+            out.push_back(msg);
+        }
+    }
+    q.stats.leased = q.leased.size();
+    return out;
+}
+
+void MemorySpool::ack(std::string_view route, uint64_t seq) {
+    RouteQueue& q = queue(route);
+    auto it = q.messages.find(seq);
+    if (it == q.messages.end()) {
+        return;
+    }
+    q.stats.bytes -= it->second.payload.size();
+    --q.stats.depth;
+    q.messages.erase(it);
+    q.leased.erase(seq);
+    q.stats.leased = q.leased.size();
+}
+
+void MemorySpool::releaseLeases(std::string_view route) {
+    RouteQueue& q = queue(route);
+    q.leased.clear();
+    q.stats.leased = 0;
+}
+
+uint64_t MemorySpool::expire(std::string_view route, int64_t now_ms) {
+    RouteQueue& q = queue(route);
+    if (q.limits.max_age_seconds == 0) {
+        return 0;
+    }
+    const int64_t cutoff = now_ms - q.limits.max_age_seconds * 1000;
+    uint64_t n = 0;
+    for (auto it = q.messages.begin(); it != q.messages.end();) {
+        if (it->second.created_ms < cutoff && q.leased.count(it->first) == 0) {
+            q.stats.bytes -= it->second.payload.size();
+            --q.stats.depth;
+            it = q.messages.erase(it);
+            ++n;
+        } else {
+            ++it;
+        }
+    }
+    q.stats.expired += n;
+    return n;
+}
+
+SpoolStats MemorySpool::stats(std::string_view route) const {
+    auto it = routes_.find(route);
+    if (it == routes_.end()) {
+        return {};
+    }
+    SpoolStats s = it->second.stats;
+    s.oldest_created_ms = it->second.messages.empty()
+                              ? 0
+                              : it->second.messages.begin()->second.created_ms;
+    return s;
+}
+
+}  // namespace uplinkd

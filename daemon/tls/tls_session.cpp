@@ -1,0 +1,473 @@
+#include "tls/tls_session.hpp"
+
+#include <arpa/inet.h>
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+
+#include <climits>
+
+namespace uplinkd {
+
+namespace {
+
+std::string x509Name(X509_NAME* name) {
+    if (name == nullptr) {
+        return {};
+    }
+    char buf[512];
+    X509_NAME_oneline(name, buf, sizeof buf);
+    return buf;
+}
+
+bool isIpLiteral(const std::string& host) {
+    unsigned char addr[16];
+    return inet_pton(AF_INET, host.c_str(), addr) == 1 ||
+           inet_pton(AF_INET6, host.c_str(), addr) == 1;
+}
+
+TlsSession* sessionOf(const SSL* ssl) {
+    return static_cast<TlsSession*>(SSL_get_app_data(ssl));
+}
+
+void infoCallback(const SSL* ssl, int where, int ret) {
+    if ((where & SSL_CB_ALERT) == 0) {
+        return;
+    }
+    if (TlsSession* s = sessionOf(ssl)) {
+        s->noteAlert((where & SSL_CB_READ) != 0, ret & 0xff);
+    }
+}
+
+void msgCallback(int write_p, int /*version*/, int content_type, const void* buf, size_t len,
+                 SSL* ssl, void* /*arg*/) {
+    if (content_type != SSL3_RT_HANDSHAKE || len == 0) {
+        return;
+    }
+    if (TlsSession* s = sessionOf(ssl)) {
+        s->noteHandshakeMessage(write_p == 0, static_cast<const unsigned char*>(buf)[0]);
+    }
+}
+
+int verifyCallback(int ok, X509_STORE_CTX* store) {
+    if (ok == 0) {
+        auto* ssl = static_cast<SSL*>(
+            X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
+        if (TlsSession* s = ssl ? sessionOf(ssl) : nullptr) {
+            s->noteVerifyFailure(X509_STORE_CTX_get_error_depth(store),
+                                 X509_STORE_CTX_get_error(store),
+                                 X509_STORE_CTX_get_current_cert(store));
+        }
+    }
+    return ok;
+}
+
+}  // namespace
+
+std::string opensslErrors() {
+    std::string out;
+    unsigned long e = 0;
+    while ((e = ERR_get_error()) != 0) {
+        char buf[256];
+        ERR_error_string_n(e, buf, sizeof buf);
+        // Keep the reason, drop the "error:0A000086:SSL routines:" prefix.
+        std::string s = buf;
+        const auto pos = s.rfind(':');
+        if (pos != std::string::npos) {
+            s = s.substr(pos + 1);
+        }
+        if (out.find(s) == std::string::npos) {
+            out += out.empty() ? s : "; " + s;
+        }
+    }
+    return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// TlsContext
+
+TlsContext::TlsContext(SSL_CTX* ctx, TlsOptions options) : ctx_(ctx), options_(std::move(options)) {}
+
+TlsContext::~TlsContext() {
+    if (session_ != nullptr) {
+        SSL_SESSION_free(session_);
+    }
+    SSL_CTX_free(ctx_);
+}
+
+void TlsContext::forgetSession() {
+    if (session_ != nullptr) {
+        SSL_SESSION_free(session_);
+        session_ = nullptr;
+    }
+}
+
+int TlsContext::onNewSession(SSL* ssl, SSL_SESSION* session) {
+    auto* self = static_cast<TlsContext*>(SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl)));
+    if (self == nullptr) {
+        return 0;
+    }
+    if (self->session_ != nullptr) {
+        SSL_SESSION_free(self->session_);
+    }
+    self->session_ = session;
+    return 1;  // we keep the reference
+}
+
+Result<std::shared_ptr<TlsContext>> TlsContext::create(const TlsOptions& options) {
+    ERR_clear_error();
+    SSL_CTX* raw = SSL_CTX_new(TLS_client_method());
+    if (raw == nullptr) {
+        return fail("tls_setup", "cannot create a TLS context: " + opensslErrors());
+    }
+    std::shared_ptr<TlsContext> ctx(new TlsContext(raw, options));
+    SSL_CTX_set_app_data(raw, ctx.get());
+    SSL_CTX_set_min_proto_version(raw, TLS1_2_VERSION);
+    SSL_CTX_set_security_level(raw, 2);
+    SSL_CTX_set_verify(raw, SSL_VERIFY_PEER, verifyCallback);
+    SSL_CTX_set_info_callback(raw, infoCallback);
+    SSL_CTX_set_msg_callback(raw, msgCallback);
+    SSL_CTX_set_session_cache_mode(raw, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+    SSL_CTX_sess_set_new_cb(raw, &TlsContext::onNewSession);
+    SSL_CTX_set_mode(raw, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+
+    if (!options.ca_file.empty()) {
+        if (SSL_CTX_load_verify_locations(raw, options.ca_file.c_str(), nullptr) != 1) {
+            return fail("tls_setup", "tls.ca_file \"" + options.ca_file +
+                                         "\": no CA certificate could be read from it (it must "
+                                         "be PEM): " + opensslErrors());
+        }
+    } else if (SSL_CTX_set_default_verify_paths(raw) != 1) {
+        return fail("tls_setup", "cannot load the system's trusted CAs: " + opensslErrors());
+    }
+    if (!options.cert_file.empty()) {
+        if (SSL_CTX_use_certificate_chain_file(raw, options.cert_file.c_str()) != 1) {
+            return fail("tls_setup", "tls.cert_file \"" + options.cert_file +
+                                         "\": cannot read a PEM certificate: " + opensslErrors());
+        }
+        if (SSL_CTX_use_PrivateKey_file(raw, options.key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
+            return fail("tls_setup", "tls.key_file \"" + options.key_file +
+                                         "\": cannot read a PEM private key (encrypted keys are "
+                                         "not supported): " + opensslErrors());
+        }
+        if (SSL_CTX_check_private_key(raw) != 1) {
+            return fail("tls_setup", "tls.key_file \"" + options.key_file +
+                                         "\" does not belong to the certificate in tls.cert_file "
+                                         "\"" + options.cert_file + "\"");
+        }
+    }
+    return ctx;
+}
+
+// ---------------------------------------------------------------------------------------------
+// TlsSession
+
+TlsSession::TlsSession(std::shared_ptr<TlsContext> context, ByteStreamPtr inner)
+    : ctx_(std::move(context)), inner_(std::move(inner)), in_buf_(16 * 1024) {
+    const TlsOptions& o = ctx_->options();
+    ssl_ = SSL_new(ctx_->native());
+    SSL_set_app_data(ssl_, this);
+    BIO* internal = nullptr;
+    BIO_new_bio_pair(&internal, 64 * 1024, &network_bio_, 64 * 1024);
+    SSL_set_bio(ssl_, internal, internal);
+    SSL_set_connect_state(ssl_);
+
+    facts_.server_name = o.server_name;
+    facts_.client_cert_configured = !o.cert_file.empty();
+    if (isIpLiteral(o.server_name)) {
+        X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl_), o.server_name.c_str());
+    } else {
+        SSL_set_tlsext_host_name(ssl_, o.server_name.c_str());
+        SSL_set1_host(ssl_, o.server_name.c_str());
+        facts_.sni_sent = true;
+    }
+    if (!o.alpn.empty()) {
+        std::vector<unsigned char> wire;
+        for (const auto& p : o.alpn) {
+            wire.push_back(static_cast<unsigned char>(p.size()));
+            wire.insert(wire.end(), p.begin(), p.end());
+            facts_.alpn_offered += facts_.alpn_offered.empty() ? p : "," + p;
+        }
+        SSL_set_alpn_protos(ssl_, wire.data(), static_cast<unsigned>(wire.size()));
+    }
+    if (ctx_->session_ != nullptr) {
+        SSL_set_session(ssl_, ctx_->session_);
+    }
+}
+
+TlsSession::~TlsSession() {
+    alive_.reset();
+    if (inner_) {
+        inner_->close();
+    }
+    SSL_free(ssl_);
+    BIO_free(network_bio_);
+}
+
+void TlsSession::noteAlert(bool received, int description) {
+    if (description == 0) {
+        return;  // close_notify
+    }
+    if (received && facts_.alert_received < 0) {
+        facts_.alert_received = description;
+    } else if (!received && facts_.alert_sent < 0) {
+        facts_.alert_sent = description;
+    }
+}
+
+void TlsSession::noteHandshakeMessage(bool received, int type) {
+    if (received && type == SSL3_MT_CERTIFICATE_REQUEST) {
+        facts_.cert_requested = true;
+    }
+}
+
+void TlsSession::noteVerifyFailure(int depth, long error, X509* cert) {
+    if (facts_.verify_error != 0) {
+        return;
+    }
+    facts_.verify_error = error;
+    facts_.verify_depth = depth;
+    if (cert != nullptr) {
+        facts_.verify_subject = x509Name(X509_get_subject_name(cert));
+        facts_.verify_issuer = x509Name(X509_get_issuer_name(cert));
+    }
+}
+
+bool TlsSession::resumed() const { return SSL_session_reused(ssl_) == 1; }
+
+std::string TlsSession::version() const { return SSL_get_version(ssl_); }
+
+std::string TlsSession::describe() const {
+    return inner_->describe() + ", " + version() + (resumed() ? " (resumed)" : "");
+}
+
+void TlsSession::handshake(std::function<void(Status)> done) {
+    handshake_done_cb_ = std::move(done);
+    drive();
+}
+
+void TlsSession::asyncRead(std::span<uint8_t> buf, ReadHandler handler) {
+    user_read_buf_ = buf;
+    user_read_ = std::move(handler);
+    drive();
+}
+
+void TlsSession::asyncWrite(std::span<const uint8_t> buf, WriteHandler handler) {
+    user_write_buf_ = buf;
+    user_written_ = 0;
+    user_write_ = std::move(handler);
+    drive();
+}
+
+void TlsSession::close() {
+    if (inner_) {
+        inner_->close();
+    }
+    failAll(makeError("closed", "TLS connection closed"));
+}
+
+Error TlsSession::sslError(int ret, std::string_view what) {
+    const int e = SSL_get_error(ssl_, ret);
+    facts_.openssl_error = opensslErrors();
+    if (X509* peer = SSL_get0_peer_certificate(ssl_)) {
+        facts_.peer_subject = x509Name(X509_get_subject_name(peer));
+    }
+    if (e == SSL_ERROR_ZERO_RETURN) {
+        return makeError("eof", std::string(what) + ": the broker closed the TLS connection");
+    }
+    if (e == SSL_ERROR_SYSCALL && facts_.openssl_error.empty() && inner_failed_) {
+        return inner_error_;
+    }
+    const std::string code = facts_.verify_error != 0 ? "tls_verify"
+                             : facts_.alert_received > 0 ? "tls_alert"
+                                                         : "tls";
+    return makeError(code, explainTlsFailure(facts_));
+}
+
+void TlsSession::failAll(const Error& error) {
+    std::weak_ptr<bool> alive = alive_;
+    auto hs = std::move(handshake_done_cb_);
+    auto rd = std::move(user_read_);
+    auto wr = std::move(user_write_);
+    handshake_done_cb_ = nullptr;
+    user_read_ = nullptr;
+    user_write_ = nullptr;
+    if (hs) {
+        hs(Failure{error});
+        if (alive.expired()) return;
+    }
+    if (wr) {
+        wr(Failure{error});
+        if (alive.expired()) return;
+    }
+    if (rd) {
+        rd(Failure{error});
+    }
+}
+
+void TlsSession::drive() {
+    std::weak_ptr<bool> alive = alive_;
+    // Give OpenSSL what arrived from the network and it has not taken yet.
+    while (in_pending_ > 0) {
+        const int n = BIO_write(network_bio_, in_buf_.data() + in_offset_,
+                                static_cast<int>(in_pending_));
+        if (n <= 0) {
+            break;
+        }
+        in_offset_ += static_cast<size_t>(n);
+        in_pending_ -= static_cast<size_t>(n);
+    }
+
+    // Completions are collected and run at the end, when the state is consistent again.
+    std::function<void()> complete_handshake;
+    std::function<void()> complete_write;
+    std::function<void()> complete_read;
+
+    if (!handshake_done_ && handshake_done_cb_) {
+        ERR_clear_error();
+        const int r = SSL_do_handshake(ssl_);
+        if (r == 1) {
+            handshake_done_ = true;
+            complete_handshake = [cb = std::move(handshake_done_cb_)] { cb(Status{}); };
+            handshake_done_cb_ = nullptr;
+        } else {
+            const int e = SSL_get_error(ssl_, r);
+            if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
+                Error err = sslError(r, "TLS handshake");
+                if (inner_failed_ && err.code == "tls" && facts_.openssl_error.empty()) {
+                    err = makeError("tls", explainTlsFailure(facts_) + " (" + inner_error_.message + ")");
+                }
+                flush();
+                failAll(err);
+                return;
+            }
+            if (inner_failed_) {
+                TlsFacts f = facts_;
+                Error err = makeError(f.alert_received > 0 ? "tls_alert" : "tls",
+                                      f.alert_received > 0 || f.verify_error != 0
+                                          ? explainTlsFailure(f)
+                                          : "the connection closed during the TLS handshake (" +
+                                                inner_error_.message + ")");
+                failAll(err);
+                return;
+            }
+        }
+    }
+
+    if (handshake_done_ && user_write_) {
+        while (user_written_ < user_write_buf_.size()) {
+            ERR_clear_error();
+            const size_t rest = user_write_buf_.size() - user_written_;
+            const int r = SSL_write(ssl_, user_write_buf_.data() + user_written_,
+                                    static_cast<int>(std::min<size_t>(rest, INT_MAX)));
+            if (r > 0) {
+                user_written_ += static_cast<size_t>(r);
+                continue;
+            }
+            const int e = SSL_get_error(ssl_, r);
+            if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ) {
+                break;
+            }
+            Error err = sslError(r, "TLS write");
+            complete_write = [cb = std::move(user_write_), err] { cb(Failure{err}); };
+            user_write_ = nullptr;
+            break;
+        }
+        if (user_write_ && user_written_ == user_write_buf_.size()) {
+            complete_write = [cb = std::move(user_write_)] { cb(Status{}); };
+            user_write_ = nullptr;
+        }
+    }
+
+    bool want_read = !handshake_done_ && handshake_done_cb_;
+    if (handshake_done_ && user_read_) {
+        ERR_clear_error();
+        const int r = SSL_read(ssl_, user_read_buf_.data(),
+                               static_cast<int>(std::min<size_t>(user_read_buf_.size(), INT_MAX)));
+        if (r > 0) {
+            complete_read = [cb = std::move(user_read_), n = static_cast<size_t>(r)] { cb(n); };
+            user_read_ = nullptr;
+        } else {
+            const int e = SSL_get_error(ssl_, r);
+            if (e == SSL_ERROR_WANT_READ && !inner_failed_) {
+                want_read = true;
+            } else if (e == SSL_ERROR_WANT_READ) {
+                Error err = inner_error_;
+                complete_read = [cb = std::move(user_read_), err] { cb(Failure{err}); };
+                user_read_ = nullptr;
+            } else if (e != SSL_ERROR_WANT_WRITE) {
+                Error err = sslError(r, "TLS read");
+                complete_read = [cb = std::move(user_read_), err] { cb(Failure{err}); };
+                user_read_ = nullptr;
+            }
+        }
+    }
+
+    flush();
+    if (want_read && !reading_ && !inner_failed_) {
+        readInner();
+    }
+
+    for (auto* f : {&complete_handshake, &complete_write, &complete_read}) {
+        if (*f) {
+            (*f)();
+            if (alive.expired()) {
+                return;
+            }
+        }
+    }
+}
+
+void TlsSession::flush() {
+    if (writing_ || inner_failed_) {
+        return;
+    }
+    const size_t pending = BIO_ctrl_pending(network_bio_);
+    if (pending == 0) {
+        return;
+    }
+    out_buf_.resize(pending);
+    const int n = BIO_read(network_bio_, out_buf_.data(), static_cast<int>(pending));
+    if (n <= 0) {
+        return;
+    }
+    out_buf_.resize(static_cast<size_t>(n));
+    writing_ = true;
+    std::weak_ptr<bool> alive = alive_;
+    inner_->asyncWrite(out_buf_, [this, alive](Status s) {
+        if (alive.expired()) {
+            return;
+        }
+        writing_ = false;
+        if (!s) {
+            inner_failed_ = true;
+            inner_error_ = s.error();
+            failAll(s.error());
+            return;
+        }
+        drive();
+    });
+}
+
+void TlsSession::readInner() {
+    if (in_pending_ > 0) {
+        return;  // OpenSSL has not taken the last bytes yet
+    }
+    reading_ = true;
+    std::weak_ptr<bool> alive = alive_;
+    inner_->asyncRead(in_buf_, [this, alive](Result<size_t> r) {
+        if (alive.expired()) {
+            return;
+        }
+        reading_ = false;
+        if (!r) {
+            inner_failed_ = true;
+            inner_error_ = r.error();
+        } else {
+            in_offset_ = 0;
+            in_pending_ = *r;
+        }
+        drive();
+    });
+}
+
+}  // namespace uplinkd

@@ -1,0 +1,113 @@
+#include "generic_mqtt.hpp"
+
+#include "uplinkd/connack.hpp"
+#include "uplinkd/secret_file.hpp"
+
+namespace uplinkd::plugins::generic_mqtt {
+
+namespace {
+
+class GenericMqttProfile final : public CloudProfile {
+public:
+    explicit GenericMqttProfile(Settings s) : s_(std::move(s)) {}
+
+    std::string kind() const override { return "generic-mqtt"; }
+    BrokerEndpoint endpoint() const override { return s_.endpoint; }
+    int mqttVersion() const override { return s_.mqtt_version; }
+    int keepAliveSeconds() const override { return s_.keepalive_seconds; }
+
+    Result<MqttCredentials> credentials(SystemTime /*now*/) const override {
+        return MqttCredentials{s_.client_id, s_.username, s_.password, std::nullopt};
+    }
+
+    Result<CloudPublish> mapOutgoing(const Message& msg) const override {
+        if (msg.topic.empty()) {
+            return fail("bad_topic", "the topic is empty");
+        }
+        if (msg.topic.find_first_of("+#") != std::string::npos) {
+            return fail("bad_topic", "a topic to publish on must not contain '+' or '#'");
+        }
+        return CloudPublish{s_.topic_prefix + msg.topic, msg.properties};
+    }
+
+    std::vector<CloudSubscription> standingSubscriptions() const override { return {}; }
+
+    Result<CloudSubscription> mapSubscribe(const std::string& local_filter,
+                                           int qos) const override {
+        if (local_filter.empty()) {
+            return fail("bad_topic", "the topic filter is empty");
+        }
+        return CloudSubscription{s_.topic_prefix + local_filter, qos};
+    }
+
+    IncomingMessage mapIncoming(const std::string& broker_topic) const override {
+        IncomingMessage in;
+        in.broker_topic = broker_topic;
+        const auto& prefix = s_.topic_prefix;
+        in.topic = broker_topic.starts_with(prefix) ? broker_topic.substr(prefix.size())
+                                                    : broker_topic;
+        return in;
+    }
+
+    std::string explainConnack(int code) const override {
+        std::string text = "the broker refused the connection: " + connackMeaning(code);
+        if (code == 4 || code == 0x86) {
+            text += " (check username and password_file)";
+        } else if (code == 5 || code == 0x87) {
+            text += " (the broker's access control does not allow this client)";
+        } else if (code == 2 || code == 0x85) {
+            text += " (check client_id; it may be in use or too long)";
+        }
+        return text;
+    }
+
+    std::string explainSilentClose() const override {
+        return "the broker closed the connection without answering CONNECT (is this port really "
+               "MQTT, and does the broker accept this client?)";
+    }
+
+private:
+    Settings s_;
+};
+
+}  // namespace
+
+Result<CloudProfilePtr> create(ConfigTable& cloud) {
+    const size_t errors_before = cloud.diagnostics().items().size();
+    Settings s;
+    s.endpoint.host = cloud.string("host", true).value_or("");
+    s.endpoint.tls = cloud.boolean("tls").value_or(true);
+    s.endpoint.port = static_cast<uint16_t>(
+        cloud.integer("port", 1, 65535).value_or(s.endpoint.tls ? 8883 : 1883));
+    s.endpoint.websocket_path = cloud.string("websocket_path").value_or("");
+    if (!s.endpoint.websocket_path.empty() && s.endpoint.websocket_path.front() != '/') {
+        cloud.error("websocket_path", "must start with '/'");
+    }
+    s.client_id = cloud.string("client_id", true).value_or("");
+    s.username = cloud.string("username").value_or("");
+    s.password = readSecretFile(cloud, "password_file").value_or("");
+    if (!s.password.empty() && s.username.empty()) {
+        cloud.error("password_file", "a password needs a username");
+    }
+    const auto version = cloud.choice("mqtt_version", {"3.1.1", "5"}).value_or("3.1.1");
+    s.mqtt_version = version == "5" ? 5 : 4;
+    s.keepalive_seconds =
+        static_cast<int>(cloud.integer("keepalive_seconds", 5, 65535).value_or(60));
+    s.topic_prefix = cloud.string("topic_prefix").value_or("");
+    cloud.finish();
+    if (cloud.diagnostics().items().size() != errors_before) {
+        return fail("config", "invalid generic-mqtt settings in " + cloud.path());
+    }
+    return CloudProfilePtr(std::make_unique<GenericMqttProfile>(std::move(s)));
+}
+
+const PluginDescriptor* descriptor() {
+    static const CloudPluginApi api{&create};
+    static const PluginDescriptor d{kPluginAbiVersion, PluginKind::Cloud, "generic-mqtt",
+                                    "any MQTT 3.1.1 or 5 broker (user name and password or "
+                                    "client certificate)",
+                                    &api};
+    return &d;
+}
+
+}  // namespace uplinkd::plugins::generic_mqtt
