@@ -10,7 +10,7 @@
 namespace uplinkd::api {
 
 class LineFramer {
-public:
+  public:
     explicit LineFramer(size_t max_line) : max_(max_line) {}
 
     /// Calls on_line(std::string_view) for each complete line (without "\n" or "\r\n"; empty
@@ -50,7 +50,7 @@ public:
     /// Bytes of an incomplete line held so far.
     size_t pending() const { return buf_.size(); }
 
-private:
+  private:
     size_t max_;
     std::string buf_;
     bool skipping_ = false;

@@ -8,7 +8,9 @@ using nlohmann::json;
 
 namespace {
 
-Failure bad(const std::string& message) { return fail("bad_request", message); }
+Failure bad(const std::string& message) {
+    return fail("bad_request", message);
+}
 
 Result<std::string> requiredString(const json& j, const char* key) {
     auto it = j.find(key);
@@ -45,9 +47,11 @@ Result<bool> boolField(const json& j, const char* key) {
 
 Status parsePublish(const json& j, Request& r) {
     auto route = requiredString(j, "route");
-    if (!route) return route.failure();
+    if (!route)
+        return route.failure();
     auto topic = requiredString(j, "topic");
-    if (!topic) return topic.failure();
+    if (!topic)
+        return topic.failure();
     r.message.route = *route;
     r.message.topic = *topic;
     const bool has_text = j.contains("payload");
@@ -71,13 +75,16 @@ Status parsePublish(const json& j, Request& r) {
         r.message.payload = std::move(*bytes);
     }
     auto qos = qosField(j);
-    if (!qos) return qos.failure();
+    if (!qos)
+        return qos.failure();
     r.message.qos = *qos;
     auto retain = boolField(j, "retain");
-    if (!retain) return retain.failure();
+    if (!retain)
+        return retain.failure();
     r.message.retain = *retain;
     auto delivered = boolField(j, "report_delivered");
-    if (!delivered) return delivered.failure();
+    if (!delivered)
+        return delivered.failure();
     r.want_delivered = *delivered;
     if (auto it = j.find("properties"); it != j.end()) {
         if (!it->is_object()) {
@@ -95,13 +102,16 @@ Status parsePublish(const json& j, Request& r) {
 
 Status parseSubscription(const json& j, Request& r) {
     auto route = requiredString(j, "route");
-    if (!route) return route.failure();
+    if (!route)
+        return route.failure();
     auto filter = requiredString(j, "filter");
-    if (!filter) return filter.failure();
+    if (!filter)
+        return filter.failure();
     r.route = *route;
     r.filter = *filter;
     auto qos = qosField(j);
-    if (!qos) return qos.failure();
+    if (!qos)
+        return qos.failure();
     r.qos = *qos;
     return {};
 }
@@ -129,7 +139,8 @@ Result<Request> parseRequest(std::string_view line, json& id) {
         return bad("\"id\" is missing (every request needs one)");
     }
     auto op = requiredString(j, "op");
-    if (!op) return op.failure();
+    if (!op)
+        return op.failure();
     Status st;
     if (*op == "publish") {
         r.op = Op::Publish;
@@ -180,11 +191,14 @@ bool isPrintableUtf8(std::string_view s) {
     size_t i = 0;
     while (i < s.size()) {
         const auto c = static_cast<unsigned char>(s[i]);
-        if (c == 0) return false;
+        if (c == 0)
+            return false;
         size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-        if (len == 0 || i + len > s.size()) return false;
+        if (len == 0 || i + len > s.size())
+            return false;
         for (size_t k = 1; k < len; ++k) {
-            if ((static_cast<unsigned char>(s[i + k]) >> 6) != 2) return false;
+            if ((static_cast<unsigned char>(s[i + k]) >> 6) != 2)
+                return false;
         }
         i += len;
     }
@@ -192,12 +206,8 @@ bool isPrintableUtf8(std::string_view s) {
 }
 
 std::string messageEvent(const IncomingMessage& msg, const std::string& subscription) {
-    json j{{"event", "message"},
-           {"route", msg.route},
-           {"subscription", subscription},
-           {"topic", msg.topic},
-           {"qos", msg.qos},
-           {"retain", msg.retain}};
+    json j{{"event", "message"}, {"route", msg.route}, {"subscription", subscription},
+           {"topic", msg.topic}, {"qos", msg.qos},     {"retain", msg.retain}};
     if (isPrintableUtf8(msg.payload)) {
         j["payload"] = msg.payload;
     } else {
@@ -224,7 +234,8 @@ bool topicMatches(std::string_view filter, std::string_view topic) {
     size_t t = 0;
     while (true) {
         const size_t fe = filter.find('/', f);
-        const std::string_view flevel = filter.substr(f, fe == std::string_view::npos ? std::string_view::npos : fe - f);
+        const std::string_view flevel =
+            filter.substr(f, fe == std::string_view::npos ? std::string_view::npos : fe - f);
         if (flevel == "#") {
             return true;
         }
@@ -232,14 +243,16 @@ bool topicMatches(std::string_view filter, std::string_view topic) {
             return false;
         }
         const size_t te = topic.find('/', t);
-        const std::string_view tlevel = topic.substr(t, te == std::string_view::npos ? std::string_view::npos : te - t);
+        const std::string_view tlevel =
+            topic.substr(t, te == std::string_view::npos ? std::string_view::npos : te - t);
         if (flevel != "+" && flevel != tlevel) {
             return false;
         }
         const bool fend = fe == std::string_view::npos;
         const bool tend = te == std::string_view::npos;
         if (fend || tend) {
-            if (fend && tend) return true;
+            if (fend && tend)
+                return true;
             // "a/#" matches "a": the filter continues with exactly "/#".
             return tend && !fend && filter.substr(fe + 1) == "#";
         }

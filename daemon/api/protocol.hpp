@@ -18,11 +18,11 @@ enum class Op { Publish, Subscribe, Unsubscribe, Status, Ping, Hello };
 
 struct Request {
     Op op = Op::Ping;
-    nlohmann::json id;          ///< echoed back as given (number or string)
-    Message message;            ///< publish: route, topic, payload, qos, retain, properties
+    nlohmann::json id;  ///< echoed back as given (number or string)
+    Message message;    ///< publish: route, topic, payload, qos, retain, properties
     bool want_delivered = false;
-    std::string route;          ///< subscribe / unsubscribe / status (optional)
-    std::string filter;         ///< subscribe / unsubscribe
+    std::string route;   ///< subscribe / unsubscribe / status (optional)
+    std::string filter;  ///< subscribe / unsubscribe
     int qos = 1;
 };
 

@@ -20,7 +20,7 @@ using nlohmann::json;
 
 /// One connected local application.
 class PublishServer::Client : public std::enable_shared_from_this<Client> {
-public:
+  public:
     Client(PublishServer& server, asio::local::stream_protocol::socket socket)
         : server_(server),
           socket_(std::move(socket)),
@@ -59,7 +59,7 @@ public:
     const std::set<std::pair<std::string, std::string>>& subscriptions() const { return subs_; }
     const std::string& peer() const { return peer_; }
 
-private:
+  private:
     bool throttled() const {
         return pending_ >= server_.options_.max_pending_per_client ||
                out_bytes_ >= server_.options_.max_output_bytes;
@@ -70,28 +70,29 @@ private:
             return;
         }
         reading_ = true;
-        socket_.async_read_some(asio::buffer(buf_), [self = shared_from_this()](
-                                                        asio::error_code ec, size_t n) {
-            self->reading_ = false;
-            if (self->alive_.expired() || self->closed_) {
-                return;
-            }
-            if (ec) {
-                self->close();
-                return;
-            }
-            self->framer_.feed(
-                std::string_view(self->buf_.data(), n),
-                [&](std::string_view line) { self->handleLine(line); },
-                [&] {
-                    self->send(errorReply(
-                        nullptr, makeError("line_too_long",
-                                           "request longer than " +
-                                               std::to_string(self->server_.options_.max_line_bytes) +
-                                               " bytes; skipped up to its newline")));
-                });
-            self->read();
-        });
+        socket_.async_read_some(
+            asio::buffer(buf_), [self = shared_from_this()](asio::error_code ec, size_t n) {
+                self->reading_ = false;
+                if (self->alive_.expired() || self->closed_) {
+                    return;
+                }
+                if (ec) {
+                    self->close();
+                    return;
+                }
+                self->framer_.feed(
+                    std::string_view(self->buf_.data(), n),
+                    [&](std::string_view line) { self->handleLine(line); },
+                    [&] {
+                        self->send(errorReply(
+                            nullptr,
+                            makeError("line_too_long",
+                                      "request longer than " +
+                                          std::to_string(self->server_.options_.max_line_bytes) +
+                                          " bytes; skipped up to its newline")));
+                    });
+                self->read();
+            });
     }
 
     void writeNext() {
@@ -124,15 +125,24 @@ private:
             return;
         }
         switch (req->op) {
-            case Op::Publish: publish(std::move(*req)); break;
-            case Op::Subscribe: subscribe(*req); break;
-            case Op::Unsubscribe: unsubscribe(*req); break;
+            case Op::Publish:
+                publish(std::move(*req));
+                break;
+            case Op::Subscribe:
+                subscribe(*req);
+                break;
+            case Op::Unsubscribe:
+                unsubscribe(*req);
+                break;
             case Op::Status: {
                 auto st = server_.backend_.status(req->route);
-                send(st ? okReply(req->id, json{{"routes", *st}}) : errorReply(req->id, st.error()));
+                send(st ? okReply(req->id, json{{"routes", *st}})
+                        : errorReply(req->id, st.error()));
                 break;
             }
-            case Op::Ping: send(okReply(req->id)); break;
+            case Op::Ping:
+                send(okReply(req->id));
+                break;
             case Op::Hello:
                 send(okReply(req->id, json{{"server", "uplinkd"}, {"protocol", kProtocolVersion}}));
                 break;
@@ -142,24 +152,23 @@ private:
     void publish(Request req) {
         ++pending_;
         const std::string route = req.message.route;
-        server_.backend_.publish(
-            std::move(req.message),
-            [self = shared_from_this(), id = req.id, want = req.want_delivered,
-             route](Result<uint64_t> r) {
-                if (self->alive_.expired()) {
-                    return;
-                }
-                --self->pending_;
-                if (!r) {
-                    self->send(errorReply(id, r.error()));
-                } else {
-                    if (want) {
-                        self->server_.waiting_[route][*r] = {self, id};
-                    }
-                    self->send(queuedReply(id, *r));
-                }
-                self->read();
-            });
+        server_.backend_.publish(std::move(req.message),
+                                 [self = shared_from_this(), id = req.id, want = req.want_delivered,
+                                  route](Result<uint64_t> r) {
+                                     if (self->alive_.expired()) {
+                                         return;
+                                     }
+                                     --self->pending_;
+                                     if (!r) {
+                                         self->send(errorReply(id, r.error()));
+                                     } else {
+                                         if (want) {
+                                             self->server_.waiting_[route][*r] = {self, id};
+                                         }
+                                         self->send(queuedReply(id, *r));
+                                     }
+                                     self->read();
+                                 });
     }
 
     void subscribe(const Request& req) {
@@ -237,8 +246,10 @@ Result<std::unique_ptr<PublishServer>> PublishServer::start(asio::io_context& lo
     asio::error_code ec;
     asio::local::stream_protocol::endpoint ep(path);
     s->acceptor_.open(ep.protocol(), ec);
-    if (!ec) s->acceptor_.bind(ep, ec);
-    if (!ec) s->acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    if (!ec)
+        s->acceptor_.bind(ep, ec);
+    if (!ec)
+        s->acceptor_.listen(asio::socket_base::max_listen_connections, ec);
     if (ec) {
         return fail("api", "cannot listen on " + path + ": " + ec.message());
     }
@@ -261,19 +272,19 @@ Result<std::unique_ptr<PublishServer>> PublishServer::start(asio::io_context& lo
 
 void PublishServer::accept() {
     std::weak_ptr<bool> alive = alive_;
-    acceptor_.async_accept([this, alive](asio::error_code ec,
-                                         asio::local::stream_protocol::socket socket) {
-        if (alive.expired() || ec == asio::error::operation_aborted) {
-            return;
-        }
-        if (!ec) {
-            auto c = std::make_shared<Client>(*this, std::move(socket));
-            clients_[c.get()] = c;
-            logDebug("api: client connected (" + c->peer() + ")");
-            c->start();
-        }
-        accept();
-    });
+    acceptor_.async_accept(
+        [this, alive](asio::error_code ec, asio::local::stream_protocol::socket socket) {
+            if (alive.expired() || ec == asio::error::operation_aborted) {
+                return;
+            }
+            if (!ec) {
+                auto c = std::make_shared<Client>(*this, std::move(socket));
+                clients_[c.get()] = c;
+                logDebug("api: client connected (" + c->peer() + ")");
+                c->start();
+            }
+            accept();
+        });
 }
 
 void PublishServer::dropSubscription(const std::pair<std::string, std::string>& key) {

@@ -8,10 +8,9 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <string>
-
-#include <nlohmann/json.hpp>
 
 #include "uplinkd/message.hpp"
 #include "uplinkd/result.hpp"
@@ -20,7 +19,7 @@ namespace uplinkd::api {
 
 /// What the server asks of the rest of the daemon.
 class ApiBackend {
-public:
+  public:
     virtual ~ApiBackend() = default;
     /// Validates and stores a message; `done` gets the seq once it is durable.
     virtual void publish(Message msg, std::function<void(Result<uint64_t>)> done) = 0;
@@ -34,17 +33,16 @@ public:
 struct ServerOptions {
     std::string path;
     uint32_t mode = 0660;
-    std::string group;               ///< chgrp the socket to this group if set
+    std::string group;  ///< chgrp the socket to this group if set
     size_t max_line_bytes = 1024 * 1024;
     size_t max_pending_per_client = 4096;  ///< publishes not yet answered "queued"
     size_t max_output_bytes = 8 * 1024 * 1024;
 };
 
 class PublishServer {
-public:
+  public:
     static Result<std::unique_ptr<PublishServer>> start(asio::io_context& loop,
-                                                        ServerOptions options,
-                                                        ApiBackend& backend);
+                                                        ServerOptions options, ApiBackend& backend);
     ~PublishServer();
 
     /// The broker acknowledged message `seq` of `route`: tell whoever asked.
@@ -53,7 +51,7 @@ public:
     void incoming(const IncomingMessage& msg);
     size_t clientCount() const { return clients_.size(); }
 
-private:
+  private:
     class Client;
     PublishServer(asio::io_context& loop, ServerOptions options, ApiBackend& backend);
     void accept();

@@ -10,7 +10,9 @@
 
 namespace uplinkd {
 
-ApiClient::~ApiClient() { close(); }
+ApiClient::~ApiClient() {
+    close();
+}
 
 void ApiClient::close() {
     if (fd_ >= 0) {
@@ -50,7 +52,8 @@ Status ApiClient::sendRaw(const std::string& bytes) {
     while (off < bytes.size()) {
         const ssize_t n = ::send(fd_, bytes.data() + off, bytes.size() - off, MSG_NOSIGNAL);
         if (n < 0) {
-            if (errno == EINTR) continue;
+            if (errno == EINTR)
+                continue;
             return fail("io", std::string("send: ") + std::strerror(errno));
         }
         off += static_cast<size_t>(n);
@@ -58,7 +61,9 @@ Status ApiClient::sendRaw(const std::string& bytes) {
     return {};
 }
 
-Status ApiClient::send(const nlohmann::json& request) { return sendRaw(request.dump() + "\n"); }
+Status ApiClient::send(const nlohmann::json& request) {
+    return sendRaw(request.dump() + "\n");
+}
 
 Result<nlohmann::json> ApiClient::receive(std::chrono::milliseconds timeout) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -92,7 +97,8 @@ Result<nlohmann::json> ApiClient::receive(std::chrono::milliseconds timeout) {
             return fail("eof", "uplinkd closed the connection");
         }
         if (n < 0) {
-            if (errno == EINTR) continue;
+            if (errno == EINTR)
+                continue;
             return fail("io", std::string("recv: ") + std::strerror(errno));
         }
         buf_.append(tmp, static_cast<size_t>(n));

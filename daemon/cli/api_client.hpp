@@ -12,7 +12,7 @@
 namespace uplinkd {
 
 class ApiClient {
-public:
+  public:
     ApiClient() = default;
     ~ApiClient();
     ApiClient(const ApiClient&) = delete;
@@ -27,7 +27,7 @@ public:
     Result<nlohmann::json> receive(std::chrono::milliseconds timeout);
     void close();
 
-private:
+  private:
     int fd_ = -1;
     std::string buf_;
 };

@@ -2,12 +2,11 @@
 // configuration checks.
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstdlib>
 #include <iostream>
 #include <iterator>
-
-#include <CLI/CLI.hpp>
 
 #include "api/protocol.hpp"
 #include "cli/api_client.hpp"
@@ -29,18 +28,24 @@ int report(const uplinkd::Error& e) {
 }
 
 std::string formatAge(int64_t ms) {
-    if (ms < 1000) return std::to_string(ms) + " ms";
-    if (ms < 120000) return std::to_string(ms / 1000) + " s";
-    if (ms < 7200000) return std::to_string(ms / 60000) + " min";
+    if (ms < 1000)
+        return std::to_string(ms) + " ms";
+    if (ms < 120000)
+        return std::to_string(ms / 1000) + " s";
+    if (ms < 7200000)
+        return std::to_string(ms / 60000) + " min";
     return std::to_string(ms / 3600000) + " h";
 }
 
 int runStatus(ApiClient& c, const std::string& route, bool as_json) {
     json req{{"op", "status"}, {"id", 1}};
-    if (!route.empty()) req["route"] = route;
-    if (auto st = c.send(req); !st) return report(st.error());
+    if (!route.empty())
+        req["route"] = route;
+    if (auto st = c.send(req); !st)
+        return report(st.error());
     auto r = c.receive(std::chrono::seconds(10));
-    if (!r) return report(r.error());
+    if (!r)
+        return report(r.error());
     if ((*r)["status"] != "ok") {
         std::cerr << "uplinkctl: " << (*r)["message"].get<std::string>() << "\n";
         return kExitFailure;
@@ -50,8 +55,9 @@ int runStatus(ApiClient& c, const std::string& route, bool as_json) {
         return 0;
     }
     for (const auto& rt : (*r)["routes"]) {
-        std::cout << "route " << rt["route"].get<std::string>() << " (" << rt["cloud"].get<std::string>()
-                  << "): " << rt["state"].get<std::string>() << "\n";
+        std::cout << "route " << rt["route"].get<std::string>() << " ("
+                  << rt["cloud"].get<std::string>() << "): " << rt["state"].get<std::string>()
+                  << "\n";
         std::cout << "  broker      " << rt["broker"].get<std::string>() << "\n";
         std::cout << "  uplink      " << rt["uplink"].get<std::string>() << "\n";
         if (!rt["stream"].get<std::string>().empty()) {
@@ -79,12 +85,15 @@ int runStatus(ApiClient& c, const std::string& route, bool as_json) {
 }
 
 int runPublish(ApiClient& c, json req, bool wait_delivered, int timeout_s) {
-    if (wait_delivered) req["report_delivered"] = true;
-    if (auto st = c.send(req); !st) return report(st.error());
+    if (wait_delivered)
+        req["report_delivered"] = true;
+    if (auto st = c.send(req); !st)
+        return report(st.error());
     const auto timeout = std::chrono::seconds(timeout_s);
     while (true) {
         auto r = c.receive(timeout);
-        if (!r) return report(r.error());
+        if (!r)
+            return report(r.error());
         const std::string status = (*r)["status"];
         if (status == "error") {
             std::cerr << "uplinkctl: " << (*r)["code"].get<std::string>() << ": "
@@ -93,7 +102,8 @@ int runPublish(ApiClient& c, json req, bool wait_delivered, int timeout_s) {
         }
         if (status == "queued") {
             std::cout << "queued as #" << (*r)["seq"] << "\n";
-            if (!wait_delivered) return 0;
+            if (!wait_delivered)
+                return 0;
         } else if (status == "delivered") {
             std::cout << "delivered #" << (*r)["seq"] << "\n";
             return 0;
@@ -103,15 +113,16 @@ int runPublish(ApiClient& c, json req, bool wait_delivered, int timeout_s) {
 
 int runSubscribe(ApiClient& c, const std::string& route, const std::string& filter, int qos,
                  int count, bool as_json) {
-    if (auto st = c.send({{"op", "subscribe"}, {"id", 1}, {"route", route}, {"filter", filter},
-                          {"qos", qos}});
+    if (auto st = c.send(
+            {{"op", "subscribe"}, {"id", 1}, {"route", route}, {"filter", filter}, {"qos", qos}});
         !st) {
         return report(st.error());
     }
     int seen = 0;
     while (count <= 0 || seen < count) {
         auto r = c.receive(std::chrono::hours(24 * 365));
-        if (!r) return report(r.error());
+        if (!r)
+            return report(r.error());
         if (r->contains("status")) {
             if ((*r)["status"] == "error") {
                 std::cerr << "uplinkctl: " << (*r)["message"].get<std::string>() << "\n";
@@ -124,8 +135,9 @@ int runSubscribe(ApiClient& c, const std::string& route, const std::string& filt
             std::cout << r->dump() << std::endl;
         } else {
             std::cout << (*r)["topic"].get<std::string>() << " "
-                      << (r->contains("payload") ? (*r)["payload"].get<std::string>()
-                                                 : "(base64) " + (*r)["payload_b64"].get<std::string>())
+                      << (r->contains("payload")
+                              ? (*r)["payload"].get<std::string>()
+                              : "(base64) " + (*r)["payload_b64"].get<std::string>())
                       << std::endl;
         }
     }
@@ -137,8 +149,8 @@ int runSubscribe(ApiClient& c, const std::string& route, const std::string& filt
 int main(int argc, char** argv) {
     CLI::App app{"uplinkctl: talk to uplinkd"};
     app.require_subcommand(1);
-    std::string socket = std::getenv("UPLINKD_SOCKET") ? std::getenv("UPLINKD_SOCKET")
-                                                        : "/run/uplinkd/uplinkd.sock";
+    std::string socket =
+        std::getenv("UPLINKD_SOCKET") ? std::getenv("UPLINKD_SOCKET") : "/run/uplinkd/uplinkd.sock";
     app.add_option("-s,--socket", socket, "uplinkd's API socket (env UPLINKD_SOCKET)")
         ->capture_default_str();
     app.set_version_flag("--version", std::string("uplinkctl ") + UPLINKD_VERSION);
@@ -149,7 +161,8 @@ int main(int argc, char** argv) {
     status->add_option("route", status_route, "only this route");
     status->add_flag("--json", status_json, "print JSON");
 
-    auto* publish = app.add_subcommand("publish", "publish a message (payload from the argument or stdin)");
+    auto* publish =
+        app.add_subcommand("publish", "publish a message (payload from the argument or stdin)");
     std::string route, topic, payload;
     int qos = 1;
     bool retain = false, wait_delivered = false;
@@ -162,8 +175,10 @@ int main(int argc, char** argv) {
     publish->add_option("-p,--property", props, "user property KEY=VALUE (repeatable)");
     publish->add_flag("-w,--wait-delivered", wait_delivered,
                       "wait until the broker has acknowledged it");
-    publish->add_option("--timeout", timeout_s, "seconds to wait for an answer")->capture_default_str();
-    auto* payload_opt = publish->add_option("payload", payload, "the payload (default: read stdin)");
+    publish->add_option("--timeout", timeout_s, "seconds to wait for an answer")
+        ->capture_default_str();
+    auto* payload_opt =
+        publish->add_option("payload", payload, "the payload (default: read stdin)");
 
     auto* subscribe = app.add_subcommand("subscribe", "print messages that arrive from the cloud");
     std::string sub_route, filter;
@@ -203,10 +218,11 @@ int main(int argc, char** argv) {
     }
     if (publish->parsed()) {
         if (payload_opt->count() == 0) {
-            payload.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+            payload.assign(std::istreambuf_iterator<char>(std::cin),
+                           std::istreambuf_iterator<char>());
         }
-        json req{{"op", "publish"}, {"id", 1}, {"route", route}, {"topic", topic}, {"qos", qos},
-                 {"retain", retain}};
+        json req{{"op", "publish"}, {"id", 1},    {"route", route},
+                 {"topic", topic},  {"qos", qos}, {"retain", retain}};
         if (uplinkd::api::isPrintableUtf8(payload)) {
             req["payload"] = payload;
         } else {

@@ -12,14 +12,15 @@ namespace {
 
 namespace fs = std::filesystem;
 
-/// Later layers win: tables merge key by key, anything else replaces.
-void mergeInto(toml::table& base, const toml::table& layer) {
-    for (const auto& [key, node] : layer) {
+/// Later layers win: tables merge key by key, anything else replaces. Nodes are moved, not
+/// copied: toml++ keeps a node's source position only when it is moved.
+void mergeInto(toml::table& base, toml::table&& layer) {
+    for (auto&& [key, node] : layer) {
         toml::node* existing = base.get(key);
         if (existing != nullptr && existing->is_table() && node.is_table()) {
-            mergeInto(*existing->as_table(), *node.as_table());
+            mergeInto(*existing->as_table(), std::move(*node.as_table()));
         } else {
-            base.insert_or_assign(key, node);
+            base.insert_or_assign(key, std::move(node));
         }
     }
 }
@@ -35,7 +36,7 @@ Status parseFile(const std::string& path, toml::table& into, Diagnostics& diags)
         }
         return fail("config", "parse error");
     }
-    mergeInto(into, parsed.table());
+    mergeInto(into, std::move(parsed.table()));
     return {};
 }
 
@@ -72,16 +73,21 @@ Status applyOverride(const std::string& spec, toml::table& into, Diagnostics& di
         }
         t = n->as_table();
     }
-    t->insert_or_assign(parts.back(), *parsed.table().get("value"));
+    t->insert_or_assign(parts.back(), std::move(*parsed.table().get("value")));
     return {};
 }
 
 std::optional<LogLevel> parseLogLevel(const std::string& s) {
-    if (s == "error") return LogLevel::Error;
-    if (s == "warning") return LogLevel::Warning;
-    if (s == "notice") return LogLevel::Notice;
-    if (s == "info") return LogLevel::Info;
-    if (s == "debug") return LogLevel::Debug;
+    if (s == "error")
+        return LogLevel::Error;
+    if (s == "warning")
+        return LogLevel::Warning;
+    if (s == "notice")
+        return LogLevel::Notice;
+    if (s == "info")
+        return LogLevel::Info;
+    if (s == "debug")
+        return LogLevel::Debug;
     return std::nullopt;
 }
 
@@ -103,7 +109,8 @@ void readApi(ConfigTable t, ApiSection& out) {
         char* end = nullptr;
         const unsigned long v = std::strtoul(mode->c_str(), &end, 8);
         if (mode->empty() || *end != '\0' || v > 0777) {
-            t.error("socket_mode", "expected an octal mode such as \"0660\", got \"" + *mode + "\"");
+            t.error("socket_mode",
+                    "expected an octal mode such as \"0660\", got \"" + *mode + "\"");
         } else {
             out.socket_mode = static_cast<uint32_t>(v);
         }
@@ -128,9 +135,9 @@ void readTls(ConfigTable t, TlsConfig& out) {
     out.server_name = t.string("server_name").value_or("");
     out.alpn = t.stringArray("alpn").value_or(std::vector<std::string>{});
     for (const char* key : {"ca_file", "cert_file", "key_file"}) {
-        const std::string& v =
-            key == std::string_view("ca_file") ? out.ca_file
-            : key == std::string_view("cert_file") ? out.cert_file : out.key_file;
+        const std::string& v = key == std::string_view("ca_file")     ? out.ca_file
+                               : key == std::string_view("cert_file") ? out.cert_file
+                                                                      : out.key_file;
         std::error_code ec;
         if (!v.empty() && !fs::exists(v, ec)) {
             t.error(key, "file \"" + v + "\" does not exist");
@@ -144,10 +151,10 @@ void readTls(ConfigTable t, TlsConfig& out) {
 }
 
 void readSpool(ConfigTable t, SpoolLimits& out) {
-    out.max_messages = static_cast<uint64_t>(
-        t.integer("max_messages", 0, INT64_MAX).value_or(1'000'000));
-    out.max_bytes = static_cast<uint64_t>(
-        t.integer("max_bytes", 0, INT64_MAX).value_or(int64_t{1} << 30));
+    out.max_messages =
+        static_cast<uint64_t>(t.integer("max_messages", 0, INT64_MAX).value_or(1'000'000));
+    out.max_bytes =
+        static_cast<uint64_t>(t.integer("max_bytes", 0, INT64_MAX).value_or(int64_t{1} << 30));
     out.max_age_seconds = t.integer("max_age_seconds", 0, INT64_MAX).value_or(0);
     if (auto wf = t.choice("when_full", {"reject", "drop-oldest"})) {
         out.when_full =
@@ -237,8 +244,8 @@ Result<Config> build(toml::table& root, std::vector<std::string> files,
     readApi(top.table("api"), cfg.api);
 
     // Plugins come from the command line, else the configuration, else the compiled-in path.
-    std::string plugin_dir = cfg.daemon.plugin_dir.empty() ? defaultPluginDir()
-                                                           : cfg.daemon.plugin_dir;
+    std::string plugin_dir =
+        cfg.daemon.plugin_dir.empty() ? defaultPluginDir() : cfg.daemon.plugin_dir;
     if (!plugin_dir_override.empty()) {
         plugin_dir = plugin_dir_override;
     }
@@ -268,8 +275,9 @@ Result<Config> build(toml::table& root, std::vector<std::string> files,
     }
     routes.finish();
     if (cfg.routes.empty() && diags.empty()) {
-        top.error("routes", "no route is configured: add a [routes.<name>] table with a "
-                            "[routes.<name>.cloud] section");
+        top.error("routes",
+                  "no route is configured: add a [routes.<name>] table with a "
+                  "[routes.<name>.cloud] section");
     }
     top.finish();
     if (!diags.empty()) {

@@ -42,8 +42,8 @@ struct TlsConfig {
     std::string ca_file;    ///< empty: the system trust store
     std::string cert_file;  ///< client certificate (mutual TLS)
     std::string key_file;
-    std::string server_name;          ///< overrides the SNI / certificate name
-    std::vector<std::string> alpn;    ///< overrides the cloud's ALPN list
+    std::string server_name;        ///< overrides the SNI / certificate name
+    std::vector<std::string> alpn;  ///< overrides the cloud's ALPN list
 };
 
 struct DeliveryConfig {

@@ -17,16 +17,26 @@ std::string position(const toml::source_region& where) {
 
 const char* typeName(const toml::node& node) {
     switch (node.type()) {
-        case toml::node_type::string: return "a string";
-        case toml::node_type::integer: return "an integer";
-        case toml::node_type::floating_point: return "a number with a fraction";
-        case toml::node_type::boolean: return "a boolean";
-        case toml::node_type::date: return "a date";
-        case toml::node_type::time: return "a time";
-        case toml::node_type::date_time: return "a date-time";
-        case toml::node_type::array: return "an array";
-        case toml::node_type::table: return "a table";
-        default: return "nothing";
+        case toml::node_type::string:
+            return "a string";
+        case toml::node_type::integer:
+            return "an integer";
+        case toml::node_type::floating_point:
+            return "a number with a fraction";
+        case toml::node_type::boolean:
+            return "a boolean";
+        case toml::node_type::date:
+            return "a date";
+        case toml::node_type::time:
+            return "a time";
+        case toml::node_type::date_time:
+            return "a date-time";
+        case toml::node_type::array:
+            return "an array";
+        case toml::node_type::table:
+            return "a table";
+        default:
+            return "nothing";
     }
 }
 
@@ -63,8 +73,7 @@ const toml::node* ConfigTable::lookup(std::string_view key) {
 }
 
 void ConfigTable::typeError(std::string_view key, const toml::node& node, const char* expected) {
-    diags_.add(node.source(),
-               keyPath(key) + ": expected " + expected + ", got " + typeName(node));
+    diags_.add(node.source(), keyPath(key) + ": expected " + expected + ", got " + typeName(node));
 }
 
 void ConfigTable::error(std::string_view key, const std::string& message) {
@@ -103,9 +112,8 @@ std::optional<int64_t> ConfigTable::integer(std::string_view key, int64_t min, i
     }
     const int64_t v = *node->value<int64_t>();
     if (v < min || v > max) {
-        diags_.add(node->source(), keyPath(key) + ": " + std::to_string(v) +
-                                       " is out of range (" + std::to_string(min) + " to " +
-                                       std::to_string(max) + ")");
+        diags_.add(node->source(), keyPath(key) + ": " + std::to_string(v) + " is out of range (" +
+                                       std::to_string(min) + " to " + std::to_string(max) + ")");
         return std::nullopt;
     }
     return v;
@@ -144,8 +152,8 @@ std::optional<std::vector<std::string>> ConfigTable::stringArray(std::string_vie
     bool good = true;
     for (const toml::node& item : *arr) {
         if (!item.is_string()) {
-            diags_.add(item.source(), keyPath(key) + ": every element must be a string, got " +
-                                          typeName(item));
+            diags_.add(item.source(),
+                       keyPath(key) + ": every element must be a string, got " + typeName(item));
             good = false;
             continue;
         }

@@ -100,8 +100,9 @@ void Daemon::applyRoutes(const Config& cfg) {
     for (auto it = routes_.begin(); it != routes_.end();) {
         const RouteConfig* rc = cfg.route(it->first);
         if (rc == nullptr || rc->fingerprint != it->second->config().fingerprint) {
-            logInfo("route " + it->first + (rc ? ": configuration changed, restarting"
-                                              : ": removed from the configuration"));
+            logInfo(
+                "route " + it->first +
+                (rc ? ": configuration changed, restarting" : ": removed from the configuration"));
             it = routes_.erase(it);
         } else {
             ++it;
@@ -186,14 +187,15 @@ void Daemon::publish(Message msg, std::function<void(Result<uint64_t>)> done) {
     msg.created_ms = nowMs();
     const std::string route = msg.route;
     std::weak_ptr<bool> alive = alive_;
-    spool_->append(std::move(msg), [this, alive, route, done = std::move(done)](Result<uint64_t> r) {
-        done(r);
-        if (r && !alive.expired()) {
-            if (auto rit = routes_.find(route); rit != routes_.end()) {
-                rit->second->notifyQueued();
-            }
-        }
-    });
+    spool_->append(std::move(msg),
+                   [this, alive, route, done = std::move(done)](Result<uint64_t> r) {
+                       done(r);
+                       if (r && !alive.expired()) {
+                           if (auto rit = routes_.find(route); rit != routes_.end()) {
+                               rit->second->notifyQueued();
+                           }
+                       }
+                   });
 }
 
 Result<nlohmann::json> Daemon::status(const std::string& route) {

@@ -17,7 +17,7 @@
 namespace uplinkd {
 
 class Daemon final : public api::ApiBackend {
-public:
+  public:
     Daemon(asio::io_context& loop, ConfigSource source);
     ~Daemon() override;
 
@@ -34,7 +34,7 @@ public:
     Status subscribe(const std::string& route, const std::string& filter, int qos) override;
     void unsubscribe(const std::string& route, const std::string& filter) override;
 
-private:
+  private:
     void applyRoutes(const Config& cfg);
     void buildUplinks(const Config& cfg);
     std::unique_ptr<RouteSession> makeRoute(const RouteConfig& rc);

@@ -11,9 +11,13 @@ namespace {
 std::atomic<int> g_level{static_cast<int>(LogLevel::Info)};
 }
 
-void setLogLevel(LogLevel level) { g_level = static_cast<int>(level); }
+void setLogLevel(LogLevel level) {
+    g_level = static_cast<int>(level);
+}
 
-bool logEnabled(LogLevel level) { return static_cast<int>(level) <= g_level.load(); }
+bool logEnabled(LogLevel level) {
+    return static_cast<int>(level) <= g_level.load();
+}
 
 void logLine(LogLevel level, std::string_view text) {
     if (!logEnabled(level)) {

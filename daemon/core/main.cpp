@@ -1,10 +1,9 @@
 // uplinkd: the gateway daemon. Runs in the foreground, logs to stderr with syslog prefixes.
+#include <CLI/CLI.hpp>
+#include <asio.hpp>
 #include <csignal>
 #include <cstdlib>
 #include <iostream>
-
-#include <CLI/CLI.hpp>
-#include <asio.hpp>
 
 #include "core/daemon.hpp"
 #include "plugin/plugin_registry.hpp"
@@ -20,13 +19,13 @@ int main(int argc, char** argv) {
     uplinkd::ConfigSource source;
     source.main_file = kDefaultConfig;
     std::string check_file;
-    app.add_option("-c,--config", source.main_file, "configuration file")
-        ->capture_default_str();
+    app.add_option("-c,--config", source.main_file, "configuration file")->capture_default_str();
     auto* check = app.add_option("--check-config", check_file,
                                  "validate the configuration (this file, or --config) and exit")
                       ->expected(0, 1);
-    app.add_option("--set", source.overrides,
-                   "override a setting: KEY=VALUE in TOML syntax, e.g. routes.demo.cloud.port=8883");
+    app.add_option(
+        "--set", source.overrides,
+        "override a setting: KEY=VALUE in TOML syntax, e.g. routes.demo.cloud.port=8883");
     app.add_option("--conf-dir", source.dropin_dir,
                    "drop-in directory read after the main file (default: conf.d beside it)");
     app.add_option("--plugin-dir", source.plugin_dir_override, "directory of plugin modules");

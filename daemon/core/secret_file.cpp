@@ -9,8 +9,7 @@
 
 namespace uplinkd {
 
-std::optional<std::string> readSecretFile(ConfigTable& table, std::string_view key,
-                                          bool required) {
+std::optional<std::string> readSecretFile(ConfigTable& table, std::string_view key, bool required) {
     auto path = table.string(key, required);
     if (!path) {
         return std::nullopt;
@@ -21,8 +20,8 @@ std::optional<std::string> readSecretFile(ConfigTable& table, std::string_view k
         return std::nullopt;
     }
     if ((st.st_mode & S_IROTH) != 0) {
-        table.error(key, "\"" + *path +
-                             "\" is readable by every user; a secret must not be (chmod o-r)");
+        table.error(
+            key, "\"" + *path + "\" is readable by every user; a secret must not be (chmod o-r)");
         return std::nullopt;
     }
     std::ifstream in(*path, std::ios::binary);

@@ -39,7 +39,8 @@ std::vector<std::string> PluginRegistry::loadDirectory(const std::string& dir) {
         }
         auto entry = reinterpret_cast<UplinkdPluginEntry>(::dlsym(handle, "uplinkd_plugin"));
         if (entry == nullptr) {
-            problems.push_back("plugin " + p + ": not an uplinkd plugin (no uplinkd_plugin symbol)");
+            problems.push_back("plugin " + p +
+                               ": not an uplinkd plugin (no uplinkd_plugin symbol)");
             ::dlclose(handle);
             continue;
         }
@@ -80,6 +81,8 @@ std::vector<std::string> PluginRegistry::names(PluginKind kind) const {
     return out;
 }
 
-std::string defaultPluginDir() { return UPLINKD_DEFAULT_PLUGIN_DIR; }
+std::string defaultPluginDir() {
+    return UPLINKD_DEFAULT_PLUGIN_DIR;
+}
 
 }  // namespace uplinkd

@@ -11,7 +11,7 @@
 namespace uplinkd {
 
 class PluginRegistry {
-public:
+  public:
     PluginRegistry() = default;
     ~PluginRegistry();
     PluginRegistry(const PluginRegistry&) = delete;
@@ -28,7 +28,7 @@ public:
     std::vector<std::string> names(PluginKind kind) const;
     const std::string& directory() const { return dir_; }
 
-private:
+  private:
     std::map<std::string, const PluginDescriptor*> plugins_;
     std::vector<void*> handles_;
     std::vector<std::string> loaded_paths_;

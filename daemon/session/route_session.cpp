@@ -13,8 +13,8 @@ namespace {
 
 std::string brokerUri(const BrokerEndpoint& ep) {
     // The port is always written: Paho's proxy code assumes 8080 otherwise.
-    std::string uri = (ep.websocket_path.empty() ? "tcp://" : "ws://") + ep.host + ":" +
-                      std::to_string(ep.port);
+    std::string uri =
+        (ep.websocket_path.empty() ? "tcp://" : "ws://") + ep.host + ":" + std::to_string(ep.port);
     return uri + ep.websocket_path;
 }
 
@@ -24,8 +24,9 @@ Properties userProperties(const mqtt::properties& props) {
     for (int i = 0; i < c.count; ++i) {
         const MQTTProperty& p = c.array[i];
         if (p.identifier == MQTTPROPERTY_CODE_USER_PROPERTY) {
-            out.emplace_back(std::string(p.value.data.data, static_cast<size_t>(p.value.data.len)),
-                             std::string(p.value.value.data, static_cast<size_t>(p.value.value.len)));
+            out.emplace_back(
+                std::string(p.value.data.data, static_cast<size_t>(p.value.data.len)),
+                std::string(p.value.value.data, static_cast<size_t>(p.value.value.len)));
         }
     }
     return out;
@@ -35,13 +36,20 @@ Properties userProperties(const mqtt::properties& props) {
 
 const char* routeStateName(RouteState s) {
     switch (s) {
-        case RouteState::Idle: return "idle";
-        case RouteState::Dialing: return "dialing";
-        case RouteState::Tls: return "tls";
-        case RouteState::Mqtt: return "mqtt";
-        case RouteState::Online: return "online";
-        case RouteState::Backoff: return "backoff";
-        case RouteState::Stopped: return "stopped";
+        case RouteState::Idle:
+            return "idle";
+        case RouteState::Dialing:
+            return "dialing";
+        case RouteState::Tls:
+            return "tls";
+        case RouteState::Mqtt:
+            return "mqtt";
+        case RouteState::Online:
+            return "online";
+        case RouteState::Backoff:
+            return "backoff";
+        case RouteState::Stopped:
+            return "stopped";
     }
     return "?";
 }
@@ -66,13 +74,13 @@ namespace {
 
 /// One iaction_listener per connection attempt; the token's user context carries the seq.
 class Listener final : public mqtt::iaction_listener {
-public:
+  public:
     using Fn = std::function<void(const mqtt::token&, bool ok)>;
     explicit Listener(Fn fn) : fn_(std::move(fn)) {}
     void on_success(const mqtt::token& tok) override { fn_(tok, true); }
     void on_failure(const mqtt::token& tok) override { fn_(tok, false); }
 
-private:
+  private:
     Fn fn_;
 };
 
@@ -90,9 +98,8 @@ struct RouteSession::Listeners {
     }
 };
 
-
-RouteSession::RouteSession(asio::io_context& loop, RouteConfig config, Spool& spool,
-                           Tunnel& tunnel, std::vector<Uplink*> uplinks, Events events)
+RouteSession::RouteSession(asio::io_context& loop, RouteConfig config, Spool& spool, Tunnel& tunnel,
+                           std::vector<Uplink*> uplinks, Events events)
     : loop_(loop),
       config_(std::move(config)),
       spool_(spool),
@@ -135,10 +142,10 @@ RouteStatus RouteSession::status() const {
     s.last_error_code = last_error_.code;
     s.in_flight = inflight_.size();
     if (state_ == RouteState::Backoff) {
-        s.next_retry_ms = std::max<int64_t>(
-            0, std::chrono::duration_cast<std::chrono::milliseconds>(retry_at_ -
-                                                                     std::chrono::steady_clock::now())
-                   .count());
+        s.next_retry_ms =
+            std::max<int64_t>(0, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                     retry_at_ - std::chrono::steady_clock::now())
+                                     .count());
     }
     return s;
 }
@@ -147,9 +154,8 @@ void RouteSession::start() {
     const BrokerEndpoint ep = config_.cloud->endpoint();
     if (ep.tls) {
         TlsOptions o;
-        o.server_name = config_.tls.server_name.empty()
-                            ? (ep.sni.empty() ? ep.host : ep.sni)
-                            : config_.tls.server_name;
+        o.server_name = config_.tls.server_name.empty() ? (ep.sni.empty() ? ep.host : ep.sni)
+                                                        : config_.tls.server_name;
         o.alpn = config_.tls.alpn.empty() ? ep.alpn : config_.tls.alpn;
         o.ca_file = config_.tls.ca_file;
         o.cert_file = config_.tls.cert_file;
@@ -167,7 +173,7 @@ void RouteSession::start() {
     }
     try {
         mqtt::create_options copts(config_.cloud->mqttVersion() == 5 ? MQTTVERSION_5
-                                                                      : MQTTVERSION_3_1_1);
+                                                                     : MQTTVERSION_3_1_1);
         auto creds = config_.cloud->credentials(std::chrono::system_clock::now());
         const std::string client_id = creds ? creds->client_id : config_.name;
         client_ = std::make_unique<mqtt::async_client>(brokerUri(ep), client_id, copts, nullptr);
@@ -187,7 +193,8 @@ void RouteSession::start() {
             });
         });
     } catch (const mqtt::exception& e) {
-        last_error_ = makeError("mqtt_setup", std::string("cannot create the MQTT client: ") + e.what());
+        last_error_ =
+            makeError("mqtt_setup", std::string("cannot create the MQTT client: ") + e.what());
         logError("route " + config_.name + ": " + last_error_.message);
         setState(RouteState::Stopped);
         return;
@@ -197,6 +204,7 @@ void RouteSession::start() {
 
 void RouteSession::stop() {
     ++gen_;
+    handshaking_.reset();
     retry_timer_.cancel();
     connect_timer_.cancel();
     renew_timer_.cancel();
@@ -273,22 +281,20 @@ void RouteSession::onStream(size_t uplink_index, uint64_t gen, Result<ByteStream
         return;
     }
     setState(RouteState::Tls);
-    auto tls = std::make_shared<std::unique_ptr<TlsSession>>(
-        std::make_unique<TlsSession>(tls_, std::move(stream.value())));
-    TlsSession* raw = tls->get();
+    handshaking_ = std::make_unique<TlsSession>(tls_, std::move(stream.value()));
     std::weak_ptr<bool> alive = alive_;
-    raw->handshake([this, alive, gen, tls](Status s) {
+    handshaking_->handshake([this, alive, gen](Status s) {
         if (alive.expired() || gen != gen_) {
             return;
         }
+        std::unique_ptr<TlsSession> tls = std::move(handshaking_);
         if (!s) {
-            // Handshake handlers run inside the session: release it from the loop.
-            auto dead = std::move(*tls);
-            asio::post(loop_, [dead = std::shared_ptr<TlsSession>(std::move(dead))] {});
+            // This runs inside the session: let it unwind before it is destroyed.
+            asio::post(loop_, [dead = std::shared_ptr<TlsSession>(std::move(tls))] {});
             fail(s.error(), s.error().code == "tls_verify");
             return;
         }
-        startMqtt(gen, std::move(*tls));
+        startMqtt(gen, std::move(tls));
     });
 }
 
@@ -360,10 +366,19 @@ void RouteSession::onConnected(uint64_t gen) {
     connect_timer_.cancel();
     attempt_ = 0;
     renewing_ = false;
+    // One listener for every publish of this connection; the token's context is the seq.
+    auto bridge = bridge_;
+    publish_listener_ = &listeners_->add([bridge, gen](const mqtt::token& tok, bool ok) {
+        const auto seq = reinterpret_cast<uintptr_t>(tok.get_user_context());
+        bridge->post([bridge, gen, seq, ok] {
+            bridge->session->onPublished(gen, seq, ok, ok ? "" : "publish failed");
+        });
+    });
     ++counters_.connects;
     last_error_ = Error{};
     setState(RouteState::Online);
-    logInfo("route " + config_.name + ": online via " + current_uplink_ + " (" + stream_desc_ + ")");
+    logInfo("route " + config_.name + ": online via " + current_uplink_ + " (" + stream_desc_ +
+            ")");
     subscribeAll();
     pump();
 }
@@ -418,6 +433,7 @@ void RouteSession::onConnectionLost(uint64_t gen, const std::string& cause) {
 void RouteSession::dropConnection() {
     ++gen_;
     connect_timer_.cancel();
+    handshaking_.reset();
     tunnel_.withdraw(config_.name);
     spool_.releaseLeases(config_.name);
     inflight_.clear();
@@ -468,7 +484,8 @@ void RouteSession::scheduleRenewal(SystemTime valid_until) {
     const auto now = std::chrono::system_clock::now();
     const auto lifetime = valid_until - now;
     // Reconnect with fresh credentials when a fifth of the lifetime is left (at least 2 s).
-    auto lead = std::max<std::chrono::system_clock::duration>(lifetime / 5, std::chrono::seconds(2));
+    auto lead =
+        std::max<std::chrono::system_clock::duration>(lifetime / 5, std::chrono::seconds(2));
     const auto when = lifetime > lead ? lifetime - lead : std::chrono::seconds(0);
     renew_timer_.expires_after(std::chrono::duration_cast<std::chrono::milliseconds>(when));
     std::weak_ptr<bool> alive = alive_;
@@ -522,14 +539,7 @@ void RouteSession::pump() {
         return;
     }
     const bool v5 = config_.cloud->mqttVersion() == 5;
-    auto bridge = bridge_;
-    const uint64_t gen = gen_;
-    Listener& l = listeners_->add([bridge, gen](const mqtt::token& tok, bool ok) {
-        const auto seq = reinterpret_cast<uintptr_t>(tok.get_user_context());
-        bridge->post([bridge, gen, seq, ok] {
-            bridge->session->onPublished(gen, seq, ok, ok ? "" : "publish failed");
-        });
-    });
+    mqtt::iaction_listener& l = *publish_listener_;
     for (auto& msg : batch) {
         auto mapped = config_.cloud->mapOutgoing(msg);
         if (!mapped) {
@@ -554,7 +564,8 @@ void RouteSession::pump() {
         } catch (const mqtt::exception& e) {
             // The connection is going away; connection_lost will follow and release leases.
             inflight_.erase(msg.seq);
-            logDebug(std::string("route ") + config_.name + ": publish refused by Paho: " + e.what());
+            logDebug(std::string("route ") + config_.name +
+                     ": publish refused by Paho: " + e.what());
             return;
         }
     }

@@ -22,12 +22,14 @@
 namespace mqtt {
 class async_client;
 class connect_options;
+class iaction_listener;
 }  // namespace mqtt
 
 namespace uplinkd {
 
 class Tunnel;
 class TlsContext;
+class TlsSession;
 
 enum class RouteState { Idle, Dialing, Tls, Mqtt, Online, Backoff, Stopped };
 const char* routeStateName(RouteState s);
@@ -36,23 +38,23 @@ const char* routeStateName(RouteState s);
 struct RouteStatus {
     std::string name;
     std::string cloud;
-    std::string broker;       ///< host:port
-    std::string uplink;       ///< the uplink in use or last tried
-    std::string stream;       ///< description of the connected stream (TLS version, resumed)
+    std::string broker;  ///< host:port
+    std::string uplink;  ///< the uplink in use or last tried
+    std::string stream;  ///< description of the connected stream (TLS version, resumed)
     RouteState state = RouteState::Idle;
-    std::string last_error;   ///< plain words; empty when none since the last success
+    std::string last_error;  ///< plain words; empty when none since the last success
     std::string last_error_code;
     uint64_t in_flight = 0;
-    uint64_t sent = 0;        ///< handed to Paho
-    uint64_t delivered = 0;   ///< acknowledged by the broker (QoS 1) or written (QoS 0)
-    uint64_t connects = 0;    ///< successful connections since start
-    uint64_t failures = 0;    ///< failed connection attempts since start
-    uint64_t received = 0;    ///< messages from the broker
+    uint64_t sent = 0;          ///< handed to Paho
+    uint64_t delivered = 0;     ///< acknowledged by the broker (QoS 1) or written (QoS 0)
+    uint64_t connects = 0;      ///< successful connections since start
+    uint64_t failures = 0;      ///< failed connection attempts since start
+    uint64_t received = 0;      ///< messages from the broker
     int64_t next_retry_ms = 0;  ///< when backing off: ms until the next attempt
 };
 
 class RouteSession {
-public:
+  public:
     struct Events {
         /// A message left the spool because the broker has it.
         std::function<void(const std::string& route, uint64_t seq)> delivered;
@@ -82,7 +84,7 @@ public:
     const RouteConfig& config() const { return config_; }
     RouteStatus status() const;
 
-private:
+  private:
     struct PahoBridge;
     void setState(RouteState s);
     void dial();
@@ -111,8 +113,10 @@ private:
     Events events_;
 
     std::shared_ptr<TlsContext> tls_;
+    std::unique_ptr<TlsSession> handshaking_;  ///< the TLS session while its handshake runs
     struct Listeners;
-    std::unique_ptr<Listeners> listeners_;  // outlives client_ (declared before it)
+    std::unique_ptr<Listeners> listeners_;                // outlives client_ (declared before it)
+    mqtt::iaction_listener* publish_listener_ = nullptr;  // of the current connection
     std::unique_ptr<mqtt::async_client> client_;
     std::unique_ptr<mqtt::connect_options> connect_opts_;  // long-lived (Paho C++ 1.2 #395)
     std::shared_ptr<PahoBridge> bridge_;
@@ -130,7 +134,7 @@ private:
     std::chrono::steady_clock::time_point retry_at_{};
     bool renewing_ = false;
 
-    std::map<uint64_t, int> inflight_;  ///< seq → qos
+    std::map<uint64_t, int> inflight_;          ///< seq → qos
     std::map<std::string, int> subscriptions_;  ///< local filter → qos
     RouteStatus counters_;
     std::mt19937_64 rng_{std::random_device{}()};

@@ -108,9 +108,8 @@ SpoolStats MemorySpool::stats(std::string_view route) const {
         return {};
     }
     SpoolStats s = it->second.stats;
-    s.oldest_created_ms = it->second.messages.empty()
-                              ? 0
-                              : it->second.messages.begin()->second.created_ms;
+    s.oldest_created_ms =
+        it->second.messages.empty() ? 0 : it->second.messages.begin()->second.created_ms;
     return s;
 }
 

@@ -12,7 +12,7 @@
 namespace uplinkd {
 
 class MemorySpool final : public Spool {
-public:
+  public:
     explicit MemorySpool(asio::io_context& loop) : loop_(loop) {}
 
     void configureRoute(const std::string& route, const SpoolLimits& limits) override;
@@ -23,7 +23,7 @@ public:
     uint64_t expire(std::string_view route, int64_t now_ms) override;
     SpoolStats stats(std::string_view route) const override;
 
-private:
+  private:
     struct RouteQueue {
         SpoolLimits limits;
         std::map<uint64_t, Message> messages;  // seq order

@@ -8,19 +8,19 @@ namespace uplinkd {
 
 /// What the session saw while the handshake (or the first reads) ran.
 struct TlsFacts {
-    std::string server_name;     ///< SNI sent (empty: none)
+    std::string server_name;  ///< SNI sent (empty: none)
     bool sni_sent = false;
     bool client_cert_configured = false;
-    bool cert_requested = false; ///< the server sent a CertificateRequest
-    int alert_received = -1;     ///< TLS alert description from the server, -1 none
-    int alert_sent = -1;         ///< TLS alert description we sent, -1 none
-    long verify_error = 0;       ///< X509_V_ERR_*, 0 = none
-    int verify_depth = -1;       ///< depth of the certificate that failed
-    std::string verify_subject;  ///< subject of that certificate
-    std::string verify_issuer;   ///< its issuer
-    std::string peer_subject;    ///< the broker's leaf certificate subject
+    bool cert_requested = false;  ///< the server sent a CertificateRequest
+    int alert_received = -1;      ///< TLS alert description from the server, -1 none
+    int alert_sent = -1;          ///< TLS alert description we sent, -1 none
+    long verify_error = 0;        ///< X509_V_ERR_*, 0 = none
+    int verify_depth = -1;        ///< depth of the certificate that failed
+    std::string verify_subject;   ///< subject of that certificate
+    std::string verify_issuer;    ///< its issuer
+    std::string peer_subject;     ///< the broker's leaf certificate subject
     std::string alpn_offered;
-    std::string openssl_error;   ///< drained OpenSSL error queue, for the details
+    std::string openssl_error;  ///< drained OpenSSL error queue, for the details
 };
 
 /// Name of a TLS alert, e.g. 40 → "handshake_failure".

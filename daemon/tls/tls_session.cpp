@@ -85,7 +85,8 @@ std::string opensslErrors() {
 // ---------------------------------------------------------------------------------------------
 // TlsContext
 
-TlsContext::TlsContext(SSL_CTX* ctx, TlsOptions options) : ctx_(ctx), options_(std::move(options)) {}
+TlsContext::TlsContext(SSL_CTX* ctx, TlsOptions options)
+    : ctx_(ctx), options_(std::move(options)) {}
 
 TlsContext::~TlsContext() {
     if (session_ != nullptr) {
@@ -134,7 +135,8 @@ Result<std::shared_ptr<TlsContext>> TlsContext::create(const TlsOptions& options
         if (SSL_CTX_load_verify_locations(raw, options.ca_file.c_str(), nullptr) != 1) {
             return fail("tls_setup", "tls.ca_file \"" + options.ca_file +
                                          "\": no CA certificate could be read from it (it must "
-                                         "be PEM): " + opensslErrors());
+                                         "be PEM): " +
+                                         opensslErrors());
         }
     } else if (SSL_CTX_set_default_verify_paths(raw) != 1) {
         return fail("tls_setup", "cannot load the system's trusted CAs: " + opensslErrors());
@@ -147,12 +149,14 @@ Result<std::shared_ptr<TlsContext>> TlsContext::create(const TlsOptions& options
         if (SSL_CTX_use_PrivateKey_file(raw, options.key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
             return fail("tls_setup", "tls.key_file \"" + options.key_file +
                                          "\": cannot read a PEM private key (encrypted keys are "
-                                         "not supported): " + opensslErrors());
+                                         "not supported): " +
+                                         opensslErrors());
         }
         if (SSL_CTX_check_private_key(raw) != 1) {
             return fail("tls_setup", "tls.key_file \"" + options.key_file +
                                          "\" does not belong to the certificate in tls.cert_file "
-                                         "\"" + options.cert_file + "\"");
+                                         "\"" +
+                                         options.cert_file + "\"");
         }
     }
     return ctx;
@@ -232,9 +236,13 @@ void TlsSession::noteVerifyFailure(int depth, long error, X509* cert) {
     }
 }
 
-bool TlsSession::resumed() const { return SSL_session_reused(ssl_) == 1; }
+bool TlsSession::resumed() const {
+    return SSL_session_reused(ssl_) == 1;
+}
 
-std::string TlsSession::version() const { return SSL_get_version(ssl_); }
+std::string TlsSession::version() const {
+    return SSL_get_version(ssl_);
+}
 
 std::string TlsSession::describe() const {
     return inner_->describe() + ", " + version() + (resumed() ? " (resumed)" : "");
@@ -277,7 +285,7 @@ Error TlsSession::sslError(int ret, std::string_view what) {
     if (e == SSL_ERROR_SYSCALL && facts_.openssl_error.empty() && inner_failed_) {
         return inner_error_;
     }
-    const std::string code = facts_.verify_error != 0 ? "tls_verify"
+    const std::string code = facts_.verify_error != 0    ? "tls_verify"
                              : facts_.alert_received > 0 ? "tls_alert"
                                                          : "tls";
     return makeError(code, explainTlsFailure(facts_));
@@ -293,11 +301,13 @@ void TlsSession::failAll(const Error& error) {
     user_write_ = nullptr;
     if (hs) {
         hs(Failure{error});
-        if (alive.expired()) return;
+        if (alive.expired())
+            return;
     }
     if (wr) {
         wr(Failure{error});
-        if (alive.expired()) return;
+        if (alive.expired())
+            return;
     }
     if (rd) {
         rd(Failure{error});
@@ -308,8 +318,8 @@ void TlsSession::drive() {
     std::weak_ptr<bool> alive = alive_;
     // Give OpenSSL what arrived from the network and it has not taken yet.
     while (in_pending_ > 0) {
-        const int n = BIO_write(network_bio_, in_buf_.data() + in_offset_,
-                                static_cast<int>(in_pending_));
+        const int n =
+            BIO_write(network_bio_, in_buf_.data() + in_offset_, static_cast<int>(in_pending_));
         if (n <= 0) {
             break;
         }
@@ -334,7 +344,8 @@ void TlsSession::drive() {
             if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
                 Error err = sslError(r, "TLS handshake");
                 if (inner_failed_ && err.code == "tls" && facts_.openssl_error.empty()) {
-                    err = makeError("tls", explainTlsFailure(facts_) + " (" + inner_error_.message + ")");
+                    err = makeError("tls",
+                                    explainTlsFailure(facts_) + " (" + inner_error_.message + ")");
                 }
                 flush();
                 failAll(err);

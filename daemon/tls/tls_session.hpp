@@ -16,16 +16,16 @@
 namespace uplinkd {
 
 struct TlsOptions {
-    std::string server_name;         ///< SNI and the name the certificate must match
-    std::vector<std::string> alpn;   ///< offered ALPN protocols (empty: none)
-    std::string ca_file;             ///< empty: the system trust store
-    std::string cert_file;           ///< client certificate chain (PEM)
-    std::string key_file;            ///< its private key (PEM)
+    std::string server_name;        ///< SNI and the name the certificate must match
+    std::vector<std::string> alpn;  ///< offered ALPN protocols (empty: none)
+    std::string ca_file;            ///< empty: the system trust store
+    std::string cert_file;          ///< client certificate chain (PEM)
+    std::string key_file;           ///< its private key (PEM)
 };
 
 /// The configured SSL_CTX of one route, plus the last session for resumption.
 class TlsContext {
-public:
+  public:
     /// Loads CA, certificate and key; errors name the file and the problem.
     static Result<std::shared_ptr<TlsContext>> create(const TlsOptions& options);
     ~TlsContext();
@@ -37,7 +37,7 @@ public:
     /// Forgets the cached session (e.g. after the broker refused us).
     void forgetSession();
 
-private:
+  private:
     TlsContext(SSL_CTX* ctx, TlsOptions options);
     friend class TlsSession;
     static int onNewSession(SSL* ssl, SSL_SESSION* session);
@@ -48,7 +48,7 @@ private:
 };
 
 class TlsSession final : public ByteStream {
-public:
+  public:
     TlsSession(std::shared_ptr<TlsContext> context, ByteStreamPtr inner);
     ~TlsSession() override;
 
@@ -69,7 +69,7 @@ public:
     void noteHandshakeMessage(bool received, int type);
     void noteVerifyFailure(int depth, long error, X509* cert);
 
-private:
+  private:
     void drive();
     void flush();
     void readInner();

@@ -17,8 +17,10 @@ std::string lower(std::string_view s) {
 }
 
 std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
+        s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
+        s.remove_suffix(1);
     return s;
 }
 
@@ -63,7 +65,8 @@ Result<ConnectRequest> parseConnectRequest(std::string_view head) {
     const auto sp2 = line.rfind(' ');
     if (sp1 == std::string_view::npos || sp2 == sp1 || line.substr(0, sp1) != "CONNECT" ||
         !line.substr(sp2 + 1).starts_with("HTTP/1.")) {
-        return fail("tunnel_request", "not a CONNECT request: \"" + std::string(line.substr(0, 64)) + "\"");
+        return fail("tunnel_request",
+                    "not a CONNECT request: \"" + std::string(line.substr(0, 64)) + "\"");
     }
     ConnectRequest req;
     req.target = std::string(line.substr(sp1 + 1, sp2 - sp1 - 1));

@@ -39,7 +39,8 @@ struct Tunnel::Splice : std::enable_shared_from_this<Splice> {
         broker->asyncWrite(
             std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(data->data()), data->size()),
             [self = shared_from_this(), data](Status s) {
-                if (self->ended) return;
+                if (self->ended)
+                    return;
                 if (!s) {
                     self->end(s.error());
                     return;
@@ -49,48 +50,53 @@ struct Tunnel::Splice : std::enable_shared_from_this<Splice> {
     }
 
     void pumpUp() {
-        client->async_read_some(asio::buffer(up), [self = shared_from_this()](asio::error_code ec,
-                                                                             size_t n) {
-            if (self->ended) return;
-            if (ec) {
-                self->end(makeError("client_closed", "the MQTT client closed the tunnel"));
-                return;
-            }
-            self->broker->asyncWrite(std::span<const uint8_t>(self->up.data(), n),
-                                     [self](Status s) {
-                                         if (self->ended) return;
-                                         if (!s) {
-                                             self->end(s.error());
-                                             return;
-                                         }
-                                         self->pumpUp();
-                                     });
-        });
+        client->async_read_some(
+            asio::buffer(up), [self = shared_from_this()](asio::error_code ec, size_t n) {
+                if (self->ended)
+                    return;
+                if (ec) {
+                    self->end(makeError("client_closed", "the MQTT client closed the tunnel"));
+                    return;
+                }
+                self->broker->asyncWrite(std::span<const uint8_t>(self->up.data(), n),
+                                         [self](Status s) {
+                                             if (self->ended)
+                                                 return;
+                                             if (!s) {
+                                                 self->end(s.error());
+                                                 return;
+                                             }
+                                             self->pumpUp();
+                                         });
+            });
     }
 
     void pumpDown() {
         broker->asyncRead(down, [self = shared_from_this()](Result<size_t> r) {
-            if (self->ended) return;
+            if (self->ended)
+                return;
             if (!r) {
                 self->end(r.error());
                 return;
             }
-            asio::async_write(*self->client, asio::buffer(self->down.data(), *r),
-                              [self](asio::error_code ec, size_t) {
-                                  if (self->ended) return;
-                                  if (ec) {
-                                      self->end(makeError("client_closed",
-                                                          "the MQTT client closed the tunnel"));
-                                      return;
-                                  }
-                                  self->pumpDown();
-                              });
+            asio::async_write(
+                *self->client, asio::buffer(self->down.data(), *r),
+                [self](asio::error_code ec, size_t) {
+                    if (self->ended)
+                        return;
+                    if (ec) {
+                        self->end(makeError("client_closed", "the MQTT client closed the tunnel"));
+                        return;
+                    }
+                    self->pumpDown();
+                });
         });
     }
 
     /// Closes both ends once; reports why unless `silent`.
     void end(const Error& reason, bool silent = false) {
-        if (ended) return;
+        if (ended)
+            return;
         ended = true;
         if (client) {
             asio::error_code ignored;
@@ -124,8 +130,10 @@ Result<std::unique_ptr<Tunnel>> Tunnel::start(asio::io_context& loop) {
     asio::error_code ec;
     const asio::ip::tcp::endpoint ep(asio::ip::make_address_v4("127.0.0.1"), 0);
     t->acceptor_.open(ep.protocol(), ec);
-    if (!ec) t->acceptor_.bind(ep, ec);
-    if (!ec) t->acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    if (!ec)
+        t->acceptor_.bind(ep, ec);
+    if (!ec)
+        t->acceptor_.listen(asio::socket_base::max_listen_connections, ec);
     if (ec) {
         return fail("tunnel", "cannot listen on 127.0.0.1: " + ec.message());
     }
@@ -204,7 +212,8 @@ void Tunnel::handleClient(std::shared_ptr<asio::ip::tcp::socket> socket) {
     asio::async_read_until(
         *socket, asio::dynamic_buffer(*head, kMaxRequestHead), "\r\n\r\n",
         [this, alive, socket, head, timer, refuse](asio::error_code ec, size_t n) {
-            if (alive.expired()) return;
+            if (alive.expired())
+                return;
             if (ec) {
                 timer->cancel();
                 asio::error_code ignored;
@@ -234,7 +243,8 @@ void Tunnel::handleClient(std::shared_ptr<asio::ip::tcp::socket> socket) {
             static const std::string ok = "HTTP/1.1 200 Connection established\r\n\r\n";
             asio::async_write(*socket, asio::buffer(ok),
                               [splice, socket, head, n](asio::error_code wec, size_t) {
-                                  if (splice->ended) return;
+                                  if (splice->ended)
+                                      return;
                                   if (wec) {
                                       splice->end(makeError("client_closed", "tunnel client gone"));
                                       return;

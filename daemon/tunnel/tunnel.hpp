@@ -15,7 +15,7 @@
 namespace uplinkd {
 
 class Tunnel {
-public:
+  public:
     /// Why a splice ended: the error from the broker side, or "client_closed" when Paho
     /// closed its end.
     using ClosedHandler = std::function<void(const Error& reason)>;
@@ -33,7 +33,7 @@ public:
     /// How many CONNECT requests were refused (bad secret, nothing on offer) since start.
     uint64_t refusedCount() const { return refused_; }
 
-private:
+  private:
     struct Splice;
     explicit Tunnel(asio::io_context& loop);
     void accept();

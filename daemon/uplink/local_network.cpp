@@ -24,8 +24,8 @@ struct Attempt : std::enable_shared_from_this<Attempt> {
 
     void start() {
         resolver.async_resolve(host, std::to_string(port),
-                               [self = shared_from_this()](asio::error_code ec,
-                                                           asio::ip::tcp::resolver::results_type r) {
+                               [self = shared_from_this()](
+                                   asio::error_code ec, asio::ip::tcp::resolver::results_type r) {
                                    self->resolved(ec, std::move(r));
                                });
     }
@@ -43,8 +43,8 @@ struct Attempt : std::enable_shared_from_this<Attempt> {
 
     void next() {
         if (index >= endpoints.size()) {
-            finish(fail("connect", "cannot connect to " + host + ":" + std::to_string(port) +
-                                       ": " + last_error));
+            finish(fail("connect", "cannot connect to " + host + ":" + std::to_string(port) + ": " +
+                                       last_error));
             return;
         }
         const auto ep = endpoints[index++];
@@ -54,8 +54,8 @@ struct Attempt : std::enable_shared_from_this<Attempt> {
         if (!ec && !interface.empty() &&
             ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_BINDTODEVICE, interface.c_str(),
                          static_cast<socklen_t>(interface.size())) != 0) {
-            finish(fail("connect", "cannot bind to interface \"" + interface +
-                                       "\": " + std::strerror(errno)));
+            finish(fail("connect",
+                        "cannot bind to interface \"" + interface + "\": " + std::strerror(errno)));
             return;
         }
         socket.async_connect(ep, [self = shared_from_this(), ep](asio::error_code cec) {

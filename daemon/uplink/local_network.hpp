@@ -9,7 +9,7 @@
 namespace uplinkd {
 
 class LocalNetwork final : public Uplink {
-public:
+  public:
     LocalNetwork(asio::io_context& loop, std::string name, std::string interface);
     ~LocalNetwork() override;
 
@@ -17,7 +17,7 @@ public:
     const std::string& name() const override { return name_; }
     std::string describe() const override;
 
-private:
+  private:
     asio::io_context& loop_;
     std::string name_;
     std::string interface_;

@@ -19,18 +19,20 @@ TcpStream::TcpStream(asio::ip::tcp::socket socket, std::string description)
     socket_->set_option(asio::ip::tcp::no_delay(true), ignored);
 }
 
-TcpStream::~TcpStream() { close(); }
+TcpStream::~TcpStream() {
+    close();
+}
 
 void TcpStream::asyncRead(std::span<uint8_t> buf, ReadHandler handler) {
-    socket_->async_read_some(asio::buffer(buf.data(), buf.size()),
-                             [keep = socket_, h = std::move(handler)](asio::error_code ec,
-                                                                      size_t n) {
-                                 if (ec) {
-                                     h(Failure{socketError(ec, "read")});
-                                 } else {
-                                     h(n);
-                                 }
-                             });
+    socket_->async_read_some(
+        asio::buffer(buf.data(), buf.size()),
+        [keep = socket_, h = std::move(handler)](asio::error_code ec, size_t n) {
+            if (ec) {
+                h(Failure{socketError(ec, "read")});
+            } else {
+                h(n);
+            }
+        });
 }
 
 void TcpStream::asyncWrite(std::span<const uint8_t> buf, WriteHandler handler) {

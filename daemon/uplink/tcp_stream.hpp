@@ -9,7 +9,7 @@
 namespace uplinkd {
 
 class TcpStream final : public ByteStream {
-public:
+  public:
     TcpStream(asio::ip::tcp::socket socket, std::string description);
     ~TcpStream() override;
 
@@ -18,7 +18,7 @@ public:
     void close() override;
     std::string describe() const override { return description_; }
 
-private:
+  private:
     // Shared with pending handlers so that they never touch a destroyed stream.
     std::shared_ptr<asio::ip::tcp::socket> socket_;
     std::string description_;

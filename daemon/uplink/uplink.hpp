@@ -12,7 +12,7 @@
 namespace uplinkd {
 
 class Uplink {
-public:
+  public:
     virtual ~Uplink() = default;
     using ConnectHandler = std::function<void(Result<ByteStreamPtr>)>;
 

@@ -14,7 +14,7 @@
 namespace uplinkd {
 
 class ByteStream {
-public:
+  public:
     virtual ~ByteStream() = default;
 
     /// Result: bytes read (> 0), or an error; the peer closing is the error code "eof".

@@ -21,17 +21,17 @@ using SystemTime = std::chrono::system_clock::time_point;
 struct BrokerEndpoint {
     std::string host;
     uint16_t port = 8883;
-    bool tls = true;                 ///< false only for plain-TCP test brokers
-    std::string sni;                 ///< server name for SNI and certificate check; empty = host
-    std::vector<std::string> alpn;   ///< ALPN protocols to offer, e.g. "x-amzn-mqtt-ca"
-    std::string websocket_path;      ///< non-empty: MQTT over WebSocket on this path
+    bool tls = true;                ///< false only for plain-TCP test brokers
+    std::string sni;                ///< server name for SNI and certificate check; empty = host
+    std::vector<std::string> alpn;  ///< ALPN protocols to offer, e.g. "x-amzn-mqtt-ca"
+    std::string websocket_path;     ///< non-empty: MQTT over WebSocket on this path
 };
 
 /// What goes into the MQTT CONNECT packet.
 struct MqttCredentials {
     std::string client_id;
-    std::string username;            ///< empty = none
-    std::string password;            ///< secret: never logged; empty = none
+    std::string username;  ///< empty = none
+    std::string password;  ///< secret: never logged; empty = none
     /// When the password stops being valid (SAS tokens); the session reconnects before then.
     std::optional<SystemTime> valid_until;
 };
@@ -39,7 +39,7 @@ struct MqttCredentials {
 /// An outgoing message as the broker must see it.
 struct CloudPublish {
     std::string topic;
-    Properties user_properties;      ///< sent as MQTT 5 user properties when the version allows
+    Properties user_properties;  ///< sent as MQTT 5 user properties when the version allows
 };
 
 /// A subscription on the broker, with the local topic filter it serves.
@@ -49,7 +49,7 @@ struct CloudSubscription {
 };
 
 class CloudProfile {
-public:
+  public:
     virtual ~CloudProfile() = default;
 
     /// Plugin name, e.g. "generic-mqtt".

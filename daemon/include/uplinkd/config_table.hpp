@@ -20,7 +20,7 @@ namespace uplinkd {
 
 /// Collected configuration problems, each already formatted as "file:line:col: message".
 class Diagnostics {
-public:
+  public:
     void add(const toml::source_region& where, const std::string& message);
     void addPlain(std::string message) { items_.push_back(std::move(message)); }
     bool empty() const { return items_.empty(); }
@@ -28,13 +28,13 @@ public:
     /// All diagnostics joined by newlines.
     std::string text() const;
 
-private:
+  private:
     std::vector<std::string> items_;
 };
 
 /// A view of one table at a dotted path (e.g. "routes.demo.cloud"). Reading a key marks it known.
 class ConfigTable {
-public:
+  public:
     ConfigTable(const toml::table* table, std::string path, toml::source_region where,
                 Diagnostics& diags);
 
@@ -63,7 +63,7 @@ public:
 
     Diagnostics& diagnostics() { return diags_; }
 
-private:
+  private:
     const toml::node* lookup(std::string_view key);
     std::string keyPath(std::string_view key) const;
     void typeError(std::string_view key, const toml::node& node, const char* expected);

@@ -13,10 +13,20 @@ void setLogLevel(LogLevel level);
 bool logEnabled(LogLevel level);
 void logLine(LogLevel level, std::string_view text);
 
-inline void logError(std::string_view text) { logLine(LogLevel::Error, text); }
-inline void logWarning(std::string_view text) { logLine(LogLevel::Warning, text); }
-inline void logNotice(std::string_view text) { logLine(LogLevel::Notice, text); }
-inline void logInfo(std::string_view text) { logLine(LogLevel::Info, text); }
-inline void logDebug(std::string_view text) { logLine(LogLevel::Debug, text); }
+inline void logError(std::string_view text) {
+    logLine(LogLevel::Error, text);
+}
+inline void logWarning(std::string_view text) {
+    logLine(LogLevel::Warning, text);
+}
+inline void logNotice(std::string_view text) {
+    logLine(LogLevel::Notice, text);
+}
+inline void logInfo(std::string_view text) {
+    logLine(LogLevel::Info, text);
+}
+inline void logDebug(std::string_view text) {
+    logLine(LogLevel::Debug, text);
+}
 
 }  // namespace uplinkd

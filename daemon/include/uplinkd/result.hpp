@@ -30,14 +30,16 @@ inline Error makeError(std::string code, std::string message) {
 struct Failure {
     Error error;
 };
-inline Failure fail(Error e) { return Failure{std::move(e)}; }
+inline Failure fail(Error e) {
+    return Failure{std::move(e)};
+}
 inline Failure fail(std::string code, std::string message) {
     return Failure{Error{std::move(code), std::move(message)}};
 }
 
 template <typename T>
 class [[nodiscard]] Result {
-public:
+  public:
     Result(T value) : v_(std::in_place_index<0>, std::move(value)) {}  // NOLINT: implicit by design
     Result(Failure f) : v_(std::in_place_index<1>, std::move(f.error)) {}  // NOLINT
 
@@ -55,15 +57,17 @@ public:
     const Error& error() const { return std::get<1>(v_); }
     Failure failure() const { return Failure{error()}; }
     /// The error with context added, ready to return from the caller.
-    Failure failure(std::string_view context) const { return Failure{error().withContext(context)}; }
+    Failure failure(std::string_view context) const {
+        return Failure{error().withContext(context)};
+    }
 
-private:
+  private:
     std::variant<T, Error> v_;
 };
 
 template <>
 class [[nodiscard]] Result<void> {
-public:
+  public:
     Result() = default;
     Result(Failure f) : error_(std::move(f.error)), ok_(false) {}  // NOLINT
 
@@ -73,12 +77,14 @@ public:
     Failure failure() const { return Failure{error_}; }
     Failure failure(std::string_view context) const { return Failure{error_.withContext(context)}; }
 
-private:
+  private:
     Error error_;
     bool ok_ = true;
 };
 
 using Status = Result<void>;
-inline Status okStatus() { return {}; }
+inline Status okStatus() {
+    return {};
+}
 
 }  // namespace uplinkd

@@ -26,17 +26,17 @@ struct SpoolLimits {
 
 /// What `uplinkctl status` shows about one route's queue.
 struct SpoolStats {
-    uint64_t depth = 0;          ///< messages waiting or in flight
-    uint64_t bytes = 0;          ///< payload bytes waiting or in flight
+    uint64_t depth = 0;             ///< messages waiting or in flight
+    uint64_t bytes = 0;             ///< payload bytes waiting or in flight
     int64_t oldest_created_ms = 0;  ///< 0 when empty
-    uint64_t leased = 0;         ///< handed to the session, not yet acknowledged
-    uint64_t dropped = 0;        ///< removed by drop-oldest
-    uint64_t expired = 0;        ///< removed because older than max_age_seconds
-    uint64_t rejected = 0;       ///< refused with spool_full
+    uint64_t leased = 0;            ///< handed to the session, not yet acknowledged
+    uint64_t dropped = 0;           ///< removed by drop-oldest
+    uint64_t expired = 0;           ///< removed because older than max_age_seconds
+    uint64_t rejected = 0;          ///< refused with spool_full
 };
 
 class Spool {
-public:
+  public:
     virtual ~Spool() = default;
 
     using AppendDone = std::function<void(Result<uint64_t> seq)>;

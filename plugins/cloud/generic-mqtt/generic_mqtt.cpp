@@ -8,7 +8,7 @@ namespace uplinkd::plugins::generic_mqtt {
 namespace {
 
 class GenericMqttProfile final : public CloudProfile {
-public:
+  public:
     explicit GenericMqttProfile(Settings s) : s_(std::move(s)) {}
 
     std::string kind() const override { return "generic-mqtt"; }
@@ -44,8 +44,8 @@ public:
         IncomingMessage in;
         in.broker_topic = broker_topic;
         const auto& prefix = s_.topic_prefix;
-        in.topic = broker_topic.starts_with(prefix) ? broker_topic.substr(prefix.size())
-                                                    : broker_topic;
+        in.topic =
+            broker_topic.starts_with(prefix) ? broker_topic.substr(prefix.size()) : broker_topic;
         return in;
     }
 
@@ -66,7 +66,7 @@ public:
                "MQTT, and does the broker accept this client?)";
     }
 
-private:
+  private:
     Settings s_;
 };
 

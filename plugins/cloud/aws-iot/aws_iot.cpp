@@ -1,0 +1,476 @@
+#include "aws_iot.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <vector>
+
+#include "uplinkd/connack.hpp"
+
+namespace uplinkd::plugins::aws_iot {
+
+namespace {
+
+constexpr std::string_view kReservedPrefix = "$aws/";
+constexpr std::string_view kBasicIngestPrefix = "$aws/rules/";
+
+bool validUtf8(std::string_view s) {
+    size_t i = 0;
+    while (i < s.size()) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        size_t len = 0;
+        uint32_t cp = 0;
+        if (c < 0x80) {
+            len = 1;
+            cp = c;
+        } else if ((c & 0xE0) == 0xC0) {
+            len = 2;
+            cp = c & 0x1F;
+        } else if ((c & 0xF0) == 0xE0) {
+            len = 3;
+            cp = c & 0x0F;
+        } else if ((c & 0xF8) == 0xF0) {
+            len = 4;
+            cp = c & 0x07;
+        } else {
+            return false;
+        }
+        if (i + len > s.size()) {
+            return false;
+        }
+        for (size_t k = 1; k < len; ++k) {
+            const auto cc = static_cast<unsigned char>(s[i + k]);
+            if ((cc & 0xC0) != 0x80) {
+                return false;
+            }
+            cp = (cp << 6) | (cc & 0x3F);
+        }
+        const bool overlong =
+            (len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000);
+        if (overlong || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
+            return false;
+        }
+        i += len;
+    }
+    return true;
+}
+
+std::vector<std::string_view> splitLevels(std::string_view topic) {
+    std::vector<std::string_view> levels;
+    size_t start = 0;
+    while (true) {
+        const size_t slash = topic.find('/', start);
+        levels.push_back(topic.substr(start, slash - start));
+        if (slash == std::string_view::npos) {
+            return levels;
+        }
+        start = slash + 1;
+    }
+}
+
+/// The number of '/' that count against the level limit: a Basic Ingest prefix
+/// "$aws/rules/<rule>/" is not counted.
+int countedSlashes(std::string_view topic) {
+    if (topic.starts_with(kBasicIngestPrefix)) {
+        const size_t rule_end = topic.find('/', kBasicIngestPrefix.size());
+        topic =
+            rule_end == std::string_view::npos ? std::string_view{} : topic.substr(rule_end + 1);
+    }
+    return static_cast<int>(std::count(topic.begin(), topic.end(), '/'));
+}
+
+/// Why a local topic cannot be published, or nothing.
+std::optional<std::string> topicProblem(std::string_view topic) {
+    if (topic.empty()) {
+        return "the topic is empty";
+    }
+    if (topic.find_first_of("+#") != std::string_view::npos) {
+        return "a topic to publish on must not contain '+' or '#'";
+    }
+    if (topic.find('\0') != std::string_view::npos || !validUtf8(topic)) {
+        return "the topic is not valid UTF-8 text";
+    }
+    return std::nullopt;
+}
+
+/// Why a topic filter is not well formed, or nothing.
+std::optional<std::string> filterProblem(std::string_view filter) {
+    if (filter.empty()) {
+        return "the topic filter is empty";
+    }
+    if (filter.find('\0') != std::string_view::npos || !validUtf8(filter)) {
+        return "the topic filter is not valid UTF-8 text";
+    }
+    const auto levels = splitLevels(filter);
+    for (size_t i = 0; i < levels.size(); ++i) {
+        const auto level = levels[i];
+        if (level.find('#') != std::string_view::npos && (level != "#" || i + 1 != levels.size())) {
+            return "'#' must be a whole level and the last one";
+        }
+        if (level.find('+') != std::string_view::npos && level != "+") {
+            return "'+' must be a whole level";
+        }
+    }
+    return std::nullopt;
+}
+
+/// Checks the limits every broker topic and filter must meet.
+std::optional<std::string> limitProblem(std::string_view topic) {
+    if (topic.size() > kMaxTopicBytes) {
+        return "the topic \"" + std::string(topic.substr(0, 40)) + "...\" is " +
+               std::to_string(topic.size()) + " bytes; AWS IoT allows at most " +
+               std::to_string(kMaxTopicBytes);
+    }
+    if (const int slashes = countedSlashes(topic); slashes > kMaxTopicSlashes) {
+        return "the topic \"" + std::string(topic) + "\" has " + std::to_string(slashes + 1) +
+               " levels; AWS IoT allows at most 8 (7 '/')";
+    }
+    return std::nullopt;
+}
+
+bool isFormat(std::string_view s) {
+    return s == "json" || s == "cbor";
+}
+
+/// Whether a device may publish to this reserved topic (AWS reserved-topics list).
+bool reservedPublishAllowed(std::string_view topic) {
+    const auto l = splitLevels(topic);
+    if (std::any_of(l.begin(), l.end(), [](std::string_view x) { return x.empty(); })) {
+        return false;
+    }
+    if (l.size() >= 3 && l[1] == "rules") {
+        return true;  // Basic Ingest: $aws/rules/<rule>/...
+    }
+    if (l.size() >= 5 && l[1] == "things") {
+        const auto action = l.back();
+        if (l[3] == "shadow") {
+            const bool op = action == "get" || action == "update" || action == "delete";
+            return op && (l.size() == 5 || (l.size() == 7 && l[4] == "name"));
+        }
+        if (l[3] == "jobs") {
+            if (l.size() == 5) {
+                return action == "get" || action == "start-next";
+            }
+            return l.size() == 6 && (action == "get" || action == "update");
+        }
+        return false;
+    }
+    if (l.size() == 4 && l[1] == "certificates") {
+        return (l[2] == "create" || l[2] == "create-from-csr") && isFormat(l[3]);
+    }
+    if (l.size() == 5 && l[1] == "provisioning-templates") {
+        return l[3] == "provision" && isFormat(l[4]);
+    }
+    return false;
+}
+
+/// Why `host` is not a usable endpoint, or nothing.
+std::optional<std::string> endpointProblem(std::string_view host) {
+    if (host.empty()) {
+        return "is empty";
+    }
+    if (host.find("://") != std::string_view::npos) {
+        return "write the host name only, without a scheme such as \"mqtts://\"";
+    }
+    if (host.find(':') != std::string_view::npos) {
+        return "write the host name only; the port goes in port";
+    }
+    bool numeric = true;
+    for (char c : host) {
+        const auto u = static_cast<unsigned char>(c);
+        if (std::isalnum(u) == 0 && c != '-' && c != '.') {
+            return std::string("contains '") + c + "', which cannot be in a host name";
+        }
+        numeric = numeric && (std::isdigit(u) != 0 || c == '.');
+    }
+    if (numeric) {
+        return "must be the host name (from `aws iot describe-endpoint --endpoint-type "
+               "iot:Data-ATS`), not an IP address: AWS IoT needs it for SNI";
+    }
+    return std::nullopt;
+}
+
+/// The region in "<prefix>-ats.iot.<region>.amazonaws.com", or "<region>".
+std::string regionOf(std::string_view host) {
+    const size_t iot = host.find(".iot.");
+    const size_t aws = host.find(".amazonaws.com");
+    if (iot == std::string_view::npos || aws == std::string_view::npos || aws <= iot + 5) {
+        return "<region>";
+    }
+    return std::string(host.substr(iot + 5, aws - iot - 5));
+}
+
+/// The profile of one AWS IoT thing: template mapping, AWS limits, refusals. Thread: loop.
+class AwsIotProfile final : public CloudProfile {
+  public:
+    AwsIotProfile(Settings s, std::string prefix, std::string suffix)
+        : s_(std::move(s)), prefix_(std::move(prefix)), suffix_(std::move(suffix)) {}
+
+    std::string kind() const override { return "aws-iot"; }
+
+    BrokerEndpoint endpoint() const override {
+        BrokerEndpoint e;
+        e.host = s_.endpoint;
+        e.port = s_.port;
+        e.tls = true;
+        e.sni = s_.endpoint;
+        if (s_.port == 443) {
+            e.alpn = {kAlpnMqttCa};
+        }
+        return e;
+    }
+
+    int mqttVersion() const override { return s_.mqtt_version; }
+    int keepAliveSeconds() const override { return s_.keepalive_seconds; }
+
+    Result<MqttCredentials> credentials(SystemTime /*now*/) const override {
+        // Certificate authentication: AWS IoT ignores user name and password.
+        return MqttCredentials{s_.thing_name, "", "", std::nullopt};
+    }
+
+    Result<CloudPublish> mapOutgoing(const Message& msg) const override {
+        if (msg.qos < 0 || msg.qos > 1) {
+            return fail("qos_not_supported",
+                        "AWS IoT Core supports QoS 0 and 1 only (it never acknowledges QoS 2)");
+        }
+        if (auto problem = topicProblem(msg.topic)) {
+            return fail("bad_topic", *problem);
+        }
+        if (msg.payload.size() > kMaxPayloadBytes) {
+            return fail("payload_too_large", "the payload is " +
+                                                 std::to_string(msg.payload.size()) +
+                                                 " bytes; AWS IoT Core accepts at most " +
+                                                 std::to_string(kMaxPayloadBytes) + " (128 KiB)");
+        }
+        const std::string topic = brokerTopic(msg.topic);
+        if (topic.starts_with(kReservedPrefix)) {
+            if (!reservedPublishAllowed(topic)) {
+                return fail("bad_topic",
+                            "\"" + topic +
+                                "\" is a reserved AWS topic a device cannot publish to; allowed "
+                                "are $aws/things/<thing>/shadow[/name/<shadow>]/get|update|delete, "
+                                "$aws/things/<thing>/jobs/get|start-next|<job>/get|<job>/update, "
+                                "$aws/rules/<rule>/..., $aws/certificates/create[-from-csr]/"
+                                "json|cbor and $aws/provisioning-templates/<template>/provision/"
+                                "json|cbor");
+            }
+            if (msg.retain) {
+                return fail("retain_not_supported",
+                            "AWS IoT does not keep retained messages on reserved $aws/ topics");
+            }
+        } else if (topic.front() == '$') {
+            return fail("bad_topic",
+                        "topics starting with '$' are reserved; AWS IoT accepts only some $aws/ "
+                        "topics");
+        }
+        if (auto problem = limitProblem(topic)) {
+            return fail("bad_topic", *problem);
+        }
+        return CloudPublish{topic, msg.properties};
+    }
+
+    std::vector<CloudSubscription> standingSubscriptions() const override { return {}; }
+
+    Result<CloudSubscription> mapSubscribe(const std::string& local_filter,
+                                           int qos) const override {
+        if (auto problem = filterProblem(local_filter)) {
+            return fail("bad_topic", *problem);
+        }
+        const std::string filter = brokerTopic(local_filter);
+        if (auto problem = filterProblem(filter)) {
+            return fail("bad_topic", "with topic_template \"" + s_.topic_template +
+                                         "\" the filter becomes \"" + filter + "\": " + *problem);
+        }
+        if (filter.front() == '$' && !filter.starts_with(kReservedPrefix)) {
+            return fail("bad_topic",
+                        "AWS IoT has no such '$' topics, and subscribing outside the policy makes "
+                        "it disconnect the client");
+        }
+        if (auto problem = limitProblem(filter)) {
+            return fail("bad_topic", *problem);
+        }
+        // AWS IoT grants at most QoS 1 (and sends no SUBACK at all when asked for 2).
+        return CloudSubscription{filter, std::clamp(qos, 0, 1)};
+    }
+
+    IncomingMessage mapIncoming(const std::string& broker_topic) const override {
+        IncomingMessage in;
+        in.broker_topic = broker_topic;
+        const bool templated = broker_topic.size() > prefix_.size() + suffix_.size() &&
+                               broker_topic.starts_with(prefix_) && broker_topic.ends_with(suffix_);
+        in.topic = templated
+                       ? broker_topic.substr(prefix_.size(),
+                                             broker_topic.size() - prefix_.size() - suffix_.size())
+                       : broker_topic;
+        return in;
+    }
+
+    std::string explainConnack(int code) const override {
+        std::string text = "AWS IoT refused the connection (" + connackMeaning(code) + ")";
+        switch (code) {
+            case 5:
+            case 0x87:
+                return text + ": the policy attached to the client certificate does not allow " +
+                       "iot:Connect for client id \"" + s_.thing_name + "\" (resource " +
+                       "arn:aws:iot:" + regionOf(s_.endpoint) + ":<account>:client/" +
+                       s_.thing_name + "), or the certificate is not active";
+            case 2:
+            case 0x85:
+                return text + ": the client id \"" + s_.thing_name +
+                       "\" is not acceptable (at most 128 bytes, not starting with '$')";
+            case 0x8A:
+            case 0x97:
+            case 0x9F:
+                return text +
+                       ": AWS IoT is throttling this client (at most one CONNECT per "
+                       "second per client id; check that no other device uses \"" +
+                       s_.thing_name + "\")";
+            default:
+                return text;
+        }
+    }
+
+    std::string explainSilentClose() const override {
+        return "AWS IoT closed the connection without a CONNACK; this is how it refuses a "
+               "client. Usual causes: (1) the client certificate is not registered with AWS IoT "
+               "in this account and region (" +
+               regionOf(s_.endpoint) +
+               "), or is registered but not activated (status must be ACTIVE); (2) the policy "
+               "attached to the certificate does not allow iot:Connect for client id \"" +
+               s_.thing_name + "\" (resource arn:aws:iot:" + regionOf(s_.endpoint) +
+               ":<account>:client/" + s_.thing_name +
+               "); (3) another connection uses the same client id. Also check that endpoint is "
+               "the -ats data endpoint of the account";
+    }
+
+  private:
+    std::string brokerTopic(const std::string& local) const {
+        if (local.starts_with('$')) {
+            return local;  // reserved topics are sent as written, never templated
+        }
+        return prefix_ + local + suffix_;
+    }
+
+    Settings s_;
+    std::string prefix_;  ///< topic_template before {topic}, with {thing} filled in
+    std::string suffix_;  ///< topic_template after {topic}, with {thing} filled in
+};
+
+/// Splits the template around {topic} and fills in {thing}; reports problems on the key.
+void parseTemplate(ConfigTable& cloud, const Settings& s, std::string& prefix,
+                   std::string& suffix) {
+    const std::string& t = s.topic_template;
+    std::string expanded;
+    int topics = 0;
+    for (size_t i = 0; i < t.size(); ++i) {
+        if (t[i] == '}') {
+            cloud.error("topic_template", "a '}' without '{'");
+            return;
+        }
+        if (t[i] != '{') {
+            (topics == 0 ? prefix : suffix).push_back(t[i]);
+            continue;
+        }
+        const size_t close = t.find('}', i);
+        if (close == std::string::npos) {
+            cloud.error("topic_template", "a '{' without '}'");
+            return;
+        }
+        const std::string name = t.substr(i + 1, close - i - 1);
+        if (name == "thing") {
+            (topics == 0 ? prefix : suffix) += s.thing_name;
+        } else if (name == "topic") {
+            ++topics;
+        } else {
+            cloud.error("topic_template",
+                        "unknown placeholder {" + name + "}; use {thing} and {topic}");
+            return;
+        }
+        i = close;
+    }
+    if (topics != 1) {
+        cloud.error("topic_template", "must contain {topic} exactly once");
+        return;
+    }
+    const std::string fixed = prefix + suffix;
+    if (fixed.find_first_of("+#") != std::string::npos) {
+        cloud.error("topic_template", "must not contain '+' or '#'");
+        return;
+    }
+    if (prefix.starts_with('$')) {
+        const size_t rule_end = prefix.find('/', kBasicIngestPrefix.size());
+        if (!prefix.starts_with(kBasicIngestPrefix) || rule_end == std::string::npos ||
+            rule_end == kBasicIngestPrefix.size()) {
+            cloud.error("topic_template",
+                        "a template starting with '$' must start with \"$aws/rules/<rule>/\" "
+                        "(Basic Ingest)");
+            return;
+        }
+    }
+    if (countedSlashes(prefix + "x" + suffix) > kMaxTopicSlashes) {
+        cloud.error("topic_template",
+                    "leaves no room for the topic: AWS IoT allows at most 8 "
+                    "levels (7 '/')");
+    }
+}
+
+}  // namespace
+
+Result<CloudProfilePtr> create(ConfigTable& cloud) {
+    const size_t errors_before = cloud.diagnostics().items().size();
+    Settings s;
+    if (auto endpoint = cloud.string("endpoint", true)) {
+        if (auto problem = endpointProblem(*endpoint)) {
+            cloud.error("endpoint", *problem);
+        }
+        s.endpoint = *endpoint;
+    }
+    if (auto thing = cloud.string("thing_name", true)) {
+        if (thing->empty()) {
+            cloud.error("thing_name", "is empty");
+        } else if (thing->size() > kMaxClientIdBytes) {
+            cloud.error("thing_name", "is " + std::to_string(thing->size()) +
+                                          " bytes; the AWS IoT client id allows at most 128");
+        } else if (thing->front() == '$') {
+            cloud.error("thing_name", "must not start with '$' (AWS IoT client id rule)");
+        } else if (thing->find_first_of("+#/") != std::string::npos || !validUtf8(*thing)) {
+            cloud.error("thing_name",
+                        "must not contain '+', '#' or '/' (it is used in topics); AWS thing names "
+                        "use letters, digits, ':', '_' and '-'");
+        }
+        s.thing_name = *thing;
+    }
+    if (auto port = cloud.integer("port", 1, 65535)) {
+        if (*port != 8883 && *port != 443) {
+            cloud.error("port",
+                        "AWS IoT takes MQTT with a client certificate on 8883, or on 443 "
+                        "(with ALPN x-amzn-mqtt-ca)");
+        } else {
+            s.port = static_cast<uint16_t>(*port);
+        }
+    }
+    s.topic_template = cloud.string("topic_template").value_or(s.topic_template);
+    std::string prefix;
+    std::string suffix;
+    parseTemplate(cloud, s, prefix, suffix);
+    const auto version = cloud.choice("mqtt_version", {"3.1.1", "5"}).value_or("3.1.1");
+    s.mqtt_version = version == "5" ? 5 : 4;
+    s.keepalive_seconds = static_cast<int>(
+        cloud.integer("keepalive_seconds", 30, 1200).value_or(s.keepalive_seconds));
+    cloud.finish();
+    if (cloud.diagnostics().items().size() != errors_before) {
+        return fail("config", "invalid aws-iot settings in " + cloud.path());
+    }
+    return CloudProfilePtr(
+        std::make_unique<AwsIotProfile>(std::move(s), std::move(prefix), std::move(suffix)));
+}
+
+const PluginDescriptor* descriptor() {
+    static const CloudPluginApi api{&create};
+    static const PluginDescriptor d{kPluginAbiVersion, PluginKind::Cloud, "aws-iot",
+                                    "AWS IoT Core thing (X.509 client certificate; port 8883, or "
+                                    "443 with ALPN)",
+                                    &api};
+    return &d;
+}
+
+}  // namespace uplinkd::plugins::aws_iot

@@ -1,0 +1,154 @@
+// Helpers for tests that run real programs: temporary directories, free ports, child
+// processes, a Mosquitto broker with TLS, an uplinkd daemon, and an MQTT subscriber on the
+// broker. Every helper fails the test (never skips) when what it needs is missing.
+// Thread: the test's.
+#pragma once
+
+#include <mosquitto.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace uplinkd::testing {
+
+using namespace std::chrono_literals;
+
+/// A directory removed with its contents at the end of the test. Short path (UNIX sockets).
+class TempDir {
+  public:
+    TempDir();
+    ~TempDir();
+    const std::string& path() const { return path_; }
+    std::string file(const std::string& name) const { return path_ + "/" + name; }
+
+  private:
+    std::string path_;
+};
+
+/// A TCP port on 127.0.0.1 that was free a moment ago.
+uint16_t freePort();
+/// Polls until something accepts TCP connections on 127.0.0.1:port.
+bool waitForPort(uint16_t port, std::chrono::milliseconds timeout);
+/// Polls `condition` every 10 ms until it holds or the timeout passes.
+bool waitUntil(const std::function<bool()>& condition, std::chrono::milliseconds timeout);
+std::string readFile(const std::string& path);
+void writeFile(const std::string& path, const std::string& content, unsigned mode = 0644);
+
+/// Paths of the programs and files built or shipped with the project.
+std::string sourceDir();
+std::string buildDir();
+std::string pluginDir();
+
+/// A child process; killed (SIGTERM, then SIGKILL) when destroyed. Output goes to `log_file`.
+class Process {
+  public:
+    Process(std::vector<std::string> argv, std::string log_file);
+    ~Process();
+    Process(const Process&) = delete;
+    Process& operator=(const Process&) = delete;
+
+    pid_t pid() const { return pid_; }
+    bool running();
+    void signal(int sig);
+    /// Sends SIGTERM and waits; returns the exit status (or 128+signal).
+    int stop(std::chrono::milliseconds timeout = 10s);
+    /// Waits for the process to exit by itself.
+    std::optional<int> waitExit(std::chrono::milliseconds timeout);
+    std::string log() const { return readFile(log_file_); }
+
+  private:
+    pid_t pid_ = -1;
+    std::string log_file_;
+    std::optional<int> status_;
+};
+
+/// A CA with a server certificate for "localhost" and optionally a client certificate.
+struct Pki {
+    std::string dir, ca, server_cert, server_key, client_cert, client_key;
+};
+Pki makePki(const std::string& dir, const std::string& client_name = "");
+
+/// Mosquitto on an ephemeral port of 127.0.0.1.
+class Mosquitto {
+  public:
+    struct Options {
+        bool tls = true;
+        bool require_certificate = false;  ///< mutual TLS
+        bool identity_as_username = false;
+        std::string extra;  ///< more mosquitto.conf lines for the listener
+    };
+    Mosquitto(const TempDir& dir, const Pki& pki, Options options);
+    Mosquitto(const TempDir& dir, const Pki& pki) : Mosquitto(dir, pki, Options{}) {}
+    uint16_t port() const { return port_; }
+    /// Stops and starts the broker on the same port.
+    void stop();
+    void restart();
+    std::string log() const { return process_ ? process_->log() : ""; }
+
+  private:
+    void launch();
+    std::string conf_;
+    std::string log_file_;
+    uint16_t port_;
+    std::unique_ptr<Process> process_;
+};
+
+/// An MQTT client on the broker (libmosquitto) that records what it receives.
+class Subscriber {
+  public:
+    struct Received {
+        std::string topic;
+        std::string payload;
+        int qos;
+    };
+    Subscriber(const Pki& pki, uint16_t port, const std::string& filter, bool tls = true,
+               const std::string& client_cert = "", const std::string& client_key = "");
+    ~Subscriber();
+    /// Waits until at least `n` messages have arrived.
+    bool waitFor(size_t n, std::chrono::milliseconds timeout);
+    std::vector<Received> messages();
+    /// Publishes from this client (messages to the gateway).
+    void publish(const std::string& topic, const std::string& payload, int qos = 1);
+
+  private:
+    static void onMessage(struct mosquitto*, void* self, const struct mosquitto_message* m);
+    static void onSubscribe(struct mosquitto*, void* self, int, int, const int*);
+    struct mosquitto* mosq_ = nullptr;
+    std::mutex mu_;
+    std::condition_variable cv_;
+    std::vector<Received> messages_;
+    bool subscribed_ = false;
+};
+
+/// uplinkd started from a TOML text (the socket and state paths are added by the helper).
+class Daemon {
+  public:
+    Daemon(const TempDir& dir, const std::string& toml, std::vector<std::string> extra_args = {});
+    ~Daemon();
+    const std::string& socket() const { return socket_; }
+    const std::string& configFile() const { return config_; }
+    Process& process() { return *process_; }
+    std::string log() const { return process_->log(); }
+    /// Route status as the API returns it.
+    nlohmann::json routeStatus(const std::string& route);
+    /// Waits until the route's status satisfies `pred`.
+    bool waitRoute(const std::string& route, const std::function<bool(const nlohmann::json&)>& pred,
+                   std::chrono::milliseconds timeout);
+
+  private:
+    std::string socket_;
+    std::string config_;
+    std::unique_ptr<Process> process_;
+};
+
+/// The TOML of a generic-mqtt route named `route` to 127.0.0.1:port with TLS by `pki`'s CA.
+std::string genericRoute(const std::string& route, uint16_t port, const std::string& ca_file,
+                         const std::string& extra_tls = "", const std::string& extra_cloud = "");
+
+}  // namespace uplinkd::testing

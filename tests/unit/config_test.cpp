@@ -1,0 +1,171 @@
+// Configuration errors: each mistake is reported with its file, line and column.
+#include "config/config.hpp"
+
+#include <gtest/gtest.h>
+
+#include "plugin/plugin_registry.hpp"
+#include "test_env.hpp"
+
+namespace uplinkd {
+namespace {
+
+Result<Config> load(const std::string& text) {
+    PluginRegistry plugins;
+    return loadConfigFromString(text, "test.toml", plugins, testing::pluginDir());
+}
+
+const std::string kValidRoute = R"(
+[routes.r1.cloud]
+type = "generic-mqtt"
+host = "broker.example.com"
+client_id = "gw-1"
+)";
+
+TEST(Config, ValidMinimalConfigLoads) {
+    auto cfg = load(kValidRoute);
+    ASSERT_TRUE(cfg) << cfg.error().message;
+    ASSERT_EQ(cfg->routes.size(), 1u);
+    EXPECT_EQ(cfg->routes[0].cloud->endpoint().port, 8883);
+    EXPECT_EQ(cfg->routes[0].uplinks, std::vector<std::string>{"network"});
+}
+
+struct Mistake {
+    const char* what;
+    std::string text;
+    std::string expected;  // substring of the diagnostic, including the position
+};
+
+class ConfigMistakes : public ::testing::TestWithParam<Mistake> {};
+
+TEST_P(ConfigMistakes, AreReportedWithPosition) {
+    const Mistake& m = GetParam();
+    auto cfg = load(m.text);
+    ASSERT_FALSE(cfg) << m.what << ": accepted";
+    EXPECT_EQ(cfg.error().code, "config");
+    EXPECT_NE(cfg.error().message.find(m.expected), std::string::npos)
+        << m.what << ": expected \"" << m.expected << "\" in:\n"
+        << cfg.error().message;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, ConfigMistakes,
+    ::testing::Values(
+        Mistake{"TOML syntax error", "[daemon]\nlog_level = \"info\n", "test.toml:2:"},
+        Mistake{"unknown top-level key", "colour = 1\n" + kValidRoute,
+                "test.toml:1:1: colour: unknown key"},
+        Mistake{"unknown key in a section", "[daemon]\nstate_directory = \"/x\"\n" + kValidRoute,
+                "test.toml:2:1: daemon.state_directory: unknown key"},
+        Mistake{"wrong type", "[api]\nmax_line_bytes = \"big\"\n" + kValidRoute,
+                "test.toml:2:18: api.max_line_bytes: expected an integer, got a string"},
+        Mistake{"value out of range", kValidRoute + "port = 70000\n",
+                "test.toml:6:8: routes.r1.cloud.port: 70000 is out of range (1 to 65535)"},
+        Mistake{"bad choice", "[daemon]\nlog_level = \"loud\"\n" + kValidRoute,
+                "test.toml:2:13: daemon.log_level: \"loud\" is not one of"},
+        Mistake{"missing required key",
+                "[routes.r1.cloud]\ntype = \"generic-mqtt\"\nhost = \"h\"\n",
+                "routes.r1.cloud.client_id: missing"},
+        Mistake{"unknown cloud plugin", "[routes.r1.cloud]\ntype = \"acme-cloud\"\n",
+                "test.toml:2:8: routes.r1.cloud.type: no cloud plugin \"acme-cloud\""},
+        Mistake{"unknown uplink", "[routes.r1]\nuplinks = [\"lte\"]\n" + kValidRoute,
+                "test.toml:2:11: routes.r1.uplinks: no uplink named \"lte\""},
+        Mistake{"bad octal mode", "[api]\nsocket_mode = \"rw-rw----\"\n" + kValidRoute,
+                "test.toml:2:15: api.socket_mode: expected an octal mode"},
+        Mistake{"certificate without key",
+                kValidRoute + "[routes.r1.tls]\ncert_file = \"/etc/hostname\"\n",
+                "test.toml:7:13: routes.r1.tls.cert_file: a client certificate needs both"},
+        Mistake{
+            "missing CA file", kValidRoute + "[routes.r1.tls]\nca_file = \"/nonexistent/ca.pem\"\n",
+            "test.toml:7:11: routes.r1.tls.ca_file: file \"/nonexistent/ca.pem\" does not exist"},
+        Mistake{"array element of wrong type",
+                kValidRoute + "[routes.r1.tls]\nalpn = [\"mqtt\", 3]\n",
+                "test.toml:7:17: routes.r1.tls.alpn: every element must be a string"},
+        Mistake{"no routes at all", "[daemon]\nlog_level = \"info\"\n", "no route is configured"},
+        Mistake{"backoff min above max",
+                kValidRoute + "[routes.r1.delivery]\nbackoff_min_ms = 5000\nbackoff_max_ms = 100\n",
+                "test.toml:7:18: routes.r1.delivery.backoff_min_ms: must not be larger"},
+        Mistake{"bad route name",
+                "[routes.\"my route\".cloud]\ntype = \"generic-mqtt\"\nhost = \"h\"\n"
+                "client_id = \"c\"\n",
+                "a route name may contain only letters"},
+        Mistake{"password without username", kValidRoute + "password_file = \"/etc/hostname\"\n",
+                "routes.r1.cloud.password_file:"}),
+    [](const ::testing::TestParamInfo<Mistake>& p) {
+        std::string name = p.param.what;
+        for (char& c : name) {
+            if (!std::isalnum(static_cast<unsigned char>(c)))
+                c = '_';
+        }
+        return name;
+    });
+
+TEST(Config, EveryMistakeIsReportedNotJustTheFirst) {
+    auto cfg = load("[daemon]\nlog_level = 3\nfoo = 1\n" + kValidRoute + "port = \"x\"\n");
+    ASSERT_FALSE(cfg);
+    EXPECT_NE(cfg.error().message.find("test.toml:2:13"), std::string::npos);
+    EXPECT_NE(cfg.error().message.find("test.toml:3:1"), std::string::npos);
+    EXPECT_NE(cfg.error().message.find("test.toml:9:8"), std::string::npos);
+}
+
+TEST(Config, OverridesFromTheCommandLineWinAndAreNamedInErrors) {
+    testing::TempDir dir;
+    testing::writeFile(dir.file("main.toml"), kValidRoute);
+    PluginRegistry plugins;
+    ConfigSource src;
+    src.main_file = dir.file("main.toml");
+    src.plugin_dir_override = testing::pluginDir();
+    src.overrides = {"routes.r1.cloud.port=1884"};
+    auto cfg = loadConfig(src, plugins);
+    ASSERT_TRUE(cfg) << cfg.error().message;
+    EXPECT_EQ(cfg->routes[0].cloud->endpoint().port, 1884);
+
+    src.overrides = {"routes.r1.cloud.port=\"high\""};
+    PluginRegistry plugins2;
+    auto bad = loadConfig(src, plugins2);
+    ASSERT_FALSE(bad);
+    EXPECT_NE(bad.error().message.find("--set routes.r1.cloud.port"), std::string::npos)
+        << bad.error().message;
+}
+
+TEST(Config, DropInFilesAreReadInOrderAndNamedInErrors) {
+    testing::TempDir dir;
+    testing::writeFile(dir.file("uplinkd.toml"), kValidRoute);
+    std::filesystem::create_directory(dir.file("conf.d"));
+    testing::writeFile(dir.file("conf.d/10-port.toml"), "[routes.r1.cloud]\nport = 1000\n");
+    testing::writeFile(dir.file("conf.d/20-port.toml"), "[routes.r1.cloud]\nport = 2000\n");
+    PluginRegistry plugins;
+    ConfigSource src;
+    src.main_file = dir.file("uplinkd.toml");
+    src.plugin_dir_override = testing::pluginDir();
+    auto cfg = loadConfig(src, plugins);
+    ASSERT_TRUE(cfg) << cfg.error().message;
+    EXPECT_EQ(cfg->routes[0].cloud->endpoint().port, 2000);
+    EXPECT_EQ(cfg->files.size(), 3u);
+
+    testing::writeFile(dir.file("conf.d/30-bad.toml"), "[routes.r1.cloud]\nprot = 1\n");
+    PluginRegistry plugins2;
+    auto bad = loadConfig(src, plugins2);
+    ASSERT_FALSE(bad);
+    EXPECT_NE(bad.error().message.find("conf.d/30-bad.toml:2:1: routes.r1.cloud.prot: unknown key"),
+              std::string::npos)
+        << bad.error().message;
+}
+
+TEST(Config, APluginOfAnotherAbiIsRefusedWithAReason) {
+    testing::TempDir dir;
+    // A file that is not a loadable module at all.
+    testing::writeFile(dir.file("broken.so"), "not an ELF file");
+    PluginRegistry plugins;
+    auto problems = plugins.loadDirectory(dir.path());
+    ASSERT_EQ(problems.size(), 1u);
+    EXPECT_NE(problems[0].find("broken.so: cannot load"), std::string::npos) << problems[0];
+
+    PluginRegistry other;
+    auto abi = other.loadDirectory(UPLINKD_WRONG_ABI_PLUGIN_DIR);
+    ASSERT_EQ(abi.size(), 1u);
+    EXPECT_NE(abi[0].find("built for plugin ABI 999, this uplinkd needs 1"), std::string::npos)
+        << abi[0];
+    EXPECT_EQ(other.cloud("from-the-future"), nullptr);
+}
+
+}  // namespace
+}  // namespace uplinkd
