@@ -71,6 +71,14 @@ const CloudPluginApi* PluginRegistry::cloud(const std::string& name) const {
     return static_cast<const CloudPluginApi*>(it->second->api);
 }
 
+const ModemPluginApi* PluginRegistry::modem(const std::string& name) const {
+    auto it = plugins_.find(name);
+    if (it == plugins_.end() || it->second->kind != PluginKind::Modem) {
+        return nullptr;
+    }
+    return static_cast<const ModemPluginApi*>(it->second->api);
+}
+
 std::vector<std::string> PluginRegistry::names(PluginKind kind) const {
     std::vector<std::string> out;
     for (const auto& [name, d] : plugins_) {

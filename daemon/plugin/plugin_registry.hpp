@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "uplinkd/modem_driver.hpp"
 #include "uplinkd/plugin_abi.hpp"
 
 namespace uplinkd {
@@ -24,6 +25,7 @@ class PluginRegistry {
     void add(const PluginDescriptor* descriptor);
 
     const CloudPluginApi* cloud(const std::string& name) const;
+    const ModemPluginApi* modem(const std::string& name) const;
     /// Names of the loaded plugins of a kind, sorted, for "unknown type" messages.
     std::vector<std::string> names(PluginKind kind) const;
     const std::string& directory() const { return dir_; }

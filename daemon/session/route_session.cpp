@@ -253,12 +253,18 @@ void RouteSession::dialNext(size_t uplink_index) {
     current_uplink_ = up->describe();
     const BrokerEndpoint ep = config_.cloud->endpoint();
     std::weak_ptr<bool> alive = alive_;
-    up->connect(ep.host, ep.port, [this, alive, uplink_index, gen = gen_](Result<ByteStreamPtr> r) {
+    auto handler = [this, alive, uplink_index, gen = gen_](Result<ByteStreamPtr> r) {
         if (alive.expired()) {
             return;
         }
         onStream(uplink_index, gen, std::move(r));
-    });
+    };
+    if (tls_ && up->offloadsTls()) {
+        setState(RouteState::Tls);
+        up->connectTls(ep.host, ep.port, tls_->options(), std::move(handler));
+    } else {
+        up->connect(ep.host, ep.port, std::move(handler));
+    }
 }
 
 void RouteSession::onStream(size_t uplink_index, uint64_t gen, Result<ByteStreamPtr> stream) {
@@ -276,7 +282,7 @@ void RouteSession::onStream(size_t uplink_index, uint64_t gen, Result<ByteStream
         fail(stream.error().withContext("uplink " + uplinks_[uplink_index]->name()), false);
         return;
     }
-    if (!tls_) {
+    if (!tls_ || uplinks_[uplink_index]->offloadsTls()) {
         startMqtt(gen, std::move(stream.value()));
         return;
     }

@@ -1,0 +1,81 @@
+// AtChannel: AT commands to a module over a serial line, with per-command timeouts, final
+// results, URCs dispatched while commands are pending, and data phases (byte-counted after a
+// prompt, or pattern-terminated after CONNECT). Implemented by the daemon on a SerialPort; used
+// by modem plugins. One command at a time; later ones queue. Thread: loop.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "uplinkd/result.hpp"
+
+namespace uplinkd {
+
+/// What came back for a command.
+struct AtResponse {
+    std::vector<std::string> lines;  ///< information lines between the echo and the final result
+    std::string final;               ///< "OK", or the error line for a failed command
+    std::string data;                ///< raw bytes of a data phase (see AtDataRead)
+};
+
+/// How the raw bytes of a reply are framed.
+struct AtDataRead {
+    enum class Kind {
+        /// An information line starting with `header` gives the byte count (via `count`);
+        /// exactly that many raw bytes follow it (they may contain CR, LF or "OK").
+        CountedAfterHeader,
+        /// "CONNECT" is followed by raw bytes up to `terminator` (not part of the data), then
+        /// the final result.
+        UntilPattern,
+    } kind = Kind::CountedAfterHeader;
+    std::string header;                               ///< e.g. "+CIPRXGET: 2,"
+    std::function<size_t(const std::string&)> count;  ///< byte count from the header line
+    std::string terminator;                           ///< e.g. "--EOF--Pattern--"
+};
+
+/// How a payload is handed to the module after a command.
+struct AtDataWrite {
+    std::string prompt = ">";  ///< what the module sends before it takes the bytes (">", "CONNECT")
+    std::string payload;       ///< exactly these bytes are written
+    std::string terminator;    ///< written after the payload (HL78 EOF pattern), or empty
+};
+
+class AtChannel {
+  public:
+    virtual ~AtChannel() = default;
+    using Done = std::function<void(Result<AtResponse>)>;
+
+    /// Sends `command` (without CR) and waits for its final result. Error codes: "at_error"
+    /// (message holds the final line, e.g. "+CME ERROR: 910"), "at_timeout", "at_closed".
+    virtual void command(const std::string& command, std::chrono::milliseconds timeout,
+                         Done done) = 0;
+    /// Sends `command`, waits for the prompt, writes the payload (and terminator), then waits
+    /// for the final result.
+    virtual void commandWithData(const std::string& command, const AtDataWrite& write,
+                                 std::chrono::milliseconds timeout, Done done) = 0;
+    /// Sends `command` whose reply carries raw bytes framed as `read` says; they end up in
+    /// AtResponse::data.
+    virtual void commandReadingData(const std::string& command, const AtDataRead& read,
+                                    std::chrono::milliseconds timeout, Done done) = 0;
+
+    using UrcHandler = std::function<void(const std::string& line)>;
+    /// Lines starting with `prefix` that arrive outside a command's own reply go to `handler`.
+    /// A URC that arrives during a data phase is delivered after it.
+    virtual void onUrc(const std::string& prefix, UrcHandler handler) = 0;
+    /// A URC followed by raw bytes (e.g. "+CCHRECV: DATA,0,12" then 12 bytes): `count` gives the
+    /// byte count from the line; `handler` gets the line and the bytes.
+    virtual void onUrcWithData(
+        const std::string& prefix, std::function<size_t(const std::string&)> count,
+        std::function<void(const std::string& line, std::string data)> handler) = 0;
+    /// Fails every queued and pending command with "at_closed" and forgets partial input
+    /// (after a module reset).
+    virtual void reset() = 0;
+    /// Bytes written to and read from the line since start (for benchmarks and status).
+    virtual uint64_t bytesWritten() const = 0;
+    virtual uint64_t bytesRead() const = 0;
+};
+
+}  // namespace uplinkd
