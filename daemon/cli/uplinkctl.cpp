@@ -1,5 +1,5 @@
-// uplinkctl: the command-line client of uplinkd's local API (publish, subscribe, status) and
-// configuration checks.
+// uplinkctl: the command-line client of uplinkd's local API (publish, subscribe, status),
+// configuration checks and SAS tokens for checking by hand.
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -144,6 +144,44 @@ int runSubscribe(ApiClient& c, const std::string& route, const std::string& filt
     return 0;
 }
 
+/// Prints a SAS token for an Azure route of the configuration, signed now, for checking by
+/// hand (mosquitto_pub -P, the hub's tools). The token goes to stdout and nowhere else.
+int runSasToken(const uplinkd::ConfigSource& source, const std::string& route) {
+    uplinkd::PluginRegistry plugins;
+    auto cfg = uplinkd::loadConfig(source, plugins);
+    if (!cfg) {
+        std::cerr << cfg.error().message;
+        return kExitConfig;
+    }
+    const uplinkd::RouteConfig* r = cfg->route(route);
+    if (r == nullptr || !r->cloud) {
+        std::string known;
+        for (const auto& rt : cfg->routes) {
+            known += (known.empty() ? "" : ", ") + rt.name;
+        }
+        std::cerr << "uplinkctl: no route \"" << route << "\" in " << source.main_file
+                  << " (configured: " << known << ")\n";
+        return kExitFailure;
+    }
+    auto creds = r->cloud->credentials(std::chrono::system_clock::now());
+    if (!creds) {
+        return report(creds.error().withContext("route " + route));
+    }
+    if (!creds->valid_until || !creds->password.starts_with("SharedAccessSignature ")) {
+        std::cerr << "uplinkctl: route \"" << route << "\" (" << r->cloud_type
+                  << ") does not authenticate with a SAS token; sas-token works for "
+                     "azure-iot-hub routes with auth = \"sas\"\n";
+        return kExitFailure;
+    }
+    const auto left = std::chrono::duration_cast<std::chrono::seconds>(
+                          *creds->valid_until - std::chrono::system_clock::now())
+                          .count();
+    std::cout << creds->password << std::endl;
+    std::cerr << "uplinkctl: valid for " << left << " s; client id \"" << creds->client_id
+              << "\", user name \"" << creds->username << "\"\n";
+    return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -196,7 +234,22 @@ int main(int argc, char** argv) {
     check->add_option("file", source.main_file, "configuration file")->capture_default_str();
     check->add_option("--plugin-dir", source.plugin_dir_override, "plugin directory");
 
+    auto* sas = app.add_subcommand(
+        "sas-token",
+        "print a SAS token for an Azure IoT Hub route (signed now, for checking by hand)");
+    uplinkd::ConfigSource sas_source;
+    sas_source.main_file = "/etc/uplinkd/uplinkd.toml";
+    std::string sas_route;
+    sas->add_option("-r,--route", sas_route, "route name")->required();
+    sas->add_option("-c,--config", sas_source.main_file, "configuration file")
+        ->capture_default_str();
+    sas->add_option("--plugin-dir", sas_source.plugin_dir_override, "plugin directory");
+
     CLI11_PARSE(app, argc, argv);
+
+    if (sas->parsed()) {
+        return runSasToken(sas_source, sas_route);
+    }
 
     if (check->parsed()) {
         uplinkd::PluginRegistry plugins;

@@ -94,6 +94,7 @@ std::optional<LogLevel> parseLogLevel(const std::string& s) {
 void readDaemon(ConfigTable t, DaemonSection& out) {
     out.state_dir = t.string("state_dir").value_or(out.state_dir);
     out.plugin_dir = t.string("plugin_dir").value_or(out.plugin_dir);
+    out.spool = t.choice("spool", {"sqlite", "memory"}).value_or(out.spool);
     if (auto lvl = t.choice("log_level", {"error", "warning", "notice", "info", "debug"})) {
         out.log_level = *parseLogLevel(*lvl);
     }

@@ -21,7 +21,8 @@ class PluginRegistry;
 
 struct DaemonSection {
     std::string state_dir = "/var/lib/uplinkd";
-    std::string plugin_dir;  ///< empty: the compiled-in default
+    std::string plugin_dir;        ///< empty: the compiled-in default
+    std::string spool = "sqlite";  ///< "sqlite" (durable, in state_dir) or "memory"
     LogLevel log_level = LogLevel::Info;
 };
 

@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "spool/memory_spool.hpp"
+#include "spool/sqlite_spool.hpp"
 #include "uplink/local_network.hpp"
 #include "uplinkd/log.hpp"
 
@@ -37,7 +38,21 @@ Status Daemon::start() {
 
     std::error_code ec;
     std::filesystem::create_directories(config_.daemon.state_dir, ec);
-    spool_ = std::make_unique<MemorySpool>(loop_);
+    if (config_.daemon.spool == "memory") {
+        logWarning("daemon.spool = \"memory\": messages are lost when uplinkd stops");
+        spool_ = std::make_unique<MemorySpool>(loop_);
+    } else {
+        const std::string path = config_.daemon.state_dir + "/spool.db";
+        std::string note;
+        auto sq = SqliteSpool::open(loop_, path, &note);
+        if (!sq) {
+            return sq.failure("spool " + path);
+        }
+        if (!note.empty()) {
+            logWarning("spool: " + note);
+        }
+        spool_ = std::move(sq.value());
+    }
 
     auto tunnel = Tunnel::start(loop_);
     if (!tunnel) {
@@ -220,6 +235,7 @@ Result<nlohmann::json> Daemon::status(const std::string& route) {
                        {"queued_bytes", q.bytes},
                        {"oldest_age_ms", q.oldest_created_ms ? now - q.oldest_created_ms : 0},
                        {"in_flight", s.in_flight},
+                       {"leased", q.leased},
                        {"sent", s.sent},
                        {"delivered", s.delivered},
                        {"received", s.received},

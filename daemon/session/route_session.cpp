@@ -2,6 +2,8 @@
 
 #include <mqtt/async_client.h>
 
+#include <deque>
+
 #include "session/backoff.hpp"
 #include "tls/tls_session.hpp"
 #include "tunnel/tunnel.hpp"
@@ -108,7 +110,8 @@ RouteSession::RouteSession(asio::io_context& loop, RouteConfig config, Spool& sp
       events_(std::move(events)),
       retry_timer_(loop),
       connect_timer_(loop),
-      renew_timer_(loop) {
+      renew_timer_(loop),
+      pump_timer_(loop) {
     listeners_ = std::make_unique<Listeners>();
     counters_.name = config_.name;
     counters_.cloud = config_.cloud_type;
@@ -218,6 +221,8 @@ void RouteSession::stop() {
             // Already disconnected: nothing to do.
         }
     }
+    pump_timer_.cancel();
+    unsent_.clear();
     spool_.releaseLeases(config_.name);
     inflight_.clear();
     client_.reset();
@@ -343,9 +348,13 @@ void RouteSession::startMqtt(uint64_t gen, ByteStreamPtr stream) {
         scheduleRenewal(*creds->valid_until);
     }
     auto bridge = bridge_;
-    Listener& l = listeners_->add([bridge, gen](const mqtt::token& tok, bool ok) {
-        const int code = tok.get_reason_code() != 0 ? static_cast<int>(tok.get_reason_code())
-                                                    : tok.get_return_code();
+    const bool v5 = config_.cloud->mqttVersion() == 5;
+    Listener& l = listeners_->add([bridge, gen, v5](const mqtt::token& tok, bool ok) {
+        // MQTT 3.1.1 refusals come as the CONNACK return code (1-5); MQTT 5 as a reason code
+        // (0x80 and up). Negative codes are Paho's own (connection failures).
+        const int code = v5 && static_cast<int>(tok.get_reason_code()) >= 0x80
+                             ? static_cast<int>(tok.get_reason_code())
+                             : tok.get_return_code();
         std::string msg;
         if (!ok) {
             msg = "MQTT connect failed (Paho code " + std::to_string(tok.get_return_code()) + ")";
@@ -393,16 +402,17 @@ void RouteSession::onConnectFailed(uint64_t gen, int code, const std::string& me
     if (gen != gen_) {
         return;
     }
+    // A CONNACK refusal is the broker's own answer: it wins over the close that follows it.
+    if (code > 0) {
+        fail(makeError("connack_" + std::to_string(code), config_.cloud->explainConnack(code)),
+             true);
+        return;
+    }
     if (transport_error_ && transport_error_->code != "client_closed") {
         const bool silent = transport_error_->code == "eof";
         fail(silent ? makeError("closed_without_connack", config_.cloud->explainSilentClose())
                     : *transport_error_,
              transport_error_->code.starts_with("tls"));
-        return;
-    }
-    if (code > 0) {
-        fail(makeError("connack_" + std::to_string(code), config_.cloud->explainConnack(code)),
-             true);
         return;
     }
     fail(makeError("mqtt", message), false);
@@ -420,7 +430,9 @@ void RouteSession::onTransportClosed(uint64_t gen, const Error& reason) {
 }
 
 void RouteSession::onConnectionLost(uint64_t gen, const std::string& cause) {
-    if (gen != gen_) {
+    // Paho also reports the loss of a connection that was dropped on purpose (to renew the
+    // credentials) when the next attempt is already dialing; only an online one can be lost.
+    if (gen != gen_ || state_ != RouteState::Online) {
         return;
     }
     if (renewing_) {
@@ -439,6 +451,8 @@ void RouteSession::onConnectionLost(uint64_t gen, const std::string& cause) {
 void RouteSession::dropConnection() {
     ++gen_;
     connect_timer_.cancel();
+    pump_timer_.cancel();
+    unsent_.clear();  // still leased: releaseLeases() below returns them to the queue
     handshaking_.reset();
     tunnel_.withdraw(config_.name);
     spool_.releaseLeases(config_.name);
@@ -540,19 +554,25 @@ void RouteSession::pump() {
     if (inflight_.size() >= window) {
         return;
     }
-    auto batch = spool_.lease(config_.name, window - inflight_.size());
-    if (batch.empty()) {
-        return;
+    // Messages Paho could not take last time go first, then new leases, in seq order.
+    std::deque<Message> batch = std::move(unsent_);
+    unsent_.clear();
+    if (batch.size() < window - inflight_.size()) {
+        auto more = spool_.lease(config_.name, window - inflight_.size() - batch.size());
+        batch.insert(batch.end(), std::make_move_iterator(more.begin()),
+                     std::make_move_iterator(more.end()));
     }
     const bool v5 = config_.cloud->mqttVersion() == 5;
     mqtt::iaction_listener& l = *publish_listener_;
-    for (auto& msg : batch) {
+    while (!batch.empty()) {
+        Message& msg = batch.front();
         auto mapped = config_.cloud->mapOutgoing(msg);
         if (!mapped) {
             // Accepted under an earlier configuration that this cloud no longer allows.
             logWarning("route " + config_.name + ": dropping message " + std::to_string(msg.seq) +
                        ": " + mapped.error().message);
             spool_.ack(config_.name, msg.seq);
+            batch.pop_front();
             continue;
         }
         auto m = mqtt::make_message(mapped->topic, msg.payload, msg.qos, msg.retain);
@@ -563,18 +583,31 @@ void RouteSession::pump() {
             }
             m->set_properties(std::move(props));
         }
-        inflight_[msg.seq] = msg.qos;
         try {
             client_->publish(m, reinterpret_cast<void*>(static_cast<uintptr_t>(msg.seq)), l);
-            ++counters_.sent;
         } catch (const mqtt::exception& e) {
-            // The connection is going away; connection_lost will follow and release leases.
-            inflight_.erase(msg.seq);
-            logDebug(std::string("route ") + config_.name +
-                     ": publish refused by Paho: " + e.what());
+            // Paho's queue is full (or the connection is going away): keep the rest, in order,
+            // and try again shortly; a lost connection releases them instead.
+            logDebug("route " + config_.name + ": Paho did not take message " +
+                     std::to_string(msg.seq) + " (" + e.what() + "), retrying");
+            unsent_ = std::move(batch);
+            retryPumpSoon();
             return;
         }
+        inflight_[msg.seq] = msg.qos;
+        ++counters_.sent;
+        batch.pop_front();
     }
+}
+
+void RouteSession::retryPumpSoon() {
+    pump_timer_.expires_after(std::chrono::milliseconds(20));
+    std::weak_ptr<bool> alive = alive_;
+    pump_timer_.async_wait([this, alive](asio::error_code ec) {
+        if (!ec && !alive.expired()) {
+            pump();
+        }
+    });
 }
 
 void RouteSession::onPublished(uint64_t gen, uint64_t seq, bool ok, const std::string& message) {

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <asio.hpp>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -101,6 +102,7 @@ class RouteSession {
     void fail(const Error& error, bool refused);
     void scheduleRetry(int64_t delay_ms);
     void pump();
+    void retryPumpSoon();
     void subscribeAll();
     void scheduleRenewal(SystemTime valid_until);
     void dropConnection();
@@ -131,10 +133,12 @@ class RouteSession {
     asio::steady_timer retry_timer_;
     asio::steady_timer connect_timer_;
     asio::steady_timer renew_timer_;
+    asio::steady_timer pump_timer_;  ///< retries handing messages to Paho when its queue is full
     std::chrono::steady_clock::time_point retry_at_{};
     bool renewing_ = false;
 
     std::map<uint64_t, int> inflight_;          ///< seq → qos
+    std::deque<Message> unsent_;                ///< leased, not yet taken by Paho
     std::map<std::string, int> subscriptions_;  ///< local filter → qos
     RouteStatus counters_;
     std::mt19937_64 rng_{std::random_device{}()};

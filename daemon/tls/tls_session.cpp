@@ -25,6 +25,24 @@ bool isIpLiteral(const std::string& host) {
            inet_pton(AF_INET6, host.c_str(), addr) == 1;
 }
 
+/// Likely causes when the broker closed the connection without answering the ClientHello (what
+/// front ends that route by SNI or ALPN do); empty when it did answer.
+std::string closedAfterHelloHint(const SSL* ssl, const TlsFacts& f) {
+    if (SSL_get_state(ssl) != TLS_ST_CW_CLNT_HELLO) {
+        return "";
+    }
+    if (!f.sni_sent) {
+        return "; it closed without answering the ClientHello, which carried no server name "
+               "(SNI) because the host is an IP address: brokers behind a front end that routes "
+               "by SNI (HiveMQ Cloud, AWS IoT) do that, so configure the host name";
+    }
+    return "; it closed without answering the ClientHello: a plain MQTT port, a firewall, or a "
+           "front end that does not serve the name \"" +
+           f.server_name + "\"" +
+           (f.alpn_offered.empty() ? " or wants ALPN (AWS IoT on port 443 needs x-amzn-mqtt-ca)"
+                                   : " or the ALPN \"" + f.alpn_offered + "\"");
+}
+
 TlsSession* sessionOf(const SSL* ssl) {
     return static_cast<TlsSession*>(SSL_get_app_data(ssl));
 }
@@ -353,11 +371,12 @@ void TlsSession::drive() {
             }
             if (inner_failed_) {
                 TlsFacts f = facts_;
-                Error err = makeError(f.alert_received > 0 ? "tls_alert" : "tls",
-                                      f.alert_received > 0 || f.verify_error != 0
-                                          ? explainTlsFailure(f)
-                                          : "the connection closed during the TLS handshake (" +
-                                                inner_error_.message + ")");
+                Error err =
+                    makeError(f.alert_received > 0 ? "tls_alert" : "tls",
+                              f.alert_received > 0 || f.verify_error != 0
+                                  ? explainTlsFailure(f)
+                                  : "the connection closed during the TLS handshake (" +
+                                        inner_error_.message + ")" + closedAfterHelloHint(ssl_, f));
                 failAll(err);
                 return;
             }

@@ -114,8 +114,9 @@ TEST_F(Skeleton, AWrongCaGivesARouteErrorThatNamesTheVerifyFailure) {
 }
 
 TEST_F(Skeleton, ABrokerThatRequiresAClientCertificateSaysSoWhenNoneIsConfigured) {
-    Mosquitto broker(dir, pki,
-                     {.require_certificate = true, .identity_as_username = false, .extra = ""});
+    Mosquitto broker(
+        dir, pki,
+        {.require_certificate = true, .identity_as_username = false, .extra = "", .port = 0});
     Daemon d(dir, genericRoute("cloud", broker.port(), pki.ca));
     json st;
     ASSERT_TRUE(d.waitRoute(
@@ -131,8 +132,9 @@ TEST_F(Skeleton, ABrokerThatRequiresAClientCertificateSaysSoWhenNoneIsConfigured
 }
 
 TEST_F(Skeleton, MutualTlsWorksWithTheClientCertificateConfigured) {
-    Mosquitto broker(dir, pki,
-                     {.require_certificate = true, .identity_as_username = true, .extra = ""});
+    Mosquitto broker(
+        dir, pki,
+        {.require_certificate = true, .identity_as_username = true, .extra = "", .port = 0});
     Subscriber sub(pki, broker.port(), "m/#", true, pki.client_cert, pki.client_key);
     Daemon d(dir, genericRoute("cloud", broker.port(), pki.ca,
                                "cert_file = \"" + pki.client_cert + "\"\nkey_file = \"" +

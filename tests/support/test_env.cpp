@@ -179,9 +179,11 @@ Pki makePki(const std::string& dir, const std::string& client_name) {
     return p;
 }
 
-Mosquitto::Mosquitto(const TempDir& dir, const Pki& pki, Options o) : port_(freePort()) {
+Mosquitto::Mosquitto(const TempDir& dir, const Pki& pki, Options o, std::string preload)
+    : preload_(std::move(preload)), port_(o.port != 0 ? o.port : freePort()) {
     std::ostringstream c;
-    c << "per_listener_settings true\n"
+    // Unlimited queues: a slow test subscriber must not lose QoS 1 messages at the broker.
+    c << "per_listener_settings true\nmax_queued_messages 0\nmax_inflight_messages 0\n"
       << "listener " << port_ << " 127.0.0.1\n"
       << "allow_anonymous true\n";
     if (o.tls) {
@@ -200,8 +202,11 @@ Mosquitto::Mosquitto(const TempDir& dir, const Pki& pki, Options o) : port_(free
 }
 
 void Mosquitto::launch() {
-    process_ =
-        std::make_unique<Process>(std::vector<std::string>{"mosquitto", "-c", conf_}, log_file_);
+    std::vector<std::string> argv{"mosquitto", "-c", conf_};
+    if (!preload_.empty()) {
+        argv.insert(argv.begin(), {"env", "LD_PRELOAD=" + preload_, "ASAN_OPTIONS=detect_leaks=0"});
+    }
+    process_ = std::make_unique<Process>(argv, log_file_);
     if (!waitForPort(port_, 10s)) {
         ADD_FAILURE() << "mosquitto did not start (is it installed?):\n" << process_->log();
     }
@@ -219,16 +224,89 @@ void Mosquitto::restart() {
 
 // ---------------------------------------------------------------------------------------------
 
+Haproxy::Haproxy(const TempDir& dir, uint16_t backend_port, const std::string& frontend_rules)
+    : port_(freePort()) {
+    std::ostringstream c;
+    c << "global\n"
+      << "  log stderr format raw local0 info\n"
+      << "defaults\n"
+      << "  mode tcp\n  log global\n  option tcplog\n"
+      << "  timeout connect 5s\n  timeout client 10m\n  timeout server 10m\n"
+      << "frontend gate\n"
+      << "  bind 127.0.0.1:" << port_ << "\n"
+      << frontend_rules << "\n"
+      << "  default_backend broker\n"
+      << "backend broker\n"
+      << "  server broker 127.0.0.1:" << backend_port << "\n";
+    const std::string conf = dir.file("haproxy-" + std::to_string(port_) + ".cfg");
+    writeFile(conf, c.str());
+    process_ = std::make_unique<Process>(std::vector<std::string>{"haproxy", "-db", "-f", conf},
+                                         dir.file("haproxy-" + std::to_string(port_) + ".log"));
+    if (!waitForPort(port_, 10s) || !process_->running()) {
+        ADD_FAILURE() << "haproxy did not start (is it installed?):\n" << process_->log();
+        return;
+    }
+    // The probe that found the port open sent no ClientHello: the rules refused it too. Its log
+    // line is not counted (gates without a final reject have none: then nothing is waited for).
+    if (frontend_rules.find("content reject") != std::string::npos &&
+        !waitUntil([this] { return refused() >= 1; }, 5s)) {
+        ADD_FAILURE() << "haproxy logged no line for the start-up probe:\n" << process_->log();
+    }
+    probes_ = refused();
+}
+
+size_t Haproxy::refused() const {
+    const std::string text = log();
+    size_t n = 0;
+    for (size_t at = text.find("<NOSRV>"); at != std::string::npos;
+         at = text.find("<NOSRV>", at + 1)) {
+        ++n;
+    }
+    return n - std::min(n, probes_);
+}
+
+std::string Haproxy::alpnGate(const std::string& protocol) {
+    return "  tcp-request inspect-delay 5s\n"
+           "  tcp-request content accept if { req.ssl_hello_type 1 } { req.ssl_alpn " +
+           protocol +
+           " }\n"
+           "  tcp-request content reject\n";
+}
+
+std::string Haproxy::sniGate(const std::string& name) {
+    return "  tcp-request inspect-delay 5s\n"
+           "  tcp-request content accept if { req.ssl_hello_type 1 } { req.ssl_sni -i " +
+           name +
+           " }\n"
+           "  tcp-request content reject\n";
+}
+
+// ---------------------------------------------------------------------------------------------
+
 Subscriber::Subscriber(const Pki& pki, uint16_t port, const std::string& filter, bool tls,
-                       const std::string& client_cert, const std::string& client_key) {
+                       const std::string& client_cert, const std::string& client_key)
+    : Subscriber(pki, port, filter,
+                 Options{.tls = tls,
+                         .client_cert = client_cert,
+                         .client_key = client_key,
+                         .username = "",
+                         .password = "",
+                         .client_id = ""}) {}
+
+Subscriber::Subscriber(const Pki& pki, uint16_t port, const std::string& filter, const Options& o) {
     mosquitto_lib_init();
-    mosq_ = mosquitto_new(nullptr, true, this);
+    mosq_ = mosquitto_new(o.client_id.empty() ? nullptr : o.client_id.c_str(), true, this);
     mosquitto_message_callback_set(mosq_, &Subscriber::onMessage);
     mosquitto_subscribe_callback_set(mosq_, &Subscriber::onSubscribe);
-    if (tls) {
+    if (o.tls) {
         EXPECT_EQ(mosquitto_tls_set(mosq_, pki.ca.c_str(), nullptr,
-                                    client_cert.empty() ? nullptr : client_cert.c_str(),
-                                    client_key.empty() ? nullptr : client_key.c_str(), nullptr),
+                                    o.client_cert.empty() ? nullptr : o.client_cert.c_str(),
+                                    o.client_key.empty() ? nullptr : o.client_key.c_str(), nullptr),
+                  MOSQ_ERR_SUCCESS);
+    }
+    if (!o.username.empty()) {
+        EXPECT_EQ(mosquitto_username_pw_set(mosq_, o.username.c_str(),
+                                            o.password.empty() ? nullptr : o.password.c_str()),
                   MOSQ_ERR_SUCCESS);
     }
     EXPECT_EQ(mosquitto_connect(mosq_, "localhost", port, 30), MOSQ_ERR_SUCCESS);
@@ -288,10 +366,14 @@ Daemon::Daemon(const TempDir& dir, const std::string& toml, std::vector<std::str
       << "[api]\nsocket = \"" << socket_ << "\"\n"
       << toml;
     writeFile(config_, c.str());
-    std::vector<std::string> argv{buildDir() + "/daemon/uplinkd", "--config", config_,
-                                  "--plugin-dir", pluginDir()};
-    argv.insert(argv.end(), extra_args.begin(), extra_args.end());
-    process_ = std::make_unique<Process>(argv, dir.file("uplinkd.log"));
+    argv_ = {buildDir() + "/daemon/uplinkd", "--config", config_, "--plugin-dir", pluginDir()};
+    argv_.insert(argv_.end(), extra_args.begin(), extra_args.end());
+    log_file_ = dir.file("uplinkd.log");
+    launch();
+}
+
+void Daemon::launch() {
+    process_ = std::make_unique<Process>(argv_, log_file_);
     const bool up = waitUntil(
         [&] {
             ApiClient probe;
@@ -301,6 +383,13 @@ Daemon::Daemon(const TempDir& dir, const std::string& toml, std::vector<std::str
     if (!up) {
         ADD_FAILURE() << "uplinkd did not start:\n" << process_->log();
     }
+}
+
+void Daemon::restart() {
+    if (process_->running()) {
+        process_->stop();
+    }
+    launch();
 }
 
 Daemon::~Daemon() {

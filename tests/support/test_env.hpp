@@ -82,8 +82,11 @@ class Mosquitto {
         bool require_certificate = false;  ///< mutual TLS
         bool identity_as_username = false;
         std::string extra;  ///< more mosquitto.conf lines for the listener
+        uint16_t port = 0;  ///< 0: a free port
     };
-    Mosquitto(const TempDir& dir, const Pki& pki, Options options);
+    /// `preload`: a library to LD_PRELOAD into the broker (the ASan runtime that a sanitized
+    /// broker plugin needs); empty: none.
+    Mosquitto(const TempDir& dir, const Pki& pki, Options options, std::string preload = "");
     Mosquitto(const TempDir& dir, const Pki& pki) : Mosquitto(dir, pki, Options{}) {}
     uint16_t port() const { return port_; }
     /// Stops and starts the broker on the same port.
@@ -95,7 +98,30 @@ class Mosquitto {
     void launch();
     std::string conf_;
     std::string log_file_;
+    std::string preload_;
     uint16_t port_;
+    std::unique_ptr<Process> process_;
+};
+
+/// HAProxy in TCP mode on an ephemeral port of 127.0.0.1 that forwards the connections its
+/// frontend rules accept to 127.0.0.1:backend_port, like the TLS front ends of the clouds.
+/// Runs in the foreground (-db) with its configuration in the test's directory; logs one line
+/// per connection (refused ones show "<NOSRV>" and the flags "PR").
+class Haproxy {
+  public:
+    Haproxy(const TempDir& dir, uint16_t backend_port, const std::string& frontend_rules);
+    uint16_t port() const { return port_; }
+    std::string log() const { return process_ ? process_->log() : ""; }
+    /// How many connections the rules refused since it started.
+    size_t refused() const;
+    /// Rules that pass only a TLS ClientHello that offers ALPN `protocol` (AWS IoT on 443).
+    static std::string alpnGate(const std::string& protocol);
+    /// Rules that pass only a TLS ClientHello with SNI `name`, any case (HiveMQ Cloud).
+    static std::string sniGate(const std::string& name);
+
+  private:
+    uint16_t port_;
+    size_t probes_ = 0;  ///< refusals of the start-up probe
     std::unique_ptr<Process> process_;
 };
 
@@ -107,8 +133,15 @@ class Subscriber {
         std::string payload;
         int qos;
     };
+    struct Options {
+        bool tls = true;
+        std::string client_cert, client_key;
+        std::string username, password;  ///< empty: none
+        std::string client_id;           ///< empty: a random one
+    };
     Subscriber(const Pki& pki, uint16_t port, const std::string& filter, bool tls = true,
                const std::string& client_cert = "", const std::string& client_key = "");
+    Subscriber(const Pki& pki, uint16_t port, const std::string& filter, const Options& options);
     ~Subscriber();
     /// Waits until at least `n` messages have arrived.
     bool waitFor(size_t n, std::chrono::milliseconds timeout);
@@ -134,7 +167,9 @@ class Daemon {
     const std::string& socket() const { return socket_; }
     const std::string& configFile() const { return config_; }
     Process& process() { return *process_; }
-    std::string log() const { return process_->log(); }
+    std::string log() const { return readFile(log_file_); }
+    /// Starts the daemon again with the same configuration and state (after stop or kill).
+    void restart();
     /// Route status as the API returns it.
     nlohmann::json routeStatus(const std::string& route);
     /// Waits until the route's status satisfies `pred`.
@@ -142,8 +177,11 @@ class Daemon {
                    std::chrono::milliseconds timeout);
 
   private:
+    void launch();
     std::string socket_;
     std::string config_;
+    std::string log_file_;
+    std::vector<std::string> argv_;
     std::unique_ptr<Process> process_;
 };
 

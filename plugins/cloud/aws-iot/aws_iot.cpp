@@ -189,6 +189,48 @@ std::optional<std::string> endpointProblem(std::string_view host) {
     return std::nullopt;
 }
 
+/// Reads endpoint_override = "host[:port]" (test brokers, private endpoints) into `s`.
+void readEndpointOverride(ConfigTable& cloud, Settings& s) {
+    auto value = cloud.string("endpoint_override");
+    if (!value) {
+        return;
+    }
+    std::string_view text = *value;
+    std::string_view host = text;
+    if (const size_t colon = text.rfind(':'); colon != std::string_view::npos) {
+        host = text.substr(0, colon);
+        const std::string_view digits = text.substr(colon + 1);
+        int64_t port = 0;
+        const bool numeric = !digits.empty() && digits.size() <= 5 &&
+                             std::all_of(digits.begin(), digits.end(), [](char c) {
+                                 return std::isdigit(static_cast<unsigned char>(c)) != 0;
+                             });
+        if (numeric) {
+            port = std::stoll(std::string(digits));
+        }
+        if (!numeric || port < 1 || port > 65535) {
+            cloud.error("endpoint_override",
+                        "expected \"host\" or \"host:port\" with a port from 1 to 65535");
+            return;
+        }
+        s.override_port = static_cast<uint16_t>(port);
+    }
+    if (host.find("://") != std::string_view::npos) {
+        cloud.error("endpoint_override",
+                    "write \"host\" or \"host:port\", without a scheme such as \"mqtts://\"");
+        return;
+    }
+    if (host.empty() || host.find(':') != std::string_view::npos ||
+        !std::all_of(host.begin(), host.end(), [](char c) {
+            return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-' || c == '.';
+        })) {
+        cloud.error("endpoint_override",
+                    "expected \"host\" or \"host:port\" with a host name or IPv4 address");
+        return;
+    }
+    s.override_host = std::string(host);
+}
+
 /// The region in "<prefix>-ats.iot.<region>.amazonaws.com", or "<region>".
 std::string regionOf(std::string_view host) {
     const size_t iot = host.find(".iot.");
@@ -209,10 +251,10 @@ class AwsIotProfile final : public CloudProfile {
 
     BrokerEndpoint endpoint() const override {
         BrokerEndpoint e;
-        e.host = s_.endpoint;
-        e.port = s_.port;
+        e.host = s_.override_host.empty() ? s_.endpoint : s_.override_host;
+        e.port = s_.override_port.value_or(s_.port);
         e.tls = true;
-        e.sni = s_.endpoint;
+        e.sni = e.host;  // the certificate must name the host that is dialled
         if (s_.port == 443) {
             e.alpn = {kAlpnMqttCa};
         }
@@ -448,6 +490,7 @@ Result<CloudProfilePtr> create(ConfigTable& cloud) {
             s.port = static_cast<uint16_t>(*port);
         }
     }
+    readEndpointOverride(cloud, s);
     s.topic_template = cloud.string("topic_template").value_or(s.topic_template);
     std::string prefix;
     std::string suffix;

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "uplinkd/plugin_abi.hpp"
@@ -29,6 +30,11 @@ struct Settings {
     std::string topic_template = "{topic}";
     int mqtt_version = 4;
     int keepalive_seconds = 300;
+    /// endpoint_override: dial this host instead of `endpoint` (test brokers, private
+    /// endpoints); SNI and the certificate name are then this host. Empty: the endpoint.
+    std::string override_host;
+    /// endpoint_override's port; none: `port`.
+    std::optional<uint16_t> override_port;
 };
 
 /// Reads [routes.<name>.cloud] for type "aws-iot".

@@ -54,7 +54,9 @@ class GenericMqttProfile final : public CloudProfile {
         if (code == 4 || code == 0x86) {
             text += " (check username and password_file)";
         } else if (code == 5 || code == 0x87) {
-            text += " (the broker's access control does not allow this client)";
+            text +=
+                " (a wrong user name or password, or the broker's access control does not "
+                "allow this client; Mosquitto answers this for a bad password)";
         } else if (code == 2 || code == 0x85) {
             text += " (check client_id; it may be in use or too long)";
         }

@@ -126,6 +126,48 @@ std::optional<std::string> clusterProblem(std::string_view host) {
     return std::nullopt;
 }
 
+/// Reads endpoint_override = "host[:port]" (test brokers, private endpoints) into `s`.
+void readEndpointOverride(ConfigTable& cloud, Settings& s) {
+    auto value = cloud.string("endpoint_override");
+    if (!value) {
+        return;
+    }
+    std::string_view text = *value;
+    std::string_view host = text;
+    if (const size_t colon = text.rfind(':'); colon != std::string_view::npos) {
+        host = text.substr(0, colon);
+        const std::string_view digits = text.substr(colon + 1);
+        int64_t port = 0;
+        const bool numeric = !digits.empty() && digits.size() <= 5 &&
+                             std::all_of(digits.begin(), digits.end(), [](char c) {
+                                 return std::isdigit(static_cast<unsigned char>(c)) != 0;
+                             });
+        if (numeric) {
+            port = std::stoll(std::string(digits));
+        }
+        if (!numeric || port < 1 || port > 65535) {
+            cloud.error("endpoint_override",
+                        "expected \"host\" or \"host:port\" with a port from 1 to 65535");
+            return;
+        }
+        s.override_port = static_cast<uint16_t>(port);
+    }
+    if (host.find("://") != std::string_view::npos) {
+        cloud.error("endpoint_override",
+                    "write \"host\" or \"host:port\", without a scheme such as \"mqtts://\"");
+        return;
+    }
+    if (host.empty() || host.find(':') != std::string_view::npos ||
+        !std::all_of(host.begin(), host.end(), [](char c) {
+            return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-' || c == '.';
+        })) {
+        cloud.error("endpoint_override",
+                    "expected \"host\" or \"host:port\" with a host name or IPv4 address");
+        return;
+    }
+    s.override_host = std::string(host);
+}
+
 /// The profile of one HiveMQ Cloud client: SNI, credentials, topic checks. Thread: loop.
 class HiveMqCloudProfile final : public CloudProfile {
   public:
@@ -135,10 +177,10 @@ class HiveMqCloudProfile final : public CloudProfile {
 
     BrokerEndpoint endpoint() const override {
         BrokerEndpoint e;
-        e.host = s_.cluster;
-        e.port = s_.websocket ? kWebSocketPort : kTlsPort;
+        e.host = s_.override_host.empty() ? s_.cluster : s_.override_host;
+        e.port = s_.override_port.value_or(s_.websocket ? kWebSocketPort : kTlsPort);
         e.tls = true;
-        e.sni = s_.cluster;  // always: the cluster is chosen by SNI
+        e.sni = e.host;  // always: the cluster is chosen by SNI
         if (s_.websocket) {
             e.websocket_path = kWebSocketPath;
         }
@@ -184,7 +226,7 @@ class HiveMqCloudProfile final : public CloudProfile {
         const std::string sni =
             "the TLS connection may have carried no SNI (server name): HiveMQ Cloud picks the "
             "cluster by SNI and refuses clients without it; uplinkd sends \"" +
-            s_.cluster +
+            endpoint().sni +
             "\" when it does TLS itself, but a modem that does the TLS must be told to send SNI "
             "(it is often off by default)";
         const std::string credentials =
@@ -220,7 +262,7 @@ class HiveMqCloudProfile final : public CloudProfile {
                    "transport matches the port (8883 is MQTT over TLS, 8884 MQTT over "
                    "WebSocket at /mqtt; websocket = ") +
                (s_.websocket ? "true" : "false") +
-               " here) and that the TLS connection sends SNI \"" + s_.cluster + "\"";
+               " here) and that the TLS connection sends SNI \"" + endpoint().sni + "\"";
     }
 
   private:
@@ -256,6 +298,7 @@ Result<CloudProfilePtr> create(ConfigTable& cloud) {
         s.client_id = *id;
     }
     s.websocket = cloud.boolean("websocket").value_or(false);
+    readEndpointOverride(cloud, s);
     const auto version = cloud.choice("mqtt_version", {"3.1.1", "5"}).value_or("3.1.1");
     s.mqtt_version = version == "5" ? 5 : 4;
     s.keepalive_seconds =

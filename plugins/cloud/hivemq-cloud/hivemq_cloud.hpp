@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "uplinkd/plugin_abi.hpp"
@@ -22,6 +23,11 @@ struct Settings {
     bool websocket = false;
     int mqtt_version = 4;
     int keepalive_seconds = 60;
+    /// endpoint_override: dial this host instead of the cluster (test brokers, private
+    /// endpoints); SNI and the certificate name are then this host. Empty: the cluster.
+    std::string override_host;
+    /// endpoint_override's port; none: 8883 or 8884 (websocket).
+    std::optional<uint16_t> override_port;
 };
 
 /// Reads [routes.<name>.cloud] for type "hivemq-cloud".

@@ -1,0 +1,143 @@
+// Running AT interactions described as data: command steps with timeouts and a failure policy,
+// commands whose real result comes later as a URC ("OK now, +CIPOPEN: 0,0 later"), SIM unlock
+// and the registration wait. Everything goes through the AtChannel; nothing here outlives a
+// cancelled run (callbacks hold only the channel, the loop and their own state).
+// Thread: loop.
+#pragma once
+
+#include <asio.hpp>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/generic_at.hpp"
+#include "uplinkd/at_channel.hpp"
+#include "uplinkd/result.hpp"
+
+namespace uplinkd::plugins::modem_common {
+
+enum class StepPolicy {
+    Required,  ///< a failure ends the sequence
+    Optional,  ///< a failure is ignored (older firmware may not know the command)
+};
+
+/// A command as data: `constexpr` tables of these describe bring-up sequences.
+struct AtStep {
+    std::string_view command;
+    std::chrono::milliseconds timeout;
+    StepPolicy policy = StepPolicy::Required;
+};
+
+/// A step whose command text was built at run time (APN, host, lengths).
+struct AtCommandStep {
+    std::string command;
+    std::chrono::milliseconds timeout;
+    StepPolicy policy = StepPolicy::Required;
+};
+
+AtCommandStep toCommandStep(const AtStep& step);
+
+/// Turns a module error line into plain words (the driver's explain()).
+using Explainer = std::function<std::string(const std::string& error_line)>;
+
+/// The error for a failed command: code from the channel ("at_error", "at_timeout",
+/// "at_closed"), message "AT+X: <plain words>". Arguments are never shown (they may be secret).
+Error commandError(std::string_view command, const Error& channel_error, const Explainer& explain);
+
+/// Runs `steps` one after the other and calls `done` once: OK, or the first Required failure.
+void runSteps(AtChannel& at, std::vector<AtCommandStep> steps, Explainer explain,
+              std::function<void(Status)> done);
+
+/// Calls `done` with the responses of `commands` in order (each OK or its error), stopping early
+/// only when the channel is gone ("at_closed") or silent ("at_timeout" twice in a row).
+void runQueries(AtChannel& at, std::vector<AtCommandStep> commands,
+                std::function<void(std::vector<Result<AtResponse>>)> done);
+
+/// One-shot waits for result URCs, keyed by line prefix. The driver's URC handlers offer every
+/// line here first. Thread: loop.
+class ResultUrcs {
+  public:
+    using Handler = std::function<void(const std::string& line)>;
+
+    /// Waits for the next line that starts with one of `prefixes`; returns an id for cancel().
+    uint64_t arm(std::vector<std::string> prefixes, Handler handler);
+    void cancel(uint64_t id);
+    /// Gives `line` to the oldest wait it matches (which is then removed). True when taken.
+    bool offer(const std::string& line);
+    size_t armed() const { return waits_.size(); }
+
+  private:
+    struct Wait {
+        std::vector<std::string> prefixes;
+        Handler handler;
+    };
+    std::map<uint64_t, Wait> waits_;
+    uint64_t next_id_ = 1;
+};
+
+/// Starts a command (through `issue`) whose outcome is a result URC starting with one of
+/// `prefixes` (it may come before or after the final result, or be among the reply's lines).
+/// `done` gets that line, or an error: the command failed without a result line, or no result
+/// line came within `urc_timeout` after OK ("timeout"). With `accept`, matching lines it
+/// refuses (intermediate states such as "+KCNX_IND: 1,4") are skipped.
+void commandThenUrc(asio::io_context& loop, std::weak_ptr<ResultUrcs> urcs,
+                    std::function<void(AtChannel::Done)> issue, std::string command_name,
+                    std::vector<std::string> prefixes, std::chrono::milliseconds urc_timeout,
+                    Explainer explain, std::function<void(Result<std::string>)> done,
+                    std::function<bool(const std::string&)> accept = nullptr);
+
+/// The usual case of commandThenUrc: a plain command.
+void commandThenUrc(asio::io_context& loop, AtChannel& at, std::weak_ptr<ResultUrcs> urcs,
+                    const AtCommandStep& step, std::vector<std::string> prefixes,
+                    std::chrono::milliseconds urc_timeout, Explainer explain,
+                    std::function<void(Result<std::string>)> done,
+                    std::function<bool(const std::string&)> accept = nullptr);
+
+/// What the SIM step needs to know and remember between runs.
+struct SimPlan {
+    std::chrono::milliseconds command_timeout{5000};
+    std::chrono::milliseconds busy_retry_interval{1000};
+    int busy_retries = 10;  ///< "+CME ERROR: 14" (SIM busy) right after boot
+    std::string pin;        ///< secret; empty: none configured
+};
+
+/// Remembered across start() runs: a PIN the SIM refused is never sent again (three wrong PINs
+/// block the SIM).
+struct SimMemory {
+    bool pin_rejected = false;
+};
+
+/// Checks AT+CPIN?, enters the PIN when asked and one is configured, and fails in plain words
+/// for no SIM, a blocked SIM or a missing/refused PIN. `keep_going` is checked before every
+/// command; when it says no, the run stops without calling `done`.
+void unlockSim(asio::io_context& loop, AtChannel& at, SimPlan plan,
+               std::shared_ptr<SimMemory> memory, std::function<bool()> keep_going,
+               std::function<void(Status)> done);
+
+/// How registration is awaited: which reads to poll (e.g. "AT+CEREG?" → "+CEREG:"), how often
+/// and for how long.
+struct RegistrationPlan {
+    struct Query {
+        std::string command;  ///< "AT+CEREG?"
+        std::string prefix;   ///< "+CEREG:"
+    };
+    std::vector<Query> queries;
+    std::chrono::milliseconds command_timeout{5000};
+    std::chrono::milliseconds poll_interval{2000};
+    std::chrono::milliseconds timeout{180000};
+    /// A "denied" that lasts this many polls in a row ends the wait.
+    int denied_polls = 3;
+};
+
+/// Polls until one of the queries says registered (home or roaming). Errors: "not_registered"
+/// (timed out, with the last state), "registration_denied". `keep_going` as for unlockSim.
+void waitForRegistration(asio::io_context& loop, AtChannel& at, RegistrationPlan plan,
+                         std::function<bool()> keep_going,
+                         std::function<void(Result<RegState>)> done);
+
+}  // namespace uplinkd::plugins::modem_common

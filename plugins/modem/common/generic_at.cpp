@@ -1,0 +1,387 @@
+#include "common/generic_at.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+
+namespace uplinkd::plugins::modem_common {
+
+namespace {
+
+std::string_view trim(std::string_view s) {
+    while (!s.empty() &&
+           (s.front() == ' ' || s.front() == '\t' || s.front() == '\r' || s.front() == '\n')) {
+        s.remove_prefix(1);
+    }
+    while (!s.empty() &&
+           (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n')) {
+        s.remove_suffix(1);
+    }
+    return s;
+}
+
+Failure badReply(std::string_view what, std::string_view line) {
+    // Replies are shown shortened: they come from the module and may be long or binary.
+    std::string shown;
+    for (const char c : line.substr(0, 80)) {
+        const auto u = static_cast<unsigned char>(c);
+        shown += (u >= 0x20 && u < 0x7f) ? c : '?';
+    }
+    return fail("bad_reply", "unexpected " + std::string(what) + " answer \"" + shown + "\"");
+}
+
+char lower(char c) {
+    return static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+}
+
+}  // namespace
+
+std::optional<std::string_view> afterPrefix(std::string_view line, std::string_view prefix) {
+    if (!line.starts_with(prefix)) {
+        return std::nullopt;
+    }
+    line.remove_prefix(prefix.size());
+    while (!line.empty() && line.front() == ' ') {
+        line.remove_prefix(1);
+    }
+    return line;
+}
+
+std::vector<std::string_view> splitFields(std::string_view text) {
+    std::vector<std::string_view> out;
+    bool quoted = false;
+    size_t start = 0;
+    for (size_t i = 0; i <= text.size(); ++i) {
+        if (i == text.size() || (text[i] == ',' && !quoted)) {
+            out.push_back(trim(text.substr(start, i - start)));
+            start = i + 1;
+        } else if (text[i] == '"') {
+            quoted = !quoted;
+        }
+    }
+    return out;
+}
+
+std::optional<int64_t> parseInt(std::string_view text, int64_t min, int64_t max) {
+    text = trim(text);
+    if (text.empty() || text.size() > 19) {
+        return std::nullopt;
+    }
+    int64_t v = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (ec != std::errc() || end != text.data() + text.size() || v < min || v > max) {
+        return std::nullopt;
+    }
+    return v;
+}
+
+std::string_view unquote(std::string_view field) {
+    field = trim(field);
+    if (field.size() >= 2 && field.front() == '"' && field.back() == '"') {
+        field.remove_prefix(1);
+        field.remove_suffix(1);
+    }
+    return field;
+}
+
+bool safeForQuotedArgument(std::string_view text) {
+    return std::none_of(text.begin(), text.end(), [](char c) {
+        const auto u = static_cast<unsigned char>(c);
+        return c == '"' || u < 0x20 || u == 0x7f;
+    });
+}
+
+std::string commandName(std::string_view command) {
+    const size_t end = command.find_first_of("=?");
+    return std::string(command.substr(0, end));
+}
+
+std::optional<int64_t> intField(std::string_view line, std::string_view prefix, size_t n,
+                                int64_t min, int64_t max) {
+    const auto rest = afterPrefix(line, prefix);
+    if (!rest) {
+        return std::nullopt;
+    }
+    const auto fields = splitFields(*rest);
+    if (n >= fields.size()) {
+        return std::nullopt;
+    }
+    return parseInt(fields[n], min, max);
+}
+
+// ---- +CSQ -------------------------------------------------------------------------------------
+
+std::optional<int> SignalQuality::dbm() const {
+    if (rssi < 0 || rssi > 31) {
+        return std::nullopt;
+    }
+    return -113 + 2 * rssi;
+}
+
+Result<SignalQuality> parseCsq(std::string_view line) {
+    const auto rest = afterPrefix(trim(line), "+CSQ:");
+    if (!rest) {
+        return badReply("+CSQ", line);
+    }
+    const auto f = splitFields(*rest);
+    if (f.size() != 2) {
+        return badReply("+CSQ", line);
+    }
+    const auto rssi = parseInt(f[0], 0, 99);
+    const auto ber = parseInt(f[1], 0, 99);
+    if (!rssi || !ber || (*rssi > 31 && *rssi != 99) || (*ber > 7 && *ber != 99)) {
+        return badReply("+CSQ", line);
+    }
+    return SignalQuality{static_cast<int>(*rssi), static_cast<int>(*ber)};
+}
+
+// ---- registration -----------------------------------------------------------------------------
+
+bool isRegistered(RegState s) {
+    return s == RegState::Home || s == RegState::Roaming;
+}
+
+std::string regStateWords(RegState s) {
+    switch (s) {
+        case RegState::NotSearching:
+            return "not registered, not searching";
+        case RegState::Home:
+            return "registered (home)";
+        case RegState::Searching:
+            return "searching";
+        case RegState::Denied:
+            return "denied";
+        case RegState::Unknown:
+            return "unknown";
+        case RegState::Roaming:
+            return "registered (roaming)";
+    }
+    return "unknown";
+}
+
+namespace {
+
+Result<RegState> regStateFrom(std::string_view field, std::string_view line) {
+    const auto stat = parseInt(field, 0, 5);
+    if (!stat) {
+        // 27.007 has more values (6-11: SMS only, emergency only, ...); none means "registered
+        // for data", so they count as unknown.
+        if (parseInt(field, 6, 11)) {
+            return RegState::Unknown;
+        }
+        return badReply("registration", line);
+    }
+    return static_cast<RegState>(*stat);
+}
+
+}  // namespace
+
+Result<RegState> parseRegistrationRead(std::string_view line, std::string_view prefix) {
+    const auto rest = afterPrefix(trim(line), prefix);
+    if (!rest) {
+        return badReply("registration", line);
+    }
+    const auto f = splitFields(*rest);
+    if (f.size() < 2 || !parseInt(f[0], 0, 5)) {
+        return badReply("registration", line);
+    }
+    return regStateFrom(f[1], line);
+}
+
+Result<RegState> parseRegistrationUrc(std::string_view line, std::string_view prefix) {
+    const auto rest = afterPrefix(trim(line), prefix);
+    if (!rest) {
+        return badReply("registration", line);
+    }
+    const auto f = splitFields(*rest);
+    if (f.empty() || f[0].empty()) {
+        return badReply("registration", line);
+    }
+    return regStateFrom(f[0], line);
+}
+
+// ---- SIM --------------------------------------------------------------------------------------
+
+Result<SimStatus> parseCpin(std::string_view line) {
+    const auto rest = afterPrefix(trim(line), "+CPIN:");
+    if (!rest || rest->empty()) {
+        return badReply("+CPIN", line);
+    }
+    SimStatus s;
+    s.code = std::string(unquote(*rest));
+    if (s.code == "READY") {
+        s.state = SimState::Ready;
+    } else if (s.code == "SIM PIN") {
+        s.state = SimState::PinRequired;
+    } else if (s.code == "SIM PUK") {
+        s.state = SimState::PukRequired;
+    } else {
+        s.state = SimState::Other;
+    }
+    return s;
+}
+
+std::string simStateWords(const SimStatus& s) {
+    switch (s.state) {
+        case SimState::Ready:
+            return "ready";
+        case SimState::PinRequired:
+            return "PIN required";
+        case SimState::PukRequired:
+            return "PUK required (blocked)";
+        case SimState::Other:
+            break;
+    }
+    return "locked (" + s.code + ")";
+}
+
+// ---- errors -----------------------------------------------------------------------------------
+
+std::optional<int> parseCmeErrorCode(std::string_view line) {
+    line = trim(line);
+    auto rest = afterPrefix(line, "+CME ERROR:");
+    if (!rest) {
+        rest = afterPrefix(line, "+CMS ERROR:");
+    }
+    if (!rest) {
+        return std::nullopt;
+    }
+    const auto v = parseInt(*rest, 0, 65535);
+    if (!v) {
+        return std::nullopt;
+    }
+    return static_cast<int>(*v);
+}
+
+std::string cmeGeneralWords(int code) {
+    // 3GPP TS 27.007, section 9.2.1 (general errors).
+    switch (code) {
+        case 0:
+            return "phone failure";
+        case 3:
+            return "operation not allowed";
+        case 4:
+            return "operation not supported";
+        case 10:
+            return "no SIM card is inserted (or it is not seated properly)";
+        case 11:
+            return "the SIM needs its PIN";
+        case 12:
+            return "the SIM is blocked and needs its PUK";
+        case 13:
+            return "SIM failure";
+        case 14:
+            return "the SIM is busy";
+        case 15:
+            return "wrong SIM";
+        case 16:
+            return "incorrect PIN or password";
+        case 17:
+            return "the SIM needs PIN2";
+        case 18:
+            return "the SIM needs PUK2";
+        case 20:
+            return "memory full";
+        case 21:
+            return "invalid index";
+        case 22:
+            return "not found";
+        case 23:
+            return "memory failure";
+        case 24:
+            return "text string too long";
+        case 30:
+            return "no network service";
+        case 31:
+            return "network timeout";
+        case 32:
+            return "network not allowed, emergency calls only";
+        case 100:
+            return "unknown error";
+        default:
+            return "";
+    }
+}
+
+// ---- identity ---------------------------------------------------------------------------------
+
+Result<std::string> parseIdentityValue(const std::vector<std::string>& lines,
+                                       std::string_view prefix) {
+    for (const auto& raw : lines) {
+        std::string_view line = trim(raw);
+        if (line.empty()) {
+            continue;
+        }
+        if (!prefix.empty()) {
+            if (auto rest = afterPrefix(line, prefix)) {
+                line = *rest;
+            }
+        }
+        line = unquote(line);
+        if (line.empty()) {
+            continue;
+        }
+        return std::string(line);
+    }
+    return fail("bad_reply", "the module gave an empty answer");
+}
+
+Identity parseAti(const std::vector<std::string>& lines) {
+    Identity id;
+    bool bare_model_taken = false;
+    for (const auto& raw : lines) {
+        const std::string_view line = trim(raw);
+        if (line.empty()) {
+            continue;
+        }
+        const size_t colon = line.find(':');
+        if (colon != std::string_view::npos) {
+            std::string key;
+            for (const char c : line.substr(0, colon)) {
+                key += lower(c);
+            }
+            const std::string value(trim(line.substr(colon + 1)));
+            if (key == "manufacturer") {
+                id.manufacturer = value;
+                continue;
+            }
+            if (key == "model") {
+                id.model = value;
+                continue;
+            }
+            if (key == "revision" || key == "firmware") {
+                id.firmware = value;
+                continue;
+            }
+            if (key == "imei") {
+                id.imei = value;
+                continue;
+            }
+        }
+        if (line.starts_with("Revision") || line.starts_with("REVISION")) {
+            id.firmware = std::string(trim(line.substr(8)));
+            continue;
+        }
+        if (!bare_model_taken && id.model.empty()) {
+            id.model = std::string(line);
+            bare_model_taken = true;
+        }
+    }
+    return id;
+}
+
+bool matchesModel(std::string_view text, const std::vector<std::string>& patterns) {
+    std::string hay;
+    for (const char c : text) {
+        hay += lower(c);
+    }
+    return std::any_of(patterns.begin(), patterns.end(), [&](const std::string& p) {
+        std::string needle;
+        for (const char c : p) {
+            needle += lower(c);
+        }
+        return !needle.empty() && hay.find(needle) != std::string::npos;
+    });
+}
+
+}  // namespace uplinkd::plugins::modem_common

@@ -1,0 +1,119 @@
+// Generic 3GPP TS 27.007 / V.250 pieces that every cellular AT dialect shares: pure parsers for
+// +CSQ, +CREG/+CGREG/+CEREG, +CPIN, +CME ERROR and identity answers, field splitting, and the
+// plain words for the general +CME ERROR codes. No I/O. Thread: any (pure functions).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "uplinkd/result.hpp"
+
+namespace uplinkd::plugins::modem_common {
+
+// ---- field helpers ----------------------------------------------------------------------------
+
+/// The text after `prefix` when `line` starts with it (e.g. "+CSQ: 20,99" after "+CSQ:"), with
+/// leading spaces removed.
+std::optional<std::string_view> afterPrefix(std::string_view line, std::string_view prefix);
+
+/// Splits "a,\"b,c\",d" at commas outside double quotes; fields keep their quotes, spaces around
+/// them are trimmed.
+std::vector<std::string_view> splitFields(std::string_view text);
+
+/// A decimal integer (optional '-') within [min, max]; nothing else in `text`.
+std::optional<int64_t> parseInt(std::string_view text, int64_t min, int64_t max);
+
+/// A field without its surrounding double quotes (as is when it has none).
+std::string_view unquote(std::string_view field);
+
+/// True when `text` can go inside a quoted AT string argument: no '"', no control characters.
+bool safeForQuotedArgument(std::string_view text);
+
+/// The command's name for messages: "AT+KCNXCFG" for "AT+KCNXCFG=1,\"GPRS\",\"apn\"" (arguments
+/// may hold secrets and never appear in errors).
+std::string commandName(std::string_view command);
+
+/// Parses the <n>th comma-separated integer after `prefix` in `line`.
+std::optional<int64_t> intField(std::string_view line, std::string_view prefix, size_t n,
+                                int64_t min, int64_t max);
+
+// ---- +CSQ -------------------------------------------------------------------------------------
+
+struct SignalQuality {
+    int rssi = 99;  ///< 0-31, 99 unknown
+    int ber = 99;   ///< 0-7, 99 unknown
+    /// dBm = -113 + 2 * rssi; nullopt when the module does not know.
+    std::optional<int> dbm() const;
+};
+
+/// "+CSQ: <rssi>,<ber>".
+Result<SignalQuality> parseCsq(std::string_view line);
+
+// ---- registration -----------------------------------------------------------------------------
+
+/// 27.007 <stat> of +CREG / +CGREG / +CEREG.
+enum class RegState {
+    NotSearching = 0,
+    Home = 1,
+    Searching = 2,
+    Denied = 3,
+    Unknown = 4,
+    Roaming = 5,
+};
+
+bool isRegistered(RegState s);
+/// "registered (home)", "searching", "denied", ...
+std::string regStateWords(RegState s);
+
+/// The answer to a read (`AT+CEREG?`): "+CEREG: <n>,<stat>[,<tac>,<ci>,<AcT>...]". `prefix` is
+/// "+CEREG:", "+CGREG:" or "+CREG:".
+Result<RegState> parseRegistrationRead(std::string_view line, std::string_view prefix);
+/// An unsolicited report (`AT+CEREG=2..5`): "+CEREG: <stat>[,<tac>,<ci>,<AcT>...]".
+Result<RegState> parseRegistrationUrc(std::string_view line, std::string_view prefix);
+
+// ---- SIM --------------------------------------------------------------------------------------
+
+enum class SimState { Ready, PinRequired, PukRequired, Other };
+
+struct SimStatus {
+    SimState state = SimState::Other;
+    std::string code;  ///< as the module wrote it: "READY", "SIM PIN", ...
+};
+
+/// "+CPIN: READY" / "+CPIN: SIM PIN" / "+CPIN: SIM PUK" / others.
+Result<SimStatus> parseCpin(std::string_view line);
+/// "ready", "PIN required", ... for ModemInfo::sim.
+std::string simStateWords(const SimStatus& s);
+
+// ---- errors -----------------------------------------------------------------------------------
+
+/// The number of a numeric "+CME ERROR: <n>" line (also "+CMS ERROR: <n>"); nullopt otherwise.
+std::optional<int> parseCmeErrorCode(std::string_view line);
+/// Plain words for the general 27.007 +CME ERROR codes (SIM, network, memory); empty when the
+/// code is not a general one.
+std::string cmeGeneralWords(int code);
+
+// ---- identity ---------------------------------------------------------------------------------
+
+/// What ATI / AT+CGMI / AT+CGMM / AT+CGMR / AT+CGSN reported.
+struct Identity {
+    std::string manufacturer;
+    std::string model;
+    std::string firmware;
+    std::string imei;
+};
+
+/// The single value of an identity query ("AT+CGMM" → "HL7802", "+CGMM: A7670E" → "A7670E"):
+/// the first non-empty line with `prefix` (e.g. "+CGMM:") and surrounding quotes removed.
+Result<std::string> parseIdentityValue(const std::vector<std::string>& lines,
+                                       std::string_view prefix);
+/// ATI answers: "Manufacturer: X" / "Model: Y" / "Revision: Z" / "IMEI: N" lines, or bare lines
+/// (the first is taken as the model, a line starting with "Revision" as the firmware).
+Identity parseAti(const std::vector<std::string>& lines);
+/// True when one of `patterns` occurs in `text` (case-insensitive).
+bool matchesModel(std::string_view text, const std::vector<std::string>& patterns);
+
+}  // namespace uplinkd::plugins::modem_common

@@ -1,0 +1,95 @@
+#include "common/pem.hpp"
+
+namespace uplinkd::plugins::modem_common {
+
+std::vector<std::string> contentLines(std::string_view text) {
+    std::vector<std::string> out;
+    size_t i = 0;
+    while (i < text.size()) {
+        size_t end = text.find_first_of("\r\n", i);
+        if (end == std::string_view::npos) {
+            end = text.size();
+        }
+        std::string_view line = text.substr(i, end - i);
+        while (!line.empty() && (line.back() == ' ' || line.back() == '\t')) {
+            line.remove_suffix(1);
+        }
+        if (!line.empty()) {
+            out.emplace_back(line);
+        }
+        i = end;
+        if (i < text.size() && text[i] == '\r') {
+            ++i;
+        }
+        if (i < text.size() && text[i] == '\n') {
+            ++i;
+        }
+    }
+    return out;
+}
+
+Result<std::vector<PemBlock>> splitPem(std::string_view text) {
+    static constexpr std::string_view kBegin = "-----BEGIN ";
+    static constexpr std::string_view kEnd = "-----END ";
+    std::vector<PemBlock> blocks;
+    PemBlock current;
+    bool inside = false;
+    for (auto& line : contentLines(text)) {
+        // Leading blanks are not part of PEM either.
+        const size_t first = line.find_first_not_of(" \t");
+        if (first != std::string::npos && first > 0) {
+            line.erase(0, first);
+        }
+        if (!inside) {
+            if (line.starts_with(kBegin) && line.ends_with("-----") &&
+                line.size() > kBegin.size() + 5) {
+                current = PemBlock{};
+                current.label = line.substr(kBegin.size(), line.size() - kBegin.size() - 5);
+                current.lines.push_back(line);
+                inside = true;
+            }
+            continue;
+        }
+        if (line.starts_with(kBegin)) {
+            return fail("bad_pem", "\"-----BEGIN " + current.label + "-----\" has no END line");
+        }
+        current.lines.push_back(line);
+        if (line.starts_with(kEnd)) {
+            if (line != std::string(kEnd) + current.label + "-----") {
+                return fail("bad_pem", "\"-----BEGIN " + current.label +
+                                           "-----\" ends with a different END line");
+            }
+            if (current.lines.size() < 3) {
+                return fail("bad_pem", "an empty \"" + current.label + "\" PEM block");
+            }
+            blocks.push_back(std::move(current));
+            inside = false;
+        }
+    }
+    if (inside) {
+        return fail("bad_pem", "\"-----BEGIN " + current.label + "-----\" has no END line");
+    }
+    if (blocks.empty()) {
+        return fail("bad_pem", "no PEM block (\"-----BEGIN ...-----\") found");
+    }
+    return blocks;
+}
+
+std::string joinLines(const std::vector<std::string>& lines, std::string_view eol) {
+    std::string out;
+    for (const auto& l : lines) {
+        out += l;
+        out += eol;
+    }
+    return out;
+}
+
+std::string joinBlocks(const std::vector<PemBlock>& blocks, std::string_view eol) {
+    std::string out;
+    for (const auto& b : blocks) {
+        out += joinLines(b.lines, eol);
+    }
+    return out;
+}
+
+}  // namespace uplinkd::plugins::modem_common

@@ -1,0 +1,34 @@
+// PEM text as modules want it: split into blocks, line ends normalised (CR+LF for the Sierra
+// stores, LF elsewhere), compared line by line with what a module reads back. Pure.
+// Thread: any (pure functions).
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "uplinkd/result.hpp"
+
+namespace uplinkd::plugins::modem_common {
+
+/// One "-----BEGIN <label>-----" ... "-----END <label>-----" block.
+struct PemBlock {
+    std::string label;               ///< "CERTIFICATE", "PRIVATE KEY", "EC PRIVATE KEY", ...
+    std::vector<std::string> lines;  ///< every line of the block, BEGIN and END included
+};
+
+/// The PEM blocks of `text`, in order. Text outside blocks is ignored. Errors ("bad_pem"): no
+/// block, a BEGIN without its END, a block without content.
+Result<std::vector<PemBlock>> splitPem(std::string_view text);
+
+/// The lines of `text` (split at CR LF, LF or CR) with trailing blanks removed and empty lines
+/// dropped.
+std::vector<std::string> contentLines(std::string_view text);
+
+/// The block's lines joined with `eol`, `eol` after the last one too.
+std::string joinLines(const std::vector<std::string>& lines, std::string_view eol);
+
+/// `blocks` joined with `eol` (one PEM text).
+std::string joinBlocks(const std::vector<PemBlock>& blocks, std::string_view eol);
+
+}  // namespace uplinkd::plugins::modem_common

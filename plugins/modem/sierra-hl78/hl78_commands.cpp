@@ -1,0 +1,58 @@
+#include "hl78_commands.hpp"
+
+namespace uplinkd::plugins::sierra_hl78 {
+
+namespace {
+
+std::string quoted(const std::string& s) {
+    return "\"" + s + "\"";
+}
+
+}  // namespace
+
+std::string kcnxcfgCommand(const ModemSettings& settings) {
+    std::string cmd = "AT+KCNXCFG=" + std::to_string(kCnx) + ",\"GPRS\"," + quoted(settings.apn);
+    if (!settings.apn_user.empty() || !settings.apn_password.empty()) {
+        cmd += "," + quoted(settings.apn_user) + "," + quoted(settings.apn_password);
+    }
+    return cmd;
+}
+
+std::string ktcpcfgCommand(int mode, const std::string& host, uint16_t port) {
+    return "AT+KTCPCFG=" + std::to_string(kCnx) + "," + std::to_string(mode) + "," + quoted(host) +
+           "," + std::to_string(port);
+}
+
+std::string ktcpcnxCommand(int session) {
+    return "AT+KTCPCNX=" + std::to_string(session);
+}
+
+std::string ktcpsndCommand(int session, size_t n) {
+    return "AT+KTCPSND=" + std::to_string(session) + "," + std::to_string(n);
+}
+
+std::string ktcprcvCommand(int session, size_t n) {
+    return "AT+KTCPRCV=" + std::to_string(session) + "," + std::to_string(n);
+}
+
+std::string ktcpcloseCommand(int session) {
+    return "AT+KTCPCLOSE=" + std::to_string(session);
+}
+
+std::string ktcpdelCommand(int session) {
+    return "AT+KTCPDEL=" + std::to_string(session);
+}
+
+std::string kcertstoreCommand(int data_type, size_t n, int index) {
+    std::string cmd = "AT+KCERTSTORE=" + std::to_string(data_type) + "," + std::to_string(n);
+    if (index >= 0) {
+        cmd += "," + std::to_string(index);
+    }
+    return cmd;
+}
+
+std::string kprivkstoreCommand(size_t n) {
+    return "AT+KPRIVKSTORE=0," + std::to_string(n);
+}
+
+}  // namespace uplinkd::plugins::sierra_hl78

@@ -1,0 +1,102 @@
+// The HL78xx command set as data: bring-up steps, the info queries, timeouts and limits, and
+// builders for the commands that take arguments. Facts: shared/reference/at-commands.md §1, §2,
+// §7 (sources Z-HL78S/C/H, Z-HL7800, SW-T, LEG). Thread: any (constants and pure functions).
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "common/at_steps.hpp"
+#include "common/generic_info.hpp"
+#include "uplinkd/modem_driver.hpp"
+
+namespace uplinkd::plugins::sierra_hl78 {
+
+using namespace std::chrono_literals;
+using modem_common::AtStep;
+using modem_common::InfoQuery;
+using modem_common::StepPolicy;
+
+/// The end-of-data pattern of KTCPSND / KTCPRCV / KCERTSTORE (set with AT+KPATTERN). A length
+/// announced for a data phase never counts it.
+inline constexpr std::string_view kEofPattern = "--EOF--Pattern--";
+/// The KCNXCFG bearer profile every socket uses.
+inline constexpr int kCnx = 1;
+/// KTCPCFG modes.
+inline constexpr int kModePlainClient = 0;
+inline constexpr int kModeTlsClient = 3;
+/// One AT+KTCPSND carries at most this much (Zephyr's MDM_MAX_DATA_LENGTH).
+inline constexpr size_t kMaxSendChunk = 1500;
+/// One AT+KTCPRCV asks for at most this much.
+inline constexpr size_t kMaxReadChunk = 1500;
+/// Root CA indexes 0-3 in the module's store.
+inline constexpr size_t kMaxRootCas = 4;
+/// Host names longer than this are refused before anything is sent.
+inline constexpr size_t kMaxHostLength = 255;
+
+/// Bring-up, in order: echo off, numeric +CME ERROR codes (the 9xx K-command codes are only
+/// numeric), the data-phase end pattern. SIM, registration and bearer follow (see the driver).
+inline constexpr AtStep kInitSteps[] = {
+    {"ATE0", 2s, StepPolicy::Required},
+    {"AT+CMEE=1", 2s, StepPolicy::Required},
+    {"AT+KPATTERN=\"--EOF--Pattern--\"", 2s, StepPolicy::Required},
+};
+
+/// Registration is read from the EPS status (LTE-M / NB-IoT only).
+inline constexpr std::string_view kRegistrationQuery = "AT+CEREG?";
+inline constexpr std::string_view kRegistrationPrefix = "+CEREG:";
+
+/// Brings the bearer up; the outcome is "+KCNX_IND: 1,<status>". Older firmware may not know it:
+/// the first KTCPCNX then brings the bearer up itself.
+inline constexpr AtStep kBearerUp = {"AT+KCNXUP=1", 10s, StepPolicy::Optional};
+
+/// Reads the certificate store back after provisioning.
+inline constexpr AtStep kCertStoreRead = {"AT+KCERTSTORE?", 10s, StepPolicy::Required};
+/// Removes the client certificate when none is configured (so it is not presented).
+inline constexpr AtStep kDeleteLocalCert = {"AT+KCERTDELETE=1", 5s, StepPolicy::Optional};
+
+/// `uplinkctl modem info`.
+inline constexpr InfoQuery kInfoQueries[] = {
+    {"AT+CGMI", 2s, &modem_common::applyManufacturer}, {"AT+CGMM", 2s, &modem_common::applyModel},
+    {"AT+CGMR", 2s, &modem_common::applyFirmware},     {"AT+CGSN", 2s, &modem_common::applyImei},
+    {"AT+CCID", 5s, &modem_common::applyIccid},        {"AT+CPIN?", 5s, &modem_common::applySim},
+    {"AT+CEREG?", 2s, &modem_common::applyCereg},      {"AT+CSQ", 2s, &modem_common::applyCsq},
+};
+
+/// Timeouts and polling, as data. The defaults are kHl78Timing; tests shorten them.
+struct Hl78Timing {
+    std::chrono::milliseconds command = 5s;    ///< plain commands
+    std::chrono::milliseconds sim_retry = 1s;  ///< SIM busy after boot
+    int sim_busy_retries = 10;
+    std::chrono::milliseconds registration_poll = 2s;
+    std::chrono::milliseconds registration_timeout = 180s;
+    int denied_polls = 3;
+    std::chrono::milliseconds bearer_up = 60s;   ///< AT+KCNXUP → +KCNX_IND
+    std::chrono::milliseconds connect = 90s;     ///< AT+KTCPCNX → +KTCP_IND / +KTCP_NOTIF
+    std::chrono::milliseconds send = 20s;        ///< one AT+KTCPSND data phase
+    std::chrono::milliseconds receive = 20s;     ///< one AT+KTCPRCV data phase
+    std::chrono::milliseconds cert_store = 30s;  ///< one AT+KCERTSTORE / KPRIVKSTORE
+};
+inline constexpr Hl78Timing kHl78Timing{};
+
+// ---- commands with arguments ------------------------------------------------------------------
+
+/// AT+KCNXCFG=1,"GPRS","<apn>"[,"<user>","<password>"] (arguments checked by the driver).
+std::string kcnxcfgCommand(const ModemSettings& settings);
+/// AT+KTCPCFG=1,<mode>,"<host>",<port>
+std::string ktcpcfgCommand(int mode, const std::string& host, uint16_t port);
+std::string ktcpcnxCommand(int session);
+/// AT+KTCPSND=<session>,<n>: n counts the payload only, never the EOF pattern.
+std::string ktcpsndCommand(int session, size_t n);
+std::string ktcprcvCommand(int session, size_t n);
+std::string ktcpcloseCommand(int session);
+std::string ktcpdelCommand(int session);
+/// AT+KCERTSTORE=<0 root|1 local>,<n>[,<index>] (index only when `index` >= 0).
+std::string kcertstoreCommand(int data_type, size_t n, int index);
+/// AT+KPRIVKSTORE=0,<n>
+std::string kprivkstoreCommand(size_t n);
+
+}  // namespace uplinkd::plugins::sierra_hl78

@@ -1,0 +1,350 @@
+#include "hl78_parsers.hpp"
+
+#include <algorithm>
+#include <array>
+
+namespace uplinkd::plugins::sierra_hl78 {
+
+using modem_common::afterPrefix;
+using modem_common::parseInt;
+using modem_common::splitFields;
+
+namespace {
+
+std::string_view trim(std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\r' || s.front() == '\n')) {
+        s.remove_prefix(1);
+    }
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\r' || s.back() == '\n')) {
+        s.remove_suffix(1);
+    }
+    return s;
+}
+
+Failure badReply(std::string_view what, std::string_view line) {
+    std::string shown;
+    for (const char c : line.substr(0, 80)) {
+        const auto u = static_cast<unsigned char>(c);
+        shown += (u >= 0x20 && u < 0x7f) ? c : '?';
+    }
+    return fail("bad_reply", "unexpected " + std::string(what) + " \"" + shown + "\"");
+}
+
+/// "<prefix> <a>,<b>[,...]" with a and b integers in range; `exact` refuses more fields.
+Result<std::pair<int64_t, int64_t>> twoInts(std::string_view line, std::string_view prefix,
+                                            int64_t a_max, int64_t b_min, int64_t b_max,
+                                            bool exact) {
+    const auto rest = afterPrefix(trim(line), prefix);
+    if (!rest) {
+        return badReply(prefix, line);
+    }
+    const auto f = splitFields(*rest);
+    if (f.size() < 2 || (exact && f.size() != 2)) {
+        return badReply(prefix, line);
+    }
+    const auto a = parseInt(f[0], 0, a_max);
+    const auto b = parseInt(f[1], b_min, b_max);
+    if (!a || !b) {
+        return badReply(prefix, line);
+    }
+    return std::pair{*a, *b};
+}
+
+// +KTCP_NOTIF codes [Z-HL78H, Z-HL7800].
+constexpr std::array<std::string_view, 16> kNotifWords = {
+    "network error (the module has no data connection)",
+    "no more sockets available in the module",
+    "the module ran out of memory",
+    "DNS error: the module could not resolve the host name",
+    "the server closed the connection",
+    "TCP connection error (refused or unreachable)",
+    "generic error",
+    "the module failed to accept a client request",
+    "KTCPSND got a different number of bytes than announced before the EOF pattern",
+    "bad session ID",
+    "the session is already running",
+    "all sessions are in use",
+    "the connection timed out",
+    "TLS connection error: the TLS handshake failed in the module",
+    "TLS initialisation error: the module could not load its client certificate or key",
+    "TLS certificate error: the module does not trust the broker's certificate",
+};
+
+// +CME ERROR codes of the K commands, 902-932 [LEG, SW-BX].
+constexpr std::array<std::string_view, 31> kCmeWords = {
+    "no more sockets available",                                        // 902
+    "the module ran out of memory",                                     // 903
+    "DNS error: the host name could not be resolved",                   // 904
+    "TCP disconnection by the remote host",                             // 905
+    "UDP/TCP connection error",                                         // 906
+    "generic error",                                                    // 907
+    "failed to accept a client request",                                // 908
+    "the data mode does not match KTCPSND/KTCPRCV",                     // 909
+    "bad session ID",                                                   // 910
+    "the session is already running",                                   // 911
+    "all sessions are in use",                                          // 912
+    "socket connection timeout",                                        // 913
+    "control socket connection timeout",                                // 914
+    "a parameter was not expected",                                     // 915
+    "a parameter is out of range",                                      // 916
+    "a parameter is missing",                                           // 917
+    "feature not supported",                                            // 918
+    "feature not available",                                            // 919
+    "protocol not supported",                                           // 920
+    "invalid bearer state (is the data connection up?)",                // 921
+    "invalid session state",                                            // 922
+    "invalid terminate-PRT-data-mode state",                            // 923
+    "the session is busy",                                              // 924
+    "invalid HTTP header name",                                         // 925
+    "invalid HTTP header value",                                        // 926
+    "empty HTTP header name",                                           // 927
+    "empty HTTP header value",                                          // 928
+    "invalid input data format",                                        // 929
+    "invalid content (not a certificate or key the module can parse)",  // 930
+    "invalid parameter length (a certificate needs proper line ends)",  // 931
+    "invalid parameter format",                                         // 932
+};
+
+}  // namespace
+
+Result<int> parseKtcpCfg(std::string_view line) {
+    const auto rest = afterPrefix(trim(line), "+KTCPCFG:");
+    if (!rest) {
+        return badReply("+KTCPCFG", line);
+    }
+    const auto id = parseInt(*rest, 1, 255);
+    if (!id) {
+        return badReply("+KTCPCFG", line);
+    }
+    return static_cast<int>(*id);
+}
+
+Result<KtcpInd> parseKtcpInd(std::string_view line) {
+    auto v = twoInts(line, "+KTCP_IND:", 255, 0, 255, false);
+    if (!v) {
+        return v.failure();
+    }
+    return KtcpInd{static_cast<int>(v->first), static_cast<int>(v->second)};
+}
+
+Result<KtcpNotif> parseKtcpNotif(std::string_view line) {
+    auto v = twoInts(line, "+KTCP_NOTIF:", 255, 0, 255, false);
+    if (!v) {
+        return v.failure();
+    }
+    return KtcpNotif{static_cast<int>(v->first), static_cast<int>(v->second)};
+}
+
+Result<KtcpData> parseKtcpData(std::string_view line) {
+    auto v = twoInts(line, "+KTCP_DATA:", 255, 0, int64_t{1} << 31, false);
+    if (!v) {
+        return v.failure();
+    }
+    return KtcpData{static_cast<int>(v->first), static_cast<size_t>(v->second)};
+}
+
+Result<KcnxInd> parseKcnxInd(std::string_view line) {
+    auto v = twoInts(line, "+KCNX_IND:", 255, 0, 255, false);
+    if (!v) {
+        return v.failure();
+    }
+    return KcnxInd{static_cast<int>(v->first), static_cast<int>(v->second)};
+}
+
+bool kcnxFinal(int status) {
+    return status >= 0 && status <= 3;
+}
+
+Result<int> parseKsup(std::string_view line) {
+    const auto rest = afterPrefix(trim(line), "+KSUP:");
+    if (!rest) {
+        return badReply("+KSUP", line);
+    }
+    const auto n = parseInt(*rest, 0, 255);
+    if (!n) {
+        return badReply("+KSUP", line);
+    }
+    return static_cast<int>(*n);
+}
+
+std::string ksupWords(int n) {
+    switch (n) {
+        case 0:
+            return "ready";
+        case 1:
+            return "waiting for the SIM PIN/PUK";
+        case 2:
+            return "no SIM card";
+        case 3:
+            return "SIM lock";
+        case 4:
+            return "unrecoverable error";
+        case 5:
+            return "unknown state";
+        case 6:
+            return "inactive SIM";
+        default:
+            return "state " + std::to_string(n);
+    }
+}
+
+Result<RegState> parseCeregRead(std::string_view line) {
+    return modem_common::parseRegistrationRead(line, "+CEREG:");
+}
+
+Result<RegState> parseCeregUrc(std::string_view line) {
+    return modem_common::parseRegistrationUrc(line, "+CEREG:");
+}
+
+Result<SignalQuality> parseCsq(std::string_view line) {
+    return modem_common::parseCsq(line);
+}
+
+Identity parseIdentity(const std::vector<std::string>& lines) {
+    return modem_common::parseAti(lines);
+}
+
+Result<std::vector<StoredCert>> parseCertStoreList(const std::vector<std::string>& lines) {
+    std::vector<StoredCert> out;
+    bool seen_header = false;
+    for (const auto& raw : lines) {
+        std::string_view line = trim(raw);
+        if (auto rest = afterPrefix(line, "+KCERTSTORE:")) {
+            seen_header = true;
+            line = *rest;
+        }
+        if (line.empty()) {
+            continue;
+        }
+        const bool root = line.starts_with("root_cert,");
+        const bool local = line.starts_with("local_cert,");
+        if (root || local) {
+            const auto f = splitFields(line);
+            const auto index = f.size() == 3 ? parseInt(f[1], 0, 255) : std::nullopt;
+            const auto length = f.size() == 3 ? parseInt(f[2], 0, 1 << 20) : std::nullopt;
+            if (!index || !length) {
+                return badReply("+KCERTSTORE entry", line);
+            }
+            StoredCert c;
+            c.kind = root ? StoredCert::Kind::Root : StoredCert::Kind::Local;
+            c.index = static_cast<int>(*index);
+            c.length = static_cast<size_t>(*length);
+            out.push_back(std::move(c));
+            continue;
+        }
+        if (out.empty()) {
+            if (!seen_header) {
+                return badReply("+KCERTSTORE answer", line);
+            }
+            continue;  // text before the first entry: nothing to attach it to
+        }
+        out.back().lines.emplace_back(line);
+    }
+    return out;
+}
+
+std::string ktcpNotifWords(int code) {
+    if (code < 0 || code >= static_cast<int>(kNotifWords.size())) {
+        return "";
+    }
+    return std::string(kNotifWords[static_cast<size_t>(code)]);
+}
+
+std::string kCommandErrorWords(int code) {
+    if (code < 902 || code > 932) {
+        return "";
+    }
+    return std::string(kCmeWords[static_cast<size_t>(code - 902)]);
+}
+
+std::string explainLine(std::string_view raw) {
+    const std::string_view line = trim(raw);
+    const std::string shown(line.substr(0, 120));
+    if (const auto code = modem_common::parseCmeErrorCode(line)) {
+        std::string words = kCommandErrorWords(*code);
+        if (words.empty()) {
+            words = modem_common::cmeGeneralWords(*code);
+        }
+        if (words.empty()) {
+            words = "module error " + std::to_string(*code);
+        }
+        return words + " (" + shown + ")";
+    }
+    if (auto text = afterPrefix(line, "+CME ERROR:")) {
+        return std::string(*text) + " (" + shown + ")";
+    }
+    if (line.starts_with("+KTCP_NOTIF:")) {
+        const auto n = parseKtcpNotif(line);
+        if (!n) {
+            return shown;
+        }
+        std::string words = ktcpNotifWords(n->code);
+        if (words.empty()) {
+            words = "socket error " + std::to_string(n->code);
+        }
+        if (n->code == 15) {
+            words +=
+                ": the module's root CA store does not hold the CA that signed the broker's "
+                "certificate (or the name does not match): check tls.ca_file (the root CA, not "
+                "an intermediate) and provision it to the module";
+        } else if (n->code == 13) {
+            words +=
+                " (the broker may want a client certificate, or TLS versions or ciphers the "
+                "module lacks; tls = \"local\" lets uplinkd do TLS instead)";
+        } else if (n->code == 14) {
+            words += " (provision tls.cert_file and tls.key_file again)";
+        }
+        return words + " (" + shown + ")";
+    }
+    if (line.starts_with("+KCNX_IND:")) {
+        const auto k = parseKcnxInd(line);
+        if (!k) {
+            return shown;
+        }
+        switch (k->status) {
+            case 0:
+                return "the network dropped the data connection (" + shown + ")";
+            case 2:
+                return "the data connection (PDP context) could not be activated: check apn, "
+                       "apn_user and apn_password_file (" +
+                       shown + ")";
+            case 3:
+                return "the data connection was closed (" + shown + ")";
+            default:
+                return shown;
+        }
+    }
+    if (line.starts_with("+KSUP:")) {
+        const auto k = parseKsup(line);
+        return k ? "the module restarted (" + ksupWords(*k) + ")" : shown;
+    }
+    if (line == "ERROR") {
+        return "the module refused the command (ERROR)";
+    }
+    return shown;
+}
+
+size_t safeSendLength(std::span<const uint8_t> data, size_t max, std::string_view pattern) {
+    size_t end = std::min(max, data.size());
+    if (end == 0 || pattern.empty()) {
+        return end;
+    }
+    const std::string_view bytes(reinterpret_cast<const char*>(data.data()), end);
+    for (;;) {
+        std::string joined(bytes.substr(0, end));
+        joined += pattern;
+        const size_t first = joined.find(pattern);
+        if (first == end) {
+            return end;  // the module finds the pattern right after the payload
+        }
+        // An early match: cut just after its first byte (or before it, when it starts at the
+        // last byte), which breaks it; the loop checks that the cut makes no new one.
+        const size_t cut = first + 1 < end ? first + 1 : first;
+        if (cut == 0) {
+            return end;  // a pattern made of one repeated byte: nothing better exists
+        }
+        end = cut;
+    }
+}
+
+}  // namespace uplinkd::plugins::sierra_hl78

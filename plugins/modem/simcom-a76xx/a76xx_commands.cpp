@@ -1,0 +1,87 @@
+#include "a76xx_commands.hpp"
+
+namespace uplinkd::plugins::simcom_a76xx {
+
+namespace {
+
+std::string quoted(std::string_view s) {
+    return "\"" + std::string(s) + "\"";
+}
+
+std::string csslcfg(std::string_view key, const std::string& value) {
+    return "AT+CSSLCFG=\"" + std::string(key) + "\"," + std::to_string(kSslContext) + "," + value;
+}
+
+}  // namespace
+
+std::string cgdcontCommand(const ModemSettings& settings) {
+    return "AT+CGDCONT=1,\"IP\"," + quoted(settings.apn);
+}
+
+std::string cgauthCommand(const ModemSettings& settings) {
+    return "AT+CGAUTH=1,1," + quoted(settings.apn_user) + "," + quoted(settings.apn_password);
+}
+
+std::string cipopenCommand(int link, const std::string& host, uint16_t port) {
+    return "AT+CIPOPEN=" + std::to_string(link) + ",\"TCP\"," + quoted(host) + "," +
+           std::to_string(port);
+}
+
+std::string cipsendCommand(int link, size_t n) {
+    return "AT+CIPSEND=" + std::to_string(link) + "," + std::to_string(n);
+}
+
+std::string ciprxgetCommand(int link, size_t n) {
+    return "AT+CIPRXGET=2," + std::to_string(link) + "," + std::to_string(n);
+}
+
+std::string cipcloseCommand(int link) {
+    return "AT+CIPCLOSE=" + std::to_string(link);
+}
+
+std::vector<AtCommandStep> sslContextSteps(bool client_certificate,
+                                           std::chrono::milliseconds timeout) {
+    std::vector<AtCommandStep> steps = {
+        {csslcfg("sslversion", "4"), timeout},
+        {csslcfg("authmode", client_certificate ? "2" : "1"), timeout},
+        {csslcfg("ignorelocaltime", "1"), timeout},
+        {csslcfg("cacert", quoted(kCaFile)), timeout},
+    };
+    if (client_certificate) {
+        steps.push_back({csslcfg("clientcert", quoted(kCertFile)), timeout});
+        steps.push_back({csslcfg("clientkey", quoted(kKeyFile)), timeout});
+    }
+    steps.push_back({csslcfg("enableSNI", kEnableSni ? "1" : "0"), timeout});
+    return steps;
+}
+
+std::string cchsslcfgCommand(int session) {
+    return "AT+CCHSSLCFG=" + std::to_string(session) + "," + std::to_string(kSslContext);
+}
+
+std::string cchopenCommand(int session, const std::string& host, uint16_t port) {
+    return "AT+CCHOPEN=" + std::to_string(session) + "," + quoted(host) + "," +
+           std::to_string(port) + ",2";
+}
+
+std::string cchsendCommand(int session, size_t n) {
+    return "AT+CCHSEND=" + std::to_string(session) + "," + std::to_string(n);
+}
+
+std::string cchrecvCommand(int session, size_t n) {
+    return "AT+CCHRECV=" + std::to_string(session) + "," + std::to_string(n);
+}
+
+std::string cchcloseCommand(int session) {
+    return "AT+CCHCLOSE=" + std::to_string(session);
+}
+
+std::string ccertdownCommand(std::string_view name, size_t n) {
+    return "AT+CCERTDOWN=" + quoted(name) + "," + std::to_string(n);
+}
+
+std::string ccertdeleCommand(std::string_view name) {
+    return "AT+CCERTDELE=" + quoted(name);
+}
+
+}  // namespace uplinkd::plugins::simcom_a76xx

@@ -1,0 +1,133 @@
+// The SIMCom A76xx / SIM7600 command set as data: bring-up steps, the info queries, timeouts
+// and limits, the SSL context settings, and builders for commands that take arguments. Facts:
+// shared/reference/at-commands.md §1, §5, §7 (SC-MAN V1.09, SC-TCP, SC-SSL, TG-A76, LILY-SSL).
+// Thread: any (constants and pure functions).
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/at_steps.hpp"
+#include "common/generic_info.hpp"
+#include "uplinkd/modem_driver.hpp"
+
+namespace uplinkd::plugins::simcom_a76xx {
+
+using namespace std::chrono_literals;
+using modem_common::AtCommandStep;
+using modem_common::AtStep;
+using modem_common::InfoQuery;
+using modem_common::StepPolicy;
+
+/// AT+CIPOPEN links 0-9; AT+CCHOPEN sessions 0-1.
+inline constexpr int kLinks = 10;
+inline constexpr int kSessions = 2;
+/// The SSL context every TLS session uses.
+inline constexpr int kSslContext = 0;
+/// SNI is always sent: brokers on shared addresses (HiveMQ Cloud, AWS) need it, and the module
+/// does not send it unless told ("enableSNI" defaults to 0). Not a setting on purpose.
+inline constexpr bool kEnableSni = true;
+/// One AT+CIPSEND / AT+CCHSEND carries at most this much.
+inline constexpr size_t kMaxSendChunk = 1460;
+/// One AT+CIPRXGET=2 / AT+CCHRECV asks for at most this much.
+inline constexpr size_t kMaxReadChunk = 1500;
+/// AT+CCERTDOWN takes 1-10240 bytes.
+inline constexpr size_t kMaxCertFile = 10240;
+/// Host names longer than this are refused before anything is sent (CCHOPEN takes 256).
+inline constexpr size_t kMaxHostLength = 256;
+/// Certificate store names (5-108 characters, ending in .pem).
+inline constexpr std::string_view kCaFile = "uplinkd_ca.pem";
+inline constexpr std::string_view kCertFile = "uplinkd_cert.pem";
+inline constexpr std::string_view kKeyFile = "uplinkd_key.pem";
+
+/// Bring-up, in order: echo off, numeric +CME ERROR codes. SIM, APN, registration, manual
+/// receive and NETOPEN follow (see the driver).
+inline constexpr AtStep kInitSteps[] = {
+    {"ATE0", 2s, StepPolicy::Required},
+    {"AT+CMEE=1", 2s, StepPolicy::Required},
+};
+
+/// Registration: LTE (EPS) first, then packet-switched 2G/3G for the variants that have it.
+inline constexpr std::string_view kRegistrationQueries[][2] = {
+    {"AT+CEREG?", "+CEREG:"},
+    {"AT+CGREG?", "+CGREG:"},
+};
+
+/// Manual receive ("+CIPRXGET: 1,<link>" then AT+CIPRXGET=2); must precede AT+NETOPEN.
+inline constexpr AtStep kManualReceive = {"AT+CIPRXGET=1", 5s, StepPolicy::Required};
+/// Opens the network; the result is "+NETOPEN: <err>".
+inline constexpr AtStep kNetOpen = {"AT+NETOPEN", 5s, StepPolicy::Required};
+/// Whether the network is open ("+NETOPEN: 1").
+inline constexpr AtStep kNetOpenQuery = {"AT+NETOPEN?", 5s, StepPolicy::Required};
+/// Closes the network; the result is "+NETCLOSE: <err>".
+inline constexpr AtStep kNetClose = {"AT+NETCLOSE", 5s, StepPolicy::Required};
+/// SSL service: report each send's result, manual receive (cache + "+CCHEVENT"). Before
+/// CCHSTART; a module whose service runs already refuses it.
+inline constexpr AtStep kCchSet = {"AT+CCHSET=1,1", 5s, StepPolicy::Optional};
+inline constexpr AtStep kCchStart = {"AT+CCHSTART", 5s, StepPolicy::Required};
+inline constexpr AtStep kCchStop = {"AT+CCHSTOP", 5s, StepPolicy::Required};
+/// Which certificate files the module holds.
+inline constexpr AtStep kCertList = {"AT+CCERTLIST", 5s, StepPolicy::Required};
+/// How much each SSL session has cached ("+CCHRECV: LEN,<c0>,<c1>").
+inline constexpr AtStep kCchRecvQuery = {"AT+CCHRECV?", 5s, StepPolicy::Required};
+
+/// `uplinkctl modem info`.
+inline constexpr InfoQuery kInfoQueries[] = {
+    {"AT+CGMI", 2s, &modem_common::applyManufacturer}, {"AT+CGMM", 2s, &modem_common::applyModel},
+    {"AT+CGMR", 2s, &modem_common::applyFirmware},     {"AT+CGSN", 2s, &modem_common::applyImei},
+    {"AT+CICCID", 5s, &modem_common::applyIccid},      {"AT+CPIN?", 5s, &modem_common::applySim},
+    {"AT+CEREG?", 2s, &modem_common::applyCereg},      {"AT+CGREG?", 2s, &modem_common::applyCgreg},
+    {"AT+CSQ", 2s, &modem_common::applyCsq},
+};
+
+/// Timeouts and polling, as data. The defaults are kA76xxTiming; tests shorten them.
+struct A76xxTiming {
+    std::chrono::milliseconds command = 5s;
+    std::chrono::milliseconds sim_retry = 1s;
+    int sim_busy_retries = 10;
+    std::chrono::milliseconds registration_poll = 2s;
+    std::chrono::milliseconds registration_timeout = 180s;
+    int denied_polls = 3;
+    std::chrono::milliseconds net_open = 60s;      ///< AT+NETOPEN → +NETOPEN
+    std::chrono::milliseconds cch_start = 30s;     ///< AT+CCHSTART → +CCHSTART
+    std::chrono::milliseconds connect = 120s;      ///< AT+CIPOPEN → +CIPOPEN
+    std::chrono::milliseconds tls_connect = 320s;  ///< AT+CCHOPEN → +CCHOPEN (negotiatetime 300)
+    std::chrono::milliseconds send = 20s;          ///< one send data phase
+    std::chrono::milliseconds send_result = 20s;   ///< → +CIPSEND / +CCHSEND result
+    std::chrono::milliseconds send_retry = 200ms;  ///< after "send buffer full"
+    int send_retries = 50;
+    std::chrono::milliseconds receive = 20s;     ///< one read, with its end URC
+    std::chrono::milliseconds cert_store = 30s;  ///< one AT+CCERTDOWN
+};
+inline constexpr A76xxTiming kA76xxTiming{};
+
+// ---- commands with arguments ------------------------------------------------------------------
+
+/// AT+CGDCONT=1,"IP","<apn>"
+std::string cgdcontCommand(const ModemSettings& settings);
+/// AT+CGAUTH=1,1,"<user>","<password>" (PAP; 27.007 argument order).
+std::string cgauthCommand(const ModemSettings& settings);
+std::string cipopenCommand(int link, const std::string& host, uint16_t port);
+std::string cipsendCommand(int link, size_t n);
+std::string ciprxgetCommand(int link, size_t n);
+std::string cipcloseCommand(int link);
+/// The AT+CSSLCFG settings of the SSL context: "sslversion" 4 (every version the module has;
+/// the broker picks TLS 1.2), "authmode" 1 (verify the server) or 2 (and present a client
+/// certificate), "ignorelocaltime" 1 (the module's clock is not trusted), the files, and
+/// "enableSNI" 1.
+std::vector<AtCommandStep> sslContextSteps(bool client_certificate,
+                                           std::chrono::milliseconds timeout);
+std::string cchsslcfgCommand(int session);
+/// AT+CCHOPEN=<session>,"<host>",<port>,2 (2: SSL/TLS client)
+std::string cchopenCommand(int session, const std::string& host, uint16_t port);
+std::string cchsendCommand(int session, size_t n);
+std::string cchrecvCommand(int session, size_t n);
+std::string cchcloseCommand(int session);
+std::string ccertdownCommand(std::string_view name, size_t n);
+std::string ccertdeleCommand(std::string_view name);
+
+}  // namespace uplinkd::plugins::simcom_a76xx

@@ -1,0 +1,110 @@
+#include "data_phase.hpp"
+
+#include <utility>
+
+namespace uplinkd::emulator {
+
+DataPhase::DataPhase(Mode mode, size_t expected, std::string pattern, size_t cap)
+    : mode_(mode), expected_(expected), pattern_(std::move(pattern)), cap_(cap) {
+    if (mode_ == Mode::Count && expected_ == 0) {
+        outcome_ = Outcome::Complete;
+    }
+}
+
+DataPhase DataPhase::count(size_t n) {
+    return DataPhase(Mode::Count, n, {}, n);
+}
+
+DataPhase DataPhase::pattern(std::string pattern, size_t cap) {
+    return DataPhase(Mode::Pattern, 0, std::move(pattern), cap);
+}
+
+DataPhase DataPhase::countOrPattern(size_t n, std::string pattern) {
+    return DataPhase(Mode::CountOrPattern, n, std::move(pattern), n);
+}
+
+DataPhase DataPhase::ctrlZ(size_t cap) {
+    return DataPhase(Mode::CtrlZ, 0, {}, cap);
+}
+
+bool DataPhase::endsWithPattern() const {
+    return !pattern_.empty() && data_.size() >= pattern_.size() &&
+           std::string_view(data_).substr(data_.size() - pattern_.size()) == pattern_;
+}
+
+void DataPhase::finishNow() {
+    if (outcome_ == Outcome::Pending && trailer_) {
+        outcome_ = Outcome::Complete;
+    }
+}
+
+size_t DataPhase::feed(std::string_view bytes) {
+    size_t used = 0;
+    while (used < bytes.size() && outcome_ == Outcome::Pending) {
+        char c = bytes[used];
+        switch (mode_) {
+            case Mode::Count:
+                data_.push_back(c);
+                ++used;
+                if (data_.size() == expected_) {
+                    outcome_ = Outcome::Complete;
+                }
+                break;
+            case Mode::Pattern:
+                data_.push_back(c);
+                ++used;
+                if (endsWithPattern()) {
+                    data_.resize(data_.size() - pattern_.size());
+                    ended_on_pattern_ = true;
+                    outcome_ = Outcome::Complete;
+                } else if (data_.size() > cap_ + pattern_.size()) {
+                    outcome_ = Outcome::Overflow;
+                }
+                break;
+            case Mode::CountOrPattern:
+                if (trailer_) {
+                    // Exactly n bytes are in; swallow the pattern if it follows, stop otherwise.
+                    if (trailer_matched_ < pattern_.size() && c == pattern_[trailer_matched_]) {
+                        ++trailer_matched_;
+                        ++used;
+                        if (trailer_matched_ == pattern_.size()) {
+                            ended_on_pattern_ = true;
+                            outcome_ = Outcome::Complete;
+                        }
+                    } else {
+                        outcome_ = Outcome::Complete;
+                    }
+                    break;
+                }
+                data_.push_back(c);
+                ++used;
+                if (endsWithPattern()) {
+                    data_.resize(data_.size() - pattern_.size());
+                    ended_on_pattern_ = true;
+                    outcome_ = Outcome::Complete;
+                } else if (data_.size() == expected_) {
+                    trailer_ = true;
+                    if (pattern_.empty()) {
+                        outcome_ = Outcome::Complete;
+                    }
+                }
+                break;
+            case Mode::CtrlZ:
+                ++used;
+                if (c == 0x1a) {
+                    outcome_ = Outcome::Complete;
+                } else if (c == 0x1b) {
+                    outcome_ = Outcome::Cancelled;
+                } else {
+                    data_.push_back(c);
+                    if (data_.size() > cap_) {
+                        outcome_ = Outcome::Overflow;
+                    }
+                }
+                break;
+        }
+    }
+    return used;
+}
+
+}  // namespace uplinkd::emulator

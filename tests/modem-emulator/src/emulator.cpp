@@ -1,0 +1,147 @@
+#include "emulator.hpp"
+
+#include <sstream>
+
+#include "model_a76xx.hpp"
+#include "model_hl78.hpp"
+
+namespace uplinkd::emulator {
+
+Emulator::Emulator(asio::io_context& io, EmulatorConfig cfg)
+    : io_(io),
+      cfg_(std::move(cfg)),
+      port_(io, cfg_.baud),
+      control_(io, [this](const std::string& line) { return control(line); }) {
+    ModemOptions opts;
+    opts.variant = cfg_.variant;
+    opts.boot_time = std::chrono::milliseconds(cfg_.boot_ms);
+    if (cfg_.model == "a76xx") {
+        modem_ = std::make_unique<A76xxModel>(io_, port_, certs_, log_, opts);
+    } else {
+        modem_ = std::make_unique<Hl78Model>(io_, port_, certs_, log_, opts);
+    }
+}
+
+Emulator::~Emulator() {
+    stop();
+}
+
+std::string Emulator::start() {
+    if (cfg_.model != "hl78" && cfg_.model != "a76xx") {
+        return "unknown model '" + cfg_.model + "'";
+    }
+    if (!cfg_.log.empty() && !log_.open(cfg_.log)) {
+        return "cannot open log file " + cfg_.log;
+    }
+    if (auto err = port_.open(cfg_.link); !err.empty()) {
+        return err;
+    }
+    if (!cfg_.control.empty()) {
+        if (auto err = control_.listen(cfg_.control); !err.empty()) {
+            return err;
+        }
+    }
+    log_.note(std::string("start: model ") + modem_->modelName() + " on " + port_.slavePath() +
+              ", baud " + std::to_string(cfg_.baud));
+    port_.start([this](std::string_view bytes) { modem_->onBytes(bytes); });
+    modem_->powerOn();
+    return {};
+}
+
+void Emulator::stop() {
+    if (modem_) {
+        modem_->powerOff();
+    }
+    control_.close();
+    port_.close();
+}
+
+std::string Emulator::control(const std::string& line) {
+    std::istringstream in(line);
+    std::string cmd;
+    std::string arg;
+    in >> cmd >> arg;
+    std::string rest;
+    std::getline(in, rest);
+    log_.note("control: " + line);
+    auto number = [](const std::string& s) -> std::optional<long> {
+        if (s.empty() || s.find_first_not_of("0123456789") != std::string::npos || s.size() > 9) {
+            return std::nullopt;
+        }
+        return std::stol(s);
+    };
+    if (cmd == "power" && arg == "off") {
+        modem_->powerOff();
+        return "ok power off";
+    }
+    if (cmd == "power" && arg == "on") {
+        modem_->powerOn();
+        return "ok power on";
+    }
+    if (cmd == "reset" && arg.empty()) {
+        modem_->reset();
+        return "ok reset";
+    }
+    if (cmd == "fault") {
+        if (arg == "silent") {
+            modem_->setSilent(true);
+            return "ok fault silent";
+        }
+        if (arg == "none") {
+            modem_->setSilent(false);
+            return "ok fault none";
+        }
+        if (arg == "drop-link") {
+            modem_->dropLinks();
+            return "ok fault drop-link";
+        }
+        if (arg == "garbage") {
+            auto n = number(rest.empty() ? "" : rest.substr(rest.find_first_not_of(' ')));
+            if (!n || *n > 10 * 1024 * 1024) {
+                return "error usage: fault garbage N (N <= 10485760)";
+            }
+            modem_->injectGarbage(static_cast<size_t>(*n));
+            return "ok fault garbage " + std::to_string(*n);
+        }
+        return "error unknown fault '" + arg + "' (silent, garbage N, drop-link, none)";
+    }
+    if (cmd == "status" && arg.empty()) {
+        auto j = modem_->status();
+        j["pty"] = port_.slavePath();
+        j["link"] = cfg_.link;
+        j["baud"] = cfg_.baud;
+        j["output_queued"] = port_.pendingOutput();
+        return j.dump();
+    }
+    if (cmd == "stats" && arg == "reset") {
+        port_.resetStats();
+        return "ok stats reset";
+    }
+    if (cmd == "urc" && !arg.empty()) {
+        std::string text = arg + rest;
+        modem_->injectUrc(text);
+        return "ok urc";
+    }
+    if (cmd == "register") {
+        auto n = number(arg);
+        if (!n || *n > 5) {
+            return "error usage: register STAT (0-5)";
+        }
+        modem_->setRegistration(static_cast<int>(*n));
+        return "ok register " + arg;
+    }
+    if (cmd == "csq") {
+        auto n = number(arg);
+        if (!n || (*n > 31 && *n != 99)) {
+            return "error usage: csq RSSI (0-31, 99)";
+        }
+        modem_->setSignal(static_cast<int>(*n));
+        return "ok csq " + arg;
+    }
+    if (cmd.empty()) {
+        return "error empty command";
+    }
+    return "error unknown command '" + line + "'";
+}
+
+}  // namespace uplinkd::emulator

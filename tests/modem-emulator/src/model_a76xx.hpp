@@ -1,0 +1,88 @@
+// A76xxModel: SIMCom A7670 / A76xx (and the SIM7600 TCP/SSL sets) on top of Modem.
+#pragma once
+
+#include <array>
+#include <optional>
+#include <string>
+
+#include "host_socket.hpp"
+#include "modem.hpp"
+
+namespace uplinkd::emulator {
+
+/// The SIMCom A76xx command set; loop-bound (single thread).
+/// Boot URCs, NETOPEN/CIPOPEN/CIPSEND/CIPRXGET sockets, SSL contexts (AT+CSSLCFG, SNI only with
+/// enableSNI 1), certificate files (AT+CCERTDOWN) and CCH TLS sessions done with OpenSSL.
+class A76xxModel : public Modem {
+  public:
+    A76xxModel(asio::io_context& io, PtyPort& port, CertStore& certs, TraceLog& log,
+               ModemOptions opts);
+    ~A76xxModel() override;
+
+    void dropLinks() override;
+    const char* modelName() const override { return "a76xx"; }
+
+  protected:
+    std::vector<std::string> bootUrcs() const override;
+    void onPowerLoss() override;
+    std::vector<std::string> identify() const override;
+    void addStatus(nlohmann::json& j) const override;
+
+  private:
+    /// One AT+CIPOPEN link (0-9).
+    struct Link {
+        bool in_use = false;  ///< opening, open, or closed by the peer with data left
+        bool open = false;
+        std::string host;
+        uint16_t port = 0;
+        bool data_reported = false;
+        HostSocketPtr sock;
+    };
+    /// One AT+CSSLCFG context (0-9), with the module's defaults.
+    struct SslContext {
+        int sslversion = 4;
+        int authmode = 0;
+        int ignorelocaltime = 1;
+        int negotiatetime = 300;
+        std::string cacert;
+        std::string clientcert;
+        std::string clientkey;
+        std::string password;
+        int enable_sni = 0;
+    };
+    /// One CCH session (0-1).
+    struct CchSession {
+        bool in_use = false;
+        bool open = false;
+        std::string host;
+        uint16_t port = 0;
+        int type = 2;
+        std::optional<int> ctx;  ///< AT+CCHSSLCFG; cleared after CCHCLOSE or a failed open
+        bool data_reported = false;
+        HostSocketPtr sock;
+    };
+
+    void addTcpCommands();
+    void addSslCommands();
+    void addCchCommands();
+    Final cipRead(const AtCommand& c, int mode);
+    void onLinkData(int link, HostSocket* sock);
+    void onLinkClosed(int link, HostSocket* sock);
+    void onCchData(int s, HostSocket* sock);
+    void onCchClosed(int s, HostSocket* sock);
+    void pushCch(int s);
+    void openCch(int s);
+    static void closeSock(HostSocketPtr& sock);
+    std::string csslcfgLine(int ctx) const;
+
+    bool net_open_ = false;
+    int rxget_mode_ = 0;  ///< AT+CIPRXGET: 0 push, 1 manual
+    std::array<Link, 10> links_{};
+    std::array<SslContext, 10> ssl_{};
+    bool cch_started_ = false;
+    int cch_report_send_ = 0;
+    int cch_recv_mode_ = 0;
+    std::array<CchSession, 2> cch_{};
+};
+
+}  // namespace uplinkd::emulator

@@ -1,0 +1,644 @@
+#include "model_hl78.hpp"
+
+#include <algorithm>
+
+namespace uplinkd::emulator {
+namespace {
+
+const char* const kDefaultPattern = "--EOF--Pattern--";
+constexpr int kMaxSessions = 6;
+constexpr size_t kMaxSend = 65535;
+constexpr size_t kMaxCert = 8192;
+
+// +CME ERROR codes of the K commands (reference table 2.5).
+constexpr int kBadSession = 910;
+constexpr int kSessionRunning = 911;
+constexpr int kAllSessionsUsed = 912;
+constexpr int kOutOfRange = 916;
+constexpr int kMissing = 917;
+constexpr int kNotSupported = 918;
+constexpr int kSessionState = 922;
+constexpr int kContentInvalid = 930;
+constexpr int kLengthInvalid = 931;
+
+// +KTCP_NOTIF codes (reference table 2.4).
+constexpr int kNotifNetwork = 0;
+constexpr int kNotifDns = 3;
+constexpr int kNotifRemoteClose = 4;
+constexpr int kNotifConnect = 5;
+constexpr int kNotifLength = 8;
+constexpr int kNotifTimeout = 12;
+constexpr int kNotifSsl = 13;
+constexpr int kNotifSslInit = 14;
+constexpr int kNotifCert = 15;
+
+bool isIpLiteral(const std::string& host) {
+    std::error_code ec;
+    asio::ip::make_address(host, ec);
+    return !ec;
+}
+
+std::string crlfLines(const std::string& text) {
+    std::string out;
+    for (size_t i = 0; i < text.size(); ++i) {
+        if (text[i] == '\n' && (i == 0 || text[i - 1] != '\r')) {
+            out += '\r';
+        }
+        out += text[i];
+    }
+    while (out.size() >= 2 && out.compare(out.size() - 2, 2, "\r\n") == 0) {
+        out.resize(out.size() - 2);
+    }
+    return out;
+}
+
+}  // namespace
+
+Hl78Model::Hl78Model(asio::io_context& io, PtyPort& port, CertStore& certs, TraceLog& log,
+                     ModemOptions opts)
+    : Modem(io, port, certs, log, std::move(opts)), pattern_(kDefaultPattern) {
+    manufacturer_ = "Sierra Wireless";
+    model_id_ = opts_.variant.empty() ? "HL7802" : opts_.variant;
+    revision_ = model_id_ + ".4.6.9.4";
+    imei_ = "352653090000001";
+    addCommands();
+}
+
+Hl78Model::~Hl78Model() {
+    for (auto& [id, s] : sessions_) {
+        closeSocket(s);
+    }
+}
+
+std::vector<std::string> Hl78Model::identify() const {
+    return {model_id_};
+}
+
+std::string Hl78Model::cmeText(int code) const {
+    switch (code) {
+        case 902:
+            return "no more sockets available";
+        case 903:
+            return "memory problem";
+        case 904:
+            return "DNS error";
+        case 905:
+            return "TCP disconnection by the server or remote client";
+        case 906:
+            return "TCP/UDP connection error";
+        case 907:
+            return "generic error";
+        case 908:
+            return "fail to accept client request";
+        case 909:
+            return "data send by KTCPSND/KUDPSND are incoherent";
+        case 910:
+            return "bad session ID";
+        case 911:
+            return "session is already running";
+        case 912:
+            return "no more sessions can be used";
+        case 913:
+            return "socket connection timer timeout";
+        case 914:
+            return "control socket connection timer timeout";
+        case 915:
+            return "parameter is not expected";
+        case 916:
+            return "parameter is out of range";
+        case 917:
+            return "missing required parameter";
+        case 918:
+            return "feature is not supported";
+        case 919:
+            return "feature is not available";
+        case 920:
+            return "protocol is not supported";
+        case 921:
+            return "invalid bearer connection state";
+        case 922:
+            return "invalid session state";
+        case 923:
+            return "invalid terminate port data mode state";
+        case 924:
+            return "session is busy";
+        case 929:
+            return "input data format is invalid";
+        case 930:
+            return "content is invalid";
+        case 931:
+            return "parameter length is invalid";
+        case 932:
+            return "parameter format is invalid";
+        default:
+            return Modem::cmeText(code);
+    }
+}
+
+void Hl78Model::closeSocket(Session& s) {
+    if (s.sock) {
+        s.sock->close();
+        s.sock.reset();
+    }
+}
+
+void Hl78Model::onPowerLoss() {
+    for (auto& [id, s] : sessions_) {
+        closeSocket(s);
+    }
+    sessions_.clear();
+    bearers_.clear();
+    pattern_ = kDefaultPattern;
+    access_tech_ = rat_ == 1 ? 9 : 7;
+}
+
+void Hl78Model::dropLinks() {
+    for (auto& [id, s] : sessions_) {
+        if (s.sock) {
+            auto sock = s.sock;  // keep it alive through the callbacks
+            sock->dropAsRemote();
+        }
+    }
+}
+
+void Hl78Model::addStatus(nlohmann::json& j) const {
+    int open = 0;
+    nlohmann::json list = nlohmann::json::array();
+    for (const auto& [id, s] : sessions_) {
+        bool connected = s.sock && s.sock->connected();
+        open += connected ? 1 : 0;
+        list.push_back({{"id", id},
+                        {"mode", s.mode},
+                        {"tls", s.mode == 3},
+                        {"host", s.host},
+                        {"port", s.port},
+                        {"state", static_cast<int>(s.state)},
+                        {"connected", connected},
+                        {"rx_buffered", s.sock ? s.sock->available() : 0},
+                        {"bytes_sent", s.sock ? s.sock->bytesSent() : 0},
+                        {"bytes_received", s.sock ? s.sock->bytesReceived() : 0}});
+    }
+    j["open_sockets"] = open;
+    j["sockets"] = list;
+    j["eof_pattern"] = pattern_;
+}
+
+Hl78Model::Session* Hl78Model::findSession(const AtCommand& c, Final& err) {
+    if (!c.has(0)) {
+        err = Final::cme(kMissing);
+        return nullptr;
+    }
+    auto id = c.intArg(0);
+    auto it = id ? sessions_.find(static_cast<int>(*id)) : sessions_.end();
+    if (it == sessions_.end()) {
+        err = Final::cme(kBadSession);
+        return nullptr;
+    }
+    return &it->second;
+}
+
+TlsOptions Hl78Model::tlsFor(const Session& s) const {
+    TlsOptions t;
+    t.enabled = true;
+    if (!isIpLiteral(s.host)) {
+        t.sni = s.host;  // the KTCPCFG host is the SNI name
+    }
+    t.verify_server = true;
+    t.check_host = s.host;
+    for (const auto& name : certs_.namesWithPrefix("root_cert/")) {
+        t.ca_pems.push_back(*certs_.get(name));
+    }
+    auto locals = certs_.namesWithPrefix("local_cert/");
+    auto keys = certs_.namesWithPrefix("private_key/");
+    if (!locals.empty() && !keys.empty()) {
+        t.client_cert_pem = *certs_.get(locals.front());
+        t.client_key_pem = *certs_.get(keys.front());
+    }
+    return t;
+}
+
+void Hl78Model::connectSession(int id) {
+    Session& s = sessions_.at(id);
+    s.state = SessionState::Opening;
+    s.data_reported = false;
+    if (!radioOn() || !registered()) {
+        after(std::chrono::milliseconds(10), [this, id] {
+            auto it = sessions_.find(id);
+            if (it != sessions_.end() && it->second.state == SessionState::Opening) {
+                it->second.state = SessionState::Defined;
+                it->second.last_notif = kNotifNetwork;
+                urc("+KTCP_NOTIF: " + std::to_string(id) + "," + std::to_string(kNotifNetwork));
+            }
+        });
+        return;
+    }
+    auto sock = std::make_shared<HostSocket>(io_);
+    s.sock = sock;
+    HostSocket* raw = sock.get();
+    sock->onData([this, id, raw] { onSessionData(id, raw); });
+    sock->onClosed([this, id, raw] { onSessionClosed(id, raw); });
+    TlsOptions tls = s.mode == 3 ? tlsFor(s) : TlsOptions{};
+    sock->connect(
+        s.host, s.port, tls, opts_.connect_timeout,
+        [this, id, raw](ConnectError e, const std::string& detail) {
+            auto it = sessions_.find(id);
+            if (it == sessions_.end() || it->second.sock.get() != raw) {
+                return;
+            }
+            Session& ss = it->second;
+            if (e == ConnectError::None) {
+                ss.state = SessionState::Connected;
+                log_.note("session " + std::to_string(id) + " connected to " + ss.host + ":" +
+                          std::to_string(ss.port));
+                urc("+KTCP_IND: " + std::to_string(id) + ",1");
+                return;
+            }
+            int code = kNotifConnect;
+            switch (e) {
+                case ConnectError::Dns:
+                    code = kNotifDns;
+                    break;
+                case ConnectError::Timeout:
+                    code = kNotifTimeout;
+                    break;
+                case ConnectError::TlsInit:
+                    code = kNotifSslInit;
+                    break;
+                case ConnectError::TlsVerify:
+                    code = kNotifCert;
+                    break;
+                case ConnectError::TlsHandshake:
+                    code = kNotifSsl;
+                    break;
+                default:
+                    break;
+            }
+            log_.note("session " + std::to_string(id) + " failed: " + toString(e) + ": " + detail);
+            ss.sock.reset();
+            ss.state = SessionState::Defined;
+            ss.last_notif = code;
+            urc("+KTCP_NOTIF: " + std::to_string(id) + "," + std::to_string(code));
+        });
+}
+
+void Hl78Model::onSessionData(int id, HostSocket* sock) {
+    auto it = sessions_.find(id);
+    if (it == sessions_.end() || it->second.sock.get() != sock || it->second.data_reported) {
+        return;
+    }
+    it->second.data_reported = true;
+    urc("+KTCP_DATA: " + std::to_string(id) + "," + std::to_string(sock->available()));
+}
+
+void Hl78Model::onSessionClosed(int id, HostSocket* sock) {
+    auto it = sessions_.find(id);
+    if (it == sessions_.end() || it->second.sock.get() != sock) {
+        return;
+    }
+    it->second.state = SessionState::Closed;
+    it->second.last_notif = kNotifRemoteClose;
+    urc("+KTCP_NOTIF: " + std::to_string(id) + "," + std::to_string(kNotifRemoteClose));
+}
+
+Final Hl78Model::storeCredential(const AtCommand& c, bool key) {
+    auto type = c.intArg(0);
+    auto len = c.intArg(1);
+    auto index = c.has(2) ? c.intArg(2) : std::optional<long>(0);
+    if (!c.has(0) || !c.has(1)) {
+        return Final::cme(kMissing);
+    }
+    if (!type || *type < 0 || *type > (key ? 0 : 1)) {
+        return Final::cme(kOutOfRange);
+    }
+    if (!len || *len < 1 || *len > static_cast<long>(kMaxCert) || !index || *index < 0 ||
+        *index > 3) {
+        return Final::cme(kOutOfRange);
+    }
+    std::string name = key ? "private_key/" : (*type == 0 ? "root_cert/" : "local_cert/");
+    name += std::to_string(*index);
+    startDataPhase(
+        DataPhase::countOrPattern(static_cast<size_t>(*len), pattern_), "\r\nCONNECT\r\n",
+        [this, name, key](const DataPhase& p) {
+            const std::string& pem = p.data();
+            if (pem.find('\n') == std::string::npos && pem.find('\r') == std::string::npos) {
+                return Final::cme(kLengthInvalid);  // no line ends at all
+            }
+            bool valid = key ? pemHasPrivateKey(pem) : countPemCertificates(pem) > 0;
+            if (!valid) {
+                return Final::cme(kContentInvalid);
+            }
+            certs_.put(name, pem);
+            log_.note("stored " + name + " (" + std::to_string(pem.size()) + " bytes)");
+            return Final::ok();
+        });
+    return Final::pending();
+}
+
+std::string Hl78Model::certReadBack() const {
+    std::string out = "\r\n+KCERTSTORE:";
+    for (const char* kind : {"root_cert", "local_cert"}) {
+        for (const auto& name : certs_.namesWithPrefix(std::string(kind) + "/")) {
+            std::string data = *certs_.get(name);
+            out += "\r\n" + std::string(kind) + "," + name.substr(name.find('/') + 1) + "," +
+                   std::to_string(data.size()) + "\r\n" + crlfLines(data);
+        }
+    }
+    out += "\r\n";
+    return out;
+}
+
+void Hl78Model::addCommands() {
+    auto ok = [](const AtCommand&) { return Final::ok(); };
+    for (const char* name : {"+KSLEEP", "+KHWIOCFG", "+KCNXTIMER", "+KCNXPROFILE", "+KSSLCRYPTO",
+                             "+KSSLCFG", "+KBNDCFG", "+KSELACQ", "+KGNSSCFG", "+KURCCFG"}) {
+        addCommand(name, ok);
+    }
+    addCommand("+CPWROFF", [this](const AtCommand&) {
+        powerOffSoon();
+        return Final::ok();
+    });
+    addCommand("+KPATTERN", [this](const AtCommand& c) {
+        if (c.kind == AtKind::Read) {
+            respond("+KPATTERN: \"" + pattern_ + "\"");
+            return Final::ok();
+        }
+        if (c.kind != AtKind::Set) {
+            return Final::ok();
+        }
+        if (!c.has(0)) {
+            return Final::cme(kMissing);
+        }
+        std::string p = c.str(0);
+        if (p.empty() || p.size() > 128) {
+            return Final::cme(kLengthInvalid);
+        }
+        pattern_ = p;
+        return Final::ok();
+    });
+    addCommand("+KSRAT", [this](const AtCommand& c) {
+        if (c.kind == AtKind::Read) {
+            respond("+KSRAT: " + std::to_string(rat_));
+            return Final::ok();
+        }
+        if (c.kind == AtKind::Test) {
+            respond("+KSRAT: (0-1),(0-1)");
+            return Final::ok();
+        }
+        auto v = c.intArg(0);
+        if (!v || *v < 0 || *v > 1) {
+            return Final::cme(kOutOfRange);
+        }
+        if (*v != rat_) {
+            rat_ = static_cast<int>(*v);
+            rebootSoon();  // the module reboots after a RAT change
+        }
+        return Final::ok();
+    });
+    addCommand("+KCNXCFG", [this](const AtCommand& c) {
+        if (c.kind == AtKind::Read) {
+            for (const auto& [cnx, b] : bearers_) {
+                respond("+KCNXCFG: " + std::to_string(cnx) + ",\"GPRS\",\"" + b.apn + "\"");
+            }
+            return Final::ok();
+        }
+        if (c.kind != AtKind::Set) {
+            return Final::ok();
+        }
+        auto cnx = c.intArg(0);
+        if (!cnx || *cnx < 1 || *cnx > 5) {
+            return Final::cme(kOutOfRange);
+        }
+        bearers_[static_cast<int>(*cnx)].apn = c.str(2);
+        return Final::ok();
+    });
+    addCommand("+KCNXUP", [this](const AtCommand& c) {
+        auto cnx = c.has(0) ? c.intArg(0) : std::optional<long>(1);
+        if (!cnx || *cnx < 1 || *cnx > 5) {
+            return Final::cme(kOutOfRange);
+        }
+        int n = static_cast<int>(*cnx);
+        bool up = radioOn() && registered();
+        bearers_[n].up = up;
+        urc("+KCNX_IND: " + std::to_string(n) + (up ? ",1" : ",2"));
+        return Final::ok();
+    });
+    addCommand("+KCNXDOWN", [this](const AtCommand& c) {
+        auto cnx = c.has(0) ? c.intArg(0) : std::optional<long>(1);
+        if (!cnx) {
+            return Final::cme(kOutOfRange);
+        }
+        int n = static_cast<int>(*cnx);
+        bearers_[n].up = false;
+        urc("+KCNX_IND: " + std::to_string(n) + ",3");
+        return Final::ok();
+    });
+    addCommand("+KTCPCFG", [this](const AtCommand& c) {
+        if (c.kind == AtKind::Read) {
+            for (const auto& [id, s] : sessions_) {
+                respond("+KTCPCFG: " + std::to_string(id) + "," +
+                        std::to_string(static_cast<int>(s.state)) + "," + std::to_string(s.cnx) +
+                        "," + std::to_string(s.mode) + ",,\"" + s.host + "\"," +
+                        std::to_string(s.port));
+            }
+            return Final::ok();
+        }
+        if (c.kind == AtKind::Test) {
+            respond("+KTCPCFG: (1-5),(0-3),(64),(1-65535)");
+            return Final::ok();
+        }
+        if (c.kind != AtKind::Set) {
+            return Final::cme(kMissing);
+        }
+        auto cnx = c.has(0) ? c.intArg(0) : std::optional<long>(1);
+        auto mode = c.intArg(1);
+        if (!c.has(1) || !c.has(2) || !c.has(3)) {
+            return Final::cme(kMissing);
+        }
+        if (!cnx || !mode || *mode < 0 || *mode > 3) {
+            return Final::cme(kOutOfRange);
+        }
+        if (*mode == 1 || *mode == 2) {
+            return Final::cme(kNotSupported);  // servers are not emulated
+        }
+        auto port = c.intArg(3);
+        if (!port || *port < 1 || *port > 65535) {
+            return Final::cme(kOutOfRange);
+        }
+        if (c.str(2).empty()) {
+            return Final::cme(kMissing);
+        }
+        if (static_cast<int>(sessions_.size()) >= kMaxSessions) {
+            return Final::cme(kAllSessionsUsed);
+        }
+        int id = 1;
+        while (sessions_.count(id) != 0) {
+            ++id;
+        }
+        Session s;
+        s.cnx = static_cast<int>(*cnx);
+        s.mode = static_cast<int>(*mode);
+        s.host = c.str(2);
+        s.port = static_cast<uint16_t>(*port);
+        sessions_[id] = std::move(s);
+        respond("+KTCPCFG: " + std::to_string(id));
+        return Final::ok();
+    });
+    addCommand("+KTCPCNX", [this](const AtCommand& c) {
+        Final err;
+        Session* s = findSession(c, err);
+        if (s == nullptr) {
+            return err;
+        }
+        if (s->state == SessionState::Opening || s->state == SessionState::Connected) {
+            return Final::cme(kSessionRunning);
+        }
+        closeSocket(*s);
+        connectSession(static_cast<int>(*c.intArg(0)));
+        return Final::ok();
+    });
+    addCommand("+KTCPSND", [this](const AtCommand& c) {
+        Final err;
+        Session* s = findSession(c, err);
+        if (s == nullptr) {
+            return err;
+        }
+        if (!c.has(1)) {
+            return Final::cme(kMissing);
+        }
+        auto n = c.intArg(1);
+        if (!n || *n < 1 || *n > static_cast<long>(kMaxSend)) {
+            return Final::cme(kOutOfRange);
+        }
+        if (s->state != SessionState::Connected || !s->sock) {
+            return Final::cme(kSessionState);
+        }
+        int id = static_cast<int>(*c.intArg(0));
+        size_t want = static_cast<size_t>(*n);
+        startDataPhase(
+            DataPhase::pattern(pattern_, want + 65536), "\r\nCONNECT\r\n",
+            [this, id, want](const DataPhase& p) {
+                if (p.outcome() != DataPhase::Outcome::Complete) {
+                    return Final::cme(909);
+                }
+                auto it = sessions_.find(id);
+                if (it != sessions_.end() && it->second.sock) {
+                    it->second.sock->send(p.data());
+                }
+                if (p.data().size() != want) {
+                    log_.note("KTCPSND length mismatch: announced " + std::to_string(want) +
+                              ", got " + std::to_string(p.data().size()));
+                    if (it != sessions_.end()) {
+                        it->second.last_notif = kNotifLength;
+                    }
+                    urc("+KTCP_NOTIF: " + std::to_string(id) + "," + std::to_string(kNotifLength));
+                }
+                return Final::ok();
+            });
+        return Final::pending();
+    });
+    addCommand("+KTCPRCV", [this](const AtCommand& c) {
+        Final err;
+        Session* s = findSession(c, err);
+        if (s == nullptr) {
+            return err;
+        }
+        if (!c.has(1)) {
+            return Final::cme(kMissing);
+        }
+        auto n = c.intArg(1);
+        if (!n || *n < 1 || *n > static_cast<long>(kMaxSend)) {
+            return Final::cme(kOutOfRange);
+        }
+        if (!s->sock) {
+            return Final::cme(kSessionState);
+        }
+        int id = static_cast<int>(*c.intArg(0));
+        std::string data = s->sock->take(static_cast<size_t>(*n));
+        respond("CONNECT");
+        respondRaw(data + pattern_,
+                   "[data " + std::to_string(data.size()) + " bytes + EOF pattern]");
+        size_t rest = s->sock->available();
+        s->data_reported = rest > 0;
+        if (rest > 0) {
+            urc("+KTCP_DATA: " + std::to_string(id) + "," + std::to_string(rest));
+        }
+        return Final::ok();
+    });
+    addCommand("+KTCPSTAT", [this](const AtCommand& c) {
+        auto line = [](const Session& s) {
+            return std::to_string(static_cast<int>(s.state)) + "," + std::to_string(s.last_notif) +
+                   ",0," + std::to_string(s.sock ? s.sock->available() : 0);
+        };
+        if (c.kind != AtKind::Set) {
+            for (const auto& [id, s] : sessions_) {
+                respond("+KTCPSTAT: " + std::to_string(id) + "," + line(s));
+            }
+            return Final::ok();
+        }
+        Final err;
+        Session* s = findSession(c, err);
+        if (s == nullptr) {
+            return err;
+        }
+        respond("+KTCPSTAT: " + line(*s));
+        return Final::ok();
+    });
+    addCommand("+KTCPCLOSE", [this](const AtCommand& c) {
+        Final err;
+        Session* s = findSession(c, err);
+        if (s == nullptr) {
+            return err;
+        }
+        closeSocket(*s);
+        s->state = SessionState::Defined;
+        s->data_reported = false;
+        return Final::ok();
+    });
+    addCommand("+KTCPDEL", [this](const AtCommand& c) {
+        Final err;
+        Session* s = findSession(c, err);
+        if (s == nullptr) {
+            return err;
+        }
+        closeSocket(*s);
+        sessions_.erase(static_cast<int>(*c.intArg(0)));
+        return Final::ok();
+    });
+    addCommand("+KCERTSTORE", [this](const AtCommand& c) {
+        if (c.kind == AtKind::Test) {
+            respond("+KCERTSTORE: (0-1),(1-" + std::to_string(kMaxCert) + "),(0-3)");
+            return Final::ok();
+        }
+        if (c.kind == AtKind::Read) {
+            respondRaw(certReadBack(), "+KCERTSTORE: [stored certificates]");
+            return Final::ok();
+        }
+        if (c.kind != AtKind::Set) {
+            return Final::cme(kMissing);
+        }
+        return storeCredential(c, false);
+    });
+    addCommand("+KPRIVKSTORE", [this](const AtCommand& c) {
+        if (c.kind == AtKind::Test) {
+            respond("+KPRIVKSTORE: (0),(1-" + std::to_string(kMaxCert) + "),(0-3)");
+            return Final::ok();
+        }
+        if (c.kind != AtKind::Set) {
+            return Final::cme(kNotSupported);
+        }
+        return storeCredential(c, true);
+    });
+    addCommand("+KCERTDELETE", [this](const AtCommand& c) {
+        auto type = c.intArg(0);
+        auto index = c.has(1) ? c.intArg(1) : std::optional<long>(0);
+        if (!type || *type < 0 || *type > 2 || !index || *index < 0 || *index > 3) {
+            return Final::cme(kOutOfRange);
+        }
+        const char* kind =
+            *type == 0 ? "root_cert/" : (*type == 1 ? "local_cert/" : "private_key/");
+        certs_.erase(kind + std::to_string(*index));
+        return Final::ok();
+    });
+}
+
+}  // namespace uplinkd::emulator

@@ -1,0 +1,67 @@
+// Hl78Model: Sierra Wireless HL7800/HL7802/HL7812 ("K" command set) on top of Modem.
+#pragma once
+
+#include <map>
+#include <string>
+
+#include "host_socket.hpp"
+#include "modem.hpp"
+
+namespace uplinkd::emulator {
+
+/// The Sierra HL78xx "K" command set; loop-bound (single thread).
+/// +KSUP boot URC, KCNX bearer, KTCP sockets (mode 0 plain, mode 3 TLS done with OpenSSL),
+/// CONNECT/EOF-pattern data phases, KCERTSTORE/KPRIVKSTORE store, +CME ERROR 9xx codes.
+class Hl78Model : public Modem {
+  public:
+    Hl78Model(asio::io_context& io, PtyPort& port, CertStore& certs, TraceLog& log,
+              ModemOptions opts);
+    ~Hl78Model() override;
+
+    void dropLinks() override;
+    const char* modelName() const override { return "hl78"; }
+
+  protected:
+    std::vector<std::string> bootUrcs() const override { return {"+KSUP: 0"}; }
+    void onPowerLoss() override;
+    std::vector<std::string> identify() const override;
+    std::string cmeText(int code) const override;
+    void addStatus(nlohmann::json& j) const override;
+
+  private:
+    /// KTCPSTAT status values used by the emulator.
+    enum class SessionState { Defined = 1, Opening = 2, Connected = 3, Closing = 4, Closed = 5 };
+
+    struct Session {
+        int cnx = 1;
+        int mode = 0;  ///< 0 client, 3 TLS client
+        std::string host;
+        uint16_t port = 0;
+        SessionState state = SessionState::Defined;
+        int last_notif = -1;
+        bool data_reported = false;
+        HostSocketPtr sock;
+    };
+
+    struct Bearer {
+        std::string apn;
+        bool up = false;
+    };
+
+    void addCommands();
+    Session* findSession(const AtCommand& c, Final& err);
+    void connectSession(int id);
+    void onSessionData(int id, HostSocket* sock);
+    void onSessionClosed(int id, HostSocket* sock);
+    TlsOptions tlsFor(const Session& s) const;
+    void closeSocket(Session& s);
+    Final storeCredential(const AtCommand& c, bool key);
+    std::string certReadBack() const;
+
+    std::map<int, Session> sessions_;
+    std::map<int, Bearer> bearers_;
+    std::string pattern_;
+    int rat_ = 0;  ///< KSRAT: 0 LTE-M, 1 NB-IoT (kept over reboots, as in NV)
+};
+
+}  // namespace uplinkd::emulator

@@ -1,0 +1,174 @@
+// Modem: the emulated module's AT engine: power/boot, command dispatch from a table, data
+// phases, URC holding, 27.007 basics. Models (HL78, A76xx) derive from it.
+#pragma once
+
+#include <asio.hpp>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <random>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "at_command.hpp"
+#include "cert_store.hpp"
+#include "data_phase.hpp"
+#include "line_assembler.hpp"
+#include "pty_port.hpp"
+#include "trace_log.hpp"
+
+namespace uplinkd::emulator {
+
+/// Settings common to every model.
+struct ModemOptions {
+    std::string variant;                       ///< "HL7802", "A7670E", ... ("" = model default)
+    std::chrono::milliseconds boot_time{100};  ///< power-on to boot URCs
+    std::chrono::milliseconds connect_timeout{20000};
+};
+
+/// A command's final result: OK, ERROR, +CME ERROR: <code>, or Pending (a data phase runs and
+/// its completion decides).
+struct Final {
+    enum class Kind { Ok, Error, Cme, Pending };
+    Kind kind = Kind::Ok;
+    int code = 0;
+
+    static Final ok() { return {Kind::Ok, 0}; }
+    static Final error() { return {Kind::Error, 0}; }
+    static Final cme(int code) { return {Kind::Cme, code}; }
+    static Final pending() { return {Kind::Pending, 0}; }
+};
+
+/// The AT engine of an emulated module, base of the models; loop-bound (single thread).
+/// Bytes come in from the PtyPort, lines are dispatched through a table (name → handler),
+/// answers and URCs go back out. URCs are held while a command runs or a data phase
+/// (`CONNECT` / `>`) is open, then emitted.
+class Modem {
+  public:
+    Modem(asio::io_context& io, PtyPort& port, CertStore& certs, TraceLog& log, ModemOptions opts);
+    virtual ~Modem();
+    Modem(const Modem&) = delete;
+    Modem& operator=(const Modem&) = delete;
+
+    /// Bytes from the host (the client of the pty).
+    void onBytes(std::string_view bytes);
+
+    // Control (fault injection and power), see the control socket.
+    void powerOn();
+    void powerOff();
+    void reset();
+    void setSilent(bool silent);
+    void injectGarbage(size_t n);
+    void injectUrc(const std::string& line);
+    void setRegistration(int stat);
+    void setSignal(int rssi);
+    /// Closes every host connection as if the far end had: remote-close URCs follow.
+    virtual void dropLinks() = 0;
+
+    virtual const char* modelName() const = 0;
+    /// Status for the control socket (model, power, counters, sockets, certificates).
+    nlohmann::json status() const;
+
+  protected:
+    using Handler = std::function<Final(const AtCommand&)>;
+    using PhaseDone = std::function<Final(const DataPhase&)>;
+
+    /// Registers (or replaces) the handler for a command name ("+CSQ", "E", "" for bare AT).
+    void addCommand(const std::string& name, Handler handler);
+    /// One response line, framed "\r\n<line>\r\n", sent now.
+    void respond(std::string_view line);
+    /// Raw bytes sent now (data read back to the host); `trace` describes them for the log.
+    void respondRaw(std::string_view bytes, std::string_view trace);
+    /// An unsolicited line, optionally followed by raw bytes; held while busy.
+    void urc(std::string line, std::string raw_after = {});
+    /// Opens a data phase: sends `prompt` (raw), then collects bytes; `done` gives the final.
+    void startDataPhase(DataPhase phase, std::string prompt, PhaseDone done);
+    /// Runs `fn` later unless the module lost power or rebooted in between.
+    void after(std::chrono::milliseconds delay, std::function<void()> fn);
+    /// Reboots after the current answer (AT+CFUN=1,1, AT+CRESET, AT+KSRAT change).
+    void rebootSoon();
+    /// Powers off after the current answer (AT+CPWROFF, AT+CPOF).
+    void powerOffSoon();
+    bool busy() const { return executing_ || phase_.has_value(); }
+    uint64_t generation() const { return generation_; }
+    std::weak_ptr<bool> aliveToken() const { return alive_; }
+
+    /// Lines sent when the module has booted.
+    virtual std::vector<std::string> bootUrcs() const = 0;
+    /// Power loss / reboot: drop sockets and volatile settings (flash = CertStore stays).
+    virtual void onPowerLoss() = 0;
+    /// ATI answer lines.
+    virtual std::vector<std::string> identify() const = 0;
+    /// +CME ERROR text for AT+CMEE=2.
+    virtual std::string cmeText(int code) const;
+    /// Model part of `status`.
+    virtual void addStatus(nlohmann::json& j) const = 0;
+
+    /// Sends +CREG/+CGREG/+CEREG URCs for the current registration, per their report modes.
+    void reportRegistration();
+    bool radioOn() const { return cfun_ == 1; }
+    bool registered() const { return reg_stat_ == 1 || reg_stat_ == 5; }
+
+    asio::io_context& io_;
+    PtyPort& port_;
+    CertStore& certs_;
+    TraceLog& log_;
+    ModemOptions opts_;
+
+    // Identity (set by the model's constructor).
+    std::string manufacturer_ = "Emulator";
+    std::string model_id_ = "EMU";
+    std::string revision_ = "0.0";
+    std::string imei_ = "356000000000001";
+    std::string iccid_ = "8944500000000000001";
+    std::string imsi_ = "001010123456789";
+    int access_tech_ = 7;  ///< <AcT> in +CEREG: 7 LTE/LTE-M, 9 NB-IoT
+
+    // 27.007 state, reset at boot.
+    bool echo_ = true;
+    int cmee_ = 0;
+    int cfun_ = 1;
+    int reg_stat_ = 1;
+    int creg_n_ = 0;
+    int cgreg_n_ = 0;
+    int cereg_n_ = 0;
+    std::map<int, std::pair<std::string, std::string>> pdp_;  ///< cid → (type, apn)
+
+  private:
+    void execute(const std::string& body);
+    void emitFinal(Final f);
+    void flushHeld();
+    void endPhase();
+    void armTrailerTimer();
+    void write(std::string_view bytes);
+    void boot();
+    void loseState();
+    void addBasics();
+    std::string registrationLine(const char* prefix, int n, bool urc) const;
+
+    std::map<std::string, Handler> commands_;
+    LineAssembler assembler_;
+    std::optional<DataPhase> phase_;
+    PhaseDone phase_done_;
+    asio::steady_timer trailer_timer_;
+    bool executing_ = false;
+    bool swallow_ctrlz_ = false;
+    std::deque<std::pair<std::string, std::string>> held_;  ///< (wire bytes, trace text)
+    std::deque<std::pair<std::string, std::string>> own_;   ///< URCs of the running command
+    bool powered_ = false;
+    bool booted_ = false;
+    bool silent_ = false;
+    int forced_reg_ = 1;
+    int rssi_ = 20;
+    uint64_t generation_ = 0;
+    std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+    std::mt19937 rng_{std::random_device{}()};
+};
+
+}  // namespace uplinkd::emulator

@@ -1,0 +1,263 @@
+// A76xx model: CIP sockets and CCH TLS sessions (SNI only with enableSNI 1) through the pty.
+#include <gtest/gtest.h>
+
+#include <memory>
+
+#include "support/emulator_process.hpp"
+#include "support/pty_client.hpp"
+#include "support/test_helpers.hpp"
+#include "support/test_pki.hpp"
+#include "support/test_servers.hpp"
+
+using namespace emutest;
+
+namespace {
+
+class A76xxTest : public ::testing::Test {
+  protected:
+    void boot() {
+        emu_ = std::make_unique<EmulatorProcess>(EmulatorProcess::Options{"a76xx", 0, {}});
+        ASSERT_EQ(emu_->startError(), "");
+        tty_ = std::make_unique<PtyClient>(emu_->ttyPath());
+        ASSERT_TRUE(tty_->isOpen()) << emu_->ttyPath();
+        auto urcs = tty_->readUntil("\r\nPB DONE\r\n");
+        ASSERT_TRUE(urcs) << "no boot URCs";
+        EXPECT_EQ(*urcs, "\r\n*ATREADY: 1\r\n\r\n+CPIN: READY\r\n\r\nSMS DONE\r\n\r\nPB DONE\r\n");
+        expectOk("ATE0");
+    }
+
+    std::string expectOk(const std::string& cmd) {
+        auto r = tty_->command(cmd);
+        EXPECT_TRUE(r) << cmd << ": no final result";
+        if (!r) {
+            return {};
+        }
+        EXPECT_NE(r->find("\r\nOK\r\n"), std::string::npos) << cmd << " -> " << *r;
+        return *r;
+    }
+
+    std::string expectError(const std::string& cmd) {
+        auto r = tty_->command(cmd);
+        EXPECT_TRUE(r) << cmd << ": no final result";
+        if (!r) {
+            return {};
+        }
+        EXPECT_NE(r->find("ERROR\r\n"), std::string::npos) << cmd << " -> " << *r;
+        return *r;
+    }
+
+    /// `cmd` answers "> ", then exactly the payload (and optionally a stray Ctrl-Z), then OK.
+    void sendWithPrompt(const std::string& cmd, const std::string& data, bool ctrl_z = false) {
+        ASSERT_TRUE(tty_->write(cmd + "\r"));
+        ASSERT_TRUE(tty_->readUntil("\r\n> "));
+        ASSERT_TRUE(tty_->write(ctrl_z ? data + "\x1a" : data));
+        ASSERT_TRUE(tty_->readUntil("\r\nOK\r\n"));
+    }
+
+    /// CIPRXGET=2 in a loop until n bytes came.
+    std::string cipReceive(int link, size_t n) {
+        std::string got;
+        std::string l = std::to_string(link);
+        EXPECT_TRUE(tty_->readUntil("+CIPRXGET: 1," + l + "\r\n"));
+        auto deadline = std::chrono::steady_clock::now() + 10s;
+        while (got.size() < n && std::chrono::steady_clock::now() < deadline) {
+            auto rest = tty_->command("AT+CIPRXGET=4," + l);
+            EXPECT_TRUE(rest && rest->find("+CIPRXGET: 4," + l + ",") != std::string::npos);
+            EXPECT_TRUE(tty_->write("AT+CIPRXGET=2," + l + ",1500\r"));
+            auto nums = numbersAfter(*tty_, "\r\n+CIPRXGET: 2," + l + ",");
+            EXPECT_TRUE(nums && nums->size() == 2);
+            if (!nums || nums->size() != 2) {
+                break;
+            }
+            auto data = tty_->readExactly(static_cast<size_t>(nums->at(0)));
+            auto ok = tty_->readExactly(6);
+            EXPECT_TRUE(data && ok);
+            if (!data || !ok) {
+                break;
+            }
+            EXPECT_EQ(*ok, "\r\nOK\r\n");
+            got += *data;
+            if (nums->at(1) == 0 && got.size() < n) {
+                EXPECT_TRUE(tty_->readUntil("+CIPRXGET: 1," + l + "\r\n"));
+            }
+        }
+        return got;
+    }
+
+    /// CCHRECV in manual mode until n bytes came.
+    std::string cchReceive(int s, size_t n) {
+        std::string got;
+        std::string sid = std::to_string(s);
+        EXPECT_TRUE(tty_->readUntil("+CCHEVENT: " + sid + ",RECV EVENT\r\n"));
+        auto deadline = std::chrono::steady_clock::now() + 10s;
+        while (got.size() < n && std::chrono::steady_clock::now() < deadline) {
+            EXPECT_TRUE(tty_->write("AT+CCHRECV?\r"));
+            auto len = numbersAfter(*tty_, "+CCHRECV: LEN,");
+            EXPECT_TRUE(len && len->size() == 2);
+            EXPECT_TRUE(tty_->readUntil("\r\nOK\r\n"));
+            if (!len || len->size() != 2) {
+                break;
+            }
+            size_t avail = static_cast<size_t>(len->at(static_cast<size_t>(s)));
+            if (avail == 0) {
+                // The event may already have been read past; poll the length again.
+                tty_->readUntil("+CCHEVENT: " + sid + ",RECV EVENT\r\n", 500ms);
+                continue;
+            }
+            EXPECT_TRUE(tty_->write("AT+CCHRECV=" + sid + "," + std::to_string(avail) + "\r"));
+            EXPECT_TRUE(tty_->readUntil("\r\nOK\r\n"));
+            size_t taken = 0;
+            while (taken < avail) {
+                auto hdr = numbersAfter(*tty_, "+CCHRECV: DATA," + sid + ",");
+                EXPECT_TRUE(hdr && hdr->size() == 1);
+                if (!hdr || hdr->size() != 1) {
+                    return got;
+                }
+                auto data = tty_->readExactly(static_cast<size_t>(hdr->at(0)));
+                EXPECT_TRUE(data);
+                if (!data) {
+                    return got;
+                }
+                got += *data;
+                taken += data->size();
+            }
+            EXPECT_TRUE(tty_->readUntil("+CCHRECV: " + sid + ",0\r\n"));
+        }
+        return got;
+    }
+
+    void TearDown() override {
+        if (HasFailure() && emu_) {
+            dumpTrace(*emu_);
+        }
+    }
+
+    std::unique_ptr<EmulatorProcess> emu_;
+    std::unique_ptr<PtyClient> tty_;
+};
+
+TEST_F(A76xxTest, CipSendAndManualReceive) {
+    EchoServer echo;
+    ASSERT_NE(echo.port(), 0);
+    ASSERT_NO_FATAL_FAILURE(boot());
+
+    expectOk("AT+CIPRXGET=1");
+    EXPECT_NE(expectError("AT+IPADDR").find("+IPADDR: Network not opened"), std::string::npos);
+    expectOk("AT+NETOPEN");
+    ASSERT_TRUE(tty_->readUntil("\r\n+NETOPEN: 0\r\n"));
+    EXPECT_NE(expectError("AT+NETOPEN").find("\r\n+IP ERROR: Network is already opened\r\n"),
+              std::string::npos);
+    EXPECT_NE(expectOk("AT+NETOPEN?").find("+NETOPEN: 1"), std::string::npos);
+    EXPECT_NE(expectOk("AT+IPADDR").find("+IPADDR: "), std::string::npos);
+
+    expectOk("AT+CIPOPEN=0,\"TCP\",\"127.0.0.1\"," + std::to_string(echo.port()));
+    ASSERT_TRUE(tty_->readUntil("\r\n+CIPOPEN: 0,0\r\n"));
+
+    const std::string payload = trickyPayload();
+    // Exactly <len> bytes, then a stray Ctrl-Z that must be ignored.
+    ASSERT_NO_FATAL_FAILURE(
+        sendWithPrompt("AT+CIPSEND=0," + std::to_string(payload.size()), payload, true));
+    auto cnf = numbersAfter(*tty_, "+CIPSEND: 0,");
+    ASSERT_TRUE(cnf);
+    EXPECT_EQ(*cnf, (std::vector<long>{static_cast<long>(payload.size()),
+                                       static_cast<long>(payload.size())}));
+    EXPECT_EQ(cipReceive(0, payload.size()), payload);
+
+    EXPECT_NE(expectError("AT+CIPRXGET=2,0,100").find("\r\n+IP ERROR: No data\r\n"),
+              std::string::npos);
+    expectOk("AT");  // the stray Ctrl-Z did not leave junk behind
+
+    EXPECT_EQ(emu_->control("fault drop-link"), "ok fault drop-link");
+    EXPECT_TRUE(tty_->readUntil("\r\n+IPCLOSE: 0,1\r\n"));
+    expectOk("AT+NETCLOSE");
+    EXPECT_TRUE(tty_->readUntil("\r\n+NETCLOSE: 0\r\n"));
+}
+
+TEST_F(A76xxTest, UrcsAreHeldDuringPrompt) {
+    EchoServer echo;
+    ASSERT_NE(echo.port(), 0);
+    ASSERT_NO_FATAL_FAILURE(boot());
+    expectOk("AT+CIPRXGET=1");
+    expectOk("AT+NETOPEN");
+    ASSERT_TRUE(tty_->readUntil("+NETOPEN: 0\r\n"));
+    expectOk("AT+CIPOPEN=3,\"TCP\",\"localhost\"," + std::to_string(echo.port()));
+    ASSERT_TRUE(tty_->readUntil("\r\n+CIPOPEN: 3,0\r\n"));
+    ASSERT_TRUE(tty_->write("AT+CIPSEND=3,5\r"));
+    ASSERT_TRUE(tty_->readUntil("\r\n> "));
+    EXPECT_EQ(emu_->control("fault drop-link"), "ok fault drop-link");
+    EXPECT_EQ(tty_->readFor(200ms), "");
+    ASSERT_TRUE(tty_->write("abcde"));
+    auto after = tty_->readUntil("\r\n+IPCLOSE: 3,1\r\n");
+    ASSERT_TRUE(after);
+    EXPECT_EQ(*after, "\r\nOK\r\n\r\n+CIPSEND: 3,5,-1\r\n\r\n+IPCLOSE: 3,1\r\n");
+}
+
+TEST_F(A76xxTest, CchTlsSendsSniOnlyWhenEnabled) {
+    TestPki pki = TestPki::make();
+    ASSERT_TRUE(pki.ok);
+    TestPki other = TestPki::make("some other root");
+    ASSERT_TRUE(other.ok);
+    TlsEchoServer server(pki.server);
+    ASSERT_TRUE(server.ready());
+    ASSERT_NO_FATAL_FAILURE(boot());
+    const std::string port = std::to_string(server.port());
+
+    ASSERT_NO_FATAL_FAILURE(sendWithPrompt(
+        "AT+CCERTDOWN=\"ca.pem\"," + std::to_string(pki.ca.cert_pem.size()), pki.ca.cert_pem));
+    const std::string other_pem = toCrlf(other.ca.cert_pem);
+    ASSERT_NO_FATAL_FAILURE(sendWithPrompt(
+        "AT+CCERTDOWN=\"other.pem\"," + std::to_string(other_pem.size()), other_pem));
+    auto list = expectOk("AT+CCERTLIST");
+    EXPECT_NE(list.find("+CCERTLIST: \"ca.pem\""), std::string::npos) << list;
+
+    expectOk("AT+CSSLCFG=\"sslversion\",0,4");
+    expectOk("AT+CSSLCFG=\"authmode\",0,1");
+    expectOk("AT+CSSLCFG=\"cacert\",0,\"ca.pem\"");
+    auto cfg = expectOk("AT+CSSLCFG?");
+    EXPECT_NE(cfg.find("+CSSLCFG: 0,4,1,1,300,\"ca.pem\",\"\",\"\",\"\",0"), std::string::npos)
+        << cfg;
+    expectOk("AT+CCHSET=0,1");
+    expectOk("AT+CCHSTART");
+    ASSERT_TRUE(tty_->readUntil("\r\n+CCHSTART: 0\r\n"));
+
+    // enableSNI is 0 by default: no SNI in the ClientHello.
+    expectOk("AT+CCHSSLCFG=0,0");
+    expectOk("AT+CCHOPEN=0,\"localhost\"," + port + ",2");
+    ASSERT_TRUE(tty_->readUntil("\r\n+CCHOPEN: 0,0\r\n"));
+    const std::string payload = trickyPayload();
+    ASSERT_NO_FATAL_FAILURE(
+        sendWithPrompt("AT+CCHSEND=0," + std::to_string(payload.size()), payload));
+    EXPECT_EQ(cchReceive(0, payload.size()), payload);
+    expectOk("AT+CCHCLOSE=0");
+    ASSERT_TRUE(tty_->readUntil("\r\n+CCHCLOSE: 0,0\r\n"));
+
+    // enableSNI 1: the CCHOPEN host is sent.
+    expectOk("AT+CSSLCFG=\"enableSNI\",0,1");
+    expectOk("AT+CCHSSLCFG=0,0");
+    expectOk("AT+CCHOPEN=0,\"localhost\"," + port + ",2");
+    ASSERT_TRUE(tty_->readUntil("\r\n+CCHOPEN: 0,0\r\n"));
+
+    auto hs = server.waitHandshakes(2, 5s);
+    ASSERT_TRUE(hs);
+    EXPECT_TRUE(hs->at(0).ok);
+    EXPECT_EQ(hs->at(0).sni, "");
+    EXPECT_TRUE(hs->at(1).ok);
+    EXPECT_EQ(hs->at(1).sni, "localhost");
+
+    // authmode 1 without a CA file: certificates not set (19).
+    expectOk("AT+CSSLCFG=\"authmode\",1,1");
+    expectOk("AT+CCHSSLCFG=1,1");
+    expectOk("AT+CCHOPEN=1,\"localhost\"," + port + ",2");
+    EXPECT_TRUE(tty_->readUntil("\r\n+CCHOPEN: 1,19\r\n"));
+    // The wrong root: handshake error (15).
+    expectOk("AT+CSSLCFG=\"authmode\",2,1");
+    expectOk("AT+CSSLCFG=\"cacert\",2,\"other.pem\"");
+    expectOk("AT+CCHSSLCFG=1,2");
+    expectOk("AT+CCHOPEN=1,\"localhost\"," + port + ",2");
+    EXPECT_TRUE(tty_->readUntil("\r\n+CCHOPEN: 1,15\r\n"));
+
+    EXPECT_EQ(emu_->control("fault drop-link"), "ok fault drop-link");
+    EXPECT_TRUE(tty_->readUntil("\r\n+CCH_PEER_CLOSED: 0\r\n"));
+}
+
+}  // namespace

@@ -1,0 +1,208 @@
+// HL78xx model: plain and TLS sockets through the pty, against real servers in this process.
+#include <gtest/gtest.h>
+
+#include <memory>
+
+#include "support/emulator_process.hpp"
+#include "support/pty_client.hpp"
+#include "support/test_helpers.hpp"
+#include "support/test_pki.hpp"
+#include "support/test_servers.hpp"
+
+using namespace emutest;
+
+namespace {
+
+const std::string kPattern = "--EOF--Pattern--";
+
+class Hl78Test : public ::testing::Test {
+  protected:
+    void boot() {
+        emu_ = std::make_unique<EmulatorProcess>(EmulatorProcess::Options{"hl78", 0, {}});
+        ASSERT_EQ(emu_->startError(), "");
+        tty_ = std::make_unique<PtyClient>(emu_->ttyPath());
+        ASSERT_TRUE(tty_->isOpen()) << emu_->ttyPath();
+        ASSERT_TRUE(tty_->readUntil("\r\n+KSUP: 0\r\n")) << "no boot URC";
+        auto r = tty_->command("ATE0");
+        ASSERT_TRUE(r);
+        EXPECT_EQ(*r, "ATE0\r\r\nOK\r\n");  // echo is on until ATE0
+        expectOk("AT+CMEE=1");
+    }
+
+    std::string expectOk(const std::string& cmd) {
+        auto r = tty_->command(cmd);
+        EXPECT_TRUE(r) << cmd << ": no final result";
+        if (!r) {
+            return {};
+        }
+        EXPECT_NE(r->find("\r\nOK\r\n"), std::string::npos) << cmd << " -> " << *r;
+        return *r;
+    }
+
+    /// KTCPSND: CONNECT, the bytes, the pattern, OK.
+    void send(int id, const std::string& data, size_t announced) {
+        ASSERT_TRUE(tty_->write("AT+KTCPSND=" + std::to_string(id) + "," +
+                                std::to_string(announced) + "\r"));
+        ASSERT_TRUE(tty_->readUntil("\r\nCONNECT\r\n"));
+        ASSERT_TRUE(tty_->write(data + kPattern));
+        ASSERT_TRUE(tty_->readUntil("\r\nOK\r\n"));
+    }
+
+    /// Waits for +KTCP_DATA and reads with KTCPRCV until `n` bytes came back.
+    std::string receive(int id, size_t n) {
+        std::string got;
+        std::string urc = "+KTCP_DATA: " + std::to_string(id) + ",";
+        while (got.size() < n) {
+            auto avail = numbersAfter(*tty_, urc);
+            EXPECT_TRUE(avail && avail->size() == 1);
+            if (!avail || avail->empty()) {
+                break;
+            }
+            EXPECT_TRUE(tty_->write("AT+KTCPRCV=" + std::to_string(id) + "," +
+                                    std::to_string(avail->at(0)) + "\r"));
+            EXPECT_TRUE(tty_->readUntil("\r\nCONNECT\r\n"));
+            auto data = tty_->readExactly(static_cast<size_t>(avail->at(0)));
+            auto pattern = tty_->readExactly(kPattern.size());
+            auto ok = tty_->readExactly(6);
+            EXPECT_TRUE(data && pattern && ok);
+            if (!data || !pattern || !ok) {
+                break;
+            }
+            EXPECT_EQ(*pattern, kPattern);
+            EXPECT_EQ(*ok, "\r\nOK\r\n");
+            got += *data;
+        }
+        return got;
+    }
+
+    void TearDown() override {
+        if (HasFailure() && emu_) {
+            dumpTrace(*emu_);
+        }
+    }
+
+    std::unique_ptr<EmulatorProcess> emu_;
+    std::unique_ptr<PtyClient> tty_;
+};
+
+TEST_F(Hl78Test, PlainSocketRoundTripAndLengthRule) {
+    EchoServer echo;
+    ASSERT_NE(echo.port(), 0);
+    ASSERT_NO_FATAL_FAILURE(boot());
+
+    expectOk("AT+KPATTERN=\"" + kPattern + "\"");
+    EXPECT_NE(expectOk("AT+KPATTERN?").find("+KPATTERN: \"" + kPattern + "\""), std::string::npos);
+    expectOk("AT+KCNXCFG=1,\"GPRS\",\"internet\"");
+    expectOk("AT+KCNXUP=1");
+    ASSERT_TRUE(tty_->readUntil("+KCNX_IND: 1,1\r\n"));
+    auto cfg = expectOk("AT+KTCPCFG=1,0,\"127.0.0.1\"," + std::to_string(echo.port()));
+    EXPECT_NE(cfg.find("\r\n+KTCPCFG: 1\r\n"), std::string::npos) << cfg;
+    expectOk("AT+KTCPCNX=1");
+    ASSERT_TRUE(tty_->readUntil("\r\n+KTCP_IND: 1,1\r\n"));
+    EXPECT_NE(expectOk("AT+KTCPSTAT=1").find("+KTCPSTAT: 3,"), std::string::npos);
+
+    const std::string payload = trickyPayload();
+    ASSERT_NO_FATAL_FAILURE(send(1, payload, payload.size()));
+    EXPECT_EQ(receive(1, payload.size()), payload);
+
+    // The EOF pattern must not be counted: a wrong length gives +KTCP_NOTIF: <id>,8.
+    ASSERT_NO_FATAL_FAILURE(send(1, "hello", 5 + kPattern.size()));
+    EXPECT_TRUE(tty_->readUntil("\r\n+KTCP_NOTIF: 1,8\r\n"));
+    ASSERT_NO_FATAL_FAILURE(send(1, "hello", 4));
+    EXPECT_TRUE(tty_->readUntil("\r\n+KTCP_NOTIF: 1,8\r\n"));
+
+    auto bad = tty_->command("AT+KTCPSND=7,5");
+    ASSERT_TRUE(bad);
+    EXPECT_NE(bad->find("+CME ERROR: 910\r\n"), std::string::npos) << *bad;
+    auto unknown = tty_->command("AT+NOSUCHCOMMAND");
+    ASSERT_TRUE(unknown);
+    EXPECT_NE(unknown->find("\r\nERROR\r\n"), std::string::npos);
+
+    // The far end goes away.
+    EXPECT_EQ(emu_->control("fault drop-link"), "ok fault drop-link");
+    EXPECT_TRUE(tty_->readUntil("\r\n+KTCP_NOTIF: 1,4\r\n"));
+    expectOk("AT+KTCPCLOSE=1,1");
+    expectOk("AT+KTCPDEL=1");
+    EXPECT_EQ(emu_->stop(), 0);
+}
+
+TEST_F(Hl78Test, UrcsAreHeldDuringDataPhase) {
+    EchoServer echo;
+    ASSERT_NE(echo.port(), 0);
+    ASSERT_NO_FATAL_FAILURE(boot());
+    expectOk("AT+KTCPCFG=1,0,\"127.0.0.1\"," + std::to_string(echo.port()));
+    expectOk("AT+KTCPCNX=1");
+    ASSERT_TRUE(tty_->readUntil("\r\n+KTCP_IND: 1,1\r\n"));
+    ASSERT_TRUE(tty_->write("AT+KTCPSND=1,4\r"));
+    ASSERT_TRUE(tty_->readUntil("\r\nCONNECT\r\n"));
+    EXPECT_EQ(emu_->control("fault drop-link"), "ok fault drop-link");
+    EXPECT_EQ(tty_->readFor(200ms), "");  // no URC inside the data phase
+    ASSERT_TRUE(tty_->write("data" + kPattern));
+    auto after = tty_->readUntil("+KTCP_NOTIF: 1,4\r\n");
+    ASSERT_TRUE(after);
+    EXPECT_EQ(after->rfind("\r\nOK\r\n", 0), 0U) << *after;  // OK first, then the URC
+}
+
+TEST_F(Hl78Test, TlsSocketVerifiesAgainstStoredRoot) {
+    TestPki pki = TestPki::make();
+    ASSERT_TRUE(pki.ok);
+    TestPki other = TestPki::make("some other root");
+    ASSERT_TRUE(other.ok);
+    TlsEchoServer server(pki.server);
+    ASSERT_TRUE(server.ready());
+    ASSERT_NO_FATAL_FAILURE(boot());
+
+    auto cfg =
+        expectOk("AT+KTCPCFG=1,3,\"localhost\"," + std::to_string(server.port()) + ",,,,0,1,0");
+    EXPECT_NE(cfg.find("+KTCPCFG: 1\r\n"), std::string::npos) << cfg;
+
+    // No root CA stored: certificate error.
+    expectOk("AT+KTCPCNX=1");
+    EXPECT_TRUE(tty_->readUntil("\r\n+KTCP_NOTIF: 1,15\r\n"));
+
+    // The wrong root (stored with exactly <len> bytes, LF line ends, no pattern): still 15.
+    ASSERT_TRUE(
+        tty_->write("AT+KCERTSTORE=0," + std::to_string(other.ca.cert_pem.size()) + ",1\r"));
+    ASSERT_TRUE(tty_->readUntil("\r\nCONNECT\r\n"));
+    ASSERT_TRUE(tty_->write(other.ca.cert_pem));
+    ASSERT_TRUE(tty_->readUntil("\r\nOK\r\n"));
+    expectOk("AT+KTCPCNX=1");
+    EXPECT_TRUE(tty_->readUntil("\r\n+KTCP_NOTIF: 1,15\r\n"));
+
+    // The right root, CR LF line ends, ended by the EOF pattern (length without it).
+    std::string pem = toCrlf(pki.ca.cert_pem);
+    ASSERT_TRUE(tty_->write("AT+KCERTSTORE=0," + std::to_string(pem.size()) + "\r"));
+    ASSERT_TRUE(tty_->readUntil("\r\nCONNECT\r\n"));
+    ASSERT_TRUE(tty_->write(pem + kPattern));
+    ASSERT_TRUE(tty_->readUntil("\r\nOK\r\n"));
+    auto list = expectOk("AT+KCERTSTORE?");
+    EXPECT_NE(list.find("root_cert,0," + std::to_string(pem.size())), std::string::npos) << list;
+    EXPECT_NE(list.find("-----BEGIN CERTIFICATE-----"), std::string::npos);
+
+    expectOk("AT+KTCPCNX=1");
+    ASSERT_TRUE(tty_->readUntil("\r\n+KTCP_IND: 1,1\r\n"));
+    const std::string payload = trickyPayload();
+    ASSERT_NO_FATAL_FAILURE(send(1, payload, payload.size()));
+    EXPECT_EQ(receive(1, payload.size()), payload);
+
+    auto hs = server.waitHandshakes(3, 5s);
+    ASSERT_TRUE(hs);
+    ASSERT_EQ(hs->size(), 3U);
+    EXPECT_TRUE(hs->at(2).ok);
+    for (const auto& h : *hs) {
+        EXPECT_EQ(h.sni, "localhost");  // the KTCPCFG host is sent as SNI
+    }
+    expectOk("AT+KTCPCLOSE=1");
+    expectOk("AT+KTCPDEL=1");
+}
+
+TEST_F(Hl78Test, CertificateWithoutLineEndsIsRejected) {
+    ASSERT_NO_FATAL_FAILURE(boot());
+    std::string junk = "-----BEGIN CERTIFICATE-----MIIB-----END CERTIFICATE-----";
+    ASSERT_TRUE(tty_->write("AT+KCERTSTORE=0," + std::to_string(junk.size()) + "\r"));
+    ASSERT_TRUE(tty_->readUntil("\r\nCONNECT\r\n"));
+    ASSERT_TRUE(tty_->write(junk + kPattern));
+    EXPECT_TRUE(tty_->readUntil("\r\n+CME ERROR: 931\r\n"));
+}
+
+}  // namespace

@@ -1,0 +1,110 @@
+// Unit tests of the emulator's own pure pieces: command-line parsing, line assembly, data
+// phases and pacing.
+#include <gtest/gtest.h>
+
+#include "at_command.hpp"
+#include "data_phase.hpp"
+#include "line_assembler.hpp"
+#include "pacer.hpp"
+
+using namespace uplinkd::emulator;
+
+TEST(AtCommandTest, ParsesExtendedAndBasicCommands) {
+    auto cmds = parseCommandLine("+KTCPCFG=1,3,\"host,with;comma\",8883,,,,0,1,0");
+    ASSERT_TRUE(cmds);
+    ASSERT_EQ(cmds->size(), 1U);
+    const AtCommand& c = cmds->front();
+    EXPECT_EQ(c.name, "+KTCPCFG");
+    EXPECT_EQ(c.kind, AtKind::Set);
+    ASSERT_EQ(c.argc(), 10U);
+    EXPECT_EQ(c.str(2), "host,with;comma");
+    EXPECT_TRUE(c.quoted(2));
+    EXPECT_EQ(c.intArg(3), 8883);
+    EXPECT_FALSE(c.has(4));
+    EXPECT_EQ(c.intArg(9), 0);
+
+    cmds = parseCommandLine("E0+cmee=1;+CSQ;+CEREG?;+CFUN=?");
+    ASSERT_TRUE(cmds);
+    ASSERT_EQ(cmds->size(), 5U);
+    EXPECT_EQ((*cmds)[0].name, "E");
+    EXPECT_EQ((*cmds)[0].intArg(0), 0);
+    EXPECT_EQ((*cmds)[1].name, "+CMEE");
+    EXPECT_EQ((*cmds)[2].kind, AtKind::Exec);
+    EXPECT_EQ((*cmds)[3].kind, AtKind::Read);
+    EXPECT_EQ((*cmds)[4].kind, AtKind::Test);
+
+    EXPECT_FALSE(parseCommandLine("+X=\"unterminated"));
+    auto bare = parseCommandLine("");
+    ASSERT_TRUE(bare);
+    EXPECT_EQ(bare->front().name, "");
+    auto trailing = splitArgs("0,");
+    ASSERT_TRUE(trailing);
+    EXPECT_EQ(trailing->size(), 2U);
+}
+
+TEST(LineAssemblerTest, FindsAtAndEndsOnCr) {
+    LineAssembler la;
+    std::string got;
+    for (char c : std::string("--EOF--xx\nat+csq\r")) {
+        auto r = la.feed(c);
+        if (r.status == LineAssembler::Status::Line) {
+            got = r.body;
+        }
+    }
+    EXPECT_EQ(got, "+csq");
+}
+
+TEST(DataPhaseTest, PatternPhaseReportsWhatCameBeforeThePattern) {
+    auto p = DataPhase::pattern("--EOF--Pattern--", 100);
+    std::string in = "ab--EO\r\nc--EOF--Pattern--AT";
+    size_t used = p.feed(in);
+    EXPECT_TRUE(p.done());
+    EXPECT_EQ(p.data(), "ab--EO\r\nc");
+    EXPECT_EQ(used, in.size() - 2);
+}
+
+TEST(DataPhaseTest, CountOrPatternTakesEitherEnding) {
+    auto exact = DataPhase::countOrPattern(4, "--EOF--Pattern--");
+    EXPECT_EQ(exact.feed("abcd"), 4U);
+    EXPECT_TRUE(exact.inTrailer());
+    EXPECT_FALSE(exact.done());
+    EXPECT_EQ(exact.feed("--EOF--Pattern--AT"), 16U);
+    EXPECT_TRUE(exact.done());
+    EXPECT_EQ(exact.data(), "abcd");
+
+    auto noPattern = DataPhase::countOrPattern(4, "--EOF--Pattern--");
+    EXPECT_EQ(noPattern.feed("abcdAT"), 4U);  // "A" is not the pattern: the phase ends
+    EXPECT_TRUE(noPattern.done());
+
+    auto shorter = DataPhase::countOrPattern(100, "--EOF--Pattern--");
+    shorter.feed("abc--EOF--Pattern--");
+    EXPECT_TRUE(shorter.done());
+    EXPECT_EQ(shorter.data(), "abc");
+}
+
+TEST(DataPhaseTest, CountAndCtrlZ) {
+    auto count = DataPhase::count(3);
+    EXPECT_EQ(count.feed("a\x1a"
+                         "bc"),
+              3U);
+    EXPECT_EQ(count.data(),
+              "a\x1a"
+              "b");
+    auto z = DataPhase::ctrlZ(10);
+    z.feed("hi\x1a");
+    EXPECT_EQ(z.outcome(), DataPhase::Outcome::Complete);
+    EXPECT_EQ(z.data(), "hi");
+    auto esc = DataPhase::ctrlZ(10);
+    esc.feed("hi\x1b");
+    EXPECT_EQ(esc.outcome(), DataPhase::Outcome::Cancelled);
+}
+
+TEST(PacerTest, SpacesTransfersToTheRate) {
+    Pacer p(115200);
+    auto t = Pacer::Clock::now();
+    auto free1 = p.account(11520, t);
+    EXPECT_NEAR(std::chrono::duration<double>(free1 - t).count(), 1.0, 1e-3);
+    auto free2 = p.account(1152, t);  // queued behind the first transfer
+    EXPECT_NEAR(std::chrono::duration<double>(free2 - t).count(), 1.1, 1e-3);
+    EXPECT_TRUE(Pacer(0).unlimited());
+}

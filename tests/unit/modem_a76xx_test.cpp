@@ -1,0 +1,776 @@
+// The simcom-a76xx modem plugin against a scripted AtChannel: parsers from tables (with hostile
+// input), bring-up, plain sockets (CIPSEND with exactly len bytes, CIPRXGET counted reads that
+// loop while bytes remain), TLS sockets (SSL context with SNI, CCHSEND, CCHRECV with data URCs),
+// provisioning and the plain-words error tables.
+#include <gtest/gtest.h>
+
+#include <array>
+#include <optional>
+
+#include "a76xx_commands.hpp"
+#include "a76xx_driver.hpp"
+#include "a76xx_parsers.hpp"
+#include "scripted_at_channel.hpp"
+
+namespace uplinkd::plugins::simcom_a76xx {
+namespace {
+
+using namespace std::chrono_literals;
+using uplinkd::testing::drain;
+using uplinkd::testing::runUntil;
+using uplinkd::testing::ScriptedAtChannel;
+
+std::span<const uint8_t> bytesOf(const std::string& s) {
+    return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
+}
+
+// ---- parsers ----------------------------------------------------------------------------------
+
+TEST(A76xxParsers, NetworkAndLinks) {
+    EXPECT_EQ(*parseNetOpen("+NETOPEN: 0"), 0);
+    EXPECT_EQ(*parseNetOpen("+NETOPEN: 1"), 1);
+    for (const char* bad :
+         {"+NETOPEN:", "+NETOPEN: x", "+NETOPEN: 0,1", "+NETOPEN: -1", "NETOPEN: 0"}) {
+        EXPECT_FALSE(parseNetOpen(bad)) << bad;
+    }
+    const auto open = parseIdResult("+CIPOPEN: 3,11", "+CIPOPEN:");
+    ASSERT_TRUE(open);
+    EXPECT_EQ(open->id, 3);
+    EXPECT_EQ(open->err, 11);
+    for (const char* bad : {"+CIPOPEN: 3", "+CIPOPEN: ,1", "+CIPOPEN: 3,x", "+CIPOPEN: 99,0",
+                            "+CIPOPEN: 3,-1", "+CCHOPEN: 0,0"}) {
+        EXPECT_FALSE(parseIdResult(bad, "+CIPOPEN:")) << bad;
+    }
+    const auto send = parseCipSend("+CIPSEND: 1,10,-1");
+    ASSERT_TRUE(send);
+    EXPECT_EQ(send->link, 1);
+    EXPECT_EQ(send->requested, 10u);
+    EXPECT_EQ(send->confirmed, -1);
+    for (const char* bad : {"+CIPSEND: 1,10", "+CIPSEND: 1,10,-2", "+CIPSEND: 10,1,1",
+                            "+CIPSEND: 1,10,10,1", "+CIPSEND: a,b,c"}) {
+        EXPECT_FALSE(parseCipSend(bad)) << bad;
+    }
+    EXPECT_EQ(*parseCipRxGetUrc("+CIPRXGET: 1,4"), 4);
+    EXPECT_FALSE(parseCipRxGetUrc("+CIPRXGET: 2,4,10,0"));
+    EXPECT_FALSE(parseCipRxGetUrc("+CIPRXGET: 1,10"));
+    const auto read = parseCipRxGetRead("+CIPRXGET: 2,0,1500,300");
+    ASSERT_TRUE(read);
+    EXPECT_EQ(read->read, 1500u);
+    EXPECT_EQ(read->rest, 300u);
+    for (const char* bad : {"+CIPRXGET: 2,0,1500", "+CIPRXGET: 3,0,10,0", "+CIPRXGET: 2,0,-1,0",
+                            "+CIPRXGET: 2,0,99999999999,0", "+CIPRXGET: 2,0,10,0,1"}) {
+        EXPECT_FALSE(parseCipRxGetRead(bad)) << bad;
+    }
+    const auto close = parseIdResult("+IPCLOSE: 2,1", "+IPCLOSE:");
+    ASSERT_TRUE(close);
+    EXPECT_EQ(close->err, 1);
+}
+
+TEST(A76xxParsers, SslSessions) {
+    EXPECT_EQ(*parseCchStatus("+CCHSTART: 0", "+CCHSTART:"), 0);
+    EXPECT_FALSE(parseCchStatus("+CCHSTART: ", "+CCHSTART:"));
+    EXPECT_EQ(*parseCchRecvEvent("+CCHEVENT: 1,RECV EVENT"), 1);
+    EXPECT_FALSE(parseCchRecvEvent("+CCHEVENT: 1,SEND EVENT"));
+    EXPECT_FALSE(parseCchRecvEvent("+CCHEVENT: 2,RECV EVENT"));
+    EXPECT_EQ(*parseCchPeerClosed("+CCH_PEER_CLOSED: 0"), 0);
+    EXPECT_FALSE(parseCchPeerClosed("+CCH_PEER_CLOSED: x"));
+    const auto len = parseCchRecvLen("+CCHRECV: LEN,12,0");
+    ASSERT_TRUE(len);
+    EXPECT_EQ(len->first, 12u);
+    EXPECT_EQ(len->second, 0u);
+    EXPECT_FALSE(parseCchRecvLen("+CCHRECV: LEN,12"));
+    EXPECT_FALSE(parseCchRecvLen("+CCHRECV: DATA,0,12"));
+    const auto data = parseCchRecvData("+CCHRECV: DATA,1,1500");
+    ASSERT_TRUE(data);
+    EXPECT_EQ(data->session, 1);
+    EXPECT_EQ(data->length, 1500u);
+    for (const char* bad : {"+CCHRECV: DATA,1", "+CCHRECV: DATA,2,10", "+CCHRECV: DATA,0,-3",
+                            "+CCHRECV: 0,0", "+CCHRECV: data,0,3"}) {
+        EXPECT_FALSE(parseCchRecvData(bad)) << bad;
+    }
+    const auto end = parseIdResult("+CCHRECV: 0,0", "+CCHRECV:");
+    ASSERT_TRUE(end);
+    EXPECT_EQ(end->err, 0);
+    EXPECT_EQ(parseCertList({"+CCERTLIST: \"uplinkd_ca.pem\"", "junk", "+CCERTLIST: \"a.der\"",
+                             "+CCERTLIST: \"\""}),
+              (std::vector<std::string>{"uplinkd_ca.pem", "a.der"}));
+}
+
+TEST(A76xxParsers, RegistrationAndSignal) {
+    EXPECT_EQ(*parseRegistrationRead("+CGREG: 0,5"), RegState::Roaming);
+    EXPECT_EQ(*parseRegistrationRead("+CEREG: 2,1,\"1A2B\",\"0101\",7"), RegState::Home);
+    EXPECT_EQ(*parseRegistrationRead("+CREG: 0,3"), RegState::Denied);
+    EXPECT_FALSE(parseRegistrationRead("+COPS: 0,0,\"x\",7"));
+    EXPECT_EQ(parseCsq("+CSQ: 15,99")->dbm(), -83);
+}
+
+TEST(A76xxParsers, ErrorTablesHaveWords) {
+    for (int e = 0; e <= 12; ++e) {
+        EXPECT_FALSE(tcpipErrorWords(e).empty()) << e;
+    }
+    EXPECT_TRUE(tcpipErrorWords(13).empty());
+    for (int e = 0; e <= 19; ++e) {
+        EXPECT_FALSE(cchErrorWords(e).empty()) << e;
+    }
+    EXPECT_TRUE(cchErrorWords(20).empty());
+    EXPECT_TRUE(cchErrorWords(-1).empty());
+    EXPECT_EQ(ipErrorWords("No data"), "no data to read");
+    EXPECT_EQ(ipErrorWords("network NOT opened"), "the network is not open (AT+NETOPEN)");
+    EXPECT_NE(ipErrorWords("Something new").find("Something new"), std::string::npos);
+}
+
+TEST(A76xxParsers, ExplainLines) {
+    struct Case {
+        std::string line;
+        std::vector<std::string> contains;
+    };
+    const std::vector<Case> cases = {
+        {"+CCHOPEN: 0,15", {"handshake", "SNI", "enableSNI", "root CA", "tls.ca_file"}},
+        {"+CCHOPEN: 1,19", {"certificates not set", "provision"}},
+        {"+CCHOPEN: 0,13", {"DNS"}},
+        {"+CIPOPEN: 1,11", {"DNS"}},
+        {"+CIPOPEN: 1,99", {"TCP/IP error 99"}},
+        {"+NETOPEN: 1", {"network failure", "apn"}},
+        {"+IP ERROR: Network not opened", {"not open"}},
+        {"+CIPSEND: 0,10,-1", {"disconnected"}},
+        {"+IPCLOSE: 0,1", {"server closed"}},
+        {"+CME ERROR: 10", {"no SIM"}},
+        {"+CCH: CCHSTOP", {"SSL service"}},
+        {"+CIPEVENT: NETWORK CLOSED UNEXPECTEDLY", {"data connection"}},
+        {"ERROR", {"refused"}},
+    };
+    for (const auto& c : cases) {
+        const std::string words = explainLine(c.line);
+        for (const auto& part : c.contains) {
+            EXPECT_NE(words.find(part), std::string::npos)
+                << "explain(\"" << c.line << "\") = \"" << words << "\" lacks \"" << part << "\"";
+        }
+    }
+}
+
+TEST(A76xxCommands, SslContextAlwaysTurnsSniOn) {
+    static_assert(kEnableSni);
+    const auto server_only = sslContextSteps(false, 1s);
+    std::vector<std::string> cmds;
+    for (const auto& s : server_only) {
+        cmds.push_back(s.command);
+    }
+    EXPECT_EQ(cmds,
+              (std::vector<std::string>{
+                  "AT+CSSLCFG=\"sslversion\",0,4", "AT+CSSLCFG=\"authmode\",0,1",
+                  "AT+CSSLCFG=\"ignorelocaltime\",0,1",
+                  "AT+CSSLCFG=\"cacert\",0,\"uplinkd_ca.pem\"", "AT+CSSLCFG=\"enableSNI\",0,1"}));
+    const auto mutual = sslContextSteps(true, 1s);
+    ASSERT_EQ(mutual.size(), 7u);
+    EXPECT_EQ(mutual[1].command, "AT+CSSLCFG=\"authmode\",0,2");
+    EXPECT_EQ(mutual[4].command, "AT+CSSLCFG=\"clientcert\",0,\"uplinkd_cert.pem\"");
+    EXPECT_EQ(mutual[5].command, "AT+CSSLCFG=\"clientkey\",0,\"uplinkd_key.pem\"");
+    EXPECT_EQ(mutual[6].command, "AT+CSSLCFG=\"enableSNI\",0,1");
+}
+
+// ---- driver fixture ---------------------------------------------------------------------------
+
+A76xxTiming fastTiming() {
+    A76xxTiming t;
+    t.command = 1s;
+    t.sim_retry = 1ms;
+    t.registration_poll = 2ms;
+    t.registration_timeout = 200ms;
+    t.net_open = 1s;
+    t.cch_start = 1s;
+    t.connect = 1s;
+    t.tls_connect = 1s;
+    t.send = 1s;
+    t.send_result = 1s;
+    t.send_retry = 1ms;
+    t.send_retries = 3;
+    t.receive = 1s;
+    t.cert_store = 1s;
+    return t;
+}
+
+struct ReadResult {
+    std::optional<Result<size_t>> r;
+};
+struct WriteResult {
+    std::optional<Status> s;
+};
+
+class A76xxDriverTest : public ::testing::Test {
+  protected:
+    void TearDown() override {
+        drain(loop_);
+        EXPECT_EQ(at_.remaining(), 0u) << "script not used up";
+    }
+
+    A76xxDriver& driver() {
+        if (!driver_) {
+            driver_ = std::make_unique<A76xxDriver>(loop_, at_, settings_, fastTiming());
+        }
+        return *driver_;
+    }
+
+    Status start() {
+        std::optional<Status> result;
+        driver().start([&](Status s) { result = std::move(s); });
+        EXPECT_TRUE(runUntil(loop_, [&] { return result.has_value(); }));
+        return result.value_or(fail("test", "no answer"));
+    }
+
+    void scriptStartUntilRegistered() {
+        at_.expect("ATE0");
+        at_.expect("AT+CMEE=1");
+        at_.expect("AT+CPIN?").line("+CPIN: READY");
+        at_.expect("AT+CGDCONT=1,\"IP\",\"internet.example\"");
+        at_.expect("AT+CEREG?").line("+CEREG: 0,1");
+        at_.expect("AT+CGREG?").line("+CGREG: 0,2");
+    }
+
+    /// A started driver (network open).
+    void started() {
+        scriptStartUntilRegistered();
+        at_.expect("AT+CIPRXGET=1");
+        at_.expect("AT+NETOPEN").urcAfter("+NETOPEN: 0");
+        const Status s = start();
+        ASSERT_TRUE(s) << s.error().message;
+    }
+
+    Result<ByteStreamPtr> open(ModemSocketRequest req) {
+        std::optional<Result<ByteStreamPtr>> result;
+        driver().open(req, [&](Result<ByteStreamPtr> r) { result.emplace(std::move(r)); });
+        EXPECT_TRUE(runUntil(loop_, [&] { return result.has_value(); }));
+        if (!result) {
+            return fail("test", "no answer");
+        }
+        return std::move(*result);
+    }
+
+    ByteStreamPtr openTcp(int link = 0) {
+        const std::string l = std::to_string(link);
+        at_.expect("AT+CIPOPEN=" + l + ",\"TCP\",\"broker.example.com\",1883")
+            .urcAfter("+CIPOPEN: " + l + ",0");
+        auto r = open({"broker.example.com", 1883, false, ""});
+        EXPECT_TRUE(r) << (r ? "" : r.error().message);
+        return r ? std::move(r.value()) : nullptr;
+    }
+
+    void scriptTlsSetup(bool list = true, bool client = false) {
+        at_.expect("AT+CCHSET=1,1");
+        at_.expect("AT+CCHSTART").urcAfter("+CCHSTART: 0");
+        if (list) {
+            auto& l = at_.expect("AT+CCERTLIST").line("+CCERTLIST: \"uplinkd_ca.pem\"");
+            if (client) {
+                l.line("+CCERTLIST: \"uplinkd_cert.pem\"").line("+CCERTLIST: \"uplinkd_key.pem\"");
+            }
+        }
+    }
+
+    void scriptSslContext(int session, bool client = false) {
+        for (const auto& s : sslContextSteps(client, 1s)) {
+            at_.expect(s.command);
+        }
+        at_.expect("AT+CCHSSLCFG=" + std::to_string(session) + ",0");
+    }
+
+    ByteStreamPtr openTls(int session = 0) {
+        const std::string s = std::to_string(session);
+        at_.expect("AT+CCHOPEN=" + s + ",\"broker.example.com\",8883,2")
+            .urcAfter("+CCHOPEN: " + s + ",0");
+        auto r = open({"broker.example.com", 8883, true, "broker.example.com"});
+        EXPECT_TRUE(r) << (r ? "" : r.error().message);
+        return r ? std::move(r.value()) : nullptr;
+    }
+
+    asio::io_context loop_;
+    ScriptedAtChannel at_{loop_};
+    ModemSettings settings_{"internet.example", "", "", ""};
+    std::unique_ptr<A76xxDriver> driver_;
+};
+
+// ---- start ------------------------------------------------------------------------------------
+
+TEST_F(A76xxDriverTest, StartSetsManualReceiveBeforeNetopen) {
+    at_.expect("ATE0");
+    at_.expect("AT+CMEE=1");
+    at_.expect("AT+CPIN?").line("+CPIN: READY");
+    at_.expect("AT+CGDCONT=1,\"IP\",\"internet.example\"");
+    at_.expect("AT+CEREG?").line("+CEREG: 0,2");
+    at_.expect("AT+CGREG?").line("+CGREG: 0,2");
+    at_.expect("AT+CEREG?").line("+CEREG: 0,0");
+    at_.expect("AT+CGREG?").line("+CGREG: 0,5");  // registered on 2G/3G only: fine
+    at_.expect("AT+CIPRXGET=1");
+    at_.expect("AT+NETOPEN").urcAfter("+NETOPEN: 0");
+    const Status s = start();
+    EXPECT_TRUE(s) << s.error().message;
+}
+
+TEST_F(A76xxDriverTest, StartSendsApnCredentials) {
+    settings_.apn_user = "user";
+    settings_.apn_password = "pw";
+    at_.expect("ATE0");
+    at_.expect("AT+CMEE=1");
+    at_.expect("AT+CPIN?").line("+CPIN: READY");
+    at_.expect("AT+CGDCONT=1,\"IP\",\"internet.example\"");
+    at_.expect("AT+CGAUTH=1,1,\"user\",\"pw\"").error("ERROR");
+    const Status s = start();
+    ASSERT_FALSE(s);
+    EXPECT_EQ(s.error().message.find("\"pw\""), std::string::npos);
+    EXPECT_NE(s.error().message.find("AT+CGAUTH"), std::string::npos) << s.error().message;
+}
+
+TEST_F(A76xxDriverTest, StartCopesWithAnOpenNetworkFromAnEarlierRun) {
+    scriptStartUntilRegistered();
+    at_.expect("AT+CIPRXGET=1").error("ERROR");  // refused while the network is open
+    at_.expect("AT+NETCLOSE").urcAfter("+NETCLOSE: 0");
+    at_.expect("AT+CIPRXGET=1");
+    at_.expect("AT+NETOPEN").error("ERROR");
+    at_.expect("AT+NETOPEN?").line("+NETOPEN: 1");
+    const Status s = start();
+    EXPECT_TRUE(s) << s.error().message;
+}
+
+TEST_F(A76xxDriverTest, StartTakesAlreadyOpenedAsSuccess) {
+    scriptStartUntilRegistered();
+    at_.expect("AT+CIPRXGET=1");
+    at_.expect("AT+NETOPEN").error("+IP ERROR: Network is already opened");
+    EXPECT_TRUE(start());
+}
+
+TEST_F(A76xxDriverTest, StartExplainsANetopenFailure) {
+    scriptStartUntilRegistered();
+    at_.expect("AT+CIPRXGET=1");
+    at_.expect("AT+NETOPEN").urcAfter("+NETOPEN: 1");
+    const Status s = start();
+    ASSERT_FALSE(s);
+    EXPECT_NE(s.error().message.find("network failure"), std::string::npos) << s.error().message;
+    EXPECT_NE(s.error().message.find("apn"), std::string::npos);
+}
+
+TEST_F(A76xxDriverTest, StartWithoutSimSaysSo) {
+    at_.expect("ATE0");
+    at_.expect("AT+CMEE=1");
+    at_.expect("AT+CPIN?").error("+CME ERROR: 10");
+    const Status s = start();
+    ASSERT_FALSE(s);
+    EXPECT_EQ(s.error().code, "no_sim");
+}
+
+// ---- plain sockets ----------------------------------------------------------------------------
+
+const std::string kBinary = std::string(
+    "a\r\nOK\r\n\0\xff\x1a"
+    "ERROR\r\n>",
+    19);
+
+TEST_F(A76xxDriverTest, TcpWriteSendsExactlyLenBytesAndWaitsForTheConfirmation) {
+    started();
+    auto s = openTcp();
+    ASSERT_TRUE(s);
+    const std::string n = std::to_string(kBinary.size());
+    at_.expect("AT+CIPSEND=0," + n)
+        .expectPrompt(">")
+        .expectPayload(kBinary)
+        .expectTerminator("")
+        .urcAfter("+CIPSEND: 0," + n + "," + n);
+    WriteResult w;
+    s->asyncWrite(bytesOf(kBinary), [&](Status st) { w.s = st; });
+    ASSERT_TRUE(runUntil(loop_, [&] { return w.s.has_value(); }));
+    EXPECT_TRUE(*w.s) << w.s->error().message;
+    EXPECT_EQ(at_.written().at(0), kBinary);
+    at_.expect("AT+CIPCLOSE=0").urcAfter("+CIPCLOSE: 0,0");
+}
+
+TEST_F(A76xxDriverTest, TcpChunksA5KWrite) {
+    started();
+    auto s = openTcp();
+    ASSERT_TRUE(s);
+    std::string big(5 * 1024, '\0');
+    for (size_t i = 0; i < big.size(); ++i) {
+        big[i] = static_cast<char>((i * 31 + 7) % 256);
+    }
+    size_t pos = 0;
+    for (const size_t n : {1460u, 1460u, 1460u, 740u}) {
+        const std::string ns = std::to_string(n);
+        at_.expect("AT+CIPSEND=0," + ns)
+            .expectPayload(big.substr(pos, n))
+            .urcAfter("+CIPSEND: 0," + ns + "," + ns);
+        pos += n;
+    }
+    WriteResult w;
+    s->asyncWrite(bytesOf(big), [&](Status st) { w.s = st; });
+    ASSERT_TRUE(runUntil(loop_, [&] { return w.s.has_value(); }));
+    EXPECT_TRUE(*w.s);
+    std::string all;
+    for (const auto& c : at_.written()) {
+        all += c;
+    }
+    EXPECT_TRUE(all == big);
+    at_.expect("AT+CIPCLOSE=0");
+}
+
+TEST_F(A76xxDriverTest, TcpPartialAndRefusedSends) {
+    started();
+    auto s = openTcp();
+    ASSERT_TRUE(s);
+    // The module takes 4 of 10 bytes, then has a full buffer once, then takes the rest.
+    at_.expect("AT+CIPSEND=0,10").expectPayload("0123456789").urcAfter("+CIPSEND: 0,10,4");
+    at_.expect("AT+CIPSEND=0,6").expectPayload("456789").urcAfter("+CIPSEND: 0,6,0");
+    at_.expect("AT+CIPSEND=0,6").expectPayload("456789").urcAfter("+CIPSEND: 0,6,6");
+    WriteResult w;
+    const std::string data = "0123456789";
+    s->asyncWrite(bytesOf(data), [&](Status st) { w.s = st; });
+    ASSERT_TRUE(runUntil(loop_, [&] { return w.s.has_value(); }));
+    EXPECT_TRUE(*w.s) << w.s->error().message;
+    // A disconnected link.
+    at_.expect("AT+CIPSEND=0,2").urcAfter("+CIPSEND: 0,2,-1");
+    w.s.reset();
+    const std::string two = "ab";
+    s->asyncWrite(bytesOf(two), [&](Status st) { w.s = st; });
+    ASSERT_TRUE(runUntil(loop_, [&] { return w.s.has_value(); }));
+    ASSERT_FALSE(*w.s);
+    EXPECT_EQ(w.s->error().code, "eof");
+    at_.expect("AT+CIPCLOSE=0");
+}
+
+TEST_F(A76xxDriverTest, TcpReadLoopsWhileBytesRemainThenEof) {
+    started();
+    auto s = openTcp();
+    ASSERT_TRUE(s);
+    const std::string second(7, 'z');
+    at_.expect("AT+CIPRXGET=2,0,1500")
+        .line("+CIPRXGET: 2,0," + std::to_string(kBinary.size()) + ",7")
+        .replyData(kBinary);
+    at_.expect("AT+CIPRXGET=2,0,1500").line("+CIPRXGET: 2,0,7,0").replyData(second);
+    std::array<uint8_t, 64> buf{};
+    ReadResult rd;
+    s->asyncRead(buf, [&](Result<size_t> r) { rd.r = r; });
+    drain(loop_);
+    EXPECT_FALSE(rd.r.has_value());
+    EXPECT_TRUE(at_.injectUrc("+CIPRXGET: 1,0"));
+    ASSERT_TRUE(runUntil(loop_, [&] { return rd.r.has_value(); }));
+    ASSERT_TRUE(*rd.r);
+    EXPECT_EQ(std::string(reinterpret_cast<char*>(buf.data()), **rd.r), kBinary);
+    // The rest was fetched without another URC.
+    rd.r.reset();
+    s->asyncRead(buf, [&](Result<size_t> r) { rd.r = r; });
+    ASSERT_TRUE(runUntil(loop_, [&] { return rd.r.has_value(); }));
+    ASSERT_TRUE(*rd.r);
+    EXPECT_EQ(std::string(reinterpret_cast<char*>(buf.data()), **rd.r), second);
+    // The server closes.
+    EXPECT_TRUE(at_.injectUrc("+IPCLOSE: 0,1"));
+    rd.r.reset();
+    s->asyncRead(buf, [&](Result<size_t> r) { rd.r = r; });
+    ASSERT_TRUE(runUntil(loop_, [&] { return rd.r.has_value(); }));
+    ASSERT_FALSE(*rd.r);
+    EXPECT_EQ(rd.r->error().code, "eof");
+    WriteResult w;
+    s->asyncWrite(bytesOf(second), [&](Status st) { w.s = st; });
+    drain(loop_);
+    ASSERT_TRUE(w.s.has_value());
+    EXPECT_EQ(w.s->error().code, "eof");
+    at_.expect("AT+CIPCLOSE=0").error("ERROR");
+    s.reset();
+}
+
+TEST_F(A76xxDriverTest, ADataUrcDuringAReadIsNotLost) {
+    started();
+    auto s = openTcp();
+    ASSERT_TRUE(s);
+    // New bytes arrive while the first read runs: the module announces them before its answer.
+    at_.expect("AT+CIPRXGET=2,0,1500")
+        .line("+CIPRXGET: 2,0,3,0")
+        .replyData("abc")
+        .urcBefore("+CIPRXGET: 1,0");
+    at_.expect("AT+CIPRXGET=2,0,1500").line("+CIPRXGET: 2,0,3,0").replyData("def");
+    at_.injectUrc("+CIPRXGET: 1,0");
+    std::string got;
+    std::array<uint8_t, 64> buf{};
+    while (got.size() < 6) {
+        ReadResult rd;
+        s->asyncRead(buf, [&](Result<size_t> r) { rd.r = r; });
+        ASSERT_TRUE(runUntil(loop_, [&] { return rd.r.has_value(); }));
+        ASSERT_TRUE(*rd.r);
+        got.append(reinterpret_cast<char*>(buf.data()), **rd.r);
+    }
+    EXPECT_EQ(got, "abcdef");
+    at_.expect("AT+CIPCLOSE=0");
+}
+
+TEST_F(A76xxDriverTest, TcpReadWithNothingBufferedWaits) {
+    started();
+    auto s = openTcp();
+    ASSERT_TRUE(s);
+    at_.expect("AT+CIPRXGET=2,0,1500").error("+IP ERROR: No data");
+    std::array<uint8_t, 8> buf{};
+    ReadResult rd;
+    s->asyncRead(buf, [&](Result<size_t> r) { rd.r = r; });
+    at_.injectUrc("+CIPRXGET: 1,0");
+    drain(loop_);
+    EXPECT_FALSE(rd.r.has_value());
+    at_.expect("AT+CIPCLOSE=0");
+    s->close();
+    drain(loop_);
+    ASSERT_TRUE(rd.r.has_value());
+    EXPECT_EQ(rd.r->error().code, "closed");
+}
+
+TEST_F(A76xxDriverTest, TcpOpenFailuresAndLinkChoice) {
+    started();
+    at_.expect("AT+CIPOPEN=0,\"TCP\",\"nowhere.invalid\",1883").urcAfter("+CIPOPEN: 0,11");
+    auto r = open({"nowhere.invalid", 1883, false, ""});
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code, "dns");
+    EXPECT_NE(r.error().message.find("nowhere.invalid"), std::string::npos);
+    // Links are taken round robin, so a link that was just closed is not reused at once.
+    auto a = openTcp(1);
+    auto b = openTcp(2);
+    ASSERT_TRUE(a && b);
+    at_.expect("AT+CIPCLOSE=1");
+    a.reset();
+    auto c = openTcp(3);
+    ASSERT_TRUE(c);
+    at_.expect("AT+CIPCLOSE=2");
+    at_.expect("AT+CIPCLOSE=3");
+    b.reset();
+    c.reset();
+}
+
+TEST_F(A76xxDriverTest, AnOpenWithoutResultFreesTheLink) {
+    started();
+    at_.expect("AT+CIPOPEN=0,\"TCP\",\"slow.example\",1883");  // no +CIPOPEN follows
+    at_.expect("AT+CIPCLOSE=0").error("ERROR");
+    auto r = open({"slow.example", 1883, false, ""});
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code, "timeout");
+    EXPECT_NE(r.error().message.find("+CIPOPEN"), std::string::npos) << r.error().message;
+}
+
+TEST_F(A76xxDriverTest, OneReadAndOneWriteMayBeOutstandingTogether) {
+    started();
+    auto s = openTcp();
+    ASSERT_TRUE(s);
+    std::array<uint8_t, 16> buf{};
+    ReadResult rd;
+    WriteResult w;
+    s->asyncRead(buf, [&](Result<size_t> r) { rd.r = r; });
+    at_.expect("AT+CIPSEND=0,5").expectPayload("hello").urcAfter("+CIPSEND: 0,5,5");
+    at_.expect("AT+CIPRXGET=2,0,1500").line("+CIPRXGET: 2,0,5,0").replyData("world");
+    const std::string out = "hello";
+    s->asyncWrite(bytesOf(out), [&](Status st) { w.s = st; });
+    at_.injectUrc("+CIPRXGET: 1,0");
+    ASSERT_TRUE(runUntil(loop_, [&] { return rd.r.has_value() && w.s.has_value(); }));
+    EXPECT_TRUE(*w.s);
+    ASSERT_TRUE(*rd.r);
+    EXPECT_EQ(std::string(reinterpret_cast<char*>(buf.data()), **rd.r), "world");
+    at_.expect("AT+CIPCLOSE=0");
+}
+
+TEST_F(A76xxDriverTest, SocketsFailWhenTheModuleRestarts) {
+    started();
+    auto s = openTcp();
+    ASSERT_TRUE(s);
+    at_.injectUrc("*ATREADY: 1");
+    ReadResult rd;
+    std::array<uint8_t, 8> buf{};
+    s->asyncRead(buf, [&](Result<size_t> r) { rd.r = r; });
+    drain(loop_);
+    ASSERT_TRUE(rd.r.has_value());
+    EXPECT_EQ(rd.r->error().code, "modem_reset");
+    s.reset();  // the link is gone with the reset: nothing is sent
+    // The next open opens the network again.
+    at_.expect("AT+NETOPEN").urcAfter("+NETOPEN: 0");
+    auto t = openTcp(1);
+    ASSERT_TRUE(t);
+    at_.expect("AT+CIPCLOSE=1");
+}
+
+// ---- TLS sockets ------------------------------------------------------------------------------
+
+TEST_F(A76xxDriverTest, TlsOpenConfiguresTheContextWithSniThenSendsAndReceives) {
+    started();
+    scriptTlsSetup();
+    scriptSslContext(0);
+    auto s = openTls(0);
+    ASSERT_TRUE(s);
+    EXPECT_NE(s->describe().find("SNI broker.example.com"), std::string::npos);
+
+    const std::string n = std::to_string(kBinary.size());
+    at_.expect("AT+CCHSEND=0," + n)
+        .expectPrompt(">")
+        .expectPayload(kBinary)
+        .urcAfter("+CCHSEND: 0,0");
+    WriteResult w;
+    s->asyncWrite(bytesOf(kBinary), [&](Status st) { w.s = st; });
+    ASSERT_TRUE(runUntil(loop_, [&] { return w.s.has_value(); }));
+    EXPECT_TRUE(*w.s) << w.s->error().message;
+
+    // Receive: the event, how much is cached, then the bytes as data URCs and the end URC.
+    at_.expect("AT+CCHRECV?").line("+CCHRECV: LEN," + n + ",0");
+    at_.expect("AT+CCHRECV=0," + n)
+        .urcAfterWithData("+CCHRECV: DATA,0,12", kBinary.substr(0, 12))
+        .urcAfterWithData("+CCHRECV: DATA,0," + std::to_string(kBinary.size() - 12),
+                          kBinary.substr(12))
+        .urcAfter("+CCHRECV: 0,0");
+    at_.expect("AT+CCHRECV?").line("+CCHRECV: LEN,0,0");
+    std::string got;
+    std::array<uint8_t, 64> buf{};
+    ReadResult rd;
+    s->asyncRead(buf, [&](Result<size_t> r) { rd.r = r; });
+    at_.injectUrc("+CCHEVENT: 0,RECV EVENT");
+    while (got.size() < kBinary.size()) {
+        ASSERT_TRUE(runUntil(loop_, [&] { return rd.r.has_value(); }));
+        ASSERT_TRUE(*rd.r);
+        got.append(reinterpret_cast<char*>(buf.data()), **rd.r);
+        rd.r.reset();
+        if (got.size() < kBinary.size()) {
+            s->asyncRead(buf, [&](Result<size_t> r) { rd.r = r; });
+        }
+    }
+    EXPECT_EQ(got, kBinary);
+    drain(loop_);
+
+    at_.injectUrc("+CCH_PEER_CLOSED: 0");
+    s->asyncRead(buf, [&](Result<size_t> r) { rd.r = r; });
+    ASSERT_TRUE(runUntil(loop_, [&] { return rd.r.has_value(); }));
+    EXPECT_EQ(rd.r->error().code, "eof");
+    at_.expect("AT+CCHCLOSE=0").urcAfter("+CCHCLOSE: 0,0");
+    s->close();
+}
+
+TEST_F(A76xxDriverTest, TlsHandshakeErrorMentionsSniAndTheCa) {
+    started();
+    scriptTlsSetup();
+    scriptSslContext(0);
+    at_.expect("AT+CCHOPEN=0,\"broker.example.com\",8883,2").urcAfter("+CCHOPEN: 0,15");
+    auto r = open({"broker.example.com", 8883, true, ""});
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code, "tls_handshake");
+    EXPECT_NE(r.error().message.find("SNI"), std::string::npos) << r.error().message;
+    EXPECT_NE(r.error().message.find("tls.ca_file"), std::string::npos);
+    // The service and the certificate list are kept; the next session is 1.
+    scriptSslContext(1);
+    at_.expect("AT+CCHOPEN=1,\"broker.example.com\",8883,2").urcAfter("+CCHOPEN: 1,0");
+    auto ok = open({"broker.example.com", 8883, true, ""});
+    ASSERT_TRUE(ok) << ok.error().message;
+    at_.expect("AT+CCHCLOSE=1");
+}
+
+TEST_F(A76xxDriverTest, TlsWithoutCaInTheStoreSaysWhatToProvision) {
+    started();
+    scriptTlsSetup(false);
+    at_.expect("AT+CCERTLIST").line("+CCERTLIST: \"other.pem\"");
+    auto r = open({"broker.example.com", 8883, true, ""});
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code, "tls_no_ca");
+    EXPECT_NE(r.error().message.find("tls.ca_file"), std::string::npos);
+}
+
+TEST_F(A76xxDriverTest, TlsRestartsAnSslServiceLeftRunning) {
+    started();
+    at_.expect("AT+CCHSET=1,1").error("ERROR");
+    at_.expect("AT+CCHSTART").error("ERROR");
+    at_.expect("AT+CCHSTOP").urcAfter("+CCHSTOP: 0");
+    at_.expect("AT+CCHSET=1,1");
+    at_.expect("AT+CCHSTART").urcAfter("+CCHSTART: 0");
+    at_.expect("AT+CCERTLIST")
+        .line("+CCERTLIST: \"uplinkd_ca.pem\"")
+        .line("+CCERTLIST: \"uplinkd_cert.pem\"")
+        .line("+CCERTLIST: \"uplinkd_key.pem\"");
+    scriptSslContext(0, true);  // client certificate present: authmode 2
+    auto s = openTls(0);
+    ASSERT_TRUE(s);
+    at_.expect("AT+CCHCLOSE=0");
+}
+
+// ---- provisioning -----------------------------------------------------------------------------
+
+const std::string kCa = "-----BEGIN CERTIFICATE-----\nQ0FDQQ==\n-----END CERTIFICATE-----\n";
+const std::string kCert = "-----BEGIN CERTIFICATE-----\nQ0VSVA==\n-----END CERTIFICATE-----\n";
+const std::string kKey = "-----BEGIN EC PRIVATE KEY-----\nS0VZ\n-----END EC PRIVATE KEY-----\n";
+
+TEST_F(A76xxDriverTest, ProvisionDownloadsTheFilesAndChecksTheList) {
+    at_.expect("AT+CCERTDOWN=\"uplinkd_ca.pem\"," + std::to_string(kCa.size()))
+        .expectPrompt(">")
+        .expectPayload(kCa)
+        .expectTerminator("");
+    at_.expect("AT+CCERTDOWN=\"uplinkd_cert.pem\"," + std::to_string(kCert.size()))
+        .expectPayload(kCert);
+    at_.expect("AT+CCERTDOWN=\"uplinkd_key.pem\"," + std::to_string(kKey.size()))
+        .expectPayload(kKey);
+    at_.expect("AT+CCERTLIST")
+        .line("+CCERTLIST: \"uplinkd_ca.pem\"")
+        .line("+CCERTLIST: \"uplinkd_cert.pem\"")
+        .line("+CCERTLIST: \"uplinkd_key.pem\"");
+    std::optional<Status> result;
+    // CR+LF input is sent with LF line ends, exactly as many bytes as announced.
+    std::string ca_crlf =
+        "-----BEGIN CERTIFICATE-----\r\nQ0FDQQ==\r\n-----END CERTIFICATE-----\r\n";
+    driver().provision({ca_crlf, kCert, kKey}, [&](Status s) { result = s; });
+    ASSERT_TRUE(runUntil(loop_, [&] { return result.has_value(); }));
+    EXPECT_TRUE(*result) << result->error().message;
+}
+
+TEST_F(A76xxDriverTest, ProvisionWithoutClientCertRemovesStaleFilesAndDetectsAMissingCa) {
+    at_.expect("AT+CCERTDOWN=\"uplinkd_ca.pem\"," + std::to_string(kCa.size())).expectPayload(kCa);
+    at_.expect("AT+CCERTDELE=\"uplinkd_cert.pem\"").error("ERROR");
+    at_.expect("AT+CCERTDELE=\"uplinkd_key.pem\"").error("ERROR");
+    at_.expect("AT+CCERTLIST");
+    std::optional<Status> result;
+    driver().provision({kCa, "", ""}, [&](Status s) { result = s; });
+    ASSERT_TRUE(runUntil(loop_, [&] { return result.has_value(); }));
+    ASSERT_FALSE(*result);
+    EXPECT_EQ(result->error().code, "provision_mismatch");
+
+    result.reset();
+    driver().provision({"garbage", "", ""}, [&](Status s) { result = s; });
+    ASSERT_TRUE(runUntil(loop_, [&] { return result.has_value(); }));
+    ASSERT_FALSE(*result);
+    EXPECT_EQ(result->error().code, "bad_pem");
+}
+
+// ---- info, explain, plugin --------------------------------------------------------------------
+
+TEST_F(A76xxDriverTest, InfoCollectsWhatTheModuleSays) {
+    at_.expect("AT+CGMI").line("SIMCOM INCORPORATED");
+    at_.expect("AT+CGMM").line("A7670E-LASE");
+    at_.expect("AT+CGMR").line("+CGMR: A011B07A7670M7_F");
+    at_.expect("AT+CGSN").line("861234567890123");
+    at_.expect("AT+CICCID").line("+ICCID: 89860000000000000000");
+    at_.expect("AT+CPIN?").error("+CME ERROR: 10");
+    at_.expect("AT+CEREG?").line("+CEREG: 0,2");
+    at_.expect("AT+CGREG?").line("+CGREG: 0,1");
+    at_.expect("AT+CSQ").line("+CSQ: 99,99");
+    std::optional<Result<ModemInfo>> info;
+    driver().info([&](Result<ModemInfo> r) { info.emplace(std::move(r)); });
+    ASSERT_TRUE(runUntil(loop_, [&] { return info.has_value(); }));
+    ASSERT_TRUE(*info);
+    const ModemInfo& i = info->value();
+    EXPECT_EQ(i.model, "A7670E-LASE");
+    EXPECT_EQ(i.firmware, "A011B07A7670M7_F");
+    EXPECT_EQ(i.iccid, "89860000000000000000");
+    EXPECT_EQ(i.sim, "not inserted");
+    EXPECT_EQ(i.registration, "registered (home)");
+    EXPECT_EQ(i.signal_dbm, 0);
+    EXPECT_TRUE(modem_common::matchesModel(i.model, match().model_patterns));
+}
+
+TEST(A76xxPlugin, DescriptorAndCreate) {
+    const PluginDescriptor* d = descriptor();
+    ASSERT_NE(d, nullptr);
+    EXPECT_EQ(d->kind, PluginKind::Modem);
+    EXPECT_STREQ(d->name, "simcom-a76xx");
+    const auto* api = static_cast<const ModemPluginApi*>(d->api);
+    EXPECT_TRUE(api->match->supports_tls_offload);
+    EXPECT_EQ(api->match->model_patterns, (std::vector<std::string>{"A7670", "A7672", "SIM7600"}));
+    EXPECT_TRUE(modem_common::matchesModel("SIMCOM_SIM7600G-H", api->match->model_patterns));
+    asio::io_context loop;
+    ScriptedAtChannel at(loop);
+    auto ok = api->create(loop, at, {"internet", "u", "p", "1234"});
+    ASSERT_TRUE(ok);
+    EXPECT_EQ((*ok)->maxSendChunk(), 1460u);
+    EXPECT_NE((*ok)->explain("+CCHOPEN: 0,15").find("SNI"), std::string::npos);
+    EXPECT_FALSE(api->create(loop, at, {"internet", "u\r\n", "p", ""}));
+}
+
+}  // namespace
+}  // namespace uplinkd::plugins::simcom_a76xx

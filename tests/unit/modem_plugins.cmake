@@ -1,0 +1,24 @@
+# Unit tests of the modem plugins (sierra-hl78, simcom-a76xx) against a scripted AtChannel;
+# included from tests/CMakeLists.txt.
+add_library(uplinkd_scripted_at_channel STATIC
+    ${CMAKE_CURRENT_LIST_DIR}/../support/scripted_at_channel.cpp)
+target_include_directories(uplinkd_scripted_at_channel PUBLIC
+    ${CMAKE_CURRENT_LIST_DIR}/../support)
+target_link_libraries(uplinkd_scripted_at_channel PUBLIC uplinkd_sdk asio_standalone GTest::gtest
+                      PRIVATE uplinkd_warnings)
+# Same Asio handler-memory choice as the plugins (see plugins/modem/common/CMakeLists.txt).
+target_compile_definitions(uplinkd_scripted_at_channel PUBLIC ASIO_DISABLE_STD_ALIGNED_ALLOC)
+
+add_executable(modem_hl78_test
+    ${CMAKE_CURRENT_LIST_DIR}/modem_common_test.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/modem_hl78_test.cpp)
+target_link_libraries(modem_hl78_test PRIVATE uplinkd_modem_sierra_hl78_lib
+                      uplinkd_scripted_at_channel GTest::gtest_main asio_standalone
+                      uplinkd_warnings)
+gtest_discover_tests(modem_hl78_test DISCOVERY_TIMEOUT 30 PROPERTIES LABELS unit)
+
+add_executable(modem_a76xx_test ${CMAKE_CURRENT_LIST_DIR}/modem_a76xx_test.cpp)
+target_link_libraries(modem_a76xx_test PRIVATE uplinkd_modem_simcom_a76xx_lib
+                      uplinkd_scripted_at_channel GTest::gtest_main asio_standalone
+                      uplinkd_warnings)
+gtest_discover_tests(modem_a76xx_test DISCOVERY_TIMEOUT 30 PROPERTIES LABELS unit)
