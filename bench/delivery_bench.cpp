@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -249,7 +250,11 @@ void offlineRss(size_t total) {
     ApiClient c;
     (void)c.connect(d.socket());
     std::printf("\nuplinkd RSS while messages are spooled offline (256-byte payloads)\n");
-    std::printf("%12s  %10s  %10s\n", "spooled", "RSS", "peak RSS");
+    std::printf(
+        "RSS counts shared library pages (libcrypto, libstdc++, libc: about 11 MB that\n"
+        "every process using them shares); anon is uplinkd's own memory.\n");
+    std::printf("%12s  %10s  %10s  %10s  %12s\n", "spooled", "RSS", "anon", "peak RSS",
+                "spool file");
     const std::string payload(kPayload, 'x');
     size_t sent = 0, answered = 0;
     size_t next_report = total / 8;
@@ -270,9 +275,13 @@ void offlineRss(size_t total) {
         }
         ++answered;
         if (answered >= next_report) {
-            std::printf("%12zu  %7ld MB  %7ld MB\n", answered,
+            std::error_code ec;
+            const auto db = std::filesystem::file_size(dir.file("state/spool.db"), ec);
+            std::printf("%12zu  %7ld MB  %7ld MB  %7ld MB  %9ld MB\n", answered,
                         statusKb(d.process().pid(), "VmRSS:") / 1024,
-                        statusKb(d.process().pid(), "VmHWM:") / 1024);
+                        statusKb(d.process().pid(), "RssAnon:") / 1024,
+                        statusKb(d.process().pid(), "VmHWM:") / 1024,
+                        static_cast<long>(db / (1024 * 1024)));
             next_report += total / 8;
         }
     }
@@ -299,10 +308,10 @@ int main(int argc, char** argv) {
     }
     std::printf("\n%zu messages of %zu bytes each, TLS to a Mosquitto on this machine (%u cores)\n",
                 n, kPayload, std::thread::hardware_concurrency());
-    std::printf("%-44s %4s %10s %9s %9s %10s\n", "path", "QoS", "msg/s", "p50 ms", "p99 ms",
+    std::printf("%-44s %4s %10s %9s %9s %20s\n", "path", "QoS", "msg/s", "p50 ms", "p99 ms",
                 "peak RSS");
     for (const auto& r : rows) {
-        std::printf("%-44s %4d %10.0f %9.1f %9.1f %10s\n", r.name.c_str(), r.qos, r.rate, r.p50_ms,
+        std::printf("%-44s %4d %10.0f %9.1f %9.1f %20s\n", r.name.c_str(), r.qos, r.rate, r.p50_ms,
                     r.p99_ms, r.rss.c_str());
     }
     if (offline > 0) {
