@@ -89,6 +89,20 @@ TEST_F(Skeleton, TextAndBinaryPayloadsArriveUnchangedAtQos0And1) {
     }
 }
 
+TEST_F(Skeleton, Mqtt5RoutesDeliverToo) {
+    Mosquitto broker(dir, pki);
+    Subscriber sub(pki, broker.port(), "v5/#");
+    Daemon d(dir, genericRoute("cloud", broker.port(), pki.ca, "", "mqtt_version = \"5\"\n"));
+    ApiClient c;
+    ASSERT_TRUE(c.connect(d.socket()));
+    json r = publishRequest(1, "v5/t", "five", 1);
+    r["properties"] = {{"unit", "C"}};
+    ASSERT_TRUE(c.send(r));
+    EXPECT_EQ(awaitReply(c, 1, "delivered")["status"], "delivered");
+    ASSERT_TRUE(sub.waitFor(1, 10s));
+    EXPECT_EQ(sub.messages()[0].payload, "five");
+}
+
 TEST_F(Skeleton, AWrongCaGivesARouteErrorThatNamesTheVerifyFailure) {
     Mosquitto broker(dir, pki);
     const Pki other = makePki(dir.file("other-pki"));
