@@ -104,6 +104,7 @@ TEST_F(StoreForward, KilledAtRandomPointsEveryQueuedMessageArrivesAtLeastOnce) {
     constexpr int kTotal = 10000;
     std::mt19937 rng(std::random_device{}());
     std::set<int> queued;
+    std::map<int, int> published;  // id → times the app sent it
     int kills = 0;
     int next = 0;
     while (next < kTotal) {
@@ -113,6 +114,8 @@ TEST_F(StoreForward, KilledAtRandomPointsEveryQueuedMessageArrivesAtLeastOnce) {
         const int stretch = std::uniform_int_distribution<int>(1000, 3000)(rng);
         const int end = std::min(kTotal, next + stretch);
         std::vector<int> ids = range(next, end);
+        for (int id : ids)
+            ++published[id];
         const bool kill_now = end < kTotal;
         std::thread killer;
         if (kill_now) {
@@ -156,12 +159,23 @@ TEST_F(StoreForward, KilledAtRandomPointsEveryQueuedMessageArrivesAtLeastOnce) {
     for (int i : queued) {
         ASSERT_TRUE(unique.count("m" + std::to_string(i))) << "queued message m" << i << " lost";
     }
-    const size_t duplicates = all.size() - unique.size();
+    // Duplicates the app caused (it published again what a kill left unanswered) are its own;
+    // uplinkd's are copies of messages the app published once.
+    size_t by_app = 0;
+    size_t by_uplinkd = 0;
+    for (const auto& [id, times] : published) {
+        const size_t copies = all.count("m" + std::to_string(id));
+        if (copies > 1) {
+            (times > 1 ? by_app : by_uplinkd) += copies - 1;
+        }
+    }
     RecordProperty("kills", kills);
-    RecordProperty("duplicates", static_cast<int>(duplicates));
-    std::cout << "kills: " << kills << ", duplicates: " << duplicates << "\n";
-    // A message can be sent again only if it was in flight (or just acknowledged) at the kill.
-    EXPECT_LE(duplicates, static_cast<size_t>(kills * 2 * window));
+    RecordProperty("duplicates_by_uplinkd", static_cast<int>(by_uplinkd));
+    std::cout << "kills: " << kills << ", duplicates: " << by_uplinkd << " by uplinkd, " << by_app
+              << " from messages the app published again\n";
+    // uplinkd sends a message again only if it was in flight, or acknowledged by the broker
+    // but not yet deleted from the spool, when it was killed.
+    EXPECT_LE(by_uplinkd, static_cast<size_t>(kills * 4 * window));
 }
 
 TEST_F(StoreForward, ASpoolThatIsFullRejectsWithSpoolFullAndKeepsWhatItAccepted) {
