@@ -1,6 +1,7 @@
 #include "api/protocol.hpp"
 
 #include "tunnel/connect_request.hpp"
+#include "uplinkd/mqtt_names.hpp"
 
 namespace uplinkd::api {
 
@@ -188,21 +189,7 @@ std::string okReply(const json& id, json fields) {
 }
 
 bool isPrintableUtf8(std::string_view s) {
-    size_t i = 0;
-    while (i < s.size()) {
-        const auto c = static_cast<unsigned char>(s[i]);
-        if (c == 0)
-            return false;
-        size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-        if (len == 0 || i + len > s.size())
-            return false;
-        for (size_t k = 1; k < len; ++k) {
-            if ((static_cast<unsigned char>(s[i + k]) >> 6) != 2)
-                return false;
-        }
-        i += len;
-    }
-    return true;
+    return mqtt::isUtf8Text(s);
 }
 
 std::string messageEvent(const IncomingMessage& msg, const std::string& subscription) {

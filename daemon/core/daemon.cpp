@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "dbus/dbus_service.hpp"
 #include "spool/memory_spool.hpp"
 #include "spool/sqlite_spool.hpp"
 #include "uplink/local_network.hpp"
@@ -19,8 +20,8 @@ int64_t nowMs() {
 
 }  // namespace
 
-Daemon::Daemon(asio::io_context& loop, ConfigSource source)
-    : loop_(loop), source_(std::move(source)), housekeeping_(loop) {}
+Daemon::Daemon(asio::io_context& loop, ConfigSource source, DaemonOptions options)
+    : loop_(loop), source_(std::move(source)), options_(std::move(options)), housekeeping_(loop) {}
 
 Daemon::~Daemon() {
     alive_.reset();
@@ -62,6 +63,8 @@ Status Daemon::start() {
 
     buildUplinks(config_);
     applyRoutes(config_);
+    // Before the socket: once the socket answers, the D-Bus name is owned too.
+    startDbus();
 
     api::ServerOptions opts;
     opts.path = config_.api.socket;
@@ -74,9 +77,25 @@ Status Daemon::start() {
     }
     api_ = std::move(server.value());
     startHousekeeping();
+    updateStatusLine();
     logNotice("uplinkd started: " + std::to_string(routes_.size()) + " route(s), API on " +
-              config_.api.socket);
+              config_.api.socket +
+              (dbus_ ? std::string(" and as ") + dbus::kBusName + " on " + dbus_->busDescription()
+                     : std::string()));
     return {};
+}
+
+void Daemon::startDbus() {
+    if (options_.dbus == "none" || options_.dbus.empty()) {
+        return;
+    }
+    auto service = dbus::DbusService::start(loop_, options_.dbus, *this);
+    if (!service) {
+        logWarning("D-Bus: " + service.error().message +
+                   "; running without the D-Bus API (the socket API works)");
+        return;
+    }
+    dbus_ = std::move(service.value());
 }
 
 void Daemon::buildUplinks(const Config& cfg) {
@@ -97,14 +116,23 @@ std::unique_ptr<RouteSession> Daemon::makeRoute(const RouteConfig& rc) {
         if (!alive.expired() && api_) {
             api_->delivered(route, seq);
         }
+        if (!alive.expired() && dbus_) {
+            dbus_->delivered(route, seq);
+        }
     };
     ev.incoming = [this, alive](const IncomingMessage& msg) {
         if (!alive.expired() && api_) {
             api_->incoming(msg);
         }
+        if (!alive.expired() && dbus_) {
+            dbus_->incoming(msg);
+        }
     };
-    ev.state_changed = [](const std::string& route, RouteState s) {
+    ev.state_changed = [this, alive](const std::string& route, RouteState s) {
         logDebug("route " + route + ": " + routeStateName(s));
+        if (!alive.expired()) {
+            onRouteState(route, s);
+        }
     };
     return std::make_unique<RouteSession>(loop_, rc, *spool_, *tunnel_, std::move(ups),
                                           std::move(ev));
@@ -126,6 +154,15 @@ void Daemon::applyRoutes(const Config& cfg) {
     for (const auto& rc : cfg.routes) {
         if (routes_.count(rc.name) == 0) {
             auto r = makeRoute(rc);
+            // A restarted route keeps the subscriptions of the local clients.
+            for (const auto& [key, use] : subscriptions_) {
+                if (key.first == rc.name) {
+                    if (auto st = r->subscribe(key.second, use.second); !st) {
+                        logWarning("route " + rc.name + ": cannot subscribe again to \"" +
+                                   key.second + "\": " + st.error().message + ", ignoring");
+                    }
+                }
+            }
             r->start();
             routes_[rc.name] = std::move(r);
         }
@@ -156,14 +193,43 @@ void Daemon::reload() {
     }
     applyRoutes(*cfg);
     config_ = std::move(cfg.value());
+    updateStatusLine();
     logNotice("reload: configuration applied (" + std::to_string(routes_.size()) + " route(s))");
 }
 
 void Daemon::stop() {
     housekeeping_.cancel();
     routes_.clear();
+    dbus_.reset();
     api_.reset();
     tunnel_.reset();
+}
+
+void Daemon::onRouteState(const std::string& route, RouteState state) {
+    if (dbus_) {
+        auto it = routes_.find(route);
+        dbus_->routeStateChanged(route, routeStateName(state),
+                                 it != routes_.end() ? it->second->status().last_error : "");
+    }
+    updateStatusLine();
+}
+
+void Daemon::updateStatusLine() {
+    if (!options_.status_changed) {
+        return;
+    }
+    std::string line;
+    for (const auto& [name, r] : routes_) {
+        line += (line.empty() ? "" : "; ") + name + ": " + routeStateName(r->status().state) +
+                ", " + std::to_string(spool_ ? spool_->stats(name).depth : 0) + " queued";
+    }
+    if (line.empty()) {
+        line = "no route configured";
+    }
+    if (line != status_line_) {
+        status_line_ = line;
+        options_.status_changed(line);
+    }
 }
 
 void Daemon::startHousekeeping() {
@@ -180,6 +246,7 @@ void Daemon::startHousekeeping() {
                            " message(s) expired before delivery (spool.max_age_seconds)");
             }
         }
+        updateStatusLine();  // queue depths change without a state change
         startHousekeeping();
     });
 }
@@ -251,15 +318,31 @@ Result<nlohmann::json> Daemon::status(const std::string& route) {
     return out;
 }
 
+// Both front ends (socket API, D-Bus) call subscribe once per (route, filter) they need; the
+// route subscribes on the first and unsubscribes after the last.
 Status Daemon::subscribe(const std::string& route, const std::string& filter, int qos) {
     auto it = routes_.find(route);
     if (it == routes_.end()) {
         return fail("unknown_route", "no route \"" + route + "\"");
     }
-    return it->second->subscribe(filter, qos);
+    auto& use = subscriptions_[{route, filter}];
+    if (use.first == 0) {
+        if (auto st = it->second->subscribe(filter, qos); !st) {
+            subscriptions_.erase({route, filter});
+            return st;
+        }
+        use.second = qos;
+    }
+    ++use.first;
+    return {};
 }
 
 void Daemon::unsubscribe(const std::string& route, const std::string& filter) {
+    auto use = subscriptions_.find({route, filter});
+    if (use == subscriptions_.end() || --use->second.first > 0) {
+        return;
+    }
+    subscriptions_.erase(use);
     if (auto it = routes_.find(route); it != routes_.end()) {
         it->second->unsubscribe(filter);
     }

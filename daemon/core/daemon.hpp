@@ -3,8 +3,10 @@
 #pragma once
 
 #include <asio.hpp>
+#include <functional>
 #include <map>
 #include <memory>
+#include <string>
 
 #include "api/publish_server.hpp"
 #include "config/config.hpp"
@@ -16,9 +18,23 @@
 
 namespace uplinkd {
 
+namespace dbus {
+class DbusService;
+}
+
+/// How the daemon runs: settings from the command line rather than the configuration file.
+struct DaemonOptions {
+    /// The D-Bus API: "system", "session", "none" or a bus address (--dbus). When the bus
+    /// cannot be reached the daemon logs a warning and runs without it.
+    std::string dbus = "none";
+    /// Gets a one-line summary of the routes ("demo: online, 0 queued") whenever it changes;
+    /// main() sends it to systemd as STATUS=.
+    std::function<void(const std::string&)> status_changed;
+};
+
 class Daemon final : public api::ApiBackend {
   public:
-    Daemon(asio::io_context& loop, ConfigSource source);
+    Daemon(asio::io_context& loop, ConfigSource source, DaemonOptions options = {});
     ~Daemon() override;
 
     /// Loads the configuration and starts everything. Errors are configuration errors (exit 78)
@@ -39,9 +55,14 @@ class Daemon final : public api::ApiBackend {
     void buildUplinks(const Config& cfg);
     std::unique_ptr<RouteSession> makeRoute(const RouteConfig& rc);
     void startHousekeeping();
+    void startDbus();
+    void onRouteState(const std::string& route, RouteState state);
+    /// Sends the routes' summary to options_.status_changed when it changed.
+    void updateStatusLine();
 
     asio::io_context& loop_;
     ConfigSource source_;
+    DaemonOptions options_;
     PluginRegistry plugins_;
     Config config_;
     SpoolPtr spool_;
@@ -49,6 +70,11 @@ class Daemon final : public api::ApiBackend {
     std::map<std::string, std::unique_ptr<Uplink>> uplinks_;
     std::map<std::string, std::unique_ptr<RouteSession>> routes_;
     std::unique_ptr<api::PublishServer> api_;
+    std::unique_ptr<dbus::DbusService> dbus_;
+    /// (route, filter) → how many front ends (socket API, D-Bus) subscribed, and the QoS; kept
+    /// across route restarts so that a restarted route subscribes again.
+    std::map<std::pair<std::string, std::string>, std::pair<int, int>> subscriptions_;
+    std::string status_line_;
     asio::steady_timer housekeeping_;
     int64_t started_ms_ = 0;
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

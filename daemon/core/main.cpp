@@ -1,17 +1,41 @@
 // uplinkd: the gateway daemon. Runs in the foreground, logs to stderr with syslog prefixes.
 #include <CLI/CLI.hpp>
 #include <asio.hpp>
+#include <chrono>
 #include <csignal>
 #include <cstdlib>
 #include <iostream>
+#include <thread>
 
 #include "core/daemon.hpp"
+#include "core/service_notifier.hpp"
 #include "plugin/plugin_registry.hpp"
 #include "uplinkd/log.hpp"
 
 namespace {
 constexpr int kExitConfig = 78;  // EX_CONFIG: systemd does not restart on it
 constexpr const char* kDefaultConfig = "/etc/uplinkd/uplinkd.toml";
+
+// For tests only: UPLINKD_TEST_STALL_LOOP_AFTER_MS=N blocks the event loop N ms after the start,
+// for good, so a test can see that a stuck loop stops the watchdog pings. Never set it in
+// production: the daemon then does nothing until it is killed.
+void armTestStall(asio::steady_timer& timer, uplinkd::ServiceNotifier& notifier) {
+    const char* after = std::getenv("UPLINKD_TEST_STALL_LOOP_AFTER_MS");
+    if (after == nullptr || after[0] == '\0') {
+        return;
+    }
+    timer.expires_after(std::chrono::milliseconds(std::strtoll(after, nullptr, 10)));
+    timer.async_wait([&notifier](asio::error_code ec) {
+        if (ec) {
+            return;
+        }
+        uplinkd::logWarning("test hook UPLINKD_TEST_STALL_LOOP_AFTER_MS: blocking the event loop");
+        notifier.status("test hook: event loop stalled");
+        for (;;) {
+            std::this_thread::sleep_for(std::chrono::hours(1));
+        }
+    });
+}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -29,6 +53,12 @@ int main(int argc, char** argv) {
     app.add_option("--conf-dir", source.dropin_dir,
                    "drop-in directory read after the main file (default: conf.d beside it)");
     app.add_option("--plugin-dir", source.plugin_dir_override, "directory of plugin modules");
+    uplinkd::DaemonOptions options;
+    options.dbus = "system";
+    app.add_option("--dbus", options.dbus,
+                   "D-Bus API: system, session, none, or a bus address (unix:path=...); when the "
+                   "bus cannot be reached uplinkd runs without it")
+        ->capture_default_str();
     app.set_version_flag("--version", std::string("uplinkd ") + UPLINKD_VERSION);
     CLI11_PARSE(app, argc, argv);
 
@@ -58,7 +88,34 @@ int main(int argc, char** argv) {
     }
 
     asio::io_context loop;
-    uplinkd::Daemon daemon(loop, source);
+    // Watchdog pings come from a loop timer: a stuck loop stops them and systemd restarts us.
+    uplinkd::ServiceNotifier notifier(loop);
+    notifier.startWatchdog();
+    if (notifier.enabled()) {
+        options.status_changed = [&notifier](const std::string& line) { notifier.status(line); };
+    }
+    uplinkd::Daemon daemon(loop, source, options);
+    // Signals are caught from before the socket exists: a SIGTERM that comes as soon as the
+    // socket answers waits for the loop instead of killing the process.
+    asio::signal_set signals(loop, SIGINT, SIGTERM, SIGHUP);
+    std::function<void(asio::error_code, int)> on_signal = [&](asio::error_code ec, int sig) {
+        if (ec) {
+            return;
+        }
+        if (sig == SIGHUP) {
+            uplinkd::logNotice("SIGHUP: reloading the configuration");
+            notifier.reloading();
+            daemon.reload();
+            notifier.ready();
+            signals.async_wait(on_signal);
+            return;
+        }
+        uplinkd::logNotice("stopping");
+        notifier.stopping();
+        daemon.stop();
+        loop.stop();
+    };
+    signals.async_wait(on_signal);
     if (auto st = daemon.start(); !st) {
         if (st.error().code == "config") {
             uplinkd::logError("invalid configuration, not starting:\n" + st.error().message);
@@ -67,22 +124,10 @@ int main(int argc, char** argv) {
         uplinkd::logError("cannot start: " + st.error().message);
         return 1;
     }
-    asio::signal_set signals(loop, SIGINT, SIGTERM, SIGHUP);
-    std::function<void(asio::error_code, int)> on_signal = [&](asio::error_code ec, int sig) {
-        if (ec) {
-            return;
-        }
-        if (sig == SIGHUP) {
-            uplinkd::logNotice("SIGHUP: reloading the configuration");
-            daemon.reload();
-            signals.async_wait(on_signal);
-            return;
-        }
-        uplinkd::logNotice("stopping");
-        daemon.stop();
-        loop.stop();
-    };
-    signals.async_wait(on_signal);
+    // Configuration loaded, routes started, socket (and D-Bus name) up.
+    notifier.ready();
+    asio::steady_timer stall_timer(loop);
+    armTestStall(stall_timer, notifier);
     loop.run();
     return 0;
 }

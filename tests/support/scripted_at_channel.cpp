@@ -103,43 +103,26 @@ Step& ScriptedAtChannel::expect(std::string command) {
 }
 
 void ScriptedAtChannel::command(const std::string& command, std::chrono::milliseconds, Done done) {
-    Pending p;
-    p.command = command;
-    p.done = std::move(done);
-    queue_.push_back(std::move(p));
-    commands_.push_back(command);
-    asio::post(loop_, [alive = std::weak_ptr<int>(alive_), this] {
-        if (!alive.expired()) {
-            pump();
-        }
-    });
+    enqueue(Pending{Pending::Kind::Plain, command, {}, {}, std::move(done)});
 }
 
 void ScriptedAtChannel::commandWithData(const std::string& command, const AtDataWrite& write,
                                         std::chrono::milliseconds, Done done) {
-    Pending p;
-    p.kind = Pending::Kind::WithData;
-    p.command = command;
-    p.write = write;
-    p.done = std::move(done);
-    queue_.push_back(std::move(p));
-    commands_.push_back(command);
-    asio::post(loop_, [alive = std::weak_ptr<int>(alive_), this] {
-        if (!alive.expired()) {
-            pump();
-        }
-    });
+    enqueue(Pending{Pending::Kind::WithData, command, write, {}, std::move(done)});
 }
 
 void ScriptedAtChannel::commandReadingData(const std::string& command, const AtDataRead& read,
                                            std::chrono::milliseconds, Done done) {
-    Pending p;
-    p.kind = Pending::Kind::ReadingData;
-    p.command = command;
-    p.read = read;
-    p.done = std::move(done);
+    enqueue(Pending{Pending::Kind::ReadingData, command, {}, read, std::move(done)});
+}
+
+void ScriptedAtChannel::enqueue(Pending p) {
+    commands_.push_back(p.command);
     queue_.push_back(std::move(p));
-    commands_.push_back(command);
+    schedulePump();
+}
+
+void ScriptedAtChannel::schedulePump() {
     asio::post(loop_, [alive = std::weak_ptr<int>(alive_), this] {
         if (!alive.expired()) {
             pump();
@@ -157,11 +140,7 @@ void ScriptedAtChannel::pump() {
     answer(std::move(p));
     busy_ = false;
     if (!queue_.empty()) {
-        asio::post(loop_, [alive = std::weak_ptr<int>(alive_), this] {
-            if (!alive.expired()) {
-                pump();
-            }
-        });
+        schedulePump();
     }
 }
 

@@ -91,6 +91,9 @@ class ScriptedAtChannel final : public AtChannel {
         Done done;
     };
 
+    /// Queues `p` (answered from the loop, one command at a time) and records its command.
+    void enqueue(Pending p);
+    void schedulePump();
     void pump();
     void answer(Pending p);
     void deliver(const Urc& urc);

@@ -6,49 +6,23 @@
 #include <vector>
 
 #include "aws_iot.hpp"
+#include "cloud_test_support.hpp"
 
 namespace {
 
 using namespace uplinkd;
+using uplinkd::testing::Loaded;
 namespace aws = uplinkd::plugins::aws_iot;
 
 constexpr const char* kEndpoint = "a1b2c3d4e5f6g7-ats.iot.eu-west-1.amazonaws.com";
 
-/// The outcome of creating a profile from the body of a [routes.r.cloud] table.
-struct Loaded {
-    std::vector<std::string> diagnostics;
-    CloudProfilePtr profile;
-};
-
-/// Parses "[routes.r.cloud]\ntype = ...\n" + body (so the body starts on line 3) and runs create.
 Loaded load(const std::string& body) {
-    const std::string text = "[routes.r.cloud]\ntype = \"aws-iot\"\n" + body;
-    Loaded out;
-    auto doc = toml::parse(text, std::string_view("test.toml"));
-    if (!doc) {
-        ADD_FAILURE() << "bad TOML in test: " << doc.error().description();
-        return out;
-    }
-    Diagnostics diags;
-    ConfigTable root(&doc.table(), "", doc.table().source(), diags);
-    ConfigTable cloud = root.table("routes").table("r").table("cloud");
-    (void)cloud.string("type");  // the daemon reads it before handing the table over
-    auto result = aws::create(cloud);
-    out.diagnostics = diags.items();
-    if (result) {
-        out.profile = std::move(*result);
-    } else {
-        EXPECT_EQ(result.error().code, "config");
-        EXPECT_FALSE(out.diagnostics.empty()) << "an error without a diagnostic";
-    }
-    return out;
+    return uplinkd::testing::loadCloud("aws-iot", &aws::create, body);
 }
 
 CloudProfilePtr makeProfile(const std::string& extra = "") {
-    auto loaded =
-        load("endpoint = \"" + std::string(kEndpoint) + "\"\nthing_name = \"gw-01\"\n" + extra);
-    EXPECT_TRUE(loaded.profile) << ::testing::PrintToString(loaded.diagnostics);
-    return std::move(loaded.profile);
+    return uplinkd::testing::expectProfile(
+        load("endpoint = \"" + std::string(kEndpoint) + "\"\nthing_name = \"gw-01\"\n" + extra));
 }
 
 TEST(AwsIotConfig, ErrorsNameFileLineColumnAndKey) {
@@ -115,10 +89,7 @@ TEST(AwsIotConfig, ErrorsNameFileLineColumnAndKey) {
     };
     for (const auto& c : cases) {
         SCOPED_TRACE(c.body);
-        const auto loaded = load(c.body);
-        EXPECT_FALSE(loaded.profile);
-        ASSERT_FALSE(loaded.diagnostics.empty());
-        EXPECT_EQ(loaded.diagnostics.front(), c.expected);
+        uplinkd::testing::expectRefused(load(c.body), c.expected);
     }
 }
 
@@ -130,12 +101,7 @@ TEST(AwsIotConfig, ClientIdOfExactly128BytesIsAccepted) {
 }
 
 TEST(AwsIotProfile, Descriptor) {
-    const PluginDescriptor* d = aws::descriptor();
-    EXPECT_EQ(d->abi_version, kPluginAbiVersion);
-    EXPECT_EQ(d->kind, PluginKind::Cloud);
-    EXPECT_STREQ(d->name, "aws-iot");
-    ASSERT_NE(d->api, nullptr);
-    EXPECT_EQ(static_cast<const CloudPluginApi*>(d->api)->create, &aws::create);
+    uplinkd::testing::expectCloudDescriptor(aws::descriptor(), "aws-iot", &aws::create);
 }
 
 TEST(AwsIotProfile, EndpointAlpnAndCredentials) {
@@ -284,15 +250,7 @@ TEST(AwsIotMapping, Subscriptions) {
     auto p = makeProfile("topic_template = \"dt/{thing}/{topic}\"\n");
     auto suffix = makeProfile("topic_template = \"{topic}/data\"\n");
     ASSERT_TRUE(p && suffix);
-    struct Case {
-        const CloudProfile* profile;
-        std::string filter;
-        int qos;
-        std::string expected;  // broker filter, or error code
-        int expected_qos;
-        bool error;
-    };
-    const std::vector<Case> cases = {
+    uplinkd::testing::expectSubscriptions({
         {p.get(), "cmd/#", 1, "dt/gw-01/cmd/#", 1, false},
         {p.get(), "#", 2, "dt/gw-01/#", 1, false},
         {p.get(), "+/state", 0, "dt/gw-01/+/state", 0, false},
@@ -307,19 +265,7 @@ TEST(AwsIotMapping, Subscriptions) {
         {p.get(), "a/b/c/d/e/f/g", 1, "bad_topic", 0, true},
         {suffix.get(), "cmd/+", 1, "cmd/+/data", 1, false},
         {suffix.get(), "cmd/#", 1, "bad_topic", 0, true},
-    };
-    for (const auto& c : cases) {
-        SCOPED_TRACE(c.filter);
-        auto r = c.profile->mapSubscribe(c.filter, c.qos);
-        if (c.error) {
-            ASSERT_FALSE(r.ok()) << r->broker_filter;
-            EXPECT_EQ(r.error().code, c.expected);
-        } else {
-            ASSERT_TRUE(r.ok()) << r.error().message;
-            EXPECT_EQ(r->broker_filter, c.expected);
-            EXPECT_EQ(r->qos, c.expected_qos);
-        }
-    }
+    });
     auto r = suffix->mapSubscribe("cmd/#", 1);
     ASSERT_FALSE(r.ok());
     EXPECT_NE(r.error().message.find("topic_template"), std::string::npos);
@@ -357,30 +303,19 @@ TEST(AwsIotMapping, Incoming) {
 TEST(AwsIotExplain, RefusalsInPlainWords) {
     auto p = makeProfile();
     ASSERT_TRUE(p);
-    struct Case {
-        int code;
-        std::vector<std::string> parts;
-    };
-    const std::vector<Case> cases = {
-        {5,
-         {"not authorized", "iot:Connect", "\"gw-01\"",
-          "arn:aws:iot:eu-west-1:<account>:client/gw-01", "not active"}},
-        {0x87, {"not authorized", "iot:Connect"}},
-        {2, {"client id \"gw-01\"", "128 bytes"}},
-        {0x9F, {"one CONNECT per second"}},
-        {3, {"unavailable"}},
-    };
-    for (const auto& c : cases) {
-        const std::string text = p->explainConnack(c.code);
-        for (const auto& part : c.parts) {
-            EXPECT_NE(text.find(part), std::string::npos) << c.code << ": " << text;
-        }
-    }
-    const std::string silent = p->explainSilentClose();
-    for (const char* part : {"without a CONNACK", "not registered", "ACTIVE", "iot:Connect",
-                             "\"gw-01\"", "eu-west-1", "same client id", "-ats"}) {
-        EXPECT_NE(silent.find(part), std::string::npos) << part << ": " << silent;
-    }
+    uplinkd::testing::expectConnackExplained(
+        *p, {
+                {5,
+                 {"not authorized", "iot:Connect", "\"gw-01\"",
+                  "arn:aws:iot:eu-west-1:<account>:client/gw-01", "not active"}},
+                {0x87, {"not authorized", "iot:Connect"}},
+                {2, {"client id \"gw-01\"", "128 bytes"}},
+                {0x9F, {"one CONNECT per second"}},
+                {3, {"unavailable"}},
+            });
+    uplinkd::testing::expectMentions(
+        p->explainSilentClose(), {"without a CONNACK", "not registered", "ACTIVE", "iot:Connect",
+                                  "\"gw-01\"", "eu-west-1", "same client id", "-ats"});
 }
 
 }  // namespace

@@ -1,97 +1,39 @@
 // hivemq-cloud profile: configuration diagnostics (with positions), endpoint with SNI and the
 // WebSocket variant, credentials, topic checks and the refusal explanations (SNI and credentials).
 #include <gtest/gtest.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include <cerrno>
-#include <cstring>
-#include <filesystem>
-#include <fstream>
 #include <string>
 #include <vector>
 
+#include "cloud_test_support.hpp"
 #include "hivemq_cloud.hpp"
 
 namespace {
 
 using namespace uplinkd;
+using uplinkd::testing::Loaded;
+using uplinkd::testing::TempFiles;
 namespace hivemq = uplinkd::plugins::hivemq_cloud;
 
 constexpr const char* kCluster = "0123abcd.s1.eu.hivemq.cloud";
 
-/// A secret file for a test, removed afterwards. Thread: test.
-class Files {
-  public:
-    Files() {
-        std::string pattern = std::filesystem::temp_directory_path() / "uplinkd-hivemq-XXXXXX";
-        if (::mkdtemp(pattern.data()) == nullptr) {
-            ADD_FAILURE() << "mkdtemp: " << std::strerror(errno);
-        }
-        dir_ = pattern;
-    }
-    ~Files() {
-        std::error_code ec;
-        std::filesystem::remove_all(dir_, ec);
-    }
-    Files(const Files&) = delete;
-    Files& operator=(const Files&) = delete;
-
-    std::string write(const std::string& name, const std::string& content, mode_t mode = 0600) {
-        const auto path = dir_ / name;
-        std::ofstream(path) << content;
-        ::chmod(path.c_str(), mode);
-        return path.string();
-    }
-
-  private:
-    std::filesystem::path dir_;
-};
-
-struct Loaded {
-    std::vector<std::string> diagnostics;
-    CloudProfilePtr profile;
-};
-
-/// Parses "[routes.r.cloud]\ntype = ...\n" + body (so the body starts on line 3) and runs create.
 Loaded load(const std::string& body) {
-    const std::string text = "[routes.r.cloud]\ntype = \"hivemq-cloud\"\n" + body;
-    Loaded out;
-    auto doc = toml::parse(text, std::string_view("test.toml"));
-    if (!doc) {
-        ADD_FAILURE() << "bad TOML in test: " << doc.error().description();
-        return out;
-    }
-    Diagnostics diags;
-    ConfigTable root(&doc.table(), "", doc.table().source(), diags);
-    ConfigTable cloud = root.table("routes").table("r").table("cloud");
-    (void)cloud.string("type");  // the daemon reads it before handing the table over
-    auto result = hivemq::create(cloud);
-    out.diagnostics = diags.items();
-    if (result) {
-        out.profile = std::move(*result);
-    } else {
-        EXPECT_EQ(result.error().code, "config");
-        EXPECT_FALSE(out.diagnostics.empty()) << "an error without a diagnostic";
-    }
-    return out;
+    return uplinkd::testing::loadCloud("hivemq-cloud", &hivemq::create, body);
 }
 
 /// cluster, username, password_file and client_id on lines 3 to 6.
-std::string validBody(Files& files) {
+std::string validBody(TempFiles& files) {
     return "cluster = \"" + std::string(kCluster) +
            "\"\nusername = \"gateway\"\npassword_file = '" +
            files.write("password", "s3cret-Pa55\n") + "'\nclient_id = \"gw-01\"\n";
 }
 
-CloudProfilePtr makeProfile(Files& files, const std::string& extra = "") {
-    auto loaded = load(validBody(files) + extra);
-    EXPECT_TRUE(loaded.profile) << ::testing::PrintToString(loaded.diagnostics);
-    return std::move(loaded.profile);
+CloudProfilePtr makeProfile(TempFiles& files, const std::string& extra = "") {
+    return uplinkd::testing::expectProfile(load(validBody(files) + extra));
 }
 
 TEST(HiveMqCloudConfig, ErrorsNameFileLineColumnAndKey) {
-    Files files;
+    TempFiles files;
     const std::string pw = "password_file = '" + files.write("pw", "x") + "'\n";
     const std::string world = files.write("world", "x", 0644);
     const std::string rest = "username = \"u\"\n" + pw + "client_id = \"c\"\n";  // lines 4-6
@@ -142,24 +84,16 @@ TEST(HiveMqCloudConfig, ErrorsNameFileLineColumnAndKey) {
     };
     for (const auto& c : cases) {
         SCOPED_TRACE(c.body);
-        const auto loaded = load(c.body);
-        EXPECT_FALSE(loaded.profile);
-        ASSERT_FALSE(loaded.diagnostics.empty());
-        EXPECT_EQ(loaded.diagnostics.front(), c.expected);
+        uplinkd::testing::expectRefused(load(c.body), c.expected);
     }
 }
 
 TEST(HiveMqCloudProfile, Descriptor) {
-    const PluginDescriptor* d = hivemq::descriptor();
-    EXPECT_EQ(d->abi_version, kPluginAbiVersion);
-    EXPECT_EQ(d->kind, PluginKind::Cloud);
-    EXPECT_STREQ(d->name, "hivemq-cloud");
-    ASSERT_NE(d->api, nullptr);
-    EXPECT_EQ(static_cast<const CloudPluginApi*>(d->api)->create, &hivemq::create);
+    uplinkd::testing::expectCloudDescriptor(hivemq::descriptor(), "hivemq-cloud", &hivemq::create);
 }
 
 TEST(HiveMqCloudProfile, EndpointAlwaysSendsSni) {
-    Files files;
+    TempFiles files;
     struct Case {
         std::string extra;
         uint16_t port;
@@ -197,7 +131,7 @@ TEST(HiveMqCloudProfile, EndpointAlwaysSendsSni) {
 }
 
 TEST(HiveMqCloudMapping, TopicsPassThroughWhenValid) {
-    Files files;
+    TempFiles files;
     auto p = makeProfile(files);
     ASSERT_TRUE(p);
     struct Out {
@@ -258,35 +192,24 @@ TEST(HiveMqCloudMapping, TopicsPassThroughWhenValid) {
 }
 
 TEST(HiveMqCloudExplain, NotAuthorizedNamesSniAndCredentials) {
-    Files files;
+    TempFiles files;
     auto p = makeProfile(files);
     ASSERT_TRUE(p);
-    struct Case {
-        int code;
-        std::vector<std::string> parts;
-    };
-    const std::vector<Case> cases = {
-        {5, {"not authorized", "SNI", kCluster, "modem", "credentials", "password_file"}},
-        {0x87, {"not authorized", "SNI", "credentials"}},
-        {4, {"bad user name or password", "password_file", "SNI"}},
-        {0x86, {"bad user name or password", "Access Management"}},
-        {0x85, {"client id \"gw-01\""}},
-        {0x8E, {"same client id"}},
-        {0x97, {"plan limits"}},
-    };
-    for (const auto& c : cases) {
-        const std::string text = p->explainConnack(c.code);
-        for (const auto& part : c.parts) {
-            EXPECT_NE(text.find(part), std::string::npos) << c.code << ": " << text;
-        }
-    }
+    uplinkd::testing::expectConnackExplained(
+        *p, {
+                {5, {"not authorized", "SNI", kCluster, "modem", "credentials", "password_file"}},
+                {0x87, {"not authorized", "SNI", "credentials"}},
+                {4, {"bad user name or password", "password_file", "SNI"}},
+                {0x86, {"bad user name or password", "Access Management"}},
+                {0x85, {"client id \"gw-01\""}},
+                {0x8E, {"same client id"}},
+                {0x97, {"plan limits"}},
+            });
     // SNI first, credentials second, for the ambiguous refusal.
     const std::string five = p->explainConnack(5);
     EXPECT_LT(five.find("SNI"), five.find("credentials"));
-    const std::string silent = p->explainSilentClose();
-    for (const char* part : {"8883", "8884", "/mqtt", "websocket = false", "SNI", kCluster}) {
-        EXPECT_NE(silent.find(part), std::string::npos) << part << ": " << silent;
-    }
+    uplinkd::testing::expectMentions(
+        p->explainSilentClose(), {"8883", "8884", "/mqtt", "websocket = false", "SNI", kCluster});
 }
 
 }  // namespace

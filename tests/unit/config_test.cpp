@@ -29,6 +29,26 @@ TEST(Config, ValidMinimalConfigLoads) {
     EXPECT_EQ(cfg->routes[0].uplinks, std::vector<std::string>{"network"});
 }
 
+TEST(Config, NoRouteIsValidSoThePackagedDefaultStarts) {
+    auto cfg = load("[daemon]\nlog_level = \"info\"\n");
+    ASSERT_TRUE(cfg) << cfg.error().message;
+    EXPECT_TRUE(cfg->routes.empty());
+}
+
+TEST(Config, ThePackagedDefaultConfigurationIsValid) {
+    PluginRegistry plugins;
+    ConfigSource src;
+    src.main_file = testing::sourceDir() + "/config/uplinkd.toml";
+    src.dropin_dir = "/nonexistent";  // only the file itself
+    src.plugin_dir_override = testing::pluginDir();
+    auto cfg = loadConfig(src, plugins);
+    ASSERT_TRUE(cfg) << cfg.error().message;
+    EXPECT_TRUE(cfg->routes.empty());
+    EXPECT_EQ(cfg->api.socket, "/run/uplinkd/uplinkd.sock");
+    EXPECT_EQ(cfg->api.socket_group, "uplinkd-clients");
+    EXPECT_EQ(cfg->daemon.state_dir, "/var/lib/uplinkd");
+}
+
 struct Mistake {
     const char* what;
     std::string text;
@@ -79,7 +99,6 @@ INSTANTIATE_TEST_SUITE_P(
         Mistake{"array element of wrong type",
                 kValidRoute + "[routes.r1.tls]\nalpn = [\"mqtt\", 3]\n",
                 "test.toml:7:17: routes.r1.tls.alpn: every element must be a string"},
-        Mistake{"no routes at all", "[daemon]\nlog_level = \"info\"\n", "no route is configured"},
         Mistake{"backoff min above max",
                 kValidRoute + "[routes.r1.delivery]\nbackoff_min_ms = 5000\nbackoff_max_ms = 100\n",
                 "test.toml:7:18: routes.r1.delivery.backoff_min_ms: must not be larger"},

@@ -10,19 +10,20 @@
 #include "a76xx_commands.hpp"
 #include "a76xx_driver.hpp"
 #include "a76xx_parsers.hpp"
+#include "modem_test_support.hpp"
 #include "scripted_at_channel.hpp"
 
 namespace uplinkd::plugins::simcom_a76xx {
 namespace {
 
 using namespace std::chrono_literals;
+using uplinkd::testing::bytesOf;
 using uplinkd::testing::drain;
+using uplinkd::testing::kBinary;
+using uplinkd::testing::ReadResult;
 using uplinkd::testing::runUntil;
 using uplinkd::testing::ScriptedAtChannel;
-
-std::span<const uint8_t> bytesOf(const std::string& s) {
-    return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
-}
+using uplinkd::testing::WriteResult;
 
 // ---- parsers ----------------------------------------------------------------------------------
 
@@ -120,32 +121,23 @@ TEST(A76xxParsers, ErrorTablesHaveWords) {
 }
 
 TEST(A76xxParsers, ExplainLines) {
-    struct Case {
-        std::string line;
-        std::vector<std::string> contains;
-    };
-    const std::vector<Case> cases = {
-        {"+CCHOPEN: 0,15", {"handshake", "SNI", "enableSNI", "root CA", "tls.ca_file"}},
-        {"+CCHOPEN: 1,19", {"certificates not set", "provision"}},
-        {"+CCHOPEN: 0,13", {"DNS"}},
-        {"+CIPOPEN: 1,11", {"DNS"}},
-        {"+CIPOPEN: 1,99", {"TCP/IP error 99"}},
-        {"+NETOPEN: 1", {"network failure", "apn"}},
-        {"+IP ERROR: Network not opened", {"not open"}},
-        {"+CIPSEND: 0,10,-1", {"disconnected"}},
-        {"+IPCLOSE: 0,1", {"server closed"}},
-        {"+CME ERROR: 10", {"no SIM"}},
-        {"+CCH: CCHSTOP", {"SSL service"}},
-        {"+CIPEVENT: NETWORK CLOSED UNEXPECTEDLY", {"data connection"}},
-        {"ERROR", {"refused"}},
-    };
-    for (const auto& c : cases) {
-        const std::string words = explainLine(c.line);
-        for (const auto& part : c.contains) {
-            EXPECT_NE(words.find(part), std::string::npos)
-                << "explain(\"" << c.line << "\") = \"" << words << "\" lacks \"" << part << "\"";
-        }
-    }
+    uplinkd::testing::expectExplained(
+        &explainLine,
+        {
+            {"+CCHOPEN: 0,15", {"handshake", "SNI", "enableSNI", "root CA", "tls.ca_file"}},
+            {"+CCHOPEN: 1,19", {"certificates not set", "provision"}},
+            {"+CCHOPEN: 0,13", {"DNS"}},
+            {"+CIPOPEN: 1,11", {"DNS"}},
+            {"+CIPOPEN: 1,99", {"TCP/IP error 99"}},
+            {"+NETOPEN: 1", {"network failure", "apn"}},
+            {"+IP ERROR: Network not opened", {"not open"}},
+            {"+CIPSEND: 0,10,-1", {"disconnected"}},
+            {"+IPCLOSE: 0,1", {"server closed"}},
+            {"+CME ERROR: 10", {"no SIM"}},
+            {"+CCH: CCHSTOP", {"SSL service"}},
+            {"+CIPEVENT: NETWORK CLOSED UNEXPECTEDLY", {"data connection"}},
+            {"ERROR", {"refused"}},
+        });
 }
 
 TEST(A76xxCommands, SslContextAlwaysTurnsSniOn) {
@@ -189,33 +181,9 @@ A76xxTiming fastTiming() {
     return t;
 }
 
-struct ReadResult {
-    std::optional<Result<size_t>> r;
-};
-struct WriteResult {
-    std::optional<Status> s;
-};
-
-class A76xxDriverTest : public ::testing::Test {
+class A76xxDriverTest : public uplinkd::testing::ModemDriverTest<A76xxDriver, A76xxTiming> {
   protected:
-    void TearDown() override {
-        drain(loop_);
-        EXPECT_EQ(at_.remaining(), 0u) << "script not used up";
-    }
-
-    A76xxDriver& driver() {
-        if (!driver_) {
-            driver_ = std::make_unique<A76xxDriver>(loop_, at_, settings_, fastTiming());
-        }
-        return *driver_;
-    }
-
-    Status start() {
-        std::optional<Status> result;
-        driver().start([&](Status s) { result = std::move(s); });
-        EXPECT_TRUE(runUntil(loop_, [&] { return result.has_value(); }));
-        return result.value_or(fail("test", "no answer"));
-    }
+    A76xxDriverTest() : ModemDriverTest(fastTiming()) {}
 
     void scriptStartUntilRegistered() {
         at_.expect("ATE0");
@@ -233,16 +201,6 @@ class A76xxDriverTest : public ::testing::Test {
         at_.expect("AT+NETOPEN").urcAfter("+NETOPEN: 0");
         const Status s = start();
         ASSERT_TRUE(s) << s.error().message;
-    }
-
-    Result<ByteStreamPtr> open(ModemSocketRequest req) {
-        std::optional<Result<ByteStreamPtr>> result;
-        driver().open(req, [&](Result<ByteStreamPtr> r) { result.emplace(std::move(r)); });
-        EXPECT_TRUE(runUntil(loop_, [&] { return result.has_value(); }));
-        if (!result) {
-            return fail("test", "no answer");
-        }
-        return std::move(*result);
     }
 
     ByteStreamPtr openTcp(int link = 0) {
@@ -280,11 +238,6 @@ class A76xxDriverTest : public ::testing::Test {
         EXPECT_TRUE(r) << (r ? "" : r.error().message);
         return r ? std::move(r.value()) : nullptr;
     }
-
-    asio::io_context loop_;
-    ScriptedAtChannel at_{loop_};
-    ModemSettings settings_{"internet.example", "", "", ""};
-    std::unique_ptr<A76xxDriver> driver_;
 };
 
 // ---- start ------------------------------------------------------------------------------------
@@ -357,11 +310,6 @@ TEST_F(A76xxDriverTest, StartWithoutSimSaysSo) {
 
 // ---- plain sockets ----------------------------------------------------------------------------
 
-const std::string kBinary = std::string(
-    "a\r\nOK\r\n\0\xff\x1a"
-    "ERROR\r\n>",
-    19);
-
 TEST_F(A76xxDriverTest, TcpWriteSendsExactlyLenBytesAndWaitsForTheConfirmation) {
     started();
     auto s = openTcp();
@@ -372,10 +320,8 @@ TEST_F(A76xxDriverTest, TcpWriteSendsExactlyLenBytesAndWaitsForTheConfirmation) 
         .expectPayload(kBinary)
         .expectTerminator("")
         .urcAfter("+CIPSEND: 0," + n + "," + n);
-    WriteResult w;
-    s->asyncWrite(bytesOf(kBinary), [&](Status st) { w.s = st; });
-    ASSERT_TRUE(runUntil(loop_, [&] { return w.s.has_value(); }));
-    EXPECT_TRUE(*w.s) << w.s->error().message;
+    const Status w = write(*s, kBinary);
+    EXPECT_TRUE(w) << w.error().message;
     EXPECT_EQ(at_.written().at(0), kBinary);
     at_.expect("AT+CIPCLOSE=0").urcAfter("+CIPCLOSE: 0,0");
 }
@@ -396,10 +342,8 @@ TEST_F(A76xxDriverTest, TcpChunksA5KWrite) {
             .urcAfter("+CIPSEND: 0," + ns + "," + ns);
         pos += n;
     }
-    WriteResult w;
-    s->asyncWrite(bytesOf(big), [&](Status st) { w.s = st; });
-    ASSERT_TRUE(runUntil(loop_, [&] { return w.s.has_value(); }));
-    EXPECT_TRUE(*w.s);
+    const Status w = write(*s, big);
+    EXPECT_TRUE(w);
     std::string all;
     for (const auto& c : at_.written()) {
         all += c;
@@ -416,19 +360,14 @@ TEST_F(A76xxDriverTest, TcpPartialAndRefusedSends) {
     at_.expect("AT+CIPSEND=0,10").expectPayload("0123456789").urcAfter("+CIPSEND: 0,10,4");
     at_.expect("AT+CIPSEND=0,6").expectPayload("456789").urcAfter("+CIPSEND: 0,6,0");
     at_.expect("AT+CIPSEND=0,6").expectPayload("456789").urcAfter("+CIPSEND: 0,6,6");
-    WriteResult w;
     const std::string data = "0123456789";
-    s->asyncWrite(bytesOf(data), [&](Status st) { w.s = st; });
-    ASSERT_TRUE(runUntil(loop_, [&] { return w.s.has_value(); }));
-    EXPECT_TRUE(*w.s) << w.s->error().message;
+    const Status w = write(*s, data);
+    EXPECT_TRUE(w) << w.error().message;
     // A disconnected link.
     at_.expect("AT+CIPSEND=0,2").urcAfter("+CIPSEND: 0,2,-1");
-    w.s.reset();
-    const std::string two = "ab";
-    s->asyncWrite(bytesOf(two), [&](Status st) { w.s = st; });
-    ASSERT_TRUE(runUntil(loop_, [&] { return w.s.has_value(); }));
-    ASSERT_FALSE(*w.s);
-    EXPECT_EQ(w.s->error().code, "eof");
+    const Status disconnected = write(*s, "ab");
+    ASSERT_FALSE(disconnected);
+    EXPECT_EQ(disconnected.error().code, "eof");
     at_.expect("AT+CIPCLOSE=0");
 }
 
@@ -483,16 +422,7 @@ TEST_F(A76xxDriverTest, ADataUrcDuringAReadIsNotLost) {
         .urcBefore("+CIPRXGET: 1,0");
     at_.expect("AT+CIPRXGET=2,0,1500").line("+CIPRXGET: 2,0,3,0").replyData("def");
     at_.injectUrc("+CIPRXGET: 1,0");
-    std::string got;
-    std::array<uint8_t, 64> buf{};
-    while (got.size() < 6) {
-        ReadResult rd;
-        s->asyncRead(buf, [&](Result<size_t> r) { rd.r = r; });
-        ASSERT_TRUE(runUntil(loop_, [&] { return rd.r.has_value(); }));
-        ASSERT_TRUE(*rd.r);
-        got.append(reinterpret_cast<char*>(buf.data()), **rd.r);
-    }
-    EXPECT_EQ(got, "abcdef");
+    EXPECT_EQ(readAtLeast(*s, 6), "abcdef");
     at_.expect("AT+CIPCLOSE=0");
 }
 
@@ -570,12 +500,10 @@ TEST_F(A76xxDriverTest, SocketsFailWhenTheModuleRestarts) {
     auto s = openTcp();
     ASSERT_TRUE(s);
     at_.injectUrc("*ATREADY: 1");
-    ReadResult rd;
     std::array<uint8_t, 8> buf{};
-    s->asyncRead(buf, [&](Result<size_t> r) { rd.r = r; });
-    drain(loop_);
-    ASSERT_TRUE(rd.r.has_value());
-    EXPECT_EQ(rd.r->error().code, "modem_reset");
+    const auto rd = readNow(*s, buf);
+    ASSERT_TRUE(rd.has_value());
+    EXPECT_EQ(rd->error().code, "modem_reset");
     s.reset();  // the link is gone with the reset: nothing is sent
     // The next open opens the network again.
     at_.expect("AT+NETOPEN").urcAfter("+NETOPEN: 0");
@@ -599,10 +527,8 @@ TEST_F(A76xxDriverTest, TlsOpenConfiguresTheContextWithSniThenSendsAndReceives) 
         .expectPrompt(">")
         .expectPayload(kBinary)
         .urcAfter("+CCHSEND: 0,0");
-    WriteResult w;
-    s->asyncWrite(bytesOf(kBinary), [&](Status st) { w.s = st; });
-    ASSERT_TRUE(runUntil(loop_, [&] { return w.s.has_value(); }));
-    EXPECT_TRUE(*w.s) << w.s->error().message;
+    const Status w = write(*s, kBinary);
+    EXPECT_TRUE(w) << w.error().message;
 
     // Receive: the event, how much is cached, then the bytes as data URCs and the end URC.
     at_.expect("AT+CCHRECV?").line("+CCHRECV: LEN," + n + ",0");
@@ -701,13 +627,11 @@ TEST_F(A76xxDriverTest, ProvisionDownloadsTheFilesAndChecksTheList) {
         .line("+CCERTLIST: \"uplinkd_ca.pem\"")
         .line("+CCERTLIST: \"uplinkd_cert.pem\"")
         .line("+CCERTLIST: \"uplinkd_key.pem\"");
-    std::optional<Status> result;
     // CR+LF input is sent with LF line ends, exactly as many bytes as announced.
     std::string ca_crlf =
         "-----BEGIN CERTIFICATE-----\r\nQ0FDQQ==\r\n-----END CERTIFICATE-----\r\n";
-    driver().provision({ca_crlf, kCert, kKey}, [&](Status s) { result = s; });
-    ASSERT_TRUE(runUntil(loop_, [&] { return result.has_value(); }));
-    EXPECT_TRUE(*result) << result->error().message;
+    const Status result = provision({ca_crlf, kCert, kKey});
+    EXPECT_TRUE(result) << result.error().message;
 }
 
 TEST_F(A76xxDriverTest, ProvisionWithoutClientCertRemovesStaleFilesAndDetectsAMissingCa) {
@@ -715,17 +639,13 @@ TEST_F(A76xxDriverTest, ProvisionWithoutClientCertRemovesStaleFilesAndDetectsAMi
     at_.expect("AT+CCERTDELE=\"uplinkd_cert.pem\"").error("ERROR");
     at_.expect("AT+CCERTDELE=\"uplinkd_key.pem\"").error("ERROR");
     at_.expect("AT+CCERTLIST");
-    std::optional<Status> result;
-    driver().provision({kCa, "", ""}, [&](Status s) { result = s; });
-    ASSERT_TRUE(runUntil(loop_, [&] { return result.has_value(); }));
-    ASSERT_FALSE(*result);
-    EXPECT_EQ(result->error().code, "provision_mismatch");
+    const Status mismatch = provision({kCa, "", ""});
+    ASSERT_FALSE(mismatch);
+    EXPECT_EQ(mismatch.error().code, "provision_mismatch");
 
-    result.reset();
-    driver().provision({"garbage", "", ""}, [&](Status s) { result = s; });
-    ASSERT_TRUE(runUntil(loop_, [&] { return result.has_value(); }));
-    ASSERT_FALSE(*result);
-    EXPECT_EQ(result->error().code, "bad_pem");
+    const Status bad = provision({"garbage", "", ""});
+    ASSERT_FALSE(bad);
+    EXPECT_EQ(bad.error().code, "bad_pem");
 }
 
 // ---- info, explain, plugin --------------------------------------------------------------------
@@ -740,11 +660,9 @@ TEST_F(A76xxDriverTest, InfoCollectsWhatTheModuleSays) {
     at_.expect("AT+CEREG?").line("+CEREG: 0,2");
     at_.expect("AT+CGREG?").line("+CGREG: 0,1");
     at_.expect("AT+CSQ").line("+CSQ: 99,99");
-    std::optional<Result<ModemInfo>> info;
-    driver().info([&](Result<ModemInfo> r) { info.emplace(std::move(r)); });
-    ASSERT_TRUE(runUntil(loop_, [&] { return info.has_value(); }));
-    ASSERT_TRUE(*info);
-    const ModemInfo& i = info->value();
+    const Result<ModemInfo> answer = info();
+    ASSERT_TRUE(answer);
+    const ModemInfo& i = answer.value();
     EXPECT_EQ(i.model, "A7670E-LASE");
     EXPECT_EQ(i.firmware, "A011B07A7670M7_F");
     EXPECT_EQ(i.iccid, "89860000000000000000");

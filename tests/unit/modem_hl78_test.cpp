@@ -10,15 +10,20 @@
 #include "hl78_commands.hpp"
 #include "hl78_driver.hpp"
 #include "hl78_parsers.hpp"
+#include "modem_test_support.hpp"
 #include "scripted_at_channel.hpp"
 
 namespace uplinkd::plugins::sierra_hl78 {
 namespace {
 
 using namespace std::chrono_literals;
+using uplinkd::testing::bytesOf;
 using uplinkd::testing::drain;
+using uplinkd::testing::kBinary;
+using uplinkd::testing::ReadResult;
 using uplinkd::testing::runUntil;
 using uplinkd::testing::ScriptedAtChannel;
+using uplinkd::testing::WriteResult;
 
 const std::string kPattern(kEofPattern);
 
@@ -195,36 +200,22 @@ TEST(Hl78Parsers, ErrorTablesHaveWords) {
 }
 
 TEST(Hl78Parsers, ExplainLines) {
-    struct Case {
-        std::string line;
-        std::vector<std::string> contains;
-    };
-    const std::vector<Case> cases = {
-        {"+CME ERROR: 910", {"bad session ID", "+CME ERROR: 910"}},
-        {"+CME ERROR: 931", {"line ends"}},
-        {"+CME ERROR: 10", {"no SIM card"}},
-        {"+CME ERROR: 4711", {"module error 4711"}},
-        {"+CME ERROR: SIM not inserted", {"SIM not inserted"}},
-        {"+KTCP_NOTIF: 1,15", {"does not trust", "root CA", "tls.ca_file"}},
-        {"+KTCP_NOTIF: 1,13", {"handshake", "tls = \"local\""}},
-        {"+KTCP_NOTIF: 2,3", {"DNS"}},
-        {"+KTCP_NOTIF: 2,99", {"socket error 99"}},
-        {"+KCNX_IND: 1,2", {"apn"}},
-        {"+KSUP: 2", {"restarted", "no SIM"}},
-        {"ERROR", {"refused"}},
-        {"something \x01 odd", {"something"}},
-    };
-    for (const auto& c : cases) {
-        const std::string words = explainLine(c.line);
-        for (const auto& part : c.contains) {
-            EXPECT_NE(words.find(part), std::string::npos)
-                << "explain(\"" << c.line << "\") = \"" << words << "\" lacks \"" << part << "\"";
-        }
-    }
-}
-
-std::span<const uint8_t> bytesOf(const std::string& s) {
-    return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
+    uplinkd::testing::expectExplained(
+        &explainLine, {
+                          {"+CME ERROR: 910", {"bad session ID", "+CME ERROR: 910"}},
+                          {"+CME ERROR: 931", {"line ends"}},
+                          {"+CME ERROR: 10", {"no SIM card"}},
+                          {"+CME ERROR: 4711", {"module error 4711"}},
+                          {"+CME ERROR: SIM not inserted", {"SIM not inserted"}},
+                          {"+KTCP_NOTIF: 1,15", {"does not trust", "root CA", "tls.ca_file"}},
+                          {"+KTCP_NOTIF: 1,13", {"handshake", "tls = \"local\""}},
+                          {"+KTCP_NOTIF: 2,3", {"DNS"}},
+                          {"+KTCP_NOTIF: 2,99", {"socket error 99"}},
+                          {"+KCNX_IND: 1,2", {"apn"}},
+                          {"+KSUP: 2", {"restarted", "no SIM"}},
+                          {"ERROR", {"refused"}},
+                          {"something \x01 odd", {"something"}},
+                      });
 }
 
 TEST(Hl78Parsers, SafeSendLengthKeepsThePatternOutOfThePayload) {
@@ -288,20 +279,9 @@ Hl78Timing fastTiming() {
     return t;
 }
 
-class Hl78DriverTest : public ::testing::Test {
+class Hl78DriverTest : public uplinkd::testing::ModemDriverTest<Hl78Driver, Hl78Timing> {
   protected:
-    void TearDown() override {
-        drain(loop_);
-        EXPECT_EQ(at_.remaining(), 0u)
-            << "script not used up; next: " << (at_.remaining() ? "(see script)" : "");
-    }
-
-    Hl78Driver& driver() {
-        if (!driver_) {
-            driver_ = std::make_unique<Hl78Driver>(loop_, at_, settings_, fastTiming());
-        }
-        return *driver_;
-    }
+    Hl78DriverTest() : ModemDriverTest(fastTiming()) {}
 
     void scriptInit() {
         at_.expect("ATE0");
@@ -309,21 +289,16 @@ class Hl78DriverTest : public ::testing::Test {
         at_.expect("AT+KPATTERN=\"--EOF--Pattern--\"");
     }
 
-    Status start() {
-        std::optional<Status> result;
-        driver().start([&](Status s) { result = std::move(s); });
-        EXPECT_TRUE(runUntil(loop_, [&] { return result.has_value(); }));
-        return result.value_or(fail("test", "no answer"));
+    /// The bearer: AT+KCNXCFG with the APN, then AT+KCNXUP, whose answer the caller adds.
+    ScriptedAtChannel::Step& scriptBearer() {
+        at_.expect("AT+KCNXCFG=1,\"GPRS\",\"internet.example\"");
+        return at_.expect("AT+KCNXUP=1");
     }
 
-    Result<ByteStreamPtr> open(ModemSocketRequest req) {
-        std::optional<Result<ByteStreamPtr>> result;
-        driver().open(req, [&](Result<ByteStreamPtr> r) { result.emplace(std::move(r)); });
-        EXPECT_TRUE(runUntil(loop_, [&] { return result.has_value(); }));
-        if (!result) {
-            return fail("test", "no answer");
-        }
-        return std::move(*result);
+    /// A socket's close: AT+KTCPCLOSE, then AT+KTCPDEL frees the session.
+    void scriptClose(int id = 1) {
+        at_.expect("AT+KTCPCLOSE=" + std::to_string(id));
+        at_.expect("AT+KTCPDEL=" + std::to_string(id));
     }
 
     ByteStreamPtr openPlain(int id = 1) {
@@ -335,19 +310,6 @@ class Hl78DriverTest : public ::testing::Test {
         EXPECT_TRUE(r) << (r ? "" : r.error().message);
         return r ? std::move(r.value()) : nullptr;
     }
-
-    asio::io_context loop_;
-    ScriptedAtChannel at_{loop_};
-    ModemSettings settings_{"internet.example", "", "", ""};
-    std::unique_ptr<Hl78Driver> driver_;
-};
-
-/// The result of one asyncRead / asyncWrite, filled in by its handler.
-struct ReadResult {
-    std::optional<Result<size_t>> r;
-};
-struct WriteResult {
-    std::optional<Status> s;
 };
 
 // ---- start ------------------------------------------------------------------------------------
@@ -383,8 +345,7 @@ TEST_F(Hl78DriverTest, StartToleratesFirmwareWithoutKcnxup) {
     scriptInit();
     at_.expect("AT+CPIN?").line("+CPIN: READY");
     at_.expect("AT+CEREG?").line("+CEREG: 0,1");
-    at_.expect("AT+KCNXCFG=1,\"GPRS\",\"internet.example\"");
-    at_.expect("AT+KCNXUP=1").error("ERROR");
+    scriptBearer().error("ERROR");
     EXPECT_TRUE(start());
 }
 
@@ -392,8 +353,7 @@ TEST_F(Hl78DriverTest, StartFailsWhenTheBearerIsRefused) {
     scriptInit();
     at_.expect("AT+CPIN?").line("+CPIN: READY");
     at_.expect("AT+CEREG?").line("+CEREG: 0,1");
-    at_.expect("AT+KCNXCFG=1,\"GPRS\",\"internet.example\"");
-    at_.expect("AT+KCNXUP=1").urcAfter("+KCNX_IND: 1,2");
+    scriptBearer().urcAfter("+KCNX_IND: 1,2");
     const Status s = start();
     ASSERT_FALSE(s);
     EXPECT_NE(s.error().message.find("check apn"), std::string::npos) << s.error().message;
@@ -413,8 +373,7 @@ TEST_F(Hl78DriverTest, StartRetriesABusySim) {
     at_.expect("AT+CPIN?").error("+CME ERROR: 14");
     at_.expect("AT+CPIN?").line("+CPIN: READY");
     at_.expect("AT+CEREG?").line("+CEREG: 0,1");
-    at_.expect("AT+KCNXCFG=1,\"GPRS\",\"internet.example\"");
-    at_.expect("AT+KCNXUP=1").urcAfter("+KCNX_IND: 1,1");
+    scriptBearer().urcAfter("+KCNX_IND: 1,1");
     EXPECT_TRUE(start());
 }
 
@@ -443,8 +402,7 @@ TEST_F(Hl78DriverTest, StartEntersAPin) {
     at_.expect("AT+CPIN=\"1234\"");
     at_.expect("AT+CPIN?").line("+CPIN: READY");
     at_.expect("AT+CEREG?").line("+CEREG: 0,1");
-    at_.expect("AT+KCNXCFG=1,\"GPRS\",\"internet.example\"");
-    at_.expect("AT+KCNXUP=1").urcAfter("+KCNX_IND: 1,1");
+    scriptBearer().urcAfter("+KCNX_IND: 1,1");
     EXPECT_TRUE(start());
 }
 
@@ -477,17 +435,15 @@ TEST_F(Hl78DriverTest, StartGivesUpRegistrationAfterTheBound) {
     scriptInit();
     at_.expect("AT+CPIN?").line("+CPIN: READY");
     // The poll runs every 2 ms for 100 ms: script more searching answers than can be used.
-    std::optional<Status> result;
     for (int i = 0; i < 200; ++i) {
         at_.expect("AT+CEREG?").line("+CEREG: 0,2");
     }
-    driver().start([&](Status s) { result = std::move(s); });
-    ASSERT_TRUE(runUntil(loop_, [&] { return result.has_value(); }));
-    ASSERT_FALSE(*result);
-    EXPECT_EQ(result->error().code, "not_registered");
-    EXPECT_NE(result->error().message.find("last state: searching"), std::string::npos)
-        << result->error().message;
-    EXPECT_NE(result->error().message.find("antenna"), std::string::npos);
+    Status result = start();
+    ASSERT_FALSE(result);
+    EXPECT_EQ(result.error().code, "not_registered");
+    EXPECT_NE(result.error().message.find("last state: searching"), std::string::npos)
+        << result.error().message;
+    EXPECT_NE(result.error().message.find("antenna"), std::string::npos);
     EXPECT_GT(at_.remaining(), 100u);  // bounded: it stopped polling
     at_.forgetScript();
 }
@@ -502,11 +458,6 @@ TEST_F(Hl78DriverTest, StartFailsWhenTheModuleIsSilent) {
 
 // ---- sockets ----------------------------------------------------------------------------------
 
-const std::string kBinary = std::string(
-    "a\r\nOK\r\n\0\xff\x1a"
-    "ERROR\r\n>",
-    19);
-
 TEST_F(Hl78DriverTest, OpenWriteReadCloseWithBinaryPayloads) {
     auto s = openPlain();
     ASSERT_TRUE(s);
@@ -517,10 +468,8 @@ TEST_F(Hl78DriverTest, OpenWriteReadCloseWithBinaryPayloads) {
         .expectPrompt("CONNECT")
         .expectPayload(kBinary)
         .expectTerminator(kPattern);
-    WriteResult w;
-    s->asyncWrite(bytesOf(kBinary), [&](Status st) { w.s = st; });
-    ASSERT_TRUE(runUntil(loop_, [&] { return w.s.has_value(); }));
-    EXPECT_TRUE(*w.s);
+    const Status w = write(*s, kBinary);
+    EXPECT_TRUE(w);
     ASSERT_EQ(at_.written().size(), 1u);
     EXPECT_EQ(at_.written()[0], kBinary + kPattern);
 
@@ -545,8 +494,7 @@ TEST_F(Hl78DriverTest, OpenWriteReadCloseWithBinaryPayloads) {
     ASSERT_FALSE(*rd.r);
     EXPECT_EQ(rd.r->error().code, "eof");
 
-    at_.expect("AT+KTCPCLOSE=1");
-    at_.expect("AT+KTCPDEL=1");
+    scriptClose();
     s->close();
     drain(loop_);
 }
@@ -566,18 +514,15 @@ TEST_F(Hl78DriverTest, ChunksA5KWriteAndNeverCountsThePattern) {
             .expectTerminator(kPattern);
         pos += n;
     }
-    WriteResult w;
-    s->asyncWrite(bytesOf(big), [&](Status st) { w.s = st; });
-    ASSERT_TRUE(runUntil(loop_, [&] { return w.s.has_value(); }));
-    EXPECT_TRUE(*w.s);
+    const Status w = write(*s, big);
+    EXPECT_TRUE(w);
     std::string all;
     for (const auto& chunk : at_.written()) {
         ASSERT_TRUE(chunk.ends_with(kPattern));
         all += chunk.substr(0, chunk.size() - kPattern.size());
     }
     EXPECT_TRUE(all == big);
-    at_.expect("AT+KTCPCLOSE=1");
-    at_.expect("AT+KTCPDEL=1");
+    scriptClose();
 }
 
 TEST_F(Hl78DriverTest, APayloadHoldingThePatternIsSplitAroundIt) {
@@ -586,12 +531,9 @@ TEST_F(Hl78DriverTest, APayloadHoldingThePatternIsSplitAroundIt) {
     const std::string data = "abc" + kPattern + "def";
     at_.expect("AT+KTCPSND=1,4").expectPayload("abc-");
     at_.expect("AT+KTCPSND=1,18").expectPayload(data.substr(4));
-    WriteResult w;
-    s->asyncWrite(bytesOf(data), [&](Status st) { w.s = st; });
-    ASSERT_TRUE(runUntil(loop_, [&] { return w.s.has_value(); }));
-    EXPECT_TRUE(*w.s);
-    at_.expect("AT+KTCPCLOSE=1");
-    at_.expect("AT+KTCPDEL=1");
+    const Status w = write(*s, data);
+    EXPECT_TRUE(w);
+    scriptClose();
 }
 
 TEST_F(Hl78DriverTest, OneReadAndOneWriteMayBeOutstandingTogether) {
@@ -610,8 +552,7 @@ TEST_F(Hl78DriverTest, OneReadAndOneWriteMayBeOutstandingTogether) {
     EXPECT_TRUE(*w.s);
     ASSERT_TRUE(*rd.r);
     EXPECT_EQ(std::string(reinterpret_cast<char*>(buf.data()), **rd.r), "world");
-    at_.expect("AT+KTCPCLOSE=1");
-    at_.expect("AT+KTCPDEL=1");
+    scriptClose();
 }
 
 TEST_F(Hl78DriverTest, HandlersAreNeverRunInline) {
@@ -634,8 +575,7 @@ TEST_F(Hl78DriverTest, HandlersAreNeverRunInline) {
     ASSERT_TRUE(second.r.has_value());
     EXPECT_EQ(**second.r, 4u);
     EXPECT_EQ(std::string(reinterpret_cast<char*>(small.data()), 4), "4567");
-    at_.expect("AT+KTCPCLOSE=1");
-    at_.expect("AT+KTCPDEL=1");
+    scriptClose();
 }
 
 TEST_F(Hl78DriverTest, CloseFailsPendingHandlersWithClosed) {
@@ -648,8 +588,7 @@ TEST_F(Hl78DriverTest, CloseFailsPendingHandlersWithClosed) {
     at_.expect("AT+KTCPSND=1,5");
     const std::string out = "hello";
     s->asyncWrite(bytesOf(out), [&](Status st) { w.s = st; });
-    at_.expect("AT+KTCPCLOSE=1");
-    at_.expect("AT+KTCPDEL=1");
+    scriptClose();
     s->close();
     EXPECT_FALSE(rd.r.has_value());  // posted, not inline
     drain(loop_);
@@ -658,11 +597,9 @@ TEST_F(Hl78DriverTest, CloseFailsPendingHandlersWithClosed) {
     EXPECT_EQ(rd.r->error().code, "closed");
     EXPECT_EQ(w.s->error().code, "closed");
     // Later operations fail the same way.
-    ReadResult later;
-    s->asyncRead(buf, [&](Result<size_t> r) { later.r = r; });
-    drain(loop_);
-    ASSERT_TRUE(later.r.has_value());
-    EXPECT_EQ(later.r->error().code, "closed");
+    const auto later = readNow(*s, buf);
+    ASSERT_TRUE(later.has_value());
+    EXPECT_EQ(later->error().code, "closed");
 }
 
 TEST_F(Hl78DriverTest, NothingRunsAfterTheStreamIsDestroyed) {
@@ -673,8 +610,7 @@ TEST_F(Hl78DriverTest, NothingRunsAfterTheStreamIsDestroyed) {
     at_.expect("AT+KTCPRCV=1,3").replyData("abc");
     s->asyncRead(buf, [&](Result<size_t>) { ran = true; });
     at_.injectUrc("+KTCP_DATA: 1,3");  // the fetch is under way
-    at_.expect("AT+KTCPCLOSE=1");
-    at_.expect("AT+KTCPDEL=1");
+    scriptClose();
     s.reset();
     drain(loop_);
     EXPECT_FALSE(ran);
@@ -700,8 +636,7 @@ TEST_F(Hl78DriverTest, RemoteCloseStillDeliversBufferedBytes) {
     s->asyncRead(buf, [&](Result<size_t> r) { rd.r = r; });
     ASSERT_TRUE(runUntil(loop_, [&] { return rd.r.has_value(); }));
     EXPECT_EQ(rd.r->error().code, "eof");
-    at_.expect("AT+KTCPCLOSE=1");
-    at_.expect("AT+KTCPDEL=1");
+    scriptClose();
 }
 
 TEST_F(Hl78DriverTest, ReadsLargeBuffersInChunksAndFollowsTheCount) {
@@ -712,18 +647,8 @@ TEST_F(Hl78DriverTest, ReadsLargeBuffersInChunksAndFollowsTheCount) {
     at_.expect("AT+KTCPRCV=1,1500").replyData(a);
     at_.expect("AT+KTCPRCV=1,500").replyData(b);
     at_.injectUrc("+KTCP_DATA: 1,2000");
-    std::string got;
-    std::array<uint8_t, 4096> buf{};
-    while (got.size() < 2000) {
-        ReadResult rd;
-        s->asyncRead(buf, [&](Result<size_t> r) { rd.r = r; });
-        ASSERT_TRUE(runUntil(loop_, [&] { return rd.r.has_value(); }));
-        ASSERT_TRUE(*rd.r);
-        got.append(reinterpret_cast<char*>(buf.data()), **rd.r);
-    }
-    EXPECT_EQ(got, a + b);
-    at_.expect("AT+KTCPCLOSE=1");
-    at_.expect("AT+KTCPDEL=1");
+    EXPECT_EQ(readAtLeast(*s, 2000), a + b);
+    scriptClose();
 }
 
 TEST_F(Hl78DriverTest, ADataUrcDuringAReadIsNotLost) {
@@ -732,18 +657,8 @@ TEST_F(Hl78DriverTest, ADataUrcDuringAReadIsNotLost) {
     at_.expect("AT+KTCPRCV=1,3").replyData("abc").urcBefore("+KTCP_DATA: 1,3");
     at_.expect("AT+KTCPRCV=1,3").replyData("def");
     at_.injectUrc("+KTCP_DATA: 1,3");
-    std::string got;
-    std::array<uint8_t, 64> buf{};
-    while (got.size() < 6) {
-        ReadResult rd;
-        s->asyncRead(buf, [&](Result<size_t> r) { rd.r = r; });
-        ASSERT_TRUE(runUntil(loop_, [&] { return rd.r.has_value(); }));
-        ASSERT_TRUE(*rd.r);
-        got.append(reinterpret_cast<char*>(buf.data()), **rd.r);
-    }
-    EXPECT_EQ(got, "abcdef");
-    at_.expect("AT+KTCPCLOSE=1");
-    at_.expect("AT+KTCPDEL=1");
+    EXPECT_EQ(readAtLeast(*s, 6), "abcdef");
+    scriptClose();
 }
 
 TEST_F(Hl78DriverTest, ALengthMismatchBreaksTheStream) {
@@ -756,8 +671,7 @@ TEST_F(Hl78DriverTest, ALengthMismatchBreaksTheStream) {
     drain(loop_);
     ASSERT_TRUE(w.s.has_value());
     EXPECT_EQ(w.s->error().code, "modem_protocol");
-    at_.expect("AT+KTCPCLOSE=1");
-    at_.expect("AT+KTCPDEL=1");
+    scriptClose();
 }
 
 TEST_F(Hl78DriverTest, ConnectResultMayArriveBeforeOk) {
@@ -765,8 +679,7 @@ TEST_F(Hl78DriverTest, ConnectResultMayArriveBeforeOk) {
     at_.expect("AT+KTCPCNX=2").urcBefore("+KTCP_IND: 2,1");
     auto r = open({"broker.example.com", 1883, false, ""});
     ASSERT_TRUE(r) << r.error().message;
-    at_.expect("AT+KTCPCLOSE=2");
-    at_.expect("AT+KTCPDEL=2");
+    scriptClose(2);
 }
 
 TEST_F(Hl78DriverTest, OpenFailuresAreExplained) {
@@ -806,8 +719,7 @@ TEST_F(Hl78DriverTest, TlsSocketUsesMode3AndTheHostAsServerName) {
     auto r = open({"broker.example.com", 8883, true, ""});
     ASSERT_TRUE(r) << r.error().message;
     EXPECT_NE((*r)->describe().find("TLS"), std::string::npos);
-    at_.expect("AT+KTCPCLOSE=1");
-    at_.expect("AT+KTCPDEL=1");
+    scriptClose();
     (*r)->close();
     // A different server name cannot be given to this module.
     auto refused = open({"10.0.0.1", 8883, true, "broker.example.com"});
@@ -823,23 +735,19 @@ TEST_F(Hl78DriverTest, SocketsFailWhenTheModuleRestartsOrTheDriverGoes) {
     auto s = openPlain();
     ASSERT_TRUE(s);
     at_.injectUrc("+KSUP: 0");
-    ReadResult rd;
     std::array<uint8_t, 8> buf{};
-    s->asyncRead(buf, [&](Result<size_t> r) { rd.r = r; });
-    drain(loop_);
-    ASSERT_TRUE(rd.r.has_value());
-    EXPECT_EQ(rd.r->error().code, "modem_reset");
+    const auto rd = readNow(*s, buf);
+    ASSERT_TRUE(rd.has_value());
+    EXPECT_EQ(rd->error().code, "modem_reset");
     s->close();  // the session is gone with the reset: nothing is sent
     drain(loop_);
 
     auto t = openPlain(2);
     ASSERT_TRUE(t);
     driver_.reset();
-    rd.r.reset();
-    t->asyncRead(buf, [&](Result<size_t> r) { rd.r = r; });
-    drain(loop_);
-    ASSERT_TRUE(rd.r.has_value());
-    EXPECT_EQ(rd.r->error().code, "closed");
+    const auto after = readNow(*t, buf);
+    ASSERT_TRUE(after.has_value());
+    EXPECT_EQ(after->error().code, "closed");
     t.reset();
     drain(loop_);
 }
@@ -882,14 +790,12 @@ TEST_F(Hl78DriverTest, ProvisionWritesCrLfPemAndComparesTheReadBack) {
     for (const auto& l : listing("local_cert", 0, kCertCrLf)) {
         read.line(l);
     }
-    std::optional<Status> result;
     // LF line ends and text around the blocks (as openssl writes them) are normalised.
     ModemCredentials creds{"Subject: test CA\n" + kCaLf,
                            "-----BEGIN CERTIFICATE-----\nQ0xJRU5U\n-----END CERTIFICATE-----",
                            "-----BEGIN PRIVATE KEY-----\r\nS0VZ\r\n-----END PRIVATE KEY-----\n"};
-    driver().provision(creds, [&](Status s) { result = s; });
-    ASSERT_TRUE(runUntil(loop_, [&] { return result.has_value(); }));
-    EXPECT_TRUE(*result) << result->error().message;
+    Status result = provision(creds);
+    EXPECT_TRUE(result) << result.error().message;
     ASSERT_EQ(at_.written().size(), 3u);
     EXPECT_EQ(at_.written()[0], kCaCrLf + kPattern);
 }
@@ -903,12 +809,10 @@ TEST_F(Hl78DriverTest, ProvisionDetectsAReadBackMismatch) {
     for (const auto& l : listing("root_cert", 0, other)) {
         read.line(l);
     }
-    std::optional<Status> result;
-    driver().provision({kCaLf, "", ""}, [&](Status s) { result = s; });
-    ASSERT_TRUE(runUntil(loop_, [&] { return result.has_value(); }));
-    ASSERT_FALSE(*result);
-    EXPECT_EQ(result->error().code, "provision_mismatch");
-    EXPECT_NE(result->error().message.find("tls.ca_file"), std::string::npos);
+    Status result = provision({kCaLf, "", ""});
+    ASSERT_FALSE(result);
+    EXPECT_EQ(result.error().code, "provision_mismatch");
+    EXPECT_NE(result.error().message.find("tls.ca_file"), std::string::npos);
 }
 
 TEST_F(Hl78DriverTest, ProvisionStoresSeveralRootsByIndexAndExplainsRefusals) {
@@ -916,26 +820,20 @@ TEST_F(Hl78DriverTest, ProvisionStoresSeveralRootsByIndexAndExplainsRefusals) {
         "-----BEGIN CERTIFICATE-----\r\nU0VDT05E\r\n-----END CERTIFICATE-----\r\n";
     at_.expect("AT+KCERTSTORE=0," + std::to_string(kCaCrLf.size()) + ",0").expectPayload(kCaCrLf);
     at_.expect("AT+KCERTSTORE=0," + std::to_string(second.size()) + ",1").error("+CME ERROR: 930");
-    std::optional<Status> result;
-    driver().provision({kCaLf + second, "", ""}, [&](Status s) { result = s; });
-    ASSERT_TRUE(runUntil(loop_, [&] { return result.has_value(); }));
-    ASSERT_FALSE(*result);
-    EXPECT_NE(result->error().message.find("root CA #1"), std::string::npos)
-        << result->error().message;
-    EXPECT_NE(result->error().message.find("not a certificate"), std::string::npos)
-        << result->error().message;
+    Status result = provision({kCaLf + second, "", ""});
+    ASSERT_FALSE(result);
+    EXPECT_NE(result.error().message.find("root CA #1"), std::string::npos)
+        << result.error().message;
+    EXPECT_NE(result.error().message.find("not a certificate"), std::string::npos)
+        << result.error().message;
 
     // Bad input never reaches the module.
-    result.reset();
-    driver().provision({"not a certificate", "", ""}, [&](Status s) { result = s; });
-    ASSERT_TRUE(runUntil(loop_, [&] { return result.has_value(); }));
-    ASSERT_FALSE(*result);
-    EXPECT_EQ(result->error().code, "bad_pem");
-    result.reset();
-    driver().provision({kCaLf, kCertCrLf, ""}, [&](Status s) { result = s; });
-    ASSERT_TRUE(runUntil(loop_, [&] { return result.has_value(); }));
-    ASSERT_FALSE(*result);
-    EXPECT_NE(result->error().message.find("key_file"), std::string::npos);
+    result = provision({"not a certificate", "", ""});
+    ASSERT_FALSE(result);
+    EXPECT_EQ(result.error().code, "bad_pem");
+    result = provision({kCaLf, kCertCrLf, ""});
+    ASSERT_FALSE(result);
+    EXPECT_NE(result.error().message.find("key_file"), std::string::npos);
 }
 
 // ---- info, explain, plugin --------------------------------------------------------------------
@@ -949,11 +847,9 @@ TEST_F(Hl78DriverTest, InfoCollectsWhatTheModuleSays) {
     at_.expect("AT+CPIN?").line("+CPIN: READY");
     at_.expect("AT+CEREG?").line("+CEREG: 0,5");
     at_.expect("AT+CSQ").line("+CSQ: 20,99");
-    std::optional<Result<ModemInfo>> info;
-    driver().info([&](Result<ModemInfo> r) { info.emplace(std::move(r)); });
-    ASSERT_TRUE(runUntil(loop_, [&] { return info.has_value(); }));
-    ASSERT_TRUE(*info);
-    const ModemInfo& i = info->value();
+    const Result<ModemInfo> answer = info();
+    ASSERT_TRUE(answer);
+    const ModemInfo& i = answer.value();
     EXPECT_EQ(i.manufacturer, "Sierra Wireless");
     EXPECT_EQ(i.model, "HL7802");
     EXPECT_EQ(i.firmware, "HL7800.4.6.9.4");
@@ -967,11 +863,9 @@ TEST_F(Hl78DriverTest, InfoCollectsWhatTheModuleSays) {
 TEST_F(Hl78DriverTest, InfoFailsOnlyWhenTheModuleIsSilent) {
     at_.expect("AT+CGMI").timesOut();
     at_.expect("AT+CGMM").timesOut();
-    std::optional<Result<ModemInfo>> info;
-    driver().info([&](Result<ModemInfo> r) { info.emplace(std::move(r)); });
-    ASSERT_TRUE(runUntil(loop_, [&] { return info.has_value(); }));
-    ASSERT_FALSE(*info);
-    EXPECT_EQ(info->error().code, "at_timeout");
+    const Result<ModemInfo> answer = info();
+    ASSERT_FALSE(answer);
+    EXPECT_EQ(answer.error().code, "at_timeout");
 }
 
 TEST_F(Hl78DriverTest, ExplainAndLimits) {

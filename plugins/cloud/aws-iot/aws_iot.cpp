@@ -1,10 +1,10 @@
 #include "aws_iot.hpp"
 
 #include <algorithm>
-#include <cctype>
 #include <vector>
 
 #include "uplinkd/connack.hpp"
+#include "uplinkd/mqtt_names.hpp"
 
 namespace uplinkd::plugins::aws_iot {
 
@@ -12,47 +12,6 @@ namespace {
 
 constexpr std::string_view kReservedPrefix = "$aws/";
 constexpr std::string_view kBasicIngestPrefix = "$aws/rules/";
-
-bool validUtf8(std::string_view s) {
-    size_t i = 0;
-    while (i < s.size()) {
-        const auto c = static_cast<unsigned char>(s[i]);
-        size_t len = 0;
-        uint32_t cp = 0;
-        if (c < 0x80) {
-            len = 1;
-            cp = c;
-        } else if ((c & 0xE0) == 0xC0) {
-            len = 2;
-            cp = c & 0x1F;
-        } else if ((c & 0xF0) == 0xE0) {
-            len = 3;
-            cp = c & 0x0F;
-        } else if ((c & 0xF8) == 0xF0) {
-            len = 4;
-            cp = c & 0x07;
-        } else {
-            return false;
-        }
-        if (i + len > s.size()) {
-            return false;
-        }
-        for (size_t k = 1; k < len; ++k) {
-            const auto cc = static_cast<unsigned char>(s[i + k]);
-            if ((cc & 0xC0) != 0x80) {
-                return false;
-            }
-            cp = (cp << 6) | (cc & 0x3F);
-        }
-        const bool overlong =
-            (len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000);
-        if (overlong || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
-            return false;
-        }
-        i += len;
-    }
-    return true;
-}
 
 std::vector<std::string_view> splitLevels(std::string_view topic) {
     std::vector<std::string_view> levels;
@@ -76,41 +35,6 @@ int countedSlashes(std::string_view topic) {
             rule_end == std::string_view::npos ? std::string_view{} : topic.substr(rule_end + 1);
     }
     return static_cast<int>(std::count(topic.begin(), topic.end(), '/'));
-}
-
-/// Why a local topic cannot be published, or nothing.
-std::optional<std::string> topicProblem(std::string_view topic) {
-    if (topic.empty()) {
-        return "the topic is empty";
-    }
-    if (topic.find_first_of("+#") != std::string_view::npos) {
-        return "a topic to publish on must not contain '+' or '#'";
-    }
-    if (topic.find('\0') != std::string_view::npos || !validUtf8(topic)) {
-        return "the topic is not valid UTF-8 text";
-    }
-    return std::nullopt;
-}
-
-/// Why a topic filter is not well formed, or nothing.
-std::optional<std::string> filterProblem(std::string_view filter) {
-    if (filter.empty()) {
-        return "the topic filter is empty";
-    }
-    if (filter.find('\0') != std::string_view::npos || !validUtf8(filter)) {
-        return "the topic filter is not valid UTF-8 text";
-    }
-    const auto levels = splitLevels(filter);
-    for (size_t i = 0; i < levels.size(); ++i) {
-        const auto level = levels[i];
-        if (level.find('#') != std::string_view::npos && (level != "#" || i + 1 != levels.size())) {
-            return "'#' must be a whole level and the last one";
-        }
-        if (level.find('+') != std::string_view::npos && level != "+") {
-            return "'+' must be a whole level";
-        }
-    }
-    return std::nullopt;
 }
 
 /// Checks the limits every broker topic and filter must meet.
@@ -163,74 +87,6 @@ bool reservedPublishAllowed(std::string_view topic) {
     return false;
 }
 
-/// Why `host` is not a usable endpoint, or nothing.
-std::optional<std::string> endpointProblem(std::string_view host) {
-    if (host.empty()) {
-        return "is empty";
-    }
-    if (host.find("://") != std::string_view::npos) {
-        return "write the host name only, without a scheme such as \"mqtts://\"";
-    }
-    if (host.find(':') != std::string_view::npos) {
-        return "write the host name only; the port goes in port";
-    }
-    bool numeric = true;
-    for (char c : host) {
-        const auto u = static_cast<unsigned char>(c);
-        if (std::isalnum(u) == 0 && c != '-' && c != '.') {
-            return std::string("contains '") + c + "', which cannot be in a host name";
-        }
-        numeric = numeric && (std::isdigit(u) != 0 || c == '.');
-    }
-    if (numeric) {
-        return "must be the host name (from `aws iot describe-endpoint --endpoint-type "
-               "iot:Data-ATS`), not an IP address: AWS IoT needs it for SNI";
-    }
-    return std::nullopt;
-}
-
-/// Reads endpoint_override = "host[:port]" (test brokers, private endpoints) into `s`.
-void readEndpointOverride(ConfigTable& cloud, Settings& s) {
-    auto value = cloud.string("endpoint_override");
-    if (!value) {
-        return;
-    }
-    std::string_view text = *value;
-    std::string_view host = text;
-    if (const size_t colon = text.rfind(':'); colon != std::string_view::npos) {
-        host = text.substr(0, colon);
-        const std::string_view digits = text.substr(colon + 1);
-        int64_t port = 0;
-        const bool numeric = !digits.empty() && digits.size() <= 5 &&
-                             std::all_of(digits.begin(), digits.end(), [](char c) {
-                                 return std::isdigit(static_cast<unsigned char>(c)) != 0;
-                             });
-        if (numeric) {
-            port = std::stoll(std::string(digits));
-        }
-        if (!numeric || port < 1 || port > 65535) {
-            cloud.error("endpoint_override",
-                        "expected \"host\" or \"host:port\" with a port from 1 to 65535");
-            return;
-        }
-        s.override_port = static_cast<uint16_t>(port);
-    }
-    if (host.find("://") != std::string_view::npos) {
-        cloud.error("endpoint_override",
-                    "write \"host\" or \"host:port\", without a scheme such as \"mqtts://\"");
-        return;
-    }
-    if (host.empty() || host.find(':') != std::string_view::npos ||
-        !std::all_of(host.begin(), host.end(), [](char c) {
-            return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-' || c == '.';
-        })) {
-        cloud.error("endpoint_override",
-                    "expected \"host\" or \"host:port\" with a host name or IPv4 address");
-        return;
-    }
-    s.override_host = std::string(host);
-}
-
 /// The region in "<prefix>-ats.iot.<region>.amazonaws.com", or "<region>".
 std::string regionOf(std::string_view host) {
     const size_t iot = host.find(".iot.");
@@ -274,7 +130,7 @@ class AwsIotProfile final : public CloudProfile {
             return fail("qos_not_supported",
                         "AWS IoT Core supports QoS 0 and 1 only (it never acknowledges QoS 2)");
         }
-        if (auto problem = topicProblem(msg.topic)) {
+        if (auto problem = mqtt::publishTopicProblem(msg.topic)) {
             return fail("bad_topic", *problem);
         }
         if (msg.payload.size() > kMaxPayloadBytes) {
@@ -314,11 +170,11 @@ class AwsIotProfile final : public CloudProfile {
 
     Result<CloudSubscription> mapSubscribe(const std::string& local_filter,
                                            int qos) const override {
-        if (auto problem = filterProblem(local_filter)) {
+        if (auto problem = mqtt::topicFilterProblem(local_filter)) {
             return fail("bad_topic", *problem);
         }
         const std::string filter = brokerTopic(local_filter);
-        if (auto problem = filterProblem(filter)) {
+        if (auto problem = mqtt::topicFilterProblem(filter)) {
             return fail("bad_topic", "with topic_template \"" + s_.topic_template +
                                          "\" the filter becomes \"" + filter + "\": " + *problem);
         }
@@ -461,7 +317,10 @@ Result<CloudProfilePtr> create(ConfigTable& cloud) {
     const size_t errors_before = cloud.diagnostics().items().size();
     Settings s;
     if (auto endpoint = cloud.string("endpoint", true)) {
-        if (auto problem = endpointProblem(*endpoint)) {
+        if (auto problem = mqtt::hostNameProblem(
+                *endpoint, "; the port goes in port",
+                "must be the host name (from `aws iot describe-endpoint --endpoint-type "
+                "iot:Data-ATS`), not an IP address: AWS IoT needs it for SNI")) {
             cloud.error("endpoint", *problem);
         }
         s.endpoint = *endpoint;
@@ -474,7 +333,7 @@ Result<CloudProfilePtr> create(ConfigTable& cloud) {
                                           " bytes; the AWS IoT client id allows at most 128");
         } else if (thing->front() == '$') {
             cloud.error("thing_name", "must not start with '$' (AWS IoT client id rule)");
-        } else if (thing->find_first_of("+#/") != std::string::npos || !validUtf8(*thing)) {
+        } else if (thing->find_first_of("+#/") != std::string::npos || !mqtt::validUtf8(*thing)) {
             cloud.error("thing_name",
                         "must not contain '+', '#' or '/' (it is used in topics); AWS thing names "
                         "use letters, digits, ':', '_' and '-'");
@@ -490,7 +349,10 @@ Result<CloudProfilePtr> create(ConfigTable& cloud) {
             s.port = static_cast<uint16_t>(*port);
         }
     }
-    readEndpointOverride(cloud, s);
+    if (auto endpoint_override = mqtt::readHostPort(cloud, "endpoint_override")) {
+        s.override_host = std::move(endpoint_override->host);
+        s.override_port = endpoint_override->port;
+    }
     s.topic_template = cloud.string("topic_template").value_or(s.topic_template);
     std::string prefix;
     std::string suffix;

@@ -6,6 +6,7 @@
 
 #include "sas_token.hpp"
 #include "uplinkd/connack.hpp"
+#include "uplinkd/mqtt_names.hpp"
 #include "uplinkd/secret_file.hpp"
 
 namespace uplinkd::plugins::azure_iot_hub {
@@ -23,61 +24,6 @@ constexpr std::array<std::string_view, 3> kIotHubFilters = {
 constexpr std::array<std::string_view, 14> kSystemProperties = {
     "mid",     "ctime", "uid",  "cid", "ct",  "ce", "diagid",
     "diagctx", "cdid",  "cmid", "on",  "exp", "to", "sub"};
-
-bool validUtf8(std::string_view s) {
-    size_t i = 0;
-    while (i < s.size()) {
-        const auto c = static_cast<unsigned char>(s[i]);
-        size_t len = 0;
-        uint32_t cp = 0;
-        if (c < 0x80) {
-            len = 1;
-            cp = c;
-        } else if ((c & 0xE0) == 0xC0) {
-            len = 2;
-            cp = c & 0x1F;
-        } else if ((c & 0xF0) == 0xE0) {
-            len = 3;
-            cp = c & 0x0F;
-        } else if ((c & 0xF8) == 0xF0) {
-            len = 4;
-            cp = c & 0x07;
-        } else {
-            return false;
-        }
-        if (i + len > s.size()) {
-            return false;
-        }
-        for (size_t k = 1; k < len; ++k) {
-            const auto cc = static_cast<unsigned char>(s[i + k]);
-            if ((cc & 0xC0) != 0x80) {
-                return false;
-            }
-            cp = (cp << 6) | (cc & 0x3F);
-        }
-        const bool overlong =
-            (len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000);
-        if (overlong || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
-            return false;
-        }
-        i += len;
-    }
-    return true;
-}
-
-/// Why `topic` cannot be published (or used as a local topic), or nothing.
-std::optional<std::string> topicProblem(std::string_view topic) {
-    if (topic.empty()) {
-        return "the topic is empty";
-    }
-    if (topic.find_first_of("+#") != std::string_view::npos) {
-        return "a topic to publish on must not contain '+' or '#'";
-    }
-    if (topic.find('\0') != std::string_view::npos || !validUtf8(topic)) {
-        return "the topic is not valid UTF-8 text";
-    }
-    return std::nullopt;
-}
 
 /// Device and module ids: up to 128 ASCII letters, digits and - . % _ * ? ! ( ) , : = @ $ '.
 std::optional<std::string> identityProblem(std::string_view id) {
@@ -98,32 +44,13 @@ std::optional<std::string> identityProblem(std::string_view id) {
     return std::nullopt;
 }
 
-/// Why `host` is not a usable host name, or nothing.
+/// Why `host` is not a usable host name (of the hub, or of a gateway that may be an address),
+/// or nothing.
 std::optional<std::string> hostProblem(std::string_view host, bool allow_ip) {
-    if (host.empty()) {
-        return "is empty";
-    }
-    if (host.find("://") != std::string_view::npos) {
-        return "write the host name only, without a scheme such as \"mqtts://\"";
-    }
-    if (host.find(':') != std::string_view::npos) {
-        return "write the host name only, without a port";
-    }
-    bool all_digits_and_dots = true;
-    for (char c : host) {
-        const auto u = static_cast<unsigned char>(c);
-        if (std::isalnum(u) == 0 && c != '-' && c != '.') {
-            return std::string("contains '") + c + "', which cannot be in a host name";
-        }
-        if (std::isdigit(u) == 0 && c != '.') {
-            all_digits_and_dots = false;
-        }
-    }
-    if (all_digits_and_dots && !allow_ip) {
-        return "must be a host name, not an IP address (the hub is found by SNI and its "
-               "certificate names the host)";
-    }
-    return std::nullopt;
+    return mqtt::hostNameProblem(host, ", without a port",
+                                 allow_ip ? ""
+                                          : "must be a host name, not an IP address (the hub is "
+                                            "found by SNI and its certificate names the host)");
 }
 
 std::string lowerAscii(std::string s) {
@@ -234,7 +161,7 @@ class AzureIotHubProfile final : public CloudProfile {
             return fail("retain_not_supported",
                         "Azure IoT Hub does not keep retained messages; publish without retain");
         }
-        if (auto problem = topicProblem(msg.topic)) {
+        if (auto problem = mqtt::publishTopicProblem(msg.topic)) {
             return fail("bad_topic", *problem);
         }
         if (msg.topic.starts_with(kIotHubPrefix)) {
@@ -297,8 +224,8 @@ class AzureIotHubProfile final : public CloudProfile {
 
     Result<CloudSubscription> mapSubscribe(const std::string& local_filter,
                                            int qos) const override {
-        if (local_filter.empty()) {
-            return fail("bad_topic", "the topic filter is empty");
+        if (auto problem = mqtt::topicFilterProblem(local_filter)) {
+            return fail("bad_topic", *problem);
         }
         const int granted = std::clamp(qos, 0, 1);
         if (local_filter.starts_with(kIotHubPrefix)) {
@@ -344,7 +271,8 @@ class AzureIotHubProfile final : public CloudProfile {
             auto value = urlDecode(raw_value);
             std::string k = key ? std::move(*key) : std::string(raw_key);
             std::string v = value ? std::move(*value) : std::string(raw_value);
-            if (!topic_taken && k == kTopicProperty && !topicProblem(v) && v.front() != '$') {
+            if (!topic_taken && k == kTopicProperty && !mqtt::publishTopicProblem(v) &&
+                v.front() != '$') {
                 in.topic = std::move(v);
                 topic_taken = true;
                 continue;

@@ -1,6 +1,7 @@
 #include "generic_mqtt.hpp"
 
 #include "uplinkd/connack.hpp"
+#include "uplinkd/mqtt_names.hpp"
 #include "uplinkd/secret_file.hpp"
 
 namespace uplinkd::plugins::generic_mqtt {
@@ -21,11 +22,8 @@ class GenericMqttProfile final : public CloudProfile {
     }
 
     Result<CloudPublish> mapOutgoing(const Message& msg) const override {
-        if (msg.topic.empty()) {
-            return fail("bad_topic", "the topic is empty");
-        }
-        if (msg.topic.find_first_of("+#") != std::string::npos) {
-            return fail("bad_topic", "a topic to publish on must not contain '+' or '#'");
+        if (auto problem = mqtt::publishTopicProblem(msg.topic)) {
+            return fail("bad_topic", *problem);
         }
         return CloudPublish{s_.topic_prefix + msg.topic, msg.properties};
     }
@@ -34,8 +32,8 @@ class GenericMqttProfile final : public CloudProfile {
 
     Result<CloudSubscription> mapSubscribe(const std::string& local_filter,
                                            int qos) const override {
-        if (local_filter.empty()) {
-            return fail("bad_topic", "the topic filter is empty");
+        if (auto problem = mqtt::topicFilterProblem(local_filter)) {
+            return fail("bad_topic", *problem);
         }
         return CloudSubscription{s_.topic_prefix + local_filter, qos};
     }
@@ -96,6 +94,11 @@ Result<CloudProfilePtr> create(ConfigTable& cloud) {
     s.keepalive_seconds =
         static_cast<int>(cloud.integer("keepalive_seconds", 5, 65535).value_or(60));
     s.topic_prefix = cloud.string("topic_prefix").value_or("");
+    if (!s.topic_prefix.empty()) {
+        if (auto problem = mqtt::publishTopicProblem(s.topic_prefix)) {
+            cloud.error("topic_prefix", *problem);
+        }
+    }
     cloud.finish();
     if (cloud.diagnostics().items().size() != errors_before) {
         return fail("config", "invalid generic-mqtt settings in " + cloud.path());

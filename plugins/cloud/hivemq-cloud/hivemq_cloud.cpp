@@ -1,171 +1,29 @@
 #include "hivemq_cloud.hpp"
 
 #include <algorithm>
-#include <cctype>
 #include <vector>
 
 #include "uplinkd/connack.hpp"
+#include "uplinkd/mqtt_names.hpp"
 #include "uplinkd/secret_file.hpp"
 
 namespace uplinkd::plugins::hivemq_cloud {
 
 namespace {
 
-bool validUtf8(std::string_view s) {
-    size_t i = 0;
-    while (i < s.size()) {
-        const auto c = static_cast<unsigned char>(s[i]);
-        size_t len = 0;
-        uint32_t cp = 0;
-        if (c < 0x80) {
-            len = 1;
-            cp = c;
-        } else if ((c & 0xE0) == 0xC0) {
-            len = 2;
-            cp = c & 0x1F;
-        } else if ((c & 0xF0) == 0xE0) {
-            len = 3;
-            cp = c & 0x0F;
-        } else if ((c & 0xF8) == 0xF0) {
-            len = 4;
-            cp = c & 0x07;
-        } else {
-            return false;
-        }
-        if (i + len > s.size()) {
-            return false;
-        }
-        for (size_t k = 1; k < len; ++k) {
-            const auto cc = static_cast<unsigned char>(s[i + k]);
-            if ((cc & 0xC0) != 0x80) {
-                return false;
-            }
-            cp = (cp << 6) | (cc & 0x3F);
-        }
-        const bool overlong =
-            (len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000);
-        if (overlong || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
-            return false;
-        }
-        i += len;
-    }
-    return true;
-}
-
-/// Why a topic cannot be published, or nothing.
-std::optional<std::string> topicProblem(std::string_view topic) {
-    if (topic.empty()) {
-        return "the topic is empty";
-    }
-    if (topic.find_first_of("+#") != std::string_view::npos) {
-        return "a topic to publish on must not contain '+' or '#'";
-    }
-    if (topic.front() == '$') {
-        return "topics starting with '$' are reserved by the broker";
-    }
-    if (topic.size() > 65535 || topic.find('\0') != std::string_view::npos || !validUtf8(topic)) {
-        return "the topic is not valid UTF-8 text of at most 65535 bytes";
-    }
-    return std::nullopt;
-}
-
-/// Why a topic filter is not well formed, or nothing.
-std::optional<std::string> filterProblem(std::string_view filter) {
-    if (filter.empty()) {
-        return "the topic filter is empty";
-    }
-    if (filter.size() > 65535 || filter.find('\0') != std::string_view::npos ||
-        !validUtf8(filter)) {
-        return "the topic filter is not valid UTF-8 text of at most 65535 bytes";
-    }
-    size_t start = 0;
-    while (true) {
-        const size_t slash = filter.find('/', start);
-        const std::string_view level = filter.substr(start, slash - start);
-        const bool last = slash == std::string_view::npos;
-        if (level.find('#') != std::string_view::npos && (level != "#" || !last)) {
-            return "'#' must be a whole level and the last one";
-        }
-        if (level.find('+') != std::string_view::npos && level != "+") {
-            return "'+' must be a whole level";
-        }
-        if (last) {
-            return std::nullopt;
-        }
-        start = slash + 1;
-    }
-}
-
 /// Why `host` is not a usable cluster host name, or nothing.
 std::optional<std::string> clusterProblem(std::string_view host) {
-    if (host.empty()) {
-        return "is empty";
-    }
-    if (host.find("://") != std::string_view::npos) {
-        return "write the host name only, without a scheme such as \"mqtts://\"";
-    }
-    if (host.find(':') != std::string_view::npos) {
-        return "write the host name only; the port follows from websocket";
-    }
-    bool numeric = true;
-    for (char c : host) {
-        const auto u = static_cast<unsigned char>(c);
-        if (std::isalnum(u) == 0 && c != '-' && c != '.') {
-            return std::string("contains '") + c + "', which cannot be in a host name";
-        }
-        numeric = numeric && (std::isdigit(u) != 0 || c == '.');
-    }
-    if (numeric) {
-        return "must be the cluster's host name, not an IP address: HiveMQ Cloud finds the "
-               "cluster by SNI";
+    if (auto problem = mqtt::hostNameProblem(
+            host, "; the port follows from websocket",
+            "must be the cluster's host name, not an IP address: HiveMQ Cloud finds the cluster by "
+            "SNI")) {
+        return problem;
     }
     if (host.find('.') == std::string_view::npos) {
         return "write the full host name from the cluster's overview, e.g. \"" + std::string(host) +
                ".s1.eu.hivemq.cloud\"";
     }
     return std::nullopt;
-}
-
-/// Reads endpoint_override = "host[:port]" (test brokers, private endpoints) into `s`.
-void readEndpointOverride(ConfigTable& cloud, Settings& s) {
-    auto value = cloud.string("endpoint_override");
-    if (!value) {
-        return;
-    }
-    std::string_view text = *value;
-    std::string_view host = text;
-    if (const size_t colon = text.rfind(':'); colon != std::string_view::npos) {
-        host = text.substr(0, colon);
-        const std::string_view digits = text.substr(colon + 1);
-        int64_t port = 0;
-        const bool numeric = !digits.empty() && digits.size() <= 5 &&
-                             std::all_of(digits.begin(), digits.end(), [](char c) {
-                                 return std::isdigit(static_cast<unsigned char>(c)) != 0;
-                             });
-        if (numeric) {
-            port = std::stoll(std::string(digits));
-        }
-        if (!numeric || port < 1 || port > 65535) {
-            cloud.error("endpoint_override",
-                        "expected \"host\" or \"host:port\" with a port from 1 to 65535");
-            return;
-        }
-        s.override_port = static_cast<uint16_t>(port);
-    }
-    if (host.find("://") != std::string_view::npos) {
-        cloud.error("endpoint_override",
-                    "write \"host\" or \"host:port\", without a scheme such as \"mqtts://\"");
-        return;
-    }
-    if (host.empty() || host.find(':') != std::string_view::npos ||
-        !std::all_of(host.begin(), host.end(), [](char c) {
-            return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-' || c == '.';
-        })) {
-        cloud.error("endpoint_override",
-                    "expected \"host\" or \"host:port\" with a host name or IPv4 address");
-        return;
-    }
-    s.override_host = std::string(host);
 }
 
 /// The profile of one HiveMQ Cloud client: SNI, credentials, topic checks. Thread: loop.
@@ -198,8 +56,11 @@ class HiveMqCloudProfile final : public CloudProfile {
         if (msg.qos < 0 || msg.qos > 2) {
             return fail("qos_not_supported", "QoS must be 0, 1 or 2");
         }
-        if (auto problem = topicProblem(msg.topic)) {
+        if (auto problem = mqtt::publishTopicProblem(msg.topic)) {
             return fail("bad_topic", *problem);
+        }
+        if (msg.topic.front() == '$') {
+            return fail("bad_topic", "topics starting with '$' are reserved by the broker");
         }
         return CloudPublish{msg.topic, msg.properties};
     }
@@ -208,7 +69,7 @@ class HiveMqCloudProfile final : public CloudProfile {
 
     Result<CloudSubscription> mapSubscribe(const std::string& local_filter,
                                            int qos) const override {
-        if (auto problem = filterProblem(local_filter)) {
+        if (auto problem = mqtt::topicFilterProblem(local_filter)) {
             return fail("bad_topic", *problem);
         }
         return CloudSubscription{local_filter, std::clamp(qos, 0, 2)};
@@ -283,7 +144,7 @@ Result<CloudProfilePtr> create(ConfigTable& cloud) {
     if (auto user = cloud.string("username", true)) {
         if (user->empty()) {
             cloud.error("username", "is empty; HiveMQ Cloud needs access credentials");
-        } else if (!validUtf8(*user) || user->size() > 65535) {
+        } else if (!mqtt::validUtf8(*user) || user->size() > mqtt::kMaxStringBytes) {
             cloud.error("username", "must be UTF-8 text of at most 65535 bytes");
         }
         s.username = *user;
@@ -292,13 +153,16 @@ Result<CloudProfilePtr> create(ConfigTable& cloud) {
     if (auto id = cloud.string("client_id", true)) {
         if (id->empty()) {
             cloud.error("client_id", "is empty");
-        } else if (!validUtf8(*id) || id->size() > 65535) {
+        } else if (!mqtt::validUtf8(*id) || id->size() > mqtt::kMaxStringBytes) {
             cloud.error("client_id", "must be UTF-8 text of at most 65535 bytes");
         }
         s.client_id = *id;
     }
     s.websocket = cloud.boolean("websocket").value_or(false);
-    readEndpointOverride(cloud, s);
+    if (auto endpoint_override = mqtt::readHostPort(cloud, "endpoint_override")) {
+        s.override_host = std::move(endpoint_override->host);
+        s.override_port = endpoint_override->port;
+    }
     const auto version = cloud.choice("mqtt_version", {"3.1.1", "5"}).value_or("3.1.1");
     s.mqtt_version = version == "5" ? 5 : 4;
     s.keepalive_seconds =

@@ -26,6 +26,14 @@ AtCommandStep toCommandStep(const AtStep& step) {
     return AtCommandStep{std::string(step.command), step.timeout, step.policy};
 }
 
+std::vector<AtCommandStep> toCommandSteps(std::span<const AtStep> steps) {
+    std::vector<AtCommandStep> out;
+    for (const auto& s : steps) {
+        out.push_back(toCommandStep(s));
+    }
+    return out;
+}
+
 Error commandError(std::string_view command, const Error& channel_error, const Explainer& explain) {
     const std::string name = commandName(command);
     if (channel_error.code == "at_timeout") {
@@ -42,20 +50,56 @@ Error commandError(std::string_view command, const Error& channel_error, const E
                      name + ": " + words);
 }
 
+Status commandStatus(std::string_view command, const Result<AtResponse>& answer,
+                     const Explainer& explain) {
+    if (!answer) {
+        return Failure{commandError(command, answer.error(), explain)};
+    }
+    return okStatus();
+}
+
 // ---- runSteps ---------------------------------------------------------------------------------
 
 namespace {
 
-/// One runSteps() call: the steps and where it is. Thread: loop.
-struct StepRun : std::enable_shared_from_this<StepRun> {
+void issue(AtChannel& at, const AtCommandStep& s, AtChannel::Done done) {
+    at.command(s.command, s.timeout, std::move(done));
+}
+
+void issue(AtChannel& at, const AtDataStep& s, AtChannel::Done done) {
+    at.commandWithData(s.command, s.write, s.timeout, std::move(done));
+}
+
+/// The error that ends a run when step `s` failed with `e`, or nothing (the step was optional).
+std::optional<Error> stepFailure(const AtCommandStep& s, const Error& e, const Explainer& explain) {
+    const bool channel_gone = e.code == "at_closed" || e.code == "at_timeout";
+    if (s.policy == StepPolicy::Required || channel_gone) {
+        return commandError(s.command, e, explain);
+    }
+    return std::nullopt;
+}
+
+std::optional<Error> stepFailure(const AtDataStep& s, const Error& e, const Explainer& explain) {
+    return commandError(s.command, e, explain).withContext("writing " + s.what);
+}
+
+/// One runSteps() / runDataSteps() call: the steps and where it is. Thread: loop.
+template <class Step>
+struct StepRun : std::enable_shared_from_this<StepRun<Step>> {
     AtChannel& at;
-    std::vector<AtCommandStep> steps;
+    std::vector<Step> steps;
     Explainer explain;
+    std::function<bool()> keep_going;  ///< asked after every answer; none: always yes
     std::function<void(Status)> done;
     size_t next = 0;
 
-    StepRun(AtChannel& a, std::vector<AtCommandStep> s, Explainer e, std::function<void(Status)> d)
-        : at(a), steps(std::move(s)), explain(std::move(e)), done(std::move(d)) {}
+    StepRun(AtChannel& a, std::vector<Step> s, Explainer e, std::function<bool()> k,
+            std::function<void(Status)> d)
+        : at(a),
+          steps(std::move(s)),
+          explain(std::move(e)),
+          keep_going(std::move(k)),
+          done(std::move(d)) {}
 
     void step() {
         if (next == steps.size()) {
@@ -63,15 +107,16 @@ struct StepRun : std::enable_shared_from_this<StepRun> {
             d(okStatus());
             return;
         }
-        const AtCommandStep& s = steps[next];
-        at.command(s.command, s.timeout, [self = shared_from_this()](Result<AtResponse> r) {
-            const AtCommandStep& cur = self->steps[self->next];
-            const bool channel_gone =
-                !r && (r.error().code == "at_closed" || r.error().code == "at_timeout");
-            if (!r && (cur.policy == StepPolicy::Required || channel_gone)) {
-                auto d = std::move(self->done);
-                d(Failure{commandError(cur.command, r.error(), self->explain)});
+        issue(at, steps[next], [self = this->shared_from_this()](Result<AtResponse> r) {
+            if (self->keep_going && !self->keep_going()) {
                 return;
+            }
+            if (!r) {
+                if (auto e = stepFailure(self->steps[self->next], r.error(), self->explain)) {
+                    auto d = std::move(self->done);
+                    d(Failure{std::move(*e)});
+                    return;
+                }
             }
             ++self->next;
             self->step();
@@ -121,7 +166,15 @@ struct QueryRun : std::enable_shared_from_this<QueryRun> {
 
 void runSteps(AtChannel& at, std::vector<AtCommandStep> steps, Explainer explain,
               std::function<void(Status)> done) {
-    auto run = std::make_shared<StepRun>(at, std::move(steps), std::move(explain), std::move(done));
+    auto run = std::make_shared<StepRun<AtCommandStep>>(at, std::move(steps), std::move(explain),
+                                                        nullptr, std::move(done));
+    run->step();
+}
+
+void runDataSteps(AtChannel& at, std::vector<AtDataStep> steps, Explainer explain,
+                  std::function<bool()> keep_going, std::function<void(Status)> done) {
+    auto run = std::make_shared<StepRun<AtDataStep>>(at, std::move(steps), std::move(explain),
+                                                     std::move(keep_going), std::move(done));
     run->step();
 }
 

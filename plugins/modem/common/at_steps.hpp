@@ -11,6 +11,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -41,6 +42,8 @@ struct AtCommandStep {
 };
 
 AtCommandStep toCommandStep(const AtStep& step);
+/// A constexpr table of steps, ready to run.
+std::vector<AtCommandStep> toCommandSteps(std::span<const AtStep> steps);
 
 /// Turns a module error line into plain words (the driver's explain()).
 using Explainer = std::function<std::string(const std::string& error_line)>;
@@ -49,9 +52,26 @@ using Explainer = std::function<std::string(const std::string& error_line)>;
 /// "at_closed"), message "AT+X: <plain words>". Arguments are never shown (they may be secret).
 Error commandError(std::string_view command, const Error& channel_error, const Explainer& explain);
 
+/// One command's answer as a Status: OK, or its commandError().
+Status commandStatus(std::string_view command, const Result<AtResponse>& answer,
+                     const Explainer& explain);
+
 /// Runs `steps` one after the other and calls `done` once: OK, or the first Required failure.
 void runSteps(AtChannel& at, std::vector<AtCommandStep> steps, Explainer explain,
               std::function<void(Status)> done);
+
+/// A command with a data phase that writes something into the module (a certificate, a file).
+struct AtDataStep {
+    std::string command;
+    AtDataWrite write;
+    std::chrono::milliseconds timeout;
+    std::string what;  ///< for errors: "writing <what>: AT+X: <plain words>"
+};
+
+/// Runs `steps` one after the other and calls `done` once: OK, or the first failure. After each
+/// answer `keep_going` is asked; when it says no, the run stops without calling `done`.
+void runDataSteps(AtChannel& at, std::vector<AtDataStep> steps, Explainer explain,
+                  std::function<bool()> keep_going, std::function<void(Status)> done);
 
 /// Calls `done` with the responses of `commands` in order (each OK or its error), stopping early
 /// only when the channel is gone ("at_closed") or silent ("at_timeout" twice in a row).

@@ -8,26 +8,21 @@ namespace uplinkd::plugins::modem_common {
 
 namespace {
 
+std::string_view trimChars(std::string_view s, std::string_view chars) {
+    const size_t first = s.find_first_not_of(chars);
+    if (first == std::string_view::npos) {
+        return {};
+    }
+    return s.substr(first, s.find_last_not_of(chars) - first + 1);
+}
+
 std::string_view trim(std::string_view s) {
-    while (!s.empty() &&
-           (s.front() == ' ' || s.front() == '\t' || s.front() == '\r' || s.front() == '\n')) {
-        s.remove_prefix(1);
-    }
-    while (!s.empty() &&
-           (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n')) {
-        s.remove_suffix(1);
-    }
-    return s;
+    return trimChars(s, " \t\r\n");
 }
 
 Failure badReply(std::string_view what, std::string_view line) {
-    // Replies are shown shortened: they come from the module and may be long or binary.
-    std::string shown;
-    for (const char c : line.substr(0, 80)) {
-        const auto u = static_cast<unsigned char>(c);
-        shown += (u >= 0x20 && u < 0x7f) ? c : '?';
-    }
-    return fail("bad_reply", "unexpected " + std::string(what) + " answer \"" + shown + "\"");
+    return fail("bad_reply",
+                "unexpected " + std::string(what) + " answer \"" + printable(line, 80) + "\"");
 }
 
 char lower(char c) {
@@ -35,6 +30,24 @@ char lower(char c) {
 }
 
 }  // namespace
+
+std::string_view trimLine(std::string_view line) {
+    return trimChars(line, " \r\n");
+}
+
+std::string printable(std::string_view text, size_t max) {
+    std::string shown;
+    for (const char c : text.substr(0, max)) {
+        const auto u = static_cast<unsigned char>(c);
+        shown += (u >= 0x20 && u < 0x7f) ? c : '?';
+    }
+    return shown;
+}
+
+Failure unexpectedReply(std::string_view what, std::string_view line) {
+    return fail("bad_reply",
+                "unexpected " + std::string(what) + " \"" + printable(line, 80) + "\"");
+}
 
 std::optional<std::string_view> afterPrefix(std::string_view line, std::string_view prefix) {
     if (!line.starts_with(prefix)) {

@@ -15,6 +15,16 @@ namespace uplinkd::plugins::modem_common {
 
 // ---- field helpers ----------------------------------------------------------------------------
 
+/// `line` without the spaces, CR and LF around it (tabs stay).
+std::string_view trimLine(std::string_view line);
+
+/// `text` for a message: at most `max` characters, anything but printable ASCII shown as '?'
+/// (module replies may be long or binary).
+std::string printable(std::string_view text, size_t max = 120);
+
+/// The "bad_reply" failure of a parser: unexpected <what> "<line, shown printable>".
+Failure unexpectedReply(std::string_view what, std::string_view line);
+
 /// The text after `prefix` when `line` starts with it (e.g. "+CSQ: 20,99" after "+CSQ:"), with
 /// leading spaces removed.
 std::optional<std::string_view> afterPrefix(std::string_view line, std::string_view prefix);

@@ -75,6 +75,27 @@ Result<std::vector<PemBlock>> splitPem(std::string_view text) {
     return blocks;
 }
 
+Result<std::vector<PemBlock>> pemBlocks(std::string_view pem, std::string_view what, PemWant want) {
+    auto blocks = splitPem(pem);
+    if (!blocks) {
+        return blocks.failure(what);
+    }
+    std::vector<PemBlock> out;
+    for (auto& b : *blocks) {
+        if (want == PemWant::PrivateKey ? b.label.ends_with("PRIVATE KEY")
+                                        : b.label == "CERTIFICATE") {
+            out.push_back(std::move(b));
+            if (want == PemWant::PrivateKey) {
+                break;
+            }
+        }
+    }
+    if (out.empty()) {
+        return fail("bad_pem", std::string(what) + ": no suitable PEM block");
+    }
+    return out;
+}
+
 std::string joinLines(const std::vector<std::string>& lines, std::string_view eol) {
     std::string out;
     for (const auto& l : lines) {

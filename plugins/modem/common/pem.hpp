@@ -21,6 +21,16 @@ struct PemBlock {
 /// block, a BEGIN without its END, a block without content.
 Result<std::vector<PemBlock>> splitPem(std::string_view text);
 
+/// Which blocks of a PEM text a module is given.
+enum class PemWant {
+    Certificates,  ///< every "CERTIFICATE" block, in order
+    PrivateKey,    ///< the first "... PRIVATE KEY" block
+};
+
+/// The wanted blocks of `pem`. Errors name `what` (e.g. "tls.ca_file"): the text's own PEM
+/// errors, or "bad_pem" "<what>: no suitable PEM block".
+Result<std::vector<PemBlock>> pemBlocks(std::string_view pem, std::string_view what, PemWant want);
+
 /// The lines of `text` (split at CR LF, LF or CR) with trailing blanks removed and empty lines
 /// dropped.
 std::vector<std::string> contentLines(std::string_view text);

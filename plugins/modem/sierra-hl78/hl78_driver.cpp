@@ -5,10 +5,9 @@
 #include <optional>
 #include <vector>
 
-#include "common/at_socket_stream.hpp"
 #include "common/at_steps.hpp"
+#include "common/driver_core.hpp"
 #include "common/generic_at.hpp"
-#include "common/generic_info.hpp"
 #include "common/pem.hpp"
 #include "hl78_parsers.hpp"
 
@@ -18,10 +17,10 @@ using modem_common::AtCommandStep;
 using modem_common::commandError;
 using modem_common::Explainer;
 using modem_common::Fetched;
+using modem_common::hostPort;
 using modem_common::PemBlock;
-using modem_common::ResultUrcs;
-using modem_common::safeForQuotedArgument;
-using modem_common::SimMemory;
+using modem_common::PemWant;
+using modem_common::SocketTable;
 
 namespace {
 
@@ -33,13 +32,9 @@ Explainer explainer() {
     return [](const std::string& line) { return explainLine(line); };
 }
 
-std::string target(const ModemSocketRequest& r) {
-    return r.host + ":" + std::to_string(r.port);
-}
-
 /// The error for a KTCPCNX that ended in "+KTCP_NOTIF: <id>,<code>".
 Error connectError(int code, const std::string& line, const ModemSocketRequest& req) {
-    const std::string to = target(req);
+    const std::string to = hostPort(req);
     const std::string seen = " (" + line + ")";
     switch (code) {
         case 15:
@@ -86,58 +81,46 @@ Error connectError(int code, const std::string& line, const ModemSocketRequest& 
 // ---- Core -------------------------------------------------------------------------------------
 
 /// What the driver shares with its sockets and URC handlers. Thread: loop.
-struct Hl78Driver::Core : std::enable_shared_from_this<Hl78Driver::Core> {
-    Core(asio::io_context& l, AtChannel& a, ModemSettings s, Hl78Timing t)
-        : loop(l), at(a), settings(std::move(s)), timing(t) {}
+struct Hl78Core : modem_common::DriverCore<Hl78Core, Hl78Timing> {
+    Hl78Core(asio::io_context& l, AtChannel& a, ModemSettings s, Hl78Timing t)
+        : DriverCore(l, a, std::move(s), t, explainer()) {}
+    /// Routes the module's URCs here (once the core is owned by its shared_ptr).
+    void registerUrcs() override {
+        routeUrcs(
+            {"+KTCP_DATA:", "+KTCP_NOTIF:", "+KTCP_IND:", "+KCNX_IND:", "+KSUP:", "+KTCP_ACK:"});
+    }
 
-    asio::io_context& loop;
-    AtChannel& at;
-    ModemSettings settings;
-    Hl78Timing timing;
-    std::shared_ptr<ResultUrcs> urcs = std::make_shared<ResultUrcs>();
-    std::shared_ptr<SimMemory> sim = std::make_shared<SimMemory>();
-    std::map<int, Hl78Socket*> sockets;
+    SocketTable<Hl78Socket> sockets;
     std::map<int, size_t> early_data;  // +KTCP_DATA before the socket object exists
-    uint64_t start_gen = 0;
-    StatusDone start_done;
 
-    void registerUrcs();
     void onUrc(const std::string& line);
-    void breakAll(const Error& e);
-    void post(std::function<void()> fn);
+    void breakAll(const Error& e) override;
 
-    // start()
-    std::function<bool()> keepGoing(uint64_t gen);
-    void finishStart(uint64_t gen, Status s);
+    // start(): init steps, SIM, registration, bearer
+    void start(StatusDone done) override;
     void startSim(uint64_t gen);
     void startRegistration(uint64_t gen);
     void startBearer(uint64_t gen);
+    void bearerUp(uint64_t gen);
 
     // open()
     using OpenDone = std::function<void(Result<ByteStreamPtr>)>;
-    void open(const ModemSocketRequest& req, OpenDone done);
+    void open(const ModemSocketRequest& req, OpenDone done) override;
     void connect(int id, const ModemSocketRequest& req, OpenDone done);
     void deleteSession(int id);
 
     // provision()
-    struct CertWrite {
-        std::string command;
-        std::string payload;
-        std::string what;
-    };
-    void provision(const ModemCredentials& creds, StatusDone done);
-    void writeCerts(std::shared_ptr<std::vector<CertWrite>> writes, size_t next,
-                    std::function<void(Status)> done);
+    void provision(const ModemCredentials& creds, StatusDone done) override;
 };
 
 namespace {
 
 /// A socket inside the module: KTCPSND chunks out, KTCPRCV on +KTCP_DATA. Thread: loop.
-class Hl78Socket final : public modem_common::AtSocketStream {
+class Hl78Socket final : public modem_common::CoreSocket<Hl78Core> {
   public:
-    Hl78Socket(const std::shared_ptr<Hl78Driver::Core>& core, int id, std::string description)
-        : AtSocketStream(core->loop, std::move(description), kMaxSendChunk), core_(core), id_(id) {
-        core->sockets[id] = this;
+    Hl78Socket(const std::shared_ptr<Hl78Core>& core, int id, std::string description)
+        : CoreSocket(core, id, std::move(description), kMaxSendChunk) {
+        core->sockets.add(id, this);
     }
     ~Hl78Socket() override { close(); }
 
@@ -169,9 +152,6 @@ class Hl78Socket final : public modem_common::AtSocketStream {
         breakWith(makeError("socket_error", explainLine(line)));
     }
 
-    /// The module's sessions are gone (reset): nothing is sent for this one any more.
-    void detach() { detached_ = true; }
-
   protected:
     size_t sendLength(std::span<const uint8_t> rest) const override {
         return safeSendLength(rest, maxChunk(), kEofPattern);
@@ -179,9 +159,8 @@ class Hl78Socket final : public modem_common::AtSocketStream {
 
     void sendChunk(std::span<const uint8_t> chunk,
                    std::function<void(Result<size_t>)> done) override {
-        auto core = core_.lock();
-        if (!core || detached_) {
-            done(fail("closed", "the modem driver is gone"));
+        auto core = attachedOr(done);
+        if (!core) {
             return;
         }
         AtDataWrite w;
@@ -190,7 +169,7 @@ class Hl78Socket final : public modem_common::AtSocketStream {
         w.terminator = std::string(kEofPattern);
         const size_t n = chunk.size();
         core->at.commandWithData(
-            ktcpsndCommand(id_, n), w, core->timing.send,
+            ktcpsndCommand(id(), n), w, core->timing.send,
             [alive = token(), done = std::move(done), n](Result<AtResponse> r) {
                 if (alive.expired()) {
                     return;
@@ -204,9 +183,8 @@ class Hl78Socket final : public modem_common::AtSocketStream {
     }
 
     void fetch(std::function<void(Result<Fetched>)> done) override {
-        auto core = core_.lock();
-        if (!core || detached_) {
-            done(fail("closed", "the modem driver is gone"));
+        auto core = attachedOr(done);
+        if (!core) {
             return;
         }
         if (available_ == 0) {
@@ -221,7 +199,7 @@ class Hl78Socket final : public modem_common::AtSocketStream {
         rd.terminator = std::string(kEofPattern);
         fetching_ = true;
         core->at.commandReadingData(
-            ktcprcvCommand(id_, want), rd, core->timing.receive,
+            ktcprcvCommand(id(), want), rd, core->timing.receive,
             [alive = token(), this, done = std::move(done), want](Result<AtResponse> r) {
                 if (alive.expired()) {
                     return;
@@ -246,53 +224,24 @@ class Hl78Socket final : public modem_common::AtSocketStream {
     }
 
     void closeSocket() override {
-        auto core = core_.lock();
+        auto core = leave(&Hl78Core::sockets, this);
         if (!core) {
             return;
         }
-        auto it = core->sockets.find(id_);
-        if (it != core->sockets.end() && it->second == this) {
-            core->sockets.erase(it);
-        }
-        if (detached_) {
-            return;
-        }
         // Fire and forget: the session is freed whatever the close says.
-        core->at.command(ktcpcloseCommand(id_), core->timing.command, [](Result<AtResponse>) {});
-        core->deleteSession(id_);
+        core->at.command(ktcpcloseCommand(id()), core->timing.command, [](Result<AtResponse>) {});
+        core->deleteSession(id());
     }
 
   private:
-    std::weak_ptr<Hl78Driver::Core> core_;
-    int id_;
     size_t available_ = 0;
     std::optional<size_t> urc_during_fetch_;
     bool fetching_ = false;
-    bool detached_ = false;
 };
 
 }  // namespace
 
-void Hl78Driver::Core::post(std::function<void()> fn) {
-    asio::post(loop, [w = weak_from_this(), fn = std::move(fn)] {
-        if (!w.expired()) {
-            fn();
-        }
-    });
-}
-
-void Hl78Driver::Core::registerUrcs() {
-    for (const char* prefix :
-         {"+KTCP_DATA:", "+KTCP_NOTIF:", "+KTCP_IND:", "+KCNX_IND:", "+KSUP:", "+KTCP_ACK:"}) {
-        at.onUrc(prefix, [w = weak_from_this()](const std::string& line) {
-            if (auto c = w.lock()) {
-                c->onUrc(line);
-            }
-        });
-    }
-}
-
-void Hl78Driver::Core::onUrc(const std::string& line) {
+void Hl78Core::onUrc(const std::string& line) {
     if (urcs->offer(line)) {
         return;
     }
@@ -301,12 +250,11 @@ void Hl78Driver::Core::onUrc(const std::string& line) {
         if (!d) {
             return;
         }
-        auto it = sockets.find(d->session);
-        if (it == sockets.end()) {
+        if (auto* s = sockets.find(d->session)) {
+            s->onData(d->available);
+        } else {
             early_data[d->session] = d->available;
-            return;
         }
-        it->second->onData(d->available);
         return;
     }
     if (line.starts_with("+KTCP_NOTIF:")) {
@@ -314,9 +262,8 @@ void Hl78Driver::Core::onUrc(const std::string& line) {
         if (!n) {
             return;
         }
-        auto it = sockets.find(n->session);
-        if (it != sockets.end()) {
-            it->second->onNotif(n->code, line);
+        if (auto* s = sockets.find(n->session)) {
+            s->onNotif(n->code, line);
         }
         return;
     }
@@ -327,169 +274,100 @@ void Hl78Driver::Core::onUrc(const std::string& line) {
     // Late +KTCP_IND, +KCNX_IND and +KTCP_ACK need nothing.
 }
 
-void Hl78Driver::Core::breakAll(const Error& e) {
-    auto current = sockets;
-    sockets.clear();
+void Hl78Core::breakAll(const Error& e) {
     early_data.clear();
-    for (auto& [id, s] : current) {
-        s->detach();
-        s->breakWith(e);
-    }
+    sockets.breakAll(e);
 }
 
 // ---- start ------------------------------------------------------------------------------------
 
-std::function<bool()> Hl78Driver::Core::keepGoing(uint64_t gen) {
-    return [w = weak_from_this(), gen] {
-        auto c = w.lock();
-        return c && c->start_gen == gen && c->start_done;
-    };
+void Hl78Core::start(StatusDone done) {
+    const uint64_t gen = beginStart(std::move(done));
+    breakAll(makeError("modem_reset", "the module is being started again: its sockets are gone"));
+    stepsStage(gen, modem_common::toCommandSteps(kInitSteps), "", &Hl78Core::startSim);
 }
 
-void Hl78Driver::Core::finishStart(uint64_t gen, Status s) {
-    if (start_gen != gen || !start_done) {
-        return;
-    }
-    auto d = std::move(start_done);
-    start_done = nullptr;
-    d(std::move(s));
+void Hl78Core::startSim(uint64_t gen) {
+    simStage(gen, &Hl78Core::startRegistration);
 }
 
-void Hl78Driver::Core::startSim(uint64_t gen) {
-    modem_common::SimPlan plan;
-    plan.command_timeout = timing.command;
-    plan.busy_retry_interval = timing.sim_retry;
-    plan.busy_retries = timing.sim_busy_retries;
-    plan.pin = settings.pin;
-    modem_common::unlockSim(loop, at, std::move(plan), sim, keepGoing(gen),
-                            [w = weak_from_this(), gen](Status s) {
-                                auto c = w.lock();
-                                if (!c) {
-                                    return;
-                                }
-                                if (!s) {
-                                    c->finishStart(gen, s.failure("SIM"));
-                                    return;
-                                }
-                                c->startRegistration(gen);
-                            });
+void Hl78Core::startRegistration(uint64_t gen) {
+    registrationStage(gen, {{std::string(kRegistrationQuery), std::string(kRegistrationPrefix)}},
+                      &Hl78Core::startBearer);
 }
 
-void Hl78Driver::Core::startRegistration(uint64_t gen) {
-    modem_common::RegistrationPlan plan;
-    plan.queries = {{std::string(kRegistrationQuery), std::string(kRegistrationPrefix)}};
-    plan.command_timeout = timing.command;
-    plan.poll_interval = timing.registration_poll;
-    plan.timeout = timing.registration_timeout;
-    plan.denied_polls = timing.denied_polls;
-    modem_common::waitForRegistration(loop, at, std::move(plan), keepGoing(gen),
-                                      [w = weak_from_this(), gen](Result<RegState> r) {
-                                          auto c = w.lock();
-                                          if (!c) {
-                                              return;
-                                          }
-                                          if (!r) {
-                                              c->finishStart(gen, r.failure("registration"));
-                                              return;
-                                          }
-                                          c->startBearer(gen);
-                                      });
+void Hl78Core::startBearer(uint64_t gen) {
+    stepsStage(gen, {{kcnxcfgCommand(settings), timing.command}},
+               "APN (check apn, apn_user, apn_password_file)", &Hl78Core::bearerUp);
 }
 
-void Hl78Driver::Core::startBearer(uint64_t gen) {
-    std::vector<AtCommandStep> steps = {{kcnxcfgCommand(settings), timing.command}};
-    modem_common::runSteps(
-        at, std::move(steps), explainer(), [w = weak_from_this(), gen](Status s) {
-            auto c = w.lock();
-            if (!c || !c->keepGoing(gen)()) {
+void Hl78Core::bearerUp(uint64_t gen) {
+    const std::string prefix = "+KCNX_IND: " + std::to_string(kCnx) + ",";
+    modem_common::commandThenUrc(
+        loop, at, urcs, modem_common::toCommandStep(kBearerUp), {prefix}, timing.bearer_up, explain,
+        [w = weak_from_this(), gen](Result<std::string> r) {
+            auto core = w.lock();
+            if (!core) {
                 return;
             }
-            if (!s) {
-                c->finishStart(gen, s.failure("APN (check apn, apn_user, apn_password_file)"));
+            if (!r) {
+                if (r.error().code == "at_error") {
+                    // Firmware without KCNXUP: the first KTCPCNX brings the bearer up.
+                    core->finishStart(gen, okStatus());
+                    return;
+                }
+                core->finishStart(gen, r.failure("data connection"));
                 return;
             }
-            const std::string prefix = "+KCNX_IND: " + std::to_string(kCnx) + ",";
-            modem_common::commandThenUrc(
-                c->loop, c->at, c->urcs, modem_common::toCommandStep(kBearerUp), {prefix},
-                c->timing.bearer_up, explainer(),
-                [w, gen](Result<std::string> r) {
-                    auto core = w.lock();
-                    if (!core) {
-                        return;
-                    }
-                    if (!r) {
-                        if (r.error().code == "at_error") {
-                            // Firmware without KCNXUP: the first KTCPCNX brings the bearer up.
-                            core->finishStart(gen, okStatus());
-                            return;
-                        }
-                        core->finishStart(gen, r.failure("data connection"));
-                        return;
-                    }
-                    const auto ind = parseKcnxInd(*r);
-                    if (ind && ind->status == 1) {
-                        core->finishStart(gen, okStatus());
-                        return;
-                    }
-                    core->finishStart(gen, fail("bearer", explainLine(*r)));
-                },
-                [](const std::string& line) {
-                    const auto ind = parseKcnxInd(line);
-                    return ind && kcnxFinal(ind->status);
-                });
+            const auto ind = parseKcnxInd(*r);
+            if (ind && ind->status == 1) {
+                core->finishStart(gen, okStatus());
+                return;
+            }
+            core->finishStart(gen, fail("bearer", explainLine(*r)));
+        },
+        [](const std::string& line) {
+            const auto ind = parseKcnxInd(line);
+            return ind && kcnxFinal(ind->status);
         });
 }
 
 // ---- open -------------------------------------------------------------------------------------
 
-void Hl78Driver::Core::open(const ModemSocketRequest& req, OpenDone done) {
-    std::optional<Error> refusal;
-    if (req.host.empty() || req.host.size() > kMaxHostLength || !safeForQuotedArgument(req.host)) {
-        refusal = makeError("bad_host", "the host name \"" + req.host.substr(0, 64) +
-                                            "\" cannot be given to the module");
-    } else if (req.port == 0) {
-        refusal = makeError("bad_port", "port 0 cannot be connected to");
-    } else if (req.tls && !req.server_name.empty() && req.server_name != req.host) {
-        refusal = makeError(
-            "unsupported",
-            "the HL78 sends the host it connects to as the TLS server name (SNI) and checks the "
-            "certificate against it; it cannot connect to " +
-                req.host + " and use the name " + req.server_name + ": set the broker host to " +
-                req.server_name + ", leave tls.server_name unset, or use tls = \"local\"");
-    }
-    if (refusal) {
-        post([done = std::move(done), e = *refusal] { done(Failure{e}); });
+void Hl78Core::open(const ModemSocketRequest& req, OpenDone done) {
+    if (auto refusal = modem_common::socketRequestProblem(req, kMaxHostLength, "the HL78")) {
+        failLater(std::move(done), *refusal);
         return;
     }
     const int mode = req.tls ? kModeTlsClient : kModePlainClient;
-    at.command(
-        ktcpcfgCommand(mode, req.host, req.port), timing.command,
-        [w = weak_from_this(), req, done = std::move(done)](Result<AtResponse> r) {
-            auto c = w.lock();
-            if (!c) {
-                return;
-            }
-            if (!r) {
-                done(Failure{commandError("AT+KTCPCFG", r.error(), explainer())
-                                 .withContext("open " + target(req))});
-                return;
-            }
-            std::optional<int> id;
-            for (const auto& line : r->lines) {
-                if (auto v = parseKtcpCfg(line)) {
-                    id = *v;
-                }
-            }
-            if (!id) {
-                done(fail("bad_reply", "open " + target(req) + ": AT+KTCPCFG gave no session id"));
-                return;
-            }
-            c->early_data.erase(*id);
-            c->connect(*id, req, done);
-        });
+    at.command(ktcpcfgCommand(mode, req.host, req.port), timing.command,
+               [w = weak_from_this(), req, done = std::move(done)](Result<AtResponse> r) {
+                   auto c = w.lock();
+                   if (!c) {
+                       return;
+                   }
+                   if (!r) {
+                       done(Failure{commandError("AT+KTCPCFG", r.error(), explainer())
+                                        .withContext("open " + hostPort(req))});
+                       return;
+                   }
+                   std::optional<int> id;
+                   for (const auto& line : r->lines) {
+                       if (auto v = parseKtcpCfg(line)) {
+                           id = *v;
+                       }
+                   }
+                   if (!id) {
+                       done(fail("bad_reply",
+                                 "open " + hostPort(req) + ": AT+KTCPCFG gave no session id"));
+                       return;
+                   }
+                   c->early_data.erase(*id);
+                   c->connect(*id, req, done);
+               });
 }
 
-void Hl78Driver::Core::connect(int id, const ModemSocketRequest& req, OpenDone done) {
+void Hl78Core::connect(int id, const ModemSocketRequest& req, OpenDone done) {
     const std::string ids = std::to_string(id) + ",";
     modem_common::commandThenUrc(
         loop, at, urcs, AtCommandStep{ktcpcnxCommand(id), timing.command},
@@ -503,7 +381,7 @@ void Hl78Driver::Core::connect(int id, const ModemSocketRequest& req, OpenDone d
                 const auto ind = parseKtcpInd(*r);
                 if (ind && ind->status == 1) {
                     const std::string what = "hl78 session " + std::to_string(id) + ": " +
-                                             (req.tls ? "tls " : "tcp ") + target(req) +
+                                             (req.tls ? "tls " : "tcp ") + hostPort(req) +
                                              (req.tls ? " (TLS in the module)" : "");
                     auto s = std::make_unique<Hl78Socket>(c, id, what);
                     auto early = c->early_data.find(id);
@@ -517,7 +395,7 @@ void Hl78Driver::Core::connect(int id, const ModemSocketRequest& req, OpenDone d
             }
             c->deleteSession(id);
             if (!r) {
-                done(Failure{r.error().withContext("open " + target(req))});
+                done(Failure{r.error().withContext("open " + hostPort(req))});
                 return;
             }
             const auto notif = parseKtcpNotif(*r);
@@ -525,39 +403,13 @@ void Hl78Driver::Core::connect(int id, const ModemSocketRequest& req, OpenDone d
         });
 }
 
-void Hl78Driver::Core::deleteSession(int id) {
+void Hl78Core::deleteSession(int id) {
     at.command(ktcpdelCommand(id), timing.command, [](Result<AtResponse>) {});
 }
 
 // ---- provision --------------------------------------------------------------------------------
 
 namespace {
-
-Result<std::vector<PemBlock>> blocksWith(std::string_view pem, std::string_view what,
-                                         bool (*wanted)(const std::string& label)) {
-    auto blocks = modem_common::splitPem(pem);
-    if (!blocks) {
-        return blocks.failure(what);
-    }
-    std::vector<PemBlock> out;
-    for (auto& b : *blocks) {
-        if (wanted(b.label)) {
-            out.push_back(std::move(b));
-        }
-    }
-    if (out.empty()) {
-        return fail("bad_pem", std::string(what) + ": no suitable PEM block");
-    }
-    return out;
-}
-
-bool isCertificate(const std::string& label) {
-    return label == "CERTIFICATE";
-}
-
-bool isPrivateKey(const std::string& label) {
-    return label.ends_with("PRIVATE KEY");
-}
 
 const StoredCert* findStored(const std::vector<StoredCert>& stored, StoredCert::Kind kind,
                              int index) {
@@ -571,11 +423,9 @@ const StoredCert* findStored(const std::vector<StoredCert>& stored, StoredCert::
 
 }  // namespace
 
-void Hl78Driver::Core::provision(const ModemCredentials& creds, StatusDone done) {
-    auto refuse = [&](const Error& e) {
-        post([done, e] { done(Failure{e.withContext("provision")}); });
-    };
-    auto roots = blocksWith(creds.ca_pem, "tls.ca_file", &isCertificate);
+void Hl78Core::provision(const ModemCredentials& creds, StatusDone done) {
+    auto refuse = [&](const Error& e) { failLater(done, e.withContext("provision")); };
+    auto roots = modem_common::pemBlocks(creds.ca_pem, "tls.ca_file", PemWant::Certificates);
     if (!roots) {
         refuse(roots.error());
         return;
@@ -596,39 +446,43 @@ void Hl78Driver::Core::provision(const ModemCredentials& creds, StatusDone done)
         return;
     }
     if (!creds.cert_pem.empty()) {
-        auto l = blocksWith(creds.cert_pem, "tls.cert_file", &isCertificate);
-        auto k = blocksWith(creds.key_pem, "tls.key_file", &isPrivateKey);
+        auto l = modem_common::pemBlocks(creds.cert_pem, "tls.cert_file", PemWant::Certificates);
+        auto k = modem_common::pemBlocks(creds.key_pem, "tls.key_file", PemWant::PrivateKey);
         if (!l || !k) {
             refuse(!l ? l.error() : k.error());
             return;
         }
         local = std::move(*l);
         key = std::move(*k);
-        key->resize(1);
     }
 
-    auto writes = std::make_shared<std::vector<CertWrite>>();
+    std::vector<modem_common::AtDataStep> writes;
+    auto write = [&](std::string command, std::string payload, std::string what) {
+        AtDataWrite w{"CONNECT", std::move(payload), std::string(kEofPattern)};
+        writes.push_back({std::move(command), std::move(w), timing.cert_store, std::move(what)});
+    };
     const bool indexed = roots->size() > 1;
     for (size_t i = 0; i < roots->size(); ++i) {
         std::string payload = modem_common::joinLines((*roots)[i].lines, kCrLf);
-        writes->push_back({kcertstoreCommand(0, payload.size(), indexed ? static_cast<int>(i) : -1),
-                           std::move(payload),
-                           "the root CA" + (indexed ? " #" + std::to_string(i) : std::string()) +
-                               " (tls.ca_file)"});
+        std::string command =
+            kcertstoreCommand(0, payload.size(), indexed ? static_cast<int>(i) : -1);
+        write(std::move(command), std::move(payload),
+              "the root CA" + (indexed ? " #" + std::to_string(i) : std::string()) +
+                  " (tls.ca_file)");
     }
     if (local) {
         std::string cert = modem_common::joinBlocks(*local, kCrLf);
-        writes->push_back({kcertstoreCommand(1, cert.size(), -1), std::move(cert),
-                           "the client certificate (tls.cert_file)"});
+        std::string command = kcertstoreCommand(1, cert.size(), -1);
+        write(std::move(command), std::move(cert), "the client certificate (tls.cert_file)");
         std::string k = modem_common::joinBlocks(*key, kCrLf);
-        writes->push_back(
-            {kprivkstoreCommand(k.size()), std::move(k), "the private key (tls.key_file)"});
+        command = kprivkstoreCommand(k.size());
+        write(std::move(command), std::move(k), "the private key (tls.key_file)");
     }
 
     auto expected_roots = std::make_shared<std::vector<PemBlock>>(std::move(*roots));
     auto expected_local = std::make_shared<std::optional<std::vector<PemBlock>>>(std::move(local));
-    writeCerts(
-        writes, 0,
+    modem_common::runDataSteps(
+        at, std::move(writes), explain, alive(),
         [w = weak_from_this(), expected_roots, expected_local, done = std::move(done)](Status s) {
             auto c = w.lock();
             if (!c) {
@@ -703,96 +557,14 @@ void Hl78Driver::Core::provision(const ModemCredentials& creds, StatusDone done)
         });
 }
 
-void Hl78Driver::Core::writeCerts(std::shared_ptr<std::vector<CertWrite>> writes, size_t next,
-                                  std::function<void(Status)> done) {
-    if (next == writes->size()) {
-        done(okStatus());
-        return;
-    }
-    const CertWrite& cw = (*writes)[next];
-    AtDataWrite w;
-    w.prompt = "CONNECT";
-    w.payload = cw.payload;
-    w.terminator = std::string(kEofPattern);
-    at.commandWithData(
-        cw.command, w, timing.cert_store,
-        [wk = weak_from_this(), writes, next, done = std::move(done)](Result<AtResponse> r) {
-            auto c = wk.lock();
-            if (!c) {
-                return;
-            }
-            const CertWrite& current = (*writes)[next];
-            if (!r) {
-                done(Failure{commandError(current.command, r.error(), explainer())
-                                 .withContext("writing " + current.what)});
-                return;
-            }
-            c->writeCerts(writes, next + 1, done);
-        });
-}
-
 // ---- Hl78Driver -------------------------------------------------------------------------------
 
 Hl78Driver::Hl78Driver(asio::io_context& loop, AtChannel& at, ModemSettings settings,
                        Hl78Timing timing)
-    : core_(std::make_shared<Core>(loop, at, std::move(settings), timing)) {
-    core_->registerUrcs();
-}
+    : DriverFront(std::make_shared<Hl78Core>(loop, at, std::move(settings), timing), kInfoQueries,
+                  kMaxSendChunk) {}
 
-Hl78Driver::~Hl78Driver() {
-    core_->breakAll(makeError("closed", "the modem driver was stopped"));
-}
-
-void Hl78Driver::start(StatusDone done) {
-    Core& c = *core_;
-    const uint64_t gen = ++c.start_gen;
-    if (c.start_done) {
-        c.post([old = std::move(c.start_done)] {
-            old(fail("cancelled", "the module is being started again"));
-        });
-    }
-    c.start_done = std::move(done);
-    c.breakAll(makeError("modem_reset", "the module is being started again: its sockets are gone"));
-    std::vector<AtCommandStep> steps;
-    for (const auto& s : kInitSteps) {
-        steps.push_back(modem_common::toCommandStep(s));
-    }
-    modem_common::runSteps(c.at, std::move(steps), explainer(),
-                           [w = std::weak_ptr<Core>(core_), gen](Status s) {
-                               auto core = w.lock();
-                               if (!core || !core->keepGoing(gen)()) {
-                                   return;
-                               }
-                               if (!s) {
-                                   core->finishStart(gen, s);
-                                   return;
-                               }
-                               core->startSim(gen);
-                           });
-}
-
-void Hl78Driver::info(std::function<void(Result<ModemInfo>)> done) {
-    modem_common::runInfo(
-        core_->at, kInfoQueries,
-        [w = std::weak_ptr<Core>(core_), done = std::move(done)](Result<ModemInfo> r) {
-            if (!w.expired()) {
-                done(std::move(r));
-            }
-        });
-}
-
-void Hl78Driver::provision(const ModemCredentials& creds, StatusDone done) {
-    core_->provision(creds, std::move(done));
-}
-
-void Hl78Driver::open(const ModemSocketRequest& request,
-                      std::function<void(Result<ByteStreamPtr>)> done) {
-    core_->open(request, std::move(done));
-}
-
-std::string Hl78Driver::explain(const std::string& error_line) const {
-    return explainLine(error_line);
-}
+Hl78Driver::~Hl78Driver() = default;
 
 // ---- plugin entry points ----------------------------------------------------------------------
 
@@ -803,17 +575,7 @@ const ModemMatch& match() {
 
 Result<ModemDriverPtr> create(asio::io_context& loop, AtChannel& at,
                               const ModemSettings& settings) {
-    for (const auto* field : {&settings.apn, &settings.apn_user, &settings.apn_password}) {
-        if (!safeForQuotedArgument(*field) || field->size() > 100) {
-            const char* name = field == &settings.apn        ? "apn"
-                               : field == &settings.apn_user ? "apn_user"
-                                                             : "apn_password_file";
-            return fail("config", std::string(name) +
-                                      ": the module cannot take this value (at most 100 "
-                                      "characters, no '\"' and no control characters)");
-        }
-    }
-    return ModemDriverPtr(std::make_unique<Hl78Driver>(loop, at, settings));
+    return modem_common::createDriver<Hl78Driver>(loop, at, settings);
 }
 
 const PluginDescriptor* descriptor() {

@@ -8,44 +8,27 @@ namespace uplinkd::plugins::sierra_hl78 {
 using modem_common::afterPrefix;
 using modem_common::parseInt;
 using modem_common::splitFields;
+using modem_common::trimLine;
+using modem_common::unexpectedReply;
 
 namespace {
-
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\r' || s.front() == '\n')) {
-        s.remove_prefix(1);
-    }
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\r' || s.back() == '\n')) {
-        s.remove_suffix(1);
-    }
-    return s;
-}
-
-Failure badReply(std::string_view what, std::string_view line) {
-    std::string shown;
-    for (const char c : line.substr(0, 80)) {
-        const auto u = static_cast<unsigned char>(c);
-        shown += (u >= 0x20 && u < 0x7f) ? c : '?';
-    }
-    return fail("bad_reply", "unexpected " + std::string(what) + " \"" + shown + "\"");
-}
 
 /// "<prefix> <a>,<b>[,...]" with a and b integers in range; `exact` refuses more fields.
 Result<std::pair<int64_t, int64_t>> twoInts(std::string_view line, std::string_view prefix,
                                             int64_t a_max, int64_t b_min, int64_t b_max,
                                             bool exact) {
-    const auto rest = afterPrefix(trim(line), prefix);
+    const auto rest = afterPrefix(trimLine(line), prefix);
     if (!rest) {
-        return badReply(prefix, line);
+        return unexpectedReply(prefix, line);
     }
     const auto f = splitFields(*rest);
     if (f.size() < 2 || (exact && f.size() != 2)) {
-        return badReply(prefix, line);
+        return unexpectedReply(prefix, line);
     }
     const auto a = parseInt(f[0], 0, a_max);
     const auto b = parseInt(f[1], b_min, b_max);
     if (!a || !b) {
-        return badReply(prefix, line);
+        return unexpectedReply(prefix, line);
     }
     return std::pair{*a, *b};
 }
@@ -108,13 +91,13 @@ constexpr std::array<std::string_view, 31> kCmeWords = {
 }  // namespace
 
 Result<int> parseKtcpCfg(std::string_view line) {
-    const auto rest = afterPrefix(trim(line), "+KTCPCFG:");
+    const auto rest = afterPrefix(trimLine(line), "+KTCPCFG:");
     if (!rest) {
-        return badReply("+KTCPCFG", line);
+        return unexpectedReply("+KTCPCFG", line);
     }
     const auto id = parseInt(*rest, 1, 255);
     if (!id) {
-        return badReply("+KTCPCFG", line);
+        return unexpectedReply("+KTCPCFG", line);
     }
     return static_cast<int>(*id);
 }
@@ -156,13 +139,13 @@ bool kcnxFinal(int status) {
 }
 
 Result<int> parseKsup(std::string_view line) {
-    const auto rest = afterPrefix(trim(line), "+KSUP:");
+    const auto rest = afterPrefix(trimLine(line), "+KSUP:");
     if (!rest) {
-        return badReply("+KSUP", line);
+        return unexpectedReply("+KSUP", line);
     }
     const auto n = parseInt(*rest, 0, 255);
     if (!n) {
-        return badReply("+KSUP", line);
+        return unexpectedReply("+KSUP", line);
     }
     return static_cast<int>(*n);
 }
@@ -208,7 +191,7 @@ Result<std::vector<StoredCert>> parseCertStoreList(const std::vector<std::string
     std::vector<StoredCert> out;
     bool seen_header = false;
     for (const auto& raw : lines) {
-        std::string_view line = trim(raw);
+        std::string_view line = trimLine(raw);
         if (auto rest = afterPrefix(line, "+KCERTSTORE:")) {
             seen_header = true;
             line = *rest;
@@ -223,7 +206,7 @@ Result<std::vector<StoredCert>> parseCertStoreList(const std::vector<std::string
             const auto index = f.size() == 3 ? parseInt(f[1], 0, 255) : std::nullopt;
             const auto length = f.size() == 3 ? parseInt(f[2], 0, 1 << 20) : std::nullopt;
             if (!index || !length) {
-                return badReply("+KCERTSTORE entry", line);
+                return unexpectedReply("+KCERTSTORE entry", line);
             }
             StoredCert c;
             c.kind = root ? StoredCert::Kind::Root : StoredCert::Kind::Local;
@@ -234,7 +217,7 @@ Result<std::vector<StoredCert>> parseCertStoreList(const std::vector<std::string
         }
         if (out.empty()) {
             if (!seen_header) {
-                return badReply("+KCERTSTORE answer", line);
+                return unexpectedReply("+KCERTSTORE answer", line);
             }
             continue;  // text before the first entry: nothing to attach it to
         }
@@ -258,7 +241,7 @@ std::string kCommandErrorWords(int code) {
 }
 
 std::string explainLine(std::string_view raw) {
-    const std::string_view line = trim(raw);
+    const std::string_view line = trimLine(raw);
     const std::string shown(line.substr(0, 120));
     if (const auto code = modem_common::parseCmeErrorCode(line)) {
         std::string words = kCommandErrorWords(*code);

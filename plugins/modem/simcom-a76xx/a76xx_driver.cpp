@@ -1,29 +1,29 @@
 #include "a76xx_driver.hpp"
 
 #include <algorithm>
-#include <map>
 #include <optional>
 #include <set>
 #include <vector>
 
 #include "a76xx_parsers.hpp"
-#include "common/at_socket_stream.hpp"
 #include "common/at_steps.hpp"
+#include "common/driver_core.hpp"
 #include "common/generic_at.hpp"
-#include "common/generic_info.hpp"
 #include "common/pem.hpp"
 
 namespace uplinkd::plugins::simcom_a76xx {
 
 using modem_common::commandError;
 using modem_common::commandThenUrc;
+using modem_common::driverGone;
 using modem_common::Explainer;
 using modem_common::Fetched;
-using modem_common::PemBlock;
-using modem_common::ResultUrcs;
-using modem_common::safeForQuotedArgument;
-using modem_common::SimMemory;
+using modem_common::hostPort;
+using modem_common::PemWant;
+using modem_common::SocketTable;
 using modem_common::toCommandStep;
+
+struct A76xxCore;
 
 namespace {
 
@@ -31,13 +31,9 @@ Explainer explainer() {
     return [](const std::string& line) { return explainLine(line); };
 }
 
-std::string target(const ModemSocketRequest& r) {
-    return r.host + ":" + std::to_string(r.port);
-}
-
 /// The error for a CCHOPEN that ended in "+CCHOPEN: <s>,<err>".
 Error tlsOpenError(int err, const std::string& line, const ModemSocketRequest& req) {
-    const std::string to = target(req);
+    const std::string to = hostPort(req);
     const std::string seen = " (" + line + ")";
     switch (err) {
         case 15:
@@ -78,7 +74,7 @@ Error tlsOpenError(int err, const std::string& line, const ModemSocketRequest& r
 
 /// The error for a CIPOPEN that ended in "+CIPOPEN: <link>,<err>".
 Error tcpOpenError(int err, const std::string& line, const ModemSocketRequest& req) {
-    const std::string to = target(req);
+    const std::string to = hostPort(req);
     const std::string seen = " (" + line + ")";
     switch (err) {
         case 11:
@@ -95,11 +91,46 @@ Error tcpOpenError(int err, const std::string& line, const ModemSocketRequest& r
     }
 }
 
+/// "+NETOPEN: 0", "+CCHSTART: 0": success; another code fails as `code`, in plain words.
+Status resultCodeStatus(const Result<int>& result, std::string code, const std::string& line) {
+    if (result && *result == 0) {
+        return okStatus();
+    }
+    return fail(std::move(code), explainLine(line));
+}
+
+/// A TLS session's failed send or read ("+CCHSEND: <s>,<err>", "+CCHRECV: <s>,<err>"): 4 is the
+/// peer's close.
+Error sessionError(int err, const std::string& line) {
+    return makeError(err == 4 ? "eof" : "socket_error", explainLine(line));
+}
+
+/// A fetch command that failed: an error answer means nothing is buffered after all ("+IP
+/// ERROR: No data"); anything else breaks the socket.
+Result<Fetched> failedFetch(std::string_view command, const Error& e) {
+    if (e.code == "at_error") {
+        return Fetched{};
+    }
+    return Failure{commandError(command, e, explainer())};
+}
+
 /// A step that runs once for everyone waiting on it (NETOPEN, CCHSTART). Thread: loop.
 struct Gate {
     bool ready = false;
     bool running = false;
     std::vector<std::function<void(Status)>> waiters;
+};
+
+/// How a link (CIPOPEN) or a TLS session (CCHOPEN) is opened; the rest is the same.
+struct Opening {
+    bool tls = false;
+    AtCommandStep open;                   ///< its result is "<result> <id>,<err>"
+    std::string_view result;              ///< "+CIPOPEN:" / "+CCHOPEN:"
+    std::chrono::milliseconds timeout{};  ///< for the result
+    std::string close;                    ///< sent when no result came (it may still connect)
+    Error (*error)(int err, const std::string& line, const ModemSocketRequest& req) = nullptr;
+    /// Makes the socket once the module connected.
+    std::function<ByteStreamPtr(const std::shared_ptr<A76xxCore>&)> make;
 };
 
 class TcpSocket;
@@ -110,20 +141,12 @@ class TlsSocket;
 // ---- Core -------------------------------------------------------------------------------------
 
 /// What the driver shares with its sockets and URC handlers. Thread: loop.
-struct A76xxDriver::Core : std::enable_shared_from_this<A76xxDriver::Core> {
-    Core(asio::io_context& l, AtChannel& a, ModemSettings s, A76xxTiming t)
-        : loop(l), at(a), settings(std::move(s)), timing(t) {}
+struct A76xxCore : modem_common::DriverCore<A76xxCore, A76xxTiming> {
+    A76xxCore(asio::io_context& l, AtChannel& a, ModemSettings s, A76xxTiming t)
+        : DriverCore(l, a, std::move(s), t, explainer()) {}
 
-    asio::io_context& loop;
-    AtChannel& at;
-    ModemSettings settings;
-    A76xxTiming timing;
-    std::shared_ptr<ResultUrcs> urcs = std::make_shared<ResultUrcs>();
-    std::shared_ptr<SimMemory> sim = std::make_shared<SimMemory>();
-    std::map<int, TcpSocket*> links;
-    std::map<int, TlsSocket*> sessions;
-    std::set<int> busy_links;     // opening or closing
-    std::set<int> busy_sessions;  // opening or closing
+    SocketTable<TcpSocket> links;
+    SocketTable<TlsSocket> sessions;
     int next_link = 0;
     int next_session = 0;
     Gate net;
@@ -134,27 +157,28 @@ struct A76xxDriver::Core : std::enable_shared_from_this<A76xxDriver::Core> {
         bool key = false;
     };
     std::optional<Certs> certs;  // unknown until listed or provisioned
-    uint64_t start_gen = 0;
-    StatusDone start_done;
 
-    void registerUrcs();
+    void registerUrcs() override;
     void onUrc(const std::string& line);
     void onCchData(const std::string& line, std::string data);
-    void breakLinks(const Error& e);
-    void breakSessions(const Error& e);
-    void post(std::function<void()> fn);
+    void breakAll(const Error& e) override;
+    std::set<int>& busyIds(bool tls) { return tls ? sessions.busy : links.busy; }
     std::optional<int> allocate(bool tls);
+    /// Issues `command`, then `payload` after the ">" prompt (AT+CIPSEND, AT+CCHSEND).
+    std::function<void(AtChannel::Done)> promptedWrite(std::string command, std::string payload);
+    /// Sends a link's or session's close command; the id stays busy until the module answered.
+    void closeInModule(bool tls, int id, std::string command);
 
-    // start()
-    std::function<bool()> keepGoing(uint64_t gen);
-    void finishStart(uint64_t gen, Status s);
+    // start(): init steps, SIM, APN, registration, manual receive, network
+    void start(StatusDone done) override;
     void startSim(uint64_t gen);
     void startApn(uint64_t gen);
     void startRegistration(uint64_t gen);
     void startManualReceive(uint64_t gen);
+    void startNetwork(uint64_t gen);
 
     // gates
-    void through(Gate Core::*gate, void (Core::*run)(std::function<void(Status)>),
+    void through(Gate A76xxCore::*gate, void (A76xxCore::*run)(std::function<void(Status)>),
                  std::function<void(Status)> then);
     void netOpen(std::function<void(Status)> done);
     void cchStart(std::function<void(Status)> done);
@@ -163,45 +187,39 @@ struct A76xxDriver::Core : std::enable_shared_from_this<A76xxDriver::Core> {
 
     // open()
     using OpenDone = std::function<void(Result<ByteStreamPtr>)>;
-    void open(const ModemSocketRequest& req, OpenDone done);
+    void open(const ModemSocketRequest& req, OpenDone done) override;
     void openTcp(int link, const ModemSocketRequest& req, OpenDone done);
     void openTls(int session, const ModemSocketRequest& req, OpenDone done);
+    void connect(int id, Opening o, const ModemSocketRequest& req, OpenDone done);
 
     // provision()
-    void provision(const ModemCredentials& creds, StatusDone done);
+    void provision(const ModemCredentials& creds, StatusDone done) override;
+    void removeStaleCerts(StatusDone done);
+    void verifyCerts(bool client, StatusDone done);
 };
 
 namespace {
 
-Error driverGone() {
-    return makeError("closed", "the modem driver is gone");
-}
-
 /// A plain TCP link: AT+CIPSEND out, AT+CIPRXGET=2 on "+CIPRXGET: 1,<link>". Thread: loop.
-class TcpSocket final : public modem_common::AtSocketStream {
+class TcpSocket final : public modem_common::CoreSocket<A76xxCore> {
   public:
-    TcpSocket(const std::shared_ptr<A76xxDriver::Core>& core, int link, std::string description)
-        : AtSocketStream(core->loop, std::move(description), kMaxSendChunk),
-          core_(core),
-          link_(link),
-          retry_(core->loop) {
-        core->links[link] = this;
+    TcpSocket(const std::shared_ptr<A76xxCore>& core, int link, std::string description)
+        : CoreSocket(core, link, std::move(description), kMaxSendChunk), retry_(core->loop) {
+        core->links.add(link, this);
     }
     ~TcpSocket() override { close(); }
-
-    void detach() { detached_ = true; }
 
   protected:
     void sendChunk(std::span<const uint8_t> chunk,
                    std::function<void(Result<size_t>)> done) override {
+        auto core = lockCore();
         attempt(std::string(reinterpret_cast<const char*>(chunk.data()), chunk.size()),
-                core_.expired() ? 0 : core_.lock()->timing.send_retries, std::move(done));
+                core ? core->timing.send_retries : 0, std::move(done));
     }
 
     void fetch(std::function<void(Result<Fetched>)> done) override {
-        auto core = core_.lock();
-        if (!core || detached_) {
-            done(Failure{driverGone()});
+        auto core = attachedOr(done);
+        if (!core) {
             return;
         }
         auto header = std::make_shared<std::optional<CipRxGetRead>>();
@@ -217,18 +235,13 @@ class TcpSocket final : public modem_common::AtSocketStream {
             return h->read;
         };
         core->at.commandReadingData(
-            ciprxgetCommand(link_, kMaxReadChunk), rd, core->timing.receive,
+            ciprxgetCommand(id(), kMaxReadChunk), rd, core->timing.receive,
             [alive = token(), header, done = std::move(done)](Result<AtResponse> r) {
                 if (alive.expired()) {
                     return;
                 }
                 if (!r) {
-                    if (r.error().code == "at_error") {
-                        // "+IP ERROR: No data": nothing buffered after all.
-                        done(Fetched{});
-                        return;
-                    }
-                    done(Failure{commandError("AT+CIPRXGET", r.error(), explainer())});
+                    done(failedFetch("AT+CIPRXGET", r.error()));
                     return;
                 }
                 if (!*header) {
@@ -244,46 +257,22 @@ class TcpSocket final : public modem_common::AtSocketStream {
     }
 
     void closeSocket() override {
-        auto core = core_.lock();
-        if (!core) {
-            return;
+        if (auto core = leave(&A76xxCore::links, this)) {
+            core->closeInModule(false, id(), cipcloseCommand(id()));
         }
-        auto it = core->links.find(link_);
-        if (it != core->links.end() && it->second == this) {
-            core->links.erase(it);
-        }
-        if (detached_) {
-            return;
-        }
-        core->busy_links.insert(link_);
-        core->at.command(
-            cipcloseCommand(link_), core->timing.command,
-            [w = std::weak_ptr<A76xxDriver::Core>(core), link = link_](Result<AtResponse>) {
-                if (auto c = w.lock()) {
-                    c->busy_links.erase(link);
-                }
-            });
     }
 
   private:
     void attempt(std::string payload, int retries, std::function<void(Result<size_t>)> done) {
-        auto core = core_.lock();
-        if (!core || detached_) {
-            done(Failure{driverGone()});
+        auto core = attachedOr(done);
+        if (!core) {
             return;
         }
-        const std::string cmd = cipsendCommand(link_, payload.size());
+        const std::string cmd = cipsendCommand(id(), payload.size());
         const size_t n = payload.size();
-        auto issue = [&at = core->at, cmd, payload,
-                      timeout = core->timing.send](AtChannel::Done d) {
-            AtDataWrite w;
-            w.prompt = ">";
-            w.payload = payload;
-            at.commandWithData(cmd, w, timeout, std::move(d));
-        };
         commandThenUrc(
-            core->loop, core->urcs, std::move(issue), cmd,
-            {"+CIPSEND: " + std::to_string(link_) + ","}, core->timing.send_result, explainer(),
+            core->loop, core->urcs, core->promptedWrite(cmd, payload), cmd,
+            {"+CIPSEND: " + std::to_string(id()) + ","}, core->timing.send_result, explainer(),
             [alive = token(), this, payload, retries, n,
              done = std::move(done)](Result<std::string> r) mutable {
                 if (alive.expired()) {
@@ -307,7 +296,7 @@ class TcpSocket final : public modem_common::AtSocketStream {
                         done(fail("timeout", "the module's send buffer stayed full (" + *r + ")"));
                         return;
                     }
-                    auto owner = core_.lock();
+                    auto owner = lockCore();
                     if (!owner) {
                         done(Failure{driverGone()});
                         return;
@@ -326,25 +315,18 @@ class TcpSocket final : public modem_common::AtSocketStream {
             });
     }
 
-    std::weak_ptr<A76xxDriver::Core> core_;
-    int link_;
     asio::steady_timer retry_;
-    bool detached_ = false;
 };
 
 /// A TLS session in the module: AT+CCHSEND out; on "+CCHEVENT: <s>,RECV EVENT" AT+CCHRECV? then
 /// AT+CCHRECV=<s>,<n>, whose bytes arrive as "+CCHRECV: DATA,<s>,<len>" URCs. Thread: loop.
-class TlsSocket final : public modem_common::AtSocketStream {
+class TlsSocket final : public modem_common::CoreSocket<A76xxCore> {
   public:
-    TlsSocket(const std::shared_ptr<A76xxDriver::Core>& core, int session, std::string description)
-        : AtSocketStream(core->loop, std::move(description), kMaxSendChunk),
-          core_(core),
-          session_(session) {
-        core->sessions[session] = this;
+    TlsSocket(const std::shared_ptr<A76xxCore>& core, int session, std::string description)
+        : CoreSocket(core, session, std::move(description), kMaxSendChunk) {
+        core->sessions.add(session, this);
     }
     ~TlsSocket() override { close(); }
-
-    void detach() { detached_ = true; }
 
     /// "+CCHRECV: DATA,<s>,<len>" and its bytes.
     void onData(std::string bytes) {
@@ -355,49 +337,40 @@ class TlsSocket final : public modem_common::AtSocketStream {
   protected:
     void sendChunk(std::span<const uint8_t> chunk,
                    std::function<void(Result<size_t>)> done) override {
-        auto core = core_.lock();
-        if (!core || detached_) {
-            done(Failure{driverGone()});
+        auto core = attachedOr(done);
+        if (!core) {
             return;
         }
         const size_t n = chunk.size();
-        const std::string cmd = cchsendCommand(session_, n);
-        auto issue = [&at = core->at, cmd,
-                      payload = std::string(reinterpret_cast<const char*>(chunk.data()), n),
-                      timeout = core->timing.send](AtChannel::Done d) {
-            AtDataWrite w;
-            w.prompt = ">";
-            w.payload = payload;
-            at.commandWithData(cmd, w, timeout, std::move(d));
-        };
-        commandThenUrc(core->loop, core->urcs, std::move(issue), cmd,
-                       {"+CCHSEND: " + std::to_string(session_) + ","}, core->timing.send_result,
-                       explainer(),
-                       [alive = token(), n, done = std::move(done)](Result<std::string> r) {
-                           if (alive.expired()) {
-                               return;
-                           }
-                           if (!r) {
-                               done(r.failure());
-                               return;
-                           }
-                           const auto s = parseIdResult(*r, "+CCHSEND:");
-                           if (!s) {
-                               done(s.failure());
-                               return;
-                           }
-                           if (s->err != 0) {
-                               done(fail(s->err == 4 ? "eof" : "socket_error", explainLine(*r)));
-                               return;
-                           }
-                           done(n);
-                       });
+        const std::string cmd = cchsendCommand(id(), n);
+        commandThenUrc(
+            core->loop, core->urcs,
+            core->promptedWrite(cmd, std::string(reinterpret_cast<const char*>(chunk.data()), n)),
+            cmd, {"+CCHSEND: " + std::to_string(id()) + ","}, core->timing.send_result, explainer(),
+            [alive = token(), n, done = std::move(done)](Result<std::string> r) {
+                if (alive.expired()) {
+                    return;
+                }
+                if (!r) {
+                    done(r.failure());
+                    return;
+                }
+                const auto s = parseIdResult(*r, "+CCHSEND:");
+                if (!s) {
+                    done(s.failure());
+                    return;
+                }
+                if (s->err != 0) {
+                    done(Failure{sessionError(s->err, *r)});
+                    return;
+                }
+                done(n);
+            });
     }
 
     void fetch(std::function<void(Result<Fetched>)> done) override {
-        auto core = core_.lock();
-        if (!core || detached_) {
-            done(Failure{driverGone()});
+        auto core = attachedOr(done);
+        if (!core) {
             return;
         }
         // Ask how much is cached first: asking for more than that can hang the module.
@@ -408,11 +381,7 @@ class TlsSocket final : public modem_common::AtSocketStream {
                     return;
                 }
                 if (!r) {
-                    if (r.error().code == "at_error") {
-                        done(Fetched{});
-                        return;
-                    }
-                    done(Failure{commandError(kCchRecvQuery.command, r.error(), explainer())});
+                    done(failedFetch(kCchRecvQuery.command, r.error()));
                     return;
                 }
                 std::optional<std::pair<size_t, size_t>> len;
@@ -425,7 +394,7 @@ class TlsSocket final : public modem_common::AtSocketStream {
                     done(fail("bad_reply", "AT+CCHRECV?: no +CCHRECV: LEN line"));
                     return;
                 }
-                const size_t cached = session_ == 0 ? len->first : len->second;
+                const size_t cached = id() == 0 ? len->first : len->second;
                 if (cached == 0) {
                     done(Fetched{});
                     return;
@@ -435,38 +404,22 @@ class TlsSocket final : public modem_common::AtSocketStream {
     }
 
     void closeSocket() override {
-        auto core = core_.lock();
-        if (!core) {
-            return;
+        if (auto core = leave(&A76xxCore::sessions, this)) {
+            core->closeInModule(true, id(), cchcloseCommand(id()));
         }
-        auto it = core->sessions.find(session_);
-        if (it != core->sessions.end() && it->second == this) {
-            core->sessions.erase(it);
-        }
-        if (detached_) {
-            return;
-        }
-        core->busy_sessions.insert(session_);
-        core->at.command(
-            cchcloseCommand(session_), core->timing.command,
-            [w = std::weak_ptr<A76xxDriver::Core>(core), s = session_](Result<AtResponse>) {
-                if (auto c = w.lock()) {
-                    c->busy_sessions.erase(s);
-                }
-            });
     }
 
   private:
     void receiveCached(size_t n, std::function<void(Result<Fetched>)> done) {
-        auto core = core_.lock();
+        auto core = lockCore();
         if (!core) {
             done(Failure{driverGone()});
             return;
         }
         received_ = 0;
         commandThenUrc(
-            core->loop, core->at, core->urcs, {cchrecvCommand(session_, n), core->timing.command},
-            {"+CCHRECV: " + std::to_string(session_) + ","}, core->timing.receive, explainer(),
+            core->loop, core->at, core->urcs, {cchrecvCommand(id(), n), core->timing.command},
+            {"+CCHRECV: " + std::to_string(id()) + ","}, core->timing.receive, explainer(),
             [alive = token(), this, done = std::move(done)](Result<std::string> r) {
                 if (alive.expired()) {
                     return;
@@ -477,7 +430,7 @@ class TlsSocket final : public modem_common::AtSocketStream {
                 }
                 const auto end = parseIdResult(*r, "+CCHRECV:");
                 if (end && end->err != 0 && received_ == 0) {
-                    done(fail(end->err == 4 ? "eof" : "socket_error", explainLine(*r)));
+                    done(Failure{sessionError(end->err, *r)});
                     return;
                 }
                 // The bytes came as URCs already. More may have arrived meanwhile without a
@@ -486,34 +439,17 @@ class TlsSocket final : public modem_common::AtSocketStream {
             });
     }
 
-    std::weak_ptr<A76xxDriver::Core> core_;
-    int session_;
     size_t received_ = 0;
-    bool detached_ = false;
 };
 
 }  // namespace
 
-void A76xxDriver::Core::post(std::function<void()> fn) {
-    asio::post(loop, [w = weak_from_this(), fn = std::move(fn)] {
-        if (!w.expired()) {
-            fn();
-        }
-    });
-}
-
-void A76xxDriver::Core::registerUrcs() {
-    for (const char* prefix :
-         {"+CIPRXGET: 1,",     "+IPCLOSE:", "+CIPEVENT:",   "+CIPOPEN:",    "+CIPSEND:",
-          "+CIPCLOSE:",        "+NETOPEN:", "+NETCLOSE:",   "+CCHEVENT:",   "+CCH_PEER_CLOSED:",
-          "+CCH_RECV_CLOSED:", "+CCHSEND:", "+CCHOPEN:",    "+CCHCLOSE:",   "+CCHSTART:",
-          "+CCHSTOP:",         "+CCH: ",    "+CCHRECV: 0,", "+CCHRECV: 1,", "*ATREADY:"}) {
-        at.onUrc(prefix, [w = weak_from_this()](const std::string& line) {
-            if (auto c = w.lock()) {
-                c->onUrc(line);
-            }
-        });
-    }
+void A76xxCore::registerUrcs() {
+    routeUrcs(
+        {"+CIPRXGET: 1,",     "+IPCLOSE:", "+CIPEVENT:",   "+CIPOPEN:",    "+CIPSEND:",
+         "+CIPCLOSE:",        "+NETOPEN:", "+NETCLOSE:",   "+CCHEVENT:",   "+CCH_PEER_CLOSED:",
+         "+CCH_RECV_CLOSED:", "+CCHSEND:", "+CCHOPEN:",    "+CCHCLOSE:",   "+CCHSTART:",
+         "+CCHSTOP:",         "+CCH: ",    "+CCHRECV: 0,", "+CCHRECV: 1,", "*ATREADY:"});
     at.onUrcWithData(
         "+CCHRECV: DATA,",
         [](const std::string& line) -> size_t {
@@ -527,36 +463,35 @@ void A76xxDriver::Core::registerUrcs() {
         });
 }
 
-void A76xxDriver::Core::onCchData(const std::string& line, std::string data) {
+void A76xxCore::onCchData(const std::string& line, std::string data) {
     const auto d = parseCchRecvData(line);
     if (!d) {
         return;
     }
-    auto it = sessions.find(d->session);
-    if (it != sessions.end()) {
-        it->second->onData(std::move(data));
+    if (auto* s = sessions.find(d->session)) {
+        s->onData(std::move(data));
     }
 }
 
-void A76xxDriver::Core::onUrc(const std::string& line) {
+void A76xxCore::onUrc(const std::string& line) {
     if (urcs->offer(line)) {
         return;
     }
     if (line.starts_with("+CIPRXGET:")) {
         if (const auto link = parseCipRxGetUrc(line)) {
-            if (auto it = links.find(*link); it != links.end()) {
-                it->second->dataWaiting();
+            if (auto* sock = links.find(*link)) {
+                sock->dataWaiting();
             }
         }
         return;
     }
     if (line.starts_with("+IPCLOSE:")) {
         if (const auto r = parseIdResult(line, "+IPCLOSE:")) {
-            if (auto it = links.find(r->id); it != links.end()) {
+            if (auto* sock = links.find(r->id)) {
                 if (r->err == 2) {
-                    it->second->breakWith(makeError("io", explainLine(line)));
+                    sock->breakWith(makeError("io", explainLine(line)));
                 } else {
-                    it->second->peerClosed();
+                    sock->peerClosed();
                 }
             }
         }
@@ -564,21 +499,21 @@ void A76xxDriver::Core::onUrc(const std::string& line) {
     }
     if (line.starts_with("+CIPEVENT:")) {
         net.ready = false;
-        breakLinks(makeError("network", explainLine(line)));
+        links.breakAll(makeError("network", explainLine(line)));
         return;
     }
     if (line.starts_with("+CCHEVENT:")) {
         if (const auto s = parseCchRecvEvent(line)) {
-            if (auto it = sessions.find(*s); it != sessions.end()) {
-                it->second->dataWaiting();
+            if (auto* sock = sessions.find(*s)) {
+                sock->dataWaiting();
             }
         }
         return;
     }
     if (line.starts_with("+CCH_PEER_CLOSED:")) {
         if (const auto s = parseCchPeerClosed(line)) {
-            if (auto it = sessions.find(*s); it != sessions.end()) {
-                it->second->peerClosed();
+            if (auto* sock = sessions.find(*s)) {
+                sock->peerClosed();
             }
         }
         return;
@@ -587,8 +522,8 @@ void A76xxDriver::Core::onUrc(const std::string& line) {
         if (line.starts_with(prefix)) {
             const auto r = parseIdResult(line, prefix);
             if (r && r->err != 0) {
-                if (auto it = sessions.find(r->id); it != sessions.end()) {
-                    it->second->breakWith(makeError("socket_error", explainLine(line)));
+                if (auto* sock = sessions.find(r->id)) {
+                    sock->breakWith(makeError("socket_error", explainLine(line)));
                 }
             }
             return;
@@ -596,44 +531,27 @@ void A76xxDriver::Core::onUrc(const std::string& line) {
     }
     if (line.starts_with("+CCH: CCHSTOP")) {
         cch.ready = false;
-        breakSessions(makeError("network", explainLine(line)));
+        sessions.breakAll(makeError("network", explainLine(line)));
         return;
     }
     if (line.starts_with("*ATREADY:")) {
         net.ready = false;
         cch.ready = false;
-        const Error e = makeError("modem_reset", "the module restarted: its sockets are gone");
-        breakLinks(e);
-        breakSessions(e);
+        breakAll(makeError("modem_reset", "the module restarted: its sockets are gone"));
         return;
     }
     // Late results (+CIPOPEN, +NETOPEN, +CCHOPEN, +CIPCLOSE, ...) need nothing.
 }
 
-void A76xxDriver::Core::breakLinks(const Error& e) {
-    auto current = links;
-    links.clear();
-    busy_links.clear();
-    for (auto& [id, s] : current) {
-        s->detach();
-        s->breakWith(e);
-    }
+void A76xxCore::breakAll(const Error& e) {
+    links.breakAll(e);
+    sessions.breakAll(e);
 }
 
-void A76xxDriver::Core::breakSessions(const Error& e) {
-    auto current = sessions;
-    sessions.clear();
-    busy_sessions.clear();
-    for (auto& [id, s] : current) {
-        s->detach();
-        s->breakWith(e);
-    }
-}
-
-std::optional<int> A76xxDriver::Core::allocate(bool tls) {
+std::optional<int> A76xxCore::allocate(bool tls) {
     const int count = tls ? kSessions : kLinks;
     int& next = tls ? next_session : next_link;
-    const std::set<int>& busy = tls ? busy_sessions : busy_links;
+    const std::set<int>& busy = busyIds(tls);
     for (int i = 0; i < count; ++i) {
         const int id = (next + i) % count;
         const bool used = tls ? sessions.contains(id) : links.contains(id);
@@ -646,140 +564,104 @@ std::optional<int> A76xxDriver::Core::allocate(bool tls) {
     return std::nullopt;
 }
 
-// ---- start ------------------------------------------------------------------------------------
-
-std::function<bool()> A76xxDriver::Core::keepGoing(uint64_t gen) {
-    return [w = weak_from_this(), gen] {
-        auto c = w.lock();
-        return c && c->start_gen == gen && c->start_done;
+std::function<void(AtChannel::Done)> A76xxCore::promptedWrite(std::string command,
+                                                              std::string payload) {
+    return [&at = at, command = std::move(command), payload = std::move(payload),
+            timeout = timing.send](AtChannel::Done d) {
+        AtDataWrite w;
+        w.prompt = ">";
+        w.payload = payload;
+        at.commandWithData(command, w, timeout, std::move(d));
     };
 }
 
-void A76xxDriver::Core::finishStart(uint64_t gen, Status s) {
-    if (start_gen != gen || !start_done) {
-        return;
+void A76xxCore::closeInModule(bool tls, int id, std::string command) {
+    busyIds(tls).insert(id);
+    at.command(command, timing.command, [w = weak_from_this(), tls, id](Result<AtResponse>) {
+        if (auto c = w.lock()) {
+            c->busyIds(tls).erase(id);
+        }
+    });
+}
+
+// ---- start ------------------------------------------------------------------------------------
+
+void A76xxCore::start(StatusDone done) {
+    const uint64_t gen = beginStart(std::move(done));
+    const Error e =
+        makeError("modem_reset", "the module is being started again: its sockets are gone");
+    breakAll(e);
+    for (Gate* g : {&net, &cch}) {
+        auto waiters = std::move(g->waiters);
+        *g = Gate{};
+        for (auto& wt : waiters) {
+            failLater(std::move(wt), e);
+        }
     }
-    auto d = std::move(start_done);
-    start_done = nullptr;
-    d(std::move(s));
+    stepsStage(gen, modem_common::toCommandSteps(kInitSteps), "", &A76xxCore::startSim);
 }
 
-void A76xxDriver::Core::startSim(uint64_t gen) {
-    modem_common::SimPlan plan;
-    plan.command_timeout = timing.command;
-    plan.busy_retry_interval = timing.sim_retry;
-    plan.busy_retries = timing.sim_busy_retries;
-    plan.pin = settings.pin;
-    modem_common::unlockSim(loop, at, std::move(plan), sim, keepGoing(gen),
-                            [w = weak_from_this(), gen](Status s) {
-                                auto c = w.lock();
-                                if (!c) {
-                                    return;
-                                }
-                                if (!s) {
-                                    c->finishStart(gen, s.failure("SIM"));
-                                    return;
-                                }
-                                c->startApn(gen);
-                            });
+void A76xxCore::startSim(uint64_t gen) {
+    simStage(gen, &A76xxCore::startApn);
 }
 
-void A76xxDriver::Core::startApn(uint64_t gen) {
+void A76xxCore::startApn(uint64_t gen) {
     // The APN goes in before the registration wait so that the attach can use it.
-    std::vector<modem_common::AtCommandStep> steps = {{cgdcontCommand(settings), timing.command}};
+    std::vector<AtCommandStep> steps = {{cgdcontCommand(settings), timing.command}};
     if (!settings.apn_user.empty() || !settings.apn_password.empty()) {
         steps.push_back({cgauthCommand(settings), timing.command});
     }
-    modem_common::runSteps(
-        at, std::move(steps), explainer(), [w = weak_from_this(), gen](Status s) {
-            auto c = w.lock();
-            if (!c || !c->keepGoing(gen)()) {
-                return;
-            }
-            if (!s) {
-                c->finishStart(gen, s.failure("APN (check apn, apn_user, apn_password_file)"));
-                return;
-            }
-            c->startRegistration(gen);
-        });
+    stepsStage(gen, std::move(steps), "APN (check apn, apn_user, apn_password_file)",
+               &A76xxCore::startRegistration);
 }
 
-void A76xxDriver::Core::startRegistration(uint64_t gen) {
-    modem_common::RegistrationPlan plan;
+void A76xxCore::startRegistration(uint64_t gen) {
+    std::vector<modem_common::RegistrationPlan::Query> queries;
     for (const auto& q : kRegistrationQueries) {
-        plan.queries.push_back({std::string(q[0]), std::string(q[1])});
+        queries.push_back({std::string(q[0]), std::string(q[1])});
     }
-    plan.command_timeout = timing.command;
-    plan.poll_interval = timing.registration_poll;
-    plan.timeout = timing.registration_timeout;
-    plan.denied_polls = timing.denied_polls;
-    modem_common::waitForRegistration(loop, at, std::move(plan), keepGoing(gen),
-                                      [w = weak_from_this(), gen](Result<RegState> r) {
-                                          auto c = w.lock();
-                                          if (!c) {
-                                              return;
-                                          }
-                                          if (!r) {
-                                              c->finishStart(gen, r.failure("registration"));
-                                              return;
-                                          }
-                                          c->startManualReceive(gen);
-                                      });
+    registrationStage(gen, std::move(queries), &A76xxCore::startManualReceive);
 }
 
-void A76xxDriver::Core::startManualReceive(uint64_t gen) {
-    auto then = [w = weak_from_this(), gen](Status s) {
-        auto c = w.lock();
-        if (!c || !c->keepGoing(gen)()) {
-            return;
-        }
-        if (!s) {
-            c->finishStart(gen, s);
-            return;
-        }
-        c->through(&Core::net, &Core::netOpen, [w, gen](Status n) {
-            if (auto c2 = w.lock()) {
-                c2->finishStart(gen, n.ok() ? n : n.failure("network"));
-            }
-        });
-    };
+void A76xxCore::startManualReceive(uint64_t gen) {
+    auto then = stageDone(gen, "", &A76xxCore::startNetwork);
     at.command(
         std::string(kManualReceive.command), kManualReceive.timeout,
         [w = weak_from_this(), gen, then](Result<AtResponse> r) {
             auto c = w.lock();
-            if (!c || !c->keepGoing(gen)()) {
+            if (!c || !c->current(gen)) {
                 return;
             }
             if (r || r.error().code != "at_error") {
-                then(r ? okStatus()
-                       : Status(Failure{
-                             commandError(kManualReceive.command, r.error(), explainer())}));
+                then(modem_common::commandStatus(kManualReceive.command, r, c->explain));
                 return;
             }
             // Refused while the network is open (a restart of uplinkd, not of the module):
             // close the network, then set manual receive again.
             commandThenUrc(
                 c->loop, c->at, c->urcs, toCommandStep(kNetClose), {"+NETCLOSE: "},
-                c->timing.net_open, explainer(), [w, then](Result<std::string>) {
+                c->timing.net_open, c->explain, [w, then](Result<std::string>) {
                     auto c2 = w.lock();
                     if (!c2) {
                         return;
                     }
                     c2->at.command(
                         std::string(kManualReceive.command), kManualReceive.timeout,
-                        [then](Result<AtResponse> again) {
-                            then(again ? okStatus()
-                                       : Status(Failure{commandError(kManualReceive.command,
-                                                                     again.error(), explainer())}));
+                        [then, explain = c2->explain](Result<AtResponse> a) {
+                            then(modem_common::commandStatus(kManualReceive.command, a, explain));
                         });
                 });
         });
 }
 
+void A76xxCore::startNetwork(uint64_t gen) {
+    through(&A76xxCore::net, &A76xxCore::netOpen, stageDone(gen, "network", nullptr));
+}
+
 // ---- gates ------------------------------------------------------------------------------------
 
-void A76xxDriver::Core::through(Gate Core::*gate, void (Core::*run)(std::function<void(Status)>),
-                                std::function<void(Status)> then) {
+void A76xxCore::through(Gate A76xxCore::*gate, void (A76xxCore::*run)(std::function<void(Status)>),
+                        std::function<void(Status)> then) {
     Gate& g = this->*gate;
     if (g.ready) {
         then(okStatus());
@@ -806,20 +688,15 @@ void A76xxDriver::Core::through(Gate Core::*gate, void (Core::*run)(std::functio
     });
 }
 
-void A76xxDriver::Core::netOpen(std::function<void(Status)> done) {
+void A76xxCore::netOpen(std::function<void(Status)> done) {
     commandThenUrc(loop, at, urcs, toCommandStep(kNetOpen), {"+NETOPEN: "}, timing.net_open,
-                   explainer(), [w = weak_from_this(), done](Result<std::string> r) {
+                   explain, [w = weak_from_this(), done](Result<std::string> r) {
                        auto c = w.lock();
                        if (!c) {
                            return;
                        }
                        if (r) {
-                           const auto e = parseNetOpen(*r);
-                           if (e && *e == 0) {
-                               done(okStatus());
-                           } else {
-                               done(fail("network", explainLine(*r)));
-                           }
+                           done(resultCodeStatus(parseNetOpen(*r), "network", *r));
                            return;
                        }
                        if (r.error().message.find("already opened") != std::string::npos) {
@@ -833,7 +710,7 @@ void A76xxDriver::Core::netOpen(std::function<void(Status)> done) {
                        // A bare ERROR is also what an open network answers: ask.
                        commandThenUrc(
                            c->loop, c->at, c->urcs, toCommandStep(kNetOpenQuery), {"+NETOPEN: "},
-                           c->timing.command, explainer(),
+                           c->timing.command, c->explain,
                            [done, original = r.error()](Result<std::string> q) {
                                if (q && parseNetOpen(*q).ok() && *parseNetOpen(*q) == 1) {
                                    done(okStatus());
@@ -844,51 +721,47 @@ void A76xxDriver::Core::netOpen(std::function<void(Status)> done) {
                    });
 }
 
-void A76xxDriver::Core::cchStart(std::function<void(Status)> done) {
+void A76xxCore::cchStart(std::function<void(Status)> done) {
     cchStartOnce(true, std::move(done));
 }
 
-void A76xxDriver::Core::cchStartOnce(bool retry, std::function<void(Status)> done) {
-    at.command(std::string(kCchSet.command), kCchSet.timeout,
-               [w = weak_from_this(), retry, done](Result<AtResponse>) {
-                   auto c = w.lock();
-                   if (!c) {
-                       return;
-                   }
-                   commandThenUrc(
-                       c->loop, c->at, c->urcs, toCommandStep(kCchStart), {"+CCHSTART: "},
-                       c->timing.cch_start, explainer(), [w, retry, done](Result<std::string> r) {
-                           auto c2 = w.lock();
-                           if (!c2) {
-                               return;
-                           }
-                           if (r) {
-                               const auto e = parseCchStatus(*r, "+CCHSTART:");
-                               if (e && *e == 0) {
-                                   done(okStatus());
-                               } else {
-                                   done(fail("tls_service", explainLine(*r)));
-                               }
-                               return;
-                           }
-                           if (!retry || r.error().code != "at_error") {
-                               done(r.failure("starting the module's SSL service"));
-                               return;
-                           }
-                           // Already started (by an earlier run of uplinkd, with settings we do not
-                           // know): stop it and start again.
-                           commandThenUrc(c2->loop, c2->at, c2->urcs, toCommandStep(kCchStop),
-                                          {"+CCHSTOP: "}, c2->timing.cch_start, explainer(),
-                                          [w, done](Result<std::string>) {
-                                              if (auto c3 = w.lock()) {
-                                                  c3->cchStartOnce(false, done);
-                                              }
-                                          });
-                       });
-               });
+void A76xxCore::cchStartOnce(bool retry, std::function<void(Status)> done) {
+    at.command(
+        std::string(kCchSet.command), kCchSet.timeout,
+        [w = weak_from_this(), retry, done](Result<AtResponse>) {
+            auto c = w.lock();
+            if (!c) {
+                return;
+            }
+            commandThenUrc(
+                c->loop, c->at, c->urcs, toCommandStep(kCchStart), {"+CCHSTART: "},
+                c->timing.cch_start, c->explain, [w, retry, done](Result<std::string> r) {
+                    auto c2 = w.lock();
+                    if (!c2) {
+                        return;
+                    }
+                    if (r) {
+                        done(resultCodeStatus(parseCchStatus(*r, "+CCHSTART:"), "tls_service", *r));
+                        return;
+                    }
+                    if (!retry || r.error().code != "at_error") {
+                        done(r.failure("starting the module's SSL service"));
+                        return;
+                    }
+                    // Already started (by an earlier run of uplinkd, with settings we do not
+                    // know): stop it and start again.
+                    commandThenUrc(c2->loop, c2->at, c2->urcs, toCommandStep(kCchStop),
+                                   {"+CCHSTOP: "}, c2->timing.cch_start, c2->explain,
+                                   [w, done](Result<std::string>) {
+                                       if (auto c3 = w.lock()) {
+                                           c3->cchStartOnce(false, done);
+                                       }
+                                   });
+                });
+        });
 }
 
-void A76xxDriver::Core::listCerts(std::function<void(Status)> done) {
+void A76xxCore::listCerts(std::function<void(Status)> done) {
     at.command(std::string(kCertList.command), kCertList.timeout,
                [w = weak_from_this(), done](Result<AtResponse> r) {
                    auto c = w.lock();
@@ -896,7 +769,7 @@ void A76xxDriver::Core::listCerts(std::function<void(Status)> done) {
                        return;
                    }
                    if (!r) {
-                       done(Failure{commandError(kCertList.command, r.error(), explainer())});
+                       done(modem_common::commandStatus(kCertList.command, r, c->explain));
                        return;
                    }
                    const auto names = parseCertList(r->lines);
@@ -910,121 +783,112 @@ void A76xxDriver::Core::listCerts(std::function<void(Status)> done) {
 
 // ---- open -------------------------------------------------------------------------------------
 
-void A76xxDriver::Core::open(const ModemSocketRequest& req, OpenDone done) {
-    std::optional<Error> refusal;
-    if (req.host.empty() || req.host.size() > kMaxHostLength || !safeForQuotedArgument(req.host)) {
-        refusal = makeError("bad_host", "the host name \"" + req.host.substr(0, 64) +
-                                            "\" cannot be given to the module");
-    } else if (req.port == 0) {
-        refusal = makeError("bad_port", "port 0 cannot be connected to");
-    } else if (req.tls && !req.server_name.empty() && req.server_name != req.host) {
-        refusal = makeError(
-            "unsupported",
-            "the module sends the host it connects to as the TLS server name (SNI) and checks "
-            "the certificate against it; it cannot connect to " +
-                req.host + " and use the name " + req.server_name + ": set the broker host to " +
-                req.server_name + ", leave tls.server_name unset, or use tls = \"local\"");
-    }
+void A76xxCore::open(const ModemSocketRequest& req, OpenDone done) {
+    std::optional<Error> refusal =
+        modem_common::socketRequestProblem(req, kMaxHostLength, "the module");
     const auto id = refusal ? std::nullopt : allocate(req.tls);
     if (!refusal && !id) {
         refusal = makeError("no_socket", req.tls ? "both SSL sessions of the module are in use"
                                                  : "all 10 links of the module are in use");
     }
     if (refusal) {
-        post([done = std::move(done), e = *refusal] { done(Failure{e}); });
+        failLater(std::move(done), *refusal);
         return;
     }
-    auto& busy = req.tls ? busy_sessions : busy_links;
-    busy.insert(*id);
+    busyIds(req.tls).insert(*id);
     auto finish = [w = weak_from_this(), tls = req.tls, id = *id,
                    done = std::move(done)](Result<ByteStreamPtr> r) {
         if (auto c = w.lock()) {
-            (tls ? c->busy_sessions : c->busy_links).erase(id);
+            c->busyIds(tls).erase(id);
             done(std::move(r));
         }
     };
-    through(&Core::net, &Core::netOpen, [w = weak_from_this(), id = *id, req, finish](Status s) {
-        auto c = w.lock();
-        if (!c) {
-            return;
-        }
-        if (!s) {
-            finish(s.failure("open " + target(req)));
-            return;
-        }
-        if (req.tls) {
-            c->openTls(id, req, finish);
-        } else {
-            c->openTcp(id, req, finish);
-        }
-    });
-}
-
-void A76xxDriver::Core::openTcp(int link, const ModemSocketRequest& req, OpenDone done) {
-    commandThenUrc(
-        loop, at, urcs, {cipopenCommand(link, req.host, req.port), timing.command},
-        {"+CIPOPEN: " + std::to_string(link) + ","}, timing.connect, explainer(),
-        [w = weak_from_this(), link, req, done](Result<std::string> r) {
-            auto c = w.lock();
-            if (!c) {
-                return;
-            }
-            if (!r) {
-                if (r.error().code == "timeout") {
-                    // No result: the link may still be connecting; free it.
-                    c->at.command(cipcloseCommand(link), c->timing.command,
-                                  [](Result<AtResponse>) {});
+    through(&A76xxCore::net, &A76xxCore::netOpen,
+            [w = weak_from_this(), id = *id, req, finish](Status s) {
+                auto c = w.lock();
+                if (!c) {
+                    return;
                 }
-                done(r.failure("open " + target(req)));
-                return;
-            }
-            const auto res = parseIdResult(*r, "+CIPOPEN:");
-            if (!res || res->err != 0) {
-                done(Failure{tcpOpenError(res ? res->err : -1, *r, req)});
-                return;
-            }
-            c->busy_links.erase(link);
-            done(ByteStreamPtr(std::make_unique<TcpSocket>(
-                c, link, "a76xx link " + std::to_string(link) + ": tcp " + target(req))));
-        });
+                if (!s) {
+                    finish(s.failure("open " + hostPort(req)));
+                    return;
+                }
+                if (req.tls) {
+                    c->openTls(id, req, finish);
+                } else {
+                    c->openTcp(id, req, finish);
+                }
+            });
 }
 
-void A76xxDriver::Core::openTls(int session, const ModemSocketRequest& req, OpenDone done) {
+void A76xxCore::connect(int id, Opening o, const ModemSocketRequest& req, OpenDone done) {
+    const std::string prefix = std::string(o.result) + " " + std::to_string(id) + ",";
+    const AtCommandStep open = o.open;
+    const auto timeout = o.timeout;
+    commandThenUrc(loop, at, urcs, open, {prefix}, timeout, explain,
+                   [w = weak_from_this(), id, o = std::move(o), req, done](Result<std::string> r) {
+                       auto c = w.lock();
+                       if (!c) {
+                           return;
+                       }
+                       if (!r) {
+                           if (r.error().code == "timeout") {
+                               // No result: the link may still be connecting; free it.
+                               c->at.command(o.close, c->timing.command, [](Result<AtResponse>) {});
+                           }
+                           done(r.failure("open " + hostPort(req)));
+                           return;
+                       }
+                       const auto res = parseIdResult(*r, o.result);
+                       if (!res || res->err != 0) {
+                           done(Failure{o.error(res ? res->err : -1, *r, req)});
+                           return;
+                       }
+                       c->busyIds(o.tls).erase(id);
+                       done(o.make(c));
+                   });
+}
+
+void A76xxCore::openTcp(int link, const ModemSocketRequest& req, OpenDone done) {
+    const std::string what = "a76xx link " + std::to_string(link) + ": tcp " + hostPort(req);
+    connect(link,
+            Opening{.tls = false,
+                    .open = {cipopenCommand(link, req.host, req.port), timing.command},
+                    .result = "+CIPOPEN:",
+                    .timeout = timing.connect,
+                    .close = cipcloseCommand(link),
+                    .error = &tcpOpenError,
+                    .make =
+                        [link, what](const std::shared_ptr<A76xxCore>& c) {
+                            return ByteStreamPtr(std::make_unique<TcpSocket>(c, link, what));
+                        }},
+            req, std::move(done));
+}
+
+void A76xxCore::openTls(int session, const ModemSocketRequest& req, OpenDone done) {
     auto fail_with = [done, req](const Status& s, std::string_view what) {
-        done(s.failure("open " + target(req) + ": " + std::string(what)));
+        done(s.failure("open " + hostPort(req) + ": " + std::string(what)));
     };
     auto connect = [w = weak_from_this(), session, req, done]() {
         auto c = w.lock();
         if (!c) {
             return;
         }
-        commandThenUrc(c->loop, c->at, c->urcs,
-                       {cchopenCommand(session, req.host, req.port), c->timing.command},
-                       {"+CCHOPEN: " + std::to_string(session) + ","}, c->timing.tls_connect,
-                       explainer(), [w, session, req, done](Result<std::string> r) {
-                           auto c2 = w.lock();
-                           if (!c2) {
-                               return;
-                           }
-                           if (!r) {
-                               if (r.error().code == "timeout") {
-                                   c2->at.command(cchcloseCommand(session), c2->timing.command,
-                                                  [](Result<AtResponse>) {});
-                               }
-                               done(r.failure("open " + target(req)));
-                               return;
-                           }
-                           const auto res = parseIdResult(*r, "+CCHOPEN:");
-                           if (!res || res->err != 0) {
-                               done(Failure{tlsOpenError(res ? res->err : -1, *r, req)});
-                               return;
-                           }
-                           c2->busy_sessions.erase(session);
-                           done(ByteStreamPtr(std::make_unique<TlsSocket>(
-                               c2, session,
-                               "a76xx ssl session " + std::to_string(session) + ": tls " +
-                                   target(req) + " (TLS in the module, SNI " + req.host + ")")));
-                       });
+        const std::string what = "a76xx ssl session " + std::to_string(session) + ": tls " +
+                                 hostPort(req) + " (TLS in the module, SNI " + req.host + ")";
+        c->connect(
+            session,
+            Opening{.tls = true,
+                    .open = {cchopenCommand(session, req.host, req.port), c->timing.command},
+                    .result = "+CCHOPEN:",
+                    .timeout = c->timing.tls_connect,
+                    .close = cchcloseCommand(session),
+                    .error = &tlsOpenError,
+                    .make =
+                        [session, what](const std::shared_ptr<A76xxCore>& c2) {
+                            return ByteStreamPtr(std::make_unique<TlsSocket>(c2, session, what));
+                        }},
+            req, done);
     };
     auto configure = [w = weak_from_this(), session, connect, fail_with]() {
         auto c = w.lock();
@@ -1040,66 +904,50 @@ void A76xxDriver::Core::openTls(int session, const ModemSocketRequest& req, Open
         }
         auto steps = sslContextSteps(c->certs->cert && c->certs->key, c->timing.command);
         steps.push_back({cchsslcfgCommand(session), c->timing.command});
-        modem_common::runSteps(c->at, std::move(steps), explainer(),
-                               [connect, fail_with](Status s) {
-                                   if (!s) {
-                                       fail_with(s, "SSL context");
-                                       return;
-                                   }
-                                   connect();
-                               });
-    };
-    through(&Core::cch, &Core::cchStart, [w = weak_from_this(), configure, fail_with](Status s) {
-        auto c = w.lock();
-        if (!c) {
-            return;
-        }
-        if (!s) {
-            fail_with(s, "SSL service");
-            return;
-        }
-        if (c->certs) {
-            configure();
-            return;
-        }
-        c->listCerts([configure, fail_with](Status l) {
-            if (!l) {
-                fail_with(l, "certificate list");
+        modem_common::runSteps(c->at, std::move(steps), c->explain, [connect, fail_with](Status s) {
+            if (!s) {
+                fail_with(s, "SSL context");
                 return;
             }
-            configure();
+            connect();
         });
-    });
+    };
+    through(&A76xxCore::cch, &A76xxCore::cchStart,
+            [w = weak_from_this(), configure, fail_with](Status s) {
+                auto c = w.lock();
+                if (!c) {
+                    return;
+                }
+                if (!s) {
+                    fail_with(s, "SSL service");
+                    return;
+                }
+                if (c->certs) {
+                    configure();
+                    return;
+                }
+                c->listCerts([configure, fail_with](Status l) {
+                    if (!l) {
+                        fail_with(l, "certificate list");
+                        return;
+                    }
+                    configure();
+                });
+            });
 }
 
 // ---- provision --------------------------------------------------------------------------------
 
 namespace {
 
-struct CertFile {
-    std::string_view name;
-    std::string content;
-    std::string what;
-};
-
-Result<std::string> pemFile(std::string_view pem, std::string_view what, bool key) {
-    auto blocks = modem_common::splitPem(pem);
+/// The PEM text of one certificate file: the wanted blocks, LF line ends, within the size the
+/// module takes.
+Result<std::string> pemFile(std::string_view pem, std::string_view what, PemWant want) {
+    auto blocks = modem_common::pemBlocks(pem, what, want);
     if (!blocks) {
-        return blocks.failure(what);
+        return blocks.failure();
     }
-    std::vector<PemBlock> wanted;
-    for (auto& b : *blocks) {
-        if (key ? b.label.ends_with("PRIVATE KEY") : b.label == "CERTIFICATE") {
-            wanted.push_back(std::move(b));
-            if (key) {
-                break;
-            }
-        }
-    }
-    if (wanted.empty()) {
-        return fail("bad_pem", std::string(what) + ": no suitable PEM block");
-    }
-    std::string text = modem_common::joinBlocks(wanted, "\n");
+    std::string text = modem_common::joinBlocks(*blocks, "\n");
     if (text.size() > kMaxCertFile) {
         return fail("bad_pem", std::string(what) + " is " + std::to_string(text.size()) +
                                    " bytes; the module takes at most " +
@@ -1108,196 +956,103 @@ Result<std::string> pemFile(std::string_view pem, std::string_view what, bool ke
     return text;
 }
 
-/// Writes the files one after the other, removes stale client files when none is configured
-/// (so that authmode 1 is used), then checks that AT+CCERTLIST shows what was written.
-/// Thread: loop.
-struct ProvisionRun : std::enable_shared_from_this<ProvisionRun> {
-    std::weak_ptr<A76xxDriver::Core> core;
-    std::vector<CertFile> files;
-    bool client = false;
-    std::function<void(Status)> done;
-
-    void write(size_t i) {
-        auto c = core.lock();
-        if (!c) {
-            return;
-        }
-        if (i == files.size()) {
-            client ? verify() : removeStale();
-            return;
-        }
-        const CertFile& f = files[i];
-        AtDataWrite wr;
-        wr.prompt = ">";
-        wr.payload = f.content;
-        c->at.commandWithData(
-            ccertdownCommand(f.name, f.content.size()), wr, c->timing.cert_store,
-            [self = shared_from_this(), i](Result<AtResponse> r) {
-                if (!r) {
-                    const CertFile& cur = self->files[i];
-                    self->done(
-                        Failure{commandError(ccertdownCommand(cur.name, 0), r.error(), explainer())
-                                    .withContext("provision: writing " + cur.what)});
-                    return;
-                }
-                self->write(i + 1);
-            });
-    }
-
-    void removeStale() {
-        auto c = core.lock();
-        if (!c) {
-            return;
-        }
-        // Deleting a file that is not there gives ERROR: fine.
-        c->at.command(ccertdeleCommand(kCertFile), c->timing.command,
-                      [self = shared_from_this()](Result<AtResponse>) {
-                          auto c2 = self->core.lock();
-                          if (!c2) {
-                              return;
-                          }
-                          c2->at.command(ccertdeleCommand(kKeyFile), c2->timing.command,
-                                         [self](Result<AtResponse>) { self->verify(); });
-                      });
-    }
-
-    void verify() {
-        auto c = core.lock();
-        if (!c) {
-            return;
-        }
-        c->listCerts([self = shared_from_this()](Status s) {
-            auto c2 = self->core.lock();
-            if (!c2) {
-                return;
-            }
-            if (!s) {
-                self->done(s.failure("provision: listing the store"));
-                return;
-            }
-            const auto& have = *c2->certs;
-            if (!have.ca || (self->client && (!have.cert || !have.key))) {
-                self->done(fail("provision_mismatch",
-                                "provision: AT+CCERTLIST does not list the files just written"));
-                return;
-            }
-            self->done(okStatus());
-        });
-    }
-};
-
 }  // namespace
 
-void A76xxDriver::Core::provision(const ModemCredentials& creds, StatusDone done) {
-    auto refuse = [&](const Error& e) {
-        post([done, e] { done(Failure{e.withContext("provision")}); });
-    };
+/// Writes the files one after the other, removes stale client files when none is configured
+/// (so that authmode 1 is used), then checks that AT+CCERTLIST shows what was written.
+void A76xxCore::provision(const ModemCredentials& creds, StatusDone done) {
+    auto refuse = [&](const Error& e) { failLater(done, e.withContext("provision")); };
     if (creds.cert_pem.empty() != creds.key_pem.empty()) {
         refuse(
             makeError("bad_pem", "a client certificate needs both tls.cert_file and tls.key_file"));
         return;
     }
-    auto files = std::make_shared<std::vector<CertFile>>();
-    auto ca = pemFile(creds.ca_pem, "tls.ca_file", false);
+    std::vector<modem_common::AtDataStep> files;
+    auto file = [&](std::string_view name, std::string content, std::string what) {
+        std::string command = ccertdownCommand(name, content.size());
+        AtDataWrite w{">", std::move(content), ""};
+        files.push_back({std::move(command), std::move(w), timing.cert_store, std::move(what)});
+    };
+    auto ca = pemFile(creds.ca_pem, "tls.ca_file", PemWant::Certificates);
     if (!ca) {
         refuse(ca.error());
         return;
     }
-    files->push_back({kCaFile, std::move(*ca), "the root CA (tls.ca_file)"});
+    file(kCaFile, std::move(*ca), "the root CA (tls.ca_file)");
     const bool client = !creds.cert_pem.empty();
     if (client) {
-        auto cert = pemFile(creds.cert_pem, "tls.cert_file", false);
-        auto key = pemFile(creds.key_pem, "tls.key_file", true);
+        auto cert = pemFile(creds.cert_pem, "tls.cert_file", PemWant::Certificates);
+        auto key = pemFile(creds.key_pem, "tls.key_file", PemWant::PrivateKey);
         if (!cert || !key) {
             refuse(!cert ? cert.error() : key.error());
             return;
         }
-        files->push_back({kCertFile, std::move(*cert), "the client certificate (tls.cert_file)"});
-        files->push_back({kKeyFile, std::move(*key), "the private key (tls.key_file)"});
+        file(kCertFile, std::move(*cert), "the client certificate (tls.cert_file)");
+        file(kKeyFile, std::move(*key), "the private key (tls.key_file)");
     }
+    modem_common::runDataSteps(at, std::move(files), explain, alive(),
+                               [w = weak_from_this(), client, done = std::move(done)](Status s) {
+                                   auto c = w.lock();
+                                   if (!c) {
+                                       return;
+                                   }
+                                   if (!s) {
+                                       done(s.failure("provision"));
+                                       return;
+                                   }
+                                   if (client) {
+                                       c->verifyCerts(true, done);
+                                   } else {
+                                       c->removeStaleCerts(done);
+                                   }
+                               });
+}
 
-    auto run = std::make_shared<ProvisionRun>();
-    run->core = weak_from_this();
-    run->files = std::move(*files);
-    run->client = client;
-    run->done = std::move(done);
-    run->write(0);
+void A76xxCore::removeStaleCerts(StatusDone done) {
+    // Deleting a file that is not there gives ERROR: fine.
+    at.command(ccertdeleCommand(kCertFile), timing.command,
+               [w = weak_from_this(), done](Result<AtResponse>) {
+                   auto c = w.lock();
+                   if (!c) {
+                       return;
+                   }
+                   c->at.command(ccertdeleCommand(kKeyFile), c->timing.command,
+                                 [w, done](Result<AtResponse>) {
+                                     if (auto c2 = w.lock()) {
+                                         c2->verifyCerts(false, done);
+                                     }
+                                 });
+               });
+}
+
+void A76xxCore::verifyCerts(bool client, StatusDone done) {
+    listCerts([w = weak_from_this(), client, done](Status s) {
+        auto c = w.lock();
+        if (!c) {
+            return;
+        }
+        if (!s) {
+            done(s.failure("provision: listing the store"));
+            return;
+        }
+        const auto& have = *c->certs;
+        if (!have.ca || (client && (!have.cert || !have.key))) {
+            done(fail("provision_mismatch",
+                      "provision: AT+CCERTLIST does not list the files just written"));
+            return;
+        }
+        done(okStatus());
+    });
 }
 
 // ---- A76xxDriver ------------------------------------------------------------------------------
 
 A76xxDriver::A76xxDriver(asio::io_context& loop, AtChannel& at, ModemSettings settings,
                          A76xxTiming timing)
-    : core_(std::make_shared<Core>(loop, at, std::move(settings), timing)) {
-    core_->registerUrcs();
-}
+    : DriverFront(std::make_shared<A76xxCore>(loop, at, std::move(settings), timing), kInfoQueries,
+                  kMaxSendChunk) {}
 
-A76xxDriver::~A76xxDriver() {
-    const Error e = makeError("closed", "the modem driver was stopped");
-    core_->breakLinks(e);
-    core_->breakSessions(e);
-}
-
-void A76xxDriver::start(StatusDone done) {
-    Core& c = *core_;
-    const uint64_t gen = ++c.start_gen;
-    if (c.start_done) {
-        c.post([old = std::move(c.start_done)] {
-            old(fail("cancelled", "the module is being started again"));
-        });
-    }
-    c.start_done = std::move(done);
-    const Error e =
-        makeError("modem_reset", "the module is being started again: its sockets are gone");
-    c.breakLinks(e);
-    c.breakSessions(e);
-    for (Gate* g : {&c.net, &c.cch}) {
-        auto waiters = std::move(g->waiters);
-        *g = Gate{};
-        for (auto& wt : waiters) {
-            c.post([wt = std::move(wt), e] { wt(Failure{e}); });
-        }
-    }
-    std::vector<modem_common::AtCommandStep> steps;
-    for (const auto& s : kInitSteps) {
-        steps.push_back(toCommandStep(s));
-    }
-    modem_common::runSteps(c.at, std::move(steps), explainer(),
-                           [w = std::weak_ptr<Core>(core_), gen](Status s) {
-                               auto c2 = w.lock();
-                               if (!c2 || !c2->keepGoing(gen)()) {
-                                   return;
-                               }
-                               if (!s) {
-                                   c2->finishStart(gen, s);
-                                   return;
-                               }
-                               c2->startSim(gen);
-                           });
-}
-
-void A76xxDriver::info(std::function<void(Result<ModemInfo>)> done) {
-    modem_common::runInfo(
-        core_->at, kInfoQueries,
-        [w = std::weak_ptr<Core>(core_), done = std::move(done)](Result<ModemInfo> r) {
-            if (!w.expired()) {
-                done(std::move(r));
-            }
-        });
-}
-
-void A76xxDriver::provision(const ModemCredentials& creds, StatusDone done) {
-    core_->provision(creds, std::move(done));
-}
-
-void A76xxDriver::open(const ModemSocketRequest& request,
-                       std::function<void(Result<ByteStreamPtr>)> done) {
-    core_->open(request, std::move(done));
-}
-
-std::string A76xxDriver::explain(const std::string& error_line) const {
-    return explainLine(error_line);
-}
+A76xxDriver::~A76xxDriver() = default;
 
 // ---- plugin entry points ----------------------------------------------------------------------
 
@@ -1308,17 +1063,7 @@ const ModemMatch& match() {
 
 Result<ModemDriverPtr> create(asio::io_context& loop, AtChannel& at,
                               const ModemSettings& settings) {
-    for (const auto* field : {&settings.apn, &settings.apn_user, &settings.apn_password}) {
-        if (!safeForQuotedArgument(*field) || field->size() > 100) {
-            const char* name = field == &settings.apn        ? "apn"
-                               : field == &settings.apn_user ? "apn_user"
-                                                             : "apn_password_file";
-            return fail("config", std::string(name) +
-                                      ": the module cannot take this value (at most 100 "
-                                      "characters, no '\"' and no control characters)");
-        }
-    }
-    return ModemDriverPtr(std::make_unique<A76xxDriver>(loop, at, settings));
+    return modem_common::createDriver<A76xxDriver>(loop, at, settings);
 }
 
 const PluginDescriptor* descriptor() {

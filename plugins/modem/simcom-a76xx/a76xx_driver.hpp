@@ -5,9 +5,9 @@
 #pragma once
 
 #include <asio.hpp>
-#include <memory>
 
 #include "a76xx_commands.hpp"
+#include "common/driver_core.hpp"
 #include "uplinkd/modem_driver.hpp"
 #include "uplinkd/plugin_abi.hpp"
 
@@ -15,32 +15,17 @@ namespace uplinkd::plugins::simcom_a76xx {
 
 /// ModemDriver for the A76xx / SIM7600: every I/O goes through the AtChannel. Sockets it opened
 /// keep working until the driver is destroyed, then fail with "closed". Thread: loop.
-class A76xxDriver final : public ModemDriver {
+///  - start(): ATE0, AT+CMEE=1, SIM (PIN if configured), AT+CGDCONT (and AT+CGAUTH) with the
+///    APN, registration (+CEREG / +CGREG polled), AT+CIPRXGET=1, AT+NETOPEN. A second start()
+///    cancels the first one.
+///  - provision(): AT+CCERTDOWN of uplinkd_ca.pem (and uplinkd_cert.pem / uplinkd_key.pem),
+///    then AT+CCERTLIST must list them (the module cannot show a file's content).
+///  - open(): plain: AT+CIPOPEN. TLS: AT+CCHSTART once, the SSL context (SNI on), AT+CCHOPEN.
+class A76xxDriver final : public modem_common::DriverFront {
   public:
     A76xxDriver(asio::io_context& loop, AtChannel& at, ModemSettings settings,
                 A76xxTiming timing = kA76xxTiming);
     ~A76xxDriver() override;
-    A76xxDriver(const A76xxDriver&) = delete;
-    A76xxDriver& operator=(const A76xxDriver&) = delete;
-
-    /// ATE0, AT+CMEE=1, SIM (PIN if configured), AT+CGDCONT (and AT+CGAUTH) with the APN,
-    /// registration (+CEREG / +CGREG polled), AT+CIPRXGET=1, AT+NETOPEN. A second start()
-    /// cancels the first one.
-    void start(StatusDone done) override;
-    void info(std::function<void(Result<ModemInfo>)> done) override;
-    /// AT+CCERTDOWN of uplinkd_ca.pem (and uplinkd_cert.pem / uplinkd_key.pem), then
-    /// AT+CCERTLIST must list them (the module cannot show a file's content).
-    void provision(const ModemCredentials& creds, StatusDone done) override;
-    /// Plain: AT+CIPOPEN. TLS: AT+CCHSTART once, the SSL context (SNI on), AT+CCHOPEN.
-    void open(const ModemSocketRequest& request,
-              std::function<void(Result<ByteStreamPtr>)> done) override;
-    std::string explain(const std::string& error_line) const override;
-    size_t maxSendChunk() const override { return kMaxSendChunk; }
-
-    struct Core;  // shared with the sockets and the URC handlers
-
-  private:
-    std::shared_ptr<Core> core_;
 };
 
 /// The plugin's ModemPluginApi::create: checks the settings, then makes a driver.

@@ -7,39 +7,18 @@ namespace uplinkd::plugins::simcom_a76xx {
 
 using modem_common::afterPrefix;
 using modem_common::parseInt;
+using modem_common::printable;
 using modem_common::splitFields;
+using modem_common::trimLine;
+using modem_common::unexpectedReply;
 using modem_common::unquote;
 
 namespace {
 
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\r' || s.front() == '\n')) {
-        s.remove_prefix(1);
-    }
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\r' || s.back() == '\n')) {
-        s.remove_suffix(1);
-    }
-    return s;
-}
-
-std::string printable(std::string_view s) {
-    std::string shown;
-    for (const char c : s.substr(0, 120)) {
-        const auto u = static_cast<unsigned char>(c);
-        shown += (u >= 0x20 && u < 0x7f) ? c : '?';
-    }
-    return shown;
-}
-
-Failure badReply(std::string_view what, std::string_view line) {
-    return fail("bad_reply",
-                "unexpected " + std::string(what) + " \"" + printable(line.substr(0, 80)) + "\"");
-}
-
 /// The fields after `prefix`, or nothing when the line does not start with it.
 std::optional<std::vector<std::string_view>> fieldsAfter(std::string_view line,
                                                          std::string_view prefix) {
-    const auto rest = afterPrefix(trim(line), prefix);
+    const auto rest = afterPrefix(trimLine(line), prefix);
     if (!rest) {
         return std::nullopt;
     }
@@ -94,11 +73,11 @@ constexpr std::array<std::string_view, 20> kCchWords = {
 Result<int> parseNetOpen(std::string_view line) {
     const auto f = fieldsAfter(line, "+NETOPEN:");
     if (!f || f->size() != 1) {
-        return badReply("+NETOPEN", line);
+        return unexpectedReply("+NETOPEN", line);
     }
     const auto v = parseInt((*f)[0], 0, 255);
     if (!v) {
-        return badReply("+NETOPEN", line);
+        return unexpectedReply("+NETOPEN", line);
     }
     return static_cast<int>(*v);
 }
@@ -106,12 +85,12 @@ Result<int> parseNetOpen(std::string_view line) {
 Result<IdResult> parseIdResult(std::string_view line, std::string_view prefix) {
     const auto f = fieldsAfter(line, prefix);
     if (!f || f->size() < 2) {
-        return badReply(prefix, line);
+        return unexpectedReply(prefix, line);
     }
     const auto id = parseInt((*f)[0], 0, 31);
     const auto err = parseInt((*f)[1], 0, 255);
     if (!id || !err) {
-        return badReply(prefix, line);
+        return unexpectedReply(prefix, line);
     }
     return IdResult{static_cast<int>(*id), static_cast<int>(*err)};
 }
@@ -119,13 +98,13 @@ Result<IdResult> parseIdResult(std::string_view line, std::string_view prefix) {
 Result<CipSend> parseCipSend(std::string_view line) {
     const auto f = fieldsAfter(line, "+CIPSEND:");
     if (!f || f->size() != 3) {
-        return badReply("+CIPSEND", line);
+        return unexpectedReply("+CIPSEND", line);
     }
     const auto link = parseInt((*f)[0], 0, 9);
     const auto req = parseInt((*f)[1], 0, kMaxLength);
     const auto cnf = parseInt((*f)[2], -1, kMaxLength);
     if (!link || !req || !cnf) {
-        return badReply("+CIPSEND", line);
+        return unexpectedReply("+CIPSEND", line);
     }
     return CipSend{static_cast<int>(*link), static_cast<size_t>(*req), static_cast<int>(*cnf)};
 }
@@ -133,11 +112,11 @@ Result<CipSend> parseCipSend(std::string_view line) {
 Result<int> parseCipRxGetUrc(std::string_view line) {
     const auto f = fieldsAfter(line, "+CIPRXGET:");
     if (!f || f->size() != 2 || parseInt((*f)[0], 1, 1) != 1) {
-        return badReply("+CIPRXGET", line);
+        return unexpectedReply("+CIPRXGET", line);
     }
     const auto link = parseInt((*f)[1], 0, 9);
     if (!link) {
-        return badReply("+CIPRXGET", line);
+        return unexpectedReply("+CIPRXGET", line);
     }
     return static_cast<int>(*link);
 }
@@ -145,13 +124,13 @@ Result<int> parseCipRxGetUrc(std::string_view line) {
 Result<CipRxGetRead> parseCipRxGetRead(std::string_view line) {
     const auto f = fieldsAfter(line, "+CIPRXGET:");
     if (!f || f->size() != 4 || parseInt((*f)[0], 2, 2) != 2) {
-        return badReply("+CIPRXGET", line);
+        return unexpectedReply("+CIPRXGET", line);
     }
     const auto link = parseInt((*f)[1], 0, 9);
     const auto read = parseInt((*f)[2], 0, kMaxLength);
     const auto rest = parseInt((*f)[3], 0, kMaxLength);
     if (!link || !read || !rest) {
-        return badReply("+CIPRXGET", line);
+        return unexpectedReply("+CIPRXGET", line);
     }
     return CipRxGetRead{static_cast<int>(*link), static_cast<size_t>(*read),
                         static_cast<size_t>(*rest)};
@@ -160,11 +139,11 @@ Result<CipRxGetRead> parseCipRxGetRead(std::string_view line) {
 Result<int> parseCchStatus(std::string_view line, std::string_view prefix) {
     const auto f = fieldsAfter(line, prefix);
     if (!f || f->size() != 1) {
-        return badReply(prefix, line);
+        return unexpectedReply(prefix, line);
     }
     const auto v = parseInt((*f)[0], 0, 255);
     if (!v) {
-        return badReply(prefix, line);
+        return unexpectedReply(prefix, line);
     }
     return static_cast<int>(*v);
 }
@@ -172,11 +151,11 @@ Result<int> parseCchStatus(std::string_view line, std::string_view prefix) {
 Result<int> parseCchRecvEvent(std::string_view line) {
     const auto f = fieldsAfter(line, "+CCHEVENT:");
     if (!f || f->size() != 2 || (*f)[1] != "RECV EVENT") {
-        return badReply("+CCHEVENT", line);
+        return unexpectedReply("+CCHEVENT", line);
     }
     const auto s = parseInt((*f)[0], 0, 1);
     if (!s) {
-        return badReply("+CCHEVENT", line);
+        return unexpectedReply("+CCHEVENT", line);
     }
     return static_cast<int>(*s);
 }
@@ -184,11 +163,11 @@ Result<int> parseCchRecvEvent(std::string_view line) {
 Result<int> parseCchPeerClosed(std::string_view line) {
     const auto f = fieldsAfter(line, "+CCH_PEER_CLOSED:");
     if (!f || f->size() != 1) {
-        return badReply("+CCH_PEER_CLOSED", line);
+        return unexpectedReply("+CCH_PEER_CLOSED", line);
     }
     const auto s = parseInt((*f)[0], 0, 1);
     if (!s) {
-        return badReply("+CCH_PEER_CLOSED", line);
+        return unexpectedReply("+CCH_PEER_CLOSED", line);
     }
     return static_cast<int>(*s);
 }
@@ -196,12 +175,12 @@ Result<int> parseCchPeerClosed(std::string_view line) {
 Result<std::pair<size_t, size_t>> parseCchRecvLen(std::string_view line) {
     const auto f = fieldsAfter(line, "+CCHRECV:");
     if (!f || f->size() != 3 || (*f)[0] != "LEN") {
-        return badReply("+CCHRECV", line);
+        return unexpectedReply("+CCHRECV", line);
     }
     const auto c0 = parseInt((*f)[1], 0, kMaxLength);
     const auto c1 = parseInt((*f)[2], 0, kMaxLength);
     if (!c0 || !c1) {
-        return badReply("+CCHRECV", line);
+        return unexpectedReply("+CCHRECV", line);
     }
     return std::pair{static_cast<size_t>(*c0), static_cast<size_t>(*c1)};
 }
@@ -209,12 +188,12 @@ Result<std::pair<size_t, size_t>> parseCchRecvLen(std::string_view line) {
 Result<CchData> parseCchRecvData(std::string_view line) {
     const auto f = fieldsAfter(line, "+CCHRECV:");
     if (!f || f->size() != 3 || (*f)[0] != "DATA") {
-        return badReply("+CCHRECV", line);
+        return unexpectedReply("+CCHRECV", line);
     }
     const auto s = parseInt((*f)[1], 0, 1);
     const auto len = parseInt((*f)[2], 0, kMaxLength);
     if (!s || !len) {
-        return badReply("+CCHRECV", line);
+        return unexpectedReply("+CCHRECV", line);
     }
     return CchData{static_cast<int>(*s), static_cast<size_t>(*len)};
 }
@@ -222,7 +201,7 @@ Result<CchData> parseCchRecvData(std::string_view line) {
 std::vector<std::string> parseCertList(const std::vector<std::string>& lines) {
     std::vector<std::string> names;
     for (const auto& line : lines) {
-        if (auto rest = afterPrefix(trim(line), "+CCERTLIST:")) {
+        if (auto rest = afterPrefix(trimLine(line), "+CCERTLIST:")) {
             const auto name = unquote(*rest);
             if (!name.empty()) {
                 names.emplace_back(name);
@@ -234,11 +213,11 @@ std::vector<std::string> parseCertList(const std::vector<std::string>& lines) {
 
 Result<RegState> parseRegistrationRead(std::string_view line) {
     for (const std::string_view prefix : {"+CEREG:", "+CGREG:", "+CREG:"}) {
-        if (trim(line).starts_with(prefix)) {
+        if (trimLine(line).starts_with(prefix)) {
             return modem_common::parseRegistrationRead(line, prefix);
         }
     }
-    return badReply("registration", line);
+    return unexpectedReply("registration", line);
 }
 
 Result<SignalQuality> parseCsq(std::string_view line) {
@@ -260,7 +239,7 @@ std::string cchErrorWords(int err) {
 }
 
 std::string ipErrorWords(std::string_view text) {
-    text = trim(text);
+    text = trimLine(text);
     struct Known {
         std::string_view text;
         std::string_view words;
@@ -313,7 +292,7 @@ std::string cchResultWords(const IdResult& r) {
 }  // namespace
 
 std::string explainLine(std::string_view raw) {
-    const std::string_view line = trim(raw);
+    const std::string_view line = trimLine(raw);
     const std::string seen = " (" + printable(line) + ")";
     if (const auto code = modem_common::parseCmeErrorCode(line)) {
         std::string words = modem_common::cmeGeneralWords(*code);

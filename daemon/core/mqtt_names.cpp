@@ -1,0 +1,164 @@
+#include "uplinkd/mqtt_names.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+namespace uplinkd::mqtt {
+
+namespace {
+
+bool hostChar(char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-' || c == '.';
+}
+
+}  // namespace
+
+bool validUtf8(std::string_view bytes) {
+    size_t i = 0;
+    while (i < bytes.size()) {
+        const auto c = static_cast<unsigned char>(bytes[i]);
+        size_t len = 0;
+        uint32_t cp = 0;
+        if (c < 0x80) {
+            len = 1;
+            cp = c;
+        } else if ((c & 0xE0) == 0xC0) {
+            len = 2;
+            cp = c & 0x1F;
+        } else if ((c & 0xF0) == 0xE0) {
+            len = 3;
+            cp = c & 0x0F;
+        } else if ((c & 0xF8) == 0xF0) {
+            len = 4;
+            cp = c & 0x07;
+        } else {
+            return false;  // a continuation byte first, or 0xF8-0xFF
+        }
+        if (i + len > bytes.size()) {
+            return false;
+        }
+        for (size_t k = 1; k < len; ++k) {
+            const auto cc = static_cast<unsigned char>(bytes[i + k]);
+            if ((cc & 0xC0) != 0x80) {
+                return false;
+            }
+            cp = (cp << 6) | (cc & 0x3F);
+        }
+        const bool overlong =
+            (len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000);
+        if (overlong || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
+            return false;
+        }
+        i += len;
+    }
+    return true;
+}
+
+bool isUtf8Text(std::string_view bytes) {
+    return bytes.find('\0') == std::string_view::npos && validUtf8(bytes);
+}
+
+std::optional<std::string> publishTopicProblem(std::string_view topic) {
+    if (topic.empty()) {
+        return "the topic is empty";
+    }
+    if (topic.find_first_of("+#") != std::string_view::npos) {
+        return "a topic to publish on must not contain '+' or '#'";
+    }
+    if (topic.size() > kMaxStringBytes) {
+        return "the topic is " + std::to_string(topic.size()) + " bytes; MQTT allows at most " +
+               std::to_string(kMaxStringBytes);
+    }
+    if (!isUtf8Text(topic)) {
+        return "the topic is not valid UTF-8 text";
+    }
+    return std::nullopt;
+}
+
+std::optional<std::string> topicFilterProblem(std::string_view filter) {
+    if (filter.empty()) {
+        return "the topic filter is empty";
+    }
+    if (filter.size() > kMaxStringBytes) {
+        return "the topic filter is " + std::to_string(filter.size()) +
+               " bytes; MQTT allows at most " + std::to_string(kMaxStringBytes);
+    }
+    if (!isUtf8Text(filter)) {
+        return "the topic filter is not valid UTF-8 text";
+    }
+    size_t start = 0;
+    while (true) {
+        const size_t slash = filter.find('/', start);
+        const std::string_view level = filter.substr(start, slash - start);
+        const bool last = slash == std::string_view::npos;
+        if (level.find('#') != std::string_view::npos && (level != "#" || !last)) {
+            return "'#' must be a whole level and the last one";
+        }
+        if (level.find('+') != std::string_view::npos && level != "+") {
+            return "'+' must be a whole level";
+        }
+        if (last) {
+            return std::nullopt;
+        }
+        start = slash + 1;
+    }
+}
+
+std::optional<std::string> hostNameProblem(std::string_view host, std::string_view port_note,
+                                           std::string_view ip_refusal) {
+    if (host.empty()) {
+        return "is empty";
+    }
+    if (host.find("://") != std::string_view::npos) {
+        return "write the host name only, without a scheme such as \"mqtts://\"";
+    }
+    if (host.find(':') != std::string_view::npos) {
+        return "write the host name only" + std::string(port_note);
+    }
+    if (auto bad = std::find_if_not(host.begin(), host.end(), hostChar); bad != host.end()) {
+        return std::string("contains '") + *bad + "', which cannot be in a host name";
+    }
+    const bool address = std::all_of(host.begin(), host.end(), [](char c) {
+        return std::isdigit(static_cast<unsigned char>(c)) != 0 || c == '.';
+    });
+    if (address && !ip_refusal.empty()) {
+        return std::string(ip_refusal);
+    }
+    return std::nullopt;
+}
+
+std::optional<HostPort> readHostPort(ConfigTable& table, std::string_view key) {
+    auto value = table.string(key);
+    if (!value) {
+        return std::nullopt;
+    }
+    const std::string_view text = *value;
+    HostPort out;
+    std::string_view host = text;
+    if (const size_t colon = text.rfind(':'); colon != std::string_view::npos) {
+        host = text.substr(0, colon);
+        const std::string_view digits = text.substr(colon + 1);
+        const bool numeric = !digits.empty() && digits.size() <= 5 &&
+                             std::all_of(digits.begin(), digits.end(), [](char c) {
+                                 return std::isdigit(static_cast<unsigned char>(c)) != 0;
+                             });
+        const int64_t port = numeric ? std::stoll(std::string(digits)) : 0;
+        if (port < 1 || port > 65535) {
+            table.error(key, "expected \"host\" or \"host:port\" with a port from 1 to 65535");
+            return std::nullopt;
+        }
+        out.port = static_cast<uint16_t>(port);
+    }
+    if (host.find("://") != std::string_view::npos) {
+        table.error(key, "write \"host\" or \"host:port\", without a scheme such as \"mqtts://\"");
+        return std::nullopt;
+    }
+    if (host.empty() || !std::all_of(host.begin(), host.end(), hostChar)) {
+        table.error(key, "expected \"host\" or \"host:port\" with a host name or IPv4 address");
+        return std::nullopt;
+    }
+    out.host = std::string(host);
+    return out;
+}
+
+}  // namespace uplinkd::mqtt

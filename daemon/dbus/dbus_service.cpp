@@ -1,0 +1,435 @@
+#include "dbus/dbus_service.hpp"
+
+#include <poll.h>
+#include <sdbus-c++/sdbus-c++.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <cstring>
+#include <nlohmann/json.hpp>
+
+#include "api/protocol.hpp"
+#include "uplinkd/log.hpp"
+// Generated at build time from io.uplinkd.Uplink1.xml by sdbus-c++-xml2cpp.
+#include "io.uplinkd.Uplink1.adaptor.h"
+
+namespace uplinkd::dbus {
+
+namespace {
+
+/// Messages handled in one go before the rest of the loop gets a turn.
+constexpr int kMaxBatch = 64;
+/// DeliveryStatus is remembered for at most this many D-Bus publishes per route.
+constexpr size_t kMaxTrackedPerRoute = 100000;
+
+std::string describeBus(const std::string& bus) {
+    if (bus == "system") {
+        return "the system bus";
+    }
+    if (bus == "session") {
+        return "the session bus";
+    }
+    return "the bus at " + bus;
+}
+
+sdbus::Error toDbusError(const Error& e) {
+    return sdbus::Error(errorName(e.code), e.message);
+}
+
+}  // namespace
+
+std::string errorName(const std::string& code) {
+    std::string name;
+    bool upper = true;
+    for (const char c : code) {
+        if (std::isalnum(static_cast<unsigned char>(c)) == 0) {
+            upper = true;
+            continue;
+        }
+        name += upper ? static_cast<char>(std::toupper(static_cast<unsigned char>(c))) : c;
+        upper = false;
+    }
+    if (name.empty() || std::isdigit(static_cast<unsigned char>(name[0])) != 0) {
+        name = "Failed" + name;
+    }
+    return "io.uplinkd.Error." + name;
+}
+
+// The generated adaptor's methods, forwarded to the service. Throwing sdbus::Error here is how a
+// D-Bus error reply is sent; nothing else throws past this class.
+class DbusService::Adaptor final : public sdbus::AdaptorInterfaces<::io::uplinkd::Uplink1_adaptor> {
+  public:
+    Adaptor(sdbus::IConnection& connection, DbusService& service)
+        : AdaptorInterfaces(connection, kObjectPath), service_(service) {
+        registerAdaptor();
+    }
+    ~Adaptor() { unregisterAdaptor(); }
+    Adaptor(const Adaptor&) = delete;
+    Adaptor& operator=(const Adaptor&) = delete;
+
+    std::map<uint64_t, sdbus::Result<uint64_t>> results;  ///< pending Publish replies
+
+  private:
+    std::string sender() const {
+        const sdbus::Message* m = getObject().getCurrentlyProcessedMessage();
+        return m != nullptr ? m->getSender() : std::string();
+    }
+
+    void Publish(sdbus::Result<uint64_t>&& result, std::string route, std::string topic,
+                 std::vector<uint8_t> payload, uint8_t qos,
+                 std::map<std::string, std::string> properties) override {
+        if (qos > 2) {
+            result.returnError(sdbus::Error(errorName("bad_request"),
+                                            "qos must be 0, 1 or 2, not " + std::to_string(qos)));
+            return;
+        }
+        Message msg;
+        msg.route = std::move(route);
+        msg.topic = std::move(topic);
+        msg.payload.assign(payload.begin(), payload.end());
+        msg.qos = qos;
+        for (auto& [k, v] : properties) {
+            msg.properties.emplace_back(k, std::move(v));
+        }
+        const uint64_t id = ++service_.next_call_id_;
+        results.emplace(id, std::move(result));
+        service_.publish(sender(), id, std::move(msg));
+    }
+
+    void Subscribe(const std::string& route, const std::string& filter) override {
+        if (auto st = service_.subscribe(sender(), route, filter); !st) {
+            throw toDbusError(st.error());
+        }
+    }
+
+    void Unsubscribe(const std::string& route, const std::string& filter) override {
+        service_.unsubscribe(sender(), route, filter);
+    }
+
+    std::string StatusJson() override {
+        auto json = service_.statusJson();
+        if (!json) {
+            throw toDbusError(json.error());
+        }
+        return *json;
+    }
+    std::string Version() override { return UPLINKD_VERSION; }
+
+    DbusService& service_;
+};
+
+DbusService::DbusService(asio::io_context& loop, api::ApiBackend& backend)
+    : loop_(loop), backend_(backend), fd_(loop), timeout_(loop) {}
+
+DbusService::~DbusService() {
+    alive_.reset();
+    asio::error_code ignored;
+    timeout_.cancel();
+    fd_.close(ignored);
+    // Replies still pending die with the connection; they must go before it.
+    try {
+        if (adaptor_) {
+            adaptor_->results.clear();
+        }
+        name_owner_watch_.reset();
+        adaptor_.reset();
+        connection_.reset();
+    } catch (const sdbus::Error& e) {
+        logDebug("D-Bus: while closing: " + e.getMessage());
+    }
+}
+
+Result<std::unique_ptr<DbusService>> DbusService::start(asio::io_context& loop,
+                                                        const std::string& bus,
+                                                        api::ApiBackend& backend) {
+    std::unique_ptr<DbusService> s(new DbusService(loop, backend));
+    if (auto st = s->connect(bus); !st) {
+        return st.failure();
+    }
+    return s;
+}
+
+Status DbusService::connect(const std::string& bus) {
+    bus_description_ = describeBus(bus);
+    try {
+        if (bus == "system") {
+            connection_ = sdbus::createSystemBusConnection();
+        } else if (bus == "session") {
+            connection_ = sdbus::createSessionBusConnection();
+        } else {
+            connection_ = sdbus::createSessionBusConnectionWithAddress(bus);
+        }
+    } catch (const sdbus::Error& e) {
+        return fail("dbus", "cannot connect to " + bus_description_ + ": " + e.getMessage());
+    }
+    try {
+        connection_->requestName(kBusName);
+    } catch (const sdbus::Error& e) {
+        return fail("dbus", std::string("cannot own the name ") + kBusName + " on " +
+                                bus_description_ + " (is another uplinkd running, or does the " +
+                                "D-Bus policy not allow this user?): " + e.getMessage());
+    }
+    try {
+        adaptor_ = std::make_unique<Adaptor>(*connection_, *this);
+        // Subscriptions of a client end when it leaves the bus.
+        sdbus::Slot slot = connection_->addMatch(
+            "type='signal',sender='org.freedesktop.DBus',interface='org.freedesktop.DBus',"
+            "member='NameOwnerChanged',path='/org/freedesktop/DBus'",
+            [this](sdbus::Message& m) {
+                std::string name, old_owner, new_owner;
+                m >> name >> old_owner >> new_owner;
+                if (new_owner.empty() && name == old_owner) {
+                    dropSender(name);
+                }
+            });
+        name_owner_watch_ = std::shared_ptr<void>(std::move(slot));
+        const auto poll = connection_->getEventLoopPollData();
+        const int fd = ::dup(poll.fd);
+        if (fd < 0) {
+            return fail("dbus",
+                        std::string("cannot watch the bus connection: ") + std::strerror(errno));
+        }
+        fd_.assign(fd);
+    } catch (const sdbus::Error& e) {
+        return fail("dbus", "cannot export " + std::string(kObjectPath) + " on " +
+                                bus_description_ + ": " + e.getMessage());
+    }
+    process();
+    return {};
+}
+
+// ---------------------------------------------------------------------------------------------
+// Event loop
+
+void DbusService::process() {
+    if (lost_) {
+        return;
+    }
+    try {
+        for (int i = 0; i < kMaxBatch; ++i) {
+            if (!connection_->processPendingRequest()) {
+                rearm();
+                return;
+            }
+        }
+    } catch (const sdbus::Error& e) {
+        connectionLost(e.getMessage());
+        return;
+    }
+    // More is pending: let the rest of the loop run first.
+    kick();
+}
+
+void DbusService::rearm() {
+    sdbus::IConnection::PollData poll{};
+    try {
+        poll = connection_->getEventLoopPollData();
+    } catch (const sdbus::Error& e) {
+        connectionLost(e.getMessage());
+        return;
+    }
+    const uint64_t generation = ++wait_generation_;
+    fd_.cancel();
+    timeout_.cancel();
+    std::weak_ptr<bool> alive = alive_;
+    auto on_ready = [this, alive, generation](asio::error_code ec) {
+        if (alive.expired() || ec == asio::error::operation_aborted ||
+            generation != wait_generation_) {
+            return;
+        }
+        process();
+    };
+    fd_.async_wait(asio::posix::stream_descriptor::wait_read, on_ready);
+    if ((poll.events & POLLOUT) != 0) {
+        fd_.async_wait(asio::posix::stream_descriptor::wait_write, on_ready);
+    }
+    if (const auto relative = poll.getRelativeTimeout()) {
+        timeout_.expires_after(*relative);
+        timeout_.async_wait(on_ready);
+    }
+}
+
+void DbusService::kick() {
+    // Something was sent outside process() (a reply, a signal) or more is pending: run sd-bus
+    // again soon, which also re-reads whether it needs to wait for the fd to be writable.
+    if (kick_pending_ || lost_) {
+        return;
+    }
+    kick_pending_ = true;
+    std::weak_ptr<bool> alive = alive_;
+    asio::post(loop_, [this, alive] {
+        if (alive.expired()) {
+            return;
+        }
+        kick_pending_ = false;
+        process();
+    });
+}
+
+void DbusService::connectionLost(const std::string& why) {
+    if (lost_) {
+        return;
+    }
+    lost_ = true;
+    asio::error_code ignored;
+    fd_.cancel(ignored);
+    timeout_.cancel();
+    logWarning("D-Bus: the connection to " + bus_description_ + " failed (" + why +
+               "); the D-Bus API is off until uplinkd restarts, the socket API keeps working");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Methods
+
+void DbusService::publish(const std::string& sender, uint64_t call_id, Message msg) {
+    logDebug("D-Bus: Publish from " + sender + " to route " + msg.route);
+    const std::string route = msg.route;
+    std::weak_ptr<bool> alive = alive_;
+    backend_.publish(std::move(msg), [this, alive, call_id, route](Result<uint64_t> r) {
+        if (!alive.expired()) {
+            finishPublish(call_id, route, std::move(r));
+        }
+    });
+}
+
+void DbusService::finishPublish(uint64_t call_id, const std::string& route,
+                                Result<uint64_t> result) {
+    auto it = adaptor_->results.find(call_id);
+    if (it == adaptor_->results.end()) {
+        return;
+    }
+    sdbus::Result<uint64_t> reply = std::move(it->second);
+    adaptor_->results.erase(it);
+    if (lost_) {
+        return;
+    }
+    try {
+        if (result) {
+            auto& seqs = published_[route];
+            if (seqs.size() >= kMaxTrackedPerRoute) {
+                seqs.erase(seqs.begin());
+            }
+            seqs.insert(*result);
+            reply.returnResults(*result);
+        } else {
+            reply.returnError(toDbusError(result.error()));
+        }
+    } catch (const sdbus::Error& e) {
+        logDebug("D-Bus: cannot answer a Publish call: " + e.getMessage() + ", ignoring");
+    }
+    kick();
+}
+
+Status DbusService::subscribe(const std::string& sender, const std::string& route,
+                              const std::string& filter) {
+    const Key key{route, filter};
+    auto& mine = subscriptions_[sender];
+    if (mine.count(key) > 0) {
+        return {};
+    }
+    if (key_counts_[key] == 0) {
+        if (auto st = backend_.subscribe(route, filter, 1); !st) {
+            key_counts_.erase(key);
+            if (mine.empty()) {
+                subscriptions_.erase(sender);
+            }
+            return st;
+        }
+    }
+    ++key_counts_[key];
+    mine.insert(key);
+    logDebug("D-Bus: " + sender + " subscribed to \"" + filter + "\" of route " + route);
+    return {};
+}
+
+void DbusService::unsubscribe(const std::string& sender, const std::string& route,
+                              const std::string& filter) {
+    auto it = subscriptions_.find(sender);
+    const Key key{route, filter};
+    if (it == subscriptions_.end() || it->second.erase(key) == 0) {
+        return;
+    }
+    if (it->second.empty()) {
+        subscriptions_.erase(it);
+    }
+    if (auto k = key_counts_.find(key); k != key_counts_.end() && --k->second <= 0) {
+        key_counts_.erase(k);
+        backend_.unsubscribe(route, filter);
+    }
+}
+
+void DbusService::dropSender(const std::string& sender) {
+    auto it = subscriptions_.find(sender);
+    if (it == subscriptions_.end()) {
+        return;
+    }
+    const std::set<Key> keys = it->second;
+    for (const auto& [route, filter] : keys) {
+        unsubscribe(sender, route, filter);
+    }
+    logDebug("D-Bus: " + sender + " left the bus; its subscriptions ended");
+}
+
+Result<std::string> DbusService::statusJson() {
+    auto st = backend_.status("");
+    if (!st) {
+        return st.failure();
+    }
+    return st->dump();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Signals
+
+void DbusService::delivered(const std::string& route, uint64_t seq) {
+    auto it = published_.find(route);
+    if (it == published_.end() || it->second.erase(seq) == 0 || lost_) {
+        return;
+    }
+    try {
+        adaptor_->emitDeliveryStatus(route, seq, "delivered");
+    } catch (const sdbus::Error& e) {
+        logDebug("D-Bus: cannot send DeliveryStatus: " + e.getMessage() + ", ignoring");
+    }
+    kick();
+}
+
+void DbusService::incoming(const IncomingMessage& msg) {
+    if (lost_) {
+        return;
+    }
+    bool wanted = false;
+    for (const auto& [key, count] : key_counts_) {
+        if (key.first == msg.route && api::topicMatches(key.second, msg.topic)) {
+            wanted = true;
+            break;
+        }
+    }
+    if (!wanted) {
+        return;
+    }
+    std::map<std::string, std::string> props(msg.properties.begin(), msg.properties.end());
+    try {
+        adaptor_->emitMessageReceived(msg.route, msg.topic,
+                                      std::vector<uint8_t>(msg.payload.begin(), msg.payload.end()),
+                                      props);
+    } catch (const sdbus::Error& e) {
+        logDebug("D-Bus: cannot send MessageReceived: " + e.getMessage() + ", ignoring");
+    }
+    kick();
+}
+
+void DbusService::routeStateChanged(const std::string& route, const std::string& state,
+                                    const std::string& last_error) {
+    if (lost_) {
+        return;
+    }
+    try {
+        adaptor_->emitRouteStateChanged(route, state, last_error);
+    } catch (const sdbus::Error& e) {
+        logDebug("D-Bus: cannot send RouteStateChanged: " + e.getMessage() + ", ignoring");
+    }
+    kick();
+}
+
+}  // namespace uplinkd::dbus

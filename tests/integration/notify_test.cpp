@@ -1,0 +1,208 @@
+// The systemd notify protocol as uplinkd speaks it (systemd/uplinkd.service: Type=notify,
+// WatchdogSec=): READY=1 once the API listens, STATUS= with the routes' states, WATCHDOG=1 from
+// the event loop (and none once the loop is stuck), RELOADING=1 and READY=1 around SIGHUP,
+// STOPPING=1 on SIGTERM. The test plays systemd: it binds the notification socket itself.
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <optional>
+#include <sstream>
+
+#include "cli/api_client.hpp"
+#include "test_env.hpp"
+
+namespace uplinkd::testing {
+namespace {
+
+/// The service manager's end: a UNIX datagram socket that collects notification lines.
+class NotifySocket {
+  public:
+    explicit NotifySocket(std::string path) : path_(std::move(path)) {
+        fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        sockaddr_un addr{};
+        addr.sun_family = AF_UNIX;
+        path_.copy(addr.sun_path, sizeof addr.sun_path - 1);
+        if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+            ADD_FAILURE() << "cannot bind the notification socket " << path_;
+        }
+    }
+    ~NotifySocket() {
+        ::close(fd_);
+        ::unlink(path_.c_str());
+    }
+    NotifySocket(const NotifySocket&) = delete;
+    NotifySocket& operator=(const NotifySocket&) = delete;
+
+    const std::string& path() const { return path_; }
+
+    /// The next line ("READY=1", "STATUS=..."), or nothing when none comes within `timeout`.
+    std::optional<std::string> next(std::chrono::milliseconds timeout) {
+        if (lines_.empty()) {
+            pollfd p{fd_, POLLIN, 0};
+            if (::poll(&p, 1, static_cast<int>(timeout.count())) <= 0) {
+                return std::nullopt;
+            }
+            char buf[4096];
+            const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+            if (n <= 0) {
+                return std::nullopt;
+            }
+            std::istringstream in(std::string(buf, static_cast<size_t>(n)));
+            for (std::string line; std::getline(in, line);) {
+                if (!line.empty()) {
+                    lines_.push_back(line);
+                }
+            }
+        }
+        if (lines_.empty()) {
+            return std::nullopt;
+        }
+        std::string line = lines_.front();
+        lines_.erase(lines_.begin());
+        seen_.push_back(line);
+        return line;
+    }
+
+    /// Reads lines until `wanted` comes; false when it does not within `timeout`.
+    bool waitFor(const std::string& wanted, std::chrono::milliseconds timeout) {
+        const auto deadline = std::chrono::steady_clock::now() + timeout;
+        while (true) {
+            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                deadline - std::chrono::steady_clock::now());
+            if (left.count() <= 0) {
+                return false;
+            }
+            auto line = next(left);
+            if (!line) {
+                return false;
+            }
+            if (*line == wanted) {
+                return true;
+            }
+        }
+    }
+
+    /// Everything read so far, for failure messages.
+    std::string seen() const {
+        std::string all;
+        for (const auto& l : seen_) {
+            all += "  " + l + "\n";
+        }
+        return all;
+    }
+
+  private:
+    std::string path_;
+    int fd_ = -1;
+    std::vector<std::string> lines_;
+    std::vector<std::string> seen_;
+};
+
+/// Starts uplinkd as systemd would with Type=notify and WatchdogSec: NOTIFY_SOCKET,
+/// WATCHDOG_USEC, and WATCHDOG_PID equal to the daemon's own pid (the shell's pid, kept by exec).
+std::unique_ptr<Process> startNotified(const TempDir& dir, const NotifySocket& ns,
+                                       const std::string& routes, long watchdog_usec,
+                                       const std::string& extra_env = "") {
+    std::ostringstream c;
+    c << "[daemon]\nstate_dir = \"" << dir.file("state") << "\"\nlog_level = \"debug\"\n"
+      << "[api]\nsocket = \"" << dir.file("api.sock") << "\"\n"
+      << routes;
+    writeFile(dir.file("uplinkd.toml"), c.str());
+    const std::string script = "export NOTIFY_SOCKET=\"$1\" WATCHDOG_USEC=\"$2\" WATCHDOG_PID=$$ " +
+                               extra_env + "; shift 2; exec \"$@\"";
+    return std::make_unique<Process>(
+        std::vector<std::string>{"/bin/sh", "-c", script, "sh", ns.path(),
+                                 std::to_string(watchdog_usec), buildDir() + "/daemon/uplinkd",
+                                 "--config", dir.file("uplinkd.toml"), "--plugin-dir", pluginDir(),
+                                 "--dbus=none"},
+        dir.file("uplinkd.log"));
+}
+
+class Notify : public ::testing::Test {
+  protected:
+    void TearDown() override {
+        if (HasFailure() && daemon) {
+            std::cerr << "---- notifications ----\n"
+                      << ns.seen() << "---- uplinkd log ----\n"
+                      << daemon->log() << "---------------------\n";
+        }
+    }
+    TempDir dir;
+    NotifySocket ns{dir.file("notify")};
+    std::unique_ptr<Process> daemon;
+};
+
+TEST_F(Notify, ReadyStatusWatchdogReloadAndStopArriveAsSpecified) {
+    Pki pki = makePki(dir.file("pki"));
+    Mosquitto broker(dir, pki);
+    daemon = startNotified(dir, ns, genericRoute("r1", broker.port(), pki.ca), 400000);
+
+    // READY=1 only once the API socket answers.
+    ASSERT_TRUE(ns.waitFor("READY=1", 20s));
+    ApiClient client;
+    EXPECT_TRUE(client.connect(dir.file("api.sock")).ok()) << "READY=1 before the API listens";
+
+    // STATUS= follows the route to online, with its queue.
+    ASSERT_TRUE(ns.waitFor("STATUS=r1: online, 0 queued", 20s));
+
+    // WATCHDOG=1 at half of WATCHDOG_USEC (every 200 ms): at least 5 in 2 s, even when idle.
+    int pings = 0;
+    const auto until = std::chrono::steady_clock::now() + 2s;
+    while (std::chrono::steady_clock::now() < until) {
+        auto line = ns.next(1s);
+        ASSERT_TRUE(line) << "no notification for 1 s; the watchdog should ping every 200 ms";
+        pings += *line == "WATCHDOG=1" ? 1 : 0;
+    }
+    EXPECT_GE(pings, 5);
+    EXPECT_LE(pings, 15);
+
+    daemon->signal(SIGHUP);
+    ASSERT_TRUE(ns.waitFor("RELOADING=1", 10s));
+    ASSERT_TRUE(ns.waitFor("READY=1", 10s));
+
+    daemon->signal(SIGTERM);
+    ASSERT_TRUE(ns.waitFor("STOPPING=1", 10s));
+    EXPECT_EQ(daemon->waitExit(10s), 0);
+}
+
+TEST_F(Notify, AStalledEventLoopStopsTheWatchdogPings) {
+    // No route needed. The test hook blocks the loop 1 s after the start.
+    daemon = startNotified(dir, ns, "", 200000, "UPLINKD_TEST_STALL_LOOP_AFTER_MS=1000");
+    ASSERT_TRUE(ns.waitFor("READY=1", 20s));
+    ASSERT_TRUE(ns.waitFor("WATCHDOG=1", 5s));
+    ASSERT_TRUE(ns.waitFor("WATCHDOG=1", 5s));
+    ASSERT_TRUE(ns.waitFor("STATUS=test hook: event loop stalled", 10s));
+
+    // systemd would kill it after WatchdogSec (200 ms here) without a ping; 1.5 s of silence
+    // is 15 missed pings.
+    while (auto line = ns.next(1500ms)) {
+        ADD_FAILURE() << "a stalled loop still notified: " << *line;
+        break;
+    }
+    EXPECT_TRUE(daemon->running()) << "the daemon should hang, not exit";
+    daemon->signal(SIGKILL);
+    EXPECT_EQ(daemon->waitExit(10s), 128 + SIGKILL);
+}
+
+TEST_F(Notify, WithoutNotifySocketTheDaemonRunsAsBefore) {
+    // Covered by every other integration test too; here explicitly with WATCHDOG_USEC set but no
+    // NOTIFY_SOCKET: nothing is sent and the daemon works.
+    writeFile(dir.file("uplinkd.toml"), "[daemon]\nstate_dir = \"" + dir.file("state") +
+                                            "\"\n[api]\nsocket = \"" + dir.file("api.sock") +
+                                            "\"\n");
+    daemon = std::make_unique<Process>(
+        std::vector<std::string>{
+            "/usr/bin/env", "WATCHDOG_USEC=100000", buildDir() + "/daemon/uplinkd", "--config",
+            dir.file("uplinkd.toml"), "--plugin-dir", pluginDir(), "--dbus=none"},
+        dir.file("uplinkd.log"));
+    ASSERT_TRUE(waitUntil([&] { return ApiClient().connect(dir.file("api.sock")).ok(); }, 10s));
+    EXPECT_FALSE(ns.next(500ms)) << "notified without NOTIFY_SOCKET";
+    EXPECT_EQ(daemon->stop(), 0);
+}
+
+}  // namespace
+}  // namespace uplinkd::testing

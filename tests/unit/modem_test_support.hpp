@@ -1,0 +1,137 @@
+// What the modem driver unit tests share: a fixture with a driver on a ScriptedAtChannel (the
+// script must be used up by the end of each test), waiting for one callback's result, and byte
+// helpers for the sockets. Thread: test.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <array>
+#include <asio.hpp>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "scripted_at_channel.hpp"
+#include "uplinkd/modem_driver.hpp"
+
+namespace uplinkd::testing {
+
+inline std::span<const uint8_t> bytesOf(const std::string& s) {
+    return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
+}
+
+/// A payload full of what an AT parser could trip over: CR LF, "OK", "ERROR", NUL, 0xFF, Ctrl-Z
+/// and a ">" prompt.
+inline const std::string kBinary = std::string(
+    "a\r\nOK\r\n\0\xff\x1a"
+    "ERROR\r\n>",
+    19);
+
+/// The result of one asyncRead / asyncWrite, filled in by its handler.
+struct ReadResult {
+    std::optional<Result<size_t>> r;
+};
+struct WriteResult {
+    std::optional<Status> s;
+};
+
+/// explain(line) contains each of `contains`.
+struct ExplainCase {
+    std::string line;
+    std::vector<std::string> contains;
+};
+
+template <class Explain>
+void expectExplained(Explain explain, const std::vector<ExplainCase>& cases) {
+    for (const auto& c : cases) {
+        const std::string words = explain(c.line);
+        for (const auto& part : c.contains) {
+            EXPECT_NE(words.find(part), std::string::npos)
+                << "explain(\"" << c.line << "\") = \"" << words << "\" lacks \"" << part << "\"";
+        }
+    }
+}
+
+/// Calls `call` with a handler that keeps its result, runs `loop` until the result came and
+/// returns it; a test failure and "test: no answer" when it did not come in time.
+template <class T, class Call>
+Result<T> await(asio::io_context& loop, Call call) {
+    std::optional<Result<T>> result;
+    call([&](Result<T> r) { result.emplace(std::move(r)); });
+    EXPECT_TRUE(runUntil(loop, [&] { return result.has_value(); }));
+    if (!result) {
+        return fail("test", "no answer");
+    }
+    return std::move(*result);
+}
+
+/// A driver of type Driver (made on first use, with `timing`) talking to the scripted channel
+/// `at_`; every test must use up its script.
+template <class Driver, class Timing>
+class ModemDriverTest : public ::testing::Test {
+  protected:
+    explicit ModemDriverTest(Timing timing) : timing_(timing) {}
+
+    void TearDown() override {
+        drain(loop_);
+        EXPECT_EQ(at_.remaining(), 0u) << "script not used up";
+    }
+
+    Driver& driver() {
+        if (!driver_) {
+            driver_ = std::make_unique<Driver>(loop_, at_, settings_, timing_);
+        }
+        return *driver_;
+    }
+
+    Status start() {
+        return await<void>(loop_, [&](auto done) { driver().start(done); });
+    }
+    Result<ByteStreamPtr> open(const ModemSocketRequest& req) {
+        return await<ByteStreamPtr>(loop_, [&](auto done) { driver().open(req, done); });
+    }
+    Status provision(const ModemCredentials& creds) {
+        return await<void>(loop_, [&](auto done) { driver().provision(creds, done); });
+    }
+    Result<ModemInfo> info() {
+        return await<ModemInfo>(loop_, [&](auto done) { driver().info(done); });
+    }
+    /// One asyncWrite of `data`, until its handler ran.
+    Status write(ByteStream& s, const std::string& data) {
+        return await<void>(loop_, [&](auto done) { s.asyncWrite(bytesOf(data), done); });
+    }
+    /// One asyncRead into `buf` and the handlers that are ready (no waiting): its result, if
+    /// it came.
+    std::optional<Result<size_t>> readNow(ByteStream& s, std::span<uint8_t> buf) {
+        std::optional<Result<size_t>> result;
+        s.asyncRead(buf, [&](Result<size_t> r) { result.emplace(std::move(r)); });
+        drain(loop_);
+        return result;
+    }
+    /// Reads until at least `n` bytes came (or a read failed: a test failure); what came.
+    std::string readAtLeast(ByteStream& s, size_t n) {
+        std::string got;
+        std::array<uint8_t, 4096> buf{};
+        while (got.size() < n) {
+            auto r = await<size_t>(loop_, [&](auto done) { s.asyncRead(buf, done); });
+            if (!r) {
+                ADD_FAILURE() << "read: " << r.error().message;
+                break;
+            }
+            got.append(reinterpret_cast<const char*>(buf.data()), *r);
+        }
+        return got;
+    }
+
+    asio::io_context loop_;
+    ScriptedAtChannel at_{loop_};
+    ModemSettings settings_{"internet.example", "", "", ""};
+    Timing timing_;
+    std::unique_ptr<Driver> driver_;
+};
+
+}  // namespace uplinkd::testing
