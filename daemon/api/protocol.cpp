@@ -117,6 +117,29 @@ Status parseSubscription(const json& j, Request& r) {
     return {};
 }
 
+Status parseModem(const json& j, Request& r) {
+    if (auto it = j.find("uplink"); it != j.end()) {
+        if (!it->is_string()) {
+            return bad("\"uplink\" must be a string");
+        }
+        r.uplink = it->get<std::string>();
+    }
+    if (r.op != Op::ModemAt) {
+        return {};
+    }
+    auto command = requiredString(j, "command");
+    if (!command)
+        return command.failure();
+    r.command = *command;
+    if (auto it = j.find("timeout_ms"); it != j.end()) {
+        if (!it->is_number_integer() || it->get<int64_t>() < 100 || it->get<int64_t>() > 300000) {
+            return bad("\"timeout_ms\" must be an integer from 100 to 300000");
+        }
+        r.timeout_ms = it->get<int>();
+    }
+    return {};
+}
+
 }  // namespace
 
 Result<Request> parseRequest(std::string_view line, json& id) {
@@ -158,9 +181,13 @@ Result<Request> parseRequest(std::string_view line, json& id) {
         r.op = Op::Ping;
     } else if (*op == "hello") {
         r.op = Op::Hello;
+    } else if (*op == "modem_info" || *op == "modem_at") {
+        r.op = *op == "modem_info" ? Op::ModemInfo : Op::ModemAt;
+        st = parseModem(j, r);
     } else {
         return fail("unknown_op", "unknown op \"" + *op +
-                                      "\" (publish, subscribe, unsubscribe, status, ping, hello)");
+                                      "\" (publish, subscribe, unsubscribe, status, ping, hello, "
+                                      "modem_info, modem_at)");
     }
     if (!st) {
         return st.failure();

@@ -14,7 +14,7 @@ namespace uplinkd::api {
 
 inline constexpr int kProtocolVersion = 1;
 
-enum class Op { Publish, Subscribe, Unsubscribe, Status, Ping, Hello };
+enum class Op { Publish, Subscribe, Unsubscribe, Status, Ping, Hello, ModemInfo, ModemAt };
 
 struct Request {
     Op op = Op::Ping;
@@ -24,6 +24,9 @@ struct Request {
     std::string route;   ///< subscribe / unsubscribe / status (optional)
     std::string filter;  ///< subscribe / unsubscribe
     int qos = 1;
+    std::string uplink;      ///< modem_info / modem_at (optional: the only modem uplink)
+    std::string command;     ///< modem_at: one AT command line
+    int timeout_ms = 10000;  ///< modem_at
 };
 
 /// Parses one line. On error, `id` receives the request's id when it could be read (so that the

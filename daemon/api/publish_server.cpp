@@ -30,6 +30,7 @@ class PublishServer::Client : public std::enable_shared_from_this<Client> {
         socklen_t len = sizeof cred;
         if (::getsockopt(socket_.native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
             peer_ = "pid " + std::to_string(cred.pid) + " uid " + std::to_string(cred.uid);
+            uid_ = cred.uid;
         }
     }
 
@@ -146,7 +147,36 @@ class PublishServer::Client : public std::enable_shared_from_this<Client> {
             case Op::Hello:
                 send(okReply(req->id, json{{"server", "uplinkd"}, {"protocol", kProtocolVersion}}));
                 break;
+            case Op::ModemInfo:
+                server_.backend_.modemInfo(
+                    req->uplink, [self = shared_from_this(), id = req->id](Result<json> r) {
+                        if (!self->alive_.expired()) {
+                            self->send(r ? okReply(id, json{{"modem", *r}})
+                                         : errorReply(id, r.error()));
+                        }
+                    });
+                break;
+            case Op::ModemAt:
+                modemAt(*req);
+                break;
         }
+    }
+
+    void modemAt(const Request& req) {
+        // Raw AT commands can change the module's settings: root and uplinkd's own user only.
+        if (uid_ != 0 && uid_ != ::geteuid()) {
+            send(errorReply(req.id, makeError("forbidden",
+                                              "modem_at is only for root and the user uplinkd "
+                                              "runs as (it can change the module's settings)")));
+            return;
+        }
+        server_.backend_.modemAt(
+            req.uplink, req.command, req.timeout_ms,
+            [self = shared_from_this(), id = req.id](Result<json> r) {
+                if (!self->alive_.expired()) {
+                    self->send(r ? okReply(id, *r) : errorReply(id, r.error()));
+                }
+            });
     }
 
     void publish(Request req) {
@@ -208,6 +238,7 @@ class PublishServer::Client : public std::enable_shared_from_this<Client> {
     bool writing_ = false;
     bool closed_ = false;
     std::string peer_;
+    uid_t uid_ = static_cast<uid_t>(-1);
     std::set<std::pair<std::string, std::string>> subs_;
 
     friend class PublishServer;

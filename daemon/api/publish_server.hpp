@@ -28,6 +28,20 @@ class ApiBackend {
     /// First local subscriber for (route, filter) appeared / last one left.
     virtual Status subscribe(const std::string& route, const std::string& filter, int qos) = 0;
     virtual void unsubscribe(const std::string& route, const std::string& filter) = 0;
+    /// The modem uplink `uplink` (empty: the only one): identity, SIM, network, supervisor.
+    virtual void modemInfo(const std::string& uplink,
+                           std::function<void(Result<nlohmann::json>)> done) {
+        (void)uplink;
+        done(fail("unsupported", "this server has no modem uplinks"));
+    }
+    /// Runs one AT command on the modem uplink `uplink` (empty: the only one).
+    virtual void modemAt(const std::string& uplink, const std::string& command, int timeout_ms,
+                         std::function<void(Result<nlohmann::json>)> done) {
+        (void)uplink;
+        (void)command;
+        (void)timeout_ms;
+        done(fail("unsupported", "this server has no modem uplinks"));
+    }
 };
 
 struct ServerOptions {

@@ -1,5 +1,5 @@
-// uplinkctl: the command-line client of uplinkd's local API (publish, subscribe, status),
-// configuration checks and SAS tokens for checking by hand.
+// uplinkctl: the command-line client of uplinkd's local API (publish, subscribe, status,
+// modem), configuration checks and SAS tokens for checking by hand.
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -182,6 +182,86 @@ int runSasToken(const uplinkd::ConfigSource& source, const std::string& route) {
     return 0;
 }
 
+std::string text(const json& j, const char* key) {
+    auto it = j.find(key);
+    return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+int runModemInfo(ApiClient& c, const std::string& uplink, bool as_json) {
+    json req{{"op", "modem_info"}, {"id", 1}};
+    if (!uplink.empty())
+        req["uplink"] = uplink;
+    if (auto st = c.send(req); !st)
+        return report(st.error());
+    auto r = c.receive(std::chrono::seconds(60));
+    if (!r)
+        return report(r.error());
+    if ((*r)["status"] != "ok") {
+        std::cerr << "uplinkctl: " << text(*r, "message") << "\n";
+        return kExitFailure;
+    }
+    const json& m = (*r)["modem"];
+    if (as_json) {
+        std::cout << m.dump(2) << "\n";
+        return 0;
+    }
+    std::cout << "modem " << text(m, "uplink") << " (" << text(m, "driver") << " on "
+              << text(m, "device") << " " << m.value("baud", 0) << " 8N1"
+              << (m.value("flow_control", false) ? " RTS/CTS" : "") << ", TLS "
+              << (text(m, "tls") == "modem" ? "by the module" : "by uplinkd") << ")\n";
+    std::cout << "  state         " << text(m, "state") << "\n";
+    if (!text(m, "problem").empty())
+        std::cout << "  problem       " << text(m, "problem") << "\n";
+    if (!text(m, "model").empty()) {
+        std::cout << "  module        " << text(m, "manufacturer") << " " << text(m, "model")
+                  << ", firmware " << text(m, "firmware") << "\n";
+        std::cout << "  IMEI          " << text(m, "imei") << "\n";
+        std::cout << "  SIM           " << text(m, "sim");
+        if (!text(m, "iccid").empty())
+            std::cout << " (ICCID " << text(m, "iccid") << ")";
+        std::cout << "\n  network       " << text(m, "registration");
+        if (m.value("signal_dbm", 0) != 0)
+            std::cout << ", signal " << m.value("signal_dbm", 0) << " dBm";
+        std::cout << "\n";
+    }
+    if (!text(m, "info_error").empty())
+        std::cout << "  info error    " << text(m, "info_error") << "\n";
+    std::cout << "  power control " << text(m, "power");
+    if (!text(m, "power_error").empty())
+        std::cout << " (" << text(m, "power_error") << ")";
+    std::cout << "\n  line          " << m.value("bytes_written", uint64_t{0}) << " bytes out, "
+              << m.value("bytes_read", uint64_t{0}) << " bytes in, "
+              << m.value("at_timeouts", uint64_t{0}) << " AT timeout(s)\n";
+    std::cout << "  recoveries    " << m.value("recoveries", uint64_t{0});
+    if (!text(m, "last_recovery").empty())
+        std::cout << " (last: " << text(m, "last_recovery") << ")";
+    std::cout << "\n";
+    return 0;
+}
+
+int runModemAt(ApiClient& c, const std::string& uplink, const std::string& command, int timeout_s) {
+    json req{{"op", "modem_at"}, {"id", 1}, {"command", command}, {"timeout_ms", timeout_s * 1000}};
+    if (!uplink.empty())
+        req["uplink"] = uplink;
+    if (auto st = c.send(req); !st)
+        return report(st.error());
+    auto r = c.receive(std::chrono::seconds(timeout_s + 60));
+    if (!r)
+        return report(r.error());
+    if ((*r)["status"] != "ok") {
+        std::cerr << "uplinkctl: " << text(*r, "code") << ": " << text(*r, "message") << "\n";
+        return kExitFailure;
+    }
+    for (const auto& line : (*r)["lines"]) {
+        std::cout << line.get<std::string>() << "\n";
+    }
+    std::cout << text(*r, "final") << "\n";
+    if (!text(*r, "explanation").empty()) {
+        std::cout << "  (" << text(*r, "explanation") << ")\n";
+    }
+    return text(*r, "final") == "OK" ? 0 : kExitFailure;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -227,6 +307,23 @@ int main(int argc, char** argv) {
     subscribe->add_option("-q,--qos", sub_qos, "QoS 0 or 1")->check(CLI::Range(0, 2));
     subscribe->add_option("-n,--count", count, "exit after this many messages");
     subscribe->add_flag("--json", sub_json, "print each event as JSON");
+
+    auto* modem = app.add_subcommand("modem", "look at a modem uplink");
+    modem->require_subcommand(1);
+    std::string modem_uplink;
+    bool modem_json = false;
+    auto* modem_info = modem->add_subcommand("info", "module, SIM, network, supervisor state");
+    modem_info->add_option("-u,--uplink", modem_uplink, "the modem uplink (default: the only one)");
+    modem_info->add_flag("--json", modem_json, "print JSON");
+    auto* modem_at = modem->add_subcommand(
+        "at", "send one AT command and print the answer (root or uplinkd's user only)");
+    std::string at_command;
+    int at_timeout_s = 10;
+    modem_at->add_option("-u,--uplink", modem_uplink, "the modem uplink (default: the only one)");
+    modem_at->add_option("--timeout", at_timeout_s, "seconds to wait for the final result")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 300));
+    modem_at->add_option("command", at_command, "the command, e.g. 'AT+CSQ'")->required();
 
     auto* check = app.add_subcommand("check-config", "validate a configuration file");
     uplinkd::ConfigSource source;
@@ -297,6 +394,12 @@ int main(int argc, char** argv) {
     }
     if (subscribe->parsed()) {
         return runSubscribe(client, sub_route, filter, sub_qos, count, sub_json);
+    }
+    if (modem_info->parsed()) {
+        return runModemInfo(client, modem_uplink, modem_json);
+    }
+    if (modem_at->parsed()) {
+        return runModemAt(client, modem_uplink, at_command, at_timeout_s);
     }
     return 0;
 }

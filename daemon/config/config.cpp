@@ -1,11 +1,14 @@
 #include "config/config.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <sstream>
 
+#include "modem/serial_port.hpp"
 #include "plugin/plugin_registry.hpp"
 #include "uplinkd/log.hpp"
+#include "uplinkd/secret_file.hpp"
 
 namespace uplinkd {
 
@@ -123,10 +126,115 @@ void readApi(ConfigTable t, ApiSection& out) {
     t.finish();
 }
 
-void readUplink(ConfigTable t, const std::string& name, UplinkConfig& out) {
+void readPower(ConfigTable p, ModemPowerConfig& out) {
+    if (!p.present()) {
+        return;
+    }
+    out.backend = p.choice("backend", {"none", "gpiod", "emulator"}).value_or("none");
+    const bool gpiod = out.backend == "gpiod";
+    out.chip = p.string("chip", gpiod).value_or("");
+    auto line = [&](const char* key) -> std::optional<unsigned> {
+        if (auto v = p.integer(key, 0, 65535)) {
+            return static_cast<unsigned>(*v);
+        }
+        return std::nullopt;
+    };
+    out.power_line = line("power_line");
+    out.reset_line = line("reset_line");
+    out.status_line = line("status_line");
+    out.active_low = p.boolean("active_low").value_or(false);
+    if (gpiod && !out.power_line && !out.reset_line && !p.has("power_line") &&
+        !p.has("reset_line")) {
+        p.error("", "backend \"gpiod\" needs power_line or reset_line (line offsets on the chip)");
+    }
+    if (!gpiod) {
+        for (const char* key : {"chip", "power_line", "reset_line", "status_line", "active_low"}) {
+            if (p.has(key)) {
+                p.error(key, "only used with backend = \"gpiod\"");
+            }
+        }
+    }
+    out.control_socket = p.string("control_socket", out.backend == "emulator").value_or("");
+    if (out.backend != "emulator" && p.has("control_socket")) {
+        p.error("control_socket", "only used with backend = \"emulator\"");
+    }
+    auto ms = [&](const char* key, int64_t min, int64_t max) -> std::optional<int> {
+        if (auto v = p.integer(key, min, max)) {
+            return static_cast<int>(*v);
+        }
+        return std::nullopt;
+    };
+    out.power_pulse_ms = ms("power_pulse_ms", 1, 60'000);
+    out.reset_pulse_ms = ms("reset_pulse_ms", 1, 60'000);
+    out.boot_wait_ms = ms("boot_wait_ms", 0, 600'000);
+    p.finish();
+}
+
+void readModemUplink(ConfigTable& t, UplinkConfig& out, PluginRegistry& plugins) {
+    const ModemPluginApi* api = nullptr;
+    if (auto driver = t.string("driver", true)) {
+        out.driver = *driver;
+        api = plugins.modem(*driver);
+        if (api == nullptr) {
+            std::string known;
+            for (const auto& n : plugins.names(PluginKind::Modem)) {
+                known += known.empty() ? n : ", " + n;
+            }
+            t.error("driver", "no modem plugin \"" + *driver + "\" in " + plugins.directory() +
+                                  " (available: " + (known.empty() ? "none" : known) + ")");
+        }
+    }
+    out.device = t.string("device", true).value_or("");
+    if (auto baud = t.integer("baud", 1, 100'000'000)) {
+        if (!SerialPort::speedFor(static_cast<unsigned>(*baud))) {
+            std::string rates;
+            for (unsigned b : SerialPort::supportedBauds()) {
+                rates += (rates.empty() ? "" : ", ") + std::to_string(b);
+            }
+            t.error("baud",
+                    std::to_string(*baud) + " is not a supported baud rate (" + rates + ")");
+        } else {
+            out.baud = static_cast<unsigned>(*baud);
+        }
+    }
+    out.flow_control = t.boolean("flow_control").value_or(true);
+    out.tls = t.choice("tls", {"local", "modem"}).value_or("local");
+    if (out.tls == "modem" && api != nullptr && !api->match->supports_tls_offload) {
+        t.error("tls",
+                "the " + out.driver + " driver cannot have the module do TLS; use tls = \"local\"");
+    }
+    out.apn = t.string("apn").value_or("");
+    out.apn_user = t.string("apn_user").value_or("");
+    if (auto pw = readSecretFile(t, "apn_password_file")) {
+        out.apn_password = *pw;
+        if (out.apn_user.empty()) {
+            t.error("apn_password_file", "an APN password needs apn_user");
+        }
+    }
+    if (auto pin = readSecretFile(t, "pin_file")) {
+        const bool digits = std::all_of(pin->begin(), pin->end(), [](char c) {
+            return std::isdigit(static_cast<unsigned char>(c)) != 0;
+        });
+        if (!digits || pin->size() < 4 || pin->size() > 8) {
+            t.error("pin_file", "the file must hold the SIM PIN: 4 to 8 digits");
+        } else {
+            out.pin = *pin;
+        }
+    }
+    out.health_check_ms = static_cast<int>(
+        t.integer("health_check_ms", 1000, 3'600'000).value_or(out.health_check_ms));
+    readPower(t.table("power"), out.power);
+}
+
+void readUplink(ConfigTable t, const std::string& name, UplinkConfig& out,
+                PluginRegistry& plugins) {
     out.name = name;
-    out.type = t.choice("type", {"network"}, true).value_or("network");
-    out.interface = t.string("interface").value_or("");
+    out.type = t.choice("type", {"network", "modem"}, true).value_or("network");
+    if (out.type == "modem") {
+        readModemUplink(t, out, plugins);
+    } else {
+        out.interface = t.string("interface").value_or("");
+    }
     t.finish();
 }
 
@@ -259,12 +367,14 @@ Result<Config> build(toml::table& root, std::vector<std::string> files,
     ConfigTable uplinks = top.table("uplinks");
     for (const auto& name : uplinks.tableKeys()) {
         UplinkConfig u;
-        readUplink(uplinks.table(name), name, u);
+        readUplink(uplinks.table(name), name, u, plugins);
         cfg.uplinks[name] = u;
     }
     uplinks.finish();
     if (cfg.uplinks.empty()) {
-        cfg.uplinks["network"] = UplinkConfig{"network", "network", ""};
+        UplinkConfig network;
+        network.name = "network";
+        cfg.uplinks["network"] = network;
     }
 
     ConfigTable routes = top.table("routes");

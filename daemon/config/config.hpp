@@ -33,10 +33,37 @@ struct ApiSection {
     size_t max_line_bytes = 1024 * 1024;
 };
 
+/// [uplinks.<name>.power] of a modem uplink: how uplinkd can reset or power-cycle the module.
+struct ModemPowerConfig {
+    std::string backend = "none";  ///< "none", "gpiod" or "emulator" (tests)
+    std::string chip;              ///< gpiod: chip name, path, label or number
+    std::optional<unsigned> power_line, reset_line, status_line;  ///< gpiod line offsets
+    bool active_low = false;  ///< the power and reset lines are asserted low
+    /// Pulse lengths and the boot wait; unset: the driver's defaults.
+    std::optional<int> power_pulse_ms, reset_pulse_ms, boot_wait_ms;
+    std::string control_socket;  ///< emulator: its control socket
+    bool operator==(const ModemPowerConfig&) const = default;
+};
+
 struct UplinkConfig {
     std::string name;
-    std::string type = "network";  ///< "network" for now; "modem" later
-    std::string interface;         ///< bind to this network interface (SO_BINDTODEVICE)
+    std::string type = "network";  ///< "network" or "modem"
+    std::string interface;         ///< network: bind to this interface (SO_BINDTODEVICE)
+
+    // type = "modem"
+    std::string driver;  ///< modem plugin name
+    std::string device;  ///< serial device of the module's AT port
+    unsigned baud = 115200;
+    bool flow_control = true;   ///< RTS/CTS
+    std::string tls = "local";  ///< "local": uplinkd does TLS; "modem": the module does
+    std::string apn;
+    std::string apn_user;
+    std::string apn_password;     ///< secret, from apn_password_file
+    std::string pin;              ///< secret, from pin_file
+    int health_check_ms = 30000;  ///< probe an idle module this often
+    ModemPowerConfig power;
+
+    bool operator==(const UplinkConfig&) const = default;
 };
 
 struct TlsConfig {

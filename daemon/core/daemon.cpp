@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "dbus/dbus_service.hpp"
+#include "modem/modem_uplink.hpp"
 #include "spool/memory_spool.hpp"
 #include "spool/sqlite_spool.hpp"
 #include "uplink/local_network.hpp"
@@ -101,14 +102,28 @@ void Daemon::startDbus() {
 void Daemon::buildUplinks(const Config& cfg) {
     uplinks_.clear();
     for (const auto& [name, u] : cfg.uplinks) {
-        uplinks_[name] = std::make_unique<LocalNetwork>(loop_, name, u.interface);
+        if (u.type == "modem") {
+            // The configuration was checked against the loaded plugins.
+            const ModemPluginApi* api = plugins_.modem(u.driver);
+            if (api == nullptr) {
+                logError("uplink " + name + ": no modem plugin \"" + u.driver + "\"");
+                continue;
+            }
+            auto modem = std::make_unique<ModemUplink>(loop_, u, *api);
+            modem->start();
+            uplinks_[name] = std::move(modem);
+        } else {
+            uplinks_[name] = std::make_unique<LocalNetwork>(loop_, name, u.interface);
+        }
     }
 }
 
 std::unique_ptr<RouteSession> Daemon::makeRoute(const RouteConfig& rc) {
     std::vector<Uplink*> ups;
     for (const auto& name : rc.uplinks) {
-        ups.push_back(uplinks_.at(name).get());
+        if (auto it = uplinks_.find(name); it != uplinks_.end()) {
+            ups.push_back(it->second.get());
+        }
     }
     RouteSession::Events ev;
     std::weak_ptr<bool> alive = alive_;
@@ -184,8 +199,7 @@ void Daemon::reload() {
     bool uplinks_changed = cfg->uplinks.size() != config_.uplinks.size();
     for (const auto& [name, u] : cfg->uplinks) {
         auto old = config_.uplinks.find(name);
-        uplinks_changed |= old == config_.uplinks.end() || old->second.interface != u.interface ||
-                           old->second.type != u.type;
+        uplinks_changed |= old == config_.uplinks.end() || !(old->second == u);
     }
     if (uplinks_changed) {
         routes_.clear();
@@ -346,6 +360,62 @@ void Daemon::unsubscribe(const std::string& route, const std::string& filter) {
     if (auto it = routes_.find(route); it != routes_.end()) {
         it->second->unsubscribe(filter);
     }
+}
+
+Result<ModemUplink*> Daemon::findModem(const std::string& name) {
+    std::vector<ModemUplink*> modems;
+    std::string names;
+    for (const auto& [uname, up] : uplinks_) {
+        if (auto* m = dynamic_cast<ModemUplink*>(up.get())) {
+            if (uname == name) {
+                return m;
+            }
+            modems.push_back(m);
+            names += names.empty() ? uname : ", " + uname;
+        }
+    }
+    if (!name.empty()) {
+        if (uplinks_.count(name) > 0) {
+            return fail("unknown_uplink", "uplink \"" + name + "\" is not a modem uplink");
+        }
+        return fail("unknown_uplink", "no uplink \"" + name + "\" (modem uplinks: " +
+                                          (names.empty() ? "none" : names) + ")");
+    }
+    if (modems.empty()) {
+        return fail("no_modem",
+                    "no modem uplink is configured (an [uplinks.<name>] with type = \"modem\")");
+    }
+    if (modems.size() > 1) {
+        return fail("bad_request",
+                    "there are several modem uplinks (" + names + "): name one (--uplink)");
+    }
+    return modems.front();
+}
+
+void Daemon::modemInfo(const std::string& uplink,
+                       std::function<void(Result<nlohmann::json>)> done) {
+    auto modem = findModem(uplink);
+    if (!modem) {
+        done(modem.failure());
+        return;
+    }
+    (*modem)->info(std::move(done));
+}
+
+void Daemon::modemAt(const std::string& uplink, const std::string& command, int timeout_ms,
+                     std::function<void(Result<nlohmann::json>)> done) {
+    auto modem = findModem(uplink);
+    if (!modem) {
+        done(modem.failure());
+        return;
+    }
+    (*modem)->at(command, std::chrono::milliseconds(timeout_ms),
+                 [name = (*modem)->name(), done = std::move(done)](Result<nlohmann::json> r) {
+                     if (r) {
+                         (*r)["uplink"] = name;
+                     }
+                     done(std::move(r));
+                 });
 }
 
 }  // namespace uplinkd

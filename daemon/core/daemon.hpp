@@ -32,6 +32,8 @@ struct DaemonOptions {
     std::function<void(const std::string&)> status_changed;
 };
 
+class ModemUplink;
+
 class Daemon final : public api::ApiBackend {
   public:
     Daemon(asio::io_context& loop, ConfigSource source, DaemonOptions options = {});
@@ -49,6 +51,10 @@ class Daemon final : public api::ApiBackend {
     Result<nlohmann::json> status(const std::string& route) override;
     Status subscribe(const std::string& route, const std::string& filter, int qos) override;
     void unsubscribe(const std::string& route, const std::string& filter) override;
+    void modemInfo(const std::string& uplink,
+                   std::function<void(Result<nlohmann::json>)> done) override;
+    void modemAt(const std::string& uplink, const std::string& command, int timeout_ms,
+                 std::function<void(Result<nlohmann::json>)> done) override;
 
   private:
     void applyRoutes(const Config& cfg);
@@ -59,6 +65,8 @@ class Daemon final : public api::ApiBackend {
     void onRouteState(const std::string& route, RouteState state);
     /// Sends the routes' summary to options_.status_changed when it changed.
     void updateStatusLine();
+    /// The modem uplink named `name`, or the only one when `name` is empty.
+    Result<ModemUplink*> findModem(const std::string& name);
 
     asio::io_context& loop_;
     ConfigSource source_;

@@ -128,8 +128,10 @@ int TlsContext::onNewSession(SSL* ssl, SSL_SESSION* session) {
     if (self->session_ != nullptr) {
         SSL_SESSION_free(self->session_);
     }
-    self->session_ = session;
-    return 1;  // we keep the reference
+    // A copy: OpenSSL marks the connection's own session not resumable when the connection is
+    // freed without a close_notify (a dropped link), which would spoil the next resumption.
+    self->session_ = SSL_SESSION_dup(session);
+    return 0;  // OpenSSL keeps its reference
 }
 
 Result<std::shared_ptr<TlsContext>> TlsContext::create(const TlsOptions& options) {

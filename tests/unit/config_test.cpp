@@ -21,6 +21,10 @@ host = "broker.example.com"
 client_id = "gw-1"
 )";
 
+// A modem uplink (its driver plugin may not be built here: that is one more diagnostic).
+const std::string kModem = "[uplinks.lte]\ntype = \"modem\"\ndriver = \"sierra-hl78\"\n";
+const std::string kModemTty = kModem + "device = \"/dev/ttyUSB2\"\n";
+
 TEST(Config, ValidMinimalConfigLoads) {
     auto cfg = load(kValidRoute);
     ASSERT_TRUE(cfg) << cfg.error().message;
@@ -107,7 +111,55 @@ INSTANTIATE_TEST_SUITE_P(
                 "client_id = \"c\"\n",
                 "a route name may contain only letters"},
         Mistake{"password without username", kValidRoute + "password_file = \"/etc/hostname\"\n",
-                "routes.r1.cloud.password_file:"}),
+                "routes.r1.cloud.password_file:"},
+        Mistake{"unknown uplink type", "[uplinks.x]\ntype = \"lte\"\n" + kValidRoute,
+                "test.toml:2:8: uplinks.x.type: \"lte\" is not one of"},
+        Mistake{"unknown modem driver",
+                "[uplinks.lte]\ntype = \"modem\"\ndriver = \"acme-modem\"\ndevice = \"/dev/x\"\n" +
+                    kValidRoute,
+                "test.toml:3:10: uplinks.lte.driver: no modem plugin \"acme-modem\" in"},
+        Mistake{"modem uplink without device", kModem + kValidRoute,
+                "test.toml:1:1: uplinks.lte.device: missing"},
+        Mistake{"unsupported baud rate", kModemTty + "baud = 115201\n" + kValidRoute,
+                "test.toml:5:8: uplinks.lte.baud: 115201 is not a supported baud rate (1200, "},
+        Mistake{"bad modem TLS mode", kModemTty + "tls = \"module\"\n" + kValidRoute,
+                "test.toml:5:7: uplinks.lte.tls: \"module\" is not one of \"local\", \"modem\""},
+        Mistake{
+            "PIN file readable by everyone",
+            kModemTty + "pin_file = \"/etc/hostname\"\n" + kValidRoute,
+            "test.toml:5:12: uplinks.lte.pin_file: \"/etc/hostname\" is readable by every user"},
+        Mistake{
+            "missing APN password file",
+            kModemTty + "apn_user = \"u\"\napn_password_file = \"/nonexistent/pw\"\n" + kValidRoute,
+            "test.toml:6:21: uplinks.lte.apn_password_file: cannot read \"/nonexistent/pw\""},
+        Mistake{"modem key on a network uplink",
+                "[uplinks.eth]\ntype = \"network\"\nbaud = 9600\n" + kValidRoute,
+                "test.toml:3:1: uplinks.eth.baud: unknown key"},
+        Mistake{
+            "gpiod power without a chip",
+            kModemTty + "[uplinks.lte.power]\nbackend = \"gpiod\"\npower_line = 17\n" + kValidRoute,
+            "uplinks.lte.power.chip: missing"},
+        Mistake{
+            "gpiod power without lines",
+            kModemTty + "[uplinks.lte.power]\nbackend = \"gpiod\"\nchip = \"gpiochip0\"\n" +
+                kValidRoute,
+            "test.toml:5:1: uplinks.lte.power: backend \"gpiod\" needs power_line or reset_line"},
+        Mistake{"GPIO key with another power backend",
+                kModemTty + "[uplinks.lte.power]\nbackend = \"none\"\nchip = \"gpiochip0\"\n" +
+                    kValidRoute,
+                "test.toml:7:8: uplinks.lte.power.chip: only used with backend = \"gpiod\""},
+        Mistake{"emulator power without its socket",
+                kModemTty + "[uplinks.lte.power]\nbackend = \"emulator\"\n" + kValidRoute,
+                "uplinks.lte.power.control_socket: missing"},
+        Mistake{"power pulse out of range",
+                kModemTty +
+                    "[uplinks.lte.power]\nbackend = \"gpiod\"\nchip = \"0\"\n"
+                    "reset_line = 4\nreset_pulse_ms = 0\n" +
+                    kValidRoute,
+                "test.toml:9:18: uplinks.lte.power.reset_pulse_ms: 0 is out of range (1 to 60000)"},
+        Mistake{"unknown power key",
+                kModemTty + "[uplinks.lte.power]\npwr_line = 3\n" + kValidRoute,
+                "test.toml:6:1: uplinks.lte.power.pwr_line: unknown key"}),
     [](const ::testing::TestParamInfo<Mistake>& p) {
         std::string name = p.param.what;
         for (char& c : name) {

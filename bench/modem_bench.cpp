@@ -1,0 +1,402 @@
+// Benchmark: uplinkd over a modem on a 115,200-baud UART (the modem emulator, real Mosquitto),
+// for each modem driver plugin that is built:
+//   1. goodput: 1 KB messages at QoS 1 with tls = "local" through the whole daemon, as a share
+//      of the line rate (11,520 bytes/s each way), and the bytes on the line per message;
+//   2. the bytes on the line for one reconnect (module socket, TLS, MQTT CONNECT/CONNACK), with a
+//      full TLS handshake and with a resumed one, for an EC certificate and for an RSA chain.
+// Prints tables. Usage: modem_bench [messages]
+#include <asio.hpp>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <optional>
+
+#include "cli/api_client.hpp"
+#include "modem/modem_uplink.hpp"
+#include "modem_emulator.hpp"
+#include "plugin/plugin_registry.hpp"
+#include "test_env.hpp"
+#include "tls/tls_session.hpp"
+#include "tunnel/connect_request.hpp"
+#include "uplinkd/log.hpp"
+
+using namespace uplinkd;
+using namespace uplinkd::testing;
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr unsigned kBaud = 115200;
+constexpr double kLineBytesPerSecond = kBaud / 10.0;  // 8N1: 10 bits per byte
+constexpr size_t kPayload = 1024;
+
+struct Driver {
+    std::string name;
+    std::string model;
+};
+const Driver kDrivers[] = {{"sierra-hl78", "hl78"}, {"simcom-a76xx", "a76xx"}};
+
+bool built(const Driver& d) {
+    return std::filesystem::exists(pluginDir() + "/uplinkd-modem-" + d.name + ".so");
+}
+
+std::string uplinkToml(const Driver& d, const ModemEmulator& emu) {
+    return "[uplinks.lte]\ntype = \"modem\"\ndriver = \"" + d.name + "\"\ndevice = \"" +
+           emu.device() + "\"\nbaud = " + std::to_string(kBaud) +
+           "\nflow_control = false\ntls = \"local\"\napn = \"internet\"\n"
+           "[routes.cloud]\nuplinks = [\"lte\"]\n";
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. Goodput through the daemon
+
+struct Goodput {
+    double seconds = 0;
+    uint64_t up = 0;    ///< bytes from the host to the module
+    uint64_t down = 0;  ///< bytes from the module to the host
+    bool ok = false;
+};
+
+Goodput measureGoodput(const Driver& d, int messages) {
+    Goodput g;
+    TempDir dir;
+    Pki pki = makePki(dir.file("pki"));
+    Mosquitto broker(dir, pki);
+    ModemEmulator emu(dir, d.model, kBaud);
+    testing::Daemon daemon(dir, uplinkToml(d, emu) + genericRoute("cloud", broker.port(), pki.ca),
+                           {});
+    if (!daemon.waitRoute(
+            "cloud", [](const json& s) { return s["state"] == "online"; }, 120s)) {
+        std::cerr << "route did not come online: " << daemon.routeStatus("cloud").dump() << "\n";
+        return g;
+    }
+    ApiClient c;
+    if (!c.connect(daemon.socket())) {
+        return g;
+    }
+    auto publish = [&](int id) {
+        std::string payload = "bench " + std::to_string(id) + " ";
+        payload.resize(kPayload, '.');
+        return json{{"op", "publish"},        {"id", id}, {"route", "cloud"},
+                    {"topic", "bench/modem"}, {"qos", 1}, {"payload", payload}}
+                   .dump() +
+               "\n";
+    };
+    // Warm up (a first message), then measure from a quiet line.
+    (void)c.sendRaw(publish(0));
+    if (!daemon.waitRoute(
+            "cloud", [](const json& s) { return s["delivered"] == 1; }, 60s)) {
+        return g;
+    }
+    emu.control("stats reset");
+    std::string batch;
+    for (int i = 1; i <= messages; ++i) {
+        batch += publish(i);
+    }
+    const auto start = Clock::now();
+    (void)c.sendRaw(batch);
+    const bool done = daemon.waitRoute(
+        "cloud", [&](const json& s) { return s["delivered"] == messages + 1; }, 600s);
+    g.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    const json st = emu.status();
+    g.up = st.value("bytes_in", uint64_t{0});
+    g.down = st.value("bytes_out", uint64_t{0});
+    g.ok = done;
+    return g;
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. Bytes for a reconnect, in process: ModemUplink + TlsSession + a hand-made MQTT CONNECT
+
+/// A CA (root, or root and intermediate) with a server certificate for localhost.
+Pki rsaChain(const std::string& dir) {
+    const std::string script =
+        "set -e; mkdir -p " + dir + "; cd " + dir +
+        "; openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj '/CN=bench root CA' "
+        "-keyout root.key -out root.crt"
+        "; openssl req -newkey rsa:2048 -nodes -subj '/CN=bench intermediate CA' "
+        "-keyout int.key -out int.csr"
+        "; printf 'basicConstraints=critical,CA:TRUE,pathlen:0\\nkeyUsage=critical,keyCertSign,"
+        "cRLSign\\n' > int.ext"
+        "; openssl x509 -req -in int.csr -CA root.crt -CAkey root.key -CAcreateserial -days 30 "
+        "-extfile int.ext -out int.crt"
+        "; openssl req -newkey rsa:2048 -nodes -subj '/CN=localhost' -keyout server.key "
+        "-out server.csr"
+        "; printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\nextendedKeyUsage=serverAuth\\n' "
+        "> server.ext"
+        "; openssl x509 -req -in server.csr -CA int.crt -CAkey int.key -CAcreateserial -days 30 "
+        "-extfile server.ext -out server.crt"
+        "; cat server.crt int.crt > chain.crt; chmod 644 *";
+    if (std::system(("(" + script + ") >/dev/null 2>&1").c_str()) != 0) {
+        std::cerr << "cannot make the RSA chain (openssl missing?)\n";
+    }
+    Pki p;
+    p.dir = dir;
+    p.ca = dir + "/root.crt";
+    p.server_cert = dir + "/chain.crt";
+    p.server_key = dir + "/server.key";
+    return p;
+}
+
+std::string mqttConnect(const std::string& client_id) {
+    std::string vh{0x00, 0x04, 'M', 'Q', 'T', 'T', 0x04, 0x02, 0x00, 0x3c};
+    std::string packet;
+    packet += static_cast<char>(0x10);
+    packet += static_cast<char>(vh.size() + 2 + client_id.size());
+    packet += vh;
+    packet += static_cast<char>(client_id.size() >> 8);
+    packet += static_cast<char>(client_id.size() & 0xff);
+    packet += client_id;
+    return packet;
+}
+
+/// Counts the bytes that pass through a stream (what TLS and MQTT send and receive).
+class CountingStream final : public ByteStream {
+  public:
+    struct Counts {
+        uint64_t in = 0;
+        uint64_t out = 0;
+    };
+    CountingStream(ByteStreamPtr inner, std::shared_ptr<Counts> counts)
+        : inner_(std::move(inner)), counts_(std::move(counts)) {}
+    void asyncRead(std::span<uint8_t> buf, ReadHandler handler) override {
+        inner_->asyncRead(buf, [c = counts_, handler = std::move(handler)](Result<size_t> r) {
+            if (r) {
+                c->in += *r;
+            }
+            handler(std::move(r));
+        });
+    }
+    void asyncWrite(std::span<const uint8_t> buf, WriteHandler handler) override {
+        inner_->asyncWrite(buf,
+                           [c = counts_, n = buf.size(), handler = std::move(handler)](Status st) {
+                               if (st) {
+                                   c->out += n;
+                               }
+                               handler(std::move(st));
+                           });
+    }
+    void close() override { inner_->close(); }
+    std::string describe() const override { return inner_->describe(); }
+
+  private:
+    ByteStreamPtr inner_;
+    std::shared_ptr<Counts> counts_;
+};
+
+/// What one reconnect cost: bytes on the serial line, and bytes through the module's socket.
+struct Cost {
+    uint64_t line = 0;
+    uint64_t socket = 0;
+};
+
+class Reconnects {
+  public:
+    Reconnects(asio::io_context& loop, ModemUplink& up, uint16_t port)
+        : loop_(loop), up_(up), port_(port) {}
+
+    /// One connection up to the CONNACK; the bytes it cost on the line, or nothing on failure.
+    std::optional<Cost> once(const std::shared_ptr<TlsContext>& ctx, bool* resumed) {
+        SerialAtChannel& at = up_.channel();
+        const uint64_t before = at.bytesWritten() + at.bytesRead();
+        std::optional<Result<ByteStreamPtr>> stream;
+        up_.connect("localhost", port_, [&](Result<ByteStreamPtr> s) { stream = std::move(s); });
+        if (!run([&] { return stream.has_value(); }) || !*stream) {
+            std::cerr << "connect: " << (stream ? stream->error().message : "timeout") << "\n";
+            return std::nullopt;
+        }
+        auto counts = std::make_shared<CountingStream::Counts>();
+        auto tls = std::make_unique<TlsSession>(
+            ctx, std::make_unique<CountingStream>(std::move(stream->value()), counts));
+        std::optional<Status> hs;
+        tls->handshake([&](Status s) { hs = std::move(s); });
+        if (!run([&] { return hs.has_value(); }) || !*hs) {
+            std::cerr << "handshake: " << (hs ? hs->error().message : "timeout") << "\n";
+            return std::nullopt;
+        }
+        const std::string connect = mqttConnect("modem-bench");
+        std::optional<Status> wrote;
+        tls->asyncWrite(std::span(reinterpret_cast<const uint8_t*>(connect.data()), connect.size()),
+                        [&](Status s) { wrote = std::move(s); });
+        std::array<uint8_t, 64> buf{};
+        size_t got = 0;
+        bool failed = false;
+        std::function<void()> readMore = [&] {
+            tls->asyncRead(std::span(buf.data() + got, buf.size() - got), [&](Result<size_t> n) {
+                if (!n) {
+                    failed = true;
+                    return;
+                }
+                got += *n;
+                if (got < 4) {
+                    readMore();
+                }
+            });
+        };
+        readMore();
+        if (!run([&] { return got >= 4 || failed; }) || failed || buf[0] != 0x20 || buf[3] != 0) {
+            std::cerr << "no CONNACK\n";
+            return std::nullopt;
+        }
+        const Cost cost{at.bytesWritten() + at.bytesRead() - before, counts->in + counts->out};
+        *resumed = tls->resumed();
+        tls->close();
+        tls.reset();
+        // Let the module close its socket before the next measurement.
+        run([&] { return !at.busy(); });
+        return cost;
+    }
+
+  private:
+    bool run(const std::function<bool()>& done) {
+        const auto deadline = Clock::now() + std::chrono::seconds(120);
+        while (!done() && Clock::now() < deadline) {
+            loop_.run_one_for(std::chrono::milliseconds(20));
+        }
+        return done();
+    }
+    asio::io_context& loop_;
+    ModemUplink& up_;
+    uint16_t port_;
+};
+
+struct ReconnectCost {
+    double full = 0;
+    double full_socket = 0;
+    double resumed = 0;
+    double resumed_socket = 0;
+    bool resumed_really = true;
+    bool ok = false;
+};
+
+ReconnectCost measureReconnect(const Driver& d, const Pki& pki, const TempDir& dir) {
+    ReconnectCost out;
+    Mosquitto broker(dir, pki);
+    ModemEmulator emu(dir, d.model, kBaud);
+    PluginRegistry plugins;
+    plugins.loadDirectory(pluginDir());
+    const ModemPluginApi* api = plugins.modem(d.name);
+    if (api == nullptr) {
+        return out;
+    }
+    asio::io_context loop;
+    UplinkConfig c;
+    c.name = "lte";
+    c.type = "modem";
+    c.driver = d.name;
+    c.device = emu.device();
+    c.baud = kBaud;
+    c.flow_control = false;
+    c.apn = "internet";
+    ModemUplink up(loop, c, *api);
+    up.start();
+    const auto deadline = Clock::now() + std::chrono::seconds(120);
+    while (!up.ready() && Clock::now() < deadline) {
+        loop.run_one_for(std::chrono::milliseconds(20));
+    }
+    if (!up.ready()) {
+        std::cerr << "the modem did not come up\n";
+        return out;
+    }
+    TlsOptions o;
+    o.server_name = "localhost";
+    o.ca_file = pki.ca;
+    Reconnects r(loop, up, broker.port());
+    constexpr int kRounds = 3;
+    bool resumed = false;
+    // Warm-up (the module's first socket), then full handshakes with a fresh context each time,
+    // then resumed ones with one context that keeps its session.
+    auto warm = TlsContext::create(o);
+    if (!warm || !r.once(*warm, &resumed)) {
+        return out;
+    }
+    for (int i = 0; i < kRounds; ++i) {
+        auto ctx = TlsContext::create(o);
+        auto cost = r.once(*ctx, &resumed);
+        if (!cost) {
+            return out;
+        }
+        out.full += static_cast<double>(cost->line) / kRounds;
+        out.full_socket += static_cast<double>(cost->socket) / kRounds;
+    }
+    auto shared = TlsContext::create(o);
+    if (!r.once(*shared, &resumed)) {
+        return out;
+    }
+    for (int i = 0; i < kRounds; ++i) {
+        auto cost = r.once(*shared, &resumed);
+        if (!cost) {
+            return out;
+        }
+        out.resumed_really = out.resumed_really && resumed;
+        out.resumed += static_cast<double>(cost->line) / kRounds;
+        out.resumed_socket += static_cast<double>(cost->socket) / kRounds;
+    }
+    out.ok = true;
+    return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    const int messages = argc > 1 ? std::max(1, std::atoi(argv[1])) : 100;
+    setLogLevel(LogLevel::Warning);
+    std::printf(
+        "modem_bench: modem emulator at %u baud (%.0f bytes/s each way), Mosquitto on "
+        "127.0.0.1\n\n",
+        kBaud, kLineBytesPerSecond);
+
+    std::printf(
+        "1. Goodput: %d messages of %zu bytes, QoS 1, tls = \"local\", through uplinkd "
+        "(target: >= 80%% of the line rate)\n\n",
+        messages, kPayload);
+    std::printf("%-14s %8s %12s %10s %16s %12s %12s\n", "driver", "seconds", "payload B/s",
+                "line share", "line B/message", "up B/msg", "down B/msg");
+    for (const auto& d : kDrivers) {
+        if (!built(d)) {
+            std::printf("%-14s (plugin not built)\n", d.name.c_str());
+            continue;
+        }
+        const Goodput g = measureGoodput(d, messages);
+        if (!g.ok) {
+            std::printf("%-14s (failed)\n", d.name.c_str());
+            continue;
+        }
+        const double rate = static_cast<double>(messages) * kPayload / g.seconds;
+        std::printf("%-14s %8.1f %12.0f %9.1f%% %16.0f %12.0f %12.0f\n", d.name.c_str(), g.seconds,
+                    rate, 100.0 * rate / kLineBytesPerSecond,
+                    static_cast<double>(g.up + g.down) / messages,
+                    static_cast<double>(g.up) / messages, static_cast<double>(g.down) / messages);
+    }
+
+    std::printf(
+        "\n2. Bytes on the line for one reconnect (module socket + TLS + MQTT "
+        "CONNECT/CONNACK), mean of 3 (target: resumed <= 25%% of full)\n\n");
+    std::printf(
+        "line: bytes on the UART both ways; sock: of those, the bytes of TLS and MQTT "
+        "(the rest is AT commands and their framing)\n\n");
+    std::printf("%-14s %-24s %18s %20s %13s\n", "driver", "server certificate", "full: line/sock",
+                "resumed: line/sock", "resumed/full");
+    for (const auto& d : kDrivers) {
+        if (!built(d)) {
+            std::printf("%-14s (plugin not built)\n", d.name.c_str());
+            continue;
+        }
+        for (int kind = 0; kind < 2; ++kind) {
+            TempDir dir;
+            const Pki pki = kind == 0 ? makePki(dir.file("pki")) : rsaChain(dir.file("rsa"));
+            const char* what = kind == 0 ? "EC P-256, no chain" : "RSA 2048 + intermediate";
+            const ReconnectCost c = measureReconnect(d, pki, dir);
+            if (!c.ok) {
+                std::printf("%-14s %-24s (failed)\n", d.name.c_str(), what);
+                continue;
+            }
+            std::printf("%-14s %-24s %10.0f/%-7.0f %12.0f/%-7.0f %12.1f%%%s\n", d.name.c_str(),
+                        what, c.full, c.full_socket, c.resumed, c.resumed_socket,
+                        100.0 * c.resumed / c.full, c.resumed_really ? "" : " (not resumed!)");
+        }
+    }
+    return 0;
+}

@@ -1,0 +1,359 @@
+#include "modem/at_parser.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+namespace uplinkd {
+
+namespace {
+
+/// A header that announces more raw bytes than this is line noise, not a reply.
+constexpr size_t kMaxRawBlock = 1024 * 1024;
+
+std::string_view trimRight(std::string_view s) {
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
+        s.remove_suffix(1);
+    }
+    return s;
+}
+
+bool blank(std::string_view s) {
+    return std::all_of(s.begin(), s.end(), [](char c) { return c == ' ' || c == '\t'; });
+}
+
+}  // namespace
+
+std::optional<AtFinalKind> atFinalResult(std::string_view line) {
+    const std::string_view l = trimRight(line);
+    for (const auto& f : kAtFinalResults) {
+        if (f.prefix ? l.starts_with(f.text) : l == f.text) {
+            return f.kind;
+        }
+    }
+    return std::nullopt;
+}
+
+std::string atCommandName(std::string_view command) {
+    if (command.size() < 3 || std::toupper(static_cast<unsigned char>(command[0])) != 'A' ||
+        std::toupper(static_cast<unsigned char>(command[1])) != 'T') {
+        return {};
+    }
+    const char lead = command[2];
+    if (lead != '+' && lead != '*' && lead != '$' && lead != '^' && lead != '#' && lead != '%') {
+        return {};
+    }
+    std::string name;
+    for (size_t i = 2; i < command.size(); ++i) {
+        const char c = command[i];
+        if (c == '=' || c == '?' || c == ';') {
+            break;
+        }
+        name.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+    }
+    return name;
+}
+
+bool atLineIsGarbage(std::string_view line) {
+    size_t i = 0;
+    while (i < line.size()) {
+        const auto c = static_cast<unsigned char>(line[i]);
+        if ((c < 0x20 && c != '\t') || c == 0x7f) {
+            return true;
+        }
+        if (c < 0x80) {
+            ++i;
+            continue;
+        }
+        const size_t len = (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+        if (len == 0 || i + len > line.size()) {
+            return true;
+        }
+        for (size_t k = 1; k < len; ++k) {
+            if ((static_cast<unsigned char>(line[i + k]) >> 6) != 2) {
+                return true;
+            }
+        }
+        i += len;
+    }
+    return false;
+}
+
+size_t AtParser::addUrc(std::string prefix, std::function<size_t(const std::string&)> count) {
+    urcs_.push_back(Urc{std::move(prefix), std::move(count)});
+    return urcs_.size() - 1;
+}
+
+void AtParser::clearUrcs() {
+    urcs_.clear();
+    held_.clear();
+    raw_urc_.reset();
+}
+
+void AtParser::begin(Expect expect) {
+    Pending p;
+    p.own = atCommandName(expect.command);
+    if (!p.own.empty()) {
+        p.own += ':';
+    }
+    p.expect = std::move(expect);
+    pending_ = std::move(p);
+}
+
+void AtParser::cancel() {
+    pending_.reset();
+    held_.clear();
+    mode_ = Mode::Line;
+    line_.clear();
+    overflow_ = false;
+    after_cr_ = false;
+    after_prompt_ = false;
+    remaining_ = 0;
+    raw_urc_.reset();
+    raw_header_.clear();
+    raw_.clear();
+    ++generation_;
+}
+
+void AtParser::feed(std::string_view bytes, Sink& sink) {
+    const uint64_t generation = generation_;
+    size_t i = 0;
+    while (i < bytes.size()) {
+        if (mode_ == Mode::Line) {
+            byte(bytes[i++], sink);
+        } else {
+            if (after_cr_) {
+                // The LF of the header line's CR LF is not data.
+                after_cr_ = false;
+                if (bytes[i] == '\n') {
+                    ++i;
+                    continue;
+                }
+            }
+            if (mode_ == Mode::Counted) {
+                const size_t n = std::min(remaining_, bytes.size() - i);
+                raw_.append(bytes.data() + i, n);
+                remaining_ -= n;
+                i += n;
+                if (remaining_ == 0) {
+                    rawDone(sink);
+                }
+            } else {
+                raw_.push_back(bytes[i++]);
+                const std::string& term = pending_->expect.read->terminator;
+                if (raw_.size() >= term.size() && raw_.back() == term.back() &&
+                    raw_.compare(raw_.size() - term.size(), term.size(), term) == 0) {
+                    raw_.resize(raw_.size() - term.size());
+                    rawDone(sink);
+                }
+            }
+        }
+        if (generation != generation_) {
+            return;  // cancelled from a callback: the rest of this chunk is forgotten too
+        }
+    }
+}
+
+void AtParser::byte(char c, Sink& sink) {
+    if (after_prompt_) {
+        after_prompt_ = false;
+        if (c == ' ') {
+            return;  // "> "
+        }
+    }
+    if (c == '\r' || c == '\n') {
+        if (c == '\n' && after_cr_) {
+            after_cr_ = false;
+            return;
+        }
+        after_cr_ = c == '\r';
+        endLine(sink);
+        return;
+    }
+    after_cr_ = false;
+    if (overflow_) {
+        return;
+    }
+    if (line_.size() >= kMaxLine) {
+        overflow_ = true;
+        line_.clear();
+        return;
+    }
+    line_.push_back(c);
+    // A bare prompt (">") comes without CR LF: recognise it as soon as it is complete.
+    if (pending_ && !pending_->prompt_seen && promptIsBare() && line_ == pending_->expect.prompt) {
+        line_.clear();
+        pending_->prompt_seen = true;
+        pending_->replied = true;
+        pending_->data_phase = true;
+        after_prompt_ = true;
+        sink.prompt();
+    }
+}
+
+void AtParser::endLine(Sink& sink) {
+    if (overflow_) {
+        overflow_ = false;
+        line_.clear();
+        sink.stray("(a line longer than " + std::to_string(kMaxLine) + " bytes, dropped)");
+        return;
+    }
+    if (blank(line_)) {
+        line_.clear();
+        return;
+    }
+    std::string text = std::move(line_);
+    line_.clear();
+    line(text, sink);
+}
+
+void AtParser::line(const std::string& text, Sink& sink) {
+    if (pending_ && !pending_->replied && !pending_->expect.command.empty() &&
+        text.ends_with(pending_->expect.command)) {
+        return;  // the echo (line noise before it is tolerated)
+    }
+    if (atLineIsGarbage(text)) {
+        sink.stray(text);
+        return;
+    }
+    if (!pending_) {
+        if (auto u = matchUrc(text)) {
+            const Urc& urc = urcs_[*u];
+            const size_t n = urc.count ? std::min(urc.count(text), kMaxRawBlock) : 0;
+            if (n > 0) {
+                mode_ = Mode::Counted;
+                remaining_ = n;
+                raw_urc_ = *u;
+                raw_header_ = text;
+                raw_.clear();
+                return;
+            }
+            deliverUrc(*u, text, {}, sink);
+        } else {
+            sink.stray(text);
+        }
+        return;
+    }
+    Pending& p = *pending_;
+    if (auto fin = atFinalResult(text)) {
+        finish(*fin, text, sink);
+        return;
+    }
+    const std::string& prompt = p.expect.prompt;
+    if (!p.prompt_seen && !prompt.empty() && !promptIsBare() &&
+        (text == prompt || text.starts_with(prompt + " "))) {
+        p.replied = true;
+        p.prompt_seen = true;
+        p.data_phase = true;
+        sink.prompt();
+        return;
+    }
+    if (p.expect.read) {
+        const AtDataRead& r = *p.expect.read;
+        if (r.kind == AtDataRead::Kind::UntilPattern && !r.terminator.empty() &&
+            text == "CONNECT") {
+            p.replied = true;
+            p.data_phase = true;
+            mode_ = Mode::Pattern;
+            raw_.clear();
+            return;
+        }
+        if (r.kind == AtDataRead::Kind::CountedAfterHeader && !r.header.empty() &&
+            text.starts_with(r.header)) {
+            p.response.lines.push_back(text);
+            p.replied = true;
+            p.data_phase = true;
+            const size_t n = r.count ? std::min(r.count(text), kMaxRawBlock) : 0;
+            if (n > 0) {
+                mode_ = Mode::Counted;
+                remaining_ = n;
+                raw_urc_.reset();
+                raw_.clear();
+            }
+            return;
+        }
+    }
+    if (auto u = matchUrc(text)) {
+        const Urc& urc = urcs_[*u];
+        const size_t n = urc.count ? std::min(urc.count(text), kMaxRawBlock) : 0;
+        if (n > 0) {
+            mode_ = Mode::Counted;
+            remaining_ = n;
+            raw_urc_ = *u;
+            raw_header_ = text;
+            raw_.clear();
+            return;
+        }
+        deliverUrc(*u, text, {}, sink);
+        return;
+    }
+    p.replied = true;
+    p.response.lines.push_back(text);
+}
+
+void AtParser::rawDone(Sink& sink) {
+    mode_ = Mode::Line;
+    std::string data = std::move(raw_);
+    raw_.clear();
+    if (raw_urc_) {
+        const size_t index = *raw_urc_;
+        raw_urc_.reset();
+        std::string header = std::move(raw_header_);
+        raw_header_.clear();
+        deliverUrc(index, std::move(header), std::move(data), sink);
+    } else if (pending_) {
+        pending_->response.data += data;
+    }
+}
+
+void AtParser::deliverUrc(size_t index, std::string line, std::string data, Sink& sink) {
+    if (pending_ && pending_->data_phase) {
+        held_.push_back(HeldUrc{index, std::move(line), std::move(data)});
+        return;
+    }
+    sink.urc(index, line, std::move(data));
+}
+
+void AtParser::finish(AtFinalKind kind, const std::string& final_line, Sink& sink) {
+    Pending p = std::move(*pending_);
+    pending_.reset();
+    p.response.final = final_line;
+    Outcome outcome = Outcome::Error;
+    if (kind == AtFinalKind::Success) {
+        outcome = !p.expect.prompt.empty() && !p.prompt_seen ? Outcome::NoPrompt : Outcome::Ok;
+    }
+    std::deque<HeldUrc> held = std::move(held_);
+    held_.clear();
+    sink.done(std::move(p.response), outcome);
+    for (auto& h : held) {
+        sink.urc(h.index, h.line, std::move(h.data));
+    }
+}
+
+std::optional<size_t> AtParser::matchUrc(const std::string& text) const {
+    std::optional<size_t> best;
+    size_t best_len = 0;
+    for (size_t i = 0; i < urcs_.size(); ++i) {
+        const std::string& prefix = urcs_[i].prefix;
+        if (!prefix.empty() && text.starts_with(prefix)) {
+            const size_t len = trimRight(prefix).size();
+            if (!best || len > best_len) {
+                best = i;
+                best_len = len;
+            }
+        }
+    }
+    // The command's own information lines ("+CIPOPEN: …" for AT+CIPOPEN) belong to it unless a
+    // URC prefix is more specific ("+CIPRXGET: 1," during AT+CIPRXGET=2,…).
+    if (best && pending_ && !pending_->own.empty() && text.starts_with(pending_->own) &&
+        pending_->own.size() >= best_len) {
+        return std::nullopt;
+    }
+    return best;
+}
+
+bool AtParser::promptIsBare() const {
+    const std::string& prompt = pending_->expect.prompt;
+    return !prompt.empty() && std::isalnum(static_cast<unsigned char>(prompt[0])) == 0;
+}
+
+}  // namespace uplinkd
