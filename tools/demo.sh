@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 
 bash tools/setup.sh
+source tools/ccache-env.sh
 cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release -DUPLINKD_BUILD_TESTS=OFF >/dev/null
 cmake --build build-release -j"$(nproc)" >/dev/null
 bin=$root/build-release

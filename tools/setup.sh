@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   # build
-  build-essential cmake pkg-config clang-format
+  build-essential cmake pkg-config clang-format ccache
   libpaho-mqttpp-dev libpaho-mqtt-dev libssl-dev openssl libtomlplusplus-dev
   nlohmann-json3-dev libcli11-dev libasio-dev libsqlite3-dev libsystemd-dev
   libsdbus-c++-dev libsdbus-c++-bin libgpiod-dev libgtest-dev libgmock-dev

@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash tools/setup.sh
+source tools/ccache-env.sh
 build=${UPLINKD_TEST_BUILD_DIR:-build-asan}
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Debug -DUPLINKD_SANITIZE=ON >/dev/null
 cmake --build "$build" -j"$(nproc)"

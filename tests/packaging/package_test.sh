@@ -66,15 +66,22 @@ wait_for() {
 }
 
 step "copying the tree (without build directories)"
-mkdir "$work/src"
+# Always the same folder, so that the compiler flags (which name it) are the same from one run
+# to the next and ccache (tools/ccache-env.sh) can reuse the previous run's compilations.
+pkgsrc=/var/tmp/uplinkd-package-test/src
+rm -rf "$(dirname "$pkgsrc")"
+mkdir -p "$pkgsrc"
 tar -C "$src" --exclude='./build*' --exclude='./.git' --exclude='./obj-*' \
-    --exclude='./debian/.debhelper' --exclude='./debian/tmp' -cf - . | tar -C "$work/src" -xf -
+    --exclude='./debian/.debhelper' --exclude='./debian/tmp' -cf - . | tar -C "$pkgsrc" -xf -
 
 step "dpkg-buildpackage -us -uc -b"
 # noopt (-O0) halves the compile time; the packaging (files, scripts, metadata) is the same.
-(cd "$work/src" && DEB_BUILD_OPTIONS="nocheck noopt parallel=$(nproc)" \
+(cd "$pkgsrc" && CCACHE_BASEDIR="$pkgsrc" DEB_BUILD_OPTIONS="nocheck noopt parallel=$(nproc)" \
     dpkg-buildpackage -us -uc -b) \
     >"$work/build.log" 2>&1 || fail "dpkg-buildpackage failed"
+find "$(dirname "$pkgsrc")" -maxdepth 1 -type f -exec mv -t "$work" {} + ||
+    fail "the packages were not built"
+rm -rf "$(dirname "$pkgsrc")"
 ls "$work"/uplinkd_*.deb "$work"/uplinkd-modem-emulator_*.deb >/dev/null ||
     fail "the packages were not built"
 
