@@ -439,6 +439,7 @@ void A76xxModel::addTcpCommands() {
         }
         auto len = inRange(c, 1, 1, kMaxCipSend);
         if (!len) {
+            misuse("AT+CIPSEND length '" + c.str(1) + "' outside 1-1500");
             return Final::error();
         }
         startDataPhase(DataPhase::count(static_cast<size_t>(*len)), kPrompt, done);

@@ -263,6 +263,9 @@ void A76xxModel::addCchCommands() {
         auto s = inRange(c, 0, 0, 1);
         auto len = inRange(c, 1, 1, kMaxCchSend);
         if (c.kind != AtKind::Set || !s || !len) {
+            if (c.kind == AtKind::Set && !len) {
+                misuse("AT+CCHSEND length '" + c.str(1) + "' outside 1-2048");
+            }
             return Final::error();
         }
         CchSession& cs = cch_[static_cast<size_t>(*s)];

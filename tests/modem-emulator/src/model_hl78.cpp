@@ -514,6 +514,7 @@ void Hl78Model::addCommands() {
         }
         auto n = c.intArg(1);
         if (!n || *n < 1 || *n > static_cast<long>(kMaxSend)) {
+            misuse("AT+KTCPSND length '" + c.str(1) + "' outside 1-65535");
             return Final::cme(kOutOfRange);
         }
         if (s->state != SessionState::Connected || !s->sock) {
