@@ -217,7 +217,7 @@ TEST_F(FaultTest, A76xxHangInTheMiddleOfCchsendAndCchrecv) {
 
 TEST_F(FaultTest, SplitFinalSendsTheLfLater) {
     ASSERT_NO_FATAL_FAILURE(start("hl78", "+KSUP: 0\r\n"));
-    EXPECT_EQ(emu_->control("fault split-final 400"), "ok fault split-final 400");
+    EXPECT_EQ(emu_->control("fault split-final 1000"), "ok fault split-final 1000");
     ASSERT_TRUE(tty_->write("AT\r"));
     auto head = tty_->readExactly(5);
     ASSERT_TRUE(head);

@@ -174,7 +174,7 @@ TEST_F(StrictTest, Hl78RebootRestoresFactorySettingsAndRegistrationTakesTime) {
 
 TEST_F(StrictTest, Hl78NothingIsAnsweredWhileBooting) {
     ASSERT_NO_FATAL_FAILURE(start("hl78", "+KSUP: 0\r\n"));
-    EXPECT_EQ(emu_->control("set boot-ms 400"), "ok set boot-ms 400");
+    EXPECT_EQ(emu_->control("set boot-ms 2000"), "ok set boot-ms 2000");
     expectOk("AT+CFUN=1,1");  // reboots after the answer
     ASSERT_TRUE(tty_->write("AT\r"));
     ASSERT_TRUE(tty_->write("ATE0\r"));
