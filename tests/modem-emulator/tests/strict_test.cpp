@@ -203,6 +203,14 @@ TEST_F(StrictTest, A76xxRebootClosesNetworkAndNetopenWaitsForRegistration) {
     // Link 0 is busy: the module's error.
     EXPECT_NE(expect(open0, "\r\nERROR\r\n").find("+CIPOPEN: 0,4\r\n"), std::string::npos);
 
+    // A soft restart keeps the link.
+    for (const char* c : {"ATZ", "AT&F", "ATE0", "AT+CFUN=4", "AT+CFUN=1"}) {
+        expectOk(c);
+    }
+    EXPECT_NE(expectOk("AT+CIPOPEN?").find("+CIPOPEN: 0,\"TCP\",\"127.0.0.1\","),
+              std::string::npos);
+    EXPECT_EQ(status().value("sessions_used", -1), 1);
+
     EXPECT_EQ(emu_->control("set register-ms 60000"), "ok set register-ms 60000");
     expectOk("AT+CRESET");
     ASSERT_TRUE(tty_->readUntil("\r\nPB DONE\r\n"));
