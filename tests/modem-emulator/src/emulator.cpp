@@ -15,6 +15,9 @@ Emulator::Emulator(asio::io_context& io, EmulatorConfig cfg)
     ModemOptions opts;
     opts.variant = cfg_.variant;
     opts.boot_time = std::chrono::milliseconds(cfg_.boot_ms);
+    opts.register_time = std::chrono::milliseconds(cfg_.register_ms);
+    opts.bearer_time = std::chrono::milliseconds(cfg_.bearer_ms);
+    opts.max_sessions = cfg_.max_sessions;
     if (cfg_.model == "a76xx") {
         modem_ = std::make_unique<A76xxModel>(io_, port_, certs_, log_, opts);
     } else {
@@ -82,14 +85,51 @@ std::string Emulator::control(const std::string& line) {
         modem_->reset();
         return "ok reset";
     }
+    if (cmd == "reboot" && arg.empty()) {
+        if (!modem_->reboot()) {
+            return "error the module is powered off";
+        }
+        return "ok reboot";
+    }
+    auto trimmed = [](const std::string& s) {
+        size_t b = s.find_first_not_of(' ');
+        return b == std::string::npos ? std::string()
+                                      : s.substr(b, s.find_last_not_of(' ') - b + 1);
+    };
     if (cmd == "fault") {
         if (arg == "silent") {
             modem_->setSilent(true);
             return "ok fault silent";
         }
         if (arg == "none") {
-            modem_->setSilent(false);
+            modem_->clearFaults();
             return "ok fault none";
+        }
+        using D = FaultPlan::Direction;
+        using A = FaultPlan::Action;
+        const std::pair<const char*, std::pair<D, A>> in_data[] = {
+            {"silent-in-uplink", {D::Uplink, A::Hang}},
+            {"reboot-in-uplink", {D::Uplink, A::Reboot}},
+            {"silent-in-downlink", {D::Downlink, A::Hang}},
+            {"reboot-in-downlink", {D::Downlink, A::Reboot}},
+        };
+        for (const auto& [name, how] : in_data) {
+            if (arg == name) {
+                auto n = number(trimmed(rest));
+                if (!n) {
+                    return "error usage: fault " + arg + " N (bytes, 0-999999999)";
+                }
+                modem_->armDataFault(how.first, how.second, static_cast<size_t>(*n));
+                return "ok fault " + arg + " " + std::to_string(*n);
+            }
+        }
+        if (arg == "split-final") {
+            auto n = number(trimmed(rest));
+            if (!n || *n < 1 || *n > 10000) {
+                return "error usage: fault split-final MS (1-10000)";
+            }
+            modem_->setSplitFinal(static_cast<unsigned>(*n));
+            return "ok fault split-final " + std::to_string(*n);
         }
         if (arg == "drop-link") {
             modem_->dropLinks();
@@ -103,7 +143,23 @@ std::string Emulator::control(const std::string& line) {
             modem_->injectGarbage(static_cast<size_t>(*n));
             return "ok fault garbage " + std::to_string(*n);
         }
-        return "error unknown fault '" + arg + "' (silent, garbage N, drop-link, none)";
+        return "error unknown fault '" + arg +
+               "' (silent, garbage N, drop-link, silent-in-uplink N, reboot-in-uplink N, "
+               "silent-in-downlink N, reboot-in-downlink N, split-final MS, none)";
+    }
+    if (cmd == "set") {
+        auto n = number(trimmed(rest));
+        if (arg == "max-sessions") {
+            if (!n || !modem_->setMaxSessions(static_cast<int>(*n))) {
+                return "error usage: set max-sessions N (1-32, hl78 only)";
+            }
+            return "ok set max-sessions " + std::to_string(*n);
+        }
+        if (!n || *n > 60000 || !modem_->setTime(arg, static_cast<unsigned>(*n))) {
+            return "error usage: set register-ms|bearer-ms|boot-ms N (0-60000) | set max-sessions "
+                   "N";
+        }
+        return "ok set " + arg + " " + std::to_string(*n);
     }
     if (cmd == "status" && arg.empty()) {
         auto j = modem_->status();

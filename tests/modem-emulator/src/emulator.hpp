@@ -22,6 +22,9 @@ struct EmulatorConfig {
     std::string log;
     unsigned long baud = 115200;
     unsigned boot_ms = 100;
+    unsigned register_ms = 300;
+    unsigned bearer_ms = 100;
+    int max_sessions = 6;
 };
 
 /// Owns the emulated module, its pty and its control socket; loop-bound (single thread).

@@ -7,6 +7,8 @@ LineAssembler::Result LineAssembler::feed(char c) {
         case State::Idle:
             if (c == 'A' || c == 'a') {
                 state_ = State::SawA;
+            } else if (c != '\r' && c != '\n') {
+                ++dropped_;
             }
             return {};
         case State::SawA:
@@ -18,6 +20,9 @@ LineAssembler::Result LineAssembler::feed(char c) {
                 return {Status::Line, last_};
             } else if (c != 'A' && c != 'a') {
                 state_ = State::Idle;
+                dropped_ += (c == '\r' || c == '\n') ? 1 : 2;
+            } else {
+                ++dropped_;  // the first of "AA"
             }
             return {};
         case State::InLine:

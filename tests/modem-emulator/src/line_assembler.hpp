@@ -26,6 +26,12 @@ class LineAssembler {
     void reset();
     /// True while a line has started ("AT" seen) and not ended.
     bool inLine() const { return state_ == State::InLine || state_ == State::Overflow; }
+    /// Bytes dropped outside a command line since the last call (CR and LF not counted), then 0.
+    size_t takeDropped() {
+        size_t n = dropped_;
+        dropped_ = 0;
+        return n;
+    }
 
   private:
     enum class State { Idle, SawA, InLine, Overflow };
@@ -33,6 +39,7 @@ class LineAssembler {
     std::string body_;
     std::string last_;
     size_t max_line_;
+    size_t dropped_ = 0;
 };
 
 }  // namespace uplinkd::emulator

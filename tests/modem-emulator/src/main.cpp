@@ -31,6 +31,15 @@ int main(int argc, char** argv) {
     app.add_option("--log", cfg.log, "AT trace file (appended)");
     app.add_option("--boot-ms", cfg.boot_ms, "Time from power-on to the boot URCs")
         ->capture_default_str();
+    app.add_option("--register-ms", cfg.register_ms,
+                   "Time from the boot URCs (or radio on) to network registration")
+        ->capture_default_str();
+    app.add_option("--bearer-ms", cfg.bearer_ms,
+                   "Time the bearer takes to come up (HL78 KCNXUP/KTCPCNX, A76xx NETOPEN)")
+        ->capture_default_str();
+    app.add_option("--max-sessions", cfg.max_sessions, "HL78: KTCPCFG sessions that can exist")
+        ->check(CLI::Range(1, 32))
+        ->capture_default_str();
     app.add_option("--ready-fd", ready_fd,
                    "Write \"ready\\n\" to this file descriptor once the pty and control socket "
                    "exist, then close it");

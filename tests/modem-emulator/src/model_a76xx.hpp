@@ -76,7 +76,8 @@ class A76xxModel : public Modem {
     std::string csslcfgLine(int ctx) const;
 
     bool net_open_ = false;
-    int rxget_mode_ = 0;  ///< AT+CIPRXGET: 0 push, 1 manual
+    bool net_opening_ = false;  ///< AT+NETOPEN answered OK, +NETOPEN not yet reported
+    int rxget_mode_ = 0;        ///< AT+CIPRXGET: 0 push, 1 manual
     std::array<Link, 10> links_{};
     std::array<SslContext, 10> ssl_{};
     bool cch_started_ = false;

@@ -6,9 +6,7 @@ namespace uplinkd::emulator {
 namespace {
 
 const char* const kDefaultPattern = "--EOF--Pattern--";
-constexpr int kMaxSessions = 6;
 constexpr size_t kMaxSend = 65535;
-constexpr size_t kMaxCert = 8192;
 
 // +CME ERROR codes of the K commands (reference table 2.5).
 constexpr int kBadSession = 910;
@@ -17,8 +15,8 @@ constexpr int kAllSessionsUsed = 912;
 constexpr int kOutOfRange = 916;
 constexpr int kMissing = 917;
 constexpr int kNotSupported = 918;
+constexpr int kBearerState = 921;
 constexpr int kSessionState = 922;
-constexpr int kContentInvalid = 930;
 constexpr int kLengthInvalid = 931;
 
 // +KTCP_NOTIF codes (reference table 2.4).
@@ -38,20 +36,6 @@ bool isIpLiteral(const std::string& host) {
     return !ec;
 }
 
-std::string crlfLines(const std::string& text) {
-    std::string out;
-    for (size_t i = 0; i < text.size(); ++i) {
-        if (text[i] == '\n' && (i == 0 || text[i - 1] != '\r')) {
-            out += '\r';
-        }
-        out += text[i];
-    }
-    while (out.size() >= 2 && out.compare(out.size() - 2, 2, "\r\n") == 0) {
-        out.resize(out.size() - 2);
-    }
-    return out;
-}
-
 }  // namespace
 
 Hl78Model::Hl78Model(asio::io_context& io, PtyPort& port, CertStore& certs, TraceLog& log,
@@ -62,6 +46,7 @@ Hl78Model::Hl78Model(asio::io_context& io, PtyPort& port, CertStore& certs, Trac
     revision_ = model_id_ + ".4.6.9.4";
     imei_ = "352653090000001";
     addCommands();
+    addCertCommands();
 }
 
 Hl78Model::~Hl78Model() {
@@ -161,6 +146,14 @@ void Hl78Model::dropLinks() {
     }
 }
 
+bool Hl78Model::setMaxSessions(int n) {
+    if (n < 1 || n > 32) {
+        return false;
+    }
+    opts_.max_sessions = n;
+    return true;
+}
+
 void Hl78Model::addStatus(nlohmann::json& j) const {
     int open = 0;
     nlohmann::json list = nlohmann::json::array();
@@ -180,6 +173,15 @@ void Hl78Model::addStatus(nlohmann::json& j) const {
     }
     j["open_sockets"] = open;
     j["sockets"] = list;
+    j["sessions_used"] = sessions_.size();
+    j["sessions_max"] = opts_.max_sessions;
+    nlohmann::json up = nlohmann::json::array();
+    for (const auto& [cnx, b] : bearers_) {
+        if (b.up) {
+            up.push_back(cnx);
+        }
+    }
+    j["bearers"] = up;
     j["eof_pattern"] = pattern_;
 }
 
@@ -191,6 +193,7 @@ Hl78Model::Session* Hl78Model::findSession(const AtCommand& c, Final& err) {
     auto id = c.intArg(0);
     auto it = id ? sessions_.find(static_cast<int>(*id)) : sessions_.end();
     if (it == sessions_.end()) {
+        misuse("AT" + c.name + " on session " + c.str(0) + ", which does not exist");
         err = Final::cme(kBadSession);
         return nullptr;
     }
@@ -221,17 +224,51 @@ void Hl78Model::connectSession(int id) {
     Session& s = sessions_.at(id);
     s.state = SessionState::Opening;
     s.data_reported = false;
+    uint64_t attempt = ++s.attempt;
+    auto still = [this, id, attempt]() -> Session* {
+        auto it = sessions_.find(id);
+        bool same = it != sessions_.end() && it->second.attempt == attempt &&
+                    it->second.state == SessionState::Opening;
+        return same ? &it->second : nullptr;
+    };
+    auto fail = [this, id](Session& ss) {
+        ss.state = SessionState::Defined;
+        ss.last_notif = kNotifNetwork;
+        urc("+KTCP_NOTIF: " + std::to_string(id) + "," + std::to_string(kNotifNetwork));
+    };
     if (!radioOn() || !registered()) {
-        after(std::chrono::milliseconds(10), [this, id] {
-            auto it = sessions_.find(id);
-            if (it != sessions_.end() && it->second.state == SessionState::Opening) {
-                it->second.state = SessionState::Defined;
-                it->second.last_notif = kNotifNetwork;
-                urc("+KTCP_NOTIF: " + std::to_string(id) + "," + std::to_string(kNotifNetwork));
+        log_.note("session " + std::to_string(id) + ": not registered");
+        after(std::chrono::milliseconds(10), [still, fail] {
+            if (Session* ss = still()) {
+                fail(*ss);
             }
         });
         return;
     }
+    Bearer& b = bearers_[s.cnx];
+    if (b.up) {
+        openSocket(id);
+        return;
+    }
+    // The configured bearer is brought up first (the emulator's reading of KTCPCNX).
+    int cnx = s.cnx;
+    after(opts_.bearer_time, [this, id, cnx, still, fail] {
+        Session* ss = still();
+        if (ss == nullptr) {
+            return;
+        }
+        if (!radioOn() || !registered()) {
+            fail(*ss);
+            return;
+        }
+        bearers_[cnx].up = true;
+        log_.note("bearer " + std::to_string(cnx) + " up (started by KTCPCNX)");
+        openSocket(id);
+    });
+}
+
+void Hl78Model::openSocket(int id) {
+    Session& s = sessions_.at(id);
     auto sock = std::make_shared<HostSocket>(io_);
     s.sock = sock;
     HostSocket* raw = sock.get();
@@ -300,53 +337,6 @@ void Hl78Model::onSessionClosed(int id, HostSocket* sock) {
     urc("+KTCP_NOTIF: " + std::to_string(id) + "," + std::to_string(kNotifRemoteClose));
 }
 
-Final Hl78Model::storeCredential(const AtCommand& c, bool key) {
-    auto type = c.intArg(0);
-    auto len = c.intArg(1);
-    auto index = c.has(2) ? c.intArg(2) : std::optional<long>(0);
-    if (!c.has(0) || !c.has(1)) {
-        return Final::cme(kMissing);
-    }
-    if (!type || *type < 0 || *type > (key ? 0 : 1)) {
-        return Final::cme(kOutOfRange);
-    }
-    if (!len || *len < 1 || *len > static_cast<long>(kMaxCert) || !index || *index < 0 ||
-        *index > 3) {
-        return Final::cme(kOutOfRange);
-    }
-    std::string name = key ? "private_key/" : (*type == 0 ? "root_cert/" : "local_cert/");
-    name += std::to_string(*index);
-    startDataPhase(
-        DataPhase::countOrPattern(static_cast<size_t>(*len), pattern_), "\r\nCONNECT\r\n",
-        [this, name, key](const DataPhase& p) {
-            const std::string& pem = p.data();
-            if (pem.find('\n') == std::string::npos && pem.find('\r') == std::string::npos) {
-                return Final::cme(kLengthInvalid);  // no line ends at all
-            }
-            bool valid = key ? pemHasPrivateKey(pem) : countPemCertificates(pem) > 0;
-            if (!valid) {
-                return Final::cme(kContentInvalid);
-            }
-            certs_.put(name, pem);
-            log_.note("stored " + name + " (" + std::to_string(pem.size()) + " bytes)");
-            return Final::ok();
-        });
-    return Final::pending();
-}
-
-std::string Hl78Model::certReadBack() const {
-    std::string out = "\r\n+KCERTSTORE:";
-    for (const char* kind : {"root_cert", "local_cert"}) {
-        for (const auto& name : certs_.namesWithPrefix(std::string(kind) + "/")) {
-            std::string data = *certs_.get(name);
-            out += "\r\n" + std::string(kind) + "," + name.substr(name.find('/') + 1) + "," +
-                   std::to_string(data.size()) + "\r\n" + crlfLines(data);
-        }
-    }
-    out += "\r\n";
-    return out;
-}
-
 void Hl78Model::addCommands() {
     auto ok = [](const AtCommand&) { return Final::ok(); };
     for (const char* name : {"+KSLEEP", "+KHWIOCFG", "+KCNXTIMER", "+KCNXPROFILE", "+KSSLCRYPTO",
@@ -408,7 +398,9 @@ void Hl78Model::addCommands() {
         if (!cnx || *cnx < 1 || *cnx > 5) {
             return Final::cme(kOutOfRange);
         }
-        bearers_[static_cast<int>(*cnx)].apn = c.str(2);
+        Bearer& b = bearers_[static_cast<int>(*cnx)];
+        b.apn = c.str(2);
+        b.configured = true;
         return Final::ok();
     });
     addCommand("+KCNXUP", [this](const AtCommand& c) {
@@ -417,9 +409,16 @@ void Hl78Model::addCommands() {
             return Final::cme(kOutOfRange);
         }
         int n = static_cast<int>(*cnx);
-        bool up = radioOn() && registered();
-        bearers_[n].up = up;
-        urc("+KCNX_IND: " + std::to_string(n) + (up ? ",1" : ",2"));
+        if (bearers_[n].up) {
+            urc("+KCNX_IND: " + std::to_string(n) + ",1");
+            return Final::ok();
+        }
+        after(opts_.bearer_time, [this, n] {
+            bool up = radioOn() && registered();
+            bearers_[n].up = up;
+            log_.note("bearer " + std::to_string(n) + (up ? " up" : " failed: not registered"));
+            urc("+KCNX_IND: " + std::to_string(n) + (up ? ",1" : ",2"));
+        });
         return Final::ok();
     });
     addCommand("+KCNXDOWN", [this](const AtCommand& c) {
@@ -467,7 +466,9 @@ void Hl78Model::addCommands() {
         if (c.str(2).empty()) {
             return Final::cme(kMissing);
         }
-        if (static_cast<int>(sessions_.size()) >= kMaxSessions) {
+        if (static_cast<int>(sessions_.size()) >= opts_.max_sessions) {
+            misuse("AT+KTCPCFG: all " + std::to_string(opts_.max_sessions) +
+                   " sessions are configured (leaked sessions? AT+KTCPDEL frees them)");
             return Final::cme(kAllSessionsUsed);
         }
         int id = 1;
@@ -492,6 +493,12 @@ void Hl78Model::addCommands() {
         if (s->state == SessionState::Opening || s->state == SessionState::Connected) {
             return Final::cme(kSessionRunning);
         }
+        auto b = bearers_.find(s->cnx);
+        if (b == bearers_.end() || !b->second.configured) {
+            misuse("AT+KTCPCNX: session " + c.str(0) + " uses bearer " + std::to_string(s->cnx) +
+                   ", which has no AT+KCNXCFG since boot");
+            return Final::cme(kBearerState);
+        }
         closeSocket(*s);
         connectSession(static_cast<int>(*c.intArg(0)));
         return Final::ok();
@@ -507,9 +514,11 @@ void Hl78Model::addCommands() {
         }
         auto n = c.intArg(1);
         if (!n || *n < 1 || *n > static_cast<long>(kMaxSend)) {
+            misuse("AT+KTCPSND length '" + c.str(1) + "' outside 1-65535");
             return Final::cme(kOutOfRange);
         }
         if (s->state != SessionState::Connected || !s->sock) {
+            misuse("AT+KTCPSND on session " + c.str(0) + ", which is not connected");
             return Final::cme(kSessionState);
         }
         int id = static_cast<int>(*c.intArg(0));
@@ -525,8 +534,9 @@ void Hl78Model::addCommands() {
                     it->second.sock->send(p.data());
                 }
                 if (p.data().size() != want) {
-                    log_.note("KTCPSND length mismatch: announced " + std::to_string(want) +
-                              ", got " + std::to_string(p.data().size()));
+                    misuse("AT+KTCPSND length mismatch: announced " + std::to_string(want) +
+                           ", got " + std::to_string(p.data().size()) +
+                           " bytes before the EOF pattern");
                     if (it != sessions_.end()) {
                         it->second.last_notif = kNotifLength;
                     }
@@ -555,8 +565,8 @@ void Hl78Model::addCommands() {
         int id = static_cast<int>(*c.intArg(0));
         std::string data = s->sock->take(static_cast<size_t>(*n));
         respond("CONNECT");
-        respondRaw(data + pattern_,
-                   "[data " + std::to_string(data.size()) + " bytes + EOF pattern]");
+        respondData(data);
+        respondRaw(pattern_, "[EOF pattern]");
         size_t rest = s->sock->available();
         s->data_reported = rest > 0;
         if (rest > 0) {
@@ -592,6 +602,7 @@ void Hl78Model::addCommands() {
         closeSocket(*s);
         s->state = SessionState::Defined;
         s->data_reported = false;
+        ++s->attempt;
         return Final::ok();
     });
     addCommand("+KTCPDEL", [this](const AtCommand& c) {
@@ -602,41 +613,6 @@ void Hl78Model::addCommands() {
         }
         closeSocket(*s);
         sessions_.erase(static_cast<int>(*c.intArg(0)));
-        return Final::ok();
-    });
-    addCommand("+KCERTSTORE", [this](const AtCommand& c) {
-        if (c.kind == AtKind::Test) {
-            respond("+KCERTSTORE: (0-1),(1-" + std::to_string(kMaxCert) + "),(0-3)");
-            return Final::ok();
-        }
-        if (c.kind == AtKind::Read) {
-            respondRaw(certReadBack(), "+KCERTSTORE: [stored certificates]");
-            return Final::ok();
-        }
-        if (c.kind != AtKind::Set) {
-            return Final::cme(kMissing);
-        }
-        return storeCredential(c, false);
-    });
-    addCommand("+KPRIVKSTORE", [this](const AtCommand& c) {
-        if (c.kind == AtKind::Test) {
-            respond("+KPRIVKSTORE: (0),(1-" + std::to_string(kMaxCert) + "),(0-3)");
-            return Final::ok();
-        }
-        if (c.kind != AtKind::Set) {
-            return Final::cme(kNotSupported);
-        }
-        return storeCredential(c, true);
-    });
-    addCommand("+KCERTDELETE", [this](const AtCommand& c) {
-        auto type = c.intArg(0);
-        auto index = c.has(1) ? c.intArg(1) : std::optional<long>(0);
-        if (!type || *type < 0 || *type > 2 || !index || *index < 0 || *index > 3) {
-            return Final::cme(kOutOfRange);
-        }
-        const char* kind =
-            *type == 0 ? "root_cert/" : (*type == 1 ? "local_cert/" : "private_key/");
-        certs_.erase(kind + std::to_string(*index));
         return Final::ok();
     });
 }

@@ -19,6 +19,7 @@ class Hl78Model : public Modem {
     ~Hl78Model() override;
 
     void dropLinks() override;
+    bool setMaxSessions(int n) override;
     const char* modelName() const override { return "hl78"; }
 
   protected:
@@ -40,17 +41,21 @@ class Hl78Model : public Modem {
         SessionState state = SessionState::Defined;
         int last_notif = -1;
         bool data_reported = false;
+        uint64_t attempt = 0;  ///< bumped by each KTCPCNX / close, to drop stale callbacks
         HostSocketPtr sock;
     };
 
     struct Bearer {
         std::string apn;
+        bool configured = false;  ///< AT+KCNXCFG seen since boot
         bool up = false;
     };
 
     void addCommands();
+    void addCertCommands();
     Session* findSession(const AtCommand& c, Final& err);
     void connectSession(int id);
+    void openSocket(int id);
     void onSessionData(int id, HostSocket* sock);
     void onSessionClosed(int id, HostSocket* sock);
     TlsOptions tlsFor(const Session& s) const;

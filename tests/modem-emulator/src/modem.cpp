@@ -6,7 +6,6 @@ namespace uplinkd::emulator {
 namespace {
 
 constexpr std::chrono::milliseconds kTrailerGrace{250};
-constexpr std::chrono::milliseconds kSearchTime{50};
 
 std::string frame(std::string_view line) {
     std::string out;
@@ -37,9 +36,59 @@ void Modem::addCommand(const std::string& name, Handler handler) {
 // Output
 
 void Modem::write(std::string_view bytes) {
-    if (powered_ && !silent_) {
-        port_.write(bytes);
+    if (!powered_ || !booted_ || silent_ || halted_) {
+        return;  // an unpowered, booting, hung or crashing module sends nothing
     }
+    if (split_pending_) {
+        deferred_.append(bytes);  // behind the LF of the split final result
+        return;
+    }
+    port_.write(bytes);
+}
+
+void Modem::writeData(std::string_view data) {
+    using D = FaultPlan::Direction;
+    size_t pass = faults_.allowance(D::Downlink, data.size());
+    write(data.substr(0, pass));
+    if (auto action = faults_.passed(D::Downlink, pass)) {
+        fire(D::Downlink, *action);
+    }
+}
+
+void Modem::respondData(std::string_view data) {
+    log_.out("[data " + std::to_string(data.size()) + " bytes]");
+    writeData(data);
+}
+
+void Modem::misuse(const std::string& what) {
+    ++misuse_count_;
+    last_misuse_ = what;
+    log_.note("MISUSE: " + what);
+}
+
+void Modem::fire(FaultPlan::Direction d, FaultPlan::Action a) {
+    const char* dir = d == FaultPlan::Direction::Uplink ? "uplink" : "downlink";
+    log_.note(std::string("fault fired: ") + toString(a) + " in " + dir + " data");
+    if (a == FaultPlan::Action::Hang) {
+        silent_ = true;
+        if (d == FaultPlan::Direction::Uplink) {
+            // The data phase is abandoned: no final result, the payload goes nowhere.
+            trailer_timer_.cancel();
+            phase_.reset();
+            phase_done_ = nullptr;
+            executing_ = false;
+            own_.clear();
+        }
+        return;
+    }
+    // A reboot: nothing more goes in or out; the state is dropped once the running handler
+    // (which may still hold references into it) has returned.
+    halted_ = true;
+    asio::post(io_, [this, alive = aliveToken(), gen = generation_] {
+        if (!alive.expired() && gen == generation_) {
+            reboot();
+        }
+    });
 }
 
 void Modem::respond(std::string_view line) {
@@ -53,57 +102,84 @@ void Modem::respondRaw(std::string_view bytes, std::string_view trace) {
 }
 
 void Modem::urc(std::string line, std::string raw_after) {
-    if (!powered_ || !booted_ || silent_) {
+    if (!powered_ || !booted_ || silent_ || halted_) {
         return;  // a hung or dead module reports nothing
     }
-    std::string trace = line;
+    Out o;
+    o.trace = line;
     if (!raw_after.empty()) {
-        trace += " [+" + std::to_string(raw_after.size()) + " data bytes]";
+        o.trace += " [+" + std::to_string(raw_after.size()) + " data bytes]";
     }
-    std::string wire = frame(line) + raw_after;
+    o.head = frame(line);
+    o.data = std::move(raw_after);
     if (executing_) {
         // The running command's own result URCs follow its final result first.
-        own_.emplace_back(std::move(wire), std::move(trace));
+        own_.push_back(std::move(o));
         return;
     }
     if (busy()) {
-        held_.emplace_back(std::move(wire), std::move(trace));
+        held_.push_back(std::move(o));
         return;
     }
-    log_.urc(trace);
-    write(wire);
+    emit(o);
+}
+
+void Modem::emit(const Out& o) {
+    log_.urc(o.trace);
+    write(o.head);
+    if (!o.data.empty()) {
+        writeData(o.data);
+    }
 }
 
 void Modem::flushHeld() {
     while (!own_.empty() && !busy()) {
-        auto [wire, trace] = std::move(own_.front());
+        Out o = std::move(own_.front());
         own_.pop_front();
-        log_.urc(trace);
-        write(wire);
+        emit(o);
     }
     while (!held_.empty() && !busy()) {
-        auto [wire, trace] = std::move(held_.front());
+        Out o = std::move(held_.front());
         held_.pop_front();
-        log_.urc(trace);
-        write(wire);
+        emit(o);
     }
+}
+
+void Modem::respondFinal(std::string_view line) {
+    if (split_final_ms_ == 0 || split_pending_) {
+        respond(line);  // while one LF is pending, later results queue whole behind it
+        return;
+    }
+    log_.out(std::string(line) + " [LF delayed " + std::to_string(split_final_ms_) + " ms]");
+    std::string wire = frame(line);
+    write(std::string_view(wire).substr(0, wire.size() - 1));
+    if (split_pending_ || !powered_ || !booted_ || silent_ || halted_) {
+        return;
+    }
+    split_pending_ = true;
+    after(std::chrono::milliseconds(split_final_ms_), [this] {
+        split_pending_ = false;
+        std::string rest = "\n" + deferred_;
+        deferred_.clear();
+        write(rest);
+    });
 }
 
 void Modem::emitFinal(Final f) {
     switch (f.kind) {
         case Final::Kind::Ok:
-            respond("OK");
+            respondFinal("OK");
             break;
         case Final::Kind::Error:
-            respond("ERROR");
+            respondFinal("ERROR");
             break;
         case Final::Kind::Cme:
             if (cmee_ == 0) {
-                respond("ERROR");
+                respondFinal("ERROR");
             } else if (cmee_ == 1) {
-                respond("+CME ERROR: " + std::to_string(f.code));
+                respondFinal("+CME ERROR: " + std::to_string(f.code));
             } else {
-                respond("+CME ERROR: " + cmeText(f.code));
+                respondFinal("+CME ERROR: " + cmeText(f.code));
             }
             break;
         case Final::Kind::Pending:
@@ -132,14 +208,25 @@ std::string Modem::cmeText(int code) const {
 // Input
 
 void Modem::onBytes(std::string_view bytes) {
-    if (!powered_ || !booted_ || silent_) {
+    if (!powered_ || silent_ || halted_) {
         return;
     }
+    if (!booted_) {
+        log_.note("ignored " + std::to_string(bytes.size()) + " bytes while booting");
+        return;
+    }
+    using D = FaultPlan::Direction;
     std::string echo;
     size_t i = 0;
     while (i < bytes.size()) {
         if (phase_) {
-            i += phase_->feed(bytes.substr(i));
+            size_t allowed = faults_.allowance(D::Uplink, bytes.size() - i);
+            size_t used = phase_->feed(bytes.substr(i, allowed));
+            i += used;
+            if (auto action = faults_.passed(D::Uplink, used)) {
+                fire(D::Uplink, *action);
+                return;  // the rest of the input goes to a hung or rebooting module
+            }
             if (phase_->done()) {
                 endPhase();
             }
@@ -161,6 +248,11 @@ void Modem::onBytes(std::string_view bytes) {
         }
         write(echo);
         echo.clear();
+        if (size_t junk = assembler_.takeDropped(); junk > 0) {
+            misuse(std::to_string(junk) +
+                   " bytes outside a command line (data without a prompt, or more than the "
+                   "announced length?)");
+        }
         if (r.status == LineAssembler::Status::TooLong) {
             log_.in("<line too long>");
             executing_ = true;
@@ -173,6 +265,11 @@ void Modem::onBytes(std::string_view bytes) {
         }
     }
     write(echo);
+    if (size_t junk = assembler_.takeDropped(); junk > 0) {
+        misuse(std::to_string(junk) +
+               " bytes outside a command line (data without a prompt, or more than the announced "
+               "length?)");
+    }
     if (phase_ && phase_->inTrailer()) {
         armTrailerTimer();
     }
@@ -214,6 +311,10 @@ void Modem::startDataPhase(DataPhase phase, std::string prompt, PhaseDone done) 
     write(prompt);
     phase_.emplace(std::move(phase));
     phase_done_ = std::move(done);
+    if (auto action = faults_.passed(FaultPlan::Direction::Uplink, 0)) {
+        fire(FaultPlan::Direction::Uplink, *action);  // armed with 0 bytes: right after the prompt
+        return;
+    }
     if (phase_->done()) {
         asio::post(io_, [this, alive = aliveToken(), gen = generation_] {
             if (!alive.expired() && gen == generation_ && phase_ && phase_->done()) {
@@ -286,7 +387,12 @@ void Modem::loseState() {
     executing_ = false;
     swallow_ctrlz_ = false;
     assembler_.reset();
+    assembler_.takeDropped();
     booted_ = false;
+    halted_ = false;
+    split_pending_ = false;
+    deferred_.clear();
+    ++search_seq_;
     echo_ = true;
     cmee_ = 0;
     cfun_ = 1;
@@ -308,11 +414,12 @@ void Modem::powerOn() {
 
 void Modem::boot() {
     booted_ = true;
-    reg_stat_ = forced_reg_;
+    ++boots_;
     log_.note("booted");
     for (const auto& line : bootUrcs()) {
         urc(line);
     }
+    searchNetwork();  // not registered until register_time has passed
 }
 
 void Modem::powerOff() {
@@ -331,12 +438,21 @@ void Modem::reset() {
     powerOn();
 }
 
+bool Modem::reboot() {
+    if (!powered_) {
+        return false;
+    }
+    log_.note("reboot");
+    loseState();
+    silent_ = false;
+    after(opts_.boot_time, [this] { boot(); });
+    return true;
+}
+
 void Modem::rebootSoon() {
     asio::post(io_, [this, alive = aliveToken(), gen = generation_] {
         if (!alive.expired() && gen == generation_) {
-            log_.note("reboot");
-            loseState();
-            after(opts_.boot_time, [this] { boot(); });
+            reboot();
         }
     });
 }
@@ -357,6 +473,38 @@ void Modem::setSilent(bool silent) {
     if (!silent) {
         assembler_.reset();
     }
+}
+
+void Modem::armDataFault(FaultPlan::Direction d, FaultPlan::Action a, size_t n) {
+    faults_.arm(d, a, n);
+}
+
+void Modem::setSplitFinal(unsigned ms) {
+    split_final_ms_ = ms;
+}
+
+void Modem::clearFaults() {
+    setSilent(false);
+    faults_.clear();
+    split_final_ms_ = 0;
+}
+
+bool Modem::setTime(const std::string& key, unsigned ms) {
+    std::chrono::milliseconds v(ms);
+    if (key == "register-ms") {
+        opts_.register_time = v;
+    } else if (key == "bearer-ms") {
+        opts_.bearer_time = v;
+    } else if (key == "boot-ms") {
+        opts_.boot_time = v;
+    } else {
+        return false;
+    }
+    return true;
+}
+
+bool Modem::setMaxSessions(int) {
+    return false;
 }
 
 void Modem::injectGarbage(size_t n) {
@@ -399,265 +547,26 @@ nlohmann::json Modem::status() const {
     j["bytes_out"] = port_.bytesOut();
     j["in_data_phase"] = phase_.has_value();
     j["certificates"] = certs_.names();
+    j["boots"] = boots_;
+    j["misuse"] = misuse_count_;
+    j["last_misuse"] = last_misuse_;
+    nlohmann::json f;
+    f["silent"] = silent_;
+    f["split_final_ms"] = split_final_ms_;
+    for (auto d : {FaultPlan::Direction::Uplink, FaultPlan::Direction::Downlink}) {
+        const auto& slot = faults_.slot(d);
+        const char* name = d == FaultPlan::Direction::Uplink ? "uplink" : "downlink";
+        if (slot.armed) {
+            f[name] = {{"action", toString(slot.action)},
+                       {"remaining", slot.remaining},
+                       {"fired", slot.fired}};
+        } else {
+            f[name] = nullptr;
+        }
+    }
+    j["faults"] = f;
     addStatus(j);
     return j;
-}
-
-// ---------------------------------------------------------------------------------------------
-// 27.007 / V.250 basics
-
-std::string Modem::registrationLine(const char* prefix, int n, bool as_urc) const {
-    std::string line = std::string(prefix) + ": ";
-    if (!as_urc) {
-        line += std::to_string(n) + ",";
-    }
-    line += std::to_string(reg_stat_);
-    if (n >= 2 && registered()) {
-        line += ",\"0001\",\"01A2D101\"," + std::to_string(access_tech_);
-    }
-    return line;
-}
-
-void Modem::reportRegistration() {
-    if (creg_n_ > 0) {
-        urc(registrationLine("+CREG", creg_n_, true));
-    }
-    if (cgreg_n_ > 0) {
-        urc(registrationLine("+CGREG", cgreg_n_, true));
-    }
-    if (cereg_n_ > 0) {
-        urc(registrationLine("+CEREG", cereg_n_, true));
-    }
-}
-
-void Modem::addBasics() {
-    auto ok = [](const AtCommand&) { return Final::ok(); };
-    addCommand("", ok);
-    addCommand("E", [this](const AtCommand& c) {
-        auto v = c.kind == AtKind::Exec ? 0L : c.intArg(0).value_or(-1);
-        if (v != 0 && v != 1) {
-            return Final::error();
-        }
-        echo_ = v == 1;
-        return Final::ok();
-    });
-    addCommand("V", [](const AtCommand& c) {
-        return c.kind == AtKind::Set && c.str(0) == "1" ? Final::ok() : Final::error();
-    });
-    addCommand("Q", [](const AtCommand& c) {
-        return c.kind != AtKind::Set || c.str(0) == "0" ? Final::ok() : Final::error();
-    });
-    auto defaults = [this](const AtCommand&) {
-        echo_ = true;
-        cmee_ = 0;
-        return Final::ok();
-    };
-    addCommand("Z", defaults);
-    addCommand("&F", defaults);
-    for (const char* name : {"&W", "&K", "&C", "&D", "S", "X", "+IFC", "+CPSMS", "+CEDRXS", "+CTZR",
-                             "+CTZU", "+CSCS", "+CMGF", "+CNMI", "+CGEREP"}) {
-        addCommand(name, ok);
-    }
-    addCommand("I", [this](const AtCommand&) {
-        for (const auto& line : identify()) {
-            respond(line);
-        }
-        return Final::ok();
-    });
-    auto value = [this](const std::string* v) {
-        return [this, v](const AtCommand& c) {
-            if (c.kind != AtKind::Exec) {
-                return c.kind == AtKind::Test ? Final::ok() : Final::error();
-            }
-            respond(*v);
-            return Final::ok();
-        };
-    };
-    for (const char* n : {"+CGMI", "+GMI"}) {
-        addCommand(n, value(&manufacturer_));
-    }
-    for (const char* n : {"+CGMM", "+GMM"}) {
-        addCommand(n, value(&model_id_));
-    }
-    for (const char* n : {"+CGMR", "+GMR"}) {
-        addCommand(n, value(&revision_));
-    }
-    for (const char* n : {"+CGSN", "+GSN"}) {
-        addCommand(n, value(&imei_));
-    }
-    addCommand("+CIMI", value(&imsi_));
-    addCommand("+CCID", [this](const AtCommand& c) {
-        if (c.kind == AtKind::Test) {
-            return Final::ok();
-        }
-        respond("+CCID: " + iccid_);
-        return Final::ok();
-    });
-    addCommand("+CMEE", [this](const AtCommand& c) {
-        switch (c.kind) {
-            case AtKind::Read:
-                respond("+CMEE: " + std::to_string(cmee_));
-                return Final::ok();
-            case AtKind::Test:
-                respond("+CMEE: (0-2)");
-                return Final::ok();
-            case AtKind::Exec:
-                cmee_ = 0;
-                return Final::ok();
-            case AtKind::Set:
-                break;
-        }
-        auto v = c.intArg(0);
-        if (!v || *v < 0 || *v > 2) {
-            return Final::error();
-        }
-        cmee_ = static_cast<int>(*v);
-        return Final::ok();
-    });
-    addCommand("+CPIN", [this](const AtCommand& c) {
-        if (c.kind == AtKind::Read) {
-            respond("+CPIN: READY");
-        }
-        return Final::ok();
-    });
-    addCommand("+CSQ", [this](const AtCommand& c) {
-        if (c.kind == AtKind::Test) {
-            respond("+CSQ: (0-31,99),(0-7,99)");
-            return Final::ok();
-        }
-        int rssi = radioOn() ? rssi_ : 99;
-        respond("+CSQ: " + std::to_string(rssi) + ",99");
-        return Final::ok();
-    });
-    auto reg = [this](const char* prefix, int* n, int max) {
-        return [this, prefix, n, max](const AtCommand& c) {
-            switch (c.kind) {
-                case AtKind::Read:
-                    respond(registrationLine(prefix, *n, false));
-                    return Final::ok();
-                case AtKind::Test:
-                    respond(std::string(prefix) + ": (0-" + std::to_string(max) + ")");
-                    return Final::ok();
-                case AtKind::Exec:
-                    *n = 0;
-                    return Final::ok();
-                case AtKind::Set:
-                    break;
-            }
-            auto v = c.intArg(0);
-            if (!v || *v < 0 || *v > max) {
-                return Final::cme(50);
-            }
-            *n = static_cast<int>(*v);
-            return Final::ok();
-        };
-    };
-    addCommand("+CREG", reg("+CREG", &creg_n_, 2));
-    addCommand("+CGREG", reg("+CGREG", &cgreg_n_, 2));
-    addCommand("+CEREG", reg("+CEREG", &cereg_n_, 5));
-    addCommand("+CFUN", [this](const AtCommand& c) {
-        if (c.kind == AtKind::Read) {
-            respond("+CFUN: " + std::to_string(cfun_));
-            return Final::ok();
-        }
-        if (c.kind == AtKind::Test) {
-            respond("+CFUN: (0,1,4),(0-1)");
-            return Final::ok();
-        }
-        auto fun = c.intArg(0);
-        auto rst = c.has(1) ? c.intArg(1) : std::optional<long>(0);
-        if (!fun || (*fun != 0 && *fun != 1 && *fun != 4) || !rst || *rst < 0 || *rst > 1) {
-            return Final::cme(50);
-        }
-        if (*rst == 1) {
-            rebootSoon();
-            return Final::ok();
-        }
-        int before = cfun_;
-        cfun_ = static_cast<int>(*fun);
-        if (cfun_ == before) {
-            return Final::ok();
-        }
-        if (cfun_ == 1) {
-            reg_stat_ = 2;
-            reportRegistration();
-            after(kSearchTime, [this] {
-                if (cfun_ == 1) {
-                    reg_stat_ = forced_reg_;
-                    reportRegistration();
-                }
-            });
-        } else {
-            reg_stat_ = 0;
-            reportRegistration();
-        }
-        return Final::ok();
-    });
-    addCommand("+CGDCONT", [this](const AtCommand& c) {
-        if (c.kind == AtKind::Read) {
-            for (const auto& [cid, ctx] : pdp_) {
-                respond("+CGDCONT: " + std::to_string(cid) + ",\"" + ctx.first + "\",\"" +
-                        ctx.second + "\",\"0.0.0.0\",0,0");
-            }
-            return Final::ok();
-        }
-        if (c.kind == AtKind::Test) {
-            respond("+CGDCONT: (1-15),\"IP\",,,(0-2),(0-4)");
-            return Final::ok();
-        }
-        auto cid = c.intArg(0);
-        if (!cid || *cid < 1 || *cid > 15) {
-            return Final::cme(50);
-        }
-        if (c.argc() == 1) {
-            pdp_.erase(static_cast<int>(*cid));
-        } else {
-            pdp_[static_cast<int>(*cid)] = {c.str(1), c.str(2)};
-        }
-        return Final::ok();
-    });
-    addCommand("+CGATT", [this](const AtCommand& c) {
-        if (c.kind == AtKind::Read) {
-            respond(std::string("+CGATT: ") + (registered() ? "1" : "0"));
-        }
-        return Final::ok();
-    });
-    addCommand("+CGACT", [this](const AtCommand& c) {
-        if (c.kind == AtKind::Read) {
-            respond(std::string("+CGACT: 1,") + (registered() ? "1" : "0"));
-        }
-        return Final::ok();
-    });
-    addCommand("+CGPADDR", [this](const AtCommand& c) {
-        if (c.kind != AtKind::Test) {
-            respond("+CGPADDR: 1,\"10.64.12.7\"");
-        }
-        return Final::ok();
-    });
-    addCommand("+CGCONTRDP", [this](const AtCommand& c) {
-        if (c.kind != AtKind::Test && registered()) {
-            std::string apn = pdp_.count(1) ? pdp_.at(1).second : "internet";
-            respond("+CGCONTRDP: 1,5,\"" + apn + "\",\"10.64.12.7.255.255.255.0\"," +
-                    "\"10.64.12.1\",\"10.0.0.53\",\"10.0.0.54\"");
-        }
-        return Final::ok();
-    });
-    addCommand("+COPS", [this](const AtCommand& c) {
-        if (c.kind == AtKind::Read) {
-            if (registered()) {
-                respond("+COPS: 0,0,\"EMULATED\"," + std::to_string(access_tech_));
-            } else {
-                respond("+COPS: 0");
-            }
-        }
-        return Final::ok();
-    });
-    addCommand("+IPR", [this](const AtCommand& c) {
-        if (c.kind == AtKind::Read) {
-            respond("+IPR: 115200");
-        }
-        return Final::ok();
-    });
 }
 
 }  // namespace uplinkd::emulator

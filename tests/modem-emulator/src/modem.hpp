@@ -19,6 +19,7 @@
 #include "at_command.hpp"
 #include "cert_store.hpp"
 #include "data_phase.hpp"
+#include "fault_plan.hpp"
 #include "line_assembler.hpp"
 #include "pty_port.hpp"
 #include "trace_log.hpp"
@@ -27,8 +28,11 @@ namespace uplinkd::emulator {
 
 /// Settings common to every model.
 struct ModemOptions {
-    std::string variant;                       ///< "HL7802", "A7670E", ... ("" = model default)
-    std::chrono::milliseconds boot_time{100};  ///< power-on to boot URCs
+    std::string variant;                           ///< "HL7802", "A7670E", ... ("" = model default)
+    std::chrono::milliseconds boot_time{100};      ///< power-on / reboot to boot URCs
+    std::chrono::milliseconds register_time{300};  ///< boot URCs (or radio on) to registration
+    std::chrono::milliseconds bearer_time{100};    ///< KCNXUP / NETOPEN to bearer up
+    int max_sessions = 6;                          ///< HL78 KTCPCFG sessions at once
     std::chrono::milliseconds connect_timeout{20000};
 };
 
@@ -63,7 +67,20 @@ class Modem {
     void powerOn();
     void powerOff();
     void reset();
+    /// An unexpected reboot (crash): the command in flight is abandoned, queued output still
+    /// drains. False when the module is off.
+    bool reboot();
     void setSilent(bool silent);
+    /// Arms a hang or reboot after `n` more data-phase bytes in one direction.
+    void armDataFault(FaultPlan::Direction d, FaultPlan::Action a, size_t n);
+    /// Final results lose their LF for `ms` (0 = off).
+    void setSplitFinal(unsigned ms);
+    /// `fault none`: clears silent, armed data faults and split-final.
+    void clearFaults();
+    /// `set register-ms|bearer-ms|boot-ms N`; false for an unknown key.
+    bool setTime(const std::string& key, unsigned ms);
+    /// `set max-sessions N`; false when the model has no such limit.
+    virtual bool setMaxSessions(int n);
     void injectGarbage(size_t n);
     void injectUrc(const std::string& line);
     void setRegistration(int stat);
@@ -83,8 +100,12 @@ class Modem {
     void addCommand(const std::string& name, Handler handler);
     /// One response line, framed "\r\n<line>\r\n", sent now.
     void respond(std::string_view line);
-    /// Raw bytes sent now (data read back to the host); `trace` describes them for the log.
+    /// Raw bytes sent now (framing the model writes itself); `trace` describes them.
     void respondRaw(std::string_view bytes, std::string_view trace);
+    /// Socket payload read back to the host, sent now (subject to downlink faults).
+    void respondData(std::string_view data);
+    /// Logs a protocol misuse by the host loudly and counts it (`status`).
+    void misuse(const std::string& what);
     /// An unsolicited line, optionally followed by raw bytes; held while busy.
     void urc(std::string line, std::string raw_after = {});
     /// Opens a data phase: sends `prompt` (raw), then collects bytes; `done` gives the final.
@@ -114,6 +135,8 @@ class Modem {
     void reportRegistration();
     bool radioOn() const { return cfun_ == 1; }
     bool registered() const { return reg_stat_ == 1 || reg_stat_ == 5; }
+    /// Starts a network search: stat 2 now, the target stat after `register_time`.
+    void searchNetwork();
 
     asio::io_context& io_;
     PtyPort& port_;
@@ -141,6 +164,17 @@ class Modem {
     std::map<int, std::pair<std::string, std::string>> pdp_;  ///< cid → (type, apn)
 
   private:
+    /// One queued unsolicited output: its framed line(s), socket payload after it, trace text.
+    struct Out {
+        std::string head;
+        std::string data;
+        std::string trace;
+    };
+
+    void emit(const Out& o);
+    void writeData(std::string_view data);
+    void fire(FaultPlan::Direction d, FaultPlan::Action a);
+    void respondFinal(std::string_view line);
     void execute(const std::string& body);
     void emitFinal(Final f);
     void flushHeld();
@@ -159,11 +193,20 @@ class Modem {
     asio::steady_timer trailer_timer_;
     bool executing_ = false;
     bool swallow_ctrlz_ = false;
-    std::deque<std::pair<std::string, std::string>> held_;  ///< (wire bytes, trace text)
-    std::deque<std::pair<std::string, std::string>> own_;   ///< URCs of the running command
+    std::deque<Out> held_;  ///< URCs held while busy
+    std::deque<Out> own_;   ///< URCs of the running command
     bool powered_ = false;
     bool booted_ = false;
     bool silent_ = false;
+    bool halted_ = false;  ///< a fault reboot is under way: nothing goes in or out
+    FaultPlan faults_;
+    unsigned split_final_ms_ = 0;
+    bool split_pending_ = false;  ///< a final result's LF is still to come
+    std::string deferred_;        ///< output waiting behind that LF
+    uint64_t boots_ = 0;
+    uint64_t search_seq_ = 0;
+    uint64_t misuse_count_ = 0;
+    std::string last_misuse_;
     int forced_reg_ = 1;
     int rssi_ = 20;
     uint64_t generation_ = 0;

@@ -24,6 +24,7 @@ class A76xxTest : public ::testing::Test {
         ASSERT_TRUE(urcs) << "no boot URCs";
         EXPECT_EQ(*urcs, "\r\n*ATREADY: 1\r\n\r\n+CPIN: READY\r\n\r\nSMS DONE\r\n\r\nPB DONE\r\n");
         expectOk("ATE0");
+        ASSERT_TRUE(waitRegistered(*tty_)) << "not registered";
     }
 
     std::string expectOk(const std::string& cmd) {

@@ -27,6 +27,7 @@ class Hl78Test : public ::testing::Test {
         ASSERT_TRUE(r);
         EXPECT_EQ(*r, "ATE0\r\r\nOK\r\n");  // echo is on until ATE0
         expectOk("AT+CMEE=1");
+        ASSERT_TRUE(waitRegistered(*tty_)) << "not registered";
     }
 
     std::string expectOk(const std::string& cmd) {
@@ -130,6 +131,7 @@ TEST_F(Hl78Test, UrcsAreHeldDuringDataPhase) {
     EchoServer echo;
     ASSERT_NE(echo.port(), 0);
     ASSERT_NO_FATAL_FAILURE(boot());
+    expectOk("AT+KCNXCFG=1,\"GPRS\",\"internet\"");
     expectOk("AT+KTCPCFG=1,0,\"127.0.0.1\"," + std::to_string(echo.port()));
     expectOk("AT+KTCPCNX=1");
     ASSERT_TRUE(tty_->readUntil("\r\n+KTCP_IND: 1,1\r\n"));
@@ -151,6 +153,7 @@ TEST_F(Hl78Test, TlsSocketVerifiesAgainstStoredRoot) {
     TlsEchoServer server(pki.server);
     ASSERT_TRUE(server.ready());
     ASSERT_NO_FATAL_FAILURE(boot());
+    expectOk("AT+KCNXCFG=1,\"GPRS\",\"internet\"");
 
     auto cfg =
         expectOk("AT+KTCPCFG=1,3,\"localhost\"," + std::to_string(server.port()) + ",,,,0,1,0");

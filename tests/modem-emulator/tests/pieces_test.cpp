@@ -4,6 +4,7 @@
 
 #include "at_command.hpp"
 #include "data_phase.hpp"
+#include "fault_plan.hpp"
 #include "line_assembler.hpp"
 #include "pacer.hpp"
 
@@ -107,4 +108,40 @@ TEST(PacerTest, SpacesTransfersToTheRate) {
     auto free2 = p.account(1152, t);  // queued behind the first transfer
     EXPECT_NEAR(std::chrono::duration<double>(free2 - t).count(), 1.1, 1e-3);
     EXPECT_TRUE(Pacer(0).unlimited());
+}
+
+TEST(FaultPlanTest, FiresExactlyAfterNBytesOnce) {
+    using D = FaultPlan::Direction;
+    using A = FaultPlan::Action;
+    FaultPlan plan;
+    EXPECT_EQ(plan.allowance(D::Uplink, 500), 500U);  // nothing armed
+    EXPECT_FALSE(plan.passed(D::Uplink, 500));
+    plan.arm(D::Uplink, A::Reboot, 100);
+    EXPECT_EQ(plan.allowance(D::Downlink, 500), 500U);  // the other direction is free
+    EXPECT_EQ(plan.allowance(D::Uplink, 60), 60U);
+    EXPECT_FALSE(plan.passed(D::Uplink, 60));
+    EXPECT_EQ(plan.allowance(D::Uplink, 60), 40U);
+    EXPECT_EQ(plan.passed(D::Uplink, 40), A::Reboot);
+    EXPECT_TRUE(plan.slot(D::Uplink).fired);
+    EXPECT_EQ(plan.allowance(D::Uplink, 60), 60U);  // fired once, then inert
+    EXPECT_FALSE(plan.passed(D::Uplink, 60));
+
+    plan.arm(D::Downlink, A::Hang, 0);
+    EXPECT_EQ(plan.allowance(D::Downlink, 10), 0U);
+    EXPECT_EQ(plan.passed(D::Downlink, 0), A::Hang);  // zero bytes: fires at once
+    plan.clear();
+    EXPECT_FALSE(plan.slot(D::Downlink).armed);
+}
+
+TEST(LineAssemblerTest, CountsBytesOutsideCommandLines) {
+    LineAssembler la;
+    for (char c : std::string("\r\nhello\r\nAT\r")) {
+        la.feed(c);
+    }
+    EXPECT_EQ(la.takeDropped(), 5U);  // "hello"; CR and LF do not count
+    EXPECT_EQ(la.takeDropped(), 0U);
+    for (char c : std::string("AxAAT\r")) {
+        la.feed(c);
+    }
+    EXPECT_EQ(la.takeDropped(), 3U);  // "Ax" and the first of "AA"
 }

@@ -100,6 +100,27 @@ void EchoServer::serve(int fd) {
     shutdown(fd, SHUT_RDWR);
 }
 
+GreetingServer::GreetingServer(std::string greeting)
+    : EchoServer(false), greeting_(std::move(greeting)) {
+    start();
+}
+
+GreetingServer::~GreetingServer() {
+    stopAll();
+}
+
+void GreetingServer::serve(int fd) {
+    size_t off = 0;
+    while (off < greeting_.size()) {
+        ssize_t w = send(fd, greeting_.data() + off, greeting_.size() - off, MSG_NOSIGNAL);
+        if (w <= 0) {
+            return;
+        }
+        off += static_cast<size_t>(w);
+    }
+    EchoServer::serve(fd);
+}
+
 void EchoServer::stopAll() {
     {
         std::lock_guard<std::mutex> lock(mu_);

@@ -48,6 +48,19 @@ class EchoServer {
     bool stopped_ = false;
 };
 
+/// Sends `greeting` to each client as soon as it connects, then echoes like EchoServer.
+class GreetingServer : public EchoServer {
+  public:
+    explicit GreetingServer(std::string greeting);
+    ~GreetingServer() override;
+
+  protected:
+    void serve(int fd) override;
+
+  private:
+    std::string greeting_;
+};
+
 /// What one TLS connection looked like from the server side.
 struct TlsHandshake {
     bool ok = false;

@@ -1,0 +1,115 @@
+// Hl78Model's certificate and key store commands: AT+KCERTSTORE, AT+KPRIVKSTORE, AT+KCERTDELETE.
+#include "model_hl78.hpp"
+
+namespace uplinkd::emulator {
+namespace {
+
+constexpr size_t kMaxCert = 8192;
+constexpr int kContentInvalid = 930;
+constexpr int kLengthInvalid = 931;
+constexpr int kMissing = 917;
+constexpr int kNotSupported = 918;
+constexpr int kOutOfRange = 916;
+
+std::string crlfLines(const std::string& text) {
+    std::string out;
+    for (size_t i = 0; i < text.size(); ++i) {
+        if (text[i] == '\n' && (i == 0 || text[i - 1] != '\r')) {
+            out += '\r';
+        }
+        out += text[i];
+    }
+    while (out.size() >= 2 && out.compare(out.size() - 2, 2, "\r\n") == 0) {
+        out.resize(out.size() - 2);
+    }
+    return out;
+}
+
+}  // namespace
+
+Final Hl78Model::storeCredential(const AtCommand& c, bool key) {
+    auto type = c.intArg(0);
+    auto len = c.intArg(1);
+    auto index = c.has(2) ? c.intArg(2) : std::optional<long>(0);
+    if (!c.has(0) || !c.has(1)) {
+        return Final::cme(kMissing);
+    }
+    if (!type || *type < 0 || *type > (key ? 0 : 1)) {
+        return Final::cme(kOutOfRange);
+    }
+    if (!len || *len < 1 || *len > static_cast<long>(kMaxCert) || !index || *index < 0 ||
+        *index > 3) {
+        return Final::cme(kOutOfRange);
+    }
+    std::string name = key ? "private_key/" : (*type == 0 ? "root_cert/" : "local_cert/");
+    name += std::to_string(*index);
+    startDataPhase(
+        DataPhase::countOrPattern(static_cast<size_t>(*len), pattern_), "\r\nCONNECT\r\n",
+        [this, name, key](const DataPhase& p) {
+            const std::string& pem = p.data();
+            if (pem.find('\n') == std::string::npos && pem.find('\r') == std::string::npos) {
+                return Final::cme(kLengthInvalid);  // no line ends at all
+            }
+            bool valid = key ? pemHasPrivateKey(pem) : countPemCertificates(pem) > 0;
+            if (!valid) {
+                return Final::cme(kContentInvalid);
+            }
+            certs_.put(name, pem);
+            log_.note("stored " + name + " (" + std::to_string(pem.size()) + " bytes)");
+            return Final::ok();
+        });
+    return Final::pending();
+}
+
+std::string Hl78Model::certReadBack() const {
+    std::string out = "\r\n+KCERTSTORE:";
+    for (const char* kind : {"root_cert", "local_cert"}) {
+        for (const auto& name : certs_.namesWithPrefix(std::string(kind) + "/")) {
+            std::string data = *certs_.get(name);
+            out += "\r\n" + std::string(kind) + "," + name.substr(name.find('/') + 1) + "," +
+                   std::to_string(data.size()) + "\r\n" + crlfLines(data);
+        }
+    }
+    out += "\r\n";
+    return out;
+}
+
+void Hl78Model::addCertCommands() {
+    addCommand("+KCERTSTORE", [this](const AtCommand& c) {
+        if (c.kind == AtKind::Test) {
+            respond("+KCERTSTORE: (0-1),(1-" + std::to_string(kMaxCert) + "),(0-3)");
+            return Final::ok();
+        }
+        if (c.kind == AtKind::Read) {
+            respondRaw(certReadBack(), "+KCERTSTORE: [stored certificates]");
+            return Final::ok();
+        }
+        if (c.kind != AtKind::Set) {
+            return Final::cme(kMissing);
+        }
+        return storeCredential(c, false);
+    });
+    addCommand("+KPRIVKSTORE", [this](const AtCommand& c) {
+        if (c.kind == AtKind::Test) {
+            respond("+KPRIVKSTORE: (0),(1-" + std::to_string(kMaxCert) + "),(0-3)");
+            return Final::ok();
+        }
+        if (c.kind != AtKind::Set) {
+            return Final::cme(kNotSupported);
+        }
+        return storeCredential(c, true);
+    });
+    addCommand("+KCERTDELETE", [this](const AtCommand& c) {
+        auto type = c.intArg(0);
+        auto index = c.has(1) ? c.intArg(1) : std::optional<long>(0);
+        if (!type || *type < 0 || *type > 2 || !index || *index < 0 || *index > 3) {
+            return Final::cme(kOutOfRange);
+        }
+        const char* kind =
+            *type == 0 ? "root_cert/" : (*type == 1 ? "local_cert/" : "private_key/");
+        certs_.erase(kind + std::to_string(*index));
+        return Final::ok();
+    });
+}
+
+}  // namespace uplinkd::emulator
