@@ -183,7 +183,8 @@ Status checkHost(const Config& cfg) {
     const std::string& sock = cfg.api.socket;
     const std::string sock_dir = std::filesystem::path(sock).parent_path().string();
     if (auto p = directoryProblem(sock_dir.empty() ? "." : sock_dir); !p.empty()) {
-        problems += where(cfg, "api.socket") + " \"" + sock + "\": its directory " + p + "\n";
+        problems += where(cfg, "api.socket") + " \"" + sock +
+                    "\": " + (p.rfind("cannot", 0) == 0 ? "its directory " + p : p) + "\n";
     }
     struct stat st {};
     if (::lstat(sock.c_str(), &st) == 0 && !S_ISSOCK(st.st_mode)) {
