@@ -21,3 +21,6 @@ if [ "${2:-}" != "" ]; then
     -extfile client.ext -out client.crt 2>/dev/null
 fi
 chmod 644 ./*.crt ./*.key
+# The broker (which may drop privileges) reads the server key; the client key is uplinkd's secret
+# and, like every secret file, must not be readable by every user.
+if [ -f client.key ]; then chmod 600 client.key; fi

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <sstream>
 
+#include "config/config_checks.hpp"
 #include "modem/serial_port.hpp"
 #include "plugin/plugin_registry.hpp"
 #include "uplinkd/log.hpp"
@@ -44,7 +45,8 @@ Status parseFile(const std::string& path, toml::table& into, Diagnostics& diags)
     return {};
 }
 
-/// "a.b.c=value" → into[a][b][c] = value, with "--set a.b.c" as the position in diagnostics.
+/// "a.b.c=value" → into[a][b][c] = value. The text is parsed as the TOML line "a.b.c = value",
+/// so the tables it creates carry "--set a.b.c" as their position in diagnostics too.
 Status applyOverride(const std::string& spec, toml::table& into, Diagnostics& diags) {
     const auto eq = spec.find('=');
     if (eq == std::string::npos || eq == 0) {
@@ -58,26 +60,22 @@ Status applyOverride(const std::string& spec, toml::table& into, Diagnostics& di
         parts.push_back(part);
     }
     toml::parse_result parsed =
-        toml::parse("value = " + spec.substr(eq + 1), std::string_view("--set " + key));
+        toml::parse(key + " = " + spec.substr(eq + 1), std::string_view("--set " + key));
     if (!parsed) {
         diags.addPlain("--set " + key + ": " + std::string(parsed.error().description()) +
                        " (strings need quotes: " + key + "='\"text\"')");
         return fail("config", "bad override");
     }
-    toml::table* t = &into;
-    for (size_t i = 0; i + 1 < parts.size(); ++i) {
-        toml::node* n = t->get(parts[i]);
-        if (n == nullptr) {
-            t->insert(parts[i], toml::table{});
-            n = t->get(parts[i]);
-        }
-        if (!n->is_table()) {
+    const toml::table* t = &into;
+    for (size_t i = 0; i + 1 < parts.size() && t != nullptr; ++i) {
+        const toml::node* n = t->get(parts[i]);
+        if (n != nullptr && !n->is_table()) {
             diags.addPlain("--set " + key + ": \"" + parts[i] + "\" is not a table");
             return fail("config", "bad override");
         }
-        t = n->as_table();
+        t = n != nullptr ? n->as_table() : nullptr;
     }
-    t->insert_or_assign(parts.back(), std::move(*parsed.table().get("value")));
+    mergeInto(into, std::move(parsed.table()));
     return {};
 }
 
@@ -121,6 +119,7 @@ void readApi(ConfigTable t, ApiSection& out) {
         }
     }
     out.socket_group = t.string("socket_group").value_or("");
+    out.socket_world_writable = t.boolean("socket_world_writable").value_or(false);
     out.max_line_bytes = static_cast<size_t>(
         t.integer("max_line_bytes", 1024, 64 * 1024 * 1024).value_or(1024 * 1024));
     t.finish();
@@ -244,13 +243,18 @@ void readTls(ConfigTable t, TlsConfig& out) {
     out.key_file = t.string("key_file").value_or("");
     out.server_name = t.string("server_name").value_or("");
     out.alpn = t.stringArray("alpn").value_or(std::vector<std::string>{});
-    for (const char* key : {"ca_file", "cert_file", "key_file"}) {
-        const std::string& v = key == std::string_view("ca_file")     ? out.ca_file
-                               : key == std::string_view("cert_file") ? out.cert_file
-                                                                      : out.key_file;
+    out.ciphers_tls12 = t.string("ciphers_tls12").value_or("");
+    for (const char* key : {"ca_file", "cert_file"}) {
+        const std::string& v = key == std::string_view("ca_file") ? out.ca_file : out.cert_file;
         std::error_code ec;
         if (!v.empty() && !fs::exists(v, ec)) {
             t.error(key, "file \"" + v + "\" does not exist");
+        }
+    }
+    // The private key is a secret like a password file, and follows the same rules.
+    if (!out.key_file.empty()) {
+        if (auto problem = secretFileProblem(out.key_file)) {
+            t.error("key_file", *problem);
         }
     }
     if (out.cert_file.empty() != out.key_file.empty()) {
@@ -317,6 +321,7 @@ void readRoute(ConfigTable t, const std::string& name, PluginRegistry& plugins, 
     readTls(t.table("tls"), r.tls);
     readSpool(t.table("spool"), r.spool);
     readDelivery(t.table("delivery"), r.delivery);
+    r.allow_plaintext_credentials = t.boolean("allow_plaintext_credentials").value_or(false);
 
     ConfigTable cloud = t.table("cloud");
     if (!cloud.present()) {
@@ -387,6 +392,9 @@ Result<Config> build(toml::table& root, std::vector<std::string> files,
     }
     routes.finish();
     top.finish();
+    if (diags.empty()) {
+        checkConfigRules(root, cfg, diags);
+    }
     if (!diags.empty()) {
         return fail("config", diags.text());
     }
@@ -417,6 +425,11 @@ Result<Config> loadConfig(const ConfigSource& source, PluginRegistry& plugins) {
     std::error_code ec;
     if (!fs::exists(source.main_file, ec)) {
         return fail("config", source.main_file + ": no such file\n");
+    }
+    if (fs::is_directory(source.main_file, ec)) {
+        return fail("config", source.main_file +
+                                  ": is a directory; --config names the main file (drop-in "
+                                  "files go in its conf.d directory, or in --conf-dir)\n");
     }
     files.push_back(source.main_file);
     (void)parseFile(source.main_file, root, diags);

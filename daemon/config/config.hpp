@@ -29,7 +29,8 @@ struct DaemonSection {
 struct ApiSection {
     std::string socket = "/run/uplinkd/uplinkd.sock";
     uint32_t socket_mode = 0660;
-    std::string socket_group;  ///< empty: leave the group as created
+    std::string socket_group;            ///< empty: leave the group as created
+    bool socket_world_writable = false;  ///< opt-in for a socket_mode that lets every user in
     size_t max_line_bytes = 1024 * 1024;
 };
 
@@ -72,6 +73,7 @@ struct TlsConfig {
     std::string key_file;
     std::string server_name;        ///< overrides the SNI / certificate name
     std::vector<std::string> alpn;  ///< overrides the cloud's ALPN list
+    std::string ciphers_tls12;      ///< TLS 1.2 suites (OpenSSL syntax); empty: ECDHE + AEAD
 };
 
 struct DeliveryConfig {
@@ -90,6 +92,8 @@ struct RouteConfig {
     TlsConfig tls;
     SpoolLimits spool;
     DeliveryConfig delivery;
+    /// tls = false with a password or SAS key is refused unless this is set (then a warning).
+    bool allow_plaintext_credentials = false;
     /// The route's configuration as text, to tell whether a reload changed it.
     std::string fingerprint;
 };
@@ -100,6 +104,9 @@ struct Config {
     ApiSection api;
     std::map<std::string, UplinkConfig> uplinks;
     std::vector<RouteConfig> routes;
+    /// "daemon.state_dir", "api.socket", "api.socket_group" → "file:line:col" where they were
+    /// set (absent: the default), for the start-up checks against the host (config_checks.hpp).
+    std::map<std::string, std::string> positions;
 
     const RouteConfig* route(std::string_view name) const;
 };

@@ -9,6 +9,11 @@ namespace uplinkd {
 namespace {
 
 std::string position(const toml::source_region& where) {
+    // Command-line overrides are named by their key ("--set routes.demo.cloud.port"); a line
+    // and column of the one-line text would only confuse.
+    if (where.path && where.path->rfind("--set ", 0) == 0) {
+        return *where.path;
+    }
     std::ostringstream out;
     out << (where.path ? *where.path : std::string("<config>")) << ':' << where.begin.line << ':'
         << where.begin.column;

@@ -1,7 +1,13 @@
 #include "core/daemon.hpp"
 
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 
+#include "config/config_checks.hpp"
+#include "core/pid_lock.hpp"
 #include "dbus/dbus_service.hpp"
 #include "modem/modem_uplink.hpp"
 #include "spool/memory_spool.hpp"
@@ -17,6 +23,28 @@ int64_t nowMs() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(
                std::chrono::system_clock::now().time_since_epoch())
         .count();
+}
+
+/// Creates the state directory (and its parents) if it is missing: the directory itself mode
+/// 0750 whatever the umask, since spooled payloads are kept there.
+Status makeStateDirectory(const std::string& dir) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(dir, ec)) {
+        return okStatus();
+    }
+    const std::filesystem::path parent = std::filesystem::path(dir).parent_path();
+    if (!parent.empty()) {
+        std::filesystem::create_directories(parent, ec);
+    }
+    if (::mkdir(dir.c_str(), 0750) != 0 && errno != EEXIST) {
+        return fail("state",
+                    "cannot create the state directory " + dir + ": " + std::strerror(errno));
+    }
+    if (::chmod(dir.c_str(), 0750) != 0) {
+        return fail("state", "cannot set the mode of the state directory " + dir + ": " +
+                                 std::strerror(errno));
+    }
+    return okStatus();
 }
 
 }  // namespace
@@ -35,11 +63,22 @@ Status Daemon::start() {
     if (!cfg) {
         return cfg.failure();
     }
+    if (auto st = checkHost(*cfg); !st) {
+        return st;
+    }
     config_ = std::move(cfg.value());
     setLogLevel(config_.daemon.log_level);
 
-    std::error_code ec;
-    std::filesystem::create_directories(config_.daemon.state_dir, ec);
+    if (auto st = makeStateDirectory(config_.daemon.state_dir); !st) {
+        return st;
+    }
+    // One uplinkd per state directory: a second one would deliver the same spool again and take
+    // the broker connection (same client id) away from the first.
+    auto lock = PidLock::acquire(config_.daemon.state_dir + "/lock", config_.daemon.state_dir);
+    if (!lock) {
+        return lock.failure();
+    }
+    state_lock_ = std::move(lock.value());
     if (config_.daemon.spool == "memory") {
         logWarning("daemon.spool = \"memory\": messages are lost when uplinkd stops");
         spool_ = std::make_unique<MemorySpool>(loop_);
@@ -168,6 +207,14 @@ void Daemon::applyRoutes(const Config& cfg) {
     }
     for (const auto& rc : cfg.routes) {
         if (routes_.count(rc.name) == 0) {
+            if (sendsCredentialsInClear(rc)) {
+                const BrokerEndpoint ep = rc.cloud->endpoint();
+                logWarning("route " + rc.name +
+                           ": tls = false: the password (or SAS token) goes "
+                           "to " +
+                           ep.host + ":" + std::to_string(ep.port) +
+                           " in clear text (allow_plaintext_credentials = true)");
+            }
             auto r = makeRoute(rc);
             // A restarted route keeps the subscriptions of the local clients.
             for (const auto& [key, use] : subscriptions_) {

@@ -33,14 +33,16 @@ struct DaemonOptions {
 };
 
 class ModemUplink;
+class PidLock;
 
 class Daemon final : public api::ApiBackend {
   public:
     Daemon(asio::io_context& loop, ConfigSource source, DaemonOptions options = {});
     ~Daemon() override;
 
-    /// Loads the configuration and starts everything. Errors are configuration errors (exit 78)
-    /// when their code is "config", otherwise start-up failures.
+    /// Loads the configuration, checks it against the host, locks the state directory and
+    /// starts everything. Errors are configuration errors (exit 78) when their code is "config";
+    /// "locked" when another uplinkd uses the state directory; otherwise start-up failures.
     Status start();
     /// Re-reads the configuration; keeps the running one when the new one is bad.
     void reload();
@@ -73,6 +75,7 @@ class Daemon final : public api::ApiBackend {
     DaemonOptions options_;
     PluginRegistry plugins_;
     Config config_;
+    std::unique_ptr<PidLock> state_lock_;  ///< held from start() until destruction
     SpoolPtr spool_;
     std::unique_ptr<Tunnel> tunnel_;
     std::map<std::string, std::unique_ptr<Uplink>> uplinks_;

@@ -7,6 +7,7 @@
 #include <iostream>
 #include <thread>
 
+#include "config/config_checks.hpp"
 #include "core/daemon.hpp"
 #include "core/service_notifier.hpp"
 #include "plugin/plugin_registry.hpp"
@@ -14,6 +15,9 @@
 
 namespace {
 constexpr int kExitConfig = 78;  // EX_CONFIG: systemd does not restart on it
+// EX_TEMPFAIL: another uplinkd uses the state directory. Not a configuration error: once the
+// other one stops, starting again works.
+constexpr int kExitLocked = 75;
 constexpr const char* kDefaultConfig = "/etc/uplinkd/uplinkd.toml";
 
 // For tests only: UPLINKD_TEST_STALL_LOOP_AFTER_MS=N blocks the event loop N ms after the start,
@@ -79,6 +83,11 @@ int main(int argc, char** argv) {
             std::cerr << cfg.error().message;
             return kExitConfig;
         }
+        // What start-up would refuse on this host is not OK either.
+        if (auto st = uplinkd::checkHost(*cfg); !st) {
+            std::cerr << st.error().message;
+            return kExitConfig;
+        }
         std::cout << "configuration OK: ";
         for (size_t i = 0; i < cfg->files.size(); ++i) {
             std::cout << (i ? ", " : "") << cfg->files[i];
@@ -120,6 +129,10 @@ int main(int argc, char** argv) {
         if (st.error().code == "config") {
             uplinkd::logError("invalid configuration, not starting:\n" + st.error().message);
             return kExitConfig;
+        }
+        if (st.error().code == "locked") {
+            uplinkd::logError("not starting: " + st.error().message);
+            return kExitLocked;
         }
         uplinkd::logError("cannot start: " + st.error().message);
         return 1;

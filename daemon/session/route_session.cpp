@@ -163,6 +163,7 @@ void RouteSession::start() {
         o.ca_file = config_.tls.ca_file;
         o.cert_file = config_.tls.cert_file;
         o.key_file = config_.tls.key_file;
+        o.ciphers_tls12 = config_.tls.ciphers_tls12;
         auto ctx = TlsContext::create(o);
         if (!ctx) {
             // A bad certificate file will not fix itself: report and wait for a reload.

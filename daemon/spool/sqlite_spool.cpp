@@ -352,6 +352,27 @@ Status checkDirectory(const std::string& path) {
     return okStatus();
 }
 
+/// Spooled payloads are not for every user: creates the database file mode 0640 whatever the
+/// umask (SQLite gives its -wal and -shm files the mode of the database file), and takes group
+/// write and every right of others away from the files an older version may have left.
+void restrictFileModes(const std::string& path) {
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
+    if (fd >= 0) {
+        struct stat st {};
+        if (::fstat(fd, &st) == 0 && (st.st_mode & 0027) != 0) {
+            (void)::fchmod(fd, (st.st_mode & 0740) | 0600);
+        }
+        ::close(fd);
+    }
+    for (const char* suffix : {"-wal", "-shm"}) {
+        const std::string file = path + suffix;
+        struct stat st {};
+        if (::lstat(file.c_str(), &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0027) != 0) {
+            (void)::chmod(file.c_str(), (st.st_mode & 0740) | 0600);
+        }
+    }
+}
+
 /// Renames a database that is not a usable spool (and its -wal, -shm, -journal files) to
 /// "<path>.corrupt-<unix time>"; returns the new name.
 Result<std::string> moveAside(const std::string& path) {
@@ -514,6 +535,7 @@ struct SqliteSpool::Impl {
         };
 
         // Writer connection: creates the file, sets WAL, creates or checks the schema.
+        restrictFileModes(path_);
         sqlite3* raw = nullptr;
         int rc = sqlite3_open_v2(path_.c_str(), &raw,
                                  SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,

@@ -79,6 +79,44 @@ int verifyCallback(int ok, X509_STORE_CTX* store) {
     return ok;
 }
 
+/// Loads a client certificate chain and its key into `ctx`. The key goes first: loaded after a
+/// certificate it does not belong to, OpenSSL reports a bare "key values mismatch" that reads
+/// like a broken file; this way the mismatch is found by the check below and said plainly.
+Status loadClientCertificate(SSL_CTX* ctx, const std::string& cert_file,
+                             const std::string& key_file) {
+    if (SSL_CTX_use_PrivateKey_file(ctx, key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
+        return fail("tls_setup", "tls.key_file \"" + key_file +
+                                     "\": cannot read a PEM private key (encrypted keys are "
+                                     "not supported): " +
+                                     opensslErrors());
+    }
+    if (SSL_CTX_use_certificate_chain_file(ctx, cert_file.c_str()) != 1) {
+        return fail("tls_setup", "tls.cert_file \"" + cert_file +
+                                     "\": cannot read a PEM certificate: " + opensslErrors());
+    }
+    if (SSL_CTX_check_private_key(ctx) != 1) {
+        ERR_clear_error();
+        return fail("tls_setup", "tls.key_file \"" + key_file + "\" and tls.cert_file \"" +
+                                     cert_file +
+                                     "\" do not match: the key is not the private key of "
+                                     "that certificate (both files are readable)");
+    }
+    return okStatus();
+}
+
+/// Plain words for a broker that answered the ClientHello with handshake_failure while
+/// uplinkd offered its default TLS 1.2 suites: it shares none of them.
+std::string noSharedCipherExplanation() {
+    return "the broker refused the TLS handshake right after uplinkd's ClientHello (alert 40, "
+           "handshake_failure): it accepts none of the cipher suites uplinkd offers. On TLS "
+           "1.2 uplinkd offers only suites with forward secrecy (ECDHE key exchange) and "
+           "authenticated encryption (AES-GCM, ChaCha20-Poly1305), so most likely the broker "
+           "offers only cipher suites without forward secrecy (RSA key exchange such as "
+           "AES128-SHA), whose recorded traffic anyone who later obtains the broker's key can "
+           "decrypt. Fix the broker's TLS settings (TLS 1.3, or ECDHE suites), or accept the "
+           "risk for this route with tls.ciphers_tls12 (OpenSSL syntax, e.g. "
+           "\"ECDHE+AESGCM:AES128-SHA\")";
+}
 }  // namespace
 
 std::string opensslErrors() {
@@ -98,6 +136,38 @@ std::string opensslErrors() {
         }
     }
     return out;
+}
+
+Status checkCipherList(const std::string& ciphers) {
+    ERR_clear_error();
+    SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+    if (ctx == nullptr) {
+        return fail("tls_setup", "cannot create a TLS context: " + opensslErrors());
+    }
+    SSL_CTX_set_security_level(ctx, 2);
+    const bool ok = SSL_CTX_set_cipher_list(ctx, ciphers.c_str()) == 1;
+    SSL_CTX_free(ctx);
+    if (!ok) {
+        ERR_clear_error();
+        return fail("tls_setup", "\"" + ciphers +
+                                     "\" names no TLS 1.2 cipher suite that OpenSSL knows and "
+                                     "allows at security level 2 (see `openssl ciphers -v '" +
+                                     ciphers + "'`)");
+    }
+    return okStatus();
+}
+
+Status checkKeyPair(const std::string& cert_file, const std::string& key_file) {
+    ERR_clear_error();
+    SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+    if (ctx == nullptr) {
+        return fail("tls_setup", "cannot create a TLS context: " + opensslErrors());
+    }
+    SSL_CTX_set_security_level(ctx, 2);
+    Status st = loadClientCertificate(ctx, cert_file, key_file);
+    SSL_CTX_free(ctx);
+    ERR_clear_error();
+    return st;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -144,6 +214,12 @@ Result<std::shared_ptr<TlsContext>> TlsContext::create(const TlsOptions& options
     SSL_CTX_set_app_data(raw, ctx.get());
     SSL_CTX_set_min_proto_version(raw, TLS1_2_VERSION);
     SSL_CTX_set_security_level(raw, 2);
+    const std::string ciphers =
+        options.ciphers_tls12.empty() ? kDefaultCiphersTls12 : options.ciphers_tls12;
+    if (SSL_CTX_set_cipher_list(raw, ciphers.c_str()) != 1) {
+        return fail("tls_setup", "tls.ciphers_tls12 \"" + ciphers +
+                                     "\": no cipher suite OpenSSL knows: " + opensslErrors());
+    }
     SSL_CTX_set_verify(raw, SSL_VERIFY_PEER, verifyCallback);
     SSL_CTX_set_info_callback(raw, infoCallback);
     SSL_CTX_set_msg_callback(raw, msgCallback);
@@ -162,21 +238,8 @@ Result<std::shared_ptr<TlsContext>> TlsContext::create(const TlsOptions& options
         return fail("tls_setup", "cannot load the system's trusted CAs: " + opensslErrors());
     }
     if (!options.cert_file.empty()) {
-        if (SSL_CTX_use_certificate_chain_file(raw, options.cert_file.c_str()) != 1) {
-            return fail("tls_setup", "tls.cert_file \"" + options.cert_file +
-                                         "\": cannot read a PEM certificate: " + opensslErrors());
-        }
-        if (SSL_CTX_use_PrivateKey_file(raw, options.key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
-            return fail("tls_setup", "tls.key_file \"" + options.key_file +
-                                         "\": cannot read a PEM private key (encrypted keys are "
-                                         "not supported): " +
-                                         opensslErrors());
-        }
-        if (SSL_CTX_check_private_key(raw) != 1) {
-            return fail("tls_setup", "tls.key_file \"" + options.key_file +
-                                         "\" does not belong to the certificate in tls.cert_file "
-                                         "\"" +
-                                         options.cert_file + "\"");
+        if (auto st = loadClientCertificate(raw, options.cert_file, options.key_file); !st) {
+            return st.failure();
         }
     }
     return ctx;
@@ -363,6 +426,11 @@ void TlsSession::drive() {
             const int e = SSL_get_error(ssl_, r);
             if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
                 Error err = sslError(r, "TLS handshake");
+                if (facts_.alert_received == SSL_AD_HANDSHAKE_FAILURE &&
+                    SSL_get_state(ssl_) == TLS_ST_CW_CLNT_HELLO &&
+                    ctx_->options().ciphers_tls12.empty()) {
+                    err = makeError("tls_alert", noSharedCipherExplanation());
+                }
                 if (inner_failed_ && err.code == "tls" && facts_.openssl_error.empty()) {
                     err = makeError("tls",
                                     explainTlsFailure(facts_) + " (" + inner_error_.message + ")");

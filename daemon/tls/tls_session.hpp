@@ -21,7 +21,22 @@ struct TlsOptions {
     std::string ca_file;            ///< empty: the system trust store
     std::string cert_file;          ///< client certificate chain (PEM)
     std::string key_file;           ///< its private key (PEM)
+    /// TLS 1.2 cipher suites in OpenSSL's syntax; empty: kDefaultCiphersTls12. TLS 1.3 keeps
+    /// OpenSSL's defaults (all of them have forward secrecy and AEAD).
+    std::string ciphers_tls12;
 };
+
+/// What uplinkd offers on TLS 1.2 unless a route says otherwise: ECDHE key exchange (forward
+/// secrecy) with AEAD ciphers only.
+inline constexpr const char* kDefaultCiphersTls12 = "ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL";
+
+/// Checks that `ciphers` (OpenSSL syntax) names at least one TLS 1.2 cipher suite OpenSSL
+/// accepts here; the error says why not.
+Status checkCipherList(const std::string& ciphers);
+
+/// Checks that the PEM files can be read and that the key is the private key of the
+/// certificate; errors name the file and the problem ("... do not match").
+Status checkKeyPair(const std::string& cert_file, const std::string& key_file);
 
 /// The configured SSL_CTX of one route, plus the last session for resumption.
 class TlsContext {

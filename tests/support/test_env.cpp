@@ -295,7 +295,8 @@ Subscriber::Subscriber(const Pki& pki, uint16_t port, const std::string& filter,
 
 Subscriber::Subscriber(const Pki& pki, uint16_t port, const std::string& filter, const Options& o) {
     mosquitto_lib_init();
-    mosq_ = mosquitto_new(o.client_id.empty() ? nullptr : o.client_id.c_str(), true, this);
+    mosq_ =
+        mosquitto_new(o.client_id.empty() ? nullptr : o.client_id.c_str(), o.clean_session, this);
     mosquitto_message_callback_set(mosq_, &Subscriber::onMessage);
     mosquitto_subscribe_callback_set(mosq_, &Subscriber::onSubscribe);
     if (o.tls) {

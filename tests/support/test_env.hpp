@@ -138,6 +138,9 @@ class Subscriber {
         std::string client_cert, client_key;
         std::string username, password;  ///< empty: none
         std::string client_id;           ///< empty: a random one
+        /// false: a persistent session (needs client_id): after a broker restart with
+        /// persistence, the client gets what the broker accepted for it meanwhile.
+        bool clean_session = true;
     };
     Subscriber(const Pki& pki, uint16_t port, const std::string& filter, bool tls = true,
                const std::string& client_cert = "", const std::string& client_key = "");
