@@ -1,5 +1,8 @@
 #include "config/config.hpp"
 
+#include <grp.h>
+#include <pwd.h>
+
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
@@ -8,6 +11,7 @@
 #include "modem/serial_port.hpp"
 #include "plugin/plugin_registry.hpp"
 #include "uplinkd/log.hpp"
+#include "uplinkd/mqtt_names.hpp"
 #include "uplinkd/secret_file.hpp"
 
 namespace uplinkd {
@@ -105,6 +109,104 @@ void readDaemon(ConfigTable t, DaemonSection& out) {
     t.finish();
 }
 
+/// A user or group name from the user database, or a number.
+std::optional<uint32_t> lookupId(const std::string& name, bool user) {
+    std::vector<char> buf(16 * 1024);
+    if (user) {
+        passwd pw{};
+        passwd* found = nullptr;
+        if (::getpwnam_r(name.c_str(), &pw, buf.data(), buf.size(), &found) == 0 && found) {
+            return pw.pw_uid;
+        }
+    } else {
+        group gr{};
+        group* found = nullptr;
+        if (::getgrnam_r(name.c_str(), &gr, buf.data(), buf.size(), &found) == 0 && found) {
+            return gr.gr_gid;
+        }
+    }
+    if (!name.empty() && name.size() <= 9 && std::all_of(name.begin(), name.end(), [](char c) {
+            return std::isdigit(static_cast<unsigned char>(c)) != 0;
+        })) {
+        return static_cast<uint32_t>(std::stoul(name));
+    }
+    return std::nullopt;
+}
+
+std::vector<std::string> aclFilters(ConfigTable& r, const char* key) {
+    auto filters = r.stringArray(key).value_or(std::vector<std::string>{});
+    for (const auto& f : filters) {
+        if (auto problem = mqtt::topicFilterProblem(f)) {
+            r.error(key, "\"" + f + "\" is not a topic filter: " + *problem);
+        }
+    }
+    return filters;
+}
+
+/// [api.acl.<name>] tables: who (user or group) and what it may do. Routes are checked against
+/// the configured routes later (checkAclRoutes).
+void readAcl(ConfigTable acl, std::vector<api::AclRule>& out) {
+    if (!acl.present()) {
+        return;
+    }
+    for (const auto& name : acl.tableKeys()) {
+        ConfigTable r = acl.table(name);
+        api::AclRule rule;
+        rule.name = name;
+        auto user = r.string("user");
+        auto grp = r.string("group");
+        if (user.has_value() == grp.has_value()) {
+            r.error("",
+                    "give exactly one of user = \"<name or uid>\" and group = "
+                    "\"<name or gid>\" (whom this rule grants something)");
+        } else if (user) {
+            rule.uid = lookupId(*user, true);
+            if (!rule.uid) {
+                r.error("user", "no user \"" + *user + "\" on this system");
+            }
+        } else {
+            rule.gid = lookupId(*grp, false);
+            if (!rule.gid) {
+                r.error("group", "no group \"" + *grp + "\" on this system");
+            }
+        }
+        rule.routes = r.stringArray("routes").value_or(std::vector<std::string>{});
+        rule.publish = aclFilters(r, "publish");
+        rule.subscribe = aclFilters(r, "subscribe");
+        if (auto ops = r.stringArray("ops")) {
+            const auto& known = api::Acl::grantableOps();
+            for (const auto& op : *ops) {
+                if (std::find(known.begin(), known.end(), op) == known.end()) {
+                    std::string list;
+                    for (const auto& k : known) {
+                        list += (list.empty() ? "" : ", ") + k;
+                    }
+                    r.error("ops", "unknown operation \"" + op + "\" (known: " + list +
+                                       "; publish and subscribe have their own keys)");
+                }
+                rule.ops.insert(op);
+            }
+        } else {
+            rule.ops = api::Acl::defaultOps();
+        }
+        r.finish();
+        out.push_back(std::move(rule));
+    }
+    acl.finish();
+}
+
+/// Every route an ACL rule names must exist.
+void checkAclRoutes(ConfigTable api, const Config& cfg) {
+    ConfigTable acl = api.table("acl");
+    for (const auto& rule : cfg.api.acl) {
+        for (const auto& route : rule.routes) {
+            if (cfg.route(route) == nullptr) {
+                acl.table(rule.name).error("routes", "no route named \"" + route + "\"");
+            }
+        }
+    }
+}
+
 void readApi(ConfigTable t, ApiSection& out) {
     out.socket = t.string("socket").value_or(out.socket);
     if (out.socket.size() >= 108) {
@@ -123,6 +225,13 @@ void readApi(ConfigTable t, ApiSection& out) {
     out.socket_group = t.string("socket_group").value_or("");
     out.max_line_bytes = static_cast<size_t>(
         t.integer("max_line_bytes", 1024, 64 * 1024 * 1024).value_or(1024 * 1024));
+    out.max_connections_per_uid =
+        static_cast<size_t>(t.integer("max_connections_per_uid", 1, 65536).value_or(64));
+    out.max_buffered_input_bytes = static_cast<size_t>(
+        t.integer("max_buffered_input_bytes", 1024, int64_t{4} << 30).value_or(16 * 1024 * 1024));
+    out.partial_line_timeout_ms =
+        static_cast<int>(t.integer("partial_line_timeout_ms", 100, 3'600'000).value_or(60000));
+    readAcl(t.table("acl"), out.acl);
     t.finish();
 }
 
@@ -386,6 +495,7 @@ Result<Config> build(toml::table& root, std::vector<std::string> files,
         cfg.routes.back().fingerprint = fp.str();
     }
     routes.finish();
+    checkAclRoutes(top.table("api"), cfg);
     top.finish();
     if (!diags.empty()) {
         return fail("config", diags.text());

@@ -1,5 +1,7 @@
 #include "core/daemon.hpp"
 
+#include <unistd.h>
+
 #include <filesystem>
 
 #include "dbus/dbus_service.hpp"
@@ -12,6 +14,10 @@
 namespace uplinkd {
 
 namespace {
+
+std::shared_ptr<const api::Acl> makeAcl(const Config& cfg) {
+    return std::make_shared<const api::Acl>(cfg.api.acl, static_cast<uint32_t>(::geteuid()));
+}
 
 int64_t nowMs() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -72,6 +78,10 @@ Status Daemon::start() {
     opts.mode = config_.api.socket_mode;
     opts.group = config_.api.socket_group;
     opts.max_line_bytes = config_.api.max_line_bytes;
+    opts.max_connections_per_uid = config_.api.max_connections_per_uid;
+    opts.max_buffered_input_bytes = config_.api.max_buffered_input_bytes;
+    opts.partial_line_timeout_ms = config_.api.partial_line_timeout_ms;
+    opts.acl = makeAcl(config_);
     auto server = api::PublishServer::start(loop_, opts, *this);
     if (!server) {
         return server.failure();
@@ -90,7 +100,7 @@ void Daemon::startDbus() {
     if (options_.dbus == "none" || options_.dbus.empty()) {
         return;
     }
-    auto service = dbus::DbusService::start(loop_, options_.dbus, *this);
+    auto service = dbus::DbusService::start(loop_, options_.dbus, *this, makeAcl(config_));
     if (!service) {
         logWarning("D-Bus: " + service.error().message +
                    "; running without the D-Bus API (the socket API works)");
@@ -195,6 +205,16 @@ void Daemon::reload() {
         logWarning("reload: api.socket changed; the new path takes effect after a restart");
     }
     setLogLevel(cfg->daemon.log_level);
+    if (cfg->api.acl != config_.api.acl) {
+        const auto acl = makeAcl(*cfg);
+        if (api_) {
+            api_->setAcl(acl);
+        }
+        if (dbus_) {
+            dbus_->setAcl(acl);
+        }
+        logNotice("reload: [api.acl] changed; it applies to requests from now on");
+    }
     // Uplinks are rebuilt only when routes restart; running routes keep their pointers.
     bool uplinks_changed = cfg->uplinks.size() != config_.uplinks.size();
     for (const auto& [name, u] : cfg->uplinks) {
