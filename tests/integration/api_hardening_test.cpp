@@ -170,6 +170,7 @@ TEST_F(ApiHardening, ASecondDaemonOnTheSameSocketExitsNamingTheFirst) {
 
 TEST_F(ApiHardening, OutOfDescriptorsBacksOffLogsOnceAndKeepsServing) {
     Daemon d(dir, "max_connections_per_uid = 1000\n");
+    ASSERT_TRUE(d.process().running());
     const pid_t pid = d.process().pid();
     // Lower the daemon's descriptor limit so that only `room` more connections fit.
     size_t open_fds = 0;
