@@ -152,24 +152,16 @@ class ErrorLocator final : public json::json_sax_t {
     bool number_float(number_float_t v, const string_t&) override { return value(v); }
     bool string(string_t& v) override { return value(v); }
     bool binary(binary_t&) override { return value(nullptr); }
-    bool start_object(std::size_t) override {
-        path_.emplace_back();
-        id_next_ = false;
-        return true;
-    }
+    bool start_object(std::size_t) override { return push(""); }
     bool key(string_t& k) override {
-        if (!path_.empty()) {
+        if (!path_.empty() && deeper_ == 0) {
             path_.back() = k;
         }
         id_next_ = path_.size() == 1 && k == "id";
         return true;
     }
     bool end_object() override { return pop(); }
-    bool start_array(std::size_t) override {
-        path_.emplace_back("[]");
-        id_next_ = false;
-        return true;
-    }
+    bool start_array(std::size_t) override { return push("[]"); }
     bool end_array() override { return pop(); }
     bool parse_error(std::size_t, const std::string& token, const json::exception& e) override {
         error_id_ = e.id;
@@ -191,7 +183,7 @@ class ErrorLocator final : public json::json_sax_t {
                 return out.substr(0, 120) + "...";
             }
         }
-        return out;
+        return deeper_ > 0 ? out + "..." : out;
     }
     int errorId() const { return error_id_; }
     const std::string& token() const { return token_; }
@@ -207,15 +199,29 @@ class ErrorLocator final : public json::json_sax_t {
         }
         return true;
     }
+    bool push(const char* level) {
+        // Only the outer levels are named: a million nested arrays cost a counter, not a path.
+        if (path_.size() < kMaxNamedDepth) {
+            path_.emplace_back(level);
+        } else {
+            ++deeper_;
+        }
+        id_next_ = false;
+        return true;
+    }
     bool pop() {
-        if (!path_.empty()) {
+        if (deeper_ > 0) {
+            --deeper_;
+        } else if (!path_.empty()) {
             path_.pop_back();
         }
         id_next_ = false;
         return true;
     }
 
+    static constexpr size_t kMaxNamedDepth = 32;
     std::vector<std::string> path_;
+    size_t deeper_ = 0;  ///< levels below the named ones
     bool id_next_ = false;
     json id_;
     int error_id_ = 0;

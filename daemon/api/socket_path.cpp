@@ -54,10 +54,7 @@ Result<std::unique_ptr<SocketPath>> SocketPath::bind(
     s->bound_ = true;
     s->dev_ = st.st_dev;
     s->ino_ = st.st_ino;
-    acceptor.listen(asio::socket_base::max_listen_connections, ec);
-    if (ec) {
-        return fail("api", "cannot listen on " + path + ": " + ec.message());
-    }
+    // Mode and group before listen(): nobody connects before the permissions are final.
     if (::chmod(path.c_str(), mode) != 0) {
         return fail("api", "cannot set the mode of " + path + ": " + std::strerror(errno));
     }
@@ -70,6 +67,10 @@ Result<std::unique_ptr<SocketPath>> SocketPath::bind(
             return fail("api", "cannot give " + path + " to group \"" + group_name +
                                    "\": " + std::strerror(errno));
         }
+    }
+    acceptor.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+        return fail("api", "cannot listen on " + path + ": " + ec.message());
     }
     return s;
 }

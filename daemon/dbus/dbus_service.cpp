@@ -4,6 +4,7 @@
 #include <sdbus-c++/sdbus-c++.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cstring>
 #include <nlohmann/json.hpp>
@@ -69,6 +70,16 @@ class DbusService::Adaptor final : public sdbus::AdaptorInterfaces<::io::uplinkd
     Adaptor& operator=(const Adaptor&) = delete;
 
     std::map<uint64_t, sdbus::Result<uint64_t>> results;  ///< pending Publish replies
+
+    /// MessageReceived addressed to one client only (a unicast signal).
+    void emitMessageReceivedTo(const std::string& destination, const std::string& route,
+                               const std::string& topic, const std::vector<uint8_t>& payload,
+                               const std::map<std::string, std::string>& properties) {
+        sdbus::Signal signal = getObject().createSignal(INTERFACE_NAME, "MessageReceived");
+        signal << route << topic << payload << properties;
+        signal.setDestination(destination);
+        getObject().emitSignal(signal);
+    }
 
   private:
     std::string sender() const {
@@ -479,10 +490,22 @@ void DbusService::incoming(const IncomingMessage& msg) {
         return;
     }
     std::map<std::string, std::string> props(msg.properties.begin(), msg.properties.end());
+    const std::vector<uint8_t> payload(msg.payload.begin(), msg.payload.end());
     try {
-        adaptor_->emitMessageReceived(msg.route, msg.topic,
-                                      std::vector<uint8_t>(msg.payload.begin(), msg.payload.end()),
-                                      props);
+        if (acl_ && acl_->enabled()) {
+            // Under an ACL a broadcast would show every listener what only some were granted:
+            // each subscriber gets its own copy, addressed to it.
+            for (const auto& [sender, keys] : subscriptions_) {
+                const bool match = std::any_of(keys.begin(), keys.end(), [&](const Key& k) {
+                    return k.first == msg.route && api::topicMatches(k.second, msg.topic);
+                });
+                if (match) {
+                    adaptor_->emitMessageReceivedTo(sender, msg.route, msg.topic, payload, props);
+                }
+            }
+        } else {
+            adaptor_->emitMessageReceived(msg.route, msg.topic, payload, props);
+        }
     } catch (const sdbus::Error& e) {
         logDebug("D-Bus: cannot send MessageReceived: " + e.getMessage() + ", ignoring");
     }

@@ -1,10 +1,12 @@
 // The local API against a running uplinkd, as an attacker or a careless user would try it: a
 // number out of range, a regular file at the socket path, a second daemon on the same socket,
 // running out of file descriptors, too many connections of one uid, a line that never ends, too
-// much unfinished input, and the per-user ACL on the socket (clients of other uids).
+// much unfinished input, and the per-user ACL on the socket (clients of other uids) and on D-Bus.
 #include <dirent.h>
 #include <grp.h>
 #include <gtest/gtest.h>
+#include <poll.h>
+#include <sdbus-c++/sdbus-c++.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -468,6 +470,78 @@ publish = ["vendor/+/data"]
     // root is not limited.
     const std::string admin = publishAs(0, "anything");
     EXPECT_NE(admin.find("uint64"), std::string::npos) << admin;
+}
+
+/// A D-Bus client in the test's process that counts MessageReceived signals.
+class SignalCounter {
+  public:
+    explicit SignalCounter(const OpenBus& bus)
+        : connection_(sdbus::createSessionBusConnectionWithAddress(bus.address())),
+          proxy_(sdbus::createProxy(*connection_, "io.uplinkd.Uplink1", "/io/uplinkd/Uplink1")) {
+        proxy_->uponSignal("MessageReceived")
+            .onInterface("io.uplinkd.Uplink1")
+            .call([this](const std::string&, const std::string& topic, const std::vector<uint8_t>&,
+                         const std::map<std::string, std::string>&) { topics.push_back(topic); });
+        proxy_->finishRegistration();
+    }
+    sdbus::IProxy& proxy() { return *proxy_; }
+    /// Handles what arrived until `done` holds or 20 s pass.
+    bool pumpUntil(const std::function<bool()>& done) {
+        const auto deadline = std::chrono::steady_clock::now() + 20s;
+        while (!done()) {
+            if (connection_->processPendingRequest()) {
+                continue;
+            }
+            if (std::chrono::steady_clock::now() > deadline) {
+                return false;
+            }
+            const auto poll_data = connection_->getEventLoopPollData();
+            pollfd p{poll_data.fd, poll_data.events, 0};
+            ::poll(&p, 1, 100);
+        }
+        return true;
+    }
+    /// Handles everything already received.
+    void drain() {
+        while (connection_->processPendingRequest()) {
+        }
+    }
+    std::vector<std::string> topics;
+
+  private:
+    std::unique_ptr<sdbus::IConnection> connection_;
+    std::unique_ptr<sdbus::IProxy> proxy_;
+};
+
+TEST_F(ApiHardening, UnderAnAclDbusMessagesGoOnlyToTheirSubscriber) {
+    OpenBus bus(dir);
+    Pki pki = makePki(dir.file("pki"));
+    Mosquitto broker(dir, pki);
+    Daemon d(dir,
+             "[api.acl.app1]\nuser = \"daemon\"\nsubscribe = [\"cmd/#\"]\n" +
+                 genericRoute("r1", broker.port(), pki.ca),
+             {"--dbus=" + bus.address()});
+    ASSERT_TRUE(d.waitRoute(
+        "r1", [](const json& st) { return st["state"] == "online"; }, 20s));
+    Process pub({"mosquitto_pub", "-h", "localhost", "-p", std::to_string(broker.port()),
+                 "--cafile", pki.ca, "-q", "1", "-r", "-t", "cmd/reboot", "-m", "now"},
+                dir.file("mosquitto_pub.log"));
+    ASSERT_EQ(pub.waitExit(10s), 0) << pub.log();
+
+    SignalCounter subscriber(bus);
+    SignalCounter bystander(bus);
+    subscriber.proxy()
+        .callMethod("Subscribe")
+        .onInterface("io.uplinkd.Uplink1")
+        .withArguments("r1", "cmd/#");
+    ASSERT_TRUE(subscriber.pumpUntil([&] { return !subscriber.topics.empty(); }))
+        << "the subscriber got no MessageReceived";
+    EXPECT_EQ(subscriber.topics[0], "cmd/reboot");
+    // A reply that uplinkd sends after the signal: anything broadcast came before it.
+    bystander.proxy().callMethod("Ping").onInterface("org.freedesktop.DBus.Peer");
+    bystander.drain();
+    EXPECT_TRUE(bystander.topics.empty())
+        << "a client that did not subscribe heard " << bystander.topics[0];
 }
 
 }  // namespace
