@@ -140,14 +140,127 @@ Status parseModem(const json& j, Request& r) {
     return {};
 }
 
+/// Walks a line that json::parse refused, to say which field holds the problem (a number out of
+/// range, a string that is not UTF-8) and to recover the request's id when it came before it.
+/// Builds nothing. Never throws: nlohmann's SAX parser reports errors to parse_error().
+class ErrorLocator final : public json::json_sax_t {
+  public:
+    bool null() override { return value(nullptr); }
+    bool boolean(bool v) override { return value(v); }
+    bool number_integer(number_integer_t v) override { return value(v); }
+    bool number_unsigned(number_unsigned_t v) override { return value(v); }
+    bool number_float(number_float_t v, const string_t&) override { return value(v); }
+    bool string(string_t& v) override { return value(v); }
+    bool binary(binary_t&) override { return value(nullptr); }
+    bool start_object(std::size_t) override { return push(""); }
+    bool key(string_t& k) override {
+        if (!path_.empty() && deeper_ == 0) {
+            path_.back() = k;
+        }
+        id_next_ = path_.size() == 1 && k == "id";
+        return true;
+    }
+    bool end_object() override { return pop(); }
+    bool start_array(std::size_t) override { return push("[]"); }
+    bool end_array() override { return pop(); }
+    bool parse_error(std::size_t, const std::string& token, const json::exception& e) override {
+        error_id_ = e.id;
+        token_ = token;
+        what_ = e.what();
+        return false;
+    }
+
+    /// "qos", "properties.k", "a[]" or "" (outside any object).
+    std::string field() const {
+        std::string out;
+        for (const auto& p : path_) {
+            if (p == "[]") {
+                out += p;
+            } else {
+                out += (out.empty() ? "" : ".") + p;
+            }
+            if (out.size() > 120) {
+                return out.substr(0, 120) + "...";
+            }
+        }
+        return deeper_ > 0 ? out + "..." : out;
+    }
+    int errorId() const { return error_id_; }
+    const std::string& token() const { return token_; }
+    const std::string& what() const { return what_; }
+    const json& id() const { return id_; }
+
+  private:
+    template <typename T>
+    bool value(T v) {
+        if (id_next_) {
+            id_ = v;
+            id_next_ = false;
+        }
+        return true;
+    }
+    bool push(const char* level) {
+        // Only the outer levels are named: a million nested arrays cost a counter, not a path.
+        if (path_.size() < kMaxNamedDepth) {
+            path_.emplace_back(level);
+        } else {
+            ++deeper_;
+        }
+        id_next_ = false;
+        return true;
+    }
+    bool pop() {
+        if (deeper_ > 0) {
+            --deeper_;
+        } else if (!path_.empty()) {
+            path_.pop_back();
+        }
+        id_next_ = false;
+        return true;
+    }
+
+    static constexpr size_t kMaxNamedDepth = 32;
+    std::vector<std::string> path_;
+    size_t deeper_ = 0;  ///< levels below the named ones
+    bool id_next_ = false;
+    json id_;
+    int error_id_ = 0;
+    std::string token_;
+    std::string what_;
+};
+
+/// The error for a line json::parse refused, naming the field when there is one.
+Error explainParseFailure(std::string_view line, json& id) {
+    ErrorLocator where;
+    (void)json::sax_parse(line, &where);
+    const json& seen = where.id();
+    if (seen.is_string() || seen.is_number()) {
+        id = seen;
+    }
+    const std::string field = where.field();
+    const std::string at = field.empty() ? "" : "\"" + field + "\": ";
+    if (where.errorId() == 406) {  // out_of_range: number overflow
+        return makeError("bad_request", at + "the number " + where.token() +
+                                            " is out of range (JSON numbers here must fit a "
+                                            "64-bit integer or double)");
+    }
+    return makeError("bad_json", "not valid JSON: " + at + where.what());
+}
+
 }  // namespace
 
 Result<Request> parseRequest(std::string_view line, json& id) {
-    json j;
-    try {
-        j = json::parse(line);
-    } catch (const json::parse_error& e) {
-        return fail("bad_json", std::string("not valid JSON: ") + e.what());
+    // No exceptions: nlohmann reports every refusal (syntax, invalid UTF-8, a number out of
+    // range) as a discarded value, explained by a second, non-building pass.
+    // nlohmann stops at a NUL byte as if the input ended there: refuse it instead of ignoring
+    // whatever follows (raw NUL is never valid JSON text).
+    if (const size_t nul = line.find('\0'); nul != std::string_view::npos) {
+        return fail("bad_json",
+                    "not valid JSON: a NUL byte at offset " + std::to_string(nul) + " of the line");
+    }
+    json j = json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (j.is_discarded()) {
+        return fail(explainParseFailure(line, id));
     }
     if (!j.is_object()) {
         return fail("bad_json", "a request must be a JSON object");
@@ -196,11 +309,15 @@ Result<Request> parseRequest(std::string_view line, json& id) {
 }
 
 std::string queuedReply(const json& id, uint64_t seq) {
-    return json{{"id", id}, {"status", "queued"}, {"seq", seq}}.dump() + "\n";
+    return json{{"id", id}, {"status", "queued"}, {"seq", seq}}.dump(
+               -1, ' ', false, json::error_handler_t::replace) +
+           "\n";
 }
 
 std::string deliveredReply(const json& id, uint64_t seq) {
-    return json{{"id", id}, {"status", "delivered"}, {"seq", seq}}.dump() + "\n";
+    return json{{"id", id}, {"status", "delivered"}, {"seq", seq}}.dump(
+               -1, ' ', false, json::error_handler_t::replace) +
+           "\n";
 }
 
 std::string errorReply(const json& id, const Error& error) {

@@ -11,6 +11,7 @@
 #include <filesystem>
 
 #include "api/line_framer.hpp"
+#include "api/peer.hpp"
 #include "api/protocol.hpp"
 #include "uplinkd/log.hpp"
 
@@ -25,16 +26,35 @@ class PublishServer::Client : public std::enable_shared_from_this<Client> {
         : server_(server),
           socket_(std::move(socket)),
           framer_(server.options_.max_line_bytes),
-          alive_(server.alive_) {
+          alive_(server.alive_),
+          line_timer_(server.loop_) {
         ucred cred{};
         socklen_t len = sizeof cred;
         if (::getsockopt(socket_.native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
             peer_ = "pid " + std::to_string(cred.pid) + " uid " + std::to_string(cred.uid);
             uid_ = cred.uid;
+            gid_ = cred.gid;
         }
     }
 
     void start() { read(); }
+
+    /// Tells the client why, then closes (at the latest a few seconds later if it does not read).
+    void finish(const std::string& code, const std::string& message) {
+        if (closed_ || closing_) {
+            return;
+        }
+        closing_ = true;
+        dropPartial();
+        disarmLineTimer();
+        send(errorReply(nullptr, makeError(code, message)));
+        line_timer_.expires_after(std::chrono::seconds(5));
+        line_timer_.async_wait([self = shared_from_this()](asio::error_code ec) {
+            if (!ec && !self->alive_.expired()) {
+                self->close();
+            }
+        });
+    }
 
     void send(std::string data) {
         if (closed_) {
@@ -54,6 +74,8 @@ class PublishServer::Client : public std::enable_shared_from_this<Client> {
         closed_ = true;
         asio::error_code ignored;
         socket_.close(ignored);
+        line_timer_.cancel();
+        dropPartial();
         server_.removeClient(this);
     }
 
@@ -66,25 +88,101 @@ class PublishServer::Client : public std::enable_shared_from_this<Client> {
                out_bytes_ >= server_.options_.max_output_bytes;
     }
 
+    /// Forgets the unfinished line (and its share of the server's buffered input).
+    void dropPartial() {
+        framer_ = LineFramer(server_.options_.max_line_bytes);
+        server_.buffered_input_ -= partial_;
+        partial_ = 0;
+    }
+
+    /// After input arrived: account for the unfinished line, enforce the global cap and the
+    /// deadline for finishing a line.
+    void afterInput(bool line_ended) {
+        const size_t now = framer_.pending();
+        const bool grew = now > partial_;
+        server_.buffered_input_ += now;
+        server_.buffered_input_ -= partial_;
+        partial_ = now;
+        const auto& o = server_.options_;
+        if (grew && server_.buffered_input_ > o.max_buffered_input_bytes) {
+            logWarning("api: client " + peer_ +
+                       " closed: unfinished request lines of all clients "
+                       "would hold more than " +
+                       std::to_string(o.max_buffered_input_bytes) +
+                       " bytes (api.max_buffered_input_bytes)");
+            finish("input_limit", "unfinished request lines of all clients hold more than " +
+                                      std::to_string(o.max_buffered_input_bytes) +
+                                      " bytes; closing this connection (send whole lines)");
+            return;
+        }
+        if (line_ended || partial_ == 0) {
+            disarmLineTimer();
+        }
+        if (partial_ > 0 && !line_timer_armed_) {
+            armLineTimer();
+        }
+    }
+
+    void disarmLineTimer() {
+        ++line_generation_;
+        line_timer_armed_ = false;
+        line_timer_.cancel();
+    }
+
+    /// The unfinished line must end within partial_line_timeout_ms.
+    void armLineTimer() {
+        line_timer_armed_ = true;
+        const uint64_t generation = ++line_generation_;
+        line_timer_.expires_after(
+            std::chrono::milliseconds(server_.options_.partial_line_timeout_ms));
+        line_timer_.async_wait([self = shared_from_this(), generation](asio::error_code ec) {
+            if (ec || self->alive_.expired() || self->closed_ || self->closing_ ||
+                generation != self->line_generation_) {
+                return;
+            }
+            if (self->throttled()) {
+                // We stopped reading, not the client: the rest of its line may be waiting.
+                self->armLineTimer();
+                return;
+            }
+            {
+                self->line_timer_armed_ = false;
+                const std::string ms =
+                    std::to_string(self->server_.options_.partial_line_timeout_ms);
+                logInfo("api: client " + self->peer_ +
+                        " closed: a request line was not finished "
+                        "within " +
+                        ms + " ms");
+                self->finish("line_timeout", "the request line was not finished within " + ms +
+                                                 " ms of its first byte; closing this connection");
+            }
+        });
+    }
+
     void read() {
-        if (reading_ || closed_ || throttled()) {
+        if (reading_ || closed_ || closing_ || throttled()) {
             return;
         }
         reading_ = true;
         socket_.async_read_some(
             asio::buffer(buf_), [self = shared_from_this()](asio::error_code ec, size_t n) {
                 self->reading_ = false;
-                if (self->alive_.expired() || self->closed_) {
+                if (self->alive_.expired() || self->closed_ || self->closing_) {
                     return;
                 }
                 if (ec) {
                     self->close();
                     return;
                 }
+                bool line_ended = false;
                 self->framer_.feed(
                     std::string_view(self->buf_.data(), n),
-                    [&](std::string_view line) { self->handleLine(line); },
+                    [&](std::string_view line) {
+                        line_ended = true;
+                        self->handleLine(line);
+                    },
                     [&] {
+                        line_ended = true;
                         self->send(errorReply(
                             nullptr,
                             makeError("line_too_long",
@@ -92,6 +190,10 @@ class PublishServer::Client : public std::enable_shared_from_this<Client> {
                                           std::to_string(self->server_.options_.max_line_bytes) +
                                           " bytes; skipped up to its newline")));
                     });
+                if (self->closed_ || self->closing_) {
+                    return;
+                }
+                self->afterInput(line_ended);
                 self->read();
             });
     }
@@ -99,6 +201,9 @@ class PublishServer::Client : public std::enable_shared_from_this<Client> {
     void writeNext() {
         if (out_.empty() || closed_) {
             writing_ = false;
+            if (closing_) {
+                close();
+            }
             return;
         }
         writing_ = true;
@@ -123,6 +228,10 @@ class PublishServer::Client : public std::enable_shared_from_this<Client> {
         auto req = parseRequest(line, id);
         if (!req) {
             send(errorReply(id, req.error()));
+            return;
+        }
+        if (auto st = permitted(*req); !st) {
+            send(errorReply(req->id, st.error()));
             return;
         }
         switch (req->op) {
@@ -159,6 +268,30 @@ class PublishServer::Client : public std::enable_shared_from_this<Client> {
             case Op::ModemAt:
                 modemAt(*req);
                 break;
+        }
+    }
+
+    /// The ACL's answer for this client and request (always yes without an ACL).
+    Status permitted(const Request& req) {
+        const auto& acl = server_.options_.acl;
+        if (!acl || !acl->enabled()) {
+            return {};
+        }
+        if (!peer_resolved_) {
+            peer_info_ = resolvePeer(uid_, gid_);
+            peer_resolved_ = true;
+        }
+        switch (req.op) {
+            case Op::Publish:
+                return acl->mayPublish(peer_info_, req.message.route, req.message.topic);
+            case Op::Subscribe:
+                return acl->maySubscribe(peer_info_, req.route, req.filter);
+            case Op::Status:
+                return acl->mayUse(peer_info_, "status");
+            case Op::ModemInfo:
+                return acl->mayUse(peer_info_, "modem_info");
+            default:  // ping, hello, unsubscribe; modem_at has its own rule
+                return {};
         }
     }
 
@@ -237,66 +370,53 @@ class PublishServer::Client : public std::enable_shared_from_this<Client> {
     bool reading_ = false;
     bool writing_ = false;
     bool closed_ = false;
+    bool closing_ = false;  ///< told why, closing once that is written
+    bool counted_ = false;  ///< counts in server_.per_uid_
     std::string peer_;
     uid_t uid_ = static_cast<uid_t>(-1);
+    gid_t gid_ = static_cast<gid_t>(-1);
+    bool peer_resolved_ = false;
+    Peer peer_info_;                 ///< for the ACL, resolved on first use
+    asio::steady_timer line_timer_;  ///< the unfinished line's deadline, or finish()'s
+    bool line_timer_armed_ = false;
+    uint64_t line_generation_ = 0;  ///< tells a stale deadline from the current one
+    size_t partial_ = 0;  ///< bytes of the unfinished line counted in server_.buffered_input_
     std::set<std::pair<std::string, std::string>> subs_;
 
     friend class PublishServer;
 };
 
 PublishServer::PublishServer(asio::io_context& loop, ServerOptions options, ApiBackend& backend)
-    : loop_(loop), options_(std::move(options)), backend_(backend), acceptor_(loop) {}
+    : loop_(loop),
+      options_(std::move(options)),
+      backend_(backend),
+      acceptor_(loop),
+      accept_retry_(loop) {}
 
 PublishServer::~PublishServer() {
     alive_.reset();
     asio::error_code ignored;
+    accept_retry_.cancel();
     acceptor_.close(ignored);
     for (auto& [raw, c] : clients_) {
         c->closed_ = true;
         c->socket_.close(ignored);
+        c->line_timer_.cancel();
     }
     clients_.clear();
-    ::unlink(options_.path.c_str());
+    socket_path_.reset();  // unlinks the socket if it is still ours
 }
 
 Result<std::unique_ptr<PublishServer>> PublishServer::start(asio::io_context& loop,
                                                             ServerOptions options,
                                                             ApiBackend& backend) {
     std::unique_ptr<PublishServer> s(new PublishServer(loop, std::move(options), backend));
-    const std::string& path = s->options_.path;
-    std::error_code fec;
-    std::filesystem::create_directories(std::filesystem::path(path).parent_path(), fec);
-    // A socket file left by a previous run is replaced; anything else is not ours to delete.
-    struct stat st {};
-    if (::lstat(path.c_str(), &st) == 0) {
-        if (!S_ISSOCK(st.st_mode)) {
-            return fail("api", path + " exists and is not a socket; not replacing it");
-        }
-        ::unlink(path.c_str());
+    const ServerOptions& o = s->options_;
+    auto bound = SocketPath::bind(s->acceptor_, o.path, o.mode, o.group);
+    if (!bound) {
+        return bound.failure();
     }
-    asio::error_code ec;
-    asio::local::stream_protocol::endpoint ep(path);
-    s->acceptor_.open(ep.protocol(), ec);
-    if (!ec)
-        s->acceptor_.bind(ep, ec);
-    if (!ec)
-        s->acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-    if (ec) {
-        return fail("api", "cannot listen on " + path + ": " + ec.message());
-    }
-    if (::chmod(path.c_str(), s->options_.mode) != 0) {
-        return fail("api", "cannot set the mode of " + path + ": " + std::strerror(errno));
-    }
-    if (!s->options_.group.empty()) {
-        group* g = ::getgrnam(s->options_.group.c_str());
-        if (g == nullptr) {
-            return fail("api", "api.socket_group: no group \"" + s->options_.group + "\"");
-        }
-        if (::chown(path.c_str(), static_cast<uid_t>(-1), g->gr_gid) != 0) {
-            return fail("api", "cannot give " + path + " to group \"" + s->options_.group +
-                                   "\": " + std::strerror(errno));
-        }
-    }
+    s->socket_path_ = std::move(bound.value());
     s->accept();
     return s;
 }
@@ -308,14 +428,61 @@ void PublishServer::accept() {
             if (alive.expired() || ec == asio::error::operation_aborted) {
                 return;
             }
+            if (ec == asio::error::no_descriptors || ec.value() == ENFILE ||
+                ec == asio::error::no_buffer_space || ec == asio::error::no_memory) {
+                acceptBackoff(ec);
+                return;
+            }
             if (!ec) {
-                auto c = std::make_shared<Client>(*this, std::move(socket));
-                clients_[c.get()] = c;
-                logDebug("api: client connected (" + c->peer() + ")");
-                c->start();
+                if (accept_backoff_ms_ != 0) {
+                    accept_backoff_ms_ = 0;
+                    logNotice("api: accepting connections again");
+                }
+                admit(std::make_shared<Client>(*this, std::move(socket)));
             }
             accept();
         });
+}
+
+void PublishServer::admit(const std::shared_ptr<Client>& c) {
+    clients_[c.get()] = c;
+    logDebug("api: client connected (" + c->peer() + ")");
+    size_t& count = per_uid_[c->uid_];
+    if (count >= options_.max_connections_per_uid) {
+        if (uids_at_limit_.insert(c->uid_).second) {
+            logWarning("api: uid " + std::to_string(c->uid_) + " has " + std::to_string(count) +
+                       " connections, the most api.max_connections_per_uid allows; refusing more "
+                       "until some close");
+        }
+        c->finish("too_many_connections",
+                  "uid " + std::to_string(c->uid_) + " already has " + std::to_string(count) +
+                      " connections to uplinkd (api.max_connections_per_uid)");
+        return;
+    }
+    ++count;
+    c->counted_ = true;
+    c->start();
+}
+
+void PublishServer::acceptBackoff(const asio::error_code& ec) {
+    if (accept_backoff_ms_ == 0) {
+        accept_backoff_ms_ = 100;
+        logWarning("api: cannot accept connections (" + ec.message() + ", " +
+                   std::to_string(clients_.size()) +
+                   " clients connected); retrying with a back-off up to 1 s, connected clients "
+                   "are still served");
+    } else {
+        accept_backoff_ms_ = std::min(accept_backoff_ms_ * 2, 1000);
+        logDebug("api: accept still failing (" + ec.message() + "); next try in " +
+                 std::to_string(accept_backoff_ms_) + " ms");
+    }
+    std::weak_ptr<bool> alive = alive_;
+    accept_retry_.expires_after(std::chrono::milliseconds(accept_backoff_ms_));
+    accept_retry_.async_wait([this, alive](asio::error_code wec) {
+        if (!wec && !alive.expired()) {
+            accept();
+        }
+    });
 }
 
 void PublishServer::dropSubscription(const std::pair<std::string, std::string>& key) {
@@ -333,6 +500,19 @@ void PublishServer::removeClient(Client* c) {
     }
     auto keep = it->second;
     clients_.erase(it);
+    if (keep->counted_) {
+        keep->counted_ = false;
+        size_t left = 0;
+        if (auto n = per_uid_.find(keep->uid_); n != per_uid_.end()) {
+            left = --n->second;
+            if (left == 0) {
+                per_uid_.erase(n);
+            }
+        }
+        if (left < options_.max_connections_per_uid) {
+            uids_at_limit_.erase(keep->uid_);
+        }
+    }
     for (const auto& key : keep->subs_) {
         dropSubscription(key);
     }

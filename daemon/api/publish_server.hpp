@@ -1,7 +1,11 @@
 // PublishServer: the local API on a UNIX socket (docs/api.md). One JSON request per line,
 // pipelined; answers tagged with the request id; subscriptions stream events. A malformed line
 // gets an error for that line only. Back-pressure: a client with too many unanswered publishes
-// or too much unread output is not read from until it catches up. Thread: loop.
+// or too much unread output is not read from until it catches up. Limits keep one client (or
+// uid) from starving the others: connections per uid, a deadline for finishing a line, a cap on
+// partial input buffered across all clients, and a back-off when accept() runs out of file
+// descriptors. Requests are checked against the ACL (api/acl.hpp) when one is configured.
+// Thread: loop.
 #pragma once
 
 #include <asio.hpp>
@@ -12,6 +16,8 @@
 #include <set>
 #include <string>
 
+#include "api/acl.hpp"
+#include "api/socket_path.hpp"
 #include "uplinkd/message.hpp"
 #include "uplinkd/result.hpp"
 
@@ -51,6 +57,13 @@ struct ServerOptions {
     size_t max_line_bytes = 1024 * 1024;
     size_t max_pending_per_client = 4096;  ///< publishes not yet answered "queued"
     size_t max_output_bytes = 8 * 1024 * 1024;
+    size_t max_connections_per_uid = 64;  ///< more are told "too_many_connections" and closed
+    /// Partial (unfinished) request lines held for all clients together; the client whose input
+    /// goes over it is told "input_limit" and closed.
+    size_t max_buffered_input_bytes = 16 * 1024 * 1024;
+    /// A line must be finished this long after its first byte arrived, or the client is closed.
+    int partial_line_timeout_ms = 60000;
+    std::shared_ptr<const Acl> acl;  ///< null or without rules: everything allowed
 };
 
 class PublishServer {
@@ -64,11 +77,17 @@ class PublishServer {
     /// A message arrived from a cloud: send it to matching subscribers.
     void incoming(const IncomingMessage& msg);
     size_t clientCount() const { return clients_.size(); }
+    /// A reloaded configuration's ACL, for requests from now on.
+    void setAcl(std::shared_ptr<const Acl> acl) { options_.acl = std::move(acl); }
 
   private:
     class Client;
     PublishServer(asio::io_context& loop, ServerOptions options, ApiBackend& backend);
     void accept();
+    /// accept() failed for lack of descriptors or memory: wait, longer each time, then retry.
+    void acceptBackoff(const asio::error_code& ec);
+    /// A new client: served, or told it is over its uid's connection limit.
+    void admit(const std::shared_ptr<Client>& c);
     void dropSubscription(const std::pair<std::string, std::string>& key);
     void removeClient(Client* c);
 
@@ -76,6 +95,12 @@ class PublishServer {
     ServerOptions options_;
     ApiBackend& backend_;
     asio::local::stream_protocol::acceptor acceptor_;
+    std::unique_ptr<SocketPath> socket_path_;
+    asio::steady_timer accept_retry_;
+    int accept_backoff_ms_ = 0;        ///< 0: accepting normally
+    std::map<uid_t, size_t> per_uid_;  ///< connections being served, per uid
+    std::set<uid_t> uids_at_limit_;    ///< logged as at the limit (once until one closes)
+    size_t buffered_input_ = 0;        ///< partial lines of all clients
     std::map<Client*, std::shared_ptr<Client>> clients_;
     /// route → seq → (client, request id) for "report_delivered".
     std::map<std::string, std::map<uint64_t, std::pair<std::weak_ptr<Client>, nlohmann::json>>>

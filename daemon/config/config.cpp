@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "config/config_checks.hpp"
+#include "config/config_acl.hpp"
 #include "modem/serial_port.hpp"
 #include "plugin/plugin_registry.hpp"
 #include "uplinkd/log.hpp"
@@ -122,6 +123,13 @@ void readApi(ConfigTable t, ApiSection& out) {
     out.socket_world_writable = t.boolean("socket_world_writable").value_or(false);
     out.max_line_bytes = static_cast<size_t>(
         t.integer("max_line_bytes", 1024, 64 * 1024 * 1024).value_or(1024 * 1024));
+    out.max_connections_per_uid =
+        static_cast<size_t>(t.integer("max_connections_per_uid", 1, 65536).value_or(64));
+    out.max_buffered_input_bytes = static_cast<size_t>(
+        t.integer("max_buffered_input_bytes", 1024, int64_t{4} << 30).value_or(16 * 1024 * 1024));
+    out.partial_line_timeout_ms =
+        static_cast<int>(t.integer("partial_line_timeout_ms", 100, 3'600'000).value_or(60000));
+    readAcl(t.table("acl"), out.acl);
     t.finish();
 }
 
@@ -391,6 +399,7 @@ Result<Config> build(toml::table& root, std::vector<std::string> files,
         cfg.routes.back().fingerprint = fp.str();
     }
     routes.finish();
+    checkAclRoutes(top.table("api"), cfg);
     top.finish();
     if (diags.empty()) {
         checkConfigRules(root, cfg, diags);

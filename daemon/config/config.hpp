@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "api/acl.hpp"
 #include "uplinkd/cloud_profile.hpp"
 #include "uplinkd/config_table.hpp"
 #include "uplinkd/log.hpp"
@@ -32,6 +33,10 @@ struct ApiSection {
     std::string socket_group;            ///< empty: leave the group as created
     bool socket_world_writable = false;  ///< opt-in for a socket_mode that lets every user in
     size_t max_line_bytes = 1024 * 1024;
+    size_t max_connections_per_uid = 64;
+    size_t max_buffered_input_bytes = 16 * 1024 * 1024;
+    int partial_line_timeout_ms = 60000;
+    std::vector<api::AclRule> acl;  ///< [api.acl.<name>]; empty: everyone may do everything
 };
 
 /// [uplinks.<name>.power] of a modem uplink: how uplinkd can reset or power-cycle the module.

@@ -188,9 +188,9 @@ Status checkHost(const Config& cfg) {
     }
     struct stat st {};
     if (::lstat(sock.c_str(), &st) == 0 && !S_ISSOCK(st.st_mode)) {
-        problems += where(cfg, "api.socket") + " \"" + sock +
-                    "\": exists and is not a socket; uplinkd does not replace it (move it away "
-                    "or name another path)\n";
+        problems += where(cfg, "api.socket") + ": " + sock +
+                    " exists and is not a socket; not replacing it (move it away or name "
+                    "another path)\n";
     }
     if (!cfg.api.socket_group.empty() && ::getgrnam(cfg.api.socket_group.c_str()) == nullptr) {
         problems += where(cfg, "api.socket_group") + ": there is no group \"" +

@@ -1,6 +1,7 @@
 #include "core/daemon.hpp"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -18,6 +19,10 @@
 namespace uplinkd {
 
 namespace {
+
+std::shared_ptr<const api::Acl> makeAcl(const Config& cfg) {
+    return std::make_shared<const api::Acl>(cfg.api.acl, static_cast<uint32_t>(::geteuid()));
+}
 
 int64_t nowMs() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -74,8 +79,13 @@ Status Daemon::start() {
     }
     // One uplinkd per state directory: a second one would deliver the same spool again and take
     // the broker connection (same client id) away from the first.
-    auto lock = PidLock::acquire(config_.daemon.state_dir + "/lock", config_.daemon.state_dir);
+    auto lock = PidLock::acquire(config_.daemon.state_dir + "/lock",
+                                 "using " + config_.daemon.state_dir);
     if (!lock) {
+        if (lock.error().code == "locked") {
+            return fail("locked", lock.error().message +
+                                      "; stop it, or give this one another daemon.state_dir");
+        }
         return lock.failure();
     }
     state_lock_ = std::move(lock.value());
@@ -111,6 +121,10 @@ Status Daemon::start() {
     opts.mode = config_.api.socket_mode;
     opts.group = config_.api.socket_group;
     opts.max_line_bytes = config_.api.max_line_bytes;
+    opts.max_connections_per_uid = config_.api.max_connections_per_uid;
+    opts.max_buffered_input_bytes = config_.api.max_buffered_input_bytes;
+    opts.partial_line_timeout_ms = config_.api.partial_line_timeout_ms;
+    opts.acl = makeAcl(config_);
     auto server = api::PublishServer::start(loop_, opts, *this);
     if (!server) {
         return server.failure();
@@ -129,7 +143,7 @@ void Daemon::startDbus() {
     if (options_.dbus == "none" || options_.dbus.empty()) {
         return;
     }
-    auto service = dbus::DbusService::start(loop_, options_.dbus, *this);
+    auto service = dbus::DbusService::start(loop_, options_.dbus, *this, makeAcl(config_));
     if (!service) {
         logWarning("D-Bus: " + service.error().message +
                    "; running without the D-Bus API (the socket API works)");
@@ -242,6 +256,16 @@ void Daemon::reload() {
         logWarning("reload: api.socket changed; the new path takes effect after a restart");
     }
     setLogLevel(cfg->daemon.log_level);
+    if (cfg->api.acl != config_.api.acl) {
+        const auto acl = makeAcl(*cfg);
+        if (api_) {
+            api_->setAcl(acl);
+        }
+        if (dbus_) {
+            dbus_->setAcl(acl);
+        }
+        logNotice("reload: [api.acl] changed; it applies to requests from now on");
+    }
     // Uplinks are rebuilt only when routes restart; running routes keep their pointers.
     bool uplinks_changed = cfg->uplinks.size() != config_.uplinks.size();
     for (const auto& [name, u] : cfg->uplinks) {

@@ -27,10 +27,15 @@ long readPid(int fd) {
 }  // namespace
 
 Result<std::unique_ptr<PidLock>> PidLock::acquire(const std::string& path,
-                                                  const std::string& what) {
+                                                  const std::string& doing) {
     const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
     if (fd < 0) {
         return fail("lock", "cannot open the lock file " + path + ": " + std::strerror(errno));
+    }
+    struct stat st {};
+    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        ::close(fd);
+        return fail("lock", "the lock file " + path + " is not a regular file");
     }
     // Whatever the umask made of it: the file holds only a pid, but nobody else writes it.
     (void)::fchmod(fd, 0640);
@@ -44,8 +49,7 @@ Result<std::unique_ptr<PidLock>> PidLock::acquire(const std::string& path,
         return fail("locked",
                     "another uplinkd " +
                         (holder > 0 ? "(pid " + std::to_string(holder) + ") " : std::string()) +
-                        "is using " + what + " (it holds the lock " + path +
-                        "); stop it, or give this one another daemon.state_dir");
+                        "is " + doing + " (it holds the lock " + path + ")");
     }
     const std::string pid = std::to_string(::getpid()) + "\n";
     if (::ftruncate(fd, 0) != 0 ||

@@ -4,10 +4,12 @@
 #include <sdbus-c++/sdbus-c++.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cstring>
 #include <nlohmann/json.hpp>
 
+#include "api/peer.hpp"
 #include "api/protocol.hpp"
 #include "uplinkd/log.hpp"
 // Generated at build time from io.uplinkd.Uplink1.xml by sdbus-c++-xml2cpp.
@@ -69,10 +71,37 @@ class DbusService::Adaptor final : public sdbus::AdaptorInterfaces<::io::uplinkd
 
     std::map<uint64_t, sdbus::Result<uint64_t>> results;  ///< pending Publish replies
 
+    /// MessageReceived addressed to one client only (a unicast signal).
+    void emitMessageReceivedTo(const std::string& destination, const std::string& route,
+                               const std::string& topic, const std::vector<uint8_t>& payload,
+                               const std::map<std::string, std::string>& properties) {
+        sdbus::Signal signal = getObject().createSignal(INTERFACE_NAME, "MessageReceived");
+        signal << route << topic << payload << properties;
+        signal.setDestination(destination);
+        getObject().emitSignal(signal);
+    }
+
   private:
     std::string sender() const {
         const sdbus::Message* m = getObject().getCurrentlyProcessedMessage();
         return m != nullptr ? m->getSender() : std::string();
+    }
+
+    /// The ACL's answer for the caller of the method being processed (yes without an ACL).
+    template <typename Check>
+    Status permitted(Check&& check) {
+        if (!service_.acl_ || !service_.acl_->enabled()) {
+            return {};
+        }
+        const sdbus::Message* m = getObject().getCurrentlyProcessedMessage();
+        if (m == nullptr) {
+            return fail("forbidden", "cannot tell who sent this call");
+        }
+        auto peer = service_.peerOf(*m);
+        if (!peer) {
+            return peer.failure();
+        }
+        return check(*service_.acl_, *peer);
     }
 
     void Publish(sdbus::Result<uint64_t>&& result, std::string route, std::string topic,
@@ -81,6 +110,13 @@ class DbusService::Adaptor final : public sdbus::AdaptorInterfaces<::io::uplinkd
         if (qos > 2) {
             result.returnError(sdbus::Error(errorName("bad_request"),
                                             "qos must be 0, 1 or 2, not " + std::to_string(qos)));
+            return;
+        }
+        if (auto st = permitted([&](const api::Acl& acl, const api::Peer& peer) {
+                return acl.mayPublish(peer, route, topic);
+            });
+            !st) {
+            result.returnError(toDbusError(st.error()));
             return;
         }
         Message msg;
@@ -97,6 +133,12 @@ class DbusService::Adaptor final : public sdbus::AdaptorInterfaces<::io::uplinkd
     }
 
     void Subscribe(const std::string& route, const std::string& filter) override {
+        if (auto st = permitted([&](const api::Acl& acl, const api::Peer& peer) {
+                return acl.maySubscribe(peer, route, filter);
+            });
+            !st) {
+            throw toDbusError(st.error());
+        }
         if (auto st = service_.subscribe(sender(), route, filter); !st) {
             throw toDbusError(st.error());
         }
@@ -107,6 +149,12 @@ class DbusService::Adaptor final : public sdbus::AdaptorInterfaces<::io::uplinkd
     }
 
     std::string StatusJson() override {
+        if (auto st = permitted([&](const api::Acl& acl, const api::Peer& peer) {
+                return acl.mayUse(peer, "status");
+            });
+            !st) {
+            throw toDbusError(st.error());
+        }
         auto json = service_.statusJson();
         if (!json) {
             throw toDbusError(json.error());
@@ -141,8 +189,10 @@ DbusService::~DbusService() {
 
 Result<std::unique_ptr<DbusService>> DbusService::start(asio::io_context& loop,
                                                         const std::string& bus,
-                                                        api::ApiBackend& backend) {
+                                                        api::ApiBackend& backend,
+                                                        std::shared_ptr<const api::Acl> acl) {
     std::unique_ptr<DbusService> s(new DbusService(loop, backend));
+    s->acl_ = std::move(acl);
     if (auto st = s->connect(bus); !st) {
         return st.failure();
     }
@@ -359,6 +409,7 @@ void DbusService::unsubscribe(const std::string& sender, const std::string& rout
 }
 
 void DbusService::dropSender(const std::string& sender) {
+    peers_.erase(sender);
     auto it = subscriptions_.find(sender);
     if (it == subscriptions_.end()) {
         return;
@@ -375,7 +426,37 @@ Result<std::string> DbusService::statusJson() {
     if (!st) {
         return st.failure();
     }
-    return st->dump();
+    // Route errors quote brokers and modules: never let their bytes make dump() throw.
+    return st->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+Result<api::Peer> DbusService::peerOf(const sdbus::Message& call) {
+    const std::string sender = call.getSender();
+    if (auto it = peers_.find(sender); it != peers_.end()) {
+        return it->second;
+    }
+    // The bus knows the caller's effective uid (SO_PEERCRED of its connection); sd-bus asks it
+    // once per caller. The primary gid, when the bus does not give it, is the user's.
+    uid_t uid = static_cast<uid_t>(-1);
+    gid_t gid = static_cast<gid_t>(-1);
+    try {
+        uid = call.getCredsEuid();
+    } catch (const sdbus::Error&) {
+        try {
+            uid = call.getCredsUid();
+        } catch (const sdbus::Error& e) {
+            return fail("forbidden", "the bus does not say which user " + sender +
+                                         " is, so the ACL cannot allow it: " + e.getMessage());
+        }
+    }
+    try {
+        gid = call.getCredsEgid();
+    } catch (const sdbus::Error&) {
+        gid = static_cast<gid_t>(-1);
+    }
+    api::Peer peer = api::resolvePeer(uid, gid);
+    peers_[sender] = peer;
+    return peer;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -409,10 +490,22 @@ void DbusService::incoming(const IncomingMessage& msg) {
         return;
     }
     std::map<std::string, std::string> props(msg.properties.begin(), msg.properties.end());
+    const std::vector<uint8_t> payload(msg.payload.begin(), msg.payload.end());
     try {
-        adaptor_->emitMessageReceived(msg.route, msg.topic,
-                                      std::vector<uint8_t>(msg.payload.begin(), msg.payload.end()),
-                                      props);
+        if (acl_ && acl_->enabled()) {
+            // Under an ACL a broadcast would show every listener what only some were granted:
+            // each subscriber gets its own copy, addressed to it.
+            for (const auto& [sender, keys] : subscriptions_) {
+                const bool match = std::any_of(keys.begin(), keys.end(), [&](const Key& k) {
+                    return k.first == msg.route && api::topicMatches(k.second, msg.topic);
+                });
+                if (match) {
+                    adaptor_->emitMessageReceivedTo(sender, msg.route, msg.topic, payload, props);
+                }
+            }
+        } else {
+            adaptor_->emitMessageReceived(msg.route, msg.topic, payload, props);
+        }
     } catch (const sdbus::Error& e) {
         logDebug("D-Bus: cannot send MessageReceived: " + e.getMessage() + ", ignoring");
     }

@@ -2,7 +2,8 @@
 // Publish, Subscribe and Unsubscribe call the same ApiBackend as the socket API; received
 // messages, delivery reports and route states become signals. The bus connection is driven by
 // the daemon's asio loop through sdbus-c++'s external event loop (its fd and timeout), so no
-// thread of its own touches state. Thread: loop.
+// thread of its own touches state. Calls are checked against the same ACL as the socket API,
+// with the caller's uid from the bus. Thread: loop.
 #pragma once
 
 #include <asio.hpp>
@@ -12,13 +13,15 @@
 #include <set>
 #include <string>
 
+#include "api/acl.hpp"
 #include "api/publish_server.hpp"
 #include "uplinkd/message.hpp"
 #include "uplinkd/result.hpp"
 
 namespace sdbus {
 class IConnection;
-}
+class Message;
+}  // namespace sdbus
 
 namespace uplinkd::dbus {
 
@@ -33,9 +36,9 @@ class DbusService {
     /// Connects to `bus` ("system", "session" or a D-Bus address such as
     /// "unix:path=/run/x/bus") and owns the name. Fails, saying why, when the bus cannot be
     /// reached or the name is refused.
-    static Result<std::unique_ptr<DbusService>> start(asio::io_context& loop,
-                                                      const std::string& bus,
-                                                      api::ApiBackend& backend);
+    static Result<std::unique_ptr<DbusService>> start(
+        asio::io_context& loop, const std::string& bus, api::ApiBackend& backend,
+        std::shared_ptr<const api::Acl> acl = nullptr);
     ~DbusService();
     DbusService(const DbusService&) = delete;
     DbusService& operator=(const DbusService&) = delete;
@@ -47,6 +50,9 @@ class DbusService {
     /// RouteStateChanged.
     void routeStateChanged(const std::string& route, const std::string& state,
                            const std::string& last_error);
+
+    /// A reloaded configuration's ACL, for calls from now on.
+    void setAcl(std::shared_ptr<const api::Acl> acl) { acl_ = std::move(acl); }
 
     /// What `--dbus` said, for logs ("the system bus", "unix:path=...").
     const std::string& busDescription() const { return bus_description_; }
@@ -65,6 +71,9 @@ class DbusService {
                      const std::string& filter);
     void dropSender(const std::string& sender);
     Result<std::string> statusJson();
+    /// Who sent the call being processed, for the ACL (cached per unique name). Error
+    /// "forbidden" when the bus does not say.
+    Result<api::Peer> peerOf(const sdbus::Message& call);
 
     // Event-loop integration: run sd-bus until it has nothing to do, then wait on its fd (and
     // its timeout) again with fresh poll data.
@@ -90,6 +99,8 @@ class DbusService {
     std::map<std::string, std::set<uint64_t>> published_;  ///< route → seqs published over D-Bus
     std::map<std::string, std::set<Key>> subscriptions_;   ///< sender → what it subscribed to
     std::map<Key, int> key_counts_;                        ///< (route, filter) → senders
+    std::shared_ptr<const api::Acl> acl_;                  ///< null: no ACL
+    std::map<std::string, api::Peer> peers_;               ///< sender → who it is (ACL only)
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

@@ -169,5 +169,97 @@ INSTANTIATE_TEST_SUITE_P(Table, TopicFilters,
                                            Match{"a/+/c", "a//c", true},
                                            Match{"sport/tennis/#", "sport/tennis", true}));
 
+// Lines a hostile or careless client may send: each gets an error reply (naming the field where
+// there is one) and never an exception.
+struct NastyLine {
+    std::string line;
+    const char* code;
+    const char* text;  ///< in the message
+    json id;           ///< the id the error can still be tagged with (null: none)
+};
+
+class NastyLines : public ::testing::TestWithParam<NastyLine> {};
+
+TEST_P(NastyLines, GetAnErrorReplyNeverAnException) {
+    const auto& p = GetParam();
+    json id;
+    Result<Request> r = fail("unset", "");
+    ASSERT_NO_THROW(r = parseRequest(p.line, id));
+    ASSERT_FALSE(r) << p.line;
+    EXPECT_EQ(r.error().code, p.code) << r.error().message;
+    EXPECT_NE(r.error().message.find(p.text), std::string::npos) << r.error().message;
+    EXPECT_EQ(id, p.id);
+    std::string reply;
+    ASSERT_NO_THROW(reply = errorReply(id, r.error()));
+    EXPECT_TRUE(json::accept(reply.substr(0, reply.size() - 1))) << reply;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, NastyLines,
+    ::testing::Values(
+        NastyLine{R"({"op":"ping","id":1e400})", "bad_request", "\"id\": the number 1e400",
+                  nullptr},
+        NastyLine{R"({"op":"publish","id":2,"route":"r","topic":"t","payload":"x","qos":1e400})",
+                  "bad_request", "\"qos\": the number 1e400 is out of range", 2},
+        NastyLine{R"({"id":"a","op":"ping","x":-1e999})", "bad_request", "\"x\": the number -1e999",
+                  "a"},
+        NastyLine{R"({"op":"publish","id":3,"properties":{"k":1e309}})", "bad_request",
+                  "\"properties.k\": the number 1e309", 3},
+        NastyLine{R"({"op":"ping","id":4,"a":[1,2,1e400]})", "bad_request", "\"a[]\": the number",
+                  4},
+        NastyLine{R"([1e400])", "bad_request", "the number 1e400", nullptr},
+        NastyLine{R"({"op":"publish","id":5,"route":"r","topic":"t","payload":"x","qos":)"
+                  R"(123456789012345678901234567890})",
+                  "bad_request", "\"qos\" must be 0, 1 or 2", 5},
+        NastyLine{R"({"op":"publish","id":6,"route":"r","topic":"t","payload":"x","qos":-1})",
+                  "bad_request", "\"qos\" must be 0, 1 or 2", 6},
+        NastyLine{R"({"op":"publish","id":7,"route":"r","topic":"t","payload":"x",)"
+                  R"("qos":18446744073709551615})",
+                  "bad_request", "\"qos\" must be 0, 1 or 2", 7},
+        NastyLine{R"({"op":"publish","id":8,"route":"r","topic":"t","payload":"x","qos":1.0})",
+                  "bad_request", "\"qos\" must be 0, 1 or 2", 8},
+        NastyLine{R"({"op":"modem_at","id":9,"command":"AT","timeout_ms":1e300})", "bad_request",
+                  "\"timeout_ms\" must be an integer", 9},
+        NastyLine{R"({"op":"modem_at","id":10,"command":"AT","timeout_ms":-9223372036854775809})",
+                  "bad_request", "\"timeout_ms\" must be an integer", 10},
+        NastyLine{"{\"op\":\"ping\",\"id\":11,\"topic\":\"\xff\xfe\"}", "bad_json",
+                  "\"topic\": ", 11},
+        NastyLine{"{\"op\":\"ping\",\"id\":\"\xc3\x28\"}", "bad_json", "not valid JSON", nullptr},
+        NastyLine{R"({"op":"ping","id":12,"s":"\ud800"})", "bad_json", "\"s\": ", 12},
+        NastyLine{std::string(100000, '[') + std::string(100000, ']'), "bad_json",
+                  "must be a JSON object", nullptr},
+        NastyLine{std::string("{\"op\":\"ping\",\"id\":13,\"x\":") + std::string(50000, '[') +
+                      "1e400" + std::string(50000, ']') + "}",
+                  "bad_request", "the number 1e400", 13},
+        NastyLine{R"({"op":"ping","id":14)", "bad_json", "not valid JSON", 14},
+        NastyLine{std::string("{\"op\":\"ping\",\"id\":15}\0garbage", 29), "bad_json",
+                  "a NUL byte at offset 21", nullptr},
+        NastyLine{R"({"op":"ping","id":{"a":1}})", "bad_request", "\"id\" must be a number",
+                  nullptr},
+        NastyLine{R"({"op":"status","id":16,"route":1e400})", "bad_request",
+                  "\"route\": the number", 16}));
+
+TEST(Protocol, HugeAndFractionalIdsAreEchoedNotFatal) {
+    for (const char* line : {R"({"op":"ping","id":1e300})", R"({"op":"ping","id":-1e-300})",
+                             R"({"op":"ping","id":123456789012345678901234567890})"}) {
+        json id;
+        auto r = parseRequest(line, id);
+        ASSERT_TRUE(r) << line << ": " << r.error().message;
+        EXPECT_TRUE(r->id.is_number());
+        std::string reply;
+        ASSERT_NO_THROW(reply = okReply(r->id));
+        EXPECT_TRUE(json::accept(reply.substr(0, reply.size() - 1))) << reply;
+    }
+}
+
+TEST(Protocol, RepliesWithInvalidUtf8AreStillJson) {
+    const std::string bad = "\xff\xfe";
+    for (const std::string& reply :
+         {errorReply(bad, makeError("x", bad)), okReply(1, json{{"k", bad}}), queuedReply(bad, 1),
+          deliveredReply(bad, 2)}) {
+        EXPECT_TRUE(json::accept(reply.substr(0, reply.size() - 1))) << reply;
+    }
+}
+
 }  // namespace
 }  // namespace uplinkd::api
