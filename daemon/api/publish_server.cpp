@@ -159,6 +159,15 @@ class PublishServer::Client : public std::enable_shared_from_this<Client> {
             case Op::ModemAt:
                 modemAt(*req);
                 break;
+            case Op::DeadLetter:
+                server_.backend_.deadLetters(
+                    req->action, req->route, req->seq, req->all,
+                    [self = shared_from_this(), id = req->id](Result<json> r) {
+                        if (!self->alive_.expired()) {
+                            self->send(r ? okReply(id, *r) : errorReply(id, r.error()));
+                        }
+                    });
+                break;
         }
     }
 
