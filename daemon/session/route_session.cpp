@@ -416,6 +416,7 @@ void RouteSession::onConnected(uint64_t gen) {
     connect_timer_.cancel();
     attempt_ = 0;
     renewing_ = false;
+    refused_on_connection_ = false;
     // One listener for every publish of this connection; the token's context is the seq.
     auto bridge = bridge_;
     publish_listener_ = &listeners_->add([bridge, gen](const mqtt::token& tok, bool ok) {
@@ -681,6 +682,7 @@ void RouteSession::onRefused(uint64_t seq, int reason_code) {
     auto it = inflight_.find(seq);
     Message msg = std::move(it->second.message);
     inflight_.erase(it);
+    refused_on_connection_ = true;
     const int attempts = ++refusals_[seq];
     const std::string reason = describePuback(reason_code);
     if (attempts >= config_.delivery.max_attempts) {
@@ -698,7 +700,9 @@ void RouteSession::onRefused(uint64_t seq, int reason_code) {
 }
 
 void RouteSession::noteLossCulprit(const Error& why) {
-    if (inflight_.empty()) {
+    // A broker that refused a publish may close the connection next (Mosquitto does): that close
+    // is the refused message's, already counted, not the next one's.
+    if (inflight_.empty() || refused_on_connection_) {
         return;
     }
     const auto& [seq, sent] = *inflight_.begin();

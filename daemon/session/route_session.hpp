@@ -152,6 +152,8 @@ class RouteSession {
     /// a row it was (see noteLossCulprit).
     uint64_t suspect_seq_ = 0;
     int suspect_strikes_ = 0;
+    /// The broker refused a publish on this connection (some brokers close it right after).
+    bool refused_on_connection_ = false;
     std::deque<Message> unsent_;                ///< leased, not yet taken by Paho
     std::map<std::string, int> subscriptions_;  ///< local filter → qos
     RouteStatus counters_;

@@ -333,7 +333,11 @@ TEST_F(Dbus, ControlCharactersAndNoncharactersAreRefusedLikeOnTheSocket) {
     });
     EXPECT_EQ(property.rfind("io.uplinkd.Error.BadProperty: ", 0), 0u) << property;
     EXPECT_NE(property.find("U+0085"), std::string::npos) << property;
-    EXPECT_GT(client.publish("r1", "a/b", "x", 1, {{"unit", "\xc2\xb0" "C"}}), 0u);
+    EXPECT_GT(client.publish("r1", "a/b", "x", 1,
+                             {{"unit",
+                               "\xc2\xb0"
+                               "C"}}),
+              0u);
 
     // The dead letters, as on the socket (op "deadletter"): none here.
     const auto deadLetters = [&](const std::string& action, uint64_t seq, bool all) {

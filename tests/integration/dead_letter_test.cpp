@@ -71,45 +71,48 @@ TEST_F(DeadLetters, ControlCharactersAndNoncharactersAreRefusedAtPublishTime) {
     ASSERT_TRUE(c.connect(d.socket()));
     const json topic = ask(c, publishRequest(1, "a/\x01/b", "x"));
     EXPECT_EQ(topic["status"], "error");
-    EXPECT_EQ(topic["code"], "bad_topic");
-    EXPECT_NE(topic["message"].get<std::string>().find("U+0001 (a control character) at "
-                                                       "character 3"),
+    EXPECT_EQ(topic.value("code", std::string()), "bad_topic");
+    EXPECT_NE(topic.value("message", std::string())
+                  .find("U+0001 (a control character) at "
+                        "character 3"),
               std::string::npos)
         << topic.dump();
 
     json with_property = publishRequest(2, "a/b", "x");
     with_property["properties"] = {{"unit", "\xef\xbf\xbf"}};
     const json property = ask(c, with_property);
-    EXPECT_EQ(property["code"], "bad_property");
-    EXPECT_NE(property["message"].get<std::string>().find("\"unit\" contains U+FFFF"),
+    EXPECT_EQ(property.value("code", std::string()), "bad_property");
+    EXPECT_NE(property.value("message", std::string()).find("\"unit\" contains U+FFFF"),
               std::string::npos)
         << property.dump();
     EXPECT_EQ(ask(c, publishRequest(3, "a/b", "fine"))["status"], "queued");
 }
 
-// MQTT 5: the broker's ACL refuses one topic with PUBACK 0x87 (not authorized). That message
-// leaves the queue after max_attempts, later ones arrive, and uplinkctl shows, retries and drops
-// it.
+// MQTT 5: the broker's ACL refuses one topic with PUBACK 0x87 (not authorized), and Mosquitto
+// then closes the connection. That message leaves the queue after max_attempts, the messages
+// behind it (unacknowledged when the connection closed) are not blamed and arrive, and uplinkctl
+// shows, retries and drops it.
 TEST_F(DeadLetters, AMessageTheBrokerRefusesIsDeadLetteredAndLaterOnesArrive) {
     writeFile(dir.file("acl"), "topic readwrite dl/ok/#\n");
     Mosquitto::Options o;
     o.extra = "acl_file " + dir.file("acl");
     Mosquitto broker(dir, pki, o);
-    Subscriber sub(pki, broker.port(), "dl/#");
+    Subscriber sub(pki, broker.port(), "dl/ok/#");
     Daemon d(dir, genericRoute("cloud", broker.port(), pki.ca, "", "mqtt_version = \"5\"") +
                       "max_attempts = 3\n");
     ApiClient c;
     ASSERT_TRUE(c.connect(d.socket()));
     const json refused = ask(c, publishRequest(1, "dl/denied/x", "secret-payload"));
     ASSERT_EQ(refused["status"], "queued") << refused.dump();
-    const uint64_t seq = refused["seq"].get<uint64_t>();
+    const uint64_t seq = refused.value("seq", uint64_t{0});
     for (int i = 0; i < 3; ++i) {
         ASSERT_EQ(ask(c, publishRequest(10 + i, "dl/ok/" + std::to_string(i), "ok"))["status"],
                   "queued");
     }
     ASSERT_TRUE(sub.waitFor(3, 30s)) << "later messages stayed behind the refused one";
     ASSERT_TRUE(d.waitRoute(
-        "cloud", [](const json& s) { return s["dead_lettered"] == 1 && s["queued"] == 0; }, 30s))
+        "cloud",
+        [](const json& s) { return s.value("dead_lettered", -1) == 1 && s["queued"] == 0; }, 30s))
         << d.routeStatus("cloud").dump();
 
     // Logged once, with the seq and the reason, never the payload.
@@ -147,7 +150,7 @@ TEST_F(DeadLetters, AMessageTheBrokerRefusesIsDeadLetteredAndLaterOnesArrive) {
     ASSERT_EQ(uplinkctl(dir, d, "deadletter drop --all", &out), 0) << out;
     EXPECT_NE(out.find("dropped"), std::string::npos) << out;
     ASSERT_TRUE(d.waitRoute(
-        "cloud", [](const json& s) { return s["dead_lettered"] == 0; }, 10s));
+        "cloud", [](const json& s) { return s.value("dead_lettered", -1) == 0; }, 10s));
     ASSERT_EQ(uplinkctl(dir, d, "deadletter list", &out), 0) << out;
     EXPECT_NE(out.find("no dead letters"), std::string::npos) << out;
     EXPECT_NE(uplinkctl(dir, d, "deadletter retry --seq 999999", &out), 0);
@@ -156,13 +159,14 @@ TEST_F(DeadLetters, AMessageTheBrokerRefusesIsDeadLetteredAndLaterOnesArrive) {
 
 // A broker that closes the connection right after one message (Mosquitto's max_packet_size
 // here): the same message is the oldest unacknowledged one every time, so it is the culprit;
-// after max_attempts it leaves the queue and the rest is delivered. It survives a restart.
+// after max_attempts (the default, 5) it leaves the queue and the rest is delivered. It survives
+// a restart.
 TEST_F(DeadLetters, AMessageTheBrokerClosesTheConnectionForIsDeadLetteredAndKeptAcrossRestarts) {
     Mosquitto::Options o;
     o.extra = "max_packet_size 2000";
     Mosquitto broker(dir, pki, o);
     Subscriber sub(pki, broker.port(), "big/#");
-    Daemon d(dir, genericRoute("cloud", broker.port(), pki.ca) + "max_attempts = 3\n");
+    Daemon d(dir, genericRoute("cloud", broker.port(), pki.ca));  // max_attempts: default 5
     ApiClient c;
     ASSERT_TRUE(c.connect(d.socket()));
     ASSERT_TRUE(d.waitRoute(
@@ -174,16 +178,17 @@ TEST_F(DeadLetters, AMessageTheBrokerClosesTheConnectionForIsDeadLetteredAndKept
                                      << d.routeStatus("cloud").dump();
     EXPECT_EQ(sub.messages()[0].payload, "small");
     ASSERT_TRUE(d.waitRoute(
-        "cloud", [](const json& s) { return s["dead_lettered"] == 1 && s["queued"] == 0; }, 30s));
+        "cloud",
+        [](const json& s) { return s.value("dead_lettered", -1) == 1 && s["queued"] == 0; }, 30s));
 
     d.restart();
     std::string out;
     ASSERT_TRUE(d.waitRoute(
-        "cloud", [](const json& s) { return s["dead_lettered"] == 1; }, 10s));
+        "cloud", [](const json& s) { return s.value("dead_lettered", -1) == 1; }, 10s));
     ASSERT_EQ(uplinkctl(dir, d, "deadletter list", &out), 0) << out;
-    EXPECT_NE(out.find("seq " + std::to_string(big["seq"].get<uint64_t>())), std::string::npos)
+    EXPECT_NE(out.find("seq " + std::to_string(big.value("seq", uint64_t{0}))), std::string::npos)
         << out;
-    EXPECT_NE(out.find("closed the connection right after it was sent, 3 times in a row"),
+    EXPECT_NE(out.find("closed the connection right after it was sent, 5 times in a row"),
               std::string::npos)
         << out;
 }
