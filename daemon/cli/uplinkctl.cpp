@@ -76,6 +76,10 @@ int runStatus(ApiClient& c, const std::string& route, bool as_json) {
             std::cout << ", oldest " << formatAge(rt["oldest_age_ms"].get<int64_t>());
         }
         std::cout << "\n  in flight   " << rt["in_flight"] << "\n";
+        if (rt.value("dead_lettered", uint64_t{0}) > 0) {
+            std::cout << "  dead letters " << rt["dead_lettered"]
+                      << " (the broker kept refusing them: uplinkctl deadletter list)\n";
+        }
         std::cout << "  sent " << rt["sent"] << ", delivered " << rt["delivered"] << ", received "
                   << rt["received"] << ", dropped " << rt["dropped"] << ", expired "
                   << rt["expired"] << ", rejected " << rt["rejected"] << "\n";
