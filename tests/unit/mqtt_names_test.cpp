@@ -174,7 +174,11 @@ TEST(MqttNames, ForbiddenCharacters) {
 }
 
 TEST(MqttNames, PublishTextChecksTopicsBeforePropertiesAndAcceptsCleanOnes) {
-    EXPECT_TRUE(mqtt::checkPublishText("a/b", {{"unit", "\xc2\xb0" "C"}, {"", ""}}).ok());
+    EXPECT_TRUE(mqtt::checkPublishText("a/b", {{"unit",
+                                                "\xc2\xb0"
+                                                "C"},
+                                               {"", ""}})
+                    .ok());
     const Status wild = mqtt::checkPublishText("a/+", {{"k", "\x01"}});
     ASSERT_FALSE(wild.ok());
     EXPECT_EQ(wild.error().code, "bad_topic");
