@@ -247,6 +247,36 @@ Error explainParseFailure(std::string_view line, json& id) {
     return makeError("bad_json", "not valid JSON: " + at + where.what());
 }
 
+Status parseDeadLetter(const json& j, Request& r) {
+    auto action = requiredString(j, "action");
+    if (!action)
+        return action.failure();
+    if (*action != "list" && *action != "retry" && *action != "drop") {
+        return bad("\"action\" must be \"list\", \"retry\" or \"drop\"");
+    }
+    r.action = *action;
+    if (auto it = j.find("route"); it != j.end()) {
+        if (!it->is_string()) {
+            return bad("\"route\" must be a string");
+        }
+        r.route = it->get<std::string>();
+    }
+    if (auto it = j.find("seq"); it != j.end()) {
+        if (!it->is_number_unsigned() || it->get<uint64_t>() == 0) {
+            return bad("\"seq\" must be a positive integer (the seq that deadletter list shows)");
+        }
+        r.seq = it->get<uint64_t>();
+    }
+    auto all = boolField(j, "all");
+    if (!all)
+        return all.failure();
+    r.all = *all;
+    if (r.action != "list" && (r.seq != 0) == r.all) {
+        return bad("deadletter " + r.action + ": give exactly one of \"seq\" and \"all\": true");
+    }
+    return {};
+}
+
 }  // namespace
 
 Result<Request> parseRequest(std::string_view line, json& id) {
@@ -297,10 +327,13 @@ Result<Request> parseRequest(std::string_view line, json& id) {
     } else if (*op == "modem_info" || *op == "modem_at") {
         r.op = *op == "modem_info" ? Op::ModemInfo : Op::ModemAt;
         st = parseModem(j, r);
+    } else if (*op == "deadletter") {
+        r.op = Op::DeadLetter;
+        st = parseDeadLetter(j, r);
     } else {
         return fail("unknown_op", "unknown op \"" + *op +
                                       "\" (publish, subscribe, unsubscribe, status, ping, hello, "
-                                      "modem_info, modem_at)");
+                                      "modem_info, modem_at, deadletter)");
     }
     if (!st) {
         return st.failure();

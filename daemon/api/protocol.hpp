@@ -14,7 +14,17 @@ namespace uplinkd::api {
 
 inline constexpr int kProtocolVersion = 1;
 
-enum class Op { Publish, Subscribe, Unsubscribe, Status, Ping, Hello, ModemInfo, ModemAt };
+enum class Op {
+    Publish,
+    Subscribe,
+    Unsubscribe,
+    Status,
+    Ping,
+    Hello,
+    ModemInfo,
+    ModemAt,
+    DeadLetter
+};
 
 struct Request {
     Op op = Op::Ping;
@@ -27,6 +37,9 @@ struct Request {
     std::string uplink;      ///< modem_info / modem_at (optional: the only modem uplink)
     std::string command;     ///< modem_at: one AT command line
     int timeout_ms = 10000;  ///< modem_at
+    std::string action;      ///< deadletter: "list", "retry" or "drop"
+    uint64_t seq = 0;        ///< deadletter retry/drop: one message (0: none given)
+    bool all = false;        ///< deadletter retry/drop: every one (of `route` when given)
 };
 
 /// Parses one line. On error, `id` receives the request's id when it could be read (so that the

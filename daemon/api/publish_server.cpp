@@ -268,6 +268,15 @@ class PublishServer::Client : public std::enable_shared_from_this<Client> {
             case Op::ModemAt:
                 modemAt(*req);
                 break;
+            case Op::DeadLetter:
+                server_.backend_.deadLetters(
+                    req->action, req->route, req->seq, req->all,
+                    [self = shared_from_this(), id = req->id](Result<json> r) {
+                        if (!self->alive_.expired()) {
+                            self->send(r ? okReply(id, *r) : errorReply(id, r.error()));
+                        }
+                    });
+                break;
         }
     }
 
@@ -290,6 +299,8 @@ class PublishServer::Client : public std::enable_shared_from_this<Client> {
                 return acl->mayUse(peer_info_, "status");
             case Op::ModemInfo:
                 return acl->mayUse(peer_info_, "modem_info");
+            case Op::DeadLetter:
+                return acl->mayUse(peer_info_, "deadletter");
             default:  // ping, hello, unsubscribe; modem_at has its own rule
                 return {};
         }

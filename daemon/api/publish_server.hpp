@@ -34,6 +34,16 @@ class ApiBackend {
     /// First local subscriber for (route, filter) appeared / last one left.
     virtual Status subscribe(const std::string& route, const std::string& filter, int qos) = 0;
     virtual void unsubscribe(const std::string& route, const std::string& filter) = 0;
+    /// The dead letters (docs/api.md, op "deadletter"): `action` "list", "retry" or "drop", of
+    /// `route` (empty: every route), one `seq` or `all`; `done` gets the reply's fields.
+    virtual void deadLetters(const std::string& action, const std::string& route, uint64_t seq,
+                             bool all, std::function<void(Result<nlohmann::json>)> done) {
+        (void)action;
+        (void)route;
+        (void)seq;
+        (void)all;
+        done(fail("unsupported", "this server keeps no dead letters"));
+    }
     /// The modem uplink `uplink` (empty: the only one): identity, SIM, network, supervisor.
     virtual void modemInfo(const std::string& uplink,
                            std::function<void(Result<nlohmann::json>)> done) {

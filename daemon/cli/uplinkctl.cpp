@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <chrono>
 #include <csignal>
 #include <cstdlib>
 #include <iostream>
@@ -75,6 +76,10 @@ int runStatus(ApiClient& c, const std::string& route, bool as_json) {
             std::cout << ", oldest " << formatAge(rt["oldest_age_ms"].get<int64_t>());
         }
         std::cout << "\n  in flight   " << rt["in_flight"] << "\n";
+        if (rt.value("dead_lettered", uint64_t{0}) > 0) {
+            std::cout << "  dead letters " << rt["dead_lettered"]
+                      << " (the broker kept refusing them: uplinkctl deadletter list)\n";
+        }
         std::cout << "  sent " << rt["sent"] << ", delivered " << rt["delivered"] << ", received "
                   << rt["received"] << ", dropped " << rt["dropped"] << ", expired "
                   << rt["expired"] << ", rejected " << rt["rejected"] << "\n";
@@ -262,6 +267,69 @@ int runModemAt(ApiClient& c, const std::string& uplink, const std::string& comma
     return text(*r, "final") == "OK" ? 0 : kExitFailure;
 }
 
+/// `uplinkctl deadletter list|retry|drop`: the messages the broker kept refusing.
+int runDeadLetter(ApiClient& c, const std::string& action, const std::string& route, uint64_t seq,
+                  bool all, bool as_json) {
+    if (action != "list" && (seq != 0) == all) {
+        std::cerr << "uplinkctl: deadletter " << action << ": give --seq N or --all\n";
+        return kExitFailure;
+    }
+    json req{{"op", "deadletter"}, {"id", 1}, {"action", action}};
+    if (!route.empty())
+        req["route"] = route;
+    if (seq != 0)
+        req["seq"] = seq;
+    if (all)
+        req["all"] = true;
+    if (auto st = c.send(req); !st)
+        return report(st.error());
+    auto r = c.receive(std::chrono::seconds(60));
+    if (!r)
+        return report(r.error());
+    if ((*r)["status"] != "ok") {
+        std::cerr << "uplinkctl: " << text(*r, "code") << ": " << text(*r, "message") << "\n";
+        return kExitFailure;
+    }
+    if (as_json) {
+        r->erase("id");
+        r->erase("status");
+        std::cout << r->dump(2) << "\n";
+        return 0;
+    }
+    if (action == "list") {
+        const json& list = (*r)["dead_letters"];
+        if (list.empty()) {
+            std::cout << "no dead letters" << (route.empty() ? "" : " on route " + route) << "\n";
+        }
+        const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                std::chrono::system_clock::now().time_since_epoch())
+                                .count();
+        for (const auto& d : list) {
+            std::cout << "seq " << d.value("seq", uint64_t{0}) << "  route " << text(d, "route")
+                      << "  topic \"" << text(d, "topic") << "\"  " << d.value("bytes", uint64_t{0})
+                      << " bytes, qos " << d.value("qos", 0) << "\n    " << d.value("attempts", 0)
+                      << " attempt(s), moved " << formatAge(now - d.value("dead_ms", int64_t{0}))
+                      << " ago: " << text(d, "reason") << "\n";
+        }
+        return 0;
+    }
+    if (action == "retry") {
+        for (const auto& x : (*r)["retried"]) {
+            std::cout << "seq " << x.value("seq", uint64_t{0}) << " queued again as seq "
+                      << x.value("new_seq", uint64_t{0}) << "\n";
+        }
+        for (const auto& x : (*r)["failed"]) {
+            std::cerr << "uplinkctl: seq " << x.value("seq", uint64_t{0}) << ": "
+                      << text(x, "message") << "\n";
+        }
+        return (*r)["failed"].empty() ? 0 : kExitFailure;
+    }
+    for (const auto& x : (*r)["dropped"]) {
+        std::cout << "seq " << x.get<uint64_t>() << " dropped\n";
+    }
+    return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -342,6 +410,27 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     sas->add_option("--plugin-dir", sas_source.plugin_dir_override, "plugin directory");
 
+    auto* dead = app.add_subcommand(
+        "deadletter", "messages the broker kept refusing, moved out of their route's queue");
+    dead->require_subcommand(1);
+    std::string dead_route;
+    uint64_t dead_seq = 0;
+    bool dead_all = false;
+    bool dead_json = false;
+    auto* dead_list = dead->add_subcommand("list", "show them (not their payloads)");
+    auto* dead_retry =
+        dead->add_subcommand("retry", "queue them again, at the end of their route's queue");
+    auto* dead_drop = dead->add_subcommand("drop", "delete them for good");
+    for (auto* sub : {dead_list, dead_retry, dead_drop}) {
+        sub->add_option("-r,--route", dead_route, "only this route");
+        sub->add_flag("--json", dead_json, "print JSON");
+    }
+    for (auto* sub : {dead_retry, dead_drop}) {
+        auto* one = sub->add_option("--seq", dead_seq, "the message's seq (from deadletter list)");
+        auto* every = sub->add_flag("--all", dead_all, "all of them (of --route when given)");
+        one->excludes(every);
+    }
+
     CLI11_PARSE(app, argc, argv);
 
     if (sas->parsed()) {
@@ -400,6 +489,12 @@ int main(int argc, char** argv) {
     }
     if (modem_at->parsed()) {
         return runModemAt(client, modem_uplink, at_command, at_timeout_s);
+    }
+    if (dead->parsed()) {
+        const std::string action = dead_list->parsed()    ? "list"
+                                   : dead_retry->parsed() ? "retry"
+                                                          : "drop";
+        return runDeadLetter(client, action, dead_route, dead_seq, dead_all, dead_json);
     }
     return 0;
 }

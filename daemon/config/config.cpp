@@ -296,6 +296,8 @@ void readDelivery(ConfigTable t, DeliveryConfig& out) {
         t.integer("refused_backoff_ms", 10, 3'600'000).value_or(out.refused_backoff_ms));
     out.connect_timeout_ms = static_cast<int>(
         t.integer("connect_timeout_ms", 100, 600'000).value_or(out.connect_timeout_ms));
+    out.max_attempts =
+        static_cast<int>(t.integer("max_attempts", 1, 1000).value_or(out.max_attempts));
     if (out.backoff_min_ms > out.backoff_max_ms) {
         t.error("backoff_min_ms", "must not be larger than backoff_max_ms");
     }

@@ -87,6 +87,8 @@ struct DeliveryConfig {
     int backoff_max_ms = 60000;
     int refused_backoff_ms = 60000;  ///< after a refused CONNECT (bad credentials)
     int connect_timeout_ms = 30000;
+    /// Deliveries the broker may refuse before the message goes to the dead letters.
+    int max_attempts = 5;
 };
 
 struct RouteConfig {

@@ -15,6 +15,7 @@
 #include "spool/sqlite_spool.hpp"
 #include "uplink/local_network.hpp"
 #include "uplinkd/log.hpp"
+#include "uplinkd/mqtt_names.hpp"
 
 namespace uplinkd {
 
@@ -102,6 +103,19 @@ Status Daemon::start() {
         if (!note.empty()) {
             logWarning("spool: " + note);
         }
+        // Logged once per episode: the spool reports the change, not every refused append.
+        sq.value()->onDiskFull([path](bool full, const std::string& route) {
+            if (full) {
+                logWarning("spool: the disk holding " + path + " is full" +
+                           (route.empty() ? std::string()
+                                          : " (route " + route + " could not queue a message)") +
+                           ": new messages are refused (spool_io, disk full) until space is "
+                           "freed; queued messages are still delivered");
+            } else {
+                logNotice("spool: there is room on the disk holding " + path +
+                          " again: new messages are accepted");
+            }
+        });
         spool_ = std::move(sq.value());
     }
 
@@ -337,6 +351,11 @@ void Daemon::startHousekeeping() {
 }
 
 void Daemon::publish(Message msg, std::function<void(Result<uint64_t>)> done) {
+    // The socket and D-Bus both come here: one check of what brokers refuse to carry.
+    if (auto st = mqtt::checkPublishText(msg.topic, msg.properties); !st) {
+        done(st.failure());
+        return;
+    }
     auto it = routes_.find(msg.route);
     if (it == routes_.end()) {
         std::string known;
@@ -394,6 +413,7 @@ Result<nlohmann::json> Daemon::status(const std::string& route) {
                        {"dropped", q.dropped},
                        {"expired", q.expired},
                        {"rejected", q.rejected},
+                       {"dead_lettered", q.dead_lettered},
                        {"connects", s.connects},
                        {"failures", s.failures}});
     }
@@ -430,6 +450,100 @@ void Daemon::unsubscribe(const std::string& route, const std::string& filter) {
     subscriptions_.erase(use);
     if (auto it = routes_.find(route); it != routes_.end()) {
         it->second->unsubscribe(filter);
+    }
+}
+
+void Daemon::deadLetters(const std::string& action, const std::string& route, uint64_t seq,
+                         bool all, std::function<void(Result<nlohmann::json>)> done) {
+    using nlohmann::json;
+    auto list = spool_->deadLetters(route);
+    if (!list) {
+        done(list.failure());
+        return;
+    }
+    if (action == "list") {
+        json out = json::array();
+        for (const DeadLetter& d : *list) {
+            json props = json::object();
+            for (const auto& [k, v] : d.message.properties) {
+                props[k] = v;
+            }
+            // Everything but the payload (its size only): a listing must not leak data.
+            out.push_back({{"route", d.message.route},
+                           {"seq", d.message.seq},
+                           {"topic", d.message.topic},
+                           {"qos", d.message.qos},
+                           {"retain", d.message.retain},
+                           {"bytes", d.message.payload.size()},
+                           {"properties", props},
+                           {"created_ms", d.message.created_ms},
+                           {"reason", d.reason},
+                           {"attempts", d.attempts},
+                           {"dead_ms", d.dead_ms}});
+        }
+        done(json{{"dead_letters", out}});
+        return;
+    }
+    std::vector<uint64_t> seqs;
+    for (const DeadLetter& d : *list) {
+        if (all || d.message.seq == seq) {
+            seqs.push_back(d.message.seq);
+        }
+    }
+    if (!all && seqs.empty()) {
+        done(fail("not_found", "no dead letter with seq " + std::to_string(seq) +
+                                   (route.empty() ? std::string() : " on route " + route)));
+        return;
+    }
+    if (action == "drop") {
+        json dropped = json::array();
+        for (const uint64_t s : seqs) {
+            if (spool_->dropDeadLetter(s)) {
+                dropped.push_back(s);
+            }
+        }
+        logInfo("dead letters: dropped " + std::to_string(dropped.size()) + " message(s)");
+        done(json{{"dropped", dropped}});
+        return;
+    }
+    // retry: each goes back to the end of its route's queue; the reply waits for all of them.
+    struct Retry {
+        size_t left;
+        json retried = json::array();
+        json failed = json::array();
+        std::function<void(Result<json>)> done;
+    };
+    auto state = std::make_shared<Retry>(Retry{seqs.size(), json::array(), json::array(), done});
+    if (seqs.empty()) {
+        done(json{{"retried", state->retried}, {"failed", state->failed}});
+        return;
+    }
+    std::weak_ptr<bool> alive = alive_;
+    for (const uint64_t s : seqs) {
+        spool_->retryDeadLetter(s, [this, alive, state, s](Result<uint64_t> r) {
+            if (r) {
+                state->retried.push_back({{"seq", s}, {"new_seq", *r}});
+            } else {
+                state->failed.push_back(
+                    {{"seq", s}, {"code", r.error().code}, {"message", r.error().message}});
+            }
+            if (--state->left > 0) {
+                return;
+            }
+            if (!alive.expired()) {
+                logInfo("dead letters: " + std::to_string(state->retried.size()) +
+                        " message(s) queued again");
+                for (auto& [name, route_session] : routes_) {
+                    route_session->notifyQueued();
+                }
+            }
+            if (state->failed.size() == 1 && state->retried.empty()) {
+                const json& f = state->failed.front();
+                state->done(fail(f["code"].get<std::string>(), f["message"].get<std::string>()));
+                return;
+            }
+            state->done(json{{"retried", state->retried}, {"failed", state->failed}});
+        });
     }
 }
 

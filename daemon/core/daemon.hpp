@@ -57,6 +57,8 @@ class Daemon final : public api::ApiBackend {
                    std::function<void(Result<nlohmann::json>)> done) override;
     void modemAt(const std::string& uplink, const std::string& command, int timeout_ms,
                  std::function<void(Result<nlohmann::json>)> done) override;
+    void deadLetters(const std::string& action, const std::string& route, uint64_t seq, bool all,
+                     std::function<void(Result<nlohmann::json>)> done) override;
 
   private:
     void applyRoutes(const Config& cfg);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
 
 namespace uplinkd::mqtt {
 
@@ -11,7 +12,106 @@ bool hostChar(char c) {
     return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-' || c == '.';
 }
 
+/// Decodes the character at `i` of well-formed UTF-8; false at a malformed one.
+bool decodeAt(std::string_view bytes, size_t i, uint32_t* cp, size_t* len) {
+    const auto c = static_cast<unsigned char>(bytes[i]);
+    if (c < 0x80) {
+        *cp = c;
+        *len = 1;
+        return true;
+    }
+    size_t n = 0;
+    uint32_t v = 0;
+    if ((c & 0xE0) == 0xC0) {
+        n = 2;
+        v = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+        n = 3;
+        v = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+        n = 4;
+        v = c & 0x07;
+    } else {
+        return false;
+    }
+    if (i + n > bytes.size()) {
+        return false;
+    }
+    for (size_t k = 1; k < n; ++k) {
+        const auto cc = static_cast<unsigned char>(bytes[i + k]);
+        if ((cc & 0xC0) != 0x80) {
+            return false;
+        }
+        v = (v << 6) | (cc & 0x3F);
+    }
+    *cp = v;
+    *len = n;
+    return true;
+}
+
+/// Why `text` (a property key or value) cannot be sent, or nothing.
+std::optional<std::string> propertyTextProblem(std::string_view text) {
+    if (text.size() > kMaxStringBytes) {
+        return "is " + std::to_string(text.size()) + " bytes; MQTT allows at most " +
+               std::to_string(kMaxStringBytes);
+    }
+    if (!validUtf8(text)) {
+        return "is not valid UTF-8 text";
+    }
+    if (auto bad = findForbiddenChar(text)) {
+        return "contains " + describeForbiddenChar(*bad);
+    }
+    return std::nullopt;
+}
+
 }  // namespace
+
+bool isForbiddenCodePoint(uint32_t cp) {
+    return cp <= 0x1F || (cp >= 0x7F && cp <= 0x9F) || (cp >= 0xFDD0 && cp <= 0xFDEF) ||
+           (cp & 0xFFFE) == 0xFFFE;
+}
+
+std::optional<ForbiddenChar> findForbiddenChar(std::string_view text) {
+    size_t i = 0;
+    size_t position = 1;
+    while (i < text.size()) {
+        uint32_t cp = 0;
+        size_t len = 0;
+        if (!decodeAt(text, i, &cp, &len)) {
+            return std::nullopt;
+        }
+        if (isForbiddenCodePoint(cp)) {
+            return ForbiddenChar{cp, position, i};
+        }
+        i += len;
+        ++position;
+    }
+    return std::nullopt;
+}
+
+std::string describeForbiddenChar(const ForbiddenChar& c) {
+    char hex[16];
+    std::snprintf(hex, sizeof hex, "U+%04X", static_cast<unsigned>(c.code_point));
+    const bool control = c.code_point <= 0x1F || (c.code_point >= 0x7F && c.code_point <= 0x9F);
+    return std::string(hex) + (control ? " (a control character)" : " (a Unicode noncharacter)") +
+           " at character " + std::to_string(c.position) + " (byte " +
+           std::to_string(c.byte_offset) + ")";
+}
+
+Status checkPublishText(std::string_view topic, const Properties& properties) {
+    if (auto problem = publishTopicProblem(topic)) {
+        return fail("bad_topic", *problem);
+    }
+    for (const auto& [key, value] : properties) {
+        if (auto problem = propertyTextProblem(key)) {
+            return fail("bad_property", "the name of a user property " + *problem);
+        }
+        if (auto problem = propertyTextProblem(value)) {
+            return fail("bad_property", "the value of user property \"" + key + "\" " + *problem);
+        }
+    }
+    return okStatus();
+}
 
 bool validUtf8(std::string_view bytes) {
     size_t i = 0;
@@ -69,8 +169,11 @@ std::optional<std::string> publishTopicProblem(std::string_view topic) {
         return "the topic is " + std::to_string(topic.size()) + " bytes; MQTT allows at most " +
                std::to_string(kMaxStringBytes);
     }
-    if (!isUtf8Text(topic)) {
+    if (!validUtf8(topic)) {
         return "the topic is not valid UTF-8 text";
+    }
+    if (auto bad = findForbiddenChar(topic)) {
+        return "the topic contains " + describeForbiddenChar(*bad) + "; brokers refuse such topics";
     }
     return std::nullopt;
 }

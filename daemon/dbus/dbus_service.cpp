@@ -69,7 +69,8 @@ class DbusService::Adaptor final : public sdbus::AdaptorInterfaces<::io::uplinkd
     Adaptor(const Adaptor&) = delete;
     Adaptor& operator=(const Adaptor&) = delete;
 
-    std::map<uint64_t, sdbus::Result<uint64_t>> results;  ///< pending Publish replies
+    std::map<uint64_t, sdbus::Result<uint64_t>> results;     ///< pending Publish replies
+    std::map<uint64_t, sdbus::Result<std::string>> answers;  ///< pending DeadLetters replies
 
     /// MessageReceived addressed to one client only (a unicast signal).
     void emitMessageReceivedTo(const std::string& destination, const std::string& route,
@@ -132,6 +133,31 @@ class DbusService::Adaptor final : public sdbus::AdaptorInterfaces<::io::uplinkd
         service_.publish(sender(), id, std::move(msg));
     }
 
+    void DeadLetters(sdbus::Result<std::string>&& result, std::string action, std::string route,
+                     uint64_t sequence, bool all) override {
+        if (action != "list" && action != "retry" && action != "drop") {
+            result.returnError(sdbus::Error(errorName("bad_request"),
+                                            "action must be \"list\", \"retry\" or \"drop\""));
+            return;
+        }
+        if (action != "list" && (sequence != 0) == all) {
+            result.returnError(
+                sdbus::Error(errorName("bad_request"),
+                             action + ": give exactly one of a sequence (not 0) and all = true"));
+            return;
+        }
+        if (auto st = permitted([&](const api::Acl& acl, const api::Peer& peer) {
+                return acl.mayUse(peer, "deadletter");
+            });
+            !st) {
+            result.returnError(toDbusError(st.error()));
+            return;
+        }
+        const uint64_t id = ++service_.next_call_id_;
+        answers.emplace(id, std::move(result));
+        service_.deadLetters(id, action, route, sequence, all);
+    }
+
     void Subscribe(const std::string& route, const std::string& filter) override {
         if (auto st = permitted([&](const api::Acl& acl, const api::Peer& peer) {
                 return acl.maySubscribe(peer, route, filter);
@@ -178,6 +204,7 @@ DbusService::~DbusService() {
     try {
         if (adaptor_) {
             adaptor_->results.clear();
+            adaptor_->answers.clear();
         }
         name_owner_watch_.reset();
         adaptor_.reset();
@@ -366,6 +393,44 @@ void DbusService::finishPublish(uint64_t call_id, const std::string& route,
         }
     } catch (const sdbus::Error& e) {
         logDebug("D-Bus: cannot answer a Publish call: " + e.getMessage() + ", ignoring");
+    }
+    kick();
+}
+
+void DbusService::deadLetters(uint64_t call_id, const std::string& action, const std::string& route,
+                              uint64_t seq, bool all) {
+    std::weak_ptr<bool> alive = alive_;
+    backend_.deadLetters(action, route, seq, all, [this, alive, call_id](Result<nlohmann::json> r) {
+        if (alive.expired()) {
+            return;
+        }
+        if (!r) {
+            finishDeadLetters(call_id, r.failure());
+            return;
+        }
+        finishDeadLetters(call_id,
+                          r->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+    });
+}
+
+void DbusService::finishDeadLetters(uint64_t call_id, Result<std::string> answer) {
+    auto it = adaptor_->answers.find(call_id);
+    if (it == adaptor_->answers.end()) {
+        return;
+    }
+    sdbus::Result<std::string> reply = std::move(it->second);
+    adaptor_->answers.erase(it);
+    if (lost_) {
+        return;
+    }
+    try {
+        if (answer) {
+            reply.returnResults(*answer);
+        } else {
+            reply.returnError(toDbusError(answer.error()));
+        }
+    } catch (const sdbus::Error& e) {
+        logDebug("D-Bus: cannot answer a DeadLetters call: " + e.getMessage() + ", ignoring");
     }
     kick();
 }

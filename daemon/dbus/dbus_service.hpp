@@ -65,6 +65,9 @@ class DbusService {
     Status connect(const std::string& bus);
     void publish(const std::string& sender, uint64_t call_id, Message msg);
     void finishPublish(uint64_t call_id, const std::string& route, Result<uint64_t> result);
+    void deadLetters(uint64_t call_id, const std::string& action, const std::string& route,
+                     uint64_t seq, bool all);
+    void finishDeadLetters(uint64_t call_id, Result<std::string> answer);
     Status subscribe(const std::string& sender, const std::string& route,
                      const std::string& filter);
     void unsubscribe(const std::string& sender, const std::string& route,

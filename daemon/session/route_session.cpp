@@ -2,6 +2,8 @@
 
 #include <mqtt/async_client.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <deque>
 
 #include "session/backoff.hpp"
@@ -33,6 +35,39 @@ Properties userProperties(const mqtt::properties& props) {
     }
     return out;
 }
+
+/// Why a broker refuses a PUBLISH, by MQTT 5 PUBACK reason code (MQTT 5.0 §3.4.2.1).
+struct PubackReason {
+    int code;
+    const char* meaning;
+};
+// clang-format off
+constexpr PubackReason kPubackReasons[] = {
+    {0x80, "unspecified error"},
+    {0x83, "implementation specific error"},
+    {0x87, "not authorized"},
+    {0x90, "topic name invalid"},
+    {0x91, "packet identifier in use"},
+    {0x97, "quota exceeded"},
+    {0x99, "payload format invalid"},
+};
+// clang-format on
+
+std::string describePuback(int code) {
+    char hex[8];
+    std::snprintf(hex, sizeof hex, "0x%02X", static_cast<unsigned>(code));
+    const char* meaning = "an error";
+    for (const auto& r : kPubackReasons) {
+        if (r.code == code) {
+            meaning = r.meaning;
+        }
+    }
+    return std::string("the broker refused it: PUBACK reason code ") + hex + " (" + meaning + ")";
+}
+
+/// A connection loss counts against the oldest unacknowledged message only when it came this
+/// soon after that message was sent: a broker that refuses a packet closes at once.
+constexpr auto kCulpritWindow = std::chrono::seconds(10);
 
 }  // namespace
 
@@ -382,13 +417,14 @@ void RouteSession::onConnected(uint64_t gen) {
     connect_timer_.cancel();
     attempt_ = 0;
     renewing_ = false;
+    refused_on_connection_ = false;
     // One listener for every publish of this connection; the token's context is the seq.
     auto bridge = bridge_;
     publish_listener_ = &listeners_->add([bridge, gen](const mqtt::token& tok, bool ok) {
         const auto seq = reinterpret_cast<uintptr_t>(tok.get_user_context());
-        bridge->post([bridge, gen, seq, ok] {
-            bridge->session->onPublished(gen, seq, ok, ok ? "" : "publish failed");
-        });
+        const int reason = ok ? 0 : static_cast<int>(tok.get_reason_code());
+        bridge->post(
+            [bridge, gen, seq, ok, reason] { bridge->session->onPublished(gen, seq, ok, reason); });
     });
     ++counters_.connects;
     last_error_ = Error{};
@@ -446,6 +482,7 @@ void RouteSession::onConnectionLost(uint64_t gen, const std::string& cause) {
                   ? *transport_error_
                   : makeError("connection_lost",
                               "connection lost" + (cause.empty() ? std::string() : ": " + cause));
+    noteLossCulprit(e);
     fail(e, false);
 }
 
@@ -569,10 +606,9 @@ void RouteSession::pump() {
         Message& msg = batch.front();
         auto mapped = config_.cloud->mapOutgoing(msg);
         if (!mapped) {
-            // Accepted under an earlier configuration that this cloud no longer allows.
-            logWarning("route " + config_.name + ": dropping message " + std::to_string(msg.seq) +
-                       ": " + mapped.error().message);
-            spool_.ack(config_.name, msg.seq);
+            // Accepted under an earlier configuration (or uplinkd) that this cloud no longer
+            // allows: it would never go through, so it must not hold up the route.
+            moveToDeadLetters(msg.seq, "the cloud's rules refuse it: " + mapped.error().message, 1);
             batch.pop_front();
             continue;
         }
@@ -595,7 +631,8 @@ void RouteSession::pump() {
             retryPumpSoon();
             return;
         }
-        inflight_[msg.seq] = msg.qos;
+        const uint64_t seq = msg.seq;
+        inflight_[seq] = Sent{std::move(msg), std::chrono::steady_clock::now()};
         ++counters_.sent;
         batch.pop_front();
     }
@@ -611,7 +648,7 @@ void RouteSession::retryPumpSoon() {
     });
 }
 
-void RouteSession::onPublished(uint64_t gen, uint64_t seq, bool ok, const std::string& message) {
+void RouteSession::onPublished(uint64_t gen, uint64_t seq, bool ok, int reason_code) {
     if (gen != gen_) {
         return;
     }
@@ -620,17 +657,88 @@ void RouteSession::onPublished(uint64_t gen, uint64_t seq, bool ok, const std::s
         return;
     }
     if (!ok) {
-        logDebug("route " + config_.name + ": message " + std::to_string(seq) + ": " + message +
-                 "; it stays in the spool");
+        if (reason_code >= 0x80 && config_.cloud->mqttVersion() == 5) {
+            onRefused(seq, reason_code);
+            return;
+        }
+        logDebug("route " + config_.name + ": message " + std::to_string(seq) +
+                 ": publish failed; it stays in the spool");
         return;  // stays leased until the connection is dropped, then goes out again
     }
     inflight_.erase(it);
+    refusals_.erase(seq);
+    if (seq == suspect_seq_) {
+        suspect_seq_ = 0;
+        suspect_strikes_ = 0;
+    }
     spool_.ack(config_.name, seq);
     ++counters_.delivered;
     if (events_.delivered) {
         events_.delivered(config_.name, seq);
     }
     pump();
+}
+
+void RouteSession::onRefused(uint64_t seq, int reason_code) {
+    auto it = inflight_.find(seq);
+    Message msg = std::move(it->second.message);
+    inflight_.erase(it);
+    refused_on_connection_ = true;
+    const int attempts = ++refusals_[seq];
+    const std::string reason = describePuback(reason_code);
+    if (attempts >= config_.delivery.max_attempts) {
+        moveToDeadLetters(seq, reason, attempts);
+    } else {
+        logInfo("route " + config_.name + ": message " + std::to_string(seq) + ": " + reason +
+                " (attempt " + std::to_string(attempts) + " of " +
+                std::to_string(config_.delivery.max_attempts) + "), sending it again");
+        // Still leased: back among the messages Paho has not taken, in seq order.
+        const auto pos = std::lower_bound(unsent_.begin(), unsent_.end(), seq,
+                                          [](const Message& m, uint64_t s) { return m.seq < s; });
+        unsent_.insert(pos, std::move(msg));
+    }
+    pump();
+}
+
+void RouteSession::noteLossCulprit(const Error& why) {
+    // A broker that refused a publish may close the connection next (Mosquitto does): that close
+    // is the refused message's, already counted, not the next one's.
+    if (inflight_.empty() || refused_on_connection_) {
+        return;
+    }
+    const auto& [seq, sent] = *inflight_.begin();
+    if (std::chrono::steady_clock::now() - sent.at > kCulpritWindow) {
+        return;  // not "right after": most likely the network, not this message
+    }
+    if (seq == suspect_seq_) {
+        ++suspect_strikes_;
+    } else {
+        suspect_seq_ = seq;
+        suspect_strikes_ = 1;
+    }
+    if (suspect_strikes_ < config_.delivery.max_attempts) {
+        return;
+    }
+    const uint64_t culprit = seq;
+    const int strikes = suspect_strikes_;
+    suspect_seq_ = 0;
+    suspect_strikes_ = 0;
+    inflight_.erase(culprit);
+    moveToDeadLetters(culprit,
+                      "the broker closed the connection right after it was sent, " +
+                          std::to_string(strikes) + " times in a row (last: " + why.message + ")",
+                      strikes);
+}
+
+void RouteSession::moveToDeadLetters(uint64_t seq, const std::string& reason, int attempts) {
+    refusals_.erase(seq);
+    if (!spool_.deadLetter(config_.name, seq, reason, attempts)) {
+        return;
+    }
+    // Once per message, with its seq and the reason, never its payload.
+    logWarning("route " + config_.name + ": message " + std::to_string(seq) +
+               " moved to the dead letters after " + std::to_string(attempts) +
+               " attempt(s): " + reason + " (uplinkctl deadletter list)");
 }
 
 Status RouteSession::subscribe(const std::string& local_filter, int qos) {

@@ -96,7 +96,12 @@ class RouteSession {
     void onConnectFailed(uint64_t gen, int code, const std::string& message);
     void onConnectionLost(uint64_t gen, const std::string& cause);
     void onTransportClosed(uint64_t gen, const Error& reason);
-    void onPublished(uint64_t gen, uint64_t seq, bool ok, const std::string& message);
+    void onPublished(uint64_t gen, uint64_t seq, bool ok, int reason_code);
+    /// The broker answered a publish with an MQTT 5 reason code of 0x80 or more.
+    void onRefused(uint64_t seq, int reason_code);
+    /// The connection was lost: counts a strike against the oldest unacknowledged message.
+    void noteLossCulprit(const Error& why);
+    void moveToDeadLetters(uint64_t seq, const std::string& reason, int attempts);
     void onMessage(uint64_t gen, std::string topic, std::string payload, int qos, bool retain,
                    Properties props);
     void fail(const Error& error, bool refused);
@@ -137,7 +142,18 @@ class RouteSession {
     std::chrono::steady_clock::time_point retry_at_{};
     bool renewing_ = false;
 
-    std::map<uint64_t, int> inflight_;          ///< seq → qos
+    struct Sent {
+        Message message;
+        std::chrono::steady_clock::time_point at;  ///< when it was handed to Paho
+    };
+    std::map<uint64_t, Sent> inflight_;  ///< seq → the message, until acknowledged
+    std::map<uint64_t, int> refusals_;   ///< seq → refused publishes (PUBACK >= 0x80)
+    /// The oldest unacknowledged message at the last connection losses, and how many losses in
+    /// a row it was (see noteLossCulprit).
+    uint64_t suspect_seq_ = 0;
+    int suspect_strikes_ = 0;
+    /// The broker refused a publish on this connection (some brokers close it right after).
+    bool refused_on_connection_ = false;
     std::deque<Message> unsent_;                ///< leased, not yet taken by Paho
     std::map<std::string, int> subscriptions_;  ///< local filter → qos
     RouteStatus counters_;

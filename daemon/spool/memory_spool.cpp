@@ -102,6 +102,75 @@ uint64_t MemorySpool::expire(std::string_view route, int64_t now_ms) {
     return n;
 }
 
+bool MemorySpool::deadLetter(std::string_view route, uint64_t seq, std::string reason,
+                             int attempts) {
+    RouteQueue& q = queue(route);
+    auto it = q.messages.find(seq);
+    if (it == q.messages.end()) {
+        return false;
+    }
+    DeadLetter d;
+    d.message = std::move(it->second);
+    d.reason = std::move(reason);
+    d.attempts = attempts;
+    d.dead_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::system_clock::now().time_since_epoch())
+                    .count();
+    q.stats.bytes -= d.message.payload.size();
+    --q.stats.depth;
+    ++q.stats.dead_lettered;
+    q.messages.erase(it);
+    q.leased.erase(seq);
+    q.stats.leased = q.leased.size();
+    dead_.emplace(seq, std::move(d));
+    return true;
+}
+
+Result<std::vector<DeadLetter>> MemorySpool::deadLetters(std::string_view route) {
+    std::vector<DeadLetter> out;
+    for (const auto& [seq, d] : dead_) {
+        if (route.empty() || d.message.route == route) {
+            out.push_back(d);
+        }
+    }
+    return out;
+}
+
+void MemorySpool::retryDeadLetter(uint64_t seq, AppendDone done) {
+    auto it = dead_.find(seq);
+    if (it == dead_.end()) {
+        asio::post(loop_, [done = std::move(done), seq] {
+            done(fail("not_found", "no dead letter with seq " + std::to_string(seq)));
+        });
+        return;
+    }
+    // Refused (spool_full): it stays a dead letter.
+    DeadLetter kept = std::move(it->second);
+    dead_.erase(it);
+    --queue(kept.message.route).stats.dead_lettered;
+    Message msg = kept.message;
+    msg.seq = 0;
+    append(std::move(msg),
+           [this, kept = std::move(kept), done = std::move(done)](Result<uint64_t> r) mutable {
+               if (!r) {
+                   ++queue(kept.message.route).stats.dead_lettered;
+                   const uint64_t old_seq = kept.message.seq;
+                   dead_.emplace(old_seq, std::move(kept));
+               }
+               done(std::move(r));
+           });
+}
+
+Status MemorySpool::dropDeadLetter(uint64_t seq) {
+    auto it = dead_.find(seq);
+    if (it == dead_.end()) {
+        return fail("not_found", "no dead letter with seq " + std::to_string(seq));
+    }
+    --queue(it->second.message.route).stats.dead_lettered;
+    dead_.erase(it);
+    return okStatus();
+}
+
 SpoolStats MemorySpool::stats(std::string_view route) const {
     auto it = routes_.find(route);
     if (it == routes_.end()) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <asio.hpp>
+#include <chrono>
 #include <deque>
 #include <map>
 #include <set>
@@ -22,6 +23,11 @@ class MemorySpool final : public Spool {
     void releaseLeases(std::string_view route) override;
     uint64_t expire(std::string_view route, int64_t now_ms) override;
     SpoolStats stats(std::string_view route) const override;
+    bool deadLetter(std::string_view route, uint64_t seq, std::string reason,
+                    int attempts) override;
+    Result<std::vector<DeadLetter>> deadLetters(std::string_view route) override;
+    void retryDeadLetter(uint64_t seq, AppendDone done) override;
+    Status dropDeadLetter(uint64_t seq) override;
 
   private:
     struct RouteQueue {
@@ -34,6 +40,7 @@ class MemorySpool final : public Spool {
 
     asio::io_context& loop_;
     std::map<std::string, RouteQueue, std::less<>> routes_;
+    std::map<uint64_t, DeadLetter> dead_;  // seq order
     uint64_t next_seq_ = 1;
 };
 

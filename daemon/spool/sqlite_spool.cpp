@@ -23,12 +23,23 @@
 #include <unordered_set>
 #include <utility>
 
+#include "spool/disk_reserve.hpp"
+#include "spool/sqlite_util.hpp"
+
 namespace uplinkd {
 namespace {
 
+using spool_sql::DbPtr;
+using spool_sql::describeSqlite;
+using spool_sql::prepare;
+using spool_sql::queryOne;
+using spool_sql::stepOnce;
+using spool_sql::StmtPtr;
+using spool_sql::StmtReset;
+
 // ---- The file format, in one place. Bump kSchemaVersion on any change; a file with another
 // version is not used (it is moved aside).
-constexpr int64_t kSchemaVersion = 1;
+constexpr int64_t kSchemaVersion = 2;
 constexpr int64_t kApplicationId = 0x55504C4B;  // "UPLK": marks the file as an uplinkd spool
 constexpr const char* kCreateSchemaSql = R"sql(
 BEGIN IMMEDIATE;
@@ -49,12 +60,44 @@ CREATE TABLE spool_meta (
     value INTEGER NOT NULL
 ) WITHOUT ROWID;
 INSERT INTO spool_meta(key, value) VALUES ('last_seq', 0);  -- highest seq ever written
-PRAGMA user_version = 1;
+CREATE TABLE dead_letters (
+    seq        INTEGER PRIMARY KEY,  -- the seq it had in messages
+    route      TEXT    NOT NULL,
+    topic      TEXT    NOT NULL,
+    payload    BLOB    NOT NULL,
+    qos        INTEGER NOT NULL,
+    retain     INTEGER NOT NULL,
+    properties TEXT,
+    created_ms INTEGER NOT NULL,
+    reason     TEXT    NOT NULL,     -- why the broker or the cloud's limits refused it
+    attempts   INTEGER NOT NULL,
+    dead_ms    INTEGER NOT NULL      -- when it left the queue, ms since the epoch
+);
+PRAGMA user_version = 2;
 PRAGMA application_id = 1431325771;
 COMMIT;
 )sql";
-static_assert(kSchemaVersion == 1 && kApplicationId == 1431325771,
+static_assert(kSchemaVersion == 2 && kApplicationId == 1431325771,
               "kCreateSchemaSql sets user_version and application_id literally");
+// Version 1 (before dead letters) → 2: the same tables plus dead_letters.
+constexpr const char* kMigrate1To2Sql = R"sql(
+BEGIN IMMEDIATE;
+CREATE TABLE dead_letters (
+    seq        INTEGER PRIMARY KEY,
+    route      TEXT    NOT NULL,
+    topic      TEXT    NOT NULL,
+    payload    BLOB    NOT NULL,
+    qos        INTEGER NOT NULL,
+    retain     INTEGER NOT NULL,
+    properties TEXT,
+    created_ms INTEGER NOT NULL,
+    reason     TEXT    NOT NULL,
+    attempts   INTEGER NOT NULL,
+    dead_ms    INTEGER NOT NULL
+);
+PRAGMA user_version = 2;
+COMMIT;
+)sql";
 
 // Writer (worker thread).
 constexpr const char* kBeginSql = "BEGIN IMMEDIATE";
@@ -66,6 +109,11 @@ constexpr const char* kInsertSql =
 constexpr const char* kDeleteSql = "DELETE FROM messages WHERE seq = ?1";
 constexpr const char* kUpdateLastSeqSql =
     "UPDATE spool_meta SET value = max(value, ?1) WHERE key = 'last_seq'";
+constexpr const char* kMoveToDeadSql =
+    "INSERT OR REPLACE INTO dead_letters(seq, route, topic, payload, qos, retain, properties, "
+    "created_ms, reason, attempts, dead_ms) SELECT seq, route, topic, payload, qos, retain, "
+    "properties, created_ms, ?2, ?3, ?4 FROM messages WHERE seq = ?1";
+constexpr const char* kDeleteDeadSql = "DELETE FROM dead_letters WHERE seq = ?1";
 // Reader (loop thread).
 constexpr const char* kLeaseSql =
     "SELECT seq, topic, payload, qos, retain, properties, created_ms FROM messages "
@@ -77,6 +125,10 @@ constexpr const char* kExpireSql =
     "SELECT seq, length(payload) FROM messages WHERE route = ?1 AND created_ms < ?2";
 constexpr const char* kLookupSql =
     "SELECT length(payload) FROM messages WHERE seq = ?1 AND route = ?2";
+constexpr const char* kDeadColumns =
+    "SELECT seq, route, topic, payload, qos, retain, properties, created_ms, reason, attempts, "
+    "dead_ms FROM dead_letters ";
+constexpr const char* kCountDeadSql = "SELECT route, count(*) FROM dead_letters GROUP BY route";
 // Open.
 constexpr const char* kLoadRoutesSql =
     "SELECT route, count(*), sum(length(payload)), min(seq) FROM messages GROUP BY route";
@@ -86,6 +138,14 @@ constexpr const char* kMaxSeqSql =
     "coalesce((SELECT value FROM spool_meta WHERE key = 'last_seq'), 0))";
 
 constexpr int kBusyTimeoutMs = 5000;
+// Room kept free next to the spool (the "<path>-reserve" file) for the disk-full case: when a
+// commit fails for lack of space the file is deleted, which leaves room for the WAL frames of the
+// deletes that free the disk, for a checkpoint, and after a restart for the -shm and -wal files.
+// Deleting a whole inflight window of acknowledged messages writes a few dozen pages; 2 MiB holds
+// about 500 WAL frames of 4 KiB. New messages are refused until twice this much is free again.
+constexpr uint64_t kReserveBytes = 2 * 1024 * 1024;
+// While the disk is full the worker looks for free space this often (no restart needed).
+constexpr auto kDiskFullPoll = std::chrono::milliseconds(500);
 // Queued inserts kept allocated between batches; above this a burst's memory is given back.
 constexpr size_t kKeptQueueCapacity = 8192;
 // Page cache capped at about 2 MB per connection (negative: KiB); the WAL file is truncated back
@@ -93,193 +153,6 @@ constexpr size_t kKeptQueueCapacity = 8192;
 constexpr const char* kWriterPragmas =
     "PRAGMA synchronous = FULL; PRAGMA cache_size = -2000; PRAGMA journal_size_limit = 16777216;";
 constexpr const char* kReaderPragmas = "PRAGMA query_only = 1; PRAGMA cache_size = -2000;";
-
-struct DbCloser {
-    void operator()(sqlite3* db) const noexcept { sqlite3_close_v2(db); }
-};
-struct StmtFinalizer {
-    void operator()(sqlite3_stmt* stmt) const noexcept { sqlite3_finalize(stmt); }
-};
-using DbPtr = std::unique_ptr<sqlite3, DbCloser>;
-using StmtPtr = std::unique_ptr<sqlite3_stmt, StmtFinalizer>;
-
-/// Resets a statement when leaving scope, which ends its read transaction (a reader that keeps
-/// one open would pin an old snapshot and stop WAL checkpoints).
-class StmtReset {
-  public:
-    explicit StmtReset(sqlite3_stmt* stmt) : stmt_(stmt) {}
-    ~StmtReset() {
-        sqlite3_reset(stmt_);
-        sqlite3_clear_bindings(stmt_);
-    }
-    StmtReset(const StmtReset&) = delete;
-    StmtReset& operator=(const StmtReset&) = delete;
-
-  private:
-    sqlite3_stmt* stmt_;
-};
-
-/// The name of a result code: the extended one when it says more ("SQLITE_IOERR_FSYNC").
-const char* codeName(int rc) {
-    switch (rc) {
-        case SQLITE_IOERR_READ:
-            return "SQLITE_IOERR_READ";
-        case SQLITE_IOERR_SHORT_READ:
-            return "SQLITE_IOERR_SHORT_READ";
-        case SQLITE_IOERR_WRITE:
-            return "SQLITE_IOERR_WRITE";
-        case SQLITE_IOERR_FSYNC:
-            return "SQLITE_IOERR_FSYNC";
-        case SQLITE_IOERR_DIR_FSYNC:
-            return "SQLITE_IOERR_DIR_FSYNC";
-        case SQLITE_IOERR_TRUNCATE:
-            return "SQLITE_IOERR_TRUNCATE";
-        case SQLITE_IOERR_FSTAT:
-            return "SQLITE_IOERR_FSTAT";
-        case SQLITE_IOERR_DELETE:
-            return "SQLITE_IOERR_DELETE";
-        case SQLITE_IOERR_NOMEM:
-            return "SQLITE_IOERR_NOMEM";
-        case SQLITE_IOERR_ACCESS:
-            return "SQLITE_IOERR_ACCESS";
-        case SQLITE_IOERR_LOCK:
-            return "SQLITE_IOERR_LOCK";
-        case SQLITE_IOERR_SHMOPEN:
-            return "SQLITE_IOERR_SHMOPEN";
-        case SQLITE_IOERR_SHMSIZE:
-            return "SQLITE_IOERR_SHMSIZE";
-        case SQLITE_IOERR_SHMMAP:
-            return "SQLITE_IOERR_SHMMAP";
-        case SQLITE_IOERR_SEEK:
-            return "SQLITE_IOERR_SEEK";
-        case SQLITE_IOERR_CORRUPTFS:
-            return "SQLITE_IOERR_CORRUPTFS";
-        case SQLITE_BUSY_RECOVERY:
-            return "SQLITE_BUSY_RECOVERY";
-        case SQLITE_BUSY_SNAPSHOT:
-            return "SQLITE_BUSY_SNAPSHOT";
-        case SQLITE_CANTOPEN_ISDIR:
-            return "SQLITE_CANTOPEN_ISDIR";
-        case SQLITE_CANTOPEN_DIRTYWAL:
-            return "SQLITE_CANTOPEN_DIRTYWAL";
-        case SQLITE_CORRUPT_INDEX:
-            return "SQLITE_CORRUPT_INDEX";
-        case SQLITE_READONLY_CANTINIT:
-            return "SQLITE_READONLY_CANTINIT";
-        case SQLITE_READONLY_DIRECTORY:
-            return "SQLITE_READONLY_DIRECTORY";
-        case SQLITE_READONLY_DBMOVED:
-            return "SQLITE_READONLY_DBMOVED";
-        default:
-            break;
-    }
-    switch (rc & 0xff) {
-        case SQLITE_OK:
-            return "SQLITE_OK";
-        case SQLITE_ERROR:
-            return "SQLITE_ERROR";
-        case SQLITE_INTERNAL:
-            return "SQLITE_INTERNAL";
-        case SQLITE_PERM:
-            return "SQLITE_PERM";
-        case SQLITE_ABORT:
-            return "SQLITE_ABORT";
-        case SQLITE_BUSY:
-            return "SQLITE_BUSY";
-        case SQLITE_LOCKED:
-            return "SQLITE_LOCKED";
-        case SQLITE_NOMEM:
-            return "SQLITE_NOMEM";
-        case SQLITE_READONLY:
-            return "SQLITE_READONLY";
-        case SQLITE_INTERRUPT:
-            return "SQLITE_INTERRUPT";
-        case SQLITE_IOERR:
-            return "SQLITE_IOERR";
-        case SQLITE_CORRUPT:
-            return "SQLITE_CORRUPT";
-        case SQLITE_NOTFOUND:
-            return "SQLITE_NOTFOUND";
-        case SQLITE_FULL:
-            return "SQLITE_FULL";
-        case SQLITE_CANTOPEN:
-            return "SQLITE_CANTOPEN";
-        case SQLITE_PROTOCOL:
-            return "SQLITE_PROTOCOL";
-        case SQLITE_SCHEMA:
-            return "SQLITE_SCHEMA";
-        case SQLITE_TOOBIG:
-            return "SQLITE_TOOBIG";
-        case SQLITE_CONSTRAINT:
-            return "SQLITE_CONSTRAINT";
-        case SQLITE_MISMATCH:
-            return "SQLITE_MISMATCH";
-        case SQLITE_MISUSE:
-            return "SQLITE_MISUSE";
-        case SQLITE_NOLFS:
-            return "SQLITE_NOLFS";
-        case SQLITE_AUTH:
-            return "SQLITE_AUTH";
-        case SQLITE_RANGE:
-            return "SQLITE_RANGE";
-        case SQLITE_NOTADB:
-            return "SQLITE_NOTADB";
-        default:
-            return "SQLITE_?";
-    }
-}
-
-/// "disk I/O error (SQLITE_IOERR_FSYNC): Input/output error". Call right after the failing call,
-/// on the thread that made it (sqlite3_errmsg describes the connection's last call).
-std::string describeSqlite(sqlite3* db, int rc) {
-    const char* generic = sqlite3_errstr(rc);
-    std::string text = generic;
-    text += " (";
-    text += codeName(rc);
-    text += ")";
-    if (db != nullptr) {
-        const char* detail = sqlite3_errmsg(db);
-        if (detail != nullptr && std::strcmp(detail, generic) != 0 &&
-            std::strcmp(detail, "not an error") != 0) {
-            text += ": ";
-            text += detail;
-        }
-        if (const int sys = sqlite3_system_errno(db); sys != 0) {
-            text += ": ";
-            text += std::strerror(sys);
-        }
-    }
-    return text;
-}
-
-int prepare(sqlite3* db, const char* sql, StmtPtr* out) {
-    sqlite3_stmt* raw = nullptr;
-    const int rc = sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &raw, nullptr);
-    out->reset(raw);
-    return rc;
-}
-
-/// Runs a statement that returns at most one row; `row` (may be null) sees that row.
-template <typename OnRow>
-int queryOne(sqlite3* db, const char* sql, OnRow on_row) {
-    StmtPtr stmt;
-    int rc = prepare(db, sql, &stmt);
-    if (rc != SQLITE_OK) {
-        return rc;
-    }
-    rc = sqlite3_step(stmt.get());
-    if (rc == SQLITE_ROW) {
-        on_row(stmt.get());
-        return SQLITE_OK;
-    }
-    return rc == SQLITE_DONE ? SQLITE_OK : rc;
-}
-
-int stepOnce(sqlite3_stmt* stmt) {
-    const int rc = sqlite3_step(stmt);
-    sqlite3_reset(stmt);
-    return rc;
-}
 
 int64_t nowMs() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -482,10 +355,45 @@ struct SqliteSpool::Impl {
         std::string payload;
         std::string properties;
     };
+    struct MoveOp {  ///< a message row copied to dead_letters (its delete follows)
+        uint64_t seq = 0;
+        int attempts = 0;
+        int64_t dead_ms = 0;
+        std::string reason;
+    };
+    /// What the worker writes in one go; the ops are what is not an insert.
+    struct Batch {
+        std::vector<InsertOp> inserts;
+        std::vector<MoveOp> moves;
+        std::vector<uint64_t> dead_deletes;
+        std::vector<uint64_t> deletes;
+
+        bool emptyOfOps() const { return moves.empty() && dead_deletes.empty() && deletes.empty(); }
+        /// Appends the ops of `other` (emptied) after this batch's own.
+        void takeOps(Batch& other) {
+            std::move(other.moves.begin(), other.moves.end(), std::back_inserter(moves));
+            dead_deletes.insert(dead_deletes.end(), other.dead_deletes.begin(),
+                                other.dead_deletes.end());
+            deletes.insert(deletes.end(), other.deletes.begin(), other.deletes.end());
+            other.moves.clear();
+            other.dead_deletes.clear();
+            other.deletes.clear();
+        }
+        void clear() {
+            inserts.clear();
+            moves.clear();
+            dead_deletes.clear();
+            deletes.clear();
+        }
+    };
     struct BatchResult {
-        uint64_t last_insert_seq = 0;   ///< 0: the batch had no inserts
-        Status status;                  ///< of the inserts
-        std::vector<uint64_t> deleted;  ///< committed deletes
+        uint64_t last_insert_seq = 0;        ///< 0: the batch had no inserts
+        Status status;                       ///< of the inserts
+        std::vector<uint64_t> deleted;       ///< committed deletes
+        std::vector<uint64_t> dead_deleted;  ///< committed deletes of dead letters
+        bool disk_full_began = false;        ///< a commit failed for lack of space
+        bool space_back = false;             ///< the reserve could be made again
+        std::string full_route;              ///< a route whose append met the full disk
     };
 
     Impl(asio::io_context& loop, std::string path) : loop_(loop), path_(std::move(path)) {}
@@ -591,7 +499,7 @@ struct SqliteSpool::Impl {
             syncDirectory(parentDir(path_));
         } else if (application_id != kApplicationId) {
             return corrupt("it is an SQLite database of another program");
-        } else if (user_version != kSchemaVersion) {
+        } else if (user_version != kSchemaVersion && user_version != 1) {
             return corrupt("it has spool schema version " + std::to_string(user_version) +
                            ", this uplinkd uses version " + std::to_string(kSchemaVersion));
         } else {
@@ -607,12 +515,22 @@ struct SqliteSpool::Impl {
             if (verdict != "ok") {
                 return corrupt("the database is damaged: " + firstLine(verdict));
             }
+            if (user_version == 1) {  // written before dead letters existed: add their table
+                rc = sqlite3_exec(db, kMigrate1To2Sql, nullptr, nullptr, nullptr);
+                if (rc != SQLITE_OK) {
+                    const std::string what = describeSqlite(db, rc);
+                    sqlite3_exec(db, kRollbackSql, nullptr, nullptr, nullptr);
+                    return io("cannot upgrade it from spool schema version 1 to " +
+                              std::to_string(kSchemaVersion) + ": " + what);
+                }
+            }
         }
 
         for (const auto& [stmt, sql] :
              {std::pair{&begin_, kBeginSql}, std::pair{&commit_, kCommitSql},
               std::pair{&rollback_, kRollbackSql}, std::pair{&insert_, kInsertSql},
-              std::pair{&delete_, kDeleteSql}, std::pair{&update_last_seq_, kUpdateLastSeqSql}}) {
+              std::pair{&delete_, kDeleteSql}, std::pair{&update_last_seq_, kUpdateLastSeqSql},
+              std::pair{&move_dead_, kMoveToDeadSql}, std::pair{&delete_dead_, kDeleteDeadSql}}) {
             if (rc = prepare(db, sql, stmt); rc != SQLITE_OK) {
                 if ((rc & 0xff) == SQLITE_ERROR) {
                     return corrupt("its tables do not match spool schema version " +
@@ -686,6 +604,18 @@ struct SqliteSpool::Impl {
                 return rc == SQLITE_DONE ? SQLITE_CORRUPT : rc;
             }
         }
+        StmtPtr dead;
+        if (rc = prepare(db, kCountDeadSql, &dead); rc != SQLITE_OK) {
+            return rc;
+        }
+        while ((rc = sqlite3_step(dead.get())) == SQLITE_ROW) {
+            const auto* name = reinterpret_cast<const char*>(sqlite3_column_text(dead.get(), 0));
+            routeFor(name != nullptr ? name : "").stats.dead_lettered =
+                static_cast<uint64_t>(sqlite3_column_int64(dead.get(), 1));
+        }
+        if (rc != SQLITE_DONE) {
+            return rc;
+        }
         uint64_t last_seq = 0;
         rc = queryOne(db, kMaxSeqSql, [&](sqlite3_stmt* s) {
             last_seq = static_cast<uint64_t>(sqlite3_column_int64(s, 0));
@@ -702,31 +632,43 @@ struct SqliteSpool::Impl {
     // ---- worker thread
 
     void workerMain() {
-        std::vector<InsertOp> inserts;
-        std::vector<uint64_t> deletes;
-        std::vector<uint64_t> retry;  // deletes of a failed transaction, tried with the next one
+        Batch batch;
+        Batch retry;  // moves and deletes of a failed transaction, tried again with the next one
         for (;;) {
             {
                 std::unique_lock lock(mu_);
                 worker_idle_ = true;
-                cv_.wait(lock, [this] {
-                    return !insert_queue_.empty() || !delete_queue_.empty() || stop_;
-                });
+                const auto ready = [this] {
+                    return !insert_queue_.empty() || !delete_queue_.empty() ||
+                           !move_queue_.empty() || !dead_delete_queue_.empty() || stop_;
+                };
+                if (disk_full_ || !retry.emptyOfOps()) {
+                    // Nothing may wait for the next append: look for free space on a timer.
+                    cv_.wait_for(lock, kDiskFullPoll, ready);
+                } else {
+                    cv_.wait(lock, ready);
+                }
                 worker_idle_ = false;
-                if (insert_queue_.empty() && delete_queue_.empty()) {
+                const bool queued = !insert_queue_.empty() || !delete_queue_.empty() ||
+                                    !move_queue_.empty() || !dead_delete_queue_.empty();
+                if (stop_ && !queued) {
                     break;  // stopping, and everything is written
                 }
-                // Taking both queues at once keeps every delete after the insert of its row.
-                inserts.swap(insert_queue_);
-                deletes.swap(delete_queue_);
+                // Taking every queue at once keeps each delete after the insert of its row.
+                batch.inserts.swap(insert_queue_);
+                batch.deletes.swap(delete_queue_);
+                batch.moves.swap(move_queue_);
+                batch.dead_deletes.swap(dead_delete_queue_);
             }
-            deletes.insert(deletes.end(), retry.begin(), retry.end());
-            retry.clear();
-            BatchResult result = commitBatch(inserts, std::move(deletes), &retry);
-            inserts.clear();
-            deletes.clear();
-            if (inserts.capacity() > kKeptQueueCapacity) {
-                inserts.shrink_to_fit();  // a burst must not pin its memory
+            batch.takeOps(retry);
+            BatchResult result = commitBatch(batch, &retry);
+            batch.clear();
+            if (batch.inserts.capacity() > kKeptQueueCapacity) {
+                batch.inserts.shrink_to_fit();  // a burst must not pin its memory
+            }
+            if (result.last_insert_seq == 0 && result.deleted.empty() &&
+                result.dead_deleted.empty() && !result.disk_full_began && !result.space_back) {
+                continue;  // a timed look at the disk that changed nothing
             }
             asio::post(loop_, [this, alive = alive_, r = std::move(result)]() mutable {
                 if (*alive) {
@@ -734,9 +676,9 @@ struct SqliteSpool::Impl {
                 }
             });
         }
-        if (!retry.empty()) {
-            std::vector<uint64_t> ignored;
-            (void)commitBatch({}, std::move(retry), &ignored);
+        if (!retry.emptyOfOps()) {
+            Batch ignored;
+            (void)commitBatch(retry, &ignored);
         }
     }
 
@@ -758,14 +700,32 @@ struct SqliteSpool::Impl {
         return stepOnce(s);
     }
 
-    /// One transaction: inserts, then deletes, then the seq high-water mark. Rolls back on error.
-    int writeTransaction(const std::vector<InsertOp>& inserts, const std::vector<uint64_t>& deletes,
-                         uint64_t last_insert_seq, std::string* error) {
+    int moveRow(const MoveOp& op) {
+        sqlite3_stmt* s = move_dead_.get();
+        sqlite3_bind_int64(s, 1, static_cast<sqlite3_int64>(op.seq));
+        sqlite3_bind_text64(s, 2, op.reason.data(), op.reason.size(), SQLITE_STATIC, SQLITE_UTF8);
+        sqlite3_bind_int(s, 3, op.attempts);
+        sqlite3_bind_int64(s, 4, op.dead_ms);
+        return stepOnce(s);
+    }
+
+    /// One transaction: inserts, dead-letter moves, deletes of dead letters and of messages, then
+    /// the seq high-water mark. Rolls back on error; `*full` tells whether the disk was full.
+    int writeTransaction(const std::vector<InsertOp>& inserts, const Batch& ops,
+                         uint64_t last_insert_seq, std::string* error, bool* full) {
         int rc = stepOnce(begin_.get());
         for (auto it = inserts.begin(); rc == SQLITE_DONE && it != inserts.end(); ++it) {
             rc = insertRow(*it);
         }
-        for (auto it = deletes.begin(); rc == SQLITE_DONE && it != deletes.end(); ++it) {
+        for (auto it = ops.moves.begin(); rc == SQLITE_DONE && it != ops.moves.end(); ++it) {
+            rc = moveRow(*it);
+        }
+        for (auto it = ops.dead_deletes.begin(); rc == SQLITE_DONE && it != ops.dead_deletes.end();
+             ++it) {
+            sqlite3_bind_int64(delete_dead_.get(), 1, static_cast<sqlite3_int64>(*it));
+            rc = stepOnce(delete_dead_.get());
+        }
+        for (auto it = ops.deletes.begin(); rc == SQLITE_DONE && it != ops.deletes.end(); ++it) {
             sqlite3_bind_int64(delete_.get(), 1, static_cast<sqlite3_int64>(*it));
             rc = stepOnce(delete_.get());
         }
@@ -781,6 +741,8 @@ struct SqliteSpool::Impl {
             commit_count_.fetch_add(1, std::memory_order_relaxed);
             return SQLITE_OK;
         }
+        *full = (rc & 0xff) == SQLITE_FULL ||
+                ((rc & 0xff) == SQLITE_IOERR && sqlite3_system_errno(write_db_.get()) == ENOSPC);
         *error = describeSqlite(write_db_.get(), rc);
         if (sqlite3_get_autocommit(write_db_.get()) == 0) {
             stepOnce(rollback_.get());
@@ -788,27 +750,99 @@ struct SqliteSpool::Impl {
         return rc;
     }
 
-    /// Writes a whole batch in one transaction (the group commit). If that fails, the inserts are
-    /// tried once more on their own, so that a delete that keeps failing cannot block appends;
-    /// failed deletes are kept in `retry` for the next batch.
-    BatchResult commitBatch(const std::vector<InsertOp>& inserts, std::vector<uint64_t> deletes,
-                            std::vector<uint64_t>* retry) {
+    /// The disk is full: frees the reserve so that deletes (which free the disk) can commit.
+    void enterDiskFull(BatchResult* result, const std::vector<InsertOp>& inserts) {
+        if (disk_full_) {
+            return;
+        }
+        disk_full_ = true;
+        ::unlink(reservePath().c_str());
+        result->disk_full_began = true;
+        result->full_route = inserts.empty() ? std::string() : inserts.front().route;
+    }
+
+    /// Writes a whole batch in one transaction (the group commit). If that fails, the moves and
+    /// deletes are tried on their own first (they free space and must never wait for an insert
+    /// that cannot be written), then the inserts on their own; failed moves and deletes are kept
+    /// in `retry` for the next batch. While the disk is full, inserts are refused without trying
+    /// until there is room for the reserve again.
+    BatchResult commitBatch(Batch& batch, Batch* retry) {
         BatchResult result;
-        for (const InsertOp& op : inserts) {
+        for (const InsertOp& op : batch.inserts) {
             result.last_insert_seq = std::max(result.last_insert_seq, op.seq);
         }
+        if (disk_full_ && restoreReserve(true)) {
+            disk_full_ = false;
+            result.space_back = true;
+            checkpoint();  // what was written meanwhile goes to the database file
+        }
+        if (batch.inserts.empty() && batch.emptyOfOps()) {
+            return result;  // a timed look at the disk
+        }
         std::string error;
-        if (writeTransaction(inserts, deletes, result.last_insert_seq, &error) == SQLITE_OK) {
-            result.deleted = std::move(deletes);
+        bool full = false;
+        const bool had_ops = !batch.emptyOfOps();
+        if (!disk_full_) {
+            if (writeTransaction(batch.inserts, batch, result.last_insert_seq, &error, &full) ==
+                SQLITE_OK) {
+                result.deleted = std::move(batch.deletes);
+                result.dead_deleted = std::move(batch.dead_deletes);
+                return result;
+            }
+            if (full) {
+                enterDiskFull(&result, batch.inserts);
+            }
+        }
+        if (!batch.emptyOfOps()) {
+            std::string ops_error;
+            bool ops_full = false;
+            if (writeTransaction({}, batch, 0, &ops_error, &ops_full) == SQLITE_OK) {
+                result.deleted = std::move(batch.deletes);
+                result.dead_deleted = std::move(batch.dead_deletes);
+                if (disk_full_) {
+                    checkpoint();  // lets the next transactions reuse the WAL from its start
+                }
+            } else {
+                retry->takeOps(batch);
+                if (ops_full) {
+                    enterDiskFull(&result, batch.inserts);
+                }
+            }
+        }
+        if (batch.inserts.empty()) {
             return result;
         }
-        retry->insert(retry->end(), deletes.begin(), deletes.end());
-        if (!inserts.empty() && !deletes.empty() &&
-            writeTransaction(inserts, {}, result.last_insert_seq, &error) == SQLITE_OK) {
+        if (!disk_full_ && had_ops && !error.empty() &&
+            writeTransaction(batch.inserts, Batch{}, result.last_insert_seq, &error, &full) ==
+                SQLITE_OK) {
             return result;
         }
-        result.status = fail("spool_io", "spool: append: " + error);
+        if (full) {
+            enterDiskFull(&result, batch.inserts);
+        }
+        if (disk_full_) {
+            result.status = fail(
+                "spool_io", "spool: append: disk full (SQLITE_FULL): no room on the disk of \"" +
+                                path_ + "\"" + (error.empty() ? std::string() : ": " + error) +
+                                "; new messages are refused until space is freed, queued ones "
+                                "are still delivered");
+        } else {
+            result.status = fail("spool_io", "spool: append: " + error);
+        }
         return result;
+    }
+
+    void checkpoint() {
+        sqlite3_wal_checkpoint_v2(write_db_.get(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr,
+                                  nullptr);
+    }
+
+    std::string reservePath() const { return path_ + "-reserve"; }
+
+    /// Creates the reserve file; with `need_headroom`, only when twice its size is free (so that
+    /// new messages do not fill the disk again at once). True when the reserve is in place.
+    bool restoreReserve(bool need_headroom) {
+        return makeReserve(reservePath(), kReserveBytes, need_headroom);
     }
 
     // ---- loop thread
@@ -845,6 +879,16 @@ struct SqliteSpool::Impl {
     void onBatch(BatchResult result) {
         for (const uint64_t seq : result.deleted) {
             removed_.erase(seq);
+        }
+        for (const uint64_t seq : result.dead_deleted) {
+            dead_going_.erase(seq);
+        }
+        if ((result.disk_full_began || result.space_back) && disk_handler_) {
+            const std::shared_ptr<bool> alive = alive_;
+            disk_handler_(result.disk_full_began, result.full_route);
+            if (!*alive) {
+                return;
+            }
         }
         std::vector<std::pair<AppendDone, Result<uint64_t>>> calls;
         std::vector<RouteState*> touched;
@@ -1204,6 +1248,147 @@ struct SqliteSpool::Impl {
         return victims.size();
     }
 
+    // ---- dead letters (loop thread)
+
+    bool deadLetter(std::string_view route, uint64_t seq, std::string reason, int attempts) {
+        RouteState* rs = findRoute(route);
+        if (rs == nullptr) {
+            return false;
+        }
+        uint64_t size = 0;
+        if (const auto it = rs->leased.find(seq); it != rs->leased.end()) {
+            size = it->second.size;
+            rs->leased.erase(it);
+        } else if (seq > rs->floor && seq <= committed_seq_ && !removed_.contains(seq)) {
+            sqlite3_stmt* s = lookup_.get();
+            StmtReset reset(s);
+            sqlite3_bind_int64(s, 1, static_cast<sqlite3_int64>(seq));
+            sqlite3_bind_text64(s, 2, rs->name.data(), rs->name.size(), SQLITE_STATIC, SQLITE_UTF8);
+            if (sqlite3_step(s) != SQLITE_ROW) {
+                return false;
+            }
+            size = static_cast<uint64_t>(sqlite3_column_int64(s, 0));
+        } else {
+            return false;
+        }
+        MoveOp op;
+        op.seq = seq;
+        op.attempts = attempts;
+        op.dead_ms = nowMs();
+        op.reason = std::move(reason);
+        enqueue([&] { move_queue_.push_back(std::move(op)); });  // before the delete of the row
+        removeMessage(*rs, seq, size);
+        ++rs->stats.dead_lettered;
+        refreshHead(*rs);
+        return true;
+    }
+
+    /// Reads dead letters: `where` is "" (all), "WHERE route = ?1" or "WHERE seq = ?1".
+    Result<std::vector<DeadLetter>> readDead(const std::string& where, std::string_view route,
+                                             uint64_t seq) {
+        StmtPtr stmt;
+        const std::string sql = std::string(kDeadColumns) + where + " ORDER BY seq";
+        int rc = prepare(read_db_.get(), sql.c_str(), &stmt);
+        std::vector<DeadLetter> out;
+        if (rc == SQLITE_OK) {
+            sqlite3_stmt* s = stmt.get();
+            if (where.find("route") != std::string::npos) {
+                sqlite3_bind_text64(s, 1, route.data(), route.size(), SQLITE_TRANSIENT,
+                                    SQLITE_UTF8);
+            } else if (!where.empty()) {
+                sqlite3_bind_int64(s, 1, static_cast<sqlite3_int64>(seq));
+            }
+            const auto text = [s](int col) {
+                const auto* t = sqlite3_column_text(s, col);
+                return t == nullptr
+                           ? std::string()
+                           : std::string(reinterpret_cast<const char*>(t),
+                                         static_cast<size_t>(sqlite3_column_bytes(s, col)));
+            };
+            while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+                DeadLetter d;
+                d.message.seq = static_cast<uint64_t>(sqlite3_column_int64(s, 0));
+                if (dead_going_.contains(d.message.seq)) {
+                    continue;
+                }
+                d.message.route = text(1);
+                d.message.topic = text(2);
+                if (const void* payload = sqlite3_column_blob(s, 3); payload != nullptr) {
+                    d.message.payload.assign(static_cast<const char*>(payload),
+                                             static_cast<size_t>(sqlite3_column_bytes(s, 3)));
+                }
+                d.message.qos = sqlite3_column_int(s, 4);
+                d.message.retain = sqlite3_column_int(s, 5) != 0;
+                d.message.properties =
+                    decodeProperties(sqlite3_column_text(s, 6), sqlite3_column_bytes(s, 6));
+                d.message.created_ms = sqlite3_column_int64(s, 7);
+                d.reason = text(8);
+                d.attempts = sqlite3_column_int(s, 9);
+                d.dead_ms = sqlite3_column_int64(s, 10);
+                out.push_back(std::move(d));
+            }
+        }
+        if (rc != SQLITE_DONE) {
+            return fail("spool_io", "spool: cannot read the dead letters: " +
+                                        describeSqlite(read_db_.get(), rc));
+        }
+        return out;
+    }
+
+    Result<std::vector<DeadLetter>> deadLetters(std::string_view route) {
+        return route.empty() ? readDead("", route, 0) : readDead("WHERE route = ?1", route, 0);
+    }
+
+    Result<DeadLetter> findDead(uint64_t seq) {
+        auto found = readDead("WHERE seq = ?1", {}, seq);
+        if (!found) {
+            return found.failure();
+        }
+        if (found->empty()) {
+            return fail("not_found", "no dead letter with seq " + std::to_string(seq));
+        }
+        return std::move(found->front());
+    }
+
+    void retryDeadLetter(uint64_t seq, AppendDone done) {
+        auto dead = findDead(seq);
+        if (!dead) {
+            postDone(std::move(done), dead.failure());
+            return;
+        }
+        dead_going_.insert(seq);
+        Message msg = std::move(dead->message);
+        const std::string route = msg.route;
+        msg.seq = 0;
+        msg.created_ms = nowMs();  // a new message at the end of the queue, not an expired one
+        // Its dead letter is deleted only once the new row is durable: a failure or a crash in
+        // between leaves it a dead letter (or, at worst, both: at least once).
+        append(std::move(msg), [this, seq, route, done = std::move(done)](Result<uint64_t> r) {
+            if (r) {
+                enqueue([&] { dead_delete_queue_.push_back(seq); });
+                RouteState& rs = routeFor(route);
+                rs.stats.dead_lettered -= std::min<uint64_t>(rs.stats.dead_lettered, 1);
+            } else {
+                dead_going_.erase(seq);
+            }
+            if (done) {
+                done(std::move(r));
+            }
+        });
+    }
+
+    Status dropDeadLetter(uint64_t seq) {
+        auto dead = findDead(seq);
+        if (!dead) {
+            return dead.failure();
+        }
+        dead_going_.insert(seq);
+        enqueue([&] { dead_delete_queue_.push_back(seq); });
+        RouteState& rs = routeFor(dead->message.route);
+        rs.stats.dead_lettered -= std::min<uint64_t>(rs.stats.dead_lettered, 1);
+        return okStatus();
+    }
+
     SpoolStats stats(std::string_view route) const {
         const auto it = routes_.find(route);
         if (it == routes_.end()) {
@@ -1223,6 +1408,7 @@ struct SqliteSpool::Impl {
     DbPtr write_db_;  ///< the worker's, once it runs
     DbPtr read_db_;   ///< the loop's
     StmtPtr begin_, commit_, rollback_, insert_, delete_, update_last_seq_;  // writer
+    StmtPtr move_dead_, delete_dead_;                                        // writer
     StmtPtr lease_, scan_, expire_, lookup_;                                 // reader
 
     // Loop thread only.
@@ -1230,17 +1416,23 @@ struct SqliteSpool::Impl {
     std::deque<PendingAppend> pending_;  ///< appends not yet reported, in seq order
     /// Removed seqs whose DELETE is not committed yet and that a scan could still reach.
     std::unordered_set<uint64_t> removed_;
+    /// Dead letters being retried or dropped whose delete is not committed yet.
+    std::unordered_set<uint64_t> dead_going_;
+    SqliteSpool::DiskHandler disk_handler_;
     uint64_t next_seq_ = 1;
     uint64_t committed_seq_ = 0;  ///< every append up to here is committed (or failed)
 
     // Shared between the loop and the worker.
     std::mutex mu_;
     std::condition_variable cv_;
-    std::vector<InsertOp> insert_queue_;  // guarded by mu_
-    std::vector<uint64_t> delete_queue_;  // guarded by mu_
-    bool stop_ = false;                   // guarded by mu_
-    bool worker_idle_ = false;            // guarded by mu_
+    std::vector<InsertOp> insert_queue_;       // guarded by mu_
+    std::vector<uint64_t> delete_queue_;       // guarded by mu_
+    std::vector<MoveOp> move_queue_;           // guarded by mu_
+    std::vector<uint64_t> dead_delete_queue_;  // guarded by mu_
+    bool stop_ = false;                        // guarded by mu_
+    bool worker_idle_ = false;                 // guarded by mu_
     std::atomic<uint64_t> commit_count_{0};
+    bool disk_full_ = false;  ///< worker thread only (before start(): the opening thread)
     std::thread worker_;
 };
 
@@ -1253,6 +1445,9 @@ Result<std::unique_ptr<SqliteSpool>> SqliteSpool::open(asio::io_context& loop,
     if (auto st = checkDirectory(path); !st) {
         return st.failure();
     }
+    // The reserve makes room for opening a spool on a full disk (-shm, -wal); it is made again
+    // below.
+    ::unlink((path + "-reserve").c_str());
     auto impl = std::make_unique<Impl>(loop, path);
     OpenFailure failure;
     if (!impl->openDatabase(&failure)) {
@@ -1275,6 +1470,17 @@ Result<std::unique_ptr<SqliteSpool>> SqliteSpool::open(asio::io_context& loop,
                              "\" and a new, empty spool was created; messages still queued in "
                              "the old file will not be sent.";
         }
+    }
+    if (!impl->restoreReserve(true)) {
+        // Started on a full disk: deliver (deletes have room), refuse new messages until there is
+        // space; the handler hears of it as of a commit that met the full disk.
+        impl->disk_full_ = true;
+        Impl* raw = impl.get();
+        asio::post(loop, [raw, alive = impl->alive_] {
+            if (*alive && raw->disk_handler_) {
+                raw->disk_handler_(true, "");
+            }
+        });
     }
     impl->start();
     return std::unique_ptr<SqliteSpool>(new SqliteSpool(std::move(impl)));
@@ -1303,6 +1509,22 @@ uint64_t SqliteSpool::expire(std::string_view route, int64_t now_ms) {
 }
 SpoolStats SqliteSpool::stats(std::string_view route) const {
     return impl_->stats(route);
+}
+bool SqliteSpool::deadLetter(std::string_view route, uint64_t seq, std::string reason,
+                             int attempts) {
+    return impl_->deadLetter(route, seq, std::move(reason), attempts);
+}
+Result<std::vector<DeadLetter>> SqliteSpool::deadLetters(std::string_view route) {
+    return impl_->deadLetters(route);
+}
+void SqliteSpool::retryDeadLetter(uint64_t seq, AppendDone done) {
+    impl_->retryDeadLetter(seq, std::move(done));
+}
+Status SqliteSpool::dropDeadLetter(uint64_t seq) {
+    return impl_->dropDeadLetter(seq);
+}
+void SqliteSpool::onDiskFull(DiskHandler handler) {
+    impl_->disk_handler_ = std::move(handler);
 }
 uint64_t SqliteSpool::commitCountForTest() const {
     return impl_->commit_count_.load(std::memory_order_relaxed);

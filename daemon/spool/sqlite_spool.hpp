@@ -7,6 +7,7 @@
 // clang-format on
 #include <asio/io_context.hpp>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -35,6 +36,12 @@ namespace uplinkd {
 /// and
 ///   rejected count since open().
 /// - expire() considers committed, non-leased messages only.
+/// - Dead letters live in their own table of the same file; a move is committed with the delete
+///   of the queued row. Schema version 1 files (before dead letters) are upgraded on open.
+/// - Full disk: "<path>-reserve" (kReserveBytes) is kept next to the database. When a commit meets
+///   a full disk the reserve is deleted, deletes and dead-letter moves are committed without the
+///   inserts, and appends fail with "spool_io" ("disk full") until twice the reserve is free and
+///   the reserve could be made again (the worker looks every 0.5 s; no restart needed).
 /// - Destruction: queued appends and deletes are committed before the destructor returns, but their
 ///   callbacks are dropped (never run); nothing is posted to the loop after that. The loop must
 ///   outlive the spool.
@@ -60,6 +67,18 @@ class SqliteSpool final : public Spool {
     void releaseLeases(std::string_view route) override;
     uint64_t expire(std::string_view route, int64_t now_ms) override;
     SpoolStats stats(std::string_view route) const override;
+    bool deadLetter(std::string_view route, uint64_t seq, std::string reason,
+                    int attempts) override;
+    Result<std::vector<DeadLetter>> deadLetters(std::string_view route) override;
+    void retryDeadLetter(uint64_t seq, AppendDone done) override;
+    Status dropDeadLetter(uint64_t seq) override;
+
+    /// `full` true: a commit met a full disk (or the spool opened on one); new messages are
+    /// refused with "spool_io ... disk full" from now on, deletes still commit. `route` is one
+    /// whose append failed (empty when none). `full` false: there is room again and appends
+    /// work. Called once per change, on the loop thread.
+    using DiskHandler = std::function<void(bool full, const std::string& route)>;
+    void onDiskFull(DiskHandler handler);
 
     /// Number of write transactions committed so far (tests check that appends are grouped).
     uint64_t commitCountForTest() const;

@@ -318,5 +318,48 @@ TEST_F(Dbus, ACallerThePolicyRefusesCannotPublish) {
         << d.log();
 }
 
+// The socket API's check of topics and user properties, on D-Bus too (one check for both).
+TEST_F(Dbus, ControlCharactersAndNoncharactersAreRefusedLikeOnTheSocket) {
+    ASSERT_FALSE(bus.address().empty());
+    Mosquitto broker(dir, pki);
+    Daemon d(dir, genericRoute("r1", broker.port(), pki.ca), {"--dbus=" + bus.address()});
+    Client client(bus.address());
+    const std::string topic = Client::errorOf([&] { client.publish("r1", "a/\x01/b", "x", 1); });
+    EXPECT_EQ(topic.rfind("io.uplinkd.Error.BadTopic: ", 0), 0u) << topic;
+    EXPECT_NE(topic.find("U+0001 (a control character) at character 3"), std::string::npos)
+        << topic;
+    const std::string property = Client::errorOf([&] {
+        client.publish("r1", "a/b", "x", 1, {{"unit", "\xc2\x85"}});
+    });
+    EXPECT_EQ(property.rfind("io.uplinkd.Error.BadProperty: ", 0), 0u) << property;
+    EXPECT_NE(property.find("U+0085"), std::string::npos) << property;
+    EXPECT_GT(client.publish("r1", "a/b", "x", 1,
+                             {{"unit",
+                               "\xc2\xb0"
+                               "C"}}),
+              0u);
+
+    // The dead letters, as on the socket (op "deadletter"): none here.
+    const auto deadLetters = [&](const std::string& action, uint64_t seq, bool all) {
+        std::string answer;
+        client.proxy()
+            .callMethod("DeadLetters")
+            .onInterface(kInterface)
+            .withArguments(action, std::string("r1"), seq, all)
+            .storeResultsTo(answer);
+        return answer;
+    };
+    EXPECT_EQ(nlohmann::json::parse(deadLetters("list", 0, false))["dead_letters"],
+              nlohmann::json::array());
+    EXPECT_EQ(nlohmann::json::parse(deadLetters("drop", 0, true))["dropped"],
+              nlohmann::json::array());
+    EXPECT_EQ(Client::errorOf([&] {
+                  deadLetters("retry", 0, false);
+              }).rfind("io.uplinkd.Error.BadRequest: ", 0),
+              0u);
+    EXPECT_EQ(Client::errorOf([&] { deadLetters("drop", 4242, false); }),
+              "io.uplinkd.Error.NotFound: no dead letter with seq 4242 on route r1");
+}
+
 }  // namespace
 }  // namespace uplinkd::testing

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <optional>
 #include <string>
 #include <vector>
@@ -93,8 +94,98 @@ TEST(MqttNames, PublishTopics) {
                        {std::string(65536, 'a'), "65536 bytes; MQTT allows at most 65535"},
                        {"bad\xc3", "not valid UTF-8"},
                        {"\xed\xa0\x80", "not valid UTF-8"},
-                       {std::string("a\0b", 3), "not valid UTF-8"},
+                       {std::string("a\0b", 3), "U+0000 (a control character) at character 2"},
                    });
+}
+
+TEST(MqttNames, ForbiddenCharacters) {
+    struct Case {
+        const char* what;
+        std::string text;
+        std::optional<uint32_t> code_point;  // nothing: accepted
+        size_t position = 0;
+        size_t byte_offset = 0;
+    };
+    const std::vector<Case> cases = {
+        {"plain", "sensors/temp", std::nullopt},
+        {"printable non-ASCII", "\xc3\xbc/\xe2\x82\xac/\xf0\x9d\x84\x9e", std::nullopt},
+        {"U+00A0 (first after C1)", "a\xc2\xa0", std::nullopt},
+        {"U+FDCF", "\xef\xb7\x8f", std::nullopt},
+        {"U+FDF0", "\xef\xb7\xb0", std::nullopt},
+        {"U+FFFD", "\xef\xbf\xbd", std::nullopt},
+        {"U+10FFFD", "\xf4\x8f\xbf\xbd", std::nullopt},
+        {"issue seed U+0001", "a/\x01/b", 0x01, 3, 2},
+        {"NUL", std::string("x\0", 2), 0x00, 2, 1},
+        {"tab", "\tx", 0x09, 1, 0},
+        {"U+001F", "ab\x1f", 0x1F, 3, 2},
+        {"DEL U+007F", "\x7f", 0x7F, 1, 0},
+        {"C1 U+0080", "\xc3\xbc\xc2\x80", 0x80, 2, 2},
+        {"C1 U+009F", "\xc2\x9f", 0x9F, 1, 0},
+        {"U+FDD0", "z\xef\xb7\x90", 0xFDD0, 2, 1},
+        {"U+FDEF", "\xef\xb7\xaf", 0xFDEF, 1, 0},
+        {"U+FFFE", "\xef\xbf\xbe", 0xFFFE, 1, 0},
+        {"U+FFFF after a 4-byte char", "\xf0\x9d\x84\x9e\xef\xbf\xbf", 0xFFFF, 2, 4},
+        {"U+1FFFE", "\xf0\x9f\xbf\xbe", 0x1FFFE, 1, 0},
+        {"U+10FFFF", "\xf4\x8f\xbf\xbf", 0x10FFFF, 1, 0},
+        {"the first one wins", "a\x02\x01", 0x02, 2, 1},
+    };
+    for (const auto& c : cases) {
+        SCOPED_TRACE(c.what);
+        const auto found = mqtt::findForbiddenChar(c.text);
+        ASSERT_EQ(found.has_value(), c.code_point.has_value());
+        const auto topic = mqtt::publishTopicProblem(c.text);
+        const Status st = mqtt::checkPublishText(c.text, {});
+        if (!c.code_point) {
+            EXPECT_FALSE(topic) << *topic;
+            EXPECT_TRUE(st.ok()) << st.error().message;
+            continue;
+        }
+        EXPECT_EQ(found->code_point, *c.code_point);
+        EXPECT_EQ(found->position, c.position);
+        EXPECT_EQ(found->byte_offset, c.byte_offset);
+        char hex[16];
+        std::snprintf(hex, sizeof hex, "U+%04X", static_cast<unsigned>(*c.code_point));
+        const std::string where =
+            std::string(hex) + " (a " +
+            (*c.code_point < 0xA0 ? "control character" : "Unicode noncharacter") +
+            ") at character " + std::to_string(c.position) + " (byte " +
+            std::to_string(c.byte_offset) + ")";
+        ASSERT_TRUE(topic);
+        EXPECT_NE(topic->find(where), std::string::npos) << *topic;
+        ASSERT_FALSE(st.ok());
+        EXPECT_EQ(st.error().code, "bad_topic");
+        EXPECT_NE(st.error().message.find(where), std::string::npos) << st.error().message;
+
+        // The same character in a user property's key or value: bad_property, naming it.
+        const Status in_key = mqtt::checkPublishText("t", {{c.text, "v"}});
+        ASSERT_FALSE(in_key.ok());
+        EXPECT_EQ(in_key.error().code, "bad_property");
+        EXPECT_NE(in_key.error().message.find("name of a user property contains " + where),
+                  std::string::npos)
+            << in_key.error().message;
+        const Status in_value = mqtt::checkPublishText("t", {{"k", "ok"}, {"unit", c.text}});
+        ASSERT_FALSE(in_value.ok());
+        EXPECT_EQ(in_value.error().code, "bad_property");
+        EXPECT_NE(
+            in_value.error().message.find("value of user property \"unit\" contains " + where),
+            std::string::npos)
+            << in_value.error().message;
+    }
+}
+
+TEST(MqttNames, PublishTextChecksTopicsBeforePropertiesAndAcceptsCleanOnes) {
+    EXPECT_TRUE(mqtt::checkPublishText("a/b", {{"unit",
+                                                "\xc2\xb0"
+                                                "C"},
+                                               {"", ""}})
+                    .ok());
+    const Status wild = mqtt::checkPublishText("a/+", {{"k", "\x01"}});
+    ASSERT_FALSE(wild.ok());
+    EXPECT_EQ(wild.error().code, "bad_topic");
+    const Status not_utf8 = mqtt::checkPublishText("t", {{"k", "\xff"}});
+    ASSERT_FALSE(not_utf8.ok());
+    EXPECT_EQ(not_utf8.error().code, "bad_property");
+    EXPECT_NE(not_utf8.error().message.find("not valid UTF-8"), std::string::npos);
 }
 
 TEST(MqttNames, TopicFilters) {

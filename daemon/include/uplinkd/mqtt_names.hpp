@@ -12,6 +12,8 @@
 #include <string_view>
 
 #include "uplinkd/config_table.hpp"
+#include "uplinkd/message.hpp"
+#include "uplinkd/result.hpp"
 
 namespace uplinkd::mqtt {
 
@@ -25,9 +27,34 @@ bool validUtf8(std::string_view bytes);
 /// True when `bytes` is valid UTF-8 without NUL: what MQTT allows in its UTF-8 strings.
 bool isUtf8Text(std::string_view bytes);
 
+/// A character that brokers refuse (often by closing the connection) although MQTT's UTF-8
+/// rule lets it through: a control character (U+0000-U+001F, U+007F-U+009F) or a Unicode
+/// noncharacter (U+FDD0-U+FDEF, and U+xFFFE / U+xFFFF of every plane).
+struct ForbiddenChar {
+    uint32_t code_point = 0;
+    size_t position = 0;     ///< which character, counting from 1
+    size_t byte_offset = 0;  ///< where it starts, counting bytes from 0
+};
+
+/// True for the code points described at ForbiddenChar.
+bool isForbiddenCodePoint(uint32_t cp);
+
+/// The first forbidden character of `text`, or nothing. Scanning stops at the first byte that is
+/// not well-formed UTF-8 (validUtf8 reports those).
+std::optional<ForbiddenChar> findForbiddenChar(std::string_view text);
+
+/// "U+0001 (a control character) at character 3 (byte 2)".
+std::string describeForbiddenChar(const ForbiddenChar& c);
+
 /// Why `topic` cannot be a topic to publish on, or nothing: empty, '+' or '#' in it, longer
-/// than 65535 bytes, or not UTF-8 text.
+/// than 65535 bytes, not UTF-8 text, or a forbidden character (ForbiddenChar) in it.
 std::optional<std::string> publishTopicProblem(std::string_view topic);
+
+/// The check every front end (socket, D-Bus) runs before a message is queued: the topic
+/// (publishTopicProblem, error "bad_topic") and every user-property key and value (UTF-8 text
+/// without forbidden characters, error "bad_property"). The message names the character and
+/// its position.
+Status checkPublishText(std::string_view topic, const Properties& properties);
 
 /// Why `filter` cannot be a topic filter, or nothing: empty, longer than 65535 bytes, not UTF-8
 /// text, a '#' that is not a whole last level, or a '+' that is not a whole level.

@@ -33,6 +33,15 @@ struct SpoolStats {
     uint64_t dropped = 0;           ///< removed by drop-oldest
     uint64_t expired = 0;           ///< removed because older than max_age_seconds
     uint64_t rejected = 0;          ///< refused with spool_full
+    uint64_t dead_lettered = 0;     ///< in the dead-letter table now (not counted in depth)
+};
+
+/// A message the broker kept refusing, moved out of the queue so that it cannot block the route.
+struct DeadLetter {
+    Message message;      ///< as queued; message.seq is the seq it had in the queue
+    std::string reason;   ///< plain words: why the broker (or the cloud's limits) refused it
+    int attempts = 0;     ///< deliveries tried before it was moved
+    int64_t dead_ms = 0;  ///< when it was moved, ms since the epoch
 };
 
 class Spool {
@@ -55,6 +64,20 @@ class Spool {
     /// Drops messages older than the route's max age; returns how many.
     virtual uint64_t expire(std::string_view route, int64_t now_ms) = 0;
     virtual SpoolStats stats(std::string_view route) const = 0;
+
+    // ---- dead letters (messages that would otherwise block their route)
+
+    /// Moves message `seq` of `route` (leased or not) from the queue to the dead-letter table,
+    /// durably with the next commit. False when it is not (or no longer) in the queue.
+    virtual bool deadLetter(std::string_view route, uint64_t seq, std::string reason,
+                            int attempts) = 0;
+    /// The dead letters of `route` (of every route when empty), oldest first.
+    virtual Result<std::vector<DeadLetter>> deadLetters(std::string_view route) = 0;
+    /// Puts dead letter `seq` back at the end of its route's queue as a new message; `done` gets
+    /// the new seq once it is durable (like append), or "not_found".
+    virtual void retryDeadLetter(uint64_t seq, AppendDone done) = 0;
+    /// Forgets dead letter `seq` for good; "not_found" when there is none.
+    virtual Status dropDeadLetter(uint64_t seq) = 0;
 };
 
 using SpoolPtr = std::unique_ptr<Spool>;
