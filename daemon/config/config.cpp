@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <optional>
 #include <sstream>
 
 #include "modem/serial_port.hpp"
@@ -29,7 +32,32 @@ void mergeInto(toml::table& base, toml::table&& layer) {
     }
 }
 
+/// Where the first NUL byte of `text` is, as "name:line:col: ...", or nothing. toml++ 3.3 fails
+/// an assertion on a NUL where a key starts (undefined behaviour when built without asserts);
+/// a configuration file is text, so a NUL anywhere is refused before toml++ reads it.
+std::optional<std::string> nulByteProblem(std::string_view text, const std::string& name) {
+    const size_t at = text.find('\0');
+    if (at == std::string_view::npos) {
+        return std::nullopt;
+    }
+    const std::string_view before = text.substr(0, at);
+    const size_t line = 1 + static_cast<size_t>(std::count(before.begin(), before.end(), '\n'));
+    const size_t nl = before.rfind('\n');
+    const size_t col = nl == std::string_view::npos ? at + 1 : at - nl;
+    return name + ":" + std::to_string(line) + ":" + std::to_string(col) +
+           ": a NUL byte; a configuration file is text";
+}
+
 Status parseFile(const std::string& path, toml::table& into, Diagnostics& diags) {
+    {
+        std::ifstream in(path, std::ios::binary);
+        const std::string text((std::istreambuf_iterator<char>(in)),
+                               std::istreambuf_iterator<char>());
+        if (auto problem = nulByteProblem(text, path)) {
+            diags.addPlain(*problem);
+            return fail("config", "parse error");
+        }
+    }
     toml::parse_result parsed = toml::parse_file(path);
     if (!parsed) {
         const auto& err = parsed.error();
@@ -450,6 +478,10 @@ Result<Config> loadConfig(const ConfigSource& source, PluginRegistry& plugins) {
 Result<Config> loadConfigFromString(const std::string& text, const std::string& name,
                                     PluginRegistry& plugins, const std::string& plugin_dir) {
     Diagnostics diags;
+    if (auto problem = nulByteProblem(text, name)) {
+        diags.addPlain(*problem);
+        return fail("config", diags.text());
+    }
     toml::parse_result parsed = toml::parse(text, std::string_view(name));
     if (!parsed) {
         diags.add(parsed.error().source(), std::string(parsed.error().description()));
