@@ -146,7 +146,8 @@ Result<Request> parseRequest(std::string_view line, json& id) {
     json j;
     try {
         j = json::parse(line);
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {
+        // parse_error, and out_of_range for a number beyond a double ("1e400").
         return fail("bad_json", std::string("not valid JSON: ") + e.what());
     }
     if (!j.is_object()) {
