@@ -32,20 +32,78 @@ void mergeInto(toml::table& base, toml::table&& layer) {
     }
 }
 
-/// Where the first NUL byte of `text` is, as "name:line:col: ...", or nothing. toml++ 3.3 fails
-/// an assertion on a NUL where a key starts (undefined behaviour when built without asserts);
-/// a configuration file is text, so a NUL anywhere is refused before toml++ reads it.
-std::optional<std::string> nulByteProblem(std::string_view text, const std::string& name) {
-    const size_t at = text.find('\0');
-    if (at == std::string_view::npos) {
-        return std::nullopt;
+/// "name:line:col: ..." for text that toml++ 3.3 must not see, or nothing:
+///  - a NUL byte: it fails an assertion where a key starts (a configuration file is text);
+///  - a non-ASCII character outside strings and comments (never valid TOML 1.0): its table of
+///    non-ASCII whitespace reaches __builtin_unreachable for U+00A1-U+0499, U+2C6E-U+3067 and
+///    U+FBC6-U+FEFE (undefined behaviour; found by fuzz_config).
+std::optional<std::string> tomlTextProblem(std::string_view text, const std::string& name) {
+    size_t line = 1;
+    size_t line_start = 0;
+    auto at = [&](size_t i, const char* what) {
+        return name + ":" + std::to_string(line) + ":" + std::to_string(i - line_start + 1) + ": " +
+               what;
+    };
+    enum class In { Code, Comment, Basic, Literal, MultiBasic, MultiLiteral } in = In::Code;
+    for (size_t i = 0; i < text.size(); ++i) {
+        const char c = text[i];
+        if (c == '\0') {
+            return at(i, "a NUL byte; a configuration file is text");
+        }
+        if (c == '\n') {
+            ++line;
+            line_start = i + 1;
+            if (in == In::Comment || in == In::Basic || in == In::Literal) {
+                in = In::Code;  // a single-line string that ends here is toml++'s to report
+            }
+            continue;
+        }
+        const bool triple_dq = text.substr(i, 3) == "\"\"\"";
+        const bool triple_sq = text.substr(i, 3) == "'''";
+        switch (in) {
+            case In::Code:
+                if (c == '#') {
+                    in = In::Comment;
+                } else if (triple_dq || triple_sq) {
+                    in = triple_dq ? In::MultiBasic : In::MultiLiteral;
+                    i += 2;
+                } else if (c == '"') {
+                    in = In::Basic;
+                } else if (c == '\'') {
+                    in = In::Literal;
+                } else if (static_cast<unsigned char>(c) >= 0x80) {
+                    return at(i, "a non-ASCII character outside a string or comment");
+                }
+                break;
+            case In::Comment:
+                break;
+            case In::Basic:
+            case In::MultiBasic:
+                if (c == '\\') {
+                    if (i + 1 < text.size() && text[i + 1] != '\n') {
+                        ++i;  // the escaped character (a line-ending backslash is handled above)
+                    }
+                } else if (in == In::Basic && c == '"') {
+                    in = In::Code;
+                } else if (in == In::MultiBasic && triple_dq) {
+                    in = In::Code;
+                    i += 2;
+                }
+                break;
+            case In::Literal:
+                if (c == '\'') {
+                    in = In::Code;
+                }
+                break;
+            case In::MultiLiteral:
+                if (triple_sq) {
+                    in = In::Code;
+                    i += 2;
+                }
+                break;
+        }
     }
-    const std::string_view before = text.substr(0, at);
-    const size_t line = 1 + static_cast<size_t>(std::count(before.begin(), before.end(), '\n'));
-    const size_t nl = before.rfind('\n');
-    const size_t col = nl == std::string_view::npos ? at + 1 : at - nl;
-    return name + ":" + std::to_string(line) + ":" + std::to_string(col) +
-           ": a NUL byte; a configuration file is text";
+    return std::nullopt;
 }
 
 Status parseFile(const std::string& path, toml::table& into, Diagnostics& diags) {
@@ -53,7 +111,7 @@ Status parseFile(const std::string& path, toml::table& into, Diagnostics& diags)
         std::ifstream in(path, std::ios::binary);
         const std::string text((std::istreambuf_iterator<char>(in)),
                                std::istreambuf_iterator<char>());
-        if (auto problem = nulByteProblem(text, path)) {
+        if (auto problem = tomlTextProblem(text, path)) {
             diags.addPlain(*problem);
             return fail("config", "parse error");
         }
@@ -478,7 +536,7 @@ Result<Config> loadConfig(const ConfigSource& source, PluginRegistry& plugins) {
 Result<Config> loadConfigFromString(const std::string& text, const std::string& name,
                                     PluginRegistry& plugins, const std::string& plugin_dir) {
     Diagnostics diags;
-    if (auto problem = nulByteProblem(text, name)) {
+    if (auto problem = tomlTextProblem(text, name)) {
         diags.addPlain(*problem);
         return fail("config", diags.text());
     }
