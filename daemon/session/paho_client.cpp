@@ -45,6 +45,9 @@ struct PahoClient::State {
     // Listeners must outlive Paho's tokens; the last few attempts' listeners are kept. Declared
     // before the client, so they go after it.
     std::deque<std::unique_ptr<Listener>> listeners;
+    // The last few connect tokens: a new connect() drops the client's reference to the previous
+    // one, which may still be completing on Paho's thread (it must not be destroyed under it).
+    std::deque<mqtt::token_ptr> connect_tokens;
     std::unique_ptr<mqtt::connect_options> opts;  // long-lived (Paho C++ 1.2 #395)
     std::unique_ptr<mqtt::async_client> client;
     Listener* publish_listener = nullptr;  // of connection `gen`
@@ -148,7 +151,10 @@ void PahoClient::connect(uint64_t gen, ConnectParams params) {
             done(gen, ok, code, std::move(msg));
         });
         try {
-            s->client->connect(o, nullptr, l);
+            s->connect_tokens.push_back(s->client->connect(o, nullptr, l));
+            while (s->connect_tokens.size() > 4) {
+                s->connect_tokens.pop_front();
+            }
         } catch (const mqtt::exception& e) {
             done(gen, false, 0, std::string("MQTT connect could not start: ") + e.what());
         }
