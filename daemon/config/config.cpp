@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <optional>
 #include <sstream>
 
 #include "config/config_checks.hpp"
@@ -31,7 +34,90 @@ void mergeInto(toml::table& base, toml::table&& layer) {
     }
 }
 
+/// "name:line:col: ..." for text that toml++ 3.3 must not see, or nothing:
+///  - a NUL byte: it fails an assertion where a key starts (a configuration file is text);
+///  - a non-ASCII character outside strings and comments (never valid TOML 1.0): its table of
+///    non-ASCII whitespace reaches __builtin_unreachable for U+00A1-U+0499, U+2C6E-U+3067 and
+///    U+FBC6-U+FEFE (undefined behaviour; found by fuzz_config).
+std::optional<std::string> tomlTextProblem(std::string_view text, const std::string& name) {
+    size_t line = 1;
+    size_t line_start = 0;
+    auto at = [&](size_t i, const char* what) {
+        return name + ":" + std::to_string(line) + ":" + std::to_string(i - line_start + 1) + ": " +
+               what;
+    };
+    enum class In { Code, Comment, Basic, Literal, MultiBasic, MultiLiteral } in = In::Code;
+    for (size_t i = 0; i < text.size(); ++i) {
+        const char c = text[i];
+        if (c == '\0') {
+            return at(i, "a NUL byte; a configuration file is text");
+        }
+        if (c == '\n') {
+            ++line;
+            line_start = i + 1;
+            if (in == In::Comment || in == In::Basic || in == In::Literal) {
+                in = In::Code;  // a single-line string that ends here is toml++'s to report
+            }
+            continue;
+        }
+        const bool triple_dq = text.substr(i, 3) == "\"\"\"";
+        const bool triple_sq = text.substr(i, 3) == "'''";
+        switch (in) {
+            case In::Code:
+                if (c == '#') {
+                    in = In::Comment;
+                } else if (triple_dq || triple_sq) {
+                    in = triple_dq ? In::MultiBasic : In::MultiLiteral;
+                    i += 2;
+                } else if (c == '"') {
+                    in = In::Basic;
+                } else if (c == '\'') {
+                    in = In::Literal;
+                } else if (static_cast<unsigned char>(c) >= 0x80) {
+                    return at(i, "a non-ASCII character outside a string or comment");
+                }
+                break;
+            case In::Comment:
+                break;
+            case In::Basic:
+            case In::MultiBasic:
+                if (c == '\\') {
+                    if (i + 1 < text.size() && text[i + 1] != '\n') {
+                        ++i;  // the escaped character (a line-ending backslash is handled above)
+                    }
+                } else if (in == In::Basic && c == '"') {
+                    in = In::Code;
+                } else if (in == In::MultiBasic && triple_dq) {
+                    in = In::Code;
+                    i += 2;
+                }
+                break;
+            case In::Literal:
+                if (c == '\'') {
+                    in = In::Code;
+                }
+                break;
+            case In::MultiLiteral:
+                if (triple_sq) {
+                    in = In::Code;
+                    i += 2;
+                }
+                break;
+        }
+    }
+    return std::nullopt;
+}
+
 Status parseFile(const std::string& path, toml::table& into, Diagnostics& diags) {
+    {
+        std::ifstream in(path, std::ios::binary);
+        const std::string text((std::istreambuf_iterator<char>(in)),
+                               std::istreambuf_iterator<char>());
+        if (auto problem = tomlTextProblem(text, path)) {
+            diags.addPlain(*problem);
+            return fail("config", "parse error");
+        }
+    }
     toml::parse_result parsed = toml::parse_file(path);
     if (!parsed) {
         const auto& err = parsed.error();
@@ -474,6 +560,10 @@ Result<Config> loadConfig(const ConfigSource& source, PluginRegistry& plugins) {
 Result<Config> loadConfigFromString(const std::string& text, const std::string& name,
                                     PluginRegistry& plugins, const std::string& plugin_dir) {
     Diagnostics diags;
+    if (auto problem = tomlTextProblem(text, name)) {
+        diags.addPlain(*problem);
+        return fail("config", diags.text());
+    }
     toml::parse_result parsed = toml::parse(text, std::string_view(name));
     if (!parsed) {
         diags.add(parsed.error().source(), std::string(parsed.error().description()));

@@ -217,7 +217,7 @@ std::unique_ptr<RouteSession> Daemon::makeRoute(const RouteConfig& rc) {
         }
     };
     return std::make_unique<RouteSession>(loop_, rc, *spool_, *tunnel_, std::move(ups),
-                                          std::move(ev));
+                                          std::move(ev), paho_worker_);
 }
 
 void Daemon::applyRoutes(const Config& cfg) {

@@ -11,6 +11,7 @@
 #include "api/publish_server.hpp"
 #include "config/config.hpp"
 #include "plugin/plugin_registry.hpp"
+#include "session/paho_worker.hpp"
 #include "session/route_session.hpp"
 #include "tunnel/tunnel.hpp"
 #include "uplink/uplink.hpp"
@@ -79,6 +80,9 @@ class Daemon final : public api::ApiBackend {
     Config config_;
     std::unique_ptr<PidLock> state_lock_;  ///< held from start() until destruction
     SpoolPtr spool_;
+    /// Runs every call into Paho, off the loop; declared before routes_ so that it joins after
+    /// the routes have queued their clients' destruction.
+    PahoWorker paho_worker_;
     std::unique_ptr<Tunnel> tunnel_;
     std::map<std::string, std::unique_ptr<Uplink>> uplinks_;
     std::map<std::string, std::unique_ptr<RouteSession>> routes_;

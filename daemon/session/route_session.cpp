@@ -1,12 +1,13 @@
 #include "session/route_session.hpp"
 
-#include <mqtt/async_client.h>
+#include <mqtt/message.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <deque>
 
 #include "session/backoff.hpp"
+#include "session/paho_client.hpp"
 #include "tls/tls_session.hpp"
 #include "tunnel/tunnel.hpp"
 #include "uplinkd/log.hpp"
@@ -20,20 +21,6 @@ std::string brokerUri(const BrokerEndpoint& ep) {
     std::string uri =
         (ep.websocket_path.empty() ? "tcp://" : "ws://") + ep.host + ":" + std::to_string(ep.port);
     return uri + ep.websocket_path;
-}
-
-Properties userProperties(const mqtt::properties& props) {
-    Properties out;
-    const MQTTProperties& c = props.c_struct();
-    for (int i = 0; i < c.count; ++i) {
-        const MQTTProperty& p = c.array[i];
-        if (p.identifier == MQTTPROPERTY_CODE_USER_PROPERTY) {
-            out.emplace_back(
-                std::string(p.value.data.data, static_cast<size_t>(p.value.data.len)),
-                std::string(p.value.value.data, static_cast<size_t>(p.value.value.len)));
-        }
-    }
-    return out;
 }
 
 /// Why a broker refuses a PUBLISH, by MQTT 5 PUBACK reason code (MQTT 5.0 §3.4.2.1).
@@ -107,47 +94,19 @@ struct RouteSession::PahoBridge {
     }
 };
 
-namespace {
-
-/// One iaction_listener per connection attempt; the token's user context carries the seq.
-class Listener final : public mqtt::iaction_listener {
-  public:
-    using Fn = std::function<void(const mqtt::token&, bool ok)>;
-    explicit Listener(Fn fn) : fn_(std::move(fn)) {}
-    void on_success(const mqtt::token& tok) override { fn_(tok, true); }
-    void on_failure(const mqtt::token& tok) override { fn_(tok, false); }
-
-  private:
-    Fn fn_;
-};
-
-}  // namespace
-
-// Listeners must outlive Paho's tokens; the last few attempts' listeners are kept.
-struct RouteSession::Listeners {
-    std::deque<std::unique_ptr<Listener>> items;
-    Listener& add(Listener::Fn fn) {
-        items.push_back(std::make_unique<Listener>(std::move(fn)));
-        while (items.size() > 16) {
-            items.pop_front();
-        }
-        return *items.back();
-    }
-};
-
 RouteSession::RouteSession(asio::io_context& loop, RouteConfig config, Spool& spool, Tunnel& tunnel,
-                           std::vector<Uplink*> uplinks, Events events)
+                           std::vector<Uplink*> uplinks, Events events, PahoWorker& paho)
     : loop_(loop),
       config_(std::move(config)),
       spool_(spool),
       tunnel_(tunnel),
       uplinks_(std::move(uplinks)),
       events_(std::move(events)),
+      paho_worker_(paho),
       retry_timer_(loop),
       connect_timer_(loop),
       renew_timer_(loop),
       pump_timer_(loop) {
-    listeners_ = std::make_unique<Listeners>();
     counters_.name = config_.name;
     counters_.cloud = config_.cloud_type;
     const BrokerEndpoint ep = config_.cloud->endpoint();
@@ -210,35 +169,61 @@ void RouteSession::start() {
         }
         tls_ = *ctx;
     }
-    try {
-        mqtt::create_options copts(config_.cloud->mqttVersion() == 5 ? MQTTVERSION_5
-                                                                     : MQTTVERSION_3_1_1);
-        auto creds = config_.cloud->credentials(std::chrono::system_clock::now());
-        const std::string client_id = creds ? creds->client_id : config_.name;
-        client_ = std::make_unique<mqtt::async_client>(brokerUri(ep), client_id, copts, nullptr);
-        auto bridge = bridge_;
-        client_->set_connection_lost_handler([bridge](const std::string& cause) {
-            bridge->post([bridge, cause] {
-                bridge->session->onConnectionLost(bridge->session->gen_, cause);
-            });
+    auto creds = config_.cloud->credentials(std::chrono::system_clock::now());
+    const std::string client_id = creds ? creds->client_id : config_.name;
+    // Paho calls these on its own threads (or on the Paho worker): they only post into the loop.
+    auto bridge = bridge_;
+    PahoClient::Callbacks cb;
+    cb.connect_done = [bridge](uint64_t gen, bool ok, int code, std::string msg) {
+        bridge->post([bridge, gen, ok, code, msg = std::move(msg)] {
+            if (ok) {
+                bridge->session->onConnected(gen);
+            } else {
+                bridge->session->onConnectFailed(gen, code, msg);
+            }
         });
-        client_->set_message_callback([bridge](mqtt::const_message_ptr m) {
-            Properties props = userProperties(m->get_properties());
-            bridge->post([bridge, topic = m->get_topic(), payload = m->get_payload_str(),
-                          qos = m->get_qos(), retain = m->is_retained(),
-                          props = std::move(props)]() mutable {
-                bridge->session->onMessage(bridge->session->gen_, std::move(topic),
-                                           std::move(payload), qos, retain, std::move(props));
-            });
+    };
+    cb.connection_lost = [bridge](std::string cause) {
+        bridge->post([bridge, cause = std::move(cause)] {
+            bridge->session->onConnectionLost(bridge->session->gen_, cause);
         });
-    } catch (const mqtt::exception& e) {
-        last_error_ =
-            makeError("mqtt_setup", std::string("cannot create the MQTT client: ") + e.what());
-        logError("route " + config_.name + ": " + last_error_.message);
-        setState(RouteState::Stopped);
-        return;
-    }
+    };
+    cb.message = [bridge](std::string topic, std::string payload, int qos, bool retain,
+                          Properties props) {
+        bridge->post([bridge, topic = std::move(topic), payload = std::move(payload), qos, retain,
+                      props = std::move(props)]() mutable {
+            bridge->session->onMessage(bridge->session->gen_, std::move(topic), std::move(payload),
+                                       qos, retain, std::move(props));
+        });
+    };
+    cb.published = [bridge](uint64_t gen, uint64_t seq, bool ok, int reason) {
+        bridge->post(
+            [bridge, gen, seq, ok, reason] { bridge->session->onPublished(gen, seq, ok, reason); });
+    };
+    cb.batch_done = [bridge](uint64_t gen, size_t taken, std::string why) {
+        bridge->post([bridge, gen, taken, why = std::move(why)] {
+            bridge->session->onBatchDone(gen, taken, why);
+        });
+    };
+    cb.setup_failed = [bridge](std::string message) {
+        bridge->post(
+            [bridge, message = std::move(message)] { bridge->session->onSetupFailed(message); });
+    };
+    cb.subscribe_failed = [route = config_.name](std::string message) {
+        logWarning("route " + route + ": " + message);
+    };
+    paho_ = std::make_unique<PahoClient>(paho_worker_, brokerUri(ep), client_id,
+                                         config_.cloud->mqttVersion() == 5, std::move(cb));
     dial();
+}
+
+void RouteSession::onSetupFailed(const std::string& message) {
+    dropConnection();
+    retry_timer_.cancel();
+    renew_timer_.cancel();
+    last_error_ = makeError("mqtt_setup", message);
+    logError("route " + config_.name + ": " + message);
+    setState(RouteState::Stopped);
 }
 
 void RouteSession::stop() {
@@ -248,20 +233,14 @@ void RouteSession::stop() {
     connect_timer_.cancel();
     renew_timer_.cancel();
     tunnel_.withdraw(config_.name);
-    if (client_) {
-        try {
-            if (client_->is_connected()) {
-                client_->disconnect(0)->wait_for(std::chrono::milliseconds(500));
-            }
-        } catch (const mqtt::exception&) {
-            // Already disconnected: nothing to do.
-        }
-    }
     pump_timer_.cancel();
     unsent_.clear();
+    handing_.clear();
+    paho_refused_ = false;
     spool_.releaseLeases(config_.name);
     inflight_.clear();
-    client_.reset();
+    // Queues the disconnect and the client's destruction on the Paho worker; nothing waits.
+    paho_.reset();
     if (alive_) {
         setState(RouteState::Stopped);
     }
@@ -361,53 +340,18 @@ void RouteSession::startMqtt(uint64_t gen, ByteStreamPtr stream) {
         fail(creds.error().withContext("credentials"), true);
         return;
     }
-    connect_opts_ = std::make_unique<mqtt::connect_options>();
-    mqtt::connect_options& o = *connect_opts_;
-    o.set_http_proxy(tunnel_.proxyUri(config_.name));
-    o.set_keep_alive_interval(config_.cloud->keepAliveSeconds());
-    o.set_connect_timeout(std::max(1, config_.delivery.connect_timeout_ms / 1000));
-    o.set_automatic_reconnect(false);
-    if (config_.cloud->mqttVersion() == 5) {
-        o.set_mqtt_version(MQTTVERSION_5);
-        o.set_clean_start(true);
-    } else {
-        o.set_mqtt_version(MQTTVERSION_3_1_1);
-        o.set_clean_session(true);
-    }
-    if (!creds->username.empty()) {
-        o.set_user_name(creds->username);
-    }
-    if (!creds->password.empty()) {
-        o.set_password(creds->password);
-    }
+    PahoClient::ConnectParams p;
+    p.proxy_uri = tunnel_.proxyUri(config_.name);
+    p.keep_alive_s = config_.cloud->keepAliveSeconds();
+    p.timeout_s = std::max(1, config_.delivery.connect_timeout_ms / 1000);
+    p.v5 = config_.cloud->mqttVersion() == 5;
+    p.username = creds->username;
+    p.password = creds->password;
     if (creds->valid_until) {
         scheduleRenewal(*creds->valid_until);
     }
-    auto bridge = bridge_;
-    const bool v5 = config_.cloud->mqttVersion() == 5;
-    Listener& l = listeners_->add([bridge, gen, v5](const mqtt::token& tok, bool ok) {
-        // MQTT 3.1.1 refusals come as the CONNACK return code (1-5); MQTT 5 as a reason code
-        // (0x80 and up). Negative codes are Paho's own (connection failures).
-        const int code = v5 && static_cast<int>(tok.get_reason_code()) >= 0x80
-                             ? static_cast<int>(tok.get_reason_code())
-                             : tok.get_return_code();
-        std::string msg;
-        if (!ok) {
-            msg = "MQTT connect failed (Paho code " + std::to_string(tok.get_return_code()) + ")";
-        }
-        bridge->post([bridge, gen, ok, code, msg] {
-            if (ok) {
-                bridge->session->onConnected(gen);
-            } else {
-                bridge->session->onConnectFailed(gen, code, msg);
-            }
-        });
-    });
-    try {
-        client_->connect(o, nullptr, l);
-    } catch (const mqtt::exception& e) {
-        fail(makeError("mqtt", std::string("MQTT connect could not start: ") + e.what()), false);
-    }
+    // The outcome comes back as onConnected or onConnectFailed.
+    paho_->connect(gen, std::move(p));
 }
 
 void RouteSession::onConnected(uint64_t gen) {
@@ -418,14 +362,6 @@ void RouteSession::onConnected(uint64_t gen) {
     attempt_ = 0;
     renewing_ = false;
     refused_on_connection_ = false;
-    // One listener for every publish of this connection; the token's context is the seq.
-    auto bridge = bridge_;
-    publish_listener_ = &listeners_->add([bridge, gen](const mqtt::token& tok, bool ok) {
-        const auto seq = reinterpret_cast<uintptr_t>(tok.get_user_context());
-        const int reason = ok ? 0 : static_cast<int>(tok.get_reason_code());
-        bridge->post(
-            [bridge, gen, seq, ok, reason] { bridge->session->onPublished(gen, seq, ok, reason); });
-    });
     ++counters_.connects;
     last_error_ = Error{};
     setState(RouteState::Online);
@@ -491,18 +427,14 @@ void RouteSession::dropConnection() {
     connect_timer_.cancel();
     pump_timer_.cancel();
     unsent_.clear();  // still leased: releaseLeases() below returns them to the queue
+    handing_.clear();
+    paho_refused_ = false;
     handshaking_.reset();
     tunnel_.withdraw(config_.name);
     spool_.releaseLeases(config_.name);
     inflight_.clear();
-    if (client_) {
-        try {
-            if (client_->is_connected()) {
-                client_->disconnect(0);
-            }
-        } catch (const mqtt::exception&) {
-            // Already gone.
-        }
+    if (paho_) {
+        paho_->disconnect();  // on the Paho worker, if Paho is connected by then
     }
 }
 
@@ -577,7 +509,7 @@ void RouteSession::notifyQueued() {
 }
 
 void RouteSession::pump() {
-    if (state_ != RouteState::Online || !client_) {
+    if (state_ != RouteState::Online || !paho_) {
         return;
     }
     if (renewing_) {
@@ -587,6 +519,9 @@ void RouteSession::pump() {
             dial();
         }
         return;
+    }
+    if (paho_refused_) {
+        return;  // onBatchDone() retries once the worker has answered for every batch
     }
     const size_t window = static_cast<size_t>(config_.delivery.inflight_window);
     if (inflight_.size() >= window) {
@@ -601,7 +536,8 @@ void RouteSession::pump() {
                      std::make_move_iterator(more.end()));
     }
     const bool v5 = config_.cloud->mqttVersion() == 5;
-    mqtt::iaction_listener& l = *publish_listener_;
+    std::vector<PahoClient::OutgoingMessage> out;
+    std::deque<Message> handed;
     while (!batch.empty()) {
         Message& msg = batch.front();
         auto mapped = config_.cloud->mapOutgoing(msg);
@@ -620,21 +556,43 @@ void RouteSession::pump() {
             }
             m->set_properties(std::move(props));
         }
-        try {
-            client_->publish(m, reinterpret_cast<void*>(static_cast<uintptr_t>(msg.seq)), l);
-        } catch (const mqtt::exception& e) {
-            // Paho's queue is full (or the connection is going away): keep the rest, in order,
-            // and try again shortly; a lost connection releases them instead.
-            logDebug("route " + config_.name + ": Paho did not take message " +
-                     std::to_string(msg.seq) + " (" + e.what() + "), retrying");
-            unsent_ = std::move(batch);
-            retryPumpSoon();
-            return;
-        }
-        const uint64_t seq = msg.seq;
-        inflight_[seq] = Sent{std::move(msg), std::chrono::steady_clock::now()};
-        ++counters_.sent;
+        out.emplace_back(msg.seq, std::move(m));
+        // Counts in the window while the worker hands it over.
+        inflight_[msg.seq] = Sent{msg, std::chrono::steady_clock::now()};
+        handed.push_back(std::move(msg));
         batch.pop_front();
+    }
+    if (!out.empty()) {
+        handing_.push_back(std::move(handed));
+        paho_->publish(gen_, std::move(out));  // answered by onBatchDone
+    }
+}
+
+void RouteSession::onBatchDone(uint64_t gen, size_t taken, const std::string& why) {
+    if (gen != gen_ || handing_.empty()) {
+        return;
+    }
+    std::deque<Message> batch = std::move(handing_.front());
+    handing_.pop_front();
+    counters_.sent += std::min(taken, batch.size());
+    if (taken < batch.size()) {
+        // Paho's queue is full (or the connection is going away): keep the rest, in order, and
+        // try again shortly; a lost connection releases them instead.
+        if (!paho_refused_) {
+            logDebug("route " + config_.name + ": Paho did not take message " +
+                     std::to_string(batch[taken].seq) + " (" + why + "), retrying");
+        }
+        paho_refused_ = true;
+        for (size_t i = taken; i < batch.size(); ++i) {
+            inflight_.erase(batch[i].seq);
+            unsent_.push_back(std::move(batch[i]));
+        }
+    }
+    if (paho_refused_ && handing_.empty()) {
+        // Every batch is answered: the refused ones go again first, in order.
+        paho_refused_ = false;
+        paho_->resume();
+        retryPumpSoon();
     }
 }
 
@@ -747,12 +705,8 @@ Status RouteSession::subscribe(const std::string& local_filter, int qos) {
         return mapped.failure();
     }
     subscriptions_[local_filter] = qos;
-    if (state_ == RouteState::Online && client_) {
-        try {
-            client_->subscribe(mapped->broker_filter, mapped->qos);
-        } catch (const mqtt::exception& e) {
-            logDebug("route " + config_.name + ": subscribe deferred: " + e.what());
-        }
+    if (state_ == RouteState::Online && paho_) {
+        paho_->subscribe(mapped->broker_filter, mapped->qos);
     }
     return {};
 }
@@ -762,12 +716,8 @@ void RouteSession::unsubscribe(const std::string& local_filter) {
         return;
     }
     auto mapped = config_.cloud->mapSubscribe(local_filter, 0);
-    if (mapped && state_ == RouteState::Online && client_) {
-        try {
-            client_->unsubscribe(mapped->broker_filter);
-        } catch (const mqtt::exception&) {
-            // Not connected: nothing to undo on the broker.
-        }
+    if (mapped && state_ == RouteState::Online && paho_) {
+        paho_->unsubscribe(mapped->broker_filter);
     }
 }
 
@@ -779,12 +729,7 @@ void RouteSession::subscribeAll() {
         }
     }
     for (const auto& s : subs) {
-        try {
-            client_->subscribe(s.broker_filter, s.qos);
-        } catch (const mqtt::exception& e) {
-            logWarning("route " + config_.name + ": cannot subscribe to \"" + s.broker_filter +
-                       "\": " + e.what());
-        }
+        paho_->subscribe(s.broker_filter, s.qos);
     }
 }
 

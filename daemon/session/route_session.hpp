@@ -2,7 +2,7 @@
 // hands the stream to Paho through the tunnel, then feeds Paho a bounded window of messages
 // from the spool and acknowledges them when the broker has them. State machine:
 // idle → dialing → tls → mqtt → online → backoff (→ dialing). Thread: loop; Paho callbacks are
-// posted into the loop.
+// posted into the loop, and every call into Paho runs on the PahoWorker (never on the loop).
 #pragma once
 
 #include <asio.hpp>
@@ -20,14 +20,10 @@
 #include "uplinkd/message.hpp"
 #include "uplinkd/spool.hpp"
 
-namespace mqtt {
-class async_client;
-class connect_options;
-class iaction_listener;
-}  // namespace mqtt
-
 namespace uplinkd {
 
+class PahoClient;
+class PahoWorker;
 class Tunnel;
 class TlsContext;
 class TlsSession;
@@ -65,8 +61,9 @@ class RouteSession {
         std::function<void(const std::string& route, RouteState)> state_changed;
     };
 
+    /// `paho` runs the calls into Paho; it must outlive the session.
     RouteSession(asio::io_context& loop, RouteConfig config, Spool& spool, Tunnel& tunnel,
-                 std::vector<Uplink*> uplinks, Events events);
+                 std::vector<Uplink*> uplinks, Events events, PahoWorker& paho);
     ~RouteSession();
     RouteSession(const RouteSession&) = delete;
     RouteSession& operator=(const RouteSession&) = delete;
@@ -104,6 +101,8 @@ class RouteSession {
     void moveToDeadLetters(uint64_t seq, const std::string& reason, int attempts);
     void onMessage(uint64_t gen, std::string topic, std::string payload, int qos, bool retain,
                    Properties props);
+    void onBatchDone(uint64_t gen, size_t taken, const std::string& why);
+    void onSetupFailed(const std::string& message);
     void fail(const Error& error, bool refused);
     void scheduleRetry(int64_t delay_ms);
     void pump();
@@ -121,11 +120,8 @@ class RouteSession {
 
     std::shared_ptr<TlsContext> tls_;
     std::unique_ptr<TlsSession> handshaking_;  ///< the TLS session while its handshake runs
-    struct Listeners;
-    std::unique_ptr<Listeners> listeners_;                // outlives client_ (declared before it)
-    mqtt::iaction_listener* publish_listener_ = nullptr;  // of the current connection
-    std::unique_ptr<mqtt::async_client> client_;
-    std::unique_ptr<mqtt::connect_options> connect_opts_;  // long-lived (Paho C++ 1.2 #395)
+    PahoWorker& paho_worker_;
+    std::unique_ptr<PahoClient> paho_;  ///< queues the calls into Paho on paho_worker_
     std::shared_ptr<PahoBridge> bridge_;
 
     RouteState state_ = RouteState::Idle;
@@ -154,7 +150,9 @@ class RouteSession {
     int suspect_strikes_ = 0;
     /// The broker refused a publish on this connection (some brokers close it right after).
     bool refused_on_connection_ = false;
-    std::deque<Message> unsent_;                ///< leased, not yet taken by Paho
+    std::deque<Message> unsent_;               ///< leased, not yet taken by Paho
+    std::deque<std::deque<Message>> handing_;  ///< batches with the Paho worker, in order
+    bool paho_refused_ = false;  ///< Paho refused one: wait for the batches, then retry
     std::map<std::string, int> subscriptions_;  ///< local filter → qos
     RouteStatus counters_;
     std::mt19937_64 rng_{std::random_device{}()};
