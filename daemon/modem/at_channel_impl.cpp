@@ -13,6 +13,9 @@ constexpr std::string_view kSecretCommands[] = {
 };
 
 constexpr std::chrono::milliseconds kProbeMin{100};
+/// How long a command written but not answered when the module restarted may still get its
+/// answer from the restarted module.
+constexpr std::chrono::milliseconds kBootGrace{300};
 
 std::string describeTimeout(std::chrono::milliseconds t) {
     if (t.count() % 1000 == 0) {
@@ -341,28 +344,48 @@ void SerialAtChannel::onBootEvent(size_t index, const std::string& line) {
             handler(line);
         }
     });
-    // Every command meant for the module before its restart fails now (the parser already
-    // forgot the pending one). Bytes not yet on the line are dropped.
+    // Every command meant for the module before its restart fails now. Bytes not yet on the
+    // line are dropped.
     if (writing_ && !out_.empty()) {
         out_.erase(out_.begin() + 1, out_.end());
     } else {
         out_.clear();
     }
-    ++job_gen_;
-    timer_.cancel();
     const Error e = makeError("at_reset", "the module restarted (" + line + ")");
-    if (current_) {
-        Job job = std::move(*current_);
-        current_.reset();
-        complete(std::move(job.done),
-                 Failure{Error{e.code, e.message + " while " + redactAtCommand(job.command) +
-                                           " was pending"}});
-    }
     std::deque<Job> queued = std::move(queue_);
     queue_.clear();
     for (auto& job : queued) {
         complete(std::move(job.done), Failure{e});
     }
+    if (!current_) {
+        return;
+    }
+    const std::string failed =
+        e.message + " while " + redactAtCommand(current_->command) + " was pending";
+    if (!parser_.pending()) {
+        ++job_gen_;
+        timer_.cancel();
+        Job job = std::move(*current_);
+        current_.reset();
+        complete(std::move(job.done), Failure{Error{e.code, failed}});
+        return;
+    }
+    // Written but not answered at all: the restarted module may have read it after its boot
+    // indication and answer it; failing it now would leave that answer to the next command.
+    // A short grace, then it fails as well.
+    const uint64_t gen = ++job_gen_;
+    timer_.expires_after(kBootGrace);
+    timer_.async_wait([this, alive, gen, failed](asio::error_code ec) {
+        if (ec || alive.expired() || gen != job_gen_ || !current_) {
+            return;
+        }
+        ++job_gen_;
+        parser_.dropPending();
+        Job job = std::move(*current_);
+        current_.reset();
+        complete(std::move(job.done), fail("at_reset", failed));
+        startNext();
+    });
 }
 
 void SerialAtChannel::watchRawData() {

@@ -65,8 +65,9 @@ class SerialAtChannel final : public AtChannel {
     /// Forgets every URC handler (before the driver that registered them is destroyed).
     void clearUrcHandlers();
 
-    /// A command is in flight or queued.
-    bool busy() const { return current_.has_value() || !queue_.empty(); }
+    /// A command is in flight or queued, or a data block is arriving (an "AT" now would be
+    /// answered inside it).
+    bool busy() const { return current_.has_value() || !queue_.empty() || parser_.inRawData(); }
     /// When the module last sent anything (construction time if never).
     std::chrono::steady_clock::time_point lastReceived() const { return last_rx_; }
     uint64_t timeouts() const { return timeouts_; }

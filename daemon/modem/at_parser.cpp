@@ -432,11 +432,19 @@ std::optional<size_t> AtParser::matchBoot(std::string_view text) const {
 }
 
 void AtParser::bootLine(size_t index, const std::string& text, Sink& sink) {
-    // Whatever was under way belongs to the module before its restart.
-    pending_.reset();
+    // Whatever was under way belongs to the module before its restart, except a command that
+    // got no answer at all yet: it may have reached the module after the restart.
+    if (pending_ && (pending_->replied || pending_->data_phase)) {
+        pending_.reset();
+    }
     held_.clear();
     resetRaw();
     sink.boot(index, text);
+}
+
+void AtParser::dropPending() {
+    pending_.reset();
+    held_.clear();
 }
 
 void AtParser::abandonRaw(Sink& sink) {

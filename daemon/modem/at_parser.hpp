@@ -73,8 +73,10 @@ class AtParser {
         virtual void done(AtResponse response, Outcome outcome) = 0;
         /// A registered URC (its index from addUrc) with its raw bytes, if it has any.
         virtual void urc(size_t index, const std::string& line, std::string data) = 0;
-        /// A boot indication (its index from addBoot): the pending command, held URCs and any
-        /// partial data block were forgotten just before this call.
+        /// A boot indication (its index from addBoot): held URCs and any partial data block were
+        /// forgotten just before this call, and so was the pending command if it had begun to
+        /// answer (or was in a data phase). One written but not answered yet stays pending():
+        /// the restarted module may still answer it (see dropPending()).
         virtual void boot(size_t index, const std::string& line) = 0;
         /// A line that nobody waits for, or line noise: for debug logs only.
         virtual void stray(const std::string& line) { (void)line; }
@@ -92,6 +94,8 @@ class AtParser {
     void begin(Expect expect);
     /// Forgets the pending command and any partial input (timeout, module reset).
     void cancel();
+    /// Forgets the pending command only (its answer will not come).
+    void dropPending();
     bool pending() const { return pending_.has_value(); }
 
     /// Feeds bytes from the module. Callbacks on `sink` run from inside this call.

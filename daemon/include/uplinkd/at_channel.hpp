@@ -80,8 +80,10 @@ class AtChannel {
         std::function<void(const std::string& line, std::string data)> handler) = 0;
     /// Lines starting with `prefix` are the module's boot indication ("+KSUP:", "*ATREADY:"):
     /// whenever one arrives outside byte-counted data (also in the middle of a command, of its
-    /// data phase or of a held URC sequence), every pending and queued command fails at once
-    /// with "at_reset", held URCs are dropped, and then `handler` gets the line. A byte-counted
+    /// data phase or of a held URC sequence), the command in flight (once it began to answer or
+    /// entered its data phase) and every queued one fail at once with "at_reset", held URCs
+    /// are dropped, and `handler` gets the line. A command written but not answered at all gets
+    /// a short grace (the restarted module may answer it), then fails the same way. A byte-counted
     /// block that stops arriving is abandoned after a short silence; a boot indication at a
     /// line start inside it then counts as one.
     virtual void onBoot(const std::string& prefix, UrcHandler handler) = 0;
