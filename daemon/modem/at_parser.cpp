@@ -180,12 +180,27 @@ void AtParser::trailerByte(char c, Sink& sink) {
         }
         return;
     }
-    // Not the end pattern where the count says it is: the reply cannot be trusted any more.
-    // Its lines are dropped until the final result; this byte may already start one.
-    const size_t count = pending_->response.data.size();
+    // Not the end pattern where the count says it is: the reply cannot be trusted any more. A
+    // module that restarted inside the block sent its boot indication where data was due: a
+    // boot indication at a line start in this broken block is that restart (a faithful block
+    // always ends with the pattern, so a peer cannot fake this).
+    if (auto boot = bootInside(pending_->response.data)) {
+        bootLine(boot->first, boot->second, sink);
+        byte(c, sink);
+        return;
+    }
+    // Otherwise its lines are dropped until the final result; this byte may already start one,
+    // or continue one that began inside the block (a boot indication split by the count).
+    const std::string& data = pending_->response.data;
+    const size_t count = data.size();
     pending_->broken = "the module did not end the " + std::to_string(count) + " data bytes of " +
                        pending_->expect.command + " with " + term;
     resetRaw();
+    const size_t last_break = data.find_last_of("\r\n");
+    if (last_break != std::string::npos && count - last_break - 1 < kMaxLine) {
+        line_ = data.substr(last_break + 1);
+        after_cr_ = false;
+    }
     byte(c, sink);
 }
 
@@ -447,13 +462,7 @@ void AtParser::dropPending() {
     held_.clear();
 }
 
-void AtParser::abandonRaw(Sink& sink) {
-    if (mode_ == Mode::Line) {
-        return;
-    }
-    // A boot indication at a line start in the unfinished block: the module restarted in the
-    // middle of it. (Inside a complete block it would be data; this one never completed.)
-    const std::string raw = raw_;
+std::optional<std::pair<size_t, std::string>> AtParser::bootInside(const std::string& raw) const {
     for (size_t i = 0; i < boots_.size(); ++i) {
         size_t at = raw.find(boots_[i]);
         while (at != std::string::npos && at > 0 && raw[at - 1] != '\n' && raw[at - 1] != '\r') {
@@ -461,10 +470,23 @@ void AtParser::abandonRaw(Sink& sink) {
         }
         if (at != std::string::npos) {
             const size_t end = raw.find_first_of("\r\n", at);
-            bootLine(i, raw.substr(at, end == std::string::npos ? std::string::npos : end - at),
-                     sink);
-            return;
+            return std::pair{
+                i, raw.substr(at, end == std::string::npos ? std::string::npos : end - at)};
         }
+    }
+    return std::nullopt;
+}
+
+void AtParser::abandonRaw(Sink& sink) {
+    if (mode_ == Mode::Line) {
+        return;
+    }
+    // A boot indication at a line start in the unfinished block: the module restarted in the
+    // middle of it. (Inside a complete block it would be data; this one never completed.)
+    if (auto boot =
+            bootInside(pending_ && mode_ == Mode::Trailer ? pending_->response.data : raw_)) {
+        bootLine(boot->first, boot->second, sink);
+        return;
     }
     if (raw_urc_) {
         const std::string header = raw_header_;

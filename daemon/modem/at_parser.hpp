@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "uplinkd/at_channel.hpp"
@@ -142,6 +143,8 @@ class AtParser {
     /// The boot indication that `text` is (line noise before it is tolerated).
     std::optional<size_t> matchBoot(std::string_view text) const;
     void bootLine(size_t index, const std::string& text, Sink& sink);
+    /// A boot indication at a line start inside `raw` (a data block that broke its framing).
+    std::optional<std::pair<size_t, std::string>> bootInside(const std::string& raw) const;
     void trailerByte(char c, Sink& sink);
     void resetRaw();
     bool promptIsBare() const;

@@ -73,20 +73,24 @@ TEST_P(ModemSoak, TwentyHangsAndRestartsAtRandomPointsLoseNothing) {
         // (the payload written by the next sends, or the bytes of the next reads: the PUBACKs).
         const size_t ready_before = occurrences(d.log(), "modem ready again");
         std::string fault;
-        switch (rng() % 6) {
+        // Reboots twice as often as hangs: a hang costs a failed soft restart and the reset line.
+        switch (rng() % 9) {
             case 0:
+            case 1:
                 fault = "reboot";
                 break;
-            case 1:
+            case 2:
                 fault = "fault silent";
                 break;
-            case 2:
+            case 3:
+            case 4:
                 fault = "fault reboot-in-uplink " + std::to_string(rng() % 300);
                 break;
-            case 3:
+            case 5:
                 fault = "fault silent-in-uplink " + std::to_string(rng() % 300);
                 break;
-            case 4:
+            case 6:
+            case 7:
                 fault = "fault reboot-in-downlink " + std::to_string(rng() % 8);
                 break;
             default:
@@ -117,9 +121,8 @@ TEST_P(ModemSoak, TwentyHangsAndRestartsAtRandomPointsLoseNothing) {
         ASSERT_TRUE(waitForLogCount(d, "modem ready again", ready_before + 1, 90s)) << fault << "\n"
                                                                                     << d.log();
         ASSERT_EQ(emu.control("fault none"), "ok fault none");
-        ASSERT_TRUE(d.waitRoute(
-            "cloud", [](const json& s) { return s["state"] == "online"; }, 90s))
-            << d.routeStatus("cloud").dump();
+        // Online again, and subscribed again at the broker (a clean session starts empty).
+        ASSERT_TRUE(local.ready(cloud, "down/ready/" + std::to_string(cycle))) << d.log();
     }
     for (const auto& [f, n] : faults) {
         std::cout << "[ faults   ] " << drv.model << ": " << f << " x" << n << "\n";
@@ -146,7 +149,9 @@ TEST_P(ModemSoak, TwentyHangsAndRestartsAtRandomPointsLoseNothing) {
     EXPECT_LE(st["sockets"].size(), 1u) << st.dump();
 }
 
-INSTANTIATE_TEST_SUITE_P(Drivers, ModemSoak, ::testing::Values(kHl78Case, kA76xxCase),
+// The HL78 (the module of the field reports); the A76xx paths are covered by
+// modem_sessions_tests, and a second 20-cycle run would double the time.
+INSTANTIATE_TEST_SUITE_P(Drivers, ModemSoak, ::testing::Values(kHl78Case),
                          [](const ::testing::TestParamInfo<DriverCase>& p) {
                              return p.param.model;
                          });

@@ -332,6 +332,11 @@ std::vector<Case> cases() {
          {},
          "\r\n+CME ERROR: 910\r\n",
          "DONE(error) final='+CME ERROR: 910' lines=[];"},
+        {"a restart inside a counted read: the boot indication where the pattern belongs",
+         {countedConnect("AT+KTCPRCV=1,4", 4), cmd("ATE0")},
+         {{"+KSUP:", false, true}},
+         "\r\nCONNECT\r\nx\r\n+KSUP: 0\r\nATE0\r\r\nOK\r\n",
+         "BOOT0 '+KSUP: 0';DONE(ok) final='OK' lines=[];"},
         // Boot indications
         {"boot indication while idle",
          {},
