@@ -13,6 +13,9 @@ constexpr std::string_view kSecretCommands[] = {
 };
 
 constexpr std::chrono::milliseconds kProbeMin{100};
+/// How long a command written but not answered when the module restarted may still get its
+/// answer from the restarted module.
+constexpr std::chrono::milliseconds kBootGrace{300};
 
 std::string describeTimeout(std::chrono::milliseconds t) {
     if (t.count() % 1000 == 0) {
@@ -48,13 +51,14 @@ class SerialAtChannel::Sink final : public AtParser::Sink {
     void urc(size_t index, const std::string& line, std::string data) override {
         channel_.onUrcEvent(index, line, std::move(data));
     }
+    void boot(size_t index, const std::string& line) override { channel_.onBootEvent(index, line); }
 
   private:
     SerialAtChannel& channel_;
 };
 
 SerialAtChannel::SerialAtChannel(asio::io_context& loop)
-    : loop_(loop), sink_(std::make_unique<Sink>(*this)), timer_(loop) {}
+    : loop_(loop), sink_(std::make_unique<Sink>(*this)), timer_(loop), stall_timer_(loop) {}
 
 SerialAtChannel::~SerialAtChannel() {
     alive_.reset();
@@ -135,10 +139,20 @@ void SerialAtChannel::onUrcWithData(
     urcs_.push_back(UrcEntry{{}, std::move(handler)});
 }
 
+void SerialAtChannel::onBoot(const std::string& prefix, UrcHandler handler) {
+    parser_.addBoot(prefix);
+    boot_handlers_.push_back(std::move(handler));
+}
+
 void SerialAtChannel::clearUrcHandlers() {
     parser_.clearUrcs();
     urcs_.clear();
+    boot_handlers_.clear();
     ++urc_gen_;
+}
+
+void SerialAtChannel::setBootObserver(std::function<void(const std::string&)> observer) {
+    boot_observer_ = std::move(observer);
 }
 
 void SerialAtChannel::setTimeoutObserver(std::function<void(const std::string&)> observer) {
@@ -265,6 +279,23 @@ void SerialAtChannel::onDone(AtResponse response, AtParser::Outcome outcome) {
         case AtParser::Outcome::Error:
             complete(std::move(job.done), fail("at_error", response.final));
             break;
+        case AtParser::Outcome::Framing:
+            complete(std::move(job.done), fail("at_framing", response.final));
+            break;
+        case AtParser::Outcome::Stalled: {
+            ++timeouts_;
+            const std::string what = redactAtCommand(job.command);
+            complete(std::move(job.done), fail("at_timeout", response.final));
+            if (timeout_observer_) {
+                std::weak_ptr<bool> alive = alive_;
+                asio::post(loop_, [this, alive, what] {
+                    if (!alive.expired() && timeout_observer_) {
+                        timeout_observer_(what);
+                    }
+                });
+            }
+            break;
+        }
         case AtParser::Outcome::NoPrompt:
             complete(
                 std::move(job.done),
@@ -289,6 +320,87 @@ void SerialAtChannel::onUrcEvent(size_t index, const std::string& line, std::str
         } else if (entry.line) {
             entry.line(line);
         }
+    });
+}
+
+void SerialAtChannel::onBootEvent(size_t index, const std::string& line) {
+    ++boots_;
+    std::weak_ptr<bool> alive = alive_;
+    // The observer (the supervisor) hears of the restart before anyone hears that commands
+    // failed: it can tell a restart from a hang.
+    if (boot_observer_) {
+        asio::post(loop_, [this, alive, line] {
+            if (!alive.expired() && boot_observer_) {
+                boot_observer_(line);
+            }
+        });
+    }
+    asio::post(loop_, [this, alive, gen = urc_gen_, index, line] {
+        if (alive.expired() || gen != urc_gen_ || index >= boot_handlers_.size()) {
+            return;
+        }
+        UrcHandler handler = boot_handlers_[index];
+        if (handler) {
+            handler(line);
+        }
+    });
+    // Every command meant for the module before its restart fails now. Bytes not yet on the
+    // line are dropped.
+    if (writing_ && !out_.empty()) {
+        out_.erase(out_.begin() + 1, out_.end());
+    } else {
+        out_.clear();
+    }
+    const Error e = makeError("at_reset", "the module restarted (" + line + ")");
+    std::deque<Job> queued = std::move(queue_);
+    queue_.clear();
+    for (auto& job : queued) {
+        complete(std::move(job.done), Failure{e});
+    }
+    if (!current_) {
+        return;
+    }
+    const std::string failed =
+        e.message + " while " + redactAtCommand(current_->command) + " was pending";
+    if (!parser_.pending()) {
+        ++job_gen_;
+        timer_.cancel();
+        Job job = std::move(*current_);
+        current_.reset();
+        complete(std::move(job.done), Failure{Error{e.code, failed}});
+        return;
+    }
+    // Written but not answered at all: the restarted module may have read it after its boot
+    // indication and answer it; failing it now would leave that answer to the next command.
+    // A short grace, then it fails as well.
+    const uint64_t gen = ++job_gen_;
+    timer_.expires_after(kBootGrace);
+    timer_.async_wait([this, alive, gen, failed](asio::error_code ec) {
+        if (ec || alive.expired() || gen != job_gen_ || !current_) {
+            return;
+        }
+        ++job_gen_;
+        parser_.dropPending();
+        Job job = std::move(*current_);
+        current_.reset();
+        complete(std::move(job.done), fail("at_reset", failed));
+        startNext();
+    });
+}
+
+void SerialAtChannel::watchRawData() {
+    const uint64_t gen = ++stall_gen_;
+    if (!parser_.inRawData()) {
+        stall_timer_.cancel();
+        return;
+    }
+    stall_timer_.expires_after(stall_timeout_);
+    std::weak_ptr<bool> alive = alive_;
+    stall_timer_.async_wait([this, alive, gen](asio::error_code ec) {
+        if (ec || alive.expired() || gen != stall_gen_ || !parser_.inRawData()) {
+            return;
+        }
+        parser_.abandonRaw(*sink_);
     });
 }
 
@@ -348,6 +460,7 @@ void SerialAtChannel::readMore() {
             const uint64_t before = port_gen_;
             parser_.feed(std::string_view(in_.data(), n), *sink_);
             if (before == port_gen_) {
+                watchRawData();
                 readMore();
             }
         });

@@ -45,6 +45,7 @@ class SerialAtChannel final : public AtChannel {
     void onUrcWithData(
         const std::string& prefix, std::function<size_t(const std::string&)> count,
         std::function<void(const std::string& line, std::string data)> handler) override;
+    void onBoot(const std::string& prefix, UrcHandler handler) override;
     void reset() override;
     uint64_t bytesWritten() const override { return bytes_written_; }
     uint64_t bytesRead() const override { return bytes_read_; }
@@ -55,11 +56,18 @@ class SerialAtChannel final : public AtChannel {
     void setTimeoutObserver(std::function<void(const std::string& command)> observer);
     /// Called (posted) when reading or writing the line fails (the device went away).
     void setLineErrorObserver(std::function<void(const Error&)> observer);
+    /// Called (posted, before the boot handler and before the failed commands' callbacks) with
+    /// the boot indication whenever the module announces that it (re)started.
+    void setBootObserver(std::function<void(const std::string& line)> observer);
+    /// How long a byte-counted data block may pause before it is abandoned (default 2 s).
+    void setDataStallTimeout(std::chrono::milliseconds timeout) { stall_timeout_ = timeout; }
+    uint64_t boots() const { return boots_; }
     /// Forgets every URC handler (before the driver that registered them is destroyed).
     void clearUrcHandlers();
 
-    /// A command is in flight or queued.
-    bool busy() const { return current_.has_value() || !queue_.empty(); }
+    /// A command is in flight or queued, or a data block is arriving (an "AT" now would be
+    /// answered inside it).
+    bool busy() const { return current_.has_value() || !queue_.empty() || parser_.inRawData(); }
     /// When the module last sent anything (construction time if never).
     std::chrono::steady_clock::time_point lastReceived() const { return last_rx_; }
     uint64_t timeouts() const { return timeouts_; }
@@ -93,6 +101,9 @@ class SerialAtChannel final : public AtChannel {
     void onPrompt();
     void onDone(AtResponse response, AtParser::Outcome outcome);
     void onUrcEvent(size_t index, const std::string& line, std::string data);
+    void onBootEvent(size_t index, const std::string& line);
+    /// After bytes were fed: watches a raw data block for silence.
+    void watchRawData();
 
     asio::io_context& loop_;
     SerialPort* port_ = nullptr;
@@ -100,12 +111,17 @@ class SerialAtChannel final : public AtChannel {
     AtParser parser_;
     std::unique_ptr<Sink> sink_;
     std::vector<UrcEntry> urcs_;
+    std::vector<UrcHandler> boot_handlers_;
     uint64_t urc_gen_ = 0;  ///< bumped by clearUrcHandlers()
 
     std::deque<Job> queue_;
     std::optional<Job> current_;
     uint64_t job_gen_ = 0;  ///< bumped when a command ends: stale timer wake-ups are ignored
     asio::steady_timer timer_;
+    asio::steady_timer stall_timer_;  ///< a raw data block that stopped arriving
+    uint64_t stall_gen_ = 0;
+    std::chrono::milliseconds stall_timeout_{2000};
+    uint64_t boots_ = 0;
 
     std::deque<std::string> out_;
     bool writing_ = false;
@@ -118,6 +134,7 @@ class SerialAtChannel final : public AtChannel {
     std::chrono::steady_clock::time_point last_rx_ = std::chrono::steady_clock::now();
     std::function<void(const std::string&)> timeout_observer_;
     std::function<void(const Error&)> line_error_observer_;
+    std::function<void(const std::string&)> boot_observer_;
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

@@ -21,6 +21,12 @@ bool blank(std::string_view s) {
     return std::all_of(s.begin(), s.end(), [](char c) { return c == ' ' || c == '\t'; });
 }
 
+/// Line noise a module may emit while it restarts (not printable ASCII).
+bool noise(char c) {
+    const auto u = static_cast<unsigned char>(c);
+    return u < 0x20 || u >= 0x7f;
+}
+
 }  // namespace
 
 std::optional<AtFinalKind> atFinalResult(std::string_view line) {
@@ -83,8 +89,14 @@ size_t AtParser::addUrc(std::string prefix, std::function<size_t(const std::stri
     return urcs_.size() - 1;
 }
 
+size_t AtParser::addBoot(std::string prefix) {
+    boots_.push_back(std::move(prefix));
+    return boots_.size() - 1;
+}
+
 void AtParser::clearUrcs() {
     urcs_.clear();
+    boots_.clear();
     held_.clear();
     raw_urc_.reset();
 }
@@ -99,18 +111,23 @@ void AtParser::begin(Expect expect) {
     pending_ = std::move(p);
 }
 
+void AtParser::resetRaw() {
+    mode_ = Mode::Line;
+    remaining_ = 0;
+    trailer_pos_ = 0;
+    raw_urc_.reset();
+    raw_header_.clear();
+    raw_.clear();
+}
+
 void AtParser::cancel() {
     pending_.reset();
     held_.clear();
-    mode_ = Mode::Line;
+    resetRaw();
     line_.clear();
     overflow_ = false;
     after_cr_ = false;
     after_prompt_ = false;
-    remaining_ = 0;
-    raw_urc_.reset();
-    raw_header_.clear();
-    raw_.clear();
     ++generation_;
 }
 
@@ -120,6 +137,8 @@ void AtParser::feed(std::string_view bytes, Sink& sink) {
     while (i < bytes.size()) {
         if (mode_ == Mode::Line) {
             byte(bytes[i++], sink);
+        } else if (mode_ == Mode::Trailer) {
+            trailerByte(bytes[i++], sink);
         } else {
             if (after_cr_) {
                 // The LF of the header line's CR LF is not data.
@@ -151,6 +170,38 @@ void AtParser::feed(std::string_view bytes, Sink& sink) {
             return;  // cancelled from a callback: the rest of this chunk is forgotten too
         }
     }
+}
+
+void AtParser::trailerByte(char c, Sink& sink) {
+    const std::string& term = pending_->expect.read->terminator;
+    if (c == term[trailer_pos_]) {
+        if (++trailer_pos_ == term.size()) {
+            resetRaw();
+        }
+        return;
+    }
+    // Not the end pattern where the count says it is: the reply cannot be trusted any more. A
+    // module that restarted inside the block sent its boot indication where data was due: a
+    // boot indication at a line start in this broken block is that restart (a faithful block
+    // always ends with the pattern, so a peer cannot fake this).
+    if (auto boot = bootInside(pending_->response.data)) {
+        bootLine(boot->first, boot->second, sink);
+        byte(c, sink);
+        return;
+    }
+    // Otherwise its lines are dropped until the final result; this byte may already start one,
+    // or continue one that began inside the block (a boot indication split by the count).
+    const std::string& data = pending_->response.data;
+    const size_t count = data.size();
+    pending_->broken = "the module did not end the " + std::to_string(count) + " data bytes of " +
+                       pending_->expect.command + " with " + term;
+    resetRaw();
+    const size_t last_break = data.find_last_of("\r\n");
+    if (last_break != std::string::npos && count - last_break - 1 < kMaxLine) {
+        line_ = data.substr(last_break + 1);
+        after_cr_ = false;
+    }
+    byte(c, sink);
 }
 
 void AtParser::byte(char c, Sink& sink) {
@@ -207,6 +258,18 @@ void AtParser::endLine(Sink& sink) {
 }
 
 void AtParser::line(const std::string& text, Sink& sink) {
+    if (auto b = matchBoot(text)) {
+        bootLine(*b, text, sink);
+        return;
+    }
+    if (pending_ && !pending_->broken.empty()) {
+        if (auto fin = atFinalResult(text)) {
+            finish(*fin, text, sink);
+        } else {
+            sink.stray(text);
+        }
+        return;
+    }
     if (pending_ && !pending_->replied && !pending_->expect.command.empty() &&
         text.ends_with(pending_->expect.command)) {
         return;  // the echo (line noise before it is tolerated)
@@ -257,6 +320,18 @@ void AtParser::line(const std::string& text, Sink& sink) {
             raw_.clear();
             return;
         }
+        if (r.kind == AtDataRead::Kind::CountedAfterConnect && text == "CONNECT") {
+            p.replied = true;
+            p.data_phase = true;
+            raw_urc_.reset();
+            raw_.clear();
+            remaining_ = std::min(r.length, kMaxRawBlock);
+            mode_ = remaining_ > 0 ? Mode::Counted : Mode::Line;
+            if (remaining_ == 0) {
+                rawDone(sink);
+            }
+            return;
+        }
         if (r.kind == AtDataRead::Kind::CountedAfterHeader && !r.header.empty() &&
             text.starts_with(r.header)) {
             p.response.lines.push_back(text);
@@ -302,6 +377,12 @@ void AtParser::rawDone(Sink& sink) {
         deliverUrc(index, std::move(header), std::move(data), sink);
     } else if (pending_) {
         pending_->response.data += data;
+        const auto& read = pending_->expect.read;
+        if (read && read->kind == AtDataRead::Kind::CountedAfterConnect &&
+            !read->terminator.empty()) {
+            mode_ = Mode::Trailer;
+            trailer_pos_ = 0;
+        }
     }
 }
 
@@ -318,7 +399,10 @@ void AtParser::finish(AtFinalKind kind, const std::string& final_line, Sink& sin
     pending_.reset();
     p.response.final = final_line;
     Outcome outcome = Outcome::Error;
-    if (kind == AtFinalKind::Success) {
+    if (!p.broken.empty()) {
+        p.response.final = p.broken + " (then " + final_line + ")";
+        outcome = Outcome::Framing;
+    } else if (kind == AtFinalKind::Success) {
         outcome = !p.expect.prompt.empty() && !p.prompt_seen ? Outcome::NoPrompt : Outcome::Ok;
     }
     std::deque<HeldUrc> held = std::move(held_);
@@ -349,6 +433,83 @@ std::optional<size_t> AtParser::matchUrc(const std::string& text) const {
         return std::nullopt;
     }
     return best;
+}
+
+std::optional<size_t> AtParser::matchBoot(std::string_view text) const {
+    for (size_t i = 0; i < boots_.size(); ++i) {
+        const size_t at = text.find(boots_[i]);
+        if (!boots_[i].empty() && at != std::string_view::npos &&
+            std::all_of(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(at), noise)) {
+            return i;
+        }
+    }
+    return std::nullopt;
+}
+
+void AtParser::bootLine(size_t index, const std::string& text, Sink& sink) {
+    // Whatever was under way belongs to the module before its restart, except a command that
+    // got no answer at all yet: it may have reached the module after the restart.
+    if (pending_ && (pending_->replied || pending_->data_phase)) {
+        pending_.reset();
+    }
+    held_.clear();
+    resetRaw();
+    sink.boot(index, text);
+}
+
+void AtParser::dropPending() {
+    pending_.reset();
+    held_.clear();
+}
+
+std::optional<std::pair<size_t, std::string>> AtParser::bootInside(const std::string& raw) const {
+    for (size_t i = 0; i < boots_.size(); ++i) {
+        size_t at = raw.find(boots_[i]);
+        while (at != std::string::npos && at > 0 && raw[at - 1] != '\n' && raw[at - 1] != '\r') {
+            at = raw.find(boots_[i], at + 1);
+        }
+        if (at != std::string::npos) {
+            const size_t end = raw.find_first_of("\r\n", at);
+            return std::pair{
+                i, raw.substr(at, end == std::string::npos ? std::string::npos : end - at)};
+        }
+    }
+    return std::nullopt;
+}
+
+void AtParser::abandonRaw(Sink& sink) {
+    if (mode_ == Mode::Line) {
+        return;
+    }
+    // A boot indication at a line start in the unfinished block: the module restarted in the
+    // middle of it. (Inside a complete block it would be data; this one never completed.)
+    if (auto boot =
+            bootInside(pending_ && mode_ == Mode::Trailer ? pending_->response.data : raw_)) {
+        bootLine(boot->first, boot->second, sink);
+        return;
+    }
+    if (raw_urc_) {
+        const std::string header = raw_header_;
+        resetRaw();
+        sink.stray("(the data after \"" + header + "\" stopped arriving; dropped)");
+        return;
+    }
+    if (!pending_) {
+        resetRaw();
+        return;
+    }
+    const size_t got = pending_->response.data.size() + raw_.size();
+    Pending p = std::move(*pending_);
+    pending_.reset();
+    resetRaw();
+    p.response.final = "the module stopped sending in the middle of the data of " +
+                       p.expect.command + " (after " + std::to_string(got) + " bytes)";
+    std::deque<HeldUrc> held = std::move(held_);
+    held_.clear();
+    sink.done(std::move(p.response), Outcome::Stalled);
+    for (auto& h : held) {
+        sink.urc(h.index, h.line, std::move(h.data));
+    }
 }
 
 bool AtParser::promptIsBare() const {

@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "uplinkd/at_channel.hpp"
@@ -59,6 +60,8 @@ class AtParser {
         Ok,        ///< a success final result
         Error,     ///< a failure final result (in AtResponse::final)
         NoPrompt,  ///< a success final result, but the prompt for the payload never came
+        Framing,   ///< a data block was not framed as announced (why: AtResponse::final)
+        Stalled,   ///< the module stopped in the middle of a data block (abandonRaw())
     };
 
     /// Receives the parser's events. Callbacks may call begin() and cancel().
@@ -71,6 +74,11 @@ class AtParser {
         virtual void done(AtResponse response, Outcome outcome) = 0;
         /// A registered URC (its index from addUrc) with its raw bytes, if it has any.
         virtual void urc(size_t index, const std::string& line, std::string data) = 0;
+        /// A boot indication (its index from addBoot): held URCs and any partial data block were
+        /// forgotten just before this call, and so was the pending command if it had begun to
+        /// answer (or was in a data phase). One written but not answered yet stays pending():
+        /// the restarted module may still answer it (see dropPending()).
+        virtual void boot(size_t index, const std::string& line) = 0;
         /// A line that nobody waits for, or line noise: for debug logs only.
         virtual void stray(const std::string& line) { (void)line; }
     };
@@ -78,22 +86,34 @@ class AtParser {
     /// Registers a URC prefix; with `count`, the line is followed by that many raw bytes.
     /// Returns its index for Sink::urc.
     size_t addUrc(std::string prefix, std::function<size_t(const std::string&)> count = {});
+    /// Registers a boot-indication prefix (see AtChannel::onBoot). Returns its index for
+    /// Sink::boot (its own numbering, apart from the URCs').
+    size_t addBoot(std::string prefix);
     void clearUrcs();
 
     /// A command was written; its reply is expected from now on.
     void begin(Expect expect);
     /// Forgets the pending command and any partial input (timeout, module reset).
     void cancel();
+    /// Forgets the pending command only (its answer will not come).
+    void dropPending();
     bool pending() const { return pending_.has_value(); }
 
     /// Feeds bytes from the module. Callbacks on `sink` run from inside this call.
     void feed(std::string_view bytes, Sink& sink);
 
+    /// Inside a byte-counted or pattern-terminated block (the channel watches it for silence).
+    bool inRawData() const { return mode_ != Mode::Line; }
+    /// The module went silent inside a raw block: the block is abandoned. When a boot
+    /// indication starts a line inside it, that is a reboot (Sink::boot); otherwise the pending
+    /// command ends as Outcome::Stalled (a URC's block is dropped as stray).
+    void abandonRaw(Sink& sink);
+
     /// Longest line kept; longer ones are dropped as noise.
     static constexpr size_t kMaxLine = 4096;
 
   private:
-    enum class Mode { Line, Counted, Pattern };
+    enum class Mode { Line, Counted, Pattern, Trailer };
     struct Urc {
         std::string prefix;
         std::function<size_t(const std::string&)> count;
@@ -105,6 +125,7 @@ class AtParser {
         bool replied = false;  ///< anything but the echo came back
         bool prompt_seen = false;
         bool data_phase = false;  ///< between the prompt or the data and the final result
+        std::string broken;       ///< why the data framing failed: lines are dropped until final
     };
     struct HeldUrc {
         size_t index;
@@ -119,9 +140,17 @@ class AtParser {
     void deliverUrc(size_t index, std::string line, std::string data, Sink& sink);
     void finish(AtFinalKind kind, const std::string& final_line, Sink& sink);
     std::optional<size_t> matchUrc(const std::string& text) const;
+    /// The boot indication that `text` is (line noise before it is tolerated).
+    std::optional<size_t> matchBoot(std::string_view text) const;
+    void bootLine(size_t index, const std::string& text, Sink& sink);
+    /// A boot indication at a line start inside `raw` (a data block that broke its framing).
+    std::optional<std::pair<size_t, std::string>> bootInside(const std::string& raw) const;
+    void trailerByte(char c, Sink& sink);
+    void resetRaw();
     bool promptIsBare() const;
 
     std::vector<Urc> urcs_;
+    std::vector<std::string> boots_;
     std::optional<Pending> pending_;
     std::deque<HeldUrc> held_;
 
@@ -134,6 +163,7 @@ class AtParser {
     std::optional<size_t> raw_urc_;  ///< Counted: for this URC, else for the command
     std::string raw_header_;
     std::string raw_;
+    size_t trailer_pos_ = 0;   ///< Trailer: bytes of the terminator matched so far
     uint64_t generation_ = 0;  ///< bumped by cancel(): stop feeding the rest of a chunk
 };
 

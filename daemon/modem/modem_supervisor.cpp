@@ -14,6 +14,8 @@ using Clock = std::chrono::steady_clock;
 constexpr int kProbesAfterSoft = 2;   ///< "AT" tries before a soft restart gives up
 constexpr int kProbesAfterBoot = 10;  ///< "AT" tries after a reset or power-on
 constexpr milliseconds kStatusPoll{200};
+constexpr int kBootsPerAttempt = 3;  ///< restarts during one bring-up before it counts as failed
+constexpr int kExhaustedInARow = 2;  ///< "no more sessions" refusals that start a recovery
 
 bool noAnswer(const Error& e) {
     return e.code == "at_timeout" || e.code == "at_closed";
@@ -44,6 +46,7 @@ ModemSupervisor::~ModemSupervisor() {
     alive_.reset();
     at_.setTimeoutObserver({});
     at_.setLineErrorObserver({});
+    at_.setBootObserver({});
 }
 
 const char* ModemSupervisor::stateName(State s) {
@@ -88,6 +91,11 @@ void ModemSupervisor::start() {
     at_.setLineErrorObserver([this, alive](const Error& e) {
         if (!alive.expired()) {
             recover(e.message);
+        }
+    });
+    at_.setBootObserver([this, alive](const std::string& line) {
+        if (!alive.expired()) {
+            onBoot(line);
         }
     });
     attempt(Step::Initial);
@@ -150,6 +158,8 @@ void ModemSupervisor::attempt(Step step) {
     guard_.cancel();
     health_timer_.cancel();
     probing_ = false;
+    awaiting_boot_ = false;
+    boots_in_attempt_ = 0;
     state_ = step == Step::Initial ? State::Starting : State::Recovering;
     if (step != Step::Initial) {
         at_.reset();  // the hung module's commands fail now
@@ -244,11 +254,13 @@ void ModemSupervisor::waitOff(uint64_t gen, Clock::time_point deadline) {
 
 void ModemSupervisor::afterPower(uint64_t gen, Step step) {
     phase_ = "waiting for the module to boot";
+    awaiting_boot_ = true;
     after(power_.timings().boot_wait, gen,
           [this, gen, step] { bringUp(gen, step, kProbesAfterBoot); });
 }
 
 void ModemSupervisor::bringUp(uint64_t gen, Step step, int probes_left) {
+    awaiting_boot_ = false;
     phase_ = "waiting for the module to answer AT";
     probing_ = true;
     std::weak_ptr<bool> alive = alive_;
@@ -333,14 +345,84 @@ void ModemSupervisor::attemptFailed(uint64_t gen, Step step, const Error& error,
 }
 
 void ModemSupervisor::recover(const std::string& why) {
+    recover(why, Step::Soft);
+}
+
+void ModemSupervisor::recover(const std::string& why, Step step) {
     if (state_ != State::Ready) {
         return;  // an attempt is already under way; it notices by itself
     }
     problem_ = why;
     cause_ = why;
     failures_ = 0;
-    logWarning("uplink " + options_.uplink + ": " + why + "; recovering the modem");
-    attempt(Step::Soft);
+    logWarning("uplink " + options_.uplink + ": " + why + "; recovering the modem (" +
+               stepName(step) + ")");
+    attempt(step);
+}
+
+ModemSupervisor::Step ModemSupervisor::rungAfter(Step step) const {
+    const std::vector<Step> steps = ladder();
+    auto it = std::find(steps.begin(), steps.end(), step);
+    if (it == steps.end()) {
+        return steps.front();
+    }
+    return it + 1 == steps.end() ? *it : *(it + 1);
+}
+
+void ModemSupervisor::onBoot(const std::string& line) {
+    const std::string what = "the module restarted (" + line + ")";
+    switch (state_) {
+        case State::Ready:
+            // Unexpected: whatever the driver set up is gone (echo, error codes, registration,
+            // bearer, sockets). Its full start sequence runs again.
+            recover(what + " by itself");
+            return;
+        case State::Starting:
+        case State::Recovering: {
+            if (awaiting_boot_) {
+                // The boot this attempt waits for: no need to wait out the rest.
+                const uint64_t gen = ++gen_;
+                timer_.cancel();
+                bringUp(gen, step_, kProbesAfterBoot);
+                return;
+            }
+            // A restart in the middle of the bring-up: its commands failed with it; begin the
+            // bring-up again, unless the module keeps restarting.
+            const uint64_t gen = ++gen_;
+            guard_.cancel();
+            probing_ = false;
+            if (++boots_in_attempt_ > kBootsPerAttempt) {
+                attemptFailed(gen, step_,
+                              makeError("modem_reset", what + " again and again while starting"),
+                              true);
+                return;
+            }
+            logInfo("uplink " + options_.uplink + ": " + what + " during " + stepName(step_) +
+                    "; starting it again");
+            bringUp(gen, step_, kProbesAfterBoot);
+            return;
+        }
+        case State::Waiting:
+            return;  // the next attempt starts it anyway
+    }
+}
+
+void ModemSupervisor::exhausted(const std::string& why) {
+    if (state_ != State::Ready) {
+        return;
+    }
+    if (++exhausted_ < kExhaustedInARow) {
+        return;  // the driver freed what it could; one refusal may pass
+    }
+    exhausted_ = 0;
+    const Step step = exhausted_rung_ ? rungAfter(*exhausted_rung_) : Step::Soft;
+    exhausted_rung_ = step;
+    recover("the module refuses new connections (" + why + ")", step);
+}
+
+void ModemSupervisor::sessionOpened() {
+    exhausted_ = 0;
+    exhausted_rung_.reset();
 }
 
 void ModemSupervisor::suspect(const std::string& why) {

@@ -1,14 +1,17 @@
 // ModemSupervisor: keeps the module usable. Opens the serial line, brings the module up with
 // driver.start(), probes it with "AT" when the line is idle or after a command timed out, and
 // when it does not answer escalates: soft restart (driver.start() again), reset line, power
-// cycle, with growing pauses in between. The uplink asks it whether the module may be used and,
-// if not, why. Thread: loop.
+// cycle, with growing pauses in between. A boot indication (the module restarted, expected or
+// not) makes it run driver.start() again at once; a module that keeps refusing new sessions
+// climbs the same ladder. The uplink asks it whether the module may be used and, if not, why.
+// Thread: loop.
 #pragma once
 
 #include <asio.hpp>
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -50,6 +53,12 @@ class ModemSupervisor {
     std::string notReady() const;
     /// Something outside saw the module misbehave: probe it now.
     void suspect(const std::string& why);
+    /// The module refused a new session for lack of resources ("no more sessions"). Twice in
+    /// a row escalates like a hang: soft restart, then reset line, then power cycle, each rung
+    /// only when the one before did not help (no session opened since).
+    void exhausted(const std::string& why);
+    /// A session was opened: the module's resources are fine again.
+    void sessionOpened();
 
     State state() const { return state_; }
     static const char* stateName(State s);
@@ -67,6 +76,9 @@ class ModemSupervisor {
     void onStarted(uint64_t gen, Step step, Status st);
     void attemptFailed(uint64_t gen, Step step, const Error& error, bool hang);
     void recover(const std::string& why);
+    void recover(const std::string& why, Step step);
+    void onBoot(const std::string& line);
+    Step rungAfter(Step step) const;
     void scheduleHealthCheck();
     void healthCheck();
     void after(std::chrono::milliseconds delay, uint64_t gen, std::function<void()> fn);
@@ -86,9 +98,13 @@ class ModemSupervisor {
     bool started_ = false;
     bool ever_ready_ = false;
     bool probing_ = false;
-    std::string problem_;                ///< why the module is not ready (or was last not ready)
-    std::string cause_;                  ///< what started the running recovery
-    std::string phase_ = "not started";  ///< what the running attempt is doing
+    bool awaiting_boot_ = false;          ///< after a reset or power-on, before the boot wait ended
+    int boots_in_attempt_ = 0;            ///< boot indications during the running attempt
+    int exhausted_ = 0;                   ///< "no more sessions" refusals in a row
+    std::optional<Step> exhausted_rung_;  ///< the rung last used against them
+    std::string problem_;                 ///< why the module is not ready (or was last not ready)
+    std::string cause_;                   ///< what started the running recovery
+    std::string phase_ = "not started";   ///< what the running attempt is doing
     Step next_step_ = Step::Soft;
     std::chrono::steady_clock::time_point next_at_{};
     uint64_t recoveries_ = 0;

@@ -231,9 +231,13 @@ void ModemUplink::open(const ModemSocketRequest& request, ConnectHandler handler
             if (tls && certificateProblem(e)) {
                 provisioned_.clear();  // write the certificates again next time
             }
+            if (e.code == "modem_no_sessions") {
+                supervisor_->exhausted(e.message);
+            }
             handler(Failure{e});
             return;
         }
+        supervisor_->sessionOpened();
         handler(std::move(r));
     });
 }

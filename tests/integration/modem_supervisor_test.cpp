@@ -223,6 +223,61 @@ TEST_F(SupervisorTest, WithoutPowerControlItKeepsTryingSoftRestartsWithBackoff) 
     EXPECT_EQ(supervisor_->recoveries(), 1u);
 }
 
+TEST_F(SupervisorTest, AnUnexpectedRestartFailsTheCommandInFlightAndStartsTheModuleAgain) {
+    build("emulator");
+    std::vector<std::string> boots;
+    channel_.onBoot("+KSUP:", [&](const std::string& line) { boots.push_back(line); });
+    supervisor_->start();
+    ASSERT_TRUE(runUntil([&] { return supervisor_->ready(); })) << supervisor_->notReady();
+    const int starts = driver_->starts;
+    const uint64_t boots_before = channel_.boots();
+    boots.clear();
+    // A command inside its data phase: the module waits for 100 bytes that never come.
+    std::optional<Result<AtResponse>> r;
+    channel_.commandWithData("AT+KCERTSTORE=0,100", AtDataWrite{"CONNECT", "", ""}, 60s,
+                             [&](Result<AtResponse> x) { r = std::move(x); });
+    ASSERT_TRUE(runUntil([&] { return emu_->status()["in_data_phase"] == true; }));
+    ASSERT_EQ(emu_->control("reset"), "ok reset");
+    ASSERT_TRUE(runUntil([&] { return r.has_value(); }, 90s));
+    ASSERT_FALSE(*r);
+    EXPECT_EQ(r->error().code, "at_reset") << r->error().message;
+    EXPECT_NE(r->error().message.find("+KSUP: 0"), std::string::npos) << r->error().message;
+    EXPECT_EQ(boots, std::vector<std::string>{"+KSUP: 0"});
+    // The driver's whole start runs again (echo is back on after a restart: it goes off again).
+    ASSERT_TRUE(runUntil([&] { return supervisor_->ready() && driver_->starts > starts; }))
+        << supervisor_->notReady();
+    EXPECT_EQ(supervisor_->recoveries(), 1u);
+    EXPECT_TRUE(power_->calls.empty());
+    EXPECT_EQ(emu_->status()["echo"], false);
+    EXPECT_EQ(channel_.boots(), boots_before + 1);
+}
+
+TEST_F(SupervisorTest, RepeatedRefusalsForLackOfSessionsClimbTheLadder) {
+    build("emulator");
+    supervisor_->start();
+    ASSERT_TRUE(runUntil([&] { return supervisor_->ready(); })) << supervisor_->notReady();
+    supervisor_->exhausted("+CME ERROR: 912");
+    EXPECT_TRUE(supervisor_->ready());  // one refusal may pass
+    supervisor_->exhausted("+CME ERROR: 912");
+    EXPECT_FALSE(supervisor_->ready());
+    ASSERT_TRUE(runUntil([&] { return supervisor_->ready(); })) << supervisor_->notReady();
+    EXPECT_NE(supervisor_->lastRecovery().find("soft restart"), std::string::npos);
+    EXPECT_TRUE(power_->calls.empty());
+    // The soft restart did not help (no session opened since): the next rung.
+    supervisor_->exhausted("+CME ERROR: 912");
+    supervisor_->exhausted("+CME ERROR: 912");
+    ASSERT_TRUE(runUntil([&] { return supervisor_->ready(); })) << supervisor_->notReady();
+    EXPECT_NE(supervisor_->lastRecovery().find("reset line"), std::string::npos);
+    EXPECT_EQ(power_->calls, std::vector<std::string>{"reset"});
+    // Once a session opened, a later exhaustion starts from the bottom again.
+    supervisor_->sessionOpened();
+    supervisor_->exhausted("+CME ERROR: 912");
+    supervisor_->exhausted("+CME ERROR: 912");
+    ASSERT_TRUE(runUntil([&] { return supervisor_->ready(); })) << supervisor_->notReady();
+    EXPECT_NE(supervisor_->lastRecovery().find("soft restart"), std::string::npos);
+    EXPECT_EQ(supervisor_->recoveries(), 3u);
+}
+
 TEST_F(SupervisorTest, AModuleThatIsOffIsSwitchedOn) {
     build("emulator");
     ASSERT_EQ(emu_->control("power off"), "ok power off");

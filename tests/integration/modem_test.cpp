@@ -379,6 +379,9 @@ class SniOffChannel final : public AtChannel {
         std::function<void(const std::string& line, std::string data)> handler) override {
         inner_.onUrcWithData(prefix, std::move(count), std::move(handler));
     }
+    void onBoot(const std::string& prefix, UrcHandler handler) override {
+        inner_.onBoot(prefix, std::move(handler));
+    }
     void reset() override { inner_.reset(); }
     uint64_t bytesWritten() const override { return inner_.bytesWritten(); }
     uint64_t bytesRead() const override { return inner_.bytesRead(); }

@@ -7,7 +7,12 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
+#include <random>
+#include <sstream>
+
+#include "tunnel/connect_request.hpp"
 
 namespace uplinkd::testing {
 
@@ -78,6 +83,157 @@ std::string ModemEmulator::control(const std::string& line) const {
 
 nlohmann::json ModemEmulator::status() const {
     return nlohmann::json::parse(control("status"), nullptr, false);
+}
+
+// ---- helpers for end-to-end tests -----------------------------------------------------------
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+const DriverCase kHl78Case{"sierra-hl78", "hl78",       "+KSUP: 0",
+                           "AT+KTCPSND",  "AT+KTCPCFG", "AT+KCNXUP"};
+const DriverCase kA76xxCase{"simcom-a76xx", "a76xx",       "*ATREADY: 1",
+                            "AT+CCHSEND",   "AT+CIPOPEN=", "AT+NETOPEN"};
+
+void PrintTo(const DriverCase& d, std::ostream* os) {
+    *os << d.model;
+}
+
+void requireDriverPlugin(const DriverCase& d) {
+    const std::string so = pluginDir() + "/uplinkd-modem-" + d.driver + ".so";
+    ASSERT_TRUE(std::filesystem::exists(so))
+        << so << " is missing: the modem driver plugin " << d.driver << " was not built";
+}
+
+std::string modemUplinkConfig(const DriverCase& d, const ModemEmulator& emu, const std::string& tls,
+                              const std::string& power, const std::string& extra) {
+    std::ostringstream c;
+    c << "[uplinks.lte]\ntype = \"modem\"\ndriver = \"" << d.driver << "\"\ndevice = \""
+      << emu.device() << "\"\nbaud = 115200\nflow_control = false\ntls = \"" << tls
+      << "\"\napn = \"internet\"\nhealth_check_ms = 1000\n"
+      << extra << "\n[uplinks.lte.power]\nbackend = \"" << power << "\"\n";
+    if (power == "emulator") {
+        c << "control_socket = \"" << emu.controlSocket() << "\"\nboot_wait_ms = 200\n";
+    }
+    c << "[routes.cloud]\nuplinks = [\"lte\"]\n";
+    return c.str();
+}
+
+json modemPublishRequest(int id, const std::string& topic, const std::string& payload) {
+    return json{{"op", "publish"},
+                {"id", id},
+                {"route", "cloud"},
+                {"topic", topic},
+                {"qos", 1},
+                {"report_delivered", true},
+                {"payload_b64", base64Encode(payload)}};
+}
+
+json awaitApiReply(ApiClient& c, const json& id, const std::string& status,
+                   std::chrono::milliseconds timeout) {
+    while (true) {
+        auto r = c.receive(timeout);
+        if (!r) {
+            ADD_FAILURE() << "no \"" << status << "\" reply for id " << id << ": "
+                          << r.error().message;
+            return {};
+        }
+        if ((*r)["id"] == id && ((*r)["status"] == status || (*r)["status"] == "error")) {
+            return *r;
+        }
+    }
+}
+
+void deliverThrough(const Daemon& d, int id, const std::string& topic, const std::string& payload) {
+    ApiClient c;
+    ASSERT_TRUE(c.connect(d.socket()));
+    ASSERT_TRUE(c.send(modemPublishRequest(id, topic, payload)));
+    const json r = awaitApiReply(c, id, "delivered", 120s);
+    ASSERT_EQ(r["status"], "delivered") << r.dump() << "\n" << d.log();
+}
+
+size_t occurrences(const std::string& text, const std::string& what) {
+    size_t n = 0;
+    for (size_t pos = text.find(what); pos != std::string::npos; pos = text.find(what, pos + 1)) {
+        ++n;
+    }
+    return n;
+}
+
+bool waitForLogCount(const Daemon& d, const std::string& what, size_t n,
+                     std::chrono::milliseconds timeout) {
+    return waitUntil([&] { return occurrences(d.log(), what) >= n; }, timeout);
+}
+
+std::vector<std::string> framingTokenPayloads() {
+    std::string all;
+    for (int i = 0; i < 256; ++i) {
+        all += static_cast<char>(i);
+    }
+    const std::string tokens =
+        "--EOF--Pattern--\r\n+KTCP_NOTIF: 1,4\r\n\r\nOK\r\n\r\nERROR\r\n> \r\nCONNECT\r\n+++"
+        "\r\n+KSUP: 0\r\n\r\n*ATREADY: 1\r\n\r\nRDY\r\n\r\n+CIPRXGET: 1,0\r\n+IPCLOSE: 0,1\r\n"
+        "+CCH_PEER_CLOSED: 0\r\n+CCHRECV: DATA,0,5\r\n+KTCP_DATA: 1,99\r\n+CME ERROR: 912\r\n";
+    std::string large;
+    std::mt19937 rng(11);
+    while (large.size() < 6000) {  // several reads: tokens straddle read boundaries
+        large += tokens;
+        for (int i = 0; i < 37; ++i) {
+            large += static_cast<char>(rng() & 0xff);
+        }
+    }
+    return {"--EOF--Pattern--\r\n+KTCP_NOTIF: 1,4\r\n", tokens, "--EOF--Pattern--", all, large};
+}
+
+LocalSubscriber::LocalSubscriber(const Daemon& d, const std::string& filter)
+    : client_(std::make_unique<ApiClient>()) {
+    if (!client_->connect(d.socket())) {
+        ADD_FAILURE() << "cannot connect to the API";
+        return;
+    }
+    if (!client_->send({{"op", "subscribe"},
+                        {"id", "sub"},
+                        {"route", "cloud"},
+                        {"filter", filter},
+                        {"qos", 1}})) {
+        ADD_FAILURE() << "cannot send the subscription";
+        return;
+    }
+    const json ok = awaitApiReply(*client_, "sub", "ok", 30s);
+    EXPECT_EQ(ok["status"], "ok") << ok.dump();
+}
+
+bool LocalSubscriber::waitFor(const std::string& topic, std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (!received_.contains(topic)) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            deadline - std::chrono::steady_clock::now());
+        if (left <= 0ms) {
+            return false;
+        }
+        auto r = client_->receive(left);
+        if (!r || (*r)["event"] != "message") {
+            continue;
+        }
+        std::string payload;
+        if (r->contains("payload_b64")) {
+            payload = base64Decode((*r)["payload_b64"].get<std::string>()).value_or("?");
+        } else {
+            payload = (*r)["payload"].get<std::string>();
+        }
+        received_[(*r)["topic"].get<std::string>()].push_back(payload);
+    }
+    return true;
+}
+
+bool LocalSubscriber::ready(Subscriber& cloud, const std::string& topic) {
+    for (int i = 0; i < 60; ++i) {
+        cloud.publish(topic, "ready", 1);
+        if (waitFor(topic, 1s)) {
+            return true;
+        }
+    }
+    return false;
 }
 
 }  // namespace uplinkd::testing

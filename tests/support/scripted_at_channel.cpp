@@ -201,6 +201,10 @@ void ScriptedAtChannel::answer(Pending p) {
                 EXPECT_TRUE(found) << "no line starts with the header \"" << p.read.header
                                    << "\" in the reply to " << p.command;
             }
+        } else if (p.read.kind == AtDataRead::Kind::CountedAfterConnect) {
+            // The data may hold anything (the terminator too): it is read by count.
+            EXPECT_EQ(p.read.length, step.data.size()) << "byte count of " << p.command;
+            EXPECT_FALSE(p.read.terminator.empty()) << "no terminator for " << p.command;
         } else {
             EXPECT_FALSE(p.read.terminator.empty()) << "no terminator for " << p.command;
             EXPECT_EQ(step.data.find(p.read.terminator), std::string::npos)
@@ -273,6 +277,29 @@ void ScriptedAtChannel::onUrcWithData(
     const std::string& prefix, std::function<size_t(const std::string&)> count,
     std::function<void(const std::string& line, std::string data)> handler) {
     data_handlers_.push_back({prefix, std::move(count), std::move(handler)});
+}
+
+void ScriptedAtChannel::onBoot(const std::string& prefix, UrcHandler handler) {
+    boot_handlers_.emplace_back(prefix, std::move(handler));
+}
+
+bool ScriptedAtChannel::injectBoot(const std::string& line) {
+    bytes_read_ += line.size() + 4;
+    auto pending = std::move(queue_);
+    queue_.clear();
+    for (auto& p : pending) {
+        asio::post(loop_, [done = std::move(p.done), line] {
+            done(fail("at_reset", "the module restarted (" + line + ")"));
+        });
+    }
+    for (const auto& [prefix, handler] : boot_handlers_) {
+        if (line.starts_with(prefix)) {
+            const UrcHandler h = handler;
+            h(line);
+            return true;
+        }
+    }
+    return false;
 }
 
 void ScriptedAtChannel::reset() {

@@ -67,6 +67,9 @@ class ScriptedAtChannel final : public AtChannel {
     /// no handler took it.
     bool injectUrc(const std::string& line);
     bool injectUrcWithData(const std::string& line, const std::string& data);
+    /// The module restarted: every queued command fails with "at_reset" (posted), then the
+    /// boot handler for `line` runs. Returns false when no boot handler took it.
+    bool injectBoot(const std::string& line);
 
     // AtChannel
     void command(const std::string& command, std::chrono::milliseconds timeout, Done done) override;
@@ -78,6 +81,7 @@ class ScriptedAtChannel final : public AtChannel {
     void onUrcWithData(
         const std::string& prefix, std::function<size_t(const std::string&)> count,
         std::function<void(const std::string& line, std::string data)> handler) override;
+    void onBoot(const std::string& prefix, UrcHandler handler) override;
     void reset() override;
     uint64_t bytesWritten() const override { return bytes_written_; }
     uint64_t bytesRead() const override { return bytes_read_; }
@@ -106,6 +110,7 @@ class ScriptedAtChannel final : public AtChannel {
     std::vector<std::string> commands_;
     std::vector<std::string> written_;
     std::vector<std::pair<std::string, UrcHandler>> urc_handlers_;
+    std::vector<std::pair<std::string, UrcHandler>> boot_handlers_;
     struct DataHandler {
         std::string prefix;
         std::function<size_t(const std::string&)> count;

@@ -41,9 +41,11 @@ class Recorder final : public AtParser::Sink {
     void prompt() override { out += "PROMPT;"; }
     void done(AtResponse r, AtParser::Outcome o) override {
         out += std::string("DONE(") +
-               (o == AtParser::Outcome::Ok      ? "ok"
-                : o == AtParser::Outcome::Error ? "error"
-                                                : "noprompt") +
+               (o == AtParser::Outcome::Ok        ? "ok"
+                : o == AtParser::Outcome::Error   ? "error"
+                : o == AtParser::Outcome::Framing ? "framing"
+                : o == AtParser::Outcome::Stalled ? "stalled"
+                                                  : "noprompt") +
                ") final='" + escape(r.final) + "' lines=[";
         for (size_t i = 0; i < r.lines.size(); ++i) {
             out += (i ? "|" : "") + escape(r.lines[i]);
@@ -61,6 +63,10 @@ class Recorder final : public AtParser::Sink {
             out += " data='" + escape(data) + "'";
         }
         out += ";";
+    }
+    void boot(size_t index, const std::string& line) override {
+        out += "BOOT" + std::to_string(index) + " '" + escape(line) + "';";
+        next();
     }
     void stray(const std::string&) override { out += "STRAY;"; }
 
@@ -80,6 +86,7 @@ class Recorder final : public AtParser::Sink {
 struct UrcSpec {
     std::string prefix;
     bool with_data = false;  ///< the count is the last number of the line
+    bool boot = false;       ///< a boot indication (AtParser::addBoot)
 };
 
 struct Case {
@@ -127,6 +134,19 @@ AtParser::Expect pattern(std::string command, std::string terminator) {
 }
 
 const std::string kEof = "--EOF--Pattern--";
+
+/// AT+KTCPRCV-style: CONNECT, exactly `n` bytes, the pattern, the final result.
+AtParser::Expect countedConnect(std::string command, size_t n) {
+    AtDataRead r;
+    r.kind = AtDataRead::Kind::CountedAfterConnect;
+    r.length = n;
+    r.terminator = kEof;
+    return AtParser::Expect{std::move(command), "", r};
+}
+
+/// What a peer may send to make a pattern-scanning reader lose the frame.
+const std::string kHostile = kEof + "\r\n+KTCP_NOTIF: 1,4\r\n\r\nOK\r\nERROR\r\n> CONNECT\r\n+++" +
+                             "\r\n+KSUP: 0\r\n--EOF--Patt";
 
 std::vector<Case> cases() {
     std::string garbage("\xff\x00\x13noise\x01\x80", 10);
@@ -284,6 +304,60 @@ std::vector<Case> cases() {
          {},
          "\r\nCONNECT\r\n" + kEof + "\r\nOK\r\n",
          "DONE(ok) final='OK' lines=[];"},
+        // Counted after CONNECT: the count decides, never the bytes
+        {"counted after CONNECT: pattern, URCs and results inside the data",
+         {countedConnect("AT+KTCPRCV=1," + std::to_string(kHostile.size()), kHostile.size())},
+         {{"+KTCP_NOTIF:"}, {"+KSUP:", false, true}},
+         "\r\nCONNECT\r\n" + kHostile + kEof + "\r\nOK\r\n",
+         "DONE(ok) final='OK' lines=[] data='" + escape(kHostile) + "';"},
+        {"counted after CONNECT: data that is just the pattern",
+         {countedConnect("AT+KTCPRCV=1,16", 16)},
+         {},
+         "\r\nCONNECT\r\n" + kEof + kEof + "\r\nOK\r\n",
+         "DONE(ok) final='OK' lines=[] data='" + kEof + "';"},
+        {"counted after CONNECT: a URC after the frame is delivered after OK",
+         {countedConnect("AT+KTCPRCV=1,3", 3)},
+         {{"+KTCP_DATA:"}},
+         "\r\nCONNECT\r\nabc" + kEof + "\r\n+KTCP_DATA: 1,9\r\n\r\nOK\r\n",
+         "DONE(ok) final='OK' lines=[] data='abc';URC0 '+KTCP_DATA: 1,9';"},
+        {"counted after CONNECT: no pattern after the count is a framing error",
+         {countedConnect("AT+KTCPRCV=1,3", 3), cmd("AT")},
+         {{"+KTCP_NOTIF:"}},
+         "\r\nCONNECT\r\nabcde\r\n+KTCP_NOTIF: 1,4\r\nOK\r\n\r\nOK\r\n",
+         "STRAY;STRAY;DONE(framing) final='the module did not end the 3 data bytes of "
+         "AT+KTCPRCV=1,3 with --EOF--Pattern-- (then OK)' lines=[] data='abc';DONE(ok) "
+         "final='OK' lines=[];"},
+        {"counted after CONNECT: an error instead of CONNECT",
+         {countedConnect("AT+KTCPRCV=9,3", 3)},
+         {},
+         "\r\n+CME ERROR: 910\r\n",
+         "DONE(error) final='+CME ERROR: 910' lines=[];"},
+        {"a restart inside a counted read: the boot indication where the pattern belongs",
+         {countedConnect("AT+KTCPRCV=1,4", 4), cmd("ATE0")},
+         {{"+KSUP:", false, true}},
+         "\r\nCONNECT\r\nx\r\n+KSUP: 0\r\nATE0\r\r\nOK\r\n",
+         "BOOT0 '+KSUP: 0';DONE(ok) final='OK' lines=[];"},
+        // Boot indications
+        {"boot indication while idle",
+         {},
+         {{"*ATREADY:", false, true}},
+         "\r\n*ATREADY: 1\r\n",
+         "BOOT0 '*ATREADY: 1';"},
+        {"boot indication fails the command in its data phase and drops held URCs",
+         {cmd("AT+KTCPSND=1,5", "CONNECT"), cmd("ATE0")},
+         {{"+KTCP_DATA:"}, {"+KSUP:", false, true}},
+         "\r\nCONNECT\r\n\r\n+KTCP_DATA: 1,3\r\n\r\n+KSUP: 0\r\nATE0\r\r\nOK\r\n",
+         "PROMPT;BOOT0 '+KSUP: 0';DONE(ok) final='OK' lines=[];"},
+        {"boot indication after restart noise",
+         {cmd("AT+CSQ")},
+         {{"+KSUP:", false, true}},
+         std::string("\r\n\x00\xff\xfe+KSUP: 0\r\n", 15),
+         "BOOT0 '" + escape(std::string("\x00\xff\xfe+KSUP: 0", 11)) + "';"},
+        {"boot indication inside counted data is data",
+         {counted("AT+CIPRXGET=2,0,13", "+CIPRXGET: 2,", ciprxgetRead)},
+         {{"*ATREADY:", false, true}},
+         "\r\n+CIPRXGET: 2,0,13,0\r\n*ATREADY: 1\r\n\r\nOK\r\n",
+         "DONE(ok) final='OK' lines=[+CIPRXGET: 2,0,13,0] data='*ATREADY: 1\\r\\n';"},
         // Noise
         {"garbage before a response",
          {cmd("AT+CSQ")},
@@ -301,6 +375,11 @@ std::vector<Case> cases() {
          {},
          std::string(5000, 'x') + "\r\nOK\r\n",
          "STRAY;DONE(ok) final='OK' lines=[];"},
+        {"the LF of a final result arrives after the next command was sent",
+         {cmd("AT"), countedConnect("AT+KTCPRCV=1,4", 4)},
+         {},
+         "\r\nOK\r\nAT+KTCPRCV=1,4\r\r\nCONNECT\r\n\nOK\r" + kEof + "\r\nOK\r\n",
+         "DONE(ok) final='OK' lines=[];DONE(ok) final='OK' lines=[] data='\\nOK\\r';"},
         // Queue
         {"commands one after another",
          {cmd("AT"), cmd("AT+CSQ")},
@@ -313,7 +392,9 @@ std::vector<Case> cases() {
 std::string run(const Case& c, const std::vector<size_t>& chunks) {
     AtParser parser;
     for (const auto& u : c.urcs) {
-        if (u.with_data) {
+        if (u.boot) {
+            parser.addBoot(u.prefix);
+        } else if (u.with_data) {
             parser.addUrc(u.prefix, lastNumber);
         } else {
             parser.addUrc(u.prefix);
@@ -400,6 +481,34 @@ TEST(AtParser, CancelForgetsThePendingCommandAndPartialInput) {
     parser.begin(cmd("AT"));
     parser.feed("\r\nOK\r\n", rec);
     EXPECT_EQ(rec.out, "DONE(ok) final='OK' lines=[];");
+}
+
+TEST(AtParser, AStalledBlockIsAbandonedAndABootInsideItIsTheRestart) {
+    AtParser parser;
+    parser.addBoot("+KSUP:");
+    Recorder rec(parser, {countedConnect("AT+KTCPRCV=1,100", 100), cmd("AT")});
+    // The module restarted after 5 of 100 bytes: its boot indication arrives as "data".
+    parser.feed("\r\nCONNECT\r\nhello\r\n+KSUP: 0\r\n", rec);
+    EXPECT_TRUE(parser.inRawData());
+    EXPECT_EQ(rec.out, "");
+    parser.abandonRaw(rec);
+    EXPECT_EQ(rec.out, "BOOT0 '+KSUP: 0';");
+    EXPECT_FALSE(parser.inRawData());
+    parser.feed("\r\nOK\r\n", rec);
+    EXPECT_EQ(rec.out, "BOOT0 '+KSUP: 0';DONE(ok) final='OK' lines=[];");
+}
+
+TEST(AtParser, AStalledBlockWithoutABootEndsTheCommandAsStalled) {
+    AtParser parser;
+    parser.addBoot("+KSUP:");
+    Recorder rec(parser, {countedConnect("AT+KTCPRCV=1,100", 100)});
+    // "+KSUP: 0" inside the data but not at a line start: not a restart.
+    parser.feed("\r\nCONNECT\r\nab+KSUP: 0", rec);
+    parser.abandonRaw(rec);
+    EXPECT_EQ(rec.out,
+              "DONE(stalled) final='the module stopped sending in the middle of the data of "
+              "AT+KTCPRCV=1,100 (after 10 bytes)' lines=[];");
+    EXPECT_FALSE(parser.inRawData());
 }
 
 TEST(AtParser, GarbageDetection) {

@@ -149,7 +149,7 @@ TEST(A76xxCommands, SslContextAlwaysTurnsSniOn) {
     }
     EXPECT_EQ(cmds,
               (std::vector<std::string>{
-                  "AT+CSSLCFG=\"sslversion\",0,4", "AT+CSSLCFG=\"authmode\",0,1",
+                  "AT+CSSLCFG=\"sslversion\",0,3", "AT+CSSLCFG=\"authmode\",0,1",
                   "AT+CSSLCFG=\"ignorelocaltime\",0,1",
                   "AT+CSSLCFG=\"cacert\",0,\"uplinkd_ca.pem\"", "AT+CSSLCFG=\"enableSNI\",0,1"}));
     const auto mutual = sslContextSteps(true, 1s);
@@ -199,6 +199,7 @@ class A76xxDriverTest : public uplinkd::testing::ModemDriverTest<A76xxDriver, A7
         scriptStartUntilRegistered();
         at_.expect("AT+CIPRXGET=1");
         at_.expect("AT+NETOPEN").urcAfter("+NETOPEN: 0");
+        at_.expect("AT+CIPOPEN?");  // no link left over
         const Status s = start();
         ASSERT_TRUE(s) << s.error().message;
     }
@@ -253,6 +254,7 @@ TEST_F(A76xxDriverTest, StartSetsManualReceiveBeforeNetopen) {
     at_.expect("AT+CGREG?").line("+CGREG: 0,5");  // registered on 2G/3G only: fine
     at_.expect("AT+CIPRXGET=1");
     at_.expect("AT+NETOPEN").urcAfter("+NETOPEN: 0");
+    at_.expect("AT+CIPOPEN?");
     const Status s = start();
     EXPECT_TRUE(s) << s.error().message;
 }
@@ -278,6 +280,13 @@ TEST_F(A76xxDriverTest, StartCopesWithAnOpenNetworkFromAnEarlierRun) {
     at_.expect("AT+CIPRXGET=1");
     at_.expect("AT+NETOPEN").error("ERROR");
     at_.expect("AT+NETOPEN?").line("+NETOPEN: 1");
+    // Links of the earlier run are still open in the module: they are closed.
+    at_.expect("AT+CIPOPEN?")
+        .line("+CIPOPEN: 0,\"TCP\",\"10.0.0.1\",1883,-1")
+        .line("+CIPOPEN: 1")
+        .line("+CIPOPEN: 7,\"TCP\",\"10.0.0.1\",1883,-1");
+    at_.expect("AT+CIPCLOSE=0");
+    at_.expect("AT+CIPCLOSE=7").error("ERROR");
     const Status s = start();
     EXPECT_TRUE(s) << s.error().message;
 }
@@ -286,6 +295,7 @@ TEST_F(A76xxDriverTest, StartTakesAlreadyOpenedAsSuccess) {
     scriptStartUntilRegistered();
     at_.expect("AT+CIPRXGET=1");
     at_.expect("AT+NETOPEN").error("+IP ERROR: Network is already opened");
+    at_.expect("AT+CIPOPEN?");
     EXPECT_TRUE(start());
 }
 
@@ -499,7 +509,7 @@ TEST_F(A76xxDriverTest, SocketsFailWhenTheModuleRestarts) {
     started();
     auto s = openTcp();
     ASSERT_TRUE(s);
-    at_.injectUrc("*ATREADY: 1");
+    ASSERT_TRUE(at_.injectBoot("*ATREADY: 1"));
     std::array<uint8_t, 8> buf{};
     const auto rd = readNow(*s, buf);
     ASSERT_TRUE(rd.has_value());

@@ -90,6 +90,38 @@ TEST(Hl78Parsers, SocketUrcs) {
     EXPECT_FALSE(parseKsup("+KSUP: x"));
 }
 
+TEST(Hl78Parsers, SessionListingAndCounts) {
+    EXPECT_EQ(parseKtcpStatList({"+KTCPSTAT: 1,3,-1,0,0", "+KTCPSTAT: 6,1,-1,0,12", "OK",
+                                 "+KTCPSTAT: 3,-1,0,0", "+KTCPSTAT: x,1,-1,0,0",
+                                 "+KTCPSTAT: 0,1,-1,0,0", "+KCNX_IND: 1,1"}),
+              (std::vector<ListedSession>{{1, 3}, {6, 1}}));
+    EXPECT_TRUE(parseKtcpStatList({}).empty());
+    const auto st = parseKtcpStat("+KTCPSTAT: 3,-1,0,1500");
+    ASSERT_TRUE(st);
+    EXPECT_EQ(st->status, 3);
+    EXPECT_EQ(st->received, 1500u);
+    for (const char* bad : {"+KTCPSTAT: 1,3,-1,0,0", "+KTCPSTAT: 3,-1,0,-5", "+KTCPSTAT:", "x"}) {
+        EXPECT_FALSE(parseKtcpStat(bad)) << bad;
+    }
+    for (const char* yes :
+         {"+CME ERROR: 912", "+CME ERROR: 902", "+KTCP_NOTIF: 1,11", "+KTCP_NOTIF: 2,1"}) {
+        EXPECT_TRUE(noSessionsLeft(yes)) << yes;
+    }
+    for (const char* no : {"+CME ERROR: 910", "ERROR", "+KTCP_NOTIF: 1,4", "", "912"}) {
+        EXPECT_FALSE(noSessionsLeft(no)) << no;
+    }
+}
+
+TEST(Hl78Commands, CryptoProfileAndTlsSession) {
+    EXPECT_EQ(ksslcryptoCommand(kTlsProfile, false, true), "AT+KSSLCRYPTO=1,8,3,25392,12,4,1,0");
+    EXPECT_EQ(ksslcryptoCommand(kTlsProfile, true, true), "AT+KSSLCRYPTO=1,8,3,25392,12,4,3,0");
+    EXPECT_EQ(ksslcryptoCommand(kTlsProfile, false, false), "AT+KSSLCRYPTO=1,8,3,25392,12,4,1");
+    EXPECT_EQ(ktcpcfgCommand(kModeTlsClient, "h.example", 8883),
+              "AT+KTCPCFG=1,3,\"h.example\",8883,,,,,1");
+    EXPECT_EQ(ktcpcfgCommand(kModePlainClient, "h.example", 1883),
+              "AT+KTCPCFG=1,0,\"h.example\",1883");
+}
+
 TEST(Hl78Parsers, Cereg) {
     struct Case {
         std::string line;
@@ -283,11 +315,16 @@ class Hl78DriverTest : public uplinkd::testing::ModemDriverTest<Hl78Driver, Hl78
   protected:
     Hl78DriverTest() : ModemDriverTest(fastTiming()) {}
 
+    /// Echo off, numeric errors, the pattern, then the module's sessions are listed (none).
     void scriptInit() {
         at_.expect("ATE0");
         at_.expect("AT+CMEE=1");
         at_.expect("AT+KPATTERN=\"--EOF--Pattern--\"");
+        at_.expect("AT+KTCPSTAT");
     }
+
+    /// The crypto profile written before a TLS session.
+    void scriptCrypto() { at_.expect("AT+KSSLCRYPTO=1,8,3,25392,12,4,1,0"); }
 
     /// The bearer: AT+KCNXCFG with the APN, then AT+KCNXUP, whose answer the caller adds.
     ScriptedAtChannel::Step& scriptBearer() {
@@ -655,9 +692,36 @@ TEST_F(Hl78DriverTest, ADataUrcDuringAReadIsNotLost) {
     auto s = openPlain();
     ASSERT_TRUE(s);
     at_.expect("AT+KTCPRCV=1,3").replyData("abc").urcBefore("+KTCP_DATA: 1,3");
+    // That count may already be spent: the module is asked how many bytes it holds.
+    at_.expect("AT+KTCPSTAT=1").line("+KTCPSTAT: 3,-1,0,3");
     at_.expect("AT+KTCPRCV=1,3").replyData("def");
     at_.injectUrc("+KTCP_DATA: 1,3");
     EXPECT_EQ(readAtLeast(*s, 6), "abcdef");
+    scriptClose();
+}
+
+TEST_F(Hl78DriverTest, ASpentCountIsNeverAskedFor) {
+    auto s = openPlain();
+    ASSERT_TRUE(s);
+    // The URC crossed the read and announced bytes the read already took.
+    at_.expect("AT+KTCPRCV=1,3").replyData("abc").urcBefore("+KTCP_DATA: 1,3");
+    at_.expect("AT+KTCPSTAT=1").line("+KTCPSTAT: 3,-1,0,0");
+    at_.injectUrc("+KTCP_DATA: 1,3");
+    EXPECT_EQ(readAtLeast(*s, 3), "abc");
+    drain(loop_);
+    EXPECT_EQ(at_.remaining(), 0u);
+    scriptClose();
+}
+
+TEST_F(Hl78DriverTest, ReadsAreByteCountedWhateverTheBytes) {
+    auto s = openPlain();
+    ASSERT_TRUE(s);
+    // A peer's payload that holds the end pattern, a URC and final results.
+    const std::string hostile =
+        "--EOF--Pattern--\r\n+KTCP_NOTIF: 1,4\r\nOK\r\nERROR\r\n> CONNECT\r\n+++\r\n+KSUP: 0\r\n";
+    at_.expect("AT+KTCPRCV=1," + std::to_string(hostile.size())).replyData(hostile);
+    at_.injectUrc("+KTCP_DATA: 1," + std::to_string(hostile.size()));
+    EXPECT_EQ(readAtLeast(*s, hostile.size()), hostile);
     scriptClose();
 }
 
@@ -691,15 +755,57 @@ TEST_F(Hl78DriverTest, OpenFailuresAreExplained) {
     EXPECT_EQ(r.error().code, "dns");
     EXPECT_NE(r.error().message.find("nowhere.invalid"), std::string::npos);
 
+    // No session left: the error says so with a code the supervisor counts, and the sessions
+    // nobody owns (left by a hang) are freed for the next attempt.
     at_.expect("AT+KTCPCFG=1,0,\"broker.example.com\",1883").error("+CME ERROR: 912");
+    at_.expect("AT+KTCPSTAT").line("+KTCPSTAT: 1,3,-1,0,0").line("+KTCPSTAT: 4,1,-1,0,0");
+    scriptClose(1);
+    at_.expect("AT+KTCPDEL=4");
     r = open({"broker.example.com", 1883, false, ""});
     ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code, "modem_no_sessions");
     EXPECT_NE(r.error().message.find("all sessions are in use"), std::string::npos)
         << r.error().message;
+    drain(loop_);
+    EXPECT_EQ(at_.remaining(), 0u);
+}
+
+TEST_F(Hl78DriverTest, StartDeletesTheSessionsItDoesNotOwn) {
+    at_.expect("ATE0");
+    at_.expect("AT+CMEE=1");
+    at_.expect("AT+KPATTERN=\"--EOF--Pattern--\"");
+    // Sessions of a module that hung: their close was lost.
+    at_.expect("AT+KTCPSTAT").line("+KTCPSTAT: 2,3,-1,0,10").line("+KTCPSTAT: 5,1,-1,0,0");
+    scriptClose(2);              // connected: closed, then deleted
+    at_.expect("AT+KTCPDEL=5");  // only defined: deleted
+
+    at_.expect("AT+CPIN?").line("+CPIN: READY");
+    at_.expect("AT+CEREG?").line("+CEREG: 0,1");
+    scriptBearer().urcAfter("+KCNX_IND: 1,1");
+    const Status st = start();
+    EXPECT_TRUE(st) << st.error().message;
+}
+
+TEST_F(Hl78DriverTest, ARestartDuringStartEndsIt) {
+    scriptInit();
+    at_.expect("AT+CPIN?").line("+CPIN: READY");
+    for (int i = 0; i < 100; ++i) {
+        at_.expect("AT+CEREG?").line("+CEREG: 0,2");
+    }
+    std::optional<Status> st;
+    driver().start([&](Status s) { st = std::move(s); });
+    ASSERT_TRUE(runUntil(loop_, [&] { return at_.commands().size() >= 6; }));
+    ASSERT_TRUE(at_.injectBoot("+KSUP: 0"));
+    ASSERT_TRUE(runUntil(loop_, [&] { return st.has_value(); }));
+    at_.forgetScript();
+    ASSERT_FALSE(*st);
+    EXPECT_EQ(st->error().code, "at_reset");
+    EXPECT_NE(st->error().message.find("+KSUP: 0"), std::string::npos) << st->error().message;
 }
 
 TEST_F(Hl78DriverTest, TlsCertificateErrorNamesTheMissingCa) {
-    at_.expect("AT+KTCPCFG=1,3,\"broker.example.com\",8883").line("+KTCPCFG: 1");
+    scriptCrypto();
+    at_.expect("AT+KTCPCFG=1,3,\"broker.example.com\",8883,,,,,1").line("+KTCPCFG: 1");
     at_.expect("AT+KTCPCNX=1").urcAfter("+KTCP_NOTIF: 1,15");
     at_.expect("AT+KTCPDEL=1");
     auto r = open({"broker.example.com", 8883, true, "broker.example.com"});
@@ -713,8 +819,11 @@ TEST_F(Hl78DriverTest, TlsCertificateErrorNamesTheMissingCa) {
         << m;
 }
 
-TEST_F(Hl78DriverTest, TlsSocketUsesMode3AndTheHostAsServerName) {
-    at_.expect("AT+KTCPCFG=1,3,\"broker.example.com\",8883").line("+KTCPCFG: 1");
+TEST_F(Hl78DriverTest, TlsSocketUsesMode3TheCryptoProfileAndTheHostAsServerName) {
+    // TLS 1.2, ECDHE with RSA or ECDSA, AEAD ciphers, the server verified against root CA 0;
+    // the session names the profile.
+    scriptCrypto();
+    at_.expect("AT+KTCPCFG=1,3,\"broker.example.com\",8883,,,,,1").line("+KTCPCFG: 1");
     at_.expect("AT+KTCPCNX=1").urcAfter("+KTCP_IND: 1,1");
     auto r = open({"broker.example.com", 8883, true, ""});
     ASSERT_TRUE(r) << r.error().message;
@@ -731,10 +840,29 @@ TEST_F(Hl78DriverTest, TlsSocketUsesMode3AndTheHostAsServerName) {
     EXPECT_EQ(bad.error().code, "bad_host");
 }
 
+TEST_F(Hl78DriverTest, OlderFirmwareGetsTheProfileWithoutTheRootIndex) {
+    at_.expect("AT+KSSLCRYPTO=1,8,3,25392,12,4,1,0").error("+CME ERROR: 915");
+    at_.expect("AT+KSSLCRYPTO=1,8,3,25392,12,4,1");
+    at_.expect("AT+KTCPCFG=1,3,\"broker.example.com\",8883,,,,,1").line("+KTCPCFG: 1");
+    at_.expect("AT+KTCPCNX=1").urcAfter("+KTCP_IND: 1,1");
+    auto r = open({"broker.example.com", 8883, true, ""});
+    ASSERT_TRUE(r) << r.error().message;
+    scriptClose();
+    (*r)->close();
+    drain(loop_);
+    // A profile the module refuses in both forms: no session is configured.
+    at_.expect("AT+KSSLCRYPTO=1,8,3,25392,12,4,1,0").error("+CME ERROR: 916");
+    at_.expect("AT+KSSLCRYPTO=1,8,3,25392,12,4,1").error("+CME ERROR: 916");
+    auto refused = open({"broker.example.com", 8883, true, ""});
+    ASSERT_FALSE(refused);
+    EXPECT_NE(refused.error().message.find("TLS crypto profile"), std::string::npos)
+        << refused.error().message;
+}
+
 TEST_F(Hl78DriverTest, SocketsFailWhenTheModuleRestartsOrTheDriverGoes) {
     auto s = openPlain();
     ASSERT_TRUE(s);
-    at_.injectUrc("+KSUP: 0");
+    ASSERT_TRUE(at_.injectBoot("+KSUP: 0"));
     std::array<uint8_t, 8> buf{};
     const auto rd = readNow(*s, buf);
     ASSERT_TRUE(rd.has_value());

@@ -27,12 +27,18 @@ struct AtDataRead {
         /// An information line starting with `header` gives the byte count (via `count`);
         /// exactly that many raw bytes follow it (they may contain CR, LF or "OK").
         CountedAfterHeader,
+        /// "CONNECT" is followed by exactly `length` raw bytes (they may contain anything,
+        /// the terminator included), then exactly `terminator`, then the final result. A
+        /// different byte where the terminator belongs fails the command ("at_framing").
+        CountedAfterConnect,
         /// "CONNECT" is followed by raw bytes up to `terminator` (not part of the data), then
-        /// the final result.
+        /// the final result. Only for bytes that can never hold the terminator (not for data
+        /// from a peer: use CountedAfterConnect).
         UntilPattern,
     } kind = Kind::CountedAfterHeader;
     std::string header;                               ///< e.g. "+CIPRXGET: 2,"
     std::function<size_t(const std::string&)> count;  ///< byte count from the header line
+    size_t length = 0;                                ///< CountedAfterConnect: the byte count
     std::string terminator;                           ///< e.g. "--EOF--Pattern--"
 };
 
@@ -49,7 +55,9 @@ class AtChannel {
     using Done = std::function<void(Result<AtResponse>)>;
 
     /// Sends `command` (without CR) and waits for its final result. Error codes: "at_error"
-    /// (message holds the final line, e.g. "+CME ERROR: 910"), "at_timeout", "at_closed".
+    /// (message holds the final line, e.g. "+CME ERROR: 910"), "at_timeout", "at_closed",
+    /// "at_reset" (the module restarted: a boot indication, see onBoot), "at_framing" (a data
+    /// block was not framed as announced).
     virtual void command(const std::string& command, std::chrono::milliseconds timeout,
                          Done done) = 0;
     /// Sends `command`, waits for the prompt, writes the payload (and terminator), then waits
@@ -70,6 +78,15 @@ class AtChannel {
     virtual void onUrcWithData(
         const std::string& prefix, std::function<size_t(const std::string&)> count,
         std::function<void(const std::string& line, std::string data)> handler) = 0;
+    /// Lines starting with `prefix` are the module's boot indication ("+KSUP:", "*ATREADY:"):
+    /// whenever one arrives outside byte-counted data (also in the middle of a command, of its
+    /// data phase or of a held URC sequence), the command in flight (once it began to answer or
+    /// entered its data phase) and every queued one fail at once with "at_reset", held URCs
+    /// are dropped, and `handler` gets the line. A command written but not answered at all gets
+    /// a short grace (the restarted module may answer it), then fails the same way. A byte-counted
+    /// block that stops arriving is abandoned after a short silence; a boot indication at a
+    /// line start inside it then counts as one.
+    virtual void onBoot(const std::string& prefix, UrcHandler handler) = 0;
     /// Fails every queued and pending command with "at_closed" and forgets partial input
     /// (after a module reset).
     virtual void reset() = 0;

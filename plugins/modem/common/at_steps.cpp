@@ -42,6 +42,10 @@ Error commandError(std::string_view command, const Error& channel_error, const E
     if (channel_error.code == "at_closed") {
         return makeError("at_closed", name + ": the AT channel was closed (module reset)");
     }
+    if (channel_error.code == "at_reset" || channel_error.code == "at_framing") {
+        // The channel's own words: the module's restart, or the data block that broke framing.
+        return makeError(channel_error.code, name + ": " + channel_error.message);
+    }
     std::string words = explain ? explain(channel_error.message) : std::string();
     if (words.empty()) {
         words = channel_error.message;
@@ -186,10 +190,21 @@ void runQueries(AtChannel& at, std::vector<AtCommandStep> commands,
 
 // ---- ResultUrcs -------------------------------------------------------------------------------
 
-uint64_t ResultUrcs::arm(std::vector<std::string> prefixes, Handler handler) {
+uint64_t ResultUrcs::arm(std::vector<std::string> prefixes, Handler handler,
+                         std::function<void(const Error&)> on_fail) {
     const uint64_t id = next_id_++;
-    waits_.emplace(id, Wait{std::move(prefixes), std::move(handler)});
+    waits_.emplace(id, Wait{std::move(prefixes), std::move(handler), std::move(on_fail)});
     return id;
+}
+
+void ResultUrcs::failAll(const Error& e) {
+    auto waits = std::move(waits_);
+    waits_.clear();
+    for (auto& [id, w] : waits) {
+        if (w.on_fail) {
+            w.on_fail(e);
+        }
+    }
 }
 
 void ResultUrcs::cancel(uint64_t id) {
@@ -243,19 +258,24 @@ struct UrcCall : std::enable_shared_from_this<UrcCall> {
         if (!u) {
             return;
         }
-        wait_id = u->arm(prefixes, [self = shared_from_this()](const std::string& line) {
-            if (self->finished) {
-                return;
-            }
-            if (self->accept && !self->accept(line)) {
-                self->armWait();
-                return;
-            }
-            self->urc = line;
-            if (self->command_done) {
-                self->finish(line);
-            }
-        });
+        wait_id = u->arm(
+            prefixes,
+            [self = shared_from_this()](const std::string& line) {
+                if (self->finished) {
+                    return;
+                }
+                if (self->accept && !self->accept(line)) {
+                    self->armWait();
+                    return;
+                }
+                self->urc = line;
+                if (self->command_done) {
+                    self->finish(line);
+                }
+            },
+            [self = shared_from_this()](const Error& e) {
+                self->finish(Failure{e.withContext(self->name)});
+            });
     }
 
     void finish(Result<std::string> r) {

@@ -49,7 +49,8 @@ std::vector<AtCommandStep> toCommandSteps(std::span<const AtStep> steps);
 using Explainer = std::function<std::string(const std::string& error_line)>;
 
 /// The error for a failed command: code from the channel ("at_error", "at_timeout",
-/// "at_closed"), message "AT+X: <plain words>". Arguments are never shown (they may be secret).
+/// "at_closed", "at_reset", "at_framing"), message "AT+X: <plain words>". Arguments are never shown
+/// (they may be secret).
 Error commandError(std::string_view command, const Error& channel_error, const Explainer& explain);
 
 /// One command's answer as a Status: OK, or its commandError().
@@ -85,8 +86,13 @@ class ResultUrcs {
     using Handler = std::function<void(const std::string& line)>;
 
     /// Waits for the next line that starts with one of `prefixes`; returns an id for cancel().
-    uint64_t arm(std::vector<std::string> prefixes, Handler handler);
+    /// `on_fail` (optional) hears of failAll().
+    uint64_t arm(std::vector<std::string> prefixes, Handler handler,
+                 std::function<void(const Error&)> on_fail = {});
     void cancel(uint64_t id);
+    /// No result line will come any more (the module restarted): every wait ends, those with
+    /// an `on_fail` get `e`.
+    void failAll(const Error& e);
     /// Gives `line` to the oldest wait it matches (which is then removed). True when taken.
     bool offer(const std::string& line);
     size_t armed() const { return waits_.size(); }
@@ -95,6 +101,7 @@ class ResultUrcs {
     struct Wait {
         std::vector<std::string> prefixes;
         Handler handler;
+        std::function<void(const Error&)> on_fail;
     };
     std::map<uint64_t, Wait> waits_;
     uint64_t next_id_ = 1;

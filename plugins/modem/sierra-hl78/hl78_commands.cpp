@@ -19,8 +19,26 @@ std::string kcnxcfgCommand(const ModemSettings& settings) {
 }
 
 std::string ktcpcfgCommand(int mode, const std::string& host, uint16_t port) {
-    return "AT+KTCPCFG=" + std::to_string(kCnx) + "," + std::to_string(mode) + "," + quoted(host) +
-           "," + std::to_string(port);
+    std::string cmd = "AT+KTCPCFG=" + std::to_string(kCnx) + "," + std::to_string(mode) + "," +
+                      quoted(host) + "," + std::to_string(port);
+    if (mode == kModeTlsClient) {
+        // source port, data mode, URC end, address family: module defaults.
+        cmd += ",,,,," + std::to_string(kTlsProfile.profile);
+    }
+    return cmd;
+}
+
+std::string ksslcryptoCommand(const CryptoProfile& p, bool mutual, bool with_root_index) {
+    std::string cmd = "AT+KSSLCRYPTO=";
+    for (const int v : {p.profile, p.key_exchange, p.authentication, p.encryption, p.mac,
+                        p.tls_version, mutual ? p.verify_mutual : p.verify_server}) {
+        cmd += std::to_string(v) + ",";
+    }
+    cmd.pop_back();
+    if (with_root_index) {
+        cmd += "," + std::to_string(p.root_index);
+    }
+    return cmd;
 }
 
 std::string ktcpcnxCommand(int session) {
@@ -33,6 +51,10 @@ std::string ktcpsndCommand(int session, size_t n) {
 
 std::string ktcprcvCommand(int session, size_t n) {
     return "AT+KTCPRCV=" + std::to_string(session) + "," + std::to_string(n);
+}
+
+std::string ktcpstatCommand(int session) {
+    return "AT+KTCPSTAT=" + std::to_string(session);
 }
 
 std::string ktcpcloseCommand(int session) {

@@ -45,6 +45,28 @@ inline constexpr AtStep kInitSteps[] = {
     {"AT+KPATTERN=\"--EOF--Pattern--\"", 2s, StepPolicy::Required},
 };
 
+/// Lists every session the module holds ("+KTCPSTAT: <id>,<status>,..." per session): after
+/// any (re)start the driver owns none, so each listed one is closed and deleted (sessions of a
+/// hung module are otherwise never freed, and the module refuses new ones with 912).
+inline constexpr AtStep kSessionList = {"AT+KTCPSTAT", 5s, StepPolicy::Optional};
+
+/// The TLS crypto profile written before every TLS session and named in its KTCPCFG:
+/// AT+KSSLCRYPTO=<profile>,<key exchange>,<authentication>,<encryption>,<mac>,<tls version>,
+/// <verification>[,<root CA index>] (field names from Sierra's HL78xx test scripts; values in
+/// the plugin README).
+struct CryptoProfile {
+    int profile;         ///< the index KTCPCFG refers to
+    int key_exchange;    ///< 8: ECDHE
+    int authentication;  ///< 3: RSA or ECDSA certificates
+    int encryption;      ///< bit mask of AES-GCM / AES-CCM ciphers
+    int mac;             ///< 12: SHA-256 and SHA-384
+    int tls_version;     ///< 4: TLS 1.2
+    int verify_server;   ///< the server's chain is checked against the root CA store
+    int verify_mutual;   ///< the same, and the stored client certificate is presented
+    int root_index;      ///< the root CA slot uplinkd provisions first
+};
+inline constexpr CryptoProfile kTlsProfile{1, 8, 3, 25392, 12, 4, 1, 3, 0};
+
 /// Registration is read from the EPS status (LTE-M / NB-IoT only).
 inline constexpr std::string_view kRegistrationQuery = "AT+CEREG?";
 inline constexpr std::string_view kRegistrationPrefix = "+CEREG:";
@@ -86,12 +108,18 @@ inline constexpr Hl78Timing kHl78Timing{};
 
 /// AT+KCNXCFG=1,"GPRS","<apn>"[,"<user>","<password>"] (arguments checked by the driver).
 std::string kcnxcfgCommand(const ModemSettings& settings);
-/// AT+KTCPCFG=1,<mode>,"<host>",<port>
+/// AT+KTCPCFG=1,<mode>,"<host>",<port>; for a TLS client (mode 3) the crypto profile index
+/// follows as the 9th field: AT+KTCPCFG=1,3,"<host>",<port>,,,,,<profile>.
 std::string ktcpcfgCommand(int mode, const std::string& host, uint16_t port);
+/// AT+KSSLCRYPTO=<profile>,...: `mutual` when a client certificate is provisioned;
+/// `with_root_index` adds the 8th field (firmware 4.6 and later).
+std::string ksslcryptoCommand(const CryptoProfile& p, bool mutual, bool with_root_index);
 std::string ktcpcnxCommand(int session);
 /// AT+KTCPSND=<session>,<n>: n counts the payload only, never the EOF pattern.
 std::string ktcpsndCommand(int session, size_t n);
 std::string ktcprcvCommand(int session, size_t n);
+/// AT+KTCPSTAT=<session>: state and the bytes waiting to be read.
+std::string ktcpstatCommand(int session);
 std::string ktcpcloseCommand(int session);
 std::string ktcpdelCommand(int session);
 /// AT+KCERTSTORE=<0 root|1 local>,<n>[,<index>] (index only when `index` >= 0).

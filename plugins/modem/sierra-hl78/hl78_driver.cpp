@@ -1,14 +1,13 @@
 #include "hl78_driver.hpp"
 
 #include <algorithm>
-#include <map>
 #include <optional>
 #include <vector>
 
 #include "common/at_steps.hpp"
 #include "common/driver_core.hpp"
 #include "common/generic_at.hpp"
-#include "common/pem.hpp"
+#include "hl78_core.hpp"
 #include "hl78_parsers.hpp"
 
 namespace uplinkd::plugins::sierra_hl78 {
@@ -18,19 +17,12 @@ using modem_common::commandError;
 using modem_common::Explainer;
 using modem_common::Fetched;
 using modem_common::hostPort;
-using modem_common::PemBlock;
-using modem_common::PemWant;
-using modem_common::SocketTable;
-
-namespace {
-
-constexpr std::string_view kCrLf = "\r\n";
-
-class Hl78Socket;
 
 Explainer explainer() {
     return [](const std::string& line) { return explainLine(line); };
 }
+
+namespace {
 
 /// The error for a KTCPCNX that ended in "+KTCP_NOTIF: <id>,<code>".
 Error connectError(int code, const std::string& line, const ModemSocketRequest& req) {
@@ -78,43 +70,6 @@ Error connectError(int code, const std::string& line, const ModemSocketRequest& 
 
 }  // namespace
 
-// ---- Core -------------------------------------------------------------------------------------
-
-/// What the driver shares with its sockets and URC handlers. Thread: loop.
-struct Hl78Core : modem_common::DriverCore<Hl78Core, Hl78Timing> {
-    Hl78Core(asio::io_context& l, AtChannel& a, ModemSettings s, Hl78Timing t)
-        : DriverCore(l, a, std::move(s), t, explainer()) {}
-    /// Routes the module's URCs here (once the core is owned by its shared_ptr).
-    void registerUrcs() override {
-        routeUrcs(
-            {"+KTCP_DATA:", "+KTCP_NOTIF:", "+KTCP_IND:", "+KCNX_IND:", "+KSUP:", "+KTCP_ACK:"});
-    }
-
-    SocketTable<Hl78Socket> sockets;
-    std::map<int, size_t> early_data;  // +KTCP_DATA before the socket object exists
-
-    void onUrc(const std::string& line);
-    void breakAll(const Error& e) override;
-
-    // start(): init steps, SIM, registration, bearer
-    void start(StatusDone done) override;
-    void startSim(uint64_t gen);
-    void startRegistration(uint64_t gen);
-    void startBearer(uint64_t gen);
-    void bearerUp(uint64_t gen);
-
-    // open()
-    using OpenDone = std::function<void(Result<ByteStreamPtr>)>;
-    void open(const ModemSocketRequest& req, OpenDone done) override;
-    void connect(int id, const ModemSocketRequest& req, OpenDone done);
-    void deleteSession(int id);
-
-    // provision()
-    void provision(const ModemCredentials& creds, StatusDone done) override;
-};
-
-namespace {
-
 /// A socket inside the module: KTCPSND chunks out, KTCPRCV on +KTCP_DATA. Thread: loop.
 class Hl78Socket final : public modem_common::CoreSocket<Hl78Core> {
   public:
@@ -127,7 +82,7 @@ class Hl78Socket final : public modem_common::CoreSocket<Hl78Core> {
     /// +KTCP_DATA: <id>,<n>
     void onData(size_t available) {
         if (fetching_) {
-            urc_during_fetch_ = available;
+            uncertain_ = true;
         } else {
             available_ = available;
         }
@@ -187,39 +142,37 @@ class Hl78Socket final : public modem_common::CoreSocket<Hl78Core> {
         if (!core) {
             return;
         }
-        if (available_ == 0) {
-            // Every +KTCP_DATA carries a count: none left means nothing to ask for (asking the
-            // module for more than it holds is avoided).
-            done(Fetched{});
+        if (!uncertain_) {
+            read(available_, std::move(done));
             return;
         }
-        const size_t want = std::min(available_, kMaxReadChunk);
-        AtDataRead rd;
-        rd.kind = AtDataRead::Kind::UntilPattern;
-        rd.terminator = std::string(kEofPattern);
+        // A +KTCP_DATA crossed a read: its count may already be spent. Ask the module how many
+        // bytes it holds, since a counted read must never ask for more than that.
         fetching_ = true;
-        core->at.commandReadingData(
-            ktcprcvCommand(id(), want), rd, core->timing.receive,
-            [alive = token(), this, done = std::move(done), want](Result<AtResponse> r) {
+        core->at.command(
+            ktcpstatCommand(id()), core->timing.command,
+            [alive = token(), this, done = std::move(done)](Result<AtResponse> r) mutable {
                 if (alive.expired()) {
                     return;
                 }
                 fetching_ = false;
                 if (!r) {
-                    urc_during_fetch_.reset();
-                    done(Failure{commandError("AT+KTCPRCV", r.error(), explainer())});
+                    done(Failure{commandError("AT+KTCPSTAT", r.error(), explainer())});
                     return;
                 }
-                const size_t got = r->data.size();
-                // Fewer bytes than asked: the module's buffer is empty now.
-                size_t left = got < want ? 0 : (available_ > got ? available_ - got : 0);
-                if (urc_during_fetch_) {
-                    // A newer count; too high at worst, which a short read corrects.
-                    left = std::max(left, *urc_during_fetch_);
-                    urc_during_fetch_.reset();
+                std::optional<size_t> held;
+                for (const auto& line : r->lines) {
+                    if (auto st = parseKtcpStat(line)) {
+                        held = st->received;
+                    }
                 }
-                available_ = left;
-                done(Fetched{std::move(r->data), left > 0});
+                if (!held) {
+                    done(fail("bad_reply", "AT+KTCPSTAT gave no byte count"));
+                    return;
+                }
+                uncertain_ = false;
+                available_ = *held;
+                read(available_, std::move(done));
             });
     }
 
@@ -234,12 +187,46 @@ class Hl78Socket final : public modem_common::CoreSocket<Hl78Core> {
     }
 
   private:
-    size_t available_ = 0;
-    std::optional<size_t> urc_during_fetch_;
+    /// AT+KTCPRCV for `available` bytes (at most one chunk): exactly that many come, then the
+    /// pattern. Read by count, whatever the bytes are (a peer may send the pattern, "OK" or a
+    /// URC line as data).
+    void read(size_t available, std::function<void(Result<Fetched>)> done) {
+        auto core = attachedOr(done);
+        if (!core) {
+            return;
+        }
+        if (available == 0) {
+            done(Fetched{});
+            return;
+        }
+        const size_t want = std::min(available, kMaxReadChunk);
+        AtDataRead rd;
+        rd.kind = AtDataRead::Kind::CountedAfterConnect;
+        rd.length = want;
+        rd.terminator = std::string(kEofPattern);
+        fetching_ = true;
+        core->at.commandReadingData(
+            ktcprcvCommand(id(), want), rd, core->timing.receive,
+            [alive = token(), this, done = std::move(done)](Result<AtResponse> r) {
+                if (alive.expired()) {
+                    return;
+                }
+                fetching_ = false;
+                if (!r) {
+                    done(Failure{commandError("AT+KTCPRCV", r.error(), explainer())});
+                    return;
+                }
+                const size_t got = r->data.size();
+                available_ = available_ > got ? available_ - got : 0;
+                const bool more = available_ > 0 || uncertain_;
+                done(Fetched{std::move(r->data), more});
+            });
+    }
+
+    size_t available_ = 0;    ///< bytes the module holds, as last counted
+    bool uncertain_ = false;  ///< a count arrived during a read: ask before the next one
     bool fetching_ = false;
 };
-
-}  // namespace
 
 void Hl78Core::onUrc(const std::string& line) {
     if (urcs->offer(line)) {
@@ -267,11 +254,19 @@ void Hl78Core::onUrc(const std::string& line) {
         }
         return;
     }
-    if (line.starts_with("+KSUP:")) {
-        breakAll(makeError("modem_reset", explainLine(line) + ": its sockets are gone"));
-        return;
-    }
     // Late +KTCP_IND, +KCNX_IND and +KTCP_ACK need nothing.
+}
+
+void Hl78Core::onBoot(const std::string& line) {
+    // The channel already failed every command in flight; result waits, sockets and a start
+    // under way end now. The supervisor runs start() again (echo, CMEE, registration, bearer).
+    const Error e = makeError("modem_reset", explainLine(line) + ": its sockets are gone");
+    breakAll(e);
+    urcs->failAll(makeError("at_reset", "the module restarted (" + line + ")"));
+    if (start_done) {
+        finishStart(start_gen,
+                    fail("at_reset", "the module restarted (" + line + ") during start"));
+    }
 }
 
 void Hl78Core::breakAll(const Error& e) {
@@ -284,7 +279,45 @@ void Hl78Core::breakAll(const Error& e) {
 void Hl78Core::start(StatusDone done) {
     const uint64_t gen = beginStart(std::move(done));
     breakAll(makeError("modem_reset", "the module is being started again: its sockets are gone"));
-    stepsStage(gen, modem_common::toCommandSteps(kInitSteps), "", &Hl78Core::startSim);
+    stepsStage(gen, modem_common::toCommandSteps(kInitSteps), "", &Hl78Core::startSessions);
+}
+
+void Hl78Core::startSessions(uint64_t gen) {
+    reconcileSessions([w = weak_from_this(), gen] {
+        auto c = w.lock();
+        if (c && c->current(gen)) {
+            c->startSim(gen);
+        }
+    });
+}
+
+void Hl78Core::reconcileSessions(std::function<void()> then) {
+    at.command(std::string(kSessionList.command), kSessionList.timeout,
+               [w = weak_from_this(), then = std::move(then)](Result<AtResponse> r) {
+                   auto c = w.lock();
+                   if (!c) {
+                       return;
+                   }
+                   std::vector<AtCommandStep> steps;
+                   if (r) {
+                       for (const auto& listed : parseKtcpStatList(r->lines)) {
+                           const int id = listed.id;
+                           if (c->sockets.contains(id) || c->sockets.busy.contains(id)) {
+                               continue;
+                           }
+                           if (listed.status >= 2 && listed.status <= 4) {
+                               // Opening, connected or closing: closed first.
+                               steps.push_back({ktcpcloseCommand(id), c->timing.command,
+                                                modem_common::StepPolicy::Optional});
+                           }
+                           steps.push_back({ktcpdelCommand(id), c->timing.command,
+                                            modem_common::StepPolicy::Optional});
+                       }
+                   }
+                   // A listing the firmware does not know is no reason to stop.
+                   modem_common::runSteps(c->at, std::move(steps), c->explain,
+                                          [then](Status) { then(); });
+               });
 }
 
 void Hl78Core::startSim(uint64_t gen) {
@@ -339,6 +372,43 @@ void Hl78Core::open(const ModemSocketRequest& req, OpenDone done) {
         failLater(std::move(done), *refusal);
         return;
     }
+    if (!req.tls) {
+        configure(req, std::move(done));
+        return;
+    }
+    // The crypto profile first (TLS 1.2, the provisioned root CA slot, server verification):
+    // the session names it. Firmware before 4.6 has no root CA index field.
+    auto then = [w = weak_from_this(), req, done](Status s) mutable {
+        auto c = w.lock();
+        if (!c) {
+            return;
+        }
+        if (!s) {
+            done(s.failure("open " + hostPort(req) + ": TLS crypto profile"));
+            return;
+        }
+        c->configure(req, std::move(done));
+    };
+    at.command(ksslcryptoCommand(kTlsProfile, client_cert, true), timing.command,
+               [w = weak_from_this(), then](Result<AtResponse> r) mutable {
+                   auto c = w.lock();
+                   if (!c) {
+                       return;
+                   }
+                   if (r || r.error().code != "at_error") {
+                       then(modem_common::commandStatus("AT+KSSLCRYPTO", r, c->explain));
+                       return;
+                   }
+                   const std::string older = ksslcryptoCommand(kTlsProfile, c->client_cert, false);
+                   c->at.command(
+                       older, c->timing.command,
+                       [then, explain = c->explain](Result<AtResponse> r2) mutable {
+                           then(modem_common::commandStatus("AT+KSSLCRYPTO", r2, explain));
+                       });
+               });
+}
+
+void Hl78Core::configure(const ModemSocketRequest& req, OpenDone done) {
     const int mode = req.tls ? kModeTlsClient : kModePlainClient;
     at.command(ktcpcfgCommand(mode, req.host, req.port), timing.command,
                [w = weak_from_this(), req, done = std::move(done)](Result<AtResponse> r) {
@@ -347,8 +417,16 @@ void Hl78Core::open(const ModemSocketRequest& req, OpenDone done) {
                        return;
                    }
                    if (!r) {
-                       done(Failure{commandError("AT+KTCPCFG", r.error(), explainer())
-                                        .withContext("open " + hostPort(req))});
+                       Error e = commandError("AT+KTCPCFG", r.error(), explainer())
+                                     .withContext("open " + hostPort(req));
+                       if (r.error().code == "at_error" && noSessionsLeft(r.error().message)) {
+                           // Sessions this driver does not own hold the module's slots: free
+                           // them for the next attempt. Repeated, this is the supervisor's to
+                           // escalate.
+                           e.code = "modem_no_sessions";
+                           c->reconcileSessions([] {});
+                       }
+                       done(Failure{e});
                        return;
                    }
                    std::optional<int> id;
@@ -399,162 +477,16 @@ void Hl78Core::connect(int id, const ModemSocketRequest& req, OpenDone done) {
                 return;
             }
             const auto notif = parseKtcpNotif(*r);
-            done(Failure{connectError(notif ? notif->code : -1, *r, req)});
+            Error e = connectError(notif ? notif->code : -1, *r, req);
+            if (noSessionsLeft(*r)) {
+                e.code = "modem_no_sessions";
+            }
+            done(Failure{e});
         });
 }
 
 void Hl78Core::deleteSession(int id) {
     at.command(ktcpdelCommand(id), timing.command, [](Result<AtResponse>) {});
-}
-
-// ---- provision --------------------------------------------------------------------------------
-
-namespace {
-
-const StoredCert* findStored(const std::vector<StoredCert>& stored, StoredCert::Kind kind,
-                             int index) {
-    for (const auto& s : stored) {
-        if (s.kind == kind && s.index == index) {
-            return &s;
-        }
-    }
-    return nullptr;
-}
-
-}  // namespace
-
-void Hl78Core::provision(const ModemCredentials& creds, StatusDone done) {
-    auto refuse = [&](const Error& e) { failLater(done, e.withContext("provision")); };
-    auto roots = modem_common::pemBlocks(creds.ca_pem, "tls.ca_file", PemWant::Certificates);
-    if (!roots) {
-        refuse(roots.error());
-        return;
-    }
-    if (roots->size() > kMaxRootCas) {
-        refuse(makeError("bad_pem", "tls.ca_file holds " + std::to_string(roots->size()) +
-                                        " certificates; the module stores at most " +
-                                        std::to_string(kMaxRootCas) +
-                                        " root CAs: keep only the root CA of the broker's chain"));
-        return;
-    }
-    std::optional<std::vector<PemBlock>> local;
-    std::optional<std::vector<PemBlock>> key;
-    if (creds.cert_pem.empty() != creds.key_pem.empty()) {
-        refuse(makeError("bad_pem",
-                         "a client certificate needs both tls.cert_file and "
-                         "tls.key_file"));
-        return;
-    }
-    if (!creds.cert_pem.empty()) {
-        auto l = modem_common::pemBlocks(creds.cert_pem, "tls.cert_file", PemWant::Certificates);
-        auto k = modem_common::pemBlocks(creds.key_pem, "tls.key_file", PemWant::PrivateKey);
-        if (!l || !k) {
-            refuse(!l ? l.error() : k.error());
-            return;
-        }
-        local = std::move(*l);
-        key = std::move(*k);
-    }
-
-    std::vector<modem_common::AtDataStep> writes;
-    auto write = [&](std::string command, std::string payload, std::string what) {
-        AtDataWrite w{"CONNECT", std::move(payload), std::string(kEofPattern)};
-        writes.push_back({std::move(command), std::move(w), timing.cert_store, std::move(what)});
-    };
-    const bool indexed = roots->size() > 1;
-    for (size_t i = 0; i < roots->size(); ++i) {
-        std::string payload = modem_common::joinLines((*roots)[i].lines, kCrLf);
-        std::string command =
-            kcertstoreCommand(0, payload.size(), indexed ? static_cast<int>(i) : -1);
-        write(std::move(command), std::move(payload),
-              "the root CA" + (indexed ? " #" + std::to_string(i) : std::string()) +
-                  " (tls.ca_file)");
-    }
-    if (local) {
-        std::string cert = modem_common::joinBlocks(*local, kCrLf);
-        std::string command = kcertstoreCommand(1, cert.size(), -1);
-        write(std::move(command), std::move(cert), "the client certificate (tls.cert_file)");
-        std::string k = modem_common::joinBlocks(*key, kCrLf);
-        command = kprivkstoreCommand(k.size());
-        write(std::move(command), std::move(k), "the private key (tls.key_file)");
-    }
-
-    auto expected_roots = std::make_shared<std::vector<PemBlock>>(std::move(*roots));
-    auto expected_local = std::make_shared<std::optional<std::vector<PemBlock>>>(std::move(local));
-    modem_common::runDataSteps(
-        at, std::move(writes), explain, alive(),
-        [w = weak_from_this(), expected_roots, expected_local, done = std::move(done)](Status s) {
-            auto c = w.lock();
-            if (!c) {
-                return;
-            }
-            if (!s) {
-                done(s.failure("provision"));
-                return;
-            }
-            auto verify = [w, expected_roots, expected_local, done]() {
-                auto core = w.lock();
-                if (!core) {
-                    return;
-                }
-                core->at.command(
-                    std::string(kCertStoreRead.command), kCertStoreRead.timeout,
-                    [expected_roots, expected_local, done](Result<AtResponse> r) {
-                        if (!r) {
-                            done(
-                                Failure{commandError(kCertStoreRead.command, r.error(), explainer())
-                                            .withContext("provision: reading the store back")});
-                            return;
-                        }
-                        const auto stored = parseCertStoreList(r->lines);
-                        if (!stored) {
-                            done(stored.failure("provision: reading the store back"));
-                            return;
-                        }
-                        const bool multiple = expected_roots->size() > 1;
-                        for (size_t i = 0; i < expected_roots->size(); ++i) {
-                            const int index = multiple ? static_cast<int>(i) : 0;
-                            const auto* found = findStored(*stored, StoredCert::Kind::Root, index);
-                            const std::string which =
-                                "the root CA at index " + std::to_string(index);
-                            if (found == nullptr) {
-                                done(fail("provision_mismatch", "provision: the module lists no " +
-                                                                    which +
-                                                                    " after it was written"));
-                                return;
-                            }
-                            if (found->lines != (*expected_roots)[i].lines) {
-                                done(fail("provision_mismatch",
-                                          "provision: " + which +
-                                              " that the module holds differs from tls.ca_file "
-                                              "after writing it"));
-                                return;
-                            }
-                        }
-                        if (*expected_local) {
-                            std::vector<std::string> want;
-                            for (const auto& b : **expected_local) {
-                                want.insert(want.end(), b.lines.begin(), b.lines.end());
-                            }
-                            const auto* found = findStored(*stored, StoredCert::Kind::Local, 0);
-                            if (found == nullptr || found->lines != want) {
-                                done(fail("provision_mismatch",
-                                          "provision: the client certificate that the module holds "
-                                          "differs from tls.cert_file after writing it"));
-                                return;
-                            }
-                        }
-                        done(okStatus());
-                    });
-            };
-            if (*expected_local) {
-                verify();
-                return;
-            }
-            // No client certificate configured: remove an old one so that it is not presented.
-            c->at.command(std::string(kDeleteLocalCert.command), kDeleteLocalCert.timeout,
-                          [verify](Result<AtResponse>) { verify(); });
-        });
 }
 
 // ---- Hl78Driver -------------------------------------------------------------------------------

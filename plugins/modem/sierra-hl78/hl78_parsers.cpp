@@ -240,6 +240,54 @@ std::string kCommandErrorWords(int code) {
     return std::string(kCmeWords[static_cast<size_t>(code - 902)]);
 }
 
+Result<KtcpStat> parseKtcpStat(std::string_view line) {
+    const auto rest = afterPrefix(trimLine(line), "+KTCPSTAT:");
+    if (!rest) {
+        return unexpectedReply("+KTCPSTAT:", line);
+    }
+    const auto f = splitFields(*rest);
+    if (f.size() != 4) {
+        return unexpectedReply("+KTCPSTAT:", line);
+    }
+    const auto status = parseInt(f[0], 0, 255);
+    const auto received = parseInt(f[3], 0, int64_t{1} << 40);
+    if (!status || !received) {
+        return unexpectedReply("+KTCPSTAT:", line);
+    }
+    return KtcpStat{static_cast<int>(*status), static_cast<size_t>(*received)};
+}
+
+std::vector<ListedSession> parseKtcpStatList(const std::vector<std::string>& lines) {
+    std::vector<ListedSession> ids;
+    for (const auto& l : lines) {
+        const auto rest = afterPrefix(trimLine(l), "+KTCPSTAT:");
+        if (!rest) {
+            continue;
+        }
+        const auto f = splitFields(*rest);
+        if (f.size() < 5) {
+            continue;  // the per-session form has no id
+        }
+        const auto id = parseInt(f[0], 1, 255);
+        const auto status = parseInt(f[1], 0, 255);
+        if (id && status) {
+            ids.push_back({static_cast<int>(*id), static_cast<int>(*status)});
+        }
+    }
+    return ids;
+}
+
+bool noSessionsLeft(std::string_view error_line) {
+    const std::string_view line = trimLine(error_line);
+    if (const auto code = modem_common::parseCmeErrorCode(line)) {
+        return *code == 902 || *code == 912;
+    }
+    if (const auto n = parseKtcpNotif(line)) {
+        return n->code == 1 || n->code == 11;
+    }
+    return false;
+}
+
 std::string explainLine(std::string_view raw) {
     const std::string_view line = trimLine(raw);
     const std::string shown(line.substr(0, 120));

@@ -53,6 +53,26 @@ Result<KcnxInd> parseKcnxInd(std::string_view line);
 /// True for the statuses that end a wait for the bearer (0-3).
 bool kcnxFinal(int status);
 
+struct KtcpStat {
+    int status = 0;
+    size_t received = 0;  ///< bytes received and not read yet
+};
+/// "+KTCPSTAT: <status>,<tcp_notif>,<rem_data>,<rcv_data>" (AT+KTCPSTAT=<id>).
+Result<KtcpStat> parseKtcpStat(std::string_view line);
+
+struct ListedSession {
+    int id = 0;
+    int status = 0;  ///< 1 defined, 2 opening, 3 connected, 4 closing, 5 closed (as KTCPSTAT)
+    bool operator==(const ListedSession&) const = default;
+};
+/// The sessions of a bare AT+KTCPSTAT listing ("+KTCPSTAT: <id>,<status>,<notif>,<rem>,<rcv>"
+/// per session); other lines are ignored.
+std::vector<ListedSession> parseKtcpStatList(const std::vector<std::string>& lines);
+
+/// True for the errors that say the module has no session left to give ("+CME ERROR: 902"
+/// / "912", "+KTCP_NOTIF: <id>,1" / ",11").
+bool noSessionsLeft(std::string_view error_line);
+
 /// "+KSUP: <n>" (boot URC) → n; 0 means ready.
 Result<int> parseKsup(std::string_view line);
 std::string ksupWords(int n);

@@ -42,7 +42,7 @@ std::string cipcloseCommand(int link) {
 std::vector<AtCommandStep> sslContextSteps(bool client_certificate,
                                            std::chrono::milliseconds timeout) {
     std::vector<AtCommandStep> steps = {
-        {csslcfg("sslversion", "4"), timeout},
+        {csslcfg("sslversion", "3"), timeout},  // TLS 1.2: no fallback to older versions
         {csslcfg("authmode", client_certificate ? "2" : "1"), timeout},
         {csslcfg("ignorelocaltime", "1"), timeout},
         {csslcfg("cacert", quoted(kCaFile)), timeout},

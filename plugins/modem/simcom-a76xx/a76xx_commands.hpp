@@ -65,6 +65,12 @@ inline constexpr AtStep kNetOpen = {"AT+NETOPEN", 5s, StepPolicy::Required};
 inline constexpr AtStep kNetOpenQuery = {"AT+NETOPEN?", 5s, StepPolicy::Required};
 /// Closes the network; the result is "+NETCLOSE: <err>".
 inline constexpr AtStep kNetClose = {"AT+NETCLOSE", 5s, StepPolicy::Required};
+/// Lists the links ("+CIPOPEN: <link>,\"TCP\",..." for an open one, "+CIPOPEN: <link>" for a
+/// free one). After any (re)start the driver owns none: each open one is closed (links of a hung
+/// module are otherwise never freed).
+inline constexpr AtStep kLinkList = {"AT+CIPOPEN?", 5s, StepPolicy::Optional};
+/// Boot indications: "*ATREADY: 1" (A76xx), "RDY" (SIM7600).
+inline constexpr std::string_view kBootIndications[] = {"*ATREADY:", "RDY"};
 /// SSL service: report each send's result, manual receive (cache + "+CCHEVENT"). Before
 /// CCHSTART; a module whose service runs already refuses it.
 inline constexpr AtStep kCchSet = {"AT+CCHSET=1,1", 5s, StepPolicy::Optional};
@@ -115,8 +121,8 @@ std::string cipopenCommand(int link, const std::string& host, uint16_t port);
 std::string cipsendCommand(int link, size_t n);
 std::string ciprxgetCommand(int link, size_t n);
 std::string cipcloseCommand(int link);
-/// The AT+CSSLCFG settings of the SSL context: "sslversion" 4 (every version the module has;
-/// the broker picks TLS 1.2), "authmode" 1 (verify the server) or 2 (and present a client
+/// The AT+CSSLCFG settings of the SSL context: "sslversion" 3 (TLS 1.2; 4 would also allow
+/// SSL 3.0 to TLS 1.1), "authmode" 1 (verify the server) or 2 (and present a client
 /// certificate), "ignorelocaltime" 1 (the module's clock is not trusted), the files, and
 /// "enableSNI" 1.
 std::vector<AtCommandStep> sslContextSteps(bool client_certificate,

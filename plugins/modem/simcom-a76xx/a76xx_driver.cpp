@@ -160,6 +160,10 @@ struct A76xxCore : modem_common::DriverCore<A76xxCore, A76xxTiming> {
 
     void registerUrcs() override;
     void onUrc(const std::string& line);
+    /// A boot indication: the module restarted; everything the driver knew of it is gone.
+    void onBoot(const std::string& line);
+    /// Closes every link of the module that no socket of this driver owns.
+    void reconcileLinks(std::function<void()> then);
     void onCchData(const std::string& line, std::string data);
     void breakAll(const Error& e) override;
     std::set<int>& busyIds(bool tls) { return tls ? sessions.busy : links.busy; }
@@ -176,6 +180,7 @@ struct A76xxCore : modem_common::DriverCore<A76xxCore, A76xxTiming> {
     void startRegistration(uint64_t gen);
     void startManualReceive(uint64_t gen);
     void startNetwork(uint64_t gen);
+    void startLinks(uint64_t gen);
 
     // gates
     void through(Gate A76xxCore::*gate, void (A76xxCore::*run)(std::function<void(Status)>),
@@ -445,11 +450,17 @@ class TlsSocket final : public modem_common::CoreSocket<A76xxCore> {
 }  // namespace
 
 void A76xxCore::registerUrcs() {
-    routeUrcs(
-        {"+CIPRXGET: 1,",     "+IPCLOSE:", "+CIPEVENT:",   "+CIPOPEN:",    "+CIPSEND:",
-         "+CIPCLOSE:",        "+NETOPEN:", "+NETCLOSE:",   "+CCHEVENT:",   "+CCH_PEER_CLOSED:",
-         "+CCH_RECV_CLOSED:", "+CCHSEND:", "+CCHOPEN:",    "+CCHCLOSE:",   "+CCHSTART:",
-         "+CCHSTOP:",         "+CCH: ",    "+CCHRECV: 0,", "+CCHRECV: 1,", "*ATREADY:"});
+    routeUrcs({"+CIPRXGET: 1,", "+IPCLOSE:", "+CIPEVENT:", "+CIPOPEN:", "+CIPSEND:", "+CIPCLOSE:",
+               "+NETOPEN:", "+NETCLOSE:", "+CCHEVENT:", "+CCH_PEER_CLOSED:", "+CCH_RECV_CLOSED:",
+               "+CCHSEND:", "+CCHOPEN:", "+CCHCLOSE:", "+CCHSTART:", "+CCHSTOP:", "+CCH: ",
+               "+CCHRECV: 0,", "+CCHRECV: 1,"});
+    for (const auto prefix : kBootIndications) {
+        at.onBoot(std::string(prefix), [w = weak_from_this()](const std::string& line) {
+            if (auto c = w.lock()) {
+                c->onBoot(line);
+            }
+        });
+    }
     at.onUrcWithData(
         "+CCHRECV: DATA,",
         [](const std::string& line) -> size_t {
@@ -534,13 +545,49 @@ void A76xxCore::onUrc(const std::string& line) {
         sessions.breakAll(makeError("network", explainLine(line)));
         return;
     }
-    if (line.starts_with("*ATREADY:")) {
-        net.ready = false;
-        cch.ready = false;
-        breakAll(makeError("modem_reset", "the module restarted: its sockets are gone"));
-        return;
-    }
     // Late results (+CIPOPEN, +NETOPEN, +CCHOPEN, +CIPCLOSE, ...) need nothing.
+}
+
+void A76xxCore::onBoot(const std::string& line) {
+    // The channel already failed every command in flight; result waits, gates, sockets and a
+    // start under way end now. The supervisor runs start() again.
+    const Error e =
+        makeError("modem_reset", "the module restarted (" + line + "): its sockets are gone");
+    breakAll(e);
+    const Error reset = makeError("at_reset", "the module restarted (" + line + ")");
+    urcs->failAll(reset);
+    for (Gate* g : {&net, &cch}) {
+        auto waiters = std::move(g->waiters);
+        *g = Gate{};
+        for (auto& wt : waiters) {
+            failLater(std::move(wt), reset);
+        }
+    }
+    if (start_done) {
+        finishStart(start_gen,
+                    fail("at_reset", "the module restarted (" + line + ") during start"));
+    }
+}
+
+void A76xxCore::reconcileLinks(std::function<void()> then) {
+    at.command(std::string(kLinkList.command), kLinkList.timeout,
+               [w = weak_from_this(), then = std::move(then)](Result<AtResponse> r) {
+                   auto c = w.lock();
+                   if (!c) {
+                       return;
+                   }
+                   std::vector<AtCommandStep> steps;
+                   if (r) {
+                       for (const int link : parseOpenLinks(r->lines)) {
+                           if (!c->links.contains(link) && !c->links.busy.contains(link)) {
+                               steps.push_back({cipcloseCommand(link), c->timing.command,
+                                                modem_common::StepPolicy::Optional});
+                           }
+                       }
+                   }
+                   modem_common::runSteps(c->at, std::move(steps), c->explain,
+                                          [then](Status) { then(); });
+               });
 }
 
 void A76xxCore::breakAll(const Error& e) {
@@ -655,7 +702,17 @@ void A76xxCore::startManualReceive(uint64_t gen) {
 }
 
 void A76xxCore::startNetwork(uint64_t gen) {
-    through(&A76xxCore::net, &A76xxCore::netOpen, stageDone(gen, "network", nullptr));
+    through(&A76xxCore::net, &A76xxCore::netOpen,
+            stageDone(gen, "network", &A76xxCore::startLinks));
+}
+
+void A76xxCore::startLinks(uint64_t gen) {
+    // Links left open by a hung module (or an earlier run) would hold ids forever.
+    reconcileLinks([w = weak_from_this(), gen] {
+        if (auto c = w.lock()) {
+            c->finishStart(gen, okStatus());
+        }
+    });
 }
 
 // ---- gates ------------------------------------------------------------------------------------

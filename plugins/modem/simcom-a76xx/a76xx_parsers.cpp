@@ -380,4 +380,22 @@ std::string explainLine(std::string_view raw) {
     return printable(line);
 }
 
+std::vector<int> parseOpenLinks(const std::vector<std::string>& lines) {
+    std::vector<int> links;
+    for (const auto& l : lines) {
+        const auto rest = modem_common::afterPrefix(modem_common::trimLine(l), "+CIPOPEN:");
+        if (!rest) {
+            continue;
+        }
+        const auto f = modem_common::splitFields(*rest);
+        if (f.size() < 2) {
+            continue;  // free
+        }
+        if (const auto id = modem_common::parseInt(f[0], 0, 9)) {
+            links.push_back(static_cast<int>(*id));
+        }
+    }
+    return links;
+}
+
 }  // namespace uplinkd::plugins::simcom_a76xx

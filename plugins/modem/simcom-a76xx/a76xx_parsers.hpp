@@ -30,6 +30,10 @@ struct IdResult {
 };
 Result<IdResult> parseIdResult(std::string_view line, std::string_view prefix);
 
+/// The open links of an AT+CIPOPEN? listing: "+CIPOPEN: <link>,\"TCP\",..." lines (a bare
+/// "+CIPOPEN: <link>" is a free one).
+std::vector<int> parseOpenLinks(const std::vector<std::string>& lines);
+
 struct CipSend {
     int link = 0;
     size_t requested = 0;

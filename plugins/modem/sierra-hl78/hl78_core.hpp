@@ -1,0 +1,65 @@
+// Hl78Core: what the HL78xx driver shares between its parts (bring-up, sockets, certificate
+// store) and with its sockets and URC handlers. Internal to the sierra-hl78 plugin.
+// Thread: loop.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <string>
+
+#include "common/at_steps.hpp"
+#include "common/driver_core.hpp"
+#include "hl78_commands.hpp"
+
+namespace uplinkd::plugins::sierra_hl78 {
+
+/// explain() of the driver: plain words for any HL78 error line.
+modem_common::Explainer explainer();
+
+class Hl78Socket;
+
+/// What the driver shares with its sockets and URC handlers. Thread: loop.
+struct Hl78Core : modem_common::DriverCore<Hl78Core, Hl78Timing> {
+    Hl78Core(asio::io_context& l, AtChannel& a, ModemSettings s, Hl78Timing t)
+        : DriverCore(l, a, std::move(s), t, explainer()) {}
+    /// Routes the module's URCs here (once the core is owned by its shared_ptr).
+    void registerUrcs() override {
+        routeUrcs({"+KTCP_DATA:", "+KTCP_NOTIF:", "+KTCP_IND:", "+KCNX_IND:", "+KTCP_ACK:"});
+        at.onBoot("+KSUP:", [w = weak_from_this()](const std::string& line) {
+            if (auto c = w.lock()) {
+                c->onBoot(line);
+            }
+        });
+    }
+
+    modem_common::SocketTable<Hl78Socket> sockets;
+    std::map<int, size_t> early_data;  // +KTCP_DATA before the socket object exists
+    bool client_cert = false;          // a client certificate was provisioned
+
+    void onUrc(const std::string& line);
+    /// "+KSUP: <n>": the module restarted; everything the driver knew of it is gone.
+    void onBoot(const std::string& line);
+    void breakAll(const Error& e) override;
+
+    // start(): init steps, session clean-up, SIM, registration, bearer
+    void start(StatusDone done) override;
+    void startSessions(uint64_t gen);
+    /// Closes and deletes every session of the module that no socket of this driver owns.
+    void reconcileSessions(std::function<void()> then);
+    void startSim(uint64_t gen);
+    void startRegistration(uint64_t gen);
+    void startBearer(uint64_t gen);
+    void bearerUp(uint64_t gen);
+
+    // open()
+    using OpenDone = std::function<void(Result<ByteStreamPtr>)>;
+    void open(const ModemSocketRequest& req, OpenDone done) override;
+    void configure(const ModemSocketRequest& req, OpenDone done);
+    void connect(int id, const ModemSocketRequest& req, OpenDone done);
+    void deleteSession(int id);
+
+    // provision()
+    void provision(const ModemCredentials& creds, StatusDone done) override;
+};
+
+}  // namespace uplinkd::plugins::sierra_hl78
