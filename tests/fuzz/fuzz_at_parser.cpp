@@ -1,8 +1,9 @@
 // Fuzz target: bytes from a module's UART, as the AT parser sees them. The first byte picks
 // what the pending command expects (nothing, a ">" prompt, CONNECT with raw bytes up to an end
-// pattern, or a counted read after a header line) and the chunking; URCs of each kind are
-// registered (plain, and with counted raw bytes). A command that ends is followed by the next,
-// and one input may cancel halfway (a timeout).
+// pattern, a counted read after a header line, or CONNECT with a counted read then the end
+// pattern) and the chunking; URCs of each kind (plain, and with counted raw bytes) and boot
+// indications are registered. A command that ends is followed by the next, and one input may
+// cancel halfway (a timeout) or go silent inside a raw block.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -25,7 +26,7 @@ size_t countAfterLastComma(const std::string& line) {
 
 uplinkd::AtParser::Expect expectFor(unsigned mode) {
     uplinkd::AtParser::Expect e;
-    switch (mode % 4) {
+    switch (mode % 5) {
         case 0:
             e.command = "AT+CSQ";
             break;
@@ -38,6 +39,16 @@ uplinkd::AtParser::Expect expectFor(unsigned mode) {
             e.prompt = "CONNECT";
             uplinkd::AtDataRead r;
             r.kind = uplinkd::AtDataRead::Kind::UntilPattern;
+            r.terminator = "--EOF--Pattern--";
+            e.read = std::move(r);
+            break;
+        }
+        case 3: {
+            e.command = "AT+KTCPRCV=1,12";
+            e.prompt = "CONNECT";
+            uplinkd::AtDataRead r;
+            r.kind = uplinkd::AtDataRead::Kind::CountedAfterConnect;
+            r.length = 12;
             r.terminator = "--EOF--Pattern--";
             e.read = std::move(r);
             break;
@@ -65,6 +76,13 @@ class Sink final : public uplinkd::AtParser::Sink {
         }
     }
     void urc(size_t, const std::string&, std::string) override {}
+    void boot(size_t, const std::string&) override {
+        // As the channel does: the command written before the reboot will not be answered.
+        parser_.dropPending();
+        if (++commands_ < 8) {
+            parser_.begin(expectFor(mode_ + commands_));
+        }
+    }
 
   private:
     uplinkd::AtParser& parser_;
@@ -88,6 +106,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     parser.addUrc("+CIPRXGET: 1");
     parser.addUrc("+QIURC:");
     parser.addUrc("+KTCP_DATA:", countAfterLastComma);
+    parser.addBoot("+KSUP:");
+    parser.addBoot("RDY");
     Sink sink(parser, mode);
     parser.begin(expectFor(mode));
     size_t fed = 0;
@@ -96,8 +116,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         parser.feed(in.substr(0, n), sink);
         in.remove_prefix(n);
         if (cancel_halfway && fed < half && fed + n >= half) {
-            parser.cancel();
-            parser.begin(expectFor(mode + 1));
+            if (parser.inRawData() && (mode & 0x80) != 0) {
+                parser.abandonRaw(sink);  // the module went silent inside the block
+            } else {
+                parser.cancel();
+                parser.begin(expectFor(mode + 1));
+            }
         }
         fed += n;
     }
