@@ -1,0 +1,171 @@
+// Routes, leases and acks of the spool, through the loop's connection. Thread: the loop.
+#include <algorithm>
+#include <utility>
+
+#include "spool/sqlite_spool_impl.hpp"
+
+namespace uplinkd {
+
+using spool_sql::StmtReset;
+using namespace sqlite_spool_detail;
+
+auto SqliteSpool::Impl::routeFor(std::string_view name) -> RouteState& {
+    auto it = routes_.find(name);
+    if (it == routes_.end()) {
+        it = routes_.emplace(std::string(name), RouteState{}).first;
+        it->second.name = std::string(name);
+    }
+    return it->second;
+}
+
+auto SqliteSpool::Impl::findRoute(std::string_view name) -> RouteState* {
+    const auto it = routes_.find(name);
+    return it == routes_.end() ? nullptr : &it->second;
+}
+
+void SqliteSpool::Impl::removeMessage(RouteState& rs, uint64_t seq, uint64_t size) {
+    rs.stats.depth -= std::min<uint64_t>(rs.stats.depth, 1);
+    rs.stats.bytes -= std::min(rs.stats.bytes, size);
+    if (seq > committed_seq_) {
+        const auto it = std::lower_bound(rs.in_flight.begin(), rs.in_flight.end(), seq,
+                                         [](const InFlight& f, uint64_t s) { return f.seq < s; });
+        if (it != rs.in_flight.end() && it->seq == seq) {
+            it->removed = true;
+        }
+    }
+    // Until the DELETE is committed the reader still sees the row. Scans start above the
+    // floor, and the floor only moves back (releaseLeases) to just below the lowest leased
+    // seq; a row below both can never be reached again and need not be remembered. With
+    // acknowledgements in order that is nearly every row, which keeps this set small.
+    if (seq > rs.floor || (!rs.leased.empty() && seq > rs.leased.begin()->first)) {
+        removed_.insert(seq);
+    }
+    enqueue([&] { delete_queue_.push_back(seq); });
+    if (seq == rs.head_seq) {
+        rs.head_stale = true;
+    }
+}
+
+void SqliteSpool::Impl::refreshHead(RouteState& rs) {
+    if (!rs.head_stale) {
+        return;
+    }
+    rs.head_stale = false;
+    rs.head_seq = 0;
+    rs.stats.oldest_created_ms = 0;
+    if (rs.stats.depth == 0) {
+        return;
+    }
+    if (!rs.leased.empty()) {  // leased messages are all below the non-leased ones
+        rs.head_seq = rs.leased.begin()->first;
+        rs.stats.oldest_created_ms = rs.leased.begin()->second.created_ms;
+        return;
+    }
+    if (committed_seq_ > rs.floor) {
+        sqlite3_stmt* s = scan_.get();
+        StmtReset reset(s);
+        bindRange(s, rs);
+        while (sqlite3_step(s) == SQLITE_ROW) {
+            const auto seq = static_cast<uint64_t>(sqlite3_column_int64(s, 0));
+            if (removed_.contains(seq)) {
+                rs.floor = seq;  // gone: no need to look at it again
+                continue;
+            }
+            rs.head_seq = seq;
+            rs.stats.oldest_created_ms = sqlite3_column_int64(s, 2);
+            return;
+        }
+    }
+    for (const InFlight& f : rs.in_flight) {
+        if (f.seq > rs.floor && !f.removed) {
+            rs.head_seq = f.seq;
+            rs.stats.oldest_created_ms = f.created_ms;
+            return;
+        }
+    }
+}
+
+void SqliteSpool::Impl::bindRange(sqlite3_stmt* s, const RouteState& rs) const {
+    sqlite3_bind_text64(s, 1, rs.name.data(), rs.name.size(), SQLITE_STATIC, SQLITE_UTF8);
+    sqlite3_bind_int64(s, 2, static_cast<sqlite3_int64>(rs.floor));
+    sqlite3_bind_int64(s, 3, static_cast<sqlite3_int64>(committed_seq_));
+}
+
+std::vector<Message> SqliteSpool::Impl::lease(std::string_view route, size_t max) {
+    std::vector<Message> out;
+    RouteState* rs = findRoute(route);
+    if (rs == nullptr || max == 0 || committed_seq_ <= rs->floor) {
+        return out;
+    }
+    sqlite3_stmt* s = lease_.get();
+    StmtReset reset(s);
+    bindRange(s, *rs);
+    while (out.size() < max && sqlite3_step(s) == SQLITE_ROW) {
+        const auto seq = static_cast<uint64_t>(sqlite3_column_int64(s, 0));
+        rs->floor = seq;
+        if (removed_.contains(seq)) {
+            continue;
+        }
+        Message m;
+        m.seq = seq;
+        m.route = rs->name;
+        if (const auto* topic = sqlite3_column_text(s, 1); topic != nullptr) {
+            m.topic.assign(reinterpret_cast<const char*>(topic),
+                           static_cast<size_t>(sqlite3_column_bytes(s, 1)));
+        }
+        if (const void* payload = sqlite3_column_blob(s, 2); payload != nullptr) {
+            m.payload.assign(static_cast<const char*>(payload),
+                             static_cast<size_t>(sqlite3_column_bytes(s, 2)));
+        }
+        m.qos = sqlite3_column_int(s, 3);
+        m.retain = sqlite3_column_int(s, 4) != 0;
+        m.properties = decodeProperties(sqlite3_column_text(s, 5), sqlite3_column_bytes(s, 5));
+        m.created_ms = sqlite3_column_int64(s, 6);
+        rs->leased.emplace(seq, LeaseInfo{m.payload.size(), m.created_ms});
+        out.push_back(std::move(m));
+    }
+    return out;
+}
+
+void SqliteSpool::Impl::ack(std::string_view route, uint64_t seq) {
+    RouteState* rs = findRoute(route);
+    if (rs == nullptr) {
+        return;
+    }
+    if (const auto it = rs->leased.find(seq); it != rs->leased.end()) {
+        const uint64_t size = it->second.size;
+        rs->leased.erase(it);
+        removeMessage(*rs, seq, size);
+    } else if (seq > rs->floor && seq <= committed_seq_ && !removed_.contains(seq)) {
+        // Not leased (the session acknowledged after releasing): look it up.
+        sqlite3_stmt* s = lookup_.get();
+        StmtReset reset(s);
+        sqlite3_bind_int64(s, 1, static_cast<sqlite3_int64>(seq));
+        sqlite3_bind_text64(s, 2, rs->name.data(), rs->name.size(), SQLITE_STATIC, SQLITE_UTF8);
+        if (sqlite3_step(s) == SQLITE_ROW) {
+            removeMessage(*rs, seq, static_cast<uint64_t>(sqlite3_column_int64(s, 0)));
+        }
+    }
+    refreshHead(*rs);
+}
+
+void SqliteSpool::Impl::releaseLeases(std::string_view route) {
+    RouteState* rs = findRoute(route);
+    if (rs == nullptr || rs->leased.empty()) {
+        return;
+    }
+    rs->floor = rs->leased.begin()->first - 1;
+    rs->leased.clear();
+}
+
+SpoolStats SqliteSpool::Impl::stats(std::string_view route) const {
+    const auto it = routes_.find(route);
+    if (it == routes_.end()) {
+        return {};
+    }
+    SpoolStats s = it->second.stats;
+    s.leased = it->second.leased.size();
+    return s;
+}
+
+}  // namespace uplinkd

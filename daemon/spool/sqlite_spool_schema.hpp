@@ -1,0 +1,109 @@
+// The spool's file format and every SQL statement it runs. Thread: any (constants).
+#pragma once
+
+#include <cstdint>
+
+namespace uplinkd::sqlite_spool_detail {
+
+// ---- The file format, in one place. Bump kSchemaVersion on any change; a file with another
+// version is not used (it is moved aside).
+inline constexpr int64_t kSchemaVersion = 2;
+inline constexpr int64_t kApplicationId = 0x55504C4B;  // "UPLK": marks the file as an uplinkd spool
+inline constexpr const char* kCreateSchemaSql = R"sql(
+BEGIN IMMEDIATE;
+CREATE TABLE messages (
+    seq        INTEGER PRIMARY KEY,  -- assigned by the spool, never reused (see spool_meta)
+    route      TEXT    NOT NULL,
+    topic      TEXT    NOT NULL,
+    payload    BLOB    NOT NULL,
+    qos        INTEGER NOT NULL,
+    retain     INTEGER NOT NULL,
+    properties TEXT,                 -- JSON [["key","value"],...]; NULL when there are none
+    created_ms INTEGER NOT NULL      -- ms since the epoch
+);
+CREATE INDEX messages_by_route_seq ON messages(route, seq);
+CREATE INDEX messages_by_route_created ON messages(route, created_ms);
+CREATE TABLE spool_meta (
+    key   TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+) WITHOUT ROWID;
+INSERT INTO spool_meta(key, value) VALUES ('last_seq', 0);  -- highest seq ever written
+CREATE TABLE dead_letters (
+    seq        INTEGER PRIMARY KEY,  -- the seq it had in messages
+    route      TEXT    NOT NULL,
+    topic      TEXT    NOT NULL,
+    payload    BLOB    NOT NULL,
+    qos        INTEGER NOT NULL,
+    retain     INTEGER NOT NULL,
+    properties TEXT,
+    created_ms INTEGER NOT NULL,
+    reason     TEXT    NOT NULL,     -- why the broker or the cloud's limits refused it
+    attempts   INTEGER NOT NULL,
+    dead_ms    INTEGER NOT NULL      -- when it left the queue, ms since the epoch
+);
+PRAGMA user_version = 2;
+PRAGMA application_id = 1431325771;
+COMMIT;
+)sql";
+static_assert(kSchemaVersion == 2 && kApplicationId == 1431325771,
+              "kCreateSchemaSql sets user_version and application_id literally");
+// Version 1 (before dead letters) → 2: the same tables plus dead_letters.
+inline constexpr const char* kMigrate1To2Sql = R"sql(
+BEGIN IMMEDIATE;
+CREATE TABLE dead_letters (
+    seq        INTEGER PRIMARY KEY,
+    route      TEXT    NOT NULL,
+    topic      TEXT    NOT NULL,
+    payload    BLOB    NOT NULL,
+    qos        INTEGER NOT NULL,
+    retain     INTEGER NOT NULL,
+    properties TEXT,
+    created_ms INTEGER NOT NULL,
+    reason     TEXT    NOT NULL,
+    attempts   INTEGER NOT NULL,
+    dead_ms    INTEGER NOT NULL
+);
+PRAGMA user_version = 2;
+COMMIT;
+)sql";
+
+// Writer (worker thread).
+inline constexpr const char* kBeginSql = "BEGIN IMMEDIATE";
+inline constexpr const char* kCommitSql = "COMMIT";
+inline constexpr const char* kRollbackSql = "ROLLBACK";
+inline constexpr const char* kInsertSql =
+    "INSERT INTO messages(seq, route, topic, payload, qos, retain, properties, created_ms) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+inline constexpr const char* kDeleteSql = "DELETE FROM messages WHERE seq = ?1";
+inline constexpr const char* kUpdateLastSeqSql =
+    "UPDATE spool_meta SET value = max(value, ?1) WHERE key = 'last_seq'";
+inline constexpr const char* kMoveToDeadSql =
+    "INSERT OR REPLACE INTO dead_letters(seq, route, topic, payload, qos, retain, properties, "
+    "created_ms, reason, attempts, dead_ms) SELECT seq, route, topic, payload, qos, retain, "
+    "properties, created_ms, ?2, ?3, ?4 FROM messages WHERE seq = ?1";
+inline constexpr const char* kDeleteDeadSql = "DELETE FROM dead_letters WHERE seq = ?1";
+// Reader (loop thread).
+inline constexpr const char* kLeaseSql =
+    "SELECT seq, topic, payload, qos, retain, properties, created_ms FROM messages "
+    "WHERE route = ?1 AND seq > ?2 AND seq <= ?3 ORDER BY seq";
+inline constexpr const char* kScanSql =
+    "SELECT seq, length(payload), created_ms FROM messages "
+    "WHERE route = ?1 AND seq > ?2 AND seq <= ?3 ORDER BY seq";
+inline constexpr const char* kExpireSql =
+    "SELECT seq, length(payload) FROM messages WHERE route = ?1 AND created_ms < ?2";
+inline constexpr const char* kLookupSql =
+    "SELECT length(payload) FROM messages WHERE seq = ?1 AND route = ?2";
+inline constexpr const char* kDeadColumns =
+    "SELECT seq, route, topic, payload, qos, retain, properties, created_ms, reason, attempts, "
+    "dead_ms FROM dead_letters ";
+inline constexpr const char* kCountDeadSql =
+    "SELECT route, count(*) FROM dead_letters GROUP BY route";
+// Open.
+inline constexpr const char* kLoadRoutesSql =
+    "SELECT route, count(*), sum(length(payload)), min(seq) FROM messages GROUP BY route";
+inline constexpr const char* kCreatedOfSql = "SELECT created_ms FROM messages WHERE seq = ?1";
+inline constexpr const char* kMaxSeqSql =
+    "SELECT max(coalesce((SELECT max(seq) FROM messages), 0), "
+    "coalesce((SELECT value FROM spool_meta WHERE key = 'last_seq'), 0))";
+
+}  // namespace uplinkd::sqlite_spool_detail
