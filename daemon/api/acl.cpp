@@ -94,12 +94,13 @@ Failure Acl::noRule(const Peer& peer, std::string_view what) const {
                                  ": no rule of [api.acl] names this user or one of its groups");
 }
 
-Status Acl::mayPublish(const Peer& peer, std::string_view route, std::string_view topic) const {
+Status Acl::mayAccess(const Peer& peer, std::string_view route, const std::string& what,
+                      std::vector<std::string> AclRule::*granted, const char* doing,
+                      bool (*covers)(std::string_view grant, std::string_view asked),
+                      std::string_view asked) const {
     if (exempt(peer)) {
         return {};
     }
-    const std::string what =
-        "publish to route " + std::string(route) + " topic " + std::string(topic);
     const auto rules = matching(peer);
     if (rules.empty()) {
         return noRule(peer, what);
@@ -107,39 +108,29 @@ Status Acl::mayPublish(const Peer& peer, std::string_view route, std::string_vie
     std::string why;
     for (const AclRule* rule : rules) {
         if (coversRoute(*rule, route)) {
-            for (const auto& f : rule->publish) {
-                if (topicMatches(f, topic)) {
+            for (const auto& grant : rule->*granted) {
+                if (covers(grant, asked)) {
                     return {};
                 }
             }
         }
-        why += (why.empty() ? "" : "; ") + refusal(*rule, route, rule->publish, "publishing");
+        why += (why.empty() ? "" : "; ") + refusal(*rule, route, rule->*granted, doing);
     }
     return fail("forbidden", peer.describe() + " may not " + what + ": " + why);
 }
 
+Status Acl::mayPublish(const Peer& peer, std::string_view route, std::string_view topic) const {
+    return mayAccess(
+        peer, route, "publish to route " + std::string(route) + " topic " + std::string(topic),
+        &AclRule::publish, "publishing",
+        [](std::string_view grant, std::string_view t) { return topicMatches(grant, t); }, topic);
+}
+
 Status Acl::maySubscribe(const Peer& peer, std::string_view route, std::string_view filter) const {
-    if (exempt(peer)) {
-        return {};
-    }
-    const std::string what =
-        "subscribe to route " + std::string(route) + " filter " + std::string(filter);
-    const auto rules = matching(peer);
-    if (rules.empty()) {
-        return noRule(peer, what);
-    }
-    std::string why;
-    for (const AclRule* rule : rules) {
-        if (coversRoute(*rule, route)) {
-            for (const auto& f : rule->subscribe) {
-                if (filterWithin(filter, f)) {
-                    return {};
-                }
-            }
-        }
-        why += (why.empty() ? "" : "; ") + refusal(*rule, route, rule->subscribe, "subscribing");
-    }
-    return fail("forbidden", peer.describe() + " may not " + what + ": " + why);
+    return mayAccess(
+        peer, route, "subscribe to route " + std::string(route) + " filter " + std::string(filter),
+        &AclRule::subscribe, "subscribing",
+        [](std::string_view grant, std::string_view f) { return filterWithin(f, grant); }, filter);
 }
 
 Status Acl::mayUse(const Peer& peer, std::string_view op) const {

@@ -68,6 +68,12 @@ class Acl {
     bool exempt(const Peer& peer) const;
     std::vector<const AclRule*> matching(const Peer& peer) const;
     Failure noRule(const Peer& peer, std::string_view what) const;
+    /// Publish and subscribe alike: a matching rule that covers `route` and whose `granted` list
+    /// `covers` what is `asked` allows it; otherwise the refusal names each rule's reason.
+    Status mayAccess(const Peer& peer, std::string_view route, const std::string& what,
+                     std::vector<std::string> AclRule::*granted, const char* doing,
+                     bool (*covers)(std::string_view grant, std::string_view asked),
+                     std::string_view asked) const;
 
     std::vector<AclRule> rules_;
     uint32_t service_uid_ = 0;
