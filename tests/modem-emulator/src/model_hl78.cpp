@@ -30,12 +30,6 @@ constexpr int kNotifSsl = 13;
 constexpr int kNotifSslInit = 14;
 constexpr int kNotifCert = 15;
 
-bool isIpLiteral(const std::string& host) {
-    std::error_code ec;
-    asio::ip::make_address(host, ec);
-    return !ec;
-}
-
 }  // namespace
 
 Hl78Model::Hl78Model(asio::io_context& io, PtyPort& port, CertStore& certs, TraceLog& log,
@@ -47,6 +41,7 @@ Hl78Model::Hl78Model(asio::io_context& io, PtyPort& port, CertStore& certs, Trac
     imei_ = "352653090000001";
     addCommands();
     addCertCommands();
+    addCryptoCommand();
 }
 
 Hl78Model::~Hl78Model() {
@@ -163,6 +158,7 @@ void Hl78Model::addStatus(nlohmann::json& j) const {
         list.push_back({{"id", id},
                         {"mode", s.mode},
                         {"tls", s.mode == 3},
+                        {"crypto_profile", s.mode == 3 ? nlohmann::json(s.profile) : nullptr},
                         {"host", s.host},
                         {"port", s.port},
                         {"state", static_cast<int>(s.state)},
@@ -183,6 +179,20 @@ void Hl78Model::addStatus(nlohmann::json& j) const {
     }
     j["bearers"] = up;
     j["eof_pattern"] = pattern_;
+    nlohmann::json profiles = nlohmann::json::array();
+    for (const auto& [index, p] : profiles_) {
+        profiles.push_back({{"index", index},
+                            {"key_exchange", p.key_exchange},
+                            {"cipher", p.cipher},
+                            {"hash", p.hash},
+                            {"tls_versions", p.tls_versions},
+                            {"field6", p.field6},
+                            {"auth", p.auth},
+                            {"verify_server", p.verifyServer()},
+                            {"client_cert", p.clientCert()},
+                            {"root_ca", p.root_ca}});
+    }
+    j["crypto_profiles"] = profiles;
 }
 
 Hl78Model::Session* Hl78Model::findSession(const AtCommand& c, Final& err) {
@@ -198,26 +208,6 @@ Hl78Model::Session* Hl78Model::findSession(const AtCommand& c, Final& err) {
         return nullptr;
     }
     return &it->second;
-}
-
-TlsOptions Hl78Model::tlsFor(const Session& s) const {
-    TlsOptions t;
-    t.enabled = true;
-    if (!isIpLiteral(s.host)) {
-        t.sni = s.host;  // the KTCPCFG host is the SNI name
-    }
-    t.verify_server = true;
-    t.check_host = s.host;
-    for (const auto& name : certs_.namesWithPrefix("root_cert/")) {
-        t.ca_pems.push_back(*certs_.get(name));
-    }
-    auto locals = certs_.namesWithPrefix("local_cert/");
-    auto keys = certs_.namesWithPrefix("private_key/");
-    if (!locals.empty() && !keys.empty()) {
-        t.client_cert_pem = *certs_.get(locals.front());
-        t.client_key_pem = *certs_.get(keys.front());
-    }
-    return t;
 }
 
 void Hl78Model::connectSession(int id) {
@@ -269,12 +259,24 @@ void Hl78Model::connectSession(int id) {
 
 void Hl78Model::openSocket(int id) {
     Session& s = sessions_.at(id);
+    TlsOptions tls;
+    if (s.mode == 3) {
+        std::string why;
+        auto t = tlsFor(s, why);
+        if (!t) {
+            log_.note("session " + std::to_string(id) + " failed: TLS setup: " + why);
+            s.state = SessionState::Defined;
+            s.last_notif = kNotifSslInit;
+            urc("+KTCP_NOTIF: " + std::to_string(id) + "," + std::to_string(kNotifSslInit));
+            return;
+        }
+        tls = std::move(*t);
+    }
     auto sock = std::make_shared<HostSocket>(io_);
     s.sock = sock;
     HostSocket* raw = sock.get();
     sock->onData([this, id, raw] { onSessionData(id, raw); });
     sock->onClosed([this, id, raw] { onSessionClosed(id, raw); });
-    TlsOptions tls = s.mode == 3 ? tlsFor(s) : TlsOptions{};
     sock->connect(
         s.host, s.port, tls, opts_.connect_timeout,
         [this, id, raw](ConnectError e, const std::string& detail) {
@@ -339,8 +341,8 @@ void Hl78Model::onSessionClosed(int id, HostSocket* sock) {
 
 void Hl78Model::addCommands() {
     auto ok = [](const AtCommand&) { return Final::ok(); };
-    for (const char* name : {"+KSLEEP", "+KHWIOCFG", "+KCNXTIMER", "+KCNXPROFILE", "+KSSLCRYPTO",
-                             "+KSSLCFG", "+KBNDCFG", "+KSELACQ", "+KGNSSCFG", "+KURCCFG"}) {
+    for (const char* name : {"+KSLEEP", "+KHWIOCFG", "+KCNXTIMER", "+KCNXPROFILE", "+KSSLCFG",
+                             "+KBNDCFG", "+KSELACQ", "+KGNSSCFG", "+KURCCFG"}) {
         addCommand(name, ok);
     }
     addCommand("+CPWROFF", [this](const AtCommand&) {
@@ -475,12 +477,22 @@ void Hl78Model::addCommands() {
         while (sessions_.count(id) != 0) {
             ++id;
         }
+        constexpr size_t kProfileField = 8;  // the 9th parameter: cipher_suite_index
+        auto profile = parseProfileIndex(c, kProfileField);
+        if (*mode == 3 && profile && *profile < 0) {
+            return Final::cme(kOutOfRange);
+        }
         Session s;
+        s.profile = *mode == 3 && profile ? *profile : 0;
         s.cnx = static_cast<int>(*cnx);
         s.mode = static_cast<int>(*mode);
         s.host = c.str(2);
         s.port = static_cast<uint16_t>(*port);
         sessions_[id] = std::move(s);
+        if (*mode == 3 && !profile) {
+            misuse("AT+KTCPCFG: secure session " + std::to_string(id) +
+                   " without a cipher_suite_index (9th parameter); crypto profile 0 is used");
+        }
         respond("+KTCPCFG: " + std::to_string(id));
         return Final::ok();
     });

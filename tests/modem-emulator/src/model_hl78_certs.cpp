@@ -1,4 +1,5 @@
-// Hl78Model's certificate and key store commands: AT+KCERTSTORE, AT+KPRIVKSTORE, AT+KCERTDELETE.
+// Hl78Model's TLS security: the certificate and key store (AT+KCERTSTORE, AT+KPRIVKSTORE,
+// AT+KCERTDELETE), the crypto profiles (AT+KSSLCRYPTO) and the TLS options of a secure session.
 #include "model_hl78.hpp"
 
 namespace uplinkd::emulator {
@@ -10,6 +11,12 @@ constexpr int kLengthInvalid = 931;
 constexpr int kMissing = 917;
 constexpr int kNotSupported = 918;
 constexpr int kOutOfRange = 916;
+
+bool isIpLiteral(const std::string& host) {
+    std::error_code ec;
+    asio::ip::make_address(host, ec);
+    return !ec;
+}
 
 std::string crlfLines(const std::string& text) {
     std::string out;
@@ -108,6 +115,73 @@ void Hl78Model::addCertCommands() {
         const char* kind =
             *type == 0 ? "root_cert/" : (*type == 1 ? "local_cert/" : "private_key/");
         certs_.erase(kind + std::to_string(*index));
+        return Final::ok();
+    });
+}
+
+std::optional<TlsOptions> Hl78Model::tlsFor(const Session& s, std::string& why) {
+    auto it = profiles_.find(s.profile);
+    if (it == profiles_.end()) {
+        misuse("AT+KTCPCNX: secure session to " + s.host + " uses crypto profile " +
+               std::to_string(s.profile) + ", which no AT+KSSLCRYPTO defined");
+        why = "crypto profile " + std::to_string(s.profile) + " is not defined";
+        return std::nullopt;
+    }
+    const CryptoProfile& p = it->second;
+    TlsOptions t;
+    t.enabled = true;
+    if (!isIpLiteral(s.host)) {
+        t.sni = s.host;  // the KTCPCFG host is the SNI name
+    }
+    t.min_version = p.minVersion();
+    t.max_version = p.maxVersion();
+    t.verify_server = p.verifyServer();
+    if (t.verify_server) {
+        t.check_host = s.host;
+        // Only the profile's root slot is trusted; an empty slot fails the verification.
+        if (auto root = certs_.get("root_cert/" + std::to_string(p.root_ca))) {
+            t.ca_pems.push_back(*root);
+        }
+    }
+    if (p.clientCert()) {
+        auto locals = certs_.namesWithPrefix("local_cert/");
+        auto keys = certs_.namesWithPrefix("private_key/");
+        if (locals.empty() || keys.empty()) {
+            why = "crypto profile " + std::to_string(p.index) +
+                  " asks for a client certificate, but no local certificate and key are stored";
+            return std::nullopt;
+        }
+        t.client_cert_pem = *certs_.get(locals.front());
+        t.client_key_pem = *certs_.get(keys.front());
+    }
+    log_.note("session TLS with crypto profile " + std::to_string(p.index) + " (" + p.fields() +
+              ")");
+    return t;
+}
+
+void Hl78Model::addCryptoCommand() {
+    addCommand("+KSSLCRYPTO", [this](const AtCommand& c) {
+        if (c.kind == AtKind::Test) {
+            respond("+KSSLCRYPTO: " + cryptoProfileRanges());
+            return Final::ok();
+        }
+        if (c.kind == AtKind::Read) {
+            for (const auto& [index, p] : profiles_) {
+                respond("+KSSLCRYPTO: " + p.fields());
+            }
+            return Final::ok();
+        }
+        if (c.kind != AtKind::Set) {
+            return Final::cme(kMissing);
+        }
+        auto parsed = parseCryptoProfile(c);
+        if (const int* code = std::get_if<int>(&parsed)) {
+            log_.note("AT+KSSLCRYPTO rejected (" + std::to_string(*code) + "): " + c.raw_args);
+            return Final::cme(*code);
+        }
+        const auto& p = std::get<CryptoProfile>(parsed);
+        profiles_[p.index] = p;
+        log_.note("crypto profile " + std::to_string(p.index) + " stored: " + p.fields());
         return Final::ok();
     });
 }

@@ -1,7 +1,10 @@
 // HL78xx model: plain and TLS sockets through the pty, against real servers in this process.
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <memory>
+#include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "support/emulator_process.hpp"
 #include "support/pty_client.hpp"
@@ -74,6 +77,36 @@ class Hl78Test : public ::testing::Test {
             got += *data;
         }
         return got;
+    }
+
+    /// KCERTSTORE of a root CA into `slot`, ended by the EOF pattern.
+    void storeRoot(const std::string& pem, int slot) {
+        ASSERT_TRUE(tty_->write("AT+KCERTSTORE=0," + std::to_string(pem.size()) + "," +
+                                std::to_string(slot) + "\r"));
+        ASSERT_TRUE(tty_->readUntil("\r\nCONNECT\r\n"));
+        ASSERT_TRUE(tty_->write(pem + kPattern));
+        ASSERT_TRUE(tty_->readUntil("\r\nOK\r\n"));
+    }
+
+    /// A command that must end in `+CME ERROR: <code>`.
+    void expectCme(const std::string& cmd, int code) {
+        auto r = tty_->command(cmd);
+        ASSERT_TRUE(r) << cmd;
+        EXPECT_NE(r->find("+CME ERROR: " + std::to_string(code) + "\r\n"), std::string::npos)
+            << cmd << " -> " << *r;
+    }
+
+    nlohmann::json status() {
+        auto j = nlohmann::json::parse(emu_->control("status"), nullptr, false);
+        EXPECT_FALSE(j.is_discarded());
+        return j;
+    }
+
+    std::string trace() {
+        std::ifstream in(emu_->logPath());
+        std::stringstream text;
+        text << in.rdbuf();
+        return text.str();
     }
 
     void TearDown() override {
@@ -159,6 +192,9 @@ TEST_F(Hl78Test, TlsSocketVerifiesAgainstStoredRoot) {
         expectOk("AT+KTCPCFG=1,3,\"localhost\"," + std::to_string(server.port()) + ",,,,0,1,0");
     EXPECT_NE(cfg.find("+KTCPCFG: 1\r\n"), std::string::npos) << cfg;
 
+    // Profile 1 (the KTCPCFG cipher_suite_index): TLS 1.2/1.3, verify the server, root slot 0.
+    expectOk("AT+KSSLCRYPTO=1,8,3,25392,12,4,1,0");
+
     // No root CA stored: certificate error.
     expectOk("AT+KTCPCNX=1");
     EXPECT_TRUE(tty_->readUntil("\r\n+KTCP_NOTIF: 1,15\r\n"));
@@ -206,6 +242,114 @@ TEST_F(Hl78Test, CertificateWithoutLineEndsIsRejected) {
     ASSERT_TRUE(tty_->readUntil("\r\nCONNECT\r\n"));
     ASSERT_TRUE(tty_->write(junk + kPattern));
     EXPECT_TRUE(tty_->readUntil("\r\n+CME ERROR: 931\r\n"));
+}
+
+TEST_F(Hl78Test, CryptoProfileIsStoredValidatedAndApplied) {
+    TestPki pki = TestPki::make();
+    ASSERT_TRUE(pki.ok);
+    TestPki other = TestPki::make("some other root");
+    ASSERT_TRUE(other.ok);
+    TlsEchoServer server(pki.server);
+    ASSERT_TRUE(server.ready());
+    ASSERT_NO_FATAL_FAILURE(boot());
+    expectOk("AT+KCNXCFG=1,\"GPRS\",\"internet\"");
+    ASSERT_NO_FATAL_FAILURE(storeRoot(other.ca.cert_pem, 1));
+    ASSERT_NO_FATAL_FAILURE(storeRoot(pki.ca.cert_pem, 2));
+
+    // Malformed profiles get the K-command errors and store nothing.
+    expectCme("AT+KSSLCRYPTO=4,8,3,25392,12,4,1,0", 916);    // index out of range
+    expectCme("AT+KSSLCRYPTO=1,8,3,25392,0,4,1,0", 916);     // no TLS version
+    expectCme("AT+KSSLCRYPTO=1,8,3,25392,12,4,7,0", 916);    // auth mode
+    expectCme("AT+KSSLCRYPTO=1,8,3,25392,12,4,1,9", 916);    // root slot
+    expectCme("AT+KSSLCRYPTO=1,8,3,x,12,4,1,0", 916);        // not a number
+    expectCme("AT+KSSLCRYPTO=1,8,3,25392,12,4", 917);        // auth missing
+    expectCme("AT+KSSLCRYPTO=1,8,3,25392,12,4,1,0,0", 915);  // extra parameter
+    EXPECT_EQ(status()["crypto_profiles"], nlohmann::json::array());
+
+    // Verification on against the wrong root (slot 1): certificate error.
+    expectOk("AT+KSSLCRYPTO=1,8,3,25392,12,4,1,1");
+    auto port = std::to_string(server.port());
+    expectOk("AT+KTCPCFG=1,3,\"localhost\"," + port + ",,,,0,1,0");
+    expectOk("AT+KTCPCNX=1");
+    EXPECT_TRUE(tty_->readUntil("\r\n+KTCP_NOTIF: 1,15\r\n"));
+
+    // The same profile without verification connects (the module trusts anything).
+    expectOk("AT+KSSLCRYPTO=1,8,3,25392,12,4,0,1");
+    expectOk("AT+KTCPCNX=1");
+    ASSERT_TRUE(tty_->readUntil("\r\n+KTCP_IND: 1,1\r\n"));
+    expectOk("AT+KTCPCLOSE=1");
+
+    // TLS 1.0 only: the server (TLS 1.2 or newer) refuses, no connection.
+    expectOk("AT+KSSLCRYPTO=1,8,3,25392,1,4,1,2");
+    expectOk("AT+KTCPCNX=1");
+    auto notif = numbersAfter(*tty_, "+KTCP_NOTIF: 1,");
+    ASSERT_TRUE(notif && notif->size() == 1);
+    EXPECT_TRUE(notif->at(0) == 13 || notif->at(0) == 14) << notif->at(0);
+
+    // Profile 2 verifies against the right root (slot 2): a round trip works.
+    expectOk("AT+KSSLCRYPTO=2,8,3,25392,12,4,1,2");
+    expectOk("AT+KTCPCFG=1,3,\"localhost\"," + port + ",,,,0,2,0");
+    expectOk("AT+KTCPCNX=2");
+    ASSERT_TRUE(tty_->readUntil("\r\n+KTCP_IND: 2,1\r\n"));
+    const std::string payload = trickyPayload();
+    ASSERT_NO_FATAL_FAILURE(send(2, payload, payload.size()));
+    EXPECT_EQ(receive(2, payload.size()), payload);
+
+    auto list = expectOk("AT+KSSLCRYPTO?");
+    EXPECT_NE(list.find("+KSSLCRYPTO: 1,8,3,25392,1,4,1,2\r\n"), std::string::npos) << list;
+    EXPECT_NE(list.find("+KSSLCRYPTO: 2,8,3,25392,12,4,1,2\r\n"), std::string::npos) << list;
+    auto j = status();
+    ASSERT_EQ(j["crypto_profiles"].size(), 2U) << j.dump();
+    EXPECT_EQ(j["crypto_profiles"][1]["index"], 2);
+    EXPECT_EQ(j["crypto_profiles"][1]["root_ca"], 2);
+    EXPECT_EQ(j["crypto_profiles"][1]["verify_server"], true);
+    EXPECT_EQ(j["sockets"][1]["crypto_profile"], 2);
+    EXPECT_EQ(j.value("misuse", -1), 0) << j.dump();
+}
+
+TEST_F(Hl78Test, MissingOrUndefinedCryptoProfileIsReported) {
+    TestPki pki = TestPki::make();
+    ASSERT_TRUE(pki.ok);
+    TlsEchoServer server(pki.server);
+    ASSERT_TRUE(server.ready());
+    ASSERT_NO_FATAL_FAILURE(boot());
+    expectOk("AT+KCNXCFG=1,\"GPRS\",\"internet\"");
+    ASSERT_NO_FATAL_FAILURE(storeRoot(pki.ca.cert_pem, 0));
+    auto port = std::to_string(server.port());
+
+    // An index outside the profile range is refused at once.
+    expectCme("AT+KTCPCFG=1,3,\"localhost\"," + port + ",,,,0,7,0", 916);
+    EXPECT_EQ(status().value("misuse", -1), 0);
+
+    // No index: a misuse; profile 0 is used, and it is not defined yet: SSL init error.
+    expectOk("AT+KTCPCFG=1,3,\"localhost\"," + port);
+    auto j = status();
+    EXPECT_EQ(j.value("misuse", -1), 1);
+    EXPECT_NE(j.value("last_misuse", "").find("cipher_suite_index"), std::string::npos) << j;
+    expectOk("AT+KTCPCNX=1");
+    EXPECT_TRUE(tty_->readUntil("\r\n+KTCP_NOTIF: 1,14\r\n"));
+    j = status();
+    EXPECT_EQ(j.value("misuse", -1), 2);
+    EXPECT_NE(j.value("last_misuse", "").find("crypto profile 0"), std::string::npos) << j;
+
+    // An index naming an undefined profile: SSL init error and a misuse.
+    expectOk("AT+KTCPCFG=1,3,\"localhost\"," + port + ",,,,0,3,0");
+    expectOk("AT+KTCPCNX=2");
+    EXPECT_TRUE(tty_->readUntil("\r\n+KTCP_NOTIF: 2,14\r\n"));
+    j = status();
+    EXPECT_EQ(j.value("misuse", -1), 3);
+    EXPECT_NE(j.value("last_misuse", "").find("crypto profile 3"), std::string::npos) << j;
+    EXPECT_NE(
+        trace().find("# MISUSE: AT+KTCPCNX: secure session to localhost uses crypto profile 3"),
+        std::string::npos);
+
+    // Once profile 0 is defined, the session without an index connects with it.
+    expectOk("AT+KSSLCRYPTO=0,8,1,8192,4,4,1,0");
+    expectOk("AT+KTCPCNX=1");
+    ASSERT_TRUE(tty_->readUntil("\r\n+KTCP_IND: 1,1\r\n"));
+    auto hs = server.waitHandshakes(1, 5s);
+    ASSERT_TRUE(hs);
+    EXPECT_TRUE(hs->at(0).ok);
 }
 
 }  // namespace

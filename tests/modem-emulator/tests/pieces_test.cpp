@@ -1,10 +1,14 @@
 // Unit tests of the emulator's own pure pieces: command-line parsing, line assembly, data
-// phases and pacing.
+// phases, pacing and the HL78 crypto profile fields.
 #include <gtest/gtest.h>
+#include <openssl/ssl.h>
+
+#include <variant>
 
 #include "at_command.hpp"
 #include "data_phase.hpp"
 #include "fault_plan.hpp"
+#include "hl78_crypto.hpp"
 #include "line_assembler.hpp"
 #include "pacer.hpp"
 
@@ -144,4 +148,37 @@ TEST(LineAssemblerTest, CountsBytesOutsideCommandLines) {
         la.feed(c);
     }
     EXPECT_EQ(la.takeDropped(), 3U);  // "Ax" and the first of "AA"
+}
+
+TEST(CryptoProfileTest, ParsesTheFieldsOrGivesTheKError) {
+    struct Case {
+        const char* args;
+        int error;  // 0: parses
+    };
+    const Case cases[] = {
+        {"0,8,1,8192,4,4,3,0", 0},    {"1,9,3,25456,12,4,1", 0},       {"3,1,1,1,15,0,0,3", 0},
+        {"4,8,1,8192,4,4,3,0", 916},  {"-1,8,1,8192,4,4,3,0", 916},    {"0,0,1,8192,4,4,3,0", 916},
+        {"0,8,1,8192,16,4,3,0", 916}, {"0,8,1,8192,4,256,3,0", 916},   {"0,8,1,8192,4,4,4,0", 916},
+        {"0,8,1,8192,4,4,3,4", 916},  {"0,8,\"1\",8192,4,4,3,0", 916}, {"0,8,1,8192,4,4", 917},
+        {"0,,1,8192,4,4,3,0", 917},   {"0,8,1,8192,4,4,3,0,0", 915},
+    };
+    for (const Case& c : cases) {
+        auto cmds = parseCommandLine(std::string("+KSSLCRYPTO=") + c.args);
+        ASSERT_TRUE(cmds && cmds->size() == 1U) << c.args;
+        auto r = parseCryptoProfile(cmds->front());
+        if (c.error == 0) {
+            EXPECT_TRUE(std::holds_alternative<CryptoProfile>(r)) << c.args;
+        } else {
+            ASSERT_TRUE(std::holds_alternative<int>(r)) << c.args;
+            EXPECT_EQ(std::get<int>(r), c.error) << c.args;
+        }
+    }
+    auto cmds = parseCommandLine("+KSSLCRYPTO=2,8,3,25392,12,4,3");
+    ASSERT_TRUE(cmds);
+    auto p = std::get<CryptoProfile>(parseCryptoProfile(cmds->front()));
+    EXPECT_EQ(p.fields(), "2,8,3,25392,12,4,3,0");  // the root slot defaults to 0
+    EXPECT_EQ(p.minVersion(), TLS1_2_VERSION);
+    EXPECT_EQ(p.maxVersion(), TLS1_3_VERSION);
+    EXPECT_TRUE(p.verifyServer());
+    EXPECT_TRUE(p.clientCert());
 }
