@@ -8,8 +8,8 @@
 #include <optional>
 #include <sstream>
 
-#include "config/config_checks.hpp"
 #include "config/config_acl.hpp"
+#include "config/config_checks.hpp"
 #include "modem/serial_port.hpp"
 #include "plugin/plugin_registry.hpp"
 #include "uplinkd/log.hpp"

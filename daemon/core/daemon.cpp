@@ -80,8 +80,8 @@ Status Daemon::start() {
     }
     // One uplinkd per state directory: a second one would deliver the same spool again and take
     // the broker connection (same client id) away from the first.
-    auto lock = PidLock::acquire(config_.daemon.state_dir + "/lock",
-                                 "using " + config_.daemon.state_dir);
+    auto lock =
+        PidLock::acquire(config_.daemon.state_dir + "/lock", "using " + config_.daemon.state_dir);
     if (!lock) {
         if (lock.error().code == "locked") {
             return fail("locked", lock.error().message +
