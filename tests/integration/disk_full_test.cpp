@@ -4,7 +4,6 @@
 // itself once space is freed; a restart on a full disk still delivers.
 #include <fcntl.h>
 #include <gtest/gtest.h>
-#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -19,33 +18,6 @@ namespace uplinkd::testing {
 namespace {
 
 using nlohmann::json;
-
-/// A tmpfs of `size` on `path`, unmounted at the end of the test.
-class Tmpfs {
-  public:
-    Tmpfs(std::string path, const std::string& size) : path_(std::move(path)) {
-        ::mkdir(path_.c_str(), 0750);
-        const std::string options = "size=" + size + ",mode=0750";
-        if (::mount("tmpfs", path_.c_str(), "tmpfs", 0, options.c_str()) != 0) {
-            ADD_FAILURE() << "cannot mount a tmpfs on " << path_ << ": " << std::strerror(errno)
-                          << " (this test needs root)";
-        } else {
-            mounted_ = true;
-        }
-    }
-    ~Tmpfs() {
-        if (mounted_) {
-            ::umount2(path_.c_str(), MNT_DETACH);
-        }
-    }
-    Tmpfs(const Tmpfs&) = delete;
-    Tmpfs& operator=(const Tmpfs&) = delete;
-    bool mounted() const { return mounted_; }
-
-  private:
-    std::string path_;
-    bool mounted_ = false;
-};
 
 void fill(const std::string& path) {
     const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);

@@ -5,12 +5,15 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -436,6 +439,23 @@ std::string genericRoute(const std::string& route, uint16_t port, const std::str
       << "[routes." << route << ".delivery]\nbackoff_min_ms = 100\nbackoff_max_ms = 1000\n"
       << "refused_backoff_ms = 1000\n";
     return c.str();
+}
+
+Tmpfs::Tmpfs(std::string path, const std::string& size) : path_(std::move(path)) {
+    ::mkdir(path_.c_str(), 0750);
+    const std::string options = "size=" + size + ",mode=0750";
+    if (::mount("tmpfs", path_.c_str(), "tmpfs", 0, options.c_str()) != 0) {
+        ADD_FAILURE() << "cannot mount a tmpfs on " << path_ << ": " << std::strerror(errno)
+                      << " (this test needs root)";
+    } else {
+        mounted_ = true;
+    }
+}
+
+Tmpfs::~Tmpfs() {
+    if (mounted_) {
+        ::umount2(path_.c_str(), MNT_DETACH);
+    }
 }
 
 }  // namespace uplinkd::testing

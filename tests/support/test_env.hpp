@@ -46,6 +46,22 @@ std::string buildDir();
 std::string pluginDir();
 
 /// A child process; killed (SIGTERM, then SIGKILL) when destroyed. Output goes to `log_file`.
+/// A tmpfs of `size` ("16m") mounted on `path` (created 0750), unmounted when this goes: a small
+/// disk to fill. Fails the test when it cannot mount (tests run as root).
+class Tmpfs {
+  public:
+    Tmpfs(std::string path, const std::string& size);
+    ~Tmpfs();
+    Tmpfs(const Tmpfs&) = delete;
+    Tmpfs& operator=(const Tmpfs&) = delete;
+    bool mounted() const { return mounted_; }
+    std::string file(const std::string& name) const { return path_ + "/" + name; }
+
+  private:
+    std::string path_;
+    bool mounted_ = false;
+};
+
 class Process {
   public:
     Process(std::vector<std::string> argv, std::string log_file);

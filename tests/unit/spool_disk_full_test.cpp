@@ -5,7 +5,6 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sqlite3.h>
-#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -29,34 +28,6 @@ namespace uplinkd {
 namespace {
 
 using namespace std::chrono_literals;
-
-/// A tmpfs of `size` on a fresh directory, unmounted at the end of the test.
-class Tmpfs {
-  public:
-    Tmpfs(const testing::TempDir& dir, const std::string& size) : path_(dir.file("small")) {
-        ::mkdir(path_.c_str(), 0700);
-        const std::string options = "size=" + size + ",mode=0700";
-        if (::mount("tmpfs", path_.c_str(), "tmpfs", 0, options.c_str()) != 0) {
-            ADD_FAILURE() << "cannot mount a tmpfs on " << path_ << ": " << std::strerror(errno)
-                          << " (these tests need root)";
-        } else {
-            mounted_ = true;
-        }
-    }
-    ~Tmpfs() {
-        if (mounted_) {
-            ::umount2(path_.c_str(), MNT_DETACH);
-        }
-    }
-    Tmpfs(const Tmpfs&) = delete;
-    Tmpfs& operator=(const Tmpfs&) = delete;
-    bool mounted() const { return mounted_; }
-    std::string file(const std::string& name) const { return path_ + "/" + name; }
-
-  private:
-    std::string path_;
-    bool mounted_ = false;
-};
 
 /// Writes `path` until the disk is full; returns the bytes written.
 size_t fill(const std::string& path) {
@@ -151,7 +122,7 @@ class SpoolDiskFull : public ::testing::Test {
     }
 
     testing::TempDir dir_;
-    Tmpfs disk_{dir_, "8m"};
+    testing::Tmpfs disk_{dir_.file("small"), "8m"};
     asio::io_context loop_;
     std::vector<std::string> events_;
 };
