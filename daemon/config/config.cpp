@@ -296,6 +296,29 @@ void readModemUplink(ConfigTable& t, UplinkConfig& out, PluginRegistry& plugins)
         t.error("tls",
                 "the " + out.driver + " driver cannot have the module do TLS; use tls = \"local\"");
     }
+    const bool wifi = api != nullptr && api->match->wifi;
+    out.ssid = t.string("ssid").value_or("");
+    if (auto psk = readSecretFile(t, "psk_file")) {
+        out.psk = *psk;
+        if (out.psk.size() < 8 || out.psk.size() > 63) {
+            t.error("psk_file", "a WPA passphrase has 8 to 63 characters; the file holds " +
+                                    std::to_string(out.psk.size()));
+        }
+    }
+    if (api != nullptr && wifi && out.ssid.empty()) {
+        t.error("ssid", "the " + out.driver +
+                            " driver drives a Wi-Fi module: set ssid (and "
+                            "psk_file unless the network is open)");
+    }
+    if (api != nullptr && !wifi && (!out.ssid.empty() || !out.psk.empty())) {
+        t.error(out.ssid.empty() ? "psk_file" : "ssid",
+                "the " + out.driver +
+                    " driver drives a cellular module, which joins no Wi-Fi "
+                    "network; remove this key");
+    }
+    if (out.ssid.size() > 32 || out.ssid.find_first_of("\"\r\n") != std::string::npos) {
+        t.error("ssid", "an SSID has at most 32 bytes and no quote or line break");
+    }
     out.apn = t.string("apn").value_or("");
     out.apn_user = t.string("apn_user").value_or("");
     if (auto pw = readSecretFile(t, "apn_password_file")) {
@@ -396,6 +419,34 @@ bool validRouteName(const std::string& name) {
     });
 }
 
+/// mqtt = "modem": one modem uplink whose family has an MQTT client; marks that uplink.
+void checkMqttOffload(ConfigTable& t, const RouteConfig& r, PluginRegistry& plugins, Config& cfg) {
+    if (r.uplinks.size() != 1) {
+        t.error("mqtt",
+                "mqtt = \"modem\" needs exactly one uplink (a module's MQTT client "
+                "cannot fail over to another uplink); set uplinks = [\"<modem>\"]");
+        return;
+    }
+    auto it = cfg.uplinks.find(r.uplinks.front());
+    if (it == cfg.uplinks.end()) {
+        return;  // reported with "uplinks"
+    }
+    UplinkConfig& u = it->second;
+    if (u.type != "modem") {
+        t.error("mqtt", "mqtt = \"modem\" needs a modem uplink; uplink \"" + u.name +
+                            "\" is the board's network: use mqtt = \"uplinkd\"");
+        return;
+    }
+    const ModemPluginApi* api = plugins.modem(u.driver);
+    if (api != nullptr && !api->match->supports_mqtt_offload) {
+        t.error("mqtt", "the " + u.driver +
+                            " driver has no MQTT client of the module; use "
+                            "mqtt = \"uplinkd\"");
+        return;
+    }
+    u.mqtt_offload = true;
+}
+
 void readRoute(ConfigTable t, const std::string& name, PluginRegistry& plugins, Config& cfg,
                Diagnostics& diags) {
     RouteConfig r;
@@ -413,6 +464,10 @@ void readRoute(ConfigTable t, const std::string& name, PluginRegistry& plugins, 
         for (const auto& [uname, u] : cfg.uplinks) {
             r.uplinks.push_back(uname);
         }
+    }
+    r.mqtt = t.choice("mqtt", {"uplinkd", "modem"}).value_or("uplinkd");
+    if (r.mqtt == "modem") {
+        checkMqttOffload(t, r, plugins, cfg);
     }
     readTls(t.table("tls"), r.tls);
     readSpool(t.table("spool"), r.spool);

@@ -64,8 +64,12 @@ struct UplinkConfig {
     std::string tls = "local";  ///< "local": uplinkd does TLS; "modem": the module does
     std::string apn;
     std::string apn_user;
-    std::string apn_password;     ///< secret, from apn_password_file
-    std::string pin;              ///< secret, from pin_file
+    std::string apn_password;  ///< secret, from apn_password_file
+    std::string pin;           ///< secret, from pin_file
+    std::string ssid;          ///< Wi-Fi modules: the network to join
+    std::string psk;           ///< secret, from psk_file (WPA passphrase); empty: open network
+    /// Set when a route of this uplink has mqtt = "modem" (derived, not a key).
+    bool mqtt_offload = false;
     int health_check_ms = 30000;  ///< probe an idle module this often
     ModemPowerConfig power;
 
@@ -96,6 +100,8 @@ struct RouteConfig {
     std::string cloud_type;
     std::shared_ptr<CloudProfile> cloud;
     std::vector<std::string> uplinks;  ///< in order of preference
+    /// "uplinkd": uplinkd speaks MQTT (Paho); "modem": the module's own MQTT client does.
+    std::string mqtt = "uplinkd";
     TlsConfig tls;
     SpoolLimits spool;
     DeliveryConfig delivery;

@@ -108,6 +108,9 @@ ModemUplink::ModemUplink(asio::io_context& loop, const UplinkConfig& config,
     settings.apn_user = config_.apn_user;
     settings.apn_password = config_.apn_password;
     settings.pin = config_.pin;
+    settings.ssid = config_.ssid;
+    settings.psk = config_.psk;
+    settings.mqtt_offload = config_.mqtt_offload;
     auto driver = api.create(loop_, *channel_, settings);
     if (driver) {
         driver_ = std::move(driver.value());
@@ -403,6 +406,31 @@ void ModemUplink::info(std::function<void(Result<nlohmann::json>)> done) {
             j["sim"] = r->sim;
             j["registration"] = r->registration;
             j["signal_dbm"] = r->signal_dbm;
+            const std::pair<const char*, const std::string*> extras[] = {
+                {"operator", &r->operator_name},
+                {"access_technology", &r->access_technology},
+                {"band", &r->band},
+                {"ssid", &r->ssid},
+                {"association", &r->association},
+                {"ip_address", &r->ip_address}};
+            for (const auto& [key, value] : extras) {
+                if (!value->empty()) {
+                    j[key] = *value;
+                }
+            }
+            if (r->wifi_rssi_dbm != 0) {
+                j["wifi_rssi_dbm"] = r->wifi_rssi_dbm;
+            }
+            if (!r->store.empty()) {
+                auto& store = j["store"] = nlohmann::json::array();
+                for (const auto& e : r->store) {
+                    store.push_back({{"slot", e.slot},
+                                     {"kind", e.kind},
+                                     {"subject", e.subject},
+                                     {"not_after", e.not_after},
+                                     {"note", e.note}});
+                }
+            }
         }
         done(j);
     });

@@ -11,6 +11,7 @@
 
 #include "uplinkd/at_channel.hpp"
 #include "uplinkd/byte_stream.hpp"
+#include "uplinkd/modem_mqtt.hpp"
 #include "uplinkd/result.hpp"
 
 namespace uplinkd {
@@ -25,6 +26,24 @@ struct ModemInfo {
     std::string sim;           ///< "ready", "PIN required", "not inserted", ...
     std::string registration;  ///< "registered (home)", "searching", "denied", ...
     int signal_dbm = 0;        ///< 0 when unknown
+    // Cellular extras (empty when the module does not say).
+    std::string operator_name;      ///< "Vodafone", "26201", ...
+    std::string access_technology;  ///< "LTE-M", "NB-IoT", "GSM", "LTE", ...
+    std::string band;               ///< "LTE BAND 20", ...
+    // Wi-Fi modules (empty for cellular ones).
+    std::string ssid;
+    std::string association;  ///< "associated", "not associated", "connecting", ...
+    std::string ip_address;
+    int wifi_rssi_dbm = 0;  ///< 0 when unknown
+    /// One entry of the module's certificate store, as far as the module lets it be read.
+    struct StoreEntry {
+        std::string slot;       ///< "root 0", "UFS:uplinkd_ca.pem", "ca", ...
+        std::string kind;       ///< "root CA", "client certificate", "private key"
+        std::string subject;    ///< empty when the module cannot show it
+        std::string not_after;  ///< "2030-01-01T00:00:00Z", empty when unknown
+        std::string note;       ///< e.g. "keys cannot be read back (+CME ERROR: 918)"
+    };
+    std::vector<StoreEntry> store;
 };
 
 /// Settings common to every modem, from [uplinks.<name>] (the driver reads its own extras).
@@ -33,6 +52,12 @@ struct ModemSettings {
     std::string apn_user;
     std::string apn_password;  ///< secret
     std::string pin;           ///< secret; empty: no PIN
+    // Wi-Fi modules.
+    std::string ssid;
+    std::string psk;  ///< secret: the WPA passphrase; empty: an open network
+    /// A route of this uplink has mqtt = "modem": start() also checks that the module's MQTT
+    /// client is there (firmware without it is reported at start-up, naming mqtt = "uplinkd").
+    bool mqtt_offload = false;
 };
 
 /// A connection the module should open.
@@ -68,6 +93,8 @@ class ModemDriver {
     virtual std::string explain(const std::string& error_line) const = 0;
     /// The largest payload one send command takes.
     virtual size_t maxSendChunk() const = 0;
+    /// The module's own MQTT client (owned by the driver), or nullptr when the family has none.
+    virtual ModemMqtt* mqtt() { return nullptr; }
 };
 
 using ModemDriverPtr = std::unique_ptr<ModemDriver>;
@@ -76,6 +103,8 @@ using ModemDriverPtr = std::unique_ptr<ModemDriver>;
 struct ModemMatch {
     std::vector<std::string> model_patterns;  ///< substrings of ATI / AT+CGMM answers
     bool supports_tls_offload = false;
+    bool supports_mqtt_offload = false;  ///< the family has an MQTT client (ModemDriver::mqtt)
+    bool wifi = false;                   ///< a Wi-Fi module: ssid / psk_file instead of an APN
 };
 
 /// Entry points of a modem plugin (PluginDescriptor::api for PluginKind::Modem).
