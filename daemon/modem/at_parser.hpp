@@ -28,12 +28,15 @@ struct AtFinalResult {
     AtFinalKind kind;
 };
 
-/// Final result codes (V.250 and 27.007/27.005). A line matching none of them is not final.
+/// Final result codes (V.250 and 27.007/27.005; "SEND OK" / "SEND FAIL" end Quectel's
+/// AT+QISEND and AT+QSSLSEND data phases instead of OK). A line matching none of them is not
+/// final.
 inline constexpr AtFinalResult kAtFinalResults[] = {
     {"OK", false, AtFinalKind::Success},         {"ERROR", false, AtFinalKind::Failure},
     {"+CME ERROR:", true, AtFinalKind::Failure}, {"+CMS ERROR:", true, AtFinalKind::Failure},
     {"NO CARRIER", false, AtFinalKind::Failure}, {"BUSY", false, AtFinalKind::Failure},
     {"NO ANSWER", false, AtFinalKind::Failure},  {"NO DIALTONE", false, AtFinalKind::Failure},
+    {"SEND OK", false, AtFinalKind::Success},    {"SEND FAIL", false, AtFinalKind::Failure},
 };
 
 /// The final result kind of `line`, or nothing when it is not a final result.
