@@ -1,0 +1,339 @@
+// The BG9x certificate store (AT+QFDEL / AT+QFUPL / AT+QFLST), the SSL context (AT+QSSLCFG,
+// SNI always on) and the check of the module's clock against the certificates' validity.
+// Thread: loop.
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include <algorithm>
+#include <ctime>
+#include <memory>
+
+#include "bg9x_core.hpp"
+#include "bg9x_errors.hpp"
+#include "bg9x_parsers.hpp"
+#include "common/pem.hpp"
+
+namespace uplinkd::plugins::quectel_bg9x {
+
+using modem_common::PemWant;
+
+namespace {
+
+/// Exactly what a firmware without the "sni" setting makes start-up / provisioning say.
+constexpr std::string_view kNoSni = "this firmware cannot send SNI: use tls = \"local\"";
+
+/// The PEM text of one certificate file: the wanted blocks, LF line ends, within the size the
+/// module takes.
+Result<std::string> pemFile(std::string_view pem, std::string_view what, PemWant want) {
+    auto blocks = modem_common::pemBlocks(pem, what, want);
+    if (!blocks) {
+        return blocks.failure();
+    }
+    std::string text = modem_common::joinBlocks(*blocks, "\n");
+    if (text.size() > kMaxCertFile) {
+        return fail("bad_pem", std::string(what) + " is " + std::to_string(text.size()) +
+                                   " bytes; uplinkd writes at most " +
+                                   std::to_string(kMaxCertFile) + " into the module");
+    }
+    return text;
+}
+
+std::optional<std::time_t> asn1Time(const ASN1_TIME* t) {
+    std::tm tm{};
+    if (t == nullptr || ASN1_TIME_to_tm(t, &tm) != 1) {
+        return std::nullopt;
+    }
+    return timegm(&tm);
+}
+
+/// The validity of every certificate in `pem` (OpenSSL; no I/O).
+std::vector<Validity> validities(const std::string& pem, const std::string& what) {
+    std::vector<Validity> out;
+    std::unique_ptr<BIO, decltype(&BIO_free)> bio(
+        BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), &BIO_free);
+    if (!bio) {
+        return out;
+    }
+    while (true) {
+        std::unique_ptr<X509, decltype(&X509_free)> cert(
+            PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr), &X509_free);
+        if (!cert) {
+            break;
+        }
+        const auto from = asn1Time(X509_get0_notBefore(cert.get()));
+        const auto to = asn1Time(X509_get0_notAfter(cert.get()));
+        if (from && to) {
+            out.push_back({what, *from, *to});
+        }
+    }
+    return out;
+}
+
+}  // namespace
+
+void Bg9xCore::provision(const ModemCredentials& creds, StatusDone done) {
+    auto refuse = [&](const Error& e) { failLater(done, e.withContext("provision")); };
+    if (creds.cert_pem.empty() != creds.key_pem.empty()) {
+        refuse(
+            makeError("bad_pem", "a client certificate needs both tls.cert_file and tls.key_file"));
+        return;
+    }
+    auto ca = pemFile(creds.ca_pem, "tls.ca_file", PemWant::Certificates);
+    if (!ca) {
+        refuse(ca.error());
+        return;
+    }
+    struct File {
+        std::string_view name;
+        std::string content;
+        std::string what;
+    };
+    auto files = std::make_shared<std::vector<File>>();
+    files->push_back({kCaFile, *ca, "the root CA (tls.ca_file)"});
+    auto valid =
+        std::make_shared<std::vector<Validity>>(validities(*ca, "the root CA from tls.ca_file"));
+    const bool client = !creds.cert_pem.empty();
+    if (client) {
+        auto cert = pemFile(creds.cert_pem, "tls.cert_file", PemWant::Certificates);
+        auto key = pemFile(creds.key_pem, "tls.key_file", PemWant::PrivateKey);
+        if (!cert || !key) {
+            refuse(!cert ? cert.error() : key.error());
+            return;
+        }
+        for (auto& v : validities(*cert, "the client certificate from tls.cert_file")) {
+            valid->push_back(std::move(v));
+        }
+        files->push_back({kCertFile, std::move(*cert), "the client certificate (tls.cert_file)"});
+        files->push_back({kKeyFile, std::move(*key), "the private key (tls.key_file)"});
+    }
+    // Then: stale client files go (seclevel 1 without them), the SSL context, the clock.
+    auto finish = [w = weak_from_this(), client, valid, done](Status s) {
+        auto c = w.lock();
+        if (!c) {
+            return;
+        }
+        if (!s) {
+            done(s.failure("provision"));
+            return;
+        }
+        auto after_cleanup = [w, client, valid, done]() {
+            auto c2 = w.lock();
+            if (!c2) {
+                return;
+            }
+            c2->certs = Certs{true, client, client};
+            c2->ssl_ready = false;
+            c2->ensureSsl([w, valid, done](Status ssl) {
+                auto c3 = w.lock();
+                if (!c3) {
+                    return;
+                }
+                if (!ssl) {
+                    // The exact SNI words stand alone.
+                    done(ssl.error().code == "tls_no_sni" ? ssl : Status(ssl.failure("provision")));
+                    return;
+                }
+                c3->at.command(std::string(kClock.command), kClock.timeout,
+                               [valid, done](Result<AtResponse> r) {
+                                   if (!r) {
+                                       done(okStatus());  // no clock to check against
+                                       return;
+                                   }
+                                   for (const auto& line : r->lines) {
+                                       if (auto now = parseCclk(line)) {
+                                           const std::string p = clockProblem(*now, *valid);
+                                           if (!p.empty()) {
+                                               done(fail("module_clock", p));
+                                               return;
+                                           }
+                                       }
+                                   }
+                                   done(okStatus());
+                               });
+            });
+        };
+        if (client) {
+            after_cleanup();
+            return;
+        }
+        // Deleting a file that is not there fails: fine.
+        c->at.command(qfdelCommand(kCertFile), c->timing.command,
+                      [w, after_cleanup](Result<AtResponse>) {
+                          auto c2 = w.lock();
+                          if (!c2) {
+                              return;
+                          }
+                          c2->at.command(qfdelCommand(kKeyFile), c2->timing.command,
+                                         [after_cleanup](Result<AtResponse>) { after_cleanup(); });
+                      });
+    };
+    // Upload the files one after the other.
+    auto next = std::make_shared<std::function<void(size_t)>>();
+    *next = [w = weak_from_this(), files, finish, next](size_t i) {
+        auto c = w.lock();
+        if (!c) {
+            *next = nullptr;
+            return;
+        }
+        if (i == files->size()) {
+            *next = nullptr;
+            finish(okStatus());
+            return;
+        }
+        const File& f = (*files)[i];
+        c->uploadFile(f.name, f.content, f.what, [next, finish, i](Status s) {
+            if (!*next) {
+                return;
+            }
+            if (!s) {
+                auto keep = *next;
+                *next = nullptr;
+                finish(s);
+                return;
+            }
+            (*next)(i + 1);
+        });
+    };
+    (*next)(0);
+}
+
+void Bg9xCore::uploadFile(std::string_view name, std::string content, std::string what,
+                          std::function<void(Status)> done) {
+    // AT+QFUPL refuses a name that exists: delete it first (an error just means it was not there).
+    at.command(
+        qfdelCommand(name), timing.command,
+        [w = weak_from_this(), name = std::string(name), content = std::move(content),
+         what = std::move(what), done = std::move(done)](Result<AtResponse>) mutable {
+            auto c = w.lock();
+            if (!c) {
+                return;
+            }
+            const int timeout_s = static_cast<int>(
+                std::chrono::ceil<std::chrono::seconds>(c->timing.file_upload).count());
+            AtDataWrite wr;
+            wr.prompt = "CONNECT";
+            wr.payload = content;
+            c->at.commandWithData(
+                qfuplCommand(name, content.size(), timeout_s), wr, c->timing.file_upload,
+                [content = std::move(content), what = std::move(what),
+                 done = std::move(done)](Result<AtResponse> r) {
+                    if (!r) {
+                        done(Failure{modem_common::commandError("AT+QFUPL", r.error(), explainer())
+                                         .withContext("writing " + what)});
+                        return;
+                    }
+                    std::optional<Upload> up;
+                    for (const auto& line : r->lines) {
+                        if (auto u = parseQfupl(line)) {
+                            up = *u;
+                        }
+                    }
+                    if (!up) {
+                        done(fail("provision_mismatch",
+                                  "writing " + what +
+                                      ": the module did not say how many bytes it "
+                                      "stored (no +QFUPL line)"));
+                        return;
+                    }
+                    if (up->size != content.size()) {
+                        done(fail("provision_mismatch", "writing " + what + ": the module stored " +
+                                                            std::to_string(up->size) +
+                                                            " bytes of " +
+                                                            std::to_string(content.size())));
+                        return;
+                    }
+                    if (up->checksum && *up->checksum != xorChecksum(content) &&
+                        *up->checksum != xorChecksum(content, true)) {
+                        done(fail("provision_mismatch",
+                                  "writing " + what +
+                                      ": the module's checksum of the file does "
+                                      "not match the bytes sent (the checksum, a "
+                                      "16-bit XOR, is UNCONFIRMED; the sizes "
+                                      "match)"));
+                        return;
+                    }
+                    done(okStatus());
+                });
+        });
+}
+
+void Bg9xCore::listFiles(std::function<void(Status)> done) {
+    at.command(std::string(kFileList.command), kFileList.timeout,
+               [w = weak_from_this(), done](Result<AtResponse> r) {
+                   auto c = w.lock();
+                   if (!c) {
+                       return;
+                   }
+                   if (!r) {
+                       done(modem_common::commandStatus(kFileList.command, r, c->explain));
+                       return;
+                   }
+                   Certs have;
+                   for (const auto& f : parseFileList(r->lines)) {
+                       have.ca = have.ca || f.name == "UFS:" + std::string(kCaFile);
+                       have.cert = have.cert || f.name == "UFS:" + std::string(kCertFile);
+                       have.key = have.key || f.name == "UFS:" + std::string(kKeyFile);
+                   }
+                   c->certs = have;
+                   done(okStatus());
+               });
+}
+
+void Bg9xCore::ensureSsl(std::function<void(Status)> done) {
+    if (ssl_ready) {
+        done(okStatus());
+        return;
+    }
+    auto configure = [w = weak_from_this(), done]() {
+        auto c = w.lock();
+        if (!c) {
+            return;
+        }
+        if (!c->certs->ca) {
+            done(fail("tls_no_ca", "the module's store holds no " + std::string(kCaFile) +
+                                       ": provision tls.ca_file (the root CA of the broker) "
+                                       "first"));
+            return;
+        }
+        auto steps = sslContextSteps(c->certs->cert && c->certs->key, c->timing.command);
+        modem_common::runSteps(c->at, std::move(steps), c->explain, [w, done](Status s) {
+            auto c2 = w.lock();
+            if (!c2) {
+                return;
+            }
+            if (!s) {
+                done(s.failure("SSL context"));
+                return;
+            }
+            c2->at.command(sniCommand(), c2->timing.command, [w, done](Result<AtResponse> r) {
+                auto c3 = w.lock();
+                if (!c3) {
+                    return;
+                }
+                if (!r) {
+                    if (r.error().code == "at_error") {
+                        done(fail("tls_no_sni", std::string(kNoSni)));
+                    } else {
+                        done(r.failure("SSL context"));
+                    }
+                    return;
+                }
+                c3->ssl_ready = true;
+                done(okStatus());
+            });
+        });
+    };
+    if (certs) {
+        configure();
+        return;
+    }
+    listFiles([configure, done](Status s) {
+        if (!s) {
+            done(s.failure("the module's file list"));
+            return;
+        }
+        configure();
+    });
+}
+
+}  // namespace uplinkd::plugins::quectel_bg9x
