@@ -22,3 +22,10 @@ target_link_libraries(modem_a76xx_test PRIVATE uplinkd_modem_simcom_a76xx_lib
                       uplinkd_scripted_at_channel GTest::gtest_main asio_standalone
                       uplinkd_warnings)
 gtest_discover_tests(modem_a76xx_test DISCOVERY_TIMEOUT 30 PROPERTIES LABELS unit)
+
+# quectel-bg9x
+add_executable(modem_bg9x_test ${CMAKE_CURRENT_LIST_DIR}/modem_bg9x_test.cpp)
+target_link_libraries(modem_bg9x_test PRIVATE uplinkd_modem_quectel_bg9x_lib
+                      uplinkd_scripted_at_channel GTest::gtest_main asio_standalone
+                      OpenSSL::Crypto uplinkd_warnings)
+gtest_discover_tests(modem_bg9x_test DISCOVERY_TIMEOUT 30 PROPERTIES LABELS unit)

@@ -444,13 +444,15 @@ void Bg9xCore::mqttMessage(const std::string& line, std::string rest) {
     if (!in || in->client != kMqttClient || !mqtt.connected || !mqtt.events.message) {
         return;
     }
-    std::string payload = std::move(in->payload);
+    std::string payload;
     if (in->missing > 0) {
         auto whole = completePayload(*in, rest);
         if (!whole) {
             return;  // not framed as announced: dropped rather than delivered wrong
         }
         payload = std::move(*whole);
+    } else {
+        payload = std::move(in->payload);
     }
     post([w = weak_from_this(), session = mqtt.session, topic = std::move(in->topic),
           payload = std::move(payload)]() mutable {

@@ -38,6 +38,34 @@ Result<std::string> pemFile(std::string_view pem, std::string_view what, PemWant
     return text;
 }
 
+/// A file provision() writes.
+struct File {
+    std::string_view name;
+    std::string content;
+    std::string what;
+};
+
+/// Uploads files[i..] one after the other; `done` once: OK or the first failure.
+void uploadEach(std::weak_ptr<Bg9xCore> w, std::shared_ptr<std::vector<File>> files, size_t i,
+                std::function<void(Status)> done) {
+    auto c = w.lock();
+    if (!c) {
+        return;
+    }
+    if (i == files->size()) {
+        done(okStatus());
+        return;
+    }
+    const File& f = (*files)[i];
+    c->uploadFile(f.name, f.content, f.what, [w, files, i, done](Status s) {
+        if (!s) {
+            done(std::move(s));
+            return;
+        }
+        uploadEach(w, files, i + 1, done);
+    });
+}
+
 std::optional<std::time_t> asn1Time(const ASN1_TIME* t) {
     std::tm tm{};
     if (t == nullptr || ASN1_TIME_to_tm(t, &tm) != 1) {
@@ -83,11 +111,6 @@ void Bg9xCore::provision(const ModemCredentials& creds, StatusDone done) {
         refuse(ca.error());
         return;
     }
-    struct File {
-        std::string_view name;
-        std::string content;
-        std::string what;
-    };
     auto files = std::make_shared<std::vector<File>>();
     files->push_back({kCaFile, *ca, "the root CA (tls.ca_file)"});
     auto valid =
@@ -167,34 +190,7 @@ void Bg9xCore::provision(const ModemCredentials& creds, StatusDone done) {
                                          [after_cleanup](Result<AtResponse>) { after_cleanup(); });
                       });
     };
-    // Upload the files one after the other.
-    auto next = std::make_shared<std::function<void(size_t)>>();
-    *next = [w = weak_from_this(), files, finish, next](size_t i) {
-        auto c = w.lock();
-        if (!c) {
-            *next = nullptr;
-            return;
-        }
-        if (i == files->size()) {
-            *next = nullptr;
-            finish(okStatus());
-            return;
-        }
-        const File& f = (*files)[i];
-        c->uploadFile(f.name, f.content, f.what, [next, finish, i](Status s) {
-            if (!*next) {
-                return;
-            }
-            if (!s) {
-                auto keep = *next;
-                *next = nullptr;
-                finish(s);
-                return;
-            }
-            (*next)(i + 1);
-        });
-    };
-    (*next)(0);
+    uploadEach(weak_from_this(), files, 0, finish);
 }
 
 void Bg9xCore::uploadFile(std::string_view name, std::string content, std::string what,
@@ -210,11 +206,12 @@ void Bg9xCore::uploadFile(std::string_view name, std::string content, std::strin
             }
             const int timeout_s = static_cast<int>(
                 std::chrono::ceil<std::chrono::seconds>(c->timing.file_upload).count());
+            const std::string cmd = qfuplCommand(name, content.size(), timeout_s);
             AtDataWrite wr;
             wr.prompt = "CONNECT";
             wr.payload = content;
             c->at.commandWithData(
-                qfuplCommand(name, content.size(), timeout_s), wr, c->timing.file_upload,
+                cmd, wr, c->timing.file_upload,
                 [content = std::move(content), what = std::move(what),
                  done = std::move(done)](Result<AtResponse> r) {
                     if (!r) {
