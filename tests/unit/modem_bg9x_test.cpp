@@ -907,6 +907,24 @@ TEST_F(Bg9xDriverTest, MqttAModuleResetLosesTheSessionAndFailsThePendingPublish)
     EXPECT_EQ(s.error().code, "mqtt_not_connected");
 }
 
+TEST_F(Bg9xDriverTest, MqttDisconnectDuringConnectEndsTheAttempt) {
+    started();
+    at_.expect("AT+QMTCLOSE=0").error("ERROR");
+    for (const auto& s : mqttConfigSteps(false, 60, true, 30, 1s)) {
+        at_.expect(s.command);
+    }
+    at_.expect("AT+QMTOPEN=0,\"broker.example.com\",1883");  // no result yet
+    std::optional<Status> connected;
+    mqtt().connect(connectParams(false), {}, [&](Status s) { connected = s; });
+    ASSERT_TRUE(runUntil(loop_, [&] { return at_.remaining() == 0; }));
+    drain(loop_);
+    at_.expect("AT+QMTDISC=0").urcAfter("+QMTDISC: 0,0");
+    at_.expect("AT+QMTCLOSE=0").urcAfter("+QMTCLOSE: 0,0");
+    EXPECT_TRUE(mqttCall([&](auto d) { mqtt().disconnect(d); }));
+    ASSERT_TRUE(runUntil(loop_, [&] { return connected.has_value(); }));
+    EXPECT_FALSE(*connected);
+}
+
 TEST_F(Bg9xDriverTest, MqttDisconnectSilencesTheSession) {
     mqttConnected();
     at_.expect("AT+QMTDISC=0").urcAfter("+QMTDISC: 0,0").urcAfter("+QMTSTAT: 0,5");

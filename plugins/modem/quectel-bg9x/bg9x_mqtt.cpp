@@ -126,6 +126,16 @@ void Bg9xCore::mqttConnect(const ModemMqttConnect& params, ModemMqttEvents event
         auto c = w.lock();
         return c && c->mqtt.session == session ? c : nullptr;
     };
+    // A stage that finds the session superseded (disconnect(), another connect(), a loss) ends
+    // the attempt; nothing is called once the driver is gone.
+    auto proceed = [w, session, done]() -> std::shared_ptr<Bg9xCore> {
+        auto c = w.lock();
+        if (c && c->mqtt.session != session) {
+            done(fail("cancelled", "the module's MQTT connection attempt was superseded"));
+            return nullptr;
+        }
+        return c;
+    };
     auto end = [current, done](Status s) {
         if (auto c = current()) {
             c->mqtt.connecting = false;
@@ -145,8 +155,8 @@ void Bg9xCore::mqttConnect(const ModemMqttConnect& params, ModemMqttEvents event
                        c->explain,
                        [s = std::move(s), then](Result<std::string>) mutable { then(s); });
     };
-    auto conn = [current, params, end, release_then]() {
-        auto c = current();
+    auto conn = [proceed, params, end, release_then]() {
+        auto c = proceed();
         if (!c) {
             return;
         }
@@ -177,8 +187,8 @@ void Bg9xCore::mqttConnect(const ModemMqttConnect& params, ModemMqttEvents event
                 return !res || res->result != 1;  // 1: still retransmitting
             });
     };
-    auto open = [current, params, end, release_then, conn]() {
-        auto c = current();
+    auto open = [proceed, params, end, release_then, conn]() {
+        auto c = proceed();
         if (!c) {
             return;
         }
@@ -199,8 +209,8 @@ void Bg9xCore::mqttConnect(const ModemMqttConnect& params, ModemMqttEvents event
                                         end);
                        });
     };
-    auto configure = [current, params, end, open]() {
-        auto c = current();
+    auto configure = [proceed, params, end, open]() {
+        auto c = proceed();
         if (!c) {
             return;
         }
@@ -217,8 +227,8 @@ void Bg9xCore::mqttConnect(const ModemMqttConnect& params, ModemMqttEvents event
                 open();
             });
     };
-    auto secure = [current, params, end, configure]() {
-        auto c = current();
+    auto secure = [proceed, params, end, configure]() {
+        auto c = proceed();
         if (!c) {
             return;
         }
@@ -235,8 +245,8 @@ void Bg9xCore::mqttConnect(const ModemMqttConnect& params, ModemMqttEvents event
         });
     };
     // Release a session the module may still hold (an earlier run, a lost connection), then go.
-    release_then(okStatus(), [current, end, secure](Status) {
-        auto c = current();
+    release_then(okStatus(), [proceed, end, secure](Status) {
+        auto c = proceed();
         if (!c) {
             return;
         }
@@ -425,6 +435,8 @@ void Bg9xCore::mqttLost(const Error& why) {
     if (!mqtt.connected && !mqtt.connecting) {
         return;
     }
+    // `lost` is for a connection that was up; an attempt under way just fails.
+    const bool was_connected = mqtt.connected;
     ++mqtt.session;
     mqtt.connected = false;
     mqtt.connecting = false;
@@ -434,7 +446,7 @@ void Bg9xCore::mqttLost(const Error& why) {
     auto old = std::move(mqtt.urcs);
     mqtt.urcs = std::make_shared<modem_common::ResultUrcs>();
     old->failAll(why);
-    if (events.lost) {
+    if (was_connected && events.lost) {
         post([lost = std::move(events.lost), why] { lost(why); });
     }
 }
