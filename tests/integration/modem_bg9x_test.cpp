@@ -1,0 +1,227 @@
+// End to end through a Quectel BG9x: local app → uplinkd → the quectel-bg9x driver plugin → AT
+// over a pty → the modem emulator's BG9x model (real TCP/TLS on the host) → an AWS-like
+// mutual-TLS Mosquitto, directly or behind an SNI-gated HAProxy. In each of the three ways the
+// driver carries MQTT: a plain module socket with TLS by uplinkd (tls = "local"), TLS by the
+// module (tls = "modem"), and the module's own MQTT client (mqtt = "modem"). Text and binary
+// payloads up, a message from the cloud down to a local subscriber, a root CA that does not
+// sign the broker explained, and a module reset in the middle of a stream with no queued message
+// lost.
+#include <gtest/gtest.h>
+
+#include <set>
+#include <sstream>
+
+#include "modem_emulator.hpp"
+#include "test_env.hpp"
+
+namespace uplinkd::testing {
+namespace {
+
+using nlohmann::json;
+
+const DriverCase kBg9xCase{"quectel-bg9x", "bg9x", "RDY", "AT+QSSLSEND", "AT+QIOPEN=", "AT+QIACT"};
+
+/// One way to carry MQTT through the module.
+struct Mode {
+    std::string name;  ///< for the test name
+    std::string tls;   ///< the uplink's tls
+    bool offload;      ///< the route has mqtt = "modem"
+};
+const Mode kLocalTls{"local_tls", "local", false};
+const Mode kModuleTls{"module_tls", "modem", false};
+
+void PrintTo(const Mode& m, std::ostream* os) {
+    *os << m.name;
+}
+
+/// The name HAProxy lets through (the broker's certificate is for it).
+constexpr const char* kSniName = "localhost";
+
+class Bg9xEndToEnd : public ::testing::TestWithParam<Mode> {
+  protected:
+    TempDir dir;
+    Pki pki = makePki(dir.file("pki"), "bg9x-thing");
+
+    /// Mosquitto like AWS IoT: mutual TLS, the certificate's CN as the user name.
+    static Mosquitto::Options awsLike() {
+        Mosquitto::Options o;
+        o.require_certificate = true;
+        o.identity_as_username = true;
+        return o;
+    }
+
+    /// The uplink on `emu` and route "cloud" to localhost:`port`, with `ca` as the route's root
+    /// CA and the client certificate of the PKI.
+    std::string config(const ModemEmulator& emu, uint16_t port, const std::string& ca) const {
+        const Mode& m = GetParam();
+        std::string c = modemUplinkConfig(kBg9xCase, emu, m.tls);
+        if (m.offload) {
+            c += "mqtt = \"modem\"\n";  // still inside [routes.cloud]
+        }
+        return c + genericRoute("cloud", port, ca,
+                                "cert_file = \"" + pki.client_cert + "\"\nkey_file = \"" +
+                                    pki.client_key + "\"\n");
+    }
+
+    static bool online(Daemon& d) {
+        return d.waitRoute(
+            "cloud", [](const json& s) { return s["state"] == "online"; }, 40s);
+    }
+};
+
+TEST_P(Bg9xEndToEnd, TextAndBinaryUpAndACloudMessageDownBehindAnSniGate) {
+    requireDriverPlugin(kBg9xCase);
+    Mosquitto broker(dir, pki, awsLike());
+    Haproxy gate(dir, broker.port(), Haproxy::sniGate(kSniName));
+    Subscriber cloud(pki, broker.port(), "up/#", true, pki.client_cert, pki.client_key);
+    ModemEmulator emu(dir, kBg9xCase.model);
+    Daemon d(dir, config(emu, gate.port(), pki.ca));
+    ASSERT_TRUE(online(d)) << d.routeStatus("cloud").dump() << "\n" << d.log();
+
+    std::string binary;
+    for (int i = 0; i < 256; ++i) {
+        binary += static_cast<char>(i);
+    }
+    binary += "\r\nOK\r\n> \x1a+QIURC: \"closed\",0\r\nRDY\r\n\"quoted\",SEND OK\r\n";
+    const std::vector<std::pair<std::string, std::string>> cases{
+        {"up/text",
+         "21.5 \xc2\xb0"
+         "C from the BG96"},
+        {"up/binary", binary},
+    };
+    ApiClient c;
+    ASSERT_TRUE(c.connect(d.socket()));
+    int id = 1;
+    for (const auto& [topic, payload] : cases) {
+        ASSERT_TRUE(c.send(modemPublishRequest(id, topic, payload)));
+        const json del = awaitApiReply(c, id, "delivered", 40s);
+        ASSERT_EQ(del["status"], "delivered") << del.dump() << "\n" << d.log();
+        ++id;
+    }
+    ASSERT_TRUE(cloud.waitFor(cases.size(), 30s));
+    std::map<std::string, std::string> got;
+    for (const auto& m : cloud.messages()) {
+        got[m.topic] = m.payload;
+    }
+    for (const auto& [topic, payload] : cases) {
+        ASSERT_TRUE(got.count(topic)) << topic;
+        EXPECT_TRUE(got[topic] == payload) << topic << " arrived changed";
+    }
+    // The gate let it through only with SNI, and the cloud's message comes down.
+    EXPECT_EQ(gate.refused(), 0u) << gate.log();
+    LocalSubscriber local(d, "down/#");
+    ASSERT_TRUE(local.ready(cloud, "down/ready")) << d.log();
+    cloud.publish("down/cmd", "{\"led\":\"on\"}", 1);
+    ASSERT_TRUE(local.waitFor("down/cmd", 30s)) << d.log();
+    EXPECT_EQ(local.received().at("down/cmd").front(), "{\"led\":\"on\"}");
+}
+
+TEST_P(Bg9xEndToEnd, ARootCaThatDidNotSignTheBrokerIsExplained) {
+    requireDriverPlugin(kBg9xCase);
+    Mosquitto broker(dir, pki, awsLike());
+    const Pki other = makePki(dir.file("other-pki"));
+    ModemEmulator emu(dir, kBg9xCase.model);
+    Daemon d(dir, config(emu, broker.port(), other.ca));
+    json st;
+    ASSERT_TRUE(d.waitRoute(
+        "cloud",
+        [&](const json& s) {
+            st = s;
+            return s.contains("last_error") &&
+                   s["last_error"].get<std::string>().find("root CA") != std::string::npos;
+        },
+        40s))
+        << st.dump() << "\n"
+        << d.log();
+    EXPECT_NE(st["state"], "online");
+}
+
+TEST_P(Bg9xEndToEnd, AModuleResetMidStreamLosesNoQueuedMessage) {
+    requireDriverPlugin(kBg9xCase);
+    Mosquitto broker(dir, pki, awsLike());
+    Subscriber cloud(pki, broker.port(), "r/#", true, pki.client_cert, pki.client_key);
+    ModemEmulator emu(dir, kBg9xCase.model);
+    Daemon d(dir, config(emu, broker.port(), pki.ca));
+    ASSERT_TRUE(online(d)) << d.routeStatus("cloud").dump() << "\n" << d.log();
+
+    constexpr int kCount = 40;
+    ApiClient c;
+    ASSERT_TRUE(c.connect(d.socket()));
+    std::string batch;
+    for (int i = 0; i < kCount; ++i) {
+        json r = modemPublishRequest(i, "r/" + std::to_string(i % 4),
+                                     "msg-" + std::to_string(i) + "-" + std::string(100, 'x'));
+        r["report_delivered"] = false;
+        batch += r.dump() + "\n";
+    }
+    ASSERT_TRUE(c.sendRaw(batch));
+    std::set<int> queued;
+    while (queued.size() < kCount) {
+        auto r = c.receive(30s);
+        ASSERT_TRUE(r) << r.error().message;
+        ASSERT_EQ((*r)["status"], "queued") << r->dump();
+        queued.insert((*r)["id"].get<int>());
+    }
+    ASSERT_TRUE(cloud.waitFor(3, 30s)) << d.log();
+    ASSERT_EQ(emu.control("reboot"), "ok reboot");  // the module restarts by itself
+    ASSERT_TRUE(waitUntil(
+        [&] {
+            std::set<std::string> got;
+            for (const auto& m : cloud.messages()) {
+                got.insert(m.payload.substr(0, m.payload.find('x')));
+            }
+            return got.size() == static_cast<size_t>(kCount);
+        },
+        40s))
+        << cloud.messages().size() << " message(s) arrived; " << d.routeStatus("cloud").dump()
+        << "\n"
+        << d.log();
+    EXPECT_NE(d.log().find("the module restarted (" + kBg9xCase.boot), std::string::npos)
+        << d.log();
+}
+
+/// A firmware that refuses AT+QSSLCFG="sni": module TLS is refused in the exact words (never a
+/// connection without SNI), and tls = "local" through the same module passes the SNI gate.
+TEST(Bg9xSni, AFirmwareWithoutSniIsRefusedAndLocalTlsWorks) {
+    requireDriverPlugin(kBg9xCase);
+    TempDir dir;
+    Pki pki = makePki(dir.file("pki"));
+    Mosquitto broker(dir, pki);
+    Haproxy gate(dir, broker.port(), Haproxy::sniGate(kSniName));
+    for (const std::string tls : {"modem", "local"}) {
+        SCOPED_TRACE("tls = " + tls);
+        TempDir run;
+        ModemEmulator emu(run, kBg9xCase.model);
+        ASSERT_EQ(emu.control("firmware sni off"), "ok firmware sni off");
+        Daemon d(run, modemUplinkConfig(kBg9xCase, emu, tls) +
+                          genericRoute("cloud", gate.port(), pki.ca));
+        if (tls == "modem") {
+            json st;
+            ASSERT_TRUE(d.waitRoute(
+                "cloud",
+                [&](const json& s) {
+                    st = s;
+                    return s.contains("last_error") &&
+                           s["last_error"].get<std::string>().find(
+                               "this firmware cannot send SNI: use tls = \"local\"") !=
+                               std::string::npos;
+                },
+                40s))
+                << st.dump() << "\n"
+                << d.log();
+            EXPECT_EQ(gate.refused(), 0u) << "a connection without SNI was tried";
+            continue;
+        }
+        ASSERT_TRUE(d.waitRoute(
+            "cloud", [](const json& s) { return s["state"] == "online"; }, 40s))
+            << d.routeStatus("cloud").dump() << "\n"
+            << d.log();
+        deliverThrough(d, 1, "g/local", "through the gate");
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(Modes, Bg9xEndToEnd, ::testing::Values(kLocalTls, kModuleTls),
+                         [](const ::testing::TestParamInfo<Mode>& p) { return p.param.name; });
+
+}  // namespace
+}  // namespace uplinkd::testing
