@@ -8,10 +8,15 @@
 // lost.
 #include <gtest/gtest.h>
 
+#include <asio.hpp>
+#include <optional>
 #include <set>
 #include <sstream>
 
+#include "modem/at_channel_impl.hpp"
+#include "modem/serial_port.hpp"
 #include "modem_emulator.hpp"
+#include "plugin/plugin_registry.hpp"
 #include "test_env.hpp"
 
 namespace uplinkd::testing {
@@ -218,6 +223,195 @@ TEST(Bg9xSni, AFirmwareWithoutSniIsRefusedAndLocalTlsWorks) {
             << d.log();
         deliverThrough(d, 1, "g/local", "through the gate");
     }
+}
+
+// ---- the module's MQTT client, driven in this process ---------------------------------------
+
+/// The quectel-bg9x plugin run in this process over the emulator (a real pty and AT channel),
+/// for its ModemMqtt against a real broker. Thread: the test's (it runs the loop).
+class InProcessBg9x {
+  public:
+    explicit InProcessBg9x(const ModemEmulator& emu) {
+        plugins_.loadDirectory(pluginDir());
+        const ModemPluginApi* api = plugins_.modem(kBg9xCase.driver);
+        if (api == nullptr) {
+            ADD_FAILURE() << "no " << kBg9xCase.driver << " plugin in " << pluginDir();
+            return;
+        }
+        auto line = SerialPort::open(loop_, {emu.device(), 115200, false});
+        if (!line) {
+            ADD_FAILURE() << line.error().message;
+            return;
+        }
+        line_ = std::move(*line);
+        channel_.attach(*line_);
+        ModemSettings settings;
+        settings.apn = "internet";
+        settings.mqtt_offload = true;
+        auto driver = api->create(loop_, channel_, settings);
+        if (!driver) {
+            ADD_FAILURE() << driver.error().message;
+            return;
+        }
+        driver_ = std::move(*driver);
+    }
+    ~InProcessBg9x() {
+        driver_.reset();
+        channel_.clearUrcHandlers();
+        channel_.detach();
+    }
+
+    /// Runs the loop until `done` holds (at most `timeout`).
+    bool run(const std::function<bool()>& done, std::chrono::milliseconds timeout = 30s) {
+        const auto deadline = std::chrono::steady_clock::now() + timeout;
+        while (!done() && std::chrono::steady_clock::now() < deadline) {
+            loop_.run_one_for(20ms);
+        }
+        return done();
+    }
+    template <class Call>
+    Status await(Call call, std::chrono::milliseconds timeout = 30s) {
+        std::optional<Status> s;
+        call([&](Status r) { s = std::move(r); });
+        if (!run([&] { return s.has_value(); }, timeout)) {
+            return fail("test", "no answer");
+        }
+        return *s;
+    }
+    /// As the supervisor does: waits until the module answers, then start().
+    Status start() {
+        bool answers = false;
+        for (int i = 0; i < 20 && !answers; ++i) {
+            std::optional<Result<AtResponse>> probe;
+            channel_.probe(500ms, [&](Result<AtResponse> r) { probe = std::move(r); });
+            run([&] { return probe.has_value(); });
+            answers = probe && *probe;
+        }
+        return await([&](auto done) { driver_->start(done); });
+    }
+    ModemDriver& driver() { return *driver_; }
+    ModemMqtt& mqtt() { return *driver_->mqtt(); }
+
+  private:
+    asio::io_context loop_;
+    PluginRegistry plugins_;
+    std::unique_ptr<SerialPort> line_;
+    SerialAtChannel channel_{loop_};
+    ModemDriverPtr driver_;
+};
+
+/// The module's own MQTT client (mqtt = "modem") to an AWS-like mutual-TLS broker behind the SNI
+/// gate: QoS 1 done at the broker's PUBACK for text and binary payloads, a cloud message to the
+/// subscriber, a module restart reported as lost with the waiting publish failed (so the route
+/// sends it again), and a new session after start().
+TEST(Bg9xMqttOffload, ModuleClientPublishesReceivesAndReportsAReset) {
+    requireDriverPlugin(kBg9xCase);
+    TempDir dir;
+    Pki pki = makePki(dir.file("pki"), "bg9x-thing");
+    Mosquitto::Options aws;
+    aws.require_certificate = true;
+    aws.identity_as_username = true;
+    Mosquitto broker(dir, pki, aws);
+    Haproxy gate(dir, broker.port(), Haproxy::sniGate(kSniName));
+    Subscriber cloud(pki, broker.port(), "up/#", true, pki.client_cert, pki.client_key);
+    ModemEmulator emu(dir, kBg9xCase.model);
+    InProcessBg9x m(emu);
+    Status st = m.start();
+    ASSERT_TRUE(st) << st.error().message << "\n" << emu.trace();
+    st = m.await([&](auto done) {
+        m.driver().provision(
+            {readFile(pki.ca), readFile(pki.client_cert), readFile(pki.client_key)}, done);
+    });
+    ASSERT_TRUE(st) << st.error().message << "\n" << emu.trace();
+
+    std::vector<std::pair<std::string, std::string>> down;
+    std::vector<Error> lost;
+    ModemMqttEvents events;
+    events.message = [&](std::string topic, std::string payload, int, bool) {
+        down.emplace_back(std::move(topic), std::move(payload));
+    };
+    events.lost = [&](Error e) { lost.push_back(std::move(e)); };
+    ModemMqttConnect params;
+    params.host = kSniName;
+    params.port = gate.port();
+    params.tls = true;
+    params.server_name = kSniName;
+    params.client_id = "bg9x-thing";
+    params.keep_alive_s = 60;
+    st = m.await([&](auto done) { m.mqtt().connect(params, events, done); }, 40s);
+    ASSERT_TRUE(st) << st.error().message << "\n" << emu.trace();
+    EXPECT_EQ(gate.refused(), 0u) << gate.log();
+
+    std::string binary;
+    for (int i = 0; i < 256; ++i) {
+        binary += static_cast<char>(i);
+    }
+    binary += "\r\nOK\r\n> \x1a\"q\",+QMTSTAT: 0,1\r\nRDY\r\n";
+    st = m.await([&](auto done) { m.mqtt().publish("up/text", "21.5 C", 1, false, done); });
+    ASSERT_TRUE(st) << st.error().message;
+    st = m.await([&](auto done) { m.mqtt().publish("up/binary", binary, 1, false, done); });
+    ASSERT_TRUE(st) << st.error().message;
+    ASSERT_TRUE(cloud.waitFor(2, 30s));
+    std::map<std::string, std::string> got;
+    for (const auto& msg : cloud.messages()) {
+        got[msg.topic] = msg.payload;
+    }
+    EXPECT_EQ(got["up/text"], "21.5 C");
+    EXPECT_TRUE(got["up/binary"] == binary) << "the binary payload arrived changed";
+
+    // A message from the cloud reaches the subscription (quotes and commas inside).
+    st = m.await([&](auto done) { m.mqtt().subscribe("down/#", 1, done); });
+    ASSERT_TRUE(st) << st.error().message;
+    cloud.publish("down/cmd", "{\"led\":\"on\",\"n\":2}", 1);
+    ASSERT_TRUE(m.run([&] { return !down.empty(); })) << emu.trace();
+    EXPECT_EQ(down.front(),
+              (std::pair<std::string, std::string>{"down/cmd", "{\"led\":\"on\",\"n\":2}"}));
+
+    // The module restarts while a publish waits: the publish fails (the route keeps the message
+    // and sends it again), the session is reported lost in plain words.
+    std::optional<Status> pending;
+    m.mqtt().publish("up/after", "again", 1, false, [&](Status s) { pending = std::move(s); });
+    ASSERT_EQ(emu.control("reboot"), "ok reboot");
+    ASSERT_TRUE(m.run([&] { return pending.has_value() && !lost.empty(); })) << emu.trace();
+    EXPECT_FALSE(*pending);
+    EXPECT_EQ(lost.front().code, "modem_reset") << lost.front().message;
+    // After start() (the supervisor's job) a new session carries the message.
+    st = m.start();
+    ASSERT_TRUE(st) << st.error().message << "\n" << emu.trace();
+    st = m.await([&](auto done) { m.mqtt().connect(params, events, done); }, 40s);
+    ASSERT_TRUE(st) << st.error().message << "\n" << emu.trace();
+    st = m.await([&](auto done) { m.mqtt().publish("up/after", "again", 1, false, done); });
+    ASSERT_TRUE(st) << st.error().message;
+    ASSERT_TRUE(cloud.waitFor(3, 30s));
+    st = m.await([&](auto done) { m.mqtt().disconnect(done); });
+    EXPECT_TRUE(st);
+}
+
+/// A root CA in the module's store that did not sign the broker's certificate: the module's
+/// client fails to connect, explained in plain words naming the fix.
+TEST(Bg9xMqttOffload, AWrongRootCaInTheStoreIsExplained) {
+    requireDriverPlugin(kBg9xCase);
+    TempDir dir;
+    Pki pki = makePki(dir.file("pki"), "bg9x-thing");
+    const Pki other = makePki(dir.file("other"));
+    Mosquitto broker(dir, pki);
+    ModemEmulator emu(dir, kBg9xCase.model);
+    InProcessBg9x m(emu);
+    ASSERT_TRUE(m.start());
+    Status st = m.await([&](auto done) {
+        m.driver().provision({readFile(other.ca), "", ""}, done);
+    });
+    ASSERT_TRUE(st) << st.error().message;
+    ModemMqttConnect params;
+    params.host = "localhost";
+    params.port = broker.port();
+    params.tls = true;
+    params.server_name = "localhost";
+    params.client_id = "bg9x-thing";
+    st = m.await([&](auto done) { m.mqtt().connect(params, {}, done); }, 40s);
+    ASSERT_FALSE(st);
+    EXPECT_EQ(st.error().code, "mqtt_tls") << st.error().message;
+    EXPECT_NE(st.error().message.find("root CA"), std::string::npos) << st.error().message;
 }
 
 INSTANTIATE_TEST_SUITE_P(Modes, Bg9xEndToEnd, ::testing::Values(kLocalTls, kModuleTls),
