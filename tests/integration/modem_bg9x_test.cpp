@@ -244,6 +244,11 @@ class InProcessBg9x {
             return;
         }
         line_ = std::move(*line);
+        channel_.setBootObserver([this](const std::string& l) {
+            if (l.starts_with("APP RDY")) {
+                ++app_ready_;
+            }
+        });
         channel_.attach(*line_);
         ModemSettings settings;
         settings.apn = "internet";
@@ -278,8 +283,13 @@ class InProcessBg9x {
         }
         return *s;
     }
-    /// As the supervisor does: waits until the module answers, then start().
+    /// As the supervisor does: waits for the module's boot (APP RDY, once more than before the
+    /// last start) and until it answers, then start().
     Status start() {
+        if (!run([&] { return app_ready_ > started_boots_; })) {
+            return fail("test", "the module did not announce APP RDY");
+        }
+        started_boots_ = app_ready_;
         bool answers = false;
         for (int i = 0; i < 20 && !answers; ++i) {
             std::optional<Result<AtResponse>> probe;
@@ -298,6 +308,8 @@ class InProcessBg9x {
     std::unique_ptr<SerialPort> line_;
     SerialAtChannel channel_{loop_};
     ModemDriverPtr driver_;
+    int app_ready_ = 0;
+    int started_boots_ = 0;
 };
 
 /// The module's own MQTT client (mqtt = "modem") to an AWS-like mutual-TLS broker behind the SNI
