@@ -33,9 +33,6 @@ std::optional<Error> connectProblem(const ModemMqttConnect& p) {
     if (!p.websocket_path.empty()) {
         return unsupported("the module's MQTT client cannot use MQTT over WebSocket");
     }
-    if (!p.alpn.empty()) {
-        return unsupported("the module's MQTT client cannot send ALPN (" + p.alpn.front() + ")");
-    }
     if (p.tls && !p.server_name.empty() && p.server_name != p.host) {
         return unsupported("the module sends the host it connects to (" + p.host +
                            ") as the TLS server name and cannot use " + p.server_name);
@@ -65,13 +62,19 @@ Error openError(int result, const std::string& line, const ModemMqttConnect& p) 
                          "the module could not resolve \"" + p.host + "\" (" + line + ")");
     }
     if (result == -1 && p.tls) {
+        // ALPN is not sent (the module's client has no setting for it): say so where it matters.
+        const std::string alpn = p.alpn.empty()
+                                     ? ""
+                                     : "; the module cannot send ALPN (" + p.alpn.front() +
+                                           "): a broker that needs it (AWS IoT on 443) refuses the "
+                                           "connection, use port 8883 or mqtt = \"uplinkd\"";
         return makeError("mqtt_tls",
                          "the module could not open a TLS connection to " + to +
                              ": the network failed or the TLS handshake or the certificate check "
                              "failed; check that tls.ca_file is the root CA that signed the "
                              "broker's certificate, the client certificate (tls.cert_file, "
-                             "tls.key_file) and the module's clock; SNI is sent (" +
-                             line + ")");
+                             "tls.key_file) and the module's clock; SNI is sent" +
+                             alpn + " (" + line + ")");
     }
     return makeError("mqtt_network", "opening " + to + ": " + explainLine(line));
 }
