@@ -34,6 +34,7 @@ struct Mode {
 };
 const Mode kLocalTls{"local_tls", "local", false};
 const Mode kModuleTls{"module_tls", "modem", false};
+const Mode kMqttOffload{"mqtt_offload", "modem", true};
 
 void PrintTo(const Mode& m, std::ostream* os) {
     *os << m.name;
@@ -112,6 +113,13 @@ TEST_P(Bg9xEndToEnd, TextAndBinaryUpAndACloudMessageDownBehindAnSniGate) {
         ASSERT_TRUE(got.count(topic)) << topic;
         EXPECT_TRUE(got[topic] == payload) << topic << " arrived changed";
     }
+    // The bytes went the way the mode says: the module's MQTT client, its TLS socket, or its
+    // plain socket.
+    const Mode& m = GetParam();
+    const std::string carrier = m.offload          ? "AT+QMTPUB="
+                                : m.tls == "modem" ? "AT+QSSLSEND="
+                                                   : "AT+QISEND=";
+    EXPECT_NE(emu.trace().find("> " + carrier), std::string::npos) << carrier;
     // The gate let it through only with SNI, and the cloud's message comes down.
     EXPECT_EQ(gate.refused(), 0u) << gate.log();
     LocalSubscriber local(d, "down/#");
@@ -426,7 +434,8 @@ TEST(Bg9xMqttOffload, AWrongRootCaInTheStoreIsExplained) {
     EXPECT_NE(st.error().message.find("root CA"), std::string::npos) << st.error().message;
 }
 
-INSTANTIATE_TEST_SUITE_P(Modes, Bg9xEndToEnd, ::testing::Values(kLocalTls, kModuleTls),
+INSTANTIATE_TEST_SUITE_P(Modes, Bg9xEndToEnd,
+                         ::testing::Values(kLocalTls, kModuleTls, kMqttOffload),
                          [](const ::testing::TestParamInfo<Mode>& p) { return p.param.name; });
 
 }  // namespace
