@@ -5,8 +5,8 @@
 #include <nlohmann/json.hpp>
 
 #include "support/emulator_process.hpp"
-#include "support/mqtt_broker.hpp"
 #include "support/pty_client.hpp"
+#include "support/test_broker.hpp"
 #include "support/test_helpers.hpp"
 #include "support/test_pki.hpp"
 
@@ -256,6 +256,204 @@ TEST_F(A76xxMqttTest, NoMqttVariantAnswersErrorToEveryCmqttCommand) {
     EXPECT_EQ(status()["mqtt"].value("enabled", true), false);
     // The rest of the module works.
     expectOk("AT+CCHSTART");
+}
+
+TEST_F(A76xxMqttTest, RoundTripWithMosquitto) {
+    TestBroker broker;
+    ASSERT_EQ(broker.startError(), "");
+    BrokerPeer cloud(broker.port());
+    ASSERT_EQ(cloud.error(), "");
+    ASSERT_TRUE(cloud.subscribe("from/module/#", 1));
+    ASSERT_NO_FATAL_FAILURE(start());
+    ASSERT_NO_FATAL_FAILURE(connect(0, broker.port()));
+    EXPECT_NE(expectOk("AT+CMQTTCONNECT?")
+                  .find("+CMQTTCONNECT: 0,\"tcp://127.0.0.1:" + std::to_string(broker.port()) +
+                        "\",60,1\r\n"),
+              std::string::npos);
+    EXPECT_NE(expectOk("AT+CMQTTDISC?").find("+CMQTTDISC: 0,0\r\n"), std::string::npos);
+
+    // Publish: QoS 0, then QoS 1 with a binary payload of the largest size, retained.
+    ASSERT_NO_FATAL_FAILURE(publish(0, "from/module/q0", "hello", 0));
+    const std::string big = binaryPayload(10240);
+    ASSERT_NO_FATAL_FAILURE(publish(0, "from/module/q1", big, 1, 1));
+    auto got = cloud.waitFor(2);
+    ASSERT_EQ(got.size(), 2u);
+    EXPECT_EQ(got[0].topic, "from/module/q0");
+    EXPECT_EQ(got[0].payload, "hello");
+    EXPECT_EQ(got[0].qos, 0);
+    EXPECT_EQ(got[1].topic, "from/module/q1");
+    EXPECT_EQ(got[1].payload, big);
+    EXPECT_EQ(got[1].qos, 1);
+    // Topic and payload were cleared by the publish.
+    expectAnswer("AT+CMQTTPUB=0,1,60", "\r\n+CMQTTPUB: 0,18\r\n\r\nERROR\r\n");
+    // The retained message is there for a later subscriber.
+    BrokerPeer late(broker.port());
+    ASSERT_TRUE(late.subscribe("from/module/q1", 1));
+    auto retained = late.waitFor(1);
+    ASSERT_EQ(retained.size(), 1u);
+    EXPECT_TRUE(retained[0].retain);
+    EXPECT_EQ(retained[0].payload, big);
+
+    // Subscribe, one-topic form; an incoming 4000-byte payload comes in 1500-byte blocks.
+    const std::string filter = "to/module/#";
+    ASSERT_NO_FATAL_FAILURE(
+        sendWithPrompt("AT+CMQTTSUB=0," + std::to_string(filter.size()) + ",1", filter));
+    ASSERT_TRUE(tty_->readUntil("\r\n+CMQTTSUB: 0,0\r\n", 10s));
+    const std::string incoming = binaryPayload(4000);
+    ASSERT_TRUE(cloud.publish("to/module/cmd", incoming, 1));
+    auto msg = receive(0);
+    ASSERT_TRUE(msg);
+    EXPECT_EQ(std::get<0>(*msg), "to/module/cmd");
+    EXPECT_EQ(std::get<1>(*msg), incoming);
+    EXPECT_EQ(std::get<2>(*msg), (std::vector<long>{1500, 1500, 1000}));
+
+    // Subscribe, list form: SUBTOPIC twice, then SUB without a length.
+    for (const std::string t : {"other/a", "other/b"}) {
+        ASSERT_NO_FATAL_FAILURE(
+            sendWithPrompt("AT+CMQTTSUBTOPIC=0," + std::to_string(t.size()) + ",0", t));
+    }
+    auto sub = tty_->command("AT+CMQTTSUB=0");
+    ASSERT_TRUE(sub);
+    if (sub->find("+CMQTTSUB: 0,0") == std::string::npos) {
+        EXPECT_TRUE(tty_->readUntil("\r\n+CMQTTSUB: 0,0\r\n", 10s));
+    }
+    ASSERT_TRUE(cloud.publish("other/b", "second", 0));
+    msg = receive(0);
+    ASSERT_TRUE(msg);
+    EXPECT_EQ(std::get<0>(*msg), "other/b");
+    EXPECT_EQ(std::get<1>(*msg), "second");
+
+    // Unsubscribe the first filter: its messages stop, the others still come.
+    ASSERT_NO_FATAL_FAILURE(
+        sendWithPrompt("AT+CMQTTUNSUB=0," + std::to_string(filter.size()) + ",0", filter));
+    ASSERT_TRUE(tty_->readUntil("\r\n+CMQTTUNSUB: 0,0\r\n", 10s));
+    ASSERT_TRUE(cloud.publish("to/module/cmd", "dropped", 1));
+    ASSERT_TRUE(cloud.publish("other/a", "marker", 1));
+    msg = receive(0);
+    ASSERT_TRUE(msg);
+    EXPECT_EQ(std::get<0>(*msg), "other/a");
+    EXPECT_EQ(std::get<1>(*msg), "marker");
+
+    // Disconnect: OK and +CMQTTDISC: 0,0 (in either order), then release and stop.
+    auto disc = tty_->command("AT+CMQTTDISC=0,60");
+    ASSERT_TRUE(disc);
+    EXPECT_NE(disc->find("\r\nOK\r\n"), std::string::npos);
+    if (disc->find("+CMQTTDISC: 0,0") == std::string::npos) {
+        EXPECT_TRUE(tty_->readUntil("\r\n+CMQTTDISC: 0,0\r\n", 10s));
+    }
+    EXPECT_NE(expectOk("AT+CMQTTDISC?").find("+CMQTTDISC: 0,1\r\n"), std::string::npos);
+    expectOk("AT+CMQTTREL=0");
+    expectOk("AT+CMQTTSTOP");
+    EXPECT_TRUE(tty_->readUntil("\r\n+CMQTTSTOP: 0\r\n"));
+    EXPECT_EQ(status().value("misuse", -1), 0);
+}
+
+TEST_F(A76xxMqttTest, ConnectErrorTable) {
+    TestBroker::Options closed;
+    closed.allow_anonymous = false;
+    TestBroker closed_broker(closed);
+    ASSERT_EQ(closed_broker.startError(), "");
+    uint16_t refused_port = 0;
+    {
+        TestBroker gone;
+        ASSERT_EQ(gone.startError(), "");
+        refused_port = gone.port();
+    }
+    ASSERT_NO_FATAL_FAILURE(start());
+    auto attempt = [&](const std::string& server, const std::string& result) {
+        expectOk("AT+CMQTTCONNECT=0,\"" + server + "\",60,1");
+        EXPECT_TRUE(tty_->readUntil("\r\n+CMQTTCONNECT: 0," + result + "\r\n", 10s)) << server;
+        EXPECT_EQ(status()["mqtt"]["clients"][0].value("state", ""), "disconnected");
+    };
+    attempt("tcp://broker.example.invalid:1883", "25");  // DNS
+    attempt("tcp://127.0.0.1:" + std::to_string(refused_port), "3");
+    // CONNACK 5 (not authorized): 31.
+    attempt("tcp://127.0.0.1:" + std::to_string(closed_broker.port()), "31");
+    expectOk("AT+CMQTTCFG=\"version\",0,4");
+    attempt("tcp://127.0.0.1:" + std::to_string(closed_broker.port()), "31");
+
+    // TLS (server_type 1) with authmode 1 and no CA file: certificates not set (33), and the
+    // CMQTTSSLCFG setting is cleared by the failure.
+    expectOk("AT+CMQTTACCQ=1,\"tls-client\",1");
+    expectOk("AT+CSSLCFG=\"authmode\",3,1");
+    expectOk("AT+CMQTTSSLCFG=1,3");
+    EXPECT_EQ(status()["mqtt"]["clients"][1].value("ssl_ctx", -1), 3);
+    expectOk("AT+CMQTTCONNECT=1,\"tcp://localhost:" + std::to_string(closed_broker.port()) +
+             "\",60,1");
+    EXPECT_TRUE(tty_->readUntil("\r\n+CMQTTCONNECT: 1,33\r\n", 10s));
+    EXPECT_TRUE(status()["mqtt"]["clients"][1]["ssl_ctx"].is_null());
+    // TLS against a plain listener: handshake failure (32), reported after the delay.
+    expectOk("AT+CMQTTCONNECT=1,\"tcp://localhost:" + std::to_string(closed_broker.port()) +
+             "\",60,1");
+    EXPECT_TRUE(tty_->readUntil("\r\n+CMQTTCONNECT: 1,32\r\n", 10s));
+}
+
+TEST_F(A76xxMqttTest, TlsUsesTheSslContext) {
+    TestPki pki = TestPki::make();
+    ASSERT_TRUE(pki.ok);
+    TestPki other = TestPki::make("some other root");
+    ASSERT_TRUE(other.ok);
+    TestBroker::Options tls;
+    tls.tls = true;
+    tls.server = pki.server;
+    TestBroker broker(tls);
+    ASSERT_EQ(broker.startError(), "");
+    BrokerPeer cloud(broker.port(), pki.ca.cert_pem);
+    ASSERT_EQ(cloud.error(), "");
+    ASSERT_TRUE(cloud.subscribe("tls/#", 1));
+    ASSERT_NO_FATAL_FAILURE(start(0, 1));
+    for (auto [name, pem] :
+         {std::pair{"ca.pem", pki.ca.cert_pem}, std::pair{"other.pem", other.ca.cert_pem}}) {
+        ASSERT_NO_FATAL_FAILURE(sendWithPrompt(
+            "AT+CCERTDOWN=\"" + std::string(name) + "\"," + std::to_string(pem.size()), pem));
+    }
+    const std::string server = "tcp://localhost:" + std::to_string(broker.port());
+    // The wrong root in context 0 (the default for client 0): handshake failure (32).
+    expectOk("AT+CSSLCFG=\"authmode\",0,1");
+    expectOk("AT+CSSLCFG=\"cacert\",0,\"other.pem\"");
+    expectOk("AT+CMQTTCFG=\"version\",0,4");
+    expectOk("AT+CMQTTCONNECT=0,\"" + server + "\",60,1");
+    EXPECT_TRUE(tty_->readUntil("\r\n+CMQTTCONNECT: 0,32\r\n", 10s));
+    // The right root in context 5, with SNI: connected, and a QoS 1 round trip.
+    expectOk("AT+CSSLCFG=\"authmode\",5,1");
+    expectOk("AT+CSSLCFG=\"cacert\",5,\"ca.pem\"");
+    expectOk("AT+CSSLCFG=\"enableSNI\",5,1");
+    expectOk("AT+CMQTTSSLCFG=0,5");
+    expectOk("AT+CMQTTCONNECT=0,\"" + server + "\",60,1");
+    ASSERT_TRUE(tty_->readUntil("\r\n+CMQTTCONNECT: 0,0\r\n", 10s));
+    ASSERT_NO_FATAL_FAILURE(publish(0, "tls/up", "over tls", 1));
+    auto got = cloud.waitFor(1);
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0].payload, "over tls");
+    // The server string is always tcp://, even for TLS.
+    expectOk("AT+CMQTTDISC=0,60");
+    EXPECT_TRUE(tty_->readUntil("\r\n+CMQTTDISC: 0,0\r\n", 10s));
+    EXPECT_TRUE(status()["mqtt"]["clients"][0]["ssl_ctx"].is_null());  // cleared by DISC
+    expectAnswer("AT+CMQTTCONNECT=0,\"ssl://localhost:" + std::to_string(broker.port()) + "\",60,1",
+                 "\r\n+CMQTTCONNECT: 0,12\r\n\r\nERROR\r\n");
+}
+
+TEST_F(A76xxMqttTest, ConnectionLossAndNoNetwork) {
+    TestBroker broker;
+    ASSERT_EQ(broker.startError(), "");
+    ASSERT_NO_FATAL_FAILURE(start());
+    ASSERT_NO_FATAL_FAILURE(connect(0, broker.port()));
+    EXPECT_EQ(emu_->control("fault drop-link"), "ok fault drop-link");
+    EXPECT_TRUE(tty_->readUntil("\r\n+CMQTTCONNLOST: 0,1\r\n", 10s));
+    EXPECT_NE(expectOk("AT+CMQTTDISC?").find("+CMQTTDISC: 0,1\r\n"), std::string::npos);
+    expectAnswer("AT+CMQTTPUB=0,0,60", "\r\n+CMQTTPUB: 0,11\r\n\r\nERROR\r\n");
+    // Reconnect with CMQTTCONNECT.
+    expectOk("AT+CMQTTCONNECT=0,\"tcp://127.0.0.1:" + std::to_string(broker.port()) + "\",60,1");
+    ASSERT_TRUE(tty_->readUntil("\r\n+CMQTTCONNECT: 0,0\r\n", 10s));
+    // The network goes: the connection is lost (3) and the service stops.
+    EXPECT_EQ(emu_->control("register 0"), "ok register 0");
+    EXPECT_TRUE(tty_->readUntil("\r\n+CMQTTCONNLOST: 0,3\r\n", 10s));
+    EXPECT_TRUE(tty_->readUntil("\r\n+CMQTTNONET\r\n", 10s));
+    expectAnswer("AT+CMQTTACCQ?", kErr);
+    // Without a network, CMQTTSTART fails (7) and the service stays stopped.
+    expectOk("AT+CMQTTSTART");
+    EXPECT_TRUE(tty_->readUntil("\r\n+CMQTTSTART: 7\r\n", 10s));
+    expectAnswer("AT+CMQTTACCQ?", kErr);
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-#include "support/mqtt_broker.hpp"
+#include "support/test_broker.hpp"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -56,21 +56,28 @@ struct LibInit {
 
 }  // namespace
 
-MosquittoBroker::MosquittoBroker(Options opts) {
+TestBroker::TestBroker(Options opts) {
     if (dir_.path().empty()) {
         error_ = "cannot create a temporary directory";
         return;
     }
     port_ = freePort();
     std::ostringstream c;
-    c << "listener " << port_ << " 127.0.0.1\nallow_anonymous true\n"
+    c << "listener " << port_ << " 127.0.0.1\n"
+      << "allow_anonymous " << (opts.allow_anonymous ? "true" : "false") << "\n"
       << "max_queued_messages 0\nmax_inflight_messages 0\n";
     if (opts.tls) {
         writeFile(dir_.file("ca.pem"), opts.ca_pem);
-        writeFile(dir_.file("server.pem"), opts.cert_pem);
-        writeFile(dir_.file("server.key"), opts.key_pem);
-        c << "cafile " << dir_.file("ca.pem") << "\ncertfile " << dir_.file("server.pem")
-          << "\nkeyfile " << dir_.file("server.key") << "\n";
+        writeFile(dir_.file("server.pem"), opts.server.cert_pem);
+        writeFile(dir_.file("server.key"), opts.server.key_pem);
+        if (!opts.ca_pem.empty()) {
+            c << "cafile " << dir_.file("ca.pem") << "\n";
+        }
+        c << "certfile " << dir_.file("server.pem") << "\nkeyfile " << dir_.file("server.key")
+          << "\n";
+        if (opts.require_certificate) {
+            c << "require_certificate true\n";
+        }
     }
     c << opts.extra << "\n";
     writeFile(dir_.file("mosquitto.conf"), c.str());
@@ -109,7 +116,7 @@ MosquittoBroker::MosquittoBroker(Options opts) {
     }
 }
 
-MosquittoBroker::~MosquittoBroker() {
+TestBroker::~TestBroker() {
     if (pid_ > 0) {
         ::kill(pid_, SIGTERM);
         int status = 0;
@@ -117,44 +124,46 @@ MosquittoBroker::~MosquittoBroker() {
     }
 }
 
-std::string MosquittoBroker::log() const {
+std::string TestBroker::log() const {
     std::ifstream in(dir_.file("mosquitto.log"));
     std::stringstream text;
     text << in.rdbuf();
     return text.str();
 }
 
-MqttPeer::MqttPeer(uint16_t port, const std::string& filter) {
+BrokerPeer::BrokerPeer(uint16_t port, const std::string& ca_pem) {
     static LibInit init;
     mosq_ = mosquitto_new(nullptr, true, this);
     if (mosq_ == nullptr) {
+        error_ = "mosquitto_new failed";
         return;
     }
     mosquitto_int_option(mosq_, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
-    mosquitto_connect_callback_set(mosq_, &MqttPeer::onConnect);
-    mosquitto_message_callback_set(mosq_, &MqttPeer::onMessage);
-    mosquitto_subscribe_callback_set(mosq_, &MqttPeer::onSubscribe);
-    mosquitto_publish_callback_set(mosq_, &MqttPeer::onPublish);
-    if (mosquitto_connect(mosq_, "127.0.0.1", port, 60) != MOSQ_ERR_SUCCESS ||
-        mosquitto_loop_start(mosq_) != MOSQ_ERR_SUCCESS) {
-        return;
-    }
-    std::unique_lock lock(mu_);
-    if (!cv_.wait_for(lock, 10s, [this] { return connected_; })) {
-        return;
-    }
-    if (!filter.empty()) {
-        lock.unlock();
-        mosquitto_subscribe(mosq_, nullptr, filter.c_str(), 1);
-        lock.lock();
-        if (!cv_.wait_for(lock, 10s, [this] { return subscribed_; })) {
+    mosquitto_connect_callback_set(mosq_, &BrokerPeer::onConnect);
+    mosquitto_message_callback_set(mosq_, &BrokerPeer::onMessage);
+    mosquitto_subscribe_callback_set(mosq_, &BrokerPeer::onSubscribe);
+    mosquitto_publish_callback_set(mosq_, &BrokerPeer::onPublish);
+    if (!ca_pem.empty()) {
+        writeFile(dir_.file("ca.pem"), ca_pem);
+        if (mosquitto_tls_set(mosq_, dir_.file("ca.pem").c_str(), nullptr, nullptr, nullptr,
+                              nullptr) != MOSQ_ERR_SUCCESS) {
+            error_ = "mosquitto_tls_set failed";
             return;
         }
     }
-    ready_ = true;
+    if (mosquitto_connect(mosq_, ca_pem.empty() ? "127.0.0.1" : "localhost", port, 60) !=
+            MOSQ_ERR_SUCCESS ||
+        mosquitto_loop_start(mosq_) != MOSQ_ERR_SUCCESS) {
+        error_ = "cannot connect to the broker";
+        return;
+    }
+    std::unique_lock lock(mu_);
+    if (!cv_.wait_for(lock, 10s, [this] { return connect_rc_ >= 0; }) || connect_rc_ != 0) {
+        error_ = "no CONNACK 0 (" + std::to_string(connect_rc_) + ")";
+    }
 }
 
-MqttPeer::~MqttPeer() {
+BrokerPeer::~BrokerPeer() {
     if (mosq_ != nullptr) {
         mosquitto_disconnect(mosq_);
         mosquitto_loop_stop(mosq_, true);
@@ -162,15 +171,15 @@ MqttPeer::~MqttPeer() {
     }
 }
 
-void MqttPeer::onConnect(struct mosquitto*, void* self, int rc) {
-    auto* p = static_cast<MqttPeer*>(self);
+void BrokerPeer::onConnect(struct mosquitto*, void* self, int rc) {
+    auto* p = static_cast<BrokerPeer*>(self);
     std::lock_guard lock(p->mu_);
-    p->connected_ = rc == 0;
+    p->connect_rc_ = rc;
     p->cv_.notify_all();
 }
 
-void MqttPeer::onMessage(struct mosquitto*, void* self, const struct mosquitto_message* m) {
-    auto* p = static_cast<MqttPeer*>(self);
+void BrokerPeer::onMessage(struct mosquitto*, void* self, const struct mosquitto_message* m) {
+    auto* p = static_cast<BrokerPeer*>(self);
     std::lock_guard lock(p->mu_);
     p->messages_.push_back(
         {m->topic,
@@ -179,40 +188,47 @@ void MqttPeer::onMessage(struct mosquitto*, void* self, const struct mosquitto_m
     p->cv_.notify_all();
 }
 
-void MqttPeer::onSubscribe(struct mosquitto*, void* self, int, int, const int*) {
-    auto* p = static_cast<MqttPeer*>(self);
+void BrokerPeer::onSubscribe(struct mosquitto*, void* self, int mid, int, const int*) {
+    auto* p = static_cast<BrokerPeer*>(self);
     std::lock_guard lock(p->mu_);
-    p->subscribed_ = true;
+    p->subacked_.push_back(mid);
     p->cv_.notify_all();
 }
 
-void MqttPeer::onPublish(struct mosquitto*, void* self, int mid) {
-    auto* p = static_cast<MqttPeer*>(self);
+void BrokerPeer::onPublish(struct mosquitto*, void* self, int mid) {
+    auto* p = static_cast<BrokerPeer*>(self);
     std::lock_guard lock(p->mu_);
-    p->published_.push_back(mid);
+    p->acked_.push_back(mid);
     p->cv_.notify_all();
 }
 
-bool MqttPeer::waitFor(size_t n, std::chrono::milliseconds timeout) {
+bool BrokerPeer::subscribe(const std::string& filter, int qos) {
+    int mid = 0;
+    if (mosquitto_subscribe(mosq_, &mid, filter.c_str(), qos) != MOSQ_ERR_SUCCESS) {
+        return false;
+    }
     std::unique_lock lock(mu_);
-    return cv_.wait_for(lock, timeout, [&] { return messages_.size() >= n; });
+    return cv_.wait_for(lock, 10s, [&] {
+        return std::find(subacked_.begin(), subacked_.end(), mid) != subacked_.end();
+    });
 }
 
-std::vector<MqttPeer::Received> MqttPeer::messages() {
-    std::lock_guard lock(mu_);
-    return messages_;
-}
-
-bool MqttPeer::publish(const std::string& topic, const std::string& payload, int qos, bool retain) {
+bool BrokerPeer::publish(const std::string& topic, const std::string& payload, int qos,
+                         bool retain) {
     int mid = 0;
     if (mosquitto_publish(mosq_, &mid, topic.c_str(), static_cast<int>(payload.size()),
                           payload.data(), qos, retain) != MOSQ_ERR_SUCCESS) {
         return false;
     }
     std::unique_lock lock(mu_);
-    return cv_.wait_for(lock, 10s, [&] {
-        return std::find(published_.begin(), published_.end(), mid) != published_.end();
-    });
+    return cv_.wait_for(
+        lock, 10s, [&] { return std::find(acked_.begin(), acked_.end(), mid) != acked_.end(); });
+}
+
+std::vector<BrokerPeer::Received> BrokerPeer::waitFor(size_t n, std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, timeout, [&] { return messages_.size() >= n; });
+    return messages_;
 }
 
 }  // namespace emutest
