@@ -4,9 +4,11 @@
 #include <fcntl.h>
 #include <mosquitto.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -14,45 +16,58 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
-#include <thread>
 
 extern char** environ;
 
 namespace emutest {
+
 namespace {
 
-using namespace std::chrono_literals;
+constexpr const char* kMosquitto = "/usr/sbin/mosquitto";
+
+bool writeText(const std::string& path, const std::string& text) {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out << text;
+    return static_cast<bool>(out);
+}
 
 uint16_t freePort() {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-    socklen_t len = sizeof addr;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-    ::close(fd);
-    return ntohs(addr.sin_port);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) {
+        return 0;
+    }
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(a);
+    uint16_t port = 0;
+    if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0 &&
+        getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0) {
+        port = ntohs(a.sin_port);
+    }
+    close(fd);
+    return port;
 }
 
 bool accepts(uint16_t port) {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(port);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-    ::close(fd);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) {
+        return false;
+    }
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(port);
+    bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0;
+    close(fd);
     return ok;
 }
 
-void writeFile(const std::string& path, const std::string& text) {
-    std::ofstream(path, std::ios::binary) << text;
+/// Runs libmosquitto's init once for the test process.
+void libInit() {
+    static const int once = [] { return mosquitto_lib_init(); }();
+    (void)once;
 }
-
-struct LibInit {
-    LibInit() { mosquitto_lib_init(); }
-};
 
 }  // namespace
 
@@ -61,105 +76,143 @@ TestBroker::TestBroker(Options opts) {
         error_ = "cannot create a temporary directory";
         return;
     }
-    port_ = freePort();
-    std::ostringstream c;
-    c << "listener " << port_ << " 127.0.0.1\n"
-      << "allow_anonymous " << (opts.allow_anonymous ? "true" : "false") << "\n"
-      << "max_queued_messages 0\nmax_inflight_messages 0\n";
-    if (opts.tls) {
-        writeFile(dir_.file("ca.pem"), opts.ca_pem);
-        writeFile(dir_.file("server.pem"), opts.server.cert_pem);
-        writeFile(dir_.file("server.key"), opts.server.key_pem);
-        if (!opts.ca_pem.empty()) {
-            c << "cafile " << dir_.file("ca.pem") << "\n";
-        }
-        c << "certfile " << dir_.file("server.pem") << "\nkeyfile " << dir_.file("server.key")
-          << "\n";
-        if (opts.require_certificate) {
-            c << "require_certificate true\n";
-        }
-    }
-    c << opts.extra << "\n";
-    writeFile(dir_.file("mosquitto.conf"), c.str());
-
-    std::vector<std::string> args = {"/usr/sbin/mosquitto", "-c", dir_.file("mosquitto.conf")};
-    std::vector<char*> argv;
-    for (auto& a : args) {
-        argv.push_back(a.data());
-    }
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    std::string log = dir_.file("mosquitto.log");
-    posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_adddup2(&actions, 1, 2);
-    int rc = posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    if (rc != 0) {
-        pid_ = -1;
-        error_ = std::string("cannot start mosquitto: ") + std::strerror(rc);
-        return;
-    }
-    auto deadline = std::chrono::steady_clock::now() + 15s;
-    while (!accepts(port_)) {
-        int status = 0;
-        if (waitpid(pid_, &status, WNOHANG) == pid_) {
-            pid_ = -1;
-            error_ = "mosquitto exited: " + this->log();
+    // Mosquitto started as root drops to its own user, which must read the files here.
+    ::chmod(dir_.path().c_str(), 0755);
+    // The port was free a moment ago; another process may take it first, so try a few.
+    for (int attempt = 0; attempt < 3; ++attempt) {
+        if (launch(opts)) {
+            error_.clear();
             return;
         }
-        if (std::chrono::steady_clock::now() > deadline) {
-            error_ = "mosquitto does not listen: " + this->log();
-            return;
-        }
-        std::this_thread::sleep_for(20ms);  // polling a condition, not waiting for readiness
+        stop();
     }
 }
 
 TestBroker::~TestBroker() {
-    if (pid_ > 0) {
-        ::kill(pid_, SIGTERM);
-        int status = 0;
-        waitpid(pid_, &status, 0);
+    stop();
+}
+
+bool TestBroker::launch(const Options& opts) {
+    port_ = freePort();
+    if (port_ == 0) {
+        error_ = "no free port";
+        return false;
     }
+    std::ostringstream conf;
+    conf << "per_listener_settings true\n"
+         << "log_dest stderr\n"
+         << "log_type all\n"
+         << "persistence false\n"
+         << "listener " << port_ << " 127.0.0.1\n"
+         << "allow_anonymous " << (opts.allow_anonymous ? "true" : "false") << "\n";
+    if (opts.tls) {
+        if (!writeText(dir_.file("server.pem"), opts.server.cert_pem) ||
+            !writeText(dir_.file("server.key"), opts.server.key_pem) ||
+            !writeText(dir_.file("ca.pem"), opts.ca_pem)) {
+            error_ = "cannot write the broker's TLS files";
+            return false;
+        }
+        conf << "certfile " << dir_.file("server.pem") << "\n"
+             << "keyfile " << dir_.file("server.key") << "\n"
+             << "cafile " << dir_.file("ca.pem") << "\n";
+        if (opts.require_certificate) {
+            conf << "require_certificate true\n";
+        }
+    }
+    conf << opts.extra;
+    if (!writeText(dir_.file("mosquitto.conf"), conf.str())) {
+        error_ = "cannot write mosquitto.conf";
+        return false;
+    }
+    std::string conf_path = dir_.file("mosquitto.conf");
+    std::string prog = kMosquitto;
+    std::string c = "-c";
+    std::vector<char*> argv = {prog.data(), c.data(), conf_path.data(), nullptr};
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    std::string out = dir_.file("stdout.log");
+    posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_adddup2(&actions, 1, 2);
+    int rc = posix_spawn(&pid_, kMosquitto, &actions, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    if (rc != 0) {
+        pid_ = -1;
+        error_ = std::string("cannot start ") + kMosquitto + ": " + std::strerror(rc);
+        return false;
+    }
+    auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (std::chrono::steady_clock::now() < deadline) {
+        int status = 0;
+        if (waitpid(pid_, &status, WNOHANG) == pid_) {
+            pid_ = -1;
+            error_ = "mosquitto exited at start: " + log();
+            return false;
+        }
+        if (accepts(port_)) {
+            return true;
+        }
+        pollfd none{-1, 0, 0};
+        poll(&none, 0, 10);  // brief pause between readiness probes
+    }
+    error_ = "mosquitto did not listen within 10 s: " + log();
+    return false;
+}
+
+void TestBroker::stop() {
+    if (pid_ <= 0) {
+        return;
+    }
+    kill(pid_, SIGTERM);
+    int status = 0;
+    auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (waitpid(pid_, &status, WNOHANG) == 0) {
+        if (std::chrono::steady_clock::now() > deadline) {
+            kill(pid_, SIGKILL);
+            waitpid(pid_, &status, 0);
+            break;
+        }
+        pollfd none{-1, 0, 0};
+        poll(&none, 0, 10);  // brief pause between checks of the child's state
+    }
+    pid_ = -1;
 }
 
 std::string TestBroker::log() const {
-    std::ifstream in(dir_.file("mosquitto.log"));
+    std::ifstream out(dir_.file("stdout.log"));
     std::stringstream text;
-    text << in.rdbuf();
+    text << out.rdbuf();
     return text.str();
 }
 
 BrokerPeer::BrokerPeer(uint16_t port, const std::string& ca_pem) {
-    static LibInit init;
+    libInit();
     mosq_ = mosquitto_new(nullptr, true, this);
     if (mosq_ == nullptr) {
         error_ = "mosquitto_new failed";
         return;
     }
-    mosquitto_int_option(mosq_, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
     mosquitto_connect_callback_set(mosq_, &BrokerPeer::onConnect);
     mosquitto_message_callback_set(mosq_, &BrokerPeer::onMessage);
     mosquitto_subscribe_callback_set(mosq_, &BrokerPeer::onSubscribe);
     mosquitto_publish_callback_set(mosq_, &BrokerPeer::onPublish);
     if (!ca_pem.empty()) {
-        writeFile(dir_.file("ca.pem"), ca_pem);
-        if (mosquitto_tls_set(mosq_, dir_.file("ca.pem").c_str(), nullptr, nullptr, nullptr,
-                              nullptr) != MOSQ_ERR_SUCCESS) {
-            error_ = "mosquitto_tls_set failed";
+        std::string ca = dir_.file("ca.pem");
+        if (!writeText(ca, ca_pem) ||
+            mosquitto_tls_set(mosq_, ca.c_str(), nullptr, nullptr, nullptr, nullptr) !=
+                MOSQ_ERR_SUCCESS ||
+            mosquitto_tls_insecure_set(mosq_, true) != MOSQ_ERR_SUCCESS) {  // chain checked
+            error_ = "cannot set up TLS for the peer";
             return;
         }
     }
-    if (mosquitto_connect(mosq_, ca_pem.empty() ? "127.0.0.1" : "localhost", port, 60) !=
-            MOSQ_ERR_SUCCESS ||
+    if (mosquitto_connect(mosq_, "127.0.0.1", port, 30) != MOSQ_ERR_SUCCESS ||
         mosquitto_loop_start(mosq_) != MOSQ_ERR_SUCCESS) {
-        error_ = "cannot connect to the broker";
+        error_ = "the peer cannot connect to the broker";
         return;
     }
-    std::unique_lock lock(mu_);
+    std::unique_lock<std::mutex> lock(mu_);
     if (!cv_.wait_for(lock, 10s, [this] { return connect_rc_ >= 0; }) || connect_rc_ != 0) {
-        error_ = "no CONNACK 0 (" + std::to_string(connect_rc_) + ")";
+        error_ = "the broker did not accept the peer (rc " + std::to_string(connect_rc_) + ")";
     }
 }
 
@@ -173,14 +226,14 @@ BrokerPeer::~BrokerPeer() {
 
 void BrokerPeer::onConnect(struct mosquitto*, void* self, int rc) {
     auto* p = static_cast<BrokerPeer*>(self);
-    std::lock_guard lock(p->mu_);
+    std::lock_guard<std::mutex> lock(p->mu_);
     p->connect_rc_ = rc;
     p->cv_.notify_all();
 }
 
 void BrokerPeer::onMessage(struct mosquitto*, void* self, const struct mosquitto_message* m) {
     auto* p = static_cast<BrokerPeer*>(self);
-    std::lock_guard lock(p->mu_);
+    std::lock_guard<std::mutex> lock(p->mu_);
     p->messages_.push_back(
         {m->topic,
          std::string(static_cast<const char*>(m->payload), static_cast<size_t>(m->payloadlen)),
@@ -189,44 +242,42 @@ void BrokerPeer::onMessage(struct mosquitto*, void* self, const struct mosquitto
 }
 
 void BrokerPeer::onSubscribe(struct mosquitto*, void* self, int mid, int, const int*) {
-    auto* p = static_cast<BrokerPeer*>(self);
-    std::lock_guard lock(p->mu_);
-    p->subacked_.push_back(mid);
-    p->cv_.notify_all();
+    onPublish(nullptr, self, mid);
 }
 
 void BrokerPeer::onPublish(struct mosquitto*, void* self, int mid) {
     auto* p = static_cast<BrokerPeer*>(self);
-    std::lock_guard lock(p->mu_);
+    std::lock_guard<std::mutex> lock(p->mu_);
     p->acked_.push_back(mid);
     p->cv_.notify_all();
 }
 
 bool BrokerPeer::subscribe(const std::string& filter, int qos) {
     int mid = 0;
-    if (mosquitto_subscribe(mosq_, &mid, filter.c_str(), qos) != MOSQ_ERR_SUCCESS) {
+    if (mosq_ == nullptr ||
+        mosquitto_subscribe(mosq_, &mid, filter.c_str(), qos) != MOSQ_ERR_SUCCESS) {
         return false;
     }
-    std::unique_lock lock(mu_);
-    return cv_.wait_for(lock, 10s, [&] {
-        return std::find(subacked_.begin(), subacked_.end(), mid) != subacked_.end();
-    });
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(
+        lock, 10s, [&] { return std::find(acked_.begin(), acked_.end(), mid) != acked_.end(); });
 }
 
 bool BrokerPeer::publish(const std::string& topic, const std::string& payload, int qos,
                          bool retain) {
     int mid = 0;
-    if (mosquitto_publish(mosq_, &mid, topic.c_str(), static_cast<int>(payload.size()),
+    if (mosq_ == nullptr ||
+        mosquitto_publish(mosq_, &mid, topic.c_str(), static_cast<int>(payload.size()),
                           payload.data(), qos, retain) != MOSQ_ERR_SUCCESS) {
         return false;
     }
-    std::unique_lock lock(mu_);
+    std::unique_lock<std::mutex> lock(mu_);
     return cv_.wait_for(
         lock, 10s, [&] { return std::find(acked_.begin(), acked_.end(), mid) != acked_.end(); });
 }
 
 std::vector<BrokerPeer::Received> BrokerPeer::waitFor(size_t n, std::chrono::milliseconds timeout) {
-    std::unique_lock lock(mu_);
+    std::unique_lock<std::mutex> lock(mu_);
     cv_.wait_for(lock, timeout, [&] { return messages_.size() >= n; });
     return messages_;
 }

@@ -45,6 +45,9 @@ class TestBroker {
     std::string log() const;
 
   private:
+    bool launch(const Options& opts);
+    void stop();
+
     TempDir dir_;
     pid_t pid_ = -1;
     uint16_t port_ = 0;
@@ -90,7 +93,6 @@ class BrokerPeer {
     std::condition_variable cv_;
     int connect_rc_ = -1;
     std::vector<int> acked_;
-    std::vector<int> subacked_;
     std::vector<Received> messages_;
 };
 
