@@ -37,24 +37,27 @@ const char* stateName(CmqttClient::State s) {
 
 }  // namespace
 
-int cmqttConnectError(MqttFailure f, int connack_code) {
-    switch (f) {
-        case MqttFailure::None:
+int cmqttConnectError(MqttConnectResult r, int connack_code) {
+    switch (r) {
+        case MqttConnectResult::Ok:
             return cmqtt::kOk;
-        case MqttFailure::Dns:
+        case MqttConnectResult::Dns:
             return cmqtt::kDns;
-        case MqttFailure::Refused:
+        case MqttConnectResult::Refused:
             return cmqtt::kSockConnect;
-        case MqttFailure::Timeout:
+        case MqttConnectResult::Timeout:
             return cmqtt::kTimeout;
-        case MqttFailure::TlsInit:
-        case MqttFailure::TlsHandshake:
+        case MqttConnectResult::TlsInit:
+        case MqttConnectResult::TlsHandshake:
+        case MqttConnectResult::TlsVerify:
             return cmqtt::kHandshake;
-        case MqttFailure::Closed:
+        case MqttConnectResult::ClosedWithoutConnack:
             return cmqtt::kClosedByServer;
-        case MqttFailure::Connack:
+        case MqttConnectResult::ConnackRefused:
             return connack_code >= 1 && connack_code <= 5 ? cmqtt::kConnackBase + connack_code
                                                           : cmqtt::kFailed;
+        case MqttConnectResult::Failed:
+            break;
     }
     return cmqtt::kFailed;
 }
@@ -119,9 +122,9 @@ void A76xxModel::retireMqttLink(CmqttClient& cl) {
     if (!cl.link) {
         return;
     }
-    std::shared_ptr<MqttBrokerLink> link(std::move(cl.link));
+    MqttLinkPtr link = std::move(cl.link);
     link->close();
-    asio::post(io_, [link] {});  // destroyed after the callback that retired it returned
+    asio::post(io_, [link] {});  // released after the callback that retired it returned
 }
 
 void A76xxModel::resetMqtt() {
@@ -164,6 +167,10 @@ nlohmann::json A76xxModel::mqttStatus() const {
                             {"server", cl.server},
                             {"published", cl.published},
                             {"received", cl.received}};
+        if (cl.link && !cl.link->sentProtocolName().empty()) {
+            c["sent_protocol"] =
+                cl.link->sentProtocolName() + "/" + std::to_string(cl.link->sentProtocolLevel());
+        }
         c["ssl_ctx"] = cl.ssl_ctx ? nlohmann::json(*cl.ssl_ctx) : nlohmann::json(nullptr);
         clients.push_back(c);
     }
@@ -438,7 +445,7 @@ void A76xxModel::addMqttCommands() {
         cl.state = CmqttClient::State::Disconnecting;
         int id = *idx;
         uint64_t attempt = cl.attempt;
-        cl.link->disconnect([this, id, attempt](bool) {
+        cl.link->disconnect([this, id, attempt](bool, const std::string&) {
             CmqttClient& c2 = mqtt_[static_cast<size_t>(id)];
             if (c2.attempt != attempt || c2.state != CmqttClient::State::Disconnecting) {
                 return;
@@ -469,63 +476,68 @@ void A76xxModel::mqttConnect(int idx, const std::string& host, uint16_t port,
                              std::optional<std::string> password) {
     CmqttClient& cl = mqtt_[static_cast<size_t>(idx)];
     uint64_t attempt = ++cl.attempt;
-    MqttConnectSpec spec;
-    spec.host = host;
-    spec.port = port;
-    spec.client_id = cl.client_id;
-    spec.version = cl.version;
-    spec.keepalive = cl.keepalive;
-    spec.clean = cl.clean == 1;
-    spec.user = cl.user;
-    spec.password = std::move(password);
-    spec.will_topic = cl.will_topic;
-    spec.will_payload = cl.will_msg;
-    spec.will_qos = cl.will_qos;
-    spec.timeout = std::chrono::seconds(cl.optimeout);
+    MqttSession session;
+    session.client_id = cl.client_id;
+    session.version = cl.version;  // 3 (the default) sends a real MQTT 3.1 CONNECT ("MQIsdp")
+    session.keep_alive_s = cl.keepalive;
+    session.clean_session = cl.clean == 1;
+    session.username = cl.user;
+    session.password = std::move(password);
+    if (cl.will_topic) {
+        session.will = MqttWill{*cl.will_topic, cl.will_msg, cl.will_qos, false};
+    }
+    session.timeout = std::chrono::seconds(cl.optimeout);
     std::string who = "mqtt " + std::to_string(idx);
     log_.note(who + ": connecting to " + host + ":" + std::to_string(port) + " as MQTT " +
               (cl.version == 4 ? "3.1.1" : "3.1") + (cl.server_type == 1 ? " over TLS" : ""));
+    TlsOptions tls;
     if (cl.server_type == 1) {
         int ctx = cl.ssl_ctx.value_or(idx);
-        auto tls = tlsFromContext(ctx, host);
-        if (!tls) {
+        auto from_ctx = tlsFromContext(ctx, host);
+        if (!from_ctx) {
             log_.note(who + ": certificates not set in SSL context " + std::to_string(ctx));
             after(std::chrono::milliseconds(0),
                   [this, idx, attempt] { mqttConnectFailed(idx, attempt, cmqtt::kCertNotSet); });
             return;
         }
-        spec.tls = *tls;
+        tls = *from_ctx;
     }
-    cl.link = makeMqttBrokerLink(io_);
-    cl.link->onMessage([this, idx, attempt](const std::string& topic, const std::string& payload) {
-        if (mqtt_[static_cast<size_t>(idx)].attempt == attempt) {
-            onMqttMessage(idx, topic, payload);
-        }
+    cl.link = std::make_shared<MqttLink>(io_);
+    cl.link->onMessage(
+        [this, idx, attempt](const std::string& topic, const std::string& payload, int, bool) {
+            if (mqtt_[static_cast<size_t>(idx)].attempt == attempt) {
+                onMqttMessage(idx, topic, payload);
+            }
+        });
+    cl.link->onLost([this, idx, attempt](MqttLostReason reason, const std::string& detail) {
+        log_.note("mqtt " + std::to_string(idx) + ": " + toString(reason) + ": " + detail);
+        onMqttLost(idx, attempt);
     });
-    cl.link->onLost([this, idx, attempt] { onMqttLost(idx, attempt); });
-    cl.link->connect(std::move(spec), [this, idx, attempt, who](MqttFailure f, int code,
-                                                                const std::string& detail) {
-        CmqttClient& c2 = mqtt_[static_cast<size_t>(idx)];
-        if (c2.attempt != attempt || c2.state != CmqttClient::State::Connecting) {
-            return;
-        }
-        if (f == MqttFailure::None) {
-            log_.note(who + ": connected");
-            c2.state = CmqttClient::State::Connected;
-            urc("+CMQTTCONNECT: " + std::to_string(idx) + ",0");
-            return;
-        }
-        int err = cmqttConnectError(f, code);
-        log_.note(who + ": connect failed (" + std::to_string(err) + "): " + detail);
-        if (err == cmqtt::kHandshake) {
-            // The module retries the handshake for a while before it reports.
-            retireMqttLink(c2);
-            after(opts_.tls_fail_delay,
-                  [this, idx, attempt, err] { mqttConnectFailed(idx, attempt, err); });
-            return;
-        }
-        mqttConnectFailed(idx, attempt, err);
-    });
+    cl.link->connect(host, port, std::move(tls), std::move(session),
+                     [this, idx, attempt, who](const MqttConnectOutcome& out) {
+                         CmqttClient& c2 = mqtt_[static_cast<size_t>(idx)];
+                         if (c2.attempt != attempt || c2.state != CmqttClient::State::Connecting) {
+                             return;
+                         }
+                         if (out.result == MqttConnectResult::Ok) {
+                             log_.note(who + ": connected");
+                             c2.state = CmqttClient::State::Connected;
+                             urc("+CMQTTCONNECT: " + std::to_string(idx) + ",0");
+                             return;
+                         }
+                         int err = cmqttConnectError(out.result, out.connack_code);
+                         log_.note(who + ": connect failed (" + std::to_string(err) + ", " +
+                                   toString(out.result) + "): " + out.detail);
+                         if (err == cmqtt::kHandshake) {
+                             // The module retries the handshake for a while before it reports.
+                             retireMqttLink(c2);
+                             after(opts_.tls_fail_delay, [this, idx, attempt, err] {
+                                 mqttConnectFailed(idx, attempt, err);
+                             });
+                             return;
+                         }
+                         mqttConnectFailed(idx, attempt, err);
+                     });
 }
 
 void A76xxModel::onMqttLost(int idx, uint64_t attempt) {

@@ -157,7 +157,7 @@ void A76xxModel::addMqttPublishCommands() {
         int id = *idx;
         auto done = mqttAckTimer(name, id, cl->attempt, *timeout);
         cl->link->publish(std::move(topic), std::move(payload), *qos, *retain == 1,
-                          [this, id, done](bool ok) {
+                          [this, id, done](bool ok, const std::string&) {
                               if (!*done) {
                                   *done = true;
                                   urc("+CMQTTPUB: " + std::to_string(id) + "," +
@@ -179,14 +179,22 @@ void A76xxModel::addMqttPublishCommands() {
                     std::to_string(ok ? cmqtt::kOk : cmqtt::kFailed));
             }
         };
-        if (subscribe) {
-            cl.link->subscribe(std::move(topics), report);
-        } else {
-            std::vector<std::string> names;
-            for (auto& t : topics) {
-                names.push_back(std::move(t.first));
+        // One request per topic; the client reports once, when all are acknowledged.
+        auto left = std::make_shared<size_t>(topics.size());
+        auto all_ok = std::make_shared<bool>(true);
+        auto one = [report, left, all_ok](bool ok) {
+            *all_ok = *all_ok && ok;
+            if (--*left == 0) {
+                report(*all_ok);
             }
-            cl.link->unsubscribe(std::move(names), report);
+        };
+        for (const auto& [topic, qos] : topics) {
+            if (subscribe) {
+                cl.link->subscribe(topic, qos,
+                                   [one](int granted) { one(granted >= 0 && granted <= 2); });
+            } else {
+                cl.link->unsubscribe(topic, [one](bool ok, const std::string&) { one(ok); });
+            }
         }
     };
     auto handler = [this, request](const std::string& name, bool subscribe, const AtCommand& c) {
