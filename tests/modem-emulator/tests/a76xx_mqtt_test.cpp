@@ -4,7 +4,9 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "model_a76xx_mqtt.hpp"
 #include "support/emulator_process.hpp"
+#include "support/haproxy_gate.hpp"
 #include "support/pty_client.hpp"
 #include "support/test_broker.hpp"
 #include "support/test_helpers.hpp"
@@ -455,6 +457,86 @@ TEST_F(A76xxMqttTest, ConnectionLossAndNoNetwork) {
     expectOk("AT+CMQTTSTART");
     EXPECT_TRUE(tty_->readUntil("\r\n+CMQTTSTART: 7\r\n", 10s));
     expectAnswer("AT+CMQTTACCQ?", kErr);
+}
+
+TEST_F(A76xxMqttTest, DefaultVersionIsMqtt31) {
+    TestBroker broker;
+    ASSERT_EQ(broker.startError(), "");
+    HaproxyGate gate(broker.port(), HaproxyGate::refuseMqtt31());
+    ASSERT_EQ(gate.startError(), "");
+    ASSERT_NO_FATAL_FAILURE(start());
+    const std::string direct = "\"tcp://127.0.0.1:" + std::to_string(broker.port()) + "\",60,1";
+    const std::string gated = "\"tcp://127.0.0.1:" + std::to_string(gate.port()) + "\",60,1";
+
+    // Without "version" 4 the module sends an MQTT 3.1 CONNECT: Mosquitto takes it (p1) ...
+    expectOk("AT+CMQTTCONNECT=0," + direct);
+    ASSERT_TRUE(tty_->readUntil("\r\n+CMQTTCONNECT: 0,0\r\n", 10s));
+    auto c0 = status()["mqtt"]["clients"][0];
+    EXPECT_EQ(c0.value("mqtt_protocol", ""), "3.1");
+    EXPECT_EQ(c0.value("sent_protocol", ""), "MQIsdp/3");
+    EXPECT_NE(broker.log().find("as emu-client-0 (p1,"), std::string::npos) << broker.log();
+    expectOk("AT+CMQTTDISC=0,60");
+    ASSERT_TRUE(tty_->readUntil("\r\n+CMQTTDISC: 0,0\r\n", 10s));
+    // ... a front end that only passes MQTT 3.1.1 closes the connection: 26.
+    expectOk("AT+CMQTTCONNECT=0," + gated);
+    EXPECT_TRUE(tty_->readUntil("\r\n+CMQTTCONNECT: 0,26\r\n", 10s));
+    // With version 4 it is MQTT 3.1.1 and passes.
+    expectOk("AT+CMQTTCFG=\"version\",0,4");
+    expectOk("AT+CMQTTCONNECT=0," + gated);
+    ASSERT_TRUE(tty_->readUntil("\r\n+CMQTTCONNECT: 0,0\r\n", 10s));
+    EXPECT_EQ(status()["mqtt"]["clients"][0].value("sent_protocol", ""), "MQTT/4");
+    EXPECT_NE(broker.log().find("as emu-client-0 (p2,"), std::string::npos) << broker.log();
+}
+
+TEST(A76xxMqttTables, ConnectErrorCodes) {
+    using uplinkd::emulator::cmqttConnectError;
+    using R = uplinkd::emulator::MqttConnectResult;
+    struct Row {
+        R result;
+        int connack;
+        int err;
+    };
+    for (const Row& r : std::vector<Row>{{R::Ok, 0, 0},
+                                         {R::Dns, 0, 25},
+                                         {R::Refused, 0, 3},
+                                         {R::Timeout, 0, 17},
+                                         {R::TlsInit, 0, 32},
+                                         {R::TlsHandshake, 0, 32},
+                                         {R::TlsVerify, 0, 32},
+                                         {R::ClosedWithoutConnack, 0, 26},
+                                         {R::ConnackRefused, 1, 27},
+                                         {R::ConnackRefused, 2, 28},
+                                         {R::ConnackRefused, 3, 29},
+                                         {R::ConnackRefused, 4, 30},
+                                         {R::ConnackRefused, 5, 31},
+                                         {R::ConnackRefused, 6, 1},
+                                         {R::Failed, 0, 1}}) {
+        EXPECT_EQ(cmqttConnectError(r.result, r.connack), r.err)
+            << uplinkd::emulator::toString(r.result) << " " << r.connack;
+    }
+}
+
+TEST(A76xxMqttTables, Utf8Check) {
+    using uplinkd::emulator::validMqttUtf8;
+    struct Row {
+        std::string text;
+        bool ok;
+    };
+    for (const Row& r : std::vector<Row>{{"a/b/c", true},
+                                         {"", true},
+                                         {"\xc3\xa9t\xc3\xa9", true},
+                                         {"\xe2\x82\xac", true},
+                                         {"\xf0\x9f\x98\x80", true},
+                                         {std::string("a\0b", 3), false},
+                                         {"\xff", false},
+                                         {"\xc3", false},
+                                         {"\xc0\xaf", false},          // overlong
+                                         {"\xed\xa0\x80", false},      // surrogate
+                                         {"\xf4\x90\x80\x80", false},  // above U+10FFFF
+                                         {"\xe2\x82", false},
+                                         {"\x80", false}}) {
+        EXPECT_EQ(validMqttUtf8(r.text), r.ok) << r.text;
+    }
 }
 
 }  // namespace
