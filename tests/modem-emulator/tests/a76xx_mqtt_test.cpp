@@ -439,10 +439,24 @@ TEST_F(A76xxMqttTest, TlsUsesTheSslContext) {
 TEST_F(A76xxMqttTest, ConnectionLossAndNoNetwork) {
     TestBroker broker;
     ASSERT_EQ(broker.startError(), "");
+    BrokerPeer cloud(broker.port());
+    ASSERT_EQ(cloud.error(), "");
+    ASSERT_TRUE(cloud.subscribe("will/#", 1));
     ASSERT_NO_FATAL_FAILURE(start());
+    // A will, sent by the broker when the connection goes without a DISCONNECT.
+    const std::string will_topic = "will/emu-client-0";
+    const std::string will_msg = "gone\r\nOK\r\n";
+    ASSERT_NO_FATAL_FAILURE(
+        sendWithPrompt("AT+CMQTTWILLTOPIC=0," + std::to_string(will_topic.size()), will_topic));
+    ASSERT_NO_FATAL_FAILURE(
+        sendWithPrompt("AT+CMQTTWILLMSG=0," + std::to_string(will_msg.size()) + ",1", will_msg));
     ASSERT_NO_FATAL_FAILURE(connect(0, broker.port()));
     EXPECT_EQ(emu_->control("fault drop-link"), "ok fault drop-link");
     EXPECT_TRUE(tty_->readUntil("\r\n+CMQTTCONNLOST: 0,1\r\n", 10s));
+    auto wills = cloud.waitFor(1);
+    ASSERT_EQ(wills.size(), 1u);
+    EXPECT_EQ(wills[0].topic, will_topic);
+    EXPECT_EQ(wills[0].payload, will_msg);
     EXPECT_NE(expectOk("AT+CMQTTDISC?").find("+CMQTTDISC: 0,1\r\n"), std::string::npos);
     expectAnswer("AT+CMQTTPUB=0,0,60", "\r\n+CMQTTPUB: 0,11\r\n\r\nERROR\r\n");
     // Reconnect with CMQTTCONNECT.
@@ -457,6 +471,16 @@ TEST_F(A76xxMqttTest, ConnectionLossAndNoNetwork) {
     expectOk("AT+CMQTTSTART");
     EXPECT_TRUE(tty_->readUntil("\r\n+CMQTTSTART: 7\r\n", 10s));
     expectAnswer("AT+CMQTTACCQ?", kErr);
+    // Back on the network the service starts again; a reboot stops it.
+    EXPECT_EQ(emu_->control("register 1"), "ok register 1");
+    expectOk("AT+CMQTTSTART");
+    EXPECT_TRUE(tty_->readUntil("\r\n+CMQTTSTART: 0\r\n", 10s));
+    expectOk("AT+CMQTTACCQ=0,\"again\"");
+    expectOk("AT+CRESET");
+    ASSERT_TRUE(tty_->readUntil("\r\nPB DONE\r\n", 10s));
+    expectOk("ATE0");  // echo is back on after the reboot
+    expectAnswer("AT+CMQTTACCQ?", kErr);
+    EXPECT_EQ(status()["mqtt"].value("started", true), false);
 }
 
 TEST_F(A76xxMqttTest, DefaultVersionIsMqtt31) {
