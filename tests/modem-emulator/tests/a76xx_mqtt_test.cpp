@@ -512,6 +512,62 @@ TEST_F(A76xxMqttTest, DefaultVersionIsMqtt31) {
     EXPECT_NE(broker.log().find("as emu-client-0 (p2,"), std::string::npos) << broker.log();
 }
 
+TEST_F(A76xxMqttTest, IncomingIsHeldDuringPromptAndFaultsCutTheBlocks) {
+    TestBroker broker;
+    ASSERT_EQ(broker.startError(), "");
+    BrokerPeer cloud(broker.port());
+    ASSERT_EQ(cloud.error(), "");
+    ASSERT_NO_FATAL_FAILURE(start());
+    ASSERT_NO_FATAL_FAILURE(connect(0, broker.port()));
+    const std::string filter = "to/module/#";
+    ASSERT_NO_FATAL_FAILURE(
+        sendWithPrompt("AT+CMQTTSUB=0," + std::to_string(filter.size()) + ",1", filter));
+    ASSERT_TRUE(tty_->readUntil("\r\n+CMQTTSUB: 0,0\r\n", 10s));
+
+    // A message that arrives while a `>` prompt is open waits until the phase has ended.
+    ASSERT_TRUE(tty_->write("AT+CMQTTPAYLOAD=0,5\r"));
+    ASSERT_TRUE(tty_->readUntil("\r\n> "));
+    ASSERT_TRUE(cloud.publish("to/module/a", "held", 1));
+    EXPECT_EQ(tty_->readFor(300ms), "");
+    ASSERT_TRUE(tty_->write("abcde"));
+    auto after = tty_->readUntil("\r\n+CMQTTRXSTART: 0,11,4\r\n");
+    ASSERT_TRUE(after);
+    EXPECT_EQ(*after, "\r\nOK\r\n\r\n+CMQTTRXSTART: 0,11,4\r\n");
+    ASSERT_TRUE(tty_->readUntil("\r\n+CMQTTRXEND: 0\r\n"));
+
+    // A hang in the middle of the incoming blocks: the first 2011 bytes (topic and payload)
+    // reach the line, nothing after them.
+    EXPECT_EQ(emu_->control("fault silent-in-downlink 2011"), "ok fault silent-in-downlink 2011");
+    ASSERT_TRUE(cloud.publish("to/module/b", binaryPayload(4000), 1));
+    ASSERT_TRUE(tty_->readUntil("\r\n+CMQTTRXPAYLOAD: 0,1500\r\n", 10s));
+    ASSERT_TRUE(tty_->readExactly(1500));
+    ASSERT_TRUE(tty_->readUntil("\r\n+CMQTTRXPAYLOAD: 0,1500\r\n"));
+    auto part = tty_->readExactly(500);
+    ASSERT_TRUE(part);
+    EXPECT_EQ(*part, binaryPayload(4000).substr(1500, 500));
+    EXPECT_EQ(tty_->readFor(300ms), "");
+
+    // A reboot in the middle of a payload upload: no final result, the boot URCs, and the MQTT
+    // service is gone.
+    EXPECT_EQ(emu_->control("reset"), "ok reset");
+    ASSERT_TRUE(tty_->readUntil("\r\nPB DONE\r\n", 10s));
+    expectOk("ATE0");
+    ASSERT_TRUE(waitRegistered(*tty_));
+    expectOk("AT+CMQTTSTART");
+    ASSERT_TRUE(tty_->readUntil("\r\n+CMQTTSTART: 0\r\n"));
+    expectOk("AT+CMQTTACCQ=0,\"emu-client-0\"");
+    ASSERT_NO_FATAL_FAILURE(connect(0, broker.port()));
+    EXPECT_EQ(emu_->control("fault reboot-in-uplink 100"), "ok fault reboot-in-uplink 100");
+    ASSERT_TRUE(tty_->write("AT+CMQTTPAYLOAD=0,1000\r"));
+    ASSERT_TRUE(tty_->readUntil("\r\n> "));
+    ASSERT_TRUE(tty_->write(binaryPayload(1000)));
+    auto boot = tty_->readUntil("\r\nPB DONE\r\n", 10s);
+    ASSERT_TRUE(boot);
+    EXPECT_EQ(boot->find("OK"), std::string::npos) << *boot;
+    expectOk("ATE0");
+    expectAnswer("AT+CMQTTACCQ?", kErr);
+}
+
 TEST(A76xxMqttTables, ConnectErrorCodes) {
     using uplinkd::emulator::cmqttConnectError;
     using R = uplinkd::emulator::MqttConnectResult;
