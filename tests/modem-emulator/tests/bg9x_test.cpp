@@ -449,6 +449,8 @@ TEST_F(Bg9xTest, MqttClientRoundTripThroughMosquitto) {
     auto link = status()["mqtt"][0]["link"];
     EXPECT_EQ(link["connect_protocol"], "MQIsdp") << link.dump();
     EXPECT_EQ(link["connect_level"], 3) << link.dump();
+    auto open = expectOk("AT+QMTOPEN?");  // BG96 quirk: no client lines
+    EXPECT_EQ(open.find("+QMTOPEN:"), std::string::npos) << open;
     auto conn = expectOk("AT+QMTCONN?");
     EXPECT_NE(conn.find("+QMTCONN: 0,3"), std::string::npos) << conn;
 
@@ -485,6 +487,63 @@ TEST_F(Bg9xTest, MqttClientRoundTripThroughMosquitto) {
     ASSERT_TRUE(tty_->readUntil("\r\n+QMTCONN: 0,0,0\r\n"));
     expectOk("AT+QMTDISC=0");
     ASSERT_TRUE(tty_->readUntil("\r\n+QMTDISC: 0,0\r\n"));
+}
+
+TEST_F(Bg9xTest, MqttStoredMessagesQos0AndOpenResults) {
+    TestBroker broker;
+    ASSERT_EQ(broker.startError(), "");
+    BrokerPeer cloud(broker.port());
+    ASSERT_EQ(cloud.error(), "");
+    ASSERT_TRUE(cloud.subscribe("bg/up", 1));
+    ASSERT_NO_FATAL_FAILURE(boot({"--variant", "BG95-M3"}));
+    const std::string port = std::to_string(broker.port());
+    // PDP context 2 is not active (3); a name that does not resolve (4).
+    expectOk("AT+QMTCFG=\"pdpcid\",2,2");
+    expectOk("AT+QMTOPEN=2,\"127.0.0.1\"," + port);
+    EXPECT_TRUE(tty_->readUntil("\r\n+QMTOPEN: 2,3\r\n"));
+    expectOk("AT+QMTOPEN=3,\"no-such-host.invalid\"," + port);
+    EXPECT_TRUE(tty_->readUntil("\r\n+QMTOPEN: 3,4\r\n", 15s));
+
+    expectOk("AT+QMTCFG=\"recv/mode\",0,1,1");
+    expectOk("AT+QMTCFG=\"version\",0,4");
+    expectOk("AT+QMTOPEN=0,\"127.0.0.1\"," + port);
+    ASSERT_TRUE(tty_->readUntil("\r\n+QMTOPEN: 0,0\r\n"));
+    expectOk("AT+QMTOPEN=0,\"127.0.0.1\"," + port);  // already open: 2
+    EXPECT_TRUE(tty_->readUntil("\r\n+QMTOPEN: 0,2\r\n"));
+    auto open = expectOk("AT+QMTOPEN?");  // the BG95 lists its open clients
+    EXPECT_NE(open.find("+QMTOPEN: 0,\"127.0.0.1\"," + port), std::string::npos) << open;
+    expectOk("AT+QMTCONN=0,\"bg95-test\",\"user\",\"secret\"");
+    ASSERT_TRUE(tty_->readUntil("\r\n+QMTCONN: 0,0,0\r\n"));
+    EXPECT_EQ(status()["mqtt"][0]["link"]["connect_level"], 4);
+
+    // QoS 0: message id 0, reported when written.
+    ASSERT_NO_FATAL_FAILURE(sendWithPrompt("AT+QMTPUB=0,0,0,0,\"bg/up\",4", "q0q0", "OK"));
+    EXPECT_TRUE(tty_->readUntil("\r\n+QMTPUB: 0,0,0\r\n"));
+    expectFinal("AT+QMTPUB=0,5,0,0,\"bg/up\",4", "ERROR");  // QoS 0 needs message id 0
+    // The Ctrl-Z form.
+    ASSERT_NO_FATAL_FAILURE(
+        sendWithPrompt("AT+QMTPUB=0,9,1,0,\"bg/up\"", "ctrl-z ended", "OK", true));
+    EXPECT_TRUE(tty_->readUntil("\r\n+QMTPUB: 0,9,0\r\n"));
+    auto msgs = cloud.waitFor(2);
+    ASSERT_EQ(msgs.size(), 2U);
+    EXPECT_EQ(msgs[0].payload, "q0q0");
+    EXPECT_EQ(msgs[1].payload, "ctrl-z ended");
+
+    // recv/mode 1: the message is stored and read with AT+QMTRECV.
+    expectOk("AT+QMTSUB=0,3,\"bg/a\",0,\"bg/b\",1");
+    ASSERT_TRUE(tty_->readUntil("\r\n+QMTSUB: 0,3,0,0,1\r\n"));
+    ASSERT_TRUE(cloud.publish("bg/b", "stored", 1));
+    ASSERT_TRUE(tty_->readUntil("\r\n+QMTRECV: 0,0\r\n"));
+    auto slots = expectOk("AT+QMTRECV?");
+    EXPECT_NE(slots.find("+QMTRECV: 0,1,0,0,0,0"), std::string::npos) << slots;
+    auto got = expectOk("AT+QMTRECV=0,0");
+    EXPECT_NE(got.find("+QMTRECV: 0,1,\"bg/b\",6,\"stored\""), std::string::npos) << got;
+    slots = expectOk("AT+QMTRECV?");
+    EXPECT_NE(slots.find("+QMTRECV: 0,0,0,0,0,0"), std::string::npos) << slots;
+
+    expectOk("AT+QMTCLOSE=0");
+    EXPECT_TRUE(tty_->readUntil("\r\n+QMTCLOSE: 0,0\r\n"));
+    expectFinal("AT+QMTCONN=0,\"again\"", "ERROR");  // QMTOPEN first
 }
 
 TEST_F(Bg9xTest, MqttOverTlsAndConnackRefusal) {
