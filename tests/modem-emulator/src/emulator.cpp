@@ -3,6 +3,7 @@
 #include <sstream>
 
 #include "model_a76xx.hpp"
+#include "model_bg9x.hpp"
 #include "model_hl78.hpp"
 
 namespace uplinkd::emulator {
@@ -21,6 +22,8 @@ Emulator::Emulator(asio::io_context& io, EmulatorConfig cfg)
     opts.tls_fail_delay = std::chrono::milliseconds(cfg_.tls_fail_ms);
     if (cfg_.model == "a76xx") {
         modem_ = std::make_unique<A76xxModel>(io_, port_, certs_, log_, opts);
+    } else if (cfg_.model == "bg9x") {
+        modem_ = std::make_unique<Bg9xModel>(io_, port_, certs_, log_, opts);
     } else {
         modem_ = std::make_unique<Hl78Model>(io_, port_, certs_, log_, opts);
     }
@@ -31,7 +34,7 @@ Emulator::~Emulator() {
 }
 
 std::string Emulator::start() {
-    if (cfg_.model != "hl78" && cfg_.model != "a76xx") {
+    if (cfg_.model != "hl78" && cfg_.model != "a76xx" && cfg_.model != "bg9x") {
         return "unknown model '" + cfg_.model + "'";
     }
     if (!cfg_.log.empty() && !log_.open(cfg_.log)) {
@@ -68,6 +71,9 @@ std::string Emulator::control(const std::string& line) {
     std::string rest;
     std::getline(in, rest);
     log_.note("control: " + line);
+    if (auto handled = modem_->modelControl(line)) {
+        return *handled;
+    }
     auto number = [](const std::string& s) -> std::optional<long> {
         if (s.empty() || s.find_first_not_of("0123456789") != std::string::npos || s.size() > 9) {
             return std::nullopt;

@@ -144,6 +144,8 @@ void HostSocket::startTls(std::shared_ptr<HostSocket> self) {
     X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
     if (tls_opts_.ignore_time) {
         X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_NO_CHECK_TIME);
+    } else if (tls_opts_.check_time) {
+        X509_VERIFY_PARAM_set_time(param, static_cast<time_t>(*tls_opts_.check_time));
     }
     if (tls_opts_.verify_server && tls_opts_.check_host) {
         std::error_code ec;
@@ -249,6 +251,10 @@ void HostSocket::writeLoop() {
         }
         self->bytes_sent_ += n;
         self->tx_.pop_front();
+        if (self->tx_.empty() && self->close_when_sent_) {
+            self->close();
+            return;
+        }
         self->writeLoop();
     };
     if (tls_) {
@@ -291,6 +297,20 @@ void HostSocket::dropAsRemote() {
         resolver_.cancel();
         complete(ConnectError::Refused, "link dropped");
     }
+}
+
+void HostSocket::closeWhenSent() {
+    if (closed_) {
+        return;
+    }
+    on_data_ = nullptr;
+    on_closed_ = nullptr;
+    connect_done_ = nullptr;
+    if (!writing_ || !connected_) {
+        close();
+        return;
+    }
+    close_when_sent_ = true;
 }
 
 void HostSocket::close() {

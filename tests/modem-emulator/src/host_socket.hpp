@@ -24,6 +24,7 @@ struct TlsOptions {
     std::string client_cert_pem;            ///< optional client certificate (chain)
     std::string client_key_pem;             ///< its private key
     bool ignore_time = false;               ///< do not check validity dates
+    std::optional<int64_t> check_time;      ///< check dates at this time (the module's clock)
     int min_version = 0;                    ///< TLS1_x_VERSION or 0 (library default)
     int max_version = 0;
 };
@@ -67,6 +68,9 @@ class HostSocket : public std::enable_shared_from_this<HostSocket> {
     bool peerClosed() const { return peer_closed_; }
     /// Closes now; no callbacks run afterwards.
     void close();
+    /// Closes once the bytes queued so far are written (a protocol's goodbye), or now when none
+    /// are; no callbacks run afterwards.
+    void closeWhenSent();
     /// Closes as if the peer had gone: onClosed runs (fault injection).
     void dropAsRemote();
 
@@ -100,6 +104,7 @@ class HostSocket : public std::enable_shared_from_this<HostSocket> {
     bool peer_closed_ = false;
     bool reading_ = false;
     bool writing_ = false;
+    bool close_when_sent_ = false;
     std::array<char, 16384> rbuf_{};
     std::string rx_;
     std::deque<std::string> tx_;

@@ -182,11 +182,18 @@ void Modem::emitFinal(Final f) {
                 respondFinal("+CME ERROR: " + cmeText(f.code));
             }
             break;
+        case Final::Kind::Text:
+            respondFinal(f.text);
+            break;
         case Final::Kind::Pending:
             return;
     }
     executing_ = false;
     flushHeld();
+}
+
+std::optional<std::string> Modem::modelControl(const std::string&) {
+    return std::nullopt;
 }
 
 std::string Modem::cmeText(int code) const {

@@ -37,17 +37,19 @@ struct ModemOptions {
     std::chrono::milliseconds tls_fail_delay{20000};  ///< A76xx MQTT: handshake failure report
 };
 
-/// A command's final result: OK, ERROR, +CME ERROR: <code>, or Pending (a data phase runs and
-/// its completion decides).
+/// A command's final result: OK, ERROR, +CME ERROR: <code>, a model's own final line (Quectel
+/// `SEND OK`), or Pending (a data phase runs and its completion decides).
 struct Final {
-    enum class Kind { Ok, Error, Cme, Pending };
+    enum class Kind { Ok, Error, Cme, Pending, Text };
     Kind kind = Kind::Ok;
     int code = 0;
+    std::string text;  ///< Kind::Text: the final result line
 
-    static Final ok() { return {Kind::Ok, 0}; }
-    static Final error() { return {Kind::Error, 0}; }
-    static Final cme(int code) { return {Kind::Cme, code}; }
-    static Final pending() { return {Kind::Pending, 0}; }
+    static Final ok() { return {Kind::Ok, 0, {}}; }
+    static Final error() { return {Kind::Error, 0, {}}; }
+    static Final cme(int code) { return {Kind::Cme, code, {}}; }
+    static Final pending() { return {Kind::Pending, 0, {}}; }
+    static Final line(std::string text) { return {Kind::Text, 0, std::move(text)}; }
 };
 
 /// The AT engine of an emulated module, base of the models; loop-bound (single thread).
@@ -90,6 +92,9 @@ class Modem {
     virtual void dropLinks() = 0;
 
     virtual const char* modelName() const = 0;
+    /// A control-socket line the model handles itself (model faults and settings); nullopt
+    /// when the model does not know it (the emulator's own commands apply).
+    virtual std::optional<std::string> modelControl(const std::string& line);
     /// Status for the control socket (model, power, counters, sockets, certificates).
     nlohmann::json status() const;
 
@@ -137,6 +142,7 @@ class Modem {
     /// Runs after every registration change (reportRegistration), for the model's reaction.
     virtual void onRegistrationChanged() {}
     bool radioOn() const { return cfun_ == 1; }
+    int rssi() const { return rssi_; }
     bool registered() const { return reg_stat_ == 1 || reg_stat_ == 5; }
     /// Starts a network search: stat 2 now, the target stat after `register_time`.
     void searchNetwork();

@@ -677,11 +677,9 @@ void MqttLink::disconnect(Done done) {
     disconnect_done_ = std::move(done);
     std::weak_ptr<MqttLink> weak = weak_from_this();
     const uint64_t conn = conn_;
-    const uint64_t id = addOp([weak](bool, int) {
-        if (auto self = weak.lock()) {
-            self->finishDisconnect();
-        }
-    });
+    // Paho closes its socket after the DISCONNECT: the end of the loopback stream (all bytes
+    // piped) finishes; the token itself may complete before the bytes were read.
+    const uint64_t id = addOp([](bool, int) {});
     timer_.expires_after(kDrainTime);
     timer_.async_wait([weak, conn](std::error_code e) {
         auto self = weak.lock();
@@ -705,6 +703,11 @@ void MqttLink::finishDisconnect() {
     }
     auto done = std::move(disconnect_done_);
     disconnect_done_ = nullptr;
+    if (host_) {
+        // The DISCONNECT may still be queued: it must reach the broker (no will message).
+        host_->closeWhenSent();
+        host_.reset();
+    }
     teardown(false);
     if (done) {
         done(true, {});

@@ -1,0 +1,372 @@
+// Bg9xModel: the 12 sockets: AT+QIOPEN/QISEND/QIRD/QISTATE/QICLOSE (TCP) and
+// AT+QSSLOPEN/QSSLSEND/QSSLRECV/QSSLSTATE/QSSLCLOSE (TLS).
+#include <algorithm>
+
+#include "bg9x_codes.hpp"
+#include "model_bg9x.hpp"
+
+namespace uplinkd::emulator {
+
+namespace {
+
+const char* const kPrompt = "\r\n> ";
+constexpr long kMaxSend = 1460;
+constexpr long kMaxRead = 1500;
+
+std::optional<int> inRange(const AtCommand& c, size_t i, long lo, long hi) {
+    auto v = c.intArg(i);
+    if (!v || *v < lo || *v > hi) {
+        return std::nullopt;
+    }
+    return static_cast<int>(*v);
+}
+
+}  // namespace
+
+void Bg9xModel::resetSocket(int id) {
+    Socket& s = sockets_[static_cast<size_t>(id)];
+    if (s.sock) {
+        s.sock->close();
+    }
+    s = Socket{};
+}
+
+void Bg9xModel::onSocketData(int id, HostSocket* sock) {
+    Socket& s = sockets_[static_cast<size_t>(id)];
+    if (s.sock.get() != sock) {
+        return;
+    }
+    const std::string prefix = s.tls ? "+QSSLURC: \"recv\"," : "+QIURC: \"recv\",";
+    if (s.access == 1) {
+        // Direct push: the data follows the URC.
+        while (sock->available() > 0) {
+            std::string data = sock->take(kMaxRead);
+            s.read += data.size();
+            urc(prefix + std::to_string(id) + "," + std::to_string(data.size()), data);
+        }
+        return;
+    }
+    if (!s.data_reported) {
+        s.data_reported = true;
+        urc(prefix + std::to_string(id));
+    }
+}
+
+void Bg9xModel::onSocketClosed(int id, HostSocket* sock) {
+    Socket& s = sockets_[static_cast<size_t>(id)];
+    if (s.sock.get() != sock) {
+        return;
+    }
+    s.state = Socket::State::Closing;  // the host still reads what is left, then closes
+    log_.note("socket " + std::to_string(id) + " closed by the peer");
+    urc(std::string(s.tls ? "+QSSLURC: " : "+QIURC: ") + "\"closed\"," + std::to_string(id));
+}
+
+void Bg9xModel::openSocket(int id, bool tls, const std::string& host, uint16_t port) {
+    Socket& s = sockets_[static_cast<size_t>(id)];
+    const std::string result =
+        std::string(tls ? "+QSSLOPEN: " : "+QIOPEN: ") + std::to_string(id) + ",";
+    if (!pdps_[static_cast<size_t>(s.pdp)].active) {
+        log_.note("socket " + std::to_string(id) + ": PDP context " + std::to_string(s.pdp) +
+                  " is not active");
+        resetSocket(id);
+        urc(result + std::to_string(bg9x::kOpenPdpFailed));
+        return;
+    }
+    TlsOptions opts;
+    if (tls) {
+        std::string why;
+        auto t = tlsFor(s.ssl_ctx, host, why);
+        if (!t) {
+            log_.note("socket " + std::to_string(id) + ": " + why);
+            resetSocket(id);
+            urc(result + std::to_string(bg9x::kConnectFailed));
+            return;
+        }
+        opts = std::move(*t);
+    }
+    s.local_port = next_local_port_++;
+    if (next_local_port_ < 40000) {
+        next_local_port_ = 40000;
+    }
+    auto sock = std::make_shared<HostSocket>(io_);
+    s.sock = sock;
+    HostSocket* raw = sock.get();
+    sock->onData([this, id, raw] { onSocketData(id, raw); });
+    sock->onClosed([this, id, raw] { onSocketClosed(id, raw); });
+    sock->connect(
+        host, port, std::move(opts), opts_.connect_timeout,
+        [this, id, raw, result](ConnectError e, const std::string& detail) {
+            Socket& ss = sockets_[static_cast<size_t>(id)];
+            if (ss.sock.get() != raw) {
+                return;
+            }
+            if (e == ConnectError::None) {
+                ss.state = Socket::State::Connected;
+                urc(result + "0");
+                return;
+            }
+            log_.note("socket " + std::to_string(id) + " failed: " + toString(e) + ": " + detail);
+            const int code = e == ConnectError::Dns       ? bg9x::kDnsFailed
+                             : e == ConnectError::Timeout ? bg9x::kTimeout
+                                                          : bg9x::kConnectFailed;
+            resetSocket(id);
+            urc(result + std::to_string(code));
+        });
+}
+
+Final Bg9xModel::sendData(const AtCommand& c, bool tls) {
+    const char* cmd = tls ? "AT+QSSLSEND" : "AT+QISEND";
+    auto id = inRange(c, 0, 0, kSockets - 1);
+    if (c.kind != AtKind::Set || !id) {
+        return Final::error();
+    }
+    Socket& s = sockets_[static_cast<size_t>(*id)];
+    if (s.state == Socket::State::Initial || s.tls != tls) {
+        misuse(std::string(cmd) + " on socket " + std::to_string(*id) + ", which is not open" +
+               (s.state != Socket::State::Initial ? " with this command set" : ""));
+        return Final::error();
+    }
+    if (c.has(1) && c.intArg(1) == 0) {
+        respond(std::string(tls ? "+QSSLSEND: " : "+QISEND: ") + std::to_string(s.sent) + "," +
+                std::to_string(s.sent) + ",0");
+        return Final::ok();
+    }
+    if (s.state != Socket::State::Connected) {
+        return Final::error();  // opening, or closed by the peer
+    }
+    const int sid = *id;
+    auto done = [this, sid](const DataPhase& p) {
+        if (p.outcome() == DataPhase::Outcome::Cancelled) {
+            return Final::ok();
+        }
+        if (p.outcome() != DataPhase::Outcome::Complete) {
+            return Final::error();
+        }
+        Socket& ss = sockets_[static_cast<size_t>(sid)];
+        if (ss.state != Socket::State::Connected || !ss.sock || !ss.sock->send(p.data())) {
+            return Final::line("SEND FAIL");
+        }
+        ss.sent += p.data().size();
+        return Final::line("SEND OK");
+    };
+    if (!c.has(1)) {
+        startDataPhase(DataPhase::ctrlZ(kMaxSend), kPrompt, done);  // ended by Ctrl-Z
+        return Final::pending();
+    }
+    auto len = inRange(c, 1, 1, kMaxSend);
+    if (!len) {
+        misuse(std::string(cmd) + " length '" + c.str(1) + "' outside 1-1460");
+        return Final::error();
+    }
+    startDataPhase(DataPhase::count(static_cast<size_t>(*len)), kPrompt, done);
+    return Final::pending();
+}
+
+Final Bg9xModel::readData(const AtCommand& c, bool tls) {
+    const std::string prefix = tls ? "+QSSLRECV: " : "+QIRD: ";
+    auto id = inRange(c, 0, 0, kSockets - 1);
+    if (c.kind != AtKind::Set || !id) {
+        return Final::error();
+    }
+    Socket& s = sockets_[static_cast<size_t>(*id)];
+    if (s.state == Socket::State::Initial || s.tls != tls || s.access != 0) {
+        misuse(std::string(tls ? "AT+QSSLRECV" : "AT+QIRD") + " on socket " + std::to_string(*id) +
+               ", which is not open in buffer mode with this command set");
+        return Final::error();
+    }
+    const size_t avail = s.sock ? s.sock->available() : 0;
+    if (c.has(1) && c.intArg(1) == 0) {
+        respond(prefix + std::to_string(s.read + avail) + "," + std::to_string(s.read) + "," +
+                std::to_string(avail));
+        return Final::ok();
+    }
+    auto want = c.has(1) ? inRange(c, 1, 1, kMaxRead) : std::optional<int>(kMaxRead);
+    if (!want) {
+        return Final::error();
+    }
+    if (avail == 0) {
+        s.data_reported = false;
+        respond(prefix + "0");
+        return Final::ok();
+    }
+    std::string data = s.sock->take(std::min(static_cast<size_t>(*want), avail));
+    s.read += data.size();
+    respond(prefix + std::to_string(data.size()));
+    respondData(data);
+    if (s.sock->available() == 0) {
+        s.data_reported = false;
+    }
+    return Final::ok();
+}
+
+Final Bg9xModel::closeSocket(const AtCommand& c, bool tls) {
+    auto id = inRange(c, 0, 0, kSockets - 1);
+    if (c.kind != AtKind::Set || !id || (c.has(1) && !inRange(c, 1, 0, 65535))) {
+        return Final::error();
+    }
+    Socket& s = sockets_[static_cast<size_t>(*id)];
+    if (s.state != Socket::State::Initial && s.tls != tls) {
+        misuse(std::string(tls ? "AT+QSSLCLOSE" : "AT+QICLOSE") + " on socket " +
+               std::to_string(*id) + ", which the other command set opened");
+        return Final::error();
+    }
+    resetSocket(*id);
+    return Final::ok();
+}
+
+std::string Bg9xModel::stateLine(int id) const {
+    const Socket& s = sockets_[static_cast<size_t>(id)];
+    const std::string ip =
+        s.sock && !s.sock->remoteAddress().empty() ? s.sock->remoteAddress() : s.host;
+    std::string line = std::string(s.tls ? "+QSSLSTATE: " : "+QISTATE: ") + std::to_string(id) +
+                       (s.tls ? ",\"SSLClient\",\"" : ",\"TCP\",\"") + ip + "\"," +
+                       std::to_string(s.port) + "," + std::to_string(s.local_port) + "," +
+                       std::to_string(static_cast<int>(s.state)) + "," + std::to_string(s.pdp) +
+                       ",0," + std::to_string(s.access) + ",\"uart1\"";
+    if (s.tls) {
+        line += "," + std::to_string(s.ssl_ctx);
+    }
+    return line;
+}
+
+void Bg9xModel::addSocketCommands() {
+    addCommand("+QIOPEN", [this](const AtCommand& c) {
+        if (c.kind == AtKind::Test) {
+            respond(
+                "+QIOPEN: (1-16),(0-11),\"TCP/UDP/TCP LISTENER/UDP SERVICE\","
+                "\"<IP_address>/<domain_name>\",<remote_port>,<local_port>,(0-2)");
+            return Final::ok();
+        }
+        if (c.kind != AtKind::Set || c.argc() < 5 || !c.quoted(2) || !c.quoted(3)) {
+            return Final::error();
+        }
+        auto ctx = inRange(c, 0, 1, kPdpContexts);
+        auto id = inRange(c, 1, 0, kSockets - 1);
+        auto port = inRange(c, 4, 1, 65535);
+        auto lport = c.has(5) ? inRange(c, 5, 0, 65535) : std::optional<int>(0);
+        auto access = c.has(6) ? inRange(c, 6, 0, 2) : std::optional<int>(0);
+        if (!ctx || !id || !port || !lport || !access || c.str(3).empty()) {
+            return Final::cme(bg9x::kInvalidParam);
+        }
+        if (c.str(2) != "TCP" || *access == 2) {
+            log_.note("QIOPEN: only TCP client sockets in buffer or push mode are emulated");
+            return Final::cme(bg9x::kNotSupported);
+        }
+        Socket& s = sockets_[static_cast<size_t>(*id)];
+        if (s.state != Socket::State::Initial) {
+            misuse("AT+QIOPEN on socket " + std::to_string(*id) + ", which is in use");
+            return Final::cme(bg9x::kSocketUsed);
+        }
+        s = Socket{};
+        s.state = Socket::State::Opening;
+        s.pdp = *ctx;
+        s.access = *access;
+        s.host = c.str(3);
+        s.port = static_cast<uint16_t>(*port);
+        openSocket(*id, false, s.host, s.port);
+        return Final::ok();
+    });
+    addCommand("+QISEND", [this](const AtCommand& c) { return sendData(c, false); });
+    addCommand("+QIRD", [this](const AtCommand& c) { return readData(c, false); });
+    addCommand("+QICLOSE", [this](const AtCommand& c) { return closeSocket(c, false); });
+    addCommand("+QISTATE", [this](const AtCommand& c) {
+        std::optional<int> only_id;
+        std::optional<int> only_ctx;
+        if (c.kind == AtKind::Set) {
+            auto type = inRange(c, 0, 0, 1);
+            if (!type || !c.has(1)) {
+                return Final::error();
+            }
+            if (*type == 1) {
+                only_id = inRange(c, 1, 0, kSockets - 1);
+                if (!only_id) {
+                    return Final::error();
+                }
+            } else {
+                only_ctx = inRange(c, 1, 1, kPdpContexts);
+                if (!only_ctx) {
+                    return Final::error();
+                }
+            }
+        } else if (c.kind == AtKind::Test) {
+            return Final::ok();
+        }
+        for (int i = 0; i < kSockets; ++i) {
+            const Socket& s = sockets_[static_cast<size_t>(i)];
+            if (s.state == Socket::State::Initial || s.tls || (only_id && *only_id != i) ||
+                (only_ctx && *only_ctx != s.pdp)) {
+                continue;
+            }
+            respond(stateLine(i));
+        }
+        return Final::ok();
+    });
+    addCommand("+QIGETERROR", [this](const AtCommand&) {
+        respond("+QIGETERROR: 0,operation successful");
+        return Final::ok();
+    });
+}
+
+void Bg9xModel::addSslSocketCommands() {
+    addCommand("+QSSLOPEN", [this](const AtCommand& c) {
+        if (c.kind == AtKind::Test) {
+            respond("+QSSLOPEN: (1-16),(0-5),(0-11),\"<serveraddr>\",(1-65535),(0-2)");
+            return Final::ok();
+        }
+        if (c.kind != AtKind::Set || c.argc() < 5 || !c.quoted(3)) {
+            return Final::error();
+        }
+        auto pdp = inRange(c, 0, 1, kPdpContexts);
+        auto ctx = inRange(c, 1, 0, kSslContexts - 1);
+        auto id = inRange(c, 2, 0, kSockets - 1);
+        auto port = inRange(c, 4, 1, 65535);
+        auto access = c.has(5) ? inRange(c, 5, 0, 2) : std::optional<int>(0);
+        if (!pdp || !ctx || !id || !port || !access || c.str(3).empty()) {
+            return Final::cme(bg9x::kInvalidParam);
+        }
+        if (*access == 2) {
+            log_.note("QSSLOPEN: transparent mode is not emulated");
+            return Final::cme(bg9x::kNotSupported);
+        }
+        Socket& s = sockets_[static_cast<size_t>(*id)];
+        if (s.state != Socket::State::Initial) {
+            misuse("AT+QSSLOPEN on socket " + std::to_string(*id) + ", which is in use");
+            return Final::cme(bg9x::kSocketUsed);
+        }
+        s = Socket{};
+        s.state = Socket::State::Opening;
+        s.tls = true;
+        s.pdp = *pdp;
+        s.ssl_ctx = *ctx;
+        s.access = *access;
+        s.host = c.str(3);
+        s.port = static_cast<uint16_t>(*port);
+        openSocket(*id, true, s.host, s.port);
+        return Final::ok();
+    });
+    addCommand("+QSSLSEND", [this](const AtCommand& c) { return sendData(c, true); });
+    addCommand("+QSSLRECV", [this](const AtCommand& c) { return readData(c, true); });
+    addCommand("+QSSLCLOSE", [this](const AtCommand& c) { return closeSocket(c, true); });
+    addCommand("+QSSLSTATE", [this](const AtCommand& c) {
+        std::optional<int> only_id;
+        if (c.kind == AtKind::Set) {
+            only_id = c.argc() >= 2 ? inRange(c, 1, 0, kSockets - 1) : inRange(c, 0, 0, 11);
+            if (!only_id) {
+                return Final::error();
+            }
+        } else if (c.kind == AtKind::Test) {
+            return Final::ok();
+        }
+        for (int i = 0; i < kSockets; ++i) {
+            const Socket& s = sockets_[static_cast<size_t>(i)];
+            if (s.state == Socket::State::Initial || !s.tls || (only_id && *only_id != i)) {
+                continue;
+            }
+            respond(stateLine(i));
+        }
+        return Final::ok();
+    });
+}
+
+}  // namespace uplinkd::emulator
