@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cctype>
 #include <iomanip>
+#include <regex>
 #include <sstream>
 
 #include "k_errors.hpp"
@@ -110,9 +111,12 @@ Bx310xModel::Bx310xModel(asio::io_context& io, PtyPort& port, CertStore& certs, 
     addClockCommand();
     addTcpCommands();
     addCertCommands();
+    addMqttCommands();
+    old_sub_urc_ = model_id_ == "BX3105-OLD";
 }
 
 Bx310xModel::~Bx310xModel() {
+    mqttClose();
     for (auto& [id, s] : sessions_) {
         closeSocket(s);
     }
@@ -132,6 +136,8 @@ void Bx310xModel::onPowerLoss() {
         closeSocket(s);
     }
     sessions_.clear();
+    mqttClose();
+    mqtt_cfg_.reset();
     pattern_ = kDefaultPattern;
     wifi_ = WifiState::Down;  // the station configuration (flash) stays
     ++wifi_attempt_;
@@ -139,6 +145,10 @@ void Bx310xModel::onPowerLoss() {
 }
 
 void Bx310xModel::dropLinks() {
+    if (mqtt_) {
+        auto link = mqtt_;  // keep it alive through the callbacks
+        link->dropAsRemote();
+    }
     for (auto& [id, s] : sessions_) {
         if (s.sock) {
             auto sock = s.sock;  // keep it alive through the callbacks
@@ -148,8 +158,11 @@ void Bx310xModel::dropLinks() {
 }
 
 Final Bx310xModel::malformedLine(const std::string& body) {
-    // Reference 2.7 quirk: a double quote inside the KMQTTPUB message breaks the parse.
-    if (upper(body.substr(0, 10)) == "+KMQTTPUB=") {
+    // Reference 2.7 quirk: a double quote inside the KMQTTPUB message breaks the parse. Other
+    // unbalanced quotes are a plain ERROR.
+    static const std::regex kQuoteInMessage(
+        R"(\+KMQTTPUB=\s*\d+\s*,\s*"[^"]*"\s*,\s*\d+\s*,\s*\d+\s*,\s*".*"\s*)", std::regex::icase);
+    if (std::regex_match(body, kQuoteInMessage)) {
         misuse("AT+KMQTTPUB with a '\"' in the message (use AT+KMQTTPUBSTART for such payloads)");
         return Final::cme(3);
     }
@@ -218,6 +231,9 @@ void Bx310xModel::wifiLost(int reason) {
     log_.note("Wi-Fi: association lost (" + std::to_string(reason) + ")");
     urc("+SRWSTASTATUS: 0," + std::to_string(reason));
     dropSessions(kNotifNetwork);
+    if (mqtt_state_ != MqttState::Idle) {
+        mqttLost("the Wi-Fi association is gone");
+    }
 }
 
 void Bx310xModel::addWifiCommands() {
@@ -461,6 +477,7 @@ void Bx310xModel::addStatus(nlohmann::json& j) const {
                  {"ap", ap_ ? nlohmann::json(ap_->ssid) : nlohmann::json(nullptr)}};
     j["clock_offset_s"] = clock_offset_.count();
     j["eof_pattern"] = pattern_;
+    addMqttStatus(j);
     j["guard_ms"] = guard_.count();
     j["cert_guard_ms"] = cert_guard_.count();
 }

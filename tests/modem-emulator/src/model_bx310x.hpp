@@ -10,6 +10,7 @@
 
 #include "host_socket.hpp"
 #include "modem.hpp"
+#include "mqtt_link.hpp"
 
 namespace uplinkd::emulator {
 
@@ -58,6 +59,21 @@ class Bx310xModel : public Modem {
         HostSocketPtr sock;
     };
 
+    /// AT+KMQTTCFG (session 1).
+    struct MqttConfig {
+        bool secure = false;
+        std::string host;
+        uint16_t port = 1883;
+        int version = 4;
+        std::string client_id;
+        int keepalive = 120;
+        bool clean = true;
+        std::optional<MqttWill> will;
+        std::optional<std::string> user;
+        std::optional<std::string> password;
+    };
+    enum class MqttState { Idle, Connecting, Connected };
+
     // Wi-Fi and identity (model_bx310x.cpp)
     void addWifiCommands();
     void addClockCommand();
@@ -86,6 +102,18 @@ class Bx310xModel : public Modem {
     /// host, dates checked with the module clock. nullopt (and `why`) when TLS cannot start.
     std::optional<TlsOptions> moduleTls(const std::string& host, std::string& why) const;
 
+    // MQTT client (model_bx310x_mqtt.cpp)
+    void addMqttCommands();
+    Final mqttConfigure(const AtCommand& c);
+    /// Checks the session id (argument 0): 917 missing, 910 unknown.
+    bool mqttSession(const AtCommand& c, Final& err) const;
+    void mqttConnect();
+    void mqttPublish(const std::string& topic, const std::string& payload, int qos, bool retain);
+    /// The connection ended without the host asking: +KMQTT_IND: 1,0.
+    void mqttLost(const std::string& why);
+    void mqttClose();
+    void addMqttStatus(nlohmann::json& j) const;
+
     // Wi-Fi
     std::optional<AccessPoint> ap_{AccessPoint{"uplinkd-ap", "uplinkd-passphrase", 6}};
     int wifi_mode_ = 3;  ///< AT+SRWCFG: 1 station, 2 access point, 3 both (default)
@@ -98,6 +126,15 @@ class Bx310xModel : public Modem {
 
     // Clock: the module time is the host time plus this offset (AT+CCLK=, control `clock`).
     std::chrono::seconds clock_offset_{0};
+
+    // MQTT
+    std::optional<MqttConfig> mqtt_cfg_;
+    MqttState mqtt_state_ = MqttState::Idle;
+    MqttLinkPtr mqtt_;
+    MqttLinkPtr mqtt_closing_;  ///< sending DISCONNECT after AT+KMQTTCLOSE
+    uint64_t mqtt_attempt_ = 0;
+    std::vector<std::string> mqtt_topics_;
+    bool old_sub_urc_ = false;  ///< --variant BX3105-OLD: incoming as +KMQTTSUB: "t","m"
 
     // Sockets and data modes
     std::map<int, Session> sessions_;

@@ -1,6 +1,8 @@
 // BX310x model: boot, Wi-Fi station, K sockets, the +++-ended certificate store, the module
 // clock and faults, through the pty against real servers in this process.
 #include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <memory>
@@ -11,6 +13,7 @@
 #include "data_phase.hpp"
 #include "support/emulator_process.hpp"
 #include "support/pty_client.hpp"
+#include "support/test_broker.hpp"
 #include "support/test_helpers.hpp"
 #include "support/test_pki.hpp"
 #include "support/test_servers.hpp"
@@ -171,6 +174,22 @@ class Bx310xTest : public ::testing::Test {
             got += *data;
         }
         return got;
+    }
+
+    /// AT+KMQTTCFG for the broker at host:port, then AT+KMQTTCNX=1; returns the +KMQTT_IND
+    /// code that follows (-1 when none came).
+    int mqttConnect(int secure, const std::string& host, uint16_t port,
+                    const std::string& client = "bx-1", int version = 4) {
+        auto cfg = expectOk("AT+KMQTTCFG=" + std::to_string(secure) + ",\"" + host + "\"," +
+                            std::to_string(port) + "," + std::to_string(version) + ",\"" + client +
+                            "\",60,1,0,\"\",\"\",0,0,\"\",\"\"");
+        EXPECT_NE(cfg.find("\r\n+KMQTTCFG: 1\r\n"), std::string::npos) << cfg;
+        expectOk("AT+KMQTTCNX=1");
+        auto code = numbersAfter(*tty_, "+KMQTT_IND: 1,", 20s);
+        if (!code || code->size() != 1) {
+            return -1;
+        }
+        return static_cast<int>(code->at(0));
     }
 
     nlohmann::json status() {
@@ -476,6 +495,193 @@ TEST_F(Bx310xTest, TestAndBareFormsAreErrors) {
     expectCme("AT+SRWCFG=", 917);
     expectCme("AT+SRWCFG=1,1", 915);
     expectCme("AT+SRWSTACFG=\"x\",\"short\",1", 916);
+}
+
+/// Accepts TCP connections and closes each one after the first bytes (a broker that drops a
+/// client it does not want without a CONNACK, as AWS IoT does for an inactive certificate).
+class SilentCloser : public EchoServer {
+  public:
+    SilentCloser() : EchoServer(false) { start(); }
+    ~SilentCloser() override { stopAll(); }
+
+  protected:
+    void serve(int fd) override {
+        char buf[512];
+        (void)::read(fd, buf, sizeof buf);
+        ::shutdown(fd, SHUT_RDWR);  // the fd itself is closed by EchoServer
+    }
+};
+
+TEST_F(Bx310xTest, MqttRoundTripThroughMosquitto) {
+    TestBroker broker;
+    ASSERT_EQ(broker.startError(), "");
+    BrokerPeer cloud(broker.port());
+    ASSERT_EQ(cloud.error(), "");
+    ASSERT_TRUE(cloud.subscribe("dev/#", 1));
+    ASSERT_NO_FATAL_FAILURE(boot());
+    ASSERT_NO_FATAL_FAILURE(joinWifi());
+
+    expectCme("AT+KMQTTCNX=1", 910);  // nothing configured
+    expectCme("AT+KMQTTCFG=0,\"127.0.0.1\"," + std::to_string(broker.port()) + ",5,\"x\"", 916);
+    expectCme("AT+KMQTTCFG=0,\"127.0.0.1\"", 917);
+    ASSERT_EQ(mqttConnect(0, "127.0.0.1", broker.port()), 1) << broker.log();
+    EXPECT_EQ(status()["mqtt"]["link"]["connect_level"], 4);
+
+    // KMQTTPUB, QoS 1: OK, then +KMQTT_IND: 1,4 at the PUBACK.
+    auto pub = expectOk("AT+KMQTTPUB=1,\"dev/up\",1,0,\"hello, world\"");
+    EXPECT_TRUE(tty_->readUntil("\r\n+KMQTT_IND: 1,4\r\n"));
+    auto msgs = cloud.waitFor(1);
+    ASSERT_EQ(msgs.size(), 1U);
+    EXPECT_EQ(msgs[0].topic, "dev/up");
+    EXPECT_EQ(msgs[0].payload, "hello, world");
+
+    // A '"' inside the message breaks the parse (+CME ERROR: 3); nothing is published.
+    expectCme("AT+KMQTTPUB=1,\"dev/up\",1,0,\"{\"a\":1}\"", 3);
+    expectError("AT+KMQTTPUB=1,\"dev/up,1,0,\"x\"");  // unbalanced quotes
+
+    // KMQTTPUBSTART: any bytes, +++ included, ended by a +++ between pauses.
+    std::string payload = "{\"a\":\"+++\"}\r\nOK\r\n";
+    for (int i = 0; i < 256; ++i) {
+        payload.push_back(static_cast<char>(i));
+    }
+    ASSERT_TRUE(tty_->write("AT+KMQTTPUBSTART=1,\"dev/bin\",1,0\r"));
+    ASSERT_TRUE(tty_->readUntil("\r\nCONNECT\r\n"));
+    auto r = escapeData(payload, 200ms);
+    ASSERT_TRUE(r);
+    EXPECT_NE(r->find("\r\nOK\r\n"), std::string::npos) << *r;
+    EXPECT_TRUE(tty_->readUntil("\r\n+KMQTT_IND: 1,4\r\n"));
+    msgs = cloud.waitFor(2);
+    ASSERT_EQ(msgs.size(), 2U);
+    EXPECT_EQ(msgs[1].topic, "dev/bin");
+    EXPECT_EQ(msgs[1].payload, payload);
+
+    // Subscriptions: at most 5 topics; incoming publishes as +KMQTT_DATA.
+    for (int i = 1; i <= 5; ++i) {
+        expectOk("AT+KMQTTSUB=1,\"cmd/" + std::to_string(i) + "\",1");
+        EXPECT_TRUE(tty_->readUntil("\r\n+KMQTT_IND: 1,2\r\n"));
+    }
+    expectError("AT+KMQTTSUB=1,\"cmd/6\",1");
+    ASSERT_TRUE(cloud.publish("cmd/3", "reboot please", 1));
+    EXPECT_TRUE(tty_->readUntil("\r\n+KMQTT_DATA: 1,\"cmd/3\",\"reboot please\"\r\n"));
+    expectOk("AT+KMQTTUNSUB=1,\"cmd/5\"");
+    EXPECT_TRUE(tty_->readUntil("\r\n+KMQTT_IND: 1,3\r\n"));
+    expectOk("AT+KMQTTSUB=1,\"cmd/6\",0");
+
+    // Error forms.
+    expectCme("AT+KMQTTPUB=2,\"dev/up\",1,0,\"x\"", 910);
+    expectCme("AT+KMQTTPUB=1,\"dev/up\",3,0,\"x\"", 916);
+    expectCme("AT+KMQTTPUB=1,\"dev/up\",1", 917);
+    expectCme("AT+KMQTTPUB=1,\"dev/up\",1,0,\"x\",1", 915);
+    for (const char* cmd : {"AT+KMQTTCNX", "AT+KMQTTCNX=?", "AT+KMQTTCNX?", "AT+KMQTTPUB",
+                            "AT+KMQTTPUB=?", "AT+KMQTTPUB?"}) {
+        expectError(cmd);
+    }
+
+    // The broker side goes away: the classic +KMQTT_IND: 1,0.
+    EXPECT_EQ(emu_->control("fault drop-link"), "ok fault drop-link");
+    EXPECT_TRUE(tty_->readUntil("\r\n+KMQTT_IND: 1,0\r\n", 10s));
+    expectCme("AT+KMQTTPUB=1,\"dev/up\",1,0,\"x\"", 922);
+
+    // Again, then the Wi-Fi goes: +SRWSTASTATUS: 0,8 and +KMQTT_IND: 1,0.
+    expectOk("AT+KMQTTCNX=1");
+    ASSERT_TRUE(tty_->readUntil("\r\n+KMQTT_IND: 1,1\r\n", 20s));
+    EXPECT_EQ(emu_->control("wifi drop"), "ok wifi drop");
+    EXPECT_TRUE(tty_->readUntil("\r\n+SRWSTASTATUS: 0,8\r\n"));
+    EXPECT_TRUE(tty_->readUntil("\r\n+KMQTT_IND: 1,0\r\n"));
+    expectCme("AT+KMQTTCNX=1", 921);
+
+    expectOk("AT+KMQTTCLOSE=1");
+    expectOk("AT+KMQTTDEL=1");
+    expectCme("AT+KMQTTCNX=1", 910);
+}
+
+TEST_F(Bx310xTest, MqttTlsFailuresAreTheOpaqueIndication) {
+    TestPki pki = TestPki::make();
+    ASSERT_TRUE(pki.ok);
+    TestPki other = TestPki::make("some other root");
+    ASSERT_TRUE(other.ok);
+    TestBroker::Options bo;
+    bo.tls = true;
+    bo.server = pki.server;
+    bo.ca_pem = pki.ca.cert_pem;
+    bo.require_certificate = true;
+    TestBroker broker(bo);
+    ASSERT_EQ(broker.startError(), "");
+    ASSERT_NO_FATAL_FAILURE(boot());
+    EXPECT_EQ(emu_->control("set cert-guard-ms 60"), "ok set cert-guard-ms 60");
+    ASSERT_NO_FATAL_FAILURE(joinWifi());
+    const auto pause = 150ms;
+    auto storeAs = [&](const std::string& cmd, const std::string& pem) {
+        return store(cmd + "," + std::to_string(pem.size()) + ",0", pem, pause);
+    };
+
+    // An unknown CA (the wrong root stored).
+    ASSERT_TRUE(storeAs("AT+KCERTSTORE=0", other.ca.cert_pem));
+    EXPECT_EQ(mqttConnect(1, "localhost", broker.port()), 0);
+    // The right root, but no client certificate: the broker refuses the handshake.
+    ASSERT_TRUE(storeAs("AT+KCERTSTORE=0", pki.ca.cert_pem));
+    EXPECT_EQ(mqttConnect(1, "localhost", broker.port()), 0);
+    // A client certificate that the broker's CA did not sign.
+    ASSERT_TRUE(storeAs("AT+KCERTSTORE=1", other.server.cert_pem));
+    ASSERT_TRUE(storeAs("AT+KPRIVKSTORE=0", other.server.key_pem));
+    EXPECT_EQ(mqttConnect(1, "localhost", broker.port()), 0);
+    // The right certificate with a key that does not match it.
+    ASSERT_TRUE(storeAs("AT+KCERTSTORE=1", pki.server.cert_pem));
+    EXPECT_EQ(mqttConnect(1, "localhost", broker.port()), 0);
+    ASSERT_TRUE(storeAs("AT+KPRIVKSTORE=0", pki.server.key_pem));
+    // A module clock ten years off: the broker's certificate is not valid yet.
+    EXPECT_EQ(emu_->control("clock -315360000"), "ok clock -315360000");
+    EXPECT_EQ(mqttConnect(1, "localhost", broker.port()), 0);
+    EXPECT_EQ(emu_->control("clock host"), "ok clock host");
+    // Everything right: connected, SNI = host.
+    EXPECT_EQ(mqttConnect(1, "localhost", broker.port()), 1) << broker.log();
+    expectOk("AT+KMQTTPUB=1,\"dev/up\",1,0,\"over tls\"");
+    EXPECT_TRUE(tty_->readUntil("\r\n+KMQTT_IND: 1,4\r\n"));
+    std::string t = trace();
+    EXPECT_NE(t.find("MQTT connect failed: tls"), std::string::npos);
+    EXPECT_EQ(t.find(pki.server.key_pem.substr(40, 30)), std::string::npos);  // no key text
+}
+
+TEST_F(Bx310xTest, MqttRefusalsAndSilentCloseAreTheOpaqueIndication) {
+    TestBroker::Options bo;
+    bo.allow_anonymous = false;  // every CONNECT gets CONNACK 5
+    TestBroker refusing(bo);
+    ASSERT_EQ(refusing.startError(), "");
+    SilentCloser closer;
+    ASSERT_NE(closer.port(), 0);
+    ASSERT_NO_FATAL_FAILURE(boot());
+    ASSERT_NO_FATAL_FAILURE(joinWifi());
+    EXPECT_EQ(mqttConnect(0, "127.0.0.1", refusing.port()), 0);
+    EXPECT_NE(trace().find("CONNACK 5"), std::string::npos);
+    EXPECT_EQ(mqttConnect(0, "127.0.0.1", closer.port()), 0);
+    EXPECT_EQ(mqttConnect(0, "no-such-host.invalid", 1883), 0);
+    EXPECT_NE(trace().find("closed without connack"), std::string::npos);
+
+    // User and password go in the CONNECT; the password does not reach the trace.
+    auto cfg = expectOk("AT+KMQTTCFG=0,\"127.0.0.1\"," + std::to_string(refusing.port()) +
+                        ",4,\"bx-2\",30,1,1,\"dev/will\",\"gone\",1,0,\"user\",\"s3cr3t-pw\"");
+    EXPECT_NE(cfg.find("+KMQTTCFG: 1\r\n"), std::string::npos) << cfg;
+    auto read = expectOk("AT+KMQTTCFG?");
+    EXPECT_NE(read.find("+KMQTTCFG: 1,0,\"127.0.0.1\","), std::string::npos) << read;
+    EXPECT_EQ(read.find("s3cr3t-pw"), std::string::npos) << read;
+    expectOk("AT+KMQTTCNX=1");
+    EXPECT_TRUE(tty_->readUntil("\r\n+KMQTT_IND: 1,0\r\n"));
+    EXPECT_EQ(trace().find("s3cr3t-pw"), std::string::npos);
+}
+
+TEST_F(Bx310xTest, OldFirmwareReportsIncomingAsKmqttsub) {
+    TestBroker broker;
+    ASSERT_EQ(broker.startError(), "");
+    BrokerPeer cloud(broker.port());
+    ASSERT_EQ(cloud.error(), "");
+    ASSERT_NO_FATAL_FAILURE(boot({"--variant", "BX3105-OLD"}));
+    ASSERT_NO_FATAL_FAILURE(joinWifi());
+    ASSERT_EQ(mqttConnect(0, "127.0.0.1", broker.port(), "old-one", 3), 1) << broker.log();
+    EXPECT_EQ(status()["mqtt"]["link"]["connect_protocol"], "MQIsdp");  // MQTT 3.1
+    expectOk("AT+KMQTTSUB=1,\"cmd\",1");
+    EXPECT_TRUE(tty_->readUntil("\r\n+KMQTT_IND: 1,2\r\n"));
+    ASSERT_TRUE(cloud.publish("cmd", "hi", 1));
+    EXPECT_TRUE(tty_->readUntil("\r\n+KMQTTSUB: \"cmd\",\"hi\"\r\n"));
 }
 
 }  // namespace
