@@ -23,7 +23,8 @@ int main(int argc, char** argv) {
         ->check(CLI::IsMember({"hl78", "a76xx", "bx310x"}))
         ->capture_default_str();
     app.add_option("--variant", cfg.variant,
-                   "Model name reported by AT+CGMM/ATI (default HL7802 / A7670E-LASE)");
+                   "Model name reported by AT+CGMM/ATI (default HL7802 / A7670E-LASE / BX3105; "
+                   "BX3105-OLD: the older BX firmware's +KMQTTSUB: form)");
     app.add_option("--link", cfg.link, "Create a symlink at PATH pointing to the pty slave");
     app.add_option("--baud", cfg.baud, "Line rate in bit/s, 10 bits per byte; 0 = unthrottled")
         ->capture_default_str();

@@ -344,7 +344,7 @@ TEST_F(Bx310xTest, CertificateStoreNeedsAStandaloneEscape) {
     ASSERT_TRUE(pki.ok);
     ASSERT_NO_FATAL_FAILURE(boot());
     EXPECT_EQ(emu_->control("set cert-guard-ms 300"), "ok set cert-guard-ms 300");
-    const auto pause = 450ms;
+    const auto pause = 650ms;
     const std::string& pem = pki.ca.cert_pem;
     std::string cmd = "AT+KCERTSTORE=0," + std::to_string(pem.size()) + ",0";
 
@@ -375,7 +375,12 @@ TEST_F(Bx310xTest, CertificateStoreNeedsAStandaloneEscape) {
                       pki.server.cert_pem, pause));
     EXPECT_TRUE(store("AT+KPRIVKSTORE=0," + std::to_string(pki.server.key_pem.size()),
                       pki.server.key_pem, pause));
+    // Without a length: what came before the +++.
+    EXPECT_TRUE(store("AT+KCERTSTORE=1,,1", pki.server.cert_pem, pause));
     auto list = expectOk("AT+KCERTSTORE?");
+    EXPECT_NE(list.find("+KCERTSTORE: local_cert,1," + std::to_string(pki.server.cert_pem.size())),
+              std::string::npos)
+        << list;
     EXPECT_NE(list.find("+KCERTSTORE: root_cert,0," + std::to_string(pem.size()) + "\r\n"),
               std::string::npos)
         << list;
@@ -401,7 +406,8 @@ TEST_F(Bx310xTest, CertificateStoreNeedsAStandaloneEscape) {
 
     expectOk("AT+KCERTDELETE=1,0");
     list = expectOk("AT+KCERTSTORE?");
-    EXPECT_EQ(list.find("local_cert"), std::string::npos) << list;
+    EXPECT_EQ(list.find("local_cert,0,"), std::string::npos) << list;
+    EXPECT_NE(list.find("local_cert,1,"), std::string::npos) << list;
     expectCme("AT+KCERTDELETE=0,5", 916);
     EXPECT_GE(status().value("misuse", 0), 2);
 }
@@ -546,7 +552,7 @@ TEST_F(Bx310xTest, MqttRoundTripThroughMosquitto) {
     }
     ASSERT_TRUE(tty_->write("AT+KMQTTPUBSTART=1,\"dev/bin\",1,0\r"));
     ASSERT_TRUE(tty_->readUntil("\r\nCONNECT\r\n"));
-    auto r = escapeData(payload, 200ms);
+    auto r = escapeData(payload, 300ms);
     ASSERT_TRUE(r);
     EXPECT_NE(r->find("\r\nOK\r\n"), std::string::npos) << *r;
     EXPECT_TRUE(tty_->readUntil("\r\n+KMQTT_IND: 1,4\r\n"));
@@ -608,9 +614,9 @@ TEST_F(Bx310xTest, MqttTlsFailuresAreTheOpaqueIndication) {
     TestBroker broker(bo);
     ASSERT_EQ(broker.startError(), "");
     ASSERT_NO_FATAL_FAILURE(boot());
-    EXPECT_EQ(emu_->control("set cert-guard-ms 60"), "ok set cert-guard-ms 60");
+    EXPECT_EQ(emu_->control("set cert-guard-ms 100"), "ok set cert-guard-ms 100");
     ASSERT_NO_FATAL_FAILURE(joinWifi());
-    const auto pause = 150ms;
+    const auto pause = 300ms;
     auto storeAs = [&](const std::string& cmd, const std::string& pem) {
         return store(cmd + "," + std::to_string(pem.size()) + ",0", pem, pause);
     };
