@@ -4,6 +4,7 @@
 
 #include "model_a76xx.hpp"
 #include "model_bg9x.hpp"
+#include "model_bx310x.hpp"
 #include "model_hl78.hpp"
 
 namespace uplinkd::emulator {
@@ -24,6 +25,8 @@ Emulator::Emulator(asio::io_context& io, EmulatorConfig cfg)
         modem_ = std::make_unique<A76xxModel>(io_, port_, certs_, log_, opts);
     } else if (cfg_.model == "bg9x") {
         modem_ = std::make_unique<Bg9xModel>(io_, port_, certs_, log_, opts);
+    } else if (cfg_.model == "bx310x") {
+        modem_ = std::make_unique<Bx310xModel>(io_, port_, certs_, log_, opts);
     } else {
         modem_ = std::make_unique<Hl78Model>(io_, port_, certs_, log_, opts);
     }
@@ -34,7 +37,8 @@ Emulator::~Emulator() {
 }
 
 std::string Emulator::start() {
-    if (cfg_.model != "hl78" && cfg_.model != "a76xx" && cfg_.model != "bg9x") {
+    if (cfg_.model != "hl78" && cfg_.model != "a76xx" && cfg_.model != "bg9x" &&
+        cfg_.model != "bx310x") {
         return "unknown model '" + cfg_.model + "'";
     }
     if (!cfg_.log.empty() && !log_.open(cfg_.log)) {

@@ -104,6 +104,13 @@ class Modem {
 
     /// Registers (or replaces) the handler for a command name ("+CSQ", "E", "" for bare AT).
     void addCommand(const std::string& name, Handler handler);
+    /// Unregisters a command (a model without it answers ERROR, as for any unknown command).
+    void removeCommand(const std::string& name) { commands_.erase(name); }
+    /// The final result of a command line that does not parse (default: ERROR); a model may
+    /// answer some malformed lines its own way.
+    virtual Final malformedLine(const std::string& body);
+    /// The command line as written to the trace; a model hides secrets (passwords) here.
+    virtual std::string traceText(const std::string& body) const { return body; }
     /// One response line, framed "\r\n<line>\r\n", sent now.
     void respond(std::string_view line);
     /// Raw bytes sent now (framing the model writes itself); `trace` describes them.
@@ -189,6 +196,7 @@ class Modem {
     void flushHeld();
     void endPhase();
     void armTrailerTimer();
+    void armEscapeTimer();
     void write(std::string_view bytes);
     void boot();
     void loseState();
