@@ -32,6 +32,7 @@ Spwf04Model::Spwf04Model(asio::io_context& io, PtyPort& port, CertStore& certs, 
     addConfigCommands();
     addSocketCommands();
     addCertCommands();
+    addMqttCommands();
 }
 
 Spwf04Model::~Spwf04Model() {
@@ -40,6 +41,7 @@ Spwf04Model::~Spwf04Model() {
             s.sock->close();
         }
     }
+    closeMqtt(false);
 }
 
 std::vector<std::string> Spwf04Model::bootUrcs() const {
@@ -64,6 +66,7 @@ void Spwf04Model::onPowerLoss() {
         }
         s = Socket{};
     }
+    closeMqtt(false);
     cfg_ = saved_;  // RAM settings are gone; the saved ones load at boot
     echo_ = var("console_echo") == "1";
     wifi_on_ = false;
@@ -135,9 +138,9 @@ bool Spwf04Model::windOn(int code) const {
                              mask("console_wind_off_high"));
 }
 
-void Spwf04Model::wind(int code, const std::string& text) {
+void Spwf04Model::wind(int code, const std::string& text, std::string raw) {
     if (windOn(code)) {
-        urc("+WIND:" + std::to_string(code) + ":" + text);
+        urc("+WIND:" + std::to_string(code) + ":" + text, std::move(raw));
     } else {
         log_.note("+WIND:" + std::to_string(code) + " masked");
     }
@@ -304,6 +307,7 @@ void Spwf04Model::leaveNetwork(bool lost) {
     }
     if (was) {
         closeSockets(1);
+        closeMqtt(true);
     }
 }
 
@@ -407,6 +411,7 @@ void Spwf04Model::addStatus(nlohmann::json& j) const {
                  {"ip", var("ip_ipaddr")}};
     j["ap"] = {{"ssid", ap_.ssid}, {"open", ap_.psk.empty()}, {"on", ap_.on}};
     j["clock"] = moduleTime();
+    j["mqtt"] = mqttStatus();
 }
 
 }  // namespace uplinkd::emulator

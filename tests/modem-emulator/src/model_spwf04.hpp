@@ -10,6 +10,7 @@
 
 #include "host_socket.hpp"
 #include "modem.hpp"
+#include "mqtt_link.hpp"
 
 namespace uplinkd::emulator {
 
@@ -63,8 +64,8 @@ class Spwf04Model : public Modem {
     void addConfigCommands();
     std::string var(const std::string& name) const;
     uint32_t mask(const char* name) const;
-    /// Sends +WIND:<code>:<text> unless the console_wind_off_* masks hide it.
-    void wind(int code, const std::string& text);
+    /// Sends +WIND:<code>:<text> (then `raw` bytes) unless the console_wind_off_* masks hide it.
+    void wind(int code, const std::string& text, std::string raw = {});
     bool windOn(int code) const;
     void startJoin();
     /// The access point went away or Wi-Fi was turned off: sockets and MQTT clients close.
@@ -83,6 +84,26 @@ class Spwf04Model : public Modem {
     void closeSockets(int reason);
     static int connectErrorCode(ConnectError e);
 
+    /// One AT+S.MQTTCONN client (ids 0-1).
+    struct MqttClient {
+        MqttLinkPtr link;
+        std::string host;
+        uint16_t port = 0;
+        bool tls = false;
+        std::string client_id;
+        bool connected = false;  ///< CONNACK 0 seen and not lost / disconnected since
+    };
+
+    // MQTT client (model_spwf04_mqtt.cpp).
+    void addMqttCommands();
+    Final mqttConnect(const AtCommand& c);
+    Final mqttPublish(const AtCommand& c);
+    MqttClient* findMqtt(const AtCommand& c, Final& err);
+    void onMqttLost(int id, MqttLink* link, const std::string& why);
+    /// Network gone (`announce`: +WIND:87 follows) or power lost (silently).
+    void closeMqtt(bool announce);
+    nlohmann::json mqttStatus() const;
+
     std::map<std::string, std::string> cfg_;    ///< RAM configuration
     std::map<std::string, std::string> saved_;  ///< flash (AT+S.WCFG), kept over reboots
     bool wifi_on_ = false;                      ///< AT+S.WIFI=1 (or boot)
@@ -93,6 +114,7 @@ class Spwf04Model : public Modem {
     std::optional<int64_t> clock_;  ///< set module time at `clock_set_at_`; nullopt = host time
     std::chrono::steady_clock::time_point clock_set_at_{};
     std::array<Socket, kSockets> socks_{};
+    std::map<int, MqttClient> mqtt_;
 };
 
 }  // namespace uplinkd::emulator

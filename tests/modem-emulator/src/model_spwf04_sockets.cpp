@@ -127,6 +127,13 @@ void Spwf04Model::dropLinks() {
             sock->dropAsRemote();
         }
     }
+    std::vector<MqttLinkPtr> links;
+    for (auto& [id, m] : mqtt_) {
+        links.push_back(m.link);
+    }
+    for (auto& link : links) {
+        link->dropAsRemote();  // +WIND:87 follows for a connected client
+    }
 }
 
 void Spwf04Model::addSocketCommands() {

@@ -260,6 +260,10 @@ void Modem::onBytes(std::string_view bytes) {
             }
             if (phase_->done()) {
                 endPhase();
+                if (awaiting_) {
+                    stalled_input_.append(bytes.substr(i));  // the completion waits on something
+                    return;
+                }
             }
             continue;
         }
@@ -346,8 +350,10 @@ void Modem::execute(const std::string& body) {
 }
 
 void Modem::startDataPhase(DataPhase phase, std::string prompt, PhaseDone done) {
-    log_.out(printable(prompt));
-    write(prompt);
+    if (!prompt.empty()) {
+        log_.out(printable(prompt));
+        write(prompt);
+    }
     phase_.emplace(std::move(phase));
     phase_done_ = std::move(done);
     if (auto action = faults_.passed(FaultPlan::Direction::Uplink, 0)) {
@@ -397,6 +403,10 @@ void Modem::endPhase() {
     }
     executing_ = true;  // the completion may add lines; URCs stay held until the final
     Final f = done ? done(phase) : Final::ok();
+    if (f.kind == Final::Kind::Deferred) {
+        awaiting_ = true;  // the model calls finishDeferred() later
+        return;
+    }
     if (f.kind == Final::Kind::Pending) {
         f = Final::ok();
     }
