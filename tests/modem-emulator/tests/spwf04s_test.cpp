@@ -1,14 +1,13 @@
 // SPWF04S model: console grammar, Wi-Fi association, sockets with counted data, the TLS store
-// and the module clock, faults; raw conversations through the pty against real servers.
+// and the module clock, faults; raw conversations through the pty against real servers. Also
+// the model's pure tables.
 #include <gtest/gtest.h>
 
-#include <memory>
-#include <nlohmann/json.hpp>
+#include <fstream>
+#include <sstream>
 
-#include "support/emulator_process.hpp"
-#include "support/pty_client.hpp"
-#include "support/test_broker.hpp"
-#include "support/test_helpers.hpp"
+#include "spwf04s_fixture.hpp"
+#include "spwf_tables.hpp"
 #include "support/test_pki.hpp"
 #include "support/test_servers.hpp"
 
@@ -16,188 +15,87 @@ using namespace emutest;
 
 namespace {
 
-const std::string kOk = "\r\nAT-S.OK\r\n";
-const std::string kBootWinds =
-    "\r\n+WIND:0:Console active\r\n\r\n+WIND:32:WiFi Hardware Started\r\n";
-const std::string kWifiUp = "\r\n+WIND:24:WiFi Up:0:192.168.1.50\r\n";
+namespace spwf = uplinkd::emulator::spwf;
 
-class Spwf04sTest : public ::testing::Test {
-  protected:
-    void boot() {
-        emu_ = std::make_unique<EmulatorProcess>(EmulatorProcess::Options{"spwf04s", 0, {}});
-        ASSERT_EQ(emu_->startError(), "");
-        tty_ = std::make_unique<PtyClient>(emu_->ttyPath());
-        ASSERT_TRUE(tty_->isOpen()) << emu_->ttyPath();
-        auto winds = tty_->readUntil("+WIND:32:WiFi Hardware Started\r\n");
-        ASSERT_TRUE(winds) << "no boot WINDs";
-        EXPECT_EQ(*winds, kBootWinds);
-        auto r = command("AT+S.SCFG=console_echo,0");
-        ASSERT_TRUE(r);
-        EXPECT_EQ(*r, "AT+S.SCFG=console_echo,0\r" + kOk);  // echo is on until turned off
-    }
+std::string readFile(const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
 
-    void TearDown() override {
-        if (HasFailure() && emu_) {
-            dumpTrace(*emu_);
+TEST(SpwfTablesTest, CommandLines) {
+    struct Case {
+        const char* body;
+        bool known;
+        const char* name;
+        std::vector<std::string> args;
+    };
+    const Case cases[] = {
+        {"", true, "", {}},
+        {"+S.RESET", true, "+S.RESET", {}},
+        {"+s.sockon=h,80,NULL,t", true, "+S.SOCKON", {"h", "80", "NULL", "t"}},
+        {"+S.SSIDTXT=My Net, 5G", true, "+S.SSIDTXT", {"My Net", " 5G"}},
+        {"+S.SCFG=wifi_wpa_psk_text,\"a\",", true, "+S.SCFG", {"wifi_wpa_psk_text", "\"a\"", ""}},
+        {"+S.GCFG=", true, "+S.GCFG", {""}},
+        {"E0", false, "", {}},
+        {"+CGMI", false, "", {}},
+        {"+S.", false, "", {}},
+        {"+S.SOCKQ?", false, "", {}},
+        {"+S.SOCKQ=0;+S.SOCKQ=1", true, "+S.SOCKQ", {"0;+S.SOCKQ=1"}},
+    };
+    for (const auto& c : cases) {
+        auto cmd = spwf::parseLine(c.body);
+        ASSERT_EQ(cmd.has_value(), c.known) << c.body;
+        if (!cmd) {
+            continue;
         }
-    }
-
-    /// Sends a command line, reads up to AT-S.OK or a whole AT-S.ERROR line.
-    std::optional<std::string> command(const std::string& cmd) {
-        if (!tty_->write(cmd + "\r")) {
-            return std::nullopt;
+        EXPECT_EQ(cmd->name, c.name) << c.body;
+        std::vector<std::string> args;
+        for (const auto& a : cmd->args) {
+            args.push_back(a.text);
         }
-        auto got = tty_->readUntilAny({kOk, "AT-S.ERROR:"});
-        if (got && got->size() >= 11 && got->compare(got->size() - 11, 11, "AT-S.ERROR:") == 0) {
-            auto rest = tty_->readUntil("\r\n");
-            if (!rest) {
-                return std::nullopt;
-            }
-            *got += *rest;
-        }
-        return got;
+        EXPECT_EQ(args, c.args) << c.body;
     }
+}
 
-    std::string expectOk(const std::string& cmd) {
-        auto r = command(cmd);
-        EXPECT_TRUE(r) << cmd << ": no final result";
-        if (!r) {
-            return {};
-        }
-        EXPECT_NE(r->find(kOk), std::string::npos) << cmd << " -> " << *r;
-        return *r;
+TEST(SpwfTablesTest, VariablesAndWindMasks) {
+    const std::string too_long(64, 'x');
+    struct Case {
+        const char* name;
+        const char* value;
+        const char* stored;
+        int error;
+    };
+    const Case cases[] = {
+        {"console_echo", "0", "0", 0},
+        {"console_echo", "2", "", spwf::kBadParameter},
+        {"console_echo", "", "", spwf::kBadParameter},
+        {"wifi_priv_mode", "2", "2", 0},
+        {"console_wind_off_high", "0xffffffff", "0xFFFFFFFF", 0},
+        {"console_wind_off_low", "255", "0x000000FF", 0},
+        {"console_wind_off_low", "0x1FFFFFFFF", "", spwf::kBadParameter},
+        {"console_wind_off_low", "0xZZ", "", spwf::kBadParameter},
+        {"wifi_wpa_psk_text", "", "", 0},
+        {"wifi_wpa_psk_text", too_long.c_str(), "", spwf::kBadParameter},
+        {"ip_ipaddr", "1.2.3.4", "", spwf::kReadOnlyVariable},
+    };
+    for (const auto& c : cases) {
+        const auto* v = spwf::findVariable(c.name);
+        ASSERT_NE(v, nullptr) << c.name;
+        auto r = spwf::checkValue(*v, c.value);
+        EXPECT_EQ(r.error, c.error) << c.name << "=" << c.value;
+        EXPECT_EQ(r.value, c.stored) << c.name << "=" << c.value;
     }
-
-    void expectError(const std::string& cmd, int code) {
-        auto r = command(cmd);
-        ASSERT_TRUE(r) << cmd << ": no final result";
-        EXPECT_NE(r->find("\r\nAT-S.ERROR:" + std::to_string(code) + ":"), std::string::npos)
-            << cmd << " -> " << *r;
-    }
-
-    /// The network settings of the emulated access point, then AT+S.WIFI=1 and WiFi Up.
-    void join() {
-        expectOk("AT+S.SCFG=wifi_mode,1");
-        expectOk("AT+S.SCFG=wifi_priv_mode,2");
-        expectOk("AT+S.SCFG=wifi_wpa_psk_text,emulator-pass");
-        expectOk("AT+S.SSIDTXT=uplinkd-emu");
-        expectOk("AT+S.WIFI=1");
-        ASSERT_TRUE(tty_->readUntil(kWifiUp)) << "no WiFi Up";
-    }
-
-    /// AT+S.SOCKON; returns the socket id.
-    int open(const std::string& host, uint16_t port, const std::string& domain = "NULL",
-             const std::string& type = "t") {
-        auto r =
-            command("AT+S.SOCKON=" + host + "," + std::to_string(port) + "," + domain + "," + type);
-        EXPECT_TRUE(r);
-        if (!r) {
-            return -1;
-        }
-        auto at = r->find("\r\nAT-S.On:");
-        EXPECT_NE(at, std::string::npos) << *r;
-        EXPECT_NE(r->find(kOk), std::string::npos) << *r;
-        if (at == std::string::npos) {
-            return -1;
-        }
-        std::string line = r->substr(at + 2, r->find("\r\n", at + 2) - at - 2);
-        return std::stoi(line.substr(line.rfind(':') + 1));
-    }
-
-    /// AT+S.SOCKW with the bytes right after the command line's CR.
-    void write(int id, const std::string& data) {
-        ASSERT_TRUE(tty_->write("AT+S.SOCKW=" + std::to_string(id) + "," +
-                                std::to_string(data.size()) + "\r" + data));
-        auto r = tty_->readUntilAny({kOk, "AT-S.ERROR:"});
-        ASSERT_TRUE(r);
-        ASSERT_EQ(*r, kOk);
-    }
-
-    /// Follows +WIND:55 and reads with AT+S.SOCKR by count until `n` bytes came.
-    std::string receive(int id, size_t n) {
-        std::string got;
-        while (got.size() < n) {
-            auto w = numbersAfter(*tty_, "+WIND:55:Pending Data:");
-            EXPECT_TRUE(w && w->size() == 3);
-            if (!w || w->size() != 3) {
-                break;
-            }
-            EXPECT_EQ(w->at(0), id);
-            size_t pending = static_cast<size_t>(w->at(2));
-            if (pending < n - got.size()) {
-                continue;  // more is on its way
-            }
-            EXPECT_TRUE(tty_->write("AT+S.SOCKR=" + std::to_string(id) + "," +
-                                    std::to_string(pending) + "\r"));
-            auto hdr = numbersAfter(*tty_, "\r\nAT-S.Reading:");
-            EXPECT_TRUE(hdr && hdr->size() == 2);
-            if (!hdr || hdr->size() != 2) {
-                break;
-            }
-            EXPECT_EQ(hdr->at(0), static_cast<long>(pending));
-            auto data = tty_->readExactly(static_cast<size_t>(hdr->at(0)));
-            auto ok = tty_->readExactly(kOk.size());
-            EXPECT_TRUE(data && ok);
-            if (!data || !ok) {
-                break;
-            }
-            EXPECT_EQ(*ok, kOk);
-            got += *data;
-        }
-        return got;
-    }
-
-    void storeCredential(const std::string& type, const std::string& pem) {
-        ASSERT_TRUE(
-            tty_->write("AT+S.TLSCERT=" + type + "," + std::to_string(pem.size()) + "\r" + pem));
-        auto r = tty_->readUntilAny({kOk, "AT-S.ERROR:"});
-        ASSERT_TRUE(r);
-        ASSERT_EQ(*r, kOk) << type;
-    }
-
-    /// AT+S.MQTTCONN with the chosen order: host, port, path, TLS, user, password, client id,
-    /// keepalive, retry, LWT QoS, LWT topic, LWT message.
-    std::optional<std::string> mqttConnect(const std::string& host, uint16_t port,
-                                           const std::string& tls = "0",
-                                           const std::string& path = "",
-                                           const std::string& client_id = "spwf-test") {
-        return command("AT+S.MQTTCONN=" + host + "," + std::to_string(port) + "," + path + "," +
-                       tls + ",,," + client_id + ",30,,,,");
-    }
-
-    /// AT+S.MQTTPUB with the payload right after the command line.
-    std::optional<std::string> publish(int id, const std::string& topic, int qos,
-                                       const std::string& payload) {
-        if (!tty_->write("AT+S.MQTTPUB=" + std::to_string(id) + "," + topic + "," +
-                         std::to_string(qos) + ",0," + std::to_string(payload.size()) + "\r" +
-                         payload)) {
-            return std::nullopt;
-        }
-        auto got = tty_->readUntilAny({kOk, "AT-S.ERROR:"});
-        if (got && got->find("AT-S.ERROR:") != std::string::npos) {
-            auto rest = tty_->readUntil("\r\n");
-            *got += rest.value_or("");
-        }
-        return got;
-    }
-
-    /// Reads one +WIND:86 and the payload bytes after it.
-    std::optional<std::string> incoming(int id, const std::string& topic) {
-        auto len = numbersAfter(
-            *tty_, "+WIND:86:MQTT Published:" + std::to_string(id) + ":" + topic + ":");
-        if (!len || len->size() != 1) {
-            return std::nullopt;
-        }
-        return tty_->readExactly(static_cast<size_t>(len->at(0)));
-    }
-
-    nlohmann::json status() {
-        return nlohmann::json::parse(emu_->control("status"), nullptr, false);
-    }
-
-    std::unique_ptr<EmulatorProcess> emu_;
-    std::unique_ptr<PtyClient> tty_;
-};
+    EXPECT_EQ(spwf::findVariable("no_such"), nullptr);
+    EXPECT_TRUE(spwf::windEnabled(55, 0, 0, 0));
+    EXPECT_FALSE(spwf::windEnabled(55, 0, 1u << 23, 0));
+    EXPECT_TRUE(spwf::windEnabled(55, 0xFFFFFFFF, 0, 0xFFFFFFFF));
+    EXPECT_FALSE(spwf::windEnabled(0, 1, 0, 0));
+    EXPECT_FALSE(spwf::windEnabled(86, 0, 0, 1u << 22));
+    EXPECT_EQ(spwf::errorText(77), "Pending data");
+    EXPECT_EQ(spwf::errorText(95), "MQTT connection refused: not authorized");
+}
 
 TEST_F(Spwf04sTest, ConsoleGrammarAndVariables) {
     ASSERT_NO_FATAL_FAILURE(boot());
@@ -221,6 +119,7 @@ TEST_F(Spwf04sTest, ConsoleGrammarAndVariables) {
     expectOk("AT+S.SCFG=wifi_wpa_psk_text,a,b c,d!");
     EXPECT_EQ(command("AT+S.GCFG=wifi_wpa_psk_text"),
               "\r\nAT-S.Var:wifi_wpa_psk_text=a,b c,d!\r\n" + kOk);
+    EXPECT_EQ(readFile(emu_->logPath()).find("b c,d!"), std::string::npos);  // hidden in the trace
     expectOk("AT+S.SSIDTXT=My Net, 5G");
     EXPECT_EQ(command("AT+S.SSIDTXT"), "\r\nAT-S.Var:wifi_ssid=My Net, 5G\r\n" + kOk);
     // Not associated: no sockets.
@@ -250,8 +149,10 @@ TEST_F(Spwf04sTest, SocketRoundTripReadsByCount) {
     // Every family's framing tokens come back byte-exact (two writes: at most 730 per SOCKW).
     const std::string tokens = framingTokenPayload();
     ASSERT_NO_FATAL_FAILURE(write(0, tokens.substr(0, 500)));
+    std::string back = receive(0, 500);
     ASSERT_NO_FATAL_FAILURE(write(0, tokens.substr(500)));
-    EXPECT_EQ(receive(0, tokens.size()), tokens);
+    back += receive(0, tokens.size() - 500);
+    EXPECT_EQ(back, tokens);
     expectOk("AT+S.SOCKC=0");
     expectError("AT+S.SOCKQ=0", 70);
     EXPECT_EQ(status().value("misuse", -1), 1);  // the SOCKQ on a closed socket
@@ -485,117 +386,19 @@ TEST_F(Spwf04sTest, FaultsSilentRebootAndRebootInsideAWrite) {
     EXPECT_EQ(status().value("boots", 0), 2);
 }
 
-TEST_F(Spwf04sTest, MqttRoundTripWithMosquitto) {
-    TestBroker broker;
-    ASSERT_EQ(broker.startError(), "");
-    BrokerPeer cloud(broker.port());
-    ASSERT_EQ(cloud.error(), "") << broker.log();
-    ASSERT_TRUE(cloud.subscribe("spwf/up", 1));
-    ASSERT_NO_FATAL_FAILURE(boot());
-    expectError("AT+S.MQTTCONN=127.0.0.1," + std::to_string(broker.port()) + ",,0,,,id,30,,,,", 44);
-    ASSERT_NO_FATAL_FAILURE(join());
-
-    // A path asks for MQTT over WebSocket: not emulated.
-    auto ws = mqttConnect("127.0.0.1", broker.port(), "0", "/mqtt");
-    ASSERT_TRUE(ws);
-    EXPECT_EQ(*ws, "\r\nAT-S.ERROR:97:MQTT transport not supported\r\n");
-
-    auto r = mqttConnect("127.0.0.1", broker.port());
-    ASSERT_TRUE(r);
-    EXPECT_EQ(*r, "\r\nAT-S.On:0\r\n" + kOk);
-    EXPECT_EQ(command("AT+S.MQTTSUB=0,spwf/down/#,1"), kOk);
-
-    // Up: binary payload, counted, QoS 1 (AT-S.OK after the PUBACK).
-    const std::string payload = trickyPayload();
-    EXPECT_EQ(publish(0, "spwf/up", 1, payload), kOk);
-    auto msgs = cloud.waitFor(1);
-    ASSERT_EQ(msgs.size(), 1U);
-    EXPECT_EQ(msgs[0].payload, payload);
-    EXPECT_EQ(msgs[0].qos, 1);
-    EXPECT_EQ(publish(0, "spwf/up", 0, ""), kOk);  // an empty payload is a message too
-    ASSERT_EQ(cloud.waitFor(2).size(), 2U);
-
-    // Down: +WIND:86 with the topic and length, then the raw bytes.
-    ASSERT_TRUE(cloud.publish("spwf/down/cmd", payload, 1));
-    auto down = incoming(0, "spwf/down/cmd");
-    ASSERT_TRUE(down);
-    EXPECT_EQ(*down, payload);
-    EXPECT_EQ(command("AT+S.MQTTUNSUB=0,spwf/down/#"), kOk);
-
-    // The broker connection drops: +WIND:87, the client id is free again.
-    EXPECT_EQ(emu_->control("fault drop-link"), "ok fault drop-link");
-    EXPECT_TRUE(tty_->readUntil("\r\n+WIND:87:MQTT Closed:0\r\n"));
-    auto gone = publish(0, "spwf/up", 0, "x");
-    ASSERT_TRUE(gone);
-    EXPECT_EQ(*gone, "\r\nAT-S.ERROR:96:Invalid MQTT client id\r\n");
-    r = mqttConnect("127.0.0.1", broker.port());
-    ASSERT_TRUE(r);
-    EXPECT_EQ(*r, "\r\nAT-S.On:0\r\n" + kOk);
-    EXPECT_EQ(command("AT+S.MQTTDISC=0"), kOk);
-    EXPECT_EQ(tty_->readFor(200ms), "");  // no +WIND:87 for a disconnect the host asked for
-
-    // The Wi-Fi goes: +WIND:33, then +WIND:87.
-    r = mqttConnect("127.0.0.1", broker.port());
-    ASSERT_TRUE(r);
-    EXPECT_EQ(*r, "\r\nAT-S.On:0\r\n" + kOk);
-    EXPECT_EQ(emu_->control("ap off"), "ok ap off");
-    auto lost = tty_->readUntil("\r\n+WIND:87:MQTT Closed:0\r\n");
-    ASSERT_TRUE(lost);
-    EXPECT_EQ(lost->find("\r\n+WIND:33:WiFi Network Lost\r\n"), 0U) << *lost;
-}
-
-TEST_F(Spwf04sTest, MqttRefusalsAndTls) {
-    TestPki pki = TestPki::make();
-    ASSERT_TRUE(pki.ok);
-    TestBroker::Options bo;
-    bo.allow_anonymous = false;
-    TestBroker closed(bo);
-    ASSERT_EQ(closed.startError(), "");
-    TestBroker::Options to;
-    to.tls = true;
-    to.server = pki.server;
-    to.ca_pem = pki.ca.cert_pem;
-    TestBroker secure(to);
-    ASSERT_EQ(secure.startError(), "");
-    BrokerPeer cloud(secure.port(), pki.ca.cert_pem);
-    ASSERT_EQ(cloud.error(), "") << secure.log();
-    ASSERT_TRUE(cloud.subscribe("tls/up", 1));
+TEST_F(Spwf04sTest, RebootInsideAReadStopsAfterTheCountedBytes) {
+    GreetingServer server("0123456789abcdefghij");
+    ASSERT_NE(server.port(), 0);
     ASSERT_NO_FATAL_FAILURE(boot());
     ASSERT_NO_FATAL_FAILURE(join());
-
-    // CONNACK 5: error 90 + the return code.
-    auto r = mqttConnect("127.0.0.1", closed.port());
-    ASSERT_TRUE(r);
-    EXPECT_EQ(*r, "\r\nAT-S.ERROR:95:MQTT connection refused: not authorized\r\n");
-    expectError("AT+S.MQTTCONN=127.0.0.1,1,,0,,,id,30,,,,", 75);  // nothing listens on port 1
-
-    // TLS with the stored root; the broker's host name is the SNI and the name checked.
-    r = mqttConnect("localhost", secure.port(), "1");
-    ASSERT_TRUE(r);
-    EXPECT_EQ(*r, "\r\nAT-S.ERROR:79:TLS credentials missing\r\n");
-    ASSERT_NO_FATAL_FAILURE(storeCredential("ca", pki.ca.cert_pem));
-    r = mqttConnect("localhost", secure.port(), "1");
-    ASSERT_TRUE(r);
-    EXPECT_EQ(*r, "\r\nAT-S.On:0\r\n" + kOk);
-    EXPECT_EQ(publish(0, "tls/up", 1, "over tls"), kOk);
-    auto msgs = cloud.waitFor(1);
-    ASSERT_EQ(msgs.size(), 1U);
-    EXPECT_EQ(msgs[0].payload, "over tls");
-    // A second client fits (with its own client id: the broker drops a duplicate), a third not.
-    r = mqttConnect("localhost", secure.port(), "1", "", "spwf-second");
-    ASSERT_TRUE(r);
-    EXPECT_EQ(*r, "\r\nAT-S.On:1\r\n" + kOk);
-    expectError("AT+S.MQTTCONN=localhost," + std::to_string(secure.port()) + ",,1,,,id,30,,,,", 99);
-    // A module clock a year ahead: the broker's certificate has expired.
-    EXPECT_EQ(command("AT+S.MQTTDISC=1"), kOk);
-    long later = static_cast<long>(std::chrono::duration_cast<std::chrono::seconds>(
-                                       std::chrono::system_clock::now().time_since_epoch())
-                                       .count()) +
-                 365L * 24 * 3600;
-    EXPECT_EQ(emu_->control("clock " + std::to_string(later)), "ok clock " + std::to_string(later));
-    r = mqttConnect("localhost", secure.port(), "1");
-    ASSERT_TRUE(r);
-    EXPECT_EQ(*r, "\r\nAT-S.ERROR:78:TLS certificate verification failed\r\n");
+    EXPECT_EQ(open("localhost", server.port()), 0);
+    ASSERT_TRUE(tty_->readUntil("+WIND:55:Pending Data:0:20:20\r\n"));
+    EXPECT_EQ(emu_->control("fault reboot-in-downlink 7"), "ok fault reboot-in-downlink 7");
+    ASSERT_TRUE(tty_->write("AT+S.SOCKR=0,20\r"));
+    auto got = tty_->readUntil("+WIND:32:WiFi Hardware Started\r\n");
+    ASSERT_TRUE(got);
+    EXPECT_EQ(*got, "\r\nAT-S.Reading:20:20\r\n0123456" + kBootWinds);
+    EXPECT_EQ(command("AT+S.SOCKQ=0"), "AT+S.SOCKQ=0\r\r\nAT-S.ERROR:70:Invalid socket id\r\n");
 }
 
 }  // namespace
