@@ -327,6 +327,10 @@ TEST_F(Spwf04sTest, TlsUsesStoredCredentialsSniAndTheModuleClock) {
     ASSERT_NO_FATAL_FAILURE(write(id, payload));
     EXPECT_EQ(receive(id, payload.size()), payload);
     EXPECT_EQ(open("127.0.0.1", server.port(), "NULL", "s"), 1);
+    // A server that does not speak TLS: the handshake fails.
+    EchoServer plain;
+    ASSERT_NE(plain.port(), 0);
+    expectError("AT+S.SOCKON=localhost," + std::to_string(plain.port()) + ",localhost,s", 76);
     // A domain the certificate does not name fails the check.
     expectError("AT+S.SOCKON=127.0.0.1," + port + ",broker.example.com,s", 78);
 
