@@ -137,4 +137,37 @@ TEST_F(Spwf04sTest, MqttRefusalsAndTls) {
     EXPECT_EQ(*r, "\r\nAT-S.ERROR:78:TLS certificate verification failed\r\n");
 }
 
+TEST_F(Spwf04sTest, MqttPublishCutByAHangGoesNowhere) {
+    TestBroker broker;
+    ASSERT_EQ(broker.startError(), "");
+    BrokerPeer cloud(broker.port());
+    ASSERT_EQ(cloud.error(), "") << broker.log();
+    ASSERT_TRUE(cloud.subscribe("spwf/up", 1));
+    ASSERT_NO_FATAL_FAILURE(boot());
+    ASSERT_NO_FATAL_FAILURE(join());
+    auto r = mqttConnect("127.0.0.1", broker.port());
+    ASSERT_TRUE(r);
+    EXPECT_EQ(*r, "\r\nAT-S.On:0\r\n" + kOk);
+
+    // The module hangs after 4 of the 10 payload bytes: no answer, nothing published.
+    EXPECT_EQ(emu_->control("fault silent-in-uplink 4"), "ok fault silent-in-uplink 4");
+    ASSERT_TRUE(tty_->write("AT+S.MQTTPUB=0,spwf/up,1,0,10\r0123456789"));
+    EXPECT_EQ(tty_->readFor(300ms), "");
+    // A reset: the boot WINDs, the client is gone without +WIND:87.
+    EXPECT_EQ(emu_->control("reset"), "ok reset");
+    auto winds = tty_->readUntil("+WIND:32:WiFi Hardware Started\r\n");
+    ASSERT_TRUE(winds);
+    EXPECT_EQ(*winds, kBootWinds);
+    expectOk("AT+S.SCFG=console_echo,0");
+    expectError("AT+S.MQTTPUB=0,spwf/up,0,0,x", 96);
+    ASSERT_NO_FATAL_FAILURE(join());
+    r = mqttConnect("127.0.0.1", broker.port());
+    ASSERT_TRUE(r);
+    EXPECT_EQ(*r, "\r\nAT-S.On:0\r\n" + kOk);
+    EXPECT_EQ(publish(0, "spwf/up", 1, "after"), kOk);
+    auto msgs = cloud.waitFor(1);
+    ASSERT_EQ(msgs.size(), 1U);
+    EXPECT_EQ(msgs[0].payload, "after");  // the cut message never reached the broker
+}
+
 }  // namespace
