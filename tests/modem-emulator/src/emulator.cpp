@@ -6,6 +6,7 @@
 #include "model_bg9x.hpp"
 #include "model_bx310x.hpp"
 #include "model_hl78.hpp"
+#include "model_spwf04.hpp"
 
 namespace uplinkd::emulator {
 
@@ -27,6 +28,8 @@ Emulator::Emulator(asio::io_context& io, EmulatorConfig cfg)
         modem_ = std::make_unique<Bg9xModel>(io_, port_, certs_, log_, opts);
     } else if (cfg_.model == "bx310x") {
         modem_ = std::make_unique<Bx310xModel>(io_, port_, certs_, log_, opts);
+    } else if (cfg_.model == "spwf04s") {
+        modem_ = std::make_unique<Spwf04Model>(io_, port_, certs_, log_, opts);
     } else {
         modem_ = std::make_unique<Hl78Model>(io_, port_, certs_, log_, opts);
     }
@@ -38,7 +41,7 @@ Emulator::~Emulator() {
 
 std::string Emulator::start() {
     if (cfg_.model != "hl78" && cfg_.model != "a76xx" && cfg_.model != "bg9x" &&
-        cfg_.model != "bx310x") {
+        cfg_.model != "bx310x" && cfg_.model != "spwf04s") {
         return "unknown model '" + cfg_.model + "'";
     }
     if (!cfg_.log.empty() && !log_.open(cfg_.log)) {
@@ -207,6 +210,9 @@ std::string Emulator::control(const std::string& line) {
     }
     if (cmd.empty()) {
         return "error empty command";
+    }
+    if (auto reply = modem_->modelControl(line)) {
+        return *reply;
     }
     return "error unknown command '" + line + "'";
 }

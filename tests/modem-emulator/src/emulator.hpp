@@ -15,7 +15,7 @@ namespace uplinkd::emulator {
 
 /// Command-line settings.
 struct EmulatorConfig {
-    std::string model = "hl78";  ///< "hl78", "a76xx" or "bx310x"
+    std::string model = "hl78";  ///< "hl78", "a76xx", "bg9x", "bx310x" or "spwf04s"
     std::string variant;
     std::string link;
     std::string control;

@@ -172,12 +172,12 @@ Final Bx310xModel::malformedLine(const std::string& body) {
 std::string Bx310xModel::traceText(const std::string& body) const {
     std::string head = upper(body.substr(0, 11));
     if (head == "+SRWSTACFG=") {
-        return hideArg("+SRWSTACFG", body.substr(11), 1);
+        return "AT" + hideArg("+SRWSTACFG", body.substr(11), 1);
     }
     if (head.substr(0, 10) == "+KMQTTCFG=") {
-        return hideArg("+KMQTTCFG", body.substr(10), 13);
+        return "AT" + hideArg("+KMQTTCFG", body.substr(10), 13);
     }
-    return body;
+    return "AT" + body;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -40,7 +40,7 @@ struct ModemOptions {
 /// A command's final result: OK, ERROR, +CME ERROR: <code>, a model's own final line (Quectel
 /// `SEND OK`), or Pending (a data phase runs and its completion decides).
 struct Final {
-    enum class Kind { Ok, Error, Cme, Pending, Text };
+    enum class Kind { Ok, Error, Cme, Pending, Text, Deferred };
     Kind kind = Kind::Ok;
     int code = 0;
     std::string text;  ///< Kind::Text: the final result line
@@ -50,6 +50,9 @@ struct Final {
     static Final cme(int code) { return {Kind::Cme, code, {}}; }
     static Final pending() { return {Kind::Pending, 0, {}}; }
     static Final line(std::string text) { return {Kind::Text, 0, std::move(text)}; }
+    /// The command waits for something (a connect): no final result yet, URCs stay held and
+    /// further input waits until the model calls finishDeferred().
+    static Final deferred() { return {Kind::Deferred, 0, {}}; }
 };
 
 /// The AT engine of an emulated module, base of the models; loop-bound (single thread).
@@ -109,8 +112,6 @@ class Modem {
     /// The final result of a command line that does not parse (default: ERROR); a model may
     /// answer some malformed lines its own way.
     virtual Final malformedLine(const std::string& body);
-    /// The command line as written to the trace; a model hides secrets (passwords) here.
-    virtual std::string traceText(const std::string& body) const { return body; }
     /// One response line, framed "\r\n<line>\r\n", sent now.
     void respond(std::string_view line);
     /// Raw bytes sent now (framing the model writes itself); `trace` describes them.
@@ -143,6 +144,19 @@ class Modem {
     virtual std::string cmeText(int code) const;
     /// Model part of `status`.
     virtual void addStatus(nlohmann::json& j) const = 0;
+    /// The text of a final result line (default: OK, ERROR, +CME ERROR per AT+CMEE).
+    virtual std::string finalText(const Final& f) const;
+    /// Splits a command line (after "AT"); default: 27.007 syntax (parseCommandLine).
+    virtual std::optional<std::vector<AtCommand>> parseLine(const std::string& body) const;
+    /// The command line as written to the trace (a model may hide secrets); default as is.
+    virtual std::string traceText(const std::string& body) const;
+    /// Runs after the boot URCs were sent (auto-join, ...).
+    virtual void onBooted() {}
+    /// Ends a command that returned Final::deferred(); stalled input is then processed.
+    void finishDeferred(Final f);
+    bool deferredPending() const { return awaiting_; }
+    /// Removes every registered command (a model without the 27.007 basics).
+    void clearCommands() { commands_.clear(); }
 
     /// Sends +CREG/+CGREG/+CEREG URCs for the current registration, per their report modes.
     void reportRegistration();
@@ -209,6 +223,8 @@ class Modem {
     PhaseDone phase_done_;
     asio::steady_timer trailer_timer_;
     bool executing_ = false;
+    bool awaiting_ = false;      ///< a command returned Final::deferred() and is not finished
+    std::string stalled_input_;  ///< input that arrived meanwhile
     bool swallow_ctrlz_ = false;
     std::deque<Out> held_;  ///< URCs held while busy
     std::deque<Out> own_;   ///< URCs of the running command
