@@ -52,7 +52,7 @@ std::optional<TlsOptions> Spwf04Model::tlsFor(const std::string& domain, int& er
     tls.enabled = true;
     tls.verify_server = true;
     tls.ca_pems = {*ca};
-    tls.verify_time = moduleTime();
+    tls.check_time = static_cast<int64_t>(moduleTime());
     if (!domain.empty()) {
         tls.check_host = domain;
         if (!isIpLiteral(domain)) {
