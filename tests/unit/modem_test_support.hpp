@@ -31,6 +31,17 @@ inline const std::string kBinary = std::string(
     "ERROR\r\n>",
     19);
 
+/// Settings with an APN (and optionally its user, password and a PIN), nothing else.
+inline ModemSettings apnSettings(std::string apn, std::string user = "", std::string password = "",
+                                 std::string pin = "") {
+    ModemSettings s;
+    s.apn = std::move(apn);
+    s.apn_user = std::move(user);
+    s.apn_password = std::move(password);
+    s.pin = std::move(pin);
+    return s;
+}
+
 /// The result of one asyncRead / asyncWrite, filled in by its handler.
 struct ReadResult {
     std::optional<Result<size_t>> r;
@@ -129,7 +140,7 @@ class ModemDriverTest : public ::testing::Test {
 
     asio::io_context loop_;
     ScriptedAtChannel at_{loop_};
-    ModemSettings settings_{"internet.example", "", "", ""};
+    ModemSettings settings_ = apnSettings("internet.example");
     Timing timing_;
     std::unique_ptr<Driver> driver_;
 };
