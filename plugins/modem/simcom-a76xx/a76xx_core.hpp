@@ -1,7 +1,8 @@
-// A76xxCore: what the A76xx driver shares with its sockets and its URC handlers (inside the
-// plugin only). Its members are defined by seam: a76xx_driver.cpp (bring-up, the network gate,
-// URC routing, opening, provisioning), a76xx_tcp.cpp (CIP plain links), a76xx_tls.cpp (the SSL
-// service, context and CCH sessions). Thread: loop.
+// A76xxCore: what the A76xx driver shares with its sockets, its MQTT client and its URC
+// handlers (inside the plugin only). Its members are defined by seam: a76xx_driver.cpp
+// (bring-up, the network gate, URC routing, opening, provisioning), a76xx_tcp.cpp (CIP plain
+// links), a76xx_tls.cpp (the SSL service, context and CCH sessions); the MQTT client is
+// A76xxMqtt (a76xx_mqtt.cpp). Thread: loop.
 #pragma once
 
 #include <asio.hpp>
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include "a76xx_commands.hpp"
+#include "a76xx_mqtt.hpp"
 #include "a76xx_parsers.hpp"
 #include "common/at_socket_stream.hpp"
 #include "common/at_steps.hpp"
@@ -59,7 +61,7 @@ struct Opening {
     std::function<ByteStreamPtr(const std::shared_ptr<A76xxCore>&)> make;
 };
 
-/// What the driver shares with its sockets and its URC handlers. Thread: loop.
+/// What the driver shares with its sockets, its MQTT client and its URC handlers. Thread: loop.
 struct A76xxCore : modem_common::DriverCore<A76xxCore, A76xxTiming> {
     A76xxCore(asio::io_context& l, AtChannel& a, ModemSettings s, A76xxTiming t);
     ~A76xxCore() override;
@@ -76,6 +78,8 @@ struct A76xxCore : modem_common::DriverCore<A76xxCore, A76xxTiming> {
         bool key = false;
     };
     std::optional<Certs> certs;  // unknown until listed or provisioned
+    /// The module's MQTT client; made by registerUrcs().
+    std::unique_ptr<A76xxMqtt> mqtt;
 
     // ---- a76xx_driver.cpp: URCs, sockets in general, start(), open(), provision() ------------
     void registerUrcs() override;
@@ -97,6 +101,8 @@ struct A76xxCore : modem_common::DriverCore<A76xxCore, A76xxTiming> {
     void startManualReceive(uint64_t gen);
     void startNetwork(uint64_t gen);
     void startLinks(uint64_t gen);
+    /// With settings.mqtt_offload: the firmware's MQTT client is there and its service runs.
+    void startMqtt(uint64_t gen);
 
     void through(Gate A76xxCore::*gate, void (A76xxCore::*run)(std::function<void(Status)>),
                  std::function<void(Status)> then);

@@ -49,6 +49,12 @@ A76xxCore::A76xxCore(asio::io_context& l, AtChannel& a, ModemSettings s, A76xxTi
 A76xxCore::~A76xxCore() = default;
 
 void A76xxCore::registerUrcs() {
+    mqtt = std::make_unique<A76xxMqtt>(A76xxMqtt::Host{
+        loop, at, timing, explain, [w = weak_from_this()](std::function<void(Status)> done) {
+            if (auto c = w.lock()) {
+                c->sslContext(std::move(done));
+            }
+        }});
     routeUrcs({"+CIPRXGET: 1,", "+IPCLOSE:", "+CIPEVENT:", "+CIPOPEN:", "+CIPSEND:", "+CIPCLOSE:",
                "+NETOPEN:", "+NETCLOSE:", "+CCHEVENT:", "+CCH_PEER_CLOSED:", "+CCH_RECV_CLOSED:",
                "+CCHSEND:", "+CCHOPEN:", "+CCHCLOSE:", "+CCHSTART:", "+CCHSTOP:", "+CCH: ",
@@ -71,13 +77,30 @@ void A76xxCore::registerUrcs() {
                 c->onCchData(line, std::move(data));
             }
         });
+    for (const char* prefix : kMqttUrcPrefixes) {
+        at.onUrc(prefix, [w = weak_from_this()](const std::string& line) {
+            if (auto c = w.lock()) {
+                c->onUrc(line);
+            }
+        });
+    }
+    for (const auto prefix : {kMqttRxTopic, kMqttRxPayload}) {
+        at.onUrcWithData(
+            std::string(prefix),
+            [](const std::string& line) -> size_t { return mqttRxBlockLength(line); },
+            [w = weak_from_this()](const std::string& line, std::string data) {
+                if (auto c = w.lock()) {
+                    c->mqtt->onRxData(line, std::move(data));
+                }
+            });
+    }
 }
 
 void A76xxCore::onUrc(const std::string& line) {
     if (urcs->offer(line)) {
         return;
     }
-    if (onLinkUrc(line) || onSessionUrc(line)) {
+    if (onLinkUrc(line) || onSessionUrc(line) || mqtt->onUrc(line)) {
         return;
     }
     // Late results (+CIPOPEN, +NETOPEN, +CCHOPEN, +CIPCLOSE, ...) need nothing.
@@ -91,6 +114,9 @@ void A76xxCore::onBoot(const std::string& line) {
     breakAll(e);
     const Error reset = makeError("at_reset", "the module restarted (" + line + ")");
     urcs->failAll(reset);
+    mqtt->moduleGone(makeError("modem_reset",
+                               "the module restarted (" + line + "): its MQTT connection is gone"),
+                     true);
     for (Gate* g : {&net, &cch}) {
         auto waiters = std::move(g->waiters);
         *g = Gate{};
@@ -152,6 +178,9 @@ void A76xxCore::start(StatusDone done) {
     const Error e =
         makeError("modem_reset", "the module is being started again: its sockets are gone");
     breakAll(e);
+    mqtt->moduleGone(
+        makeError("modem_reset", "the module is being started again: its MQTT connection is gone"),
+        false);
     for (Gate* g : {&net, &cch}) {
         auto waiters = std::move(g->waiters);
         *g = Gate{};
@@ -223,10 +252,21 @@ void A76xxCore::startNetwork(uint64_t gen) {
 void A76xxCore::startLinks(uint64_t gen) {
     // Links left open by a hung module (or an earlier run) would hold ids forever.
     reconcileLinks([w = weak_from_this(), gen] {
-        if (auto c = w.lock()) {
+        auto c = w.lock();
+        if (!c || !c->current(gen)) {
+            return;
+        }
+        if (c->settings.mqtt_offload) {
+            c->startMqtt(gen);
+        } else {
             c->finishStart(gen, okStatus());
         }
     });
+}
+
+void A76xxCore::startMqtt(uint64_t gen) {
+    // A route has mqtt = "modem": firmware without the client is reported now, in plain words.
+    mqtt->checkFirmware(stageDone(gen, "MQTT", nullptr));
 }
 
 // ---- gates ------------------------------------------------------------------------------------
@@ -473,15 +513,20 @@ void A76xxCore::verifyCerts(bool client, StatusDone done) {
 
 A76xxDriver::A76xxDriver(asio::io_context& loop, AtChannel& at, ModemSettings settings,
                          A76xxTiming timing)
-    : DriverFront(std::make_shared<A76xxCore>(loop, at, std::move(settings), timing), kInfoQueries,
-                  kMaxSendChunk) {}
+    : A76xxDriver(std::make_shared<A76xxCore>(loop, at, std::move(settings), timing)) {}
+
+A76xxDriver::A76xxDriver(const std::shared_ptr<A76xxCore>& core)
+    : DriverFront(core, kInfoQueries, kMaxSendChunk), mqtt_(core->mqtt.get()) {}
 
 A76xxDriver::~A76xxDriver() = default;
 
 // ---- plugin entry points ----------------------------------------------------------------------
 
 const ModemMatch& match() {
-    static const ModemMatch m{{"A7670", "A7672", "SIM7600"}, true};
+    static const ModemMatch m{.model_patterns = {"A7670", "A7672", "SIM7600"},
+                              .supports_tls_offload = true,
+                              .supports_mqtt_offload = true,
+                              .wifi = false};
     return m;
 }
 
@@ -494,7 +539,7 @@ const PluginDescriptor* descriptor() {
     static const ModemPluginApi api{&match(), &create};
     static const PluginDescriptor d{kPluginAbiVersion, PluginKind::Modem, "simcom-a76xx",
                                     "SIMCom A7670/A7672 (A76xx) and SIM7600 (TCP sockets; TLS "
-                                    "in the module with SNI)",
+                                    "in the module with SNI; the module's MQTT client)",
                                     &api};
     return &d;
 }
