@@ -18,6 +18,7 @@ Emulator::Emulator(asio::io_context& io, EmulatorConfig cfg)
     opts.register_time = std::chrono::milliseconds(cfg_.register_ms);
     opts.bearer_time = std::chrono::milliseconds(cfg_.bearer_ms);
     opts.max_sessions = cfg_.max_sessions;
+    opts.tls_fail_delay = std::chrono::milliseconds(cfg_.tls_fail_ms);
     if (cfg_.model == "a76xx") {
         modem_ = std::make_unique<A76xxModel>(io_, port_, certs_, log_, opts);
     } else {

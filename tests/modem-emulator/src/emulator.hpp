@@ -25,6 +25,7 @@ struct EmulatorConfig {
     unsigned register_ms = 300;
     unsigned bearer_ms = 100;
     int max_sessions = 6;
+    unsigned tls_fail_ms = 20000;  ///< A76xx MQTT: delay of the handshake-failure report
 };
 
 /// Owns the emulated module, its pty and its control socket; loop-bound (single thread).

@@ -40,6 +40,10 @@ int main(int argc, char** argv) {
     app.add_option("--max-sessions", cfg.max_sessions, "HL78: KTCPCFG sessions that can exist")
         ->check(CLI::Range(1, 32))
         ->capture_default_str();
+    app.add_option("--tls-fail-ms", cfg.tls_fail_ms,
+                   "A76xx: delay before AT+CMQTTCONNECT reports a failed TLS handshake (32)")
+        ->check(CLI::Range(0, 600000))
+        ->capture_default_str();
     app.add_option("--ready-fd", ready_fd,
                    "Write \"ready\\n\" to this file descriptor once the pty and control socket "
                    "exist, then close it");

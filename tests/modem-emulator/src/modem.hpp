@@ -34,6 +34,7 @@ struct ModemOptions {
     std::chrono::milliseconds bearer_time{100};    ///< KCNXUP / NETOPEN to bearer up
     int max_sessions = 6;                          ///< HL78 KTCPCFG sessions at once
     std::chrono::milliseconds connect_timeout{20000};
+    std::chrono::milliseconds tls_fail_delay{20000};  ///< A76xx MQTT: handshake failure report
 };
 
 /// A command's final result: OK, ERROR, +CME ERROR: <code>, or Pending (a data phase runs and
@@ -133,6 +134,8 @@ class Modem {
 
     /// Sends +CREG/+CGREG/+CEREG URCs for the current registration, per their report modes.
     void reportRegistration();
+    /// Runs after every registration change (reportRegistration), for the model's reaction.
+    virtual void onRegistrationChanged() {}
     bool radioOn() const { return cfun_ == 1; }
     bool registered() const { return reg_stat_ == 1 || reg_stat_ == 5; }
     /// Starts a network search: stat 2 now, the target stat after `register_time`.
