@@ -37,6 +37,10 @@ TEST(A76xxMqttParsers, ResultAndEventLines) {
     EXPECT_EQ(parseMqttAcquired({"+CMQTTACCQ: 0,\"dev\",1", "+CMQTTACCQ: 1,\"\",0"}, 0), true);
     EXPECT_EQ(parseMqttAcquired({"+CMQTTACCQ: 0,\"\",0", "+CMQTTACCQ: 1,\"x\",0"}, 0), false);
     EXPECT_EQ(parseMqttAcquired({"garbage"}, 0), std::nullopt);
+    EXPECT_EQ(parseMqttConnected({"+CMQTTDISC: 0,0", "+CMQTTDISC: 1,1"}, 0), true);
+    EXPECT_EQ(parseMqttConnected({"+CMQTTDISC: 0,1", "+CMQTTDISC: 1,0"}, 0), false);
+    EXPECT_EQ(parseMqttConnected({"+CMQTTDISC: 0,7"}, 0), std::nullopt);
+    EXPECT_EQ(parseMqttConnected({}, 0), std::nullopt);
 
     const auto start = parseMqttRxStart("+CMQTTRXSTART: 0,5,1200");
     ASSERT_TRUE(start);
@@ -441,8 +445,9 @@ TEST_F(A76xxMqttTest, AServiceLeftRunningIsTakenOverAndItsClientReleased) {
     at_.expect("AT+CMQTTSTART").error("ERROR");  // it runs already
     at_.expect("AT+CMQTTACCQ?").line("+CMQTTACCQ: 0,\"old\",1").line("+CMQTTACCQ: 1,\"\",0");
     ASSERT_TRUE(start());
-    // Client 0 is still acquired by the earlier run: disconnected and released first.
-    at_.expect("AT+CMQTTDISC=0,10").error("ERROR");
+    // Client 0 is still held by the earlier run: disconnected and released first.
+    at_.expect("AT+CMQTTDISC?").line("+CMQTTDISC: 0,0").line("+CMQTTDISC: 1,1");
+    at_.expect("AT+CMQTTDISC=0,10").urcAfter("+CMQTTDISC: 0,0");
     at_.expect("AT+CMQTTREL=0");
     at_.expect("AT+CMQTTACCQ=0,\"dev-1\",0");
     at_.expect("AT+CMQTTCFG=\"version\",0,4");
@@ -486,7 +491,6 @@ TEST_F(A76xxMqttTest, ConnectRefusalsAreTheBrokersWordsAndKeepThePasswordOut) {
     EXPECT_EQ(refused.error().message.find("pa55word"), std::string::npos);
 
     // The next attempt releases the client the failed one acquired; a handshake failure.
-    at_.expect("AT+CMQTTDISC=0,10").error("ERROR");
     at_.expect("AT+CMQTTREL=0");
     scriptTlsConnect(false);
     at_.expect("AT+CMQTTCONNECT=0,\"tcp://broker.example.com:8883\",60,1")
@@ -630,8 +634,8 @@ TEST_F(A76xxMqttTest, ALostConnectionIsReportedAndFailsThePublishInFlight) {
     at_.injectUrc("+CMQTTPUB: 0,11");
     const Status after = publish("a", "1", 1);
     EXPECT_EQ(after.error().code, "mqtt_not_connected");
-    // Reconnecting releases the client first; the store is known by now.
-    at_.expect("AT+CMQTTDISC=0,10").urcAfter("+CMQTTDISC: 0,11");
+    // Reconnecting releases the client first (it is not connected any more); the store is
+    // known by now.
     at_.expect("AT+CMQTTREL=0");
     scriptTlsConnect(false);
     at_.expect("AT+CMQTTCONNECT=0,\"tcp://broker.example.com:8883\",60,1")
@@ -645,10 +649,11 @@ TEST_F(A76xxMqttTest, NoNetworkRestartsTheServiceBeforeTheNextConnect) {
     ASSERT_TRUE(at_.injectUrc("+CMQTTNONET"));
     ASSERT_EQ(events_.lost.size(), 1u);
     EXPECT_EQ(events_.lost[0].code, "mqtt_network");
-    at_.expect("AT+CMQTTDISC=0,10").error("ERROR");
+    // The service is started again (a module that kept it running answers ERROR: taken over).
+    at_.expect("AT+CMQTTSTART").error("ERROR");
+    at_.expect("AT+CMQTTACCQ?").line("+CMQTTACCQ: 0,\"dev-1\",1").line("+CMQTTACCQ: 1,\"\",0");
+    at_.expect("AT+CMQTTDISC?").line("+CMQTTDISC: 0,1").line("+CMQTTDISC: 1,1");
     at_.expect("AT+CMQTTREL=0");
-    at_.expect("AT+CMQTTSTOP").urcAfter("+CMQTTSTOP: 0");
-    at_.expect("AT+CMQTTSTART").urcAfter("+CMQTTSTART: 0");
     scriptTlsConnect(false);
     at_.expect("AT+CMQTTCONNECT=0,\"tcp://broker.example.com:8883\",60,1")
         .urcAfter("+CMQTTCONNECT: 0,0");
@@ -679,6 +684,7 @@ TEST_F(A76xxMqttTest, DisconnectReleasesTheClientAndNothingComesAfter) {
     connected();
     at_.expect("AT+CMQTTDISC=0,10").urcAfter("+CMQTTDISC: 0,0");
     at_.expect("AT+CMQTTREL=0");
+    at_.expect("AT+CMQTTSTOP").urcAfter("+CMQTTSTOP: 0");
     EXPECT_TRUE(uplinkd::testing::await<void>(loop_, [&](auto d) { mqtt().disconnect(d); }));
     at_.injectUrc("+CMQTTCONNLOST: 0,1");
     at_.injectUrc("+CMQTTRXSTART: 0,1,1");
@@ -687,8 +693,13 @@ TEST_F(A76xxMqttTest, DisconnectReleasesTheClientAndNothingComesAfter) {
     at_.injectUrc("+CMQTTRXEND: 0");
     EXPECT_TRUE(events_.lost.empty());
     EXPECT_TRUE(events_.messages.empty());
-    // A second disconnect has nothing to do.
+    // A second disconnect has nothing to do; the next connect starts the service again.
     EXPECT_TRUE(uplinkd::testing::await<void>(loop_, [&](auto d) { mqtt().disconnect(d); }));
+    at_.expect("AT+CMQTTSTART").urcAfter("+CMQTTSTART: 0");
+    scriptTlsConnect(false);
+    at_.expect("AT+CMQTTCONNECT=0,\"tcp://broker.example.com:8883\",60,1")
+        .urcAfter("+CMQTTCONNECT: 0,0");
+    EXPECT_TRUE(connect(brokerParams(true)));
 }
 
 TEST_F(A76xxMqttTest, InfoNamesTheOperatorAndTheAccessTechnology) {

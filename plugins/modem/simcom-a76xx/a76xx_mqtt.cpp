@@ -59,35 +59,6 @@ void A76xxMqtt::checkFirmware(StatusDone done) {
     startService(std::move(done));
 }
 
-void A76xxMqtt::prepareService(StatusDone done) {
-    switch (service_) {
-        case Service::Running:
-            done(okStatus());
-            return;
-        case Service::Unknown:
-            startService(std::move(done));
-            return;
-        case Service::Stale:
-            // After "+CMQTTNONET" the service is started again; the client goes first (REL must
-            // precede STOP).
-            releaseClient([this, ok = guard(0), done = std::move(done)]() mutable {
-                if (!ok()) {
-                    return;
-                }
-                commandThenUrc(host_.loop, host_.at, urcs_, toCommandStep(kMqttStop),
-                               {"+CMQTTSTOP:"}, host_.timing.mqtt_start, host_.explain,
-                               [this, ok, done = std::move(done)](Result<std::string>) mutable {
-                                   if (!ok()) {
-                                       return;
-                                   }
-                                   service_ = Service::Unknown;
-                                   startService(std::move(done));
-                               });
-            });
-            return;
-    }
-}
-
 void A76xxMqtt::startService(StatusDone done) {
     commandThenUrc(
         host_.loop, host_.at, urcs_, toCommandStep(kMqttStart), {"+CMQTTSTART:"},
@@ -102,7 +73,7 @@ void A76xxMqtt::startService(StatusDone done) {
                     // 0: started now, so no client is acquired; 23 ("network is opened"):
                     // it ran already, with clients unknown.
                     service_ = Service::Running;
-                    release_first_ = *code != 0;
+                    held_ = *code == 0 ? Held::None : Held::Unknown;
                     done(okStatus());
                     return;
                 }
@@ -116,21 +87,21 @@ void A76xxMqtt::startService(StatusDone done) {
             }
             // ERROR: the service runs already (an earlier run of uplinkd), or the firmware has
             // no MQTT client at all. A read tells them apart.
-            probeService(r.error(), std::move(done));
+            probeService(std::move(done));
         });
 }
 
-void A76xxMqtt::probeService(Error original, StatusDone done) {
+void A76xxMqtt::probeService(StatusDone done) {
     host_.at.command(std::string(kMqttAcquiredRead.command), kMqttAcquiredRead.timeout,
-                     [this, ok = guard(0), original = std::move(original),
-                      done = std::move(done)](Result<AtResponse> r) {
+                     [this, ok = guard(0), done = std::move(done)](Result<AtResponse> r) {
                          if (!ok()) {
                              return;
                          }
                          if (r) {
                              service_ = Service::Running;
-                             release_first_ =
-                                 parseMqttAcquired(r->lines, kMqttClient).value_or(true);
+                             held_ = parseMqttAcquired(r->lines, kMqttClient).value_or(true)
+                                         ? Held::Unknown
+                                         : Held::None;
                              done(okStatus());
                              return;
                          }
@@ -143,25 +114,61 @@ void A76xxMqtt::probeService(Error original, StatusDone done) {
 }
 
 void A76xxMqtt::releaseClient(std::function<void()> then) {
-    if (!release_first_) {
-        then();
-        return;
+    auto release = [this, ok = guard(0), then = std::move(then)]() mutable {
+        if (!ok()) {
+            return;
+        }
+        if (held_ == Held::None) {
+            then();
+            return;
+        }
+        // An error means it was not acquired after all.
+        host_.at.command(cmqttRelCommand(), host_.timing.command,
+                         [this, ok, then = std::move(then)](Result<AtResponse>) {
+                             if (!ok()) {
+                                 return;
+                             }
+                             held_ = Held::None;
+                             then();
+                         });
+    };
+    switch (held_) {
+        case Held::None:
+        case Held::Acquired:
+            release();
+            return;
+        case Held::Connected:
+            disconnectClient(std::move(release));
+            return;
+        case Held::Unknown:
+            // "+CMQTTDISC: 0,0" says client 0 is connected (1: disconnected).
+            host_.at.command(
+                std::string(kMqttConnectedRead.command), kMqttConnectedRead.timeout,
+                [this, ok = guard(0), release = std::move(release)](Result<AtResponse> r) mutable {
+                    if (!ok()) {
+                        return;
+                    }
+                    const bool connected =
+                        r && parseMqttConnected(r->lines, kMqttClient).value_or(false);
+                    if (connected) {
+                        disconnectClient(std::move(release));
+                    } else {
+                        release();
+                    }
+                });
+            return;
     }
-    // Neither answer matters: a client that was not connected or not acquired is refused.
+}
+
+void A76xxMqtt::disconnectClient(std::function<void()> then) {
     commandThenUrc(host_.loop, host_.at, urcs_, {cmqttDiscCommand(), host_.timing.command},
                    {mqttResultPrefix("+CMQTTDISC:")}, host_.timing.mqtt_disc, host_.explain,
                    [this, ok = guard(0), then = std::move(then)](Result<std::string>) mutable {
                        if (!ok()) {
                            return;
                        }
-                       host_.at.command(cmqttRelCommand(), host_.timing.command,
-                                        [this, ok, then = std::move(then)](Result<AtResponse>) {
-                                            if (!ok()) {
-                                                return;
-                                            }
-                                            release_first_ = false;
-                                            then();
-                                        });
+                       held_ = Held::Acquired;
+                       then();
                    });
 }
 
@@ -178,7 +185,14 @@ void A76xxMqtt::connect(const ModemMqttConnect& params, ModemMqttEvents events, 
     events_ = std::move(events);
     connect_done_ = std::move(done);
     server_ = params.host + ":" + std::to_string(params.port);
-    prepareService([this, ok = guard(session), session, params](Status s) {
+    auto service = [this](StatusDone d) {
+        if (service_ == Service::Running) {
+            d(okStatus());
+        } else {
+            startService(std::move(d));
+        }
+    };
+    service([this, ok = guard(session), session, params](Status s) {
         if (!ok()) {
             return;
         }
@@ -197,7 +211,7 @@ void A76xxMqtt::connect(const ModemMqttConnect& params, ModemMqttEvents events, 
 void A76xxMqtt::setUp(uint64_t session, ModemMqttConnect params) {
     auto steps = [this, ok = guard(session), session, params]() {
         // From AT+CMQTTACCQ on, the client may be acquired (also when this run is abandoned).
-        release_first_ = true;
+        held_ = Held::Acquired;
         modem_common::runSteps(host_.at, mqttSetupSteps(params, host_.timing.command),
                                host_.explain, [this, ok, session, params](Status s) {
                                    if (!ok()) {
@@ -240,6 +254,7 @@ void A76xxMqtt::connectBroker(uint64_t session, const ModemMqttConnect& params) 
                        if (!r) {
                            Error e = r.error().withContext("connecting to " + server_);
                            if (e.code == "timeout") {
+                               held_ = Held::Unknown;  // it may connect still
                                e.code = "mqtt_timeout";
                            } else if (e.code == "at_error") {
                                e.code = "mqtt_error";
@@ -268,12 +283,14 @@ void A76xxMqtt::finishConnect(uint64_t session, Status s) {
     connect_done_ = nullptr;
     if (s) {
         state_ = State::Connected;
-        release_first_ = true;
+        held_ = Held::Connected;
         post([done = std::move(done)] { done(okStatus()); });
         pump();
         return;
     }
-    // The connect ended: operations queued for it fail, and no event comes.
+    // The connect ended (what the module holds of the client is known by now): operations
+    // queued for it fail, and no event comes.
+    state_ = State::Idle;
     endSession(s.error());
     post([done = std::move(done), s] { done(s); });
 }
@@ -282,6 +299,9 @@ void A76xxMqtt::finishConnect(uint64_t session, Status s) {
 
 void A76xxMqtt::endSession(const Error& e) {
     ++session_;
+    if (state_ == State::Connecting && held_ == Held::Acquired) {
+        held_ = Held::Unknown;  // an AT+CMQTTCONNECT may be under way
+    }
     state_ = State::Idle;
     events_ = {};
     rx_.reset();
@@ -315,18 +335,32 @@ void A76xxMqtt::lose(const Error& e) {
 void A76xxMqtt::moduleGone(const Error& e, bool restarted) {
     service_ = Service::Unknown;
     lose(e);
-    // After a restart nothing is acquired; otherwise the module may still hold the client.
-    release_first_ = !restarted;
+    // After a restart nothing is held; otherwise the module may still hold the client.
+    held_ = restarted ? Held::None : Held::Unknown;
 }
 
 void A76xxMqtt::disconnect(StatusDone done) {
     endSession(makeError("closed", "the MQTT connection to the broker was closed (disconnect)"));
-    if (!release_first_) {
+    if (service_ != Service::Running) {
         post([done = std::move(done)] { done(okStatus()); });
         return;
     }
-    // The service stays up for the next connect (AT+CMQTTSTOP only after "+CMQTTNONET").
-    releaseClient([done = std::move(done)] { done(okStatus()); });
+    // The reference order: AT+CMQTTDISC, AT+CMQTTREL, AT+CMQTTSTOP (the next connect starts
+    // the service again).
+    releaseClient([this, ok = guard(0), done = std::move(done)]() mutable {
+        if (!ok()) {
+            return;
+        }
+        commandThenUrc(host_.loop, host_.at, urcs_, toCommandStep(kMqttStop), {"+CMQTTSTOP:"},
+                       host_.timing.mqtt_start, host_.explain,
+                       [this, ok, done = std::move(done)](Result<std::string>) {
+                           if (!ok()) {
+                               return;
+                           }
+                           service_ = Service::Unknown;
+                           done(okStatus());
+                       });
+    });
 }
 
 // ---- operations -------------------------------------------------------------------------------
@@ -521,17 +555,24 @@ bool A76xxMqtt::onUrc(const std::string& line) {
     } else if (line.starts_with("+CMQTTCONNLOST:")) {
         const auto r = parseIdResult(line, "+CMQTTCONNLOST:");
         if (r && r->id == kMqttClient) {
+            if (held_ == Held::Connected) {
+                held_ = Held::Acquired;  // the module keeps the client
+            }
             lose(makeError("mqtt_lost", "the MQTT connection to " + server_ + " was lost: " +
                                             mqttLostWords(r->err) + " (" + line + ")"));
         }
     } else if (line.starts_with("+CMQTTNONET")) {
-        service_ = Service::Stale;
+        // The service has to be started again (one still running answers ERROR to that and is
+        // taken over, its client freed).
+        service_ = Service::Unknown;
+        held_ = Held::Unknown;
         lose(makeError("mqtt_network", "the MQTT connection to " + server_ +
                                            " was lost: the module has no data connection (" + line +
                                            ")"));
     } else if (line.starts_with("+CMQTTPING:")) {
         const auto r = parseIdResult(line, "+CMQTTPING:");
         if (r && r->id == kMqttClient && r->err != 0) {
+            held_ = Held::Unknown;
             lose(makeError("mqtt_lost", "the MQTT connection to " + server_ +
                                             " was lost: the keep-alive failed (" + line + ")"));
         }

@@ -65,9 +65,15 @@ class A76xxMqtt final : public ModemMqtt {
   private:
     enum class State { Idle, Connecting, Connected };
     enum class Service {
-        Unknown,  ///< not started by this driver since the module (re)started
+        Unknown,  ///< not started by this driver (since a restart, "+CMQTTNONET", disconnect())
         Running,
-        Stale,  ///< "+CMQTTNONET": to be stopped and started again
+    };
+    /// What the module holds of client 0 (what has to go before the next AT+CMQTTACCQ).
+    enum class Held {
+        None,
+        Acquired,   ///< acquired, not connected: AT+CMQTTREL
+        Connected,  ///< AT+CMQTTDISC, then AT+CMQTTREL
+        Unknown,    ///< AT+CMQTTDISC? tells
     };
     struct Op {
         enum class Kind { Publish, Subscribe, Unsubscribe } kind = Kind::Publish;
@@ -83,11 +89,12 @@ class A76xxMqtt final : public ModemMqtt {
     void post(std::function<void()> fn);
     void failLater(StatusDone done, Error e);
 
-    void prepareService(StatusDone done);
     void startService(StatusDone done);
-    void probeService(Error original, StatusDone done);
-    /// AT+CMQTTDISC and AT+CMQTTREL of client 0 when it may be acquired (results ignored).
+    void probeService(StatusDone done);
+    /// Frees client 0 as far as the module holds it (AT+CMQTTDISC, AT+CMQTTREL; their errors
+    /// are ignored), then `then`.
     void releaseClient(std::function<void()> then);
+    void disconnectClient(std::function<void()> then);
     void setUp(uint64_t session, ModemMqttConnect params);
     void connectBroker(uint64_t session, const ModemMqttConnect& params);
     void finishConnect(uint64_t session, Status s);
@@ -113,7 +120,7 @@ class A76xxMqtt final : public ModemMqtt {
     std::shared_ptr<modem_common::ResultUrcs> urcs_ = std::make_shared<modem_common::ResultUrcs>();
     State state_ = State::Idle;
     Service service_ = Service::Unknown;
-    bool release_first_ = true;  ///< client 0 may be acquired (unknown, or left by a session)
+    Held held_ = Held::Unknown;
     uint64_t session_ = 0;
     ModemMqttEvents events_;
     StatusDone connect_done_;

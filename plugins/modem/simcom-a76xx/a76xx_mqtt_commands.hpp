@@ -49,10 +49,12 @@ inline constexpr size_t kMqttMaxIncoming = size_t{1} << 20;
 /// Starts the MQTT service ("+CMQTTSTART: <err>" follows). Until it runs, every other CMQTT
 /// command answers ERROR; when it runs already, this one does.
 inline constexpr modem_common::AtStep kMqttStart = {"AT+CMQTTSTART", 5s};
-/// Stops it ("+CMQTTSTOP: <err>" follows); needed after "+CMQTTNONET" before a new start.
+/// Stops it ("+CMQTTSTOP: <err>" follows), once every client is released (disconnect()).
 inline constexpr modem_common::AtStep kMqttStop = {"AT+CMQTTSTOP", 5s};
 /// A harmless read: which clients are acquired. ERROR while the service is not running.
 inline constexpr modem_common::AtStep kMqttAcquiredRead = {"AT+CMQTTACCQ?", 5s};
+/// Which clients are connected ("+CMQTTDISC: <idx>,<0 connected|1 disconnected>").
+inline constexpr modem_common::AtStep kMqttConnectedRead = {"AT+CMQTTDISC?", 5s};
 /// The words for firmware whose AT+CMQTT* commands all answer ERROR.
 inline constexpr std::string_view kNoMqttClient =
     "this firmware has no MQTT client (AT+CMQTTSTART and AT+CMQTTACCQ? answered ERROR): use "

@@ -128,6 +128,21 @@ std::optional<bool> parseMqttAcquired(const std::vector<std::string>& lines, int
     return std::nullopt;
 }
 
+std::optional<bool> parseMqttConnected(const std::vector<std::string>& lines, int client) {
+    for (const auto& line : lines) {
+        const auto f = fieldsAfter(line, "+CMQTTDISC:");
+        if (!f || f->size() != 2 || parseInt((*f)[0], 0, 1) != client) {
+            continue;
+        }
+        const auto state = parseInt((*f)[1], 0, 1);
+        if (!state) {
+            return std::nullopt;
+        }
+        return *state == 0;
+    }
+    return std::nullopt;
+}
+
 Result<MqttRxStart> parseMqttRxStart(std::string_view line) {
     const auto f = fieldsAfter(line, "+CMQTTRXSTART:");
     if (!f || f->size() != 3) {

@@ -21,6 +21,10 @@ Result<int> parseMqttCode(std::string_view line, std::string_view prefix);
 /// true when acquired (a client id is set), nothing when the answer does not say.
 std::optional<bool> parseMqttAcquired(const std::vector<std::string>& lines, int client);
 
+/// Client `client` in an AT+CMQTTDISC? answer ("+CMQTTDISC: <idx>,<0 connected|1
+/// disconnected>"): true when connected, nothing when the answer does not say.
+std::optional<bool> parseMqttConnected(const std::vector<std::string>& lines, int client);
+
 struct MqttRxStart {
     int client = 0;
     size_t topic_total = 0;
