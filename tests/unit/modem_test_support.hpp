@@ -24,16 +24,9 @@ inline std::span<const uint8_t> bytesOf(const std::string& s) {
     return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
 }
 
-/// A payload full of what an AT parser could trip over: CR LF, "OK", "ERROR", NUL, 0xFF, Ctrl-Z
-/// and a ">" prompt.
-inline const std::string kBinary = std::string(
-    "a\r\nOK\r\n\0\xff\x1a"
-    "ERROR\r\n>",
-    19);
-
-/// Settings with an APN (and optionally its user, password and a PIN), nothing else.
-inline ModemSettings apnSettings(std::string apn, std::string user = "", std::string password = "",
-                                 std::string pin = "") {
+/// Modem settings with these APN values (the rest empty).
+inline ModemSettings apnSettings(std::string apn, std::string user = {}, std::string password = {},
+                                 std::string pin = {}) {
     ModemSettings s;
     s.apn = std::move(apn);
     s.apn_user = std::move(user);
@@ -41,6 +34,13 @@ inline ModemSettings apnSettings(std::string apn, std::string user = "", std::st
     s.pin = std::move(pin);
     return s;
 }
+
+/// A payload full of what an AT parser could trip over: CR LF, "OK", "ERROR", NUL, 0xFF, Ctrl-Z
+/// and a ">" prompt.
+inline const std::string kBinary = std::string(
+    "a\r\nOK\r\n\0\xff\x1a"
+    "ERROR\r\n>",
+    19);
 
 /// The result of one asyncRead / asyncWrite, filled in by its handler.
 struct ReadResult {
