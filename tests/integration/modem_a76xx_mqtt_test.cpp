@@ -4,15 +4,19 @@
 // certificate (mutual TLS). Text and binary payloads, QoS 0 and 1, a message from the cloud, a
 // broker restart, and firmware without the MQTT client reported at start-up.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <asio.hpp>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "cli/api_client.hpp"
 #include "modem/at_channel_impl.hpp"
 #include "modem/serial_port.hpp"
 #include "modem_emulator.hpp"
@@ -289,6 +293,105 @@ TEST_F(A76xxModuleMqtt, TheDaemonReportsFirmwareWithoutTheMqttClientAtStartUp) {
         },
         60s))
         << d.log();
+}
+
+// ---- through uplinkd: a route with mqtt = "modem" ------------------------------------------
+
+/// [uplinks.lte] on `emu` (TLS by the module) and a route "cloud" whose MQTT is the module's
+/// client, to Mosquitto on `port` with the device's certificate (provisioned into the module).
+std::string offloadConfig(const ModemEmulator& emu, const Pki& pki, uint16_t port) {
+    return modemUplinkConfig(kA76xxCase, emu, "modem") + "mqtt = \"modem\"\n" +
+           genericRoute(
+               "cloud", port, pki.ca,
+               "cert_file = \"" + pki.client_cert + "\"\nkey_file = \"" + pki.client_key + "\"");
+}
+
+bool online(const json& s) {
+    return s["state"] == "online";
+}
+
+TEST_F(A76xxModuleMqtt, ARouteWithMqttModemCarriesTextBinaryQos0And1AndCloudCommands) {
+    Mosquitto broker(dir, pki, mutualTls());
+    Subscriber cloud(pki, broker.port(), "up/#", cloudClient());
+    ModemEmulator emu(dir, kA76xxCase.model);
+    Daemon d(dir, offloadConfig(emu, pki, broker.port()));
+    ASSERT_TRUE(d.waitRoute("cloud", online, 90s)) << d.routeStatus("cloud").dump() << d.log();
+    const std::string binary = framingBytes();
+    deliverThrough(d, 1, "up/text", "hello through the module's client");
+    deliverThrough(d, 2, "up/binary", binary);
+    {
+        ApiClient c;
+        ASSERT_TRUE(c.connect(d.socket()));
+        json q0 = modemPublishRequest(3, "up/qos0", "at most once");
+        q0["qos"] = 0;
+        q0["report_delivered"] = false;
+        ASSERT_TRUE(c.send(q0));
+        EXPECT_EQ(awaitApiReply(c, 3, "queued")["status"], "queued");
+    }
+    ASSERT_TRUE(cloud.waitFor(3, 30s));
+    std::map<std::string, std::pair<std::string, int>> got;
+    for (const auto& m : cloud.messages()) {
+        got[m.topic] = {m.payload, m.qos};
+    }
+    EXPECT_EQ(got["up/text"].first, "hello through the module's client");
+    EXPECT_TRUE(got["up/binary"].first == binary) << "binary payload changed on the way";
+    EXPECT_EQ(got["up/qos0"].first, "at most once");
+    EXPECT_EQ(got["up/qos0"].second, 0);
+
+    LocalSubscriber local(d, "down/#");
+    ASSERT_TRUE(local.ready(cloud, "down/ready"));
+    cloud.publish("down/cmd", binary, 1);
+    ASSERT_TRUE(local.waitFor("down/cmd", 30s));
+    EXPECT_TRUE(local.received().at("down/cmd").front() == binary) << "downlink changed";
+
+    // The module's own client carried it all (no TLS socket of the module was used).
+    const json st = emu.status();
+    EXPECT_GE(st["mqtt"]["clients"][0]["published"].get<int>(), 3) << st["mqtt"].dump();
+    EXPECT_EQ(st["mqtt"]["clients"][0]["sent_protocol"], "MQTT/4");
+    EXPECT_EQ(occurrences(emu.trace(), "AT+CCHOPEN"), 0u);
+}
+
+TEST_F(A76xxModuleMqtt, ABrokerRestartUnderARouteWithMqttModemLosesNoQueuedMessage) {
+    const std::string store = dir.file("broker-store");
+    std::filesystem::create_directories(store);
+    ::chmod(store.c_str(), 0777);
+    Mosquitto::Options o = mutualTls();
+    o.extra = "persistence true\npersistence_location " + store + "/\n";
+    Mosquitto broker(dir, pki, o);
+    Subscriber::Options persistent = cloudClient();
+    persistent.client_id = "a76xx-cloud";
+    persistent.clean_session = false;
+    auto cloud = std::make_unique<Subscriber>(pki, broker.port(), "up/#", persistent);
+    ModemEmulator emu(dir, kA76xxCase.model);
+    Daemon d(dir, offloadConfig(emu, pki, broker.port()));
+    ASSERT_TRUE(d.waitRoute("cloud", online, 90s)) << d.routeStatus("cloud").dump() << d.log();
+    deliverThrough(d, 1, "up/0", "before");
+
+    broker.stop();
+    ASSERT_TRUE(d.waitRoute(
+        "cloud", [](const json& s) { return !online(s); }, 30s));
+    ApiClient c;
+    ASSERT_TRUE(c.connect(d.socket()));
+    for (int i = 1; i <= 5; ++i) {
+        ASSERT_TRUE(
+            c.send(modemPublishRequest(100 + i, "up/" + std::to_string(i),
+                                       "queued while the broker was away " + std::to_string(i))));
+        EXPECT_EQ(awaitApiReply(c, 100 + i, "queued")["status"], "queued");
+    }
+    cloud.reset();
+    broker.restart();
+    for (int i = 1; i <= 5; ++i) {
+        EXPECT_EQ(awaitApiReply(c, 100 + i, "delivered", 90s)["status"], "delivered") << d.log();
+    }
+    Subscriber again(pki, broker.port(), "up/#", persistent);
+    ASSERT_TRUE(again.waitFor(5, 30s));
+    std::set<std::string> topics;
+    for (const auto& m : again.messages()) {
+        topics.insert(m.topic);
+    }
+    for (int i = 1; i <= 5; ++i) {
+        EXPECT_TRUE(topics.contains("up/" + std::to_string(i))) << "up/" << i << " was lost";
+    }
 }
 
 }  // namespace
