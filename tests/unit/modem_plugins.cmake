@@ -22,3 +22,6 @@ target_link_libraries(modem_a76xx_test PRIVATE uplinkd_modem_simcom_a76xx_lib
                       uplinkd_scripted_at_channel GTest::gtest_main asio_standalone
                       uplinkd_warnings)
 gtest_discover_tests(modem_a76xx_test DISCOVERY_TIMEOUT 30 PROPERTIES LABELS unit)
+
+# simcom-a76xx: the module's MQTT client (CMQTT*), in the same executable.
+target_sources(modem_a76xx_test PRIVATE ${CMAKE_CURRENT_LIST_DIR}/modem_a76xx_mqtt_test.cpp)
