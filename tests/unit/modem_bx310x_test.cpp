@@ -14,6 +14,7 @@
 #include "bx_driver.hpp"
 #include "bx_errors.hpp"
 #include "bx_parsers.hpp"
+#include "bx_refusal.hpp"
 #include "modem_test_support.hpp"
 #include "scripted_at_channel.hpp"
 
@@ -306,6 +307,75 @@ TEST(Bx310xCerts, RootAndKeyChecks) {
     EXPECT_EQ(f->issuer, "CN=uplinkd test CA");
     EXPECT_FALSE(f->self_signed);
     EXPECT_GT(f->not_after, f->not_before);
+}
+
+TEST(Bx310xRefusal, CausesOrderedFromWhatIsKnown) {
+    CertFacts cert;
+    cert.subject = "CN=dev1";
+    cert.not_before = 1'000'000'000;
+    cert.not_after = 2'000'000'000;
+    struct Case {
+        std::optional<CertFacts> client;
+        std::optional<int64_t> clock;
+        bool tls;
+        std::vector<std::string> in_order;  ///< each must appear, in this order
+        std::vector<std::string> absent;
+    };
+    const std::vector<Case> cases = {
+        // Clock known good: checked, not a cause.
+        {cert,
+         1'500'000'000,
+         true,
+         {"Checked by uplinkd: the key matches the certificate \"CN=dev1\"",
+          "tls.ca_file is a root CA (\"CN=Root\"", "is within the certificate's validity",
+          "1) the certificate \"CN=dev1\" is not registered", "client id \"dev1\"",
+          "2) port 8883 is not the broker's MQTT over TLS port"},
+         {"outside"}},
+        // Clock unknown: a cause after the cloud's refusal.
+        {cert,
+         std::nullopt,
+         true,
+         {"1) the certificate \"CN=dev1\"", "2) the module's clock could not be read", "3) port"},
+         {}},
+        // Clock outside: the first cause.
+        {cert,
+         2'100'000'000,
+         true,
+         {"1) the module's clock (", "is outside", "2) the certificate"},
+         {}},
+        // No client certificate, no TLS: credentials, then the plain port.
+        {std::nullopt,
+         std::nullopt,
+         false,
+         {"1) the broker refused the client id \"dev1\"", "2) port 8883 is not the broker's plain"},
+         {"Checked by uplinkd", "clock"}},
+    };
+    for (const auto& c : cases) {
+        RefusalFacts f;
+        f.endpoint = "broker.example:8883";
+        f.line = "+KMQTT_IND: 1,0";
+        f.tls = c.tls;
+        f.port = 8883;
+        f.client_id = "dev1";
+        f.root_subject = c.tls ? "CN=Root" : "";
+        f.client = c.client;
+        f.clock = c.clock;
+        const std::string m = refusalWords(f);
+        EXPECT_NE(m.find("closed right after the module opened it (+KMQTT_IND: 1,0)"),
+                  std::string::npos)
+            << m;
+        size_t at = 0;
+        for (const auto& part : c.in_order) {
+            const size_t pos = m.find(part, at);
+            EXPECT_NE(pos, std::string::npos) << "\"" << part << "\" (in order) in: " << m;
+            if (pos != std::string::npos) {
+                at = pos;
+            }
+        }
+        for (const auto& part : c.absent) {
+            EXPECT_EQ(m.find(part), std::string::npos) << part << " in: " << m;
+        }
+    }
 }
 
 // ---- the driver -------------------------------------------------------------------------------
@@ -680,7 +750,9 @@ TEST_F(Bx310xDriverTest, WifiLossEndsTheSessionInPlainWords) {
     EXPECT_EQ(heard_.lost[0].code, "wifi_lost");
     EXPECT_NE(heard_.lost[0].message.find("beacons were lost"), std::string::npos)
         << heard_.lost[0].message;
-    // Connecting again while not associated fails at once, with the reason.
+    // Connecting again while not associated fails at once, with the reason, and asks the module
+    // to join again (the route's back-off paces it).
+    at_.expect("AT+SRWSTACON=1");
     const auto st = connect(params());
     ASSERT_FALSE(st);
     EXPECT_EQ(st.error().code, "mqtt_network");

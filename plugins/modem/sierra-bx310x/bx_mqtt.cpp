@@ -7,6 +7,7 @@
 #include "bx_core.hpp"
 #include "bx_errors.hpp"
 #include "bx_parsers.hpp"
+#include "bx_refusal.hpp"
 #include "common/generic_at.hpp"
 
 namespace uplinkd::plugins::sierra_bx310x {
@@ -99,8 +100,14 @@ void BxCore::mqttConnect(const ModemMqttConnect& params, ModemMqttEvents events,
         return;
     }
     if (!station.associated || !station.has_ip) {
-        failLater(std::move(done), makeError("mqtt_network", "MQTT connect to " + endpoint(params) +
-                                                                 ": " + stationProblem()));
+        std::string words = "MQTT connect to " + endpoint(params) + ": " + stationProblem();
+        if (!station.associated && !start_done) {
+            // The module may not join again by itself: ask it, paced by the route's back-off.
+            at.command(std::string(kStationConnect.command), kStationConnect.timeout,
+                       [](Result<AtResponse>) {});
+            words += "; the module was asked to join the network again";
+        }
+        failLater(std::move(done), makeError("mqtt_network", words));
         return;
     }
     // A session under way ends first (without a `lost` event: the caller starts anew).
@@ -189,93 +196,30 @@ void BxCore::mqttOpen(uint64_t session) {
 
 void BxCore::mqttRefused(uint64_t session, const std::string& line) {
     // What uplinkd knows orders the causes; the module's clock is read for the validity check.
-    at.command(
-        std::string(kClockRead.command), kClockRead.timeout,
-        [w = weak_from_this(), session, line](Result<AtResponse> r) {
-            auto c = w.lock();
-            if (!c || c->mqtt.session != session) {
-                return;
-            }
-            std::optional<int64_t> clock;
-            if (r) {
-                for (const auto& l : r->lines) {
-                    if (auto t = parseCclk(l)) {
-                        clock = *t;
-                    }
-                }
-            }
-            const auto& p = c->mqtt.params;
-            const auto& client = c->provisioned.client;
-            std::string msg = "the connection to " + endpoint(p) +
-                              " was closed right after the module opened it (" + line + ").";
-            std::vector<std::string> checked;
-            std::vector<std::string> causes;
-            if (p.tls && client) {
-                checked.push_back("the key matches the certificate \"" + client->subject + "\"");
-            }
-            if (p.tls && !c->provisioned.root_subject.empty()) {
-                checked.push_back("tls.ca_file is a root CA (\"" + c->provisioned.root_subject +
-                                  "\", self-signed)");
-            }
-            bool clock_bad = false;
-            std::string clock_words;
-            if (p.tls && client) {
-                if (!clock) {
-                    clock_words =
-                        "the module's clock could not be read (AT+CCLK?); if it "
-                        "is outside the certificate's validity (" +
-                        isoTime(client->not_before) + " to " + isoTime(client->not_after) +
-                        "), TLS fails";
-                } else if (*clock < client->not_before || *clock > client->not_after) {
-                    clock_bad = true;
-                    clock_words = "the module's clock (" + isoTime(*clock) +
-                                  ") is outside the certificate's validity (" +
-                                  isoTime(client->not_before) + " to " +
-                                  isoTime(client->not_after) +
-                                  "): set the module's clock (AT+CCLK) or renew the "
-                                  "certificate";
-                } else {
-                    checked.push_back("the module's clock (" + isoTime(*clock) +
-                                      ") is within the certificate's validity");
-                }
-            }
-            if (clock_bad) {
-                causes.push_back(clock_words);
-            }
-            if (p.tls && client) {
-                causes.push_back(
-                    "the certificate \"" + client->subject +
-                    "\" is not registered or not active in the cloud, or the cloud's "
-                    "policy refuses client id \"" +
-                    p.client_id +
-                    "\" (AWS IoT closes the connection without a reason in both cases): "
-                    "register and activate the certificate and attach a policy that "
-                    "allows this client id to connect");
-            } else {
-                causes.push_back("the broker refused the client id \"" + p.client_id +
-                                 "\" or the credentials (username/password), or wants a client "
-                                 "certificate (tls.cert_file and tls.key_file)");
-            }
-            if (!clock_bad && !clock_words.empty()) {
-                causes.push_back(clock_words);
-            }
-            causes.push_back(
-                "port " + std::to_string(p.port) + " is not the broker's " +
-                (p.tls ? "MQTT over TLS port (usually 8883)" : "plain MQTT port (usually 1883)"));
-            if (!checked.empty()) {
-                msg += " Checked by uplinkd:";
-                for (size_t i = 0; i < checked.size(); ++i) {
-                    msg += (i == 0 ? " " : "; ") + checked[i];
-                }
-                msg += ".";
-            }
-            msg += " Probable causes, most likely first:";
-            for (size_t i = 0; i < causes.size(); ++i) {
-                msg += " " + std::to_string(i + 1) + ") " + causes[i] +
-                       (i + 1 < causes.size() ? ";" : ".");
-            }
-            c->mqttConnectFinished(fail("mqtt_refused", msg));
-        });
+    at.command(std::string(kClockRead.command), kClockRead.timeout,
+               [w = weak_from_this(), session, line](Result<AtResponse> r) {
+                   auto c = w.lock();
+                   if (!c || c->mqtt.session != session) {
+                       return;
+                   }
+                   RefusalFacts f;
+                   if (r) {
+                       for (const auto& l : r->lines) {
+                           if (auto t = parseCclk(l)) {
+                               f.clock = *t;
+                           }
+                       }
+                   }
+                   const auto& p = c->mqtt.params;
+                   f.endpoint = endpoint(p);
+                   f.line = line;
+                   f.tls = p.tls;
+                   f.port = p.port;
+                   f.client_id = p.client_id;
+                   f.root_subject = c->provisioned.root_subject;
+                   f.client = c->provisioned.client;
+                   c->mqttConnectFinished(fail("mqtt_refused", refusalWords(f)));
+               });
 }
 
 void BxCore::mqttConnectFinished(Status s) {
