@@ -3,6 +3,7 @@
 #include <sstream>
 
 #include "model_a76xx.hpp"
+#include "model_bx310x.hpp"
 #include "model_hl78.hpp"
 
 namespace uplinkd::emulator {
@@ -20,6 +21,8 @@ Emulator::Emulator(asio::io_context& io, EmulatorConfig cfg)
     opts.max_sessions = cfg_.max_sessions;
     if (cfg_.model == "a76xx") {
         modem_ = std::make_unique<A76xxModel>(io_, port_, certs_, log_, opts);
+    } else if (cfg_.model == "bx310x") {
+        modem_ = std::make_unique<Bx310xModel>(io_, port_, certs_, log_, opts);
     } else {
         modem_ = std::make_unique<Hl78Model>(io_, port_, certs_, log_, opts);
     }
@@ -30,7 +33,7 @@ Emulator::~Emulator() {
 }
 
 std::string Emulator::start() {
-    if (cfg_.model != "hl78" && cfg_.model != "a76xx") {
+    if (cfg_.model != "hl78" && cfg_.model != "a76xx" && cfg_.model != "bx310x") {
         return "unknown model '" + cfg_.model + "'";
     }
     if (!cfg_.log.empty() && !log_.open(cfg_.log)) {
@@ -67,6 +70,9 @@ std::string Emulator::control(const std::string& line) {
     std::string rest;
     std::getline(in, rest);
     log_.note("control: " + line);
+    if (auto reply = modem_->modelControl(cmd, arg + rest)) {
+        return *reply;
+    }
     auto number = [](const std::string& s) -> std::optional<long> {
         if (s.empty() || s.find_first_not_of("0123456789") != std::string::npos || s.size() > 9) {
             return std::nullopt;

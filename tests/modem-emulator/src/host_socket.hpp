@@ -5,6 +5,7 @@
 #include <asio/ssl.hpp>
 #include <chrono>
 #include <cstdint>
+#include <ctime>
 #include <deque>
 #include <functional>
 #include <memory>
@@ -17,14 +18,15 @@ namespace uplinkd::emulator {
 /// How the emulated module does TLS on this connection.
 struct TlsOptions {
     bool enabled = false;
-    std::optional<std::string> sni;         ///< server name sent in the ClientHello, if any
-    bool verify_server = false;             ///< verify the chain against `ca_pems`
-    std::vector<std::string> ca_pems;       ///< trusted roots (PEM, one or more certs each)
-    std::optional<std::string> check_host;  ///< host name (or IP literal) the cert must match
-    std::string client_cert_pem;            ///< optional client certificate (chain)
-    std::string client_key_pem;             ///< its private key
-    bool ignore_time = false;               ///< do not check validity dates
-    int min_version = 0;                    ///< TLS1_x_VERSION or 0 (library default)
+    std::optional<std::string> sni;          ///< server name sent in the ClientHello, if any
+    bool verify_server = false;              ///< verify the chain against `ca_pems`
+    std::vector<std::string> ca_pems;        ///< trusted roots (PEM, one or more certs each)
+    std::optional<std::string> check_host;   ///< host name (or IP literal) the cert must match
+    std::string client_cert_pem;             ///< optional client certificate (chain)
+    std::string client_key_pem;              ///< its private key
+    bool ignore_time = false;                ///< do not check validity dates
+    std::optional<std::time_t> verify_time;  ///< check the dates at this time (module clock)
+    int min_version = 0;                     ///< TLS1_x_VERSION or 0 (library default)
     int max_version = 0;
 };
 

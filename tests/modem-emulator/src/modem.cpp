@@ -221,7 +221,7 @@ void Modem::onBytes(std::string_view bytes) {
     while (i < bytes.size()) {
         if (phase_) {
             size_t allowed = faults_.allowance(D::Uplink, bytes.size() - i);
-            size_t used = phase_->feed(bytes.substr(i, allowed));
+            size_t used = phase_->feed(bytes.substr(i, allowed), DataPhase::Clock::now());
             i += used;
             if (auto action = faults_.passed(D::Uplink, used)) {
                 fire(D::Uplink, *action);
@@ -273,14 +273,25 @@ void Modem::onBytes(std::string_view bytes) {
     if (phase_ && phase_->inTrailer()) {
         armTrailerTimer();
     }
+    if (phase_ && phase_->wakeAt()) {
+        armEscapeTimer();
+    }
+}
+
+Final Modem::malformedLine(const std::string&) {
+    return Final::error();
+}
+
+std::optional<std::string> Modem::modelControl(const std::string&, const std::string&) {
+    return std::nullopt;
 }
 
 void Modem::execute(const std::string& body) {
-    log_.in("AT" + body);
+    log_.in("AT" + traceText(body));
     executing_ = true;
     auto cmds = parseCommandLine(body);
     if (!cmds) {
-        emitFinal(Final::error());
+        emitFinal(malformedLine(body));
         return;
     }
     for (size_t k = 0; k < cmds->size(); ++k) {
@@ -337,6 +348,22 @@ void Modem::armTrailerTimer() {
     });
 }
 
+void Modem::armEscapeTimer() {
+    auto when = phase_->wakeAt();
+    trailer_timer_.expires_at(*when);
+    trailer_timer_.async_wait([this, alive = aliveToken(), gen = generation_](std::error_code ec) {
+        if (ec || alive.expired() || gen != generation_ || !phase_) {
+            return;
+        }
+        phase_->idle(DataPhase::Clock::now());
+        if (phase_->done()) {
+            endPhase();
+        } else if (phase_->wakeAt()) {
+            armEscapeTimer();
+        }
+    });
+}
+
 void Modem::endPhase() {
     trailer_timer_.cancel();
     DataPhase phase = std::move(*phase_);
@@ -345,7 +372,7 @@ void Modem::endPhase() {
     phase_done_ = nullptr;
     std::string what = "[data " + std::to_string(phase.data().size()) + " bytes";
     if (phase.endedOnPattern()) {
-        what += " + EOF pattern";
+        what += phase.mode() == DataPhase::Mode::Escape ? " + escape" : " + EOF pattern";
     }
     if (phase.outcome() == DataPhase::Outcome::Cancelled) {
         what += ", cancelled";

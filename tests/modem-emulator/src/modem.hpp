@@ -88,6 +88,11 @@ class Modem {
     /// Closes every host connection as if the far end had: remote-close URCs follow.
     virtual void dropLinks() = 0;
 
+    /// A control-socket command that only this model knows (e.g. BX310x `wifi ...`); the reply
+    /// line, or nullopt when the model does not know `cmd`.
+    virtual std::optional<std::string> modelControl(const std::string& cmd,
+                                                    const std::string& args);
+
     virtual const char* modelName() const = 0;
     /// Status for the control socket (model, power, counters, sockets, certificates).
     nlohmann::json status() const;
@@ -98,6 +103,13 @@ class Modem {
 
     /// Registers (or replaces) the handler for a command name ("+CSQ", "E", "" for bare AT).
     void addCommand(const std::string& name, Handler handler);
+    /// Unregisters a command (a model without it answers ERROR, as for any unknown command).
+    void removeCommand(const std::string& name) { commands_.erase(name); }
+    /// The final result of a command line that does not parse (default: ERROR); a model may
+    /// answer some malformed lines its own way.
+    virtual Final malformedLine(const std::string& body);
+    /// The command line as written to the trace; a model hides secrets (passwords) here.
+    virtual std::string traceText(const std::string& body) const { return body; }
     /// One response line, framed "\r\n<line>\r\n", sent now.
     void respond(std::string_view line);
     /// Raw bytes sent now (framing the model writes itself); `trace` describes them.
@@ -180,6 +192,7 @@ class Modem {
     void flushHeld();
     void endPhase();
     void armTrailerTimer();
+    void armEscapeTimer();
     void write(std::string_view bytes);
     void boot();
     void loseState();
