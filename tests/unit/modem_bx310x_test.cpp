@@ -165,6 +165,16 @@ TEST(Bx310xParsers, CertStoreListingAndClock) {
     EXPECT_EQ((*list)[0].lines.size(), 3u);
     EXPECT_EQ((*list)[1].kind, StoredCert::Kind::Local);
     EXPECT_EQ((*list)[1].length, 5u);
+    // One "+KCERTSTORE: " line per entry, without text; a key is listed but never its text.
+    const auto lines =
+        parseCertStoreList({"+KCERTSTORE: root_cert,0,1200", "+KCERTSTORE: local_cert,0,900",
+                            "+KCERTSTORE: private_key,0,241", "leaked?"});
+    ASSERT_TRUE(lines) << lines.error().message;
+    ASSERT_EQ(lines->size(), 3u);
+    EXPECT_TRUE((*lines)[0].lines.empty());
+    EXPECT_TRUE((*lines)[1].lines.empty());
+    EXPECT_EQ((*lines)[2].kind, StoredCert::Kind::Key);
+    EXPECT_TRUE((*lines)[2].lines.empty());
     EXPECT_TRUE(parseCertStoreList({"+KCERTSTORE:"})->empty());
     EXPECT_FALSE(parseCertStoreList({"garbage"}));
     EXPECT_FALSE(parseCertStoreList({"+KCERTSTORE: root_cert,x,1"}));

@@ -46,6 +46,12 @@ class BxMqtt final : public ModemMqtt {
 /// A store entry for `modem info`, with what OpenSSL reads from the listed text.
 ModemInfo::StoreEntry storeEntry(const StoredCert& c) {
     ModemInfo::StoreEntry e;
+    if (c.kind == StoredCert::Kind::Key) {
+        e.slot = "key " + std::to_string(c.index);
+        e.kind = "private key";
+        e.note = std::string(kKeyNote);
+        return e;
+    }
     const bool root = c.kind == StoredCert::Kind::Root;
     e.slot = (root ? "root " : "local ") + std::to_string(c.index);
     e.kind = root ? "root CA" : "client certificate";
@@ -356,15 +362,17 @@ void BxCore::info(std::span<const modem_common::InfoQuery>,
                            : "not associated");
             info.ip_address = c->station.ip;
             bool local = false;
+            bool key_listed = false;
             if (const auto* a = answer(3)) {
                 if (auto stored = parseCertStoreList(a->lines)) {
                     for (const auto& s : *stored) {
                         local = local || s.kind == StoredCert::Kind::Local;
+                        key_listed = key_listed || s.kind == StoredCert::Kind::Key;
                         info.store.push_back(storeEntry(s));
                     }
                 }
             }
-            if (local || (c->provisioned.done && c->provisioned.client)) {
+            if (!key_listed && (local || (c->provisioned.done && c->provisioned.client))) {
                 ModemInfo::StoreEntry key;
                 key.slot = "key " + std::to_string(kLocalIndex);
                 key.kind = "private key";

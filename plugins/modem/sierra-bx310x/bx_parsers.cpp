@@ -191,7 +191,8 @@ Result<std::vector<StoredCert>> parseCertStoreList(const std::vector<std::string
         }
         const bool root = line.starts_with("root_cert,");
         const bool local = line.starts_with("local_cert,");
-        if (root || local) {
+        const bool key = line.starts_with("private_key,");
+        if (root || local || key) {
             const auto f = splitFields(line);
             const auto index = f.size() == 3 ? parseInt(f[1], 0, 255) : std::nullopt;
             const auto length = f.size() == 3 ? parseInt(f[2], 0, 1 << 20) : std::nullopt;
@@ -199,7 +200,9 @@ Result<std::vector<StoredCert>> parseCertStoreList(const std::vector<std::string
                 return unexpectedReply("+KCERTSTORE entry", line);
             }
             StoredCert c;
-            c.kind = root ? StoredCert::Kind::Root : StoredCert::Kind::Local;
+            c.kind = root    ? StoredCert::Kind::Root
+                     : local ? StoredCert::Kind::Local
+                             : StoredCert::Kind::Key;
             c.index = static_cast<int>(*index);
             c.length = static_cast<size_t>(*length);
             out.push_back(std::move(c));
@@ -210,6 +213,9 @@ Result<std::vector<StoredCert>> parseCertStoreList(const std::vector<std::string
                 return unexpectedReply("+KCERTSTORE answer", line);
             }
             continue;
+        }
+        if (out.back().kind == StoredCert::Kind::Key) {
+            continue;  // a key's text is never listed: not to be kept if it were
         }
         out.back().lines.emplace_back(line);
     }

@@ -55,15 +55,16 @@ Result<Incoming> parseIncoming(std::string_view line);
 /// True for the lines parseIncoming() reads.
 bool isIncoming(std::string_view line);
 
-/// One certificate of the AT+KCERTSTORE? listing.
+/// One entry of the AT+KCERTSTORE? listing.
 struct StoredCert {
-    enum class Kind { Root, Local } kind = Kind::Root;
+    enum class Kind { Root, Local, Key } kind = Kind::Root;
     int index = 0;
     size_t length = 0;               ///< as the module declares it
     std::vector<std::string> lines;  ///< the certificate text, one line each, no empty lines
 };
-/// "+KCERTSTORE:" then "root_cert,<index>,<len>" / "local_cert,<index>,<len>" lines (the first
-/// one may stand on the header line), each followed by its text. An empty store gives none.
+/// "root_cert,<index>,<len>" / "local_cert,<index>,<len>" / "private_key,<index>,<len>" entries,
+/// each on its own "+KCERTSTORE: " line or after one "+KCERTSTORE:" header, each optionally
+/// followed by its text (a key never is). An empty store gives none.
 Result<std::vector<StoredCert>> parseCertStoreList(const std::vector<std::string>& lines);
 
 /// "+CCLK: "yy/MM/dd,hh:mm:ss[+-zz]"" → seconds since 1970 (UTC; zz counts quarter hours).
