@@ -32,6 +32,34 @@ void requireBxPlugin() {
     ASSERT_TRUE(std::filesystem::exists(so)) << so << " is missing: the plugin was not built";
 }
 
+/// [uplinks.wifi] on `emu` and a route "cloud" through the module's MQTT client, with mutual
+/// TLS (`cert`/`key`) to `port` and the CA file `ca`.
+std::string bxConfig(const TempDir& dir, const ModemEmulator& emu, uint16_t port,
+                     const std::string& ca, const std::string& cert, const std::string& key) {
+    const std::string psk = dir.file("wifi.psk");
+    writeFile(psk, kPsk, 0600);
+    std::ostringstream c;
+    c << "[uplinks.wifi]\ntype = \"modem\"\ndriver = \"" << kDriver << "\"\ndevice = \""
+      << emu.device() << "\"\nbaud = 115200\nflow_control = false\nssid = \"" << kSsid
+      << "\"\npsk_file = \"" << psk << "\"\nhealth_check_ms = 1000\n"
+      << "[uplinks.wifi.power]\nbackend = \"emulator\"\ncontrol_socket = \"" << emu.controlSocket()
+      << "\"\nboot_wait_ms = 200\n"
+      << "[routes.cloud]\nuplinks = [\"wifi\"]\nmqtt = \"modem\"\n"
+      << genericRoute("cloud", port, ca,
+                      "cert_file = \"" + cert + "\"\nkey_file = \"" + key + "\"");
+    return c.str();
+}
+
+json publishRequest(int id, const std::string& topic, const std::string& payload, int qos) {
+    return json{{"op", "publish"},
+                {"id", id},
+                {"route", "cloud"},
+                {"topic", topic},
+                {"qos", qos},
+                {"report_delivered", qos > 0},
+                {"payload_b64", base64Encode(payload)}};
+}
+
 class ModemBx310x : public ::testing::Test {
   protected:
     void SetUp() override {
@@ -261,6 +289,151 @@ TEST_F(ModemBx310x, ASilentCloseIsExplainedWithTheModulesClockFirstWhenItIsWrong
     ASSERT_EQ(emu.control("clock host").rfind("ok", 0), 0u);
     st = m.connect(broker.port());
     EXPECT_TRUE(st) << st.error().message << "\n" << emu.trace();
+}
+
+TEST_F(ModemBx310x, ThroughTheDaemonTextAndBinaryAtQos0And1AndACloudMessageToALocalApp) {
+    requireBxPlugin();
+    Mosquitto broker(dir, pki, awsLike());
+    Subscriber cloud(pki, broker.port(), "up/#", true, pki.client_cert, pki.client_key);
+    ModemEmulator emu(dir, kModel);
+    Daemon d(dir, bxConfig(dir, emu, broker.port(), pki.ca, pki.client_cert, pki.client_key));
+    ASSERT_TRUE(d.waitRoute(
+        "cloud", [](const json& s) { return s["state"] == "online"; }, 30s))
+        << d.routeStatus("cloud").dump() << "\n"
+        << d.log() << "\n"
+        << emu.trace();
+
+    std::string binary;
+    for (int i = 0; i < 256; ++i) {
+        binary += static_cast<char>(i);
+    }
+    binary += "\r\nOK\r\n\"quoted\",+++\r\nREADY\r\n";
+    const std::vector<std::tuple<std::string, std::string, int>> cases{
+        {"up/text0", "21.5 C", 0},
+        {"up/text1", "{\"t\":21.5,\"unit\":\"C\"}", 1},
+        {"up/bin1", binary, 1},
+        {"up/bin0", std::string("\0\x1a\xff", 3), 0},
+    };
+    ApiClient c;
+    ASSERT_TRUE(c.connect(d.socket()));
+    int id = 1;
+    for (const auto& [topic, payload, qos] : cases) {
+        ASSERT_TRUE(c.send(publishRequest(id, topic, payload, qos)));
+        const json q = awaitApiReply(c, id, "queued", 20s);
+        ASSERT_EQ(q["status"], "queued") << q.dump();
+        if (qos == 1) {
+            const json del = awaitApiReply(c, id, "delivered", 20s);
+            ASSERT_EQ(del["status"], "delivered") << del.dump() << "\n" << emu.trace();
+        }
+        ++id;
+    }
+    ASSERT_TRUE(cloud.waitFor(cases.size(), 20s));
+    std::map<std::string, std::string> got;
+    for (const auto& m : cloud.messages()) {
+        got[m.topic] = m.payload;
+    }
+    for (const auto& [topic, payload, qos] : cases) {
+        ASSERT_TRUE(got.contains(topic)) << topic;
+        EXPECT_TRUE(got[topic] == payload) << topic << " arrived changed";
+    }
+    // The binary payload went in data mode, never as a quoted argument.
+    const std::string trace = emu.trace();
+    EXPECT_NE(trace.find("AT+KMQTTPUBSTART=1,\"up/bin1\",1,0"), std::string::npos) << trace;
+
+    // A message from the cloud reaches a local subscriber.
+    LocalSubscriber local(d, "down/#");
+    ASSERT_TRUE(local.ready(cloud, "down/ready"));
+    cloud.publish("down/cmd", "{\"op\":\"blink\"}", 1);
+    ASSERT_TRUE(local.waitFor("down/cmd", 20s));
+    EXPECT_EQ(local.received().at("down/cmd").back(), "{\"op\":\"blink\"}");
+
+    // modem info: the Wi-Fi and the store by slot.
+    ApiClient i;
+    ASSERT_TRUE(i.connect(d.socket()));
+    ASSERT_TRUE(i.send({{"op", "modem_info"}, {"id", 1}}));
+    const auto info = i.receive(20s);
+    ASSERT_TRUE(info);
+    const json& m = (*info)["modem"];
+    EXPECT_EQ(m["ssid"], kSsid) << info->dump();
+    EXPECT_EQ(m["association"], "associated") << info->dump();
+    EXPECT_NE(info->dump().find("CN=dev1"), std::string::npos) << info->dump();
+    EXPECT_NE(info->dump().find("key cannot be read back; checked by the TLS connect"),
+              std::string::npos)
+        << info->dump();
+    // The passphrase never reaches the log.
+    EXPECT_EQ(d.log().find(kPsk), std::string::npos);
+}
+
+TEST_F(ModemBx310x, ThroughTheDaemonABrokerRestartLosesNoQueuedMessage) {
+    requireBxPlugin();
+    Mosquitto broker(dir, pki, awsLike());
+    ModemEmulator emu(dir, kModel);
+    Daemon d(dir, bxConfig(dir, emu, broker.port(), pki.ca, pki.client_cert, pki.client_key));
+    ASSERT_TRUE(d.waitRoute(
+        "cloud", [](const json& s) { return s["state"] == "online"; }, 30s))
+        << d.routeStatus("cloud").dump() << "\n"
+        << d.log();
+    Subscriber::Options persistent;
+    persistent.client_cert = pki.client_cert;
+    persistent.client_key = pki.client_key;
+    persistent.client_id = "cloud-reader";
+    persistent.clean_session = false;
+    auto sub = std::make_unique<Subscriber>(pki, broker.port(), "up/#", persistent);
+
+    ApiClient c;
+    ASSERT_TRUE(c.connect(d.socket()));
+    constexpr int kBefore = 5;
+    constexpr int kDuring = 10;
+    for (int id = 1; id <= kBefore; ++id) {
+        ASSERT_TRUE(
+            c.send(publishRequest(id, "up/" + std::to_string(id), "m" + std::to_string(id), 1)));
+        ASSERT_EQ(awaitApiReply(c, id, "delivered", 20s)["status"], "delivered");
+    }
+    sub.reset();
+    broker.stop();
+    ASSERT_TRUE(d.waitRoute(
+        "cloud", [](const json& s) { return s["state"] != "online"; }, 20s))
+        << d.routeStatus("cloud").dump();
+    // Queued while the broker is away.
+    for (int id = kBefore + 1; id <= kBefore + kDuring; ++id) {
+        ASSERT_TRUE(
+            c.send(publishRequest(id, "up/" + std::to_string(id), "m" + std::to_string(id), 1)));
+        ASSERT_EQ(awaitApiReply(c, id, "queued", 20s)["status"], "queued");
+    }
+    broker.restart();
+    Subscriber resumed(pki, broker.port(), "up/#", persistent);
+    for (int id = kBefore + 1; id <= kBefore + kDuring; ++id) {
+        const json del = awaitApiReply(c, id, "delivered", 30s);
+        ASSERT_EQ(del["status"], "delivered") << del.dump() << "\n" << d.log();
+    }
+    ASSERT_TRUE(resumed.waitFor(kDuring, 20s));
+    std::set<std::string> got;
+    for (const auto& m : resumed.messages()) {
+        got.insert(m.topic);
+    }
+    for (int id = kBefore + 1; id <= kBefore + kDuring; ++id) {
+        EXPECT_TRUE(got.contains("up/" + std::to_string(id))) << id;
+    }
+}
+
+TEST_F(ModemBx310x, ThroughTheDaemonAnIntermediateIsRefusedNamingTheRootNeeded) {
+    requireBxPlugin();
+    Mosquitto broker(dir, pki, awsLike());
+    ModemEmulator emu(dir, kModel);
+    Daemon d(dir, bxConfig(dir, emu, broker.port(), pki.dir + "/inter.crt", pki.client_cert,
+                           pki.client_key));
+    std::string error;
+    ASSERT_TRUE(d.waitRoute(
+        "cloud",
+        [&](const json& s) {
+            error = s.dump();
+            return error.find("put the root CA \\\"CN=uplinkd test CA\\\"") != std::string::npos;
+        },
+        30s))
+        << error << "\n"
+        << d.log();
+    EXPECT_NE(error.find("put the root CA \\\"CN=uplinkd test CA\\\""), std::string::npos) << error;
+    EXPECT_EQ(emu.trace().find("AT+KCERTSTORE="), std::string::npos) << emu.trace();
 }
 
 }  // namespace

@@ -63,6 +63,7 @@ struct BxCore : modem_common::DriverCore<BxCore, BxTiming> {
     struct Provisioned {
         bool done = false;
         std::string root_subject;
+        std::optional<CertFacts> root;    ///< the (first) root CA written
         std::optional<CertFacts> client;  ///< the client certificate, when one was written
     } provisioned;
 

@@ -368,7 +368,20 @@ void BxCore::info(std::span<const modem_common::InfoQuery>,
                     for (const auto& s : *stored) {
                         local = local || s.kind == StoredCert::Kind::Local;
                         key_listed = key_listed || s.kind == StoredCert::Kind::Key;
-                        info.store.push_back(storeEntry(s));
+                        auto e = storeEntry(s);
+                        // The module lists only a length: name what uplinkd wrote in slot 0.
+                        const auto& p = c->provisioned;
+                        const std::optional<CertFacts>* wrote =
+                            s.kind == StoredCert::Kind::Root    ? &p.root
+                            : s.kind == StoredCert::Kind::Local ? &p.client
+                                                                : nullptr;
+                        if (e.subject.empty() && s.index == 0 && wrote != nullptr && *wrote) {
+                            e.subject = (*wrote)->subject;
+                            e.not_after = isoTime((*wrote)->not_after);
+                            e.note = "as written by uplinkd; the module lists only its length (" +
+                                     std::to_string(s.length) + " bytes)";
+                        }
+                        info.store.push_back(std::move(e));
                     }
                 }
             }

@@ -78,6 +78,7 @@ void BxCore::provision(const ModemCredentials& creds, StatusDone done) {
     // Local checks first: an intermediate as root, or a key of another certificate, would only
     // show later as a silent close by the broker.
     std::string root_subject;
+    std::optional<CertFacts> root_facts;
     for (const auto& block : *roots) {
         const std::string pem = modem_common::joinLines(block.lines, "\n");
         if (auto st = checkRootCa(pem, "tls.ca_file"); !st) {
@@ -87,6 +88,9 @@ void BxCore::provision(const ModemCredentials& creds, StatusDone done) {
         if (root_subject.empty()) {
             auto f = certFacts(pem, "tls.ca_file");
             root_subject = f ? f->subject : "";
+            if (f) {
+                root_facts = *f;
+            }
         }
     }
     if (creds.cert_pem.empty() != creds.key_pem.empty()) {
@@ -167,7 +171,7 @@ void BxCore::provision(const ModemCredentials& creds, StatusDone done) {
     }
 
     auto want = std::make_shared<std::vector<Expected>>(std::move(expected));
-    auto facts = std::make_shared<Provisioned>(Provisioned{true, root_subject, client});
+    auto facts = std::make_shared<Provisioned>(Provisioned{true, root_subject, root_facts, client});
     provisioned.done = false;
     modem_common::runDataSteps(
         at, std::move(writes), explain, alive(),
