@@ -9,7 +9,7 @@ namespace {
 /// Commands whose parameters are secrets: a PIN, APN credentials, MQTT credentials.
 constexpr std::string_view kSecretCommands[] = {
     "+CPIN",   "+CPIN2",        "+CPWD",    "+CLCK",     "+CGAUTH", "+KCNXCFG",
-    "+QICSGP", "+CMQTTCONNECT", "+QMTCONN", "+KMQTTCFG", "+CNCFG",
+    "+QICSGP", "+CMQTTCONNECT", "+QMTCONN", "+KMQTTCFG", "+CNCFG",  "+SRWSTACFG",
 };
 
 constexpr std::chrono::milliseconds kProbeMin{100};
@@ -58,7 +58,11 @@ class SerialAtChannel::Sink final : public AtParser::Sink {
 };
 
 SerialAtChannel::SerialAtChannel(asio::io_context& loop)
-    : loop_(loop), sink_(std::make_unique<Sink>(*this)), timer_(loop), stall_timer_(loop) {}
+    : loop_(loop),
+      sink_(std::make_unique<Sink>(*this)),
+      timer_(loop),
+      stall_timer_(loop),
+      guard_timer_(loop) {}
 
 SerialAtChannel::~SerialAtChannel() {
     alive_.reset();
@@ -103,7 +107,13 @@ void SerialAtChannel::commandWithData(const std::string& command, const AtDataWr
     Job job;
     job.command = command;
     job.prompt = write.prompt.empty() ? std::string(">") : write.prompt;
-    job.payload = write.payload + write.terminator;
+    if (write.guard.count() > 0 && !write.terminator.empty()) {
+        job.payload = write.payload;
+        job.terminator = write.terminator;
+        job.guard = write.guard;
+    } else {
+        job.payload = write.payload + write.terminator;
+    }
     job.timeout = timeout;
     job.done = std::move(done);
     enqueue(std::move(job), false);
@@ -258,10 +268,30 @@ void SerialAtChannel::complete(Done done, Result<AtResponse> result) {
 }
 
 void SerialAtChannel::onPrompt() {
-    if (current_ && !current_->payload.empty()) {
+    if (!current_) {
+        return;
+    }
+    const size_t sent = current_->payload.size();
+    if (!current_->payload.empty()) {
         send(std::move(current_->payload));
         current_->payload.clear();
     }
+    if (current_->terminator.empty()) {
+        return;
+    }
+    // The guard time counts from when the payload has left at the line's rate (10 bits a byte).
+    const unsigned baud =
+        port_ != nullptr && port_->options().baud > 0 ? port_->options().baud : 115200;
+    const auto on_line = std::chrono::milliseconds(sent * 10 * 1000 / baud + 1);
+    guard_timer_.expires_after(current_->guard + on_line);
+    std::weak_ptr<bool> alive = alive_;
+    guard_timer_.async_wait([this, alive, gen = job_gen_](asio::error_code ec) {
+        if (ec || alive.expired() || gen != job_gen_ || !current_ || current_->terminator.empty()) {
+            return;
+        }
+        send(std::move(current_->terminator));
+        current_->terminator.clear();
+    });
 }
 
 void SerialAtChannel::onDone(AtResponse response, AtParser::Outcome outcome) {

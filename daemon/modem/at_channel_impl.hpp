@@ -77,6 +77,8 @@ class SerialAtChannel final : public AtChannel {
         std::string command;
         std::string prompt;  ///< empty: no payload
         std::string payload;
+        std::string terminator;              ///< sent after `guard` (only when guard > 0)
+        std::chrono::milliseconds guard{0};  ///< silence before the terminator
         std::optional<AtDataRead> read;
         std::chrono::milliseconds timeout{};
         Done done;
@@ -119,6 +121,7 @@ class SerialAtChannel final : public AtChannel {
     uint64_t job_gen_ = 0;  ///< bumped when a command ends: stale timer wake-ups are ignored
     asio::steady_timer timer_;
     asio::steady_timer stall_timer_;  ///< a raw data block that stopped arriving
+    asio::steady_timer guard_timer_;  ///< the silence before a data phase's terminator
     uint64_t stall_gen_ = 0;
     std::chrono::milliseconds stall_timeout_{2000};
     uint64_t boots_ = 0;

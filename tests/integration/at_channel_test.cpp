@@ -271,6 +271,37 @@ TEST_F(AtChannelTest, ConnectThenPayloadAndPattern) {
     EXPECT_EQ(got, "hello" + pattern);
 }
 
+TEST_F(AtChannelTest, GuardTimeKeepsTheLineSilentBeforeTheEscape) {
+    // BX310x data mode ends with "+++" after a guard time: the escape must not follow the
+    // payload at once, or the module takes it as payload.
+    std::string payload;
+    std::string escape;
+    std::chrono::steady_clock::time_point payload_at;
+    std::chrono::steady_clock::time_point escape_at;
+    module_->on_command = [&](const std::string&) {
+        module_->send("\r\nCONNECT\r\n");
+        module_->expectRaw(5, [&](std::string data) {
+            payload = data;
+            payload_at = std::chrono::steady_clock::now();
+            module_->expectRaw(3, [&](std::string esc) {
+                escape = esc;
+                escape_at = std::chrono::steady_clock::now();
+                module_->send("\r\nOK\r\n");
+            });
+        });
+    };
+    AtDataWrite w{"CONNECT", "hello", "+++"};
+    w.guard = 300ms;
+    std::optional<Result<AtResponse>> r;
+    channel_.commandWithData("AT+KCERTSTORE=0,5", w, 5s,
+                             [&](Result<AtResponse> x) { r = std::move(x); });
+    ASSERT_TRUE(runUntil([&] { return r.has_value(); }));
+    ASSERT_TRUE(*r) << r->error().message;
+    EXPECT_EQ(payload, "hello");
+    EXPECT_EQ(escape, "+++");
+    EXPECT_GE(escape_at - payload_at, 250ms) << "the escape came without its guard time";
+}
+
 TEST_F(AtChannelTest, CountedReadKeepsCrLfAndOkInTheData) {
     const std::string data = "ab\r\nOK\r\n\r\nERROR\r\n";
     module_->on_command = [&](const std::string&) {

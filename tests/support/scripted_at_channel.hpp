@@ -33,8 +33,10 @@ class ScriptedAtChannel final : public AtChannel {
         std::optional<std::string> prompt;   ///< commandWithData: expected prompt
         std::optional<std::string> payload;  ///< commandWithData: expected payload
         std::optional<std::string> terminator;  ///< commandWithData: expected terminator
-        std::vector<Urc> urcs_before;           ///< delivered before the final result
-        std::vector<Urc> urcs_after;            ///< delivered after it
+        /// commandWithData: the least guard time expected before the terminator
+        std::optional<std::chrono::milliseconds> guard;
+        std::vector<Urc> urcs_before;  ///< delivered before the final result
+        std::vector<Urc> urcs_after;   ///< delivered after it
 
         Step& line(std::string l);
         Step& ok();
@@ -44,6 +46,7 @@ class ScriptedAtChannel final : public AtChannel {
         Step& expectPrompt(std::string p);
         Step& expectPayload(std::string p);
         Step& expectTerminator(std::string t);
+        Step& expectGuardAtLeast(std::chrono::milliseconds g);
         Step& urcBefore(std::string line);
         Step& urcAfter(std::string line);
         Step& urcAfterWithData(std::string line, std::string bytes);

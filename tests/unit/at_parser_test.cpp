@@ -468,6 +468,7 @@ TEST(AtParser, CommandNamesAndRedaction) {
     EXPECT_EQ(redactAtCommand("AT+CPIN=\"1234\""), "AT+CPIN=…");
     EXPECT_EQ(redactAtCommand("AT+KCNXCFG=1,\"GPRS\",\"apn\",\"user\",\"secret\""), "AT+KCNXCFG=…");
     EXPECT_EQ(redactAtCommand("AT+CGAUTH=1,1,\"u\",\"p\""), "AT+CGAUTH=…");
+    EXPECT_EQ(redactAtCommand("AT+SRWSTACFG=\"net\",\"passphrase\",1"), "AT+SRWSTACFG=…");
     EXPECT_EQ(redactAtCommand("AT+CPIN?"), "AT+CPIN?");
     EXPECT_EQ(redactAtCommand("AT+CSQ"), "AT+CSQ");
 }

@@ -25,3 +25,11 @@ gtest_discover_tests(modem_a76xx_test DISCOVERY_TIMEOUT 30 PROPERTIES LABELS uni
 
 # simcom-a76xx: the module's MQTT client (CMQTT*), in the same executable.
 target_sources(modem_a76xx_test PRIVATE ${CMAKE_CURRENT_LIST_DIR}/modem_a76xx_mqtt_test.cpp)
+
+# sierra-bx310x (BX3105 Wi-Fi, the module's MQTT client)
+add_executable(modem_bx310x_test ${CMAKE_CURRENT_LIST_DIR}/modem_bx310x_test.cpp)
+target_link_libraries(modem_bx310x_test PRIVATE uplinkd_modem_sierra_bx310x_lib
+                      uplinkd_scripted_at_channel GTest::gtest_main asio_standalone
+                      uplinkd_warnings)
+target_compile_definitions(modem_bx310x_test PRIVATE UPLINKD_SOURCE_DIR="${CMAKE_SOURCE_DIR}")
+gtest_discover_tests(modem_bx310x_test DISCOVERY_TIMEOUT 30 PROPERTIES LABELS unit)

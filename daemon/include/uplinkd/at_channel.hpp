@@ -47,6 +47,10 @@ struct AtDataWrite {
     std::string prompt = ">";  ///< what the module sends before it takes the bytes (">", "CONNECT")
     std::string payload;       ///< exactly these bytes are written
     std::string terminator;    ///< written after the payload (HL78 EOF pattern), or empty
+    /// Silence kept on the line between the payload and the terminator, counted from when the
+    /// payload has been sent at the line's rate (an escape such as BX310x "+++" needs a guard
+    /// time before it); zero: the terminator follows the payload at once.
+    std::chrono::milliseconds guard{0};
 };
 
 class AtChannel {
