@@ -38,15 +38,16 @@ struct Driver {
     std::string model;
     std::string ssid;  ///< Wi-Fi modules: the emulator's default access point
     std::string psk;
+    bool sockets = true;  ///< the driver opens module sockets (tls = "local")
     bool module_tls = true;
     bool module_mqtt = false;
 };
 const Driver kDrivers[] = {
-    {"sierra-hl78", "hl78", "", "", true, false},
-    {"simcom-a76xx", "a76xx", "", "", true, true},
-    {"quectel-bg9x", "bg9x", "", "", true, true},
-    {"sierra-bx310x", "bx310x", "uplinkd-ap", "uplinkd-passphrase", false, true},
-    {"st-spwf04s", "spwf04s", "uplinkd-emu", "emulator-pass", true, true},
+    {"sierra-hl78", "hl78", "", "", true, true, false},
+    {"simcom-a76xx", "a76xx", "", "", true, true, true},
+    {"quectel-bg9x", "bg9x", "", "", true, true, true},
+    {"sierra-bx310x", "bx310x", "uplinkd-ap", "uplinkd-passphrase", false, false, true},
+    {"st-spwf04s", "spwf04s", "uplinkd-emu", "emulator-pass", true, true, true},
 };
 
 /// How the route uses the module: "local" (TLS by uplinkd), "modem" (TLS by the module) or
@@ -420,6 +421,11 @@ int main(int argc, char** argv) {
     for (const auto& d : kDrivers) {
         if (!built(d)) {
             std::printf("%-14s (plugin not built)\n", d.name.c_str());
+            continue;
+        }
+        if (!d.sockets) {
+            std::printf("%-14s (no module sockets: the module's MQTT client only)\n",
+                        d.name.c_str());
             continue;
         }
         for (int kind = 0; kind < 2; ++kind) {
