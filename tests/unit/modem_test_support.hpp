@@ -129,7 +129,11 @@ class ModemDriverTest : public ::testing::Test {
 
     asio::io_context loop_;
     ScriptedAtChannel at_{loop_};
-    ModemSettings settings_{"internet.example", "", "", ""};
+    ModemSettings settings_ = [] {
+        ModemSettings s;
+        s.apn = "internet.example";
+        return s;
+    }();
     Timing timing_;
     std::unique_ptr<Driver> driver_;
 };
