@@ -4,6 +4,7 @@
 
 #include "model_a76xx.hpp"
 #include "model_hl78.hpp"
+#include "model_spwf04.hpp"
 
 namespace uplinkd::emulator {
 
@@ -20,6 +21,8 @@ Emulator::Emulator(asio::io_context& io, EmulatorConfig cfg)
     opts.max_sessions = cfg_.max_sessions;
     if (cfg_.model == "a76xx") {
         modem_ = std::make_unique<A76xxModel>(io_, port_, certs_, log_, opts);
+    } else if (cfg_.model == "spwf04s") {
+        modem_ = std::make_unique<Spwf04Model>(io_, port_, certs_, log_, opts);
     } else {
         modem_ = std::make_unique<Hl78Model>(io_, port_, certs_, log_, opts);
     }
@@ -30,7 +33,7 @@ Emulator::~Emulator() {
 }
 
 std::string Emulator::start() {
-    if (cfg_.model != "hl78" && cfg_.model != "a76xx") {
+    if (cfg_.model != "hl78" && cfg_.model != "a76xx" && cfg_.model != "spwf04s") {
         return "unknown model '" + cfg_.model + "'";
     }
     if (!cfg_.log.empty() && !log_.open(cfg_.log)) {
@@ -196,6 +199,9 @@ std::string Emulator::control(const std::string& line) {
     }
     if (cmd.empty()) {
         return "error empty command";
+    }
+    if (auto reply = modem_->modelControl(line)) {
+        return *reply;
     }
     return "error unknown command '" + line + "'";
 }

@@ -15,7 +15,7 @@ namespace uplinkd::emulator {
 
 /// Command-line settings.
 struct EmulatorConfig {
-    std::string model = "hl78";  ///< "hl78" or "a76xx"
+    std::string model = "hl78";  ///< "hl78", "a76xx" or "spwf04s"
     std::string variant;
     std::string link;
     std::string control;

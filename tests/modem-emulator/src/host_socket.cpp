@@ -144,6 +144,8 @@ void HostSocket::startTls(std::shared_ptr<HostSocket> self) {
     X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
     if (tls_opts_.ignore_time) {
         X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_NO_CHECK_TIME);
+    } else if (tls_opts_.verify_time) {
+        X509_VERIFY_PARAM_set_time(param, static_cast<time_t>(*tls_opts_.verify_time));
     }
     if (tls_opts_.verify_server && tls_opts_.check_host) {
         std::error_code ec;

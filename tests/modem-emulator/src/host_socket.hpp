@@ -24,6 +24,7 @@ struct TlsOptions {
     std::string client_cert_pem;            ///< optional client certificate (chain)
     std::string client_key_pem;             ///< its private key
     bool ignore_time = false;               ///< do not check validity dates
+    std::optional<int64_t> verify_time;     ///< check the dates at this time (the module's clock)
     int min_version = 0;                    ///< TLS1_x_VERSION or 0 (library default)
     int max_version = 0;
 };

@@ -20,7 +20,7 @@ int main(int argc, char** argv) {
         "uplinkd-modem-emulator: a pseudo-terminal that answers AT commands like a Sierra "
         "HL78xx or a SIMCom A76xx module and opens real TCP/TLS connections on the host."};
     app.add_option("--model", cfg.model, "Module to emulate")
-        ->check(CLI::IsMember({"hl78", "a76xx"}))
+        ->check(CLI::IsMember({"hl78", "a76xx", "spwf04s"}))
         ->capture_default_str();
     app.add_option("--variant", cfg.variant,
                    "Model name reported by AT+CGMM/ATI (default HL7802 / A7670E-LASE)");

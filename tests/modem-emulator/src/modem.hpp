@@ -39,7 +39,7 @@ struct ModemOptions {
 /// A command's final result: OK, ERROR, +CME ERROR: <code>, or Pending (a data phase runs and
 /// its completion decides).
 struct Final {
-    enum class Kind { Ok, Error, Cme, Pending };
+    enum class Kind { Ok, Error, Cme, Pending, Deferred };
     Kind kind = Kind::Ok;
     int code = 0;
 
@@ -47,6 +47,9 @@ struct Final {
     static Final error() { return {Kind::Error, 0}; }
     static Final cme(int code) { return {Kind::Cme, code}; }
     static Final pending() { return {Kind::Pending, 0}; }
+    /// The command waits for something (a connect): no final result yet, URCs stay held and
+    /// further input waits until the model calls finishDeferred().
+    static Final deferred() { return {Kind::Deferred, 0}; }
 };
 
 /// The AT engine of an emulated module, base of the models; loop-bound (single thread).
@@ -87,6 +90,8 @@ class Modem {
     void setSignal(int rssi);
     /// Closes every host connection as if the far end had: remote-close URCs follow.
     virtual void dropLinks() = 0;
+    /// A model-specific control command (`line` as typed); nullopt when the model has none.
+    virtual std::optional<std::string> modelControl(const std::string& line);
 
     virtual const char* modelName() const = 0;
     /// Status for the control socket (model, power, counters, sockets, certificates).
@@ -130,6 +135,19 @@ class Modem {
     virtual std::string cmeText(int code) const;
     /// Model part of `status`.
     virtual void addStatus(nlohmann::json& j) const = 0;
+    /// The text of a final result line (default: OK, ERROR, +CME ERROR per AT+CMEE).
+    virtual std::string finalText(const Final& f) const;
+    /// Splits a command line (after "AT"); default: 27.007 syntax (parseCommandLine).
+    virtual std::optional<std::vector<AtCommand>> parseLine(const std::string& body) const;
+    /// The command line as written to the trace (a model may hide secrets); default as is.
+    virtual std::string traceText(const std::string& body) const;
+    /// Runs after the boot URCs were sent (auto-join, ...).
+    virtual void onBooted() {}
+    /// Ends a command that returned Final::deferred(); stalled input is then processed.
+    void finishDeferred(Final f);
+    bool deferredPending() const { return awaiting_; }
+    /// Removes every registered command (a model without the 27.007 basics).
+    void clearCommands() { commands_.clear(); }
 
     /// Sends +CREG/+CGREG/+CEREG URCs for the current registration, per their report modes.
     void reportRegistration();
@@ -192,6 +210,8 @@ class Modem {
     PhaseDone phase_done_;
     asio::steady_timer trailer_timer_;
     bool executing_ = false;
+    bool awaiting_ = false;      ///< a command returned Final::deferred() and is not finished
+    std::string stalled_input_;  ///< input that arrived meanwhile
     bool swallow_ctrlz_ = false;
     std::deque<Out> held_;  ///< URCs held while busy
     std::deque<Out> own_;   ///< URCs of the running command
