@@ -112,7 +112,9 @@ TEST(SpwfParsers, ErrorsAndEventsInPlainWordsWithTheFix) {
                     std::vector<ExplainCase>{
                         {"AT-S.ERROR:44:Network not ready", {"not associated", "psk_file"}},
                         {"AT-S.ERROR:74:Socket timeout", {"timed out", "host and port"}},
-                        {"AT-S.ERROR:76:x", {"socket", "new connection"}},
+                        {"AT-S.ERROR:76:x", {"TLS", "root CA"}},
+                        {"+WIND:40:WiFi Deauthentication:15", {"passphrase"}},
+                        {"+WIND:41:WiFi Join Failed:No AP found", {"SSID"}},
                         {"AT-S.ERROR:77:Pending data", {"not read", "closes it again"}},
                         {"AT-S.ERROR:111:Request failed", {"request failed"}},
                         {"AT-S.ERROR:12:Something", {"error 12", "Something"}},
@@ -322,6 +324,15 @@ TEST_F(SpwfDriverTest, NotJoiningFailsInPlainWordsWithoutThePassphrase) {
     EXPECT_EQ(st.error().message.find(kPsk), std::string::npos);
 }
 
+TEST_F(SpwfDriverTest, AWrongPassphraseEndsTheJoinAtOnce) {
+    scriptStart().urcAfter("+WIND:40:WiFi Deauthentication:15");
+    const Status st = start();
+    ASSERT_FALSE(st);
+    EXPECT_EQ(st.error().code, "wifi_join");
+    EXPECT_NE(st.error().message.find("psk_file"), std::string::npos) << st.error().message;
+    EXPECT_EQ(st.error().message.find(kPsk), std::string::npos);
+}
+
 TEST_F(SpwfDriverTest, ARefusedSettingNamesTheSettingNotItsValue) {
     at_.expect("AT+S.SCFG=console_echo,0");
     at_.expect("AT+S.SCFG=console_wind_off_low,0");
@@ -454,7 +465,7 @@ TEST_F(SpwfDriverTest, ProvisionRefusesAnIntermediateBeforeUploading) {
 TEST_F(SpwfDriverTest, ProvisionWritesTheExactPemBytesAndListsThemBack) {
     const Chain& c = chain();
     const std::string root = c.root;  // openssl writes LF line ends: sent as they are
-    at_.expect("AT+S.TLSCERT=content,2");
+    at_.expect("AT+S.TLSCERT=clean,all");
     at_.expect("AT+S.TLSCERT=ca," + std::to_string(root.size()))
         .expectImmediate()
         .expectPayload(root);
@@ -465,13 +476,13 @@ TEST_F(SpwfDriverTest, ProvisionWritesTheExactPemBytesAndListsThemBack) {
         .expectImmediate()
         .expectPayload(c.client_key);
     at_.expect("AT+S.TLSCERT=content,1")
-        .line("AT-S.Var:ca=" + std::to_string(root.size()))
-        .line("AT-S.Var:cert=" + std::to_string(c.client.size()))
-        .line("AT-S.Var:key=" + std::to_string(c.client_key.size()));
+        .line("AT-S.Var:tlscert_ca=" + std::to_string(root.size()))
+        .line("AT-S.Var:tlscert_cert=" + std::to_string(c.client.size()))
+        .line("AT-S.Var:tlscert_key=" + std::to_string(c.client_key.size()));
     EXPECT_TRUE(provision({root, c.client, c.client_key}));
 
     // A listing without the CA: the write did not take.
-    at_.expect("AT+S.TLSCERT=content,2");
+    at_.expect("AT+S.TLSCERT=clean,all");
     at_.expect("AT+S.TLSCERT=ca," + std::to_string(root.size())).expectImmediate();
     at_.expect("AT+S.TLSCERT=content,1").line("AT-S.Var:cert=10");
     auto st = provision({root, "", ""});
@@ -482,7 +493,7 @@ TEST_F(SpwfDriverTest, ProvisionWritesTheExactPemBytesAndListsThemBack) {
 TEST_F(SpwfDriverTest, InfoShowsTheNetworkTheModuleAndItsStore) {
     scriptStart().urcAfter("+WIND:24:WiFi Up:1:192.168.1.50");
     ASSERT_TRUE(start());
-    at_.expect("AT+S.STS")
+    at_.expect("AT+S.GCFG")
         .line("AT-S.Var:version=1.1.0")
         .line("AT-S.Var:wifi_ssid=plant-wifi")
         .line("AT-S.Var:wifi_rssi=-57")
@@ -503,7 +514,7 @@ TEST_F(SpwfDriverTest, InfoShowsTheNetworkTheModuleAndItsStore) {
 
     // Network lost: the association says so.
     EXPECT_TRUE(at_.injectUrc("+WIND:33:WiFi Network Lost"));
-    at_.expect("AT+S.STS").error("AT-S.ERROR:1:Command not found");
+    at_.expect("AT+S.GCFG").error("AT-S.ERROR:1:Command not found");
     at_.expect("AT+S.GCFG=ip_ipaddr").line("AT-S.Var:ip_ipaddr=0.0.0.0");
     at_.expect("AT+S.TLSCERT=content,1");
     i = info();

@@ -41,6 +41,8 @@ enum WindCode : int {
     kWindHardFault = 8,
     kWindWifiUp = 24,
     kWindHwStarted = 32,
+    kWindDeauthentication = 40,
+    kWindJoinFailed = 41,
     kWindNetworkLost = 33,
     kWindPendingData = 55,
     kWindSocketClosed = 58,
@@ -80,7 +82,7 @@ inline constexpr AtStep kWifiOff = {"AT+S.WIFI=0", 5s, StepPolicy::Optional};
 inline constexpr AtStep kWifiOn = {"AT+S.WIFI=1", 5s, StepPolicy::Required};
 
 /// Empties the TLS credential store before provisioning (the option is UNCONFIRMED: README).
-inline constexpr AtStep kTlsCleanStore = {"AT+S.TLSCERT=content,2", 5s, StepPolicy::Optional};
+inline constexpr AtStep kTlsCleanStore = {"AT+S.TLSCERT=clean,all", 5s, StepPolicy::Optional};
 /// Lists the stored TLS credentials.
 inline constexpr std::string_view kTlsListStore = "AT+S.TLSCERT=content,1";
 

@@ -74,7 +74,7 @@ Error connectError(const Error& channel_error, const ModemSocketRequest& req) {
 
 // ---- info ---------------------------------------------------------------------------------------
 
-/// AT-S.Var lines of AT+S.STS / AT+S.GCFG: the names the driver knows fill ModemInfo.
+/// AT-S.Var lines of AT+S.GCFG: the names the driver knows fill ModemInfo.
 void applyVars(const Result<AtResponse>& answer, ModemInfo& info) {
     if (!answer) {
         return;
@@ -125,7 +125,7 @@ void applyStore(const Result<AtResponse>& answer, ModemInfo& info) {
 }
 
 constexpr InfoQuery kInfoQueries[] = {
-    {"AT+S.STS", 5s, &applyVars},
+    {"AT+S.GCFG", 5s, &applyVars},
     {"AT+S.GCFG=ip_ipaddr", 2s, &applyVars},
     {kTlsListStore, 5s, &applyStore},
 };
@@ -380,16 +380,24 @@ void SpwfCore::startWifi(uint64_t gen) {
 void SpwfCore::waitWifiUp(uint64_t gen) {
     wifi_up = false;
     wifi_lost.clear();
+    // WiFi Up, or the module's own word that the join failed (deauthentication, no AP found).
     modem_common::commandThenUrc(
-        loop, at, urcs, modem_common::toCommandStep(kWifiOn), {"+WIND:24:"}, timing.wifi_up,
-        explain, [w = weak_from_this(), gen](Result<std::string> r) {
+        loop, at, urcs, modem_common::toCommandStep(kWifiOn),
+        {"+WIND:24:", "+WIND:40:", "+WIND:41:"}, timing.wifi_up, explain,
+        [w = weak_from_this(), gen](Result<std::string> r) {
             auto c = w.lock();
             if (!c || !c->current(gen)) {
                 return;
             }
-            if (r) {
+            if (r && r->starts_with("+WIND:24:")) {
                 c->onWind(*r);  // state: up, with its address
                 c->finishStart(gen, okStatus());
+                return;
+            }
+            if (r) {
+                c->finishStart(gen,
+                               fail("wifi_join", "the module did not join the Wi-Fi network \"" +
+                                                     c->settings.ssid + "\": " + explainLine(*r)));
                 return;
             }
             if (r.error().code != "timeout") {

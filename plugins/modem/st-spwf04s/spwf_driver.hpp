@@ -40,7 +40,7 @@ class SpwfDriver final : public modem_common::DriverFront {
 
 /// The plugin's ModemPluginApi::create: checks the Wi-Fi settings, then makes a driver.
 Result<ModemDriverPtr> create(asio::io_context& loop, AtChannel& at, const ModemSettings& settings);
-/// The modules this plugin drives (ATI / AT+S.STS answers).
+/// The modules this plugin drives (answers containing "SPWF04").
 const ModemMatch& match();
 const PluginDescriptor* descriptor();
 

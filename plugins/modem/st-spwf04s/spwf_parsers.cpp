@@ -61,8 +61,9 @@ constexpr CodeWords kErrorWords[] = {
      "the socket connection timed out in the module: the host did not answer (check the broker "
      "host and port, and that the Wi-Fi network lets the connection out)"},
     {76,
-     "the module refused the socket operation (the socket id is not open, or the socket is "
-     "already closed): uplinkd opens a new connection"},
+     "the socket or TLS connection failed in the module (code 76; the sources do not give its "
+     "exact meaning, the module's own text follows): check the broker host and port and, for "
+     "TLS, that tls.ca_file holds the root CA of the broker's chain"},
     {77,
      "pending data: the socket still holds bytes that were not read; uplinkd reads them and "
      "closes it again"},
@@ -83,6 +84,12 @@ constexpr CodeWords kWindWords[] = {
      "firmware or check the supply voltage"},
     {24, "the module joined the Wi-Fi network and has an IP address"},
     {32, "the module's Wi-Fi hardware started (after power-on or a reset)"},
+    {40,
+     "the access point refused the module (deauthentication): the passphrase in psk_file is "
+     "wrong, or the access point does not use WPA2-Personal"},
+    {41,
+     "joining the Wi-Fi network failed: no access point with this SSID is in range (check "
+     "ssid and the access point)"},
     {33,
      "Wi-Fi network lost: the access point went away or dropped the module (signal, or a "
      "changed passphrase); check the access point, its range and psk_file"},
