@@ -64,6 +64,12 @@ int runStatus(ApiClient& c, const std::string& route, bool as_json) {
         if (!rt["stream"].get<std::string>().empty()) {
             std::cout << "  connection  " << rt["stream"].get<std::string>() << "\n";
         }
+        if (rt.value("mqtt", std::string("uplinkd")) == "modem") {
+            std::cout << "  mqtt        by the module's own client\n";
+        }
+        if (!rt.value("delivery_note", std::string()).empty()) {
+            std::cout << "  delivered   " << rt["delivery_note"].get<std::string>() << "\n";
+        }
         if (!rt["last_error"].get<std::string>().empty()) {
             std::cout << "  last error  " << rt["last_error"].get<std::string>() << "\n";
         }

@@ -399,6 +399,8 @@ Result<nlohmann::json> Daemon::status(const std::string& route) {
                        {"broker", s.broker},
                        {"uplink", s.uplink},
                        {"stream", s.stream},
+                       {"mqtt", s.mqtt},
+                       {"delivery_note", s.delivery_note},
                        {"last_error", s.last_error},
                        {"last_error_code", s.last_error_code},
                        {"next_retry_ms", s.next_retry_ms},

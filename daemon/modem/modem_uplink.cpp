@@ -11,6 +11,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "tls/cert_check.hpp"
 #include "uplinkd/log.hpp"
 
 namespace uplinkd {
@@ -38,29 +39,6 @@ std::string sha256Hex(const std::string& data) {
         out.push_back(hex[md[i] >> 4]);
         out.push_back(hex[md[i] & 15]);
     }
-    return out;
-}
-
-/// "CN=uplinkd test CA" for the first certificate in `pem`, empty when it does not parse.
-std::string subjectOf(const std::string& pem) {
-    BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
-    if (bio == nullptr) {
-        return {};
-    }
-    X509* cert = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr);
-    BIO_free(bio);
-    if (cert == nullptr) {
-        return {};
-    }
-    std::string out;
-    if (BIO* mem = BIO_new(BIO_s_mem())) {
-        X509_NAME_print_ex(mem, X509_get_subject_name(cert), 0, XN_FLAG_RFC2253);
-        char* data = nullptr;
-        const long n = BIO_get_mem_data(mem, &data);
-        out.assign(data, static_cast<size_t>(n));
-        BIO_free(mem);
-    }
-    X509_free(cert);
     return out;
 }
 
@@ -293,36 +271,18 @@ void ModemUplink::startTls(const std::string& host, uint16_t port, const TlsOpti
                                          " or a port that needs no ALPN"));
         return;
     }
-    if (tls.ca_file.empty()) {
-        fail(std::move(handler), makeError("tls_config",
-                                           "tls = \"modem\" needs tls.ca_file: the module has no "
-                                           "trust store of its own; give the root CA of the "
-                                           "broker's certificate chain"));
+    auto loaded = credentialsFor(tls);
+    if (!loaded) {
+        fail(std::move(handler), loaded.error());
         return;
     }
-    ModemCredentials creds;
-    auto ca = readPem(tls.ca_file, "ca_file");
-    if (!ca) {
-        fail(std::move(handler), ca.error());
-        return;
-    }
-    creds.ca_pem = std::move(*ca);
-    if (!tls.cert_file.empty()) {
-        auto cert = readPem(tls.cert_file, "cert_file");
-        auto key = readPem(tls.key_file, "key_file");
-        if (!cert || !key) {
-            fail(std::move(handler), cert ? key.error() : cert.error());
-            return;
-        }
-        creds.cert_pem = std::move(*cert);
-        creds.key_pem = std::move(*key);
-    }
+    ModemCredentials creds = std::move(*loaded);
     ModemSocketRequest req;
     req.host = host;
     req.port = port;
     req.tls = true;
     req.server_name = tls.server_name.empty() ? host : tls.server_name;
-    const std::string ca_subject = subjectOf(creds.ca_pem);
+    const std::string ca_subject = certificateSubject(creds.ca_pem);
     const std::string ca_file = tls.ca_file;
     // Name the CA the module needs when it refuses the server's certificate.
     auto with_ca = [this, ca_subject, ca_file](ConnectHandler h) {
@@ -340,26 +300,122 @@ void ModemUplink::startTls(const std::string& host, uint16_t port, const TlsOpti
             h(std::move(r));
         };
     };
+    std::weak_ptr<bool> alive = alive_;
+    provisionIfChanged(
+        creds, ca_file,
+        [this, alive, req, with_ca, handler = std::move(handler)](Status st) mutable {
+            if (alive.expired()) {
+                return;
+            }
+            if (!st) {
+                handler(Failure{st.error()});
+                return;
+            }
+            open(req, with_ca(std::move(handler)));
+        });
+}
+
+Result<ModemCredentials> ModemUplink::credentialsFor(const TlsOptions& tls) const {
+    if (tls.ca_file.empty()) {
+        return uplinkd::fail("tls_config",
+                             "the module does TLS here and needs tls.ca_file: it has no trust "
+                             "store of its own; give the root CA of the broker's certificate "
+                             "chain");
+    }
+    ModemCredentials creds;
+    auto ca = readPem(tls.ca_file, "ca_file");
+    if (!ca) {
+        return ca.failure();
+    }
+    creds.ca_pem = std::move(*ca);
+    // Mistakes that the module would only show as an opaque refusal, found before the upload.
+    if (auto st = checkRootCa(creds.ca_pem, tls.ca_file); !st) {
+        return st.failure();
+    }
+    if (!tls.cert_file.empty()) {
+        auto cert = readPem(tls.cert_file, "cert_file");
+        auto key = readPem(tls.key_file, "key_file");
+        if (!cert || !key) {
+            return Failure{cert ? key.error() : cert.error()};
+        }
+        creds.cert_pem = std::move(*cert);
+        creds.key_pem = std::move(*key);
+        if (auto st = checkKeyMatches(creds.cert_pem, creds.key_pem, tls.cert_file, tls.key_file);
+            !st) {
+            return st.failure();
+        }
+    }
+    return creds;
+}
+
+void ModemUplink::provisionIfChanged(const ModemCredentials& creds, const std::string& ca_file,
+                                     ModemDriver::StatusDone done) {
     const std::string hash = sha256Hex(creds.ca_pem + '\0' + creds.cert_pem + '\0' + creds.key_pem);
     if (hash == provisioned_) {
-        open(req, with_ca(std::move(handler)));
+        done({});
         return;
     }
     std::weak_ptr<bool> alive = alive_;
-    driver_->provision(creds, [this, alive, hash, req, ca_file, with_ca,
-                               handler = std::move(handler)](Status st) mutable {
+    driver_->provision(creds, [this, alive, hash, ca_file, done = std::move(done)](Status st) {
         if (alive.expired()) {
             return;
         }
         if (!st) {
-            handler(Failure{
+            done(Failure{
                 explain(st.error())
                     .withContext("writing the certificates from " + ca_file + " into the module")});
             return;
         }
         provisioned_ = hash;
-        open(req, with_ca(std::move(handler)));
+        done({});
     });
+}
+
+void ModemUplink::openMqtt(const std::optional<TlsOptions>& tls,
+                           std::function<void(Result<ModemMqtt*>)> handler) {
+    auto answer = [this, handler](Result<ModemMqtt*> r) {
+        asio::post(loop_, [handler, r = std::move(r)]() mutable { handler(std::move(r)); });
+    };
+    if (auto st = usable(); !st) {
+        answer(Failure{st.error()});
+        return;
+    }
+    ModemMqtt* client = driver_->mqtt();
+    if (client == nullptr) {
+        answer(uplinkd::fail("mqtt_unsupported", "the " + config_.driver +
+                                                     " driver has no MQTT client of the module; "
+                                                     "use mqtt = \"uplinkd\""));
+        return;
+    }
+    if (!tls) {
+        answer(client);
+        return;
+    }
+    if (!tls->alpn.empty()) {
+        // Sent by modules that can; the others connect without it (documented per plugin).
+        logDebug("uplink " + config_.name + ": ALPN " + tls->alpn.front() +
+                 " is left to the module's MQTT client");
+    }
+    auto creds = credentialsFor(*tls);
+    if (!creds) {
+        answer(creds.failure());
+        return;
+    }
+    std::weak_ptr<bool> alive = alive_;
+    provisionIfChanged(*creds, tls->ca_file, [alive, client, answer](Status st) {
+        if (alive.expired()) {
+            return;
+        }
+        if (!st) {
+            answer(Failure{st.error()});
+            return;
+        }
+        answer(client);
+    });
+}
+
+const ModemMqtt* ModemUplink::moduleMqtt() const {
+    return driver_ ? driver_->mqtt() : nullptr;
 }
 
 void ModemUplink::info(std::function<void(Result<nlohmann::json>)> done) {

@@ -38,6 +38,9 @@ class ModemUplink final : public Uplink {
     bool offloadsTls() const override { return config_.tls == "modem"; }
     void connectTls(const std::string& host, uint16_t port, const TlsOptions& tls,
                     ConnectHandler handler) override;
+    void openMqtt(const std::optional<TlsOptions>& tls,
+                  std::function<void(Result<ModemMqtt*>)> handler) override;
+    const ModemMqtt* moduleMqtt() const override;
     const std::string& name() const override { return config_.name; }
     std::string describe() const override;
 
@@ -62,6 +65,12 @@ class ModemUplink final : public Uplink {
     void nextTls();
     void startTls(const std::string& host, uint16_t port, const TlsOptions& tls,
                   ConnectHandler handler);
+    /// The route's certificate files for the module, checked (a root CA; the key of the
+    /// certificate) before anything is written.
+    Result<ModemCredentials> credentialsFor(const TlsOptions& tls) const;
+    /// Writes `creds` into the module's store unless they are there already.
+    void provisionIfChanged(const ModemCredentials& creds, const std::string& ca_file,
+                            ModemDriver::StatusDone done);
     /// The driver's words for a module error, added to the error.
     Error explain(const Error& error) const;
     void fail(ConnectHandler handler, Error error);

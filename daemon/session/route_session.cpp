@@ -1,27 +1,17 @@
 #include "session/route_session.hpp"
 
-#include <mqtt/message.h>
-
 #include <algorithm>
 #include <cstdio>
 #include <deque>
 
 #include "session/backoff.hpp"
-#include "session/paho_client.hpp"
-#include "tls/tls_session.hpp"
-#include "tunnel/tunnel.hpp"
+#include "session/modem_mqtt_session.hpp"
+#include "session/paho_session.hpp"
 #include "uplinkd/log.hpp"
 
 namespace uplinkd {
 
 namespace {
-
-std::string brokerUri(const BrokerEndpoint& ep) {
-    // The port is always written: Paho's proxy code assumes 8080 otherwise.
-    std::string uri =
-        (ep.websocket_path.empty() ? "tcp://" : "ws://") + ep.host + ":" + std::to_string(ep.port);
-    return uri + ep.websocket_path;
-}
 
 /// Why a broker refuses a PUBLISH, by MQTT 5 PUBACK reason code (MQTT 5.0 §3.4.2.1).
 struct PubackReason {
@@ -52,6 +42,18 @@ std::string describePuback(int code) {
     return std::string("the broker refused it: PUBACK reason code ") + hex + " (" + meaning + ")";
 }
 
+/// The message as the session sends it: the cloud's topic and properties.
+MqttSession::Outgoing outgoing(const Message& msg, const CloudPublish& mapped) {
+    MqttSession::Outgoing o;
+    o.seq = msg.seq;
+    o.topic = mapped.topic;
+    o.payload = msg.payload;
+    o.qos = msg.qos;
+    o.retain = msg.retain;
+    o.user_properties = mapped.user_properties;
+    return o;
+}
+
 /// A connection loss counts against the oldest unacknowledged message only when it came this
 /// soon after that message was sent: a broker that refuses a packet closes at once.
 constexpr auto kCulpritWindow = std::chrono::seconds(10);
@@ -78,22 +80,6 @@ const char* routeStateName(RouteState s) {
     return "?";
 }
 
-/// Carries Paho's callbacks (on Paho's threads) into the loop, tagged with the attempt number.
-struct RouteSession::PahoBridge {
-    asio::io_context& loop;
-    std::weak_ptr<bool> alive;
-    RouteSession* session;
-
-    template <typename F>
-    void post(F&& f) {
-        asio::post(loop, [alive = alive, f = std::forward<F>(f)]() mutable {
-            if (!alive.expired()) {
-                f();
-            }
-        });
-    }
-};
-
 RouteSession::RouteSession(asio::io_context& loop, RouteConfig config, Spool& spool, Tunnel& tunnel,
                            std::vector<Uplink*> uplinks, Events events, PahoWorker& paho)
     : loop_(loop),
@@ -111,8 +97,8 @@ RouteSession::RouteSession(asio::io_context& loop, RouteConfig config, Spool& sp
     counters_.cloud = config_.cloud_type;
     const BrokerEndpoint ep = config_.cloud->endpoint();
     counters_.broker = ep.host + ":" + std::to_string(ep.port);
+    counters_.mqtt = config_.mqtt;
     spool_.configureRoute(config_.name, config_.spool);
-    bridge_ = std::make_shared<PahoBridge>(PahoBridge{loop_, alive_, this});
 }
 
 RouteSession::~RouteSession() {
@@ -133,8 +119,11 @@ void RouteSession::setState(RouteState s) {
 RouteStatus RouteSession::status() const {
     RouteStatus s = counters_;
     s.state = state_;
-    s.uplink = current_uplink_;
-    s.stream = state_ == RouteState::Online ? stream_desc_ : "";
+    if (session_) {
+        s.uplink = session_->uplinkDescription();
+        s.stream = state_ == RouteState::Online ? session_->streamDescription() : "";
+        s.delivery_note = session_->deliveryNote();
+    }
     s.last_error = last_error_.message;
     s.last_error_code = last_error_.code;
     s.in_flight = inflight_.size();
@@ -147,73 +136,47 @@ RouteStatus RouteSession::status() const {
     return s;
 }
 
+MqttSession::Callbacks RouteSession::sessionCallbacks() {
+    // The session calls these on the loop; a callback of an attempt given up is ignored.
+    MqttSession::Callbacks cb;
+    cb.progress = [this](RouteState s) {
+        if (state_ != RouteState::Stopped && state_ != RouteState::Backoff) {
+            setState(s);
+        }
+    };
+    cb.connected = [this] { onConnected(gen_); };
+    cb.connect_failed = [this](Error e, bool refused) { onConnectFailed(gen_, e, refused); };
+    cb.lost = [this](Error e) { onConnectionLost(gen_, e); };
+    cb.message = [this](std::string topic, std::string payload, int qos, bool retain,
+                        Properties props) {
+        onMessage(gen_, std::move(topic), std::move(payload), qos, retain, std::move(props));
+    };
+    cb.published = [this](uint64_t seq, bool ok, int reason) {
+        onPublished(gen_, seq, ok, reason);
+    };
+    cb.batch_done = [this](size_t taken, std::string why) { onBatchDone(gen_, taken, why); };
+    cb.setup_failed = [this](std::string message) { onSetupFailed(message); };
+    return cb;
+}
+
 void RouteSession::start() {
-    const BrokerEndpoint ep = config_.cloud->endpoint();
-    if (ep.tls) {
-        TlsOptions o;
-        o.server_name = config_.tls.server_name.empty() ? (ep.sni.empty() ? ep.host : ep.sni)
-                                                        : config_.tls.server_name;
-        o.alpn = config_.tls.alpn.empty() ? ep.alpn : config_.tls.alpn;
-        o.ca_file = config_.tls.ca_file;
-        o.cert_file = config_.tls.cert_file;
-        o.key_file = config_.tls.key_file;
-        o.ciphers_tls12 = config_.tls.ciphers_tls12;
-        auto ctx = TlsContext::create(o);
-        if (!ctx) {
+    if (config_.mqtt == "modem") {
+        // The configuration allows this only with exactly one modem uplink.
+        session_ = std::make_unique<ModemMqttSession>(loop_, config_, *uplinks_.front(),
+                                                      sessionCallbacks());
+    } else {
+        auto s = PahoSession::create(loop_, config_, tunnel_, uplinks_, paho_worker_,
+                                     sessionCallbacks());
+        if (!s) {
             // A bad certificate file will not fix itself: report and wait for a reload.
-            last_error_ = ctx.error();
-            logError("route " + config_.name + ": " + ctx.error().message +
+            last_error_ = s.error();
+            logError("route " + config_.name + ": " + s.error().message +
                      "; not connecting until the configuration is fixed");
             setState(RouteState::Stopped);
             return;
         }
-        tls_ = *ctx;
+        session_ = std::move(s.value());
     }
-    auto creds = config_.cloud->credentials(std::chrono::system_clock::now());
-    const std::string client_id = creds ? creds->client_id : config_.name;
-    // Paho calls these on its own threads (or on the Paho worker): they only post into the loop.
-    auto bridge = bridge_;
-    PahoClient::Callbacks cb;
-    cb.connect_done = [bridge](uint64_t gen, bool ok, int code, std::string msg) {
-        bridge->post([bridge, gen, ok, code, msg = std::move(msg)] {
-            if (ok) {
-                bridge->session->onConnected(gen);
-            } else {
-                bridge->session->onConnectFailed(gen, code, msg);
-            }
-        });
-    };
-    cb.connection_lost = [bridge](std::string cause) {
-        bridge->post([bridge, cause = std::move(cause)] {
-            bridge->session->onConnectionLost(bridge->session->gen_, cause);
-        });
-    };
-    cb.message = [bridge](std::string topic, std::string payload, int qos, bool retain,
-                          Properties props) {
-        bridge->post([bridge, topic = std::move(topic), payload = std::move(payload), qos, retain,
-                      props = std::move(props)]() mutable {
-            bridge->session->onMessage(bridge->session->gen_, std::move(topic), std::move(payload),
-                                       qos, retain, std::move(props));
-        });
-    };
-    cb.published = [bridge](uint64_t gen, uint64_t seq, bool ok, int reason) {
-        bridge->post(
-            [bridge, gen, seq, ok, reason] { bridge->session->onPublished(gen, seq, ok, reason); });
-    };
-    cb.batch_done = [bridge](uint64_t gen, size_t taken, std::string why) {
-        bridge->post([bridge, gen, taken, why = std::move(why)] {
-            bridge->session->onBatchDone(gen, taken, why);
-        });
-    };
-    cb.setup_failed = [bridge](std::string message) {
-        bridge->post(
-            [bridge, message = std::move(message)] { bridge->session->onSetupFailed(message); });
-    };
-    cb.subscribe_failed = [route = config_.name](std::string message) {
-        logWarning("route " + route + ": " + message);
-    };
-    paho_ = std::make_unique<PahoClient>(paho_worker_, brokerUri(ep), client_id,
-                                         config_.cloud->mqttVersion() == 5, std::move(cb));
     dial();
 }
 
@@ -228,19 +191,17 @@ void RouteSession::onSetupFailed(const std::string& message) {
 
 void RouteSession::stop() {
     ++gen_;
-    handshaking_.reset();
     retry_timer_.cancel();
     connect_timer_.cancel();
     renew_timer_.cancel();
-    tunnel_.withdraw(config_.name);
     pump_timer_.cancel();
     unsent_.clear();
     handing_.clear();
-    paho_refused_ = false;
+    session_refused_ = false;
     spool_.releaseLeases(config_.name);
     inflight_.clear();
-    // Queues the disconnect and the client's destruction on the Paho worker; nothing waits.
-    paho_.reset();
+    // A Paho session queues its disconnect and destruction on the Paho worker; nothing waits.
+    session_.reset();
     if (alive_) {
         setState(RouteState::Stopped);
     }
@@ -248,7 +209,6 @@ void RouteSession::stop() {
 
 void RouteSession::dial() {
     ++gen_;
-    transport_error_.reset();
     setState(RouteState::Dialing);
     connect_timer_.expires_after(std::chrono::milliseconds(config_.delivery.connect_timeout_ms));
     std::weak_ptr<bool> alive = alive_;
@@ -256,102 +216,20 @@ void RouteSession::dial() {
         if (ec || alive.expired() || gen != gen_ || state_ == RouteState::Online) {
             return;
         }
-        tunnel_.withdraw(config_.name);
         fail(makeError("timeout", std::string("no connection after ") +
                                       std::to_string(config_.delivery.connect_timeout_ms / 1000) +
                                       " s (stuck in " + routeStateName(state_) + ")"),
              false);
     });
-    dialNext(0);
-}
-
-void RouteSession::dialNext(size_t uplink_index) {
-    if (uplink_index >= uplinks_.size()) {
-        return;  // fail() was called by the last attempt
-    }
-    Uplink* up = uplinks_[uplink_index];
-    current_uplink_ = up->describe();
-    const BrokerEndpoint ep = config_.cloud->endpoint();
-    std::weak_ptr<bool> alive = alive_;
-    auto handler = [this, alive, uplink_index, gen = gen_](Result<ByteStreamPtr> r) {
-        if (alive.expired()) {
-            return;
-        }
-        onStream(uplink_index, gen, std::move(r));
-    };
-    if (tls_ && up->offloadsTls()) {
-        setState(RouteState::Tls);
-        up->connectTls(ep.host, ep.port, tls_->options(), std::move(handler));
-    } else {
-        up->connect(ep.host, ep.port, std::move(handler));
-    }
-}
-
-void RouteSession::onStream(size_t uplink_index, uint64_t gen, Result<ByteStreamPtr> stream) {
-    if (gen != gen_) {
-        return;  // a late answer to an abandoned attempt; the stream closes as it is dropped
-    }
-    if (!stream) {
-        if (uplink_index + 1 < uplinks_.size()) {
-            logWarning("route " + config_.name + ": uplink " + uplinks_[uplink_index]->name() +
-                       ": " + stream.error().message + ", trying uplink " +
-                       uplinks_[uplink_index + 1]->name());
-            dialNext(uplink_index + 1);
-            return;
-        }
-        fail(stream.error().withContext("uplink " + uplinks_[uplink_index]->name()), false);
-        return;
-    }
-    if (!tls_ || uplinks_[uplink_index]->offloadsTls()) {
-        startMqtt(gen, std::move(stream.value()));
-        return;
-    }
-    setState(RouteState::Tls);
-    handshaking_ = std::make_unique<TlsSession>(tls_, std::move(stream.value()));
-    std::weak_ptr<bool> alive = alive_;
-    handshaking_->handshake([this, alive, gen](Status s) {
-        if (alive.expired() || gen != gen_) {
-            return;
-        }
-        std::unique_ptr<TlsSession> tls = std::move(handshaking_);
-        if (!s) {
-            // This runs inside the session: let it unwind before it is destroyed.
-            asio::post(loop_, [dead = std::shared_ptr<TlsSession>(std::move(tls))] {});
-            fail(s.error(), s.error().code == "tls_verify");
-            return;
-        }
-        startMqtt(gen, std::move(tls));
-    });
-}
-
-void RouteSession::startMqtt(uint64_t gen, ByteStreamPtr stream) {
-    setState(RouteState::Mqtt);
-    stream_desc_ = stream->describe();
-    std::weak_ptr<bool> alive = alive_;
-    tunnel_.offer(config_.name, std::move(stream), [this, alive, gen](const Error& reason) {
-        if (alive.expired()) {
-            return;
-        }
-        onTransportClosed(gen, reason);
-    });
-
     auto creds = config_.cloud->credentials(std::chrono::system_clock::now());
     if (!creds) {
         fail(creds.error().withContext("credentials"), true);
         return;
     }
-    PahoClient::ConnectParams p;
-    p.proxy_uri = tunnel_.proxyUri(config_.name);
-    p.keep_alive_s = config_.cloud->keepAliveSeconds();
-    p.timeout_s = std::max(1, config_.delivery.connect_timeout_ms / 1000);
-    p.v5 = config_.cloud->mqttVersion() == 5;
-    p.username = creds->username;
-    p.password = creds->password;
     if (creds->valid_until) {
         scheduleRenewal(*creds->valid_until);
     }
-    // The outcome comes back as onConnected or onConnectFailed.
-    paho_->connect(gen, std::move(p));
+    session_->connect(*creds);
 }
 
 void RouteSession::onConnected(uint64_t gen) {
@@ -365,46 +243,20 @@ void RouteSession::onConnected(uint64_t gen) {
     ++counters_.connects;
     last_error_ = Error{};
     setState(RouteState::Online);
-    logInfo("route " + config_.name + ": online via " + current_uplink_ + " (" + stream_desc_ +
-            ")");
+    logInfo("route " + config_.name + ": online via " + session_->uplinkDescription() + " (" +
+            session_->streamDescription() + ")");
     subscribeAll();
     pump();
 }
 
-void RouteSession::onConnectFailed(uint64_t gen, int code, const std::string& message) {
-    if (gen != gen_) {
+void RouteSession::onConnectFailed(uint64_t gen, const Error& error, bool refused) {
+    if (gen != gen_ || state_ == RouteState::Online) {
         return;
     }
-    // A CONNACK refusal is the broker's own answer: it wins over the close that follows it.
-    if (code > 0) {
-        fail(makeError("connack_" + std::to_string(code), config_.cloud->explainConnack(code)),
-             true);
-        return;
-    }
-    if (transport_error_ && transport_error_->code != "client_closed") {
-        const bool silent = transport_error_->code == "eof";
-        fail(silent ? makeError("closed_without_connack", config_.cloud->explainSilentClose())
-                    : *transport_error_,
-             transport_error_->code.starts_with("tls"));
-        return;
-    }
-    fail(makeError("mqtt", message), false);
+    fail(error, refused);
 }
 
-void RouteSession::onTransportClosed(uint64_t gen, const Error& reason) {
-    if (gen != gen_) {
-        return;
-    }
-    transport_error_ = reason;
-    if (state_ == RouteState::Online) {
-        // Paho notices the closed loopback socket and reports the connection lost.
-        logInfo("route " + config_.name + ": connection closed: " + reason.message);
-    }
-}
-
-void RouteSession::onConnectionLost(uint64_t gen, const std::string& cause) {
-    // Paho also reports the loss of a connection that was dropped on purpose (to renew the
-    // credentials) when the next attempt is already dialing; only an online one can be lost.
+void RouteSession::onConnectionLost(uint64_t gen, const Error& error) {
     if (gen != gen_ || state_ != RouteState::Online) {
         return;
     }
@@ -414,12 +266,8 @@ void RouteSession::onConnectionLost(uint64_t gen, const std::string& cause) {
         dial();
         return;
     }
-    Error e = transport_error_ && transport_error_->code != "client_closed"
-                  ? *transport_error_
-                  : makeError("connection_lost",
-                              "connection lost" + (cause.empty() ? std::string() : ": " + cause));
-    noteLossCulprit(e);
-    fail(e, false);
+    noteLossCulprit(error);
+    fail(error, false);
 }
 
 void RouteSession::dropConnection() {
@@ -428,13 +276,11 @@ void RouteSession::dropConnection() {
     pump_timer_.cancel();
     unsent_.clear();  // still leased: releaseLeases() below returns them to the queue
     handing_.clear();
-    paho_refused_ = false;
-    handshaking_.reset();
-    tunnel_.withdraw(config_.name);
+    session_refused_ = false;
     spool_.releaseLeases(config_.name);
     inflight_.clear();
-    if (paho_) {
-        paho_->disconnect();  // on the Paho worker, if Paho is connected by then
+    if (session_) {
+        session_->disconnect();
     }
 }
 
@@ -444,8 +290,8 @@ void RouteSession::fail(const Error& error, bool refused) {
     ++counters_.failures;
     ++attempt_;
     last_error_ = error;
-    if (tls_ && refused) {
-        tls_->forgetSession();
+    if (session_ && refused) {
+        session_->forgetAfterRefusal();
     }
     std::uniform_real_distribution<double> unit(0.0, 1.0);
     int64_t delay = backoffDelayMs(attempt_, config_.delivery.backoff_min_ms,
@@ -499,7 +345,10 @@ Status RouteSession::validate(const Message& msg) const {
     if (!r) {
         return r.failure();
     }
-    return {};
+    if (!session_) {
+        return {};
+    }
+    return session_->check(outgoing(msg, *r));
 }
 
 void RouteSession::notifyQueued() {
@@ -509,7 +358,7 @@ void RouteSession::notifyQueued() {
 }
 
 void RouteSession::pump() {
-    if (state_ != RouteState::Online || !paho_) {
+    if (state_ != RouteState::Online || !session_) {
         return;
     }
     if (renewing_) {
@@ -520,8 +369,8 @@ void RouteSession::pump() {
         }
         return;
     }
-    if (paho_refused_) {
-        return;  // onBatchDone() retries once the worker has answered for every batch
+    if (session_refused_) {
+        return;  // onBatchDone() retries once the session has answered for every batch
     }
     const size_t window = static_cast<size_t>(config_.delivery.inflight_window);
     if (inflight_.size() >= window) {
@@ -535,8 +384,7 @@ void RouteSession::pump() {
         batch.insert(batch.end(), std::make_move_iterator(more.begin()),
                      std::make_move_iterator(more.end()));
     }
-    const bool v5 = config_.cloud->mqttVersion() == 5;
-    std::vector<PahoClient::OutgoingMessage> out;
+    std::vector<MqttSession::Outgoing> out;
     std::deque<Message> handed;
     while (!batch.empty()) {
         Message& msg = batch.front();
@@ -548,23 +396,21 @@ void RouteSession::pump() {
             batch.pop_front();
             continue;
         }
-        auto m = mqtt::make_message(mapped->topic, msg.payload, msg.qos, msg.retain);
-        if (v5 && !mapped->user_properties.empty()) {
-            mqtt::properties props;
-            for (const auto& [k, v] : mapped->user_properties) {
-                props.add(mqtt::property(mqtt::property::USER_PROPERTY, k, v));
-            }
-            m->set_properties(std::move(props));
+        MqttSession::Outgoing o = outgoing(msg, *mapped);
+        if (auto st = session_->check(o); !st) {
+            moveToDeadLetters(msg.seq, "this route cannot carry it: " + st.error().message, 1);
+            batch.pop_front();
+            continue;
         }
-        out.emplace_back(msg.seq, std::move(m));
-        // Counts in the window while the worker hands it over.
+        out.push_back(std::move(o));
+        // Counts in the window while the session takes it over.
         inflight_[msg.seq] = Sent{msg, std::chrono::steady_clock::now()};
         handed.push_back(std::move(msg));
         batch.pop_front();
     }
     if (!out.empty()) {
         handing_.push_back(std::move(handed));
-        paho_->publish(gen_, std::move(out));  // answered by onBatchDone
+        session_->publish(std::move(out));  // answered by onBatchDone
     }
 }
 
@@ -576,22 +422,22 @@ void RouteSession::onBatchDone(uint64_t gen, size_t taken, const std::string& wh
     handing_.pop_front();
     counters_.sent += std::min(taken, batch.size());
     if (taken < batch.size()) {
-        // Paho's queue is full (or the connection is going away): keep the rest, in order, and
-        // try again shortly; a lost connection releases them instead.
-        if (!paho_refused_) {
-            logDebug("route " + config_.name + ": Paho did not take message " +
+        // The session's queue is full (or the connection is going away): keep the rest, in
+        // order, and try again shortly; a lost connection releases them instead.
+        if (!session_refused_) {
+            logDebug("route " + config_.name + ": the session did not take message " +
                      std::to_string(batch[taken].seq) + " (" + why + "), retrying");
         }
-        paho_refused_ = true;
+        session_refused_ = true;
         for (size_t i = taken; i < batch.size(); ++i) {
             inflight_.erase(batch[i].seq);
             unsent_.push_back(std::move(batch[i]));
         }
     }
-    if (paho_refused_ && handing_.empty()) {
+    if (session_refused_ && handing_.empty()) {
         // Every batch is answered: the refused ones go again first, in order.
-        paho_refused_ = false;
-        paho_->resume();
+        session_refused_ = false;
+        session_->resume();
         retryPumpSoon();
     }
 }
@@ -705,8 +551,8 @@ Status RouteSession::subscribe(const std::string& local_filter, int qos) {
         return mapped.failure();
     }
     subscriptions_[local_filter] = qos;
-    if (state_ == RouteState::Online && paho_) {
-        paho_->subscribe(mapped->broker_filter, mapped->qos);
+    if (state_ == RouteState::Online && session_) {
+        session_->subscribe(mapped->broker_filter, mapped->qos);
     }
     return {};
 }
@@ -716,8 +562,8 @@ void RouteSession::unsubscribe(const std::string& local_filter) {
         return;
     }
     auto mapped = config_.cloud->mapSubscribe(local_filter, 0);
-    if (mapped && state_ == RouteState::Online && paho_) {
-        paho_->unsubscribe(mapped->broker_filter);
+    if (mapped && state_ == RouteState::Online && session_) {
+        session_->unsubscribe(mapped->broker_filter);
     }
 }
 
@@ -729,7 +575,7 @@ void RouteSession::subscribeAll() {
         }
     }
     for (const auto& s : subs) {
-        paho_->subscribe(s.broker_filter, s.qos);
+        session_->subscribe(s.broker_filter, s.qos);
     }
 }
 

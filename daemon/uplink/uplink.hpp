@@ -5,10 +5,12 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "tls/tls_session.hpp"
 #include "uplinkd/byte_stream.hpp"
+#include "uplinkd/modem_mqtt.hpp"
 
 namespace uplinkd {
 
@@ -32,6 +34,16 @@ class Uplink {
         (void)tls;
         handler(fail("unsupported", "this uplink does not do TLS itself"));
     }
+    /// mqtt = "modem": hands over the module's own MQTT client once the module is up and, when
+    /// `tls` is given, holds that CA and client certificate (written into its store when they
+    /// changed); or says why not. The handler runs once, on the loop.
+    virtual void openMqtt(const std::optional<TlsOptions>& tls,
+                          std::function<void(Result<ModemMqtt*>)> handler) {
+        (void)tls;
+        handler(fail("unsupported", "uplink " + name() + " has no MQTT client of its own"));
+    }
+    /// The module's MQTT client (for its limits), or nullptr when the uplink has none.
+    virtual const ModemMqtt* moduleMqtt() const { return nullptr; }
     virtual const std::string& name() const = 0;
     /// One line for status, e.g. "network (eth0)".
     virtual std::string describe() const = 0;

@@ -383,7 +383,7 @@ void Daemon::launch() {
             ApiClient probe;
             return process_->running() && probe.connect(socket_).ok();
         },
-        10s);
+        30s);  // an ASan build on two busy cores may take this long to load its plugins
     if (!up) {
         ADD_FAILURE() << "uplinkd did not start:\n" << process_->log();
     }

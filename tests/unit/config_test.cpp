@@ -157,6 +157,22 @@ INSTANTIATE_TEST_SUITE_P(
                     "reset_line = 4\nreset_pulse_ms = 0\n" +
                     kValidRoute,
                 "test.toml:9:18: uplinks.lte.power.reset_pulse_ms: 0 is out of range (1 to 60000)"},
+        Mistake{"module MQTT on the board's network",
+                "[routes.r1]\nmqtt = \"modem\"\n" + kValidRoute,
+                "test.toml:2:8: routes.r1.mqtt: mqtt = \"modem\" needs a modem uplink; uplink "
+                "\"network\" is the board's network: use mqtt = \"uplinkd\""},
+        Mistake{"module MQTT with a driver that has none",
+                kModemTty + "[routes.r1]\nuplinks = [\"lte\"]\nmqtt = \"modem\"\n" + kValidRoute,
+                "routes.r1.mqtt: the sierra-hl78 driver has no MQTT client of the module; use "
+                "mqtt = \"uplinkd\""},
+        Mistake{"module MQTT over two uplinks",
+                kModemTty + "[routes.r1]\nuplinks = [\"lte\", \"lte\"]\nmqtt = \"modem\"\n" +
+                    kValidRoute,
+                "routes.r1.mqtt: mqtt = \"modem\" needs exactly one uplink"},
+        Mistake{"unknown MQTT mode", "[routes.r1]\nmqtt = \"paho\"\n" + kValidRoute,
+                "test.toml:2:8: routes.r1.mqtt: \"paho\" is not one of \"uplinkd\", \"modem\""},
+        Mistake{"Wi-Fi network on a cellular module", kModemTty + "ssid = \"home\"\n" + kValidRoute,
+                "test.toml:5:8: uplinks.lte.ssid: the sierra-hl78 driver drives a cellular module"},
         Mistake{"unknown power key",
                 kModemTty + "[uplinks.lte.power]\npwr_line = 3\n" + kValidRoute,
                 "test.toml:6:1: uplinks.lte.power.pwr_line: unknown key"}),

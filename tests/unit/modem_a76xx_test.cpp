@@ -693,11 +693,11 @@ TEST(A76xxPlugin, DescriptorAndCreate) {
     EXPECT_TRUE(modem_common::matchesModel("SIMCOM_SIM7600G-H", api->match->model_patterns));
     asio::io_context loop;
     ScriptedAtChannel at(loop);
-    auto ok = api->create(loop, at, {"internet", "u", "p", "1234"});
+    auto ok = api->create(loop, at, testing::apnSettings("internet", "u", "p", "1234"));
     ASSERT_TRUE(ok);
     EXPECT_EQ((*ok)->maxSendChunk(), 1460u);
     EXPECT_NE((*ok)->explain("+CCHOPEN: 0,15").find("SNI"), std::string::npos);
-    EXPECT_FALSE(api->create(loop, at, {"internet", "u\r\n", "p", ""}));
+    EXPECT_FALSE(api->create(loop, at, testing::apnSettings("internet", "u\r\n", "p")));
 }
 
 }  // namespace

@@ -1014,9 +1014,9 @@ TEST(Hl78Plugin, DescriptorAndCreate) {
     EXPECT_EQ(api->match->model_patterns, (std::vector<std::string>{"HL7800", "HL7802", "HL7812"}));
     asio::io_context loop;
     ScriptedAtChannel at(loop);
-    auto ok = api->create(loop, at, {"internet", "", "", ""});
+    auto ok = api->create(loop, at, testing::apnSettings("internet"));
     EXPECT_TRUE(ok);
-    auto bad = api->create(loop, at, {"inter\"net", "", "", ""});
+    auto bad = api->create(loop, at, testing::apnSettings("inter\"net"));
     ASSERT_FALSE(bad);
     EXPECT_EQ(bad.error().code, "config");
     EXPECT_NE(bad.error().message.find("apn"), std::string::npos);

@@ -24,6 +24,17 @@ inline std::span<const uint8_t> bytesOf(const std::string& s) {
     return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
 }
 
+/// Modem settings with these APN values (the rest empty).
+inline ModemSettings apnSettings(std::string apn, std::string user = {}, std::string password = {},
+                                 std::string pin = {}) {
+    ModemSettings s;
+    s.apn = std::move(apn);
+    s.apn_user = std::move(user);
+    s.apn_password = std::move(password);
+    s.pin = std::move(pin);
+    return s;
+}
+
 /// A payload full of what an AT parser could trip over: CR LF, "OK", "ERROR", NUL, 0xFF, Ctrl-Z
 /// and a ">" prompt.
 inline const std::string kBinary = std::string(
@@ -129,11 +140,7 @@ class ModemDriverTest : public ::testing::Test {
 
     asio::io_context loop_;
     ScriptedAtChannel at_{loop_};
-    ModemSettings settings_ = [] {
-        ModemSettings s;
-        s.apn = "internet.example";
-        return s;
-    }();
+    ModemSettings settings_ = apnSettings("internet.example");
     Timing timing_;
     std::unique_ptr<Driver> driver_;
 };

@@ -1,0 +1,352 @@
+#include "session/paho_session.hpp"
+
+#include <mqtt/message.h>
+
+#include <algorithm>
+
+#include "session/paho_client.hpp"
+#include "tls/tls_session.hpp"
+#include "tunnel/tunnel.hpp"
+#include "uplinkd/log.hpp"
+
+namespace uplinkd {
+
+namespace {
+
+std::string brokerUri(const BrokerEndpoint& ep) {
+    // The port is always written: Paho's proxy code assumes 8080 otherwise.
+    std::string uri =
+        (ep.websocket_path.empty() ? "tcp://" : "ws://") + ep.host + ":" + std::to_string(ep.port);
+    return uri + ep.websocket_path;
+}
+
+}  // namespace
+
+/// Carries Paho's callbacks (on Paho's threads) into the loop.
+struct PahoSession::Bridge {
+    asio::io_context& loop;
+    std::weak_ptr<bool> alive;
+    PahoSession* session;
+
+    template <typename F>
+    void post(F&& f) {
+        asio::post(loop, [alive = alive, f = std::forward<F>(f)]() mutable {
+            if (!alive.expired()) {
+                f();
+            }
+        });
+    }
+};
+
+Result<std::unique_ptr<PahoSession>> PahoSession::create(asio::io_context& loop,
+                                                         const RouteConfig& config, Tunnel& tunnel,
+                                                         std::vector<Uplink*> uplinks,
+                                                         PahoWorker& paho, Callbacks callbacks) {
+    const BrokerEndpoint ep = config.cloud->endpoint();
+    std::shared_ptr<TlsContext> tls;
+    if (ep.tls) {
+        TlsOptions o;
+        o.server_name = config.tls.server_name.empty() ? (ep.sni.empty() ? ep.host : ep.sni)
+                                                       : config.tls.server_name;
+        o.alpn = config.tls.alpn.empty() ? ep.alpn : config.tls.alpn;
+        o.ca_file = config.tls.ca_file;
+        o.cert_file = config.tls.cert_file;
+        o.key_file = config.tls.key_file;
+        o.ciphers_tls12 = config.tls.ciphers_tls12;
+        auto ctx = TlsContext::create(o);
+        if (!ctx) {
+            return ctx.failure();
+        }
+        tls = *ctx;
+    }
+    return std::unique_ptr<PahoSession>(new PahoSession(
+        loop, config, tunnel, std::move(uplinks), paho, std::move(callbacks), std::move(tls)));
+}
+
+PahoSession::PahoSession(asio::io_context& loop, const RouteConfig& config, Tunnel& tunnel,
+                         std::vector<Uplink*> uplinks, PahoWorker& paho, Callbacks callbacks,
+                         std::shared_ptr<TlsContext> tls)
+    : loop_(loop),
+      config_(config),
+      tunnel_(tunnel),
+      uplinks_(std::move(uplinks)),
+      cb_(std::move(callbacks)),
+      tls_(std::move(tls)) {
+    bridge_ = std::make_shared<Bridge>(Bridge{loop_, alive_, this});
+    auto creds = config_.cloud->credentials(std::chrono::system_clock::now());
+    const std::string client_id = creds ? creds->client_id : config_.name;
+    // Paho calls these on its own threads (or on the Paho worker): they only post into the loop.
+    auto bridge = bridge_;
+    PahoClient::Callbacks cb;
+    cb.connect_done = [bridge](uint64_t gen, bool ok, int code, std::string msg) {
+        bridge->post([bridge, gen, ok, code, msg = std::move(msg)] {
+            bridge->session->onConnectDone(gen, ok, code, msg);
+        });
+    };
+    cb.connection_lost = [bridge](std::string cause) {
+        bridge->post([bridge, cause = std::move(cause)] {
+            bridge->session->onConnectionLost(bridge->session->gen_, cause);
+        });
+    };
+    cb.message = [bridge](std::string topic, std::string payload, int qos, bool retain,
+                          Properties props) {
+        bridge->post([bridge, topic = std::move(topic), payload = std::move(payload), qos, retain,
+                      props = std::move(props)]() mutable {
+            PahoSession& s = *bridge->session;
+            if (s.online_ && s.cb_.message) {
+                s.cb_.message(std::move(topic), std::move(payload), qos, retain, std::move(props));
+            }
+        });
+    };
+    cb.published = [bridge](uint64_t gen, uint64_t seq, bool ok, int reason) {
+        bridge->post([bridge, gen, seq, ok, reason] {
+            PahoSession& s = *bridge->session;
+            if (gen == s.gen_ && s.cb_.published) {
+                s.cb_.published(seq, ok, reason);
+            }
+        });
+    };
+    cb.batch_done = [bridge](uint64_t gen, size_t taken, std::string why) {
+        bridge->post([bridge, gen, taken, why = std::move(why)] {
+            PahoSession& s = *bridge->session;
+            if (gen == s.gen_ && s.cb_.batch_done) {
+                s.cb_.batch_done(taken, why);
+            }
+        });
+    };
+    cb.setup_failed = [bridge](std::string message) {
+        bridge->post([bridge, message = std::move(message)] {
+            PahoSession& s = *bridge->session;
+            if (s.cb_.setup_failed) {
+                s.cb_.setup_failed(message);
+            }
+        });
+    };
+    cb.subscribe_failed = [route = config_.name](std::string message) {
+        logWarning("route " + route + ": " + message);
+    };
+    paho_ = std::make_unique<PahoClient>(paho, brokerUri(config_.cloud->endpoint()), client_id,
+                                         config_.cloud->mqttVersion() == 5, std::move(cb));
+}
+
+PahoSession::~PahoSession() {
+    alive_.reset();
+    ++gen_;
+    handshaking_.reset();
+    tunnel_.withdraw(config_.name);
+    // Queues the disconnect and the client's destruction on the Paho worker; nothing waits.
+    paho_.reset();
+}
+
+void PahoSession::connect(const MqttCredentials& creds) {
+    ++gen_;
+    online_ = false;
+    creds_ = creds;
+    transport_error_.reset();
+    if (cb_.progress) {
+        cb_.progress(RouteState::Dialing);
+    }
+    dialNext(0);
+}
+
+void PahoSession::disconnect() {
+    ++gen_;
+    online_ = false;
+    handshaking_.reset();
+    tunnel_.withdraw(config_.name);
+    paho_->disconnect();  // on the Paho worker, if Paho is connected by then
+}
+
+void PahoSession::failAttempt(uint64_t gen, const Error& error, bool refused) {
+    if (gen != gen_) {
+        return;
+    }
+    ++gen_;
+    tunnel_.withdraw(config_.name);
+    if (cb_.connect_failed) {
+        cb_.connect_failed(error, refused);
+    }
+}
+
+void PahoSession::dialNext(size_t uplink_index) {
+    if (uplink_index >= uplinks_.size()) {
+        failAttempt(gen_, makeError("config", "the route has no uplink"), false);
+        return;
+    }
+    Uplink* up = uplinks_[uplink_index];
+    current_uplink_ = up->describe();
+    const BrokerEndpoint ep = config_.cloud->endpoint();
+    std::weak_ptr<bool> alive = alive_;
+    auto handler = [this, alive, uplink_index, gen = gen_](Result<ByteStreamPtr> r) {
+        if (alive.expired()) {
+            return;
+        }
+        onStream(uplink_index, gen, std::move(r));
+    };
+    if (tls_ && up->offloadsTls()) {
+        if (cb_.progress) {
+            cb_.progress(RouteState::Tls);
+        }
+        up->connectTls(ep.host, ep.port, tls_->options(), std::move(handler));
+    } else {
+        up->connect(ep.host, ep.port, std::move(handler));
+    }
+}
+
+void PahoSession::onStream(size_t uplink_index, uint64_t gen, Result<ByteStreamPtr> stream) {
+    if (gen != gen_) {
+        return;  // a late answer to an abandoned attempt; the stream closes as it is dropped
+    }
+    if (!stream) {
+        if (uplink_index + 1 < uplinks_.size()) {
+            logWarning("route " + config_.name + ": uplink " + uplinks_[uplink_index]->name() +
+                       ": " + stream.error().message + ", trying uplink " +
+                       uplinks_[uplink_index + 1]->name());
+            dialNext(uplink_index + 1);
+            return;
+        }
+        failAttempt(gen, stream.error().withContext("uplink " + uplinks_[uplink_index]->name()),
+                    false);
+        return;
+    }
+    if (!tls_ || uplinks_[uplink_index]->offloadsTls()) {
+        startMqtt(gen, std::move(stream.value()));
+        return;
+    }
+    if (cb_.progress) {
+        cb_.progress(RouteState::Tls);
+    }
+    handshaking_ = std::make_unique<TlsSession>(tls_, std::move(stream.value()));
+    std::weak_ptr<bool> alive = alive_;
+    handshaking_->handshake([this, alive, gen](Status s) {
+        if (alive.expired() || gen != gen_) {
+            return;
+        }
+        std::unique_ptr<TlsSession> tls = std::move(handshaking_);
+        if (!s) {
+            // This runs inside the session: let it unwind before it is destroyed.
+            asio::post(loop_, [dead = std::shared_ptr<TlsSession>(std::move(tls))] {});
+            failAttempt(gen, s.error(), s.error().code == "tls_verify");
+            return;
+        }
+        startMqtt(gen, std::move(tls));
+    });
+}
+
+void PahoSession::startMqtt(uint64_t gen, ByteStreamPtr stream) {
+    if (cb_.progress) {
+        cb_.progress(RouteState::Mqtt);
+    }
+    stream_desc_ = stream->describe();
+    std::weak_ptr<bool> alive = alive_;
+    tunnel_.offer(config_.name, std::move(stream), [this, alive, gen](const Error& reason) {
+        if (alive.expired() || gen != gen_) {
+            return;
+        }
+        transport_error_ = reason;
+        if (online_) {
+            // Paho notices the closed loopback socket and reports the connection lost.
+            logInfo("route " + config_.name + ": connection closed: " + reason.message);
+        }
+    });
+    PahoClient::ConnectParams p;
+    p.proxy_uri = tunnel_.proxyUri(config_.name);
+    p.keep_alive_s = config_.cloud->keepAliveSeconds();
+    p.timeout_s = std::max(1, config_.delivery.connect_timeout_ms / 1000);
+    p.v5 = config_.cloud->mqttVersion() == 5;
+    p.username = creds_.username;
+    p.password = creds_.password;
+    // The outcome comes back as onConnectDone.
+    paho_->connect(gen, std::move(p));
+}
+
+void PahoSession::onConnectDone(uint64_t gen, bool ok, int code, const std::string& message) {
+    if (gen != gen_) {
+        return;
+    }
+    if (ok) {
+        online_ = true;
+        if (cb_.connected) {
+            cb_.connected();
+        }
+        return;
+    }
+    // A CONNACK refusal is the broker's own answer: it wins over the close that follows it.
+    if (code > 0) {
+        failAttempt(
+            gen, makeError("connack_" + std::to_string(code), config_.cloud->explainConnack(code)),
+            true);
+        return;
+    }
+    if (transport_error_ && transport_error_->code != "client_closed") {
+        const bool silent = transport_error_->code == "eof";
+        failAttempt(gen,
+                    silent
+                        ? makeError("closed_without_connack", config_.cloud->explainSilentClose())
+                        : *transport_error_,
+                    transport_error_->code.starts_with("tls"));
+        return;
+    }
+    failAttempt(gen, makeError("mqtt", message), false);
+}
+
+void PahoSession::onConnectionLost(uint64_t gen, const std::string& cause) {
+    // Paho also reports the loss of a connection that was dropped on purpose (to renew the
+    // credentials) when the next attempt is already dialing; only an online one can be lost.
+    if (gen != gen_ || !online_) {
+        return;
+    }
+    online_ = false;
+    ++gen_;
+    tunnel_.withdraw(config_.name);
+    Error e = transport_error_ && transport_error_->code != "client_closed"
+                  ? *transport_error_
+                  : makeError("connection_lost",
+                              "connection lost" + (cause.empty() ? std::string() : ": " + cause));
+    if (cb_.lost) {
+        cb_.lost(e);
+    }
+}
+
+void PahoSession::publish(std::vector<Outgoing> batch) {
+    const bool v5 = config_.cloud->mqttVersion() == 5;
+    std::vector<PahoClient::OutgoingMessage> out;
+    out.reserve(batch.size());
+    for (auto& o : batch) {
+        auto m = mqtt::make_message(o.topic, o.payload, o.qos, o.retain);
+        if (v5 && !o.user_properties.empty()) {
+            mqtt::properties props;
+            for (const auto& [k, v] : o.user_properties) {
+                props.add(mqtt::property(mqtt::property::USER_PROPERTY, k, v));
+            }
+            m->set_properties(std::move(props));
+        }
+        out.emplace_back(o.seq, std::move(m));
+    }
+    paho_->publish(gen_, std::move(out));  // answered by batch_done
+}
+
+void PahoSession::resume() {
+    paho_->resume();
+}
+
+void PahoSession::subscribe(const std::string& broker_filter, int qos) {
+    paho_->subscribe(broker_filter, qos);
+}
+
+void PahoSession::unsubscribe(const std::string& broker_filter) {
+    paho_->unsubscribe(broker_filter);
+}
+
+Status PahoSession::check(const Outgoing& message) const {
+    (void)message;
+    return {};  // the cloud's rules (mapOutgoing) are all there is
+}
+
+void PahoSession::forgetAfterRefusal() {
+    if (tls_) {
+        tls_->forgetSession();
+    }
+}
+
+}  // namespace uplinkd

@@ -1,0 +1,76 @@
+// PahoSession: the MqttSession in which uplinkd speaks MQTT itself: it dials the broker over the
+// route's uplinks in order, does TLS (OpenSSL, or the module's when the uplink offloads it),
+// offers the stream to Paho through the loopback tunnel and runs Paho on the PahoWorker.
+// Thread: loop; Paho's callbacks are posted into the loop.
+#pragma once
+
+#include <asio.hpp>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config/config.hpp"
+#include "session/mqtt_session.hpp"
+#include "uplink/uplink.hpp"
+
+namespace uplinkd {
+
+class PahoClient;
+class PahoWorker;
+class Tunnel;
+class TlsContext;
+class TlsSession;
+
+class PahoSession final : public MqttSession {
+  public:
+    /// Fails when the route's TLS settings cannot work (a certificate file that does not load):
+    /// that will not fix itself.
+    static Result<std::unique_ptr<PahoSession>> create(asio::io_context& loop,
+                                                       const RouteConfig& config, Tunnel& tunnel,
+                                                       std::vector<Uplink*> uplinks,
+                                                       PahoWorker& paho, Callbacks callbacks);
+    ~PahoSession() override;
+
+    void connect(const MqttCredentials& creds) override;
+    void disconnect() override;
+    void publish(std::vector<Outgoing> batch) override;
+    void resume() override;
+    void subscribe(const std::string& broker_filter, int qos) override;
+    void unsubscribe(const std::string& broker_filter) override;
+    Status check(const Outgoing& message) const override;
+    void forgetAfterRefusal() override;
+    std::string uplinkDescription() const override { return current_uplink_; }
+    std::string streamDescription() const override { return stream_desc_; }
+
+  private:
+    struct Bridge;
+    PahoSession(asio::io_context& loop, const RouteConfig& config, Tunnel& tunnel,
+                std::vector<Uplink*> uplinks, PahoWorker& paho, Callbacks callbacks,
+                std::shared_ptr<TlsContext> tls);
+    void dialNext(size_t uplink_index);
+    void onStream(size_t uplink_index, uint64_t gen, Result<ByteStreamPtr> stream);
+    void startMqtt(uint64_t gen, ByteStreamPtr stream);
+    void onConnectDone(uint64_t gen, bool ok, int code, const std::string& message);
+    void onConnectionLost(uint64_t gen, const std::string& cause);
+    void failAttempt(uint64_t gen, const Error& error, bool refused);
+
+    asio::io_context& loop_;
+    const RouteConfig& config_;
+    Tunnel& tunnel_;
+    std::vector<Uplink*> uplinks_;
+    Callbacks cb_;
+    std::shared_ptr<TlsContext> tls_;
+    std::unique_ptr<TlsSession> handshaking_;  ///< the TLS session while its handshake runs
+    std::unique_ptr<PahoClient> paho_;
+    std::shared_ptr<Bridge> bridge_;
+    MqttCredentials creds_;
+    uint64_t gen_ = 0;  ///< connection attempt number; stale callbacks carry an older one
+    bool online_ = false;
+    std::string current_uplink_;
+    std::string stream_desc_;
+    std::optional<Error> transport_error_;  ///< why the broker side of the tunnel closed
+    std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace uplinkd
