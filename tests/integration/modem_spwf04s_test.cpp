@@ -70,6 +70,7 @@ struct Mode {
 const Mode kModes[] = {
     {"TlsByTheModule", "modem", "uplinkd"},
     {"TlsByUplinkd", "local", "uplinkd"},
+    {"MqttByTheModule", "modem", "modem"},
 };
 void PrintTo(const Mode& m, std::ostream* os) {
     *os << m.name;
@@ -195,6 +196,9 @@ class Spwf04s : public ::testing::Test {
                 ? base64Decode(ev["payload_b64"].get<std::string>()).value_or("?")
                 : ev["payload"].get<std::string>();
         EXPECT_EQ(got_payload, command) << ev.dump();
+        // The driver kept to the module's protocol throughout.
+        const json st = emu.status();
+        EXPECT_EQ(st["misuse"], 0) << st.dump();
     }
 
     TempDir dir;

@@ -276,7 +276,7 @@ class SpwfDriverTest : public uplinkd::testing::ModemDriverTest<SpwfDriver, Spwf
     std::string connCommand() {
         const auto p = azureLike();
         return "AT+S.MQTTCONN=hub.example.net,8883,,1," + p.username + "," + p.password +
-               ",device-1,60,,,,";
+               ",device-1,60";
     }
 };
 

@@ -40,10 +40,10 @@ std::string tlscertCommand(std::string_view type, size_t n) {
 }
 
 std::string mqttConnCommand(const MqttConnArgs& a) {
-    // Retry, LWT QoS, LWT topic and LWT message: the module's defaults (none).
+    // Retry, LWT QoS, LWT topic and LWT message are left out: the module's defaults (none).
     return "AT+S.MQTTCONN=" + a.host + "," + std::to_string(a.port) + "," + a.path + "," +
            (a.tls ? "1" : "0") + "," + a.username + "," + a.password + "," + a.client_id + "," +
-           std::to_string(a.keep_alive_s) + ",,,,";
+           std::to_string(a.keep_alive_s);
 }
 
 std::string mqttPubCommand(int client, const std::string& topic, int qos, bool retain, size_t n) {

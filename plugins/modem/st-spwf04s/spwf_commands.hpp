@@ -131,8 +131,8 @@ struct MqttConnArgs {
     std::string client_id;
     int keep_alive_s = 60;
 };
-/// AT+S.MQTTCONN=<host>,<port>,<path>,<tls 0|1>,<user>,<pwd>,<client id>,<keepalive>,<retry>,
-/// <LWT qos>,<LWT topic>,<LWT message> (the order of working code: UNCONFIRMED, README).
+/// AT+S.MQTTCONN=<host>,<port>,<path>,<tls 0|1>,<user>,<pwd>,<client id>,<keepalive> (the order
+/// of working code: UNCONFIRMED, README); retry and the LWT fields after it are left out.
 std::string mqttConnCommand(const MqttConnArgs& a);
 /// AT+S.MQTTPUB=<id>,<topic>,<qos>,<retain 0|1>,<n>: exactly n raw bytes follow.
 std::string mqttPubCommand(int client, const std::string& topic, int qos, bool retain, size_t n);
