@@ -8,8 +8,21 @@ namespace {
 
 /// Commands whose parameters are secrets: a PIN, APN credentials, MQTT credentials.
 constexpr std::string_view kSecretCommands[] = {
-    "+CPIN",   "+CPIN2",        "+CPWD",    "+CLCK",     "+CGAUTH", "+KCNXCFG",
-    "+QICSGP", "+CMQTTCONNECT", "+QMTCONN", "+KMQTTCFG", "+CNCFG",  "+SRWSTACFG",
+    "+CPIN",
+    "+CPIN2",
+    "+CPWD",
+    "+CLCK",
+    "+CGAUTH",
+    "+KCNXCFG",
+    "+QICSGP",
+    "+CMQTTCONNECT",
+    "+QMTCONN",
+    "+KMQTTCFG",
+    "+CNCFG",
+    "+SRWSTACFG",
+    // SPWF04: the Wi-Fi passphrase goes in AT+S.SCFG=wifi_wpa_psk_text,<pw>; MQTT credentials.
+    "+S.SCFG",
+    "+S.MQTTCONN",
 };
 
 constexpr std::chrono::milliseconds kProbeMin{100};
@@ -106,7 +119,9 @@ void SerialAtChannel::commandWithData(const std::string& command, const AtDataWr
                                       std::chrono::milliseconds timeout, Done done) {
     Job job;
     job.command = command;
-    job.prompt = write.prompt.empty() ? std::string(">") : write.prompt;
+    if (!write.immediate) {
+        job.prompt = write.prompt.empty() ? std::string(">") : write.prompt;
+    }
     if (write.guard.count() > 0 && !write.terminator.empty()) {
         job.payload = write.payload;
         job.terminator = write.terminator;
@@ -152,6 +167,10 @@ void SerialAtChannel::onUrcWithData(
 void SerialAtChannel::onBoot(const std::string& prefix, UrcHandler handler) {
     parser_.addBoot(prefix);
     boot_handlers_.push_back(std::move(handler));
+}
+
+void SerialAtChannel::addFinalResult(const AtFinalForm& form) {
+    parser_.addFinal(form);
 }
 
 void SerialAtChannel::clearUrcHandlers() {
@@ -222,7 +241,13 @@ void SerialAtChannel::startNext() {
     current_ = std::move(queue_.front());
     queue_.pop_front();
     parser_.begin(AtParser::Expect{current_->command, current_->prompt, current_->read});
-    send(current_->command + "\r");
+    if (current_->prompt.empty() && !current_->payload.empty()) {
+        // No prompt: the payload follows the command line at once (AtDataWrite::immediate).
+        send(current_->command + "\r" + current_->payload);
+        current_->payload.clear();
+    } else {
+        send(current_->command + "\r");
+    }
     const uint64_t gen = ++job_gen_;
     timer_.expires_after(current_->timeout);
     std::weak_ptr<bool> alive = alive_;

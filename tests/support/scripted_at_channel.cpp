@@ -80,6 +80,11 @@ Step& Step::expectGuardAtLeast(std::chrono::milliseconds g) {
     return *this;
 }
 
+Step& Step::expectImmediate() {
+    immediate = true;
+    return *this;
+}
+
 Step& Step::urcBefore(std::string l) {
     urcs_before.push_back({std::move(l), std::nullopt});
     return *this;
@@ -181,9 +186,12 @@ void ScriptedAtChannel::answer(Pending p) {
         if (step.guard) {
             EXPECT_GE(p.write.guard.count(), step.guard->count()) << "guard time of " << p.command;
         }
+        if (step.immediate) {
+            EXPECT_EQ(p.write.immediate, *step.immediate) << "immediate payload of " << p.command;
+        }
         written_.push_back(p.write.payload + p.write.terminator);
         bytes_written_ += p.write.payload.size() + p.write.terminator.size();
-    } else if (step.payload || step.prompt || step.terminator || step.guard) {
+    } else if (step.payload || step.prompt || step.terminator || step.guard || step.immediate) {
         ADD_FAILURE() << "\"" << p.command << "\" should have been sent with data";
     }
 

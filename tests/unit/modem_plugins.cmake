@@ -33,3 +33,11 @@ target_link_libraries(modem_bx310x_test PRIVATE uplinkd_modem_sierra_bx310x_lib
                       uplinkd_warnings)
 target_compile_definitions(modem_bx310x_test PRIVATE UPLINKD_SOURCE_DIR="${CMAKE_SOURCE_DIR}")
 gtest_discover_tests(modem_bx310x_test DISCOVERY_TIMEOUT 30 PROPERTIES LABELS unit)
+
+# st-spwf04s (ST SPWF04S Wi-Fi): parsers, tables, command sequences and the MQTT client.
+add_executable(modem_spwf04s_test ${CMAKE_CURRENT_LIST_DIR}/modem_spwf04s_test.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/modem_spwf04s_tables_test.cpp)
+target_link_libraries(modem_spwf04s_test PRIVATE uplinkd_modem_st_spwf04s_lib
+                      uplinkd_scripted_at_channel GTest::gtest_main asio_standalone
+                      uplinkd_warnings)
+gtest_discover_tests(modem_spwf04s_test DISCOVERY_TIMEOUT 30 PROPERTIES LABELS unit)
