@@ -517,7 +517,11 @@ void MqttLink::onHostClosed() {
     // then reports the end itself. The timer covers a Paho that does not.
     pipeDown();
     if (!loop_ || !loop_->is_open()) {
-        if (state_ == State::Connecting) {
+        if (state_ == State::Connecting && connack_rc_ && *connack_rc_ != 0) {
+            // Paho already hung up on the refusal; its report may still be on its way.
+            finishConnect({MqttConnectResult::ConnackRefused, *connack_rc_,
+                           "CONNACK return code " + std::to_string(*connack_rc_)});
+        } else if (state_ == State::Connecting) {
             finishConnect({MqttConnectResult::ClosedWithoutConnack, 0,
                            "the broker closed the connection before CONNACK"});
         } else {

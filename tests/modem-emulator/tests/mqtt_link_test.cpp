@@ -325,3 +325,17 @@ TEST(MqttLinkTest, NoPingResponseIsALossByTheClient) {
     ASSERT_TRUE(loop.until([&] { return lost.has_value(); }));
     EXPECT_EQ(*lost, MqttLostReason::ClientClosed);
 }
+
+TEST(MqttLinkTest, NoConnackInTimeIsATimeout) {
+    Loop loop;
+    // A "broker" that accepts the connection and never answers the CONNECT.
+    asio::ip::tcp::acceptor acceptor(loop.io(), {asio::ip::make_address("127.0.0.1"), 0});
+    asio::ip::tcp::socket peer(loop.io());
+    acceptor.async_accept(peer, [](std::error_code) {});
+    auto link = std::make_shared<MqttLink>(loop.io());
+    MqttSession s = session("waiting");
+    s.timeout = 1s;
+    auto out = connectNow(loop, *link, acceptor.local_endpoint().port(), {}, s);
+    EXPECT_EQ(out.result, MqttConnectResult::Timeout) << out.detail;
+    EXPECT_EQ(link->state(), MqttLink::State::Idle);
+}
