@@ -1,7 +1,8 @@
 // Benchmark: uplinkd over a modem on a 115,200-baud UART (the modem emulator, real Mosquitto),
 // for each modem driver plugin that is built:
-//   1. goodput: 1 KB messages at QoS 1 with tls = "local" through the whole daemon, as a share
-//      of the line rate (11,520 bytes/s each way), and the bytes on the line per message;
+//   1. goodput: 1 KB messages at QoS 1 through the whole daemon, in each way the family can be
+//      used (tls = "local", tls = "modem", the module's own MQTT client), as a share of the line
+//      rate (11,520 bytes/s each way), and the bytes on the line per message;
 //   2. the bytes on the line for one reconnect (module socket, TLS, MQTT CONNECT/CONNACK), with a
 //      full TLS handshake and with a resumed one, for an EC certificate and for an RSA chain.
 // Prints tables. Usage: modem_bench [messages]
@@ -35,18 +36,47 @@ constexpr size_t kPayload = 1024;
 struct Driver {
     std::string name;
     std::string model;
+    std::string ssid;  ///< Wi-Fi modules: the emulator's default access point
+    std::string psk;
+    bool sockets = true;  ///< the driver opens module sockets (tls = "local")
+    bool module_tls = true;
+    bool module_mqtt = false;
 };
-const Driver kDrivers[] = {{"sierra-hl78", "hl78"}, {"simcom-a76xx", "a76xx"}};
+const Driver kDrivers[] = {
+    {"sierra-hl78", "hl78", "", "", true, true, false},
+    {"simcom-a76xx", "a76xx", "", "", true, true, true},
+    {"quectel-bg9x", "bg9x", "", "", true, true, true},
+    {"sierra-bx310x", "bx310x", "uplinkd-ap", "uplinkd-passphrase", false, false, true},
+    {"st-spwf04s", "spwf04s", "uplinkd-emu", "emulator-pass", true, true, true},
+};
+
+/// How the route uses the module: "local" (TLS by uplinkd), "modem" (TLS by the module) or
+/// "mqtt" (the module's own MQTT client, TLS by the module).
+const char* const kModes[] = {"local", "modem", "mqtt"};
+
+bool supports(const Driver& d, const std::string& mode) {
+    return mode == "local" || (mode == "modem" && d.module_tls) ||
+           (mode == "mqtt" && d.module_mqtt);
+}
 
 bool built(const Driver& d) {
     return std::filesystem::exists(pluginDir() + "/uplinkd-modem-" + d.name + ".so");
 }
 
-std::string uplinkToml(const Driver& d, const ModemEmulator& emu) {
+std::string uplinkToml(const Driver& d, const ModemEmulator& emu, const TempDir& dir,
+                       const std::string& mode = "local") {
+    std::string wifi;
+    if (!d.ssid.empty()) {
+        writeFile(dir.file("psk"), d.psk, 0600);
+        wifi = "ssid = \"" + d.ssid + "\"\npsk_file = \"" + dir.file("psk") + "\"\n";
+    } else {
+        wifi = "apn = \"internet\"\n";
+    }
     return "[uplinks.lte]\ntype = \"modem\"\ndriver = \"" + d.name + "\"\ndevice = \"" +
            emu.device() + "\"\nbaud = " + std::to_string(kBaud) +
-           "\nflow_control = false\ntls = \"local\"\napn = \"internet\"\n"
-           "[routes.cloud]\nuplinks = [\"lte\"]\n";
+           "\nflow_control = false\ntls = \"" + (mode == "local" ? "local" : "modem") + "\"\n" +
+           wifi + "[routes.cloud]\nuplinks = [\"lte\"]\n" +
+           (mode == "mqtt" ? "mqtt = \"modem\"\n" : "");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -59,14 +89,14 @@ struct Goodput {
     bool ok = false;
 };
 
-Goodput measureGoodput(const Driver& d, int messages) {
+Goodput measureGoodput(const Driver& d, const std::string& mode, int messages) {
     Goodput g;
     TempDir dir;
     Pki pki = makePki(dir.file("pki"));
     Mosquitto broker(dir, pki);
     ModemEmulator emu(dir, d.model, kBaud);
-    testing::Daemon daemon(dir, uplinkToml(d, emu) + genericRoute("cloud", broker.port(), pki.ca),
-                           {});
+    testing::Daemon daemon(
+        dir, uplinkToml(d, emu, dir, mode) + genericRoute("cloud", broker.port(), pki.ca), {});
     if (!daemon.waitRoute(
             "cloud", [](const json& s) { return s["state"] == "online"; }, 120s)) {
         std::cerr << "route did not come online: " << daemon.routeStatus("cloud").dump() << "\n";
@@ -289,7 +319,9 @@ ReconnectCost measureReconnect(const Driver& d, const Pki& pki, const TempDir& d
     c.device = emu.device();
     c.baud = kBaud;
     c.flow_control = false;
-    c.apn = "internet";
+    c.apn = d.ssid.empty() ? "internet" : "";
+    c.ssid = d.ssid;
+    c.psk = d.psk;
     ModemUplink up(loop, c, *api);
     up.start();
     const auto deadline = Clock::now() + std::chrono::seconds(120);
@@ -349,26 +381,33 @@ int main(int argc, char** argv) {
         kBaud, kLineBytesPerSecond);
 
     std::printf(
-        "1. Goodput: %d messages of %zu bytes, QoS 1, tls = \"local\", through uplinkd "
-        "(target: >= 80%% of the line rate)\n\n",
+        "1. Goodput: %d messages of %zu bytes, QoS 1, through uplinkd (target: >= 80%% of the "
+        "line rate)\n   mode local: TLS by uplinkd over a module socket; modem: TLS by the module; "
+        "mqtt: the module's own MQTT client\n\n",
         messages, kPayload);
-    std::printf("%-14s %8s %12s %10s %16s %12s %12s\n", "driver", "seconds", "payload B/s",
-                "line share", "line B/message", "up B/msg", "down B/msg");
+    std::printf("%-14s %-6s %8s %12s %10s %16s %12s %12s\n", "driver", "mode", "seconds",
+                "payload B/s", "line share", "line B/message", "up B/msg", "down B/msg");
     for (const auto& d : kDrivers) {
         if (!built(d)) {
             std::printf("%-14s (plugin not built)\n", d.name.c_str());
             continue;
         }
-        const Goodput g = measureGoodput(d, messages);
-        if (!g.ok) {
-            std::printf("%-14s (failed)\n", d.name.c_str());
-            continue;
+        for (const std::string mode : kModes) {
+            if (!supports(d, mode)) {
+                continue;
+            }
+            const Goodput g = measureGoodput(d, mode, messages);
+            if (!g.ok) {
+                std::printf("%-14s %-6s (failed)\n", d.name.c_str(), mode.c_str());
+                continue;
+            }
+            const double rate = static_cast<double>(messages) * kPayload / g.seconds;
+            std::printf("%-14s %-6s %8.1f %12.0f %9.1f%% %16.0f %12.0f %12.0f\n", d.name.c_str(),
+                        mode.c_str(), g.seconds, rate, 100.0 * rate / kLineBytesPerSecond,
+                        static_cast<double>(g.up + g.down) / messages,
+                        static_cast<double>(g.up) / messages,
+                        static_cast<double>(g.down) / messages);
         }
-        const double rate = static_cast<double>(messages) * kPayload / g.seconds;
-        std::printf("%-14s %8.1f %12.0f %9.1f%% %16.0f %12.0f %12.0f\n", d.name.c_str(), g.seconds,
-                    rate, 100.0 * rate / kLineBytesPerSecond,
-                    static_cast<double>(g.up + g.down) / messages,
-                    static_cast<double>(g.up) / messages, static_cast<double>(g.down) / messages);
     }
 
     std::printf(
@@ -382,6 +421,11 @@ int main(int argc, char** argv) {
     for (const auto& d : kDrivers) {
         if (!built(d)) {
             std::printf("%-14s (plugin not built)\n", d.name.c_str());
+            continue;
+        }
+        if (!d.sockets) {
+            std::printf("%-14s (no module sockets: the module's MQTT client only)\n",
+                        d.name.c_str());
             continue;
         }
         for (int kind = 0; kind < 2; ++kind) {

@@ -226,14 +226,38 @@ int runModemInfo(ApiClient& c, const std::string& uplink, bool as_json) {
     if (!text(m, "model").empty()) {
         std::cout << "  module        " << text(m, "manufacturer") << " " << text(m, "model")
                   << ", firmware " << text(m, "firmware") << "\n";
-        std::cout << "  IMEI          " << text(m, "imei") << "\n";
-        std::cout << "  SIM           " << text(m, "sim");
-        if (!text(m, "iccid").empty())
-            std::cout << " (ICCID " << text(m, "iccid") << ")";
-        std::cout << "\n  network       " << text(m, "registration");
-        if (m.value("signal_dbm", 0) != 0)
-            std::cout << ", signal " << m.value("signal_dbm", 0) << " dBm";
-        std::cout << "\n";
+        if (!text(m, "ssid").empty()) {
+            // A Wi-Fi module: no SIM, no operator.
+            std::cout << "  Wi-Fi         " << text(m, "ssid") << ": " << text(m, "association");
+            if (m.value("wifi_rssi_dbm", 0) != 0)
+                std::cout << ", RSSI " << m.value("wifi_rssi_dbm", 0) << " dBm";
+            if (!text(m, "ip_address").empty())
+                std::cout << ", address " << text(m, "ip_address");
+            std::cout << "\n";
+        } else {
+            std::cout << "  IMEI          " << text(m, "imei") << "\n";
+            std::cout << "  SIM           " << text(m, "sim");
+            if (!text(m, "iccid").empty())
+                std::cout << " (ICCID " << text(m, "iccid") << ")";
+            std::cout << "\n  network       " << text(m, "registration");
+            for (const char* key : {"operator", "access_technology", "band"}) {
+                if (!text(m, key).empty())
+                    std::cout << ", " << text(m, key);
+            }
+            if (m.value("signal_dbm", 0) != 0)
+                std::cout << ", signal " << m.value("signal_dbm", 0) << " dBm";
+            std::cout << "\n";
+        }
+        for (const auto& e : m.value("store", json::array())) {
+            std::cout << "  store         " << text(e, "slot") << ": " << text(e, "kind");
+            if (!text(e, "subject").empty())
+                std::cout << " \"" << text(e, "subject") << "\"";
+            if (!text(e, "not_after").empty())
+                std::cout << ", valid until " << text(e, "not_after");
+            if (!text(e, "note").empty())
+                std::cout << " (" << text(e, "note") << ")";
+            std::cout << "\n";
+        }
     }
     if (!text(m, "info_error").empty())
         std::cout << "  info error    " << text(m, "info_error") << "\n";

@@ -8,8 +8,21 @@ namespace {
 
 /// Commands whose parameters are secrets: a PIN, APN credentials, MQTT credentials.
 constexpr std::string_view kSecretCommands[] = {
-    "+CPIN",   "+CPIN2",        "+CPWD",    "+CLCK",     "+CGAUTH", "+KCNXCFG",
-    "+QICSGP", "+CMQTTCONNECT", "+QMTCONN", "+KMQTTCFG", "+CNCFG",
+    "+CPIN",
+    "+CPIN2",
+    "+CPWD",
+    "+CLCK",
+    "+CGAUTH",
+    "+KCNXCFG",
+    "+QICSGP",
+    "+CMQTTCONNECT",
+    "+QMTCONN",
+    "+KMQTTCFG",
+    "+CNCFG",
+    "+SRWSTACFG",
+    // SPWF04: the Wi-Fi passphrase goes in AT+S.SCFG=wifi_wpa_psk_text,<pw>; MQTT credentials.
+    "+S.SCFG",
+    "+S.MQTTCONN",
 };
 
 constexpr std::chrono::milliseconds kProbeMin{100};
@@ -58,7 +71,11 @@ class SerialAtChannel::Sink final : public AtParser::Sink {
 };
 
 SerialAtChannel::SerialAtChannel(asio::io_context& loop)
-    : loop_(loop), sink_(std::make_unique<Sink>(*this)), timer_(loop), stall_timer_(loop) {}
+    : loop_(loop),
+      sink_(std::make_unique<Sink>(*this)),
+      timer_(loop),
+      stall_timer_(loop),
+      guard_timer_(loop) {}
 
 SerialAtChannel::~SerialAtChannel() {
     alive_.reset();
@@ -102,8 +119,16 @@ void SerialAtChannel::commandWithData(const std::string& command, const AtDataWr
                                       std::chrono::milliseconds timeout, Done done) {
     Job job;
     job.command = command;
-    job.prompt = write.prompt.empty() ? std::string(">") : write.prompt;
-    job.payload = write.payload + write.terminator;
+    if (!write.immediate) {
+        job.prompt = write.prompt.empty() ? std::string(">") : write.prompt;
+    }
+    if (write.guard.count() > 0 && !write.terminator.empty()) {
+        job.payload = write.payload;
+        job.terminator = write.terminator;
+        job.guard = write.guard;
+    } else {
+        job.payload = write.payload + write.terminator;
+    }
     job.timeout = timeout;
     job.done = std::move(done);
     enqueue(std::move(job), false);
@@ -142,6 +167,10 @@ void SerialAtChannel::onUrcWithData(
 void SerialAtChannel::onBoot(const std::string& prefix, UrcHandler handler) {
     parser_.addBoot(prefix);
     boot_handlers_.push_back(std::move(handler));
+}
+
+void SerialAtChannel::addFinalResult(const AtFinalForm& form) {
+    parser_.addFinal(form);
 }
 
 void SerialAtChannel::clearUrcHandlers() {
@@ -212,7 +241,13 @@ void SerialAtChannel::startNext() {
     current_ = std::move(queue_.front());
     queue_.pop_front();
     parser_.begin(AtParser::Expect{current_->command, current_->prompt, current_->read});
-    send(current_->command + "\r");
+    if (current_->prompt.empty() && !current_->payload.empty()) {
+        // No prompt: the payload follows the command line at once (AtDataWrite::immediate).
+        send(current_->command + "\r" + current_->payload);
+        current_->payload.clear();
+    } else {
+        send(current_->command + "\r");
+    }
     const uint64_t gen = ++job_gen_;
     timer_.expires_after(current_->timeout);
     std::weak_ptr<bool> alive = alive_;
@@ -258,10 +293,30 @@ void SerialAtChannel::complete(Done done, Result<AtResponse> result) {
 }
 
 void SerialAtChannel::onPrompt() {
-    if (current_ && !current_->payload.empty()) {
+    if (!current_) {
+        return;
+    }
+    const size_t sent = current_->payload.size();
+    if (!current_->payload.empty()) {
         send(std::move(current_->payload));
         current_->payload.clear();
     }
+    if (current_->terminator.empty()) {
+        return;
+    }
+    // The guard time counts from when the payload has left at the line's rate (10 bits a byte).
+    const unsigned baud =
+        port_ != nullptr && port_->options().baud > 0 ? port_->options().baud : 115200;
+    const auto on_line = std::chrono::milliseconds(sent * 10 * 1000 / baud + 1);
+    guard_timer_.expires_after(current_->guard + on_line);
+    std::weak_ptr<bool> alive = alive_;
+    guard_timer_.async_wait([this, alive, gen = job_gen_](asio::error_code ec) {
+        if (ec || alive.expired() || gen != job_gen_ || !current_ || current_->terminator.empty()) {
+            return;
+        }
+        send(std::move(current_->terminator));
+        current_->terminator.clear();
+    });
 }
 
 void SerialAtChannel::onDone(AtResponse response, AtParser::Outcome outcome) {

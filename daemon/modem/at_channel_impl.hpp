@@ -46,6 +46,7 @@ class SerialAtChannel final : public AtChannel {
         const std::string& prefix, std::function<size_t(const std::string&)> count,
         std::function<void(const std::string& line, std::string data)> handler) override;
     void onBoot(const std::string& prefix, UrcHandler handler) override;
+    void addFinalResult(const AtFinalForm& form) override;
     void reset() override;
     uint64_t bytesWritten() const override { return bytes_written_; }
     uint64_t bytesRead() const override { return bytes_read_; }
@@ -62,7 +63,8 @@ class SerialAtChannel final : public AtChannel {
     /// How long a byte-counted data block may pause before it is abandoned (default 2 s).
     void setDataStallTimeout(std::chrono::milliseconds timeout) { stall_timeout_ = timeout; }
     uint64_t boots() const { return boots_; }
-    /// Forgets every URC handler (before the driver that registered them is destroyed).
+    /// Forgets every URC handler, boot indication and final result form (before the driver
+    /// that registered them is destroyed).
     void clearUrcHandlers();
 
     /// A command is in flight or queued, or a data block is arriving (an "AT" now would be
@@ -75,8 +77,10 @@ class SerialAtChannel final : public AtChannel {
   private:
     struct Job {
         std::string command;
-        std::string prompt;  ///< empty: no payload
+        std::string prompt;  ///< empty: no payload, or one written right after the command
         std::string payload;
+        std::string terminator;              ///< sent after `guard` (only when guard > 0)
+        std::chrono::milliseconds guard{0};  ///< silence before the terminator
         std::optional<AtDataRead> read;
         std::chrono::milliseconds timeout{};
         Done done;
@@ -119,6 +123,7 @@ class SerialAtChannel final : public AtChannel {
     uint64_t job_gen_ = 0;  ///< bumped when a command ends: stale timer wake-ups are ignored
     asio::steady_timer timer_;
     asio::steady_timer stall_timer_;  ///< a raw data block that stopped arriving
+    asio::steady_timer guard_timer_;  ///< the silence before a data phase's terminator
     uint64_t stall_gen_ = 0;
     std::chrono::milliseconds stall_timeout_{2000};
     uint64_t boots_ = 0;

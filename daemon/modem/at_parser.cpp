@@ -94,9 +94,24 @@ size_t AtParser::addBoot(std::string prefix) {
     return boots_.size() - 1;
 }
 
+void AtParser::addFinal(AtFinalForm form) {
+    finals_.push_back(std::move(form));
+}
+
+std::optional<AtFinalKind> AtParser::finalResult(std::string_view line) const {
+    const std::string_view l = trimRight(line);
+    for (const auto& f : finals_) {
+        if (!f.text.empty() && (f.prefix ? l.starts_with(f.text) : l == f.text)) {
+            return f.success ? AtFinalKind::Success : AtFinalKind::Failure;
+        }
+    }
+    return atFinalResult(l);
+}
+
 void AtParser::clearUrcs() {
     urcs_.clear();
     boots_.clear();
+    finals_.clear();
     held_.clear();
     raw_urc_.reset();
 }
@@ -263,7 +278,7 @@ void AtParser::line(const std::string& text, Sink& sink) {
         return;
     }
     if (pending_ && !pending_->broken.empty()) {
-        if (auto fin = atFinalResult(text)) {
+        if (auto fin = finalResult(text)) {
             finish(*fin, text, sink);
         } else {
             sink.stray(text);
@@ -297,7 +312,7 @@ void AtParser::line(const std::string& text, Sink& sink) {
         return;
     }
     Pending& p = *pending_;
-    if (auto fin = atFinalResult(text)) {
+    if (auto fin = finalResult(text)) {
         finish(*fin, text, sink);
         return;
     }

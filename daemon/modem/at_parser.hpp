@@ -92,7 +92,13 @@ class AtParser {
     /// Registers a boot-indication prefix (see AtChannel::onBoot). Returns its index for
     /// Sink::boot (its own numbering, apart from the URCs').
     size_t addBoot(std::string prefix);
+    /// Registers a final result form of the module's dialect (see AtChannel::addFinalResult);
+    /// checked before the V.250 / 27.007 table.
+    void addFinal(AtFinalForm form);
+    /// Forgets the URCs, boot indications and final result forms registered.
     void clearUrcs();
+    /// The final result kind of `line` by the registered forms and kAtFinalResults, or nothing.
+    std::optional<AtFinalKind> finalResult(std::string_view line) const;
 
     /// A command was written; its reply is expected from now on.
     void begin(Expect expect);
@@ -154,6 +160,7 @@ class AtParser {
 
     std::vector<Urc> urcs_;
     std::vector<std::string> boots_;
+    std::vector<AtFinalForm> finals_;
     std::optional<Pending> pending_;
     std::deque<HeldUrc> held_;
 

@@ -271,6 +271,37 @@ TEST_F(AtChannelTest, ConnectThenPayloadAndPattern) {
     EXPECT_EQ(got, "hello" + pattern);
 }
 
+TEST_F(AtChannelTest, GuardTimeKeepsTheLineSilentBeforeTheEscape) {
+    // BX310x data mode ends with "+++" after a guard time: the escape must not follow the
+    // payload at once, or the module takes it as payload.
+    std::string payload;
+    std::string escape;
+    std::chrono::steady_clock::time_point payload_at;
+    std::chrono::steady_clock::time_point escape_at;
+    module_->on_command = [&](const std::string&) {
+        module_->send("\r\nCONNECT\r\n");
+        module_->expectRaw(5, [&](std::string data) {
+            payload = data;
+            payload_at = std::chrono::steady_clock::now();
+            module_->expectRaw(3, [&](std::string esc) {
+                escape = esc;
+                escape_at = std::chrono::steady_clock::now();
+                module_->send("\r\nOK\r\n");
+            });
+        });
+    };
+    AtDataWrite w{"CONNECT", "hello", "+++"};
+    w.guard = 300ms;
+    std::optional<Result<AtResponse>> r;
+    channel_.commandWithData("AT+KCERTSTORE=0,5", w, 5s,
+                             [&](Result<AtResponse> x) { r = std::move(x); });
+    ASSERT_TRUE(runUntil([&] { return r.has_value(); }));
+    ASSERT_TRUE(*r) << r->error().message;
+    EXPECT_EQ(payload, "hello");
+    EXPECT_EQ(escape, "+++");
+    EXPECT_GE(escape_at - payload_at, 250ms) << "the escape came without its guard time";
+}
+
 TEST_F(AtChannelTest, CountedReadKeepsCrLfAndOkInTheData) {
     const std::string data = "ab\r\nOK\r\n\r\nERROR\r\n";
     module_->on_command = [&](const std::string&) {
@@ -319,6 +350,109 @@ TEST_F(AtChannelTest, PatternTerminatedReadAndUrcWithData) {
     EXPECT_EQ((*r)->data, "line1\r\nOK\r\n");
     EXPECT_EQ(blocks[0].first, "+CCHRECV: DATA,0,4");
     EXPECT_EQ(blocks[0].second, "OK\r\n");
+}
+
+// ---- a dialect with its own final results (SPWF04: AT-S.OK / AT-S.ERROR:<code>:<text>) ----
+
+/// Declares the SPWF04 final results on `channel`.
+void declareSpwfFinals(SerialAtChannel& channel) {
+    channel.addFinalResult(AtFinalForm{"AT-S.OK", false, true});
+    channel.addFinalResult(AtFinalForm{"AT-S.ERROR:", true, false});
+}
+
+TEST_F(AtChannelTest, DeclaredFinalResultsEndCommandsAndUndeclaredOnesDoNot) {
+    module_->on_command = [&](const std::string& c) {
+        if (c == "AT+S.GCFG=ip_ipaddr") {
+            module_->send("\r\nAT-S.Var:ip_ipaddr=10.0.0.5\r\nAT-S.OK\r\n");
+        } else if (c == "AT+S.SOCKC=3") {
+            module_->send("\r\nAT-S.ERROR:77:Pending data\r\n");
+        } else {
+            module_->send("\r\nOK\r\n");
+        }
+    };
+    // Without the declaration "AT-S.OK" is an information line (every other dialect keeps the
+    // V.250 finals only): the command ends at the "OK" that follows.
+    std::optional<Result<AtResponse>> plain;
+    channel_.command("AT+S.GCFG=ip_ipaddr", 500ms,
+                     [&](Result<AtResponse> x) { plain = std::move(x); });
+    ASSERT_TRUE(runUntil([&] { return plain.has_value(); }));
+    EXPECT_FALSE(*plain) << "AT-S.OK ended a command before it was declared";
+
+    declareSpwfFinals(channel_);
+    std::optional<Result<AtResponse>> var;
+    channel_.command("AT+S.GCFG=ip_ipaddr", 2s, [&](Result<AtResponse> x) { var = std::move(x); });
+    ASSERT_TRUE(runUntil([&] { return var.has_value(); }));
+    ASSERT_TRUE(*var) << var->error().message;
+    EXPECT_EQ((*var)->lines, std::vector<std::string>{"AT-S.Var:ip_ipaddr=10.0.0.5"});
+    EXPECT_EQ((*var)->final, "AT-S.OK");
+
+    std::optional<Result<AtResponse>> err;
+    channel_.command("AT+S.SOCKC=3", 2s, [&](Result<AtResponse> x) { err = std::move(x); });
+    ASSERT_TRUE(runUntil([&] { return err.has_value(); }));
+    ASSERT_FALSE(*err);
+    EXPECT_EQ(err->error().code, "at_error");
+    EXPECT_EQ(err->error().message, "AT-S.ERROR:77:Pending data");
+
+    // The standard finals still end commands, and forgetting the handlers forgets the forms.
+    std::optional<Result<AtResponse>> at;
+    channel_.command("AT", 2s, [&](Result<AtResponse> x) { at = std::move(x); });
+    ASSERT_TRUE(runUntil([&] { return at.has_value(); }));
+    EXPECT_TRUE(*at);
+    channel_.clearUrcHandlers();
+    std::optional<Result<AtResponse>> again;
+    channel_.command("AT+S.GCFG=ip_ipaddr", 500ms,
+                     [&](Result<AtResponse> x) { again = std::move(x); });
+    ASSERT_TRUE(runUntil([&] { return again.has_value(); }));
+    EXPECT_FALSE(*again);
+}
+
+TEST_F(AtChannelTest, ImmediatePayloadFollowsTheCommandLineWithoutAPrompt) {
+    declareSpwfFinals(channel_);
+    const std::string payload = std::string("AT-S.OK\r\n\0\xff>\x1a+WIND:2:Reset\r\n", 28);
+    std::string got;
+    module_->on_command = [&](const std::string& c) {
+        ASSERT_EQ(c, "AT+S.SOCKW=0," + std::to_string(payload.size()));
+        // No prompt is sent: the bytes are already on their way.
+        module_->expectRaw(payload.size(), [&](std::string data) {
+            got = data;
+            module_->send("\r\nAT-S.OK\r\n");
+        });
+    };
+    AtDataWrite w;
+    w.immediate = true;
+    w.payload = payload;
+    std::optional<Result<AtResponse>> r;
+    channel_.commandWithData("AT+S.SOCKW=0," + std::to_string(payload.size()), w, 2s,
+                             [&](Result<AtResponse> x) { r = std::move(x); });
+    ASSERT_TRUE(runUntil([&] { return r.has_value(); }));
+    ASSERT_TRUE(*r) << r->error().message;
+    EXPECT_EQ(got, payload);
+}
+
+TEST_F(AtChannelTest, CountedReadAfterADeclaredHeaderKeepsTheDialectsFinalsInTheData) {
+    declareSpwfFinals(channel_);
+    const std::string data = "x\r\nAT-S.OK\r\nAT-S.ERROR:44:x\r\n+WIND:58:Socket Closed:0:1\r\n";
+    std::vector<std::string> urcs;
+    channel_.onUrc("+WIND:58:", [&](const std::string& line) { urcs.push_back(line); });
+    module_->on_command = [&](const std::string&) {
+        module_->send("\r\nAT-S.Reading:" + std::to_string(data.size()) + ":" +
+                      std::to_string(data.size()) + "\r\n" + data + "\r\nAT-S.OK\r\n");
+    };
+    AtDataRead read;
+    read.kind = AtDataRead::Kind::CountedAfterHeader;
+    read.header = "AT-S.Reading:";
+    read.count = [](const std::string& line) {
+        const size_t a = line.find(':');
+        return static_cast<size_t>(std::stoul(line.substr(a + 1)));
+    };
+    std::optional<Result<AtResponse>> r;
+    channel_.commandReadingData("AT+S.SOCKR=0," + std::to_string(data.size()), read, 2s,
+                                [&](Result<AtResponse> x) { r = std::move(x); });
+    ASSERT_TRUE(runUntil([&] { return r.has_value(); }));
+    ASSERT_TRUE(*r) << r->error().message;
+    EXPECT_EQ((*r)->data, data);
+    EXPECT_EQ((*r)->final, "AT-S.OK");
+    EXPECT_TRUE(urcs.empty()) << "a URC line inside the data was taken as a URC";
 }
 
 TEST_F(AtChannelTest, ErrorsCarryTheFinalLine) {

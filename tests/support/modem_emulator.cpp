@@ -16,7 +16,8 @@
 
 namespace uplinkd::testing {
 
-ModemEmulator::ModemEmulator(const TempDir& dir, const std::string& model, unsigned baud)
+ModemEmulator::ModemEmulator(const TempDir& dir, const std::string& model, unsigned baud,
+                             const std::vector<std::string>& extra_args)
     : device_(dir.file("tty-" + model)),
       control_(dir.file(model + ".ctl")),
       trace_(dir.file(model + ".trace")) {
@@ -25,12 +26,22 @@ ModemEmulator::ModemEmulator(const TempDir& dir, const std::string& model, unsig
         ADD_FAILURE() << "pipe failed";
         return;
     }
-    process_ = std::make_unique<Process>(
-        std::vector<std::string>{MODEM_EMULATOR_PATH, "--model", model, "--link", device_,
-                                 "--control", control_, "--baud", std::to_string(baud), "--log",
-                                 trace_, "--ready-fd", std::to_string(fds[1]),
-                                 "--exit-with-parent"},
-        dir.file(model + "-emulator.log"));
+    std::vector<std::string> argv{MODEM_EMULATOR_PATH,
+                                  "--model",
+                                  model,
+                                  "--link",
+                                  device_,
+                                  "--control",
+                                  control_,
+                                  "--baud",
+                                  std::to_string(baud),
+                                  "--log",
+                                  trace_,
+                                  "--ready-fd",
+                                  std::to_string(fds[1]),
+                                  "--exit-with-parent"};
+    argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+    process_ = std::make_unique<Process>(std::move(argv), dir.file(model + "-emulator.log"));
     ::close(fds[1]);
     pollfd p{fds[0], POLLIN, 0};
     std::string got;

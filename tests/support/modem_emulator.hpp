@@ -18,8 +18,10 @@ namespace uplinkd::testing {
 
 class ModemEmulator {
   public:
-    /// `model` is "hl78" or "a76xx"; `baud` 0 means unthrottled.
-    ModemEmulator(const TempDir& dir, const std::string& model, unsigned baud = 115200);
+    /// `model` is "hl78" or "a76xx"; `baud` 0 means unthrottled; `extra_args` go to the
+    /// emulator's command line (e.g. {"--variant", "A7670E-NOMQTT"}).
+    ModemEmulator(const TempDir& dir, const std::string& model, unsigned baud = 115200,
+                  const std::vector<std::string>& extra_args = {});
     ~ModemEmulator();
     ModemEmulator(const ModemEmulator&) = delete;
     ModemEmulator& operator=(const ModemEmulator&) = delete;

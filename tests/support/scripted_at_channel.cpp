@@ -75,6 +75,16 @@ Step& Step::expectTerminator(std::string t) {
     return *this;
 }
 
+Step& Step::expectGuardAtLeast(std::chrono::milliseconds g) {
+    guard = g;
+    return *this;
+}
+
+Step& Step::expectImmediate() {
+    immediate = true;
+    return *this;
+}
+
 Step& Step::urcBefore(std::string l) {
     urcs_before.push_back({std::move(l), std::nullopt});
     return *this;
@@ -173,9 +183,15 @@ void ScriptedAtChannel::answer(Pending p) {
         if (step.terminator) {
             EXPECT_EQ(p.write.terminator, *step.terminator) << "terminator of " << p.command;
         }
+        if (step.guard) {
+            EXPECT_GE(p.write.guard.count(), step.guard->count()) << "guard time of " << p.command;
+        }
+        if (step.immediate) {
+            EXPECT_EQ(p.write.immediate, *step.immediate) << "immediate payload of " << p.command;
+        }
         written_.push_back(p.write.payload + p.write.terminator);
         bytes_written_ += p.write.payload.size() + p.write.terminator.size();
-    } else if (step.payload || step.prompt || step.terminator) {
+    } else if (step.payload || step.prompt || step.terminator || step.guard || step.immediate) {
         ADD_FAILURE() << "\"" << p.command << "\" should have been sent with data";
     }
 

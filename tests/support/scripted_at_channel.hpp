@@ -33,8 +33,11 @@ class ScriptedAtChannel final : public AtChannel {
         std::optional<std::string> prompt;   ///< commandWithData: expected prompt
         std::optional<std::string> payload;  ///< commandWithData: expected payload
         std::optional<std::string> terminator;  ///< commandWithData: expected terminator
-        std::vector<Urc> urcs_before;           ///< delivered before the final result
-        std::vector<Urc> urcs_after;            ///< delivered after it
+        /// commandWithData: the least guard time expected before the terminator
+        std::optional<std::chrono::milliseconds> guard;
+        std::optional<bool> immediate;  ///< commandWithData: payload right after the command
+        std::vector<Urc> urcs_before;   ///< delivered before the final result
+        std::vector<Urc> urcs_after;    ///< delivered after it
 
         Step& line(std::string l);
         Step& ok();
@@ -44,6 +47,9 @@ class ScriptedAtChannel final : public AtChannel {
         Step& expectPrompt(std::string p);
         Step& expectPayload(std::string p);
         Step& expectTerminator(std::string t);
+        Step& expectGuardAtLeast(std::chrono::milliseconds g);
+        /// The payload follows the command line at once (AtDataWrite::immediate, no prompt).
+        Step& expectImmediate();
         Step& urcBefore(std::string line);
         Step& urcAfter(std::string line);
         Step& urcAfterWithData(std::string line, std::string bytes);
@@ -70,6 +76,8 @@ class ScriptedAtChannel final : public AtChannel {
     /// The module restarted: every queued command fails with "at_reset" (posted), then the
     /// boot handler for `line` runs. Returns false when no boot handler took it.
     bool injectBoot(const std::string& line);
+    /// The final result forms a driver declared (addFinalResult), in order.
+    const std::vector<AtFinalForm>& finalForms() const { return finals_; }
 
     // AtChannel
     void command(const std::string& command, std::chrono::milliseconds timeout, Done done) override;
@@ -82,6 +90,7 @@ class ScriptedAtChannel final : public AtChannel {
         const std::string& prefix, std::function<size_t(const std::string&)> count,
         std::function<void(const std::string& line, std::string data)> handler) override;
     void onBoot(const std::string& prefix, UrcHandler handler) override;
+    void addFinalResult(const AtFinalForm& form) override { finals_.push_back(form); }
     void reset() override;
     uint64_t bytesWritten() const override { return bytes_written_; }
     uint64_t bytesRead() const override { return bytes_read_; }
@@ -109,6 +118,7 @@ class ScriptedAtChannel final : public AtChannel {
     bool busy_ = false;
     std::vector<std::string> commands_;
     std::vector<std::string> written_;
+    std::vector<AtFinalForm> finals_;
     std::vector<std::pair<std::string, UrcHandler>> urc_handlers_;
     std::vector<std::pair<std::string, UrcHandler>> boot_handlers_;
     struct DataHandler {

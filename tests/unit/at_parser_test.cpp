@@ -462,6 +462,69 @@ TEST(AtParser, FinalResultTable) {
     }
 }
 
+TEST(AtParser, DeclaredFinalResultFormsComeBeforeTheStandardTable) {
+    AtParser parser;
+    EXPECT_EQ(parser.finalResult("AT-S.OK"), std::nullopt) << "not declared: not final";
+    EXPECT_EQ(parser.finalResult("OK"), AtFinalKind::Success);
+    parser.addFinal(AtFinalForm{"AT-S.OK", false, true});
+    parser.addFinal(AtFinalForm{"AT-S.ERROR:", true, false});
+    const std::vector<std::pair<std::string, std::optional<AtFinalKind>>> table{
+        {"AT-S.OK", AtFinalKind::Success},
+        {"AT-S.OK ", AtFinalKind::Success},
+        {"AT-S.ERROR:44:Network not ready", AtFinalKind::Failure},
+        {"AT-S.ERROR:77:Pending data", AtFinalKind::Failure},
+        {"AT-S.OKAY", std::nullopt},
+        {"AT-S.On:10.0.0.1:0", std::nullopt},
+        {"AT-S.Reading:5:5", std::nullopt},
+        {"AT-S.Var:ip_ipaddr=1.2.3.4", std::nullopt},
+        {"+WIND:24:WiFi Up:1:10.0.0.5", std::nullopt},
+        {"OK", AtFinalKind::Success},
+        {"+CME ERROR: 3", AtFinalKind::Failure},
+    };
+    for (const auto& [line, kind] : table) {
+        EXPECT_EQ(parser.finalResult(line), kind) << line;
+    }
+    parser.clearUrcs();
+    EXPECT_EQ(parser.finalResult("AT-S.OK"), std::nullopt) << "forgotten with the URCs";
+}
+
+TEST(AtParser, ADialectsFinalsEndCommandsInAnyChunking) {
+    // SPWF04-style: an information line, a counted read whose data holds the dialect's finals,
+    // a failure with its code, and a URC in between.
+    const std::string input =
+        "\r\nAT-S.Var:ip_ipaddr=1.2.3.4\r\nAT-S.OK\r\n"
+        "\r\nAT-S.Reading:9:9\r\nAT-S.OK\r\n\r\nAT-S.OK\r\n"
+        "\r\n+WIND:55:Pending Data:0:3:3\r\n\r\nAT-S.ERROR:77:Pending data\r\n";
+    const std::string expected =
+        "DONE(ok) final='AT-S.OK' lines=[AT-S.Var:ip_ipaddr=1.2.3.4];"
+        "DONE(ok) final='AT-S.OK' lines=[AT-S.Reading:9:9] data='AT-S.OK\\r\\n';"
+        "URC0 '+WIND:55:Pending Data:0:3:3';"
+        "DONE(error) final='AT-S.ERROR:77:Pending data' lines=[];";
+    std::mt19937 rng(7);
+    for (int round = 0; round < 40; ++round) {
+        AtParser parser;
+        parser.addFinal(AtFinalForm{"AT-S.OK", false, true});
+        parser.addFinal(AtFinalForm{"AT-S.ERROR:", true, false});
+        parser.addUrc("+WIND:55:");
+        AtDataRead r;
+        r.kind = AtDataRead::Kind::CountedAfterHeader;
+        r.header = "AT-S.Reading:";
+        r.count = [](const std::string& line) {
+            return static_cast<size_t>(std::stoul(line.substr(line.find(':') + 1)));
+        };
+        Recorder rec(parser, {cmd("AT+S.GCFG=ip_ipaddr"), AtParser::Expect{"AT+S.SOCKR=0,9", "", r},
+                              cmd("AT+S.SOCKC=0")});
+        size_t pos = 0;
+        while (pos < input.size()) {
+            const size_t k =
+                round == 0 ? input.size() : std::uniform_int_distribution<size_t>(1, 7)(rng);
+            parser.feed(std::string_view(input).substr(pos, k), rec);
+            pos += std::min(k, input.size() - pos);
+        }
+        EXPECT_EQ(rec.out, expected) << "round " << round;
+    }
+}
+
 TEST(AtParser, CommandNamesAndRedaction) {
     EXPECT_EQ(atCommandName("AT+CIPOPEN=0,\"TCP\",\"h\",1"), "+CIPOPEN");
     EXPECT_EQ(atCommandName("at+csq"), "+CSQ");
@@ -471,8 +534,11 @@ TEST(AtParser, CommandNamesAndRedaction) {
     EXPECT_EQ(redactAtCommand("AT+CPIN=\"1234\""), "AT+CPIN=…");
     EXPECT_EQ(redactAtCommand("AT+KCNXCFG=1,\"GPRS\",\"apn\",\"user\",\"secret\""), "AT+KCNXCFG=…");
     EXPECT_EQ(redactAtCommand("AT+CGAUTH=1,1,\"u\",\"p\""), "AT+CGAUTH=…");
+    EXPECT_EQ(redactAtCommand("AT+SRWSTACFG=\"net\",\"passphrase\",1"), "AT+SRWSTACFG=…");
     EXPECT_EQ(redactAtCommand("AT+CPIN?"), "AT+CPIN?");
     EXPECT_EQ(redactAtCommand("AT+CSQ"), "AT+CSQ");
+    EXPECT_EQ(redactAtCommand("AT+S.SCFG=wifi_wpa_psk_text,secret"), "AT+S.SCFG=…");
+    EXPECT_EQ(redactAtCommand("AT+S.MQTTCONN=h,8883,,1,u,secret,c,60,,,,"), "AT+S.MQTTCONN=…");
 }
 
 TEST(AtParser, CancelForgetsThePendingCommandAndPartialInput) {

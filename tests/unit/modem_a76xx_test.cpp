@@ -670,6 +670,7 @@ TEST_F(A76xxDriverTest, InfoCollectsWhatTheModuleSays) {
     at_.expect("AT+CEREG?").line("+CEREG: 0,2");
     at_.expect("AT+CGREG?").line("+CGREG: 0,1");
     at_.expect("AT+CSQ").line("+CSQ: 99,99");
+    at_.expect("AT+COPS?").line("+COPS: 0");  // not registered: no operator
     const Result<ModemInfo> answer = info();
     ASSERT_TRUE(answer);
     const ModemInfo& i = answer.value();

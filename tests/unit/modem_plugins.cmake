@@ -23,6 +23,25 @@ target_link_libraries(modem_a76xx_test PRIVATE uplinkd_modem_simcom_a76xx_lib
                       uplinkd_warnings)
 gtest_discover_tests(modem_a76xx_test DISCOVERY_TIMEOUT 30 PROPERTIES LABELS unit)
 
+# simcom-a76xx: the module's MQTT client (CMQTT*), in the same executable.
+target_sources(modem_a76xx_test PRIVATE ${CMAKE_CURRENT_LIST_DIR}/modem_a76xx_mqtt_test.cpp)
+
+# sierra-bx310x (BX3105 Wi-Fi, the module's MQTT client)
+add_executable(modem_bx310x_test ${CMAKE_CURRENT_LIST_DIR}/modem_bx310x_test.cpp)
+target_link_libraries(modem_bx310x_test PRIVATE uplinkd_modem_sierra_bx310x_lib
+                      uplinkd_scripted_at_channel GTest::gtest_main asio_standalone
+                      uplinkd_warnings)
+target_compile_definitions(modem_bx310x_test PRIVATE UPLINKD_SOURCE_DIR="${CMAKE_SOURCE_DIR}")
+gtest_discover_tests(modem_bx310x_test DISCOVERY_TIMEOUT 30 PROPERTIES LABELS unit)
+
+# st-spwf04s (ST SPWF04S Wi-Fi): parsers, tables, command sequences and the MQTT client.
+add_executable(modem_spwf04s_test ${CMAKE_CURRENT_LIST_DIR}/modem_spwf04s_test.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/modem_spwf04s_tables_test.cpp)
+target_link_libraries(modem_spwf04s_test PRIVATE uplinkd_modem_st_spwf04s_lib
+                      uplinkd_scripted_at_channel GTest::gtest_main asio_standalone
+                      uplinkd_warnings)
+gtest_discover_tests(modem_spwf04s_test DISCOVERY_TIMEOUT 30 PROPERTIES LABELS unit)
+
 # quectel-bg9x
 add_executable(modem_bg9x_test ${CMAKE_CURRENT_LIST_DIR}/modem_bg9x_test.cpp)
 target_link_libraries(modem_bg9x_test PRIVATE uplinkd_modem_quectel_bg9x_lib

@@ -47,6 +47,22 @@ struct AtDataWrite {
     std::string prompt = ">";  ///< what the module sends before it takes the bytes (">", "CONNECT")
     std::string payload;       ///< exactly these bytes are written
     std::string terminator;    ///< written after the payload (HL78 EOF pattern), or empty
+    /// Silence kept on the line between the payload and the terminator, counted from when the
+    /// payload has been sent at the line's rate (an escape such as BX310x "+++" needs a guard
+    /// time before it); zero: the terminator follows the payload at once.
+    std::chrono::milliseconds guard{0};
+    /// The payload follows the command line at once, without waiting for a prompt (`prompt` is
+    /// not used): modules whose command announces the length and takes the bytes right after
+    /// its CR (SPWF04 AT+S.SOCKW=<id>,<len>).
+    bool immediate = false;
+};
+
+/// A final result line of a module's own dialect, besides the V.250 / 27.007 ones (OK, ERROR,
+/// +CME ERROR: ...): e.g. SPWF04 "AT-S.OK" and "AT-S.ERROR:<code>:<text>".
+struct AtFinalForm {
+    std::string text;      ///< the whole line, or its start when `prefix`
+    bool prefix = false;   ///< lines that start with `text`
+    bool success = false;  ///< ends the command successfully (else: failure, "at_error")
 };
 
 class AtChannel {
@@ -87,6 +103,10 @@ class AtChannel {
     /// block that stops arriving is abandoned after a short silence; a boot indication at a
     /// line start inside it then counts as one.
     virtual void onBoot(const std::string& prefix, UrcHandler handler) = 0;
+    /// Declares one more final result form of the module's dialect (see AtFinalForm); it holds
+    /// until the URC handlers are forgotten. Channels that do not frame lines themselves (test
+    /// fakes) may ignore it.
+    virtual void addFinalResult(const AtFinalForm& form) { (void)form; }
     /// Fails every queued and pending command with "at_closed" and forgets partial input
     /// (after a module reset).
     virtual void reset() = 0;

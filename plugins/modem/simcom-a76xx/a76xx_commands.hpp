@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "a76xx_parsers.hpp"
 #include "common/at_steps.hpp"
 #include "common/generic_info.hpp"
 #include "uplinkd/modem_driver.hpp"
@@ -87,7 +88,7 @@ inline constexpr InfoQuery kInfoQueries[] = {
     {"AT+CGMR", 2s, &modem_common::applyFirmware},     {"AT+CGSN", 2s, &modem_common::applyImei},
     {"AT+CICCID", 5s, &modem_common::applyIccid},      {"AT+CPIN?", 5s, &modem_common::applySim},
     {"AT+CEREG?", 2s, &modem_common::applyCereg},      {"AT+CGREG?", 2s, &modem_common::applyCgreg},
-    {"AT+CSQ", 2s, &modem_common::applyCsq},
+    {"AT+CSQ", 2s, &modem_common::applyCsq},           {"AT+COPS?", 5s, &applyCops},
 };
 
 /// Timeouts and polling, as data. The defaults are kA76xxTiming; tests shorten them.
@@ -108,6 +109,12 @@ struct A76xxTiming {
     int send_retries = 50;
     std::chrono::milliseconds receive = 20s;     ///< one read, with its end URC
     std::chrono::milliseconds cert_store = 30s;  ///< one AT+CCERTDOWN
+    // MQTT client
+    std::chrono::milliseconds mqtt_start = 30s;  ///< AT+CMQTTSTART/STOP → result (PDP up to 12 s)
+    /// AT+CMQTTCONNECT → result: the "optimeout" given to the module plus this.
+    std::chrono::milliseconds mqtt_connect_extra = 15s;
+    std::chrono::milliseconds mqtt_result = 75s;  ///< +CMQTTPUB (pub_timeout 60) / SUB / UNSUB
+    std::chrono::milliseconds mqtt_disc = 20s;    ///< AT+CMQTTDISC (timeout 10) → result
 };
 inline constexpr A76xxTiming kA76xxTiming{};
 

@@ -1,3 +1,6 @@
+// The A76xx driver: bring-up (start), URC routing, the network gate (NETOPEN), opening sockets
+// (the plain and TLS specifics are in a76xx_tcp.cpp and a76xx_tls.cpp), provisioning the
+// certificate store, and the plugin's entry points. Thread: loop.
 #include "a76xx_driver.hpp"
 
 #include <algorithm>
@@ -5,6 +8,7 @@
 #include <set>
 #include <vector>
 
+#include "a76xx_core.hpp"
 #include "a76xx_parsers.hpp"
 #include "common/at_steps.hpp"
 #include "common/driver_core.hpp"
@@ -15,81 +19,10 @@ namespace uplinkd::plugins::simcom_a76xx {
 
 using modem_common::commandError;
 using modem_common::commandThenUrc;
-using modem_common::driverGone;
-using modem_common::Explainer;
 using modem_common::Fetched;
 using modem_common::hostPort;
 using modem_common::PemWant;
-using modem_common::SocketTable;
 using modem_common::toCommandStep;
-
-struct A76xxCore;
-
-namespace {
-
-Explainer explainer() {
-    return [](const std::string& line) { return explainLine(line); };
-}
-
-/// The error for a CCHOPEN that ended in "+CCHOPEN: <s>,<err>".
-Error tlsOpenError(int err, const std::string& line, const ModemSocketRequest& req) {
-    const std::string to = hostPort(req);
-    const std::string seen = " (" + line + ")";
-    switch (err) {
-        case 15:
-            return makeError(
-                "tls_handshake",
-                "the TLS handshake with " + to +
-                    " failed in the module: the usual causes are a broker that needs SNI (the "
-                    "module sends " +
-                    req.host +
-                    " as SNI only when \"enableSNI\" is set, which uplinkd does) and a CA in "
-                    "the module (from tls.ca_file) that is not the root CA that signed " +
-                    req.host +
-                    "'s certificate; a broker that wants a client certificate (tls.cert_file "
-                    "and tls.key_file, provisioned) is another" +
-                    seen);
-        case 19:
-            return makeError("tls_certificates",
-                             "the module's SSL context names certificate files that are not in "
-                             "its store: provision tls.ca_file (and tls.cert_file/key_file)" +
-                                 seen);
-        case 13:
-            return makeError("dns", "the module could not resolve \"" + req.host + "\"" + seen);
-        case 14:
-            return makeError("connect", "the module could not connect to " + to +
-                                            " (refused or unreachable)" + seen);
-        case 5:
-            return makeError("timeout", "the TLS connection to " + to + " timed out" + seen);
-        case 9:
-        case 17:
-            return makeError("network",
-                             "the module has no data connection (not registered, or the "
-                             "network is not open)" +
-                                 seen);
-        default:
-            return makeError("connect", "connecting to " + to + ": " + explainLine(line));
-    }
-}
-
-/// The error for a CIPOPEN that ended in "+CIPOPEN: <link>,<err>".
-Error tcpOpenError(int err, const std::string& line, const ModemSocketRequest& req) {
-    const std::string to = hostPort(req);
-    const std::string seen = " (" + line + ")";
-    switch (err) {
-        case 11:
-            return makeError("dns", "the module could not resolve \"" + req.host + "\"" + seen);
-        case 10:
-            return makeError("timeout", "connecting to " + to + " timed out in the module" + seen);
-        case 1:
-            return makeError("connect", "the module could not connect to " + to +
-                                            " (network failure, refused or unreachable)" + seen);
-        case 2:
-            return makeError("network", "the module's network is not open" + seen);
-        default:
-            return makeError("connect", "connecting to " + to + ": " + explainLine(line));
-    }
-}
 
 /// "+NETOPEN: 0", "+CCHSTART: 0": success; another code fails as `code`, in plain words.
 Status resultCodeStatus(const Result<int>& result, std::string code, const std::string& line) {
@@ -97,12 +30,6 @@ Status resultCodeStatus(const Result<int>& result, std::string code, const std::
         return okStatus();
     }
     return fail(std::move(code), explainLine(line));
-}
-
-/// A TLS session's failed send or read ("+CCHSEND: <s>,<err>", "+CCHRECV: <s>,<err>"): 4 is the
-/// peer's close.
-Error sessionError(int err, const std::string& line) {
-    return makeError(err == 4 ? "eof" : "socket_error", explainLine(line));
 }
 
 /// A fetch command that failed: an error answer means nothing is buffered after all ("+IP
@@ -114,342 +41,20 @@ Result<Fetched> failedFetch(std::string_view command, const Error& e) {
     return Failure{commandError(command, e, explainer())};
 }
 
-/// A step that runs once for everyone waiting on it (NETOPEN, CCHSTART). Thread: loop.
-struct Gate {
-    bool ready = false;
-    bool running = false;
-    std::vector<std::function<void(Status)>> waiters;
-};
-
-/// How a link (CIPOPEN) or a TLS session (CCHOPEN) is opened; the rest is the same.
-struct Opening {
-    bool tls = false;
-    AtCommandStep open;                   ///< its result is "<result> <id>,<err>"
-    std::string_view result;              ///< "+CIPOPEN:" / "+CCHOPEN:"
-    std::chrono::milliseconds timeout{};  ///< for the result
-    std::string close;                    ///< sent when no result came (it may still connect)
-    Error (*error)(int err, const std::string& line, const ModemSocketRequest& req) = nullptr;
-    /// Makes the socket once the module connected.
-    std::function<ByteStreamPtr(const std::shared_ptr<A76xxCore>&)> make;
-};
-
-class TcpSocket;
-class TlsSocket;
-
-}  // namespace
-
 // ---- Core -------------------------------------------------------------------------------------
 
-/// What the driver shares with its sockets and URC handlers. Thread: loop.
-struct A76xxCore : modem_common::DriverCore<A76xxCore, A76xxTiming> {
-    A76xxCore(asio::io_context& l, AtChannel& a, ModemSettings s, A76xxTiming t)
-        : DriverCore(l, a, std::move(s), t, explainer()) {}
+A76xxCore::A76xxCore(asio::io_context& l, AtChannel& a, ModemSettings s, A76xxTiming t)
+    : DriverCore(l, a, std::move(s), t, explainer()) {}
 
-    SocketTable<TcpSocket> links;
-    SocketTable<TlsSocket> sessions;
-    int next_link = 0;
-    int next_session = 0;
-    Gate net;
-    Gate cch;
-    struct Certs {
-        bool ca = false;
-        bool cert = false;
-        bool key = false;
-    };
-    std::optional<Certs> certs;  // unknown until listed or provisioned
-
-    void registerUrcs() override;
-    void onUrc(const std::string& line);
-    /// A boot indication: the module restarted; everything the driver knew of it is gone.
-    void onBoot(const std::string& line);
-    /// Closes every link of the module that no socket of this driver owns.
-    void reconcileLinks(std::function<void()> then);
-    void onCchData(const std::string& line, std::string data);
-    void breakAll(const Error& e) override;
-    std::set<int>& busyIds(bool tls) { return tls ? sessions.busy : links.busy; }
-    std::optional<int> allocate(bool tls);
-    /// Issues `command`, then `payload` after the ">" prompt (AT+CIPSEND, AT+CCHSEND).
-    std::function<void(AtChannel::Done)> promptedWrite(std::string command, std::string payload);
-    /// Sends a link's or session's close command; the id stays busy until the module answered.
-    void closeInModule(bool tls, int id, std::string command);
-
-    // start(): init steps, SIM, APN, registration, manual receive, network
-    void start(StatusDone done) override;
-    void startSim(uint64_t gen);
-    void startApn(uint64_t gen);
-    void startRegistration(uint64_t gen);
-    void startManualReceive(uint64_t gen);
-    void startNetwork(uint64_t gen);
-    void startLinks(uint64_t gen);
-
-    // gates
-    void through(Gate A76xxCore::*gate, void (A76xxCore::*run)(std::function<void(Status)>),
-                 std::function<void(Status)> then);
-    void netOpen(std::function<void(Status)> done);
-    void cchStart(std::function<void(Status)> done);
-    void cchStartOnce(bool retry, std::function<void(Status)> done);
-    void listCerts(std::function<void(Status)> done);
-
-    // open()
-    using OpenDone = std::function<void(Result<ByteStreamPtr>)>;
-    void open(const ModemSocketRequest& req, OpenDone done) override;
-    void openTcp(int link, const ModemSocketRequest& req, OpenDone done);
-    void openTls(int session, const ModemSocketRequest& req, OpenDone done);
-    void connect(int id, Opening o, const ModemSocketRequest& req, OpenDone done);
-
-    // provision()
-    void provision(const ModemCredentials& creds, StatusDone done) override;
-    void removeStaleCerts(StatusDone done);
-    void verifyCerts(bool client, StatusDone done);
-};
-
-namespace {
-
-/// A plain TCP link: AT+CIPSEND out, AT+CIPRXGET=2 on "+CIPRXGET: 1,<link>". Thread: loop.
-class TcpSocket final : public modem_common::CoreSocket<A76xxCore> {
-  public:
-    TcpSocket(const std::shared_ptr<A76xxCore>& core, int link, std::string description)
-        : CoreSocket(core, link, std::move(description), kMaxSendChunk), retry_(core->loop) {
-        core->links.add(link, this);
-    }
-    ~TcpSocket() override { close(); }
-
-  protected:
-    void sendChunk(std::span<const uint8_t> chunk,
-                   std::function<void(Result<size_t>)> done) override {
-        auto core = lockCore();
-        attempt(std::string(reinterpret_cast<const char*>(chunk.data()), chunk.size()),
-                core ? core->timing.send_retries : 0, std::move(done));
-    }
-
-    void fetch(std::function<void(Result<Fetched>)> done) override {
-        auto core = attachedOr(done);
-        if (!core) {
-            return;
-        }
-        auto header = std::make_shared<std::optional<CipRxGetRead>>();
-        AtDataRead rd;
-        rd.kind = AtDataRead::Kind::CountedAfterHeader;
-        rd.header = "+CIPRXGET: 2,";
-        rd.count = [header](const std::string& line) -> size_t {
-            auto h = parseCipRxGetRead(line);
-            if (!h) {
-                return 0;
-            }
-            *header = *h;
-            return h->read;
-        };
-        core->at.commandReadingData(
-            ciprxgetCommand(id(), kMaxReadChunk), rd, core->timing.receive,
-            [alive = token(), header, done = std::move(done)](Result<AtResponse> r) {
-                if (alive.expired()) {
-                    return;
-                }
-                if (!r) {
-                    done(failedFetch("AT+CIPRXGET", r.error()));
-                    return;
-                }
-                if (!*header) {
-                    for (const auto& line : r->lines) {
-                        if (auto h = parseCipRxGetRead(line)) {
-                            *header = *h;
-                        }
-                    }
-                }
-                const bool more = *header && (*header)->rest > 0;
-                done(Fetched{std::move(r->data), more});
-            });
-    }
-
-    void closeSocket() override {
-        if (auto core = leave(&A76xxCore::links, this)) {
-            core->closeInModule(false, id(), cipcloseCommand(id()));
-        }
-    }
-
-  private:
-    void attempt(std::string payload, int retries, std::function<void(Result<size_t>)> done) {
-        auto core = attachedOr(done);
-        if (!core) {
-            return;
-        }
-        const std::string cmd = cipsendCommand(id(), payload.size());
-        const size_t n = payload.size();
-        commandThenUrc(
-            core->loop, core->urcs, core->promptedWrite(cmd, payload), cmd,
-            {"+CIPSEND: " + std::to_string(id()) + ","}, core->timing.send_result, explainer(),
-            [alive = token(), this, payload, retries, n,
-             done = std::move(done)](Result<std::string> r) mutable {
-                if (alive.expired()) {
-                    return;
-                }
-                if (!r) {
-                    done(r.failure());
-                    return;
-                }
-                const auto s = parseCipSend(*r);
-                if (!s) {
-                    done(s.failure());
-                    return;
-                }
-                if (s->confirmed < 0) {
-                    done(fail("eof", "the link is disconnected (" + *r + ")"));
-                    return;
-                }
-                if (s->confirmed == 0) {
-                    if (retries <= 0) {
-                        done(fail("timeout", "the module's send buffer stayed full (" + *r + ")"));
-                        return;
-                    }
-                    auto owner = lockCore();
-                    if (!owner) {
-                        done(Failure{driverGone()});
-                        return;
-                    }
-                    retry_.expires_after(owner->timing.send_retry);
-                    retry_.async_wait([alive, this, payload = std::move(payload), retries,
-                                       done = std::move(done)](const asio::error_code& ec) mutable {
-                        if (ec || alive.expired()) {
-                            return;
-                        }
-                        attempt(std::move(payload), retries - 1, std::move(done));
-                    });
-                    return;
-                }
-                done(std::min(static_cast<size_t>(s->confirmed), n));
-            });
-    }
-
-    asio::steady_timer retry_;
-};
-
-/// A TLS session in the module: AT+CCHSEND out; on "+CCHEVENT: <s>,RECV EVENT" AT+CCHRECV? then
-/// AT+CCHRECV=<s>,<n>, whose bytes arrive as "+CCHRECV: DATA,<s>,<len>" URCs. Thread: loop.
-class TlsSocket final : public modem_common::CoreSocket<A76xxCore> {
-  public:
-    TlsSocket(const std::shared_ptr<A76xxCore>& core, int session, std::string description)
-        : CoreSocket(core, session, std::move(description), kMaxSendChunk) {
-        core->sessions.add(session, this);
-    }
-    ~TlsSocket() override { close(); }
-
-    /// "+CCHRECV: DATA,<s>,<len>" and its bytes.
-    void onData(std::string bytes) {
-        received_ += bytes.size();
-        pushData(bytes);
-    }
-
-  protected:
-    void sendChunk(std::span<const uint8_t> chunk,
-                   std::function<void(Result<size_t>)> done) override {
-        auto core = attachedOr(done);
-        if (!core) {
-            return;
-        }
-        const size_t n = chunk.size();
-        const std::string cmd = cchsendCommand(id(), n);
-        commandThenUrc(
-            core->loop, core->urcs,
-            core->promptedWrite(cmd, std::string(reinterpret_cast<const char*>(chunk.data()), n)),
-            cmd, {"+CCHSEND: " + std::to_string(id()) + ","}, core->timing.send_result, explainer(),
-            [alive = token(), n, done = std::move(done)](Result<std::string> r) {
-                if (alive.expired()) {
-                    return;
-                }
-                if (!r) {
-                    done(r.failure());
-                    return;
-                }
-                const auto s = parseIdResult(*r, "+CCHSEND:");
-                if (!s) {
-                    done(s.failure());
-                    return;
-                }
-                if (s->err != 0) {
-                    done(Failure{sessionError(s->err, *r)});
-                    return;
-                }
-                done(n);
-            });
-    }
-
-    void fetch(std::function<void(Result<Fetched>)> done) override {
-        auto core = attachedOr(done);
-        if (!core) {
-            return;
-        }
-        // Ask how much is cached first: asking for more than that can hang the module.
-        core->at.command(
-            std::string(kCchRecvQuery.command), kCchRecvQuery.timeout,
-            [alive = token(), this, done = std::move(done)](Result<AtResponse> r) mutable {
-                if (alive.expired()) {
-                    return;
-                }
-                if (!r) {
-                    done(failedFetch(kCchRecvQuery.command, r.error()));
-                    return;
-                }
-                std::optional<std::pair<size_t, size_t>> len;
-                for (const auto& line : r->lines) {
-                    if (auto l = parseCchRecvLen(line)) {
-                        len = *l;
-                    }
-                }
-                if (!len) {
-                    done(fail("bad_reply", "AT+CCHRECV?: no +CCHRECV: LEN line"));
-                    return;
-                }
-                const size_t cached = id() == 0 ? len->first : len->second;
-                if (cached == 0) {
-                    done(Fetched{});
-                    return;
-                }
-                receiveCached(std::min(cached, kMaxReadChunk), std::move(done));
-            });
-    }
-
-    void closeSocket() override {
-        if (auto core = leave(&A76xxCore::sessions, this)) {
-            core->closeInModule(true, id(), cchcloseCommand(id()));
-        }
-    }
-
-  private:
-    void receiveCached(size_t n, std::function<void(Result<Fetched>)> done) {
-        auto core = lockCore();
-        if (!core) {
-            done(Failure{driverGone()});
-            return;
-        }
-        received_ = 0;
-        commandThenUrc(
-            core->loop, core->at, core->urcs, {cchrecvCommand(id(), n), core->timing.command},
-            {"+CCHRECV: " + std::to_string(id()) + ","}, core->timing.receive, explainer(),
-            [alive = token(), this, done = std::move(done)](Result<std::string> r) {
-                if (alive.expired()) {
-                    return;
-                }
-                if (!r) {
-                    done(r.failure());
-                    return;
-                }
-                const auto end = parseIdResult(*r, "+CCHRECV:");
-                if (end && end->err != 0 && received_ == 0) {
-                    done(Failure{sessionError(end->err, *r)});
-                    return;
-                }
-                // The bytes came as URCs already. More may have arrived meanwhile without a
-                // new event (the cache never went empty): look again while bytes come.
-                done(Fetched{{}, received_ > 0});
-            });
-    }
-
-    size_t received_ = 0;
-};
-
-}  // namespace
+A76xxCore::~A76xxCore() = default;
 
 void A76xxCore::registerUrcs() {
+    mqtt = std::make_unique<A76xxMqtt>(A76xxMqtt::Host{
+        loop, at, timing, explain, [w = weak_from_this()](std::function<void(Status)> done) {
+            if (auto c = w.lock()) {
+                c->sslContext(std::move(done));
+            }
+        }});
     routeUrcs({"+CIPRXGET: 1,", "+IPCLOSE:", "+CIPEVENT:", "+CIPOPEN:", "+CIPSEND:", "+CIPCLOSE:",
                "+NETOPEN:", "+NETCLOSE:", "+CCHEVENT:", "+CCH_PEER_CLOSED:", "+CCH_RECV_CLOSED:",
                "+CCHSEND:", "+CCHOPEN:", "+CCHCLOSE:", "+CCHSTART:", "+CCHSTOP:", "+CCH: ",
@@ -472,15 +77,22 @@ void A76xxCore::registerUrcs() {
                 c->onCchData(line, std::move(data));
             }
         });
-}
-
-void A76xxCore::onCchData(const std::string& line, std::string data) {
-    const auto d = parseCchRecvData(line);
-    if (!d) {
-        return;
+    for (const char* prefix : kMqttUrcPrefixes) {
+        at.onUrc(prefix, [w = weak_from_this()](const std::string& line) {
+            if (auto c = w.lock()) {
+                c->onUrc(line);
+            }
+        });
     }
-    if (auto* s = sessions.find(d->session)) {
-        s->onData(std::move(data));
+    for (const auto prefix : {kMqttRxTopic, kMqttRxPayload}) {
+        at.onUrcWithData(
+            std::string(prefix),
+            [](const std::string& line) -> size_t { return mqttRxBlockLength(line); },
+            [w = weak_from_this()](const std::string& line, std::string data) {
+                if (auto c = w.lock()) {
+                    c->mqtt->onRxData(line, std::move(data));
+                }
+            });
     }
 }
 
@@ -488,61 +100,7 @@ void A76xxCore::onUrc(const std::string& line) {
     if (urcs->offer(line)) {
         return;
     }
-    if (line.starts_with("+CIPRXGET:")) {
-        if (const auto link = parseCipRxGetUrc(line)) {
-            if (auto* sock = links.find(*link)) {
-                sock->dataWaiting();
-            }
-        }
-        return;
-    }
-    if (line.starts_with("+IPCLOSE:")) {
-        if (const auto r = parseIdResult(line, "+IPCLOSE:")) {
-            if (auto* sock = links.find(r->id)) {
-                if (r->err == 2) {
-                    sock->breakWith(makeError("io", explainLine(line)));
-                } else {
-                    sock->peerClosed();
-                }
-            }
-        }
-        return;
-    }
-    if (line.starts_with("+CIPEVENT:")) {
-        net.ready = false;
-        links.breakAll(makeError("network", explainLine(line)));
-        return;
-    }
-    if (line.starts_with("+CCHEVENT:")) {
-        if (const auto s = parseCchRecvEvent(line)) {
-            if (auto* sock = sessions.find(*s)) {
-                sock->dataWaiting();
-            }
-        }
-        return;
-    }
-    if (line.starts_with("+CCH_PEER_CLOSED:")) {
-        if (const auto s = parseCchPeerClosed(line)) {
-            if (auto* sock = sessions.find(*s)) {
-                sock->peerClosed();
-            }
-        }
-        return;
-    }
-    for (const std::string_view prefix : {"+CCH_RECV_CLOSED:", "+CCHSEND:"}) {
-        if (line.starts_with(prefix)) {
-            const auto r = parseIdResult(line, prefix);
-            if (r && r->err != 0) {
-                if (auto* sock = sessions.find(r->id)) {
-                    sock->breakWith(makeError("socket_error", explainLine(line)));
-                }
-            }
-            return;
-        }
-    }
-    if (line.starts_with("+CCH: CCHSTOP")) {
-        cch.ready = false;
-        sessions.breakAll(makeError("network", explainLine(line)));
+    if (onLinkUrc(line) || onSessionUrc(line) || mqtt->onUrc(line)) {
         return;
     }
     // Late results (+CIPOPEN, +NETOPEN, +CCHOPEN, +CIPCLOSE, ...) need nothing.
@@ -556,6 +114,9 @@ void A76xxCore::onBoot(const std::string& line) {
     breakAll(e);
     const Error reset = makeError("at_reset", "the module restarted (" + line + ")");
     urcs->failAll(reset);
+    mqtt->moduleGone(makeError("modem_reset",
+                               "the module restarted (" + line + "): its MQTT connection is gone"),
+                     true);
     for (Gate* g : {&net, &cch}) {
         auto waiters = std::move(g->waiters);
         *g = Gate{};
@@ -569,30 +130,9 @@ void A76xxCore::onBoot(const std::string& line) {
     }
 }
 
-void A76xxCore::reconcileLinks(std::function<void()> then) {
-    at.command(std::string(kLinkList.command), kLinkList.timeout,
-               [w = weak_from_this(), then = std::move(then)](Result<AtResponse> r) {
-                   auto c = w.lock();
-                   if (!c) {
-                       return;
-                   }
-                   std::vector<AtCommandStep> steps;
-                   if (r) {
-                       for (const int link : parseOpenLinks(r->lines)) {
-                           if (!c->links.contains(link) && !c->links.busy.contains(link)) {
-                               steps.push_back({cipcloseCommand(link), c->timing.command,
-                                                modem_common::StepPolicy::Optional});
-                           }
-                       }
-                   }
-                   modem_common::runSteps(c->at, std::move(steps), c->explain,
-                                          [then](Status) { then(); });
-               });
-}
-
 void A76xxCore::breakAll(const Error& e) {
-    links.breakAll(e);
-    sessions.breakAll(e);
+    breakLinks(e);
+    breakSessions(e);
 }
 
 std::optional<int> A76xxCore::allocate(bool tls) {
@@ -638,6 +178,9 @@ void A76xxCore::start(StatusDone done) {
     const Error e =
         makeError("modem_reset", "the module is being started again: its sockets are gone");
     breakAll(e);
+    mqtt->moduleGone(
+        makeError("modem_reset", "the module is being started again: its MQTT connection is gone"),
+        false);
     for (Gate* g : {&net, &cch}) {
         auto waiters = std::move(g->waiters);
         *g = Gate{};
@@ -709,10 +252,21 @@ void A76xxCore::startNetwork(uint64_t gen) {
 void A76xxCore::startLinks(uint64_t gen) {
     // Links left open by a hung module (or an earlier run) would hold ids forever.
     reconcileLinks([w = weak_from_this(), gen] {
-        if (auto c = w.lock()) {
+        auto c = w.lock();
+        if (!c || !c->current(gen)) {
+            return;
+        }
+        if (c->settings.mqtt_offload) {
+            c->startMqtt(gen);
+        } else {
             c->finishStart(gen, okStatus());
         }
     });
+}
+
+void A76xxCore::startMqtt(uint64_t gen) {
+    // A route has mqtt = "modem": firmware without the client is reported now, in plain words.
+    mqtt->checkFirmware(stageDone(gen, "MQTT", nullptr));
 }
 
 // ---- gates ------------------------------------------------------------------------------------
@@ -776,66 +330,6 @@ void A76xxCore::netOpen(std::function<void(Status)> done) {
                                done(Failure{original});
                            });
                    });
-}
-
-void A76xxCore::cchStart(std::function<void(Status)> done) {
-    cchStartOnce(true, std::move(done));
-}
-
-void A76xxCore::cchStartOnce(bool retry, std::function<void(Status)> done) {
-    at.command(
-        std::string(kCchSet.command), kCchSet.timeout,
-        [w = weak_from_this(), retry, done](Result<AtResponse>) {
-            auto c = w.lock();
-            if (!c) {
-                return;
-            }
-            commandThenUrc(
-                c->loop, c->at, c->urcs, toCommandStep(kCchStart), {"+CCHSTART: "},
-                c->timing.cch_start, c->explain, [w, retry, done](Result<std::string> r) {
-                    auto c2 = w.lock();
-                    if (!c2) {
-                        return;
-                    }
-                    if (r) {
-                        done(resultCodeStatus(parseCchStatus(*r, "+CCHSTART:"), "tls_service", *r));
-                        return;
-                    }
-                    if (!retry || r.error().code != "at_error") {
-                        done(r.failure("starting the module's SSL service"));
-                        return;
-                    }
-                    // Already started (by an earlier run of uplinkd, with settings we do not
-                    // know): stop it and start again.
-                    commandThenUrc(c2->loop, c2->at, c2->urcs, toCommandStep(kCchStop),
-                                   {"+CCHSTOP: "}, c2->timing.cch_start, c2->explain,
-                                   [w, done](Result<std::string>) {
-                                       if (auto c3 = w.lock()) {
-                                           c3->cchStartOnce(false, done);
-                                       }
-                                   });
-                });
-        });
-}
-
-void A76xxCore::listCerts(std::function<void(Status)> done) {
-    at.command(std::string(kCertList.command), kCertList.timeout,
-               [w = weak_from_this(), done](Result<AtResponse> r) {
-                   auto c = w.lock();
-                   if (!c) {
-                       return;
-                   }
-                   if (!r) {
-                       done(modem_common::commandStatus(kCertList.command, r, c->explain));
-                       return;
-                   }
-                   const auto names = parseCertList(r->lines);
-                   auto has = [&](std::string_view n) {
-                       return std::find(names.begin(), names.end(), n) != names.end();
-                   };
-                   c->certs = Certs{has(kCaFile), has(kCertFile), has(kKeyFile)};
-                   done(okStatus());
-               });
 }
 
 // ---- open -------------------------------------------------------------------------------------
@@ -904,93 +398,6 @@ void A76xxCore::connect(int id, Opening o, const ModemSocketRequest& req, OpenDo
                        c->busyIds(o.tls).erase(id);
                        done(o.make(c));
                    });
-}
-
-void A76xxCore::openTcp(int link, const ModemSocketRequest& req, OpenDone done) {
-    const std::string what = "a76xx link " + std::to_string(link) + ": tcp " + hostPort(req);
-    connect(link,
-            Opening{.tls = false,
-                    .open = {cipopenCommand(link, req.host, req.port), timing.command},
-                    .result = "+CIPOPEN:",
-                    .timeout = timing.connect,
-                    .close = cipcloseCommand(link),
-                    .error = &tcpOpenError,
-                    .make =
-                        [link, what](const std::shared_ptr<A76xxCore>& c) {
-                            return ByteStreamPtr(std::make_unique<TcpSocket>(c, link, what));
-                        }},
-            req, std::move(done));
-}
-
-void A76xxCore::openTls(int session, const ModemSocketRequest& req, OpenDone done) {
-    auto fail_with = [done, req](const Status& s, std::string_view what) {
-        done(s.failure("open " + hostPort(req) + ": " + std::string(what)));
-    };
-    auto connect = [w = weak_from_this(), session, req, done]() {
-        auto c = w.lock();
-        if (!c) {
-            return;
-        }
-        const std::string what = "a76xx ssl session " + std::to_string(session) + ": tls " +
-                                 hostPort(req) + " (TLS in the module, SNI " + req.host + ")";
-        c->connect(
-            session,
-            Opening{.tls = true,
-                    .open = {cchopenCommand(session, req.host, req.port), c->timing.command},
-                    .result = "+CCHOPEN:",
-                    .timeout = c->timing.tls_connect,
-                    .close = cchcloseCommand(session),
-                    .error = &tlsOpenError,
-                    .make =
-                        [session, what](const std::shared_ptr<A76xxCore>& c2) {
-                            return ByteStreamPtr(std::make_unique<TlsSocket>(c2, session, what));
-                        }},
-            req, done);
-    };
-    auto configure = [w = weak_from_this(), session, connect, fail_with]() {
-        auto c = w.lock();
-        if (!c) {
-            return;
-        }
-        if (!c->certs->ca) {
-            fail_with(fail("tls_no_ca",
-                           "the module's certificate store holds no " + std::string(kCaFile) +
-                               ": provision tls.ca_file (the root CA of the broker) first"),
-                      "TLS");
-            return;
-        }
-        auto steps = sslContextSteps(c->certs->cert && c->certs->key, c->timing.command);
-        steps.push_back({cchsslcfgCommand(session), c->timing.command});
-        modem_common::runSteps(c->at, std::move(steps), c->explain, [connect, fail_with](Status s) {
-            if (!s) {
-                fail_with(s, "SSL context");
-                return;
-            }
-            connect();
-        });
-    };
-    through(&A76xxCore::cch, &A76xxCore::cchStart,
-            [w = weak_from_this(), configure, fail_with](Status s) {
-                auto c = w.lock();
-                if (!c) {
-                    return;
-                }
-                if (!s) {
-                    fail_with(s, "SSL service");
-                    return;
-                }
-                if (c->certs) {
-                    configure();
-                    return;
-                }
-                c->listCerts([configure, fail_with](Status l) {
-                    if (!l) {
-                        fail_with(l, "certificate list");
-                        return;
-                    }
-                    configure();
-                });
-            });
 }
 
 // ---- provision --------------------------------------------------------------------------------
@@ -1106,15 +513,20 @@ void A76xxCore::verifyCerts(bool client, StatusDone done) {
 
 A76xxDriver::A76xxDriver(asio::io_context& loop, AtChannel& at, ModemSettings settings,
                          A76xxTiming timing)
-    : DriverFront(std::make_shared<A76xxCore>(loop, at, std::move(settings), timing), kInfoQueries,
-                  kMaxSendChunk) {}
+    : A76xxDriver(std::make_shared<A76xxCore>(loop, at, std::move(settings), timing)) {}
+
+A76xxDriver::A76xxDriver(const std::shared_ptr<A76xxCore>& core)
+    : DriverFront(core, kInfoQueries, kMaxSendChunk), mqtt_(core->mqtt.get()) {}
 
 A76xxDriver::~A76xxDriver() = default;
 
 // ---- plugin entry points ----------------------------------------------------------------------
 
 const ModemMatch& match() {
-    static const ModemMatch m{{"A7670", "A7672", "SIM7600"}, true};
+    static const ModemMatch m{.model_patterns = {"A7670", "A7672", "SIM7600"},
+                              .supports_tls_offload = true,
+                              .supports_mqtt_offload = true,
+                              .wifi = false};
     return m;
 }
 
@@ -1127,7 +539,7 @@ const PluginDescriptor* descriptor() {
     static const ModemPluginApi api{&match(), &create};
     static const PluginDescriptor d{kPluginAbiVersion, PluginKind::Modem, "simcom-a76xx",
                                     "SIMCom A7670/A7672 (A76xx) and SIM7600 (TCP sockets; TLS "
-                                    "in the module with SNI)",
+                                    "in the module with SNI; the module's MQTT client)",
                                     &api};
     return &d;
 }

@@ -3,6 +3,8 @@
 #include <array>
 #include <cctype>
 
+#include "a76xx_mqtt_parsers.hpp"
+
 namespace uplinkd::plugins::simcom_a76xx {
 
 using modem_common::afterPrefix;
@@ -374,10 +376,59 @@ std::string explainLine(std::string_view raw) {
     if (line.starts_with("+CIPEVENT:")) {
         return "the module lost the data connection (PDP context)" + seen;
     }
+    if (line.starts_with("+CMQTT")) {
+        return explainMqttLine(line);
+    }
     if (line == "ERROR") {
         return "the module refused the command (ERROR)";
     }
     return printable(line);
+}
+
+Result<OperatorInfo> parseCops(std::string_view line) {
+    const auto rest = afterPrefix(trimLine(line), "+COPS:");
+    if (!rest) {
+        return unexpectedReply("+COPS", line);
+    }
+    const auto f = splitFields(*rest);
+    if (f.empty() || !parseInt(f[0], 0, 4)) {
+        return unexpectedReply("+COPS", line);
+    }
+    OperatorInfo info;
+    if (f.size() >= 3) {
+        info.name = printable(unquote(f[2]), 64);
+    }
+    if (f.size() >= 4) {
+        const auto act = parseInt(f[3], 0, 99);
+        if (!act) {
+            return unexpectedReply("+COPS", line);
+        }
+        info.access_technology = accessTechnologyWords(static_cast<int>(*act));
+    }
+    return info;
+}
+
+std::string accessTechnologyWords(int act) {
+    // 3GPP TS 27.007 §7.3 <AcT>.
+    static constexpr std::array<std::string_view, 10> kWords = {
+        "GSM",   "GSM Compact", "UMTS", "EDGE",       "HSDPA",
+        "HSUPA", "HSDPA+HSUPA", "LTE",  "EC-GSM-IoT", "NB-IoT"};
+    if (act < 0 || act >= static_cast<int>(kWords.size())) {
+        return "AcT " + std::to_string(act);
+    }
+    return std::string(kWords[static_cast<size_t>(act)]);
+}
+
+void applyCops(const Result<AtResponse>& answer, ModemInfo& info) {
+    if (!answer) {
+        return;
+    }
+    for (const auto& line : answer->lines) {
+        if (const auto op = parseCops(line)) {
+            info.operator_name = op->name;
+            info.access_technology = op->access_technology;
+        }
+    }
 }
 
 std::vector<int> parseOpenLinks(const std::vector<std::string>& lines) {

@@ -1,5 +1,5 @@
 // Pure parsers for SIMCom A76xx / SIM7600 answers and URCs (NETOPEN, CIPOPEN, CIPSEND,
-// CIPRXGET, IPCLOSE, the CCH* SSL socket set, CCERTLIST), the tables that turn the TCP/IP and
+// CIPRXGET, IPCLOSE, the CCH* SSL socket set, CCERTLIST, COPS), the tables that turn the TCP/IP and
 // CCH error codes and "+IP ERROR: <text>" into plain words, and explainLine() for any error
 // line. Thread: any (pure functions).
 #pragma once
@@ -12,6 +12,8 @@
 #include <vector>
 
 #include "common/generic_at.hpp"
+#include "uplinkd/at_channel.hpp"
+#include "uplinkd/modem_driver.hpp"
 #include "uplinkd/result.hpp"
 
 namespace uplinkd::plugins::simcom_a76xx {
@@ -75,6 +77,18 @@ std::vector<std::string> parseCertList(const std::vector<std::string>& lines);
 /// "+CREG/+CGREG/+CEREG: <n>,<stat>..." read answers, and +CSQ (the generic parsers).
 Result<RegState> parseRegistrationRead(std::string_view line);
 Result<SignalQuality> parseCsq(std::string_view line);
+
+/// "+COPS: <mode>[,<format>,\"<oper>\"[,<AcT>]]" (3GPP TS 27.007 §7.3): the operator as the
+/// module names it (empty when not registered) and the access technology in words.
+struct OperatorInfo {
+    std::string name;
+    std::string access_technology;
+};
+Result<OperatorInfo> parseCops(std::string_view line);
+/// 27.007 <AcT> in words: 7 "LTE", 9 "NB-IoT", 0 "GSM", ...
+std::string accessTechnologyWords(int act);
+/// `modem info` applier for AT+COPS?: operator_name and access_technology.
+void applyCops(const Result<AtResponse>& answer, ModemInfo& info);
 
 /// Plain words for the <err> of +NETOPEN / +CIPOPEN / +CIPCLOSE (0-12); empty for others.
 std::string tcpipErrorWords(int err);

@@ -27,6 +27,68 @@ DataPhase DataPhase::ctrlZ(size_t cap) {
     return DataPhase(Mode::CtrlZ, 0, {}, cap);
 }
 
+DataPhase DataPhase::escape(size_t cap, std::chrono::milliseconds guard, Clock::time_point start) {
+    DataPhase p(Mode::Escape, 0, {}, cap);
+    p.guard_ = guard;
+    p.last_ = start;
+    return p;
+}
+
+void DataPhase::keep(char c) {
+    data_.push_back(c);
+    if (data_.size() > cap_) {
+        outcome_ = Outcome::Overflow;
+    }
+}
+
+void DataPhase::feedEscape(char c, Clock::time_point at) {
+    bool after_silence = at - last_ >= guard_;
+    if (pluses_ > 0) {
+        if (c == '+' && pluses_ < 3 && !after_silence) {
+            ++pluses_;  // the escape goes on
+            last_ = at;
+            return;
+        }
+        // Not an escape: the held '+' bytes were data.
+        for (; pluses_ > 0 && outcome_ == Outcome::Pending; --pluses_) {
+            keep('+');
+        }
+        pluses_ = 0;
+    }
+    if (outcome_ != Outcome::Pending) {
+        return;
+    }
+    if (c == '+' && after_silence) {
+        pluses_ = 1;  // may start an escape: it came after the guard time
+    } else {
+        keep(c);
+    }
+    last_ = at;
+}
+
+void DataPhase::idle(Clock::time_point now) {
+    if (mode_ != Mode::Escape || outcome_ != Outcome::Pending || pluses_ == 0 ||
+        now - last_ < guard_) {
+        return;
+    }
+    if (pluses_ == 3) {
+        outcome_ = Outcome::Complete;
+        ended_on_pattern_ = true;
+        return;
+    }
+    for (; pluses_ > 0 && outcome_ == Outcome::Pending; --pluses_) {
+        keep('+');  // "+" or "++" followed by silence is data
+    }
+    pluses_ = 0;
+}
+
+std::optional<DataPhase::Clock::time_point> DataPhase::wakeAt() const {
+    if (mode_ != Mode::Escape || outcome_ != Outcome::Pending || pluses_ == 0) {
+        return std::nullopt;
+    }
+    return last_ + guard_;
+}
+
 bool DataPhase::endsWithPattern() const {
     return !pattern_.empty() && data_.size() >= pattern_.size() &&
            std::string_view(data_).substr(data_.size() - pattern_.size()) == pattern_;
@@ -38,7 +100,7 @@ void DataPhase::finishNow() {
     }
 }
 
-size_t DataPhase::feed(std::string_view bytes) {
+size_t DataPhase::feed(std::string_view bytes, Clock::time_point at) {
     size_t used = 0;
     while (used < bytes.size() && outcome_ == Outcome::Pending) {
         char c = bytes[used];
@@ -88,6 +150,10 @@ size_t DataPhase::feed(std::string_view bytes) {
                         outcome_ = Outcome::Complete;
                     }
                 }
+                break;
+            case Mode::Escape:
+                ++used;
+                feedEscape(c, at);
                 break;
             case Mode::CtrlZ:
                 ++used;

@@ -4,7 +4,9 @@
 
 #include "model_a76xx.hpp"
 #include "model_bg9x.hpp"
+#include "model_bx310x.hpp"
 #include "model_hl78.hpp"
+#include "model_spwf04.hpp"
 
 namespace uplinkd::emulator {
 
@@ -19,10 +21,15 @@ Emulator::Emulator(asio::io_context& io, EmulatorConfig cfg)
     opts.register_time = std::chrono::milliseconds(cfg_.register_ms);
     opts.bearer_time = std::chrono::milliseconds(cfg_.bearer_ms);
     opts.max_sessions = cfg_.max_sessions;
+    opts.tls_fail_delay = std::chrono::milliseconds(cfg_.tls_fail_ms);
     if (cfg_.model == "a76xx") {
         modem_ = std::make_unique<A76xxModel>(io_, port_, certs_, log_, opts);
     } else if (cfg_.model == "bg9x") {
         modem_ = std::make_unique<Bg9xModel>(io_, port_, certs_, log_, opts);
+    } else if (cfg_.model == "bx310x") {
+        modem_ = std::make_unique<Bx310xModel>(io_, port_, certs_, log_, opts);
+    } else if (cfg_.model == "spwf04s") {
+        modem_ = std::make_unique<Spwf04Model>(io_, port_, certs_, log_, opts);
     } else {
         modem_ = std::make_unique<Hl78Model>(io_, port_, certs_, log_, opts);
     }
@@ -33,7 +40,8 @@ Emulator::~Emulator() {
 }
 
 std::string Emulator::start() {
-    if (cfg_.model != "hl78" && cfg_.model != "a76xx" && cfg_.model != "bg9x") {
+    if (cfg_.model != "hl78" && cfg_.model != "a76xx" && cfg_.model != "bg9x" &&
+        cfg_.model != "bx310x" && cfg_.model != "spwf04s") {
         return "unknown model '" + cfg_.model + "'";
     }
     if (!cfg_.log.empty() && !log_.open(cfg_.log)) {
@@ -202,6 +210,9 @@ std::string Emulator::control(const std::string& line) {
     }
     if (cmd.empty()) {
         return "error empty command";
+    }
+    if (auto reply = modem_->modelControl(line)) {
+        return *reply;
     }
     return "error unknown command '" + line + "'";
 }

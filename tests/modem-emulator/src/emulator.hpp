@@ -15,7 +15,7 @@ namespace uplinkd::emulator {
 
 /// Command-line settings.
 struct EmulatorConfig {
-    std::string model = "hl78";  ///< "hl78" or "a76xx"
+    std::string model = "hl78";  ///< "hl78", "a76xx", "bg9x", "bx310x" or "spwf04s"
     std::string variant;
     std::string link;
     std::string control;
@@ -25,6 +25,7 @@ struct EmulatorConfig {
     unsigned register_ms = 300;
     unsigned bearer_ms = 100;
     int max_sessions = 6;
+    unsigned tls_fail_ms = 20000;  ///< A76xx MQTT: delay of the handshake-failure report
 };
 
 /// Owns the emulated module, its pty and its control socket; loop-bound (single thread).

@@ -251,6 +251,10 @@ void HostSocket::writeLoop() {
         }
         self->bytes_sent_ += n;
         self->tx_.pop_front();
+        if (self->tx_.empty() && self->close_when_sent_) {
+            self->close();
+            return;
+        }
         self->writeLoop();
     };
     if (tls_) {
@@ -293,6 +297,20 @@ void HostSocket::dropAsRemote() {
         resolver_.cancel();
         complete(ConnectError::Refused, "link dropped");
     }
+}
+
+void HostSocket::closeWhenSent() {
+    if (closed_) {
+        return;
+    }
+    on_data_ = nullptr;
+    on_closed_ = nullptr;
+    connect_done_ = nullptr;
+    if (!writing_ || !connected_) {
+        close();
+        return;
+    }
+    close_when_sent_ = true;
 }
 
 void HostSocket::close() {

@@ -5,6 +5,7 @@
 #include <asio/ssl.hpp>
 #include <chrono>
 #include <cstdint>
+#include <ctime>
 #include <deque>
 #include <functional>
 #include <memory>
@@ -68,6 +69,9 @@ class HostSocket : public std::enable_shared_from_this<HostSocket> {
     bool peerClosed() const { return peer_closed_; }
     /// Closes now; no callbacks run afterwards.
     void close();
+    /// Closes once the bytes queued so far are written (a protocol's goodbye), or now when none
+    /// are; no callbacks run afterwards.
+    void closeWhenSent();
     /// Closes as if the peer had gone: onClosed runs (fault injection).
     void dropAsRemote();
 
@@ -101,6 +105,7 @@ class HostSocket : public std::enable_shared_from_this<HostSocket> {
     bool peer_closed_ = false;
     bool reading_ = false;
     bool writing_ = false;
+    bool close_when_sent_ = false;
     std::array<char, 16384> rbuf_{};
     std::string rx_;
     std::deque<std::string> tx_;

@@ -20,11 +20,12 @@ int main(int argc, char** argv) {
         "uplinkd-modem-emulator: a pseudo-terminal that answers AT commands like a Sierra "
         "HL78xx or a SIMCom A76xx module and opens real TCP/TLS connections on the host."};
     app.add_option("--model", cfg.model, "Module to emulate")
-        ->check(CLI::IsMember({"hl78", "a76xx", "bg9x"}))
+        ->check(CLI::IsMember({"hl78", "a76xx", "bg9x", "bx310x", "spwf04s"}))
         ->capture_default_str();
     app.add_option("--variant", cfg.variant,
-                   "Model name reported by AT+CGMM/ATI (default HL7802 / A7670E-LASE / BG96; "
-                   "bg9x: BG96 or BG95-M3)");
+                   "Model name reported by AT+CGMM/ATI (default HL7802 / A7670E-LASE / BG96 / "
+                   "BX3105; bg9x: BG96 or BG95-M3; BX3105-OLD: the older BX firmware's "
+                   "+KMQTTSUB: form)");
     app.add_option("--link", cfg.link, "Create a symlink at PATH pointing to the pty slave");
     app.add_option("--baud", cfg.baud, "Line rate in bit/s, 10 bits per byte; 0 = unthrottled")
         ->capture_default_str();
@@ -40,6 +41,10 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     app.add_option("--max-sessions", cfg.max_sessions, "HL78: KTCPCFG sessions that can exist")
         ->check(CLI::Range(1, 32))
+        ->capture_default_str();
+    app.add_option("--tls-fail-ms", cfg.tls_fail_ms,
+                   "A76xx: delay before AT+CMQTTCONNECT reports a failed TLS handshake (32)")
+        ->check(CLI::Range(0, 600000))
         ->capture_default_str();
     app.add_option("--ready-fd", ready_fd,
                    "Write \"ready\\n\" to this file descriptor once the pty and control socket "

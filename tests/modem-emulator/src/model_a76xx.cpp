@@ -60,6 +60,7 @@ A76xxModel::A76xxModel(asio::io_context& io, PtyPort& port, CertStore& certs, Tr
     addTcpCommands();
     addSslCommands();
     addCchCommands();
+    addMqttCommands();
 }
 
 A76xxModel::~A76xxModel() {
@@ -68,6 +69,11 @@ A76xxModel::~A76xxModel() {
     }
     for (auto& s : cch_) {
         closeSock(s.sock);
+    }
+    for (auto& cl : mqtt_) {
+        if (cl.link) {
+            cl.link->close();
+        }
     }
 }
 
@@ -103,6 +109,7 @@ void A76xxModel::onPowerLoss() {
     cch_started_ = false;
     cch_report_send_ = 0;
     cch_recv_mode_ = 0;
+    resetMqtt();
 }
 
 void A76xxModel::dropLinks() {
@@ -116,6 +123,11 @@ void A76xxModel::dropLinks() {
         if (s.sock) {
             auto sock = s.sock;
             sock->dropAsRemote();
+        }
+    }
+    for (auto& cl : mqtt_) {
+        if (cl.link) {
+            cl.link->dropAsRemote();
         }
     }
 }
@@ -154,6 +166,7 @@ void A76xxModel::addStatus(nlohmann::json& j) const {
     j["sessions_max"] = links_.size() + cch_.size();
     j["net_open"] = net_open_;
     j["cch_started"] = cch_started_;
+    j["mqtt"] = mqttStatus();
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "host_socket.hpp"
+#include "model_a76xx_mqtt.hpp"
 #include "modem.hpp"
 
 namespace uplinkd::emulator {
@@ -27,6 +28,7 @@ class A76xxModel : public Modem {
     void onPowerLoss() override;
     std::vector<std::string> identify() const override;
     void addStatus(nlohmann::json& j) const override;
+    void onRegistrationChanged() override;
 
   private:
     /// One AT+CIPOPEN link (0-9).
@@ -74,6 +76,29 @@ class A76xxModel : public Modem {
     void openCch(int s);
     static void closeSock(HostSocketPtr& sock);
     std::string csslcfgLine(int ctx) const;
+    /// TLS settings of SSL context `ctx_id` for `host`; nullopt when the files that its
+    /// authmode needs are not set or not in the store.
+    std::optional<TlsOptions> tlsFromContext(int ctx_id, const std::string& host) const;
+
+    // MQTT client (model_a76xx_mqtt.cpp, model_a76xx_mqtt_data.cpp)
+    void addMqttCommands();
+    void addMqttDataCommands();
+    void addMqttPublishCommands();
+    Final cmqttFail(const std::string& name, int idx, int err);
+    /// The client `idx` from argument 0, when MQTT is started and the index is 0-1.
+    CmqttClient* cmqttClient(const AtCommand& c, std::optional<int>* idx);
+    void mqttConnect(int idx, const std::string& host, uint16_t port,
+                     std::optional<std::string> password);
+    void mqttConnectFailed(int idx, uint64_t attempt, int err);
+    void onMqttMessage(int idx, const std::string& topic, const std::string& payload);
+    void onMqttLost(int idx, uint64_t attempt);
+    /// Ends the broker connection of `idx` (deferred: safe inside the link's callbacks).
+    void retireMqttLink(CmqttClient& cl);
+    /// Reports `+<name>: idx,17` unless `done` is set within `seconds`.
+    std::shared_ptr<bool> mqttAckTimer(const std::string& name, int idx, uint64_t attempt,
+                                       int seconds);
+    void resetMqtt();
+    nlohmann::json mqttStatus() const;
 
     bool net_open_ = false;
     bool net_opening_ = false;  ///< AT+NETOPEN answered OK, +NETOPEN not yet reported
@@ -84,6 +109,10 @@ class A76xxModel : public Modem {
     int cch_report_send_ = 0;
     int cch_recv_mode_ = 0;
     std::array<CchSession, 2> cch_{};
+    bool mqtt_enabled_ = true;  ///< false for the firmware builds without MQTT
+    bool mqtt_starting_ = false;
+    bool mqtt_started_ = false;
+    std::array<CmqttClient, 2> mqtt_{};
 };
 
 }  // namespace uplinkd::emulator

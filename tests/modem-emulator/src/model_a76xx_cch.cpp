@@ -60,6 +60,50 @@ void A76xxModel::onCchClosed(int s, HostSocket* sock) {
     urc("+CCH_PEER_CLOSED: " + std::to_string(s));
 }
 
+std::optional<TlsOptions> A76xxModel::tlsFromContext(int ctx_id, const std::string& host) const {
+    const SslContext& ctx = ssl_[static_cast<size_t>(ctx_id)];
+    TlsOptions tls;
+    tls.enabled = true;
+    bool need_ca = ctx.authmode == 1 || ctx.authmode == 2;
+    bool need_client = ctx.authmode == 2 || ctx.authmode == 3;
+    auto ca = need_ca && !ctx.cacert.empty() ? certs_.get(ctx.cacert) : std::nullopt;
+    auto cert = need_client && !ctx.clientcert.empty() ? certs_.get(ctx.clientcert) : std::nullopt;
+    auto key = need_client && !ctx.clientkey.empty() ? certs_.get(ctx.clientkey) : std::nullopt;
+    if ((need_ca && !ca) || (need_client && (!cert || !key))) {
+        return std::nullopt;
+    }
+    if (ctx.enable_sni == 1) {
+        tls.sni = host;  // SNI only when enableSNI is 1 for this context
+    }
+    tls.verify_server = need_ca;
+    if (ca) {
+        tls.ca_pems.push_back(*ca);
+        tls.check_host = host;
+    }
+    if (need_client) {
+        tls.client_cert_pem = *cert;
+        tls.client_key_pem = *key;
+    }
+    tls.ignore_time = ctx.ignorelocaltime == 1;
+    switch (ctx.sslversion) {
+        case 0:
+            tls.min_version = tls.max_version = SSL3_VERSION;
+            break;
+        case 1:
+            tls.min_version = tls.max_version = TLS1_VERSION;
+            break;
+        case 2:
+            tls.min_version = tls.max_version = TLS1_1_VERSION;
+            break;
+        case 3:
+            tls.min_version = tls.max_version = TLS1_2_VERSION;
+            break;
+        default:
+            break;
+    }
+    return tls;
+}
+
 void A76xxModel::openCch(int s) {
     CchSession& cs = cch_[static_cast<size_t>(s)];
     int ctx_id = cs.ctx.value_or(s);
@@ -73,49 +117,15 @@ void A76xxModel::openCch(int s) {
     }
     TlsOptions tls;
     if (cs.type == 2) {
-        tls.enabled = true;
-        bool need_ca = ctx.authmode == 1 || ctx.authmode == 2;
-        bool need_client = ctx.authmode == 2 || ctx.authmode == 3;
-        auto ca = need_ca && !ctx.cacert.empty() ? certs_.get(ctx.cacert) : std::nullopt;
-        auto cert =
-            need_client && !ctx.clientcert.empty() ? certs_.get(ctx.clientcert) : std::nullopt;
-        auto key = need_client && !ctx.clientkey.empty() ? certs_.get(ctx.clientkey) : std::nullopt;
-        if ((need_ca && !ca) || (need_client && (!cert || !key))) {
+        auto from_ctx = tlsFromContext(ctx_id, cs.host);
+        if (!from_ctx) {
             log_.note("cch " + std::to_string(s) + ": certificates not set for authmode " +
                       std::to_string(ctx.authmode));
             cs = CchSession{};
             urc(prefix + std::to_string(kCchNoCerts));
             return;
         }
-        if (ctx.enable_sni == 1) {
-            tls.sni = cs.host;
-        }
-        tls.verify_server = need_ca;
-        if (ca) {
-            tls.ca_pems.push_back(*ca);
-            tls.check_host = cs.host;
-        }
-        if (need_client) {
-            tls.client_cert_pem = *cert;
-            tls.client_key_pem = *key;
-        }
-        tls.ignore_time = ctx.ignorelocaltime == 1;
-        switch (ctx.sslversion) {
-            case 0:
-                tls.min_version = tls.max_version = SSL3_VERSION;
-                break;
-            case 1:
-                tls.min_version = tls.max_version = TLS1_VERSION;
-                break;
-            case 2:
-                tls.min_version = tls.max_version = TLS1_1_VERSION;
-                break;
-            case 3:
-                tls.min_version = tls.max_version = TLS1_2_VERSION;
-                break;
-            default:
-                break;
-        }
+        tls = *from_ctx;
     }
     auto sock = std::make_shared<HostSocket>(io_);
     cs.sock = sock;

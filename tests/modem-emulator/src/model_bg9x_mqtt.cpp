@@ -215,6 +215,12 @@ void Bg9xModel::addMqttCommands() {
     };
     addCommand("+QMTOPEN", [this, client](const AtCommand& c) {
         if (c.kind == AtKind::Read) {
+            if (model_id_.rfind("BG96", 0) == 0) {
+                // BG96 quirk: the query does not answer reliably over serial; here it never
+                // lists the open clients, so a host must track QMTOPEN results itself.
+                log_.note("AT+QMTOPEN? on a BG96: no client lines (unreliable on this firmware)");
+                return Final::ok();
+            }
             for (int i = 0; i < kMqttClients; ++i) {
                 const MqttClient& m = mqtt_[static_cast<size_t>(i)];
                 if (m.state != MqttClient::State::Closed) {

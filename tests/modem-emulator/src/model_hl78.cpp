@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "k_errors.hpp"
+
 namespace uplinkd::emulator {
 namespace {
 
@@ -55,64 +57,8 @@ std::vector<std::string> Hl78Model::identify() const {
 }
 
 std::string Hl78Model::cmeText(int code) const {
-    switch (code) {
-        case 902:
-            return "no more sockets available";
-        case 903:
-            return "memory problem";
-        case 904:
-            return "DNS error";
-        case 905:
-            return "TCP disconnection by the server or remote client";
-        case 906:
-            return "TCP/UDP connection error";
-        case 907:
-            return "generic error";
-        case 908:
-            return "fail to accept client request";
-        case 909:
-            return "data send by KTCPSND/KUDPSND are incoherent";
-        case 910:
-            return "bad session ID";
-        case 911:
-            return "session is already running";
-        case 912:
-            return "no more sessions can be used";
-        case 913:
-            return "socket connection timer timeout";
-        case 914:
-            return "control socket connection timer timeout";
-        case 915:
-            return "parameter is not expected";
-        case 916:
-            return "parameter is out of range";
-        case 917:
-            return "missing required parameter";
-        case 918:
-            return "feature is not supported";
-        case 919:
-            return "feature is not available";
-        case 920:
-            return "protocol is not supported";
-        case 921:
-            return "invalid bearer connection state";
-        case 922:
-            return "invalid session state";
-        case 923:
-            return "invalid terminate port data mode state";
-        case 924:
-            return "session is busy";
-        case 929:
-            return "input data format is invalid";
-        case 930:
-            return "content is invalid";
-        case 931:
-            return "parameter length is invalid";
-        case 932:
-            return "parameter format is invalid";
-        default:
-            return Modem::cmeText(code);
-    }
+    std::string text = kerr::text(code);
+    return text.empty() ? Modem::cmeText(code) : text;
 }
 
 void Hl78Model::closeSocket(Session& s) {

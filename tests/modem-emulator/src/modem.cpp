@@ -165,31 +165,53 @@ void Modem::respondFinal(std::string_view line) {
     });
 }
 
-void Modem::emitFinal(Final f) {
+std::string Modem::finalText(const Final& f) const {
     switch (f.kind) {
         case Final::Kind::Ok:
-            respondFinal("OK");
-            break;
-        case Final::Kind::Error:
-            respondFinal("ERROR");
-            break;
+            return "OK";
         case Final::Kind::Cme:
-            if (cmee_ == 0) {
-                respondFinal("ERROR");
-            } else if (cmee_ == 1) {
-                respondFinal("+CME ERROR: " + std::to_string(f.code));
-            } else {
-                respondFinal("+CME ERROR: " + cmeText(f.code));
+            if (cmee_ == 1) {
+                return "+CME ERROR: " + std::to_string(f.code);
             }
-            break;
+            if (cmee_ == 2) {
+                return "+CME ERROR: " + cmeText(f.code);
+            }
+            return "ERROR";
         case Final::Kind::Text:
-            respondFinal(f.text);
-            break;
-        case Final::Kind::Pending:
-            return;
+            return f.text;
+        default:
+            return "ERROR";
     }
+}
+
+void Modem::emitFinal(Final f) {
+    if (f.kind == Final::Kind::Pending || f.kind == Final::Kind::Deferred) {
+        return;
+    }
+    respondFinal(finalText(f));
     executing_ = false;
     flushHeld();
+}
+
+void Modem::finishDeferred(Final f) {
+    if (!awaiting_) {
+        return;
+    }
+    awaiting_ = false;
+    emitFinal(f.kind == Final::Kind::Deferred || f.kind == Final::Kind::Pending ? Final::ok() : f);
+    if (!stalled_input_.empty()) {
+        std::string input = std::move(stalled_input_);
+        stalled_input_.clear();
+        onBytes(input);
+    }
+}
+
+std::optional<std::vector<AtCommand>> Modem::parseLine(const std::string& body) const {
+    return parseCommandLine(body);
+}
+
+std::string Modem::traceText(const std::string& body) const {
+    return "AT" + body;
 }
 
 std::optional<std::string> Modem::modelControl(const std::string&) {
@@ -222,13 +244,17 @@ void Modem::onBytes(std::string_view bytes) {
         log_.note("ignored " + std::to_string(bytes.size()) + " bytes while booting");
         return;
     }
+    if (awaiting_) {
+        stalled_input_.append(bytes);  // the module reads on once the command has finished
+        return;
+    }
     using D = FaultPlan::Direction;
     std::string echo;
     size_t i = 0;
     while (i < bytes.size()) {
         if (phase_) {
             size_t allowed = faults_.allowance(D::Uplink, bytes.size() - i);
-            size_t used = phase_->feed(bytes.substr(i, allowed));
+            size_t used = phase_->feed(bytes.substr(i, allowed), DataPhase::Clock::now());
             i += used;
             if (auto action = faults_.passed(D::Uplink, used)) {
                 fire(D::Uplink, *action);
@@ -236,6 +262,10 @@ void Modem::onBytes(std::string_view bytes) {
             }
             if (phase_->done()) {
                 endPhase();
+                if (awaiting_) {
+                    stalled_input_.append(bytes.substr(i));  // the completion waits on something
+                    return;
+                }
             }
             continue;
         }
@@ -270,6 +300,10 @@ void Modem::onBytes(std::string_view bytes) {
         if (!powered_ || !booted_ || silent_) {
             return;
         }
+        if (awaiting_) {
+            stalled_input_.append(bytes.substr(i));
+            return;
+        }
     }
     write(echo);
     if (size_t junk = assembler_.takeDropped(); junk > 0) {
@@ -280,14 +314,21 @@ void Modem::onBytes(std::string_view bytes) {
     if (phase_ && phase_->inTrailer()) {
         armTrailerTimer();
     }
+    if (phase_ && phase_->wakeAt()) {
+        armEscapeTimer();
+    }
+}
+
+Final Modem::malformedLine(const std::string&) {
+    return Final::error();
 }
 
 void Modem::execute(const std::string& body) {
-    log_.in("AT" + body);
+    log_.in(traceText(body));
     executing_ = true;
-    auto cmds = parseCommandLine(body);
+    auto cmds = parseLine(body);
     if (!cmds) {
-        emitFinal(Final::error());
+        emitFinal(malformedLine(body));
         return;
     }
     for (size_t k = 0; k < cmds->size(); ++k) {
@@ -298,6 +339,10 @@ void Modem::execute(const std::string& body) {
             return;
         }
         Final f = it->second(cmd);
+        if (f.kind == Final::Kind::Deferred) {
+            awaiting_ = true;  // executing_ stays set: URCs are held until finishDeferred()
+            return;
+        }
         if (f.kind == Final::Kind::Pending) {
             executing_ = false;  // the data phase now holds URCs
             return;
@@ -314,8 +359,10 @@ void Modem::execute(const std::string& body) {
 }
 
 void Modem::startDataPhase(DataPhase phase, std::string prompt, PhaseDone done) {
-    log_.out(printable(prompt));
-    write(prompt);
+    if (!prompt.empty()) {
+        log_.out(printable(prompt));
+        write(prompt);
+    }
     phase_.emplace(std::move(phase));
     phase_done_ = std::move(done);
     if (auto action = faults_.passed(FaultPlan::Direction::Uplink, 0)) {
@@ -344,6 +391,22 @@ void Modem::armTrailerTimer() {
     });
 }
 
+void Modem::armEscapeTimer() {
+    auto when = phase_->wakeAt();
+    trailer_timer_.expires_at(*when);
+    trailer_timer_.async_wait([this, alive = aliveToken(), gen = generation_](std::error_code ec) {
+        if (ec || alive.expired() || gen != generation_ || !phase_) {
+            return;
+        }
+        phase_->idle(DataPhase::Clock::now());
+        if (phase_->done()) {
+            endPhase();
+        } else if (phase_->wakeAt()) {
+            armEscapeTimer();
+        }
+    });
+}
+
 void Modem::endPhase() {
     trailer_timer_.cancel();
     DataPhase phase = std::move(*phase_);
@@ -352,7 +415,7 @@ void Modem::endPhase() {
     phase_done_ = nullptr;
     std::string what = "[data " + std::to_string(phase.data().size()) + " bytes";
     if (phase.endedOnPattern()) {
-        what += " + EOF pattern";
+        what += phase.mode() == DataPhase::Mode::Escape ? " + escape" : " + EOF pattern";
     }
     if (phase.outcome() == DataPhase::Outcome::Cancelled) {
         what += ", cancelled";
@@ -365,6 +428,10 @@ void Modem::endPhase() {
     }
     executing_ = true;  // the completion may add lines; URCs stay held until the final
     Final f = done ? done(phase) : Final::ok();
+    if (f.kind == Final::Kind::Deferred) {
+        awaiting_ = true;  // the model calls finishDeferred() later
+        return;
+    }
     if (f.kind == Final::Kind::Pending) {
         f = Final::ok();
     }
@@ -392,6 +459,8 @@ void Modem::loseState() {
     held_.clear();
     own_.clear();
     executing_ = false;
+    awaiting_ = false;
+    stalled_input_.clear();
     swallow_ctrlz_ = false;
     assembler_.reset();
     assembler_.takeDropped();
@@ -427,6 +496,7 @@ void Modem::boot() {
         urc(line);
     }
     searchNetwork();  // not registered until register_time has passed
+    onBooted();
 }
 
 void Modem::powerOff() {

@@ -34,12 +34,13 @@ struct ModemOptions {
     std::chrono::milliseconds bearer_time{100};    ///< KCNXUP / NETOPEN to bearer up
     int max_sessions = 6;                          ///< HL78 KTCPCFG sessions at once
     std::chrono::milliseconds connect_timeout{20000};
+    std::chrono::milliseconds tls_fail_delay{20000};  ///< A76xx MQTT: handshake failure report
 };
 
 /// A command's final result: OK, ERROR, +CME ERROR: <code>, a model's own final line (Quectel
 /// `SEND OK`), or Pending (a data phase runs and its completion decides).
 struct Final {
-    enum class Kind { Ok, Error, Cme, Pending, Text };
+    enum class Kind { Ok, Error, Cme, Pending, Text, Deferred };
     Kind kind = Kind::Ok;
     int code = 0;
     std::string text;  ///< Kind::Text: the final result line
@@ -49,6 +50,9 @@ struct Final {
     static Final cme(int code) { return {Kind::Cme, code, {}}; }
     static Final pending() { return {Kind::Pending, 0, {}}; }
     static Final line(std::string text) { return {Kind::Text, 0, std::move(text)}; }
+    /// The command waits for something (a connect): no final result yet, URCs stay held and
+    /// further input waits until the model calls finishDeferred().
+    static Final deferred() { return {Kind::Deferred, 0, {}}; }
 };
 
 /// The AT engine of an emulated module, base of the models; loop-bound (single thread).
@@ -103,6 +107,11 @@ class Modem {
 
     /// Registers (or replaces) the handler for a command name ("+CSQ", "E", "" for bare AT).
     void addCommand(const std::string& name, Handler handler);
+    /// Unregisters a command (a model without it answers ERROR, as for any unknown command).
+    void removeCommand(const std::string& name) { commands_.erase(name); }
+    /// The final result of a command line that does not parse (default: ERROR); a model may
+    /// answer some malformed lines its own way.
+    virtual Final malformedLine(const std::string& body);
     /// One response line, framed "\r\n<line>\r\n", sent now.
     void respond(std::string_view line);
     /// Raw bytes sent now (framing the model writes itself); `trace` describes them.
@@ -135,9 +144,24 @@ class Modem {
     virtual std::string cmeText(int code) const;
     /// Model part of `status`.
     virtual void addStatus(nlohmann::json& j) const = 0;
+    /// The text of a final result line (default: OK, ERROR, +CME ERROR per AT+CMEE).
+    virtual std::string finalText(const Final& f) const;
+    /// Splits a command line (after "AT"); default: 27.007 syntax (parseCommandLine).
+    virtual std::optional<std::vector<AtCommand>> parseLine(const std::string& body) const;
+    /// The command line as written to the trace (a model may hide secrets); default as is.
+    virtual std::string traceText(const std::string& body) const;
+    /// Runs after the boot URCs were sent (auto-join, ...).
+    virtual void onBooted() {}
+    /// Ends a command that returned Final::deferred(); stalled input is then processed.
+    void finishDeferred(Final f);
+    bool deferredPending() const { return awaiting_; }
+    /// Removes every registered command (a model without the 27.007 basics).
+    void clearCommands() { commands_.clear(); }
 
     /// Sends +CREG/+CGREG/+CEREG URCs for the current registration, per their report modes.
     void reportRegistration();
+    /// Runs after every registration change (reportRegistration), for the model's reaction.
+    virtual void onRegistrationChanged() {}
     bool radioOn() const { return cfun_ == 1; }
     int rssi() const { return rssi_; }
     bool registered() const { return reg_stat_ == 1 || reg_stat_ == 5; }
@@ -186,6 +210,7 @@ class Modem {
     void flushHeld();
     void endPhase();
     void armTrailerTimer();
+    void armEscapeTimer();
     void write(std::string_view bytes);
     void boot();
     void loseState();
@@ -198,6 +223,8 @@ class Modem {
     PhaseDone phase_done_;
     asio::steady_timer trailer_timer_;
     bool executing_ = false;
+    bool awaiting_ = false;      ///< a command returned Final::deferred() and is not finished
+    std::string stalled_input_;  ///< input that arrived meanwhile
     bool swallow_ctrlz_ = false;
     std::deque<Out> held_;  ///< URCs held while busy
     std::deque<Out> own_;   ///< URCs of the running command

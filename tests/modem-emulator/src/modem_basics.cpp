@@ -38,6 +38,7 @@ void Modem::reportRegistration() {
     if (cereg_n_ > 0) {
         urc(registrationLine("+CEREG", cereg_n_, true));
     }
+    onRegistrationChanged();
 }
 
 void Modem::addBasics() {

@@ -517,7 +517,11 @@ void MqttLink::onHostClosed() {
     // then reports the end itself. The timer covers a Paho that does not.
     pipeDown();
     if (!loop_ || !loop_->is_open()) {
-        if (state_ == State::Connecting) {
+        if (state_ == State::Connecting && connack_rc_ && *connack_rc_ != 0) {
+            // Paho already hung up on the refusal; its report may still be on its way.
+            finishConnect({MqttConnectResult::ConnackRefused, *connack_rc_,
+                           "CONNACK return code " + std::to_string(*connack_rc_)});
+        } else if (state_ == State::Connecting) {
             finishConnect({MqttConnectResult::ClosedWithoutConnack, 0,
                            "the broker closed the connection before CONNACK"});
         } else {
@@ -677,11 +681,9 @@ void MqttLink::disconnect(Done done) {
     disconnect_done_ = std::move(done);
     std::weak_ptr<MqttLink> weak = weak_from_this();
     const uint64_t conn = conn_;
-    const uint64_t id = addOp([weak](bool, int) {
-        if (auto self = weak.lock()) {
-            self->finishDisconnect();
-        }
-    });
+    // Paho closes its socket after the DISCONNECT: the end of the loopback stream (all bytes
+    // piped) finishes; the token itself may complete before the bytes were read.
+    const uint64_t id = addOp([](bool, int) {});
     timer_.expires_after(kDrainTime);
     timer_.async_wait([weak, conn](std::error_code e) {
         auto self = weak.lock();
@@ -705,6 +707,11 @@ void MqttLink::finishDisconnect() {
     }
     auto done = std::move(disconnect_done_);
     disconnect_done_ = nullptr;
+    if (host_) {
+        // The DISCONNECT may still be queued: it must reach the broker (no will message).
+        host_->closeWhenSent();
+        host_.reset();
+    }
     teardown(false);
     if (done) {
         done(true, {});

@@ -4,9 +4,12 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <thread>
 
+#include "bg9x_codes.hpp"
 #include "support/emulator_process.hpp"
 #include "support/pty_client.hpp"
 #include "support/test_broker.hpp"
@@ -31,6 +34,34 @@ std::string xorChecksum(const std::string& data) {
     return buf;
 }
 
+TEST(Bg9xCodesTest, ChecksumClockAndErrorTables) {
+    using namespace uplinkd::emulator;
+    const struct {
+        std::string data;
+        uint16_t sum;
+    } sums[] = {{"", 0},
+                {"A", 0x4100},
+                {"AB", 0x4142},
+                {"ABCD", 0x4142 ^ 0x4344},
+                {std::string("\xff\x00\x01", 3), 0xff00 ^ 0x0100}};
+    for (const auto& s : sums) {
+        EXPECT_EQ(bg9x::qfuplChecksum(s.data), s.sum) << s.data;
+    }
+    EXPECT_EQ(bg9x::formatCclk(0), "70/01/01,00:00:00+00");
+    EXPECT_EQ(bg9x::formatCclk(946684800), "00/01/01,00:00:00+00");
+    EXPECT_EQ(bg9x::parseCclk("00/01/01,00:00:00+00"), 946684800);
+    EXPECT_EQ(bg9x::parseCclk("00/01/01,01:00:00+04"), 946684800);  // +4 quarter hours
+    EXPECT_EQ(bg9x::parseCclk("00/01/01,00:00:00-04"), 946684800 + 3600);
+    for (const char* bad : {"", "00/13/01,00:00:00+00", "00/01/01 00:00:00+00",
+                            "00/01/01,24:00:00+00", "00/01/01,00:00:00+0"}) {
+        EXPECT_FALSE(bg9x::parseCclk(bad)) << bad;
+    }
+    EXPECT_STREQ(bg9x::errorText(563), "socket identity has been used");
+    EXPECT_STREQ(bg9x::errorText(407), "file already exists");
+    EXPECT_EQ(bg9x::errorText(999), nullptr);
+    EXPECT_EQ(bg9x::sslVersionRange(3).first, bg9x::sslVersionRange(3).second);
+}
+
 class Bg9xTest : public ::testing::Test {
   protected:
     void boot(std::vector<std::string> extra = {}) {
@@ -48,6 +79,26 @@ class Bg9xTest : public ::testing::Test {
         ASSERT_TRUE(waitRegistered(*tty_)) << "not registered";
         expectOk("AT+QICSGP=1,1,\"internet\",\"\",\"\",0");
         expectOk("AT+QIACT=1");
+    }
+
+    /// After a reboot: echo off, numeric errors, registered, PDP context 1 active again.
+    void boot2() {
+        expectOk("ATE0");
+        expectOk("AT+CMEE=1");
+        ASSERT_TRUE(waitRegistered(*tty_)) << "not registered";
+        expectOk("AT+QIACT=1");
+    }
+
+    /// Polls `cond` every 10 ms for up to 10 s.
+    bool waitUntil(const std::function<bool()>& cond) {
+        auto deadline = std::chrono::steady_clock::now() + 10s;
+        while (!cond()) {
+            if (std::chrono::steady_clock::now() > deadline) {
+                return false;
+            }
+            std::this_thread::sleep_for(10ms);  // between polls of the condition
+        }
+        return true;
     }
 
     std::string expectOk(const std::string& cmd) {
@@ -179,6 +230,52 @@ TEST_F(Bg9xTest, TcpSocketCarriesBinaryDataBothWays) {
     expectOk("AT+QICLOSE=0");
     auto none = expectOk("AT+QISTATE?");
     EXPECT_EQ(none.find("+QISTATE:"), std::string::npos) << none;
+}
+
+TEST_F(Bg9xTest, DownlinkWithEveryFramingTokenIsReadByCount) {
+    const std::string payload = framingTokenPayload();
+    GreetingServer server(payload);
+    ASSERT_NE(server.port(), 0);
+    ASSERT_NO_FATAL_FAILURE(boot());
+    expectOk("AT+QIOPEN=1,7,\"TCP\",\"127.0.0.1\"," + std::to_string(server.port()) + ",0,0");
+    ASSERT_TRUE(tty_->readUntil("\r\n+QIOPEN: 7,0\r\n"));
+    EXPECT_EQ(receive("+QIURC: ", "AT+QIRD", 7, payload.size()), payload);
+}
+
+TEST_F(Bg9xTest, FaultsInsideDataPhases) {
+    EchoServer echo;
+    ASSERT_NE(echo.port(), 0);
+    ASSERT_NO_FATAL_FAILURE(boot());
+    expectOk("AT+QIOPEN=1,0,\"TCP\",\"127.0.0.1\"," + std::to_string(echo.port()) + ",0,0");
+    ASSERT_TRUE(tty_->readUntil("\r\n+QIOPEN: 0,0\r\n"));
+    const std::string payload(300, 'z');
+    ASSERT_NO_FATAL_FAILURE(sendWithPrompt("AT+QISEND=0,300", payload));
+    ASSERT_TRUE(tty_->readUntil("\r\n+QIURC: \"recv\",0\r\n"));
+    ASSERT_TRUE(waitUntil([&] { return status()["sockets"][0]["rx_buffered"] == 300; }));
+    // Downlink: the module hangs after 100 bytes of the QIRD data.
+    EXPECT_EQ(emu_->control("fault silent-in-downlink 100"), "ok fault silent-in-downlink 100");
+    ASSERT_TRUE(tty_->write("AT+QIRD=0,300\r"));
+    ASSERT_TRUE(tty_->readUntil("\r\n+QIRD: 300\r\n"));
+    auto data = tty_->readExactly(100);
+    ASSERT_TRUE(data);
+    EXPECT_EQ(*data, payload.substr(0, 100));
+    EXPECT_EQ(tty_->readFor(300ms), "");
+    // Uplink: a reboot after 10 bytes of a QISEND: no SEND OK, RDY again, the socket gone.
+    EXPECT_EQ(emu_->control("fault none"), "ok fault none");
+    EXPECT_EQ(emu_->control("reboot"), "ok reboot");
+    ASSERT_TRUE(tty_->readUntil("\r\nAPP RDY\r\n", 10s));
+    ASSERT_NO_FATAL_FAILURE(boot2());
+    expectOk("AT+QIOPEN=1,0,\"TCP\",\"127.0.0.1\"," + std::to_string(echo.port()) + ",0,0");
+    ASSERT_TRUE(tty_->readUntil("\r\n+QIOPEN: 0,0\r\n"));
+    EXPECT_EQ(emu_->control("fault reboot-in-uplink 10"), "ok fault reboot-in-uplink 10");
+    ASSERT_TRUE(tty_->write("AT+QISEND=0,100\r"));
+    ASSERT_TRUE(tty_->readUntil("\r\n> "));
+    ASSERT_TRUE(tty_->write(std::string(100, 'a')));
+    auto rest = tty_->readUntil("\r\nAPP RDY\r\n", 10s);
+    ASSERT_TRUE(rest);
+    EXPECT_EQ(rest->find("SEND OK"), std::string::npos) << *rest;
+    EXPECT_EQ(rest->rfind("\r\nRDY\r\n", 0), 0U) << *rest;
+    EXPECT_EQ(status()["sessions_used"], 0);
 }
 
 TEST_F(Bg9xTest, SocketErrorsUseTheQuectelCodes) {
@@ -352,6 +449,8 @@ TEST_F(Bg9xTest, MqttClientRoundTripThroughMosquitto) {
     auto link = status()["mqtt"][0]["link"];
     EXPECT_EQ(link["connect_protocol"], "MQIsdp") << link.dump();
     EXPECT_EQ(link["connect_level"], 3) << link.dump();
+    auto open = expectOk("AT+QMTOPEN?");  // BG96 quirk: no client lines
+    EXPECT_EQ(open.find("+QMTOPEN:"), std::string::npos) << open;
     auto conn = expectOk("AT+QMTCONN?");
     EXPECT_NE(conn.find("+QMTCONN: 0,3"), std::string::npos) << conn;
 
@@ -388,6 +487,63 @@ TEST_F(Bg9xTest, MqttClientRoundTripThroughMosquitto) {
     ASSERT_TRUE(tty_->readUntil("\r\n+QMTCONN: 0,0,0\r\n"));
     expectOk("AT+QMTDISC=0");
     ASSERT_TRUE(tty_->readUntil("\r\n+QMTDISC: 0,0\r\n"));
+}
+
+TEST_F(Bg9xTest, MqttStoredMessagesQos0AndOpenResults) {
+    TestBroker broker;
+    ASSERT_EQ(broker.startError(), "");
+    BrokerPeer cloud(broker.port());
+    ASSERT_EQ(cloud.error(), "");
+    ASSERT_TRUE(cloud.subscribe("bg/up", 1));
+    ASSERT_NO_FATAL_FAILURE(boot({"--variant", "BG95-M3"}));
+    const std::string port = std::to_string(broker.port());
+    // PDP context 2 is not active (3); a name that does not resolve (4).
+    expectOk("AT+QMTCFG=\"pdpcid\",2,2");
+    expectOk("AT+QMTOPEN=2,\"127.0.0.1\"," + port);
+    EXPECT_TRUE(tty_->readUntil("\r\n+QMTOPEN: 2,3\r\n"));
+    expectOk("AT+QMTOPEN=3,\"no-such-host.invalid\"," + port);
+    EXPECT_TRUE(tty_->readUntil("\r\n+QMTOPEN: 3,4\r\n", 15s));
+
+    expectOk("AT+QMTCFG=\"recv/mode\",0,1,1");
+    expectOk("AT+QMTCFG=\"version\",0,4");
+    expectOk("AT+QMTOPEN=0,\"127.0.0.1\"," + port);
+    ASSERT_TRUE(tty_->readUntil("\r\n+QMTOPEN: 0,0\r\n"));
+    expectOk("AT+QMTOPEN=0,\"127.0.0.1\"," + port);  // already open: 2
+    EXPECT_TRUE(tty_->readUntil("\r\n+QMTOPEN: 0,2\r\n"));
+    auto open = expectOk("AT+QMTOPEN?");  // the BG95 lists its open clients
+    EXPECT_NE(open.find("+QMTOPEN: 0,\"127.0.0.1\"," + port), std::string::npos) << open;
+    expectOk("AT+QMTCONN=0,\"bg95-test\",\"user\",\"secret\"");
+    ASSERT_TRUE(tty_->readUntil("\r\n+QMTCONN: 0,0,0\r\n"));
+    EXPECT_EQ(status()["mqtt"][0]["link"]["connect_level"], 4);
+
+    // QoS 0: message id 0, reported when written.
+    ASSERT_NO_FATAL_FAILURE(sendWithPrompt("AT+QMTPUB=0,0,0,0,\"bg/up\",4", "q0q0", "OK"));
+    EXPECT_TRUE(tty_->readUntil("\r\n+QMTPUB: 0,0,0\r\n"));
+    expectFinal("AT+QMTPUB=0,5,0,0,\"bg/up\",4", "ERROR");  // QoS 0 needs message id 0
+    // The Ctrl-Z form.
+    ASSERT_NO_FATAL_FAILURE(
+        sendWithPrompt("AT+QMTPUB=0,9,1,0,\"bg/up\"", "ctrl-z ended", "OK", true));
+    EXPECT_TRUE(tty_->readUntil("\r\n+QMTPUB: 0,9,0\r\n"));
+    auto msgs = cloud.waitFor(2);
+    ASSERT_EQ(msgs.size(), 2U);
+    EXPECT_EQ(msgs[0].payload, "q0q0");
+    EXPECT_EQ(msgs[1].payload, "ctrl-z ended");
+
+    // recv/mode 1: the message is stored and read with AT+QMTRECV.
+    expectOk("AT+QMTSUB=0,3,\"bg/a\",0,\"bg/b\",1");
+    ASSERT_TRUE(tty_->readUntil("\r\n+QMTSUB: 0,3,0,0,1\r\n"));
+    ASSERT_TRUE(cloud.publish("bg/b", "stored", 1));
+    ASSERT_TRUE(tty_->readUntil("\r\n+QMTRECV: 0,0\r\n"));
+    auto slots = expectOk("AT+QMTRECV?");
+    EXPECT_NE(slots.find("+QMTRECV: 0,1,0,0,0,0"), std::string::npos) << slots;
+    auto got = expectOk("AT+QMTRECV=0,0");
+    EXPECT_NE(got.find("+QMTRECV: 0,1,\"bg/b\",6,\"stored\""), std::string::npos) << got;
+    slots = expectOk("AT+QMTRECV?");
+    EXPECT_NE(slots.find("+QMTRECV: 0,0,0,0,0,0"), std::string::npos) << slots;
+
+    expectOk("AT+QMTCLOSE=0");
+    EXPECT_TRUE(tty_->readUntil("\r\n+QMTCLOSE: 0,0\r\n"));
+    expectFinal("AT+QMTCONN=0,\"again\"", "ERROR");  // QMTOPEN first
 }
 
 TEST_F(Bg9xTest, MqttOverTlsAndConnackRefusal) {

@@ -263,3 +263,79 @@ TEST(MqttLinkTest, ADroppedConnectionIsReportedAsLostByThePeer) {
     EXPECT_EQ(out.result, MqttConnectResult::Ok) << out.detail;
     link->close();
 }
+
+TEST(MqttLinkTest, DisconnectReachesTheBrokerSoOnlyALostLinkSendsTheWill) {
+    TestBroker broker;
+    ASSERT_EQ(broker.startError(), "");
+    BrokerPeer cloud(broker.port());
+    ASSERT_EQ(cloud.error(), "");
+    ASSERT_TRUE(cloud.subscribe("will/#", 1));
+    Loop loop;
+    auto link = std::make_shared<MqttLink>(loop.io());
+    MqttSession s = session("with-will");
+    s.will = MqttWill{"will/module", "gone", 1, false};
+
+    auto out = connectNow(loop, *link, broker.port(), {}, s);
+    ASSERT_EQ(out.result, MqttConnectResult::Ok) << out.detail;
+    std::optional<bool> disconnected;
+    link->disconnect([&](bool ok, const std::string&) { disconnected = ok; });
+    ASSERT_TRUE(loop.until([&] { return disconnected.has_value(); }));
+    // A marker after the clean disconnect: the will must not come before it.
+    ASSERT_TRUE(cloud.publish("will/marker", "m", 1));
+    auto msgs = cloud.waitFor(1);
+    ASSERT_GE(msgs.size(), 1U);
+    EXPECT_EQ(msgs[0].topic, "will/marker");
+
+    out = connectNow(loop, *link, broker.port(), {}, s);
+    ASSERT_EQ(out.result, MqttConnectResult::Ok) << out.detail;
+    link->dropAsRemote();
+    msgs = cloud.waitFor(2);
+    ASSERT_EQ(msgs.size(), 2U);
+    EXPECT_EQ(msgs[1].topic, "will/module");
+    EXPECT_EQ(msgs[1].payload, "gone");
+}
+
+TEST(MqttLinkTest, NoPingResponseIsALossByTheClient) {
+    Loop loop;
+    // A "broker" that accepts the CONNECT and then never answers again (no PINGRESP).
+    asio::ip::tcp::acceptor acceptor(loop.io(), {asio::ip::make_address("127.0.0.1"), 0});
+    asio::ip::tcp::socket peer(loop.io());
+    std::array<char, 256> buf{};
+    std::function<void()> drain = [&] {
+        peer.async_read_some(asio::buffer(buf), [&](std::error_code ec, size_t) {
+            if (!ec) {
+                drain();
+            }
+        });
+    };
+    const std::string connack("\x20\x02\x00\x00", 4);
+    acceptor.async_accept(peer, [&](std::error_code ec) {
+        if (!ec) {
+            asio::write(peer, asio::buffer(connack), ec);
+            drain();
+        }
+    });
+    auto link = std::make_shared<MqttLink>(loop.io());
+    std::optional<MqttLostReason> lost;
+    link->onLost([&](MqttLostReason r, const std::string&) { lost = r; });
+    MqttSession s = session("silent-broker");
+    s.keep_alive_s = 1;
+    auto out = connectNow(loop, *link, acceptor.local_endpoint().port(), {}, s);
+    ASSERT_EQ(out.result, MqttConnectResult::Ok) << out.detail;
+    ASSERT_TRUE(loop.until([&] { return lost.has_value(); }));
+    EXPECT_EQ(*lost, MqttLostReason::ClientClosed);
+}
+
+TEST(MqttLinkTest, NoConnackInTimeIsATimeout) {
+    Loop loop;
+    // A "broker" that accepts the connection and never answers the CONNECT.
+    asio::ip::tcp::acceptor acceptor(loop.io(), {asio::ip::make_address("127.0.0.1"), 0});
+    asio::ip::tcp::socket peer(loop.io());
+    acceptor.async_accept(peer, [](std::error_code) {});
+    auto link = std::make_shared<MqttLink>(loop.io());
+    MqttSession s = session("waiting");
+    s.timeout = 1s;
+    auto out = connectNow(loop, *link, acceptor.local_endpoint().port(), {}, s);
+    EXPECT_EQ(out.result, MqttConnectResult::Timeout) << out.detail;
+    EXPECT_EQ(link->state(), MqttLink::State::Idle);
+}

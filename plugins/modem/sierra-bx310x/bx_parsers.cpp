@@ -1,0 +1,258 @@
+#include "bx_parsers.hpp"
+
+#include "common/generic_at.hpp"
+
+namespace uplinkd::plugins::sierra_bx310x {
+
+using modem_common::afterPrefix;
+using modem_common::parseInt;
+using modem_common::splitFields;
+using modem_common::trimLine;
+using modem_common::unexpectedReply;
+using modem_common::unquote;
+
+namespace {
+
+/// A quoted field ("..." with no quote inside), without its quotes.
+std::optional<std::string> quotedField(std::string_view f) {
+    if (f.size() < 2 || f.front() != '"' || f.back() != '"') {
+        return std::nullopt;
+    }
+    const std::string_view inner = f.substr(1, f.size() - 2);
+    if (inner.find('"') != std::string_view::npos) {
+        return std::nullopt;
+    }
+    return std::string(inner);
+}
+
+/// Days from 1970-01-01 to y-m-d (proleptic Gregorian).
+int64_t daysFromCivil(int64_t y, int64_t m, int64_t d) {
+    y -= m <= 2 ? 1 : 0;
+    const int64_t era = (y >= 0 ? y : y - 399) / 400;
+    const int64_t yoe = y - era * 400;
+    const int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+}  // namespace
+
+Result<StaStatus> parseStaStatus(std::string_view line) {
+    const auto rest = afterPrefix(trimLine(line), "+SRWSTASTATUS:");
+    if (!rest) {
+        return unexpectedReply("+SRWSTASTATUS", line);
+    }
+    const auto f = splitFields(*rest);
+    const auto state = f.empty() ? std::nullopt : parseInt(f[0], 0, 1);
+    if (!state) {
+        return unexpectedReply("+SRWSTASTATUS", line);
+    }
+    StaStatus s;
+    s.associated = *state == 1;
+    if (!s.associated) {
+        if (f.size() >= 2) {
+            const auto reason = parseInt(f[1], 0, 65535);
+            if (!reason) {
+                return unexpectedReply("+SRWSTASTATUS", line);
+            }
+            s.reason = static_cast<int>(*reason);
+        }
+        return s;
+    }
+    if (f.size() < 2) {
+        return s;  // associated, details not given
+    }
+    const auto ssid = quotedField(f[1]);
+    if (!ssid) {
+        return unexpectedReply("+SRWSTASTATUS", line);
+    }
+    s.ssid = *ssid;
+    if (f.size() >= 3) {
+        s.mac = std::string(unquote(f[2]));
+    }
+    if (f.size() >= 4) {
+        if (const auto ch = parseInt(f[3], 0, 255)) {
+            s.channel = static_cast<int>(*ch);
+        }
+    }
+    if (f.size() >= 6) {
+        if (const auto rssi = parseInt(f[5], -127, -1)) {
+            s.rssi_dbm = static_cast<int>(*rssi);
+        }
+    }
+    return s;
+}
+
+Result<StaIp> parseStaIp(std::string_view line) {
+    const auto rest = afterPrefix(trimLine(line), "+SRWSTAIP:");
+    if (!rest) {
+        return unexpectedReply("+SRWSTAIP", line);
+    }
+    const auto f = splitFields(*rest);
+    if (f.empty()) {
+        return unexpectedReply("+SRWSTAIP", line);
+    }
+    StaIp ip;
+    std::string* out[] = {&ip.ip, &ip.mask, &ip.gateway};
+    for (size_t i = 0; i < f.size() && i < 3; ++i) {
+        const auto v = quotedField(f[i]);
+        if (!v || v->size() > 45) {
+            return unexpectedReply("+SRWSTAIP", line);
+        }
+        *out[i] = *v;
+    }
+    if (ip.ip.empty()) {
+        return unexpectedReply("+SRWSTAIP", line);
+    }
+    return ip;
+}
+
+Result<int> parseKmqttCfg(std::string_view line) {
+    const auto rest = afterPrefix(trimLine(line), "+KMQTTCFG:");
+    const auto id = rest ? parseInt(*rest, 0, 255) : std::nullopt;
+    if (!id) {
+        return unexpectedReply("+KMQTTCFG", line);
+    }
+    return static_cast<int>(*id);
+}
+
+Result<KmqttInd> parseKmqttInd(std::string_view line) {
+    const auto rest = afterPrefix(trimLine(line), "+KMQTT_IND:");
+    if (!rest) {
+        return unexpectedReply("+KMQTT_IND", line);
+    }
+    const auto f = splitFields(*rest);
+    const auto id = f.size() >= 2 ? parseInt(f[0], 0, 255) : std::nullopt;
+    const auto code = f.size() >= 2 ? parseInt(f[1], 0, 255) : std::nullopt;
+    if (!id || !code) {
+        return unexpectedReply("+KMQTT_IND", line);
+    }
+    return KmqttInd{static_cast<int>(*id), static_cast<int>(*code)};
+}
+
+bool isIncoming(std::string_view line) {
+    const std::string_view l = trimLine(line);
+    return l.starts_with("+KMQTT_DATA:") || l.starts_with("+KMQTTSUB:");
+}
+
+Result<Incoming> parseIncoming(std::string_view raw) {
+    // Only CR/LF around the line go: spaces and quotes inside the data are data.
+    std::string_view line = raw;
+    while (!line.empty() && (line.back() == '\r' || line.back() == '\n')) {
+        line.remove_suffix(1);
+    }
+    std::string_view rest;
+    if (auto r = afterPrefix(line, "+KMQTT_DATA:")) {
+        const size_t comma = r->find(',');
+        if (comma == std::string_view::npos || !parseInt(trimLine(r->substr(0, comma)), 0, 255)) {
+            return unexpectedReply("+KMQTT_DATA", raw);
+        }
+        rest = r->substr(comma + 1);
+    } else if (auto r2 = afterPrefix(line, "+KMQTTSUB:")) {
+        rest = *r2;
+    } else {
+        return unexpectedReply("incoming message", raw);
+    }
+    while (!rest.empty() && rest.front() == ' ') {
+        rest.remove_prefix(1);
+    }
+    // "<topic>","<data>": the topic holds no quote; the data runs to the last quote.
+    if (rest.size() < 2 || rest.front() != '"') {
+        return unexpectedReply("incoming message", raw);
+    }
+    const size_t topic_end = rest.find('"', 1);
+    if (topic_end == std::string_view::npos) {
+        return unexpectedReply("incoming message", raw);
+    }
+    Incoming in;
+    in.topic = std::string(rest.substr(1, topic_end - 1));
+    std::string_view after = rest.substr(topic_end + 1);
+    if (after.size() < 3 || after[0] != ',' || after[1] != '"' || after.back() != '"') {
+        return unexpectedReply("incoming message", raw);
+    }
+    in.payload = std::string(after.substr(2, after.size() - 3));
+    if (in.topic.empty()) {
+        return unexpectedReply("incoming message", raw);
+    }
+    return in;
+}
+
+Result<std::vector<StoredCert>> parseCertStoreList(const std::vector<std::string>& lines) {
+    std::vector<StoredCert> out;
+    bool seen_header = false;
+    for (const auto& raw : lines) {
+        std::string_view line = trimLine(raw);
+        if (auto rest = afterPrefix(line, "+KCERTSTORE:")) {
+            seen_header = true;
+            line = *rest;
+        }
+        if (line.empty()) {
+            continue;
+        }
+        const bool root = line.starts_with("root_cert,");
+        const bool local = line.starts_with("local_cert,");
+        const bool key = line.starts_with("private_key,");
+        if (root || local || key) {
+            const auto f = splitFields(line);
+            const auto index = f.size() == 3 ? parseInt(f[1], 0, 255) : std::nullopt;
+            const auto length = f.size() == 3 ? parseInt(f[2], 0, 1 << 20) : std::nullopt;
+            if (!index || !length) {
+                return unexpectedReply("+KCERTSTORE entry", line);
+            }
+            StoredCert c;
+            c.kind = root    ? StoredCert::Kind::Root
+                     : local ? StoredCert::Kind::Local
+                             : StoredCert::Kind::Key;
+            c.index = static_cast<int>(*index);
+            c.length = static_cast<size_t>(*length);
+            out.push_back(std::move(c));
+            continue;
+        }
+        if (out.empty()) {
+            if (!seen_header) {
+                return unexpectedReply("+KCERTSTORE answer", line);
+            }
+            continue;
+        }
+        if (out.back().kind == StoredCert::Kind::Key) {
+            continue;  // a key's text is never listed: not to be kept if it were
+        }
+        out.back().lines.emplace_back(line);
+    }
+    return out;
+}
+
+Result<int64_t> parseCclk(std::string_view line) {
+    const auto rest = afterPrefix(trimLine(line), "+CCLK:");
+    if (!rest) {
+        return unexpectedReply("+CCLK", line);
+    }
+    // "yy/MM/dd,hh:mm:ss[+-zz]" inside quotes.
+    const std::string_view v = unquote(trimLine(*rest));
+    if (v.size() != 17 && v.size() != 20) {
+        return unexpectedReply("+CCLK", line);
+    }
+    auto num = [&](size_t at, int64_t lo, int64_t hi) { return parseInt(v.substr(at, 2), lo, hi); };
+    const auto yy = num(0, 0, 99);
+    const auto mo = num(3, 1, 12);
+    const auto dd = num(6, 1, 31);
+    const auto hh = num(9, 0, 23);
+    const auto mi = num(12, 0, 59);
+    const auto ss = num(15, 0, 59);
+    if (!yy || !mo || !dd || !hh || !mi || !ss || v[2] != '/' || v[5] != '/' || v[8] != ',' ||
+        v[11] != ':' || v[14] != ':') {
+        return unexpectedReply("+CCLK", line);
+    }
+    int64_t t = daysFromCivil(2000 + *yy, *mo, *dd) * 86400 + *hh * 3600 + *mi * 60 + *ss;
+    if (v.size() == 20) {
+        const auto zz = parseInt(v.substr(18, 2), 0, 96);
+        if (!zz || (v[17] != '+' && v[17] != '-')) {
+            return unexpectedReply("+CCLK", line);
+        }
+        // Local time = UTC + zz quarter hours.
+        t -= (v[17] == '+' ? 1 : -1) * *zz * 900;
+    }
+    return t;
+}
+
+}  // namespace uplinkd::plugins::sierra_bx310x

@@ -1,0 +1,228 @@
+// The A76xx driver's plain links: TcpSocket (AT+CIPSEND out, AT+CIPRXGET=2 in), opening one
+// (AT+CIPOPEN), their URCs, and closing the links a hung module left open. Thread: loop.
+#include <algorithm>
+#include <optional>
+
+#include "a76xx_core.hpp"
+
+namespace uplinkd::plugins::simcom_a76xx {
+
+using modem_common::commandThenUrc;
+using modem_common::driverGone;
+using modem_common::Fetched;
+using modem_common::hostPort;
+
+namespace {
+
+/// The error for a CIPOPEN that ended in "+CIPOPEN: <link>,<err>".
+Error tcpOpenError(int err, const std::string& line, const ModemSocketRequest& req) {
+    const std::string to = hostPort(req);
+    const std::string seen = " (" + line + ")";
+    switch (err) {
+        case 11:
+            return makeError("dns", "the module could not resolve \"" + req.host + "\"" + seen);
+        case 10:
+            return makeError("timeout", "connecting to " + to + " timed out in the module" + seen);
+        case 1:
+            return makeError("connect", "the module could not connect to " + to +
+                                            " (network failure, refused or unreachable)" + seen);
+        case 2:
+            return makeError("network", "the module's network is not open" + seen);
+        default:
+            return makeError("connect", "connecting to " + to + ": " + explainLine(line));
+    }
+}
+
+}  // namespace
+
+/// A plain TCP link: AT+CIPSEND out, AT+CIPRXGET=2 on "+CIPRXGET: 1,<link>". Thread: loop.
+class TcpSocket final : public modem_common::CoreSocket<A76xxCore> {
+  public:
+    TcpSocket(const std::shared_ptr<A76xxCore>& core, int link, std::string description)
+        : CoreSocket(core, link, std::move(description), kMaxSendChunk), retry_(core->loop) {
+        core->links.add(link, this);
+    }
+    ~TcpSocket() override { close(); }
+
+  protected:
+    void sendChunk(std::span<const uint8_t> chunk,
+                   std::function<void(Result<size_t>)> done) override {
+        auto core = lockCore();
+        attempt(std::string(reinterpret_cast<const char*>(chunk.data()), chunk.size()),
+                core ? core->timing.send_retries : 0, std::move(done));
+    }
+
+    void fetch(std::function<void(Result<Fetched>)> done) override {
+        auto core = attachedOr(done);
+        if (!core) {
+            return;
+        }
+        auto header = std::make_shared<std::optional<CipRxGetRead>>();
+        AtDataRead rd;
+        rd.kind = AtDataRead::Kind::CountedAfterHeader;
+        rd.header = "+CIPRXGET: 2,";
+        rd.count = [header](const std::string& line) -> size_t {
+            auto h = parseCipRxGetRead(line);
+            if (!h) {
+                return 0;
+            }
+            *header = *h;
+            return h->read;
+        };
+        core->at.commandReadingData(
+            ciprxgetCommand(id(), kMaxReadChunk), rd, core->timing.receive,
+            [alive = token(), header, done = std::move(done)](Result<AtResponse> r) {
+                if (alive.expired()) {
+                    return;
+                }
+                if (!r) {
+                    done(failedFetch("AT+CIPRXGET", r.error()));
+                    return;
+                }
+                if (!*header) {
+                    for (const auto& line : r->lines) {
+                        if (auto h = parseCipRxGetRead(line)) {
+                            *header = *h;
+                        }
+                    }
+                }
+                const bool more = *header && (*header)->rest > 0;
+                done(Fetched{std::move(r->data), more});
+            });
+    }
+
+    void closeSocket() override {
+        if (auto core = leave(&A76xxCore::links, this)) {
+            core->closeInModule(false, id(), cipcloseCommand(id()));
+        }
+    }
+
+  private:
+    void attempt(std::string payload, int retries, std::function<void(Result<size_t>)> done) {
+        auto core = attachedOr(done);
+        if (!core) {
+            return;
+        }
+        const std::string cmd = cipsendCommand(id(), payload.size());
+        const size_t n = payload.size();
+        commandThenUrc(
+            core->loop, core->urcs, core->promptedWrite(cmd, payload), cmd,
+            {"+CIPSEND: " + std::to_string(id()) + ","}, core->timing.send_result, explainer(),
+            [alive = token(), this, payload, retries, n,
+             done = std::move(done)](Result<std::string> r) mutable {
+                if (alive.expired()) {
+                    return;
+                }
+                if (!r) {
+                    done(r.failure());
+                    return;
+                }
+                const auto s = parseCipSend(*r);
+                if (!s) {
+                    done(s.failure());
+                    return;
+                }
+                if (s->confirmed < 0) {
+                    done(fail("eof", "the link is disconnected (" + *r + ")"));
+                    return;
+                }
+                if (s->confirmed == 0) {
+                    if (retries <= 0) {
+                        done(fail("timeout", "the module's send buffer stayed full (" + *r + ")"));
+                        return;
+                    }
+                    auto owner = lockCore();
+                    if (!owner) {
+                        done(Failure{driverGone()});
+                        return;
+                    }
+                    retry_.expires_after(owner->timing.send_retry);
+                    retry_.async_wait([alive, this, payload = std::move(payload), retries,
+                                       done = std::move(done)](const asio::error_code& ec) mutable {
+                        if (ec || alive.expired()) {
+                            return;
+                        }
+                        attempt(std::move(payload), retries - 1, std::move(done));
+                    });
+                    return;
+                }
+                done(std::min(static_cast<size_t>(s->confirmed), n));
+            });
+    }
+
+    asio::steady_timer retry_;
+};
+
+// ---- the core's link side ---------------------------------------------------------------------
+
+void A76xxCore::openTcp(int link, const ModemSocketRequest& req, OpenDone done) {
+    const std::string what = "a76xx link " + std::to_string(link) + ": tcp " + hostPort(req);
+    connect(link,
+            Opening{.tls = false,
+                    .open = {cipopenCommand(link, req.host, req.port), timing.command},
+                    .result = "+CIPOPEN:",
+                    .timeout = timing.connect,
+                    .close = cipcloseCommand(link),
+                    .error = &tcpOpenError,
+                    .make =
+                        [link, what](const std::shared_ptr<A76xxCore>& c) {
+                            return ByteStreamPtr(std::make_unique<TcpSocket>(c, link, what));
+                        }},
+            req, std::move(done));
+}
+
+bool A76xxCore::onLinkUrc(const std::string& line) {
+    if (line.starts_with("+CIPRXGET:")) {
+        if (const auto link = parseCipRxGetUrc(line)) {
+            if (auto* sock = links.find(*link)) {
+                sock->dataWaiting();
+            }
+        }
+        return true;
+    }
+    if (line.starts_with("+IPCLOSE:")) {
+        if (const auto r = parseIdResult(line, "+IPCLOSE:")) {
+            if (auto* sock = links.find(r->id)) {
+                if (r->err == 2) {
+                    sock->breakWith(makeError("io", explainLine(line)));
+                } else {
+                    sock->peerClosed();
+                }
+            }
+        }
+        return true;
+    }
+    if (line.starts_with("+CIPEVENT:")) {
+        net.ready = false;
+        links.breakAll(makeError("network", explainLine(line)));
+        return true;
+    }
+    return false;
+}
+
+void A76xxCore::reconcileLinks(std::function<void()> then) {
+    at.command(std::string(kLinkList.command), kLinkList.timeout,
+               [w = weak_from_this(), then = std::move(then)](Result<AtResponse> r) {
+                   auto c = w.lock();
+                   if (!c) {
+                       return;
+                   }
+                   std::vector<AtCommandStep> steps;
+                   if (r) {
+                       for (const int link : parseOpenLinks(r->lines)) {
+                           if (!c->links.contains(link) && !c->links.busy.contains(link)) {
+                               steps.push_back({cipcloseCommand(link), c->timing.command,
+                                                modem_common::StepPolicy::Optional});
+                           }
+                       }
+                   }
+                   modem_common::runSteps(c->at, std::move(steps), c->explain,
+                                          [then](Status) { then(); });
+               });
+}
+
+void A76xxCore::breakLinks(const Error& e) {
+    links.breakAll(e);
+}
+
+}  // namespace uplinkd::plugins::simcom_a76xx
