@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -34,24 +37,76 @@ void mergeInto(toml::table& base, toml::table&& layer) {
     }
 }
 
-/// "name:line:col: ..." for text that toml++ 3.3 must not see, or nothing:
-///  - a NUL byte: it fails an assertion where a key starts (a configuration file is text);
-///  - a non-ASCII character outside strings and comments (never valid TOML 1.0): its table of
-///    non-ASCII whitespace reaches __builtin_unreachable for U+00A1-U+0499, U+2C6E-U+3067 and
-///    U+FBC6-U+FEFE (undefined behaviour; found by fuzz_config).
-std::optional<std::string> tomlTextProblem(std::string_view text, const std::string& name) {
+/// Decodes the UTF-8 character at `i` (its length in `*len`); nothing when it is malformed.
+std::optional<uint32_t> utf8At(std::string_view text, size_t i, size_t* len) {
+    const auto b0 = static_cast<unsigned char>(text[i]);
+    const size_t n = b0 >= 0xF0 ? 4 : b0 >= 0xE0 ? 3 : b0 >= 0xC0 ? 2 : 0;
+    if (n == 0 || i + n > text.size() || b0 > 0xF4) {
+        return std::nullopt;
+    }
+    uint32_t cp = b0 & (0x7F >> n);
+    for (size_t k = 1; k < n; ++k) {
+        const auto b = static_cast<unsigned char>(text[i + k]);
+        if ((b & 0xC0) != 0x80) {
+            return std::nullopt;
+        }
+        cp = (cp << 6) | (b & 0x3F);
+    }
+    static constexpr uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < kMin[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
+        return std::nullopt;
+    }
+    *len = n;
+    return cp;
+}
+
+/// The text as toml++ 3.3 may see it, or "name:line:col: ..." for text it must not see.
+/// toml++ 3.3's table of non-ASCII whitespace reaches __builtin_unreachable for U+00A1-U+0499,
+/// U+2C6E-U+3067 and U+FBC6-U+FEFE wherever its scanner meets one (undefined behaviour; found by
+/// fuzz_config), and on malformed input its scanner does not stop where strings end. So no
+/// non-ASCII byte reaches it: in basic strings a character becomes its \u escape (the same
+/// value), in comments a '?'; outside strings and comments it is never valid TOML 1.0 and is
+/// refused, as is one in a literal string (which has no escapes) and a NUL byte.
+Result<std::string> tomlSafeText(std::string_view text, const std::string& name) {
     size_t line = 1;
     size_t line_start = 0;
-    auto at = [&](size_t i, const char* what) {
-        return name + ":" + std::to_string(line) + ":" + std::to_string(i - line_start + 1) + ": " +
-               what;
+    auto at = [&](size_t i, const std::string& what) {
+        return fail("config", name + ":" + std::to_string(line) + ":" +
+                                  std::to_string(i - line_start + 1) + ": " + what);
     };
+    std::string out;
+    out.reserve(text.size());
     enum class In { Code, Comment, Basic, Literal, MultiBasic, MultiLiteral } in = In::Code;
     for (size_t i = 0; i < text.size(); ++i) {
         const char c = text[i];
         if (c == '\0') {
             return at(i, "a NUL byte; a configuration file is text");
         }
+        if (static_cast<unsigned char>(c) >= 0x80) {
+            size_t len = 0;
+            const auto cp = utf8At(text, i, &len);
+            if (!cp) {
+                return at(i, "bytes that are not UTF-8");
+            }
+            char hex[16];
+            std::snprintf(hex, sizeof hex, "U+%04X", static_cast<unsigned>(*cp));
+            if (in == In::Comment) {
+                out += '?';
+            } else if (in == In::Basic || in == In::MultiBasic) {
+                std::snprintf(hex, sizeof hex, *cp > 0xFFFF ? "\\U%08X" : "\\u%04X",
+                              static_cast<unsigned>(*cp));
+                out += hex;
+            } else if (in == In::Code) {
+                return at(i, std::string("the character ") + hex + " outside a string or comment");
+            } else {
+                return at(i, std::string("the character ") + hex +
+                                 " in a literal string ('...'); write it in a basic string "
+                                 "(\"...\")");
+            }
+            i += len - 1;
+            continue;
+        }
+        out += c;
         if (c == '\n') {
             ++line;
             line_start = i + 1;
@@ -62,19 +117,21 @@ std::optional<std::string> tomlTextProblem(std::string_view text, const std::str
         }
         const bool triple_dq = text.substr(i, 3) == "\"\"\"";
         const bool triple_sq = text.substr(i, 3) == "'''";
+        auto take = [&](size_t n) {
+            out.append(text.substr(i + 1, n));
+            i += n;
+        };
         switch (in) {
             case In::Code:
                 if (c == '#') {
                     in = In::Comment;
                 } else if (triple_dq || triple_sq) {
                     in = triple_dq ? In::MultiBasic : In::MultiLiteral;
-                    i += 2;
+                    take(2);
                 } else if (c == '"') {
                     in = In::Basic;
                 } else if (c == '\'') {
                     in = In::Literal;
-                } else if (static_cast<unsigned char>(c) >= 0x80) {
-                    return at(i, "a non-ASCII character outside a string or comment");
                 }
                 break;
             case In::Comment:
@@ -82,14 +139,15 @@ std::optional<std::string> tomlTextProblem(std::string_view text, const std::str
             case In::Basic:
             case In::MultiBasic:
                 if (c == '\\') {
-                    if (i + 1 < text.size() && text[i + 1] != '\n') {
-                        ++i;  // the escaped character (a line-ending backslash is handled above)
+                    if (i + 1 < text.size() && text[i + 1] != '\n' &&
+                        static_cast<unsigned char>(text[i + 1]) < 0x80) {
+                        take(1);  // the escaped character (a line-ending backslash is above)
                     }
                 } else if (in == In::Basic && c == '"') {
                     in = In::Code;
                 } else if (in == In::MultiBasic && triple_dq) {
                     in = In::Code;
-                    i += 2;
+                    take(2);
                 }
                 break;
             case In::Literal:
@@ -100,25 +158,27 @@ std::optional<std::string> tomlTextProblem(std::string_view text, const std::str
             case In::MultiLiteral:
                 if (triple_sq) {
                     in = In::Code;
-                    i += 2;
+                    take(2);
                 }
                 break;
         }
     }
-    return std::nullopt;
+    return out;
 }
 
 Status parseFile(const std::string& path, toml::table& into, Diagnostics& diags) {
-    {
-        std::ifstream in(path, std::ios::binary);
-        const std::string text((std::istreambuf_iterator<char>(in)),
-                               std::istreambuf_iterator<char>());
-        if (auto problem = tomlTextProblem(text, path)) {
-            diags.addPlain(*problem);
-            return fail("config", "parse error");
-        }
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        diags.addPlain(path + ": cannot read: " + std::strerror(errno));
+        return fail("config", "parse error");
     }
-    toml::parse_result parsed = toml::parse_file(path);
+    const std::string raw((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    auto text = tomlSafeText(raw, path);
+    if (!text) {
+        diags.addPlain(text.error().message);
+        return fail("config", "parse error");
+    }
+    toml::parse_result parsed = toml::parse(*text, std::string_view(path));
     if (!parsed) {
         const auto& err = parsed.error();
         if (err.source().begin.line == 0) {
@@ -146,8 +206,12 @@ Status applyOverride(const std::string& spec, toml::table& into, Diagnostics& di
     for (std::string part; std::getline(ss, part, '.');) {
         parts.push_back(part);
     }
-    toml::parse_result parsed =
-        toml::parse(key + " = " + spec.substr(eq + 1), std::string_view("--set " + key));
+    auto safe = tomlSafeText(key + " = " + spec.substr(eq + 1), "--set " + key);
+    if (!safe) {
+        diags.addPlain(safe.error().message);
+        return fail("config", "bad override");
+    }
+    toml::parse_result parsed = toml::parse(*safe, std::string_view("--set " + key));
     if (!parsed) {
         diags.addPlain("--set " + key + ": " + std::string(parsed.error().description()) +
                        " (strings need quotes: " + key + "='\"text\"')");
@@ -615,11 +679,12 @@ Result<Config> loadConfig(const ConfigSource& source, PluginRegistry& plugins) {
 Result<Config> loadConfigFromString(const std::string& text, const std::string& name,
                                     PluginRegistry& plugins, const std::string& plugin_dir) {
     Diagnostics diags;
-    if (auto problem = tomlTextProblem(text, name)) {
-        diags.addPlain(*problem);
+    auto safe = tomlSafeText(text, name);
+    if (!safe) {
+        diags.addPlain(safe.error().message);
         return fail("config", diags.text());
     }
-    toml::parse_result parsed = toml::parse(text, std::string_view(name));
+    toml::parse_result parsed = toml::parse(*safe, std::string_view(name));
     if (!parsed) {
         diags.add(parsed.error().source(), std::string(parsed.error().description()));
         return fail("config", diags.text());

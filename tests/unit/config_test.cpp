@@ -185,6 +185,34 @@ INSTANTIATE_TEST_SUITE_P(
         return name;
     });
 
+TEST(Config, NonAsciiTextIsKeptInStringsAndCommentsAndRefusedElsewhere) {
+    // "Café" and "Straße" as a reader writes them (U+00E9 and U+00DF sit in the range that
+    // toml++ 3.3 must not meet).
+    auto ok = load("# caf\xc3\xa9 \xe2\x82\xac\n" + kValidRoute + "password_file = \"\"\n");
+    EXPECT_FALSE(ok);  // (an empty password file is refused: the text itself was read)
+    EXPECT_EQ(ok.error().message.find("character"), std::string::npos) << ok.error().message;
+    auto in_string = load(R"([routes.r1.cloud]
+type = "generic-mqtt"
+host = "broker.example.com"
+client_id = "Stra\u00dfe-caf)"
+                          "\xc3\xa9\"\n");
+    EXPECT_TRUE(in_string) << in_string.error().message;
+    auto bare = load("x = 1\xc3\xa9\n" + kValidRoute);
+    ASSERT_FALSE(bare);
+    EXPECT_NE(bare.error().message.find("test.toml:1:6: the character U+00E9 outside a string or "
+                                        "comment"),
+              std::string::npos)
+        << bare.error().message;
+    auto literal = load("x = 'caf\xc3\xa9'\n" + kValidRoute);
+    ASSERT_FALSE(literal);
+    EXPECT_NE(literal.error().message.find("in a literal string"), std::string::npos);
+    auto broken = load("# \xc3\n" + kValidRoute);
+    ASSERT_FALSE(broken);
+    EXPECT_NE(broken.error().message.find("test.toml:1:3: bytes that are not UTF-8"),
+              std::string::npos)
+        << broken.error().message;
+}
+
 TEST(Config, EveryMistakeIsReportedNotJustTheFirst) {
     auto cfg = load("[daemon]\nlog_level = 3\nfoo = 1\n" + kValidRoute + "port = \"x\"\n");
     ASSERT_FALSE(cfg);
