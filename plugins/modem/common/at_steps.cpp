@@ -297,11 +297,21 @@ struct UrcCall : std::enable_shared_from_this<UrcCall> {
         }
         command_done = true;
         if (r) {
+            // The channel counts every line that starts with the command's name as part of its
+            // reply, so the result line of an earlier command of the same name (AT+QMTPUB's
+            // "+QMTPUB: 0,17,0" while AT+QMTPUB for id 18 runs) can be among them: it goes to
+            // the call that waits for it.
+            std::optional<std::string> mine;
             for (const auto& line : r->lines) {
-                if (startsWithAny(line, prefixes) && (!accept || accept(line))) {
-                    finish(line);
-                    return;
+                if (!mine && startsWithAny(line, prefixes) && (!accept || accept(line))) {
+                    mine = line;
+                } else if (auto u = urcs.lock()) {
+                    u->offer(line);
                 }
+            }
+            if (mine) {
+                finish(*mine);
+                return;
             }
         }
         if (urc) {
