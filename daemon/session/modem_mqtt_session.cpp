@@ -17,18 +17,6 @@ ModemMqttSession::~ModemMqttSession() {
 
 namespace {
 
-/// TLS settings for the module: the route's files and names, as for the module's own sockets.
-TlsOptions moduleTls(const RouteConfig& config, const BrokerEndpoint& ep) {
-    TlsOptions o;
-    o.server_name = config.tls.server_name.empty() ? (ep.sni.empty() ? ep.host : ep.sni)
-                                                   : config.tls.server_name;
-    o.alpn = config.tls.alpn.empty() ? ep.alpn : config.tls.alpn;
-    o.ca_file = config.tls.ca_file;
-    o.cert_file = config.tls.cert_file;
-    o.key_file = config.tls.key_file;
-    return o;
-}
-
 /// Refusals that the next attempt would meet again unless something is changed.
 bool refusal(const Error& e) {
     return e.code.starts_with("mqtt_connack") || e.code.starts_with("mqtt_tls") ||
@@ -47,7 +35,7 @@ void ModemMqttSession::connect(const MqttCredentials& creds) {
     const BrokerEndpoint ep = config_.cloud->endpoint();
     std::optional<TlsOptions> tls;
     if (ep.tls) {
-        tls = moduleTls(config_, ep);
+        tls = routeTlsOptions(config_, ep);
     }
     std::weak_ptr<bool> alive = alive_;
     uplink_.openMqtt(tls, [this, alive, gen = gen_, creds](Result<ModemMqtt*> client) {
@@ -79,7 +67,7 @@ void ModemMqttSession::onOpened(uint64_t gen, const MqttCredentials& creds,
     p.port = ep.port;
     p.tls = ep.tls;
     if (ep.tls) {
-        const TlsOptions o = moduleTls(config_, ep);
+        const TlsOptions o = routeTlsOptions(config_, ep);
         p.server_name = o.server_name;
         p.alpn = o.alpn;
     }

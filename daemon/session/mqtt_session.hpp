@@ -11,6 +11,8 @@
 #include <utility>
 #include <vector>
 
+#include "config/config.hpp"
+#include "tls/tls_session.hpp"
 #include "uplinkd/cloud_profile.hpp"
 #include "uplinkd/message.hpp"
 #include "uplinkd/result.hpp"
@@ -19,6 +21,10 @@ namespace uplinkd {
 
 enum class RouteState { Idle, Dialing, Tls, Mqtt, Online, Backoff, Stopped };
 const char* routeStateName(RouteState s);
+
+/// The TLS settings of a route for endpoint `ep`: the route's [tls] files and names, the cloud's
+/// SNI and ALPN unless the route overrides them. Pure.
+TlsOptions routeTlsOptions(const RouteConfig& config, const BrokerEndpoint& ep);
 
 class MqttSession {
   public:

@@ -22,6 +22,17 @@ std::string brokerUri(const BrokerEndpoint& ep) {
 
 }  // namespace
 
+TlsOptions routeTlsOptions(const RouteConfig& config, const BrokerEndpoint& ep) {
+    TlsOptions o;
+    o.server_name = config.tls.server_name.empty() ? (ep.sni.empty() ? ep.host : ep.sni)
+                                                   : config.tls.server_name;
+    o.alpn = config.tls.alpn.empty() ? ep.alpn : config.tls.alpn;
+    o.ca_file = config.tls.ca_file;
+    o.cert_file = config.tls.cert_file;
+    o.key_file = config.tls.key_file;
+    return o;
+}
+
 /// Carries Paho's callbacks (on Paho's threads) into the loop.
 struct PahoSession::Bridge {
     asio::io_context& loop;
@@ -45,13 +56,7 @@ Result<std::unique_ptr<PahoSession>> PahoSession::create(asio::io_context& loop,
     const BrokerEndpoint ep = config.cloud->endpoint();
     std::shared_ptr<TlsContext> tls;
     if (ep.tls) {
-        TlsOptions o;
-        o.server_name = config.tls.server_name.empty() ? (ep.sni.empty() ? ep.host : ep.sni)
-                                                       : config.tls.server_name;
-        o.alpn = config.tls.alpn.empty() ? ep.alpn : config.tls.alpn;
-        o.ca_file = config.tls.ca_file;
-        o.cert_file = config.tls.cert_file;
-        o.key_file = config.tls.key_file;
+        TlsOptions o = routeTlsOptions(config, ep);
         o.ciphers_tls12 = config.tls.ciphers_tls12;
         auto ctx = TlsContext::create(o);
         if (!ctx) {
