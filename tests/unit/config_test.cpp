@@ -277,7 +277,7 @@ TEST(Config, APluginOfAnotherAbiIsRefusedWithAReason) {
     PluginRegistry other;
     auto abi = other.loadDirectory(UPLINKD_WRONG_ABI_PLUGIN_DIR);
     ASSERT_EQ(abi.size(), 1u);
-    EXPECT_NE(abi[0].find("built for plugin ABI 999, this uplinkd needs 1"), std::string::npos)
+    EXPECT_NE(abi[0].find("built for plugin ABI 999, this uplinkd needs 2"), std::string::npos)
         << abi[0];
     EXPECT_EQ(other.cloud("from-the-future"), nullptr);
 }

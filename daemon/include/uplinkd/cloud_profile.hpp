@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "uplinkd/diagnosis.hpp"
 #include "uplinkd/message.hpp"
 #include "uplinkd/result.hpp"
 
@@ -25,6 +26,28 @@ struct BrokerEndpoint {
     std::string sni;                ///< server name for SNI and certificate check; empty = host
     std::vector<std::string> alpn;  ///< ALPN protocols to offer, e.g. "x-amzn-mqtt-ca"
     std::string websocket_path;     ///< non-empty: MQTT over WebSocket on this path
+};
+
+/// Another way into the same broker, tried by the doctor when the configured port does not
+/// answer (AWS: 443 with ALPN; Azure, HiveMQ: MQTT over WebSockets on 443).
+struct EndpointAlternative {
+    std::string label;  ///< plain words, e.g. "port 443 with ALPN x-amzn-mqtt-ca"
+    BrokerEndpoint endpoint;
+    std::string setting;  ///< what to configure to use it, e.g. "port = 443"
+};
+
+/// What the doctor needs to know of a cloud beyond connecting.
+struct CloudDiagnosis {
+    /// The subject CN the device certificate should carry (AWS thing name, Azure device id);
+    /// empty when the cloud does not care.
+    std::string expected_subject_cn;
+    /// True when another CN makes the cloud refuse the device (then a mismatch is a FAIL,
+    /// else a warn).
+    bool subject_cn_required = false;
+    std::vector<EndpointAlternative> alternatives;
+    /// A broker topic the device may both publish to and subscribe to, for a round trip; empty
+    /// when the cloud allows none (the doctor then stops after CONNECT).
+    std::string round_trip_topic;
 };
 
 /// What goes into the MQTT CONNECT packet.
@@ -74,6 +97,17 @@ class CloudProfile {
     virtual std::string explainConnack(int code) const = 0;
     /// Plain words for a broker that closed the connection without any CONNACK.
     virtual std::string explainSilentClose() const = 0;
+
+    /// For `uplinkctl doctor`: what this cloud expects of the device beyond connecting.
+    virtual CloudDiagnosis diagnosis() const { return {}; }
+    /// For `uplinkctl doctor`: checks of the credentials a CONNECT at `now` would carry (SAS
+    /// token fields, user name), in plain words and never showing a secret. Layer Credentials.
+    virtual std::vector<Finding> checkCredentials(const MqttCredentials& creds,
+                                                  SystemTime now) const {
+        (void)creds;
+        (void)now;
+        return {};
+    }
 };
 
 using CloudProfilePtr = std::unique_ptr<CloudProfile>;

@@ -11,7 +11,7 @@
 namespace uplinkd {
 
 /// Bump on any change to a type that crosses the plugin boundary.
-inline constexpr uint32_t kPluginAbiVersion = 1;
+inline constexpr uint32_t kPluginAbiVersion = 2;
 
 enum class PluginKind : uint32_t { Cloud = 1, Modem = 2 };
 

@@ -1,0 +1,13 @@
+// The doctor's spool checks (layer spool). Thread: loop.
+#include "doctor/doctor.hpp"
+
+namespace uplinkd::doctor {
+
+void checkSpool(const RouteUnderTest& route, const std::vector<Finding>& so_far,
+                std::function<void(std::vector<Finding>)> done) {
+    (void)route;
+    (void)so_far;
+    done({});
+}
+
+}  // namespace uplinkd::doctor
