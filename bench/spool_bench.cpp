@@ -136,6 +136,14 @@ int main(int argc, char** argv) {
         rss_full = statusKb("VmRSS");
     }
     file_bytes = std::filesystem::file_size(big_path);
+    double reopen_checked_s = 0;
+    {
+        // As after a crash: without the clean-close mark, open() reads every page.
+        std::filesystem::remove(big_path + "-clean");
+        const auto start = Clock::now();
+        auto spool = openOrDie(loop, big_path);
+        reopen_checked_s = seconds(start);
+    }
     {
         const auto start = Clock::now();
         auto spool = openOrDie(loop, big_path);
@@ -179,7 +187,9 @@ int main(int argc, char** argv) {
                 static_cast<double>(rss_full) / 1024);
     std::printf("%-44s %11.1f MB\n", "  of which the spool (delta)",
                 static_cast<double>(rss_full - rss_before) / 1024);
-    std::printf("%-44s %11.2f s\n", "reopen (quick_check + counters)", reopen_s);
+    std::printf("%-44s %11.2f s\n", "reopen after a crash (quick_check + counters)",
+                reopen_checked_s);
+    std::printf("%-44s %11.2f s\n", "reopen after a clean close (counters)", reopen_s);
     std::printf("%-44s %11.1f MB\n", "RSS after reopen", static_cast<double>(rss_reopened) / 1024);
     std::printf("%-44s %11.0f /s\n", "lease(256) + ack until empty, on the loop", lease_ack_rate);
     std::printf("%-44s %11.2f s\n", "  then committing the queued deletes", flush_s);

@@ -103,6 +103,19 @@ Status Daemon::start() {
         if (!note.empty()) {
             logWarning("spool: " + note);
         }
+        switch (sq.value()->openCheck()) {
+            case SqliteSpool::OpenCheck::Created:
+                logInfo("spool: created " + path);
+                break;
+            case SqliteSpool::OpenCheck::Checked:
+                logInfo("spool: " + path +
+                        " checked page by page (the last shutdown was not clean)");
+                break;
+            case SqliteSpool::OpenCheck::TrustedAfterCleanClose:
+                logInfo("spool: " + path +
+                        " opened without a full check (the last shutdown was clean)");
+                break;
+        }
         // Logged once per episode: the spool reports the change, not every refused append.
         sq.value()->onDiskFull([path](bool full, const std::string& route) {
             if (full) {

@@ -10,6 +10,10 @@ namespace uplinkd {
 SqliteSpool::SqliteSpool(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 SqliteSpool::~SqliteSpool() = default;
 
+SqliteSpool::OpenCheck SqliteSpool::openCheck() const {
+    return impl_->open_check_;
+}
+
 void SqliteSpool::configureRoute(const std::string& route, const SpoolLimits& limits) {
     impl_->routeFor(route).limits = limits;
 }

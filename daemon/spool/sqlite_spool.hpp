@@ -56,6 +56,12 @@ class SqliteSpool final : public Spool {
                                                      const std::string& path,
                                                      std::string* recovery_note);
 
+    /// What open() did with the file, for the log: created it; read every page to check it
+    /// (after a crash, or when the file changed since the last clean close — "<path>-clean"
+    /// holds its size and time); or trusted it after a clean close.
+    enum class OpenCheck { Created, Checked, TrustedAfterCleanClose };
+    OpenCheck openCheck() const;
+
     ~SqliteSpool() override;
     SqliteSpool(const SqliteSpool&) = delete;
     SqliteSpool& operator=(const SqliteSpool&) = delete;

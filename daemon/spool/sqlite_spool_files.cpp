@@ -36,6 +36,65 @@ void syncDirectory(const std::string& dir) {
     }
 }
 
+namespace {
+
+std::string cleanMarkPath(const std::string& path) {
+    return path + "-clean";
+}
+
+/// "<size> <mtime ns>" of the database file, or empty when it cannot be read.
+std::string fileStamp(const std::string& path) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) {
+        return {};
+    }
+    const long long mtime_ns = static_cast<long long>(st.st_mtim.tv_sec) * 1'000'000'000LL +
+                               static_cast<long long>(st.st_mtim.tv_nsec);
+    return std::to_string(static_cast<long long>(st.st_size)) + " " + std::to_string(mtime_ns);
+}
+
+}  // namespace
+
+void leaveCleanMark(const std::string& path) {
+    const std::string stamp = fileStamp(path);
+    if (stamp.empty()) {
+        return;
+    }
+    const std::string mark = cleanMarkPath(path);
+    const int fd = ::open(mark.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+    if (fd < 0) {
+        return;  // the next open runs the integrity check: slower, not wrong
+    }
+    const bool written =
+        ::write(fd, stamp.data(), stamp.size()) == static_cast<ssize_t>(stamp.size());
+    const bool synced = ::fsync(fd) == 0;
+    ::close(fd);
+    if (!written || !synced) {
+        ::unlink(mark.c_str());
+        return;
+    }
+    syncDirectory(parentDir(path));
+}
+
+bool takeCleanMark(const std::string& path) {
+    const std::string mark = cleanMarkPath(path);
+    std::string content;
+    const int fd = ::open(mark.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return false;
+    }
+    char buf[64];
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    ::close(fd);
+    if (n > 0) {
+        content.assign(buf, static_cast<size_t>(n));
+    }
+    ::unlink(mark.c_str());
+    syncDirectory(parentDir(path));
+    const std::string stamp = fileStamp(path);
+    return !stamp.empty() && content == stamp;
+}
+
 std::string firstLine(const std::string& text) {
     size_t begin = 0;
     for (;;) {

@@ -27,6 +27,13 @@ Status checkDirectory(const std::string& path);
 /// write and every right of others away from the files an older version may have left.
 void restrictFileModes(const std::string& path);
 
+/// After a clean close, "<path>-clean" holds the database file's size and modification time.
+/// Writes it durably; call it once the database is closed.
+void leaveCleanMark(const std::string& path);
+/// True when the database was closed cleanly and not changed since (the mark matches the file).
+/// Removes the mark durably either way, so that a crash from now on is seen at the next open.
+bool takeCleanMark(const std::string& path);
+
 /// Renames a database that is not a usable spool (and its -wal, -shm, -journal files) to
 /// "<path>.corrupt-<unix time>"; returns the new name.
 Result<std::string> moveAside(const std::string& path);

@@ -239,6 +239,12 @@ struct SqliteSpool::Impl {
 
     asio::io_context& loop_;
     const std::string path_;
+    /// Set before openDatabase(): the last close was clean and the file is unchanged since, so
+    /// the integrity check is skipped.
+    bool closed_cleanly_ = false;
+    SqliteSpool::OpenCheck open_check_ = SqliteSpool::OpenCheck::TrustedAfterCleanClose;
+    /// The database opened; the destructor then closes it and leaves the clean mark.
+    bool opened_ = false;
     /// False once the spool is destroyed; posted handlers check it before touching the spool.
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 

@@ -106,6 +106,7 @@ bool SqliteSpool::Impl::openDatabase(OpenFailure* failure) {
         return sqlFailed(db, rc, "cannot read its schema");
     }
     if (objects == 0 && user_version == 0 && application_id == 0) {
+        open_check_ = SqliteSpool::OpenCheck::Created;
         rc = sqlite3_exec(db, kCreateSchemaSql, nullptr, nullptr, nullptr);
         if (rc != SQLITE_OK) {
             const std::string what = describeSqlite(db, rc);
@@ -118,8 +119,10 @@ bool SqliteSpool::Impl::openDatabase(OpenFailure* failure) {
     } else if (user_version != kSchemaVersion && user_version != 1) {
         return corrupt("it has spool schema version " + std::to_string(user_version) +
                        ", this uplinkd uses version " + std::to_string(kSchemaVersion));
-    } else {
-        // Reads every page of the file once: finds damage now rather than on a later lease.
+    } else if (!closed_cleanly_) {
+        // After a crash (or when the file changed while no uplinkd had it open): reads every page
+        // of the file once, so damage is found now rather than on a later lease.
+        open_check_ = SqliteSpool::OpenCheck::Checked;
         std::string verdict;
         rc = queryOne(db, "PRAGMA quick_check", [&](sqlite3_stmt* s) {
             const auto* text = sqlite3_column_text(s, 0);
@@ -131,14 +134,15 @@ bool SqliteSpool::Impl::openDatabase(OpenFailure* failure) {
         if (verdict != "ok") {
             return corrupt("the database is damaged: " + firstLine(verdict));
         }
-        if (user_version == 1) {  // written before dead letters existed: add their table
-            rc = sqlite3_exec(db, kMigrate1To2Sql, nullptr, nullptr, nullptr);
-            if (rc != SQLITE_OK) {
-                const std::string what = describeSqlite(db, rc);
-                sqlite3_exec(db, kRollbackSql, nullptr, nullptr, nullptr);
-                return io("cannot upgrade it from spool schema version 1 to " +
-                          std::to_string(kSchemaVersion) + ": " + what);
-            }
+    }
+    if (objects != 0 &&
+        user_version == 1) {  // written before dead letters existed: add their table
+        rc = sqlite3_exec(db, kMigrate1To2Sql, nullptr, nullptr, nullptr);
+        if (rc != SQLITE_OK) {
+            const std::string what = describeSqlite(db, rc);
+            sqlite3_exec(db, kRollbackSql, nullptr, nullptr, nullptr);
+            return io("cannot upgrade it from spool schema version 1 to " +
+                      std::to_string(kSchemaVersion) + ": " + what);
         }
     }
 
@@ -182,6 +186,7 @@ bool SqliteSpool::Impl::openDatabase(OpenFailure* failure) {
     if (rc = loadState(); rc != SQLITE_OK) {
         return sqlFailed(rdb, rc, "cannot read the queued messages");
     }
+    opened_ = true;
     return true;
 }
 
@@ -252,6 +257,7 @@ Result<std::unique_ptr<SqliteSpool>> SqliteSpool::open(asio::io_context& loop,
     // below.
     ::unlink((path + "-reserve").c_str());
     auto impl = std::make_unique<Impl>(loop, path);
+    impl->closed_cleanly_ = takeCleanMark(path);
     OpenFailure failure;
     if (!impl->openDatabase(&failure)) {
         if (!failure.corrupt) {

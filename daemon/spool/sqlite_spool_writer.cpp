@@ -8,6 +8,7 @@
 #include <string>
 #include <utility>
 
+#include "spool/sqlite_spool_files.hpp"
 #include "spool/sqlite_spool_impl.hpp"
 
 namespace uplinkd {
@@ -34,6 +35,17 @@ SqliteSpool::Impl::~Impl() {
         worker_.join();  // commits whatever is still queued
     }
     *alive_ = false;  // batch completions already posted find the spool gone
+    if (opened_) {
+        // Statements, then connections (the last close checkpoints the WAL into the file), then
+        // the mark that lets the next open skip the integrity check.
+        for (StmtPtr* stmt : {&begin_, &commit_, &rollback_, &insert_, &delete_, &update_last_seq_,
+                              &move_dead_, &delete_dead_, &lease_, &scan_, &expire_, &lookup_}) {
+            stmt->reset();
+        }
+        read_db_.reset();
+        write_db_.reset();
+        sqlite_spool_detail::leaveCleanMark(path_);
+    }
 }
 
 void SqliteSpool::Impl::start() {

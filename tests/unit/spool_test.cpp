@@ -1014,6 +1014,50 @@ TEST_F(SpoolRecoveryTest, HealthySpoolGivesNoNote) {
     EXPECT_TRUE(filesStartingWith(dir_.path(), "spool.db.corrupt-").empty());
 }
 
+// ---- the integrity check at open: after a crash, not after a clean close
+
+TEST_F(SpoolRecoveryTest, ACleanCloseLetsTheNextOpenTrustTheFile) {
+    {
+        auto spool = open();
+        ASSERT_TRUE(spool);
+        EXPECT_EQ(spool->openCheck(), SqliteSpool::OpenCheck::Created);
+        appendNumbered(*spool, "r", 3);
+    }
+    auto spool = open();
+    ASSERT_TRUE(spool);
+    EXPECT_EQ(spool->openCheck(), SqliteSpool::OpenCheck::TrustedAfterCleanClose);
+    EXPECT_EQ(payloadsOf(spool->lease("r", 10)), (std::vector<std::string>{"m0", "m1", "m2"}));
+}
+
+TEST_F(SpoolRecoveryTest, AfterACrashTheNextOpenChecksEveryPage) {
+    writeSpoolWithMessages(3);
+    // A process that dies with the spool open leaves no mark: the one it found at open is gone.
+    auto running = open();
+    ASSERT_TRUE(running);
+    std::error_code ec;
+    const std::string copy_dir = dir_.path() + "/crashed";
+    fs::create_directory(copy_dir);
+    for (const char* suffix : {"", "-wal", "-shm", "-clean"}) {
+        if (fs::exists(path() + suffix)) {
+            fs::copy_file(path() + suffix, copy_dir + "/spool.db" + suffix, ec);
+        }
+    }
+    EXPECT_FALSE(fs::exists(copy_dir + "/spool.db-clean"));
+    auto spool = SqliteSpool::open(loop_, copy_dir + "/spool.db", nullptr);
+    ASSERT_TRUE(spool.ok()) << spool.error().message;
+    EXPECT_EQ(spool.value()->openCheck(), SqliteSpool::OpenCheck::Checked);
+    EXPECT_EQ(spool.value()->stats("r").depth, 3u);
+}
+
+TEST_F(SpoolRecoveryTest, AFileChangedAfterACleanCloseIsCheckedAgain) {
+    writeSpoolWithMessages(3);
+    ASSERT_TRUE(fs::exists(path() + "-clean"));
+    execSql("CREATE TABLE notes(x TEXT)");  // another program wrote to it: size and time move
+    auto spool = open();
+    ASSERT_TRUE(spool);
+    EXPECT_EQ(spool->openCheck(), SqliteSpool::OpenCheck::Checked);
+}
+
 // ---- unusable directories
 
 TEST_F(SpoolTest, MissingDirectoryIsSpoolIo) {
