@@ -21,9 +21,7 @@ namespace uplinkd::plugins::simcom_a76xx {
 namespace {
 
 using namespace std::chrono_literals;
-using uplinkd::testing::drain;
-using uplinkd::testing::kBinary;
-using uplinkd::testing::runUntil;
+using namespace uplinkd::testing;
 
 // ---- parsers and tables -----------------------------------------------------------------------
 
@@ -358,24 +356,22 @@ class A76xxMqttTest : public uplinkd::testing::ModemDriverTest<A76xxDriver, A76x
         return *m;
     }
 
-    void scriptStartUntilLinks() {
-        at_.expect("ATE0");
-        at_.expect("AT+CMEE=1");
-        at_.expect("AT+CPIN?").line("+CPIN: READY");
-        at_.expect("AT+CGDCONT=1,\"IP\",\"internet.example\"");
-        at_.expect("AT+CEREG?").line("+CEREG: 0,1");
-        at_.expect("AT+CGREG?").line("+CGREG: 0,1");
-        at_.expect("AT+CIPRXGET=1");
-        at_.expect("AT+NETOPEN").urcAfter("+NETOPEN: 0");
-        at_.expect("AT+CIPOPEN?");
-    }
+    /// start() up to the network open with no link left over.
+    const AtScript kUntilLinks = kEchoOff + kSimReady +
+                                 AtScript{{"AT+CGDCONT=1,\"IP\",\"internet.example\""},
+                                          {"AT+CEREG?", {"+CEREG: 0,1"}},
+                                          {"AT+CGREG?", {"+CGREG: 0,1"}},
+                                          {"AT+CIPRXGET=1"},
+                                          {.command = "AT+NETOPEN", .urcs = {"+NETOPEN: 0"}},
+                                          {"AT+CIPOPEN?"}};
+
+    void scriptStartUntilLinks() { expectScript(at_, kUntilLinks); }
 
     /// start() with mqtt_offload on a module whose MQTT service was not running.
     void started() {
-        scriptStartUntilLinks();
-        at_.expect("AT+CMQTTSTART").urcAfter("+CMQTTSTART: 0");
-        const Status s = start();
-        ASSERT_TRUE(s) << s.error().message;
+        expectStart(
+            kUntilLinks + AtScript{{.command = "AT+CMQTTSTART", .urcs = {"+CMQTTSTART: 0"}}},
+            succeeds());
     }
 
     /// The TLS set-up after the service runs: the store, the SSL context (SNI on), the client.

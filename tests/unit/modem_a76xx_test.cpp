@@ -17,13 +17,7 @@ namespace uplinkd::plugins::simcom_a76xx {
 namespace {
 
 using namespace std::chrono_literals;
-using uplinkd::testing::bytesOf;
-using uplinkd::testing::drain;
-using uplinkd::testing::kBinary;
-using uplinkd::testing::ReadResult;
-using uplinkd::testing::runUntil;
-using uplinkd::testing::ScriptedAtChannel;
-using uplinkd::testing::WriteResult;
+using namespace uplinkd::testing;
 
 // ---- parsers ----------------------------------------------------------------------------------
 
@@ -185,24 +179,21 @@ class A76xxDriverTest : public uplinkd::testing::ModemDriverTest<A76xxDriver, A7
   protected:
     A76xxDriverTest() : ModemDriverTest(fastTiming()) {}
 
-    void scriptStartUntilRegistered() {
-        at_.expect("ATE0");
-        at_.expect("AT+CMEE=1");
-        at_.expect("AT+CPIN?").line("+CPIN: READY");
-        at_.expect("AT+CGDCONT=1,\"IP\",\"internet.example\"");
-        at_.expect("AT+CEREG?").line("+CEREG: 0,1");
-        at_.expect("AT+CGREG?").line("+CGREG: 0,2");
-    }
+    /// Echo off, numeric errors, the SIM, the PDP context with the APN.
+    const AtScript kUntilApn =
+        kEchoOff + kSimReady + AtScript{{"AT+CGDCONT=1,\"IP\",\"internet.example\""}};
+    /// ... then registered on LTE.
+    const AtScript kUntilRegistered =
+        kUntilApn + AtScript{{"AT+CEREG?", {"+CEREG: 0,1"}}, {"AT+CGREG?", {"+CGREG: 0,2"}}};
+
+    /// Manual receive, the network opened, no link left over.
+    const AtScript kNetworkOpen = {
+        {"AT+CIPRXGET=1"}, {.command = "AT+NETOPEN", .urcs = {"+NETOPEN: 0"}}, {"AT+CIPOPEN?"}};
+
+    void scriptStartUntilRegistered() { expectScript(at_, kUntilRegistered); }
 
     /// A started driver (network open).
-    void started() {
-        scriptStartUntilRegistered();
-        at_.expect("AT+CIPRXGET=1");
-        at_.expect("AT+NETOPEN").urcAfter("+NETOPEN: 0");
-        at_.expect("AT+CIPOPEN?");  // no link left over
-        const Status s = start();
-        ASSERT_TRUE(s) << s.error().message;
-    }
+    void started() { expectStart(kUntilRegistered + kNetworkOpen, succeeds()); }
 
     ByteStreamPtr openTcp(int link = 0) {
         const std::string l = std::to_string(link);
@@ -244,78 +235,58 @@ class A76xxDriverTest : public uplinkd::testing::ModemDriverTest<A76xxDriver, A7
 // ---- start ------------------------------------------------------------------------------------
 
 TEST_F(A76xxDriverTest, StartSetsManualReceiveBeforeNetopen) {
-    at_.expect("ATE0");
-    at_.expect("AT+CMEE=1");
-    at_.expect("AT+CPIN?").line("+CPIN: READY");
-    at_.expect("AT+CGDCONT=1,\"IP\",\"internet.example\"");
-    at_.expect("AT+CEREG?").line("+CEREG: 0,2");
-    at_.expect("AT+CGREG?").line("+CGREG: 0,2");
-    at_.expect("AT+CEREG?").line("+CEREG: 0,0");
-    at_.expect("AT+CGREG?").line("+CGREG: 0,5");  // registered on 2G/3G only: fine
-    at_.expect("AT+CIPRXGET=1");
-    at_.expect("AT+NETOPEN").urcAfter("+NETOPEN: 0");
-    at_.expect("AT+CIPOPEN?");
-    const Status s = start();
-    EXPECT_TRUE(s) << s.error().message;
+    expectStart(kUntilApn + AtScript{{"AT+CEREG?", {"+CEREG: 0,2"}},
+                                     {"AT+CGREG?", {"+CGREG: 0,2"}},
+                                     {"AT+CEREG?", {"+CEREG: 0,0"}},
+                                     // registered on 2G/3G only: fine
+                                     {"AT+CGREG?", {"+CGREG: 0,5"}},
+                                     {"AT+CIPRXGET=1"},
+                                     {.command = "AT+NETOPEN", .urcs = {"+NETOPEN: 0"}},
+                                     {"AT+CIPOPEN?"}},
+                succeeds());
 }
 
 TEST_F(A76xxDriverTest, StartSendsApnCredentials) {
     settings_.apn_user = "user";
     settings_.apn_password = "pw";
-    at_.expect("ATE0");
-    at_.expect("AT+CMEE=1");
-    at_.expect("AT+CPIN?").line("+CPIN: READY");
-    at_.expect("AT+CGDCONT=1,\"IP\",\"internet.example\"");
-    at_.expect("AT+CGAUTH=1,1,\"user\",\"pw\"").error("ERROR");
-    const Status s = start();
-    ASSERT_FALSE(s);
-    EXPECT_EQ(s.error().message.find("\"pw\""), std::string::npos);
-    EXPECT_NE(s.error().message.find("AT+CGAUTH"), std::string::npos) << s.error().message;
+    expectStart(kUntilApn + AtScript{{"AT+CGAUTH=1,1,\"user\",\"pw\"", {}, "ERROR"}},
+                fails("", {"AT+CGAUTH"}, {"\"pw\""}));
 }
 
 TEST_F(A76xxDriverTest, StartCopesWithAnOpenNetworkFromAnEarlierRun) {
-    scriptStartUntilRegistered();
-    at_.expect("AT+CIPRXGET=1").error("ERROR");  // refused while the network is open
-    at_.expect("AT+NETCLOSE").urcAfter("+NETCLOSE: 0");
-    at_.expect("AT+CIPRXGET=1");
-    at_.expect("AT+NETOPEN").error("ERROR");
-    at_.expect("AT+NETOPEN?").line("+NETOPEN: 1");
-    // Links of the earlier run are still open in the module: they are closed.
-    at_.expect("AT+CIPOPEN?")
-        .line("+CIPOPEN: 0,\"TCP\",\"10.0.0.1\",1883,-1")
-        .line("+CIPOPEN: 1")
-        .line("+CIPOPEN: 7,\"TCP\",\"10.0.0.1\",1883,-1");
-    at_.expect("AT+CIPCLOSE=0");
-    at_.expect("AT+CIPCLOSE=7").error("ERROR");
-    const Status s = start();
-    EXPECT_TRUE(s) << s.error().message;
+    expectStart(kUntilRegistered +
+                    AtScript{// refused while the network is open
+                             {"AT+CIPRXGET=1", {}, "ERROR"},
+                             {.command = "AT+NETCLOSE", .urcs = {"+NETCLOSE: 0"}},
+                             {"AT+CIPRXGET=1"},
+                             {"AT+NETOPEN", {}, "ERROR"},
+                             {"AT+NETOPEN?", {"+NETOPEN: 1"}},
+                             // Links of the earlier run are still open in the module: they are
+                             // closed.
+                             {"AT+CIPOPEN?",
+                              {"+CIPOPEN: 0,\"TCP\",\"10.0.0.1\",1883,-1", "+CIPOPEN: 1",
+                               "+CIPOPEN: 7,\"TCP\",\"10.0.0.1\",1883,-1"}},
+                             {"AT+CIPCLOSE=0"},
+                             {"AT+CIPCLOSE=7", {}, "ERROR"}},
+                succeeds());
 }
 
 TEST_F(A76xxDriverTest, StartTakesAlreadyOpenedAsSuccess) {
-    scriptStartUntilRegistered();
-    at_.expect("AT+CIPRXGET=1");
-    at_.expect("AT+NETOPEN").error("+IP ERROR: Network is already opened");
-    at_.expect("AT+CIPOPEN?");
-    EXPECT_TRUE(start());
+    expectStart(
+        kUntilRegistered + AtScript{{"AT+CIPRXGET=1"},
+                                    {"AT+NETOPEN", {}, "+IP ERROR: Network is already opened"},
+                                    {"AT+CIPOPEN?"}},
+        succeeds());
 }
 
 TEST_F(A76xxDriverTest, StartExplainsANetopenFailure) {
-    scriptStartUntilRegistered();
-    at_.expect("AT+CIPRXGET=1");
-    at_.expect("AT+NETOPEN").urcAfter("+NETOPEN: 1");
-    const Status s = start();
-    ASSERT_FALSE(s);
-    EXPECT_NE(s.error().message.find("network failure"), std::string::npos) << s.error().message;
-    EXPECT_NE(s.error().message.find("apn"), std::string::npos);
+    expectStart(kUntilRegistered +
+                    AtScript{{"AT+CIPRXGET=1"}, {.command = "AT+NETOPEN", .urcs = {"+NETOPEN: 1"}}},
+                fails("", {"network failure", "apn"}));
 }
 
 TEST_F(A76xxDriverTest, StartWithoutSimSaysSo) {
-    at_.expect("ATE0");
-    at_.expect("AT+CMEE=1");
-    at_.expect("AT+CPIN?").error("+CME ERROR: 10");
-    const Status s = start();
-    ASSERT_FALSE(s);
-    EXPECT_EQ(s.error().code, "no_sim");
+    expectStart(kEchoOff + AtScript{{"AT+CPIN?", {}, "+CME ERROR: 10"}}, fails("no_sim"));
 }
 
 // ---- plain sockets ----------------------------------------------------------------------------

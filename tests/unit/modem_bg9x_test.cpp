@@ -24,10 +24,7 @@ namespace uplinkd::plugins::quectel_bg9x {
 namespace {
 
 using namespace std::chrono_literals;
-using uplinkd::testing::bytesOf;
-using uplinkd::testing::drain;
-using uplinkd::testing::kBinary;
-using uplinkd::testing::runUntil;
+using namespace uplinkd::testing;
 
 // ---- parsers ----------------------------------------------------------------------------------
 
@@ -349,21 +346,17 @@ class Bg9xDriverTest : public uplinkd::testing::ModemDriverTest<Bg9xDriver, Bg9x
   protected:
     Bg9xDriverTest() : ModemDriverTest(fastTiming()) {}
 
-    void scriptStartUntilRegistered() {
-        at_.expect("ATE0");
-        at_.expect("AT+CMEE=1");
-        at_.expect("AT+CPIN?").line("+CPIN: READY");
-        at_.expect("AT+QICSGP=1,1,\"internet.example\",\"\",\"\",0");
-        at_.expect("AT+CEREG?").line("+CEREG: 0,1");
-        at_.expect("AT+CGREG?").line("+CGREG: 0,0");
-    }
+    /// Echo off, numeric errors, the SIM, the context with the APN, registered on LTE.
+    const AtScript kUntilRegistered = kEchoOff + kSimReady +
+                                      AtScript{{"AT+QICSGP=1,1,\"internet.example\",\"\",\"\",0"},
+                                               {"AT+CEREG?", {"+CEREG: 0,1"}},
+                                               {"AT+CGREG?", {"+CGREG: 0,0"}}};
+    /// The PDP context is active already.
+    const AtScript kActive = {{"AT+QIACT?", {"+QIACT: 1,1,1,\"10.0.0.2\""}}};
 
-    void started() {
-        scriptStartUntilRegistered();
-        at_.expect("AT+QIACT?").line("+QIACT: 1,1,1,\"10.0.0.2\"");
-        const Status s = start();
-        ASSERT_TRUE(s) << s.error().message;
-    }
+    void scriptStartUntilRegistered() { expectScript(at_, kUntilRegistered); }
+
+    void started() { expectStart(kUntilRegistered + kActive, succeeds()); }
 
     ByteStreamPtr openTcp(int id = 0) {
         const std::string i = std::to_string(id);
@@ -443,39 +436,26 @@ class Bg9xDriverTest : public uplinkd::testing::ModemDriverTest<Bg9xDriver, Bg9x
 TEST_F(Bg9xDriverTest, StartActivatesThePdpContextWhenItIsNotActive) {
     settings_.apn_user = "user";
     settings_.apn_password = "pw";
-    at_.expect("ATE0");
-    at_.expect("AT+CMEE=1");
-    at_.expect("AT+CPIN?").line("+CPIN: READY");
-    at_.expect("AT+QICSGP=1,1,\"internet.example\",\"user\",\"pw\",1");
-    at_.expect("AT+CEREG?").line("+CEREG: 0,2");
-    at_.expect("AT+CGREG?").line("+CGREG: 0,2");
-    at_.expect("AT+CEREG?").line("+CEREG: 0,5");
-    at_.expect("AT+CGREG?").line("+CGREG: 0,0");
-    at_.expect("AT+QIACT?");
-    at_.expect("AT+QIACT=1");
-    const Status s = start();
-    EXPECT_TRUE(s) << s.error().message;
+    expectStart(kEchoOff + kSimReady +
+                    AtScript{{"AT+QICSGP=1,1,\"internet.example\",\"user\",\"pw\",1"},
+                             {"AT+CEREG?", {"+CEREG: 0,2"}},
+                             {"AT+CGREG?", {"+CGREG: 0,2"}},
+                             {"AT+CEREG?", {"+CEREG: 0,5"}},
+                             {"AT+CGREG?", {"+CGREG: 0,0"}},
+                             {"AT+QIACT?"},
+                             {"AT+QIACT=1"}},
+                succeeds());
 }
 
 TEST_F(Bg9xDriverTest, StartExplainsAFailedActivation) {
-    scriptStartUntilRegistered();
-    at_.expect("AT+QIACT?");
-    at_.expect("AT+QIACT=1").error("+CME ERROR: 561");
-    const Status s = start();
-    ASSERT_FALSE(s);
-    EXPECT_NE(s.error().message.find("apn"), std::string::npos) << s.error().message;
-    EXPECT_EQ(s.error().message.find("\"internet.example\""), std::string::npos);
+    expectStart(kUntilRegistered + AtScript{{"AT+QIACT?"}, {"AT+QIACT=1", {}, "+CME ERROR: 561"}},
+                fails("", {"apn"}, {"\"internet.example\""}));
 }
 
 TEST_F(Bg9xDriverTest, StartWithMqttOffloadChecksTheMqttClient) {
     settings_.mqtt_offload = true;
-    scriptStartUntilRegistered();
-    at_.expect("AT+QIACT?").line("+QIACT: 1,1,1,\"10.0.0.2\"");
-    at_.expect("AT+QMTCFG=\"version\",0,4").error("ERROR");
-    const Status s = start();
-    ASSERT_FALSE(s);
-    EXPECT_EQ(s.error().code, "mqtt_unsupported");
-    EXPECT_NE(s.error().message.find("mqtt = \"uplinkd\""), std::string::npos);
+    expectStart(kUntilRegistered + kActive + AtScript{{"AT+QMTCFG=\"version\",0,4", {}, "ERROR"}},
+                fails("mqtt_unsupported", {"mqtt = \"uplinkd\""}));
 }
 
 TEST_F(Bg9xDriverTest, ABootIndicationDuringStartEndsIt) {

@@ -22,9 +22,7 @@ namespace uplinkd::plugins::sierra_bx310x {
 namespace {
 
 using namespace std::chrono_literals;
-using uplinkd::testing::drain;
-using uplinkd::testing::kBinary;
-using uplinkd::testing::runUntil;
+using namespace uplinkd::testing;
 
 // ---- test certificates ------------------------------------------------------------------------
 
@@ -401,26 +399,19 @@ class Bx310xDriverTest : public uplinkd::testing::ModemDriverTest<BxDriver, BxTi
         settings_.mqtt_offload = true;
     }
 
-    void expectInit() {
-        at_.expect("AT");
-        at_.expect("ATE0");
-        at_.expect("AT+CMEE=1");
-        at_.expect("AT+SRWCFG=1");
-        at_.expect("AT+KMQTTCLOSE=1").error("+CME ERROR: 910");
-        at_.expect("AT+KMQTTDEL=1").error("+CME ERROR: 910");
-        at_.expect("AT+SRWSTACFG=\"plant-floor\",\"correct horse\",1");
-    }
-    void expectJoin() {
-        at_.expect("AT+SRWSTACON=1")
-            .urcAfter("+SRWSTASTATUS: 1,\"plant-floor\",\"a4:cf:12:00:11:22\",6,3")
-            .urcAfter("+SRWSTAIP: \"192.168.1.20\",\"255.255.255.0\",\"192.168.1.1\"");
-    }
-    void started() {
-        expectInit();
-        expectJoin();
-        const auto st = start();
-        ASSERT_TRUE(st) << st.error().message;
-    }
+    /// The module answers, echo off, numeric errors, station mode.
+    const AtScript kWake = {{"AT"}, {"ATE0"}, {"AT+CMEE=1"}, {"AT+SRWCFG=1"}};
+    /// ... no MQTT session left over, the station's network and passphrase.
+    const AtScript kInit = kWake + AtScript{{"AT+KMQTTCLOSE=1", {}, "+CME ERROR: 910"},
+                                            {"AT+KMQTTDEL=1", {}, "+CME ERROR: 910"},
+                                            {"AT+SRWSTACFG=\"plant-floor\",\"correct horse\",1"}};
+    /// Associated, with an address.
+    const AtScript kJoin = {
+        {.command = "AT+SRWSTACON=1",
+         .urcs = {"+SRWSTASTATUS: 1,\"plant-floor\",\"a4:cf:12:00:11:22\",6,3",
+                  "+SRWSTAIP: \"192.168.1.20\",\"255.255.255.0\",\"192.168.1.1\""}}};
+
+    void started() { expectStart(kInit + kJoin, succeeds()); }
 
     ModemMqtt& mqtt() { return *driver().mqtt(); }
 
@@ -486,50 +477,30 @@ TEST_F(Bx310xDriverTest, StartJoinsTheNetworkAndInfoShowsIt) {
 }
 
 TEST_F(Bx310xDriverTest, AssociationFailureInPlainWordsWithoutThePassphrase) {
-    expectInit();
-    at_.expect("AT+SRWSTACON=1").urcAfter("+SRWSTASTATUS: 0,15");
-    const auto st = start();
-    ASSERT_FALSE(st);
-    EXPECT_EQ(st.error().code, "wifi_association");
-    EXPECT_NE(st.error().message.find("plant-floor"), std::string::npos) << st.error().message;
-    EXPECT_NE(st.error().message.find("psk_file"), std::string::npos) << st.error().message;
-    EXPECT_EQ(st.error().message.find("correct horse"), std::string::npos);
+    expectStart(kInit + AtScript{{.command = "AT+SRWSTACON=1", .urcs = {"+SRWSTASTATUS: 0,15"}}},
+                fails("wifi_association", {"plant-floor", "psk_file"}, {"correct horse"}));
 }
 
 TEST_F(Bx310xDriverTest, StatusAmongTheCommandsOwnLinesCounts) {
-    expectInit();
-    at_.expect("AT+SRWSTACON=1")
-        .line("+SRWSTASTATUS: 1,\"plant-floor\",\"m\",1,3")
-        .urcAfter("+SRWSTAIP: \"10.0.0.5\",\"255.0.0.0\",\"10.0.0.1\"");
-    const auto st = start();
-    ASSERT_TRUE(st) << st.error().message;
+    expectStart(kInit + AtScript{{"AT+SRWSTACON=1",
+                                  {"+SRWSTASTATUS: 1,\"plant-floor\",\"m\",1,3"},
+                                  "OK",
+                                  {"+SRWSTAIP: \"10.0.0.5\",\"255.0.0.0\",\"10.0.0.1\""}}},
+                succeeds());
 }
 
 TEST_F(Bx310xDriverTest, FirmwareWithoutMqttClientIsReportedAtStart) {
-    at_.expect("AT");
-    at_.expect("ATE0");
-    at_.expect("AT+CMEE=1");
-    at_.expect("AT+SRWCFG=1");
-    at_.expect("AT+KMQTTCLOSE=1").error("ERROR");
-    at_.expect("AT+KMQTTDEL=1").error("ERROR");
-    const auto st = start();
-    ASSERT_FALSE(st);
-    EXPECT_EQ(st.error().code, "mqtt_unsupported");
-    EXPECT_NE(st.error().message.find("mqtt = \"uplinkd\""), std::string::npos);
+    expectStart(kWake + AtScript{{"AT+KMQTTCLOSE=1", {}, "ERROR"}, {"AT+KMQTTDEL=1", {}, "ERROR"}},
+                fails("mqtt_unsupported", {"mqtt = \"uplinkd\""}));
 }
 
 TEST_F(Bx310xDriverTest, ConfigFailureNeverShowsThePassphrase) {
-    at_.expect("AT");
-    at_.expect("ATE0");
-    at_.expect("AT+CMEE=1");
-    at_.expect("AT+SRWCFG=1");
-    at_.expect("AT+KMQTTCLOSE=1");
-    at_.expect("AT+KMQTTDEL=1");
-    at_.expect("AT+SRWSTACFG=\"plant-floor\",\"correct horse\",1").error("+CME ERROR: 916");
-    const auto st = start();
-    ASSERT_FALSE(st);
-    EXPECT_EQ(st.error().message.find("correct horse"), std::string::npos) << st.error().message;
-    EXPECT_NE(st.error().message.find("out of range"), std::string::npos) << st.error().message;
+    expectStart(
+        kWake +
+            AtScript{{"AT+KMQTTCLOSE=1"},
+                     {"AT+KMQTTDEL=1"},
+                     {"AT+SRWSTACFG=\"plant-floor\",\"correct horse\",1", {}, "+CME ERROR: 916"}},
+        fails("", {"out of range"}, {"correct horse"}));
 }
 
 TEST_F(Bx310xDriverTest, ProvisionChecksLocallyThenWritesWithGuardAndEscape) {

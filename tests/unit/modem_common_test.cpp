@@ -1,11 +1,14 @@
 // The pieces both modem plugins share: field splitting, PEM normalisation, the +CME ERROR
-// table, and the result-URC waits (result before or after OK, intermediate states skipped).
+// table, the result-URC waits (result before or after OK, intermediate states skipped) and the
+// MQTT message ids awaiting their acknowledgement.
 #include <gtest/gtest.h>
 
 #include <optional>
+#include <vector>
 
 #include "common/at_steps.hpp"
 #include "common/generic_at.hpp"
+#include "common/message_ids.hpp"
 #include "common/pem.hpp"
 #include "scripted_at_channel.hpp"
 
@@ -15,6 +18,39 @@ namespace {
 using namespace std::chrono_literals;
 using uplinkd::testing::runUntil;
 using uplinkd::testing::ScriptedAtChannel;
+
+TEST(ModemCommon, MessageIdsSkipTheAwaitedOnesAndWrap) {
+    // Each step: ids to hold, ids to release, then the id next() must give.
+    struct Step {
+        std::vector<int> hold;
+        std::vector<int> release;
+        int next;
+    };
+    const std::vector<Step> steps = {
+        {{}, {}, 1},     {{2}, {}, 3},         {{4, 5}, {}, 6},
+        {{}, {2, 4}, 7}, {{8, 9, 10}, {}, 11}, {{}, {5, 8, 9, 10}, 12},
+    };
+    MessageIds ids;
+    for (size_t i = 0; i < steps.size(); ++i) {
+        for (int h : steps[i].hold) {
+            ids.hold(h);
+        }
+        for (int r : steps[i].release) {
+            ids.release(r);
+        }
+        EXPECT_EQ(ids.next(), steps[i].next) << "step " << i;
+    }
+    // 65535 wraps to 1, past the ids still awaited; clear() frees them all.
+    while (ids.next() != 65534) {
+    }
+    ids.hold(1);
+    EXPECT_EQ(ids.next(), 65535);
+    EXPECT_EQ(ids.next(), 2);
+    EXPECT_TRUE(ids.held(1));
+    ids.clear();
+    EXPECT_FALSE(ids.held(1));
+    EXPECT_EQ(ids.next(), 3);
+}
 
 TEST(ModemCommon, SplitFieldsRespectsQuotes) {
     const auto f = splitFields("1, \"a,b\" ,,\"\",x");

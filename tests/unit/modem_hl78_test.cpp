@@ -17,13 +17,7 @@ namespace uplinkd::plugins::sierra_hl78 {
 namespace {
 
 using namespace std::chrono_literals;
-using uplinkd::testing::bytesOf;
-using uplinkd::testing::drain;
-using uplinkd::testing::kBinary;
-using uplinkd::testing::ReadResult;
-using uplinkd::testing::runUntil;
-using uplinkd::testing::ScriptedAtChannel;
-using uplinkd::testing::WriteResult;
+using namespace uplinkd::testing;
 
 const std::string kPattern(kEofPattern);
 
@@ -316,12 +310,17 @@ class Hl78DriverTest : public uplinkd::testing::ModemDriverTest<Hl78Driver, Hl78
     Hl78DriverTest() : ModemDriverTest(fastTiming()) {}
 
     /// Echo off, numeric errors, the pattern, then the module's sessions are listed (none).
-    void scriptInit() {
-        at_.expect("ATE0");
-        at_.expect("AT+CMEE=1");
-        at_.expect("AT+KPATTERN=\"--EOF--Pattern--\"");
-        at_.expect("AT+KTCPSTAT");
+    const AtScript kInit =
+        kEchoOff + AtScript{{"AT+KPATTERN=\"--EOF--Pattern--\""}, {"AT+KTCPSTAT"}};
+    const AtScript kRegistered = {{"AT+CEREG?", {"+CEREG: 0,1"}}};
+    /// The bearer's AT+KCNXCFG with the APN (AT+KCNXUP follows).
+    const AtScript kBearerCfg = {{"AT+KCNXCFG=1,\"GPRS\",\"internet.example\""}};
+    /// AT+KCNXUP answered by `ind`.
+    static AtScript bearerUp(const std::string& ind) {
+        return {{.command = "AT+KCNXUP=1", .urcs = {ind}}};
     }
+
+    void scriptInit() { expectScript(at_, kInit); }
 
     /// The crypto profile written before a TLS session.
     void scriptCrypto() { at_.expect("AT+KSSLCRYPTO=1,8,3,25392,12,4,1,0"); }
@@ -352,145 +351,85 @@ class Hl78DriverTest : public uplinkd::testing::ModemDriverTest<Hl78Driver, Hl78
 // ---- start ------------------------------------------------------------------------------------
 
 TEST_F(Hl78DriverTest, StartRunsTheBringUpSequence) {
-    scriptInit();
-    at_.expect("AT+CPIN?").line("+CPIN: READY");
-    at_.expect("AT+CEREG?").line("+CEREG: 0,2");
-    at_.expect("AT+CEREG?").line("+CEREG: 0,2");
-    at_.expect("AT+CEREG?").line("+CEREG: 0,1");
-    at_.expect("AT+KCNXCFG=1,\"GPRS\",\"internet.example\"");
-    at_.expect("AT+KCNXUP=1").urcAfter("+KCNX_IND: 1,4").urcAfter("+KCNX_IND: 1,1");
-    const Status s = start();
-    EXPECT_TRUE(s) << s.error().message;
+    expectStart(
+        kInit + kSimReady +
+            AtScript{{"AT+CEREG?", {"+CEREG: 0,2"}},
+                     {"AT+CEREG?", {"+CEREG: 0,2"}},
+                     {"AT+CEREG?", {"+CEREG: 0,1"}},
+                     {"AT+KCNXCFG=1,\"GPRS\",\"internet.example\""},
+                     {.command = "AT+KCNXUP=1", .urcs = {"+KCNX_IND: 1,4", "+KCNX_IND: 1,1"}}},
+        succeeds());
 }
 
 TEST_F(Hl78DriverTest, StartSendsApnCredentialsButNeverShowsThem) {
     settings_.apn_user = "user";
     settings_.apn_password = "s3cret";
-    scriptInit();
-    at_.expect("AT+CPIN?").line("+CPIN: READY");
-    at_.expect("AT+CEREG?").line("+CEREG: 0,5");
-    at_.expect("AT+KCNXCFG=1,\"GPRS\",\"internet.example\",\"user\",\"s3cret\"")
-        .error("+CME ERROR: 916");
-    const Status s = start();
-    ASSERT_FALSE(s);
-    EXPECT_EQ(s.error().message.find("s3cret"), std::string::npos) << s.error().message;
-    EXPECT_NE(s.error().message.find("out of range"), std::string::npos) << s.error().message;
-    EXPECT_NE(s.error().message.find("apn"), std::string::npos) << s.error().message;
+    expectStart(kInit + kSimReady +
+                    AtScript{{"AT+CEREG?", {"+CEREG: 0,5"}},
+                             {"AT+KCNXCFG=1,\"GPRS\",\"internet.example\",\"user\",\"s3cret\"",
+                              {},
+                              "+CME ERROR: 916"}},
+                fails("", {"out of range", "apn"}, {"s3cret"}));
 }
 
 TEST_F(Hl78DriverTest, StartToleratesFirmwareWithoutKcnxup) {
-    scriptInit();
-    at_.expect("AT+CPIN?").line("+CPIN: READY");
-    at_.expect("AT+CEREG?").line("+CEREG: 0,1");
-    scriptBearer().error("ERROR");
-    EXPECT_TRUE(start());
+    expectStart(
+        kInit + kSimReady + kRegistered + kBearerCfg + AtScript{{"AT+KCNXUP=1", {}, "ERROR"}},
+        succeeds());
 }
 
 TEST_F(Hl78DriverTest, StartFailsWhenTheBearerIsRefused) {
-    scriptInit();
-    at_.expect("AT+CPIN?").line("+CPIN: READY");
-    at_.expect("AT+CEREG?").line("+CEREG: 0,1");
-    scriptBearer().urcAfter("+KCNX_IND: 1,2");
-    const Status s = start();
-    ASSERT_FALSE(s);
-    EXPECT_NE(s.error().message.find("check apn"), std::string::npos) << s.error().message;
+    expectStart(kInit + kSimReady + kRegistered + kBearerCfg + bearerUp("+KCNX_IND: 1,2"),
+                fails("", {"check apn"}));
 }
 
 TEST_F(Hl78DriverTest, StartWithoutSimSaysSo) {
-    scriptInit();
-    at_.expect("AT+CPIN?").error("+CME ERROR: 10");
-    const Status s = start();
-    ASSERT_FALSE(s);
-    EXPECT_EQ(s.error().code, "no_sim");
-    EXPECT_NE(s.error().message.find("no SIM card"), std::string::npos) << s.error().message;
+    expectStart(kInit + AtScript{{"AT+CPIN?", {}, "+CME ERROR: 10"}},
+                fails("no_sim", {"no SIM card"}));
 }
 
 TEST_F(Hl78DriverTest, StartRetriesABusySim) {
-    scriptInit();
-    at_.expect("AT+CPIN?").error("+CME ERROR: 14");
-    at_.expect("AT+CPIN?").line("+CPIN: READY");
-    at_.expect("AT+CEREG?").line("+CEREG: 0,1");
-    scriptBearer().urcAfter("+KCNX_IND: 1,1");
-    EXPECT_TRUE(start());
+    expectStart(kInit + AtScript{{"AT+CPIN?", {}, "+CME ERROR: 14"}} + kSimReady + kRegistered +
+                    kBearerCfg + bearerUp("+KCNX_IND: 1,1"),
+                succeeds());
 }
 
 TEST_F(Hl78DriverTest, StartEntersThePinOnceAndNeverRetriesARefusedOne) {
     settings_.pin = "1234";
-    scriptInit();
-    at_.expect("AT+CPIN?").line("+CPIN: SIM PIN");
-    at_.expect("AT+CPIN=\"1234\"").error("+CME ERROR: 16");
-    Status s = start();
-    ASSERT_FALSE(s);
-    EXPECT_EQ(s.error().code, "sim_pin");
-    EXPECT_EQ(s.error().message.find("1234"), std::string::npos);
-    EXPECT_NE(s.error().message.find("pin_file"), std::string::npos);
+    expectStart(kInit + AtScript{{"AT+CPIN?", {"+CPIN: SIM PIN"}},
+                                 {"AT+CPIN=\"1234\"", {}, "+CME ERROR: 16"}},
+                fails("sim_pin", {"pin_file"}, {"1234"}));
     // The next start does not try the refused PIN again.
-    scriptInit();
-    at_.expect("AT+CPIN?").line("+CPIN: SIM PIN");
-    s = start();
-    ASSERT_FALSE(s);
-    EXPECT_NE(s.error().message.find("not sent again"), std::string::npos) << s.error().message;
+    expectStart(kInit + AtScript{{"AT+CPIN?", {"+CPIN: SIM PIN"}}}, fails("", {"not sent again"}));
 }
 
 TEST_F(Hl78DriverTest, StartEntersAPin) {
     settings_.pin = "1234";
-    scriptInit();
-    at_.expect("AT+CPIN?").line("+CPIN: SIM PIN");
-    at_.expect("AT+CPIN=\"1234\"");
-    at_.expect("AT+CPIN?").line("+CPIN: READY");
-    at_.expect("AT+CEREG?").line("+CEREG: 0,1");
-    scriptBearer().urcAfter("+KCNX_IND: 1,1");
-    EXPECT_TRUE(start());
+    expectStart(kInit + AtScript{{"AT+CPIN?", {"+CPIN: SIM PIN"}}, {"AT+CPIN=\"1234\""}} +
+                    kSimReady + kRegistered + kBearerCfg + bearerUp("+KCNX_IND: 1,1"),
+                succeeds());
 }
 
 TEST_F(Hl78DriverTest, StartReportsABlockedSimAndAMissingPin) {
-    scriptInit();
-    at_.expect("AT+CPIN?").line("+CPIN: SIM PUK");
-    Status s = start();
-    ASSERT_FALSE(s);
-    EXPECT_EQ(s.error().code, "sim_blocked");
-    scriptInit();
-    at_.expect("AT+CPIN?").line("+CPIN: SIM PIN");
-    s = start();
-    ASSERT_FALSE(s);
-    EXPECT_NE(s.error().message.find("pin_file"), std::string::npos);
+    expectStart(kInit + AtScript{{"AT+CPIN?", {"+CPIN: SIM PUK"}}}, fails("sim_blocked"));
+    expectStart(kInit + AtScript{{"AT+CPIN?", {"+CPIN: SIM PIN"}}}, fails("", {"pin_file"}));
 }
 
 TEST_F(Hl78DriverTest, StartReportsDeniedRegistration) {
-    scriptInit();
-    at_.expect("AT+CPIN?").line("+CPIN: READY");
-    for (int i = 0; i < 3; ++i) {
-        at_.expect("AT+CEREG?").line("+CEREG: 0,3");
-    }
-    const Status s = start();
-    ASSERT_FALSE(s);
-    EXPECT_EQ(s.error().code, "registration_denied");
-    EXPECT_NE(s.error().message.find("denied"), std::string::npos);
+    expectStart(kInit + kSimReady + repeat({"AT+CEREG?", {"+CEREG: 0,3"}}, 3),
+                fails("registration_denied", {"denied"}));
 }
 
 TEST_F(Hl78DriverTest, StartGivesUpRegistrationAfterTheBound) {
-    scriptInit();
-    at_.expect("AT+CPIN?").line("+CPIN: READY");
     // The poll runs every 2 ms for 100 ms: script more searching answers than can be used.
-    for (int i = 0; i < 200; ++i) {
-        at_.expect("AT+CEREG?").line("+CEREG: 0,2");
-    }
-    Status result = start();
-    ASSERT_FALSE(result);
-    EXPECT_EQ(result.error().code, "not_registered");
-    EXPECT_NE(result.error().message.find("last state: searching"), std::string::npos)
-        << result.error().message;
-    EXPECT_NE(result.error().message.find("antenna"), std::string::npos);
+    expectStart(kInit + kSimReady + repeat({"AT+CEREG?", {"+CEREG: 0,2"}}, 200),
+                fails("not_registered", {"last state: searching", "antenna"}));
     EXPECT_GT(at_.remaining(), 100u);  // bounded: it stopped polling
     at_.forgetScript();
 }
 
 TEST_F(Hl78DriverTest, StartFailsWhenTheModuleIsSilent) {
-    at_.expect("ATE0").timesOut();
-    const Status s = start();
-    ASSERT_FALSE(s);
-    EXPECT_EQ(s.error().code, "at_timeout");
-    EXPECT_NE(s.error().message.find("ATE0"), std::string::npos);
+    expectStart({{.command = "ATE0", .timeout = true}}, fails("at_timeout", {"ATE0"}));
 }
 
 // ---- sockets ----------------------------------------------------------------------------------

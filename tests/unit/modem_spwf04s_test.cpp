@@ -19,13 +19,7 @@ namespace uplinkd::plugins::st_spwf04s {
 namespace {
 
 using namespace std::chrono_literals;
-using uplinkd::testing::await;
-using uplinkd::testing::bytesOf;
-using uplinkd::testing::drain;
-using uplinkd::testing::expectExplained;
-using uplinkd::testing::ExplainCase;
-using uplinkd::testing::kBinary;
-using uplinkd::testing::runUntil;
+using namespace uplinkd::testing;
 
 // ---- credentials --------------------------------------------------------------------------------
 
@@ -127,20 +121,30 @@ class SpwfDriverTest : public uplinkd::testing::ModemDriverTest<SpwfDriver, Spwf
         settings_.psk = kPsk;
     }
 
-    /// Echo off, WINDs on, station mode with the passphrase and SSID, Wi-Fi off then on; the
-    /// caller adds the answer to AT+S.WIFI=1.
-    uplinkd::testing::ScriptedAtChannel::Step& scriptStart(bool with_psk = true) {
-        at_.expect("AT+S.SCFG=console_echo,0");
-        at_.expect("AT+S.SCFG=console_wind_off_low,0");
-        at_.expect("AT+S.SCFG=console_wind_off_medium,0");
-        at_.expect("AT+S.SCFG=console_wind_off_high,0");
-        at_.expect("AT+S.SCFG=wifi_mode,1");
-        at_.expect(with_psk ? "AT+S.SCFG=wifi_priv_mode,2" : "AT+S.SCFG=wifi_priv_mode,0");
+    /// Echo off, WINDs on, station mode.
+    const AtScript kConsole = {{"AT+S.SCFG=console_echo,0"},
+                               {"AT+S.SCFG=console_wind_off_low,0"},
+                               {"AT+S.SCFG=console_wind_off_medium,0"},
+                               {"AT+S.SCFG=console_wind_off_high,0"},
+                               {"AT+S.SCFG=wifi_mode,1"}};
+
+    /// kConsole, the passphrase (`with_psk`) and SSID, Wi-Fi off; AT+S.WIFI=1 follows.
+    AtScript untilWifiOn(bool with_psk = true) const {
+        AtScript s = kConsole;
+        s.push_back({with_psk ? "AT+S.SCFG=wifi_priv_mode,2" : "AT+S.SCFG=wifi_priv_mode,0"});
         if (with_psk) {
-            at_.expect("AT+S.SCFG=wifi_wpa_psk_text," + kPsk);
+            s.push_back({"AT+S.SCFG=wifi_wpa_psk_text," + kPsk});
         }
-        at_.expect("AT+S.SSIDTXT=plant-wifi");
-        at_.expect("AT+S.WIFI=0");
+        return s + AtScript{{"AT+S.SSIDTXT=plant-wifi"}, {"AT+S.WIFI=0"}};
+    }
+    /// AT+S.WIFI=1, then `wind`.
+    static AtScript wifiOn(const std::string& wind) {
+        return {{.command = "AT+S.WIFI=1", .urcs = {wind}}};
+    }
+
+    /// untilWifiOn; the caller adds the answer to AT+S.WIFI=1.
+    uplinkd::testing::ScriptedAtChannel::Step& scriptStart(bool with_psk = true) {
+        expectScript(at_, untilWifiOn(with_psk));
         return at_.expect("AT+S.WIFI=1");
     }
 
@@ -198,51 +202,34 @@ TEST_F(SpwfDriverTest, DeclaresItsFinalResultsAndBootIndications) {
 }
 
 TEST_F(SpwfDriverTest, StartJoinsTheNetworkAndWaitsForWifiUp) {
-    scriptStart().urcAfter("+WIND:24:WiFi Up:1:192.168.1.50");
-    EXPECT_TRUE(start());
+    expectStart(untilWifiOn() + wifiOn("+WIND:24:WiFi Up:1:192.168.1.50"), succeeds());
     // The WIND may also come before AT-S.OK.
-    scriptStart().urcBefore("+WIND:24:WiFi Up:1:192.168.1.51");
-    EXPECT_TRUE(start());
+    expectStart(untilWifiOn() + AtScript{{.command = "AT+S.WIFI=1",
+                                          .urcs_before = {"+WIND:24:WiFi Up:1:192.168.1.51"}}},
+                succeeds());
 }
 
 TEST_F(SpwfDriverTest, AnOpenNetworkGetsNoPassphrase) {
     settings_.psk.clear();
-    scriptStart(false).urcAfter("+WIND:24:WiFi Up:1:192.168.1.50");
-    EXPECT_TRUE(start());
+    expectStart(untilWifiOn(false) + wifiOn("+WIND:24:WiFi Up:1:192.168.1.50"), succeeds());
 }
 
 TEST_F(SpwfDriverTest, NotJoiningFailsInPlainWordsWithoutThePassphrase) {
-    scriptStart().urcAfter("+WIND:33:WiFi Network Lost");
-    const Status st = start();
-    ASSERT_FALSE(st);
-    EXPECT_EQ(st.error().code, "wifi_join");
-    EXPECT_NE(st.error().message.find("\"plant-wifi\""), std::string::npos) << st.error().message;
-    EXPECT_NE(st.error().message.find("psk_file"), std::string::npos);
-    EXPECT_NE(st.error().message.find("network lost"), std::string::npos);
-    EXPECT_EQ(st.error().message.find(kPsk), std::string::npos);
+    expectStart(untilWifiOn() + wifiOn("+WIND:33:WiFi Network Lost"),
+                fails("wifi_join", {"\"plant-wifi\"", "psk_file", "network lost"}, {kPsk}));
 }
 
 TEST_F(SpwfDriverTest, AWrongPassphraseEndsTheJoinAtOnce) {
-    scriptStart().urcAfter("+WIND:40:WiFi Deauthentication:15");
-    const Status st = start();
-    ASSERT_FALSE(st);
-    EXPECT_EQ(st.error().code, "wifi_join");
-    EXPECT_NE(st.error().message.find("psk_file"), std::string::npos) << st.error().message;
-    EXPECT_EQ(st.error().message.find(kPsk), std::string::npos);
+    expectStart(untilWifiOn() + wifiOn("+WIND:40:WiFi Deauthentication:15"),
+                fails("wifi_join", {"psk_file"}, {kPsk}));
 }
 
 TEST_F(SpwfDriverTest, ARefusedSettingNamesTheSettingNotItsValue) {
-    at_.expect("AT+S.SCFG=console_echo,0");
-    at_.expect("AT+S.SCFG=console_wind_off_low,0");
-    at_.expect("AT+S.SCFG=console_wind_off_medium,0");
-    at_.expect("AT+S.SCFG=console_wind_off_high,0");
-    at_.expect("AT+S.SCFG=wifi_mode,1");
-    at_.expect("AT+S.SCFG=wifi_priv_mode,2");
-    at_.expect("AT+S.SCFG=wifi_wpa_psk_text," + kPsk).error("AT-S.ERROR:17:Invalid value");
-    const Status st = start();
-    ASSERT_FALSE(st);
-    EXPECT_NE(st.error().message.find("psk_file"), std::string::npos) << st.error().message;
-    EXPECT_EQ(st.error().message.find(kPsk), std::string::npos);
+    expectStart(
+        kConsole +
+            AtScript{{"AT+S.SCFG=wifi_priv_mode,2"},
+                     {"AT+S.SCFG=wifi_wpa_psk_text," + kPsk, {}, "AT-S.ERROR:17:Invalid value"}},
+        fails("", {"psk_file"}, {kPsk}));
 }
 
 TEST_F(SpwfDriverTest, ARestartDuringStartEndsIt) {

@@ -1,6 +1,7 @@
 // What the modem driver unit tests share: a fixture with a driver on a ScriptedAtChannel (the
-// script must be used up by the end of each test), waiting for one callback's result, and byte
-// helpers for the sockets. Thread: test.
+// script must be used up by the end of each test), scripts written as tables of exchanges with
+// the outcome they must lead to, waiting for one callback's result, and byte helpers for the
+// sockets. Thread: test.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -41,6 +42,90 @@ inline const std::string kBinary = std::string(
     "a\r\nOK\r\n\0\xff\x1a"
     "ERROR\r\n>",
     19);
+
+/// One exchange of a script: the command the driver must send and the module's answer
+/// (information lines, the final result, then URCs); `timeout`: no answer at all.
+struct Exchange {
+    std::string command;
+    std::vector<std::string> lines = {};
+    std::string final = "OK";
+    std::vector<std::string> urcs = {};
+    bool timeout = false;
+    std::vector<std::string> urcs_before = {};  ///< URCs before the final result
+};
+using AtScript = std::vector<Exchange>;
+
+/// `a`, then `b`.
+inline AtScript operator+(AtScript a, const AtScript& b) {
+    a.insert(a.end(), b.begin(), b.end());
+    return a;
+}
+
+/// `e` `n` times (a poll that sees the same answer).
+inline AtScript repeat(const Exchange& e, int n) {
+    return AtScript(static_cast<size_t>(n), e);
+}
+
+/// Echo off and numeric errors, as every cellular driver starts.
+inline const AtScript kEchoOff = {{"ATE0"}, {"AT+CMEE=1"}};
+/// The SIM needs no PIN.
+inline const AtScript kSimReady = {{"AT+CPIN?", {"+CPIN: READY"}}};
+
+/// Appends `script` to what `at` expects.
+inline void expectScript(ScriptedAtChannel& at, const AtScript& script) {
+    for (const auto& e : script) {
+        auto& step = at.expect(e.command);
+        for (const auto& l : e.lines) {
+            step.line(l);
+        }
+        if (e.timeout) {
+            step.timesOut();
+        } else if (e.final != "OK") {
+            step.error(e.final);
+        }
+        for (const auto& u : e.urcs) {
+            step.urcAfter(u);
+        }
+        for (const auto& u : e.urcs_before) {
+            step.urcBefore(u);
+        }
+    }
+}
+
+/// What a call must end in: success, or a failure with `code` (any code when empty) whose
+/// message holds each of `says` and none of `never` (secrets).
+struct Outcome {
+    bool ok = true;
+    std::string code;
+    std::vector<std::string> says = {};
+    std::vector<std::string> never = {};
+};
+inline Outcome succeeds() {
+    return {};
+}
+inline Outcome fails(std::string code, std::vector<std::string> says = {},
+                     std::vector<std::string> never = {}) {
+    return {false, std::move(code), std::move(says), std::move(never)};
+}
+
+inline void expectOutcome(const Status& s, const Outcome& want) {
+    if (want.ok) {
+        EXPECT_TRUE(s) << s.error().message;
+        return;
+    }
+    ASSERT_FALSE(s);
+    if (!want.code.empty()) {
+        EXPECT_EQ(s.error().code, want.code) << s.error().message;
+    }
+    for (const auto& part : want.says) {
+        EXPECT_NE(s.error().message.find(part), std::string::npos)
+            << "\"" << s.error().message << "\" lacks \"" << part << "\"";
+    }
+    for (const auto& secret : want.never) {
+        EXPECT_EQ(s.error().message.find(secret), std::string::npos)
+            << "\"" << s.error().message << "\" shows \"" << secret << "\"";
+    }
+}
 
 /// The result of one asyncRead / asyncWrite, filled in by its handler.
 struct ReadResult {
@@ -101,6 +186,11 @@ class ModemDriverTest : public ::testing::Test {
 
     Status start() {
         return await<void>(loop_, [&](auto done) { driver().start(done); });
+    }
+    /// start() against `script` ends in `want`.
+    void expectStart(const AtScript& script, const Outcome& want) {
+        expectScript(at_, script);
+        expectOutcome(start(), want);
     }
     Result<ByteStreamPtr> open(const ModemSocketRequest& req) {
         return await<ByteStreamPtr>(loop_, [&](auto done) { driver().open(req, done); });

@@ -15,7 +15,9 @@
 #include <vector>
 
 #include "bg9x_commands.hpp"
+#include "bg9x_parsers.hpp"
 #include "common/driver_core.hpp"
+#include "common/message_ids.hpp"
 #include "uplinkd/modem_mqtt.hpp"
 
 namespace uplinkd::plugins::quectel_bg9x {
@@ -49,8 +51,7 @@ struct Bg9xCore : modem_common::DriverCore<Bg9xCore, Bg9xTiming> {
         bool connecting = false;
         bool connected = false;
         ModemMqttEvents events;
-        int next_msg_id = 1;
-        std::set<int> in_flight;  ///< message ids awaiting +QMTPUB / +QMTSUB / +QMTUNS
+        modem_common::MessageIds ids;  ///< message ids awaiting +QMTPUB / +QMTSUB / +QMTUNS
         /// The waits for +QMT* results of the current session (all end when it is lost).
         std::shared_ptr<modem_common::ResultUrcs> urcs =
             std::make_shared<modem_common::ResultUrcs>();
@@ -103,7 +104,12 @@ struct Bg9xCore : modem_common::DriverCore<Bg9xCore, Bg9xTiming> {
     /// +QMTSTAT, or the module restarted: the session is gone; `lost` is told (once).
     void mqttLost(const Error& why);
     void mqttMessage(const std::string& line, std::string rest);
-    int mqttMessageId();
+    /// Issues the MQTT command `cmd` that carries message id `id` (held meanwhile) and waits
+    /// for its result URC `urc` ("+QMTPUB:"), past "still retransmitting" (result 1). OK when
+    /// `acked` holds for it; else `code` with `what` and the explained line.
+    void mqttAwaitAck(std::function<void(AtChannel::Done)> issue, const std::string& cmd,
+                      const std::string& urc, int id, std::function<bool(const AckResult&)> acked,
+                      std::string code, std::string what, StatusDone done);
 };
 
 }  // namespace uplinkd::plugins::quectel_bg9x

@@ -17,6 +17,14 @@ using modem_common::safeForQuotedArgument;
 
 namespace {
 
+/// Issues `cmd` as a plain command.
+std::function<void(AtChannel::Done)> plainCommand(AtChannel& at, std::string cmd,
+                                                  std::chrono::milliseconds timeout) {
+    return [&at, cmd = std::move(cmd), timeout](AtChannel::Done d) {
+        at.command(cmd, timeout, std::move(d));
+    };
+}
+
 /// Bytes that cannot go in a quoted AT argument of this module.
 const std::string kForbidden = std::string("\"\r\n\x1a", 4) + std::string(1, '\0');
 
@@ -96,15 +104,37 @@ ModemMqttLimits Bg9xCore::mqttLimits() const {
     return l;
 }
 
-int Bg9xCore::mqttMessageId() {
-    for (int i = 0; i < 65535; ++i) {
-        const int id = mqtt.next_msg_id;
-        mqtt.next_msg_id = id == 65535 ? 1 : id + 1;
-        if (!mqtt.in_flight.contains(id)) {
-            return id;
-        }
-    }
-    return mqtt.next_msg_id;
+void Bg9xCore::mqttAwaitAck(std::function<void(AtChannel::Done)> issue, const std::string& cmd,
+                            const std::string& urc, int id,
+                            std::function<bool(const AckResult&)> acked, std::string code,
+                            std::string what, StatusDone done) {
+    mqtt.ids.hold(id);
+    commandThenUrc(
+        loop, mqtt.urcs, std::move(issue), cmd,
+        {urc + " " + std::to_string(kMqttClient) + "," + std::to_string(id) + ","}, timing.mqtt_ack,
+        explain,
+        [w = weak_from_this(), id, urc, acked = std::move(acked), code = std::move(code),
+         what = std::move(what), done = std::move(done)](Result<std::string> r) {
+            auto c = w.lock();
+            if (!c) {
+                return;
+            }
+            c->mqtt.ids.release(id);
+            if (!r) {
+                done(r.failure());
+                return;
+            }
+            const auto a = parseAck(*r, urc);
+            if (a && acked(*a)) {
+                done(okStatus());
+                return;
+            }
+            done(fail(code, what + explainLine(*r)));
+        },
+        [urc](const std::string& line) {
+            const auto a = parseAck(line, urc);
+            return !a || a->result != 1;  // 1: still retransmitting
+        });
 }
 
 void Bg9xCore::mqttConnect(const ModemMqttConnect& params, ModemMqttEvents events,
@@ -114,7 +144,7 @@ void Bg9xCore::mqttConnect(const ModemMqttConnect& params, ModemMqttEvents event
     mqtt.connected = false;
     mqtt.connecting = true;
     mqtt.events = std::move(events);
-    mqtt.in_flight.clear();
+    mqtt.ids.clear();
     auto old = std::move(mqtt.urcs);
     mqtt.urcs = std::make_shared<modem_common::ResultUrcs>();
     old->failAll(makeError("closed", "the module's MQTT client is connecting again"));
@@ -274,7 +304,7 @@ void Bg9xCore::mqttPublish(const std::string& topic, const std::string& payload,
         failLater(std::move(done), st ? makeError("bad_qos", "QoS must be 0 or 1") : st.error());
         return;
     }
-    const int id = qos == 0 ? 0 : mqttMessageId();
+    const int id = qos == 0 ? 0 : mqtt.ids.next();
     const std::string cmd = qmtpubCommand(id, qos, retain, topic, payload.size());
     auto issue = [&at = at, cmd, payload, timeout = timing.send](AtChannel::Done d) {
         AtDataWrite w;
@@ -293,33 +323,9 @@ void Bg9xCore::mqttPublish(const std::string& topic, const std::string& payload,
         });
         return;
     }
-    mqtt.in_flight.insert(id);
-    commandThenUrc(
-        loop, mqtt.urcs, issue, cmd,
-        {"+QMTPUB: " + std::to_string(kMqttClient) + "," + std::to_string(id) + ","},
-        timing.mqtt_ack, explain,
-        [w = weak_from_this(), id, done = std::move(done)](Result<std::string> r) {
-            auto c = w.lock();
-            if (!c) {
-                return;
-            }
-            c->mqtt.in_flight.erase(id);
-            if (!r) {
-                done(r.failure());
-                return;
-            }
-            const auto a = parseAck(*r, "+QMTPUB:");
-            if (a && a->result == 0) {
-                done(okStatus());
-                return;
-            }
-            done(fail("mqtt_publish",
-                      "the broker did not acknowledge the message: " + explainLine(*r)));
-        },
-        [](const std::string& line) {
-            const auto a = parseAck(line, "+QMTPUB:");
-            return !a || a->result != 1;  // 1: still retransmitting
-        });
+    mqttAwaitAck(
+        issue, cmd, "+QMTPUB:", id, [](const AckResult& a) { return a.result == 0; },
+        "mqtt_publish", "the broker did not acknowledge the message: ", std::move(done));
 }
 
 void Bg9xCore::mqttSubscribe(const std::string& filter, int qos, StatusDone done) {
@@ -336,33 +342,12 @@ void Bg9xCore::mqttSubscribe(const std::string& filter, int qos, StatusDone done
                             "filter (empty, too long, '\"' or control characters)"));
         return;
     }
-    const int id = mqttMessageId();
-    mqtt.in_flight.insert(id);
-    commandThenUrc(
-        loop, at, mqtt.urcs, {qmtsubCommand(id, filter, qos), timing.command},
-        {"+QMTSUB: " + std::to_string(kMqttClient) + "," + std::to_string(id) + ","},
-        timing.mqtt_ack, explain,
-        [w = weak_from_this(), id, filter, done = std::move(done)](Result<std::string> r) {
-            auto c = w.lock();
-            if (!c) {
-                return;
-            }
-            c->mqtt.in_flight.erase(id);
-            if (!r) {
-                done(r.failure());
-                return;
-            }
-            const auto a = parseAck(*r, "+QMTSUB:");
-            if (a && a->result == 0 && a->value.value_or(0) != 128) {
-                done(okStatus());
-                return;
-            }
-            done(fail("mqtt_subscribe", "subscribing to " + filter + ": " + explainLine(*r)));
-        },
-        [](const std::string& line) {
-            const auto a = parseAck(line, "+QMTSUB:");
-            return !a || a->result != 1;
-        });
+    const int id = mqtt.ids.next();
+    const std::string cmd = qmtsubCommand(id, filter, qos);
+    mqttAwaitAck(
+        plainCommand(at, cmd, timing.command), cmd, "+QMTSUB:", id,
+        [](const AckResult& a) { return a.result == 0 && a.value.value_or(0) != 128; },
+        "mqtt_subscribe", "subscribing to " + filter + ": ", std::move(done));
 }
 
 void Bg9xCore::mqttUnsubscribe(const std::string& filter, StatusDone done) {
@@ -375,33 +360,12 @@ void Bg9xCore::mqttUnsubscribe(const std::string& filter, StatusDone done) {
         failLater(std::move(done), makeError("bad_topic", "the module cannot carry this filter"));
         return;
     }
-    const int id = mqttMessageId();
-    mqtt.in_flight.insert(id);
-    commandThenUrc(
-        loop, at, mqtt.urcs, {qmtunsCommand(id, filter), timing.command},
-        {"+QMTUNS: " + std::to_string(kMqttClient) + "," + std::to_string(id) + ","},
-        timing.mqtt_ack, explain,
-        [w = weak_from_this(), id, filter, done = std::move(done)](Result<std::string> r) {
-            auto c = w.lock();
-            if (!c) {
-                return;
-            }
-            c->mqtt.in_flight.erase(id);
-            if (!r) {
-                done(r.failure());
-                return;
-            }
-            const auto a = parseAck(*r, "+QMTUNS:");
-            if (a && a->result == 0) {
-                done(okStatus());
-                return;
-            }
-            done(fail("mqtt_unsubscribe", "unsubscribing from " + filter + ": " + explainLine(*r)));
-        },
-        [](const std::string& line) {
-            const auto a = parseAck(line, "+QMTUNS:");
-            return !a || a->result != 1;
-        });
+    const int id = mqtt.ids.next();
+    const std::string cmd = qmtunsCommand(id, filter);
+    mqttAwaitAck(
+        plainCommand(at, cmd, timing.command), cmd, "+QMTUNS:", id,
+        [](const AckResult& a) { return a.result == 0; }, "mqtt_unsubscribe",
+        "unsubscribing from " + filter + ": ", std::move(done));
 }
 
 void Bg9xCore::mqttDisconnect(StatusDone done) {
@@ -410,7 +374,7 @@ void Bg9xCore::mqttDisconnect(StatusDone done) {
     mqtt.connected = false;
     mqtt.connecting = false;
     mqtt.events = {};
-    mqtt.in_flight.clear();
+    mqtt.ids.clear();
     auto old = std::move(mqtt.urcs);
     mqtt.urcs = std::make_shared<modem_common::ResultUrcs>();
     old->failAll(makeError("closed", "the module's MQTT client was disconnected"));
@@ -443,7 +407,7 @@ void Bg9xCore::mqttLost(const Error& why) {
     ++mqtt.session;
     mqtt.connected = false;
     mqtt.connecting = false;
-    mqtt.in_flight.clear();
+    mqtt.ids.clear();
     auto events = std::move(mqtt.events);
     mqtt.events = {};
     auto old = std::move(mqtt.urcs);

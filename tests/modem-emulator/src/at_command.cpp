@@ -44,6 +44,14 @@ std::optional<long> AtCommand::intArg(size_t i) const {
     return parseInt(args[i].text);
 }
 
+std::optional<int> inRange(const AtCommand& c, size_t i, long lo, long hi) {
+    auto v = c.intArg(i);
+    if (!v || *v < lo || *v > hi) {
+        return std::nullopt;
+    }
+    return static_cast<int>(*v);
+}
+
 std::string AtCommand::str(size_t i) const {
     return i < args.size() ? args[i].text : "";
 }

@@ -35,6 +35,9 @@ struct AtCommand {
     bool quoted(size_t i) const { return i < args.size() && args[i].quoted; }
 };
 
+/// Argument `i` of `c` as an integer in [lo, hi]; nullopt when absent, not a number or outside.
+std::optional<int> inRange(const AtCommand& c, size_t i, long lo, long hi);
+
 /// Splits a command line (without the leading "AT" and the final CR) into commands: basic
 /// commands (`E0`, `&K3`, `I`, `Z`) may follow one another, extended ones (`+CMEE=1`) are
 /// separated by ';'. Returns nullopt for a malformed line (unterminated quote, junk).

@@ -40,14 +40,6 @@ std::string hex(std::string_view data) {
     return out;
 }
 
-std::optional<int> inRange(const AtCommand& c, size_t i, long lo, long hi) {
-    auto v = c.intArg(i);
-    if (!v || *v < lo || *v > hi) {
-        return std::nullopt;
-    }
-    return static_cast<int>(*v);
-}
-
 }  // namespace
 
 A76xxModel::A76xxModel(asio::io_context& io, PtyPort& port, CertStore& certs, TraceLog& log,

@@ -18,14 +18,6 @@ constexpr int kCchConnect = 14;
 constexpr int kCchHandshake = 15;
 constexpr int kCchNoCerts = 19;
 
-std::optional<int> inRange(const AtCommand& c, size_t i, long lo, long hi) {
-    auto v = c.intArg(i);
-    if (!v || *v < lo || *v > hi) {
-        return std::nullopt;
-    }
-    return static_cast<int>(*v);
-}
-
 }  // namespace
 
 void A76xxModel::onCchData(int s, HostSocket* sock) {

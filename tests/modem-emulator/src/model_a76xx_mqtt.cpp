@@ -14,14 +14,6 @@ constexpr size_t kMaxServer = 256;
 constexpr size_t kMaxCredential = 256;
 constexpr long kMaxKeepalive = 64800;
 
-std::optional<int> inRange(const AtCommand& c, size_t i, long lo, long hi) {
-    auto v = c.intArg(i);
-    if (!v || *v < lo || *v > hi) {
-        return std::nullopt;
-    }
-    return static_cast<int>(*v);
-}
-
 const char* stateName(CmqttClient::State s) {
     switch (s) {
         case CmqttClient::State::Connecting:

@@ -11,14 +11,6 @@ constexpr long kMaxTopic = 1024;
 constexpr long kMaxPayload = 10240;
 constexpr size_t kRxBlock = 1500;
 
-std::optional<int> inRange(const AtCommand& c, size_t i, long lo, long hi) {
-    auto v = c.intArg(i);
-    if (!v || *v < lo || *v > hi) {
-        return std::nullopt;
-    }
-    return static_cast<int>(*v);
-}
-
 }  // namespace
 
 std::shared_ptr<bool> A76xxModel::mqttAckTimer(const std::string& name, int idx, uint64_t attempt,

@@ -21,14 +21,6 @@ constexpr int kStatPeerClosed = 1;
 constexpr int kStatPingTimeout = 2;
 constexpr int kStatConnackTimeout = 4;
 
-std::optional<int> inRange(const AtCommand& c, size_t i, long lo, long hi) {
-    auto v = c.intArg(i);
-    if (!v || *v < lo || *v > hi) {
-        return std::nullopt;
-    }
-    return static_cast<int>(*v);
-}
-
 const char* stateName(int s) {
     static const char* const kNames[] = {"closed",     "opening",   "open",
                                          "connecting", "connected", "disconnecting"};

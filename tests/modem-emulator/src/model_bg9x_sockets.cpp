@@ -13,14 +13,6 @@ const char* const kPrompt = "\r\n> ";
 constexpr long kMaxSend = 1460;
 constexpr long kMaxRead = 1500;
 
-std::optional<int> inRange(const AtCommand& c, size_t i, long lo, long hi) {
-    auto v = c.intArg(i);
-    if (!v || *v < lo || *v > hi) {
-        return std::nullopt;
-    }
-    return static_cast<int>(*v);
-}
-
 }  // namespace
 
 void Bg9xModel::resetSocket(int id) {

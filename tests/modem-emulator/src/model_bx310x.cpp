@@ -19,7 +19,6 @@ const char* const kDefaultPattern = "--EOF--Pattern--";
 constexpr int kReasonLeave = 8;       ///< association left or lost
 constexpr int kReasonHandshake = 15;  ///< 4-way handshake failed: wrong passphrase
 constexpr int kReasonNoAp = 201;      ///< no access point with that SSID
-constexpr int kNotifNetwork = 0;      ///< +KTCP_NOTIF: network error
 constexpr const char* kMac = "a4:cf:12:0b:31:05";
 constexpr const char* kAddress = "\"192.168.50.23\",\"255.255.255.0\",\"192.168.50.1\"";
 
@@ -50,7 +49,7 @@ std::string hideArg(const std::string& name, const std::string& raw, size_t hide
 
 Bx310xModel::Bx310xModel(asio::io_context& io, PtyPort& port, CertStore& certs, TraceLog& log,
                          ModemOptions opts)
-    : Modem(io, port, certs, log, std::move(opts)), pattern_(kDefaultPattern) {
+    : KSocketModem(io, port, certs, log, std::move(opts), kDefaultPattern, true) {
     manufacturer_ = "Sierra Wireless";
     model_id_ = opts_.variant.empty() ? "BX3105" : opts_.variant;
     revision_ = "BX310x.1.3.0.4";
@@ -117,9 +116,6 @@ Bx310xModel::Bx310xModel(asio::io_context& io, PtyPort& port, CertStore& certs, 
 
 Bx310xModel::~Bx310xModel() {
     mqttClose();
-    for (auto& [id, s] : sessions_) {
-        closeSocket(s);
-    }
 }
 
 std::vector<std::string> Bx310xModel::identify() const {
@@ -132,10 +128,7 @@ std::string Bx310xModel::cmeText(int code) const {
 }
 
 void Bx310xModel::onPowerLoss() {
-    for (auto& [id, s] : sessions_) {
-        closeSocket(s);
-    }
-    sessions_.clear();
+    clearSessions();
     mqttClose();
     mqtt_cfg_.reset();
     pattern_ = kDefaultPattern;
@@ -149,12 +142,7 @@ void Bx310xModel::dropLinks() {
         auto link = mqtt_;  // keep it alive through the callbacks
         link->dropAsRemote();
     }
-    for (auto& [id, s] : sessions_) {
-        if (s.sock) {
-            auto sock = s.sock;  // keep it alive through the callbacks
-            sock->dropAsRemote();
-        }
-    }
+    dropSessionLinks();
 }
 
 Final Bx310xModel::malformedLine(const std::string& body) {
@@ -230,7 +218,7 @@ void Bx310xModel::wifiLost(int reason) {
     }
     log_.note("Wi-Fi: association lost (" + std::to_string(reason) + ")");
     urc("+SRWSTASTATUS: 0," + std::to_string(reason));
-    dropSessions(kNotifNetwork);
+    dropSessions(knotif::kNetwork);
     if (mqtt_state_ != MqttState::Idle) {
         mqttLost("the Wi-Fi association is gone");
     }
@@ -457,24 +445,7 @@ std::optional<std::string> Bx310xModel::modelControl(const std::string& line) {
 }
 
 void Bx310xModel::addStatus(nlohmann::json& j) const {
-    int open = 0;
-    nlohmann::json list = nlohmann::json::array();
-    for (const auto& [id, s] : sessions_) {
-        bool connected = s.sock && s.sock->connected();
-        open += connected ? 1 : 0;
-        list.push_back({{"id", id},
-                        {"host", s.host},
-                        {"port", s.port},
-                        {"state", static_cast<int>(s.state)},
-                        {"connected", connected},
-                        {"rx_buffered", s.sock ? s.sock->available() : 0},
-                        {"bytes_sent", s.sock ? s.sock->bytesSent() : 0},
-                        {"bytes_received", s.sock ? s.sock->bytesReceived() : 0}});
-    }
-    j["open_sockets"] = open;
-    j["sockets"] = list;
-    j["sessions_used"] = sessions_.size();
-    j["sessions_max"] = opts_.max_sessions;
+    addSocketStatus(j);
     const char* states[] = {"down", "associating", "associated", "up"};
     j["wifi"] = {{"state", states[static_cast<int>(wifi_)]},
                  {"mode", wifi_mode_},
@@ -482,7 +453,6 @@ void Bx310xModel::addStatus(nlohmann::json& j) const {
                  {"configured_ssid", sta_ssid_},
                  {"ap", ap_ ? nlohmann::json(ap_->ssid) : nlohmann::json(nullptr)}};
     j["clock_offset_s"] = clock_offset_.count();
-    j["eof_pattern"] = pattern_;
     addMqttStatus(j);
     j["guard_ms"] = guard_.count();
     j["cert_guard_ms"] = cert_guard_.count();

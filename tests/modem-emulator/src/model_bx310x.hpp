@@ -8,8 +8,7 @@
 #include <optional>
 #include <string>
 
-#include "host_socket.hpp"
-#include "modem.hpp"
+#include "k_sockets.hpp"
 #include "mqtt_link.hpp"
 
 namespace uplinkd::emulator {
@@ -18,7 +17,7 @@ namespace uplinkd::emulator {
 /// READY at boot, AT+SRW* Wi-Fi station against an access point that the control socket sets,
 /// KTCP sockets (HL78 framing: CONNECT + EOF pattern), KCERTSTORE/KPRIVKSTORE ended by a `+++`
 /// that stands alone between guard-time silences, AT+CCLK (TLS checks dates with it).
-class Bx310xModel : public Modem {
+class Bx310xModel : public KSocketModem {
   public:
     Bx310xModel(asio::io_context& io, PtyPort& port, CertStore& certs, TraceLog& log,
                 ModemOptions opts);
@@ -45,18 +44,6 @@ class Bx310xModel : public Modem {
         int channel = 6;
     };
     enum class WifiState { Down, Associating, Associated, Up };  ///< Up: it has an address
-
-    /// KTCPSTAT status values used by the emulator (as for the HL78).
-    enum class SessionState { Defined = 1, Opening = 2, Connected = 3, Closing = 4, Closed = 5 };
-    struct Session {
-        std::string host;
-        uint16_t port = 0;
-        SessionState state = SessionState::Defined;
-        int last_notif = -1;
-        bool data_reported = false;
-        uint64_t attempt = 0;  ///< bumped by each KTCPCNX / close, to drop stale callbacks
-        HostSocketPtr sock;
-    };
 
     /// AT+KMQTTCFG (session 1).
     struct MqttConfig {
@@ -87,11 +74,8 @@ class Bx310xModel : public Modem {
 
     // K sockets (model_bx310x_tcp.cpp)
     void addTcpCommands();
-    Session* findSession(const AtCommand& c, Final& err);
-    void connectSession(int id);
-    void onSessionData(int id, HostSocket* sock);
-    void onSessionClosed(int id, HostSocket* sock, int notif);
-    void closeSocket(Session& s);
+    bool linkReady(const AtCommand& c, const Session& s) override;
+    void connectSession(int id) override;
     void dropSessions(int notif);
 
     // Certificate store (model_bx310x_certs.cpp)
@@ -106,6 +90,9 @@ class Bx310xModel : public Modem {
     Final mqttConfigure(const AtCommand& c);
     /// Checks the session id (argument 0): 917 missing, 910 unknown.
     bool mqttSession(const AtCommand& c, Final& err) const;
+    /// The checks every AT+KMQTT* session command starts with: the Set form (else ERROR), the
+    /// session, arguments 1 to need-1 present (917), at most `most` arguments (915).
+    bool mqttCommand(const AtCommand& c, size_t need, size_t most, Final& err) const;
     void mqttConnect();
     void mqttPublish(const std::string& topic, const std::string& payload, int qos, bool retain);
     /// The connection ended without the host asking: +KMQTT_IND: 1,0.
@@ -135,9 +122,7 @@ class Bx310xModel : public Modem {
     std::vector<std::string> mqtt_topics_;
     bool old_sub_urc_ = false;  ///< --variant BX3105-OLD: incoming as +KMQTTSUB: "t","m"
 
-    // Sockets and data modes
-    std::map<int, Session> sessions_;
-    std::string pattern_;
+    // Data modes
     std::chrono::milliseconds guard_{80};         ///< KMQTTPUBSTART +++ guard time
     std::chrono::milliseconds cert_guard_{1000};  ///< KCERTSTORE / KPRIVKSTORE +++ guard time
 };

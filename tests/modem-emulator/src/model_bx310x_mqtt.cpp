@@ -52,6 +52,27 @@ bool Bx310xModel::mqttSession(const AtCommand& c, Final& err) const {
     return true;
 }
 
+bool Bx310xModel::mqttCommand(const AtCommand& c, size_t need, size_t most, Final& err) const {
+    if (c.kind != AtKind::Set) {
+        err = Final::error();
+        return false;
+    }
+    if (!mqttSession(c, err)) {
+        return false;
+    }
+    for (size_t i = 1; i < need; ++i) {
+        if (!c.has(i)) {
+            err = Final::cme(kerr::kMissing);
+            return false;
+        }
+    }
+    if (c.argc() > most) {
+        err = Final::cme(kerr::kUnexpected);
+        return false;
+    }
+    return true;
+}
+
 Final Bx310xModel::mqttConfigure(const AtCommand& c) {
     if (!c.has(0) || !c.has(1) || !c.has(2) || !c.has(3) || !c.has(4)) {
         return Final::cme(kerr::kMissing);
@@ -227,14 +248,8 @@ void Bx310xModel::addMqttCommands() {
     });
     addCommand("+KMQTTCNX", [this](const AtCommand& c) {
         Final err;
-        if (c.kind != AtKind::Set) {
-            return Final::error();
-        }
-        if (!mqttSession(c, err)) {
+        if (!mqttCommand(c, 1, 1, err)) {
             return err;
-        }
-        if (c.argc() > 1) {
-            return Final::cme(kerr::kUnexpected);
         }
         if (mqtt_state_ != MqttState::Idle) {
             return Final::cme(kerr::kSessionRunning);
@@ -248,17 +263,11 @@ void Bx310xModel::addMqttCommands() {
     });
     addCommand("+KMQTTPUB", [this](const AtCommand& c) {
         Final err;
-        if (c.kind != AtKind::Set) {
-            return Final::error();
-        }
-        if (!mqttSession(c, err)) {
+        if (!mqttCommand(c, 4, 5, err)) {
             return err;
         }
-        if (!c.has(1) || !c.has(2) || !c.has(3) || c.argc() < 5) {
+        if (c.argc() < 5) {
             return Final::cme(kerr::kMissing);
-        }
-        if (c.argc() > 5) {
-            return Final::cme(kerr::kUnexpected);
         }
         auto qos = c.intArg(2);
         auto retain = c.intArg(3);
@@ -274,17 +283,8 @@ void Bx310xModel::addMqttCommands() {
     });
     addCommand("+KMQTTPUBSTART", [this](const AtCommand& c) {
         Final err;
-        if (c.kind != AtKind::Set) {
-            return Final::error();
-        }
-        if (!mqttSession(c, err)) {
+        if (!mqttCommand(c, 4, 5, err)) {
             return err;
-        }
-        if (!c.has(1) || !c.has(2) || !c.has(3)) {
-            return Final::cme(kerr::kMissing);
-        }
-        if (c.argc() > 5) {
-            return Final::cme(kerr::kUnexpected);
         }
         auto qos = c.intArg(2);
         auto retain = c.intArg(3);
@@ -323,17 +323,8 @@ void Bx310xModel::addMqttCommands() {
     });
     addCommand("+KMQTTSUB", [this](const AtCommand& c) {
         Final err;
-        if (c.kind != AtKind::Set) {
-            return Final::error();
-        }
-        if (!mqttSession(c, err)) {
+        if (!mqttCommand(c, 3, 3, err)) {
             return err;
-        }
-        if (!c.has(1) || !c.has(2)) {
-            return Final::cme(kerr::kMissing);
-        }
-        if (c.argc() > 3) {
-            return Final::cme(kerr::kUnexpected);
         }
         auto qos = c.intArg(2);
         if (!qos || *qos < 0 || *qos > 2) {
@@ -364,17 +355,8 @@ void Bx310xModel::addMqttCommands() {
     });
     addCommand("+KMQTTUNSUB", [this](const AtCommand& c) {
         Final err;
-        if (c.kind != AtKind::Set) {
-            return Final::error();
-        }
-        if (!mqttSession(c, err)) {
+        if (!mqttCommand(c, 2, 2, err)) {
             return err;
-        }
-        if (!c.has(1)) {
-            return Final::cme(kerr::kMissing);
-        }
-        if (c.argc() > 2) {
-            return Final::cme(kerr::kUnexpected);
         }
         if (mqtt_state_ != MqttState::Connected) {
             return Final::cme(kerr::kSessionState);
@@ -391,14 +373,8 @@ void Bx310xModel::addMqttCommands() {
     });
     addCommand("+KMQTTCLOSE", [this](const AtCommand& c) {
         Final err;
-        if (c.kind != AtKind::Set) {
-            return Final::error();
-        }
-        if (!mqttSession(c, err)) {
+        if (!mqttCommand(c, 1, 1, err)) {
             return err;
-        }
-        if (c.argc() > 1) {
-            return Final::cme(kerr::kUnexpected);
         }
         if (mqtt_ && mqtt_state_ == MqttState::Connected) {
             // A clean DISCONNECT; the link is kept until it is done.
@@ -423,14 +399,8 @@ void Bx310xModel::addMqttCommands() {
     });
     addCommand("+KMQTTDEL", [this](const AtCommand& c) {
         Final err;
-        if (c.kind != AtKind::Set) {
-            return Final::error();
-        }
-        if (!mqttSession(c, err)) {
+        if (!mqttCommand(c, 1, 1, err)) {
             return err;
-        }
-        if (c.argc() > 1) {
-            return Final::cme(kerr::kUnexpected);
         }
         mqttClose();
         mqtt_cfg_.reset();

@@ -8,35 +8,19 @@ namespace uplinkd::emulator {
 namespace {
 
 const char* const kDefaultPattern = "--EOF--Pattern--";
-constexpr size_t kMaxSend = 65535;
 
 // +CME ERROR codes of the K commands (reference table 2.5).
-constexpr int kBadSession = 910;
-constexpr int kSessionRunning = 911;
 constexpr int kAllSessionsUsed = 912;
 constexpr int kOutOfRange = 916;
 constexpr int kMissing = 917;
 constexpr int kNotSupported = 918;
-constexpr int kBearerState = 921;
-constexpr int kSessionState = 922;
 constexpr int kLengthInvalid = 931;
-
-// +KTCP_NOTIF codes (reference table 2.4).
-constexpr int kNotifNetwork = 0;
-constexpr int kNotifDns = 3;
-constexpr int kNotifRemoteClose = 4;
-constexpr int kNotifConnect = 5;
-constexpr int kNotifLength = 8;
-constexpr int kNotifTimeout = 12;
-constexpr int kNotifSsl = 13;
-constexpr int kNotifSslInit = 14;
-constexpr int kNotifCert = 15;
 
 }  // namespace
 
 Hl78Model::Hl78Model(asio::io_context& io, PtyPort& port, CertStore& certs, TraceLog& log,
                      ModemOptions opts)
-    : Modem(io, port, certs, log, std::move(opts)), pattern_(kDefaultPattern) {
+    : KSocketModem(io, port, certs, log, std::move(opts), kDefaultPattern, false) {
     manufacturer_ = "Sierra Wireless";
     model_id_ = opts_.variant.empty() ? "HL7802" : opts_.variant;
     revision_ = model_id_ + ".4.6.9.4";
@@ -46,11 +30,7 @@ Hl78Model::Hl78Model(asio::io_context& io, PtyPort& port, CertStore& certs, Trac
     addCryptoCommand();
 }
 
-Hl78Model::~Hl78Model() {
-    for (auto& [id, s] : sessions_) {
-        closeSocket(s);
-    }
-}
+Hl78Model::~Hl78Model() = default;
 
 std::vector<std::string> Hl78Model::identify() const {
     return {model_id_};
@@ -61,30 +41,15 @@ std::string Hl78Model::cmeText(int code) const {
     return text.empty() ? Modem::cmeText(code) : text;
 }
 
-void Hl78Model::closeSocket(Session& s) {
-    if (s.sock) {
-        s.sock->close();
-        s.sock.reset();
-    }
-}
-
 void Hl78Model::onPowerLoss() {
-    for (auto& [id, s] : sessions_) {
-        closeSocket(s);
-    }
-    sessions_.clear();
+    clearSessions();
     bearers_.clear();
     pattern_ = kDefaultPattern;
     access_tech_ = rat_ == 1 ? 9 : 7;
 }
 
 void Hl78Model::dropLinks() {
-    for (auto& [id, s] : sessions_) {
-        if (s.sock) {
-            auto sock = s.sock;  // keep it alive through the callbacks
-            sock->dropAsRemote();
-        }
-    }
+    dropSessionLinks();
 }
 
 bool Hl78Model::setMaxSessions(int n) {
@@ -95,28 +60,14 @@ bool Hl78Model::setMaxSessions(int n) {
     return true;
 }
 
+void Hl78Model::addSessionStatus(const Session& s, nlohmann::json& entry) const {
+    entry["mode"] = s.mode;
+    entry["tls"] = s.mode == 3;
+    entry["crypto_profile"] = s.mode == 3 ? nlohmann::json(s.profile) : nullptr;
+}
+
 void Hl78Model::addStatus(nlohmann::json& j) const {
-    int open = 0;
-    nlohmann::json list = nlohmann::json::array();
-    for (const auto& [id, s] : sessions_) {
-        bool connected = s.sock && s.sock->connected();
-        open += connected ? 1 : 0;
-        list.push_back({{"id", id},
-                        {"mode", s.mode},
-                        {"tls", s.mode == 3},
-                        {"crypto_profile", s.mode == 3 ? nlohmann::json(s.profile) : nullptr},
-                        {"host", s.host},
-                        {"port", s.port},
-                        {"state", static_cast<int>(s.state)},
-                        {"connected", connected},
-                        {"rx_buffered", s.sock ? s.sock->available() : 0},
-                        {"bytes_sent", s.sock ? s.sock->bytesSent() : 0},
-                        {"bytes_received", s.sock ? s.sock->bytesReceived() : 0}});
-    }
-    j["open_sockets"] = open;
-    j["sockets"] = list;
-    j["sessions_used"] = sessions_.size();
-    j["sessions_max"] = opts_.max_sessions;
+    addSocketStatus(j);
     nlohmann::json up = nlohmann::json::array();
     for (const auto& [cnx, b] : bearers_) {
         if (b.up) {
@@ -124,7 +75,6 @@ void Hl78Model::addStatus(nlohmann::json& j) const {
         }
     }
     j["bearers"] = up;
-    j["eof_pattern"] = pattern_;
     nlohmann::json profiles = nlohmann::json::array();
     for (const auto& [index, p] : profiles_) {
         profiles.push_back({{"index", index},
@@ -141,26 +91,20 @@ void Hl78Model::addStatus(nlohmann::json& j) const {
     j["crypto_profiles"] = profiles;
 }
 
-Hl78Model::Session* Hl78Model::findSession(const AtCommand& c, Final& err) {
-    if (!c.has(0)) {
-        err = Final::cme(kMissing);
-        return nullptr;
+bool Hl78Model::linkReady(const AtCommand& c, const Session& s) {
+    auto b = bearers_.find(s.cnx);
+    if (b == bearers_.end() || !b->second.configured) {
+        misuse("AT+KTCPCNX: session " + c.str(0) + " uses bearer " + std::to_string(s.cnx) +
+               ", which has no AT+KCNXCFG since boot");
+        return false;
     }
-    auto id = c.intArg(0);
-    auto it = id ? sessions_.find(static_cast<int>(*id)) : sessions_.end();
-    if (it == sessions_.end()) {
-        misuse("AT" + c.name + " on session " + c.str(0) + ", which does not exist");
-        err = Final::cme(kBadSession);
-        return nullptr;
-    }
-    return &it->second;
+    return true;
 }
 
 void Hl78Model::connectSession(int id) {
     Session& s = sessions_.at(id);
-    s.state = SessionState::Opening;
-    s.data_reported = false;
-    uint64_t attempt = ++s.attempt;
+    beginConnect(s);
+    uint64_t attempt = s.attempt;
     auto still = [this, id, attempt]() -> Session* {
         auto it = sessions_.find(id);
         bool same = it != sessions_.end() && it->second.attempt == attempt &&
@@ -169,8 +113,8 @@ void Hl78Model::connectSession(int id) {
     };
     auto fail = [this, id](Session& ss) {
         ss.state = SessionState::Defined;
-        ss.last_notif = kNotifNetwork;
-        urc("+KTCP_NOTIF: " + std::to_string(id) + "," + std::to_string(kNotifNetwork));
+        ss.last_notif = knotif::kNetwork;
+        urc("+KTCP_NOTIF: " + std::to_string(id) + "," + std::to_string(knotif::kNetwork));
     };
     if (!radioOn() || !registered()) {
         log_.note("session " + std::to_string(id) + ": not registered");
@@ -183,7 +127,7 @@ void Hl78Model::connectSession(int id) {
     }
     Bearer& b = bearers_[s.cnx];
     if (b.up) {
-        openSocket(id);
+        openSessionSocket(id);
         return;
     }
     // The configured bearer is brought up first (the emulator's reading of KTCPCNX).
@@ -199,11 +143,11 @@ void Hl78Model::connectSession(int id) {
         }
         bearers_[cnx].up = true;
         log_.note("bearer " + std::to_string(cnx) + " up (started by KTCPCNX)");
-        openSocket(id);
+        openSessionSocket(id);
     });
 }
 
-void Hl78Model::openSocket(int id) {
+void Hl78Model::openSessionSocket(int id) {
     Session& s = sessions_.at(id);
     TlsOptions tls;
     if (s.mode == 3) {
@@ -212,77 +156,13 @@ void Hl78Model::openSocket(int id) {
         if (!t) {
             log_.note("session " + std::to_string(id) + " failed: TLS setup: " + why);
             s.state = SessionState::Defined;
-            s.last_notif = kNotifSslInit;
-            urc("+KTCP_NOTIF: " + std::to_string(id) + "," + std::to_string(kNotifSslInit));
+            s.last_notif = knotif::kSslInit;
+            urc("+KTCP_NOTIF: " + std::to_string(id) + "," + std::to_string(knotif::kSslInit));
             return;
         }
         tls = std::move(*t);
     }
-    auto sock = std::make_shared<HostSocket>(io_);
-    s.sock = sock;
-    HostSocket* raw = sock.get();
-    sock->onData([this, id, raw] { onSessionData(id, raw); });
-    sock->onClosed([this, id, raw] { onSessionClosed(id, raw); });
-    sock->connect(
-        s.host, s.port, tls, opts_.connect_timeout,
-        [this, id, raw](ConnectError e, const std::string& detail) {
-            auto it = sessions_.find(id);
-            if (it == sessions_.end() || it->second.sock.get() != raw) {
-                return;
-            }
-            Session& ss = it->second;
-            if (e == ConnectError::None) {
-                ss.state = SessionState::Connected;
-                log_.note("session " + std::to_string(id) + " connected to " + ss.host + ":" +
-                          std::to_string(ss.port));
-                urc("+KTCP_IND: " + std::to_string(id) + ",1");
-                return;
-            }
-            int code = kNotifConnect;
-            switch (e) {
-                case ConnectError::Dns:
-                    code = kNotifDns;
-                    break;
-                case ConnectError::Timeout:
-                    code = kNotifTimeout;
-                    break;
-                case ConnectError::TlsInit:
-                    code = kNotifSslInit;
-                    break;
-                case ConnectError::TlsVerify:
-                    code = kNotifCert;
-                    break;
-                case ConnectError::TlsHandshake:
-                    code = kNotifSsl;
-                    break;
-                default:
-                    break;
-            }
-            log_.note("session " + std::to_string(id) + " failed: " + toString(e) + ": " + detail);
-            ss.sock.reset();
-            ss.state = SessionState::Defined;
-            ss.last_notif = code;
-            urc("+KTCP_NOTIF: " + std::to_string(id) + "," + std::to_string(code));
-        });
-}
-
-void Hl78Model::onSessionData(int id, HostSocket* sock) {
-    auto it = sessions_.find(id);
-    if (it == sessions_.end() || it->second.sock.get() != sock || it->second.data_reported) {
-        return;
-    }
-    it->second.data_reported = true;
-    urc("+KTCP_DATA: " + std::to_string(id) + "," + std::to_string(sock->available()));
-}
-
-void Hl78Model::onSessionClosed(int id, HostSocket* sock) {
-    auto it = sessions_.find(id);
-    if (it == sessions_.end() || it->second.sock.get() != sock) {
-        return;
-    }
-    it->second.state = SessionState::Closed;
-    it->second.last_notif = kNotifRemoteClose;
-    urc("+KTCP_NOTIF: " + std::to_string(id) + "," + std::to_string(kNotifRemoteClose));
+    openSocket(id, std::move(tls));
 }
 
 void Hl78Model::addCommands() {
@@ -442,137 +322,7 @@ void Hl78Model::addCommands() {
         respond("+KTCPCFG: " + std::to_string(id));
         return Final::ok();
     });
-    addCommand("+KTCPCNX", [this](const AtCommand& c) {
-        Final err;
-        Session* s = findSession(c, err);
-        if (s == nullptr) {
-            return err;
-        }
-        if (s->state == SessionState::Opening || s->state == SessionState::Connected) {
-            return Final::cme(kSessionRunning);
-        }
-        auto b = bearers_.find(s->cnx);
-        if (b == bearers_.end() || !b->second.configured) {
-            misuse("AT+KTCPCNX: session " + c.str(0) + " uses bearer " + std::to_string(s->cnx) +
-                   ", which has no AT+KCNXCFG since boot");
-            return Final::cme(kBearerState);
-        }
-        closeSocket(*s);
-        connectSession(static_cast<int>(*c.intArg(0)));
-        return Final::ok();
-    });
-    addCommand("+KTCPSND", [this](const AtCommand& c) {
-        Final err;
-        Session* s = findSession(c, err);
-        if (s == nullptr) {
-            return err;
-        }
-        if (!c.has(1)) {
-            return Final::cme(kMissing);
-        }
-        auto n = c.intArg(1);
-        if (!n || *n < 1 || *n > static_cast<long>(kMaxSend)) {
-            misuse("AT+KTCPSND length '" + c.str(1) + "' outside 1-65535");
-            return Final::cme(kOutOfRange);
-        }
-        if (s->state != SessionState::Connected || !s->sock) {
-            misuse("AT+KTCPSND on session " + c.str(0) + ", which is not connected");
-            return Final::cme(kSessionState);
-        }
-        int id = static_cast<int>(*c.intArg(0));
-        size_t want = static_cast<size_t>(*n);
-        startDataPhase(
-            DataPhase::pattern(pattern_, want + 65536), "\r\nCONNECT\r\n",
-            [this, id, want](const DataPhase& p) {
-                if (p.outcome() != DataPhase::Outcome::Complete) {
-                    return Final::cme(909);
-                }
-                auto it = sessions_.find(id);
-                if (it != sessions_.end() && it->second.sock) {
-                    it->second.sock->send(p.data());
-                }
-                if (p.data().size() != want) {
-                    misuse("AT+KTCPSND length mismatch: announced " + std::to_string(want) +
-                           ", got " + std::to_string(p.data().size()) +
-                           " bytes before the EOF pattern");
-                    if (it != sessions_.end()) {
-                        it->second.last_notif = kNotifLength;
-                    }
-                    urc("+KTCP_NOTIF: " + std::to_string(id) + "," + std::to_string(kNotifLength));
-                }
-                return Final::ok();
-            });
-        return Final::pending();
-    });
-    addCommand("+KTCPRCV", [this](const AtCommand& c) {
-        Final err;
-        Session* s = findSession(c, err);
-        if (s == nullptr) {
-            return err;
-        }
-        if (!c.has(1)) {
-            return Final::cme(kMissing);
-        }
-        auto n = c.intArg(1);
-        if (!n || *n < 1 || *n > static_cast<long>(kMaxSend)) {
-            return Final::cme(kOutOfRange);
-        }
-        if (!s->sock) {
-            return Final::cme(kSessionState);
-        }
-        int id = static_cast<int>(*c.intArg(0));
-        std::string data = s->sock->take(static_cast<size_t>(*n));
-        respond("CONNECT");
-        respondData(data);
-        respondRaw(pattern_, "[EOF pattern]");
-        size_t rest = s->sock->available();
-        s->data_reported = rest > 0;
-        if (rest > 0) {
-            urc("+KTCP_DATA: " + std::to_string(id) + "," + std::to_string(rest));
-        }
-        return Final::ok();
-    });
-    addCommand("+KTCPSTAT", [this](const AtCommand& c) {
-        auto line = [](const Session& s) {
-            return std::to_string(static_cast<int>(s.state)) + "," + std::to_string(s.last_notif) +
-                   ",0," + std::to_string(s.sock ? s.sock->available() : 0);
-        };
-        if (c.kind != AtKind::Set) {
-            for (const auto& [id, s] : sessions_) {
-                respond("+KTCPSTAT: " + std::to_string(id) + "," + line(s));
-            }
-            return Final::ok();
-        }
-        Final err;
-        Session* s = findSession(c, err);
-        if (s == nullptr) {
-            return err;
-        }
-        respond("+KTCPSTAT: " + line(*s));
-        return Final::ok();
-    });
-    addCommand("+KTCPCLOSE", [this](const AtCommand& c) {
-        Final err;
-        Session* s = findSession(c, err);
-        if (s == nullptr) {
-            return err;
-        }
-        closeSocket(*s);
-        s->state = SessionState::Defined;
-        s->data_reported = false;
-        ++s->attempt;
-        return Final::ok();
-    });
-    addCommand("+KTCPDEL", [this](const AtCommand& c) {
-        Final err;
-        Session* s = findSession(c, err);
-        if (s == nullptr) {
-            return err;
-        }
-        closeSocket(*s);
-        sessions_.erase(static_cast<int>(*c.intArg(0)));
-        return Final::ok();
-    });
+    addKSocketCommands();
 }
 
 }  // namespace uplinkd::emulator

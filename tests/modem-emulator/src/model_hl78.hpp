@@ -5,8 +5,7 @@
 #include <string>
 
 #include "hl78_crypto.hpp"
-#include "host_socket.hpp"
-#include "modem.hpp"
+#include "k_sockets.hpp"
 
 namespace uplinkd::emulator {
 
@@ -14,7 +13,7 @@ namespace uplinkd::emulator {
 /// +KSUP boot URC, KCNX bearer, KTCP sockets (mode 0 plain, mode 3 TLS done with OpenSSL),
 /// CONNECT/EOF-pattern data phases, KCERTSTORE/KPRIVKSTORE store, KSSLCRYPTO profiles, +CME ERROR
 /// 9xx codes.
-class Hl78Model : public Modem {
+class Hl78Model : public KSocketModem {
   public:
     Hl78Model(asio::io_context& io, PtyPort& port, CertStore& certs, TraceLog& log,
               ModemOptions opts);
@@ -32,22 +31,6 @@ class Hl78Model : public Modem {
     void addStatus(nlohmann::json& j) const override;
 
   private:
-    /// KTCPSTAT status values used by the emulator.
-    enum class SessionState { Defined = 1, Opening = 2, Connected = 3, Closing = 4, Closed = 5 };
-
-    struct Session {
-        int cnx = 1;
-        int mode = 0;  ///< 0 client, 3 TLS client
-        std::string host;
-        uint16_t port = 0;
-        int profile = 0;  ///< KSSLCRYPTO profile of a TLS session (KTCPCFG field 9)
-        SessionState state = SessionState::Defined;
-        int last_notif = -1;
-        bool data_reported = false;
-        uint64_t attempt = 0;  ///< bumped by each KTCPCNX / close, to drop stale callbacks
-        HostSocketPtr sock;
-    };
-
     struct Bearer {
         std::string apn;
         bool configured = false;  ///< AT+KCNXCFG seen since boot
@@ -57,22 +40,19 @@ class Hl78Model : public Modem {
     void addCommands();
     void addCertCommands();
     void addCryptoCommand();
-    Session* findSession(const AtCommand& c, Final& err);
-    void connectSession(int id);
-    void openSocket(int id);
-    void onSessionData(int id, HostSocket* sock);
-    void onSessionClosed(int id, HostSocket* sock);
+    bool linkReady(const AtCommand& c, const Session& s) override;
+    void connectSession(int id) override;
+    void addSessionStatus(const Session& s, nlohmann::json& entry) const override;
+    /// Opens the session's socket, with TLS from its crypto profile for mode 3.
+    void openSessionSocket(int id);
     /// The TLS options of a secure session from its crypto profile; nullopt (and `why`) when
     /// the module could not set up TLS (+KTCP_NOTIF 14).
     std::optional<TlsOptions> tlsFor(const Session& s, std::string& why);
-    void closeSocket(Session& s);
     Final storeCredential(const AtCommand& c, bool key);
     std::string certReadBack() const;
 
-    std::map<int, Session> sessions_;
     std::map<int, Bearer> bearers_;
     std::map<int, CryptoProfile> profiles_;  ///< AT+KSSLCRYPTO, kept over reboots (as in NV)
-    std::string pattern_;
     int rat_ = 0;  ///< KSRAT: 0 LTE-M, 1 NB-IoT (kept over reboots, as in NV)
 };
 

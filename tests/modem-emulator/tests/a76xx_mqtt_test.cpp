@@ -6,6 +6,7 @@
 
 #include "model_a76xx_mqtt.hpp"
 #include "support/emulator_process.hpp"
+#include "support/emulator_test.hpp"
 #include "support/haproxy_gate.hpp"
 #include "support/pty_client.hpp"
 #include "support/test_broker.hpp"
@@ -26,15 +27,11 @@ std::string binaryPayload(size_t n) {
     return p;
 }
 
-class A76xxMqttTest : public ::testing::Test {
+class A76xxMqttTest : public EmulatorTest {
   protected:
     void boot(std::vector<std::string> extra = {}) {
         extra.insert(extra.end(), {"--tls-fail-ms", "300"});
-        emu_ = std::make_unique<EmulatorProcess>(EmulatorProcess::Options{"a76xx", 0, extra});
-        ASSERT_EQ(emu_->startError(), "");
-        tty_ = std::make_unique<PtyClient>(emu_->ttyPath());
-        ASSERT_TRUE(tty_->isOpen()) << emu_->ttyPath();
-        ASSERT_TRUE(tty_->readUntil("\r\nPB DONE\r\n")) << "no boot URCs";
+        ASSERT_NO_FATAL_FAILURE(launch("a76xx", "\r\nPB DONE\r\n", extra));
         expectOk("ATE0");
         ASSERT_TRUE(waitRegistered(*tty_)) << "not registered";
     }
@@ -54,16 +51,6 @@ class A76xxMqttTest : public ::testing::Test {
         expectOk("AT+CMQTTCONNECT=" + i + ",\"tcp://" + host + ":" + std::to_string(port) +
                  "\",60,1");
         ASSERT_TRUE(tty_->readUntil("\r\n+CMQTTCONNECT: " + i + ",0\r\n", 10s));
-    }
-
-    std::string expectOk(const std::string& cmd) {
-        auto r = tty_->command(cmd);
-        EXPECT_TRUE(r) << cmd << ": no final result";
-        if (!r) {
-            return {};
-        }
-        EXPECT_NE(r->find("\r\nOK\r\n"), std::string::npos) << cmd << " -> " << *r;
-        return *r;
     }
 
     /// `cmd` answers exactly `answer` (e.g. "\r\n+CMQTTPUB: 0,11\r\n\r\nERROR\r\n").
@@ -135,21 +122,6 @@ class A76xxMqttTest : public ::testing::Test {
         }
         return std::make_tuple(topic, payload, blocks);
     }
-
-    nlohmann::json status() {
-        auto j = nlohmann::json::parse(emu_->control("status"), nullptr, false);
-        EXPECT_FALSE(j.is_discarded());
-        return j;
-    }
-
-    void TearDown() override {
-        if (HasFailure() && emu_) {
-            dumpTrace(*emu_);
-        }
-    }
-
-    std::unique_ptr<EmulatorProcess> emu_;
-    std::unique_ptr<PtyClient> tty_;
 };
 
 const char* const kErr = "\r\nERROR\r\n";

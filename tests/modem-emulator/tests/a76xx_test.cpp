@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "support/emulator_process.hpp"
+#include "support/emulator_test.hpp"
 #include "support/pty_client.hpp"
 #include "support/test_helpers.hpp"
 #include "support/test_pki.hpp"
@@ -13,28 +14,14 @@ using namespace emutest;
 
 namespace {
 
-class A76xxTest : public ::testing::Test {
+class A76xxTest : public EmulatorTest {
   protected:
     void boot() {
-        emu_ = std::make_unique<EmulatorProcess>(EmulatorProcess::Options{"a76xx", 0, {}});
-        ASSERT_EQ(emu_->startError(), "");
-        tty_ = std::make_unique<PtyClient>(emu_->ttyPath());
-        ASSERT_TRUE(tty_->isOpen()) << emu_->ttyPath();
-        auto urcs = tty_->readUntil("\r\nPB DONE\r\n");
-        ASSERT_TRUE(urcs) << "no boot URCs";
-        EXPECT_EQ(*urcs, "\r\n*ATREADY: 1\r\n\r\n+CPIN: READY\r\n\r\nSMS DONE\r\n\r\nPB DONE\r\n");
+        std::string urcs;
+        ASSERT_NO_FATAL_FAILURE(launch("a76xx", "\r\nPB DONE\r\n", {}, &urcs));
+        EXPECT_EQ(urcs, "\r\n*ATREADY: 1\r\n\r\n+CPIN: READY\r\n\r\nSMS DONE\r\n\r\nPB DONE\r\n");
         expectOk("ATE0");
         ASSERT_TRUE(waitRegistered(*tty_)) << "not registered";
-    }
-
-    std::string expectOk(const std::string& cmd) {
-        auto r = tty_->command(cmd);
-        EXPECT_TRUE(r) << cmd << ": no final result";
-        if (!r) {
-            return {};
-        }
-        EXPECT_NE(r->find("\r\nOK\r\n"), std::string::npos) << cmd << " -> " << *r;
-        return *r;
     }
 
     std::string expectError(const std::string& cmd) {
@@ -126,15 +113,6 @@ class A76xxTest : public ::testing::Test {
         }
         return got;
     }
-
-    void TearDown() override {
-        if (HasFailure() && emu_) {
-            dumpTrace(*emu_);
-        }
-    }
-
-    std::unique_ptr<EmulatorProcess> emu_;
-    std::unique_ptr<PtyClient> tty_;
 };
 
 TEST_F(A76xxTest, CipSendAndManualReceive) {

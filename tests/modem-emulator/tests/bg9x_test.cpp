@@ -11,6 +11,7 @@
 
 #include "bg9x_codes.hpp"
 #include "support/emulator_process.hpp"
+#include "support/emulator_test.hpp"
 #include "support/pty_client.hpp"
 #include "support/test_broker.hpp"
 #include "support/test_helpers.hpp"
@@ -62,18 +63,13 @@ TEST(Bg9xCodesTest, ChecksumClockAndErrorTables) {
     EXPECT_EQ(bg9x::sslVersionRange(3).first, bg9x::sslVersionRange(3).second);
 }
 
-class Bg9xTest : public ::testing::Test {
+class Bg9xTest : public EmulatorTest {
   protected:
     void boot(std::vector<std::string> extra = {}) {
-        emu_ = std::make_unique<EmulatorProcess>(
-            EmulatorProcess::Options{"bg9x", 0, std::move(extra)});
-        ASSERT_EQ(emu_->startError(), "");
-        tty_ = std::make_unique<PtyClient>(emu_->ttyPath());
-        ASSERT_TRUE(tty_->isOpen()) << emu_->ttyPath();
-        auto urcs = tty_->readUntil("\r\nAPP RDY\r\n");
-        ASSERT_TRUE(urcs) << "no boot URCs";
-        EXPECT_EQ(urcs->find("\r\nRDY\r\n"), 0U) << *urcs;
-        EXPECT_NE(urcs->find("\r\n+CPIN: READY\r\n"), std::string::npos) << *urcs;
+        std::string urcs;
+        ASSERT_NO_FATAL_FAILURE(launch("bg9x", "\r\nAPP RDY\r\n", std::move(extra), &urcs));
+        EXPECT_EQ(urcs.find("\r\nRDY\r\n"), 0U) << urcs;
+        EXPECT_NE(urcs.find("\r\n+CPIN: READY\r\n"), std::string::npos) << urcs;
         expectOk("ATE0");
         expectOk("AT+CMEE=1");
         ASSERT_TRUE(waitRegistered(*tty_)) << "not registered";
@@ -99,16 +95,6 @@ class Bg9xTest : public ::testing::Test {
             std::this_thread::sleep_for(10ms);  // between polls of the condition
         }
         return true;
-    }
-
-    std::string expectOk(const std::string& cmd) {
-        auto r = tty_->command(cmd);
-        EXPECT_TRUE(r) << cmd << ": no final result";
-        if (!r) {
-            return {};
-        }
-        EXPECT_NE(r->find("\r\nOK\r\n"), std::string::npos) << cmd << " -> " << *r;
-        return *r;
     }
 
     /// `cmd` must end in exactly `final` ("ERROR", "+CME ERROR: 563").
@@ -169,11 +155,6 @@ class Bg9xTest : public ::testing::Test {
         }
         return got;
     }
-
-    nlohmann::json status() { return nlohmann::json::parse(emu_->control("status")); }
-
-    std::unique_ptr<EmulatorProcess> emu_;
-    std::unique_ptr<PtyClient> tty_;
 };
 
 TEST_F(Bg9xTest, BootsWithRdyAndAnswersTheInformationCommands) {

@@ -12,6 +12,7 @@
 
 #include "data_phase.hpp"
 #include "support/emulator_process.hpp"
+#include "support/emulator_test.hpp"
 #include "support/pty_client.hpp"
 #include "support/test_broker.hpp"
 #include "support/test_helpers.hpp"
@@ -68,16 +69,11 @@ const std::string kPattern = "--EOF--Pattern--";
 const std::string kSsid = "uplinkd-ap";
 const std::string kPass = "uplinkd-passphrase";
 
-class Bx310xTest : public ::testing::Test {
+class Bx310xTest : public EmulatorTest {
   protected:
     /// Starts the emulator, waits for READY, echo off, numeric errors.
     void boot(std::vector<std::string> extra = {}) {
-        emu_ = std::make_unique<EmulatorProcess>(
-            EmulatorProcess::Options{"bx310x", 0, std::move(extra)});
-        ASSERT_EQ(emu_->startError(), "");
-        tty_ = std::make_unique<PtyClient>(emu_->ttyPath());
-        ASSERT_TRUE(tty_->isOpen()) << emu_->ttyPath();
-        ASSERT_TRUE(tty_->readUntil("\r\nREADY\r\n")) << "no boot indication";
+        ASSERT_NO_FATAL_FAILURE(launch("bx310x", "\r\nREADY\r\n", std::move(extra)));
         auto r = tty_->command("ATE0");
         ASSERT_TRUE(r);
         EXPECT_EQ(*r, "ATE0\r\r\nOK\r\n");  // echo is on until ATE0
@@ -93,24 +89,6 @@ class Bx310xTest : public ::testing::Test {
         ASSERT_TRUE(st) << "no association";
         ASSERT_TRUE(tty_->readUntil("\r\n+SRWSTAIP: \"")) << "no address";
         ASSERT_TRUE(tty_->readUntil("\r\n"));
-    }
-
-    std::string expectOk(const std::string& cmd) {
-        auto r = tty_->command(cmd);
-        EXPECT_TRUE(r) << cmd << ": no final result";
-        if (!r) {
-            return {};
-        }
-        EXPECT_NE(r->find("\r\nOK\r\n"), std::string::npos) << cmd << " -> " << *r;
-        return *r;
-    }
-
-    /// A command that must end in `+CME ERROR: <code>`.
-    void expectCme(const std::string& cmd, int code) {
-        auto r = tty_->command(cmd);
-        ASSERT_TRUE(r) << cmd;
-        EXPECT_NE(r->find("+CME ERROR: " + std::to_string(code) + "\r\n"), std::string::npos)
-            << cmd << " -> " << *r;
     }
 
     /// A command that must end in a plain `ERROR`.
@@ -142,40 +120,6 @@ class Bx310xTest : public ::testing::Test {
         return r && r->find("\r\nOK\r\n") != std::string::npos;
     }
 
-    /// KTCPSND: CONNECT, the bytes, the pattern, OK.
-    void send(int id, const std::string& data) {
-        ASSERT_TRUE(tty_->write("AT+KTCPSND=" + std::to_string(id) + "," +
-                                std::to_string(data.size()) + "\r"));
-        ASSERT_TRUE(tty_->readUntil("\r\nCONNECT\r\n"));
-        ASSERT_TRUE(tty_->write(data + kPattern));
-        ASSERT_TRUE(tty_->readUntil("\r\nOK\r\n"));
-    }
-
-    /// Waits for +KTCP_DATA and reads with KTCPRCV until `n` bytes came back.
-    std::string receive(int id, size_t n) {
-        std::string got;
-        std::string urc = "+KTCP_DATA: " + std::to_string(id) + ",";
-        while (got.size() < n) {
-            auto avail = numbersAfter(*tty_, urc);
-            EXPECT_TRUE(avail && avail->size() == 1);
-            if (!avail || avail->empty()) {
-                break;
-            }
-            EXPECT_TRUE(tty_->write("AT+KTCPRCV=" + std::to_string(id) + "," +
-                                    std::to_string(avail->at(0)) + "\r"));
-            EXPECT_TRUE(tty_->readUntil("\r\nCONNECT\r\n"));
-            auto data = tty_->readExactly(static_cast<size_t>(avail->at(0)));
-            auto tail = tty_->readExactly(kPattern.size() + 6);
-            EXPECT_TRUE(data && tail);
-            if (!data || !tail) {
-                break;
-            }
-            EXPECT_EQ(*tail, kPattern + "\r\nOK\r\n");
-            got += *data;
-        }
-        return got;
-    }
-
     /// AT+KMQTTCFG for the broker at host:port, then AT+KMQTTCNX=1; returns the +KMQTT_IND
     /// code that follows (-1 when none came).
     int mqttConnect(int secure, const std::string& host, uint16_t port,
@@ -191,28 +135,6 @@ class Bx310xTest : public ::testing::Test {
         }
         return static_cast<int>(code->at(0));
     }
-
-    nlohmann::json status() {
-        auto j = nlohmann::json::parse(emu_->control("status"), nullptr, false);
-        EXPECT_FALSE(j.is_discarded());
-        return j;
-    }
-
-    std::string trace() {
-        std::ifstream in(emu_->logPath());
-        std::stringstream text;
-        text << in.rdbuf();
-        return text.str();
-    }
-
-    void TearDown() override {
-        if (HasFailure() && emu_) {
-            dumpTrace(*emu_);
-        }
-    }
-
-    std::unique_ptr<EmulatorProcess> emu_;
-    std::unique_ptr<PtyClient> tty_;
 };
 
 TEST_F(Bx310xTest, BootIdentityAndFactoryReset) {
@@ -316,8 +238,8 @@ TEST_F(Bx310xTest, SocketRoundTripWithoutCnxIndex) {
     expectCme("AT+KTCPCNX=1", 911);
 
     const std::string payload = trickyPayload();
-    ASSERT_NO_FATAL_FAILURE(send(1, payload));
-    EXPECT_EQ(receive(1, payload.size()), payload);
+    ASSERT_NO_FATAL_FAILURE(ktcpSend(1, payload, payload.size()));
+    EXPECT_EQ(ktcpReceive(1, payload.size()), payload);
 
     expectCme("AT+KTCPSND=7,5", 910);
     expectCme("AT+KTCPSND=1", 917);

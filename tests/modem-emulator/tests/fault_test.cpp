@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "support/emulator_process.hpp"
+#include "support/emulator_test.hpp"
 #include "support/pty_client.hpp"
 #include "support/test_helpers.hpp"
 #include "support/test_servers.hpp"
@@ -24,17 +25,10 @@ std::string bytes(size_t n, char first) {
     return s;
 }
 
-class FaultTest : public ::testing::Test {
+class FaultTest : public EmulatorTest {
   protected:
     void start(const std::string& model, const std::string& boot_urc) {
-        emu_ = std::make_unique<EmulatorProcess>(EmulatorProcess::Options{model, 0, {}});
-        ASSERT_EQ(emu_->startError(), "");
-        tty_ = std::make_unique<PtyClient>(emu_->ttyPath());
-        ASSERT_TRUE(tty_->isOpen()) << emu_->ttyPath();
-        ASSERT_TRUE(tty_->readUntil(boot_urc)) << "no boot URC " << boot_urc;
-        expectOk("ATE0");
-        expectOk("AT+CMEE=1");
-        ASSERT_TRUE(waitRegistered(*tty_));
+        ASSERT_NO_FATAL_FAILURE(launchRegistered(model, boot_urc));
     }
 
     /// HL78: session 1 connected to `port`.
@@ -57,45 +51,6 @@ class FaultTest : public ::testing::Test {
         expectOk("AT+CIPOPEN=0,\"TCP\",\"127.0.0.1\"," + std::to_string(port));
         ASSERT_TRUE(tty_->readUntil("\r\n+CIPOPEN: 0,0\r\n"));
     }
-
-    std::string expectOk(const std::string& cmd) {
-        auto r = tty_->command(cmd);
-        EXPECT_TRUE(r) << cmd << ": no final result";
-        if (!r) {
-            return {};
-        }
-        EXPECT_NE(r->find("\r\nOK\r\n"), std::string::npos) << cmd << " -> " << *r;
-        return *r;
-    }
-
-    nlohmann::json status() {
-        auto j = nlohmann::json::parse(emu_->control("status"), nullptr, false);
-        EXPECT_FALSE(j.is_discarded());
-        return j;
-    }
-
-    /// Waits until the first socket has buffered at least n bytes from its peer.
-    bool waitBuffered(size_t n) {
-        auto deadline = std::chrono::steady_clock::now() + 10s;
-        while (std::chrono::steady_clock::now() < deadline) {
-            auto j = status();
-            if (j.contains("sockets") && !j["sockets"].empty() &&
-                j["sockets"][0].value("rx_buffered", size_t{0}) >= n) {
-                return true;
-            }
-            std::this_thread::sleep_for(10ms);  // poll interval
-        }
-        return false;
-    }
-
-    void TearDown() override {
-        if (HasFailure() && emu_) {
-            dumpTrace(*emu_);
-        }
-    }
-
-    std::unique_ptr<EmulatorProcess> emu_;
-    std::unique_ptr<PtyClient> tty_;
 };
 
 TEST_F(FaultTest, Hl78HangInTheMiddleOfKtcpsnd) {

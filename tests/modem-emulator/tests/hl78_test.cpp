@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "support/emulator_process.hpp"
+#include "support/emulator_test.hpp"
 #include "support/pty_client.hpp"
 #include "support/test_helpers.hpp"
 #include "support/test_pki.hpp"
@@ -18,65 +19,15 @@ namespace {
 
 const std::string kPattern = "--EOF--Pattern--";
 
-class Hl78Test : public ::testing::Test {
+class Hl78Test : public EmulatorTest {
   protected:
     void boot() {
-        emu_ = std::make_unique<EmulatorProcess>(EmulatorProcess::Options{"hl78", 0, {}});
-        ASSERT_EQ(emu_->startError(), "");
-        tty_ = std::make_unique<PtyClient>(emu_->ttyPath());
-        ASSERT_TRUE(tty_->isOpen()) << emu_->ttyPath();
-        ASSERT_TRUE(tty_->readUntil("\r\n+KSUP: 0\r\n")) << "no boot URC";
+        ASSERT_NO_FATAL_FAILURE(launch("hl78", "\r\n+KSUP: 0\r\n"));
         auto r = tty_->command("ATE0");
         ASSERT_TRUE(r);
         EXPECT_EQ(*r, "ATE0\r\r\nOK\r\n");  // echo is on until ATE0
         expectOk("AT+CMEE=1");
         ASSERT_TRUE(waitRegistered(*tty_)) << "not registered";
-    }
-
-    std::string expectOk(const std::string& cmd) {
-        auto r = tty_->command(cmd);
-        EXPECT_TRUE(r) << cmd << ": no final result";
-        if (!r) {
-            return {};
-        }
-        EXPECT_NE(r->find("\r\nOK\r\n"), std::string::npos) << cmd << " -> " << *r;
-        return *r;
-    }
-
-    /// KTCPSND: CONNECT, the bytes, the pattern, OK.
-    void send(int id, const std::string& data, size_t announced) {
-        ASSERT_TRUE(tty_->write("AT+KTCPSND=" + std::to_string(id) + "," +
-                                std::to_string(announced) + "\r"));
-        ASSERT_TRUE(tty_->readUntil("\r\nCONNECT\r\n"));
-        ASSERT_TRUE(tty_->write(data + kPattern));
-        ASSERT_TRUE(tty_->readUntil("\r\nOK\r\n"));
-    }
-
-    /// Waits for +KTCP_DATA and reads with KTCPRCV until `n` bytes came back.
-    std::string receive(int id, size_t n) {
-        std::string got;
-        std::string urc = "+KTCP_DATA: " + std::to_string(id) + ",";
-        while (got.size() < n) {
-            auto avail = numbersAfter(*tty_, urc);
-            EXPECT_TRUE(avail && avail->size() == 1);
-            if (!avail || avail->empty()) {
-                break;
-            }
-            EXPECT_TRUE(tty_->write("AT+KTCPRCV=" + std::to_string(id) + "," +
-                                    std::to_string(avail->at(0)) + "\r"));
-            EXPECT_TRUE(tty_->readUntil("\r\nCONNECT\r\n"));
-            auto data = tty_->readExactly(static_cast<size_t>(avail->at(0)));
-            auto pattern = tty_->readExactly(kPattern.size());
-            auto ok = tty_->readExactly(6);
-            EXPECT_TRUE(data && pattern && ok);
-            if (!data || !pattern || !ok) {
-                break;
-            }
-            EXPECT_EQ(*pattern, kPattern);
-            EXPECT_EQ(*ok, "\r\nOK\r\n");
-            got += *data;
-        }
-        return got;
     }
 
     /// KCERTSTORE of a root CA into `slot`, ended by the EOF pattern.
@@ -87,36 +38,6 @@ class Hl78Test : public ::testing::Test {
         ASSERT_TRUE(tty_->write(pem + kPattern));
         ASSERT_TRUE(tty_->readUntil("\r\nOK\r\n"));
     }
-
-    /// A command that must end in `+CME ERROR: <code>`.
-    void expectCme(const std::string& cmd, int code) {
-        auto r = tty_->command(cmd);
-        ASSERT_TRUE(r) << cmd;
-        EXPECT_NE(r->find("+CME ERROR: " + std::to_string(code) + "\r\n"), std::string::npos)
-            << cmd << " -> " << *r;
-    }
-
-    nlohmann::json status() {
-        auto j = nlohmann::json::parse(emu_->control("status"), nullptr, false);
-        EXPECT_FALSE(j.is_discarded());
-        return j;
-    }
-
-    std::string trace() {
-        std::ifstream in(emu_->logPath());
-        std::stringstream text;
-        text << in.rdbuf();
-        return text.str();
-    }
-
-    void TearDown() override {
-        if (HasFailure() && emu_) {
-            dumpTrace(*emu_);
-        }
-    }
-
-    std::unique_ptr<EmulatorProcess> emu_;
-    std::unique_ptr<PtyClient> tty_;
 };
 
 TEST_F(Hl78Test, PlainSocketRoundTripAndLengthRule) {
@@ -136,13 +57,13 @@ TEST_F(Hl78Test, PlainSocketRoundTripAndLengthRule) {
     EXPECT_NE(expectOk("AT+KTCPSTAT=1").find("+KTCPSTAT: 3,"), std::string::npos);
 
     const std::string payload = trickyPayload();
-    ASSERT_NO_FATAL_FAILURE(send(1, payload, payload.size()));
-    EXPECT_EQ(receive(1, payload.size()), payload);
+    ASSERT_NO_FATAL_FAILURE(ktcpSend(1, payload, payload.size()));
+    EXPECT_EQ(ktcpReceive(1, payload.size()), payload);
 
     // The EOF pattern must not be counted: a wrong length gives +KTCP_NOTIF: <id>,8.
-    ASSERT_NO_FATAL_FAILURE(send(1, "hello", 5 + kPattern.size()));
+    ASSERT_NO_FATAL_FAILURE(ktcpSend(1, "hello", 5 + kPattern.size()));
     EXPECT_TRUE(tty_->readUntil("\r\n+KTCP_NOTIF: 1,8\r\n"));
-    ASSERT_NO_FATAL_FAILURE(send(1, "hello", 4));
+    ASSERT_NO_FATAL_FAILURE(ktcpSend(1, "hello", 4));
     EXPECT_TRUE(tty_->readUntil("\r\n+KTCP_NOTIF: 1,8\r\n"));
 
     auto bad = tty_->command("AT+KTCPSND=7,5");
@@ -221,8 +142,8 @@ TEST_F(Hl78Test, TlsSocketVerifiesAgainstStoredRoot) {
     expectOk("AT+KTCPCNX=1");
     ASSERT_TRUE(tty_->readUntil("\r\n+KTCP_IND: 1,1\r\n"));
     const std::string payload = trickyPayload();
-    ASSERT_NO_FATAL_FAILURE(send(1, payload, payload.size()));
-    EXPECT_EQ(receive(1, payload.size()), payload);
+    ASSERT_NO_FATAL_FAILURE(ktcpSend(1, payload, payload.size()));
+    EXPECT_EQ(ktcpReceive(1, payload.size()), payload);
 
     auto hs = server.waitHandshakes(3, 5s);
     ASSERT_TRUE(hs);
@@ -292,8 +213,8 @@ TEST_F(Hl78Test, CryptoProfileIsStoredValidatedAndApplied) {
     expectOk("AT+KTCPCNX=2");
     ASSERT_TRUE(tty_->readUntil("\r\n+KTCP_IND: 2,1\r\n"));
     const std::string payload = trickyPayload();
-    ASSERT_NO_FATAL_FAILURE(send(2, payload, payload.size()));
-    EXPECT_EQ(receive(2, payload.size()), payload);
+    ASSERT_NO_FATAL_FAILURE(ktcpSend(2, payload, payload.size()));
+    EXPECT_EQ(ktcpReceive(2, payload.size()), payload);
 
     auto list = expectOk("AT+KSSLCRYPTO?");
     EXPECT_NE(list.find("+KSSLCRYPTO: 1,8,3,25392,1,4,1,2\r\n"), std::string::npos) << list;

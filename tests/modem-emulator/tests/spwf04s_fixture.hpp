@@ -10,6 +10,7 @@
 #include <string>
 
 #include "support/emulator_process.hpp"
+#include "support/emulator_test.hpp"
 #include "support/pty_client.hpp"
 #include "support/test_helpers.hpp"
 
@@ -20,29 +21,22 @@ inline const std::string kBootWinds =
     "\r\n+WIND:0:Console active\r\n\r\n+WIND:32:WiFi Hardware Started\r\n";
 inline const std::string kWifiUp = "\r\n+WIND:24:WiFi Up:0:192.168.1.50\r\n";
 
-class Spwf04sTest : public ::testing::Test {
+class Spwf04sTest : public EmulatorTest {
   protected:
+    Spwf04sTest() { ok_ = kOk; }
+
     void boot() {
-        emu_ = std::make_unique<EmulatorProcess>(EmulatorProcess::Options{"spwf04s", 0, {}});
-        ASSERT_EQ(emu_->startError(), "");
-        tty_ = std::make_unique<PtyClient>(emu_->ttyPath());
-        ASSERT_TRUE(tty_->isOpen()) << emu_->ttyPath();
-        auto winds = tty_->readUntil("+WIND:32:WiFi Hardware Started\r\n");
-        ASSERT_TRUE(winds) << "no boot WINDs";
-        EXPECT_EQ(*winds, kBootWinds);
+        std::string winds;
+        ASSERT_NO_FATAL_FAILURE(
+            launch("spwf04s", "+WIND:32:WiFi Hardware Started\r\n", {}, &winds));
+        EXPECT_EQ(winds, kBootWinds);
         auto r = command("AT+S.SCFG=console_echo,0");
         ASSERT_TRUE(r);
         EXPECT_EQ(*r, "AT+S.SCFG=console_echo,0\r" + kOk);  // echo is on until turned off
     }
 
-    void TearDown() override {
-        if (HasFailure() && emu_) {
-            dumpTrace(*emu_);
-        }
-    }
-
     /// Sends a command line, reads up to AT-S.OK or a whole AT-S.ERROR line.
-    std::optional<std::string> command(const std::string& cmd) {
+    std::optional<std::string> command(const std::string& cmd) override {
         if (!tty_->write(cmd + "\r")) {
             return std::nullopt;
         }
@@ -55,16 +49,6 @@ class Spwf04sTest : public ::testing::Test {
             *got += *rest;
         }
         return got;
-    }
-
-    std::string expectOk(const std::string& cmd) {
-        auto r = command(cmd);
-        EXPECT_TRUE(r) << cmd << ": no final result";
-        if (!r) {
-            return {};
-        }
-        EXPECT_NE(r->find(kOk), std::string::npos) << cmd << " -> " << *r;
-        return *r;
     }
 
     void expectError(const std::string& cmd, int code) {
@@ -189,13 +173,6 @@ class Spwf04sTest : public ::testing::Test {
         }
         return tty_->readExactly(static_cast<size_t>(len->at(0)));
     }
-
-    nlohmann::json status() {
-        return nlohmann::json::parse(emu_->control("status"), nullptr, false);
-    }
-
-    std::unique_ptr<EmulatorProcess> emu_;
-    std::unique_ptr<PtyClient> tty_;
 };
 
 }  // namespace emutest

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "support/emulator_process.hpp"
+#include "support/emulator_test.hpp"
 #include "support/pty_client.hpp"
 #include "support/test_helpers.hpp"
 #include "support/test_servers.hpp"
@@ -14,43 +15,12 @@ using namespace emutest;
 
 namespace {
 
-class StrictTest : public ::testing::Test {
+class StrictTest : public EmulatorTest {
   protected:
     void start(const std::string& model, const std::string& boot_urc,
                std::vector<std::string> extra = {}) {
-        emu_ =
-            std::make_unique<EmulatorProcess>(EmulatorProcess::Options{model, 0, std::move(extra)});
-        ASSERT_EQ(emu_->startError(), "");
-        tty_ = std::make_unique<PtyClient>(emu_->ttyPath());
-        ASSERT_TRUE(tty_->isOpen()) << emu_->ttyPath();
-        ASSERT_TRUE(tty_->readUntil(boot_urc)) << "no boot URC " << boot_urc;
+        ASSERT_NO_FATAL_FAILURE(launch(model, boot_urc, std::move(extra)));
     }
-
-    std::string expect(const std::string& cmd, const std::string& final_result) {
-        auto r = tty_->command(cmd);
-        EXPECT_TRUE(r) << cmd << ": no final result";
-        if (!r) {
-            return {};
-        }
-        EXPECT_NE(r->find(final_result), std::string::npos) << cmd << " -> " << *r;
-        return *r;
-    }
-    std::string expectOk(const std::string& cmd) { return expect(cmd, "\r\nOK\r\n"); }
-
-    nlohmann::json status() {
-        auto j = nlohmann::json::parse(emu_->control("status"), nullptr, false);
-        EXPECT_FALSE(j.is_discarded());
-        return j;
-    }
-
-    void TearDown() override {
-        if (HasFailure() && emu_) {
-            dumpTrace(*emu_);
-        }
-    }
-
-    std::unique_ptr<EmulatorProcess> emu_;
-    std::unique_ptr<PtyClient> tty_;
 };
 
 size_t count(const std::string& text, const std::string& what) {

@@ -1,0 +1,149 @@
+// EmulatorTest: the fixture the emulator tests share: one emulator process, a pty client on its
+// tty, the checks of a command's final result, the status, and the trace dumped after a
+// failure. Thread: test.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "support/emulator_process.hpp"
+#include "support/pty_client.hpp"
+#include "support/test_helpers.hpp"
+
+namespace emutest {
+
+class EmulatorTest : public ::testing::Test {
+  protected:
+    /// Starts `model` with `extra` arguments, opens its tty and reads the boot text up to
+    /// `boot_end` (into `boot_text` when given); a fatal failure when a step fails.
+    void launch(const std::string& model, const std::string& boot_end,
+                std::vector<std::string> extra = {}, std::string* boot_text = nullptr) {
+        emu_ =
+            std::make_unique<EmulatorProcess>(EmulatorProcess::Options{model, 0, std::move(extra)});
+        ASSERT_EQ(emu_->startError(), "");
+        tty_ = std::make_unique<PtyClient>(emu_->ttyPath());
+        ASSERT_TRUE(tty_->isOpen()) << emu_->ttyPath();
+        auto text = tty_->readUntil(boot_end);
+        ASSERT_TRUE(text) << "no boot text up to " << boot_end;
+        if (boot_text != nullptr) {
+            *boot_text = *text;
+        }
+    }
+
+    /// launch, then echo off, numeric errors and registered (cellular models).
+    void launchRegistered(const std::string& model, const std::string& boot_end) {
+        ASSERT_NO_FATAL_FAILURE(launch(model, boot_end));
+        expectOk("ATE0");
+        expectOk("AT+CMEE=1");
+        ASSERT_TRUE(waitRegistered(*tty_));
+    }
+
+    /// Waits (up to 10 s) until the first socket has buffered at least `n` bytes from its peer.
+    bool waitBuffered(size_t n) {
+        auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+        while (std::chrono::steady_clock::now() < deadline) {
+            auto j = nlohmann::json::parse(emu_->control("status"), nullptr, false);
+            if (!j.is_discarded() && j.contains("sockets") && !j["sockets"].empty() &&
+                j["sockets"][0].value("rx_buffered", size_t{0}) >= n) {
+                return true;
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));  // poll interval
+        }
+        return false;
+    }
+
+    /// K sockets (HL78xx, BX310x): AT+KTCPSND of `data` announced as `announced` bytes:
+    /// CONNECT, the bytes, the EOF pattern, OK.
+    void ktcpSend(int id, const std::string& data, size_t announced) {
+        ASSERT_TRUE(tty_->write("AT+KTCPSND=" + std::to_string(id) + "," +
+                                std::to_string(announced) + "\r"));
+        ASSERT_TRUE(tty_->readUntil("\r\nCONNECT\r\n"));
+        ASSERT_TRUE(tty_->write(data + kEofPattern));
+        ASSERT_TRUE(tty_->readUntil("\r\nOK\r\n"));
+    }
+
+    /// K sockets: waits for +KTCP_DATA and reads with AT+KTCPRCV (CONNECT, the bytes, the EOF
+    /// pattern, OK) until `n` bytes came back; what came.
+    std::string ktcpReceive(int id, size_t n) {
+        std::string got;
+        std::string urc = "+KTCP_DATA: " + std::to_string(id) + ",";
+        while (got.size() < n) {
+            auto avail = numbersAfter(*tty_, urc);
+            EXPECT_TRUE(avail && avail->size() == 1);
+            if (!avail || avail->empty()) {
+                break;
+            }
+            EXPECT_TRUE(tty_->write("AT+KTCPRCV=" + std::to_string(id) + "," +
+                                    std::to_string(avail->at(0)) + "\r"));
+            EXPECT_TRUE(tty_->readUntil("\r\nCONNECT\r\n"));
+            auto data = tty_->readExactly(static_cast<size_t>(avail->at(0)));
+            auto tail = tty_->readExactly(kEofPattern.size() + 6);
+            EXPECT_TRUE(data && tail);
+            if (!data || !tail) {
+                break;
+            }
+            EXPECT_EQ(*tail, kEofPattern + "\r\nOK\r\n");
+            got += *data;
+        }
+        return got;
+    }
+
+    /// Sends a command line and reads its answer up to the final result.
+    virtual std::optional<std::string> command(const std::string& cmd) {
+        return tty_->command(cmd);
+    }
+
+    /// `cmd` answers with `final_result` in its text; the answer.
+    std::string expect(const std::string& cmd, const std::string& final_result) {
+        auto r = command(cmd);
+        EXPECT_TRUE(r) << cmd << ": no final result";
+        if (!r) {
+            return {};
+        }
+        EXPECT_NE(r->find(final_result), std::string::npos) << cmd << " -> " << *r;
+        return *r;
+    }
+    std::string expectOk(const std::string& cmd) { return expect(cmd, ok_); }
+    /// A command that must end in `+CME ERROR: <code>`.
+    void expectCme(const std::string& cmd, int code) {
+        expect(cmd, "+CME ERROR: " + std::to_string(code) + "\r\n");
+    }
+
+    /// The emulator's status (control socket).
+    nlohmann::json status() {
+        auto j = nlohmann::json::parse(emu_->control("status"), nullptr, false);
+        EXPECT_FALSE(j.is_discarded());
+        return j;
+    }
+
+    /// The emulator's trace so far.
+    std::string trace() {
+        std::ifstream in(emu_->logPath());
+        std::stringstream text;
+        text << in.rdbuf();
+        return text.str();
+    }
+
+    void TearDown() override {
+        if (HasFailure() && emu_) {
+            dumpTrace(*emu_);
+        }
+    }
+
+    std::string ok_ = "\r\nOK\r\n";  ///< the success final result, framed
+    /// The K sockets' EOF pattern (AT+KPATTERN).
+    static inline const std::string kEofPattern = "--EOF--Pattern--";
+    std::unique_ptr<EmulatorProcess> emu_;
+    std::unique_ptr<PtyClient> tty_;
+};
+
+}  // namespace emutest
