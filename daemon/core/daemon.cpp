@@ -130,8 +130,12 @@ Status Daemon::start() {
 
     buildUplinks(config_);
     applyRoutes(config_);
-    // Before the socket: once the socket answers, the D-Bus name is owned too.
+    // Before the socket: once the socket answers, the D-Bus name is owned and the metrics
+    // endpoint listens too.
     startDbus();
+    if (auto st = startMetrics(); !st) {
+        return st;
+    }
 
     api::ServerOptions opts;
     opts.path = config_.api.socket;
@@ -147,9 +151,6 @@ Status Daemon::start() {
         return server.failure();
     }
     api_ = std::move(server.value());
-    if (auto st = startMetrics(); !st) {
-        return st;
-    }
     startHousekeeping();
     updateStatusLine();
     logNotice("uplinkd started: " + std::to_string(routes_.size()) + " route(s), API on " +
