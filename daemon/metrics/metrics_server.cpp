@@ -81,7 +81,7 @@ void serve(Socket socket, const std::shared_ptr<MetricsServer::Shared>& shared) 
 }  // namespace
 
 MetricsServer::MetricsServer(asio::io_context& loop)
-    : loop_(loop), shared_(std::make_shared<Shared>()) {}
+    : loop_(loop), shared_(std::make_shared<Shared>()), pause_(loop) {}
 
 MetricsServer::~MetricsServer() {
     shared_->scrape = nullptr;
@@ -140,14 +140,25 @@ Result<std::unique_ptr<MetricsServer>> MetricsServer::start(asio::io_context& lo
     return server;
 }
 
+void MetricsServer::acceptLater(void (MetricsServer::*accept)()) {
+    pause_.expires_after(std::chrono::milliseconds(200));
+    pause_.async_wait([this, accept, shared = shared_](asio::error_code ec) {
+        if (!ec && shared->scrape) {
+            (this->*accept)();
+        }
+    });
+}
+
 void MetricsServer::acceptTcp() {
     tcp_->async_accept([this, shared = shared_](asio::error_code ec, asio::ip::tcp::socket s) {
         if (ec == asio::error::operation_aborted || !shared->scrape) {
             return;  // the server is gone
         }
-        if (!ec) {
-            serve(std::move(s), shared);
+        if (ec) {
+            acceptLater(&MetricsServer::acceptTcp);
+            return;
         }
+        serve(std::move(s), shared);
         acceptTcp();
     });
 }
@@ -158,9 +169,11 @@ void MetricsServer::acceptLocal() {
             if (ec == asio::error::operation_aborted || !shared->scrape) {
                 return;
             }
-            if (!ec) {
-                serve(std::move(s), shared);
+            if (ec) {
+                acceptLater(&MetricsServer::acceptLocal);
+                return;
             }
+            serve(std::move(s), shared);
             acceptLocal();
         });
 }

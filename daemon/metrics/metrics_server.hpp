@@ -43,6 +43,8 @@ class MetricsServer {
     explicit MetricsServer(asio::io_context& loop);
     void acceptTcp();
     void acceptLocal();
+    /// After a failed accept (out of descriptors): accept again a little later, not in a spin.
+    void acceptLater(void (MetricsServer::*accept)());
 
     asio::io_context& loop_;
     std::shared_ptr<Shared> shared_;
@@ -50,6 +52,7 @@ class MetricsServer {
     std::unique_ptr<asio::local::stream_protocol::acceptor> local_;
     std::unique_ptr<api::SocketPath> socket_path_;
     std::string endpoint_;
+    asio::steady_timer pause_;
 };
 
 }  // namespace uplinkd::metrics
