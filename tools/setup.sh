@@ -14,6 +14,8 @@ packages=(
   mosquitto mosquitto-clients haproxy dbus socat python3 procps
   # the Debian package and its test (tests/packaging): build, check, verify the unit
   debhelper dpkg-dev fakeroot lintian man-db systemd
+  # observability tests: promtool checks the metrics format, tmux runs status --watch
+  prometheus tmux
   # fuzzing (tools/fuzz.sh): clang and its libFuzzer and sanitizer runtimes
   clang libclang-rt-14-dev
 )

@@ -11,6 +11,8 @@
 
 #include "api/protocol.hpp"
 #include "cli/api_client.hpp"
+#include "cli/health.hpp"
+#include "cli/status_watch.hpp"
 #include "config/config.hpp"
 #include "plugin/plugin_registry.hpp"
 #include "tunnel/connect_request.hpp"
@@ -376,6 +378,18 @@ int main(int argc, char** argv) {
     bool status_json = false;
     status->add_option("route", status_route, "only this route");
     status->add_flag("--json", status_json, "print JSON");
+    // Observability (issue 16): status --watch and health.
+    bool status_watch = false;
+    status->add_flag("-w,--watch", status_watch,
+                     "live view, redrawn every second: rates, queues, drain progress (q quits)");
+    auto* health = app.add_subcommand(
+        "health", "exit 0 when every route is online or offline for less than --grace, else 1");
+    int64_t health_grace_s = 60;
+    bool health_json = false;
+    health->add_option("--grace", health_grace_s, "seconds a route may be offline")
+        ->capture_default_str()
+        ->check(CLI::Range(int64_t{0}, int64_t{86400 * 365}));
+    health->add_flag("--json", health_json, "print JSON");
 
     auto* publish =
         app.add_subcommand("publish", "publish a message (payload from the argument or stdin)");
@@ -481,6 +495,12 @@ int main(int argc, char** argv) {
     ApiClient client;
     if (auto st = client.connect(socket); !st) {
         return report(st.error());
+    }
+    if (status->parsed() && status_watch) {
+        return uplinkd::cli::runStatusWatch(client, status_route);
+    }
+    if (health->parsed()) {
+        return uplinkd::cli::runHealth(client, health_grace_s, health_json);
     }
     if (status->parsed()) {
         return runStatus(client, status_route, status_json);

@@ -572,6 +572,7 @@ Result<Config> build(toml::table& root, std::vector<std::string> files,
     ConfigTable top(&root, "", root.source(), diags);
     readDaemon(top.table("daemon"), cfg.daemon);
     readApi(top.table("api"), cfg.api);
+    readMetrics(top.table("metrics"), cfg.metrics);
 
     // Plugins come from the command line, else the configuration, else the compiled-in path.
     std::string plugin_dir =

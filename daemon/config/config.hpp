@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "api/acl.hpp"
+#include "config/config_metrics.hpp"
 #include "uplinkd/cloud_profile.hpp"
 #include "uplinkd/config_table.hpp"
 #include "uplinkd/log.hpp"
@@ -115,6 +116,7 @@ struct Config {
     std::vector<std::string> files;  ///< what was read, in order
     DaemonSection daemon;
     ApiSection api;
+    MetricsSection metrics;  ///< [metrics] (config_metrics.hpp)
     std::map<std::string, UplinkConfig> uplinks;
     std::vector<RouteConfig> routes;
     /// "daemon.state_dir", "api.socket", "api.socket_group" → "file:line:col" where they were

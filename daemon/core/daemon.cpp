@@ -10,6 +10,8 @@
 #include "config/config_checks.hpp"
 #include "core/pid_lock.hpp"
 #include "dbus/dbus_service.hpp"
+#include "metrics/metrics_collector.hpp"
+#include "metrics/metrics_server.hpp"
 #include "modem/modem_uplink.hpp"
 #include "spool/memory_spool.hpp"
 #include "spool/sqlite_spool.hpp"
@@ -119,11 +121,12 @@ Status Daemon::start() {
         // Logged once per episode: the spool reports the change, not every refused append.
         sq.value()->onDiskFull([path](bool full, const std::string& route) {
             if (full) {
-                logWarning("spool: the disk holding " + path + " is full" +
-                           (route.empty() ? std::string()
-                                          : " (route " + route + " could not queue a message)") +
-                           ": new messages are refused (spool_io, disk full) until space is "
-                           "freed; queued messages are still delivered");
+                logEvent(LogLevel::Warning, LogEvent::SpoolFull, {route, {}, "disk_full"},
+                         "spool: the disk holding " + path + " is full" +
+                             (route.empty() ? std::string()
+                                            : " (route " + route + " could not queue a message)") +
+                             ": new messages are refused (spool_io, disk full) until space is "
+                             "freed; queued messages are still delivered");
             } else {
                 logNotice("spool: there is room on the disk holding " + path +
                           " again: new messages are accepted");
@@ -140,8 +143,12 @@ Status Daemon::start() {
 
     buildUplinks(config_);
     applyRoutes(config_);
-    // Before the socket: once the socket answers, the D-Bus name is owned too.
+    // Before the socket: once the socket answers, the D-Bus name is owned and the metrics
+    // endpoint listens too.
     startDbus();
+    if (auto st = startMetrics(); !st) {
+        return st;
+    }
 
     api::ServerOptions opts;
     opts.path = config_.api.socket;
@@ -229,6 +236,7 @@ std::unique_ptr<RouteSession> Daemon::makeRoute(const RouteConfig& rc) {
             onRouteState(route, s);
         }
     };
+    offline_since_ms_.try_emplace(rc.name, nowMs());
     return std::make_unique<RouteSession>(loop_, rc, *spool_, *tunnel_, std::move(ups),
                                           std::move(ev), paho_worker_);
 }
@@ -282,6 +290,9 @@ void Daemon::reload() {
     if (cfg->api.socket != config_.api.socket) {
         logWarning("reload: api.socket changed; the new path takes effect after a restart");
     }
+    if (!(cfg->metrics == config_.metrics)) {
+        logWarning("reload: [metrics] changed; it takes effect after a restart");
+    }
     setLogLevel(cfg->daemon.log_level);
     if (cfg->api.acl != config_.api.acl) {
         const auto acl = makeAcl(*cfg);
@@ -311,6 +322,8 @@ void Daemon::reload() {
 
 void Daemon::stop() {
     housekeeping_.cancel();
+    metrics_server_.reset();
+    metrics_collector_.reset();
     routes_.clear();
     dbus_.reset();
     api_.reset();
@@ -318,6 +331,7 @@ void Daemon::stop() {
 }
 
 void Daemon::onRouteState(const std::string& route, RouteState state) {
+    noteRouteState(route, state);
     if (dbus_) {
         auto it = routes_.find(route);
         dbus_->routeStateChanged(route, routeStateName(state),
@@ -430,7 +444,10 @@ Result<nlohmann::json> Daemon::status(const std::string& route) {
                        {"rejected", q.rejected},
                        {"dead_lettered", q.dead_lettered},
                        {"connects", s.connects},
-                       {"failures", s.failures}});
+                       {"failures", s.failures},
+                       {"failure_codes", s.failure_codes},
+                       {"delivery_latency", metrics::histogramJson(s.delivery_latency)},
+                       {"offline_ms", offlineMs(name, s.state, now)}});
     }
     if (!route.empty() && out.empty()) {
         return fail("unknown_route", "no route \"" + route + "\"");

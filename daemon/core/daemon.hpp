@@ -22,6 +22,10 @@ namespace uplinkd {
 namespace dbus {
 class DbusService;
 }
+namespace metrics {
+class MetricsCollector;
+class MetricsServer;
+}  // namespace metrics
 
 /// How the daemon runs: settings from the command line rather than the configuration file.
 struct DaemonOptions {
@@ -70,6 +74,12 @@ class Daemon final : public api::ApiBackend {
     void onRouteState(const std::string& route, RouteState state);
     /// Sends the routes' summary to options_.status_changed when it changed.
     void updateStatusLine();
+    // Observability (daemon_metrics.cpp): the [metrics] endpoint and route up/down events.
+    Status startMetrics();
+    void noteRouteState(const std::string& route, RouteState state);
+    /// ms the route has been offline (0 when online), for `uplinkctl health`.
+    int64_t offlineMs(const std::string& route, RouteState state, int64_t now_ms) const;
+
     /// The modem uplink named `name`, or the only one when `name` is empty.
     Result<ModemUplink*> findModem(const std::string& name);
 
@@ -91,6 +101,9 @@ class Daemon final : public api::ApiBackend {
     /// (route, filter) → how many front ends (socket API, D-Bus) subscribed, and the QoS; kept
     /// across route restarts so that a restarted route subscribes again.
     std::map<std::pair<std::string, std::string>, std::pair<int, int>> subscriptions_;
+    std::unique_ptr<metrics::MetricsCollector> metrics_collector_;
+    std::unique_ptr<metrics::MetricsServer> metrics_server_;
+    std::map<std::string, int64_t> offline_since_ms_;  ///< route → when it left online (or began)
     std::string status_line_;
     asio::steady_timer housekeeping_;
     int64_t started_ms_ = 0;

@@ -63,6 +63,12 @@ int main(int argc, char** argv) {
                    "D-Bus API: system, session, none, or a bus address (unix:path=...); when the "
                    "bus cannot be reached uplinkd runs without it")
         ->capture_default_str();
+    std::string log_target = "auto";
+    app.add_option("--log-target", log_target,
+                   "where log lines go: auto (the journal when stderr is the journal's stream), "
+                   "journal (structured fields, docs/journal.md) or stderr (\"<N>\" prefixes)")
+        ->check(CLI::IsMember({"auto", "journal", "stderr"}))
+        ->capture_default_str();
     app.set_version_flag("--version", std::string("uplinkd ") + UPLINKD_VERSION);
     CLI11_PARSE(app, argc, argv);
 
@@ -72,6 +78,9 @@ int main(int argc, char** argv) {
     ::unsetenv("HTTP_PROXY");
     ::unsetenv("HTTPS_PROXY");
     std::signal(SIGPIPE, SIG_IGN);
+    if (log_target == "journal" || (log_target == "auto" && uplinkd::stderrIsJournal())) {
+        uplinkd::setLogTarget(uplinkd::LogTarget::Journal);
+    }
 
     if (check->count() > 0) {
         if (!check_file.empty()) {

@@ -307,8 +307,9 @@ void ModemSupervisor::onStarted(uint64_t gen, Step step, Status st) {
         ++recoveries_;
         last_recovery_step_ = step;
         last_recovery_at_ = Clock::now();
-        logNotice("uplink " + options_.uplink + ": modem ready again (" + stepName(step) +
-                  ") after: " + (cause_.empty() ? problem_ : cause_));
+        logEvent(LogLevel::Notice, LogEvent::ModemRecovered, {{}, options_.uplink, stepName(step)},
+                 "uplink " + options_.uplink + ": modem ready again (" + stepName(step) +
+                     ") after: " + (cause_.empty() ? problem_ : cause_));
     }
     ever_ready_ = true;
     state_ = State::Ready;

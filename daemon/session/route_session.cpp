@@ -288,6 +288,7 @@ void RouteSession::fail(const Error& error, bool refused) {
     dropConnection();
     renewing_ = false;
     ++counters_.failures;
+    ++counters_.failure_codes[error.code.empty() ? "unknown" : error.code];
     ++attempt_;
     last_error_ = error;
     if (session_ && refused) {
@@ -469,6 +470,12 @@ void RouteSession::onPublished(uint64_t gen, uint64_t seq, bool ok, int reason_c
                  ": publish failed; it stays in the spool");
         return;  // stays leased until the connection is dropped, then goes out again
     }
+    if (const int64_t created = it->second.message.created_ms; created > 0) {
+        const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count();
+        counters_.delivery_latency.observe(static_cast<double>(now_ms - created) / 1000.0);
+    }
     inflight_.erase(it);
     refusals_.erase(seq);
     if (seq == suspect_seq_) {
@@ -540,9 +547,10 @@ void RouteSession::moveToDeadLetters(uint64_t seq, const std::string& reason, in
         return;
     }
     // Once per message, with its seq and the reason, never its payload.
-    logWarning("route " + config_.name + ": message " + std::to_string(seq) +
-               " moved to the dead letters after " + std::to_string(attempts) +
-               " attempt(s): " + reason + " (uplinkctl deadletter list)");
+    logEvent(LogLevel::Warning, LogEvent::DeadLetter, {config_.name, {}, {}},
+             "route " + config_.name + ": message " + std::to_string(seq) +
+                 " moved to the dead letters after " + std::to_string(attempts) +
+                 " attempt(s): " + reason + " (uplinkctl deadletter list)");
 }
 
 Status RouteSession::subscribe(const std::string& local_filter, int qos) {

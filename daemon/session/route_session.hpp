@@ -17,6 +17,7 @@
 #include "config/config.hpp"
 #include "session/mqtt_session.hpp"
 #include "uplink/uplink.hpp"
+#include "uplinkd/latency_histogram.hpp"
 #include "uplinkd/message.hpp"
 #include "uplinkd/spool.hpp"
 
@@ -45,6 +46,8 @@ struct RouteStatus {
     std::string mqtt = "uplinkd";  ///< who speaks MQTT: "uplinkd" or "modem"
     std::string delivery_note;     ///< what "delivered" means, when less than the broker's PUBACK
     int64_t next_retry_ms = 0;     ///< when backing off: ms until the next attempt
+    std::map<std::string, uint64_t> failure_codes;  ///< failed connection attempts by error code
+    LatencyHistogram delivery_latency;              ///< queued (created_ms) → delivered
 };
 
 class RouteSession {
