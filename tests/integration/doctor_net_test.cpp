@@ -39,8 +39,9 @@ constexpr const char* kDeviceKey = "NMgJDvdKTxjLi+xBxxkDDEwDJxEvOE5u8BiT0mVgPeg=
 /// diagnosis() does), so that the doctor's round trip can be seen working.
 class WithRoundTrip final : public CloudProfile {
   public:
-    WithRoundTrip(const CloudProfile& inner, std::string topic)
-        : inner_(inner), topic_(std::move(topic)) {}
+    WithRoundTrip(const CloudProfile& inner, std::string topic,
+                  std::vector<EndpointAlternative> alternatives = {})
+        : inner_(inner), topic_(std::move(topic)), alternatives_(std::move(alternatives)) {}
     std::string kind() const override { return inner_.kind(); }
     BrokerEndpoint endpoint() const override { return inner_.endpoint(); }
     int mqttVersion() const override { return inner_.mqttVersion(); }
@@ -63,12 +64,14 @@ class WithRoundTrip final : public CloudProfile {
     CloudDiagnosis diagnosis() const override {
         CloudDiagnosis d = inner_.diagnosis();
         d.round_trip_topic = topic_;
+        d.alternatives = alternatives_;
         return d;
     }
 
   private:
     const CloudProfile& inner_;
     std::string topic_;
+    std::vector<EndpointAlternative> alternatives_;
 };
 
 std::string dump(const RouteReport& r) {
@@ -100,9 +103,11 @@ class DoctorNet : public ::testing::Test {
     Pki pki = makePki(dir.file("pki"), "gateway-1");
 
     /// Runs the network, TLS and MQTT groups on route `route` of `toml`, as the daemon would
-    /// (inside_daemon) or as uplinkctl would. `round_trip`: a round-trip topic for the cloud.
+    /// (inside_daemon) or as uplinkctl would. `round_trip`, `alternatives`: what the cloud's
+    /// diagnosis() names.
     RouteReport doctorOf(const std::string& toml, const std::string& route,
-                         bool inside_daemon = false, const std::string& round_trip = "") {
+                         bool inside_daemon = false, const std::string& round_trip = "",
+                         std::vector<EndpointAlternative> alternatives = {}) {
         asio::io_context loop;
         PluginRegistry plugins;
         auto cfg = loadConfigFromString(toml, dir.file("doctor.toml"), plugins, pluginDir());
@@ -121,8 +126,8 @@ class DoctorNet : public ::testing::Test {
             return {};
         }
         std::optional<WithRoundTrip> cloud;
-        if (!round_trip.empty()) {
-            cloud.emplace(*rc->cloud, round_trip);
+        if (!round_trip.empty() || !alternatives.empty()) {
+            cloud.emplace(*rc->cloud, round_trip, alternatives);
         }
         std::optional<RouteReport> report;
         {
@@ -169,7 +174,7 @@ class DoctorNet : public ::testing::Test {
         ASSERT_NE(f, nullptr) << dump(r);
         EXPECT_EQ(f->id, id) << dump(r);
         EXPECT_NE(f->fix.find(setting), std::string::npos) << dump(r);
-        EXPECT_FALSE(r.ready());
+        EXPECT_FALSE(r.ready()) << dump(r);
     }
 
     /// Mosquitto that knows kUser with kPassword and takes no anonymous client.
@@ -327,6 +332,19 @@ TEST_F(DoctorNet, AClosedPortFailsTheConnectAndNamesPort) {
     expectFailAt(r, "network.connect", "[routes.gen.cloud] port");
     EXPECT_EQ(findingOf(r, "tls.handshake")->outcome, CheckOutcome::Skipped) << dump(r);
     EXPECT_EQ(findingOf(r, "mqtt.connect")->outcome, CheckOutcome::Skipped) << dump(r);
+}
+
+TEST_F(DoctorNet, AClosedPortNamesTheCloudsOtherWayInThatAnswers) {
+    Mosquitto broker(dir, pki);
+    EndpointAlternative alt;
+    alt.label = "port " + std::to_string(broker.port()) + " (MQTT over WebSocket)";
+    alt.endpoint.host = "localhost";
+    alt.endpoint.port = broker.port();
+    alt.setting = "port = " + std::to_string(broker.port());
+    const RouteReport r =
+        doctorOf(genericRoute("gen", freePort(), pki.ca), "gen", false, "", {alt});
+    expectFailAt(r, "network.connect", "port = " + std::to_string(broker.port()));
+    EXPECT_NE(firstFail(r)->found.find("answers"), std::string::npos) << dump(r);
 }
 
 }  // namespace
