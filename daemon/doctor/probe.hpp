@@ -23,7 +23,7 @@ namespace uplinkd::doctor {
 inline constexpr std::chrono::milliseconds kStepTimeout{10000};
 /// How long a server that asked for a client certificate has to refuse it after a TLS 1.3
 /// handshake (the refusal comes as an alert after the client's Finished).
-inline constexpr std::chrono::milliseconds kCertVerdictWait{3000};
+inline constexpr std::chrono::milliseconds kCertVerdictWait{5000};
 
 /// "[routes.aws.tls] ca_file": how a fix names a setting of the route under test.
 std::string setting(const RouteUnderTest& r, const std::string& section, const std::string& key);

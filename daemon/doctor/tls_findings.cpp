@@ -260,8 +260,10 @@ Finding closedAfterHello(const RouteUnderTest& r, const BrokerEndpoint& ep, cons
                        "name \"" +
                        o.server_name + "\", without it" +
                        (o.alpn.empty() ? ", and with the ALPN protocols tried" : "") +
-                       ": it may not speak TLS, or a firewall or front end refuses this client",
-                   "check " + setting(r, "cloud", "port") + " and " + hostSetting(r));
+                       ": it may not speak TLS, a front end may not serve that name, or a "
+                       "firewall refuses this client",
+                   "check " + setting(r, "tls", "server_name") + " (the name the broker serves), " +
+                       setting(r, "cloud", "port") + " and " + hostSetting(r));
 }
 
 }  // namespace uplinkd::doctor
