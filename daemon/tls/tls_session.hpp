@@ -78,6 +78,8 @@ class TlsSession final : public ByteStream {
     const TlsFacts& facts() const { return facts_; }
     bool resumed() const;
     std::string version() const;
+    /// The OpenSSL connection, for reading what the handshake agreed (cipher, ALPN, chain).
+    const SSL* native() const { return ssl_; }
 
     /// Called from OpenSSL callbacks (static trampolines).
     void noteAlert(bool received, int description);
