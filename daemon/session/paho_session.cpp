@@ -80,9 +80,18 @@ PahoSession::PahoSession(asio::io_context& loop, const RouteConfig& config, Tunn
       tunnel_(tunnel),
       uplinks_(std::move(uplinks)),
       selector_(selector),
+      paho_worker_(paho),
       cb_(std::move(callbacks)),
       tls_(std::move(tls)) {
     bridge_ = std::make_shared<Bridge>(Bridge{loop_, alive_, this});
+    makeClient();
+}
+
+void PahoSession::makeClient() {
+    // Each connection gets a client of its own: nothing queued in an earlier one can be sent
+    // on a later connection (out of order, after the route sent it again), and its late
+    // callbacks are told apart by the serial.
+    const uint64_t serial = ++client_serial_;
     auto creds = config_.cloud->credentials(std::chrono::system_clock::now());
     const std::string client_id = creds ? creds->client_id : config_.name;
     // Paho calls these on its own threads (or on the Paho worker): they only post into the loop.
@@ -93,17 +102,19 @@ PahoSession::PahoSession(asio::io_context& loop, const RouteConfig& config, Tunn
             bridge->session->onConnectDone(gen, ok, code, msg);
         });
     };
-    cb.connection_lost = [bridge](std::string cause) {
-        bridge->post([bridge, cause = std::move(cause)] {
-            bridge->session->onConnectionLost(bridge->session->gen_, cause);
+    cb.connection_lost = [bridge, serial](std::string cause) {
+        bridge->post([bridge, serial, cause = std::move(cause)] {
+            if (bridge->session->client_serial_ == serial) {
+                bridge->session->onConnectionLost(bridge->session->gen_, cause);
+            }
         });
     };
-    cb.message = [bridge](std::string topic, std::string payload, int qos, bool retain,
-                          Properties props) {
-        bridge->post([bridge, topic = std::move(topic), payload = std::move(payload), qos, retain,
-                      props = std::move(props)]() mutable {
+    cb.message = [bridge, serial](std::string topic, std::string payload, int qos, bool retain,
+                                  Properties props) {
+        bridge->post([bridge, serial, topic = std::move(topic), payload = std::move(payload), qos,
+                      retain, props = std::move(props)]() mutable {
             PahoSession& s = *bridge->session;
-            if (s.online_ && s.cb_.message) {
+            if (s.online_ && s.client_serial_ == serial && s.cb_.message) {
                 s.cb_.message(std::move(topic), std::move(payload), qos, retain, std::move(props));
             }
         });
@@ -135,8 +146,9 @@ PahoSession::PahoSession(asio::io_context& loop, const RouteConfig& config, Tunn
     cb.subscribe_failed = [route = config_.name](std::string message) {
         logWarning("route " + route + ": " + message);
     };
-    paho_ = std::make_unique<PahoClient>(paho, brokerUri(config_.cloud->endpoint()), client_id,
-                                         config_.cloud->mqttVersion() == 5, std::move(cb));
+    paho_ =
+        std::make_unique<PahoClient>(paho_worker_, brokerUri(config_.cloud->endpoint()), client_id,
+                                     config_.cloud->mqttVersion() == 5, std::move(cb));
 }
 
 PahoSession::~PahoSession() {
@@ -166,6 +178,9 @@ void PahoSession::disconnect() {
     handshaking_.reset();
     tunnel_.withdraw(config_.name);
     paho_->disconnect();  // on the Paho worker, if Paho is connected by then
+    // The old client's disconnect and destruction are queued on the worker before anything of
+    // the new one.
+    makeClient();
 }
 
 void PahoSession::failAttempt(uint64_t gen, const Error& error, bool refused) {

@@ -54,6 +54,9 @@ class PahoSession final : public MqttSession {
                 Callbacks callbacks, std::shared_ptr<TlsContext> tls);
     /// Dials over the uplink at `position` in this attempt's dial order.
     void dialNext(size_t position);
+    /// A new Paho client for the next connection (the old one is disconnected and destroyed on
+    /// the worker).
+    void makeClient();
     void onStream(size_t position, uint64_t gen, Result<ByteStreamPtr> stream);
     void startMqtt(uint64_t gen, ByteStreamPtr stream);
     void onConnectDone(uint64_t gen, bool ok, int code, const std::string& message);
@@ -65,7 +68,9 @@ class PahoSession final : public MqttSession {
     Tunnel& tunnel_;
     std::vector<Uplink*> uplinks_;
     UplinkSelector& selector_;
-    std::vector<size_t> order_;  ///< this attempt's uplinks, in the order to dial them
+    PahoWorker& paho_worker_;
+    uint64_t client_serial_ = 0;  ///< which Paho client is the current one
+    std::vector<size_t> order_;   ///< this attempt's uplinks, in the order to dial them
     size_t current_index_ = 0;
     Callbacks cb_;
     std::shared_ptr<TlsContext> tls_;

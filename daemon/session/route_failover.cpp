@@ -98,6 +98,18 @@ void RouteSession::failBack() {
     dial();
 }
 
+std::string RouteSession::silenceNote() const {
+    const auto active = selector_.active();
+    if (!active) {
+        return {};
+    }
+    const int64_t quiet = steadyNowMs() - selector_.entries()[*active].traffic->last_received_ms;
+    if (quiet < 1000) {
+        return {};
+    }
+    return "; nothing received for " + std::to_string(quiet / 1000) + " s";
+}
+
 void RouteSession::fillUplinkStatus(RouteStatus& s) const {
     for (const auto& e : selector_.entries()) {
         s.uplinks.push_back(UplinkStatus{e.name, UplinkSelector::stateName(e.state), e.reason,

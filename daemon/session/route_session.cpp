@@ -290,7 +290,7 @@ void RouteSession::onConnectionLost(uint64_t gen, const Error& error) {
     }
     noteLossCulprit(error);
     if (health_) {
-        onUplinkDead(error.message);
+        onUplinkDead(error.message + silenceNote());
         return;
     }
     selector_.lost(error.message, steadyNowMs());

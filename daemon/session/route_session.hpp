@@ -136,6 +136,8 @@ class RouteSession {
     /// Online over the session's uplink: tells the selector, logs a switch.
     void noteOnline();
     void fillUplinkStatus(RouteStatus& s) const;
+    /// "; nothing received for N s" when the active uplink has been quiet a while, else empty.
+    std::string silenceNote() const;
 
     asio::io_context& loop_;
     RouteConfig config_;

@@ -73,13 +73,16 @@ void publishRange(ApiClient& c, int from, int to, size_t size = 64) {
 void expectAllInOrder(Subscriber& sub, int n) {
     ASSERT_TRUE(sub.waitFor(static_cast<size_t>(n), 120s));
     int expect = 0;
+    std::string seen;  // the arrival order, for the failure message
     for (const auto& m : sub.messages()) {
+        seen += m.payload.substr(0, m.payload.find(':')) + " ";
         const int i = std::stoi(m.payload.substr(1, m.payload.find(':') - 1));
         if (i == expect) {
             ++expect;
         } else {
             // A duplicate of one already seen (QoS 1 resent after a switch) is allowed.
-            ASSERT_LT(i, expect) << "message " << i << " came before " << expect;
+            ASSERT_LT(i, expect) << "message " << i << " came before " << expect << "; arrivals: "
+                                 << seen.substr(seen.size() > 400 ? seen.size() - 400 : 0);
         }
     }
     EXPECT_EQ(expect, n);
@@ -113,7 +116,7 @@ TEST_F(Failover, CarrierLostMidStreamThenFailBackAfterTheHoldDownDespiteBounces)
     Daemon d(dir, std::string(kTwoNetworks) + labRoute(lab, port, pki, "\"eth\", \"wifi\""), {},
              lab.prefix());
     ASSERT_TRUE(d.waitRoute(
-        "cloud", [](const json& s) { return switched(s, 0, "eth"); }, 60s))
+        "cloud", [](const json& r) { return switched(r, 0, "eth"); }, 60s))
         << d.routeStatus("cloud").dump();
     ApiClient c;
     ASSERT_TRUE(c.connect(d.socket()));
@@ -122,7 +125,7 @@ TEST_F(Failover, CarrierLostMidStreamThenFailBackAfterTheHoldDownDespiteBounces)
     const uint64_t a0 = lab.received('a'), b0 = lab.received('b');
     publishRange(c, 0, 200, 1000);
     ASSERT_TRUE(d.waitRoute(
-        "cloud", [](const json& s) { return s["queued"] == 0; }, 60s));
+        "cloud", [](const json& r) { return r["queued"] == 0; }, 60s));
     const uint64_t a1 = lab.received('a'), b1 = lab.received('b');
     EXPECT_GT(a1 - a0, 200u * 1000u) << "the messages did not go over eth's interface";
     EXPECT_LT(b1 - b0, 20u * 1000u) << "the messages went over wifi's interface";
@@ -135,7 +138,7 @@ TEST_F(Failover, CarrierLostMidStreamThenFailBackAfterTheHoldDownDespiteBounces)
     lab.carrier('a', false);
     publishRange(c, 400, 500, 1000);
     ASSERT_TRUE(d.waitRoute(
-        "cloud", [](const json& s) { return switched(s, 1, "wifi"); }, 60s))
+        "cloud", [](const json& r) { return switched(r, 1, "wifi"); }, 60s))
         << d.routeStatus("cloud").dump();
     s = d.routeStatus("cloud");
     EXPECT_EQ(s["failovers"][0]["from"], "eth") << s.dump();
@@ -143,7 +146,7 @@ TEST_F(Failover, CarrierLostMidStreamThenFailBackAfterTheHoldDownDespiteBounces)
     EXPECT_NE(s["failovers"][0]["reason"].get<std::string>().find("ea down"), std::string::npos)
         << s.dump();
     ASSERT_TRUE(d.waitRoute(
-        "cloud", [](const json& s) { return s["queued"] == 0; }, 60s))
+        "cloud", [](const json& r) { return r["queued"] == 0; }, 60s))
         << d.routeStatus("cloud").dump();
     EXPECT_EQ(uplink(d.routeStatus("cloud"), "eth")["state"], "failing");
 
@@ -156,7 +159,7 @@ TEST_F(Failover, CarrierLostMidStreamThenFailBackAfterTheHoldDownDespiteBounces)
     }
     publishRange(c, 500, 600, 1000);
     ASSERT_TRUE(d.waitRoute(
-        "cloud", [](const json& s) { return s["queued"] == 0; }, 60s));
+        "cloud", [](const json& r) { return r["queued"] == 0; }, 60s));
     s = d.routeStatus("cloud");
     EXPECT_EQ(s["failovers"].size(), 1u) << "flapped while eth bounced: " << s.dump();
 
@@ -164,11 +167,11 @@ TEST_F(Failover, CarrierLostMidStreamThenFailBackAfterTheHoldDownDespiteBounces)
     lab.carrier('a', true);
     publishRange(c, 600, 700, 1000);
     ASSERT_TRUE(d.waitRoute(
-        "cloud", [](const json& s) { return switched(s, 2, "eth"); }, 60s))
+        "cloud", [](const json& r) { return switched(r, 2, "eth"); }, 60s))
         << d.routeStatus("cloud").dump();
     publishRange(c, 700, 800, 1000);
     ASSERT_TRUE(d.waitRoute(
-        "cloud", [](const json& s) { return s["queued"] == 0; }, 60s));
+        "cloud", [](const json& r) { return r["queued"] == 0; }, 60s));
     s = d.routeStatus("cloud");
     EXPECT_EQ(s["failovers"].size(), 2u) << s.dump();
     EXPECT_EQ(s["failovers"][1]["to"], "eth");
@@ -188,7 +191,7 @@ TEST_F(Failover, SilentUplinkIsNoticedAndLeft) {
     Daemon d(dir, std::string(kTwoNetworks) + labRoute(lab, port, pki, "\"eth\", \"wifi\""), {},
              lab.prefix());
     ASSERT_TRUE(d.waitRoute(
-        "cloud", [](const json& s) { return switched(s, 0, "eth"); }, 60s))
+        "cloud", [](const json& r) { return switched(r, 0, "eth"); }, 60s))
         << d.routeStatus("cloud").dump();
     ApiClient c;
     ASSERT_TRUE(c.connect(d.socket()));
@@ -197,22 +200,22 @@ TEST_F(Failover, SilentUplinkIsNoticedAndLeft) {
     lab.silenceA(true);
     publishRange(c, 100, 300);
     ASSERT_TRUE(d.waitRoute(
-        "cloud", [](const json& s) { return switched(s, 1, "wifi"); }, 60s))
+        "cloud", [](const json& r) { return switched(r, 1, "wifi"); }, 60s))
         << d.routeStatus("cloud").dump();
     json s = d.routeStatus("cloud");
     EXPECT_NE(s["failovers"][0]["reason"].get<std::string>().find("nothing received"),
               std::string::npos)
         << s.dump();
     ASSERT_TRUE(d.waitRoute(
-        "cloud", [](const json& s) { return s["queued"] == 0; }, 60s))
+        "cloud", [](const json& r) { return r["queued"] == 0; }, 60s))
         << d.routeStatus("cloud").dump();
     lab.silenceA(false);
     ASSERT_TRUE(d.waitRoute(
-        "cloud", [](const json& s) { return switched(s, 2, "eth"); }, 60s))
+        "cloud", [](const json& r) { return switched(r, 2, "eth"); }, 60s))
         << d.routeStatus("cloud").dump();
     publishRange(c, 300, 400);
     ASSERT_TRUE(d.waitRoute(
-        "cloud", [](const json& s) { return s["queued"] == 0; }, 60s));
+        "cloud", [](const json& r) { return r["queued"] == 0; }, 60s));
     expectAllInOrder(sub, 400);
 }
 
@@ -232,7 +235,7 @@ TEST_F(Failover, NetworkUplinkFailsOverToTheModem) {
        << "\"\nboot_wait_ms = 200\n";
     Daemon d(dir, up.str() + labRoute(lab, port, pki, "\"eth\", \"lte\""), {}, lab.prefix());
     ASSERT_TRUE(d.waitRoute(
-        "cloud", [](const json& s) { return switched(s, 0, "eth"); }, 60s))
+        "cloud", [](const json& r) { return switched(r, 0, "eth"); }, 60s))
         << d.routeStatus("cloud").dump();
     ApiClient c;
     ASSERT_TRUE(c.connect(d.socket()));
@@ -240,10 +243,10 @@ TEST_F(Failover, NetworkUplinkFailsOverToTheModem) {
     lab.carrier('a', false);
     publishRange(c, 50, 100);
     ASSERT_TRUE(d.waitRoute(
-        "cloud", [](const json& s) { return switched(s, 1, "lte"); }, 120s))
+        "cloud", [](const json& r) { return switched(r, 1, "lte"); }, 120s))
         << d.routeStatus("cloud").dump();
     ASSERT_TRUE(d.waitRoute(
-        "cloud", [](const json& s) { return s["queued"] == 0; }, 60s))
+        "cloud", [](const json& r) { return r["queued"] == 0; }, 60s))
         << d.routeStatus("cloud").dump();
     expectAllInOrder(sub, 100);
     const json s = d.routeStatus("cloud");
