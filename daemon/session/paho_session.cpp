@@ -92,6 +92,7 @@ void PahoSession::makeClient() {
     // on a later connection (out of order, after the route sent it again), and its late
     // callbacks are told apart by the serial.
     const uint64_t serial = ++client_serial_;
+    client_used_ = false;
     auto creds = config_.cloud->credentials(std::chrono::system_clock::now());
     const std::string client_id = creds ? creds->client_id : config_.name;
     // Paho calls these on its own threads (or on the Paho worker): they only post into the loop.
@@ -179,8 +180,11 @@ void PahoSession::disconnect() {
     tunnel_.withdraw(config_.name);
     paho_->disconnect();  // on the Paho worker, if Paho is connected by then
     // The old client's disconnect and destruction are queued on the worker before anything of
-    // the new one.
-    makeClient();
+    // the new one. Only a client that was asked to connect is replaced (one that could not be
+    // created reports that once, and the route stops).
+    if (client_used_) {
+        makeClient();
+    }
 }
 
 void PahoSession::failAttempt(uint64_t gen, const Error& error, bool refused) {
@@ -296,6 +300,7 @@ void PahoSession::startMqtt(uint64_t gen, ByteStreamPtr stream) {
     p.username = creds_.username;
     p.password = creds_.password;
     // The outcome comes back as onConnectDone.
+    client_used_ = true;
     paho_->connect(gen, std::move(p));
 }
 

@@ -70,6 +70,7 @@ class PahoSession final : public MqttSession {
     UplinkSelector& selector_;
     PahoWorker& paho_worker_;
     uint64_t client_serial_ = 0;  ///< which Paho client is the current one
+    bool client_used_ = false;    ///< the current client was asked to connect
     std::vector<size_t> order_;   ///< this attempt's uplinks, in the order to dial them
     size_t current_index_ = 0;
     Callbacks cb_;
