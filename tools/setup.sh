@@ -12,6 +12,8 @@ packages=(
   libmosquitto-dev mosquitto-dev
   # demo and tests: real brokers and tools
   mosquitto mosquitto-clients haproxy dbus socat python3 procps
+  # failover tests: network namespaces and veth links (ip netns, ip link)
+  iproute2
   # the Debian package and its test (tests/packaging): build, check, verify the unit
   debhelper dpkg-dev fakeroot lintian man-db systemd
   # observability tests: promtool checks the metrics format, tmux runs status --watch

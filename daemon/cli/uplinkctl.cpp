@@ -40,6 +40,36 @@ std::string formatAge(int64_t ms) {
     return std::to_string(ms / 3600000) + " h";
 }
 
+// ---- failover: the route's uplinks and its last switches (status) ----
+void printUplinks(const json& rt) {
+    if (!rt.contains("uplinks") || rt["uplinks"].size() < 2) {
+        return;
+    }
+    const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
+    for (const auto& u : rt["uplinks"]) {
+        std::cout << "  - " << u["name"].get<std::string>() << ": "
+                  << u["state"].get<std::string>();
+        if (!u["reason"].get<std::string>().empty()) {
+            std::cout << " (" << u["reason"].get<std::string>() << ")";
+        }
+        if (u["last_probe_ms"].get<int64_t>() > 0) {
+            std::cout << ", probed " << formatAge(now - u["last_probe_ms"].get<int64_t>())
+                      << " ago";
+        }
+        std::cout << ", " << u["bytes_sent"] << " bytes sent, " << u["bytes_received"]
+                  << " received\n";
+    }
+    const auto& f = rt["failovers"];
+    for (size_t i = f.size() > 3 ? f.size() - 3 : 0; i < f.size(); ++i) {
+        std::cout << "  switched " << formatAge(now - f[i]["at_ms"].get<int64_t>())
+                  << " ago: " << f[i]["from"].get<std::string>() << " -> "
+                  << f[i]["to"].get<std::string>() << " (" << f[i]["reason"].get<std::string>()
+                  << ")\n";
+    }
+}
+
 int runStatus(ApiClient& c, const std::string& route, bool as_json) {
     json req{{"op", "status"}, {"id", 1}};
     if (!route.empty())
@@ -93,6 +123,7 @@ int runStatus(ApiClient& c, const std::string& route, bool as_json) {
                   << rt["expired"] << ", rejected " << rt["rejected"] << "\n";
         std::cout << "  connections " << rt["connects"] << " made, " << rt["failures"]
                   << " failed\n";
+        printUplinks(rt);
     }
     return 0;
 }

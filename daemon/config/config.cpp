@@ -477,6 +477,20 @@ void readDelivery(ConfigTable t, DeliveryConfig& out) {
     t.finish();
 }
 
+void readFailover(ConfigTable& t, FailoverConfig& out) {
+    out.failover_after_ms = static_cast<int>(
+        t.integer("failover_after_ms", 200, 600'000).value_or(out.failover_after_ms));
+    out.failback_hold_ms = static_cast<int>(
+        t.integer("failback_hold_ms", 0, 86'400'000).value_or(out.failback_hold_ms));
+    out.probe_interval_ms = static_cast<int>(
+        t.integer("probe_interval_ms", 100, 3'600'000).value_or(out.probe_interval_ms));
+    out.probe_max_ms =
+        static_cast<int>(t.integer("probe_max_ms", 100, 86'400'000).value_or(out.probe_max_ms));
+    if (out.probe_interval_ms > out.probe_max_ms) {
+        t.error("probe_interval_ms", "must not be larger than probe_max_ms");
+    }
+}
+
 bool validRouteName(const std::string& name) {
     return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
         return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
@@ -536,6 +550,7 @@ void readRoute(ConfigTable t, const std::string& name, PluginRegistry& plugins, 
     readTls(t.table("tls"), r.tls);
     readSpool(t.table("spool"), r.spool);
     readDelivery(t.table("delivery"), r.delivery);
+    readFailover(t, r.failover);
     r.allow_plaintext_credentials = t.boolean("allow_plaintext_credentials").value_or(false);
 
     ConfigTable cloud = t.table("cloud");

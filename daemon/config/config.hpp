@@ -96,6 +96,14 @@ struct DeliveryConfig {
     int max_attempts = 5;
 };
 
+/// How a route with several uplinks notices a dead one and comes back to a preferred one.
+struct FailoverConfig {
+    int failover_after_ms = 30000;  ///< nothing received this long on the active uplink: dead
+    int failback_hold_ms = 60000;   ///< a preferred uplink healthy this long: move back to it
+    int probe_interval_ms = 10000;  ///< probe a preferred uplink this often (doubling on failure)
+    int probe_max_ms = 300000;      ///< up to this
+};
+
 struct RouteConfig {
     std::string name;
     std::string cloud_type;
@@ -106,6 +114,7 @@ struct RouteConfig {
     TlsConfig tls;
     SpoolLimits spool;
     DeliveryConfig delivery;
+    FailoverConfig failover;
     /// tls = false with a password or SAS key is refused unless this is set (then a warning).
     bool allow_plaintext_credentials = false;
     /// The route's configuration as text, to tell whether a reload changed it.

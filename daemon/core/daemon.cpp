@@ -334,8 +334,8 @@ void Daemon::onRouteState(const std::string& route, RouteState state) {
     noteRouteState(route, state);
     if (dbus_) {
         auto it = routes_.find(route);
-        dbus_->routeStateChanged(route, routeStateName(state),
-                                 it != routes_.end() ? it->second->status().last_error : "");
+        const RouteStatus st = it != routes_.end() ? it->second->status() : RouteStatus{};
+        dbus_->routeStateChanged(route, routeStateName(state), st.last_error, st.active_uplink);
     }
     updateStatusLine();
 }
@@ -448,6 +448,23 @@ Result<nlohmann::json> Daemon::status(const std::string& route) {
                        {"failure_codes", s.failure_codes},
                        {"delivery_latency", metrics::histogramJson(s.delivery_latency)},
                        {"offline_ms", offlineMs(name, s.state, now)}});
+        // Failover between the route's uplinks (names read by the metrics export).
+        nlohmann::json& jr = out.back();
+        jr["active_uplink"] = s.active_uplink;
+        jr["uplinks"] = nlohmann::json::array();
+        for (const auto& u : s.uplinks) {
+            jr["uplinks"].push_back({{"name", u.name},
+                                     {"state", u.state},
+                                     {"reason", u.reason},
+                                     {"last_probe_ms", u.last_probe_ms},
+                                     {"bytes_sent", u.bytes_sent},
+                                     {"bytes_received", u.bytes_received}});
+        }
+        jr["failovers"] = nlohmann::json::array();
+        for (const auto& f : s.failovers) {
+            jr["failovers"].push_back(
+                {{"at_ms", f.at_ms}, {"from", f.from}, {"to", f.to}, {"reason", f.reason}});
+        }
     }
     if (!route.empty() && out.empty()) {
         return fail("unknown_route", "no route \"" + route + "\"");

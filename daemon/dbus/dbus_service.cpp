@@ -578,12 +578,12 @@ void DbusService::incoming(const IncomingMessage& msg) {
 }
 
 void DbusService::routeStateChanged(const std::string& route, const std::string& state,
-                                    const std::string& last_error) {
+                                    const std::string& last_error, const std::string& uplink) {
     if (lost_) {
         return;
     }
     try {
-        adaptor_->emitRouteStateChanged(route, state, last_error);
+        adaptor_->emitRouteStateChanged(route, state, last_error, uplink);
     } catch (const sdbus::Error& e) {
         logDebug("D-Bus: cannot send RouteStateChanged: " + e.getMessage() + ", ignoring");
     }

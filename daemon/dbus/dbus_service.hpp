@@ -47,9 +47,9 @@ class DbusService {
     void delivered(const std::string& route, uint64_t seq);
     /// A message from the cloud: MessageReceived, if a D-Bus client subscribed to it.
     void incoming(const IncomingMessage& msg);
-    /// RouteStateChanged.
+    /// RouteStateChanged; `uplink`: the uplink that carries the route, empty when none.
     void routeStateChanged(const std::string& route, const std::string& state,
-                           const std::string& last_error);
+                           const std::string& last_error, const std::string& uplink);
 
     /// A reloaded configuration's ACL, for calls from now on.
     void setAcl(std::shared_ptr<const api::Acl> acl) { acl_ = std::move(acl); }

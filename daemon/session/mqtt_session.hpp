@@ -81,6 +81,8 @@ class MqttSession {
     /// The uplink in use or last tried, and the stream of the current connection, for status.
     virtual std::string uplinkDescription() const = 0;
     virtual std::string streamDescription() const = 0;
+    /// The index (in the route's uplinks) of the uplink in use or last tried.
+    virtual size_t uplinkIndex() const { return 0; }
     /// What "delivered" means on this session, when it is less than the broker's PUBACK.
     virtual std::string deliveryNote() const { return {}; }
 };

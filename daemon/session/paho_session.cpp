@@ -5,8 +5,10 @@
 #include <algorithm>
 
 #include "session/paho_client.hpp"
+#include "session/uplink_health.hpp"
 #include "tls/tls_session.hpp"
 #include "tunnel/tunnel.hpp"
+#include "uplink/counting_stream.hpp"
 #include "uplinkd/log.hpp"
 
 namespace uplinkd {
@@ -52,7 +54,8 @@ struct PahoSession::Bridge {
 Result<std::unique_ptr<PahoSession>> PahoSession::create(asio::io_context& loop,
                                                          const RouteConfig& config, Tunnel& tunnel,
                                                          std::vector<Uplink*> uplinks,
-                                                         PahoWorker& paho, Callbacks callbacks) {
+                                                         UplinkSelector& selector, PahoWorker& paho,
+                                                         Callbacks callbacks) {
     const BrokerEndpoint ep = config.cloud->endpoint();
     std::shared_ptr<TlsContext> tls;
     if (ep.tls) {
@@ -64,20 +67,32 @@ Result<std::unique_ptr<PahoSession>> PahoSession::create(asio::io_context& loop,
         }
         tls = *ctx;
     }
-    return std::unique_ptr<PahoSession>(new PahoSession(
-        loop, config, tunnel, std::move(uplinks), paho, std::move(callbacks), std::move(tls)));
+    return std::unique_ptr<PahoSession>(new PahoSession(loop, config, tunnel, std::move(uplinks),
+                                                        selector, paho, std::move(callbacks),
+                                                        std::move(tls)));
 }
 
 PahoSession::PahoSession(asio::io_context& loop, const RouteConfig& config, Tunnel& tunnel,
-                         std::vector<Uplink*> uplinks, PahoWorker& paho, Callbacks callbacks,
-                         std::shared_ptr<TlsContext> tls)
+                         std::vector<Uplink*> uplinks, UplinkSelector& selector, PahoWorker& paho,
+                         Callbacks callbacks, std::shared_ptr<TlsContext> tls)
     : loop_(loop),
       config_(config),
       tunnel_(tunnel),
       uplinks_(std::move(uplinks)),
+      selector_(selector),
+      paho_worker_(paho),
       cb_(std::move(callbacks)),
       tls_(std::move(tls)) {
     bridge_ = std::make_shared<Bridge>(Bridge{loop_, alive_, this});
+    makeClient();
+}
+
+void PahoSession::makeClient() {
+    // Each connection gets a client of its own: nothing queued in an earlier one can be sent
+    // on a later connection (out of order, after the route sent it again), and its late
+    // callbacks are told apart by the serial.
+    const uint64_t serial = ++client_serial_;
+    client_used_ = false;
     auto creds = config_.cloud->credentials(std::chrono::system_clock::now());
     const std::string client_id = creds ? creds->client_id : config_.name;
     // Paho calls these on its own threads (or on the Paho worker): they only post into the loop.
@@ -88,17 +103,19 @@ PahoSession::PahoSession(asio::io_context& loop, const RouteConfig& config, Tunn
             bridge->session->onConnectDone(gen, ok, code, msg);
         });
     };
-    cb.connection_lost = [bridge](std::string cause) {
-        bridge->post([bridge, cause = std::move(cause)] {
-            bridge->session->onConnectionLost(bridge->session->gen_, cause);
+    cb.connection_lost = [bridge, serial](std::string cause) {
+        bridge->post([bridge, serial, cause = std::move(cause)] {
+            if (bridge->session->client_serial_ == serial) {
+                bridge->session->onConnectionLost(bridge->session->gen_, cause);
+            }
         });
     };
-    cb.message = [bridge](std::string topic, std::string payload, int qos, bool retain,
-                          Properties props) {
-        bridge->post([bridge, topic = std::move(topic), payload = std::move(payload), qos, retain,
-                      props = std::move(props)]() mutable {
+    cb.message = [bridge, serial](std::string topic, std::string payload, int qos, bool retain,
+                                  Properties props) {
+        bridge->post([bridge, serial, topic = std::move(topic), payload = std::move(payload), qos,
+                      retain, props = std::move(props)]() mutable {
             PahoSession& s = *bridge->session;
-            if (s.online_ && s.cb_.message) {
+            if (s.online_ && s.client_serial_ == serial && s.cb_.message) {
                 s.cb_.message(std::move(topic), std::move(payload), qos, retain, std::move(props));
             }
         });
@@ -130,8 +147,9 @@ PahoSession::PahoSession(asio::io_context& loop, const RouteConfig& config, Tunn
     cb.subscribe_failed = [route = config_.name](std::string message) {
         logWarning("route " + route + ": " + message);
     };
-    paho_ = std::make_unique<PahoClient>(paho, brokerUri(config_.cloud->endpoint()), client_id,
-                                         config_.cloud->mqttVersion() == 5, std::move(cb));
+    paho_ =
+        std::make_unique<PahoClient>(paho_worker_, brokerUri(config_.cloud->endpoint()), client_id,
+                                     config_.cloud->mqttVersion() == 5, std::move(cb));
 }
 
 PahoSession::~PahoSession() {
@@ -151,6 +169,7 @@ void PahoSession::connect(const MqttCredentials& creds) {
     if (cb_.progress) {
         cb_.progress(RouteState::Dialing);
     }
+    order_ = selector_.dialOrder();
     dialNext(0);
 }
 
@@ -160,6 +179,12 @@ void PahoSession::disconnect() {
     handshaking_.reset();
     tunnel_.withdraw(config_.name);
     paho_->disconnect();  // on the Paho worker, if Paho is connected by then
+    // The old client's disconnect and destruction are queued on the worker before anything of
+    // the new one. Only a client that was asked to connect is replaced (one that could not be
+    // created reports that once, and the route stops).
+    if (client_used_) {
+        makeClient();
+    }
 }
 
 void PahoSession::failAttempt(uint64_t gen, const Error& error, bool refused) {
@@ -173,20 +198,21 @@ void PahoSession::failAttempt(uint64_t gen, const Error& error, bool refused) {
     }
 }
 
-void PahoSession::dialNext(size_t uplink_index) {
-    if (uplink_index >= uplinks_.size()) {
+void PahoSession::dialNext(size_t position) {
+    if (position >= order_.size()) {
         failAttempt(gen_, makeError("config", "the route has no uplink"), false);
         return;
     }
-    Uplink* up = uplinks_[uplink_index];
+    current_index_ = order_[position];
+    Uplink* up = uplinks_[current_index_];
     current_uplink_ = up->describe();
     const BrokerEndpoint ep = config_.cloud->endpoint();
     std::weak_ptr<bool> alive = alive_;
-    auto handler = [this, alive, uplink_index, gen = gen_](Result<ByteStreamPtr> r) {
+    auto handler = [this, alive, position, gen = gen_](Result<ByteStreamPtr> r) {
         if (alive.expired()) {
             return;
         }
-        onStream(uplink_index, gen, std::move(r));
+        onStream(position, gen, std::move(r));
     };
     if (tls_ && up->offloadsTls()) {
         if (cb_.progress) {
@@ -198,30 +224,34 @@ void PahoSession::dialNext(size_t uplink_index) {
     }
 }
 
-void PahoSession::onStream(size_t uplink_index, uint64_t gen, Result<ByteStreamPtr> stream) {
+void PahoSession::onStream(size_t position, uint64_t gen, Result<ByteStreamPtr> stream) {
     if (gen != gen_) {
         return;  // a late answer to an abandoned attempt; the stream closes as it is dropped
     }
+    const size_t index = order_[position];
     if (!stream) {
-        if (uplink_index + 1 < uplinks_.size()) {
-            logWarning("route " + config_.name + ": uplink " + uplinks_[uplink_index]->name() +
-                       ": " + stream.error().message + ", trying uplink " +
-                       uplinks_[uplink_index + 1]->name());
-            dialNext(uplink_index + 1);
+        selector_.dialFailed(index, stream.error().message, steadyNowMs());
+        if (position + 1 < order_.size()) {
+            logWarning("route " + config_.name + ": uplink " + uplinks_[index]->name() + ": " +
+                       stream.error().message + ", trying uplink " +
+                       uplinks_[order_[position + 1]]->name());
+            dialNext(position + 1);
             return;
         }
-        failAttempt(gen, stream.error().withContext("uplink " + uplinks_[uplink_index]->name()),
-                    false);
+        failAttempt(gen, stream.error().withContext("uplink " + uplinks_[index]->name()), false);
         return;
     }
-    if (!tls_ || uplinks_[uplink_index]->offloadsTls()) {
-        startMqtt(gen, std::move(stream.value()));
+    // Every byte over this uplink is counted (status, and the silence that means "dead").
+    ByteStreamPtr counted = std::make_unique<CountingStream>(std::move(stream.value()),
+                                                             trafficSink(selector_.traffic(index)));
+    if (!tls_ || uplinks_[index]->offloadsTls()) {
+        startMqtt(gen, std::move(counted));
         return;
     }
     if (cb_.progress) {
         cb_.progress(RouteState::Tls);
     }
-    handshaking_ = std::make_unique<TlsSession>(tls_, std::move(stream.value()));
+    handshaking_ = std::make_unique<TlsSession>(tls_, std::move(counted));
     std::weak_ptr<bool> alive = alive_;
     handshaking_->handshake([this, alive, gen](Status s) {
         if (alive.expired() || gen != gen_) {
@@ -257,11 +287,20 @@ void PahoSession::startMqtt(uint64_t gen, ByteStreamPtr stream) {
     PahoClient::ConnectParams p;
     p.proxy_uri = tunnel_.proxyUri(config_.name);
     p.keep_alive_s = config_.cloud->keepAliveSeconds();
+    if (uplinks_.size() > 1) {
+        // A PINGREQ at least every third of failover_after_ms, answered by the broker: then an
+        // uplink that stays silent that long is dead, even when no message is sent.
+        const int ka = std::max(1, config_.failover.failover_after_ms / 3000);
+        if (p.keep_alive_s == 0 || p.keep_alive_s > ka) {
+            p.keep_alive_s = ka;
+        }
+    }
     p.timeout_s = std::max(1, config_.delivery.connect_timeout_ms / 1000);
     p.v5 = config_.cloud->mqttVersion() == 5;
     p.username = creds_.username;
     p.password = creds_.password;
     // The outcome comes back as onConnectDone.
+    client_used_ = true;
     paho_->connect(gen, std::move(p));
 }
 

@@ -12,6 +12,7 @@
 
 #include "config/config.hpp"
 #include "session/mqtt_session.hpp"
+#include "session/uplink_selector.hpp"
 #include "uplink/uplink.hpp"
 
 namespace uplinkd {
@@ -25,11 +26,13 @@ class TlsSession;
 class PahoSession final : public MqttSession {
   public:
     /// Fails when the route's TLS settings cannot work (a certificate file that does not load):
-    /// that will not fix itself.
+    /// that will not fix itself. `selector` (the route's, outliving the session) orders the
+    /// uplinks to dial and counts their bytes.
     static Result<std::unique_ptr<PahoSession>> create(asio::io_context& loop,
                                                        const RouteConfig& config, Tunnel& tunnel,
                                                        std::vector<Uplink*> uplinks,
-                                                       PahoWorker& paho, Callbacks callbacks);
+                                                       UplinkSelector& selector, PahoWorker& paho,
+                                                       Callbacks callbacks);
     ~PahoSession() override;
 
     void connect(const MqttCredentials& creds) override;
@@ -42,14 +45,19 @@ class PahoSession final : public MqttSession {
     void forgetAfterRefusal() override;
     std::string uplinkDescription() const override { return current_uplink_; }
     std::string streamDescription() const override { return stream_desc_; }
+    size_t uplinkIndex() const override { return current_index_; }
 
   private:
     struct Bridge;
     PahoSession(asio::io_context& loop, const RouteConfig& config, Tunnel& tunnel,
-                std::vector<Uplink*> uplinks, PahoWorker& paho, Callbacks callbacks,
-                std::shared_ptr<TlsContext> tls);
-    void dialNext(size_t uplink_index);
-    void onStream(size_t uplink_index, uint64_t gen, Result<ByteStreamPtr> stream);
+                std::vector<Uplink*> uplinks, UplinkSelector& selector, PahoWorker& paho,
+                Callbacks callbacks, std::shared_ptr<TlsContext> tls);
+    /// Dials over the uplink at `position` in this attempt's dial order.
+    void dialNext(size_t position);
+    /// A new Paho client for the next connection (the old one is disconnected and destroyed on
+    /// the worker).
+    void makeClient();
+    void onStream(size_t position, uint64_t gen, Result<ByteStreamPtr> stream);
     void startMqtt(uint64_t gen, ByteStreamPtr stream);
     void onConnectDone(uint64_t gen, bool ok, int code, const std::string& message);
     void onConnectionLost(uint64_t gen, const std::string& cause);
@@ -59,6 +67,12 @@ class PahoSession final : public MqttSession {
     const RouteConfig& config_;
     Tunnel& tunnel_;
     std::vector<Uplink*> uplinks_;
+    UplinkSelector& selector_;
+    PahoWorker& paho_worker_;
+    uint64_t client_serial_ = 0;  ///< which Paho client is the current one
+    bool client_used_ = false;    ///< the current client was asked to connect
+    std::vector<size_t> order_;   ///< this attempt's uplinks, in the order to dial them
+    size_t current_index_ = 0;
     Callbacks cb_;
     std::shared_ptr<TlsContext> tls_;
     std::unique_ptr<TlsSession> handshaking_;  ///< the TLS session while its handshake runs

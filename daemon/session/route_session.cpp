@@ -58,6 +58,18 @@ MqttSession::Outgoing outgoing(const Message& msg, const CloudPublish& mapped) {
 /// soon after that message was sent: a broker that refuses a packet closes at once.
 constexpr auto kCulpritWindow = std::chrono::seconds(10);
 
+std::vector<std::string> uplinkNames(const std::vector<Uplink*>& uplinks) {
+    std::vector<std::string> names;
+    for (const Uplink* u : uplinks) {
+        names.push_back(u->name());
+    }
+    return names;
+}
+
+UplinkSelector::Settings selectorSettings(const FailoverConfig& f) {
+    return {f.failover_after_ms, f.failback_hold_ms, f.probe_interval_ms, f.probe_max_ms};
+}
+
 }  // namespace
 
 const char* routeStateName(RouteState s) {
@@ -92,7 +104,9 @@ RouteSession::RouteSession(asio::io_context& loop, RouteConfig config, Spool& sp
       retry_timer_(loop),
       connect_timer_(loop),
       renew_timer_(loop),
-      pump_timer_(loop) {
+      pump_timer_(loop),
+      selector_(uplinkNames(uplinks_), selectorSettings(config_.failover)),
+      failback_timer_(loop) {
     counters_.name = config_.name;
     counters_.cloud = config_.cloud_type;
     const BrokerEndpoint ep = config_.cloud->endpoint();
@@ -127,6 +141,7 @@ RouteStatus RouteSession::status() const {
     s.last_error = last_error_.message;
     s.last_error_code = last_error_.code;
     s.in_flight = inflight_.size();
+    fillUplinkStatus(s);
     if (state_ == RouteState::Backoff) {
         s.next_retry_ms =
             std::max<int64_t>(0, std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -165,7 +180,7 @@ void RouteSession::start() {
         session_ = std::make_unique<ModemMqttSession>(loop_, config_, *uplinks_.front(),
                                                       sessionCallbacks());
     } else {
-        auto s = PahoSession::create(loop_, config_, tunnel_, uplinks_, paho_worker_,
+        auto s = PahoSession::create(loop_, config_, tunnel_, uplinks_, selector_, paho_worker_,
                                      sessionCallbacks());
         if (!s) {
             // A bad certificate file will not fix itself: report and wait for a reload.
@@ -176,6 +191,7 @@ void RouteSession::start() {
             return;
         }
         session_ = std::move(s.value());
+        startHealth();
     }
     dial();
 }
@@ -195,6 +211,11 @@ void RouteSession::stop() {
     connect_timer_.cancel();
     renew_timer_.cancel();
     pump_timer_.cancel();
+    failback_timer_.cancel();
+    failback_pending_ = false;
+    if (health_) {
+        health_->offline();
+    }
     unsent_.clear();
     handing_.clear();
     session_refused_ = false;
@@ -242,6 +263,7 @@ void RouteSession::onConnected(uint64_t gen) {
     refused_on_connection_ = false;
     ++counters_.connects;
     last_error_ = Error{};
+    noteOnline();
     setState(RouteState::Online);
     logInfo("route " + config_.name + ": online via " + session_->uplinkDescription() + " (" +
             session_->streamDescription() + ")");
@@ -267,6 +289,11 @@ void RouteSession::onConnectionLost(uint64_t gen, const Error& error) {
         return;
     }
     noteLossCulprit(error);
+    if (health_) {
+        onUplinkDead(error.message + silenceNote());
+        return;
+    }
+    selector_.lost(error.message, steadyNowMs());
     fail(error, false);
 }
 
@@ -274,6 +301,11 @@ void RouteSession::dropConnection() {
     ++gen_;
     connect_timer_.cancel();
     pump_timer_.cancel();
+    failback_timer_.cancel();
+    failback_pending_ = false;
+    if (health_) {
+        health_->offline();
+    }
     unsent_.clear();  // still leased: releaseLeases() below returns them to the queue
     handing_.clear();
     session_refused_ = false;
@@ -285,6 +317,10 @@ void RouteSession::dropConnection() {
 }
 
 void RouteSession::fail(const Error& error, bool refused) {
+    if (health_ && session_ && !refused && state_ != RouteState::Online) {
+        // This uplink did not get the route online: the next attempt tries the others first.
+        selector_.dialFailed(session_->uplinkIndex(), error.message, steadyNowMs());
+    }
     dropConnection();
     renewing_ = false;
     ++counters_.failures;
@@ -369,6 +405,12 @@ void RouteSession::pump() {
             dial();
         }
         return;
+    }
+    if (failback_pending_) {
+        if (inflight_.empty() && handing_.empty()) {
+            failBack();
+        }
+        return;  // no new messages until the route is on the preferred uplink
     }
     if (session_refused_) {
         return;  // onBatchDone() retries once the session has answered for every batch

@@ -16,6 +16,8 @@
 
 #include "config/config.hpp"
 #include "session/mqtt_session.hpp"
+#include "session/uplink_health.hpp"
+#include "session/uplink_selector.hpp"
 #include "uplink/uplink.hpp"
 #include "uplinkd/latency_histogram.hpp"
 #include "uplinkd/message.hpp"
@@ -26,6 +28,22 @@ namespace uplinkd {
 class MqttSession;
 class PahoWorker;
 class Tunnel;
+
+/// One uplink of a route, for status.
+struct UplinkStatus {
+    std::string name;
+    std::string state;  ///< "active", "standby" or "failing"
+    std::string reason;
+    int64_t last_probe_ms = 0;  ///< Unix time of the last probe; 0: never
+    uint64_t bytes_sent = 0;
+    uint64_t bytes_received = 0;
+};
+
+/// A change of the uplink that carries a route.
+struct FailoverStatus {
+    int64_t at_ms = 0;  ///< Unix time
+    std::string from, to, reason;
+};
 
 /// What `uplinkctl status` shows about a route.
 struct RouteStatus {
@@ -48,6 +66,9 @@ struct RouteStatus {
     int64_t next_retry_ms = 0;     ///< when backing off: ms until the next attempt
     std::map<std::string, uint64_t> failure_codes;  ///< failed connection attempts by error code
     LatencyHistogram delivery_latency;              ///< queued (created_ms) → delivered
+    std::string active_uplink;          ///< the name of the uplink that carries the route, or empty
+    std::vector<UplinkStatus> uplinks;  ///< in order of preference
+    std::vector<FailoverStatus> failovers;  ///< the last switches, oldest first
 };
 
 class RouteSession {
@@ -108,6 +129,19 @@ class RouteSession {
     void scheduleRenewal(SystemTime valid_until);
     void dropConnection();
 
+    // Failover between the route's uplinks (route_failover.cpp).
+    void startHealth();
+    /// The active uplink died (silent, interface down, connection lost): dial the next.
+    void onUplinkDead(const std::string& reason);
+    /// A preferred uplink is healthy again: stop taking new messages, then move back to it.
+    void onFailbackDue(size_t index);
+    void failBack();
+    /// Online over the session's uplink: tells the selector, logs a switch.
+    void noteOnline();
+    void fillUplinkStatus(RouteStatus& s) const;
+    /// "; nothing received for N s" when the active uplink has been quiet a while, else empty.
+    std::string silenceNote() const;
+
     asio::io_context& loop_;
     RouteConfig config_;
     Spool& spool_;
@@ -147,6 +181,11 @@ class RouteSession {
     std::map<std::string, int> subscriptions_;  ///< local filter → qos
     RouteStatus counters_;
     std::mt19937_64 rng_{std::random_device{}()};
+    UplinkSelector selector_;
+    std::unique_ptr<UplinkHealth> health_;  ///< with several uplinks
+    bool failback_pending_ = false;         ///< draining the window before moving back
+    std::string failback_reason_;
+    asio::steady_timer failback_timer_;  ///< bounds the drain
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

@@ -16,6 +16,7 @@ class LocalNetwork final : public Uplink {
     void connect(const std::string& host, uint16_t port, ConnectHandler handler) override;
     const std::string& name() const override { return name_; }
     std::string describe() const override;
+    std::string interfaceName() const override { return interface_; }
 
   private:
     asio::io_context& loop_;

@@ -45,6 +45,8 @@ class Uplink {
     /// The module's MQTT client (for its limits), or nullptr when the uplink has none.
     virtual const ModemMqtt* moduleMqtt() const { return nullptr; }
     virtual const std::string& name() const = 0;
+    /// The network interface this uplink is bound to (for link state), or empty.
+    virtual std::string interfaceName() const { return {}; }
     /// One line for status, e.g. "network (eth0)".
     virtual std::string describe() const = 0;
 };

@@ -361,5 +361,46 @@ TEST_F(Dbus, ControlCharactersAndNoncharactersAreRefusedLikeOnTheSocket) {
               "io.uplinkd.Error.NotFound: no dead letter with seq 4242 on route r1");
 }
 
+// ---- failover (issue 15): RouteStateChanged names the uplink that carries the route ----
+TEST_F(Dbus, RouteStateChangedNamesTheUplinkThatCarriesTheRoute) {
+    ASSERT_FALSE(bus.address().empty());
+    Mosquitto broker(dir, pki);
+    // "gone" is preferred but bound to an interface that does not exist: "net" carries it.
+    const std::string uplinks =
+        "[uplinks.gone]\ntype = \"network\"\ninterface = \"nosuch0\"\n[uplinks.net]\ntype = "
+        "\"network\"\n[routes.r1]\n"
+        "uplinks = [\"gone\", \"net\"]\n";
+    Daemon d(dir, uplinks + genericRoute("r1", broker.port(), pki.ca), {"--dbus=" + bus.address()});
+    ASSERT_TRUE(d.waitRoute(
+        "r1", [](const nlohmann::json& s) { return s["state"] == "online"; }, 20s));
+    const auto st = d.routeStatus("r1");
+    EXPECT_EQ(st["active_uplink"], "net") << st.dump();
+    ASSERT_EQ(st["uplinks"].size(), 2u) << st.dump();
+    EXPECT_EQ(st["uplinks"][0]["state"], "failing");
+    EXPECT_NE(st["uplinks"][0]["reason"].get<std::string>().find("nosuch0"), std::string::npos)
+        << st.dump();
+
+    Client client(bus.address());
+    std::vector<std::pair<std::string, std::string>> seen;  // state, uplink
+    client.proxy()
+        .uponSignal("RouteStateChanged")
+        .onInterface(kInterface)
+        .call([&](const std::string& route, const std::string& state, const std::string&,
+                  const std::string& uplink) {
+            if (route == "r1") {
+                seen.emplace_back(state, uplink);
+            }
+        });
+    client.proxy().finishRegistration();
+    broker.stop();
+    ASSERT_TRUE(
+        client.pumpUntil([&] { return !seen.empty() && seen.back().first != "online"; }, 20s));
+    EXPECT_EQ(seen.back().second, "") << "not online: no uplink carries the route";
+    broker.restart();
+    ASSERT_TRUE(
+        client.pumpUntil([&] { return !seen.empty() && seen.back().first == "online"; }, 30s));
+    EXPECT_EQ(seen.back().second, "net");
+}
+
 }  // namespace
 }  // namespace uplinkd::testing

@@ -362,7 +362,8 @@ void Subscriber::publish(const std::string& topic, const std::string& payload, i
 
 // ---------------------------------------------------------------------------------------------
 
-Daemon::Daemon(const TempDir& dir, const std::string& toml, std::vector<std::string> extra_args) {
+Daemon::Daemon(const TempDir& dir, const std::string& toml, std::vector<std::string> extra_args,
+               std::vector<std::string> prefix) {
     socket_ = dir.file("api.sock");
     config_ = dir.file("uplinkd.toml");
     std::ostringstream c;
@@ -372,6 +373,7 @@ Daemon::Daemon(const TempDir& dir, const std::string& toml, std::vector<std::str
     writeFile(config_, c.str());
     argv_ = {buildDir() + "/daemon/uplinkd", "--config", config_, "--plugin-dir", pluginDir()};
     argv_.insert(argv_.end(), extra_args.begin(), extra_args.end());
+    argv_.insert(argv_.begin(), prefix.begin(), prefix.end());
     log_file_ = dir.file("uplinkd.log");
     launch();
 }

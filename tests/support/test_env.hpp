@@ -181,7 +181,9 @@ class Subscriber {
 /// uplinkd started from a TOML text (the socket and state paths are added by the helper).
 class Daemon {
   public:
-    Daemon(const TempDir& dir, const std::string& toml, std::vector<std::string> extra_args = {});
+    /// `prefix`: a command that runs uplinkd (e.g. {"ip", "netns", "exec", "<ns>"}); empty: none.
+    Daemon(const TempDir& dir, const std::string& toml, std::vector<std::string> extra_args = {},
+           std::vector<std::string> prefix = {});
     ~Daemon();
     const std::string& socket() const { return socket_; }
     const std::string& configFile() const { return config_; }
