@@ -37,8 +37,9 @@ void RouteSession::noteOnline() {
     selector_.connected(session_->uplinkIndex(), steadyNowMs());
     const auto& h = selector_.history();
     if (!h.empty() && (h.size() != before || h.back().at_ms != last)) {
-        logWarning("route " + config_.name + ": now on uplink " + h.back().to + " instead of " +
-                   h.back().from + " (" + h.back().reason + ")");
+        logFailover(config_.name, h.back().from, h.back().to, "failover",
+                    "route " + config_.name + ": now on uplink " + h.back().to + " instead of " +
+                        h.back().from + " (" + h.back().reason + ")");
     }
     if (health_) {
         health_->online();
