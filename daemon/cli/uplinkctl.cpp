@@ -13,7 +13,7 @@
 #include "cli/api_client.hpp"
 #include "config/config.hpp"
 #include "plugin/plugin_registry.hpp"
-#include "tunnel/connect_request.hpp"
+#include "uplinkd/base64.hpp"
 
 namespace {
 

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "api/acl.hpp"
+#include "core/acl.hpp"
 #include "uplinkd/cloud_profile.hpp"
 #include "uplinkd/config_table.hpp"
 #include "uplinkd/log.hpp"
