@@ -194,8 +194,8 @@ class Spwf04s : public ::testing::Test {
         const std::string got_payload =
             ev.contains("payload_b64")
                 ? [&] {
-                      auto d = uplinkd::base64Decode(ev["payload_b64"].get<std::string>());
-                      return d ? *d : std::string("?");
+                      auto bytes = uplinkd::base64Decode(ev["payload_b64"].get<std::string>());
+                      return bytes ? *bytes : std::string("?");
                   }()
                 : ev["payload"].get<std::string>();
         EXPECT_EQ(got_payload, command) << ev.dump();
