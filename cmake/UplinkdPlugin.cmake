@@ -39,3 +39,21 @@ uplinkd_plugin() {
     target_link_options(${module} PRIVATE "LINKER:--undefined=uplinkd_plugin")
     install(TARGETS ${module} LIBRARY DESTINATION ${UPLINKD_PLUGIN_INSTALL_DIR})
 endfunction()
+
+# uplinkd_add_plugin_folders([FIRST <folder>...]): adds every folder next to the calling
+# CMakeLists.txt that has a CMakeLists.txt of its own, in name order (the FIRST ones before the
+# others, for shared code the plugins link), so that adding a plugin needs nothing but its folder.
+# A new folder is picked up at the next build (the folder list is re-read then).
+function(uplinkd_add_plugin_folders)
+    cmake_parse_arguments(P "" "" "FIRST" ${ARGN})
+    file(GLOB entries LIST_DIRECTORIES true CONFIGURE_DEPENDS
+         RELATIVE ${CMAKE_CURRENT_SOURCE_DIR} ${CMAKE_CURRENT_SOURCE_DIR}/*)
+    list(SORT entries)
+    list(REMOVE_ITEM entries ${P_FIRST})
+    foreach(dir IN LISTS P_FIRST entries)
+        if(IS_DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR}/${dir}
+           AND EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/${dir}/CMakeLists.txt)
+            add_subdirectory(${dir})
+        endif()
+    endforeach()
+endfunction()

@@ -5,7 +5,7 @@
 
 #include <sys/types.h>
 
-#include "api/acl.hpp"
+#include "core/acl.hpp"
 
 namespace uplinkd::api {
 

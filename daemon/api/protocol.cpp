@@ -1,6 +1,6 @@
 #include "api/protocol.hpp"
 
-#include "tunnel/connect_request.hpp"
+#include "uplinkd/base64.hpp"
 #include "uplinkd/mqtt_names.hpp"
 
 namespace uplinkd::api {
@@ -386,43 +386,6 @@ std::string messageEvent(const IncomingMessage& msg, const std::string& subscrip
         j["broker_topic"] = msg.broker_topic;
     }
     return j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
-}
-
-bool topicMatches(std::string_view filter, std::string_view topic) {
-    // '$'-topics are not matched by a leading wildcard (MQTT 3.1.1 §4.7.2).
-    if (!topic.empty() && topic.front() == '$' && !filter.empty() &&
-        (filter.front() == '+' || filter.front() == '#')) {
-        return false;
-    }
-    size_t f = 0;
-    size_t t = 0;
-    while (true) {
-        const size_t fe = filter.find('/', f);
-        const std::string_view flevel =
-            filter.substr(f, fe == std::string_view::npos ? std::string_view::npos : fe - f);
-        if (flevel == "#") {
-            return true;
-        }
-        if (t > topic.size()) {
-            return false;
-        }
-        const size_t te = topic.find('/', t);
-        const std::string_view tlevel =
-            topic.substr(t, te == std::string_view::npos ? std::string_view::npos : te - t);
-        if (flevel != "+" && flevel != tlevel) {
-            return false;
-        }
-        const bool fend = fe == std::string_view::npos;
-        const bool tend = te == std::string_view::npos;
-        if (fend || tend) {
-            if (fend && tend)
-                return true;
-            // "a/#" matches "a": the filter continues with exactly "/#".
-            return tend && !fend && filter.substr(fe + 1) == "#";
-        }
-        f = fe + 1;
-        t = te + 1;
-    }
 }
 
 }  // namespace uplinkd::api

@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "uplinkd/message.hpp"
+#include "uplinkd/mqtt_names.hpp"
 #include "uplinkd/result.hpp"
 
 namespace uplinkd::api {
@@ -58,7 +59,7 @@ std::string okReply(const nlohmann::json& id, nlohmann::json fields = nlohmann::
 std::string messageEvent(const IncomingMessage& msg, const std::string& subscription);
 
 /// True when `topic` matches the MQTT topic filter `filter` ('+' one level, '#' the rest).
-bool topicMatches(std::string_view filter, std::string_view topic);
+using mqtt::topicMatches;
 /// True when the payload can be shown as a JSON string (valid UTF-8 without NUL).
 bool isPrintableUtf8(std::string_view bytes);
 

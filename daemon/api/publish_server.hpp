@@ -16,8 +16,8 @@
 #include <set>
 #include <string>
 
-#include "api/acl.hpp"
-#include "api/socket_path.hpp"
+#include "core/socket_path.hpp"
+#include "core/acl.hpp"
 #include "uplinkd/message.hpp"
 #include "uplinkd/result.hpp"
 

@@ -15,7 +15,7 @@
 #include "cli/status_watch.hpp"
 #include "config/config.hpp"
 #include "plugin/plugin_registry.hpp"
-#include "tunnel/connect_request.hpp"
+#include "uplinkd/base64.hpp"
 
 namespace {
 

@@ -13,7 +13,7 @@
 
 #include "config/config_acl.hpp"
 #include "config/config_checks.hpp"
-#include "modem/serial_port.hpp"
+#include "core/baud_rates.hpp"
 #include "plugin/plugin_registry.hpp"
 #include "uplinkd/log.hpp"
 #include "uplinkd/secret_file.hpp"
@@ -343,9 +343,9 @@ void readModemUplink(ConfigTable& t, UplinkConfig& out, PluginRegistry& plugins)
     }
     out.device = t.string("device", true).value_or("");
     if (auto baud = t.integer("baud", 1, 100'000'000)) {
-        if (!SerialPort::speedFor(static_cast<unsigned>(*baud))) {
+        if (!termiosSpeed(static_cast<unsigned>(*baud))) {
             std::string rates;
-            for (unsigned b : SerialPort::supportedBauds()) {
+            for (unsigned b : supportedBauds()) {
                 rates += (rates.empty() ? "" : ", ") + std::to_string(b);
             }
             t.error("baud",

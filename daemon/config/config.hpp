@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "api/acl.hpp"
 #include "config/config_metrics.hpp"
+#include "core/acl.hpp"
 #include "uplinkd/cloud_profile.hpp"
 #include "uplinkd/config_table.hpp"
 #include "uplinkd/log.hpp"

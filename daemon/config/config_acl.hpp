@@ -5,8 +5,8 @@
 
 #include <vector>
 
-#include "api/acl.hpp"
 #include "config/config.hpp"
+#include "core/acl.hpp"
 
 namespace uplinkd {
 

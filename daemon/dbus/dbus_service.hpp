@@ -13,8 +13,8 @@
 #include <set>
 #include <string>
 
-#include "api/acl.hpp"
 #include "api/publish_server.hpp"
+#include "core/acl.hpp"
 #include "uplinkd/message.hpp"
 #include "uplinkd/result.hpp"
 

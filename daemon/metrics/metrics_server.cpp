@@ -1,6 +1,6 @@
 #include "metrics/metrics_server.hpp"
 
-#include "api/socket_path.hpp"
+#include "core/socket_path.hpp"
 #include "metrics/http_request.hpp"
 
 namespace uplinkd::metrics {

@@ -35,11 +35,6 @@ class SerialPort {
     /// E.g. "/dev/ttyUSB2 115200 8N1 RTS/CTS".
     std::string describe() const;
 
-    /// The termios speed for a baud rate, when the kernel has one.
-    static std::optional<speed_t> speedFor(unsigned baud);
-    /// Every baud rate speedFor() knows, ascending.
-    static std::vector<unsigned> supportedBauds();
-
   private:
     SerialPort(asio::io_context& loop, int fd, Options options);
 

@@ -10,25 +10,11 @@
 #include <string>
 #include <vector>
 
+#include "core/tls_options.hpp"
 #include "tls/tls_explain.hpp"
 #include "uplinkd/byte_stream.hpp"
 
 namespace uplinkd {
-
-struct TlsOptions {
-    std::string server_name;        ///< SNI and the name the certificate must match
-    std::vector<std::string> alpn;  ///< offered ALPN protocols (empty: none)
-    std::string ca_file;            ///< empty: the system trust store
-    std::string cert_file;          ///< client certificate chain (PEM)
-    std::string key_file;           ///< its private key (PEM)
-    /// TLS 1.2 cipher suites in OpenSSL's syntax; empty: kDefaultCiphersTls12. TLS 1.3 keeps
-    /// OpenSSL's defaults (all of them have forward secrecy and AEAD).
-    std::string ciphers_tls12;
-};
-
-/// What uplinkd offers on TLS 1.2 unless a route says otherwise: ECDHE key exchange (forward
-/// secrecy) with AEAD ciphers only.
-inline constexpr const char* kDefaultCiphersTls12 = "ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL";
 
 /// Checks that `ciphers` (OpenSSL syntax) names at least one TLS 1.2 cipher suite OpenSSL
 /// accepts here; the error says why not.

@@ -1,7 +1,5 @@
 #include "tunnel/connect_request.hpp"
 
-#include <openssl/evp.h>
-
 #include <algorithm>
 #include <cctype>
 
@@ -25,47 +23,6 @@ std::string_view trim(std::string_view s) {
 }
 
 }  // namespace
-
-std::optional<std::string> base64Decode(std::string_view text) {
-    if (text.size() % 4 != 0) {
-        return std::nullopt;
-    }
-    // At most two '=', only at the end, and nothing outside the alphabet: EVP_DecodeBlock alone
-    // would take "====" (and skip whitespace), and the padding would be subtracted past zero.
-    size_t pad = 0;
-    while (pad < text.size() && text[text.size() - 1 - pad] == '=') {
-        ++pad;
-    }
-    if (pad > 2) {
-        return std::nullopt;
-    }
-    for (size_t i = 0; i + pad < text.size(); ++i) {
-        const char c = text[i];
-        const bool alphabet = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-                              (c >= '0' && c <= '9') || c == '+' || c == '/';
-        if (!alphabet) {
-            return std::nullopt;
-        }
-    }
-    std::string out(text.size() / 4 * 3, '\0');
-    const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                  reinterpret_cast<const unsigned char*>(text.data()),
-                                  static_cast<int>(text.size()));
-    if (n < 0 || static_cast<size_t>(n) != out.size()) {
-        return std::nullopt;
-    }
-    out.resize(out.size() - pad);  // EVP_DecodeBlock counts padding as zero bytes
-    return out;
-}
-
-std::string base64Encode(std::string_view bytes) {
-    std::string out((bytes.size() + 2) / 3 * 4 + 1, '\0');
-    const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                  reinterpret_cast<const unsigned char*>(bytes.data()),
-                                  static_cast<int>(bytes.size()));
-    out.resize(static_cast<size_t>(n));
-    return out;
-}
 
 Result<ConnectRequest> parseConnectRequest(std::string_view head) {
     const auto eol = head.find("\r\n");

@@ -5,6 +5,7 @@
 #include <string>
 #include <string_view>
 
+#include "uplinkd/base64.hpp"  // the credentials are base64 (clients encode them with it)
 #include "uplinkd/result.hpp"
 
 namespace uplinkd {
@@ -18,9 +19,5 @@ struct ConnectRequest {
 /// Parses a complete request head (up to and including the blank line). Missing or malformed
 /// credentials are an error with code "tunnel_auth"; anything else malformed is "tunnel_request".
 Result<ConnectRequest> parseConnectRequest(std::string_view head);
-
-/// Standard base64 decoding (with padding); nullopt when the text is not base64.
-std::optional<std::string> base64Decode(std::string_view text);
-std::string base64Encode(std::string_view bytes);
 
 }  // namespace uplinkd

@@ -8,7 +8,7 @@
 #include <optional>
 #include <string>
 
-#include "tls/tls_session.hpp"
+#include "core/tls_options.hpp"
 #include "uplinkd/byte_stream.hpp"
 #include "uplinkd/modem_mqtt.hpp"
 

@@ -193,7 +193,10 @@ class Spwf04s : public ::testing::Test {
         EXPECT_EQ(ev["topic"], "cmd/go") << ev.dump();
         const std::string got_payload =
             ev.contains("payload_b64")
-                ? base64Decode(ev["payload_b64"].get<std::string>()).value_or("?")
+                ? [&] {
+                      auto bytes = uplinkd::base64Decode(ev["payload_b64"].get<std::string>());
+                      return bytes ? *bytes : std::string("?");
+                  }()
                 : ev["payload"].get<std::string>();
         EXPECT_EQ(got_payload, command) << ev.dump();
         // The driver kept to the module's protocol throughout.

@@ -228,7 +228,8 @@ bool LocalSubscriber::waitFor(const std::string& topic, std::chrono::millisecond
         }
         std::string payload;
         if (r->contains("payload_b64")) {
-            payload = base64Decode((*r)["payload_b64"].get<std::string>()).value_or("?");
+            auto decoded = uplinkd::base64Decode((*r)["payload_b64"].get<std::string>());
+            payload = decoded ? *decoded : "?";
         } else {
             payload = (*r)["payload"].get<std::string>();
         }

@@ -2,8 +2,8 @@
 // other operations, the filter-within-filter rule, and how the configuration is read.
 #include <gtest/gtest.h>
 
-#include "api/acl.hpp"
 #include "config/config.hpp"
+#include "core/acl.hpp"
 #include "plugin/plugin_registry.hpp"
 #include "test_env.hpp"
 

@@ -60,6 +60,10 @@ Status checkPublishText(std::string_view topic, const Properties& properties);
 /// text, a '#' that is not a whole last level, or a '+' that is not a whole level.
 std::optional<std::string> topicFilterProblem(std::string_view filter);
 
+/// True when `topic` matches the MQTT topic filter `filter` ('+' one level, '#' the rest); a
+/// leading wildcard does not match a '$' topic.
+bool topicMatches(std::string_view filter, std::string_view topic);
+
 /// Why `host` cannot be a broker's host name, or nothing: empty, with a scheme ("mqtts://"), with
 /// a port ("write the host name only" + `port_note`, e.g. "; the port goes in port"), or with a
 /// character that no host name has. An IPv4 address gets `ip_refusal` as the reason, unless that

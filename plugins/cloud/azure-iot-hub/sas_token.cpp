@@ -12,8 +12,6 @@ namespace uplinkd::plugins::azure_iot_hub {
 namespace {
 
 constexpr std::string_view kTokenPrefix = "SharedAccessSignature ";
-constexpr std::string_view kBase64Alphabet =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 bool isUnreserved(unsigned char c) {
     return std::isalnum(c) != 0 || c == '-' || c == '_' || c == '.' || c == '~';
@@ -30,12 +28,6 @@ int hexValue(char c) {
         return c - 'A' + 10;
     }
     return -1;
-}
-
-/// Value of a base64 character, or -1.
-int base64Value(char c) {
-    const size_t pos = kBase64Alphabet.find(c);
-    return pos == std::string_view::npos ? -1 : static_cast<int>(pos);
 }
 
 bool parseExpiry(std::string_view text, int64_t& out) {
@@ -102,67 +94,8 @@ Result<std::string> urlDecode(std::string_view text) {
     return out;
 }
 
-std::string base64Encode(std::string_view bytes) {
-    std::string out;
-    out.reserve((bytes.size() + 2) / 3 * 4);
-    size_t i = 0;
-    for (; i + 3 <= bytes.size(); i += 3) {
-        const uint32_t v = (static_cast<uint8_t>(bytes[i]) << 16) |
-                           (static_cast<uint8_t>(bytes[i + 1]) << 8) |
-                           static_cast<uint8_t>(bytes[i + 2]);
-        out.push_back(kBase64Alphabet[(v >> 18) & 0x3F]);
-        out.push_back(kBase64Alphabet[(v >> 12) & 0x3F]);
-        out.push_back(kBase64Alphabet[(v >> 6) & 0x3F]);
-        out.push_back(kBase64Alphabet[v & 0x3F]);
-    }
-    const size_t rest = bytes.size() - i;
-    if (rest == 1) {
-        const uint32_t v = static_cast<uint8_t>(bytes[i]) << 16;
-        out.push_back(kBase64Alphabet[(v >> 18) & 0x3F]);
-        out.push_back(kBase64Alphabet[(v >> 12) & 0x3F]);
-        out += "==";
-    } else if (rest == 2) {
-        const uint32_t v =
-            (static_cast<uint8_t>(bytes[i]) << 16) | (static_cast<uint8_t>(bytes[i + 1]) << 8);
-        out.push_back(kBase64Alphabet[(v >> 18) & 0x3F]);
-        out.push_back(kBase64Alphabet[(v >> 12) & 0x3F]);
-        out.push_back(kBase64Alphabet[(v >> 6) & 0x3F]);
-        out.push_back('=');
-    }
-    return out;
-}
-
 Result<std::string> base64Decode(std::string_view text) {
-    // Split off the padding; it may only come at the end and only make a whole quantum.
-    size_t data_len = text.size();
-    while (data_len > 0 && text[data_len - 1] == '=') {
-        --data_len;
-    }
-    const size_t padding = text.size() - data_len;
-    if (padding > 2 || (padding > 0 && text.size() % 4 != 0)) {
-        return fail("bad_base64", "misplaced '=' padding");
-    }
-    if (data_len % 4 == 1) {
-        return fail("bad_base64", "the length is not possible for base64");
-    }
-    std::string out;
-    out.reserve(data_len / 4 * 3 + 2);
-    uint32_t acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < data_len; ++i) {
-        const int v = base64Value(text[i]);
-        if (v < 0) {
-            return fail("bad_base64", "a character outside the base64 alphabet (position " +
-                                          std::to_string(i + 1) + ")");
-        }
-        acc = (acc << 6) | static_cast<uint32_t>(v);
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out.push_back(static_cast<char>((acc >> bits) & 0xFF));
-        }
-    }
-    return out;
+    return uplinkd::base64Decode(text, Base64Padding::optional);
 }
 
 std::string sasResourceUri(std::string_view host, std::string_view device,

@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 
+#include "uplinkd/base64.hpp"
 #include "uplinkd/result.hpp"
 
 namespace uplinkd::plugins::azure_iot_hub {
@@ -19,13 +20,14 @@ std::string urlEncode(std::string_view text);
 /// ("bad_encoding").
 Result<std::string> urlDecode(std::string_view text);
 
-/// Standard base64 (RFC 4648 alphabet) with '=' padding.
-std::string base64Encode(std::string_view bytes);
+/// Standard base64 (RFC 4648 alphabet) with '=' padding (the SDK's coder).
+using uplinkd::base64Encode;
 
-/// Decodes standard base64. Padding may be omitted (RFC 4648 §3.2) and unused bits of the last
-/// character are ignored, as Node's decoder does (published vector V1 uses the unpadded key
-/// "key"). Anything outside the alphabet, misplaced '=' or a length that cannot carry a whole
-/// byte is an error ("bad_base64"). Whitespace is not skipped.
+/// Decodes standard base64 with the SDK's coder, padding optional: padding may be omitted
+/// (RFC 4648 §3.2) and unused bits of the last character are ignored, as Node's decoder does
+/// (published vector V1 uses the unpadded key "key"). Anything outside the alphabet, misplaced
+/// '=' or a length that cannot carry a whole byte is an error ("bad_base64"). Whitespace is not
+/// skipped.
 Result<std::string> base64Decode(std::string_view text);
 
 /// The resource URI of an identity: "{host}/devices/{device}" or

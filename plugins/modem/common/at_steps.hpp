@@ -53,6 +53,9 @@ using Explainer = std::function<std::string(const std::string& error_line)>;
 /// (they may be secret).
 Error commandError(std::string_view command, const Error& channel_error, const Explainer& explain);
 
+/// A timeout for messages: "5 s", or "1500 ms" when it is not whole seconds.
+std::string describeTimeout(std::chrono::milliseconds d);
+
 /// One command's answer as a Status: OK, or its commandError().
 Status commandStatus(std::string_view command, const Result<AtResponse>& answer,
                      const Explainer& explain);

@@ -2,7 +2,7 @@
 // journal, and how long each route has been offline (for `uplinkctl health`). Thread: loop.
 #include <chrono>
 
-#include "core/daemon.hpp"
+#include "app/daemon.hpp"
 #include "metrics/metrics_collector.hpp"
 #include "metrics/metrics_server.hpp"
 #include "modem/modem_uplink.hpp"

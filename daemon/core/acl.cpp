@@ -1,8 +1,8 @@
-#include "api/acl.hpp"
+#include "core/acl.hpp"
 
 #include <algorithm>
 
-#include "api/protocol.hpp"
+#include "uplinkd/mqtt_names.hpp"
 
 namespace uplinkd::api {
 
@@ -123,7 +123,8 @@ Status Acl::mayPublish(const Peer& peer, std::string_view route, std::string_vie
     return mayAccess(
         peer, route, "publish to route " + std::string(route) + " topic " + std::string(topic),
         &AclRule::publish, "publishing",
-        [](std::string_view grant, std::string_view t) { return topicMatches(grant, t); }, topic);
+        [](std::string_view grant, std::string_view t) { return mqtt::topicMatches(grant, t); },
+        topic);
 }
 
 Status Acl::maySubscribe(const Peer& peer, std::string_view route, std::string_view filter) const {

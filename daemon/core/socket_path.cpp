@@ -1,4 +1,4 @@
-#include "api/socket_path.hpp"
+#include "core/socket_path.hpp"
 
 #include <grp.h>
 #include <sys/stat.h>

@@ -7,8 +7,8 @@
 #include <iostream>
 #include <thread>
 
+#include "app/daemon.hpp"
 #include "config/config_checks.hpp"
-#include "core/daemon.hpp"
 #include "core/service_notifier.hpp"
 #include "plugin/plugin_registry.hpp"
 #include "uplinkd/log.hpp"

@@ -1,4 +1,4 @@
-#include "core/daemon.hpp"
+#include "app/daemon.hpp"
 
 #include <sys/stat.h>
 #include <unistd.h>
