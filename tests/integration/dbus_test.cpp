@@ -402,5 +402,37 @@ TEST_F(Dbus, RouteStateChangedNamesTheUplinkThatCarriesTheRoute) {
     EXPECT_EQ(seen.back().second, "net");
 }
 
+// doctor (issue 12): Doctor(route) answers the report as JSON, schema "uplinkd.doctor/1".
+TEST_F(Dbus, DoctorReturnsTheReportOfARoute) {
+    ASSERT_FALSE(bus.address().empty());
+    Mosquitto broker(dir, pki);
+    Daemon d(dir, genericRoute("r1", broker.port(), pki.ca), {"--dbus=" + bus.address()});
+    Client client(bus.address());
+    std::string answer;
+    client.proxy()
+        .callMethod("Doctor")
+        .onInterface(kInterface)
+        .withTimeout(std::chrono::seconds(150))
+        .withArguments(std::string("r1"))
+        .storeResultsTo(answer);
+    const auto report = nlohmann::json::parse(answer);
+    EXPECT_EQ(report["schema"], "uplinkd.doctor/1");
+    ASSERT_EQ(report["routes"].size(), 1u);
+    EXPECT_EQ(report["routes"][0]["route"], "r1");
+    bool ca_root_ok = false;
+    for (const auto& c : report["routes"][0]["checks"]) {
+        ca_root_ok |= c["id"] == "files.ca_root" && c["outcome"] == "ok";
+    }
+    EXPECT_TRUE(ca_root_ok) << report.dump(2);
+    EXPECT_EQ(Client::errorOf([&] {
+                  client.proxy()
+                      .callMethod("Doctor")
+                      .onInterface(kInterface)
+                      .withArguments(std::string("nope"))
+                      .storeResultsTo(answer);
+              }),
+              "io.uplinkd.Error.UnknownRoute: no route \"nope\" (configured: r1)");
+}
+
 }  // namespace
 }  // namespace uplinkd::testing

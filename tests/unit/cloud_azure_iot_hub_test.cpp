@@ -489,4 +489,78 @@ TEST(AzureIotHubExplain, ConnackFiveListsCausesInOrder) {
     EXPECT_NE(sas->explainSilentClose().find("websocket = false"), std::string::npos);
 }
 
+// doctor (issue 12): what the hub expects, and the SAS token a CONNECT would carry, checked.
+TEST(AzureIotHubDoctor, DiagnosisNamesTheDeviceIdForX509AndWebSocketAsTheWayAround) {
+    TempFiles files;
+    auto sas = makeProfile(files);
+    const CloudDiagnosis d = sas->diagnosis();
+    EXPECT_TRUE(d.expected_subject_cn.empty());
+    ASSERT_EQ(d.alternatives.size(), 1u);
+    EXPECT_EQ(d.alternatives[0].endpoint.port, 443);
+    EXPECT_EQ(d.alternatives[0].endpoint.websocket_path, "/$iothub/websocket");
+    EXPECT_EQ(d.alternatives[0].setting, "websocket = true");
+    EXPECT_TRUE(d.round_trip_topic.empty());
+    ASSERT_EQ(d.secret_files.size(), 1u);
+    EXPECT_EQ(d.secret_files[0].first, "sas_key_file");
+
+    auto x509 = uplinkd::testing::expectProfile(
+        load("hub = \"myhub.azure-devices.net\"\ndevice_id = \"dev1\"\nmodule_id = \"m1\"\n"
+             "auth = \"x509\"\nwebsocket = true\n"));
+    EXPECT_EQ(x509->diagnosis().expected_subject_cn, "dev1/m1");
+    EXPECT_TRUE(x509->diagnosis().subject_cn_required);
+    EXPECT_TRUE(x509->diagnosis().alternatives.empty());
+}
+
+TEST(AzureIotHubDoctor, TheSasTokenIsDecodedAndCheckedWithoutItsSignature) {
+    const int64_t now = 1767225600;  // 2026-01-01
+    struct Case {
+        std::string token;  ///< empty: signed by the plugin from the key
+        std::string outcome;
+        std::string found;
+    };
+    const std::string dev1 = "myhub.azure-devices.net%2Fdevices%2Fdev1";
+    const std::vector<Case> cases{
+        {"", "ok", "sr \"myhub.azure-devices.net/devices/dev1\", se 1767229200"},
+        {"sr=" + dev1 + "&sig=abc&se=" + std::to_string(now + 30 * 86400), "ok",
+         "valid for 30 days"},
+        {"sr=" + dev1 + "&sig=abc&se=" + std::to_string(now + 3600), "warn", "cannot renew"},
+        {"sr=" + dev1 + "&sig=abc&se=" + std::to_string(now - 60), "FAIL", "expired 60 s ago"},
+        {"sr=other.azure-devices.net%2Fdevices%2Fdev1&sig=abc&se=" +
+             std::to_string(now + 86400 * 2),
+         "FAIL", "it is for hub \"other.azure-devices.net\""},
+        {"sr=myhub.azure-devices.net%2Fdevices%2Fdev2&sig=abc&se=" +
+             std::to_string(now + 86400 * 2),
+         "FAIL", "another identity"},
+        {"sr=myhub.azure-devices.net/devices/dev1&sig=abc&se=" + std::to_string(now + 86400 * 2),
+         "FAIL", "not URL-encoded"},
+    };
+    for (const auto& c : cases) {
+        TempFiles files;
+        CloudProfilePtr p;
+        if (c.token.empty()) {
+            p = makeProfile(files);
+        } else {
+            p = uplinkd::testing::expectProfile(
+                load("hub = \"myhub.azure-devices.net\"\ndevice_id = \"dev1\"\nsas_token_file = '" +
+                     files.write("t", "SharedAccessSignature " + c.token + "\n") + "'\n"));
+        }
+        ASSERT_TRUE(p) << c.token;
+        auto creds = p->credentials(at(now));
+        ASSERT_TRUE(creds) << creds.error().message;
+        const auto findings = p->checkCredentials(*creds, at(now));
+        ASSERT_EQ(findings.size(), 2u) << c.token;
+        EXPECT_EQ(findings[0].id, "credentials.identity");
+        EXPECT_EQ(findings[1].id, "credentials.sas_token");
+        const char* outcomes[] = {"ok", "warn", "FAIL", "skipped"};
+        EXPECT_EQ(outcomes[static_cast<int>(findings[1].outcome)], c.outcome) << findings[1].found;
+        EXPECT_NE(findings[1].found.find(c.found), std::string::npos) << findings[1].found;
+        EXPECT_EQ(findings[1].found.find("sig="), std::string::npos) << findings[1].found;
+        EXPECT_EQ(findings[1].found.find("&sig"), std::string::npos);
+        if (c.outcome != "ok") {
+            EXPECT_NE(findings[1].fix.find(c.token.empty() ? "sas_key_file" : "sas_token_file"),
+                      std::string::npos);
+        }
+    }
+}
+
 }  // namespace
