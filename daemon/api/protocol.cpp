@@ -330,10 +330,18 @@ Result<Request> parseRequest(std::string_view line, json& id) {
     } else if (*op == "deadletter") {
         r.op = Op::DeadLetter;
         st = parseDeadLetter(j, r);
+    } else if (*op == "doctor") {
+        r.op = Op::Doctor;
+        if (auto it = j.find("route"); it != j.end()) {
+            if (!it->is_string()) {
+                return bad("\"route\" must be a string");
+            }
+            r.route = it->get<std::string>();
+        }
     } else {
         return fail("unknown_op", "unknown op \"" + *op +
                                       "\" (publish, subscribe, unsubscribe, status, ping, hello, "
-                                      "modem_info, modem_at, deadletter)");
+                                      "modem_info, modem_at, deadletter, doctor)");
     }
     if (!st) {
         return st.failure();

@@ -23,7 +23,8 @@ enum class Op {
     Hello,
     ModemInfo,
     ModemAt,
-    DeadLetter
+    DeadLetter,
+    Doctor
 };
 
 struct Request {
@@ -31,7 +32,7 @@ struct Request {
     nlohmann::json id;  ///< echoed back as given (number or string)
     Message message;    ///< publish: route, topic, payload, qos, retain, properties
     bool want_delivered = false;
-    std::string route;   ///< subscribe / unsubscribe / status (optional)
+    std::string route;   ///< subscribe / unsubscribe / status, doctor (optional)
     std::string filter;  ///< subscribe / unsubscribe
     int qos = 1;
     std::string uplink;      ///< modem_info / modem_at (optional: the only modem uplink)

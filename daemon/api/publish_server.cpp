@@ -268,6 +268,15 @@ class PublishServer::Client : public std::enable_shared_from_this<Client> {
             case Op::ModemAt:
                 modemAt(*req);
                 break;
+            case Op::Doctor:
+                server_.backend_.doctor(req->route,
+                                        [self = shared_from_this(), id = req->id](Result<json> r) {
+                                            if (!self->alive_.expired()) {
+                                                self->send(r ? okReply(id, json{{"report", *r}})
+                                                             : errorReply(id, r.error()));
+                                            }
+                                        });
+                break;
             case Op::DeadLetter:
                 server_.backend_.deadLetters(
                     req->action, req->route, req->seq, req->all,
@@ -296,6 +305,7 @@ class PublishServer::Client : public std::enable_shared_from_this<Client> {
             case Op::Subscribe:
                 return acl->maySubscribe(peer_info_, req.route, req.filter);
             case Op::Status:
+            case Op::Doctor:  // whoever may read the status may ask why a route is not online
                 return acl->mayUse(peer_info_, "status");
             case Op::ModemInfo:
                 return acl->mayUse(peer_info_, "modem_info");

@@ -44,6 +44,13 @@ class ApiBackend {
         (void)all;
         done(fail("unsupported", "this server keeps no dead letters"));
     }
+    /// Runs the doctor (docs/doctor.md) on `route` (empty: every route); `done` gets the report
+    /// in its JSON form (schema "uplinkd.doctor/1"). Error "busy" while one runs on the route.
+    virtual void doctor(const std::string& route,
+                        std::function<void(Result<nlohmann::json>)> done) {
+        (void)route;
+        done(fail("unsupported", "this server has no doctor"));
+    }
     /// The modem uplink `uplink` (empty: the only one): identity, SIM, network, supervisor.
     virtual void modemInfo(const std::string& uplink,
                            std::function<void(Result<nlohmann::json>)> done) {

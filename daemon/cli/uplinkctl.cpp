@@ -11,6 +11,8 @@
 
 #include "api/protocol.hpp"
 #include "cli/api_client.hpp"
+#include "cli/certs_cmd.hpp"
+#include "cli/doctor_cmd.hpp"
 #include "config/config.hpp"
 #include "plugin/plugin_registry.hpp"
 #include "tunnel/connect_request.hpp"
@@ -461,7 +463,20 @@ int main(int argc, char** argv) {
         one->excludes(every);
     }
 
+    uplinkd::cli::DoctorOptions doctor_options;
+    auto* doctor = uplinkd::cli::addDoctorCommand(app, doctor_options);
+    uplinkd::cli::CertsOptions certs_options;
+    CLI::App* certs_check = nullptr;
+    auto* certs = uplinkd::cli::addCertsCommand(app, certs_options, certs_check);
+
     CLI11_PARSE(app, argc, argv);
+
+    if (doctor->parsed()) {
+        return uplinkd::cli::runDoctor(doctor_options, socket);
+    }
+    if (certs->parsed()) {
+        return uplinkd::cli::runCerts(certs_options, certs_check->parsed());
+    }
 
     if (sas->parsed()) {
         return runSasToken(sas_source, sas_route);

@@ -6,6 +6,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "api/publish_server.hpp"
@@ -60,6 +61,10 @@ class Daemon final : public api::ApiBackend {
                  std::function<void(Result<nlohmann::json>)> done) override;
     void deadLetters(const std::string& action, const std::string& route, uint64_t seq, bool all,
                      std::function<void(Result<nlohmann::json>)> done) override;
+    /// The doctor on the daemon's own routes (core/daemon_doctor.cpp); one run per route at a
+    /// time, a second request gets "busy".
+    void doctor(const std::string& route,
+                std::function<void(Result<nlohmann::json>)> done) override;
 
   private:
     void applyRoutes(const Config& cfg);
@@ -92,6 +97,7 @@ class Daemon final : public api::ApiBackend {
     /// across route restarts so that a restarted route subscribes again.
     std::map<std::pair<std::string, std::string>, std::pair<int, int>> subscriptions_;
     std::string status_line_;
+    std::set<std::string> doctoring_;  ///< routes the doctor is examining
     asio::steady_timer housekeeping_;
     int64_t started_ms_ = 0;
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

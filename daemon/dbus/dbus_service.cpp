@@ -69,8 +69,9 @@ class DbusService::Adaptor final : public sdbus::AdaptorInterfaces<::io::uplinkd
     Adaptor(const Adaptor&) = delete;
     Adaptor& operator=(const Adaptor&) = delete;
 
-    std::map<uint64_t, sdbus::Result<uint64_t>> results;     ///< pending Publish replies
-    std::map<uint64_t, sdbus::Result<std::string>> answers;  ///< pending DeadLetters replies
+    std::map<uint64_t, sdbus::Result<uint64_t>> results;  ///< pending Publish replies
+    /// Pending DeadLetters and Doctor replies.
+    std::map<uint64_t, sdbus::Result<std::string>> answers;
 
     /// MessageReceived addressed to one client only (a unicast signal).
     void emitMessageReceivedTo(const std::string& destination, const std::string& route,
@@ -156,6 +157,19 @@ class DbusService::Adaptor final : public sdbus::AdaptorInterfaces<::io::uplinkd
         const uint64_t id = ++service_.next_call_id_;
         answers.emplace(id, std::move(result));
         service_.deadLetters(id, action, route, sequence, all);
+    }
+
+    void Doctor(sdbus::Result<std::string>&& result, std::string route) override {
+        if (auto st = permitted([&](const api::Acl& acl, const api::Peer& peer) {
+                return acl.mayUse(peer, "status");
+            });
+            !st) {
+            result.returnError(toDbusError(st.error()));
+            return;
+        }
+        const uint64_t id = ++service_.next_call_id_;
+        answers.emplace(id, std::move(result));
+        service_.doctor(id, route);
     }
 
     void Subscribe(const std::string& route, const std::string& filter) override {
@@ -413,6 +427,21 @@ void DbusService::deadLetters(uint64_t call_id, const std::string& action, const
     });
 }
 
+void DbusService::doctor(uint64_t call_id, const std::string& route) {
+    std::weak_ptr<bool> alive = alive_;
+    backend_.doctor(route, [this, alive, call_id](Result<nlohmann::json> r) {
+        if (alive.expired()) {
+            return;
+        }
+        if (!r) {
+            finishDeadLetters(call_id, r.failure());
+            return;
+        }
+        finishDeadLetters(call_id,
+                          r->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+    });
+}
+
 void DbusService::finishDeadLetters(uint64_t call_id, Result<std::string> answer) {
     auto it = adaptor_->answers.find(call_id);
     if (it == adaptor_->answers.end()) {
@@ -430,7 +459,8 @@ void DbusService::finishDeadLetters(uint64_t call_id, Result<std::string> answer
             reply.returnError(toDbusError(answer.error()));
         }
     } catch (const sdbus::Error& e) {
-        logDebug("D-Bus: cannot answer a DeadLetters call: " + e.getMessage() + ", ignoring");
+        logDebug("D-Bus: cannot answer a DeadLetters or Doctor call: " + e.getMessage() +
+                 ", ignoring");
     }
     kick();
 }

@@ -67,7 +67,9 @@ class DbusService {
     void finishPublish(uint64_t call_id, const std::string& route, Result<uint64_t> result);
     void deadLetters(uint64_t call_id, const std::string& action, const std::string& route,
                      uint64_t seq, bool all);
+    /// Answers a pending DeadLetters or Doctor call (the JSON string or an error).
     void finishDeadLetters(uint64_t call_id, Result<std::string> answer);
+    void doctor(uint64_t call_id, const std::string& route);
     Status subscribe(const std::string& sender, const std::string& route,
                      const std::string& filter);
     void unsubscribe(const std::string& sender, const std::string& route,

@@ -30,7 +30,9 @@ struct RouteUnderTest {
     const CloudProfile* cloud = nullptr;
     std::vector<Uplink*> uplinks;  ///< the route's uplinks, in order of preference
     Spool* spool = nullptr;        ///< null when the spool could not be opened
-    Tunnel* tunnel = nullptr;      ///< the loopback tunnel Paho dials, for the MQTT checks
+    /// Why `spool` is null (offline: a running daemon holds it, no spool file yet, …).
+    std::string spool_note;
+    Tunnel* tunnel = nullptr;  ///< the loopback tunnel Paho dials, for the MQTT checks
     PahoWorker* paho = nullptr;
     SystemTime now;              ///< the system clock when the run started
     bool inside_daemon = false;  ///< true: the daemon runs the checks and owns the uplinks
@@ -51,6 +53,10 @@ std::vector<CheckGroup> standardGroups();
 
 /// True when an earlier finding of `layer` failed (later layers then say why they were skipped).
 bool failedAt(const std::vector<Finding>& so_far, CheckLayer layer);
+
+/// Offline: the configuration in `main_file` does not load; one FAIL finding ("config.load")
+/// carrying the loader's diagnostics (file:line:col). The run stops there.
+Finding configLoadFailure(const std::string& main_file, const std::string& diagnostics);
 
 // The groups, one file each (doctor/check_<layer>.cpp).
 void checkConfig(const RouteUnderTest&, const std::vector<Finding>&,

@@ -118,7 +118,8 @@ Result<std::vector<RouteReport>> fromJson(const nlohmann::json& json) {
     auto bad = [](const std::string& what) {
         return fail("bad_report", "the doctor's report is malformed: " + what);
     };
-    if (!json.is_object() || json.value("schema", "") != kReportSchema) {
+    if (!json.is_object() || !json.contains("schema") || !json["schema"].is_string() ||
+        json["schema"].get<std::string>() != kReportSchema) {
         return bad("schema is not " + std::string(kReportSchema));
     }
     if (!json.contains("routes") || !json["routes"].is_array()) {

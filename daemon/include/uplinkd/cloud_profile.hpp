@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "uplinkd/diagnosis.hpp"
@@ -48,6 +49,9 @@ struct CloudDiagnosis {
     /// A broker topic the device may both publish to and subscribe to, for a round trip; empty
     /// when the cloud allows none (the doctor then stops after CONNECT).
     std::string round_trip_topic;
+    /// Files of the cloud's section that hold secrets (password_file, sas_key_file, …) as
+    /// ("[routes.<name>] <key>" or just the key, path), for the doctor's permission check.
+    std::vector<std::pair<std::string, std::string>> secret_files;
 };
 
 /// What goes into the MQTT CONNECT packet.

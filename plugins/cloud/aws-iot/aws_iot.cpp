@@ -125,6 +125,30 @@ class AwsIotProfile final : public CloudProfile {
         return MqttCredentials{s_.thing_name, "", "", std::nullopt};
     }
 
+    CloudDiagnosis diagnosis() const override {
+        CloudDiagnosis d;
+        // AWS IoT does not tie the certificate's subject to the thing (a console certificate's
+        // CN is "AWS IoT Certificate"): no expected CN.
+        if (endpoint().port != 443) {
+            BrokerEndpoint alt = endpoint();
+            alt.port = 443;
+            alt.alpn = {kAlpnMqttCa};
+            d.alternatives.push_back(
+                {std::string("port 443 with ALPN ") + kAlpnMqttCa, alt, "port = 443"});
+        }
+        d.round_trip_topic = brokerTopic("uplinkd-doctor/" + s_.thing_name);
+        return d;
+    }
+
+    std::vector<Finding> checkCredentials(const MqttCredentials& creds,
+                                          SystemTime /*now*/) const override {
+        return {{CheckLayer::Credentials, "credentials.client_id", CheckOutcome::Ok,
+                 "client id \"" + creds.client_id +
+                     "\", the thing name (policies with ${iot:Connection.Thing.ThingName} need "
+                     "this); the certificate authenticates",
+                 ""}};
+    }
+
     Result<CloudPublish> mapOutgoing(const Message& msg) const override {
         if (msg.qos < 0 || msg.qos > 1) {
             return fail("qos_not_supported",

@@ -4,6 +4,7 @@
 #include <array>
 #include <cctype>
 
+#include "azure_diagnosis.hpp"
 #include "sas_token.hpp"
 #include "uplinkd/connack.hpp"
 #include "uplinkd/mqtt_names.hpp"
@@ -131,6 +132,12 @@ class AzureIotHubProfile final : public CloudProfile {
         }
         c.username = s_.hub + "/" + identity + "/?api-version=" + s_.api_version;
         if (s_.auth == AuthMode::X509) {
+            return c;
+        }
+        if (!s_.sas_token.empty()) {
+            // Made elsewhere: sent as it is; it cannot be renewed, so no valid_until (a renewal
+            // would only reconnect with the same token). The doctor says when it expires.
+            c.password = s_.sas_token;
             return c;
         }
         const int64_t now_unix =
@@ -323,6 +330,13 @@ class AzureIotHubProfile final : public CloudProfile {
         return text;
     }
 
+    CloudDiagnosis diagnosis() const override { return diagnose(s_, endpoint()); }
+
+    std::vector<Finding> checkCredentials(const MqttCredentials& creds,
+                                          SystemTime now) const override {
+        return checkSasCredentials(s_, creds, now);
+    }
+
     std::string explainSilentClose() const override {
         return "Azure IoT Hub closed the connection without answering CONNECT. It normally "
                "answers refusals with CONNACK 5, so this points at the transport: port 8883 "
@@ -398,11 +412,38 @@ void readHub(ConfigTable& cloud, Settings& s) {
     }
 }
 
+/// sas_token_file: a token made elsewhere. Only its form is checked here; whether it is for
+/// this identity and still valid is the doctor's (credentials.sas_token).
+void readSasToken(ConfigTable& cloud, Settings& s) {
+    auto content = readSecretFile(cloud, "sas_token_file", true);
+    if (!content) {
+        return;
+    }
+    std::string token = trimmed(*content);
+    if (auto parsed = parseSasToken(token); !parsed) {
+        cloud.error("sas_token_file", "the file does not hold a SAS token (" +
+                                          parsed.error().message +
+                                          "); it must hold \"SharedAccessSignature sr=...\"");
+        return;
+    }
+    s.sas_token = std::move(token);
+    s.sas_token_file = cloud.string("sas_token_file").value_or("");
+}
+
 void readSasKey(ConfigTable& cloud, Settings& s) {
+    if (cloud.has("sas_token_file")) {
+        if (cloud.has("sas_key_file")) {
+            (void)cloud.string("sas_key_file");
+            cloud.error("sas_key_file", "give sas_key_file or sas_token_file, not both");
+        }
+        readSasToken(cloud, s);
+        return;
+    }
     auto content = readSecretFile(cloud, "sas_key_file", true);
     if (!content) {
         return;
     }
+    s.sas_key_file = cloud.string("sas_key_file").value_or("");
     std::string key = trimmed(*content);
     if (key.starts_with("HostName=")) {
         cloud.error("sas_key_file",
@@ -452,6 +493,10 @@ Result<CloudProfilePtr> create(ConfigTable& cloud) {
         if (cloud.has("sas_token_lifetime_seconds")) {
             (void)cloud.integer("sas_token_lifetime_seconds", INT64_MIN, INT64_MAX);
             cloud.error("sas_token_lifetime_seconds", "only used with auth = \"sas\"");
+        }
+        if (cloud.has("sas_token_file")) {
+            (void)cloud.string("sas_token_file");
+            cloud.error("sas_token_file", "only used with auth = \"sas\"");
         }
     }
     if (auto api = cloud.string("api_version")) {

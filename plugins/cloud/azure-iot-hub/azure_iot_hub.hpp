@@ -34,6 +34,11 @@ struct Settings {
     std::string module_id;  ///< empty for a device identity
     AuthMode auth = AuthMode::Sas;
     std::string sas_key;  ///< secret: base64 device (or module) key, from sas_key_file
+    /// secret: a token made elsewhere (az iot hub generate-sas-token), from sas_token_file, sent
+    /// as it is and never renewed; used instead of sas_key.
+    std::string sas_token;
+    std::string sas_key_file;    ///< where sas_key came from (the doctor checks the file's mode)
+    std::string sas_token_file;  ///< where sas_token came from
     int64_t sas_token_lifetime_seconds = 3600;
     std::string api_version = "2021-04-12";
     bool websocket = false;

@@ -66,6 +66,40 @@ class GenericMqttProfile final : public CloudProfile {
                "MQTT, and does the broker accept this client?)";
     }
 
+    CloudDiagnosis diagnosis() const override {
+        CloudDiagnosis d;
+        // Any broker that lets a client subscribe to what it publishes: a topic of its own.
+        d.round_trip_topic = s_.topic_prefix + "uplinkd-doctor/" + s_.client_id;
+        if (!s_.password_file.empty()) {
+            d.secret_files.emplace_back("password_file", s_.password_file);
+        }
+        return d;
+    }
+
+    std::vector<Finding> checkCredentials(const MqttCredentials& creds,
+                                          SystemTime /*now*/) const override {
+        Finding f{CheckLayer::Credentials, "credentials.client_id", CheckOutcome::Ok,
+                  "client id \"" + creds.client_id + "\" (" +
+                      std::to_string(creds.client_id.size()) + " bytes)",
+                  ""};
+        if (s_.mqtt_version == 4 && creds.client_id.size() > 23) {
+            f.outcome = CheckOutcome::Warn;
+            f.found += ": MQTT 3.1.1 lets a broker refuse client ids longer than 23 bytes";
+            f.fix =
+                "if the broker refuses the CONNECT with code 2, shorten client_id in the "
+                "route's [cloud] section";
+        }
+        std::vector<Finding> out{f};
+        out.push_back({CheckLayer::Credentials, "credentials.user", CheckOutcome::Ok,
+                       creds.username.empty()
+                           ? std::string("no user name (an anonymous or certificate login)")
+                           : "user name \"" + creds.username + "\"" +
+                                 (creds.password.empty() ? " without a password"
+                                                         : " with the password of password_file"),
+                       ""});
+        return out;
+    }
+
   private:
     Settings s_;
 };
@@ -86,6 +120,9 @@ Result<CloudProfilePtr> create(ConfigTable& cloud) {
     s.client_id = cloud.string("client_id", true).value_or("");
     s.username = cloud.string("username").value_or("");
     s.password = readSecretFile(cloud, "password_file").value_or("");
+    if (!s.password.empty()) {
+        s.password_file = cloud.string("password_file").value_or("");
+    }
     if (!s.password.empty() && s.username.empty()) {
         cloud.error("password_file", "a password needs a username");
     }

@@ -10,7 +10,8 @@ struct Settings {
     BrokerEndpoint endpoint;
     std::string client_id;
     std::string username;
-    std::string password;  ///< secret, from password_file
+    std::string password;       ///< secret, from password_file
+    std::string password_file;  ///< where it came from (the doctor checks the file's mode)
     int mqtt_version = 4;
     int keepalive_seconds = 60;
     std::string topic_prefix;

@@ -52,6 +52,37 @@ class HiveMqCloudProfile final : public CloudProfile {
         return MqttCredentials{s_.client_id, s_.username, s_.password, std::nullopt};
     }
 
+    CloudDiagnosis diagnosis() const override {
+        CloudDiagnosis d;
+        if (!s_.websocket) {
+            BrokerEndpoint ws = endpoint();
+            ws.port = s_.override_port ? *s_.override_port : kWebSocketPort;
+            ws.websocket_path = kWebSocketPath;
+            d.alternatives.push_back({"MQTT over WebSocket on port " +
+                                          std::to_string(kWebSocketPort) + " (" + kWebSocketPath +
+                                          ")",
+                                      ws, "websocket = true"});
+        }
+        d.round_trip_topic = "uplinkd-doctor/" + s_.client_id;
+        if (!s_.password_file.empty()) {
+            d.secret_files.emplace_back("password_file", s_.password_file);
+        }
+        return d;
+    }
+
+    std::vector<Finding> checkCredentials(const MqttCredentials& creds,
+                                          SystemTime /*now*/) const override {
+        // The cluster's access management knows user name and password, nothing else.
+        if (creds.username.empty() || creds.password.empty()) {
+            return {{CheckLayer::Credentials, "credentials.user", CheckOutcome::Fail,
+                     "no user name or no password: HiveMQ Cloud refuses anonymous clients",
+                     "set username and password_file in the route's [cloud] section to the "
+                     "cluster's access credentials"}};
+        }
+        return {{CheckLayer::Credentials, "credentials.user", CheckOutcome::Ok,
+                 "user name \"" + creds.username + "\" with the password of password_file", ""}};
+    }
+
     Result<CloudPublish> mapOutgoing(const Message& msg) const override {
         if (msg.qos < 0 || msg.qos > 2) {
             return fail("qos_not_supported", "QoS must be 0, 1 or 2");
@@ -150,6 +181,9 @@ Result<CloudProfilePtr> create(ConfigTable& cloud) {
         s.username = *user;
     }
     s.password = readSecretFile(cloud, "password_file", true).value_or("");
+    if (!s.password.empty()) {
+        s.password_file = cloud.string("password_file").value_or("");
+    }
     if (auto id = cloud.string("client_id", true)) {
         if (id->empty()) {
             cloud.error("client_id", "is empty");

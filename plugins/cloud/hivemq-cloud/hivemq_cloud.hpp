@@ -18,7 +18,8 @@ inline constexpr const char* kWebSocketPath = "/mqtt";
 struct Settings {
     std::string cluster;  ///< host, e.g. "0123abcd.s1.eu.hivemq.cloud"
     std::string username;
-    std::string password;  ///< secret, from password_file
+    std::string password;       ///< secret, from password_file
+    std::string password_file;  ///< where it came from (the doctor checks the file's mode)
     std::string client_id;
     bool websocket = false;
     int mqtt_version = 4;
