@@ -4,14 +4,17 @@
 // whose TLS cannot send SNI, a store that lost the root CA uplinkd wrote into it; each FAILs at
 // its check with the fix naming the setting or action. A healthy module passes. The group runs in
 // this process as the daemon runs it (RouteUnderTest over the uplink it owns) and offline (the
-// group starts the uplink itself).
+// group starts the uplink itself), and end to end through `uplinkctl doctor --config FILE
+// --json` and through a running uplinkd (`uplinkctl doctor --json`).
 #include <gtest/gtest.h>
 
 #include <asio.hpp>
+#include <cstdlib>
 #include <optional>
 
 #include "config/config.hpp"
 #include "doctor/doctor.hpp"
+#include "doctor/report.hpp"
 #include "modem/modem_uplink.hpp"
 #include "modem_emulator.hpp"
 #include "plugin/plugin_registry.hpp"
@@ -240,6 +243,68 @@ TEST_F(DoctorModem, AStoreThatLostTheRootCaFailsAtTheStore) {
     expectFail(v, "modem.store",
                "holds no root CA although uplinkd wrote [routes.cloud.tls] ca_file",
                "Restart uplinkd");
+}
+
+/// `uplinkctl doctor --json ARGS`: the exit status and the modem findings of route "cloud".
+struct CtlRun {
+    int status = -1;
+    std::vector<Finding> findings;
+    std::string out;
+};
+CtlRun uplinkctlDoctor(const TempDir& dir, const std::string& args) {
+    CtlRun r;
+    const std::string out = dir.file("doctor.json");
+    const std::string err = dir.file("doctor.err");
+    const int status =
+        std::system((buildDir() + "/daemon/uplinkctl " + args + " >" + out + " 2>" + err).c_str());
+    r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    r.out = readFile(out) + readFile(err);
+    auto json = nlohmann::json::parse(readFile(out), nullptr, false);
+    if (json.is_discarded()) {
+        ADD_FAILURE() << "not JSON: " << r.out;
+        return r;
+    }
+    auto reports = doctor::fromJson(json);
+    if (!reports) {
+        ADD_FAILURE() << reports.error().message << "\n" << r.out;
+        return r;
+    }
+    for (const auto& report : *reports) {
+        if (report.route == "cloud") {
+            r.findings = report.findings;
+        }
+    }
+    return r;
+}
+
+/// Offline: `uplinkctl doctor --config FILE` brings the module up itself and finds no SIM.
+TEST_F(DoctorModem, UplinkctlDoctorWithConfigFailsAtTheSimOfAModuleWithoutOne) {
+    Mosquitto broker(dir, pki);
+    ModemEmulator emu(dir, kBg9x.model);
+    ASSERT_EQ(emu.control("sim absent"), "ok sim absent");
+    const std::string config = dir.file("offline.toml");
+    writeFile(config, "[daemon]\nstate_dir = \"" + dir.file("state") + "\"\n" +
+                          modemUplinkConfig(kBg9x, emu, "modem") +
+                          genericRoute("cloud", broker.port(), pki.ca));
+    const auto r = uplinkctlDoctor(
+        dir, "doctor --json --route cloud --config " + config + " --plugin-dir " + pluginDir());
+    EXPECT_EQ(r.status, 1) << r.out;
+    expectFail(r.findings, "modem.sim", "no SIM card",
+               "Insert a SIM card into the module of [uplinks.lte]");
+}
+
+/// Inside the daemon: `uplinkctl doctor` asks the running uplinkd, which examines the module it
+/// owns through its own AT channel (the registration the network denies).
+TEST_F(DoctorModem, UplinkctlDoctorThroughTheDaemonFailsAtADeniedRegistration) {
+    Mosquitto broker(dir, pki);
+    ModemEmulator emu(dir, kBg9x.model);
+    ASSERT_EQ(emu.control("register 3"), "ok register 3");
+    Daemon d(dir,
+             modemUplinkConfig(kBg9x, emu, "modem") + genericRoute("cloud", broker.port(), pki.ca));
+    const auto r = uplinkctlDoctor(dir, "-s " + d.socket() + " doctor --json --route cloud");
+    EXPECT_EQ(r.status, 1) << r.out << "\n" << d.log();
+    expectFail(r.findings, "modem.registration", "the network denied the registration",
+               "Ask the SIM's operator to enable its data subscription");
 }
 
 }  // namespace
