@@ -492,6 +492,66 @@ void ModemUplink::info(std::function<void(Result<nlohmann::json>)> done) {
     });
 }
 
+bool ModemUplink::settled() const {
+    if (!driver_) {
+        return true;
+    }
+    const auto state = supervisor_->state();
+    return state == ModemSupervisor::State::Ready || state == ModemSupervisor::State::Waiting;
+}
+
+bool ModemUplink::wroteCredentials(const TlsOptions& tls) const {
+    if (provisioned_.empty()) {
+        return false;
+    }
+    auto creds = credentialsFor(tls);
+    return creds && sha256Hex(creds->ca_pem + '\0' + creds->cert_pem + '\0' + creds->key_pem) ==
+                        provisioned_;
+}
+
+void ModemUplink::examine(std::chrono::milliseconds probe_timeout,
+                          std::function<void(Examination)> done) {
+    Examination x;
+    x.line_open = channel_->attached();
+    if (!driver_) {
+        x.state = "unavailable";
+        x.problem = driver_error_.message;
+    } else {
+        x.state = ModemSupervisor::stateName(supervisor_->state());
+        x.problem = supervisor_->notReady();
+    }
+    if (!driver_ || !x.line_open) {
+        asio::post(loop_, [done = std::move(done), x = std::move(x)]() mutable { done(x); });
+        return;
+    }
+    std::weak_ptr<bool> alive = alive_;
+    channel_->probe(probe_timeout, [this, alive, x = std::move(x),
+                                    done = std::move(done)](Result<AtResponse> r) mutable {
+        if (alive.expired()) {
+            return;
+        }
+        // An error line is an answer too (a module that refuses AT is still there).
+        x.answered = r || r.error().code == "at_error";
+        if (!x.answered) {
+            x.info_error = r.error().message;
+            done(std::move(x));
+            return;
+        }
+        driver_->info([this, alive, x = std::move(x),
+                       done = std::move(done)](Result<ModemInfo> info) mutable {
+            if (alive.expired()) {
+                return;
+            }
+            if (info) {
+                x.info = std::move(*info);
+            } else {
+                x.info_error = explain(info.error()).message;
+            }
+            done(std::move(x));
+        });
+    });
+}
+
 void ModemUplink::at(const std::string& command, std::chrono::milliseconds timeout,
                      std::function<void(Result<nlohmann::json>)> done) {
     const bool starts_at =

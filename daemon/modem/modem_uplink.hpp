@@ -11,6 +11,7 @@
 #include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 
 #include "config/config.hpp"
@@ -51,6 +52,25 @@ class ModemUplink final : public Uplink {
     /// comes with an "explanation").
     void at(const std::string& command, std::chrono::milliseconds timeout,
             std::function<void(Result<nlohmann::json>)> done);
+
+    /// What the doctor sees of the module: the supervisor's state and, when the module answers
+    /// AT, the driver's info (read also while it is not ready: the queries queue on the AT
+    /// channel behind whatever runs, and change nothing).
+    struct Examination {
+        std::string state;       ///< "ready", "starting", "waiting", ..., or "unavailable"
+        std::string problem;     ///< why the module cannot be used now; empty when ready
+        bool line_open = false;  ///< the serial line is open
+        bool answered = false;   ///< the module answered AT just now
+        std::optional<ModemInfo> info;
+        std::string info_error;  ///< why there is no info although the module answered
+    };
+    void examine(std::chrono::milliseconds probe_timeout, std::function<void(Examination)> done);
+    /// The first bring-up is over: the module is ready, or an attempt failed and the supervisor
+    /// waits before the next one (the doctor then reports why).
+    bool settled() const;
+    /// True when this process wrote exactly the certificate files of `tls` into the module's
+    /// store and has not seen them refused since (it will not write them again on its own).
+    bool wroteCredentials(const TlsOptions& tls) const;
 
     const UplinkConfig& config() const { return config_; }
     SerialAtChannel& channel() { return *channel_; }

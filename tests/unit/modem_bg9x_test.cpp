@@ -485,6 +485,8 @@ TEST_F(Bg9xDriverTest, InfoShowsAccessTechnologyBandAndStore) {
     at_.expect("AT+QFLST=\"*\"")
         .line("+QFLST: \"UFS:uplinkd_ca.pem\",1184")
         .line("+QFLST: \"UFS:uplinkd_key.pem\",241");
+    at_.expect("AT+CCLK?").line("+CCLK: \"26/12/04,22:50:16+04\"");
+    at_.expect("AT+QSSLCFG=\"sni\",1").line("+QSSLCFG: \"sni\",1,1");
     const auto r = info();
     ASSERT_TRUE(r) << r.error().message;
     EXPECT_EQ(r->model, "BG96");
@@ -497,6 +499,26 @@ TEST_F(Bg9xDriverTest, InfoShowsAccessTechnologyBandAndStore) {
     EXPECT_EQ(r->store[0].slot, "UFS:uplinkd_ca.pem");
     EXPECT_EQ(r->store[0].kind, "root CA");
     EXPECT_EQ(r->store[1].kind, "private key");
+    EXPECT_EQ(r->store[0].size, 1184);  // compared by size: the module cannot show a file
+    EXPECT_TRUE(r->store[0].sha256.empty());
+    ASSERT_TRUE(r->clock_unix);
+    EXPECT_EQ(formatUtc(static_cast<std::time_t>(*r->clock_unix)), "2026-12-04 21:50:16 UTC");
+    EXPECT_TRUE(r->tls_sni.starts_with("sent")) << r->tls_sni;
+}
+
+TEST_F(Bg9xDriverTest, InfoSaysWhenTheFirmwareCannotSendSniAndLeavesABadClockOut) {
+    for (const char* c :
+         {"AT+CGMI", "AT+CGMM", "AT+CGMR", "AT+CGSN", "AT+QCCID", "AT+CPIN?", "AT+CEREG?",
+          "AT+CGREG?", "AT+CSQ", "AT+COPS?", "AT+QNWINFO", "AT+QFLST=\"*\""}) {
+        at_.expect(c);
+    }
+    at_.expect("AT+CCLK?").line("+CCLK: \"26/13/04,22:50:16+04\"");
+    at_.expect("AT+QSSLCFG=\"sni\",1").error("ERROR");
+    const auto r = info();
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_FALSE(r->clock_unix);
+    EXPECT_TRUE(r->tls_sni.starts_with("not sent: this firmware has no \"sni\" setting"))
+        << r->tls_sni;
 }
 
 // ---- plain sockets ----------------------------------------------------------------------------

@@ -465,8 +465,11 @@ TEST_F(Bx310xDriverTest, StartJoinsTheNetworkAndInfoShowsIt) {
     at_.expect("AT+SRWSTASTATUS?").line("+SRWSTASTATUS: 1,\"plant-floor\",\"m\",6,3,-58");
     at_.expect("AT+KCERTSTORE?").line("+KCERTSTORE:");
     at_.expect("AT+KPRIVKSTORE?").error("+CME ERROR: 918");
+    at_.expect("AT+CCLK?").line("+CCLK: \"26/12/05,03:30:00+00\"");
     const auto i = info();
     ASSERT_TRUE(i) << i.error().message;
+    ASSERT_TRUE(i->clock_unix);
+    EXPECT_EQ(*i->clock_unix, 1796441400);  // 2026-12-05 03:30:00 UTC
     EXPECT_EQ(i->model, "BX3105");
     EXPECT_EQ(i->firmware, "4.4.1.0");
     EXPECT_EQ(i->ssid, "plant-floor");
@@ -547,11 +550,17 @@ TEST_F(Bx310xDriverTest, ProvisionChecksLocallyThenWritesWithGuardAndEscape) {
         again.line(l);
     }
     at_.expect("AT+KPRIVKSTORE?").error("+CME ERROR: 918");
+    at_.expect("AT+CCLK?").error("ERROR");
     const auto i = info();
     ASSERT_TRUE(i) << i.error().message;
+    EXPECT_FALSE(i->clock_unix);
     ASSERT_EQ(i->store.size(), 3u);
     EXPECT_EQ(i->store[0].slot, "root 0");
     EXPECT_EQ(i->store[0].subject, "CN=uplinkd test CA");
+    // Read back: the fingerprint of what the module holds, for the doctor's modem.store.
+    EXPECT_EQ(i->store[0].sha256, certFacts(c.root, "root")->sha256);
+    EXPECT_EQ(i->store[0].sha256.size(), 64u);
+    EXPECT_EQ(i->store[0].size, 1);
     EXPECT_FALSE(i->store[0].not_after.empty());
     EXPECT_EQ(i->store[1].subject, "CN=dev1");
     EXPECT_EQ(i->store[2].kind, "private key");

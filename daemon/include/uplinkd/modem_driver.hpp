@@ -4,8 +4,10 @@
 #pragma once
 
 #include <asio.hpp>
+#include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,6 +37,10 @@ struct ModemInfo {
     std::string association;  ///< "associated", "not associated", "connecting", ...
     std::string ip_address;
     int wifi_rssi_dbm = 0;  ///< 0 when unknown
+    /// The module's clock, Unix seconds (UTC); empty when the driver does not read it.
+    std::optional<int64_t> clock_unix;
+    /// Whether the module's TLS sends SNI: "sent", "not sent: <why>"; empty when unknown.
+    std::string tls_sni;
     /// One entry of the module's certificate store, as far as the module lets it be read.
     struct StoreEntry {
         std::string slot;       ///< "root 0", "UFS:uplinkd_ca.pem", "ca", ...
@@ -42,8 +48,14 @@ struct ModemInfo {
         std::string subject;    ///< empty when the module cannot show it
         std::string not_after;  ///< "2030-01-01T00:00:00Z", empty when unknown
         std::string note;       ///< e.g. "keys cannot be read back (+CME ERROR: 918)"
+        int64_t size = -1;      ///< bytes as stored, -1 when the module does not say
+        /// SHA-256 fingerprint (lower-case hex of the DER) of the certificate read back from
+        /// the module; empty when the module cannot show the content.
+        std::string sha256;
     };
     std::vector<StoreEntry> store;
+    /// The driver read the store: an empty `store` then means an empty store, not "not read".
+    bool store_read = false;
 };
 
 /// Settings common to every modem, from [uplinks.<name>] (the driver reads its own extras).

@@ -22,6 +22,8 @@ std::string client() {
     return std::to_string(kMqttClient);
 }
 
+static_assert(kSslContext == 1, "the AT+QSSLCFG=\"sni\" query below names context 1");
+
 const InfoQuery kInfoQueryTable[] = {
     {"AT+CGMI", 2s, &modem_common::applyManufacturer},
     {"AT+CGMM", 2s, &modem_common::applyModel},
@@ -35,6 +37,8 @@ const InfoQuery kInfoQueryTable[] = {
     {"AT+COPS?", 5s, &applyCops},
     {"AT+QNWINFO", 5s, &applyQnwinfo},
     {kFileList.command, 5s, &applyFileList},
+    {"AT+CCLK?", 2s, &applyClock},
+    {"AT+QSSLCFG=\"sni\",1", 2s, &applySniSetting},  // 1: kSslContext
 };
 
 }  // namespace

@@ -349,6 +349,7 @@ void applyFileList(const Result<AtResponse>& answer, ModemInfo& info) {
     if (!answer) {
         return;
     }
+    info.store_read = true;
     for (const auto& f : parseFileList(answer->lines)) {
         ModemInfo::StoreEntry e;
         e.slot = f.name;
@@ -362,7 +363,31 @@ void applyFileList(const Result<AtResponse>& answer, ModemInfo& info) {
             e.kind = "file";
         }
         e.note = std::to_string(f.size) + " bytes (the module cannot show a file's content)";
+        e.size = static_cast<int64_t>(f.size);
         info.store.push_back(std::move(e));
+    }
+}
+
+void applyClock(const Result<AtResponse>& answer, ModemInfo& info) {
+    if (!answer) {
+        return;
+    }
+    for (const auto& line : answer->lines) {
+        if (auto t = parseCclk(line)) {
+            info.clock_unix = static_cast<int64_t>(*t);
+            return;
+        }
+    }
+}
+
+void applySniSetting(const Result<AtResponse>& answer, ModemInfo& info) {
+    if (answer) {
+        info.tls_sni = "sent (uplinkd sets \"sni\" 1 in the module's SSL context)";
+    } else if (answer.error().code == "at_error") {
+        info.tls_sni =
+            "not sent: this firmware has no \"sni\" setting (AT+QSSLCFG=\"sni\" "
+            "answers " +
+            answer.error().message + ")";
     }
 }
 

@@ -92,6 +92,9 @@ void applyCeregWithAct(const Result<AtResponse>& answer, ModemInfo& info);  // A
 void applyCops(const Result<AtResponse>& answer, ModemInfo& info);          // AT+COPS?
 void applyQnwinfo(const Result<AtResponse>& answer, ModemInfo& info);       // AT+QNWINFO
 void applyFileList(const Result<AtResponse>& answer, ModemInfo& info);      // AT+QFLST="*"
+void applyClock(const Result<AtResponse>& answer, ModemInfo& info);         // AT+CCLK?
+/// AT+QSSLCFG="sni",<ctx>: a firmware without the setting answers ERROR (it cannot send SNI).
+void applySniSetting(const Result<AtResponse>& answer, ModemInfo& info);
 
 // ---- MQTT -------------------------------------------------------------------------------------
 

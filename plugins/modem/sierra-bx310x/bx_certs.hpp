@@ -19,6 +19,7 @@ struct CertFacts {
     int64_t not_before = 0;  ///< seconds since 1970, UTC
     int64_t not_after = 0;
     bool self_signed = false;  ///< issued by itself and signed with its own key
+    std::string sha256;        ///< fingerprint: lower-case hex SHA-256 of the DER
 };
 
 /// The first certificate of `pem`. Error "bad_pem" naming `what`.

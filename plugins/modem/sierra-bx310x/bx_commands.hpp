@@ -76,6 +76,7 @@ inline constexpr AtStep kInfoSteps[] = {
     {"AT+SRWSTASTATUS?", 2s, StepPolicy::Optional},
     kCertStoreRead,
     kKeyStoreRead,
+    kClockRead,  // for the doctor's modem.clock
 };
 
 /// Timeouts and guard times, as data. The defaults are kBxTiming; tests shorten them.

@@ -59,9 +59,11 @@ ModemInfo::StoreEntry storeEntry(const StoredCert& c) {
     for (const auto& l : c.lines) {
         pem += l + "\n";
     }
+    e.size = static_cast<int64_t>(c.length);
     if (auto f = certFacts(pem, e.slot)) {
         e.subject = f->subject;
         e.not_after = isoTime(f->not_after);
+        e.sha256 = f->sha256;  // read back from the module
     } else {
         e.note = std::to_string(c.length) + " bytes; the module does not show the text";
     }
@@ -365,6 +367,7 @@ void BxCore::info(std::span<const modem_common::InfoQuery>,
             bool key_listed = false;
             if (const auto* a = answer(3)) {
                 if (auto stored = parseCertStoreList(a->lines)) {
+                    info.store_read = true;
                     for (const auto& s : *stored) {
                         local = local || s.kind == StoredCert::Kind::Local;
                         key_listed = key_listed || s.kind == StoredCert::Kind::Key;
@@ -394,6 +397,13 @@ void BxCore::info(std::span<const modem_common::InfoQuery>,
                     key.note += " (" + modem_common::printable(rs[4].error().message, 40) + ")";
                 }
                 info.store.push_back(std::move(key));
+            }
+            if (const auto* a = answer(5)) {
+                for (const auto& l : a->lines) {
+                    if (auto t = parseCclk(l)) {
+                        info.clock_unix = *t;
+                    }
+                }
             }
             done(std::move(info));
         });

@@ -113,6 +113,7 @@ void applyStore(const Result<AtResponse>& answer, ModemInfo& info) {
     if (!answer) {
         return;
     }
+    info.store_read = true;
     for (const auto& c : parseStoreListing(answer->lines)) {
         ModemInfo::StoreEntry e;
         e.slot = c.type;

@@ -200,6 +200,17 @@ std::string Emulator::control(const std::string& line) {
         modem_->setRegistration(static_cast<int>(*n));
         return "ok register " + arg;
     }
+    if (cmd == "sim" && (arg == "absent" || arg == "present") && trimmed(rest).empty()) {
+        modem_->setSim(arg == "present");
+        return "ok sim " + arg;
+    }
+    if (cmd == "cert" && arg == "delete" && !trimmed(rest).empty()) {
+        const std::string name = trimmed(rest);
+        if (!certs_.erase(name)) {
+            return "error no certificate '" + name + "' in the store";
+        }
+        return "ok cert delete " + name;
+    }
     if (cmd == "csq") {
         auto n = number(arg);
         if (!n || (*n > 31 && *n != 99)) {

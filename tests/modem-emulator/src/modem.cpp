@@ -606,6 +606,13 @@ void Modem::setRegistration(int stat) {
     }
 }
 
+void Modem::setSim(bool present) {
+    sim_present_ = present;
+    if (powered_ && booted_ && radioOn()) {
+        searchNetwork();
+    }
+}
+
 void Modem::setSignal(int rssi) {
     rssi_ = rssi;
 }
@@ -613,6 +620,7 @@ void Modem::setSignal(int rssi) {
 nlohmann::json Modem::status() const {
     nlohmann::json j;
     j["model"] = modelName();
+    j["sim"] = sim_present_ ? "present" : "absent";
     j["variant"] = model_id_;
     j["powered"] = powered_;
     j["booted"] = booted_;

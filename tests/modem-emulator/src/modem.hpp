@@ -91,6 +91,9 @@ class Modem {
     void injectUrc(const std::string& line);
     void setRegistration(int stat);
     void setSignal(int rssi);
+    /// `sim absent|present`: without a SIM, AT+CPIN? answers +CME ERROR: 10 and the module does
+    /// not register (stat 0). The card stays out across reboots, as a physical one would.
+    void setSim(bool present);
     /// Closes every host connection as if the far end had: remote-close URCs follow.
     virtual void dropLinks() = 0;
 
@@ -241,6 +244,7 @@ class Modem {
     uint64_t misuse_count_ = 0;
     std::string last_misuse_;
     int forced_reg_ = 1;
+    bool sim_present_ = true;
     int rssi_ = 20;
     uint64_t generation_ = 0;
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

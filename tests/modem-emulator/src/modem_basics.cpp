@@ -5,6 +5,12 @@ namespace uplinkd::emulator {
 
 void Modem::searchNetwork() {
     uint64_t seq = ++search_seq_;
+    if (!sim_present_) {
+        // Without a SIM the module does not even search (27.007 stat 0).
+        reg_stat_ = 0;
+        reportRegistration();
+        return;
+    }
     reg_stat_ = 2;
     reportRegistration();
     after(opts_.register_time, [this, seq] {
@@ -126,6 +132,9 @@ void Modem::addBasics() {
         return Final::ok();
     });
     addCommand("+CPIN", [this](const AtCommand& c) {
+        if (!sim_present_) {
+            return Final::cme(10);  // SIM not inserted
+        }
         if (c.kind == AtKind::Read) {
             respond("+CPIN: READY");
         }

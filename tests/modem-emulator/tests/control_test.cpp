@@ -152,3 +152,54 @@ TEST(ControlTest, BaudRateThrottlesBothDirections) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(ControlTest, WithoutASimCpinFailsAndTheModuleDoesNotRegisterUntilItIsBack) {
+    auto b = start("hl78", 0, "+KSUP: 0\r\n");
+    ASSERT_FALSE(HasFailure());
+    ASSERT_TRUE(b.tty->write("ATE0;+CMEE=1\r"));
+    ASSERT_TRUE(b.tty->readUntil("\r\nOK\r\n"));
+    EXPECT_EQ(b.emu->control("sim absent"), "ok sim absent");
+    EXPECT_EQ(status(*b.emu).value("sim", ""), "absent");
+    ASSERT_TRUE(b.tty->write("AT+CPIN?\r"));
+    auto r = b.tty->readUntil("\r\n+CME ERROR: 10\r\n");
+    ASSERT_TRUE(r) << "AT+CPIN? without a SIM";
+    ASSERT_TRUE(b.tty->write("AT+CEREG?\r"));
+    r = b.tty->readUntil("\r\nOK\r\n");
+    ASSERT_TRUE(r);
+    EXPECT_NE(r->find("+CEREG: 0,0"), std::string::npos) << *r;  // not searching
+    // It stays out across a reset, as a card would.
+    EXPECT_EQ(b.emu->control("reset"), "ok reset");
+    ASSERT_TRUE(b.tty->readUntil("+KSUP: 0\r\n"));
+    ASSERT_TRUE(b.tty->write("AT+CPIN?\r"));
+    ASSERT_TRUE(b.tty->readUntil("\r\nERROR\r\n"));  // CMEE back to 0 after the reset
+    EXPECT_EQ(b.emu->control("sim present"), "ok sim present");
+    ASSERT_TRUE(b.tty->write("AT+CPIN?\r"));
+    r = b.tty->readUntil("\r\nOK\r\n");
+    ASSERT_TRUE(r);
+    EXPECT_NE(r->find("+CPIN: READY"), std::string::npos) << *r;
+    EXPECT_EQ(b.emu->control("sim maybe").rfind("error", 0), 0U);
+}
+
+TEST(ControlTest, CertDeleteRemovesOneStoredItem) {
+    auto b = start("hl78", 0, "+KSUP: 0\r\n");
+    ASSERT_FALSE(HasFailure());
+    EXPECT_EQ(b.emu->control("cert delete root_cert/0").rfind("error", 0), 0U);
+    const TestPki pki = TestPki::make();
+    ASSERT_TRUE(pki.ok);
+    const std::string pem = pki.ca.cert_pem;
+    ASSERT_TRUE(b.tty->write("ATE0\r"));
+    ASSERT_TRUE(b.tty->readUntil("\r\nOK\r\n"));
+    ASSERT_TRUE(b.tty->write("AT+KCERTSTORE=0," + std::to_string(pem.size()) + "\r"));
+    ASSERT_TRUE(b.tty->readUntil("CONNECT\r\n"));
+    ASSERT_TRUE(b.tty->write(pem + "--EOF--Pattern--"));
+    ASSERT_TRUE(b.tty->readUntil("\r\nOK\r\n"));
+    auto names = status(*b.emu)["certificates"];
+    ASSERT_EQ(names.size(), 1U) << names.dump();
+    const std::string name = names[0].get<std::string>();
+    EXPECT_EQ(b.emu->control("cert delete " + name), "ok cert delete " + name);
+    EXPECT_TRUE(status(*b.emu)["certificates"].empty());
+}
+
+}  // namespace
