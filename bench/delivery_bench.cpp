@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Benchmark: the same job done three ways, side by side in one run on this machine —
 //   (a) uplinkd: local app → socket → spool → TLS → remote Mosquitto,
 //   (b) a Mosquitto bridge: local Mosquitto with persistence bridging over TLS to the remote,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Failover benchmark: uplinkd in a network namespace with two veth links to the broker (see
 // tests/support/net_lab.hpp) while a local app publishes a QoS 1 message every 10 ms. The
 // preferred link loses its carrier and comes back, 10 times. Prints the failover time (last

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Benchmark: uplinkd over a modem on a 115,200-baud UART (the modem emulator, real Mosquitto),
 // for each modem driver plugin that is built:
 //   1. goodput: 1 KB messages at QoS 1 through the whole daemon, in each way the family can be

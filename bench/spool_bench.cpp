@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // spool_bench: measures SqliteSpool (durable appends per second by how many are outstanding, RSS
 // with 1,000,000 queued messages, lease+ack rate). A program, not a test: it prints a table.
 //

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # uplinkd_add_plugin(NAME <name> KIND cloud|modem SOURCES <files...> [LIBS <targets...>])
 #
 # Builds two targets from the same sources:

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Puts the license tag "SPDX-License-Identifier: Apache-2.0" at the top of every source file of the
 # repository (tracked, or new and not ignored): "// ..." as the first line of C and C++ files,
 # "# ..." as the first line of shell, Python and CMake files (after the "#!" line where there is

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Sourced by tools/test.sh and tools/demo.sh: compile through ccache (installed by
 # tools/setup.sh), so that a rebuild of unchanged sources, and the Debian package build in
 # tests/packaging, reuse earlier compilations. CMake takes the launcher from these variables

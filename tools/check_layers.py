@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Checks that every #include "..." in daemon/ and plugins/ follows tools/layers.txt.
 
 A daemon file may include its own folder and folders on earlier lines of tools/layers.txt; a

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The demo: builds uplinkd, starts a Mosquitto broker with TLS on this machine as a stand-in
 # cloud, starts uplinkd with config/examples/demo.toml, publishes a message with
 # `uplinkctl publish`, and shows that a subscriber on the broker received it. Then it stops

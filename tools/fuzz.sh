@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Builds the libFuzzer targets (tests/fuzz) with clang, AddressSanitizer and UBSan in a build
 # directory of their own, and runs each for a bounded time from its checked-in corpus
 # (tests/fuzz/corpus/<target>/, read only; new inputs go to the build directory).

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Makes a throw-away CA and a server certificate for "localhost" (and 127.0.0.1) in DIR:
 # ca.crt ca.key server.crt server.key. Optionally a client certificate: client.crt client.key.
 # Usage: tools/make-test-ca.sh DIR [client-name]

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Adds to a test CA made by tools/make-test-ca.sh (DIR holds ca.crt and ca.key): an intermediate
 # CA signed by it (inter.crt, inter.key) and a private key that belongs to no certificate
 # (other.key), for tests of the credential checks.

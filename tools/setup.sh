@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Installs what uplinkd needs to build, test and run the demo (Debian 12, as root).
 # Usage: tools/setup.sh            packages for building, the demo and the tests
 set -euo pipefail

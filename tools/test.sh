@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Builds uplinkd with AddressSanitizer and UndefinedBehaviorSanitizer and runs every test
 # (unit and integration, against real Mosquitto, HAProxy, dbus-daemon and a pseudo-terminal).
 # Run as root on Debian 12: it installs what it needs with apt-get. Exit 0 only if all pass.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // LineFramer: splits a byte stream into newline-terminated lines, with a length limit. A line
 // over the limit is reported once and skipped up to its newline, so one bad line never costs the
 // following ones. Pure. Thread: the owner's.

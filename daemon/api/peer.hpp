@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Resolving who a local client is, for the ACL: the user name and supplementary groups of a uid
 // from the user database (NSS). Both front-ends use this, so a user has the same groups on the
 // socket and on D-Bus. Thread: loop (a lookup reads /etc/passwd and /etc/group).

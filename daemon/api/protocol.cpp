@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "api/protocol.hpp"
 
 #include "uplinkd/base64.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The local API's wire format (docs/api.md): one JSON object per line, each request with an
 // "id", answers tagged with the same id. Parsing and formatting only. Pure. Thread: any.
 #pragma once

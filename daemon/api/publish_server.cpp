@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "api/publish_server.hpp"
 
 #include <grp.h>

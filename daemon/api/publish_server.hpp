@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // PublishServer: the local API on a UNIX socket (docs/api.md). One JSON request per line,
 // pipelined; answers tagged with the request id; subscriptions stream events. A malformed line
 // gets an error for that line only. Back-pressure: a client with too many unanswered publishes

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Daemon: wires configuration, spool, uplinks, routes, tunnel and the local API together, and
 // handles reloads. The one place where route errors and API events meet. Thread: loop.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Daemon: the doctor op (API "doctor", D-Bus Doctor). Runs the standard check groups on the
 // running daemon's own routes, uplinks, spool, tunnel and Paho worker. Thread: loop.
 #include <memory>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The daemon's observability wiring: the [metrics] endpoint, route online/down events for the
 // journal, and how long each route has been offline (for `uplinkctl health`). Thread: loop.
 #include <chrono>

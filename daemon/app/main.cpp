@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // uplinkd: the gateway daemon. Runs in the foreground, logs to stderr with syslog prefixes.
 #include <CLI/CLI.hpp>
 #include <asio.hpp>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ApiClient: a blocking client of the local API socket, for uplinkctl and tests. One request at
 // a time or pipelined; reads reply lines as JSON. Thread: the caller's.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `uplinkctl certs`: every certificate and key a route names (subject, issuer, validity, key,
 // fingerprint, root or not, which key matches), and `certs check FILE...` for PEM files not yet
 // in a configuration. Thread: main.

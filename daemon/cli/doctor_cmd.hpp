@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `uplinkctl doctor`: asks the running daemon to examine its routes (API op "doctor"), or with
 // --config examines them itself (offline: config, plugins, uplinks, tunnel, Paho worker, spool
 // when no daemon holds it). Thread: main.

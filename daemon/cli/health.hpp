@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `uplinkctl health`: exit 0 when every route is online or has been offline for less than the
 // grace period, else 1 with one line per unhealthy route (or --json), for scripts and container
 // health checks. The verdict is pure (tested from tables). Thread: the caller's.

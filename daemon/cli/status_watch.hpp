@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `uplinkctl status --watch`: a live view redrawn every second, one line per route (msg/s in
 // and out from the deltas of the status counters, queue depth, and a progress bar with the time
 // left while a backlog drains). WatchModel and renderWatch are pure (tested from tables); only

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // uplinkctl: the command-line client of uplinkd's local API (publish, subscribe, status,
 // modem), configuration checks and SAS tokens for checking by hand.
 #include <unistd.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The daemon's configuration: typed sections read from TOML files with toml++. Every problem is
 // reported as "file:line:col: message"; unknown keys and wrong types are errors. Cloud sections
 // are validated by the cloud plugin named in them. Thread: loop (or main before the loop runs).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Reading [api.acl.<name>] (docs/api.md, "Access control"): who a rule names (a user or a group,
 // resolved in the user database), its routes, topic filters and operations. Part of the
 // configuration loader (config.cpp). Thread: loop (or main before the loop runs).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Rules that look at a whole loaded configuration rather than one key (credentials sent in
 // clear, two routes with one client id on one broker, a host that is a URL, a world-writable
 // socket, a key that does not match its certificate), and the start-up checks against the host

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // [metrics]: the opt-in Prometheus endpoint. Read by the config loader; `listen` is parsed here
 // so that --check-config and the daemon agree on what it means. Thread: any (pure).
 #pragma once

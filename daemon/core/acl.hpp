@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Acl: the per-user access control of the local API ([api.acl], docs/api.md#access-control):
 // which routes and topic filters a Unix user or group may publish to and subscribe to, and which
 // other operations it may use. One decision for both front-ends (socket and D-Bus). Pure: the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The serial baud rates Linux termios has a constant for: one table for the config checks (which
 // rates a modem uplink may name) and the serial line (which speed to set). Pure. Thread: any.
 #pragma once

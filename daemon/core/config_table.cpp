@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // This translation unit also compiles toml++ itself (see daemon/CMakeLists.txt).
 #define TOML_IMPLEMENTATION
 #include "uplinkd/config_table.hpp"

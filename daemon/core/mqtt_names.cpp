@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "uplinkd/mqtt_names.hpp"
 
 #include <algorithm>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // PidLock: an exclusive flock(2) on a file that holds the owner's pid, kept for the lifetime of
 // the object (the kernel drops it when the process dies, so a crash never leaves it stale).
 // Used to make sure one uplinkd at a time uses a state directory and an API socket. The file is

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ServiceNotifier: tells systemd how the service is doing (sd_notify READY, RELOADING, STOPPING,
 // STATUS) and pings the watchdog from an event-loop timer, so a stuck loop stops the pings and
 // gets restarted. Does nothing when NOTIFY_SOCKET is unset. Thread: loop.

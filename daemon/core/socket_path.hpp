@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // SocketPath: the API socket's place in the file system. Takes an exclusive lock next to it
 // ("<socket>.lock", holding our pid) so that a second uplinkd cannot take the path over,
 // replaces only a stale socket (never another kind of file), binds and listens, sets the mode

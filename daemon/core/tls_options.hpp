@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // TlsOptions: what a TLS connection to a broker needs (server name, ALPN, CA, client
 // certificate, ciphers), a value type shared by the TLS session, the uplinks that do TLS
 // themselves (a modem with tls = "modem") and the routes. Thread: any (a plain value).

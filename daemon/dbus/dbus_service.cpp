@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "dbus/dbus_service.hpp"
 
 #include <poll.h>

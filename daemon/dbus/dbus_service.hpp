@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // DbusService: the local API on D-Bus (io.uplinkd.Uplink1 at /io/uplinkd/Uplink1, docs/dbus.md).
 // Publish, Subscribe and Unsubscribe call the same ApiBackend as the socket API; received
 // messages, delivery reports and route states become signals. The bus connection is driven by

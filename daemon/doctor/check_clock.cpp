@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The doctor's clock checks (layer clock): the system clock is not before the day uplinkd was
 // built, and not before the validity of the configured CA certificates (a clock in 1970 makes
 // every certificate "not yet valid"). The comparison with the broker's time is the tls group's.

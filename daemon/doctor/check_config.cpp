@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The doctor's config checks (layer config): which files and drop-ins were read, and whether the
 // files holding secrets (client key, password, SAS key) are still safe to read. Thread: loop.
 #include "doctor/doctor.hpp"

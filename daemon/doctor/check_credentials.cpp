@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The doctor's credential checks (layer credentials): the credentials a CONNECT made now would
 // carry, checked by the cloud plugin (SAS token fields, client id, user name). Never shows a
 // secret. Thread: loop.

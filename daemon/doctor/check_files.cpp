@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The doctor's file checks (layer files): the CA file holds a root, the device certificate and
 // key match, every certificate is valid now (warn under 30 days left), and the device
 // certificate's subject CN is what the cloud expects. The chain up to the broker's certificate

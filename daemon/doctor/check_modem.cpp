@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The doctor's modem checks (layer modem): for each modem uplink of the route, waits (bounded)
 // until the module's bring-up settled, asks the ModemUplink to examine the module (through its
 // own AT channel: the serial port is never opened twice), reads the route's certificate files,

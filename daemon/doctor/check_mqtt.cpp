@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The doctor's MQTT checks (layer mqtt): a CONNECT with the route's credentials through the
 // route's own path (PahoSession: uplinks, TLS, tunnel, Paho; or the module's MQTT client for
 // mqtt = "modem"), the CONNACK in the cloud's words, then a round trip on the cloud's round-trip

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The doctor's network checks (layer network): name resolution of the broker, TCP reachability
 // on the configured port over the route's uplinks (and, when that fails, the cloud's other
 // ways in), and what the port speaks (plain MQTT or TLS) against what the route expects.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The doctor's spool checks (layer spool): the state directory is writable and has room, and
 // what waits in the route's queue (count, oldest age) and among its dead letters. Thread: loop.
 #include <sys/statvfs.h>

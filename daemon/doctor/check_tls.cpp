@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The doctor's TLS checks (layer tls): a handshake with the route's TLS settings over its uplink
 // (or the module's own, for tls = "modem"), then what it shows: version and cipher, the chain as
 // received and whether it verifies, SNI (retried without it, and with ALPN, when the broker

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Doctor: examines one route layer by layer (configuration, files, clock, credentials, spool,
 // modem, network, TLS, MQTT) and reports what it found with the fix for each problem. Runs
 // inside the daemon (API op "doctor", D-Bus Doctor) or in uplinkctl (`doctor --config FILE`).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The route's cloud as the doctor's MQTT check connects with it: the same profile, with the
 // client id of the doctor's own connection. Pure (delegates). Thread: loop.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The doctor's modem findings from what was read of one module: AT answer, identity, SIM,
 // registration, signal, bearer or Wi-Fi association, clock, SNI and certificate store. Pure (no
 // I/O): check_modem.cpp gathers the facts, this file judges them. Thread: any.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Probes of the doctor's network, TLS and MQTT checks: one bounded step each (dial over the
 // route's uplinks, a plain MQTT CONNECT, a TLS handshake) whose outcome comes back exactly once,
 // on the loop, even when the other side never answers. Thread: loop.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The doctor's report of one route and its two forms: the text `uplinkctl doctor` prints and the
 // JSON of `--json` and the API (schema "uplinkd.doctor/1", docs/doctor.md). Pure. Thread: any.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "doctor/tls_findings.hpp"
 
 #include <openssl/x509_vfy.h>

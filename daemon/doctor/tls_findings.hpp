@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What the doctor's TLS handshakes mean, as findings of layer tls (ids tls.handshake, tls.chain,
 // tls.sni, tls.alpn, tls.client_cert) with the fix naming the route's setting. Pure: from the
 // probes' outcomes to words. Thread: any.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The Prometheus text exposition format (version 0.0.4) of a MetricsSnapshot: every metric
 // with its HELP and TYPE, label values escaped. Pure. Thread: any.
 #pragma once

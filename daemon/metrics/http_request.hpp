@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The little HTTP the metrics endpoint speaks: one request head in, one response out, then the
 // connection closes. Parsing and answering are pure, so they are tested from tables. Thread: any.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // MetricsCollector: builds each scrape's MetricsSnapshot from the daemon's status JSON (the same
 // numbers `uplinkctl status` shows), the spool file's size, the free space of the state
 // directory, and the last answer of each modem (asked in the background every

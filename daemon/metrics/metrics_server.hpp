@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // MetricsServer: the opt-in Prometheus endpoint ([metrics] listen). Accepts on a TCP address or
 // a UNIX socket, reads one request head (capped in size and time), answers it through
 // http_request.hpp, and closes. Thread: loop.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // MetricsSnapshot: the numbers a scrape exports, taken from the same status JSON that
 // `uplinkctl status --json` shows (Daemon::status), plus what only the metrics need (spool file
 // size, free disk space, cached modem answers). Pure: no I/O. Thread: any (value types).

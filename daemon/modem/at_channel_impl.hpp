@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // SerialAtChannel: the AtChannel on a SerialPort: a queue of commands with one in flight, each
 // with its own timeout; replies, prompts, data phases and URCs framed by AtParser; counts the
 // bytes on the line both ways. Handlers run posted on the loop, never from inside a call.

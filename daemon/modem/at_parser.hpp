@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // AtParser: the pure part of the AT channel: turns bytes from the module, in any chunking, into
 // the pending command's reply (echo skipped, information lines, prompt, raw data, final result)
 // and URCs, by the framing rules of V.250 and of the data phases in uplinkd/at_channel.hpp. No

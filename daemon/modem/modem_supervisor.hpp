@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ModemSupervisor: keeps the module usable. Opens the serial line, brings the module up with
 // driver.start(), probes it with "AT" when the line is idle or after a command timed out, and
 // when it does not answer escalates: soft restart (driver.start() again), reset line, power

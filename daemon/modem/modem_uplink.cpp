@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "modem/modem_uplink.hpp"
 
 #include <openssl/evp.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ModemUplink: an uplink through a cellular module on a UART. Owns the serial line, the AT
 // channel, the driver (made by its modem plugin), power control and the supervisor. connect()
 // opens a plain socket in the module (the route then does TLS with OpenSSL over it); with

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "modem/power_control.hpp"
 
 #include <gpiod.hpp>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // PowerControl: the modem's power key, reset line and power status: through libgpiod 1.6 lines,
 // not at all ("none"), or through the modem emulator's control socket (tests). Pulses are timed
 // on the loop, never by sleeping. Thread: loop.

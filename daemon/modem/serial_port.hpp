@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // SerialPort: the UART of a modem opened for uplinkd alone (TIOCEXCL and flock), raw 8N1 at a
 // fixed baud rate with RTS/CTS flow control on or off, as an Asio stream descriptor. Errors say
 // what to do (a missing device, the "dialout" group, another program holding the line).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // PluginRegistry: loads plugin modules (*.so) from a directory, checks their ABI version and
 // finds them by name. Modules stay loaded for the life of the registry. Thread: loop.
 #pragma once

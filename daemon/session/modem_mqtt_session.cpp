@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "session/modem_mqtt_session.hpp"
 
 #include "uplinkd/log.hpp"

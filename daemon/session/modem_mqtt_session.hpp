@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ModemMqttSession: the MqttSession of a route with mqtt = "modem": the module's own MQTT client
 // (ModemMqtt, reached through the route's one modem uplink) connects, publishes and subscribes;
 // uplinkd does neither TLS nor MQTT itself. The certificates of [routes.X.tls] go into the

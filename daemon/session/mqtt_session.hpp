@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // MqttSession: a route's MQTT connection, whoever carries it: Paho over the route's uplinks
 // (PahoSession: dial, TLS, tunnel, Paho) or a module's own MQTT client (ModemMqttSession, for
 // mqtt = "modem"). The route's state machine, spool window, backoff, status and the API talk

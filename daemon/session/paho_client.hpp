@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // PahoClient: a route's Paho async_client, of which the loop thread only ever queues work. Every
 // call that can take Paho's process-wide mutex (create, connect, is_connected, publish,
 // subscribe, disconnect, destruction) runs on the PahoWorker; outcomes come back through the

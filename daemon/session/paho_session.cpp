@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "session/paho_session.hpp"
 
 #include <mqtt/message.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // PahoSession: the MqttSession in which uplinkd speaks MQTT itself: it dials the broker over the
 // route's uplinks in order, does TLS (OpenSSL, or the module's when the uplink offloads it),
 // offers the stream to Paho through the loopback tunnel and runs Paho on the PahoWorker.

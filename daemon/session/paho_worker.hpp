@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // PahoWorker: one thread that runs queued tasks in the order they were posted; the only thread
 // that calls into Paho (create, connect, is_connected, publish, subscribe, disconnect, destroy).
 // Paho takes one process-wide mutex in those calls, and its receive thread holds that mutex for

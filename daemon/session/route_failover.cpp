@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // RouteSession: failover between the route's uplinks (the selector and the health checks).
 #include <algorithm>
 

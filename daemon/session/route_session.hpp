@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // RouteSession: one cloud connection. Connects its MqttSession (Paho over the route's uplinks,
 // or the module's own MQTT client), then feeds it a bounded window of messages from the spool
 // and acknowledges them when the broker has them. State machine:

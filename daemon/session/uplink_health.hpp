@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // UplinkHealth: the I/O around a route's UplinkSelector: notices that the active uplink died
 // (nothing received for failover_after_ms, its interface down or without carrier), probes the
 // preferred uplinks while a lower one carries the route (TCP and TLS handshake to the broker

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "session/uplink_selector.hpp"
 
 #include <algorithm>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // UplinkSelector: which of a route's uplinks carries it, how the others are doing (healthy
 // standby or failing, with the reason and the last probe), the order in which to dial them,
 // when to probe the preferred ones and when to fail back, and the last switches. Pure: every

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The spool's reserve file: room kept free on the spool's disk and given back when the disk is
 // full, so that the deletes that free the disk can still be written. Thread: any (plain file
 // calls on the path given).

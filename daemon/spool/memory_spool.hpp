@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // MemorySpool: a Spool held in memory only (nothing survives a restart). For tests and for
 // `[daemon] spool = "memory"` on boards without writable storage. Thread: loop.
 #pragma once

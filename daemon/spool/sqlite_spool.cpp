@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // SqliteSpool, the durable Spool: forwards each call to its Impl. Thread: the loop.
 #include "spool/sqlite_spool.hpp"
 

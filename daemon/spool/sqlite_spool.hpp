@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // SqliteSpool: the durable Spool on one SQLite file (WAL, group commit on a worker thread).
 // Thread: loop (every method, open() and the destructor; completions are posted to the loop).
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Appends to the spool and their completions after each batch. Thread: the loop.
 // clang-format off
 #include <cstddef>  // before Asio: its config reads libstdc++ macros (aligned_alloc vs operator new)

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Dead letters: moving a message there, listing, retrying, dropping. Thread: the loop.
 #include <algorithm>
 #include <string>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The spool on a full disk: the reserve file, entering and leaving. Thread: the worker.
 // clang-format off
 #include <cstddef>  // before Asio: its config reads libstdc++ macros (aligned_alloc vs operator new)

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The spool's files around SQLite: directory check, modes, moving aside. Thread: any.
 #include "spool/sqlite_spool_files.hpp"
 

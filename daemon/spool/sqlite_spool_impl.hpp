@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // SqliteSpool::Impl, the state the spool's parts share. Thread: the loop; worker parts: worker.
 #pragma once
 

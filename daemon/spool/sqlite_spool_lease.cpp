@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Routes, leases and acks of the spool, through the loop's connection. Thread: the loop.
 #include <algorithm>
 #include <utility>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Housekeeping: a route's limits (reject, drop oldest) and expiry by age. Thread: the loop.
 #include <algorithm>
 #include <string>

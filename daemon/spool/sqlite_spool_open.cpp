@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Opening the spool: connections, schema, upgrade, recovery. Thread: the loop, worker not started.
 // clang-format off
 #include <cstddef>  // before Asio: its config reads libstdc++ macros (aligned_alloc vs operator new)

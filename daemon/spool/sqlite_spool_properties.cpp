@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // User properties as stored in the spool (JSON text). Thread: any (pure functions).
 #include <nlohmann/json.hpp>
 

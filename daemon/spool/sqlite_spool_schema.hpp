@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The spool's file format and every SQL statement it runs. Thread: any (constants).
 #pragma once
 

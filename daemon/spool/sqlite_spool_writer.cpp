@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The spool's commit worker: one transaction per batch. Thread: the worker (start, ~Impl: loop).
 // clang-format off
 #include <cstddef>  // before Asio: its config reads libstdc++ macros (aligned_alloc vs operator new)

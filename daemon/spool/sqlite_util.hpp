@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Small helpers around the SQLite C API for the spool: owning handles, statement reset, result
 // code names and messages. Thread: the thread that owns the connection passed in.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "tls/cert_check.hpp"
 
 #include <openssl/err.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Checks of certificate files before they go into a module's store, where a mistake only shows
 // as an opaque failure minutes later: the CA file must hold a root, the key must belong to the
 // certificate; and what a certificate or key is (for `uplinkctl certs` and the doctor). Pure

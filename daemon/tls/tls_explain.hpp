@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Plain words for TLS failures: OpenSSL verify errors and TLS alerts, with the hint that fixes
 // them. Pure tables. Thread: any.
 #pragma once

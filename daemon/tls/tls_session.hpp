@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // TLS done by uplinkd with OpenSSL over any ByteStream (a kernel socket or a modem's plain AT
 // socket): server verification and host-name check always on, SNI, ALPN, client certificate,
 // TLS 1.2 minimum at security level 2, session resumption across reconnects, and every alert

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "tunnel/connect_request.hpp"
 
 #include <algorithm>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Parsing of the HTTP CONNECT request that Paho sends to the loopback tunnel. Pure. Thread: any.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Tunnel: the loopback HTTP CONNECT endpoint through which Paho reaches a stream that uplinkd
 // has already prepared (dialled over an uplink, TLS done). Listens on 127.0.0.1, ephemeral port;
 // accepts a CONNECT only with the per-start secret and only for a route that has a stream on

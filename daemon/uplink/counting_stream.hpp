@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // CountingStream: a ByteStream that counts the bytes of the stream it wraps into an
 // UplinkTraffic (per uplink, for status and for noticing a silent uplink). Thread: loop.
 #pragma once

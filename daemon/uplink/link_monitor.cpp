@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "uplink/link_monitor.hpp"
 
 #include <linux/netlink.h>

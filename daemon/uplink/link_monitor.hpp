@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // LinkMonitor: tells when a network interface goes down (administratively or carrier lost) or
 // comes back, from the kernel's rtnetlink link messages, on the loop. Thread: loop.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "uplink/local_network.hpp"
 
 #include <sys/socket.h>

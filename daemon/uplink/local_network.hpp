@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // LocalNetwork: the board's own network stack (Ethernet, Wi-Fi, PPP), optionally bound to one
 // interface with SO_BINDTODEVICE. Thread: loop.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // TcpStream: a ByteStream over a connected kernel TCP socket. Thread: loop.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Uplink: a way out of the gateway that gives a ByteStream to host:port — the board's own
 // network (LocalNetwork) or a modem socket. Thread: loop.
 #pragma once

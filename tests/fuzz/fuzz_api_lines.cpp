@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Fuzz target: bytes from a local client, as the socket API reads them. The LineFramer splits
 // them (in chunks chosen by the first byte, with a small line limit so that overlong lines
 // occur) and each line goes through parseRequest and into the reply the server would send.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Fuzz target: bytes from a module's UART, as the AT parser sees them. The first byte picks
 // what the pending command expects (nothing, a ">" prompt, CONNECT with raw bytes up to an end
 // pattern, a counted read after a header line, or CONNECT with a counted read then the end

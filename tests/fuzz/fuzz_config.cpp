@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Fuzz target: configuration text (TOML) through the whole loader and validation, with the
 // generic-mqtt and azure-iot-hub cloud plugins compiled in. Plugins are looked for only in a
 // directory without any (UPLINKD_FUZZ_PLUGIN_DIR, the fuzz sources), whatever the text says.

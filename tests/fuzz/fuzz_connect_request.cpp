@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Fuzz target: the request head a client sends to the loopback tunnel (parseConnectRequest), and
 // the base64 of its proxy credentials; what decodes must encode back to the same bytes.
 #include <cstddef>

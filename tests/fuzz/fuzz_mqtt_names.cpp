@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Fuzz target: the MQTT name rules (UTF-8, topics, filters, host names) and topic matching. The
 // input is split at its first NUL into a filter and a topic.
 #include <cstddef>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Fuzz target: Azure SAS tokens as the SAS-checking code reads them (parse, verify against a
 // key), and the URL and base64 decoders under them.
 #include <cstddef>

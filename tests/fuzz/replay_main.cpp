@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Replays fuzz inputs without libFuzzer: feeds every file named on the command line (for a
 // directory: every file in it, in name order) once to LLVMFuzzerTestOneInput. The checked-in
 // corpus, crash regressions included, runs this way in ctest with the project's own compiler and

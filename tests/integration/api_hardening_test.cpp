@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The local API against a running uplinkd, as an attacker or a careless user would try it: a
 // number out of range, a regular file at the socket path, a second daemon on the same socket,
 // running out of file descriptors, too many connections of one uid, a line that never ends, too

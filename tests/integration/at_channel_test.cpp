@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // SerialAtChannel and SerialPort against a pseudo-terminal whose master end is a scripted module
 // run by the test: queueing, timeouts, URCs during a pending command, every data phase, byte
 // counters, and the serial line's error messages.

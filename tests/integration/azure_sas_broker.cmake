@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # azure_sas_broker_test: a real mosquitto with the mosquitto_azure_sas_auth plugin
 # (tests/brokers/azure-sas-auth), driven with libmosquitto. Fails (does not skip) without mosquitto.
 find_program(UPLINKD_MOSQUITTO_EXECUTABLE mosquitto PATHS /usr/sbin /usr/local/sbin)

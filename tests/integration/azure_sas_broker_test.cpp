@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Starts a real mosquitto with the azure-sas-auth plugin (an Azure IoT Hub look-alike) and
 // connects to it with libmosquitto: valid, forged, expired and expiring SAS tokens, the
 // azure-iot-hub profile's own credentials, and the per-device topic rules.

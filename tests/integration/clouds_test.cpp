@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The clouds' look-alikes, end to end through uplinkd: real Mosquitto brokers (and HAProxy front
 // ends) on ephemeral ports, configured like
 // - AWS IoT Core: mutual TLS (the certificate's CN is the user name) behind a "443" front end

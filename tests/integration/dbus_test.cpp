@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The D-Bus API (io.uplinkd.Uplink1, docs/dbus.md) on a private dbus-daemon whose policy is the
 // packaged one (dbus/io.uplinkd.Uplink1.conf) with the test's user as the service user: a
 // publish over D-Bus reaches the broker, a subscribed message arrives as MessageReceived, and a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // No message can block a route: what the broker keeps refusing goes to the spool's dead letters
 // (counted in status, listed, retried and dropped with uplinkctl), and topics that brokers drop
 // the connection for are refused at publish time.

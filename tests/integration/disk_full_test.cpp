@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A full disk does not wedge the spool: uplinkd's state directory on a small tmpfs mounted by
 // the test (tests run as root; the test fails when it cannot mount). Publishing gets
 // spool_io "disk full", logged once; what was queued is delivered; publishing works again by

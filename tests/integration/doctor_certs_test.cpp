@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `uplinkctl certs check FILE...` on the three files a cloud console hands out, and on each
 // mistake people make with them; `uplinkctl certs --route` on a configuration.
 #include <gtest/gtest.h>

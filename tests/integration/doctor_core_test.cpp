@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `uplinkctl doctor` (core groups: config, files, clock, credentials, spool) end to end: offline
 // with --config against the clouds' look-alikes (Mosquitto, the SAS-checking broker), through the
 // running daemon's API, and each failure of the list that falls in these layers FAILs at

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The doctor's modem group against the modem emulator's BG9x model (a real pty, the real
 // quectel-bg9x plugin, the real ModemUplink) and a real Mosquitto: a module without a SIM, a
 // registration the network denies, a module clock before the certificates' validity, a firmware

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The doctor's network, TLS and MQTT checks against real brokers on ephemeral ports: Mosquitto
 // set up like each failure users meet (plain MQTT on the TLS port and the reverse, a missing
 // root CA, a client certificate that is missing or from another CA, a wrong password), HAProxy

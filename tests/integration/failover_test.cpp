@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Failover between a route's uplinks on real links: uplinkd runs in a network namespace with
 // two veth links ("ea" for uplink eth, "eb" for uplink wifi) to the test's namespace, where
 // Mosquitto listens on an address reachable over both. A link loses its carrier, or goes silent

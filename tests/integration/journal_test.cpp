@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Structured journal entries: uplinkd --log-target=journal under a real systemd-journald that
 // the test starts in a private mount namespace (its own /run and /var/log, journal files in the
 // test's directory), then read back with journalctl the way an operator filters them. When

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The event loop never waits for Paho: while one route keeps reconnecting to a broker that
 // accepts and never answers, and another route keeps publishing, every API request is answered
 // promptly. (Paho's receive thread holds its process-wide mutex while it waits for the tunnel's

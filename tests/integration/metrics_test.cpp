@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The Prometheus endpoint end to end: scraped while messages flow to a real Mosquitto and while
 // the broker is down (the values move as a user expects), every scrape checked by promtool (the
 // Prometheus project's own parser and linter), and the request handling on a real socket.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // End to end with the SIMCom A76xx's own MQTT client (mqtt = "modem"): the simcom-a76xx driver
 // plugin over a pty to the modem emulator's A76xx model, whose CMQTT client speaks real MQTT
 // with TLS from the module's store and SSL context, to a Mosquitto that wants a client

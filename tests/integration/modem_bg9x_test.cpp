@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // End to end through a Quectel BG9x: local app → uplinkd → the quectel-bg9x driver plugin → AT
 // over a pty → the modem emulator's BG9x model (real TCP/TLS on the host) → an AWS-like
 // mutual-TLS Mosquitto, directly or behind an SNI-gated HAProxy. In each of the three ways the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // End to end through a BX310x and its own MQTT client: the sierra-bx310x driver (loaded as the
 // daemon loads it, on the daemon's serial AT channel) → a pty → the modem emulator's BX model
 // (which joins its Wi-Fi, keeps the certificate store, checks guard times and opens the real

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Modem sessions that survive a real module, end to end: local app → uplinkd → modem driver
 // plugin → AT over a pty → the modem emulator → Mosquitto, and back. Downlink bytes that look
 // like the module's own framing, hang/recover cycles beyond the module's session limit, module

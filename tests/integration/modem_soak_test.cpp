@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Soak of the modem path (label "soak", in the default run): 20 hangs and restarts of the module
 // at random points (seeded; the seed is printed, UPLINKD_SOAK_SEED repeats a run), often inside
 // a data phase, with messages both ways: every queued message arrives, every cloud message

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // End to end through an ST SPWF04S: local app → uplinkd → st-spwf04s → AT+S. commands over a
 // pty → the modem emulator's spwf04s model (real TCP/TLS on the host) → an Azure IoT Hub
 // look-alike (Mosquitto with the SAS plugin). TLS by the module, TLS by uplinkd over the module's

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ModemSupervisor and ModemUplink against the modem emulator, with a minimal stand-in driver
 // (so that they are tested apart from the real driver plugins): bring-up, recovery of a silent
 // module by soft restart, reset line and power cycle, and what connects are told meanwhile.

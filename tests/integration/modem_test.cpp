@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // End to end through a modem: local app → uplinkd → modem driver plugin → AT commands over a pty
 // → the modem emulator (which opens real TCP/TLS connections) → a real Mosquitto. For each driver
 // plugin and both TLS modes; plus the certificate store, supervisor recovery and SNI.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The systemd notify protocol as uplinkd speaks it (systemd/uplinkd.service: Type=notify,
 // WatchdogSec=): READY=1 once the API listens, STATUS= with the routes' states, WATCHDOG=1 from
 // the event loop (and none once the loop is stuck), RELOADING=1 and READY=1 around SIGHUP,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A careless configuration or a second daemon cannot lose data or leak secrets: one uplinkd per
 // state directory, files closed to other users whatever the umask, credentials never in clear
 // text unless asked for, TLS 1.2 only with forward secrecy by default, and --check-config

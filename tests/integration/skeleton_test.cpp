@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // End to end: a local app's message reaches a real Mosquitto over TLS through uplinkd.
 #include <gtest/gtest.h>
 #include <signal.h>

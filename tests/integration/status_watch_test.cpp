@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // uplinkctl status --watch in a real terminal (tmux): while a backlog drains to a real
 // Mosquitto the view shows the delivery rate and a progress bar with the time left; q quits and
 // gives the terminal back. And uplinkctl health against a live daemon.

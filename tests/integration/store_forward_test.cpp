@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Durable store-and-forward: once a local app is told "queued", the message reaches the broker
 // at least once, whatever happens in between (broker down, uplinkd killed, restarts).
 #include <gtest/gtest.h>

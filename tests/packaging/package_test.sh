@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The Debian packages, end to end: builds them from a copy of the tree (dpkg-buildpackage -b),
 # checks them with lintian (no errors), installs them, checks what installing did (user and
 # groups, state and runtime directories, the default configuration as a conffile that

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ModemEmulator: uplinkd-modem-emulator as a child process for one test: a pty linked at a path
 // in the test's directory, its control socket, and its AT trace (printed when the test failed).
 // Started with --ready-fd, so nothing sleeps. Thread: the test's.

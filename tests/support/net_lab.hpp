@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // NetLab: a network namespace for uplinkd with two veth links ("ea", "eb") to the caller's
 // namespace, where the broker's address is reachable over both; links can lose their carrier or
 // go silent. Removed with its links when destroyed, even after a failure. Fails the test (never

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "scripted_at_channel.hpp"
 
 #include <gtest/gtest.h>

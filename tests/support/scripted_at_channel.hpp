@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ScriptedAtChannel: an AtChannel fake for modem driver unit tests, driven by a script of
 // expected commands and what the module answers (information lines, final result, raw data,
 // URCs before or after the final result). An unexpected command fails the test. Answers are

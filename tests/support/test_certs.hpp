@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Certificates made by a test with the OpenSSL API: any validity window (expired, not yet
 // valid), CA or leaf, signed by a given CA. For the doctor's and `uplinkctl certs`' tests.
 // Thread: the test's.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Helpers for tests that run real programs: temporary directories, free ports, child
 // processes, a Mosquitto broker with TLS, an uplinkd daemon, and an MQTT subscriber on the
 // broker. Every helper fails the test (never skips) when what it needs is missing.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The local API's access control ([api.acl]): the decision table for publish, subscribe and the
 // other operations, the filter-within-filter rule, and how the configuration is read.
 #include <gtest/gtest.h>

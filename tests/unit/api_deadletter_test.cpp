@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The "deadletter" op of the local API (docs/api.md, "Dead letters"), from a table.
 #include <gtest/gtest.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The local API's wire format: line framing, request parsing, replies, topic filters.
 #include <gtest/gtest.h>
 

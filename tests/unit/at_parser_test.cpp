@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // AtParser from tables: each case is fed whole, byte by byte and in random chunks, and must give
 // the same transcript of events every time.
 #include "modem/at_parser.hpp"

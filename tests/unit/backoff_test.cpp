@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Reconnect delays grow exponentially, stay within the configured bounds and are jittered.
 #include "session/backoff.hpp"
 

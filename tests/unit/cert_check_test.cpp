@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Certificate checks made before anything goes into a module's store: a root CA, a matching key.
 #include "tls/cert_check.hpp"
 

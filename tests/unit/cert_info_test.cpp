@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What `uplinkctl certs` and the doctor read from certificates and keys: roles, validity, key
 // type, fingerprints, which key belongs to which certificate, and the problems of a file set.
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // uplinkctl's health verdict and the status --watch model and frame, from tables.
 #include <gtest/gtest.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // aws-iot profile: configuration diagnostics (with positions), endpoint and ALPN, client id,
 // topic templates, AWS IoT Core limits and reserved topics, and the refusal explanations.
 #include <gtest/gtest.h>

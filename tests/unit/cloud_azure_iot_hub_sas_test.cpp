@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Azure SAS tokens: the published vectors V1–V5 (reference/clouds.md §1.3) and the coding,
 // parsing and checking helpers, from tables.
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // azure-iot-hub profile: configuration diagnostics (with positions), endpoint, CONNECT fields and
 // SAS credentials, topic and property-bag mapping both ways, limits and CONNACK explanations.
 #include <gtest/gtest.h>

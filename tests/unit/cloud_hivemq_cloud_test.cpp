@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // hivemq-cloud profile: configuration diagnostics (with positions), endpoint with SNI and the
 // WebSocket variant, credentials, topic checks and the refusal explanations (SNI and credentials).
 #include <gtest/gtest.h>

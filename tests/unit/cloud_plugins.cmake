@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Unit tests of the cloud plugins (aws-iot, azure-iot-hub, hivemq-cloud); included from
 # tests/CMakeLists.txt.
 add_executable(cloud_aws_iot_test ${CMAKE_CURRENT_LIST_DIR}/cloud_aws_iot_test.cpp)

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What the cloud plugin unit tests share: secret files in a temporary directory, and creating a
 // profile from the body of a [routes.r.cloud] table the way the daemon does (diagnostics with
 // file, line and column). Thread: test.

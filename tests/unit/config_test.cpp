@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Configuration errors: each mistake is reported with its file, line and column.
 #include "config/config.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The doctor's modem findings from tables of module states: each case names the check that must
 // fail (or warn), what its `found` and `fix` must say, and what must be skipped after it.
 #include <gtest/gtest.h>

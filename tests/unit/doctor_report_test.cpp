@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The doctor's report: verdict, text form, JSON form and back, malformed JSON named by field.
 #include <gtest/gtest.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What the doctor's TLS handshakes mean (doctor/tls_findings): for each way a handshake ends, the
 // check id that FAILs and the setting its fix names. Pure, from a table.
 #include <gtest/gtest.h>

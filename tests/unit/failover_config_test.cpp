@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The failover keys of a route: defaults, values, and errors with file:line:col.
 #include <gtest/gtest.h>
 

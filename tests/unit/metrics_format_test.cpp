@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The metrics endpoint's pure parts: the exposition text, the request handling, the [metrics]
 // listen address, the reason classes and the latency histogram.
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The simcom-a76xx MQTT client (AT+CMQTT*) against a scripted AtChannel: its parsers and tables
 // (the ch. 18.3 <err> table, incoming-message assembly from counted blocks, the connect
 // commands), the firmware check at start-up, connect with TLS by the module (SNI on, MQTT 3.1.1

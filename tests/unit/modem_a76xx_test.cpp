@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The simcom-a76xx modem plugin against a scripted AtChannel: parsers from tables (with hostile
 // input), bring-up, plain sockets (CIPSEND with exactly len bytes, CIPRXGET counted reads that
 // loop while bytes remain), TLS sockets (SSL context with SNI, CCHSEND, CCHRECV with data URCs),

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The quectel-bg9x modem plugin against a scripted AtChannel: parsers and code tables (with
 // hostile input), bring-up, plain sockets (QISEND with exactly len bytes after ">", QIRD counted
 // reads until 0), TLS sockets (SSL context with SNI always on, QSSLSEND, QSSLRECV), the store

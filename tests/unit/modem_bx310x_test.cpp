@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The sierra-bx310x modem plugin against a scripted AtChannel: parsers and code tables (with
 // hostile input), the Wi-Fi bring-up, the certificate store (local checks, CR+LF, guard time and
 // "+++", read-back), the module's MQTT client (text and binary publishes, QoS 1 acknowledgements

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The pieces both modem plugins share: field splitting, PEM normalisation, the +CME ERROR
 // table, the result-URC waits (result before or after OK, intermediate states skipped) and the
 // MQTT message ids awaiting their acknowledgement.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The sierra-hl78 modem plugin against a scripted AtChannel: parsers from tables (with hostile
 // input), bring-up, sockets (binary payloads, the EOF pattern rule, chunking, the ByteStream
 // contract), provisioning (CR+LF, read-back compare) and the plain-words error tables.

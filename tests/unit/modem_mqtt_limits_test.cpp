@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What a module's MQTT client cannot carry is refused at publish time, naming the limit.
 #include <gtest/gtest.h>
 

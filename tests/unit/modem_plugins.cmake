@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Unit tests of the modem plugins (sierra-hl78, simcom-a76xx) against a scripted AtChannel;
 # included from tests/CMakeLists.txt.
 add_library(uplinkd_scripted_at_channel STATIC

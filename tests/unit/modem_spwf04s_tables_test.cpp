@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // st-spwf04s from tables: every parser of its answers and events, and the AT-S.ERROR and WIND
 // codes in plain words with the fix.
 #include <gtest/gtest.h>

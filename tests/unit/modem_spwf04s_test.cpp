@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // st-spwf04s against a ScriptedAtChannel: the credential checks, and the command sequences of
 // start, open (send, receive, close), provision, info and the MQTT client, with binary payloads
 // and module restarts in the middle. The parsers and tables: modem_spwf04s_tables_test.cpp.

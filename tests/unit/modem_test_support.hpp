@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What the modem driver unit tests share: a fixture with a driver on a ScriptedAtChannel (the
 // script must be used up by the end of each test), scripts written as tables of exchanges with
 // the outcome they must lead to, waiting for one callback's result, and byte helpers for the

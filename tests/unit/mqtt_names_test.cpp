@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The shared MQTT text rules (uplinkd/mqtt_names.hpp), from tables: strict UTF-8, topics to
 // publish on, topic filters, broker host names and endpoint_override's "host[:port]". The local
 // API's isPrintableUtf8 must follow the same UTF-8 rule.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The SDK's base64 (uplinkd/base64.hpp), from tables: RFC 4648 vectors both ways, what each
 // padding mode accepts, and every rule that refuses a text with its message.
 #include <gtest/gtest.h>

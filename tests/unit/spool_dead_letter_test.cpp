@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Dead letters of the spool (SQLite and memory): moving a message out of its route's queue,
 // listing, retrying at the end of the queue, dropping, counts, persistence, and the upgrade of a
 // spool file written before dead letters existed (schema version 1).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The SQLite spool on a full disk (a small tmpfs mounted by the test; tests run as root and
 // fail when they cannot mount): appends are refused with "spool_io ... disk full", reported
 // once per episode, acknowledgements still delete, appends work again by themselves once space

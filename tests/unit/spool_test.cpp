@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Tests of SqliteSpool: durability, group commit, limits, expiry, leases, recovery from bad files.
 #include <gtest/gtest.h>
 #include <sqlite3.h>

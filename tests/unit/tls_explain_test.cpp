@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Plain words for TLS failures: each common failure names its cause and the fix.
 #include "tls/tls_explain.hpp"
 

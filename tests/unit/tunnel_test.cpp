@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The loopback CONNECT tunnel: only Paho-style CONNECTs with the per-start secret, and only for
 // a route with a prepared stream, get through; the bytes then flow both ways unchanged.
 #include "tunnel/tunnel.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // UplinkSelector (which uplink carries a route, failover, probes, fail-back with hold-down) and
 // the rtnetlink link parser, from tables with an injected clock.
 #include "session/uplink_selector.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A plugin module built for another ABI version: the daemon must refuse it with a reason.
 #include "uplinkd/plugin_abi.hpp"
 

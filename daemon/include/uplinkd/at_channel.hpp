@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // AtChannel: AT commands to a module over a serial line, with per-command timeouts, final
 // results, URCs dispatched while commands are pending, and data phases (byte-counted after a
 // prompt, or pattern-terminated after CONNECT). Implemented by the daemon on a SerialPort; used

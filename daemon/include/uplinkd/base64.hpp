@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Base64 (RFC 4648 standard alphabet, '=' padding) for the daemon and the plugins: the local
 // API's binary payloads, the tunnel's proxy credentials, Azure SAS keys and signatures. OpenSSL's
 // EVP block coder does the work; the checks it lacks are made here first. Pure. Thread: any.

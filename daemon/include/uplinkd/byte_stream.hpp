@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ByteStream: an ordered, reliable byte stream to a remote peer (a kernel socket, a modem's AT
 // socket, or TLS on top of either). Thread: loop; handlers run on the loop thread.
 #pragma once

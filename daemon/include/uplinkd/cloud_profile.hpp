@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // CloudProfile: what one cloud needs from a connection, as pure logic (no I/O, no clock reads,
 // no logging): endpoint, credentials, topic mapping, limits and what a refusal means.
 // Implemented by cloud plugins. Thread: loop (instances are not shared between threads).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ConfigTable: typed, position-aware reading of one TOML table. Every problem becomes a
 // diagnostic "file:line:col: message"; keys that nobody asked for are reported by finish().
 // Used by the daemon's config loader and by plugins for their own sections. Thread: loop (or any

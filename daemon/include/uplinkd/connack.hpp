@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The generic meaning of MQTT CONNACK return codes (3.1.1) and reason codes (5). Cloud profiles
 // add what a code means for their cloud. Pure. Thread: any.
 #pragma once

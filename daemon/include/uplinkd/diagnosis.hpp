@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Diagnosis: the outcome of one check of `uplinkctl doctor`; a value type shared by the daemon
 // and the plugins (a cloud checks its own credentials). Pure. Thread: any.
 #pragma once

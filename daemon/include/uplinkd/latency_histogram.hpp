@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // LatencyHistogram: counts of durations (seconds) in fixed buckets, the shape a Prometheus
 // histogram exports (cumulative counts per upper bound, a sum and a count). Pure value type.
 // Thread: the owner's (the route's loop thread); copies are handed out as snapshots.

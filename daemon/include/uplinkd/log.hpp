@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Logging to stderr with syslog level prefixes ("<6>...") so journald keeps the levels, or,
 // under systemd, straight to the journal with structured fields (UPLINKD_ROUTE=, UPLINKD_UPLINK=,
 // UPLINKD_CODE=, MESSAGE_ID=; docs/journal.md). Only the code that handles an error logs it.

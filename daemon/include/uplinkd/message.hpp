@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Message: one publication as accepted from a local app and kept in the spool. Thread: any.
 #pragma once
 

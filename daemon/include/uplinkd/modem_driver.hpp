@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ModemDriver: one module family's AT dialect (plugin): bring-up, registration, sockets (plain
 // or TLS by the module), certificate store, and what its error codes mean. Drivers do their I/O
 // only through the AtChannel they are given. Thread: loop.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ModemMqtt: the module's own MQTT client, used for MQTT offload (route key mqtt = "modem"): one
 // MQTT session to one broker, TLS by the module when asked, with the credentials the uplink
 // provisioned into the module's store beforehand (ModemDriver::provision). Made and owned by a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The MQTT text rules every cloud profile and the local API share: strict UTF-8, what makes a
 // topic to publish on or a topic filter, broker host names and the "host[:port]" of
 // endpoint_override. Cloud profiles add their own limits (lengths, levels, reserved prefixes,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The plugin ABI: every plugin shared module exports `uplinkd_plugin()` returning a descriptor.
 // The daemon refuses a module whose abi_version differs from its own. Thread: loop (loading).
 #pragma once

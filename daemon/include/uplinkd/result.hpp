@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Result<T>: a value or an Error with a stable code and a human message. Used across every module
 // and plugin boundary instead of exceptions. Thread: any (plain value type).
 #pragma once

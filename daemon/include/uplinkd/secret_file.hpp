@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Reading secrets (passwords, keys) named by path in the configuration. The content is never
 // logged; errors name the file and the key, never the content. Rules for a file that holds a
 // secret: it is a regular file named directly (not a symbolic link, so that a link cannot lead

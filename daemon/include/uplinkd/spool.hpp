@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Spool: the durable queue between the local API and the routes. The single source of truth for
 // every accepted message until the broker has acknowledged it. Thread: loop (completions are
 // delivered on the loop thread).

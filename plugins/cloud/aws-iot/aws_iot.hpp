@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // aws-iot: a thing on AWS IoT Core over MQTT with an X.509 client certificate (port 8883, or 443
 // with ALPN "x-amzn-mqtt-ca"); maps local topics through a template and enforces the broker's
 // limits before sending. Pure (no I/O after creation, no clock reads). Thread: loop.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // azure-iot-hub for the doctor: what the hub expects of the device (CN = device id for X.509,
 // WebSocket on 443 as the way around a closed 8883) and the SAS token a CONNECT would carry,
 // decoded and checked against hub and identity without ever showing the signature. Pure.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "azure_iot_hub.hpp"
 
 #include <algorithm>

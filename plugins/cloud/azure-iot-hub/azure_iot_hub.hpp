@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // azure-iot-hub: a device or module identity on Azure IoT Hub over MQTT 3.1.1 (port 8883, or
 // WebSocket on 443), authenticated by SAS tokens signed here from the device key, or by an X.509
 // client certificate. Pure (no I/O after creation, no clock reads). Thread: loop.

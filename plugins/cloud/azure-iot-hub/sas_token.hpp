@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Azure IoT Hub shared access signatures (SAS): URL and base64 coding, making tokens and checking
 // them. Pure functions (no I/O, no clock reads, no logging), shared by the azure-iot-hub plugin,
 // the doctor and the SAS-checking test broker. Thread: any.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // generic-mqtt: any MQTT 3.1.1 or 5 broker: host, port, client id, user name and password,
 // an optional topic prefix. Pure (no I/O after creation). Thread: loop.
 #pragma once

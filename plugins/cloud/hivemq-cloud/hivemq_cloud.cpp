@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "hivemq_cloud.hpp"
 
 #include <algorithm>

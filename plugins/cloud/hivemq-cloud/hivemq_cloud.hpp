@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // hivemq-cloud: a HiveMQ Cloud cluster (MQTT over TLS on 8883, or secure WebSocket on 8884 at
 // /mqtt) with user name and password; always sends SNI, which the multi-tenant cluster needs.
 // Pure (no I/O after creation, no clock reads). Thread: loop.

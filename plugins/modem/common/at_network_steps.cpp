@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The network bring-up steps of at_steps.hpp: unlocking the SIM (AT+CPIN) and waiting for the
 // registration (+CEREG/+CGREG/+CREG polls); the command runners are in at_steps.cpp.
 #include <algorithm>

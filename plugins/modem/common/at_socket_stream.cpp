@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "common/at_socket_stream.hpp"
 
 #include <algorithm>

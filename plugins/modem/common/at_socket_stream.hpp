@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // AtSocketStream: the ByteStream side of a socket inside a module, common to the AT dialects.
 // It keeps the ByteStream contract (one read and one write outstanding at a time, handlers
 // posted to the loop and never run inline, close() fails pending handlers with "closed",

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "common/at_steps.hpp"
 
 #include <algorithm>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Running AT interactions described as data: command steps with timeouts and a failure policy,
 // commands whose real result comes later as a URC ("OK now, +CIPOPEN: 0,0 later"), SIM unlock
 // and the registration wait. Everything goes through the AtChannel; nothing here outlives a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "common/driver_core.hpp"
 
 #include "common/generic_at.hpp"

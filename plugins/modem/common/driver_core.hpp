@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What every AT modem driver does the same way, whatever its dialect:
 //  - DriverCore: the core a driver shares with its sockets and URC handlers (loop, channel,
 //    settings, timing, result-URC waits, SIM memory), URC routing, and the start() bookkeeping:

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Generic 3GPP TS 27.007 / V.250 pieces that every cellular AT dialect shares: pure parsers for
 // +CSQ, +CREG/+CGREG/+CEREG, +CPIN, +CME ERROR and identity answers, field splitting, and the
 // plain words for the general +CME ERROR codes. No I/O. Thread: any (pure functions).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `uplinkctl modem info` as data: a table of {command, timeout, apply} where apply is a pure
 // parser that fills ModemInfo from the answer. The generic 27.007 appliers live here; drivers
 // put them in their own tables. Thread: loop (runInfo), any (appliers).

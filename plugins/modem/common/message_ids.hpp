@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // MessageIds: the message (packet) ids of a module's MQTT client that await their result URC:
 // the next id (1-65535, wrapping, skipping those still awaited), held from the command until its
 // acknowledgement or the end of the session. Pure, no I/O. Thread: the driver's loop.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "common/pem.hpp"
 
 namespace uplinkd::plugins::modem_common {

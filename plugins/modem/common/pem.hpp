@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // PEM text as modules want it: split into blocks, line ends normalised (CR+LF for the Sierra
 // stores, LF elsewhere), compared line by line with what a module reads back. Pure.
 // Thread: any (pure functions).

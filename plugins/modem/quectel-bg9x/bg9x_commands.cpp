@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "bg9x_commands.hpp"
 
 #include "bg9x_parsers.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The Quectel BG96 / BG95 / BG77 / EG9x / EC2x command set as data: bring-up steps, the info
 // queries, timeouts and limits, the SSL context settings, the MQTT client settings, and builders
 // for commands that take arguments. Facts: shared/reference/at-commands.md §1, §6, §7, §8

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Bg9xCore: what the BG9x driver shares with its sockets, its MQTT client and its URC handlers:
 // the bring-up (start), the sockets (plain and TLS by the module, one id space 0-11), the PDP
 // context and the SSL context as "ready" flags that a module restart clears, the certificate

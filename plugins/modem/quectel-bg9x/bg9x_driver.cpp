@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "bg9x_driver.hpp"
 
 #include <algorithm>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // quectel-bg9x: the modem plugin for Quectel BG96 / BG95 / BG77 and the EG9x / EC2x modules that
 // share their command set: bring-up (RDY / APP RDY as boot indications, PIN, QICSGP, QIACT),
 // `modem info` (with AT+QNWINFO and the file store), the certificate store (QFUPL), plain

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What the Quectel BG9x error and result codes mean, in plain words with the fix: the TCP/IP
 // +CME ERROR 5xx codes (also the <err> of +QIOPEN / +QSSLOPEN), the MQTT client's +QMTOPEN,
 // +QMTCONN (result and CONNACK code) and +QMTSTAT codes, and explainLine() for any error or

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The module's MQTT client (AT+QMT*): connect (AT+QMTCFG, QMTOPEN, QMTCONN), publish in the
 // length form (">" then exactly the payload; QoS 1 done at "+QMTPUB: 0,<id>,0"), subscribe,
 // unsubscribe, incoming messages (+QMTRECV) and loss (+QMTSTAT, module restart).

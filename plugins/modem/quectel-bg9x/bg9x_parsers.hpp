@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Pure parsers for Quectel BG9x answers and URCs: socket results and URCs (+QIOPEN, +QIURC,
 // +QIRD, +QSSLOPEN, +QSSLURC, +QSSLRECV), the file store (+QFUPL, +QFLST), the clock (+CCLK),
 // network info (+QNWINFO, +COPS, +QCCID) and the MQTT client (+QMTOPEN, +QMTCONN, +QMTPUB,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The BG9x certificate store (AT+QFDEL / AT+QFUPL / AT+QFLST), the SSL context (AT+QSSLCFG,
 // SNI always on) and the check of the module's clock against the certificates' validity.
 // Thread: loop.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Local checks of the credentials before they go into the module (OpenSSL, no I/O): the CA file
 // must hold root CAs (self-signed), the key must belong to the client certificate; and the
 // facts `modem info` and the connect errors name (subject, issuer, validity).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "bx_commands.hpp"
 
 namespace uplinkd::plugins::sierra_bx310x {

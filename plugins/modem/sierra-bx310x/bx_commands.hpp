@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The BX310x command set as data: bring-up steps, the station (Wi-Fi) commands, the certificate
 // store, the MQTT client (AT+KMQTT*), timeouts and limits, and builders for the commands that
 // take arguments. Facts: shared/reference/at-commands.md §2.5-2.7, §3, §7 (sources SW-BX,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // BxCore: what the BX310x driver shares between its parts (bring-up and the station, the
 // certificate store, `modem info`, the MQTT client) and with its URC handlers. Internal to the
 // sierra-bx310x plugin. Thread: loop.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // sierra-bx310x: the modem plugin for the Sierra Wireless BX3105 / BX310x Wi-Fi/BLE module (the
 // "K" command set): Wi-Fi station bring-up, `modem info`, the certificate store, the module's
 // MQTT client (MQTT offload, TLS by the module) and plain words for its codes. Thread: loop.

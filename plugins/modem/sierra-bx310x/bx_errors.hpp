@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What the BX310x's codes mean, as tables of plain words and the fix: +CME ERROR 902-932 (the
 // K commands), +KMQTT_IND codes, +SRWSTASTATUS reasons (IEEE 802.11 reason codes and the
 // module's own), +KTCP_NOTIF codes; and explainLine() for any error line. No I/O.

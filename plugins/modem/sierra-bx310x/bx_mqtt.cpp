@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // BxCore's MQTT client part: the module's own client (AT+KMQTTCFG / KMQTTCNX / KMQTTPUB /
 // KMQTTPUBSTART / KMQTTSUB / KMQTTUNSUB / KMQTTCLOSE / KMQTTDEL) as ModemMqtt, with QoS 1
 // acknowledgements matched to publishes in order and a refused connection explained from what

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Pure parsers for BX310x answers and URCs: the station (+SRWSTASTATUS, +SRWSTAIP), the MQTT
 // client (+KMQTTCFG, +KMQTT_IND, incoming +KMQTT_DATA and the older +KMQTTSUB form), the
 // certificate store listing (AT+KCERTSTORE?) and the clock (+CCLK). No I/O.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // BxCore::provision(): the credentials checked locally (root CA self-signed, key matching the
 // certificate), then written into the module's store with AT+KCERTSTORE / AT+KPRIVKSTORE (data
 // mode ended by a guard time and "+++") and read back to compare. Thread: loop.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The words for a connection the broker closed right after the module opened it
 // (+KMQTT_IND: 1,0 after AT+KMQTTCNX): what uplinkd checked, then the probable causes, most
 // likely first, from what it knows (the credentials it checked before upload, the module's

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "hl78_commands.hpp"
 
 namespace uplinkd::plugins::sierra_hl78 {

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The HL78xx command set as data: bring-up steps, the info queries, timeouts and limits, and
 // builders for the commands that take arguments. Facts: shared/reference/at-commands.md §1, §2,
 // §7 (sources Z-HL78S/C/H, Z-HL7800, SW-T, LEG). Thread: any (constants and pure functions).

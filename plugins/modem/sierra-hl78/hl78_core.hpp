@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Hl78Core: what the HL78xx driver shares between its parts (bring-up, sockets, certificate
 // store) and with its sockets and URC handlers. Internal to the sierra-hl78 plugin.
 // Thread: loop.

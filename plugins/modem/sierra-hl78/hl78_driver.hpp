@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // sierra-hl78: the modem plugin for Sierra Wireless HL7800 / HL7802 / HL7812 (the "K" command
 // set): bring-up, `modem info`, the certificate store, plain and TLS sockets (TLS done by the
 // module), and plain words for its error codes. Thread: loop.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Pure parsers for HL78xx answers and URCs (+KTCPCFG, +KTCP_IND, +KTCP_NOTIF, +KTCP_DATA,
 // +KCNX_IND, +KSUP, +KCERTSTORE?), the generic ones it uses (+CEREG, +CSQ, ATI / +CGMM), the
 // tables that turn +CME ERROR 902-932 and +KTCP_NOTIF 0-15 into plain words, and the rule that

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Hl78Core::provision(): the module's certificate store (root CAs, client certificate and key)
 // written with AT+KCERTSTORE / AT+KPRIVKSTORE and read back to compare. Thread: loop.
 #include <optional>

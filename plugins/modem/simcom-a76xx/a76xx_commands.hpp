@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The SIMCom A76xx / SIM7600 command set as data: bring-up steps, the info queries, timeouts
 // and limits, the SSL context settings, and builders for commands that take arguments. Facts:
 // shared/reference/at-commands.md §1, §5, §7 (SC-MAN V1.09, SC-TCP, SC-SSL, TG-A76, LILY-SSL).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A76xxCore: what the A76xx driver shares with its sockets, its MQTT client and its URC
 // handlers (inside the plugin only). Its members are defined by seam: a76xx_driver.cpp
 // (bring-up, the network gate, URC routing, opening, provisioning), a76xx_tcp.cpp (CIP plain

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The A76xx driver: bring-up (start), URC routing, the network gate (NETOPEN), opening sockets
 // (the plain and TLS specifics are in a76xx_tcp.cpp and a76xx_tls.cpp), provisioning the
 // certificate store, and the plugin's entry points. Thread: loop.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // simcom-a76xx: the modem plugin for SIMCom A7670 / A7672 (A76xx) and SIM7600: bring-up,
 // `modem info`, the certificate store, plain sockets (NETOPEN / CIPOPEN / CIPSEND / CIPRXGET),
 // TLS sockets done by the module (CSSLCFG with SNI, CCHOPEN / CCHSEND / CCHRECV), the module's

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A76xxMqtt: ModemMqtt through the A76xx's own MQTT client (AT+CMQTT*, client 0): service
 // start (with the check that the firmware has the client at all), connect with TLS by the module
 // through the SSL context the driver configures (SNI on), MQTT 3.1.1 always, publish as

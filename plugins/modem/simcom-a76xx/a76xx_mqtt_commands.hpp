@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The A76xx MQTT client's command set (AT+CMQTT*) as data: the client index, the module's
 // limits, the URC prefixes, the connect set-up sequence, and builders for the commands that take
 // arguments. Facts: shared/reference/at-commands.md §5.5 and §7 (SC-MAN ch. 18, SC-MQTT,

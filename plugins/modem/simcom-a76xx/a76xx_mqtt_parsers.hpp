@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Pure parsers and tables of the A76xx MQTT client (AT+CMQTT*): the result and event lines, the
 // incoming-message URCs and their assembly from counted blocks, the CMQTT <err> table (SC-MAN
 // ch. 18.3) with plain words and the fix, and explainMqttLine() for any +CMQTT line.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Pure parsers for SIMCom A76xx / SIM7600 answers and URCs (NETOPEN, CIPOPEN, CIPSEND,
 // CIPRXGET, IPCLOSE, the CCH* SSL socket set, CCERTLIST, COPS), the tables that turn the TCP/IP and
 // CCH error codes and "+IP ERROR: <text>" into plain words, and explainLine() for any error

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The A76xx driver's plain links: TcpSocket (AT+CIPSEND out, AT+CIPRXGET=2 in), opening one
 // (AT+CIPOPEN), their URCs, and closing the links a hung module left open. Thread: loop.
 #include <algorithm>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The A76xx driver's TLS side: the SSL service (AT+CCHSET, AT+CCHSTART), the SSL context every
 // TLS connection of the module uses (AT+CSSLCFG with SNI on), the certificate list, and
 // TlsSocket (AT+CCHOPEN, AT+CCHSEND, AT+CCHRECV with counted data URCs). Thread: loop.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "spwf_commands.hpp"
 
 namespace uplinkd::plugins::st_spwf04s {

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The SPWF04S command set (AT+S.) as data: final result forms, boot indications, bring-up steps,
 // timeouts and limits, and builders for the commands that take arguments. Facts:
 // shared/reference/at-commands.md §4, §7, §8 (sources XCUBE, MBED-SPWF, GHI, SPWF-CON, SPWF-USR);

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // SpwfCore: what the SPWF04S driver shares between its parts (bring-up, sockets, certificate
 // store, MQTT client) and with its sockets and event handlers. Internal to the st-spwf04s
 // plugin. Thread: loop.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Checks of TLS credentials before they go into the module, with OpenSSL: the CA file must hold
 // root CAs (an intermediate given as the root is refused, naming the root that is needed), and
 // the private key must belong to the client certificate. Pure (no I/O). Thread: any.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // st-spwf04s: the modem plugin for ST SPWF04SA / SPWF04SC Wi-Fi modules (the AT+S. command set):
 // joining a WPA2 network, `modem info`, the TLS credential store, plain and TLS sockets (TLS done
 // by the module), the module's MQTT client (MQTT offload), and plain words for its error and

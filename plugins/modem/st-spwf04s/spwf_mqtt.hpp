@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // SpwfMqtt: the SPWF04S's own MQTT client as a ModemMqtt (MQTT offload): AT+S.MQTTCONN,
 // AT+S.MQTTPUB with the length form and the exact payload bytes, AT+S.MQTTSUB / MQTTUNSUB,
 // AT+S.MQTTDISC; incoming messages from the counted "+WIND:86" event, loss from "+WIND:87", a

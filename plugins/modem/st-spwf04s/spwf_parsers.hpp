@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Pure parsers for SPWF04S answers and events (AT-S.On, AT-S.Reading, AT-S.Query, AT-S.Var,
 // AT-S.ERROR, +WIND:<code>:... with the socket, Wi-Fi and MQTT events), the tables that turn
 // AT-S.ERROR codes and WIND codes into plain words with the fix, and the byte count of the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // SpwfCore::provision(): local checks of the credentials with OpenSSL, then the module's TLS
 // store written with AT+S.TLSCERT=<ca|cert|key>,<len> and the exact PEM bytes, and listed back.
 // Thread: loop (provision), any (the checks).

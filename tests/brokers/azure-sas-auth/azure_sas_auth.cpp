@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // mosquitto_azure_sas_auth: a Mosquitto 2.0 plugin that checks CONNECT the way Azure IoT Hub does
 // (client id = device id, user name "{hub}/{device}/?api-version=...", password a SAS token signed
 // with the device key), disconnects a client when its token expires, and limits devices to their

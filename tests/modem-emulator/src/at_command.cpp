@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "at_command.hpp"
 
 #include <cctype>

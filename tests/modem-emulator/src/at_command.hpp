@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // AT command-line parsing for the emulator: splits what follows "AT" into single commands and
 // their comma-separated arguments. Written for the emulator only (no code shared with the daemon).
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Pure tables and formats of the Quectel BG9x model: error texts, the QFUPL checksum, the
 // AT+CCLK time format, the QSSLCFG protocol versions. No I/O.
 #pragma once

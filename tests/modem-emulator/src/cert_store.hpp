@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // CertStore: the module's certificate/key storage ("flash"): survives resets and power cycles.
 #pragma once
 

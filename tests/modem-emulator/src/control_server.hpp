@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // ControlServer: the UNIX stream socket through which tests drive the emulator (--control).
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // DataPhase: collects the raw bytes that follow a `CONNECT` or `>` prompt. Pure, no I/O.
 #pragma once
 

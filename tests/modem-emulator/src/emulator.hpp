@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Emulator: puts the pieces together: pty, module model, certificate store, trace, control.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // FaultPlan: the faults armed to fire inside data phases, and their byte counters. Pure, no I/O.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The HL78xx TLS crypto profile (AT+KSSLCRYPTO): the emulator's reading of its fields, their
 // ranges and what a profile means for the host-side TLS connection. Pure logic, no I/O.
 #pragma once

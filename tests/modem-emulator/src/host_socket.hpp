@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // HostSocket: a real TCP or TLS client connection on the host, opened for an emulated socket.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The +CME ERROR codes of the Sierra "K" command set (HL78xx, BX310x) and their texts
 // (reference table 2.5). Pure table, no I/O.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "k_sockets.hpp"
 
 #include "k_errors.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // KSocketModem: the Sierra "K" TCP sessions that the HL78xx and the BX310x share (KTCPCNX,
 // KTCPSND / KTCPRCV with CONNECT + data + EOF pattern, KTCPSTAT, KTCPCLOSE, KTCPDEL, the
 // +KTCP_* URCs) on top of Modem; each model keeps its own AT+KTCPCFG and bearer rules.

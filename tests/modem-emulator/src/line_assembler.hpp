@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // LineAssembler: turns command-mode bytes into AT command lines. Pure, no I/O.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // uplinkd-modem-emulator: presents a pty that behaves like a cellular module's UART.
 #include <sys/prctl.h>
 #include <unistd.h>

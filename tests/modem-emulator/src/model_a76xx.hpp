@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A76xxModel: SIMCom A7670 / A76xx (and the SIM7600 TCP/SSL sets) on top of Modem.
 #pragma once
 

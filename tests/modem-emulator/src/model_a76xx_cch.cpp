@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A76xxModel's CCH TLS sessions: AT+CCHSET/CCHSTART/CCHOPEN/CCHSEND/CCHRECV/CCHCLOSE.
 #include <openssl/ssl.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A76xxModel's MQTT client, session part: AT+CMQTTSTART/STOP/ACCQ/REL/SSLCFG/CFG/CONNECT/DISC,
 // connection loss and the no-network report. Publish, subscribe and incoming messages are in
 // model_a76xx_mqtt_data.cpp.

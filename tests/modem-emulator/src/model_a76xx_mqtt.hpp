@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The A76xx MQTT client (AT+CMQTT*): per-client state and the CMQTT <err> table. The commands
 // are in model_a76xx_mqtt.cpp and model_a76xx_mqtt_data.cpp; MQTT itself is MqttLink's.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A76xxModel's MQTT client, data part: the `>` data phases (AT+CMQTTTOPIC/PAYLOAD/WILLTOPIC/
 // WILLMSG/SUBTOPIC/UNSUBTOPIC), AT+CMQTTPUB/SUB/UNSUB and incoming messages in blocks.
 #include "model_a76xx.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Bg9xModel: Quectel BG96 / BG95 (QI* TCP sockets, QSSL* TLS sockets, UFS files, QMT* MQTT).
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Bg9xModel: the file system (AT+QFUPL/QFDEL/QFLST; UFS files live in the CertStore, so they
 // survive resets like flash) and the SSL contexts (AT+QSSLCFG) that name those files.
 #include <asio/ip/address.hpp>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Bg9xModel: the MQTT client (AT+QMTCFG/QMTOPEN/QMTCONN/QMTPUB/QMTSUB/QMTUNS/QMTRECV/QMTDISC/
 // QMTCLOSE, +QMTRECV and +QMTSTAT URCs) over MqttLink.
 #include "bg9x_codes.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Bg9xModel: AT+QMTCFG, the MQTT client settings (version, ssl, keepalive, session, timeout,
 // will, recv/mode, pdpcid), set or queried per client.
 #include "model_bg9x.hpp"

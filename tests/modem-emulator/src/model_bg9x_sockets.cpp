@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Bg9xModel: the 12 sockets: AT+QIOPEN/QISEND/QIRD/QISTATE/QICLOSE (TCP) and
 // AT+QSSLOPEN/QSSLSEND/QSSLRECV/QSSLSTATE/QSSLCLOSE (TLS).
 #include <algorithm>

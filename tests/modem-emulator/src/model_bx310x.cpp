@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Bx310xModel: identity, Wi-Fi station (AT+SRW*), module clock, status and control commands.
 #include "model_bx310x.hpp"
 

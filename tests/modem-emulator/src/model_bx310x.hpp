@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Bx310xModel: Sierra Wireless BX310x (BX3105) Wi-Fi module on top of Modem: Wi-Fi station,
 // "K" sockets without a cnx index, the +++-ended certificate store, the module clock.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Bx310xModel's certificate store: AT+KCERTSTORE / AT+KPRIVKSTORE (CONNECT, exactly the bytes,
 // then a `+++` that stands alone between guard-time silences), AT+KCERTSTORE?, AT+KCERTDELETE,
 // and the TLS options of the module's own secure connections.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Bx310xModel's MQTT client: AT+KMQTTCFG / CNX / PUB / PUBSTART / SUB / UNSUB / CLOSE / DEL and
 // the +KMQTT_IND / +KMQTT_DATA URCs, over a real MqttLink (TLS by the module with its store).
 #include <algorithm>

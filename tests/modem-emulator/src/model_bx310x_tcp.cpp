@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Bx310xModel's K sockets: AT+KTCPCFG without a cnx index; KTCPCNX, KTCPSND / KTCPRCV with the
 // HL78 framing (CONNECT + data + EOF pattern), KTCPSTAT, KTCPCLOSE, KTCPDEL come from
 // KSocketModem (strict forms).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Hl78Model: Sierra Wireless HL7800/HL7802/HL7812 ("K" command set) on top of Modem.
 #pragma once
 

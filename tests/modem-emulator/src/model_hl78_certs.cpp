@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Hl78Model's TLS security: the certificate and key store (AT+KCERTSTORE, AT+KPRIVKSTORE,
 // AT+KCERTDELETE), the crypto profiles (AT+KSSLCRYPTO) and the TLS options of a secure session.
 #include "model_hl78.hpp"

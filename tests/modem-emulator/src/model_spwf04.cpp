@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Spwf04Model: results, WIND events, configuration variables, Wi-Fi association, the clock,
 // control commands and status.
 #include "model_spwf04.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Spwf04Model: ST SPWF04S (SPWF04SA/SC) Wi-Fi module on top of Modem.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Spwf04Model: the built-in MQTT client (AT+S.MQTTCONN/MQTTPUB/MQTTSUB/MQTTUNSUB/MQTTDISC,
 // +WIND:86 incoming messages, +WIND:87 on loss), speaking real MQTT through MqttLink.
 #include "model_spwf04.hpp"

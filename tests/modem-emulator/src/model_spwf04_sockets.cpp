@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Spwf04Model: AT+S.SOCKON/SOCKW/SOCKQ/SOCKR/SOCKC sockets and the AT+S.TLSCERT store.
 #include <algorithm>
 

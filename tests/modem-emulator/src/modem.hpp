@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Modem: the emulated module's AT engine: power/boot, command dispatch from a table, data
 // phases, URC holding, 27.007 basics. Models (HL78, A76xx) derive from it.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Modem's 27.007 / V.250 command handlers (echo, CMEE, identity, registration, CFUN, PDP).
 #include "modem.hpp"
 

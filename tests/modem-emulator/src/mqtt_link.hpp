@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // MqttLink: the built-in MQTT client of an emulated module. Paho MQTT C++ speaks MQTT to a
 // loopback listener of the link, which pipes the bytes to a HostSocket (TCP or TLS to the real
 // broker), so TLS (SNI, roots, client certificate) is done exactly as for emulated sockets.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Pacer: spaces byte transfers out to a line rate (the emulated UART speed). Pure, no I/O.
 #pragma once
 

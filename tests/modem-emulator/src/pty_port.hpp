@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // PtyPort: the emulated UART, a pseudo-terminal master paced to the configured baud rate.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // SPWF04S tables: command-line syntax, AT-S.ERROR codes, configuration variables, WIND masks.
 // Pure, no I/O.
 #pragma once

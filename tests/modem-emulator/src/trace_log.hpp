@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // TraceLog: the AT trace file (--log): one line per command, response, URC or data phase.
 #pragma once
 

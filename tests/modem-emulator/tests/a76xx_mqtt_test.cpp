@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A76xx model: the MQTT client (AT+CMQTT*) through the pty, against a real Mosquitto.
 #include <gtest/gtest.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A76xx model: CIP sockets and CCH TLS sessions (SNI only with enableSNI 1) through the pty.
 #include <gtest/gtest.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Quectel BG9x model: boot, PDP, QI* TCP sockets, QSSL* TLS sockets (SNI only with "sni" 1,
 // dates against the module clock), QFUPL files, the QMT* MQTT client against a real Mosquitto,
 // error codes and faults, all through the pty.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // BX310x model: boot, Wi-Fi station, K sockets, the +++-ended certificate store, the module
 // clock and faults, through the pty against real servers in this process.
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Control socket, faults, power, byte counters and baud-rate throttling.
 #include <gtest/gtest.h>
 #include <unistd.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Faults that land inside data phases (both directions) and final results split before their LF.
 #include <gtest/gtest.h>
 

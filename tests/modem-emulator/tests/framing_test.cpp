@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Downlink payloads made of every family's framing tokens come back byte-exact, framed by count
 // (HL78 KTCPRCV + EOF pattern, A76xx CIPRXGET and CCHRECV), read in small pieces so the tokens
 // fall across reads.

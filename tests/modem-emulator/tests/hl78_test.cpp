@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // HL78xx model: plain and TLS sockets through the pty, against real servers in this process.
 #include <gtest/gtest.h>
 

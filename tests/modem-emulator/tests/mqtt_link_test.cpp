@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // MqttLink against a real Mosquitto: publish/subscribe round trip, MQTT 3.1 on the wire, TLS
 // with a CA (and a wrong one), CONNACK refusal codes, a broker that closes before CONNACK, SNI
 // sent or not, and the loss of an established connection.

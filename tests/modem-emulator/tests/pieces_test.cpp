@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Unit tests of the emulator's own pure pieces: command-line parsing, line assembly, data
 // phases, pacing and the HL78 crypto profile fields.
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Spwf04sTest: the fixture of the SPWF04S model tests: an emulator with --model spwf04s, the
 // pty, and helpers that speak the console (AT-S results, counted SOCKW/SOCKR/TLSCERT/MQTTPUB).
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // SPWF04S model: the built-in MQTT client against a real Mosquitto (round trip, +WIND:86/87,
 // refusals, TLS with the stored root and the module clock).
 #include <gtest/gtest.h>

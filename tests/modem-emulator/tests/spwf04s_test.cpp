@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // SPWF04S model: console grammar, Wi-Fi association, sockets with counted data, the TLS store
 // and the module clock, faults; raw conversations through the pty against real servers. Also
 // the model's pure tables.

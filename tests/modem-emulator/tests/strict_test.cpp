@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Strictness: session limits that survive soft restarts, reboots that reset settings and take
 // registration and the bearer away for a while, silence while booting, misuse reporting.
 #include <gtest/gtest.h>

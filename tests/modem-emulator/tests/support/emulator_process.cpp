@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "support/emulator_process.hpp"
 
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // EmulatorProcess: runs uplinkd-modem-emulator as a child process for one test.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // EmulatorTest: the fixture the emulator tests share: one emulator process, a pty client on its
 // tty, the checks of a command's final result, the status, and the trace dumped after a
 // failure. Thread: test.

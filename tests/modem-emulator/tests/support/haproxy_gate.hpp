@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // HaproxyGate: HAProxy in TCP mode in front of a test broker, with content rules that refuse
 // some connections the way a cloud front end does.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // PtyClient: the test's side of the serial line, opened and configured like a driver would.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // TestBroker: a real Mosquitto on an ephemeral port of 127.0.0.1 for one test, and BrokerPeer,
 // a libmosquitto client on it that plays the cloud side (subscribes, records, publishes).
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Small helpers shared by the emulator tests: payloads and reading numbers after a token.
 #pragma once
 

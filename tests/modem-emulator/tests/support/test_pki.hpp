@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // TestPki: a throw-away CA and server certificate made with the OpenSSL API for one test.
 #pragma once
 

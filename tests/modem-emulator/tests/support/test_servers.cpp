@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "support/test_servers.hpp"
 
 #include <arpa/inet.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Test servers: a TCP echo server and a TLS echo server that records the SNI it was sent.
 #pragma once
 
