@@ -17,8 +17,8 @@
 #include <set>
 #include <string>
 
-#include "core/socket_path.hpp"
 #include "core/acl.hpp"
+#include "core/socket_path.hpp"
 #include "uplinkd/message.hpp"
 #include "uplinkd/result.hpp"
 
