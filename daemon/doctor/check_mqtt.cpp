@@ -12,6 +12,7 @@
 #include "doctor/probe.hpp"
 #include "session/modem_mqtt_session.hpp"
 #include "session/paho_session.hpp"
+#include "session/uplink_selector.hpp"
 
 namespace uplinkd::doctor {
 
@@ -56,6 +57,8 @@ struct MqttRun {
     RouteUnderTest route;
     std::unique_ptr<DoctorCloud> cloud;
     RouteConfig config;  ///< the route's, under a name and client id of the doctor's own
+    /// The uplinks in the route's order of preference; before `session`, which uses it.
+    std::unique_ptr<UplinkSelector> selector;
     std::unique_ptr<MqttSession> session;
     asio::steady_timer timer;
     MqttCredentials creds;
@@ -267,8 +270,14 @@ void checkMqtt(const RouteUnderTest& route, const std::vector<Finding>& so_far,
         run->session = std::make_unique<ModemMqttSession>(*route.loop, run->config,
                                                           *route.uplinks.front(), callbacks(run));
     } else {
+        std::vector<std::string> names;
+        for (const Uplink* u : route.uplinks) {
+            names.push_back(u->name());
+        }
+        run->selector =
+            std::make_unique<UplinkSelector>(std::move(names), UplinkSelector::Settings{});
         auto s = PahoSession::create(*route.loop, run->config, *route.tunnel, route.uplinks,
-                                     *route.paho, callbacks(run));
+                                     *run->selector, *route.paho, callbacks(run));
         if (!s) {
             run->found.push_back(
                 finding("mqtt.connect", CheckOutcome::Fail, s.error().message,
