@@ -63,11 +63,7 @@ void Daemon::noteRouteState(const std::string& route, RouteState state) {
         if (was_offline) {
             offline_since_ms_.erase(since);
         }
-        auto it = routes_.find(route);
-        const std::string uplink = it != routes_.end() ? it->second->status().uplink : "";
-        logEvent(LogLevel::Notice, LogEvent::RouteOnline, {route, uplink, {}},
-                 "route " + route + ": online" + (uplink.empty() ? "" : " via " + uplink));
-        return;
+        return;  // the route logs its "online" event itself, with the stream it uses
     }
     if (was_offline) {
         return;

@@ -266,8 +266,11 @@ void RouteSession::onConnected(uint64_t gen) {
     last_error_ = Error{};
     noteOnline();
     setState(RouteState::Online);
-    logInfo("route " + config_.name + ": online via " + session_->uplinkDescription() + " (" +
-            session_->streamDescription() + ")");
+    // One line, and the journal's "route online" event (issue 16: docs/journal.md).
+    logEvent(LogLevel::Notice, LogEvent::RouteOnline,
+             {config_.name, session_->uplinkDescription(), {}},
+             "route " + config_.name + ": online via " + session_->uplinkDescription() + " (" +
+                 session_->streamDescription() + ")");
     subscribeAll();
     pump();
 }
