@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <iostream>
 #include <iterator>
+#include <optional>
 
 #include "api/protocol.hpp"
 #include "cli/api_client.hpp"
@@ -41,6 +42,32 @@ std::string formatAge(int64_t ms) {
     if (ms < 7200000)
         return std::to_string(ms / 60000) + " min";
     return std::to_string(ms / 3600000) + " h";
+}
+
+std::string text(const json& j, const char* key) {
+    auto it = j.find(key);
+    return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+/// Sends one request and waits for its answer; nothing after printing why when the call
+/// fails or the daemon says no.
+std::optional<json> call(ApiClient& c, const json& req, std::chrono::seconds timeout) {
+    if (auto st = c.send(req); !st) {
+        report(st.error());
+        return std::nullopt;
+    }
+    auto r = c.receive(timeout);
+    if (!r) {
+        report(r.error());
+        return std::nullopt;
+    }
+    if ((*r)["status"] != "ok") {
+        const std::string code = text(*r, "code");
+        std::cerr << "uplinkctl: " << (code.empty() ? "" : code + ": ") << text(*r, "message")
+                  << "\n";
+        return std::nullopt;
+    }
+    return std::move(*r);
 }
 
 // ---- failover: the route's uplinks and its last switches (status) ----
@@ -77,15 +104,9 @@ int runStatus(ApiClient& c, const std::string& route, bool as_json) {
     json req{{"op", "status"}, {"id", 1}};
     if (!route.empty())
         req["route"] = route;
-    if (auto st = c.send(req); !st)
-        return report(st.error());
-    auto r = c.receive(std::chrono::seconds(10));
+    auto r = call(c, req, std::chrono::seconds(10));
     if (!r)
-        return report(r.error());
-    if ((*r)["status"] != "ok") {
-        std::cerr << "uplinkctl: " << (*r)["message"].get<std::string>() << "\n";
         return kExitFailure;
-    }
     if (as_json) {
         std::cout << (*r)["routes"].dump(2) << "\n";
         return 0;
@@ -229,24 +250,13 @@ int runSasToken(const uplinkd::ConfigSource& source, const std::string& route) {
     return 0;
 }
 
-std::string text(const json& j, const char* key) {
-    auto it = j.find(key);
-    return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-
 int runModemInfo(ApiClient& c, const std::string& uplink, bool as_json) {
     json req{{"op", "modem_info"}, {"id", 1}};
     if (!uplink.empty())
         req["uplink"] = uplink;
-    if (auto st = c.send(req); !st)
-        return report(st.error());
-    auto r = c.receive(std::chrono::seconds(60));
+    auto r = call(c, req, std::chrono::seconds(60));
     if (!r)
-        return report(r.error());
-    if ((*r)["status"] != "ok") {
-        std::cerr << "uplinkctl: " << text(*r, "message") << "\n";
         return kExitFailure;
-    }
     const json& m = (*r)["modem"];
     if (as_json) {
         std::cout << m.dump(2) << "\n";
@@ -314,15 +324,9 @@ int runModemAt(ApiClient& c, const std::string& uplink, const std::string& comma
     json req{{"op", "modem_at"}, {"id", 1}, {"command", command}, {"timeout_ms", timeout_s * 1000}};
     if (!uplink.empty())
         req["uplink"] = uplink;
-    if (auto st = c.send(req); !st)
-        return report(st.error());
-    auto r = c.receive(std::chrono::seconds(timeout_s + 60));
+    auto r = call(c, req, std::chrono::seconds(timeout_s + 60));
     if (!r)
-        return report(r.error());
-    if ((*r)["status"] != "ok") {
-        std::cerr << "uplinkctl: " << text(*r, "code") << ": " << text(*r, "message") << "\n";
         return kExitFailure;
-    }
     for (const auto& line : (*r)["lines"]) {
         std::cout << line.get<std::string>() << "\n";
     }
@@ -347,15 +351,9 @@ int runDeadLetter(ApiClient& c, const std::string& action, const std::string& ro
         req["seq"] = seq;
     if (all)
         req["all"] = true;
-    if (auto st = c.send(req); !st)
-        return report(st.error());
-    auto r = c.receive(std::chrono::seconds(60));
+    auto r = call(c, req, std::chrono::seconds(60));
     if (!r)
-        return report(r.error());
-    if ((*r)["status"] != "ok") {
-        std::cerr << "uplinkctl: " << text(*r, "code") << ": " << text(*r, "message") << "\n";
         return kExitFailure;
-    }
     if (as_json) {
         r->erase("id");
         r->erase("status");

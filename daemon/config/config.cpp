@@ -260,15 +260,8 @@ void readApi(ConfigTable t, ApiSection& out) {
     if (out.socket.size() >= 108) {
         t.error("socket", "path is longer than the 107 bytes a UNIX socket path may have");
     }
-    if (auto mode = t.string("socket_mode")) {
-        char* end = nullptr;
-        const unsigned long v = std::strtoul(mode->c_str(), &end, 8);
-        if (mode->empty() || *end != '\0' || v > 0777) {
-            t.error("socket_mode",
-                    "expected an octal mode such as \"0660\", got \"" + *mode + "\"");
-        } else {
-            out.socket_mode = static_cast<uint32_t>(v);
-        }
+    if (auto mode = t.fileMode("socket_mode")) {
+        out.socket_mode = *mode;
     }
     out.socket_group = t.string("socket_group").value_or("");
     out.socket_world_writable = t.boolean("socket_world_writable").value_or(false);
@@ -328,18 +321,24 @@ void readPower(ConfigTable p, ModemPowerConfig& out) {
     p.finish();
 }
 
+/// "no modem plugin "x" in DIR (available: a, b)": what a wrong driver or cloud type says.
+std::string noPlugin(PluginRegistry& plugins, PluginKind kind, const char* what,
+                     const std::string& name) {
+    std::string known;
+    for (const auto& n : plugins.names(kind)) {
+        known += known.empty() ? n : ", " + n;
+    }
+    return std::string("no ") + what + " plugin \"" + name + "\" in " + plugins.directory() +
+           " (available: " + (known.empty() ? "none" : known) + ")";
+}
+
 void readModemUplink(ConfigTable& t, UplinkConfig& out, PluginRegistry& plugins) {
     const ModemPluginApi* api = nullptr;
     if (auto driver = t.string("driver", true)) {
         out.driver = *driver;
         api = plugins.modem(*driver);
         if (api == nullptr) {
-            std::string known;
-            for (const auto& n : plugins.names(PluginKind::Modem)) {
-                known += known.empty() ? n : ", " + n;
-            }
-            t.error("driver", "no modem plugin \"" + *driver + "\" in " + plugins.directory() +
-                                  " (available: " + (known.empty() ? "none" : known) + ")");
+            t.error("driver", noPlugin(plugins, PluginKind::Modem, "modem", *driver));
         }
     }
     out.device = t.string("device", true).value_or("");
@@ -561,12 +560,7 @@ void readRoute(ConfigTable t, const std::string& name, PluginRegistry& plugins, 
         r.cloud_type = *type;
         const CloudPluginApi* api = plugins.cloud(*type);
         if (api == nullptr) {
-            std::string known;
-            for (const auto& n : plugins.names(PluginKind::Cloud)) {
-                known += known.empty() ? n : ", " + n;
-            }
-            cloud.error("type", "no cloud plugin \"" + *type + "\" in " + plugins.directory() +
-                                    " (available: " + (known.empty() ? "none" : known) + ")");
+            cloud.error("type", noPlugin(plugins, PluginKind::Cloud, "cloud", *type));
         } else {
             auto profile = api->create(cloud);
             if (profile) {

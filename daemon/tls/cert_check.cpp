@@ -119,6 +119,15 @@ std::string lastCn(const X509_NAME* name) {
 
 }  // namespace
 
+std::string x509Name(X509_NAME* name) {
+    if (name == nullptr) {
+        return {};
+    }
+    char buf[512];
+    X509_NAME_oneline(name, buf, sizeof buf);
+    return buf;
+}
+
 std::vector<CertificateInfo> describeCertificates(const std::string& pem) {
     std::vector<CertificateInfo> out;
     for (const auto& c : readCertificates(pem)) {

@@ -7,18 +7,11 @@
 
 #include <climits>
 
+#include "tls/cert_check.hpp"
+
 namespace uplinkd {
 
 namespace {
-
-std::string x509Name(X509_NAME* name) {
-    if (name == nullptr) {
-        return {};
-    }
-    char buf[512];
-    X509_NAME_oneline(name, buf, sizeof buf);
-    return buf;
-}
 
 bool isIpLiteral(const std::string& host) {
     unsigned char addr[16];
