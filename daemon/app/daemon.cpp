@@ -466,6 +466,11 @@ Result<nlohmann::json> Daemon::status(const std::string& route) {
             jr["failovers"].push_back(
                 {{"at_ms", f.at_ms}, {"from", f.from}, {"to", f.to}, {"reason", f.reason}});
         }
+        // Metered uplinks: which ones, and what waits in the spool for an unmetered one.
+        jr["held_metered"] = q.held;
+        for (size_t i = 0; i < s.uplinks.size(); ++i) {
+            jr["uplinks"][i]["metered"] = s.uplinks[i].metered;
+        }
     }
     if (!route.empty() && out.empty()) {
         return fail("unknown_route", "no route \"" + route + "\"");

@@ -79,7 +79,8 @@ void printUplinks(const json& rt) {
                             std::chrono::system_clock::now().time_since_epoch())
                             .count();
     for (const auto& u : rt["uplinks"]) {
-        std::cout << "  - " << u["name"].get<std::string>() << ": "
+        std::cout << "  - " << u["name"].get<std::string>()
+                  << (u.value("metered", false) ? " (metered)" : "") << ": "
                   << u["state"].get<std::string>();
         if (!u["reason"].get<std::string>().empty()) {
             std::cout << " (" << u["reason"].get<std::string>() << ")";
@@ -136,6 +137,10 @@ int runStatus(ApiClient& c, const std::string& route, bool as_json) {
                   << " bytes";
         if (rt["queued"].get<uint64_t>() > 0) {
             std::cout << ", oldest " << formatAge(rt["oldest_age_ms"].get<int64_t>());
+        }
+        if (rt.value("held_metered", uint64_t{0}) > 0) {
+            std::cout << "\n  held back   " << rt["held_metered"]
+                      << " message(s) not in metered_topics, until an unmetered uplink is back";
         }
         std::cout << "\n  in flight   " << rt["in_flight"] << "\n";
         if (rt.value("dead_lettered", uint64_t{0}) > 0) {

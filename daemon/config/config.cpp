@@ -14,6 +14,7 @@
 
 #include "config/config_acl.hpp"
 #include "config/config_checks.hpp"
+#include "config/config_metered.hpp"
 #include "core/baud_rates.hpp"
 #include "plugin/plugin_registry.hpp"
 #include "uplinkd/log.hpp"
@@ -410,6 +411,7 @@ void readUplink(ConfigTable t, const std::string& name, UplinkConfig& out,
                 PluginRegistry& plugins) {
     out.name = name;
     out.type = t.choice("type", {"network", "modem"}, true).value_or("network");
+    out.metered = t.boolean("metered").value_or(false);
     if (out.type == "modem") {
         readModemUplink(t, out, plugins);
     } else {
@@ -551,6 +553,7 @@ void readRoute(ConfigTable t, const std::string& name, PluginRegistry& plugins, 
     readSpool(t.table("spool"), r.spool);
     readDelivery(t.table("delivery"), r.delivery);
     readFailover(t, r.failover);
+    readMeteredTopics(t, r, cfg);
     r.allow_plaintext_credentials = t.boolean("allow_plaintext_credentials").value_or(false);
 
     ConfigTable cloud = t.table("cloud");

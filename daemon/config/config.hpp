@@ -74,6 +74,8 @@ struct UplinkConfig {
     bool mqtt_offload = false;
     int health_check_ms = 30000;  ///< probe an idle module this often
     ModemPowerConfig power;
+    /// Costs per byte (cellular): routes with metered_topics send only those over it.
+    bool metered = false;
 
     bool operator==(const UplinkConfig&) const = default;
 };
@@ -116,6 +118,11 @@ struct RouteConfig {
     SpoolLimits spool;
     DeliveryConfig delivery;
     FailoverConfig failover;
+    /// While a metered uplink carries the route, only messages whose local topic matches one of
+    /// these filters are sent; the rest wait in the spool. Empty: everything is sent.
+    std::vector<std::string> metered_topics;
+    /// Whether each of `uplinks` is metered, in the same order (derived, not a key).
+    std::vector<bool> metered_uplinks;
     /// tls = false with a password or SAS key is refused unless this is set (then a warning).
     bool allow_plaintext_credentials = false;
     /// The route's configuration as text, to tell whether a reload changed it.

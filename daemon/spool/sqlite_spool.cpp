@@ -21,8 +21,9 @@ void SqliteSpool::configureRoute(const std::string& route, const SpoolLimits& li
 void SqliteSpool::append(Message msg, AppendDone done) {
     impl_->append(std::move(msg), std::move(done));
 }
-std::vector<Message> SqliteSpool::lease(std::string_view route, size_t max) {
-    return impl_->lease(route, max);
+std::vector<Message> SqliteSpool::lease(std::string_view route, size_t max,
+                                        const std::vector<std::string>& only_topics) {
+    return impl_->lease(route, max, only_topics);
 }
 void SqliteSpool::ack(std::string_view route, uint64_t seq) {
     impl_->ack(route, seq);
