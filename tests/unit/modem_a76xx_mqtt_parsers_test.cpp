@@ -11,6 +11,7 @@
 #include "a76xx_driver.hpp"
 #include "a76xx_mqtt_commands.hpp"
 #include "a76xx_mqtt_parsers.hpp"
+#include "a76xx_mqtt_test_params.hpp"
 #include "a76xx_parsers.hpp"
 #include "modem_test_support.hpp"
 #include "scripted_at_channel.hpp"
@@ -199,19 +200,6 @@ TEST(A76xxMqttParsers, IncomingMessagesAreAssembledFromCountedBlocks) {
         ASSERT_TRUE(error) << b.what;
         EXPECT_EQ(error->code, "bad_reply") << b.what;
     }
-}
-
-ModemMqttConnect brokerParams(bool tls) {
-    ModemMqttConnect p;
-    p.host = "broker.example.com";
-    p.port = tls ? 8883 : 1883;
-    p.tls = tls;
-    p.server_name = tls ? "broker.example.com" : "";
-    p.client_id = "dev-1";
-    p.keep_alive_s = 60;
-    p.clean_session = true;
-    p.timeout_s = 30;
-    return p;
 }
 
 TEST(A76xxMqttCommands, ConnectSequenceSetsVersion4AlwaysAndTcpSchemeEvenForTls) {

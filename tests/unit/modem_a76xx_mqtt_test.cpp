@@ -14,6 +14,7 @@
 #include "a76xx_driver.hpp"
 #include "a76xx_mqtt_commands.hpp"
 #include "a76xx_mqtt_parsers.hpp"
+#include "a76xx_mqtt_test_params.hpp"
 #include "a76xx_parsers.hpp"
 #include "modem_test_support.hpp"
 #include "scripted_at_channel.hpp"
