@@ -23,12 +23,14 @@
 #include <vector>
 
 #include "spool/sqlite_spool.hpp"
+#include "spool_test_support.hpp"
 
 namespace uplinkd {
 namespace {
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
+using testing::payloadsOf;
 
 constexpr auto kTimeout = 30s;
 
@@ -69,14 +71,6 @@ Message makeMessage(const std::string& route, const std::string& payload, int64_
     return m;
 }
 
-std::vector<std::string> payloadsOf(const std::vector<Message>& messages) {
-    std::vector<std::string> out;
-    for (const Message& m : messages) {
-        out.push_back(m.payload);
-    }
-    return out;
-}
-
 std::vector<uint64_t> seqsOf(const std::vector<Message>& messages) {
     std::vector<uint64_t> out;
     for (const Message& m : messages) {
@@ -108,17 +102,7 @@ class SpoolTest : public ::testing::Test {
 
     /// Runs the loop until `done` holds; false on timeout. Never sleeps: it waits for handlers.
     bool runUntil(const std::function<bool()>& done) {
-        loop_.restart();
-        auto guard = asio::make_work_guard(loop_);
-        const auto deadline = std::chrono::steady_clock::now() + kTimeout;
-        while (!done()) {
-            const auto now = std::chrono::steady_clock::now();
-            if (now >= deadline) {
-                return false;
-            }
-            loop_.run_one_for(deadline - now);
-        }
-        return true;
+        return testing::runLoopUntil(loop_, done, kTimeout, kTimeout);
     }
 
     /// Appends all messages back to back, then waits for every completion, in order of issue.
