@@ -3,6 +3,7 @@
 // clang-format off
 #include <cstddef>  // before Asio: its config reads libstdc++ macros (aligned_alloc vs operator new)
 // clang-format on
+#include <malloc.h>
 #include <unistd.h>
 
 #include <asio/post.hpp>
@@ -191,6 +192,11 @@ bool SqliteSpool::Impl::openDatabase(OpenFailure* failure) {
     // If this fails (e.g. a full disk), they still are not trusted: the clean mark is gone, and
     // only a clean close, which saves them anew, leaves another.
     (void)invalidateSavedCounters();
+    // The check and the count read through both page caches; what they cached is not what the
+    // appends and leases need next, so it is given back now rather than kept for the daemon's life.
+    sqlite3_db_release_memory(db);
+    sqlite3_db_release_memory(rdb);
+    ::malloc_trim(0);
     opened_ = true;
     return true;
 }
