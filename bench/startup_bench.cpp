@@ -7,7 +7,8 @@
 //      daemon's PSS (/proc/PID/smaps_rollup) with those messages spooled (routes offline).
 //   2. One large message: peak RSS (VmHWM) of uplinkd while it relays one message of 1, 10 and
 //      50 MB from the API socket to a Mosquitto over TLS, against 2 x payload + 8 MB.
-// Usage: startup_bench [messages (1000000)] [uplinkd binary (this build's)] [sections: su,big]
+// Usage: startup_bench [messages (1000000)] [uplinkd binary ("": this build's)] [sections: su,big]
+//                      [large message sizes in MB (1,10,50)]
 // Measure a Release build (-DCMAKE_BUILD_TYPE=Release -DUPLINKD_BUILD_TESTS=ON).
 #include <poll.h>
 #include <signal.h>
@@ -192,7 +193,11 @@ void startupSection(const std::string& binary, uint64_t messages) {
         "Start-up with %llu spooled messages of 256 bytes (target: READY <= 1000 ms after "
         "a clean stop; PSS <= 8 MB with 3 routes)\n",
         static_cast<unsigned long long>(messages));
-    std::printf("%-7s %-34s %12s %10s %10s\n", "routes", "start", "to READY", "PSS", "RSS");
+    std::printf(
+        "PSS shares library pages among the processes that map them (it moves with what else\n"
+        "runs); private is the daemon's own memory.\n");
+    std::printf("%-7s %-34s %12s %10s %10s %10s\n", "routes", "start", "to READY", "PSS", "private",
+                "RSS");
     for (const int routes : {1, 3}) {
         TempDir dir;
         const Pki pki = makePki(dir.file("pki"));
@@ -208,8 +213,10 @@ void startupSection(const std::string& binary, uint64_t messages) {
             // PSS once the routes have tried to connect and the loop settled (not a readiness
             // wait: the figure is read whenever it is).
             std::this_thread::sleep_for(std::chrono::seconds(3));
-            std::printf("%-7d %-34s %9.0f ms %7.1f MB %7.1f MB\n", routes, what, ms,
+            std::printf("%-7d %-34s %9.0f ms %7.1f MB %7.1f MB %7.1f MB\n", routes, what, ms,
                         mb(procKb(pid, "smaps_rollup", "Pss:")),
+                        mb(procKb(pid, "smaps_rollup", "Private_Clean:") +
+                           procKb(pid, "smaps_rollup", "Private_Dirty:")),
                         mb(procKb(pid, "status", "VmRSS:")));
             std::fflush(stdout);
         };
@@ -240,21 +247,28 @@ void startupSection(const std::string& binary, uint64_t messages) {
     }
 }
 
+/// Payload sizes of the large-message runs (argument 4: megabytes, comma-separated).
+std::vector<size_t> g_big_sizes = {1'000'000, 10'000'000, 50'000'000};
+const std::vector<size_t>& bigSizes() {
+    return g_big_sizes;
+}
+
 void bigSection(const std::string& binary) {
     std::printf(
         "\nOne large message, API socket -> spool -> TLS -> Mosquitto (target: peak RSS "
         "<= 2 x payload + 8 MB)\n");
     std::printf("%10s %14s %14s %12s\n", "payload", "peak RSS", "target", "x payload");
-    for (const size_t size : {size_t{1'000'000}, size_t{10'000'000}, size_t{50'000'000}}) {
+    for (const size_t size : bigSizes()) {
         TempDir dir;
         const Pki pki = makePki(dir.file("pki"));
         Mosquitto broker(dir, pki);
         Subscriber sub(pki, broker.port(), "big/#");
         Setup s{binary, dir.file("uplinkd.toml"), dir.file("uplinkd.log")};
-        writeFile(s.config, "[daemon]\nstate_dir = \"" + dir.file("state") +
-                                "\"\n[api]\nsocket = \"" + dir.file("api.sock") +
-                                "\"\nmax_line_bytes = 67108864\n" +
-                                genericRoute("cloud", broker.port(), pki.ca));
+        writeFile(s.config,
+                  "[daemon]\nstate_dir = \"" + dir.file("state") + "\"\n[api]\nsocket = \"" +
+                      dir.file("api.sock") +
+                      "\"\nmax_line_bytes = 67108864\nmax_buffered_input_bytes = 134217728\n" +
+                      genericRoute("cloud", broker.port(), pki.ca));
         NotifySocket ns(dir.file("notify"));
         double ms = 0;
         auto p = startNotified(s, ns, &ms);
@@ -274,6 +288,11 @@ void bigSection(const std::string& binary) {
         (void)c.sendRaw(line);
         const bool arrived = sub.waitFor(1, std::chrono::minutes(3));
         const bool same = arrived && sub.messages().front().payload == payload;
+        if (!same) {
+            auto reply = c.receive(std::chrono::seconds(1));
+            std::fprintf(stderr, "startup_bench: %zu bytes not delivered; API: %s\n", size,
+                         reply ? reply.value().dump().c_str() : reply.error().message.c_str());
+        }
         const long hwm = procKb(p->pid(), "status", "VmHWM:");
         const double target = 2.0 * static_cast<double>(size) / 1048576.0 + 8.0;
         std::printf("%7zu MB %11.1f MB %11.1f MB %11.2f%s\n", size / 1'000'000, mb(hwm), target,
@@ -291,6 +310,13 @@ int main(int argc, char** argv) {
     const std::string binary =
         argc > 2 && argv[2][0] != '\0' ? std::string(argv[2]) : buildDir() + "/daemon/uplinkd";
     const std::string sections = argc > 3 ? argv[3] : "su,big";
+    if (argc > 4) {
+        g_big_sizes.clear();
+        std::istringstream list(argv[4]);
+        for (std::string mb_text; std::getline(list, mb_text, ',');) {
+            g_big_sizes.push_back(std::strtoull(mb_text.c_str(), nullptr, 10) * 1'000'000);
+        }
+    }
     ::setenv("UPLINKD_BENCH", "1", 1);
     std::printf("startup_bench: %s, %u CPUs\n\n", binary.c_str(),
                 std::thread::hardware_concurrency());
