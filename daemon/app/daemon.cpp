@@ -115,8 +115,9 @@ Status Daemon::start() {
                         " checked page by page (the last shutdown was not clean)");
                 break;
             case SqliteSpool::OpenCheck::TrustedAfterCleanClose:
-                logInfo("spool: " + path +
-                        " opened without a full check (the last shutdown was clean)");
+                logInfo("spool: " + path + " opened without a full check (the last shutdown was " +
+                        (sq.value()->countersRestored() ? "clean; queue counters restored from it)"
+                                                        : "clean; queue counters counted)"));
                 break;
         }
         // Logged once per episode: the spool reports the change, not every refused append.

@@ -358,7 +358,8 @@ void PahoSession::publish(std::vector<Outgoing> batch) {
     std::vector<PahoClient::OutgoingMessage> out;
     out.reserve(batch.size());
     for (auto& o : batch) {
-        auto m = mqtt::make_message(o.topic, o.payload, o.qos, o.retain);
+        // The payload is moved, not copied: Paho takes its own copy when the message is queued.
+        auto m = mqtt::make_message(o.topic, std::move(o.payload), o.qos, o.retain);
         if (v5 && !o.user_properties.empty()) {
             mqtt::properties props;
             for (const auto& [k, v] : o.user_properties) {

@@ -14,6 +14,9 @@ SqliteSpool::~SqliteSpool() = default;
 SqliteSpool::OpenCheck SqliteSpool::openCheck() const {
     return impl_->open_check_;
 }
+bool SqliteSpool::countersRestored() const {
+    return impl_->counters_restored_;
+}
 
 void SqliteSpool::configureRoute(const std::string& route, const SpoolLimits& limits) {
     impl_->routeFor(route).limits = limits;

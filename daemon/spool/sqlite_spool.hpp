@@ -67,6 +67,11 @@ class SqliteSpool final : public Spool {
     /// holds its size and time); or trusted it after a clean close.
     enum class OpenCheck { Created, Checked, TrustedAfterCleanClose };
     OpenCheck openCheck() const;
+    /// True when open() took the per-route counters (depth, bytes, oldest) saved at the last clean
+    /// close instead of counting every queued message (O(routes), not O(messages)). They are
+    /// saved at a clean close when every change was committed, emptied as soon as the spool is
+    /// open again, and never trusted after a crash.
+    bool countersRestored() const;
 
     ~SqliteSpool() override;
     SqliteSpool(const SqliteSpool&) = delete;

@@ -162,6 +162,18 @@ struct SqliteSpool::Impl {
     bool openDatabase(OpenFailure* failure);
     /// Counters per route and the next seq, from the database.
     int loadState();
+    /// Counts the queued messages of every route (O(n): after a crash or an unclean close).
+    int countRoutes();
+
+    // ---- counters saved at a clean close (loop thread): sqlite_spool_counters.cpp
+    /// After a clean close: the counters saved then, checked with one lookup per route. False
+    /// (nothing changed) when there are none to trust; the caller counts.
+    bool restoreCounters();
+    /// Empties the saved counters (the spool is about to change); run once at open.
+    int invalidateSavedCounters();
+    /// At close, once the worker stopped with every change committed: saves depth, bytes and head
+    /// of every route with the mark that they are valid, in one transaction.
+    void saveCounters();
     /// After open: makes the reserve file, or starts in the full-disk state when there is no room
     /// for it (sqlite_spool_disk_full.cpp).
     void claimReserveAtOpen();
@@ -261,6 +273,8 @@ struct SqliteSpool::Impl {
     /// the integrity check is skipped.
     bool closed_cleanly_ = false;
     SqliteSpool::OpenCheck open_check_ = SqliteSpool::OpenCheck::TrustedAfterCleanClose;
+    /// The counters came from the last clean close rather than from counting the messages.
+    bool counters_restored_ = false;
     /// The database opened; the destructor then closes it and leaves the clean mark.
     bool opened_ = false;
     /// False once the spool is destroyed; posted handlers check it before touching the spool.
@@ -295,6 +309,9 @@ struct SqliteSpool::Impl {
     bool worker_idle_ = false;                 // guarded by mu_
     std::atomic<uint64_t> commit_count_{0};
     bool disk_full_ = false;  ///< worker thread only (before start(): the opening thread)
+    /// A write transaction failed since open: the counters may not match the file, so they are
+    /// not saved at close. Worker thread; read by ~Impl after the join.
+    bool write_failed_ = false;
     std::thread worker_;
 };
 
