@@ -96,7 +96,7 @@ Goodput measureGoodput(const Driver& d, const std::string& mode, int messages) {
     Pki pki = makePki(dir.file("pki"));
     Mosquitto broker(dir, pki);
     ModemEmulator emu(dir, d.model, kBaud);
-    testing::Daemon daemon(
+    uplinkd::testing::Daemon daemon(
         dir, uplinkToml(d, emu, dir, mode) + genericRoute("cloud", broker.port(), pki.ca), {});
     if (!daemon.waitRoute(
             "cloud", [](const json& s) { return s["state"] == "online"; }, 120s)) {
