@@ -21,6 +21,7 @@
 
 #include "spool/memory_spool.hpp"
 #include "spool/sqlite_spool.hpp"
+#include "spool_test_support.hpp"
 
 namespace uplinkd {
 namespace {
@@ -64,25 +65,10 @@ std::string join(const std::vector<Message>& messages) {
     return out;
 }
 
-class TempDir {
+/// Each test's own directory for its spool file.
+class TempDir : public testing::ScratchDir {
   public:
-    TempDir() {
-        std::string pattern = (fs::temp_directory_path() / "spool_filter.XXXXXX").string();
-        if (::mkdtemp(pattern.data()) == nullptr) {
-            ADD_FAILURE() << "mkdtemp failed";
-        }
-        path_ = pattern;
-    }
-    ~TempDir() {
-        std::error_code ignored;
-        fs::remove_all(path_, ignored);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    const std::string& path() const { return path_; }
-
-  private:
-    std::string path_;
+    TempDir() : ScratchDir("spool_filter") {}
 };
 
 struct Step {
@@ -205,17 +191,7 @@ class SpoolFilter : public ::testing::TestWithParam<std::string> {
     }
 
     bool runUntil(const std::function<bool()>& done) {
-        loop_.restart();
-        auto guard = asio::make_work_guard(loop_);
-        const auto deadline = std::chrono::steady_clock::now() + 30s;
-        while (!done()) {
-            const auto now = std::chrono::steady_clock::now();
-            if (now >= deadline) {
-                return false;
-            }
-            loop_.run_one_for(deadline - now);
-        }
-        return true;
+        return testing::runLoopUntil(loop_, done, 30s, 1s);
     }
 
     /// Appends and waits for the completion; 0 when refused.
@@ -373,14 +349,8 @@ TEST(SpoolFilterRandom, SqliteSpoolBehavesLikeMemorySpool) {
                 sqlite->append(std::move(m), [&](Result<uint64_t> r) { a.emplace(std::move(r)); });
                 memory.append(std::move(copy),
                               [&](Result<uint64_t> r) { b.emplace(std::move(r)); });
-                {
-                    loop.restart();
-                    auto guard = asio::make_work_guard(loop);
-                    const auto deadline = std::chrono::steady_clock::now() + 30s;
-                    while ((!a || !b) && std::chrono::steady_clock::now() < deadline) {
-                        loop.run_one_for(1s);
-                    }
-                }
+                testing::runLoopUntil(
+                    loop, [&] { return a && b; }, 30s, 1s);
                 ASSERT_TRUE(a && b) << where << ": an append did not complete";
                 ASSERT_EQ(a->ok(), b->ok()) << where;
                 if (a->ok()) {

@@ -40,26 +40,10 @@ int64_t nowMs() {
         .count();
 }
 
-class TempDir {
+/// Each test's own directory for its spool file.
+class TempDir : public testing::ScratchDir {
   public:
-    TempDir() {
-        std::string pattern = (fs::temp_directory_path() / "spool_test.XXXXXX").string();
-        if (::mkdtemp(pattern.data()) == nullptr) {
-            ADD_FAILURE() << "mkdtemp failed";
-        }
-        path_ = pattern;
-    }
-    ~TempDir() {
-        std::error_code ignored;
-        fs::permissions(path_, fs::perms::owner_all, ignored);
-        fs::remove_all(path_, ignored);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    const std::string& path() const { return path_; }
-
-  private:
-    std::string path_;
+    TempDir() : ScratchDir("spool_test") {}
 };
 
 Message makeMessage(const std::string& route, const std::string& payload, int64_t created_ms = 0) {
