@@ -378,9 +378,9 @@ ReconnectCost measureReconnect(const Driver& d, const Pki& pki, const TempDir& d
 
 // ---------------------------------------------------------------------------------------------
 // 3. One idle hour at the default settings, compressed: every period (keep-alive, AT poll) is
-// divided by kIdleScale and the line is watched for 3600 / kIdleScale seconds. What one
-// keep-alive exchange or one poll costs does not depend on how long the line was quiet before,
-// so the bytes of the short window times kIdleScale are the bytes of a real idle hour.
+// divided by kIdleScale and the line is watched for 3600 / kIdleScale seconds, so the window
+// holds as many keep-alive exchanges and polls as a real idle hour. What one of them costs does
+// not depend on how long the line was quiet before: the window's bytes are the hour's.
 
 constexpr int kIdleScale = 120;
 
@@ -420,9 +420,8 @@ IdleHour measureIdleHour(const Driver& d, const std::string& mode) {
     emu.control("stats reset");
     std::this_thread::sleep_for(std::chrono::seconds(3600 / kIdleScale));
     const json st = emu.status();
-    out.line = (st.value("bytes_in", uint64_t{0}) + st.value("bytes_out", uint64_t{0})) *
-               static_cast<uint64_t>(kIdleScale);
-    out.socket = (socketBytes() - socket_before) * static_cast<uint64_t>(kIdleScale);
+    out.line = st.value("bytes_in", uint64_t{0}) + st.value("bytes_out", uint64_t{0});
+    out.socket = socketBytes() - socket_before;
     out.pings = 3600.0 / kModemKeepAliveSeconds;
     out.polls = 3600.0 * 1000.0 / kModemHealthCheckMs;
     out.ok = daemon.routeStatus("cloud")["state"] == "online";
@@ -433,12 +432,12 @@ void printIdleHours(const std::string& only) {
     std::printf(
         "\n3. Bytes on the line for one idle hour at the default settings (target: <= 2,000 per "
         "modem route)\n   keep-alive %d s and AT health poll every %d s (when the line was quiet "
-        "that long);\n   measured: the periods divided by %d, the line watched %d s, bytes times "
-        "%d.\n   socket: TLS + MQTT bytes through the module socket (the operator bills these "
+        "that long);\n   measured: every period divided by %d, the line watched %d s (one "
+        "compressed hour).\n   socket: TLS + MQTT bytes through the module socket (the operator "
+        "bills these "
         "plus TCP/IP headers);\n   mode mqtt: the module's own client sends the keep-alive, "
         "invisible on the line.\n\n",
-        kModemKeepAliveSeconds, kModemHealthCheckMs / 1000, kIdleScale, 3600 / kIdleScale,
-        kIdleScale);
+        kModemKeepAliveSeconds, kModemHealthCheckMs / 1000, kIdleScale, 3600 / kIdleScale);
     std::printf("%-14s %-6s %16s %12s %14s %14s\n", "driver", "mode", "idle B/hour line", "socket",
                 "keep-alive", "polls/hour");
     for (const auto& d : kDrivers) {
