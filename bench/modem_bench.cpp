@@ -5,14 +5,17 @@
 //      used (tls = "local", tls = "modem", the module's own MQTT client), as a share of the line
 //      rate (11,520 bytes/s each way), and the bytes on the line per message;
 //   2. the bytes on the line for one reconnect (module socket, TLS, MQTT CONNECT/CONNACK), with a
-//      full TLS handshake and with a resumed one, for an EC certificate and for an RSA chain.
-// Prints tables. Usage: modem_bench [messages [driver]]
+//      full TLS handshake and with a resumed one, for an EC certificate and for an RSA chain;
+//   3. the bytes on the line for one idle hour at the default settings (MQTT keep-alive inside
+//      TLS, the supervisor's AT polls), measured on a time-compressed hour.
+// Prints tables. Usage: modem_bench [messages [driver|all [only-idle]]]
 #include <asio.hpp>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
 #include <optional>
+#include <thread>
 
 #include "cli/api_client.hpp"
 #include "modem/modem_uplink.hpp"
@@ -373,17 +376,110 @@ ReconnectCost measureReconnect(const Driver& d, const Pki& pki, const TempDir& d
     return out;
 }
 
+// ---------------------------------------------------------------------------------------------
+// 3. One idle hour at the default settings, compressed: every period (keep-alive, AT poll) is
+// divided by kIdleScale and the line is watched for 3600 / kIdleScale seconds, so the window
+// holds as many keep-alive exchanges and polls as a real idle hour. What one of them costs does
+// not depend on how long the line was quiet before: the window's bytes are the hour's.
+
+constexpr int kIdleScale = 120;
+
+struct IdleHour {
+    uint64_t line = 0;    ///< bytes on the UART both ways, per hour
+    uint64_t socket = 0;  ///< of those, TLS and MQTT bytes through the module socket (local TLS)
+    double pings = 0;     ///< keep-alive exchanges per hour
+    double polls = 0;     ///< AT probes of the supervisor per hour (at most)
+    bool ok = false;
+};
+
+IdleHour measureIdleHour(const Driver& d, const std::string& mode) {
+    IdleHour out;
+    TempDir dir;
+    Pki pki = makePki(dir.file("pki"));
+    Mosquitto broker(dir, pki);
+    ModemEmulator emu(dir, d.model, kBaud);
+    const int keepalive_s = std::max(1, kModemKeepAliveSeconds / kIdleScale);
+    const int health_ms = std::max(1000, kModemHealthCheckMs / kIdleScale);
+    const std::string scaled = "keepalive_seconds = " + std::to_string(keepalive_s) +
+                               "\nhealth_check_ms = " + std::to_string(health_ms) + "\n";
+    std::string toml = uplinkToml(d, emu, dir, mode);
+    toml.insert(toml.find("[routes.cloud]"), scaled);
+    testing::Daemon daemon(dir, toml + genericRoute("cloud", broker.port(), pki.ca), {});
+    if (!daemon.waitRoute(
+            "cloud", [](const json& s) { return s["state"] == "online"; }, 120s)) {
+        std::cerr << "route did not come online: " << daemon.routeStatus("cloud").dump() << "\n";
+        return out;
+    }
+    // Let the connection settle (the first keep-alive after CONNECT), then watch a quiet line.
+    std::this_thread::sleep_for(std::chrono::seconds(2 * keepalive_s));
+    const auto socketBytes = [&] {
+        const json u = daemon.routeStatus("cloud")["uplinks"][0];
+        return u["bytes_sent"].get<uint64_t>() + u["bytes_received"].get<uint64_t>();
+    };
+    const uint64_t socket_before = socketBytes();
+    emu.control("stats reset");
+    std::this_thread::sleep_for(std::chrono::seconds(3600 / kIdleScale));
+    const json st = emu.status();
+    out.line = st.value("bytes_in", uint64_t{0}) + st.value("bytes_out", uint64_t{0});
+    out.socket = socketBytes() - socket_before;
+    out.pings = 3600.0 / kModemKeepAliveSeconds;
+    out.polls = 3600.0 * 1000.0 / kModemHealthCheckMs;
+    out.ok = daemon.routeStatus("cloud")["state"] == "online";
+    return out;
+}
+
+void printIdleHours(const std::string& only) {
+    std::printf(
+        "\n3. Bytes on the line for one idle hour at the default settings (target: <= 2,000 per "
+        "modem route)\n   keep-alive %d s and AT health poll every %d s (when the line was quiet "
+        "that long);\n   measured: every period divided by %d, the line watched %d s (one "
+        "compressed hour).\n   socket: TLS + MQTT bytes through the module socket (the operator "
+        "bills these "
+        "plus TCP/IP headers);\n   mode mqtt: the module's own client sends the keep-alive, "
+        "invisible on the line.\n\n",
+        kModemKeepAliveSeconds, kModemHealthCheckMs / 1000, kIdleScale, 3600 / kIdleScale);
+    std::printf("%-14s %-6s %16s %12s %14s %14s\n", "driver", "mode", "idle B/hour line", "socket",
+                "keep-alive", "polls/hour");
+    for (const auto& d : kDrivers) {
+        if (!only.empty() && d.name != only) {
+            continue;
+        }
+        if (!built(d)) {
+            std::printf("%-14s (plugin not built)\n", d.name.c_str());
+            continue;
+        }
+        const std::string mode = d.sockets ? "local" : "mqtt";
+        const IdleHour h = measureIdleHour(d, mode);
+        if (!h.ok) {
+            std::printf("%-14s %-6s (failed)\n", d.name.c_str(), mode.c_str());
+            continue;
+        }
+        char ka[32];
+        std::snprintf(ka, sizeof ka, "%d s (%.0f/h)", kModemKeepAliveSeconds, h.pings);
+        std::printf("%-14s %-6s %16llu %12s %14s %14s\n", d.name.c_str(), mode.c_str(),
+                    static_cast<unsigned long long>(h.line),
+                    mode == "local" ? std::to_string(h.socket).c_str() : "-", ka,
+                    ("<= " + std::to_string(static_cast<int>(h.polls))).c_str());
+    }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
     const int messages = argc > 1 ? std::max(1, std::atoi(argv[1])) : 100;
-    const std::string only = argc > 2 ? argv[2] : "";  // one driver, e.g. quectel-bg9x
+    const std::string only = argc > 2 && std::string(argv[2]) != "all" ? argv[2] : "";
+    // "only-idle": just the idle hour (table 3), about a minute per driver.
+    const std::string sections = argc > 3 ? argv[3] : "";
     setLogLevel(LogLevel::Warning);
     std::printf(
         "modem_bench: modem emulator at %u baud (%.0f bytes/s each way), Mosquitto on "
         "127.0.0.1\n\n",
         kBaud, kLineBytesPerSecond);
 
+    if (sections == "only-idle") {
+        printIdleHours(only);
+        return 0;
+    }
     std::printf(
         "1. Goodput: %d messages of %zu bytes, QoS 1, through uplinkd (target: >= 80%% of the "
         "line rate)\n   mode local: TLS by uplinkd over a module socket; modem: TLS by the module; "
@@ -452,5 +548,6 @@ int main(int argc, char** argv) {
                         100.0 * c.resumed / c.full, c.resumed_really ? "" : " (not resumed!)");
         }
     }
+    printIdleHours(only);
     return 0;
 }

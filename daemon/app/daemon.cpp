@@ -17,6 +17,7 @@
 #include "spool/memory_spool.hpp"
 #include "spool/sqlite_spool.hpp"
 #include "uplink/local_network.hpp"
+#include "uplink/traffic_ledger.hpp"
 #include "uplinkd/log.hpp"
 #include "uplinkd/mqtt_names.hpp"
 
@@ -93,6 +94,7 @@ Status Daemon::start() {
         return lock.failure();
     }
     state_lock_ = std::move(lock.value());
+    startTraffic();
     if (config_.daemon.spool == "memory") {
         logWarning("daemon.spool = \"memory\": messages are lost when uplinkd stops");
         spool_ = std::make_unique<MemorySpool>(loop_);
@@ -251,6 +253,7 @@ void Daemon::applyRoutes(const Config& cfg) {
             logInfo(
                 "route " + it->first +
                 (rc ? ": configuration changed, restarting" : ": removed from the configuration"));
+            settleTraffic(it->first);
             it = routes_.erase(it);
         } else {
             ++it;
@@ -313,6 +316,7 @@ void Daemon::reload() {
         uplinks_changed |= old == config_.uplinks.end() || !(old->second == u);
     }
     if (uplinks_changed) {
+        settleTraffic("");
         routes_.clear();
         buildUplinks(*cfg);
     }
@@ -326,6 +330,8 @@ void Daemon::stop() {
     housekeeping_.cancel();
     metrics_server_.reset();
     metrics_collector_.reset();
+    settleTraffic("");
+    saveTraffic(nowMs());
     routes_.clear();
     dbus_.reset();
     api_.reset();
@@ -375,6 +381,7 @@ void Daemon::startHousekeeping() {
             }
         }
         updateStatusLine();  // queue depths change without a state change
+        tickTraffic(now);
         startHousekeeping();
     });
 }
@@ -416,6 +423,7 @@ void Daemon::publish(Message msg, std::function<void(Result<uint64_t>)> done) {
 Result<nlohmann::json> Daemon::status(const std::string& route) {
     nlohmann::json out = nlohmann::json::array();
     const int64_t now = nowMs();
+    syncTraffic(route, now);
     for (const auto& [name, r] : routes_) {
         if (!route.empty() && name != route) {
             continue;
@@ -461,6 +469,7 @@ Result<nlohmann::json> Daemon::status(const std::string& route) {
                                      {"last_probe_ms", u.last_probe_ms},
                                      {"bytes_sent", u.bytes_sent},
                                      {"bytes_received", u.bytes_received}});
+            addTrafficJson(name, jr["uplinks"].back(), now);
         }
         jr["failovers"] = nlohmann::json::array();
         for (const auto& f : s.failovers) {

@@ -17,6 +17,7 @@
 #include "cli/doctor_cmd.hpp"
 #include "cli/health.hpp"
 #include "cli/status_watch.hpp"
+#include "cli/traffic_view.hpp"
 #include "config/config.hpp"
 #include "plugin/plugin_registry.hpp"
 #include "uplinkd/base64.hpp"
@@ -153,6 +154,11 @@ int runStatus(ApiClient& c, const std::string& route, bool as_json) {
         std::cout << "  connections " << rt["connects"] << " made, " << rt["failures"]
                   << " failed\n";
         printUplinks(rt);
+        for (const auto& u : rt.value("uplinks", json::array())) {
+            if (const std::string line = uplinkd::cli::trafficLine(u); !line.empty()) {
+                std::cout << "  data " << line << "\n";
+            }
+        }
     }
     return 0;
 }

@@ -404,6 +404,8 @@ void readModemUplink(ConfigTable& t, UplinkConfig& out, PluginRegistry& plugins)
     }
     out.health_check_ms = static_cast<int>(
         t.integer("health_check_ms", 1000, 3'600'000).value_or(out.health_check_ms));
+    out.keepalive_seconds =
+        static_cast<int>(t.integer("keepalive_seconds", 5, 3600).value_or(kModemKeepAliveSeconds));
     readPower(t.table("power"), out.power);
 }
 

@@ -53,6 +53,11 @@ struct ModemPowerConfig {
     bool operator==(const ModemPowerConfig&) const = default;
 };
 
+/// Defaults of a modem uplink, chosen so that an idle route over it costs at most 2 KB of line
+/// bytes per hour (bench/modem_bench, "idle hour"; docs/modem.md "Cellular data budget").
+inline constexpr int kModemKeepAliveSeconds = 600;
+inline constexpr int kModemHealthCheckMs = 300'000;
+
 struct UplinkConfig {
     std::string name;
     std::string type = "network";  ///< "network" or "modem"
@@ -72,7 +77,10 @@ struct UplinkConfig {
     std::string psk;           ///< secret, from psk_file (WPA passphrase); empty: open network
     /// Set when a route of this uplink has mqtt = "modem" (derived, not a key).
     bool mqtt_offload = false;
-    int health_check_ms = 30000;  ///< probe an idle module this often
+    int health_check_ms = kModemHealthCheckMs;  ///< probe an idle module this often
+    /// MQTT keep-alive (s) of the routes over this modem uplink, instead of the cloud's
+    /// keepalive_seconds: the cellular data budget (docs/modem.md). 0 for network uplinks.
+    int keepalive_seconds = 0;
     ModemPowerConfig power;
     /// Costs per byte (cellular): routes with metered_topics send only those over it.
     bool metered = false;

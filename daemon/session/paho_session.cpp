@@ -288,6 +288,9 @@ void PahoSession::startMqtt(uint64_t gen, ByteStreamPtr stream) {
     PahoClient::ConnectParams p;
     p.proxy_uri = tunnel_.proxyUri(config_.name);
     p.keep_alive_s = config_.cloud->keepAliveSeconds();
+    if (const int ka = uplinks_[current_index_]->keepAliveSeconds(); ka > 0) {
+        p.keep_alive_s = ka;  // a modem's: the cellular data budget
+    }
     if (uplinks_.size() > 1) {
         // A PINGREQ at least every third of failover_after_ms, answered by the broker: then an
         // uplink that stays silent that long is dead, even when no message is sent.
