@@ -558,7 +558,8 @@ void printReconnects(const std::string& only, const std::string& detail) {
         "rest is AT commands and their framing)\n");
     const std::pair<const char*, Setup> setups[] = {
         {"as before (TLS as on a network uplink, clean MQTT session)", Setup{false, false}},
-        {"over a modem now (frugal TLS 1.2, session-ID resumption, persistent MQTT session)",
+        {"frugal TLS 1.2 (not yet used by uplinkd: its tickets are not offered again), persistent "
+         "MQTT session",
          Setup{true, true}},
     };
     for (const auto& [title, setup] : setups) {

@@ -124,7 +124,7 @@ void PahoClient::connect(uint64_t gen, ConnectParams params) {
             if (p.persistent) {
                 mqtt::properties props;
                 props.add(mqtt::property(mqtt::property::SESSION_EXPIRY_INTERVAL,
-                                         static_cast<uint32_t>(p.session_expiry_s)));
+                                         static_cast<int32_t>(p.session_expiry_s)));
                 o.set_properties(std::move(props));
             }
         } else {

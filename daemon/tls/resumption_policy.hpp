@@ -1,12 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 // ResumptionPolicy: how a frugal TLS context (an uplink whose bytes cost money, a modem) resumes
-// its sessions. A TLS 1.2 resumption by session ID costs the fewest bytes (a 32-byte id instead of
-// a ticket of some 200 bytes in every ClientHello), so that is what it offers first. It moves to
-// tickets when the broker keeps no session cache (it gives an empty session ID) or when the
-// session offered by ID was gone: OpenSSL-based brokers (Mosquitto) drop a cached session when
-// its connection ends without close_notify, which is how a dropped link ends, while a ticket
-// survives that. It moves back to session IDs for a broker that sends no tickets (AWS IoT). The
-// context stays on TLS 1.2 (no key share, no post-handshake tickets) unless the broker refuses it.
+// its sessions, on TLS 1.2 (no key share, no post-handshake tickets; TLS 1.3 only after the broker
+// refused 1.2). It offers session tickets first: OpenSSL-based brokers (Mosquitto) drop a cached
+// session when its connection ends without close_notify, which is how a dropped link ends, and a
+// ticket survives that. For a broker that sends no ticket but gives a session ID (AWS IoT) it
+// resumes by session ID (32 bytes in the ClientHello instead of a ticket of some 200), and goes
+// back to tickets when the session offered by ID was gone or the broker keeps no session cache.
 // Pure: no I/O, no OpenSSL. Thread: loop (owned by a TlsContext).
 #pragma once
 
@@ -18,7 +17,7 @@ class ResumptionPolicy {
   public:
     enum class Way { SessionId, Ticket };
 
-    /// What the next handshake offers: a session-ID cache only, or session tickets too.
+    /// What the next handshake offers: session tickets, or a session-ID cache only.
     Way way() const { return way_; }
     /// Whether the next handshake may use TLS 1.3 (only after the broker refused TLS 1.2).
     bool tls13() const { return tls13_; }
@@ -31,7 +30,7 @@ class ResumptionPolicy {
     void versionRefused();
 
   private:
-    Way way_ = Way::SessionId;
+    Way way_ = Way::Ticket;
     bool tls13_ = false;
 };
 
