@@ -329,9 +329,9 @@ struct Cost {
 };
 
 /// How the reconnects are made: as uplinkd did before issue 14 (TLS as on a network uplink,
-/// clean MQTT session), or as it does over a modem now (frugal TLS: TLS 1.2, resumption by
-/// session ID, a trimmed ClientHello; a persistent MQTT session, no SUBSCRIBE when the broker
-/// still has it).
+/// clean MQTT session), or as it does over a modem now (frugal TLS: TLS 1.2, resumption by a
+/// ticket or session ID, a trimmed ClientHello; a persistent MQTT session, no SUBSCRIBE when the
+/// broker still has it).
 struct Setup {
     bool frugal = true;
     bool persistent = true;
@@ -648,8 +648,7 @@ void printReconnects(const std::string& only, const std::string& detail) {
         "rest is AT commands and their framing)\n");
     const std::pair<const char*, Setup> setups[] = {
         {"as before (TLS as on a network uplink, clean MQTT session)", Setup{false, false}},
-        {"frugal TLS 1.2 (not yet used by uplinkd: its tickets are not offered again), persistent "
-         "MQTT session",
+        {"as uplinkd does now over a modem (frugal TLS 1.2, persistent MQTT session)",
          Setup{true, true}},
     };
     for (const auto& [title, setup] : setups) {
