@@ -387,10 +387,16 @@ void MqttLink::pipeUp() {
 }
 
 void MqttLink::pipeDown() {
-    if (writing_down_ || !loop_ || !loop_->is_open() || !host_) {
+    if (host_) {
+        // Take all the broker sent, whatever Paho is doing: the broker's socket is always read,
+        // so its close is seen at once, as a module's TCP stack sees its peer go.
+        to_paho_ += host_->take(HostSocket::kMaxBuffered);
+    }
+    if (writing_down_ || !loop_ || !loop_->is_open()) {
         return;
     }
-    down_ = host_->take(HostSocket::kMaxBuffered);
+    down_ = std::move(to_paho_);
+    to_paho_.clear();
     if (down_.empty()) {
         if (host_closed_) {
             // Everything the broker sent is with Paho: now it sees the end of the stream.
@@ -756,6 +762,7 @@ void MqttLink::teardown(bool fail_ops) {
     writing_down_ = false;
     reading_up_ = false;
     down_.clear();
+    to_paho_.clear();
     if (paho_) {
         // Destroyed on the worker, never on the loop or under a Paho callback.
         worker().post([p = std::move(paho_)]() mutable { p.reset(); });

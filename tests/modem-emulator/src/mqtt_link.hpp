@@ -171,7 +171,8 @@ class MqttLink : public std::enable_shared_from_this<MqttLink> {
     std::map<uint64_t, std::function<void(bool, int)>> ops_;
     uint64_t next_op_ = 1;
     std::array<char, 16384> rbuf_{};
-    std::string down_;  ///< broker bytes being written to Paho
+    std::string to_paho_;  ///< broker bytes taken from the socket, not yet written to Paho
+    std::string down_;     ///< broker bytes being written to Paho
     bool writing_down_ = false;
     bool reading_up_ = false;
     std::string sniff_;  ///< first bytes from Paho, until the CONNECT header is seen

@@ -78,6 +78,13 @@ class Bg9xTest : public EmulatorTest {
         expectOk("AT+QIACT=1");
     }
 
+    /// For a test against the TLS peer `tls`: boot(), then its root CA uploaded as UFS:ca.pem.
+    void bootWithRoot(const TlsEchoSetup& tls) {
+        ASSERT_TRUE(tls.ready());
+        ASSERT_NO_FATAL_FAILURE(boot());
+        ASSERT_NO_FATAL_FAILURE(upload("UFS:ca.pem", tls.pki.ca.cert_pem));
+    }
+
     /// After a reboot: echo off, numeric errors, registered, PDP context 1 active again.
     void boot2() {
         expectOk("ATE0");
@@ -325,10 +332,8 @@ TEST_F(Bg9xTest, UploadedFilesSurviveARebootAndCannotBeOverwritten) {
 
 TEST_F(Bg9xTest, SslSocketSendsSniOnlyWhenEnabledAndChecksTheRoot) {
     TlsEchoSetup tls;
-    ASSERT_TRUE(tls.ready());
-    ASSERT_NO_FATAL_FAILURE(boot());
+    ASSERT_NO_FATAL_FAILURE(bootWithRoot(tls));
     const std::string port = std::to_string(tls.server.port());
-    ASSERT_NO_FATAL_FAILURE(upload("UFS:ca.pem", tls.pki.ca.cert_pem));
     ASSERT_NO_FATAL_FAILURE(upload("UFS:other.pem", tls.other.ca.cert_pem));
     expectOk("AT+QSSLCFG=\"sslversion\",1,4");
     expectOk("AT+QSSLCFG=\"ciphersuite\",1,0XFFFF");
@@ -363,10 +368,8 @@ TEST_F(Bg9xTest, SslSocketSendsSniOnlyWhenEnabledAndChecksTheRoot) {
 
 TEST_F(Bg9xTest, AWrongModuleClockFailsTlsUnlessLocalTimeIsIgnored) {
     TlsEchoSetup tls;
-    ASSERT_TRUE(tls.ready());
-    ASSERT_NO_FATAL_FAILURE(boot());
+    ASSERT_NO_FATAL_FAILURE(bootWithRoot(tls));
     const std::string port = std::to_string(tls.server.port());
-    ASSERT_NO_FATAL_FAILURE(upload("UFS:ca.pem", tls.pki.ca.cert_pem));
     expectOk("AT+QSSLCFG=\"seclevel\",0,1");
     expectOk("AT+QSSLCFG=\"cacert\",0,\"UFS:ca.pem\"");
     // 2000-01-01: before the test certificates were made.
@@ -416,11 +419,7 @@ TEST_F(Bg9xTest, MqttClientRoundTripThroughMosquitto) {
     ASSERT_NO_FATAL_FAILURE(sendWithPrompt(
         "AT+QMTPUB=0,7,1,0,\"bg/up\"," + std::to_string(payload.size()), payload, "OK"));
     ASSERT_TRUE(tty_->readUntil("\r\n+QMTPUB: 0,7,0\r\n"));
-    auto msgs = cloud.waitFor(1);
-    ASSERT_EQ(msgs.size(), 1U);
-    EXPECT_EQ(msgs[0].topic, "bg/up");
-    EXPECT_EQ(msgs[0].payload, payload);
-    EXPECT_EQ(msgs[0].qos, 1);
+    ASSERT_TRUE(receivedOnly(cloud, {"bg/up", payload, 1}));
 
     // Downlink with the length field (recv/mode 0,0,1): read by count.
     ASSERT_TRUE(cloud.publish("bg/down/cmd", payload, 1));

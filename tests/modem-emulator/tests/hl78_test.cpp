@@ -29,6 +29,13 @@ class Hl78Test : public EmulatorTest {
         ASSERT_TRUE(waitRegistered(*tty_)) << "not registered";
     }
 
+    /// For a test against the TLS peer `tls`: boot() with bearer 1 configured (AT+KCNXCFG).
+    void bootForTls(const TlsEchoSetup& tls) {
+        ASSERT_TRUE(tls.ready());
+        ASSERT_NO_FATAL_FAILURE(boot());
+        expectOk("AT+KCNXCFG=1,\"GPRS\",\"internet\"");
+    }
+
     /// KCERTSTORE of a root CA into `slot`, ended by the EOF pattern.
     void storeRoot(const std::string& pem, int slot) {
         ASSERT_TRUE(tty_->write("AT+KCERTSTORE=0," + std::to_string(pem.size()) + "," +
@@ -99,9 +106,7 @@ TEST_F(Hl78Test, UrcsAreHeldDuringDataPhase) {
 
 TEST_F(Hl78Test, TlsSocketVerifiesAgainstStoredRoot) {
     TlsEchoSetup tls;
-    ASSERT_TRUE(tls.ready());
-    ASSERT_NO_FATAL_FAILURE(boot());
-    expectOk("AT+KCNXCFG=1,\"GPRS\",\"internet\"");
+    ASSERT_NO_FATAL_FAILURE(bootForTls(tls));
 
     auto cfg =
         expectOk("AT+KTCPCFG=1,3,\"localhost\"," + std::to_string(tls.server.port()) + ",,,,0,1,0");
@@ -158,9 +163,7 @@ TEST_F(Hl78Test, CertificateWithoutLineEndsIsRejected) {
 
 TEST_F(Hl78Test, CryptoProfileIsStoredValidatedAndApplied) {
     TlsEchoSetup tls;
-    ASSERT_TRUE(tls.ready());
-    ASSERT_NO_FATAL_FAILURE(boot());
-    expectOk("AT+KCNXCFG=1,\"GPRS\",\"internet\"");
+    ASSERT_NO_FATAL_FAILURE(bootForTls(tls));
     ASSERT_NO_FATAL_FAILURE(storeRoot(tls.other.ca.cert_pem, 1));
     ASSERT_NO_FATAL_FAILURE(storeRoot(tls.pki.ca.cert_pem, 2));
 
@@ -214,9 +217,7 @@ TEST_F(Hl78Test, CryptoProfileIsStoredValidatedAndApplied) {
 
 TEST_F(Hl78Test, MissingOrUndefinedCryptoProfileIsReported) {
     TlsEchoSetup tls;
-    ASSERT_TRUE(tls.ready());
-    ASSERT_NO_FATAL_FAILURE(boot());
-    expectOk("AT+KCNXCFG=1,\"GPRS\",\"internet\"");
+    ASSERT_NO_FATAL_FAILURE(bootForTls(tls));
     ASSERT_NO_FATAL_FAILURE(storeRoot(tls.pki.ca.cert_pem, 0));
     auto port = std::to_string(tls.server.port());
 

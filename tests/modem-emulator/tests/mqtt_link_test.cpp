@@ -47,18 +47,6 @@ MqttSession session(const std::string& id, int version = 4) {
     return s;
 }
 
-/// Connects and waits for the outcome.
-MqttConnectOutcome connectNow(Loop& loop, MqttLink& link, uint16_t port, TlsOptions tls,
-                              MqttSession s) {
-    std::optional<MqttConnectOutcome> out;
-    link.connect("127.0.0.1", port, std::move(tls), std::move(s),
-                 [&](const MqttConnectOutcome& o) { out = o; });
-    if (!loop.until([&] { return out.has_value(); })) {
-        return {MqttConnectResult::Failed, 0, "no outcome within 15 s"};
-    }
-    return *out;
-}
-
 std::string binaryPayload() {
     std::string p = "\r\nOK\r\n+QMTRECV: 0,1,\"t\",3,\"abc\"\r\n";
     for (int i = 0; i < 256; ++i) {
@@ -67,19 +55,35 @@ std::string binaryPayload() {
     return p;
 }
 
+/// Each test: one link on a loop that the test thread runs.
+class MqttLinkTest : public ::testing::Test {
+  protected:
+    /// Connects the link and waits for the outcome.
+    MqttConnectOutcome connectNow(uint16_t port, TlsOptions tls, MqttSession s) {
+        std::optional<MqttConnectOutcome> out;
+        link->connect("127.0.0.1", port, std::move(tls), std::move(s),
+                      [&](const MqttConnectOutcome& o) { out = o; });
+        if (!loop.until([&] { return out.has_value(); })) {
+            return {MqttConnectResult::Failed, 0, "no outcome within 15 s"};
+        }
+        return *out;
+    }
+
+    Loop loop;
+    std::shared_ptr<MqttLink> link = std::make_shared<MqttLink>(loop.io());
+};
+
 }  // namespace
 
-TEST(MqttLinkTest, PublishAndSubscribeRoundTripThroughMosquitto) {
+TEST_F(MqttLinkTest, PublishAndSubscribeRoundTripThroughMosquitto) {
     TestBroker broker;
     BrokerPeer cloud(broker.port());
     ASSERT_EQ(peerReady(broker, cloud, "dev/up"), "");
 
-    Loop loop;
-    auto link = std::make_shared<MqttLink>(loop.io());
     std::vector<std::pair<std::string, std::string>> got;
     link->onMessage(
         [&](const std::string& t, const std::string& p, int, bool) { got.emplace_back(t, p); });
-    auto out = connectNow(loop, *link, broker.port(), {}, session("module-1"));
+    auto out = connectNow(broker.port(), {}, session("module-1"));
     ASSERT_EQ(out.result, MqttConnectResult::Ok) << out.detail << broker.log();
     EXPECT_EQ(link->sentProtocolName(), "MQTT");
     EXPECT_EQ(link->sentProtocolLevel(), 4);
@@ -94,11 +98,7 @@ TEST(MqttLinkTest, PublishAndSubscribeRoundTripThroughMosquitto) {
     link->publish("dev/up", payload, 1, false, [&](bool ok, const std::string&) { acked = ok; });
     ASSERT_TRUE(loop.until([&] { return acked.has_value(); }));
     EXPECT_TRUE(*acked);
-    auto msgs = cloud.waitFor(1);
-    ASSERT_EQ(msgs.size(), 1U);
-    EXPECT_EQ(msgs[0].topic, "dev/up");
-    EXPECT_EQ(msgs[0].payload, payload);
-    EXPECT_EQ(msgs[0].qos, 1);
+    ASSERT_TRUE(receivedOnly(cloud, {"dev/up", payload, 1}));
 
     ASSERT_TRUE(cloud.publish("dev/down/cmd", payload, 1));
     ASSERT_TRUE(loop.until([&] { return !got.empty(); }));
@@ -119,12 +119,10 @@ TEST(MqttLinkTest, PublishAndSubscribeRoundTripThroughMosquitto) {
     EXPECT_FALSE(lost);
 }
 
-TEST(MqttLinkTest, Mqtt31ConnectGoesOnTheWireAsMQIsdp) {
+TEST_F(MqttLinkTest, Mqtt31ConnectGoesOnTheWireAsMQIsdp) {
     TestBroker broker;
     ASSERT_EQ(broker.startError(), "");
-    Loop loop;
-    auto link = std::make_shared<MqttLink>(loop.io());
-    auto out = connectNow(loop, *link, broker.port(), {}, session("module-31", 3));
+    auto out = connectNow(broker.port(), {}, session("module-31", 3));
     ASSERT_EQ(out.result, MqttConnectResult::Ok) << out.detail << broker.log();
     EXPECT_EQ(link->sentProtocolName(), "MQIsdp");
     EXPECT_EQ(link->sentProtocolLevel(), 3);
@@ -132,7 +130,7 @@ TEST(MqttLinkTest, Mqtt31ConnectGoesOnTheWireAsMQIsdp) {
     link->close();
 }
 
-TEST(MqttLinkTest, TlsWithTheStoredRootConnectsAndAWrongRootFailsVerification) {
+TEST_F(MqttLinkTest, TlsWithTheStoredRootConnectsAndAWrongRootFailsVerification) {
     TestPki pki = TestPki::make();
     TestPki other = TestPki::make("some other root");
     ASSERT_TRUE(pki.ok && other.ok);
@@ -140,15 +138,13 @@ TEST(MqttLinkTest, TlsWithTheStoredRootConnectsAndAWrongRootFailsVerification) {
     BrokerPeer cloud(broker.port(), pki.ca.cert_pem);
     ASSERT_EQ(peerReady(broker, cloud, "tls/up"), "");
 
-    Loop loop;
-    auto link = std::make_shared<MqttLink>(loop.io());
     TlsOptions tls;
     tls.enabled = true;
     tls.verify_server = true;
     tls.ca_pems = {pki.ca.cert_pem};
     tls.check_host = "localhost";
     tls.sni = "localhost";
-    auto out = connectNow(loop, *link, broker.port(), tls, session("module-tls"));
+    auto out = connectNow(broker.port(), tls, session("module-tls"));
     ASSERT_EQ(out.result, MqttConnectResult::Ok) << out.detail << broker.log();
     std::optional<bool> acked;
     link->publish("tls/up", "over tls", 1, false, [&](bool ok, const std::string&) { acked = ok; });
@@ -160,28 +156,25 @@ TEST(MqttLinkTest, TlsWithTheStoredRootConnectsAndAWrongRootFailsVerification) {
     link->close();
 
     tls.ca_pems = {other.ca.cert_pem};
-    auto bad = connectNow(loop, *link, broker.port(), tls, session("module-tls"));
+    auto bad = connectNow(broker.port(), tls, session("module-tls"));
     EXPECT_EQ(bad.result, MqttConnectResult::TlsVerify) << bad.detail;
 }
 
-TEST(MqttLinkTest, ConnackRefusalReportsItsReturnCode) {
+TEST_F(MqttLinkTest, ConnackRefusalReportsItsReturnCode) {
     TestBroker broker(TestBroker::Options::refusing());
     ASSERT_EQ(broker.startError(), "");
-    Loop loop;
-    auto link = std::make_shared<MqttLink>(loop.io());
-    auto out = connectNow(loop, *link, broker.port(), {}, session("anonymous"));
+    auto out = connectNow(broker.port(), {}, session("anonymous"));
     EXPECT_EQ(out.result, MqttConnectResult::ConnackRefused) << out.detail;
     EXPECT_EQ(out.connack_code, 5);
     EXPECT_EQ(link->state(), MqttLink::State::Idle);
 
     // MQTT 3.1 too (the module default).
-    out = connectNow(loop, *link, broker.port(), {}, session("anonymous", 3));
+    out = connectNow(broker.port(), {}, session("anonymous", 3));
     EXPECT_EQ(out.result, MqttConnectResult::ConnackRefused) << out.detail;
     EXPECT_EQ(out.connack_code, 5);
 }
 
-TEST(MqttLinkTest, BrokerThatClosesBeforeConnackAndClosedPortAreTold) {
-    Loop loop;
+TEST_F(MqttLinkTest, BrokerThatClosesBeforeConnackAndClosedPortAreTold) {
     // A "broker" that reads the CONNECT and hangs up.
     asio::ip::tcp::acceptor acceptor(loop.io(), {asio::ip::make_address("127.0.0.1"), 0});
     asio::ip::tcp::socket peer(loop.io());
@@ -191,21 +184,18 @@ TEST(MqttLinkTest, BrokerThatClosesBeforeConnackAndClosedPortAreTold) {
             peer.async_read_some(asio::buffer(buf), [&](std::error_code, size_t) { peer.close(); });
         }
     });
-    auto link = std::make_shared<MqttLink>(loop.io());
-    auto out = connectNow(loop, *link, acceptor.local_endpoint().port(), {}, session("x"));
+    auto out = connectNow(acceptor.local_endpoint().port(), {}, session("x"));
     EXPECT_EQ(out.result, MqttConnectResult::ClosedWithoutConnack) << out.detail;
 
     const uint16_t closed_port = acceptor.local_endpoint().port();
     acceptor.close();
-    out = connectNow(loop, *link, closed_port, {}, session("x"));
+    out = connectNow(closed_port, {}, session("x"));
     EXPECT_EQ(out.result, MqttConnectResult::Refused) << out.detail;
 }
 
-TEST(MqttLinkTest, SniIsSentOnlyWhenTheModuleSetsIt) {
+TEST_F(MqttLinkTest, SniIsSentOnlyWhenTheModuleSetsIt) {
     TlsEchoSetup peer;
     ASSERT_TRUE(peer.ready());
-    Loop loop;
-    auto link = std::make_shared<MqttLink>(loop.io());
     for (bool with_sni : {true, false}) {
         TlsOptions tls;
         tls.enabled = true;
@@ -229,14 +219,12 @@ TEST(MqttLinkTest, SniIsSentOnlyWhenTheModuleSetsIt) {
     EXPECT_EQ((*hs)[1].sni, "");
 }
 
-TEST(MqttLinkTest, ADroppedConnectionIsReportedAsLostByThePeer) {
+TEST_F(MqttLinkTest, ADroppedConnectionIsReportedAsLostByThePeer) {
     TestBroker broker;
     ASSERT_EQ(broker.startError(), "");
-    Loop loop;
-    auto link = std::make_shared<MqttLink>(loop.io());
     std::optional<MqttLostReason> lost;
     link->onLost([&](MqttLostReason r, const std::string&) { lost = r; });
-    auto out = connectNow(loop, *link, broker.port(), {}, session("dropper"));
+    auto out = connectNow(broker.port(), {}, session("dropper"));
     ASSERT_EQ(out.result, MqttConnectResult::Ok) << out.detail;
     link->dropAsRemote();
     ASSERT_TRUE(loop.until([&] { return lost.has_value(); }));
@@ -248,21 +236,19 @@ TEST(MqttLinkTest, ADroppedConnectionIsReportedAsLostByThePeer) {
     link->publish("x", "y", 1, false, [&](bool ok, const std::string&) { acked = ok; });
     ASSERT_TRUE(loop.until([&] { return acked.has_value(); }));
     EXPECT_FALSE(*acked);
-    out = connectNow(loop, *link, broker.port(), {}, session("dropper"));
+    out = connectNow(broker.port(), {}, session("dropper"));
     EXPECT_EQ(out.result, MqttConnectResult::Ok) << out.detail;
     link->close();
 }
 
-TEST(MqttLinkTest, DisconnectReachesTheBrokerSoOnlyALostLinkSendsTheWill) {
+TEST_F(MqttLinkTest, DisconnectReachesTheBrokerSoOnlyALostLinkSendsTheWill) {
     TestBroker broker;
     BrokerPeer cloud(broker.port());
     ASSERT_EQ(peerReady(broker, cloud, "will/#"), "");
-    Loop loop;
-    auto link = std::make_shared<MqttLink>(loop.io());
     MqttSession s = session("with-will");
     s.will = MqttWill{"will/module", "gone", 1, false};
 
-    auto out = connectNow(loop, *link, broker.port(), {}, s);
+    auto out = connectNow(broker.port(), {}, s);
     ASSERT_EQ(out.result, MqttConnectResult::Ok) << out.detail;
     std::optional<bool> disconnected;
     link->disconnect([&](bool ok, const std::string&) { disconnected = ok; });
@@ -273,7 +259,7 @@ TEST(MqttLinkTest, DisconnectReachesTheBrokerSoOnlyALostLinkSendsTheWill) {
     ASSERT_GE(msgs.size(), 1U);
     EXPECT_EQ(msgs[0].topic, "will/marker");
 
-    out = connectNow(loop, *link, broker.port(), {}, s);
+    out = connectNow(broker.port(), {}, s);
     ASSERT_EQ(out.result, MqttConnectResult::Ok) << out.detail;
     link->dropAsRemote();
     msgs = cloud.waitFor(2);
@@ -282,8 +268,7 @@ TEST(MqttLinkTest, DisconnectReachesTheBrokerSoOnlyALostLinkSendsTheWill) {
     EXPECT_EQ(msgs[1].payload, "gone");
 }
 
-TEST(MqttLinkTest, NoPingResponseIsALossByTheClient) {
-    Loop loop;
+TEST_F(MqttLinkTest, NoPingResponseIsALossByTheClient) {
     // A "broker" that accepts the CONNECT and then never answers again (no PINGRESP).
     asio::ip::tcp::acceptor acceptor(loop.io(), {asio::ip::make_address("127.0.0.1"), 0});
     asio::ip::tcp::socket peer(loop.io());
@@ -302,27 +287,24 @@ TEST(MqttLinkTest, NoPingResponseIsALossByTheClient) {
             drain();
         }
     });
-    auto link = std::make_shared<MqttLink>(loop.io());
     std::optional<MqttLostReason> lost;
     link->onLost([&](MqttLostReason r, const std::string&) { lost = r; });
     MqttSession s = session("silent-broker");
     s.keep_alive_s = 1;
-    auto out = connectNow(loop, *link, acceptor.local_endpoint().port(), {}, s);
+    auto out = connectNow(acceptor.local_endpoint().port(), {}, s);
     ASSERT_EQ(out.result, MqttConnectResult::Ok) << out.detail;
     ASSERT_TRUE(loop.until([&] { return lost.has_value(); }));
     EXPECT_EQ(*lost, MqttLostReason::ClientClosed);
 }
 
-TEST(MqttLinkTest, NoConnackInTimeIsATimeout) {
-    Loop loop;
+TEST_F(MqttLinkTest, NoConnackInTimeIsATimeout) {
     // A "broker" that accepts the connection and never answers the CONNECT.
     asio::ip::tcp::acceptor acceptor(loop.io(), {asio::ip::make_address("127.0.0.1"), 0});
     asio::ip::tcp::socket peer(loop.io());
     acceptor.async_accept(peer, [](std::error_code) {});
-    auto link = std::make_shared<MqttLink>(loop.io());
     MqttSession s = session("waiting");
     s.timeout = 1s;
-    auto out = connectNow(loop, *link, acceptor.local_endpoint().port(), {}, s);
+    auto out = connectNow(acceptor.local_endpoint().port(), {}, s);
     EXPECT_EQ(out.result, MqttConnectResult::Timeout) << out.detail;
     EXPECT_EQ(link->state(), MqttLink::State::Idle);
 }

@@ -190,4 +190,19 @@ std::vector<BrokerPeer::Received> BrokerPeer::waitFor(size_t n, std::chrono::mil
     return messages_;
 }
 
+::testing::AssertionResult receivedOnly(BrokerPeer& peer, const BrokerPeer::Received& want) {
+    const auto got = peer.waitFor(1);
+    if (got.size() != 1) {
+        return ::testing::AssertionFailure() << got.size() << " messages instead of one";
+    }
+    const BrokerPeer::Received& m = got[0];
+    if (m.topic != want.topic || m.payload != want.payload || m.qos != want.qos) {
+        return ::testing::AssertionFailure()
+               << "got topic \"" << m.topic << "\", " << m.payload.size() << " bytes, QoS " << m.qos
+               << "; want \"" << want.topic << "\", " << want.payload.size() << " bytes, QoS "
+               << want.qos << (m.payload == want.payload ? "" : " (payload differs)");
+    }
+    return ::testing::AssertionSuccess();
+}
+
 }  // namespace emutest

@@ -3,6 +3,7 @@
 // a libmosquitto client on it that plays the cloud side (subscribes, records, publishes).
 #pragma once
 
+#include <gtest/gtest.h>
 #include <sys/types.h>
 
 #include <chrono>
@@ -98,6 +99,10 @@ class BrokerPeer {
     std::vector<int> acked_;
     std::vector<Received> messages_;
 };
+
+/// Waits for the one message a test expects at `peer` and compares its topic, payload and QoS;
+/// a failure names what differs. Test thread.
+::testing::AssertionResult receivedOnly(BrokerPeer& peer, const BrokerPeer::Received& want);
 
 /// The checks a test with a broker and a cloud-side peer on it starts with: "" when the broker
 /// runs, the peer is connected and, given a `filter`, subscribed to it (QoS 1); else what
