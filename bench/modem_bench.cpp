@@ -558,7 +558,7 @@ IdleHour measureIdleHour(const Driver& d, const std::string& mode) {
                                "\nhealth_check_ms = " + std::to_string(health_ms) + "\n";
     std::string toml = uplinkToml(d, emu, dir, mode);
     toml.insert(toml.find("[routes.cloud]"), scaled);
-    testing::Daemon daemon(dir, toml + genericRoute("cloud", broker.port(), pki.ca), {});
+    uplinkd::testing::Daemon daemon(dir, toml + genericRoute("cloud", broker.port(), pki.ca), {});
     if (!daemon.waitRoute(
             "cloud", [](const json& s) { return s["state"] == "online"; }, 120s)) {
         std::cerr << "route did not come online: " << daemon.routeStatus("cloud").dump() << "\n";
