@@ -8,6 +8,7 @@
 #include <random>
 
 #include "modem/at_channel_impl.hpp"
+#include "test_param_names.hpp"
 
 namespace uplinkd {
 namespace {
@@ -432,12 +433,7 @@ TEST_P(AtParserTable, GivesTheSameEventsInAnyChunking) {
 
 INSTANTIATE_TEST_SUITE_P(Table, AtParserTable, ::testing::ValuesIn(cases()),
                          [](const ::testing::TestParamInfo<Case>& p) {
-                             std::string name = p.param.name;
-                             for (char& ch : name) {
-                                 if (!std::isalnum(static_cast<unsigned char>(ch)))
-                                     ch = '_';
-                             }
-                             return name;
+                             return testing::paramName(p.param.name);
                          });
 
 TEST(AtParser, FinalResultTable) {

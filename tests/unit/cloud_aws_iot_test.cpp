@@ -12,14 +12,11 @@
 namespace {
 
 using namespace uplinkd;
-using uplinkd::testing::Loaded;
 namespace aws = uplinkd::plugins::aws_iot;
 
 constexpr const char* kEndpoint = "a1b2c3d4e5f6g7-ats.iot.eu-west-1.amazonaws.com";
 
-Loaded load(const std::string& body) {
-    return uplinkd::testing::loadCloud("aws-iot", &aws::create, body);
-}
+const uplinkd::testing::CloudUnderTest load{"aws-iot", &aws::create};
 
 CloudProfilePtr makeProfile(const std::string& extra = "") {
     return uplinkd::testing::expectProfile(
@@ -122,23 +119,18 @@ TEST(AwsIotProfile, EndpointAlpnAndCredentials) {
         SCOPED_TRACE(c.extra);
         auto p = makeProfile(c.extra);
         ASSERT_TRUE(p);
-        EXPECT_EQ(p->kind(), "aws-iot");
-        const auto e = p->endpoint();
-        EXPECT_EQ(e.host, kEndpoint);
-        EXPECT_EQ(e.sni, kEndpoint);
-        EXPECT_EQ(e.port, c.port);
-        EXPECT_TRUE(e.tls);
-        EXPECT_EQ(e.alpn, c.alpn);
-        EXPECT_EQ(e.websocket_path, "");
-        EXPECT_EQ(p->mqttVersion(), c.version);
-        EXPECT_EQ(p->keepAliveSeconds(), c.keepalive);
-        auto cred = p->credentials(SystemTime{});
-        ASSERT_TRUE(cred.ok());
-        EXPECT_EQ(cred->client_id, "gw-01");
-        EXPECT_EQ(cred->username, "");
-        EXPECT_EQ(cred->password, "");
-        EXPECT_FALSE(cred->valid_until.has_value());
-        EXPECT_TRUE(p->standingSubscriptions().empty());
+        uplinkd::testing::expectConnectsWith(*p, {.kind = "aws-iot",
+                                                  .endpoint = {.host = kEndpoint,
+                                                               .port = c.port,
+                                                               .tls = true,
+                                                               .sni = kEndpoint,
+                                                               .alpn = c.alpn,
+                                                               .websocket_path = ""},
+                                                  .mqtt_version = c.version,
+                                                  .keepalive_seconds = c.keepalive,
+                                                  .client_id = "gw-01",
+                                                  .username = "",
+                                                  .password = ""});
     }
 }
 
@@ -155,12 +147,8 @@ void runOutCases(const CloudProfile& p, const std::vector<OutCase>& cases) {
     for (const auto& c : cases) {
         SCOPED_TRACE(c.topic.substr(0, 80) + " qos " + std::to_string(c.qos) +
                      (c.retain ? " retain" : "") + " size " + std::to_string(c.payload_size));
-        Message m;
-        m.topic = c.topic;
-        m.payload.assign(c.payload_size, 'x');
-        m.qos = c.qos;
-        m.retain = c.retain;
-        m.properties = {{"k", "v"}};
+        const Message m =
+            uplinkd::testing::outgoing(c.topic, c.payload_size, c.qos, c.retain, {{"k", "v"}});
         auto r = p.mapOutgoing(m);
         if (c.error) {
             ASSERT_FALSE(r.ok()) << r->topic;

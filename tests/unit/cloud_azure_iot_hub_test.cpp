@@ -13,15 +13,12 @@
 namespace {
 
 using namespace uplinkd;
-using uplinkd::testing::Loaded;
 using uplinkd::testing::TempFiles;
 namespace azure = uplinkd::plugins::azure_iot_hub;
 
 constexpr const char* kKey = "NMgJDvdKTxjLi+xBxxkDDEwDJxEvOE5u8BiT0mVgPeg=";
 
-Loaded load(const std::string& body) {
-    return uplinkd::testing::loadCloud("azure-iot-hub", &azure::create, body);
-}
+const uplinkd::testing::CloudUnderTest load{"azure-iot-hub", &azure::create};
 
 /// A valid device configuration with the key in a file.
 std::string deviceBody(TempFiles& files, const std::string& extra = "") {
@@ -152,13 +149,12 @@ TEST(AzureIotHubProfile, DeviceWithSasToken) {
     EXPECT_EQ(p->kind(), "azure-iot-hub");
     EXPECT_EQ(p->mqttVersion(), 4);
     EXPECT_EQ(p->keepAliveSeconds(), 240);
-    const auto e = p->endpoint();
-    EXPECT_EQ(e.host, "myhub.azure-devices.net");
-    EXPECT_EQ(e.port, 8883);
-    EXPECT_TRUE(e.tls);
-    EXPECT_EQ(e.sni, "myhub.azure-devices.net");
-    EXPECT_TRUE(e.alpn.empty());
-    EXPECT_EQ(e.websocket_path, "");
+    uplinkd::testing::expectEndpoint(p->endpoint(), {.host = "myhub.azure-devices.net",
+                                                     .port = 8883,
+                                                     .tls = true,
+                                                     .sni = "myhub.azure-devices.net",
+                                                     .alpn = {},
+                                                     .websocket_path = ""});
 
     auto c = p->credentials(at(1750000000) + std::chrono::milliseconds(999));
     ASSERT_TRUE(c.ok()) << c.error().message;
@@ -260,13 +256,8 @@ struct OutCase {
 void runOutCases(const CloudProfile& p, const std::vector<OutCase>& cases) {
     for (const auto& c : cases) {
         SCOPED_TRACE(c.name);
-        Message m;
-        m.topic = c.topic;
-        m.payload.assign(c.payload_size, 'x');
-        m.qos = c.qos;
-        m.retain = c.retain;
-        m.properties = c.properties;
-        auto r = p.mapOutgoing(m);
+        auto r = p.mapOutgoing(
+            uplinkd::testing::outgoing(c.topic, c.payload_size, c.qos, c.retain, c.properties));
         if (c.error) {
             ASSERT_FALSE(r.ok()) << r->topic;
             EXPECT_EQ(r.error().code, c.expected) << r.error().message;

@@ -12,15 +12,12 @@
 namespace {
 
 using namespace uplinkd;
-using uplinkd::testing::Loaded;
 using uplinkd::testing::TempFiles;
 namespace hivemq = uplinkd::plugins::hivemq_cloud;
 
 constexpr const char* kCluster = "0123abcd.s1.eu.hivemq.cloud";
 
-Loaded load(const std::string& body) {
-    return uplinkd::testing::loadCloud("hivemq-cloud", &hivemq::create, body);
-}
+const uplinkd::testing::CloudUnderTest load{"hivemq-cloud", &hivemq::create};
 
 /// cluster, username, password_file and client_id on lines 3 to 6.
 std::string validBody(TempFiles& files) {
@@ -111,23 +108,19 @@ TEST(HiveMqCloudProfile, EndpointAlwaysSendsSni) {
         SCOPED_TRACE(c.extra);
         auto p = makeProfile(files, c.extra);
         ASSERT_TRUE(p);
-        EXPECT_EQ(p->kind(), "hivemq-cloud");
-        const auto e = p->endpoint();
-        EXPECT_EQ(e.host, kCluster);
-        EXPECT_EQ(e.sni, kCluster);
-        EXPECT_TRUE(e.tls);
-        EXPECT_EQ(e.port, c.port);
-        EXPECT_EQ(e.websocket_path, c.path);
-        EXPECT_TRUE(e.alpn.empty());
-        EXPECT_EQ(p->mqttVersion(), c.version);
-        EXPECT_EQ(p->keepAliveSeconds(), c.keepalive);
-        auto cred = p->credentials(SystemTime{});
-        ASSERT_TRUE(cred.ok());
-        EXPECT_EQ(cred->client_id, "gw-01");
-        EXPECT_EQ(cred->username, "gateway");
-        EXPECT_EQ(cred->password, "s3cret-Pa55");  // trailing newline of the file removed
-        EXPECT_FALSE(cred->valid_until.has_value());
-        EXPECT_TRUE(p->standingSubscriptions().empty());
+        uplinkd::testing::expectConnectsWith(
+            *p, {.kind = "hivemq-cloud",
+                 .endpoint = {.host = kCluster,
+                              .port = c.port,
+                              .tls = true,
+                              .sni = kCluster,
+                              .alpn = {},
+                              .websocket_path = c.path},
+                 .mqtt_version = c.version,
+                 .keepalive_seconds = c.keepalive,
+                 .client_id = "gw-01",
+                 .username = "gateway",
+                 .password = "s3cret-Pa55"});  // trailing newline of the file removed
     }
 }
 

@@ -15,9 +15,12 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <utility>
 #include <vector>
 
+#include "uplinkd/cloud_profile.hpp"
 #include "uplinkd/config_table.hpp"
+#include "uplinkd/message.hpp"
 #include "uplinkd/plugin_abi.hpp"
 
 namespace uplinkd::testing {
@@ -84,6 +87,14 @@ inline Loaded loadCloud(std::string_view type, Result<CloudProfilePtr> (*create)
     }
     return out;
 }
+
+/// One cloud plugin under test: load(body) is loadCloud() with its type and create function.
+struct CloudUnderTest {
+    std::string_view type;
+    Result<CloudProfilePtr> (*create)(ConfigTable&);
+
+    Loaded operator()(const std::string& body) const { return loadCloud(type, create, body); }
+};
 
 /// `loaded` made no profile, and its first diagnostic is `expected` (the whole line).
 inline void expectRefused(const Loaded& loaded, const std::string& expected) {
@@ -154,6 +165,55 @@ inline void expectConnackExplained(const CloudProfile& profile,
     for (const auto& c : cases) {
         expectMentions(profile.explainConnack(c.code), c.parts, std::to_string(c.code) + ": ");
     }
+}
+
+/// `got` is `want`, field by field (host, port, TLS, SNI, ALPN, WebSocket path).
+inline void expectEndpoint(const BrokerEndpoint& got, const BrokerEndpoint& want) {
+    EXPECT_EQ(got.host, want.host);
+    EXPECT_EQ(got.port, want.port);
+    EXPECT_EQ(got.tls, want.tls);
+    EXPECT_EQ(got.sni, want.sni);
+    EXPECT_EQ(got.alpn, want.alpn);
+    EXPECT_EQ(got.websocket_path, want.websocket_path);
+}
+
+/// How a profile with credentials that never expire connects.
+struct ConnectsWith {
+    std::string kind;
+    BrokerEndpoint endpoint;
+    int mqtt_version;
+    int keepalive_seconds;
+    std::string client_id;
+    std::string username;
+    std::string password;
+};
+
+/// `p` connects as `want` says, with credentials that do not expire and no standing
+/// subscriptions.
+inline void expectConnectsWith(const CloudProfile& p, const ConnectsWith& want) {
+    EXPECT_EQ(p.kind(), want.kind);
+    expectEndpoint(p.endpoint(), want.endpoint);
+    EXPECT_EQ(p.mqttVersion(), want.mqtt_version);
+    EXPECT_EQ(p.keepAliveSeconds(), want.keepalive_seconds);
+    auto cred = p.credentials(SystemTime{});
+    ASSERT_TRUE(cred.ok());
+    EXPECT_EQ(cred->client_id, want.client_id);
+    EXPECT_EQ(cred->username, want.username);
+    EXPECT_EQ(cred->password, want.password);
+    EXPECT_FALSE(cred->valid_until.has_value());
+    EXPECT_TRUE(p.standingSubscriptions().empty());
+}
+
+/// A message to `topic` with `payload_size` bytes, as a local app publishes it.
+inline Message outgoing(const std::string& topic, size_t payload_size, int qos, bool retain,
+                        Properties properties) {
+    Message m;
+    m.topic = topic;
+    m.payload.assign(payload_size, 'x');
+    m.qos = qos;
+    m.retain = retain;
+    m.properties = std::move(properties);
+    return m;
 }
 
 }  // namespace uplinkd::testing

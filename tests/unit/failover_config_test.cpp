@@ -14,15 +14,9 @@ Result<Config> load(const std::string& text) {
     return testing::loadConfigText(text);
 }
 
-const std::string kRoute = R"([uplinks.eth]
-type = "network"
-interface = "eth0"
-[uplinks.wifi]
-type = "network"
-interface = "wlan0"
-[routes.r1]
-uplinks = ["eth", "wifi"]
-)";
+const std::string kRoute = testing::networkUplink("eth", "eth0") +
+                           testing::networkUplink("wifi", "wlan0") +
+                           "[routes.r1]\nuplinks = [\"eth\", \"wifi\"]\n";
 const std::string kCloud = testing::minimalCloud("r1");
 
 TEST(FailoverConfig, DefaultsAndValues) {

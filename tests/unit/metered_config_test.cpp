@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "config/config.hpp"
+#include "config_test_support.hpp"
 #include "plugin/plugin_registry.hpp"
 #include "test_env.hpp"
 
@@ -11,26 +12,13 @@ namespace uplinkd {
 namespace {
 
 Result<Config> load(const std::string& text) {
-    PluginRegistry plugins;
-    return loadConfigFromString(text, "test.toml", plugins, testing::pluginDir());
+    return testing::loadConfigText(text);
 }
 
-const std::string kUplinks = R"([uplinks.eth]
-type = "network"
-interface = "eth0"
-[uplinks.lte]
-type = "network"
-interface = "wwan0"
-)";
-const std::string kRoute = R"([routes.r1]
-uplinks = ["eth", "lte"]
-)";
-const std::string kCloud = R"(
-[routes.r1.cloud]
-type = "generic-mqtt"
-host = "broker.example.com"
-client_id = "gw-1"
-)";
+const std::string kUplinks =
+    testing::networkUplink("eth", "eth0") + testing::networkUplink("lte", "wwan0");
+const std::string kRoute = "[routes.r1]\nuplinks = [\"eth\", \"lte\"]\n";
+const std::string kCloud = testing::minimalCloud("r1");
 
 TEST(MeteredConfig, DefaultsAndValues) {
     auto def = load(kUplinks + kRoute + kCloud);

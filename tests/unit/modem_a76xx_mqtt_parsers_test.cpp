@@ -27,10 +27,10 @@ using namespace uplinkd::testing;
 TEST(A76xxMqttParsers, ResultAndEventLines) {
     EXPECT_EQ(*parseMqttCode("+CMQTTSTART: 0", "+CMQTTSTART:"), 0);
     EXPECT_EQ(*parseMqttCode("+CMQTTSTOP: 23", "+CMQTTSTOP:"), 23);
-    for (const char* bad : {"+CMQTTSTART:", "+CMQTTSTART: x", "+CMQTTSTART: 0,1", "+CMQTTSTART: -1",
-                            "+CMQTTSTOP: 0"}) {
-        EXPECT_FALSE(parseMqttCode(bad, "+CMQTTSTART:")) << bad;
-    }
+    expectUnparsed(
+        &parseMqttCode,
+        {"+CMQTTSTART:", "+CMQTTSTART: x", "+CMQTTSTART: 0,1", "+CMQTTSTART: -1", "+CMQTTSTOP: 0"},
+        "+CMQTTSTART:");
     EXPECT_EQ(parseMqttAcquired({"+CMQTTACCQ: 0,\"dev\",1", "+CMQTTACCQ: 1,\"\",0"}, 0), true);
     EXPECT_EQ(parseMqttAcquired({"+CMQTTACCQ: 0,\"\",0", "+CMQTTACCQ: 1,\"x\",0"}, 0), false);
     EXPECT_EQ(parseMqttAcquired({"garbage"}, 0), std::nullopt);
@@ -43,10 +43,9 @@ TEST(A76xxMqttParsers, ResultAndEventLines) {
     ASSERT_TRUE(start);
     EXPECT_EQ(start->topic_total, 5u);
     EXPECT_EQ(start->payload_total, 1200u);
-    for (const char* bad : {"+CMQTTRXSTART: 0,5", "+CMQTTRXSTART: 2,5,5", "+CMQTTRXSTART: 0,-1,5",
-                            "+CMQTTRXSTART: 0,5,99999999999", "+CMQTTRXSTART: a,b,c"}) {
-        EXPECT_FALSE(parseMqttRxStart(bad)) << bad;
-    }
+    expectUnparsed(&parseMqttRxStart,
+                   {"+CMQTTRXSTART: 0,5", "+CMQTTRXSTART: 2,5,5", "+CMQTTRXSTART: 0,-1,5",
+                    "+CMQTTRXSTART: 0,5,99999999999", "+CMQTTRXSTART: a,b,c"});
     const auto block = parseMqttRxBlock("+CMQTTRXPAYLOAD: 0,1500", "+CMQTTRXPAYLOAD:");
     ASSERT_TRUE(block);
     EXPECT_EQ(block->length, 1500u);

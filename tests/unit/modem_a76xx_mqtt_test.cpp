@@ -16,6 +16,7 @@
 #include "a76xx_mqtt_parsers.hpp"
 #include "a76xx_mqtt_test_params.hpp"
 #include "a76xx_parsers.hpp"
+#include "modem_a76xx_test_support.hpp"
 #include "modem_test_support.hpp"
 #include "scripted_at_channel.hpp"
 
@@ -26,24 +27,6 @@ using namespace std::chrono_literals;
 using namespace uplinkd::testing;
 
 // ---- the client against a scripted module -----------------------------------------------------
-
-A76xxTiming fastTiming() {
-    A76xxTiming t;
-    t.command = 1s;
-    t.sim_retry = 1ms;
-    t.registration_poll = 2ms;
-    t.registration_timeout = 200ms;
-    t.net_open = 1s;
-    t.cch_start = 1s;
-    t.send = 1s;
-    t.send_result = 1s;
-    t.receive = 1s;
-    t.mqtt_start = 1s;
-    t.mqtt_connect_extra = 1s;
-    t.mqtt_result = 1s;
-    t.mqtt_disc = 1s;
-    return t;
-}
 
 /// What the client reported through its events.
 struct Events {
@@ -102,9 +85,7 @@ class A76xxMqttTest : public uplinkd::testing::ModemDriverTest<A76xxDriver, A76x
                 .line("+CCERTLIST: \"uplinkd_cert.pem\"")
                 .line("+CCERTLIST: \"uplinkd_key.pem\"");
         }
-        for (const auto& s : sslContextSteps(true, 1s)) {
-            at_.expect(s.command);
-        }
+        expectCommands(at_, sslContextSteps(true, 1s));
         at_.expect("AT+CMQTTACCQ=0,\"dev-1\",1");
         at_.expect("AT+CMQTTSSLCFG=0,0");
         at_.expect("AT+CMQTTCFG=\"version\",0,4");
@@ -148,12 +129,8 @@ TEST_F(A76xxMqttTest, FirmwareWithoutAnMqttClientFailsStartUpInPlainWords) {
     scriptStartUntilLinks();
     at_.expect("AT+CMQTTSTART").error("ERROR");
     at_.expect("AT+CMQTTACCQ?").error("ERROR");
-    const Status s = start();
-    ASSERT_FALSE(s);
-    EXPECT_EQ(s.error().code, "mqtt_unsupported");
-    EXPECT_NE(s.error().message.find("this firmware has no MQTT client"), std::string::npos)
-        << s.error().message;
-    EXPECT_NE(s.error().message.find("mqtt = \"uplinkd\""), std::string::npos);
+    expectOutcome(start(), fails("mqtt_unsupported",
+                                 {"this firmware has no MQTT client", "mqtt = \"uplinkd\""}));
 }
 
 TEST_F(A76xxMqttTest, AServiceLeftRunningIsTakenOverAndItsClientReleased) {
@@ -211,20 +188,14 @@ TEST_F(A76xxMqttTest, ConnectRefusalsAreTheBrokersWordsAndKeepThePasswordOut) {
     scriptTlsConnect(false);
     at_.expect("AT+CMQTTCONNECT=0,\"tcp://broker.example.com:8883\",60,1")
         .urcAfter("+CMQTTCONNECT: 0,32");
-    const Status tls = connect(brokerParams(true));
-    ASSERT_FALSE(tls);
-    EXPECT_EQ(tls.error().code, "mqtt_tls");
-    EXPECT_NE(tls.error().message.find("root CA"), std::string::npos) << tls.error().message;
+    expectOutcome(connect(brokerParams(true)), fails("mqtt_tls", {"root CA"}));
     EXPECT_TRUE(events_.lost.empty());
 }
 
 TEST_F(A76xxMqttTest, ConnectWithoutACaInTheStoreSaysWhatToProvision) {
     started();
     at_.expect("AT+CCERTLIST");
-    const Status s = connect(brokerParams(true));
-    ASSERT_FALSE(s);
-    EXPECT_EQ(s.error().code, "mqtt_tls");
-    EXPECT_NE(s.error().message.find("tls.ca_file"), std::string::npos) << s.error().message;
+    expectOutcome(connect(brokerParams(true)), fails("mqtt_tls", {"tls.ca_file"}));
 }
 
 TEST_F(A76xxMqttTest, PublishSendsExactBytesAndIsDoneAtThePubResult) {
@@ -258,10 +229,7 @@ TEST_F(A76xxMqttTest, PublishSendsExactBytesAndIsDoneAtThePubResult) {
     at_.expect("AT+CMQTTTOPIC=0,1").expectPayload("t");
     at_.expect("AT+CMQTTPAYLOAD=0,1").expectPayload("x");
     at_.expect("AT+CMQTTPUB=0,1,60,0").urcAfter("+CMQTTPUB: 0,11");
-    const Status refused = publish("t", "x", 1);
-    ASSERT_FALSE(refused);
-    EXPECT_EQ(refused.error().code, "mqtt_not_connected");
-    EXPECT_NE(refused.error().message.find("no connection"), std::string::npos);
+    expectOutcome(publish("t", "x", 1), fails("mqtt_not_connected", {"no connection"}));
 }
 
 TEST_F(A76xxMqttTest, PublishesGoOneAtATime) {
@@ -296,10 +264,9 @@ TEST_F(A76xxMqttTest, SubscribeAndUnsubscribeUseTheOneTopicForm) {
     EXPECT_TRUE(
         uplinkd::testing::await<void>(loop_, [&](auto d) { mqtt().unsubscribe("cmd/dev/#", d); }));
     at_.expect("AT+CMQTTSUB=0,1,0").expectPayload("x").urcAfter("+CMQTTSUB: 0,12");
-    const Status bad =
-        uplinkd::testing::await<void>(loop_, [&](auto d) { mqtt().subscribe("x", 0, d); });
-    ASSERT_FALSE(bad);
-    EXPECT_NE(bad.error().message.find("invalid parameter"), std::string::npos);
+    expectOutcome(
+        uplinkd::testing::await<void>(loop_, [&](auto d) { mqtt().subscribe("x", 0, d); }),
+        fails("", {"invalid parameter"}));
     const Status qos2 =
         uplinkd::testing::await<void>(loop_, [&](auto d) { mqtt().subscribe("x", 2, d); });
     EXPECT_EQ(qos2.error().code, "bad_qos");
@@ -419,16 +386,12 @@ TEST_F(A76xxMqttTest, DisconnectReleasesTheClientAndNothingComesAfter) {
 }
 
 TEST_F(A76xxMqttTest, InfoNamesTheOperatorAndTheAccessTechnology) {
-    at_.expect("AT+CGMI").line("SIMCOM INCORPORATED");
-    at_.expect("AT+CGMM").line("A7670E-LASE");
-    at_.expect("AT+CGMR").line("+CGMR: A011B07A7670M7_F");
-    at_.expect("AT+CGSN").line("861234567890123");
-    at_.expect("AT+CICCID").line("+ICCID: 89860000000000000000");
-    at_.expect("AT+CPIN?").line("+CPIN: READY");
-    at_.expect("AT+CEREG?").line("+CEREG: 0,1");
-    at_.expect("AT+CGREG?").line("+CGREG: 0,1");
-    at_.expect("AT+CSQ").line("+CSQ: 20,99");
-    at_.expect("AT+COPS?").line("+COPS: 0,0,\"Vodafone.de\",7");
+    expectScript(at_, a7670Identity() + AtScript{{"AT+CICCID", {"+ICCID: 89860000000000000000"}},
+                                                 {"AT+CPIN?", {"+CPIN: READY"}},
+                                                 {"AT+CEREG?", {"+CEREG: 0,1"}},
+                                                 {"AT+CGREG?", {"+CGREG: 0,1"}},
+                                                 {"AT+CSQ", {"+CSQ: 20,99"}},
+                                                 {"AT+COPS?", {"+COPS: 0,0,\"Vodafone.de\",7"}}});
     const auto i = info();
     ASSERT_TRUE(i);
     EXPECT_EQ(i->operator_name, "Vodafone.de");

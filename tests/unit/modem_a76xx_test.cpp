@@ -11,6 +11,7 @@
 #include "a76xx_commands.hpp"
 #include "a76xx_driver.hpp"
 #include "a76xx_parsers.hpp"
+#include "modem_a76xx_test_support.hpp"
 #include "modem_test_support.hpp"
 #include "scripted_at_channel.hpp"
 
@@ -21,25 +22,6 @@ using namespace std::chrono_literals;
 using namespace uplinkd::testing;
 
 // ---- driver fixture ---------------------------------------------------------------------------
-
-A76xxTiming fastTiming() {
-    A76xxTiming t;
-    t.command = 1s;
-    t.sim_retry = 1ms;
-    t.registration_poll = 2ms;
-    t.registration_timeout = 200ms;
-    t.net_open = 1s;
-    t.cch_start = 1s;
-    t.connect = 1s;
-    t.tls_connect = 1s;
-    t.send = 1s;
-    t.send_result = 1s;
-    t.send_retry = 1ms;
-    t.send_retries = 3;
-    t.receive = 1s;
-    t.cert_store = 1s;
-    return t;
-}
 
 class A76xxDriverTest : public uplinkd::testing::ModemDriverTest<A76xxDriver, A76xxTiming> {
   protected:
@@ -63,9 +45,9 @@ class A76xxDriverTest : public uplinkd::testing::ModemDriverTest<A76xxDriver, A7
 
     ByteStreamPtr openTcp(int link = 0) {
         const std::string l = std::to_string(link);
-        at_.expect("AT+CIPOPEN=" + l + ",\"TCP\",\"broker.example.com\",1883")
-            .urcAfter("+CIPOPEN: " + l + ",0");
-        return openOk({"broker.example.com", 1883, false, ""});
+        return openAfter({{.command = "AT+CIPOPEN=" + l + ",\"TCP\",\"broker.example.com\",1883",
+                           .urcs = {"+CIPOPEN: " + l + ",0"}}},
+                         kPlainBroker);
     }
 
     void scriptTlsSetup(bool list = true, bool client = false) {
@@ -86,9 +68,9 @@ class A76xxDriverTest : public uplinkd::testing::ModemDriverTest<A76xxDriver, A7
 
     ByteStreamPtr openTls(int session = 0) {
         const std::string s = std::to_string(session);
-        at_.expect("AT+CCHOPEN=" + s + ",\"broker.example.com\",8883,2")
-            .urcAfter("+CCHOPEN: " + s + ",0");
-        return openOk({"broker.example.com", 8883, true, "broker.example.com"});
+        return openAfter({{.command = "AT+CCHOPEN=" + s + ",\"broker.example.com\",8883,2",
+                           .urcs = {"+CCHOPEN: " + s + ",0"}}},
+                         kTlsBroker);
     }
 };
 
@@ -171,17 +153,10 @@ TEST_F(A76xxDriverTest, TcpChunksA5KWrite) {
     started();
     auto s = openTcp();
     ASSERT_TRUE(s);
-    std::string big(5 * 1024, '\0');
-    for (size_t i = 0; i < big.size(); ++i) {
-        big[i] = static_cast<char>((i * 31 + 7) % 256);
-    }
-    size_t pos = 0;
-    for (const size_t n : {1460u, 1460u, 1460u, 740u}) {
-        const std::string ns = std::to_string(n);
-        at_.expect("AT+CIPSEND=0," + ns)
-            .expectPayload(big.substr(pos, n))
-            .urcAfter("+CIPSEND: 0," + ns + "," + ns);
-        pos += n;
+    const std::string big = byteRamp(5 * 1024, 31, 7);
+    for (const auto& piece : piecesOf(big, {1460, 1460, 1460, 740})) {
+        const std::string n = std::to_string(piece.size());
+        at_.expect("AT+CIPSEND=0," + n).expectPayload(piece).urcAfter("+CIPSEND: 0," + n + "," + n);
     }
     const Status w = write(*s, big);
     EXPECT_TRUE(w);
@@ -206,9 +181,7 @@ TEST_F(A76xxDriverTest, TcpPartialAndRefusedSends) {
     EXPECT_TRUE(w) << w.error().message;
     // A disconnected link.
     at_.expect("AT+CIPSEND=0,2").urcAfter("+CIPSEND: 0,2,-1");
-    const Status disconnected = write(*s, "ab");
-    ASSERT_FALSE(disconnected);
-    EXPECT_EQ(disconnected.error().code, "eof");
+    expectOutcome(write(*s, "ab"), fails("eof"));
     at_.expect("AT+CIPCLOSE=0");
 }
 
@@ -221,28 +194,16 @@ TEST_F(A76xxDriverTest, TcpReadLoopsWhileBytesRemainThenEof) {
         .line("+CIPRXGET: 2,0," + std::to_string(kBinary.size()) + ",7")
         .replyData(kBinary);
     at_.expect("AT+CIPRXGET=2,0,1500").line("+CIPRXGET: 2,0,7,0").replyData(second);
-    std::array<uint8_t, 64> buf{};
-    ReadResult rd;
-    s->asyncRead(buf, rd.keep());
-    drain(loop_);
-    EXPECT_FALSE(rd.r.has_value());
-    EXPECT_TRUE(at_.injectUrc("+CIPRXGET: 1,0"));
-    ASSERT_TRUE(runUntil(loop_, [&] { return rd.r.has_value(); }));
-    ASSERT_TRUE(*rd.r);
-    EXPECT_EQ(std::string(reinterpret_cast<char*>(buf.data()), **rd.r), kBinary);
+    const auto first = readAnnounced(*s, "+CIPRXGET: 1,0");
+    ASSERT_TRUE(first);
+    EXPECT_EQ(*first, kBinary);
     // The rest was fetched without another URC.
-    rd.r.reset();
-    s->asyncRead(buf, rd.keep());
-    ASSERT_TRUE(runUntil(loop_, [&] { return rd.r.has_value(); }));
-    ASSERT_TRUE(*rd.r);
-    EXPECT_EQ(std::string(reinterpret_cast<char*>(buf.data()), **rd.r), second);
+    const auto rest = readOnce(*s);
+    ASSERT_TRUE(rest);
+    EXPECT_EQ(*rest, second);
     // The server closes.
     EXPECT_TRUE(at_.injectUrc("+IPCLOSE: 0,1"));
-    rd.r.reset();
-    s->asyncRead(buf, rd.keep());
-    ASSERT_TRUE(runUntil(loop_, [&] { return rd.r.has_value(); }));
-    ASSERT_FALSE(*rd.r);
-    EXPECT_EQ(rd.r->error().code, "eof");
+    expectOutcome(readOnce(*s), fails("eof"));
     WriteResult w;
     s->asyncWrite(bytesOf(second), w.keep());
     drain(loop_);
@@ -288,10 +249,7 @@ TEST_F(A76xxDriverTest, TcpReadWithNothingBufferedWaits) {
 TEST_F(A76xxDriverTest, TcpOpenFailuresAndLinkChoice) {
     started();
     at_.expect("AT+CIPOPEN=0,\"TCP\",\"nowhere.invalid\",1883").urcAfter("+CIPOPEN: 0,11");
-    auto r = open({"nowhere.invalid", 1883, false, ""});
-    ASSERT_FALSE(r);
-    EXPECT_EQ(r.error().code, "dns");
-    EXPECT_NE(r.error().message.find("nowhere.invalid"), std::string::npos);
+    expectOutcome(open({"nowhere.invalid", 1883, false, ""}), fails("dns", {"nowhere.invalid"}));
     // Links are taken round robin, so a link that was just closed is not reused at once.
     auto a = openTcp(1);
     auto b = openTcp(2);
@@ -310,29 +268,16 @@ TEST_F(A76xxDriverTest, AnOpenWithoutResultFreesTheLink) {
     started();
     at_.expect("AT+CIPOPEN=0,\"TCP\",\"slow.example\",1883");  // no +CIPOPEN follows
     at_.expect("AT+CIPCLOSE=0").error("ERROR");
-    auto r = open({"slow.example", 1883, false, ""});
-    ASSERT_FALSE(r);
-    EXPECT_EQ(r.error().code, "timeout");
-    EXPECT_NE(r.error().message.find("+CIPOPEN"), std::string::npos) << r.error().message;
+    expectOutcome(open({"slow.example", 1883, false, ""}), fails("timeout", {"+CIPOPEN"}));
 }
 
 TEST_F(A76xxDriverTest, OneReadAndOneWriteMayBeOutstandingTogether) {
     started();
     auto s = openTcp();
     ASSERT_TRUE(s);
-    std::array<uint8_t, 16> buf{};
-    ReadResult rd;
-    WriteResult w;
-    s->asyncRead(buf, rd.keep());
     at_.expect("AT+CIPSEND=0,5").expectPayload("hello").urcAfter("+CIPSEND: 0,5,5");
     at_.expect("AT+CIPRXGET=2,0,1500").line("+CIPRXGET: 2,0,5,0").replyData("world");
-    const std::string out = "hello";
-    s->asyncWrite(bytesOf(out), w.keep());
-    at_.injectUrc("+CIPRXGET: 1,0");
-    ASSERT_TRUE(runUntil(loop_, [&] { return rd.r.has_value() && w.s.has_value(); }));
-    EXPECT_TRUE(*w.s);
-    ASSERT_TRUE(*rd.r);
-    EXPECT_EQ(std::string(reinterpret_cast<char*>(buf.data()), **rd.r), "world");
+    expectReadAndWriteTogether(*s, "hello", "+CIPRXGET: 1,0", "world");
     at_.expect("AT+CIPCLOSE=0");
 }
 
@@ -397,9 +342,7 @@ TEST_F(A76xxDriverTest, TlsOpenConfiguresTheContextWithSniThenSendsAndReceives) 
     drain(loop_);
 
     at_.injectUrc("+CCH_PEER_CLOSED: 0");
-    s->asyncRead(buf, rd.keep());
-    ASSERT_TRUE(runUntil(loop_, [&] { return rd.r.has_value(); }));
-    EXPECT_EQ(rd.r->error().code, "eof");
+    expectOutcome(readOnce(*s), fails("eof"));
     at_.expect("AT+CCHCLOSE=0").urcAfter("+CCHCLOSE: 0,0");
     s->close();
 }
@@ -409,11 +352,8 @@ TEST_F(A76xxDriverTest, TlsHandshakeErrorMentionsSniAndTheCa) {
     scriptTlsSetup();
     scriptSslContext(0);
     at_.expect("AT+CCHOPEN=0,\"broker.example.com\",8883,2").urcAfter("+CCHOPEN: 0,15");
-    auto r = open({"broker.example.com", 8883, true, ""});
-    ASSERT_FALSE(r);
-    EXPECT_EQ(r.error().code, "tls_handshake");
-    EXPECT_NE(r.error().message.find("SNI"), std::string::npos) << r.error().message;
-    EXPECT_NE(r.error().message.find("tls.ca_file"), std::string::npos);
+    expectOutcome(open({"broker.example.com", 8883, true, ""}),
+                  fails("tls_handshake", {"SNI", "tls.ca_file"}));
     // The service and the certificate list are kept; the next session is 1.
     scriptSslContext(1);
     at_.expect("AT+CCHOPEN=1,\"broker.example.com\",8883,2").urcAfter("+CCHOPEN: 1,0");
@@ -426,10 +366,8 @@ TEST_F(A76xxDriverTest, TlsWithoutCaInTheStoreSaysWhatToProvision) {
     started();
     scriptTlsSetup(false);
     at_.expect("AT+CCERTLIST").line("+CCERTLIST: \"other.pem\"");
-    auto r = open({"broker.example.com", 8883, true, ""});
-    ASSERT_FALSE(r);
-    EXPECT_EQ(r.error().code, "tls_no_ca");
-    EXPECT_NE(r.error().message.find("tls.ca_file"), std::string::npos);
+    expectOutcome(open({"broker.example.com", 8883, true, ""}),
+                  fails("tls_no_ca", {"tls.ca_file"}));
 }
 
 TEST_F(A76xxDriverTest, TlsRestartsAnSslServiceLeftRunning) {
@@ -480,28 +418,20 @@ TEST_F(A76xxDriverTest, ProvisionWithoutClientCertRemovesStaleFilesAndDetectsAMi
     at_.expect("AT+CCERTDELE=\"uplinkd_cert.pem\"").error("ERROR");
     at_.expect("AT+CCERTDELE=\"uplinkd_key.pem\"").error("ERROR");
     at_.expect("AT+CCERTLIST");
-    const Status mismatch = provision({kCa, "", ""});
-    ASSERT_FALSE(mismatch);
-    EXPECT_EQ(mismatch.error().code, "provision_mismatch");
+    expectOutcome(provision({kCa, "", ""}), fails("provision_mismatch"));
 
-    const Status bad = provision({"garbage", "", ""});
-    ASSERT_FALSE(bad);
-    EXPECT_EQ(bad.error().code, "bad_pem");
+    expectOutcome(provision({"garbage", "", ""}), fails("bad_pem"));
 }
 
 // ---- info, explain, plugin --------------------------------------------------------------------
 
 TEST_F(A76xxDriverTest, InfoCollectsWhatTheModuleSays) {
-    at_.expect("AT+CGMI").line("SIMCOM INCORPORATED");
-    at_.expect("AT+CGMM").line("A7670E-LASE");
-    at_.expect("AT+CGMR").line("+CGMR: A011B07A7670M7_F");
-    at_.expect("AT+CGSN").line("861234567890123");
-    at_.expect("AT+CICCID").line("+ICCID: 89860000000000000000");
-    at_.expect("AT+CPIN?").error("+CME ERROR: 10");
-    at_.expect("AT+CEREG?").line("+CEREG: 0,2");
-    at_.expect("AT+CGREG?").line("+CGREG: 0,1");
-    at_.expect("AT+CSQ").line("+CSQ: 99,99");
-    at_.expect("AT+COPS?").line("+COPS: 0");  // not registered: no operator
+    expectScript(at_, a7670Identity() + AtScript{{"AT+CICCID", {"+ICCID: 89860000000000000000"}},
+                                                 {"AT+CPIN?", {}, "+CME ERROR: 10"},
+                                                 {"AT+CEREG?", {"+CEREG: 0,2"}},
+                                                 {"AT+CGREG?", {"+CGREG: 0,1"}},
+                                                 {"AT+CSQ", {"+CSQ: 99,99"}},
+                                                 {"AT+COPS?", {"+COPS: 0"}}});  // not registered
     const Result<ModemInfo> answer = info();
     ASSERT_TRUE(answer);
     const ModemInfo& i = answer.value();

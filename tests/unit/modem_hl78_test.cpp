@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The sierra-hl78 modem plugin against a scripted AtChannel (its parsers and tables:
-// modem_hl78_parsers_test.cpp): bring-up, sockets (binary payloads, the EOF pattern rule, chunking,
-// the ByteStream contract), provisioning (CR+LF, read-back compare) and the plain-words error
-// tables.
+// modem_hl78_parsers_test.cpp; provisioning and info: modem_hl78_store_test.cpp): bring-up and
+// sockets (binary payloads, the EOF pattern rule, chunking, the ByteStream contract, TLS).
 #include <gtest/gtest.h>
 
 #include <array>
@@ -12,75 +11,11 @@
 #include "hl78_commands.hpp"
 #include "hl78_driver.hpp"
 #include "hl78_parsers.hpp"
-#include "modem_test_support.hpp"
+#include "modem_hl78_test_fixture.hpp"
 #include "scripted_at_channel.hpp"
 
 namespace uplinkd::plugins::sierra_hl78 {
 namespace {
-
-using namespace std::chrono_literals;
-using namespace uplinkd::testing;
-
-const std::string kPattern(kEofPattern);
-
-// ---- driver fixture ---------------------------------------------------------------------------
-
-Hl78Timing fastTiming() {
-    Hl78Timing t;
-    t.command = 1s;
-    t.sim_retry = 1ms;
-    t.sim_busy_retries = 3;
-    t.registration_poll = 2ms;
-    t.registration_timeout = 100ms;
-    t.denied_polls = 3;
-    t.bearer_up = 1s;
-    t.connect = 1s;
-    t.send = 1s;
-    t.receive = 1s;
-    t.cert_store = 1s;
-    return t;
-}
-
-class Hl78DriverTest : public uplinkd::testing::ModemDriverTest<Hl78Driver, Hl78Timing> {
-  protected:
-    Hl78DriverTest() : ModemDriverTest(fastTiming()) {}
-
-    /// Echo off, numeric errors, the pattern, then the module's sessions are listed (none).
-    const AtScript kInit =
-        kEchoOff + AtScript{{"AT+KPATTERN=\"--EOF--Pattern--\""}, {"AT+KTCPSTAT"}};
-    const AtScript kRegistered = {{"AT+CEREG?", {"+CEREG: 0,1"}}};
-    /// The bearer's AT+KCNXCFG with the APN (AT+KCNXUP follows).
-    const AtScript kBearerCfg = {{"AT+KCNXCFG=1,\"GPRS\",\"internet.example\""}};
-    /// AT+KCNXUP answered by `ind`.
-    static AtScript bearerUp(const std::string& ind) {
-        return {{.command = "AT+KCNXUP=1", .urcs = {ind}}};
-    }
-
-    void scriptInit() { expectScript(at_, kInit); }
-
-    /// The crypto profile written before a TLS session.
-    void scriptCrypto() { at_.expect("AT+KSSLCRYPTO=1,8,3,25392,12,4,1,0"); }
-
-    /// The bearer: AT+KCNXCFG with the APN, then AT+KCNXUP, whose answer the caller adds.
-    ScriptedAtChannel::Step& scriptBearer() {
-        at_.expect("AT+KCNXCFG=1,\"GPRS\",\"internet.example\"");
-        return at_.expect("AT+KCNXUP=1");
-    }
-
-    /// A socket's close: AT+KTCPCLOSE, then AT+KTCPDEL frees the session.
-    void scriptClose(int id = 1) {
-        at_.expect("AT+KTCPCLOSE=" + std::to_string(id));
-        at_.expect("AT+KTCPDEL=" + std::to_string(id));
-    }
-
-    ByteStreamPtr openPlain(int id = 1) {
-        at_.expect("AT+KTCPCFG=1,0,\"broker.example.com\",1883")
-            .line("+KTCPCFG: " + std::to_string(id));
-        at_.expect("AT+KTCPCNX=" + std::to_string(id))
-            .urcAfter("+KTCP_IND: " + std::to_string(id) + ",1");
-        return openOk({"broker.example.com", 1883, false, ""});
-    }
-};
 
 // ---- start ------------------------------------------------------------------------------------
 
@@ -185,24 +120,14 @@ TEST_F(Hl78DriverTest, OpenWriteReadCloseWithBinaryPayloads) {
 
     // Read: +KTCP_DATA, then AT+KTCPRCV for what is there.
     at_.expect("AT+KTCPRCV=1," + std::to_string(kBinary.size())).replyData(kBinary);
-    std::array<uint8_t, 64> buf{};
-    ReadResult rd;
-    s->asyncRead(buf, rd.keep());
-    drain(loop_);
-    EXPECT_FALSE(rd.r.has_value());  // nothing yet
-    EXPECT_TRUE(at_.injectUrc("+KTCP_DATA: 1," + std::to_string(kBinary.size())));
-    ASSERT_TRUE(runUntil(loop_, [&] { return rd.r.has_value(); }));
-    ASSERT_TRUE(*rd.r);
-    ASSERT_EQ(**rd.r, kBinary.size());
-    EXPECT_EQ(std::string(reinterpret_cast<char*>(buf.data()), **rd.r), kBinary);
+    const auto got = readAnnounced(*s, "+KTCP_DATA: 1," + std::to_string(kBinary.size()));
+    ASSERT_TRUE(got);
+    ASSERT_EQ(got->size(), kBinary.size());
+    EXPECT_EQ(*got, kBinary);
 
     // The server closes: reads end in "eof", writes fail.
     EXPECT_TRUE(at_.injectUrc("+KTCP_NOTIF: 1,4"));
-    rd.r.reset();
-    s->asyncRead(buf, rd.keep());
-    ASSERT_TRUE(runUntil(loop_, [&] { return rd.r.has_value(); }));
-    ASSERT_FALSE(*rd.r);
-    EXPECT_EQ(rd.r->error().code, "eof");
+    expectOutcome(readOnce(*s), fails("eof"));
 
     scriptClose();
     s->close();
@@ -212,17 +137,12 @@ TEST_F(Hl78DriverTest, OpenWriteReadCloseWithBinaryPayloads) {
 TEST_F(Hl78DriverTest, ChunksA5KWriteAndNeverCountsThePattern) {
     auto s = openPlain();
     ASSERT_TRUE(s);
-    std::string big(5 * 1024, '\0');
-    for (size_t i = 0; i < big.size(); ++i) {
-        big[i] = static_cast<char>((i * 7 + 13) % 256);
-    }
-    size_t pos = 0;
-    for (const size_t n : {1500u, 1500u, 1500u, 620u}) {
-        at_.expect("AT+KTCPSND=1," + std::to_string(n))
+    const std::string big = byteRamp(5 * 1024, 7, 13);
+    for (const auto& piece : piecesOf(big, {1500, 1500, 1500, 620})) {
+        at_.expect("AT+KTCPSND=1," + std::to_string(piece.size()))
             .expectPrompt("CONNECT")
-            .expectPayload(big.substr(pos, n))
+            .expectPayload(piece)
             .expectTerminator(kPattern);
-        pos += n;
     }
     const Status w = write(*s, big);
     EXPECT_TRUE(w);
@@ -249,19 +169,9 @@ TEST_F(Hl78DriverTest, APayloadHoldingThePatternIsSplitAroundIt) {
 TEST_F(Hl78DriverTest, OneReadAndOneWriteMayBeOutstandingTogether) {
     auto s = openPlain();
     ASSERT_TRUE(s);
-    std::array<uint8_t, 16> buf{};
-    ReadResult rd;
-    WriteResult w;
-    s->asyncRead(buf, rd.keep());
     at_.expect("AT+KTCPSND=1,5").expectPayload("hello");
     at_.expect("AT+KTCPRCV=1,5").replyData("world");
-    const std::string out = "hello";
-    s->asyncWrite(bytesOf(out), w.keep());
-    at_.injectUrc("+KTCP_DATA: 1,5");
-    ASSERT_TRUE(runUntil(loop_, [&] { return rd.r.has_value() && w.s.has_value(); }));
-    EXPECT_TRUE(*w.s);
-    ASSERT_TRUE(*rd.r);
-    EXPECT_EQ(std::string(reinterpret_cast<char*>(buf.data()), **rd.r), "world");
+    expectReadAndWriteTogether(*s, "hello", "+KTCP_DATA: 1,5", "world");
     scriptClose();
 }
 
@@ -336,16 +246,10 @@ TEST_F(Hl78DriverTest, RemoteCloseStillDeliversBufferedBytes) {
     at_.injectUrc("+KTCP_DATA: 1,3");
     at_.expect("AT+KTCPRCV=1,3").replyData("xyz");
     at_.injectUrc("+KTCP_NOTIF: 1,4");
-    std::array<uint8_t, 16> buf{};
-    ReadResult rd;
-    s->asyncRead(buf, rd.keep());
-    ASSERT_TRUE(runUntil(loop_, [&] { return rd.r.has_value(); }));
-    ASSERT_TRUE(*rd.r);
-    EXPECT_EQ(**rd.r, 3u);
-    rd.r.reset();
-    s->asyncRead(buf, rd.keep());
-    ASSERT_TRUE(runUntil(loop_, [&] { return rd.r.has_value(); }));
-    EXPECT_EQ(rd.r->error().code, "eof");
+    const auto got = readOnce(*s, 16);
+    ASSERT_TRUE(got);
+    EXPECT_EQ(got->size(), 3u);
+    expectOutcome(readOnce(*s, 16), fails("eof"));
     scriptClose();
 }
 
@@ -414,7 +318,7 @@ TEST_F(Hl78DriverTest, ALengthMismatchBreaksTheStream) {
 TEST_F(Hl78DriverTest, ConnectResultMayArriveBeforeOk) {
     at_.expect("AT+KTCPCFG=1,0,\"broker.example.com\",1883").line("+KTCPCFG: 2");
     at_.expect("AT+KTCPCNX=2").urcBefore("+KTCP_IND: 2,1");
-    auto r = open({"broker.example.com", 1883, false, ""});
+    auto r = open(kPlainBroker);
     ASSERT_TRUE(r) << r.error().message;
     scriptClose(2);
 }
@@ -434,7 +338,7 @@ TEST_F(Hl78DriverTest, OpenFailuresAreExplained) {
     at_.expect("AT+KTCPSTAT").line("+KTCPSTAT: 1,3,-1,0,0").line("+KTCPSTAT: 4,1,-1,0,0");
     scriptClose(1);
     at_.expect("AT+KTCPDEL=4");
-    r = open({"broker.example.com", 1883, false, ""});
+    r = open(kPlainBroker);
     ASSERT_FALSE(r);
     EXPECT_EQ(r.error().code, "modem_no_sessions");
     EXPECT_NE(r.error().message.find("all sessions are in use"), std::string::npos)
@@ -481,7 +385,7 @@ TEST_F(Hl78DriverTest, TlsCertificateErrorNamesTheMissingCa) {
     at_.expect("AT+KTCPCFG=1,3,\"broker.example.com\",8883,,,,,1").line("+KTCPCFG: 1");
     at_.expect("AT+KTCPCNX=1").urcAfter("+KTCP_NOTIF: 1,15");
     at_.expect("AT+KTCPDEL=1");
-    auto r = open({"broker.example.com", 8883, true, "broker.example.com"});
+    auto r = open(kTlsBroker);
     ASSERT_FALSE(r);
     EXPECT_EQ(r.error().code, "tls_untrusted");
     const std::string& m = r.error().message;
@@ -508,9 +412,7 @@ TEST_F(Hl78DriverTest, TlsSocketUsesMode3TheCryptoProfileAndTheHostAsServerName)
     ASSERT_FALSE(refused);
     EXPECT_EQ(refused.error().code, "unsupported");
     // Host names that would break the command line are refused before anything is sent.
-    auto bad = open({"evil\",\"x", 1883, false, ""});
-    ASSERT_FALSE(bad);
-    EXPECT_EQ(bad.error().code, "bad_host");
+    expectOutcome(open({"evil\",\"x", 1883, false, ""}), fails("bad_host"));
 }
 
 TEST_F(Hl78DriverTest, OlderFirmwareGetsTheProfileWithoutTheRootIndex) {
@@ -526,10 +428,7 @@ TEST_F(Hl78DriverTest, OlderFirmwareGetsTheProfileWithoutTheRootIndex) {
     // A profile the module refuses in both forms: no session is configured.
     at_.expect("AT+KSSLCRYPTO=1,8,3,25392,12,4,1,0").error("+CME ERROR: 916");
     at_.expect("AT+KSSLCRYPTO=1,8,3,25392,12,4,1").error("+CME ERROR: 916");
-    auto refused = open({"broker.example.com", 8883, true, ""});
-    ASSERT_FALSE(refused);
-    EXPECT_NE(refused.error().message.find("TLS crypto profile"), std::string::npos)
-        << refused.error().message;
+    expectOutcome(open({"broker.example.com", 8883, true, ""}), fails("", {"TLS crypto profile"}));
 }
 
 TEST_F(Hl78DriverTest, SocketsFailWhenTheModuleRestartsOrTheDriverGoes) {
@@ -551,148 +450,6 @@ TEST_F(Hl78DriverTest, SocketsFailWhenTheModuleRestartsOrTheDriverGoes) {
     EXPECT_EQ(after->error().code, "closed");
     t.reset();
     drain(loop_);
-}
-
-// ---- provisioning -----------------------------------------------------------------------------
-
-const std::string kCaLf =
-    "-----BEGIN CERTIFICATE-----\nTUlJQ2FEQ0NBZ0NnQXdJQkFnSVVmYWtlQ0E=\nQUJDREVGRw==\n"
-    "-----END CERTIFICATE-----\n";
-const std::string kCaCrLf =
-    "-----BEGIN CERTIFICATE-----\r\nTUlJQ2FEQ0NBZ0NnQXdJQkFnSVVmYWtlQ0E=\r\nQUJDREVGRw==\r\n"
-    "-----END CERTIFICATE-----\r\n";
-const std::string kCertCrLf =
-    "-----BEGIN CERTIFICATE-----\r\nQ0xJRU5U\r\n-----END CERTIFICATE-----\r\n";
-const std::string kKeyCrLf = "-----BEGIN PRIVATE KEY-----\r\nS0VZ\r\n-----END PRIVATE KEY-----\r\n";
-
-std::vector<std::string> listing(const std::string& kind, int index, const std::string& pem) {
-    std::vector<std::string> lines = {kind + "," + std::to_string(index) + "," +
-                                      std::to_string(pem.size())};
-    size_t pos = 0;
-    while (pos < pem.size()) {
-        const size_t end = pem.find("\r\n", pos);
-        lines.push_back(pem.substr(pos, end - pos));
-        pos = end + 2;
-    }
-    return lines;
-}
-
-TEST_F(Hl78DriverTest, ProvisionWritesCrLfPemAndComparesTheReadBack) {
-    at_.expect("AT+KCERTSTORE=0," + std::to_string(kCaCrLf.size()))
-        .expectPrompt("CONNECT")
-        .expectPayload(kCaCrLf)
-        .expectTerminator(kPattern);
-    at_.expect("AT+KCERTSTORE=1," + std::to_string(kCertCrLf.size())).expectPayload(kCertCrLf);
-    at_.expect("AT+KPRIVKSTORE=0," + std::to_string(kKeyCrLf.size())).expectPayload(kKeyCrLf);
-    auto& read = at_.expect("AT+KCERTSTORE?").line("+KCERTSTORE:");
-    for (const auto& l : listing("root_cert", 0, kCaCrLf)) {
-        read.line(l);
-    }
-    for (const auto& l : listing("local_cert", 0, kCertCrLf)) {
-        read.line(l);
-    }
-    // LF line ends and text around the blocks (as openssl writes them) are normalised.
-    ModemCredentials creds{"Subject: test CA\n" + kCaLf,
-                           "-----BEGIN CERTIFICATE-----\nQ0xJRU5U\n-----END CERTIFICATE-----",
-                           "-----BEGIN PRIVATE KEY-----\r\nS0VZ\r\n-----END PRIVATE KEY-----\n"};
-    Status result = provision(creds);
-    EXPECT_TRUE(result) << result.error().message;
-    ASSERT_EQ(at_.written().size(), 3u);
-    EXPECT_EQ(at_.written()[0], kCaCrLf + kPattern);
-}
-
-TEST_F(Hl78DriverTest, ProvisionDetectsAReadBackMismatch) {
-    at_.expect("AT+KCERTSTORE=0," + std::to_string(kCaCrLf.size())).expectPayload(kCaCrLf);
-    at_.expect("AT+KCERTDELETE=1").error("+CME ERROR: 910");  // nothing to delete: ignored
-    std::string other = kCaCrLf;
-    other[40] = 'X';
-    auto& read = at_.expect("AT+KCERTSTORE?").line("+KCERTSTORE:");
-    for (const auto& l : listing("root_cert", 0, other)) {
-        read.line(l);
-    }
-    Status result = provision({kCaLf, "", ""});
-    ASSERT_FALSE(result);
-    EXPECT_EQ(result.error().code, "provision_mismatch");
-    EXPECT_NE(result.error().message.find("tls.ca_file"), std::string::npos);
-}
-
-TEST_F(Hl78DriverTest, ProvisionStoresSeveralRootsByIndexAndExplainsRefusals) {
-    const std::string second =
-        "-----BEGIN CERTIFICATE-----\r\nU0VDT05E\r\n-----END CERTIFICATE-----\r\n";
-    at_.expect("AT+KCERTSTORE=0," + std::to_string(kCaCrLf.size()) + ",0").expectPayload(kCaCrLf);
-    at_.expect("AT+KCERTSTORE=0," + std::to_string(second.size()) + ",1").error("+CME ERROR: 930");
-    Status result = provision({kCaLf + second, "", ""});
-    ASSERT_FALSE(result);
-    EXPECT_NE(result.error().message.find("root CA #1"), std::string::npos)
-        << result.error().message;
-    EXPECT_NE(result.error().message.find("not a certificate"), std::string::npos)
-        << result.error().message;
-
-    // Bad input never reaches the module.
-    result = provision({"not a certificate", "", ""});
-    ASSERT_FALSE(result);
-    EXPECT_EQ(result.error().code, "bad_pem");
-    result = provision({kCaLf, kCertCrLf, ""});
-    ASSERT_FALSE(result);
-    EXPECT_NE(result.error().message.find("key_file"), std::string::npos);
-}
-
-// ---- info, explain, plugin --------------------------------------------------------------------
-
-TEST_F(Hl78DriverTest, InfoCollectsWhatTheModuleSays) {
-    at_.expect("AT+CGMI").line("Sierra Wireless");
-    at_.expect("AT+CGMM").line("HL7802");
-    at_.expect("AT+CGMR").line("HL7800.4.6.9.4");
-    at_.expect("AT+CGSN").line("351234567890123");
-    at_.expect("AT+CCID").line("+CCID: 8944500000000000000");
-    at_.expect("AT+CPIN?").line("+CPIN: READY");
-    at_.expect("AT+CEREG?").line("+CEREG: 0,5");
-    at_.expect("AT+CSQ").line("+CSQ: 20,99");
-    const Result<ModemInfo> answer = info();
-    ASSERT_TRUE(answer);
-    const ModemInfo& i = answer.value();
-    EXPECT_EQ(i.manufacturer, "Sierra Wireless");
-    EXPECT_EQ(i.model, "HL7802");
-    EXPECT_EQ(i.firmware, "HL7800.4.6.9.4");
-    EXPECT_EQ(i.imei, "351234567890123");
-    EXPECT_EQ(i.iccid, "8944500000000000000");
-    EXPECT_EQ(i.sim, "ready");
-    EXPECT_EQ(i.registration, "registered (roaming)");
-    EXPECT_EQ(i.signal_dbm, -73);
-}
-
-TEST_F(Hl78DriverTest, InfoFailsOnlyWhenTheModuleIsSilent) {
-    at_.expect("AT+CGMI").timesOut();
-    at_.expect("AT+CGMM").timesOut();
-    const Result<ModemInfo> answer = info();
-    ASSERT_FALSE(answer);
-    EXPECT_EQ(answer.error().code, "at_timeout");
-}
-
-TEST_F(Hl78DriverTest, ExplainAndLimits) {
-    EXPECT_EQ(driver().maxSendChunk(), 1500u);
-    EXPECT_NE(driver().explain("+CME ERROR: 913").find("timeout"), std::string::npos);
-    EXPECT_NE(driver().explain("+KTCP_NOTIF: 1,15").find("tls.ca_file"), std::string::npos);
-}
-
-TEST(Hl78Plugin, DescriptorAndCreate) {
-    const PluginDescriptor* d = descriptor();
-    ASSERT_NE(d, nullptr);
-    EXPECT_EQ(d->abi_version, kPluginAbiVersion);
-    EXPECT_EQ(d->kind, PluginKind::Modem);
-    EXPECT_STREQ(d->name, "sierra-hl78");
-    const auto* api = static_cast<const ModemPluginApi*>(d->api);
-    ASSERT_NE(api->match, nullptr);
-    EXPECT_TRUE(api->match->supports_tls_offload);
-    EXPECT_EQ(api->match->model_patterns, (std::vector<std::string>{"HL7800", "HL7802", "HL7812"}));
-    asio::io_context loop;
-    ScriptedAtChannel at(loop);
-    auto ok = api->create(loop, at, testing::apnSettings("internet"));
-    EXPECT_TRUE(ok);
-    auto bad = api->create(loop, at, testing::apnSettings("inter\"net"));
-    ASSERT_FALSE(bad);
-    EXPECT_EQ(bad.error().code, "config");
-    EXPECT_NE(bad.error().message.find("apn"), std::string::npos);
 }
 
 }  // namespace

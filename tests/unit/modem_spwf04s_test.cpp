@@ -76,13 +76,9 @@ TEST(SpwfCredentials, AnIntermediateGivenAsTheRootIsRefusedNamingTheRootNeeded) 
     ASSERT_FALSE(c.root.empty());
     EXPECT_TRUE(checkRootCas(c.root));
     EXPECT_TRUE(checkRootCas(c.intermediate + c.root)) << "a chain up to its root is fine";
-    auto st = checkRootCas(c.intermediate);
-    ASSERT_FALSE(st);
-    EXPECT_EQ(st.error().code, "tls_not_root");
-    EXPECT_NE(st.error().message.find("needs the root CA \"CN=uplinkd test root\""),
-              std::string::npos)
-        << st.error().message;
-    EXPECT_NE(st.error().message.find("CN=uplinkd test intermediate"), std::string::npos);
+    expectOutcome(checkRootCas(c.intermediate),
+                  fails("tls_not_root", {"needs the root CA \"CN=uplinkd test root\"",
+                                         "CN=uplinkd test intermediate"}));
     EXPECT_EQ(checkRootCas("not pem").error().code, "bad_pem");
 }
 
@@ -100,15 +96,10 @@ TEST(SpwfCredentials, TheKeyMustBelongToTheCertificate) {
 // ------------------------------------------------------------
 
 SpwfTiming fastTiming() {
-    SpwfTiming t;
-    t.command = 1s;
+    using T = SpwfTiming;
+    T t = shortWaits<T>(
+        {&T::connect, &T::send, &T::receive, &T::cert_store, &T::mqtt_connect, &T::mqtt_publish});
     t.wifi_up = 200ms;
-    t.connect = 1s;
-    t.send = 1s;
-    t.receive = 1s;
-    t.cert_store = 1s;
-    t.mqtt_connect = 1s;
-    t.mqtt_publish = 1s;
     return t;
 }
 
@@ -150,11 +141,9 @@ class SpwfDriverTest : public uplinkd::testing::ModemDriverTest<SpwfDriver, Spwf
     }
 
     ByteStreamPtr openPlain(int id = 0) {
-        at_.expect("AT+S.SOCKON=broker.example.com,1883,NULL,t")
-            .line("AT-S.On:93.184.216.34:" + std::to_string(id));
-        auto s = open({"broker.example.com", 1883, false, ""});
-        EXPECT_TRUE(s) << (s ? "" : s.error().message);
-        return s ? std::move(s.value()) : nullptr;
+        return openAfter({{"AT+S.SOCKON=broker.example.com,1883,NULL,t",
+                           {"AT-S.On:93.184.216.34:" + std::to_string(id)}}},
+                         kPlainBroker);
     }
 
     ModemMqtt& mqtt() { return *driver().mqtt(); }
@@ -263,10 +252,7 @@ TEST_F(SpwfDriverTest, SendsBinaryRightAfterTheCommandAndReadsByCount) {
     // The peer closes: reads end with eof once the module holds nothing more.
     at_.expect("AT+S.SOCKC=0");
     EXPECT_TRUE(at_.injectUrc("+WIND:58:Socket Closed:0:0"));
-    std::array<uint8_t, 16> buf{};
-    auto r = await<size_t>(loop_, [&](auto done) { s->asyncRead(buf, done); });
-    ASSERT_FALSE(r);
-    EXPECT_EQ(r.error().code, "eof");
+    expectOutcome(readOnce(*s, 16), fails("eof"));
     s.reset();
 }
 
@@ -297,40 +283,26 @@ TEST_F(SpwfDriverTest, ClosingWithPendingDataReadsItThenClosesAgain) {
 }
 
 TEST_F(SpwfDriverTest, TlsSocketsUseTypeSAndFailuresSayWhy) {
-    at_.expect("AT+S.SOCKON=hub.example.net,8883,hub.example.net,s").line("AT-S.On:1.2.3.4:5");
-    auto s = open({"hub.example.net", 8883, true, ""});
-    ASSERT_TRUE(s) << s.error().message;
+    const ModemSocketRequest hub{"hub.example.net", 8883, true, ""};
+    const std::string sockon = "AT+S.SOCKON=hub.example.net,8883,hub.example.net,s";
+    auto s = openAfter({{sockon, {"AT-S.On:1.2.3.4:5"}}}, hub);
+    ASSERT_TRUE(s);
     at_.expect("AT+S.SOCKC=5");
-    s.value().reset();
+    s.reset();
 
-    at_.expect("AT+S.SOCKON=hub.example.net,8883,hub.example.net,s")
-        .error("AT-S.ERROR:44:Network not ready");
-    s = open({"hub.example.net", 8883, true, ""});
-    ASSERT_FALSE(s);
-    EXPECT_EQ(s.error().code, "network");
-    EXPECT_NE(s.error().message.find("psk_file"), std::string::npos) << s.error().message;
-
-    at_.expect("AT+S.SOCKON=hub.example.net,8883,hub.example.net,s")
-        .error("AT-S.ERROR:60:TLS certificate verify failed");
-    s = open({"hub.example.net", 8883, true, ""});
-    ASSERT_FALSE(s);
-    EXPECT_EQ(s.error().code, "tls_untrusted");
-    EXPECT_NE(s.error().message.find("root CA"), std::string::npos) << s.error().message;
-
+    expectOpen({{sockon, {}, "AT-S.ERROR:44:Network not ready"}}, hub,
+               fails("network", {"psk_file"}));
+    expectOpen({{sockon, {}, "AT-S.ERROR:60:TLS certificate verify failed"}}, hub,
+               fails("tls_untrusted", {"root CA"}));
     // A name the module cannot carry is refused before anything is sent.
-    s = open({"a,b", 1883, false, ""});
-    ASSERT_FALSE(s);
-    EXPECT_EQ(s.error().code, "bad_host");
+    expectOpen({}, {"a,b", 1883, false, ""}, fails("bad_host"));
 }
 
 TEST_F(SpwfDriverTest, AModuleRestartBreaksItsSockets) {
     auto s = openPlain(0);
     ASSERT_TRUE(s);
     EXPECT_TRUE(at_.injectBoot("+WIND:0:Console active"));
-    std::array<uint8_t, 16> buf{};
-    auto r = await<size_t>(loop_, [&](auto done) { s->asyncRead(buf, done); });
-    ASSERT_FALSE(r);
-    EXPECT_EQ(r.error().code, "modem_reset");
+    expectOutcome(readOnce(*s, 16), fails("modem_reset"));
     s.reset();  // no AT+S.SOCKC for a socket of the module before its restart
 }
 
@@ -371,9 +343,7 @@ TEST_F(SpwfDriverTest, ProvisionWritesTheExactPemBytesAndListsThemBack) {
     at_.expect("AT+S.TLSCERT=clean,all");
     at_.expect("AT+S.TLSCERT=ca," + std::to_string(root.size())).expectImmediate();
     at_.expect("AT+S.TLSCERT=content,1").line("AT-S.Var:cert=10");
-    auto st = provision({root, "", ""});
-    ASSERT_FALSE(st);
-    EXPECT_EQ(st.error().code, "provision_mismatch");
+    expectOutcome(provision({root, "", ""}), fails("provision_mismatch"));
 }
 
 TEST_F(SpwfDriverTest, InfoShowsTheNetworkTheModuleAndItsStore) {

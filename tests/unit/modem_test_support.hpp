@@ -9,7 +9,9 @@
 
 #include <array>
 #include <asio.hpp>
+#include <chrono>
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
 #include <optional>
 #include <span>
@@ -24,6 +26,29 @@ namespace uplinkd::testing {
 
 inline std::span<const uint8_t> bytesOf(const std::string& s) {
     return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
+}
+
+/// `n` bytes whose byte i is (i * step + offset) mod 256: a payload larger than a module takes at
+/// once, with every byte value in it.
+inline std::string byteRamp(size_t n, size_t step, size_t offset) {
+    std::string out(n, '\0');
+    for (size_t i = 0; i < n; ++i) {
+        out[i] = static_cast<char>((i * step + offset) % 256);
+    }
+    return out;
+}
+
+/// `data` cut into pieces of `sizes`, in order (they must add up to its size).
+inline std::vector<std::string> piecesOf(const std::string& data,
+                                         std::initializer_list<size_t> sizes) {
+    std::vector<std::string> out;
+    size_t pos = 0;
+    for (const size_t n : sizes) {
+        out.push_back(data.substr(pos, n));
+        pos += n;
+    }
+    EXPECT_EQ(pos, data.size()) << "the pieces do not add up";
+    return out;
 }
 
 /// Modem settings with these APN values (the rest empty).
@@ -65,6 +90,16 @@ inline AtScript operator+(AtScript a, const AtScript& b) {
 /// `e` `n` times (a poll that sees the same answer).
 inline AtScript repeat(const Exchange& e, int n) {
     return AtScript(static_cast<size_t>(n), e);
+}
+
+/// The identification every cellular driver's info() starts with (AT+CGMI, AT+CGMM, AT+CGMR,
+/// AT+CGSN), each answered by one line.
+inline AtScript identity(const std::string& manufacturer, const std::string& model,
+                         const std::string& firmware, const std::string& imei) {
+    return {{"AT+CGMI", {manufacturer}},
+            {"AT+CGMM", {model}},
+            {"AT+CGMR", {firmware}},
+            {"AT+CGSN", {imei}}};
 }
 
 /// Echo off and numeric errors, as every cellular driver starts.
@@ -118,7 +153,9 @@ inline Outcome fails(std::string code, std::vector<std::string> says = {},
     return {false, std::move(code), std::move(says), std::move(never)};
 }
 
-inline void expectOutcome(const Status& s, const Outcome& want) {
+/// `s` (a Status, or any Result: only its error is looked at) is what `want` says.
+template <class T>
+void expectOutcome(const Result<T>& s, const Outcome& want) {
     if (want.ok) {
         EXPECT_TRUE(s) << s.error().message;
         return;
@@ -137,6 +174,37 @@ inline void expectOutcome(const Status& s, const Outcome& want) {
     }
 }
 
+/// A driver's Timing with waits short enough for a scripted module: plain commands and each of
+/// `waits` 1 s, so an answer that never comes fails the test quickly.
+template <class Timing>
+Timing shortWaits(std::initializer_list<std::chrono::milliseconds Timing::*> waits) {
+    using namespace std::chrono_literals;
+    Timing t;
+    t.command = 1s;
+    for (const auto wait : waits) {
+        t.*wait = 1s;
+    }
+    return t;
+}
+
+/// shortWaits() for a cellular driver, whose SIM is retried after 1 ms and whose registration
+/// is polled every 2 ms for at most `registration`.
+template <class Timing>
+Timing cellularShortWaits(std::chrono::milliseconds registration,
+                          std::initializer_list<std::chrono::milliseconds Timing::*> waits) {
+    using namespace std::chrono_literals;
+    Timing t = shortWaits<Timing>(waits);
+    t.sim_retry = 1ms;
+    t.registration_poll = 2ms;
+    t.registration_timeout = registration;
+    return t;
+}
+
+/// The broker the driver tests open sockets to: plain on 1883, TLS by the module on 8883 (the
+/// host as the name to check).
+inline const ModemSocketRequest kPlainBroker{"broker.example.com", 1883, false, ""};
+inline const ModemSocketRequest kTlsBroker{"broker.example.com", 8883, true, "broker.example.com"};
+
 /// The result of one asyncRead / asyncWrite, filled in by the handler keep() returns.
 struct ReadResult {
     std::optional<Result<size_t>> r;
@@ -150,6 +218,14 @@ struct WriteResult {
         return [this](Status status) { s = std::move(status); };
     }
 };
+
+/// parse(line, args...) gives nothing (an empty optional, a failed Result) for each of `lines`.
+template <class Parse, class... Args>
+void expectUnparsed(Parse parse, std::initializer_list<const char*> lines, const Args&... args) {
+    for (const char* line : lines) {
+        EXPECT_FALSE(parse(line, args...)) << line;
+    }
+}
 
 /// explain(line) contains each of `contains`.
 struct ExplainCase {
@@ -211,6 +287,16 @@ class ModemDriverTest : public ::testing::Test {
     Result<ByteStreamPtr> open(const ModemSocketRequest& req) {
         return await<ByteStreamPtr>(loop_, [&](auto done) { driver().open(req, done); });
     }
+    /// open(req) against `script` ends in `want`.
+    void expectOpen(const AtScript& script, const ModemSocketRequest& req, const Outcome& want) {
+        expectScript(at_, script);
+        expectOutcome(open(req), want);
+    }
+    /// open(req) after the module answers `script`: it must succeed.
+    ByteStreamPtr openAfter(const AtScript& script, const ModemSocketRequest& req) {
+        expectScript(at_, script);
+        return openOk(req);
+    }
     /// open() that must succeed: the stream, or null after a test failure.
     ByteStreamPtr openOk(const ModemSocketRequest& req) {
         auto r = open(req);
@@ -234,6 +320,48 @@ class ModemDriverTest : public ::testing::Test {
         s.asyncRead(buf, [&](Result<size_t> r) { result.emplace(std::move(r)); });
         drain(loop_);
         return result;
+    }
+    /// One asyncRead of at most `max` bytes, until its handler ran: the bytes, or its error.
+    Result<std::string> readOnce(ByteStream& s, size_t max = 64) {
+        std::vector<uint8_t> buf(max);
+        auto r = await<size_t>(loop_, [&](auto done) { s.asyncRead(buf, done); });
+        if (!r) {
+            return r.failure();
+        }
+        return std::string(reinterpret_cast<const char*>(buf.data()), *r);
+    }
+    /// readOnce(), started before the module announces bytes with the URC `announce`: it must
+    /// not complete before.
+    Result<std::string> readAnnounced(ByteStream& s, const std::string& announce, size_t max = 64) {
+        std::vector<uint8_t> buf(max);
+        ReadResult rd;
+        s.asyncRead(buf, rd.keep());
+        drain(loop_);
+        EXPECT_FALSE(rd.r.has_value()) << "a read completed before " << announce;
+        EXPECT_TRUE(at_.injectUrc(announce)) << announce;
+        EXPECT_TRUE(runUntil(loop_, [&] { return rd.r.has_value(); }));
+        if (!rd.r) {
+            return fail("test", "no answer");
+        }
+        if (!*rd.r) {
+            return rd.r->failure();
+        }
+        return std::string(reinterpret_cast<const char*>(buf.data()), **rd.r);
+    }
+    /// A read and a write of `out` outstanding together on `s`, then the URC `announce`: both
+    /// must complete, the write without error, the read with `in`.
+    void expectReadAndWriteTogether(ByteStream& s, const std::string& out,
+                                    const std::string& announce, const std::string& in) {
+        std::array<uint8_t, 16> buf{};
+        ReadResult rd;
+        WriteResult w;
+        s.asyncRead(buf, rd.keep());
+        s.asyncWrite(bytesOf(out), w.keep());
+        at_.injectUrc(announce);
+        ASSERT_TRUE(runUntil(loop_, [&] { return rd.r.has_value() && w.s.has_value(); }));
+        EXPECT_TRUE(*w.s);
+        ASSERT_TRUE(*rd.r);
+        EXPECT_EQ(std::string(reinterpret_cast<const char*>(buf.data()), **rd.r), in);
     }
     /// Reads until at least `n` bytes came (or a read failed: a test failure); what came.
     std::string readAtLeast(ByteStream& s, size_t n) {

@@ -384,16 +384,10 @@ TEST(SpoolFilterRandom, SqliteSpoolBehavesLikeMemorySpool) {
                           memory.deadLetter("r", seq, "refused", 1))
                     << where;
             }
-            const SpoolStats s = sqlite->stats("r");
-            const SpoolStats m = memory.stats("r");
-            EXPECT_EQ(s.depth, m.depth) << where;
-            EXPECT_EQ(s.bytes, m.bytes) << where;
-            EXPECT_EQ(s.leased, m.leased) << where;
-            EXPECT_EQ(s.held, m.held) << where;
-            EXPECT_EQ(s.oldest_created_ms, m.oldest_created_ms) << where;
-            EXPECT_EQ(s.dropped, m.dropped) << where;
-            EXPECT_EQ(s.expired, m.expired) << where;
-            EXPECT_EQ(s.dead_lettered, m.dead_lettered) << where;
+            testing::expectSameStats(sqlite->stats("r"), memory.stats("r"),
+                                     {"depth", "bytes", "leased", "held", "oldest_created_ms",
+                                      "dropped", "expired", "dead_lettered"},
+                                     where);
         }
         sqlite.reset();
         loop.restart();

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // What the spool unit tests share: a scratch directory for a spool file, running the spool's
-// loop until a condition holds, and the payloads of a list of messages. Thread: the test's.
+// loop until a condition holds, comparing two spools' counters, and the payloads of a list of
+// messages. Thread: the test's.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -12,10 +13,14 @@
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
+#include <initializer_list>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "uplinkd/message.hpp"
+#include "uplinkd/spool.hpp"
 
 namespace uplinkd::testing {
 
@@ -60,6 +65,39 @@ inline bool runLoopUntil(asio::io_context& loop, const std::function<bool()>& do
         loop.run_one_for(std::min<std::chrono::steady_clock::duration>(deadline - now, wake));
     }
     return true;
+}
+
+/// The counter of `s` named `name` (as in SpoolStats: "depth", "bytes", "oldest_created_ms",
+/// "leased", "held", "dropped", "expired", "rejected", "dead_lettered").
+inline int64_t statNamed(const SpoolStats& s, std::string_view name) {
+    const std::pair<std::string_view, int64_t> counters[] = {
+        {"depth", static_cast<int64_t>(s.depth)},
+        {"bytes", static_cast<int64_t>(s.bytes)},
+        {"oldest_created_ms", s.oldest_created_ms},
+        {"leased", static_cast<int64_t>(s.leased)},
+        {"held", static_cast<int64_t>(s.held)},
+        {"dropped", static_cast<int64_t>(s.dropped)},
+        {"expired", static_cast<int64_t>(s.expired)},
+        {"rejected", static_cast<int64_t>(s.rejected)},
+        {"dead_lettered", static_cast<int64_t>(s.dead_lettered)},
+    };
+    for (const auto& [counter, value] : counters) {
+        if (counter == name) {
+            return value;
+        }
+    }
+    ADD_FAILURE() << "SpoolStats has no counter " << name;
+    return -1;
+}
+
+/// `got` and `want` agree on each counter named in `counters`; a difference names the counter and
+/// `where`.
+inline void expectSameStats(const SpoolStats& got, const SpoolStats& want,
+                            std::initializer_list<std::string_view> counters,
+                            const std::string& where) {
+    for (const std::string_view counter : counters) {
+        EXPECT_EQ(statNamed(got, counter), statNamed(want, counter)) << where << ": " << counter;
+    }
 }
 
 /// The payloads of `messages`, in order.
