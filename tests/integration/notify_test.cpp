@@ -113,7 +113,7 @@ TEST_F(Notify, WithoutNotifySocketTheDaemonRunsAsBefore) {
             "/usr/bin/env", "WATCHDOG_USEC=100000", buildDir() + "/daemon/uplinkd", "--config",
             dir.file("uplinkd.toml"), "--plugin-dir", pluginDir(), "--dbus=none"},
         dir.file("uplinkd.log"));
-    ASSERT_TRUE(waitUntil([&] { return ApiClient().connect(dir.file("api.sock")).ok(); }, 10s));
+    ASSERT_TRUE(waitUntil([&] { return ApiClient().connect(dir.file("api.sock")).ok(); }, 60s));
     EXPECT_FALSE(ns.next(500ms)) << "notified without NOTIFY_SOCKET";
     EXPECT_EQ(daemon->stop(), 0);
 }
