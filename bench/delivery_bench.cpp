@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <sstream>
 #include <thread>
@@ -24,7 +25,6 @@
 
 using namespace uplinkd;
 using namespace uplinkd::testing;
-using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
 namespace {
@@ -132,31 +132,45 @@ long statusKb(pid_t pid, const char* field) {
     return 0;
 }
 
+/// Publishes `total` messages of `payload()` on route "cloud" of `c`, at most `window` of them
+/// unanswered at a time, and calls `answered(n)` after the n-th answer. Returns how many were
+/// answered: fewer when the daemon gave no answer within `timeout`.
+size_t publishPipelined(ApiClient& c, size_t total, size_t window, const std::string& topic,
+                        int qos, const std::function<std::string()>& payload,
+                        std::chrono::milliseconds timeout,
+                        const std::function<void(size_t)>& answered = {}) {
+    size_t sent = 0, done = 0;
+    while (done < total) {
+        while (sent < total && sent - done < window) {
+            (void)c.send({{"op", "publish"},
+                          {"id", sent},
+                          {"route", "cloud"},
+                          {"topic", topic},
+                          {"qos", qos},
+                          {"payload", payload()}});
+            ++sent;
+        }
+        if (!c.receive(timeout)) {
+            break;
+        }
+        ++done;
+        if (answered) {
+            answered(done);
+        }
+    }
+    return done;
+}
+
 Row runUplinkd(const TempDir& dir, const Pki& pki, uint16_t port, int qos, size_t n) {
     TempDir ddir;
     Receiver rx(pki, port);
     Daemon d(ddir, genericRoute("cloud", port, pki.ca) + "inflight_window = 256\n");
-    d.waitRoute(
-        "cloud", [](const json& s) { return s["state"] == "online"; }, 20s);
+    (void)routeOnline(d, "cloud", 20s);
     ApiClient c;
     (void)c.connect(d.socket());
     (void)dir;
     const auto start = Clock::now();
-    size_t sent = 0, answered = 0;
-    while (answered < n) {
-        while (sent < n && sent - answered < 1024) {
-            (void)c.send({{"op", "publish"},
-                          {"id", sent},
-                          {"route", "cloud"},
-                          {"topic", "bench/u"},
-                          {"qos", qos},
-                          {"payload", stamped()}});
-            ++sent;
-        }
-        if (!c.receive(30s))
-            break;
-        ++answered;
-    }
+    publishPipelined(c, n, 1024, "bench/u", qos, stamped, 30s);
     waitUntil([&] { return rx.count() >= n; }, 120s);
     if (rx.count() < n) {
         std::cerr << "uplinkd route status: " << d.routeStatus("cloud").dump() << "\n";
@@ -257,24 +271,8 @@ void offlineRss(size_t total) {
     std::printf("%12s  %10s  %10s  %10s  %12s\n", "spooled", "RSS", "anon", "peak RSS",
                 "spool file");
     const std::string payload(kPayload, 'x');
-    size_t sent = 0, answered = 0;
     size_t next_report = total / 8;
-    const auto start = Clock::now();
-    while (answered < total) {
-        while (sent < total && sent - answered < 2048) {
-            (void)c.send({{"op", "publish"},
-                          {"id", sent},
-                          {"route", "cloud"},
-                          {"topic", "bench/o"},
-                          {"qos", 1},
-                          {"payload", payload}});
-            ++sent;
-        }
-        if (!c.receive(60s)) {
-            std::printf("no answer after %zu\n", answered);
-            return;
-        }
-        ++answered;
+    const auto report = [&](size_t answered) {
         if (answered >= next_report) {
             std::error_code ec;
             const auto db = std::filesystem::file_size(dir.file("state/spool.db"), ec);
@@ -285,6 +283,13 @@ void offlineRss(size_t total) {
                         static_cast<long>(db / (1024 * 1024)));
             next_report += total / 8;
         }
+    };
+    const auto start = Clock::now();
+    const size_t answered = publishPipelined(
+        c, total, 2048, "bench/o", 1, [&] { return payload; }, 60s, report);
+    if (answered < total) {
+        std::printf("no answer after %zu\n", answered);
+        return;
     }
     const double secs = std::chrono::duration<double>(Clock::now() - start).count();
     std::printf("spooled %zu messages in %.1f s (%.0f msg/s, each durable before \"queued\")\n",

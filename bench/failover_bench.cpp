@@ -78,21 +78,18 @@ int runBench() {
         return 1;
     }
     const uint16_t port = freePort();
-    Mosquitto::Options o;
-    o.extra = lab.brokerListener(pki, port);
-    Mosquitto broker(dir, pki, o);
+    Mosquitto broker = lab.broker(dir, pki, port);
     Subscriber sub(pki, broker.port(), "fb/#");
-    std::ostringstream toml;
-    toml << "[uplinks.eth]\ntype = \"network\"\ninterface = \"ea\"\n[uplinks.wifi]\ntype = "
-            "\"network\"\ninterface = \"eb\"\n"
-         << "[routes.cloud]\nuplinks = [\"eth\", \"wifi\"]\nfailover_after_ms = 6000\n"
-         << "failback_hold_ms = 2000\nprobe_interval_ms = 500\nprobe_max_ms = 2000\n"
-         << "[routes.cloud.cloud]\ntype = \"generic-mqtt\"\nhost = \"" << lab.brokerIp()
-         << "\"\nport = " << port << "\nclient_id = \"uplinkd-bench\"\n"
-         << "[routes.cloud.tls]\nca_file = \"" << pki.ca << "\"\nserver_name = \"localhost\"\n"
-         << "[routes.cloud.delivery]\nbackoff_min_ms = 100\nbackoff_max_ms = 1000\n"
-         << "connect_timeout_ms = 3000\n";
-    Daemon d(dir, toml.str(), {}, lab.prefix());
+    const std::string uplinks =
+        "[uplinks.eth]\ntype = \"network\"\ninterface = \"ea\"\n"
+        "[uplinks.wifi]\ntype = \"network\"\ninterface = \"eb\"\n";
+    const std::string route = lab.route(port, pki,
+                                        {.uplinks = "\"eth\", \"wifi\"",
+                                         .client_id = "uplinkd-bench",
+                                         .failback_hold_ms = 2000,
+                                         .route_lines = "",
+                                         .delivery_lines = ""});
+    Daemon d(dir, uplinks + route, {}, lab.prefix());
     auto on = [&](size_t switches, const std::string& uplink) {
         return d.waitRoute(
             "cloud",

@@ -68,6 +68,19 @@ bool built(const Driver& d) {
     return std::filesystem::exists(pluginDir() + "/uplinkd-modem-" + d.name + ".so");
 }
 
+/// Whether a table measures `d`: the one asked for (`only`; empty: all) and built. A driver
+/// that is not built gets a row saying so.
+bool measured(const Driver& d, const std::string& only) {
+    if (!only.empty() && d.name != only) {
+        return false;
+    }
+    if (!built(d)) {
+        std::printf("%-14s (plugin not built)\n", d.name.c_str());
+        return false;
+    }
+    return true;
+}
+
 std::string uplinkToml(const Driver& d, const ModemEmulator& emu, const TempDir& dir,
                        const std::string& mode = "local") {
     std::string wifi;
@@ -102,8 +115,7 @@ Goodput measureGoodput(const Driver& d, const std::string& mode, int messages) {
     ModemEmulator emu(dir, d.model, kBaud);
     uplinkd::testing::Daemon daemon(
         dir, uplinkToml(d, emu, dir, mode) + genericRoute("cloud", broker.port(), pki.ca), {});
-    if (!daemon.waitRoute(
-            "cloud", [](const json& s) { return s["state"] == "online"; }, 120s)) {
+    if (!routeOnline(daemon, "cloud", 120s)) {
         std::cerr << "route did not come online: " << daemon.routeStatus("cloud").dump() << "\n";
         return g;
     }
@@ -430,17 +442,24 @@ class Reconnects {
     uint16_t port_;
 };
 
+/// One kind of reconnect (full or resumed) over the rounds: the means, and the last one.
+struct MeanCost {
+    double line = 0;    ///< bytes on the line
+    double socket = 0;  ///< of those, through the module's socket
+    Cost last;
+
+    void add(const Cost& c, int rounds) {
+        line += static_cast<double>(c.line) / rounds;
+        socket += static_cast<double>(c.socket) / rounds;
+        last = c;
+    }
+};
+
 struct ReconnectCost {
-    double full = 0;
-    double full_socket = 0;
-    double resumed = 0;
-    double resumed_socket = 0;
+    MeanCost full;
+    MeanCost resumed;
     bool resumed_really = true;
     bool resubscribed = false;  ///< a resumed reconnect still subscribed
-    Breakdown full_parts;       ///< of the last full and resumed reconnects
-    Breakdown resumed_parts;
-    uint64_t full_line = 0;
-    uint64_t resumed_line = 0;
     bool ok = false;
 };
 
@@ -496,10 +515,7 @@ ReconnectCost measureReconnect(const Driver& d, const Pki& pki, const TempDir& d
         if (!cost) {
             return out;
         }
-        out.full += static_cast<double>(cost->line) / kRounds;
-        out.full_socket += static_cast<double>(cost->socket) / kRounds;
-        out.full_parts = cost->parts;
-        out.full_line = cost->line;
+        out.full.add(*cost, kRounds);
     }
     // The first connection of the shared context is a full one; a frugal context may need one
     // more to learn how the broker resumes (see ResumptionPolicy).
@@ -521,10 +537,7 @@ ReconnectCost measureReconnect(const Driver& d, const Pki& pki, const TempDir& d
         }
         out.resumed_really = out.resumed_really && resumed;
         out.resubscribed = out.resubscribed || subscribed;
-        out.resumed += static_cast<double>(cost->line) / kRounds;
-        out.resumed_socket += static_cast<double>(cost->socket) / kRounds;
-        out.resumed_parts = cost->parts;
-        out.resumed_line = cost->line;
+        out.resumed.add(*cost, kRounds);
     }
     out.ok = true;
     return out;
@@ -559,8 +572,7 @@ IdleHour measureIdleHour(const Driver& d, const std::string& mode) {
     std::string toml = uplinkToml(d, emu, dir, mode);
     toml.insert(toml.find("[routes.cloud]"), scaled);
     uplinkd::testing::Daemon daemon(dir, toml + genericRoute("cloud", broker.port(), pki.ca), {});
-    if (!daemon.waitRoute(
-            "cloud", [](const json& s) { return s["state"] == "online"; }, 120s)) {
+    if (!routeOnline(daemon, "cloud", 120s)) {
         std::cerr << "route did not come online: " << daemon.routeStatus("cloud").dump() << "\n";
         return out;
     }
@@ -595,11 +607,7 @@ void printIdleHours(const std::string& only) {
     std::printf("%-14s %-6s %16s %12s %14s %14s\n", "driver", "mode", "idle B/hour line", "socket",
                 "keep-alive", "polls/hour");
     for (const auto& d : kDrivers) {
-        if (!only.empty() && d.name != only) {
-            continue;
-        }
-        if (!built(d)) {
-            std::printf("%-14s (plugin not built)\n", d.name.c_str());
+        if (!measured(d, only)) {
             continue;
         }
         const std::string mode = d.sockets ? "local" : "mqtt";
@@ -624,17 +632,17 @@ void printBreakdown(const ReconnectCost& c) {
     uint64_t resumed_socket = 0;
     for (int i = 0; i < Breakdown::kParts; ++i) {
         std::printf("   %-40s %8llu %8llu\n", Breakdown::kNames[i],
-                    static_cast<unsigned long long>(c.full_parts.bytes[i]),
-                    static_cast<unsigned long long>(c.resumed_parts.bytes[i]));
-        full_socket += c.full_parts.bytes[i];
-        resumed_socket += c.resumed_parts.bytes[i];
+                    static_cast<unsigned long long>(c.full.last.parts.bytes[i]),
+                    static_cast<unsigned long long>(c.resumed.last.parts.bytes[i]));
+        full_socket += c.full.last.parts.bytes[i];
+        resumed_socket += c.resumed.last.parts.bytes[i];
     }
     std::printf("   %-40s %8llu %8llu\n", "AT commands, responses, URCs, framing",
-                static_cast<unsigned long long>(c.full_line - full_socket),
-                static_cast<unsigned long long>(c.resumed_line - resumed_socket));
+                static_cast<unsigned long long>(c.full.last.line - full_socket),
+                static_cast<unsigned long long>(c.resumed.last.line - resumed_socket));
     std::printf("   %-40s %8llu %8llu\n", "total on the line",
-                static_cast<unsigned long long>(c.full_line),
-                static_cast<unsigned long long>(c.resumed_line));
+                static_cast<unsigned long long>(c.full.last.line),
+                static_cast<unsigned long long>(c.resumed.last.line));
 }
 
 /// Section 2: one table per setup (before issue 14, and now), the breakdown for `detail`.
@@ -657,11 +665,7 @@ void printReconnects(const std::string& only, const std::string& detail) {
                     "full socket", "resumed line", "resumed socket", "resumed/full");
         std::optional<ReconnectCost> shown;
         for (const auto& d : kDrivers) {
-            if (!only.empty() && d.name != only) {
-                continue;
-            }
-            if (!built(d)) {
-                std::printf("%-14s (plugin not built)\n", d.name.c_str());
+            if (!measured(d, only)) {
                 continue;
             }
             if (!d.sockets) {
@@ -679,8 +683,8 @@ void printReconnects(const std::string& only, const std::string& detail) {
                     continue;
                 }
                 std::printf("%-14s %-10s %11.0f %12.0f %13.0f %14.0f %12.1f%%%s%s\n",
-                            d.name.c_str(), what, c.full, c.full_socket, c.resumed,
-                            c.resumed_socket, 100.0 * c.resumed / c.full,
+                            d.name.c_str(), what, c.full.line, c.full.socket, c.resumed.line,
+                            c.resumed.socket, 100.0 * c.resumed.line / c.full.line,
                             c.resumed_really ? "" : " (not resumed!)",
                             c.resubscribed ? " (resubscribed)" : "");
                 if (kind == 1 && d.name == detail) {
@@ -721,11 +725,7 @@ int main(int argc, char** argv) {
     std::printf("%-14s %-6s %8s %12s %10s %16s %12s %12s\n", "driver", "mode", "seconds",
                 "payload B/s", "line share", "line B/message", "up B/msg", "down B/msg");
     for (const auto& d : kDrivers) {
-        if (!goodput || (!only.empty() && d.name != only)) {
-            continue;
-        }
-        if (!built(d)) {
-            std::printf("%-14s (plugin not built)\n", d.name.c_str());
+        if (!goodput || !measured(d, only)) {
             continue;
         }
         for (const std::string mode : kModes) {

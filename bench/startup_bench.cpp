@@ -10,11 +10,8 @@
 // Usage: startup_bench [messages (1000000)] [uplinkd binary ("": this build's)] [sections: su,big]
 //                      [large message sizes in MB (1,10,50)]
 // Measure a Release build (-DCMAKE_BUILD_TYPE=Release -DUPLINKD_BUILD_TESTS=ON).
-#include <poll.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <asio/executor_work_guard.hpp>
@@ -33,6 +30,7 @@
 #include <vector>
 
 #include "cli/api_client.hpp"
+#include "notify_socket.hpp"
 #include "spool/sqlite_spool.hpp"
 #include "test_env.hpp"
 #include "uplinkd/base64.hpp"
@@ -58,68 +56,52 @@ double mb(long kb) {
     return static_cast<double>(kb) / 1024.0;
 }
 
-/// The service manager's end of the notify protocol: a UNIX datagram socket, read all the time
-/// (as systemd does: a sender blocks once a few datagrams are queued unread).
-class NotifySocket {
+/// The service manager's end of the notify protocol, read all the time on a thread of its own
+/// (as systemd does: a sender blocks once a few datagrams are queued unread); counts READY=1.
+class ReadyWatch {
   public:
-    explicit NotifySocket(std::string path) : path_(std::move(path)) {
-        fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-        sockaddr_un addr{};
-        addr.sun_family = AF_UNIX;
-        path_.copy(addr.sun_path, sizeof addr.sun_path - 1);
-        if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-            std::fprintf(stderr, "startup_bench: cannot bind %s\n", path_.c_str());
+    explicit ReadyWatch(const std::string& path) : socket_(path) {
+        if (!socket_.ok()) {
+            std::fprintf(stderr, "startup_bench: cannot bind %s\n", path.c_str());
             std::exit(1);
         }
         reader_ = std::thread([this] { readLoop(); });
     }
-    ~NotifySocket() {
+    ~ReadyWatch() {
         stop_ = true;
         reader_.join();
-        ::close(fd_);
-        ::unlink(path_.c_str());
     }
-    NotifySocket(const NotifySocket&) = delete;
-    NotifySocket& operator=(const NotifySocket&) = delete;
-    const std::string& path() const { return path_; }
+    ReadyWatch(const ReadyWatch&) = delete;
+    ReadyWatch& operator=(const ReadyWatch&) = delete;
+    const std::string& path() const { return socket_.path(); }
 
     /// Waits for the next READY=1 (after the ones already taken); false after `timeout`.
     bool waitReady(std::chrono::milliseconds timeout) {
         std::unique_lock lock(mu_);
-        if (!cv_.wait_for(lock, timeout, [&] { return ready_ > taken_; })) {
+        if (!cv_.wait_for(lock, timeout, [&] { return unclaimed_ > 0; })) {
             return false;
         }
-        taken_ = ready_;
+        unclaimed_ = 0;
         return true;
     }
 
   private:
     void readLoop() {
         while (!stop_) {
-            pollfd p{fd_, POLLIN, 0};
-            if (::poll(&p, 1, 100) <= 0) {
-                continue;
-            }
-            char buf[4096];
-            const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
-            if (n > 0 &&
-                ("\n" + std::string(buf, static_cast<size_t>(n)) + "\n").find("\nREADY=1\n") !=
-                    std::string::npos) {
+            if (socket_.next(std::chrono::milliseconds(100)) == "READY=1") {
                 std::lock_guard lock(mu_);
-                ++ready_;
+                ++unclaimed_;
                 cv_.notify_all();
             }
         }
     }
 
-    std::string path_;
-    int fd_ = -1;
+    NotifySocket socket_;
     std::atomic<bool> stop_{false};
     std::thread reader_;
     std::mutex mu_;
     std::condition_variable cv_;
-    int ready_ = 0;
-    int taken_ = 0;
+    int unclaimed_ = 0;  ///< READY=1 received since the last waitReady()
 };
 
 struct Setup {
@@ -129,7 +111,7 @@ struct Setup {
 };
 
 /// Starts uplinkd as systemd would with Type=notify; returns the process and the time to READY.
-std::unique_ptr<Process> startNotified(const Setup& s, NotifySocket& ns, double* ready_ms) {
+std::unique_ptr<Process> startNotified(const Setup& s, ReadyWatch& ns, double* ready_ms) {
     const auto start = Clock::now();
     auto p = std::make_unique<Process>(
         std::vector<std::string>{"/usr/bin/env", "NOTIFY_SOCKET=" + ns.path(), s.binary, "--config",
@@ -208,7 +190,7 @@ void startupSection(const std::string& binary, uint64_t messages) {
         writeFile(s.config, "[daemon]\nstate_dir = \"" + dir.file("state") +
                                 "\"\n[api]\nsocket = \"" + dir.file("api.sock") + "\"\n" +
                                 routesToml(routes, freePort(), pki.ca));
-        NotifySocket ns(dir.file("notify"));
+        ReadyWatch ns(dir.file("notify"));
         const auto row = [&](const char* what, double ms, pid_t pid) {
             // PSS once the routes have tried to connect and the loop settled (not a readiness
             // wait: the figure is read whenever it is).
@@ -269,7 +251,7 @@ void bigSection(const std::string& binary) {
                       dir.file("api.sock") +
                       "\"\nmax_line_bytes = 67108864\nmax_buffered_input_bytes = 134217728\n" +
                       genericRoute("cloud", broker.port(), pki.ca));
-        NotifySocket ns(dir.file("notify"));
+        ReadyWatch ns(dir.file("notify"));
         double ms = 0;
         auto p = startNotified(s, ns, &ms);
         std::string payload(size, '\0');

@@ -48,20 +48,7 @@ int uplinkctl(const TempDir& dir, const Daemon& d, const std::string& args, std:
     return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }
 
-size_t count(const std::string& haystack, const std::string& needle) {
-    size_t n = 0;
-    for (size_t at = haystack.find(needle); at != std::string::npos;
-         at = haystack.find(needle, at + 1)) {
-        ++n;
-    }
-    return n;
-}
-
-class DeadLetters : public ::testing::Test {
-  protected:
-    TempDir dir;
-    Pki pki = makePki(dir.file("pki"));
-};
+using DeadLetters = PkiTest;
 
 // The seed: a topic with U+0001 used to be queued, and the broker then dropped the
 // connection for it on every attempt, blocking the route for ever.
@@ -118,7 +105,7 @@ TEST_F(DeadLetters, AMessageTheBrokerRefusesIsDeadLetteredAndLaterOnesArrive) {
 
     // Logged once, with the seq and the reason, never the payload.
     const std::string moved = "message " + std::to_string(seq) + " moved to the dead letters";
-    EXPECT_EQ(count(d.log(), moved), 1u) << d.log();
+    EXPECT_EQ(occurrences(d.log(), moved), 1u) << d.log();
     EXPECT_NE(d.log().find("0x87"), std::string::npos);
     EXPECT_EQ(d.log().find("secret-payload"), std::string::npos);
 
@@ -140,7 +127,7 @@ TEST_F(DeadLetters, AMessageTheBrokerRefusesIsDeadLetteredAndLaterOnesArrive) {
             std::string list;
             return uplinkctl(dir, d, "deadletter list --json", &list) == 0 &&
                    list.find("\"seq\": " + std::to_string(seq) + ",") == std::string::npos &&
-                   count(list, "dl/denied/x") == 1;
+                   occurrences(list, "dl/denied/x") == 1;
         },
         30s))
         << out;

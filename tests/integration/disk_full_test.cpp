@@ -47,15 +47,6 @@ json ask(ApiClient& c, const json& request) {
     return *r;
 }
 
-size_t count(const std::string& haystack, const std::string& needle) {
-    size_t n = 0;
-    for (size_t at = haystack.find(needle); at != std::string::npos;
-         at = haystack.find(needle, at + 1)) {
-        ++n;
-    }
-    return n;
-}
-
 TEST(DiskFull, PublishingIsRefusedOnceDeliveryGoesOnAndSpaceComingBackIsEnough) {
     TempDir dir;
     Pki pki = makePki(dir.file("pki"));
@@ -82,7 +73,7 @@ TEST(DiskFull, PublishingIsRefusedOnceDeliveryGoesOnAndSpaceComingBackIsEnough) 
     }
     const std::string warning =
         "spool: the disk holding " + dir.file("state") + "/spool.db is full";
-    EXPECT_EQ(count(d.log(), warning), 1u) << d.log();
+    EXPECT_EQ(occurrences(d.log(), warning), 1u) << d.log();
     EXPECT_NE(d.log().find("route cloud could not queue a message"), std::string::npos);
 
     // Delivering what was queued goes on (and frees the spool's rows) while the disk is full.
@@ -101,7 +92,7 @@ TEST(DiskFull, PublishingIsRefusedOnceDeliveryGoesOnAndSpaceComingBackIsEnough) 
         20s))
         << d.log();
     EXPECT_NE(d.log().find("again: new messages are accepted"), std::string::npos);
-    EXPECT_EQ(count(d.log(), warning), 1u);
+    EXPECT_EQ(occurrences(d.log(), warning), 1u);
 
     // A restart on a full disk: the spool opens and delivers what it holds.
     ASSERT_TRUE(d.waitRoute(

@@ -142,6 +142,18 @@ class DoctorModem : public ::testing::Test {
         EXPECT_NE(f->found.find(found), std::string::npos) << describe(v);
         EXPECT_NE(f->fix.find(fix), std::string::npos) << describe(v);
     }
+    /// The group run offline over a module that the emulator's `control` line set up first
+    /// ("sim absent"); nothing when the emulator refused the line.
+    std::vector<Finding> offlineAfter(const std::string& control) {
+        Mosquitto broker(dir, pki);
+        ModemEmulator emu(dir, kBg9x.model);
+        if (const std::string reply = emu.control(control); reply != "ok " + control) {
+            ADD_FAILURE() << control << ": " << reply;
+            return {};
+        }
+        ModemRoute r(dir, emu, pki, broker.port());
+        return r.doctor(false);
+    }
     static size_t failures(const std::vector<Finding>& v) {
         size_t n = 0;
         for (const auto& f : v) {
@@ -180,11 +192,7 @@ TEST_F(DoctorModem, AHealthyModuleRoutePassesOfflineAndInsideTheDaemon) {
 }
 
 TEST_F(DoctorModem, AModuleWithoutASimFailsAtTheSim) {
-    Mosquitto broker(dir, pki);
-    ModemEmulator emu(dir, kBg9x.model);
-    ASSERT_EQ(emu.control("sim absent"), "ok sim absent");
-    ModemRoute r(dir, emu, pki, broker.port());
-    const auto v = r.doctor(false);
+    const auto v = offlineAfter("sim absent");
     expectFail(v, "modem.sim", "no SIM card", "Insert a SIM card into the module of [uplinks.lte]");
     ASSERT_NE(byId(v, "modem.registration"), nullptr) << describe(v);
     EXPECT_EQ(byId(v, "modem.registration")->outcome, CheckOutcome::Skipped);
@@ -192,11 +200,7 @@ TEST_F(DoctorModem, AModuleWithoutASimFailsAtTheSim) {
 }
 
 TEST_F(DoctorModem, ARegistrationTheNetworkDeniesFailsAtTheRegistration) {
-    Mosquitto broker(dir, pki);
-    ModemEmulator emu(dir, kBg9x.model);
-    ASSERT_EQ(emu.control("register 3"), "ok register 3");
-    ModemRoute r(dir, emu, pki, broker.port());
-    const auto v = r.doctor(false);
+    const auto v = offlineAfter("register 3");
     expectFail(v, "modem.registration", "the network denied the registration",
                "Ask the SIM's operator to enable its data subscription");
     EXPECT_EQ(byId(v, "modem.sim")->outcome, CheckOutcome::Ok) << describe(v);
@@ -217,11 +221,7 @@ TEST_F(DoctorModem, AModuleClockBeforeTheCertificatesFailsAtTheClock) {
 }
 
 TEST_F(DoctorModem, AFirmwareWithoutSniFailsWithTlsLocalAsTheFix) {
-    Mosquitto broker(dir, pki);
-    ModemEmulator emu(dir, kBg9x.model);
-    ASSERT_EQ(emu.control("firmware sni off"), "ok firmware sni off");
-    ModemRoute r(dir, emu, pki, broker.port());
-    const auto v = r.doctor(false);
+    const auto v = offlineAfter("firmware sni off");
     expectFail(v, "modem.tls_sni", "does not send SNI", "Set [uplinks.lte] tls = \"local\"");
 }
 

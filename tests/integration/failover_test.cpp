@@ -23,25 +23,14 @@ namespace {
 
 using nlohmann::json;
 
-/// Mosquitto also listening on the lab's broker address.
-Mosquitto labBroker(const TempDir& dir, const Pki& pki, const NetLab& lab, uint16_t port) {
-    Mosquitto::Options o;
-    o.extra = lab.brokerListener(pki, port);
-    return Mosquitto(dir, pki, o);
-}
-
-/// The route "cloud" over `uplinks` to the lab's broker, with short detection and hold-down.
+/// The route "cloud" over `uplinks` to the lab's broker.
 std::string labRoute(const NetLab& lab, uint16_t port, const Pki& pki, const std::string& uplinks) {
-    std::ostringstream c;
-    c << "[routes.cloud]\nuplinks = [" << uplinks << "]\n"
-      << "failover_after_ms = 6000\nfailback_hold_ms = 3000\nprobe_interval_ms = 500\n"
-      << "probe_max_ms = 2000\n"
-      << "[routes.cloud.cloud]\ntype = \"generic-mqtt\"\nhost = \"" << lab.brokerIp()
-      << "\"\nport = " << port << "\nclient_id = \"uplinkd-failover\"\n"
-      << "[routes.cloud.tls]\nca_file = \"" << pki.ca << "\"\nserver_name = \"localhost\"\n"
-      << "[routes.cloud.delivery]\nbackoff_min_ms = 100\nbackoff_max_ms = 1000\n"
-      << "connect_timeout_ms = 3000\ninflight_window = 16\n";
-    return c.str();
+    return lab.route(port, pki,
+                     {.uplinks = uplinks,
+                      .client_id = "uplinkd-failover",
+                      .failback_hold_ms = 3000,
+                      .route_lines = "",
+                      .delivery_lines = "inflight_window = 16\n"});
 }
 
 const char* kTwoNetworks =
@@ -114,22 +103,13 @@ bool switched(const json& s, size_t count, const std::string& active) {
     return ::testing::AssertionFailure() << d.routeStatus("cloud").dump();
 }
 
-json uplink(const json& s, const std::string& name) {
-    for (const auto& u : s["uplinks"]) {
-        if (u["name"] == name) {
-            return u;
-        }
-    }
-    return {};
-}
-
 class Failover : public ::testing::Test {
   protected:
     TempDir dir;
     Pki pki = makePki(dir.file("pki"));
     NetLab lab;
     uint16_t port = freePort();
-    Mosquitto broker = labBroker(dir, pki, lab, port);
+    Mosquitto broker = lab.broker(dir, pki, port);
     Subscriber sub{pki, broker.port(), "fo/#"};
     std::unique_ptr<Daemon> daemon;
     ApiClient c;
@@ -157,8 +137,8 @@ TEST_F(Failover, CarrierLostMidStreamThenFailBackAfterTheHoldDownDespiteBounces)
     EXPECT_GT(a1 - a0, 200u * 1000u) << "the messages did not go over eth's interface";
     EXPECT_LT(b1 - b0, 20u * 1000u) << "the messages went over wifi's interface";
     json s = d.routeStatus("cloud");
-    EXPECT_GT(uplink(s, "eth")["bytes_sent"].get<uint64_t>(), 200u * 1000u) << s.dump();
-    EXPECT_EQ(uplink(s, "wifi")["state"], "standby") << s.dump();
+    EXPECT_GT(uplinkIn(s, "eth")["bytes_sent"].get<uint64_t>(), 200u * 1000u) << s.dump();
+    EXPECT_EQ(uplinkIn(s, "wifi")["state"], "standby") << s.dump();
 
     // Carrier lost in the middle of a stream.
     publishRange(c, 200, 400, 1000);
@@ -171,7 +151,7 @@ TEST_F(Failover, CarrierLostMidStreamThenFailBackAfterTheHoldDownDespiteBounces)
     EXPECT_NE(s["failovers"][0]["reason"].get<std::string>().find("ea down"), std::string::npos)
         << s.dump();
     ASSERT_TRUE(drained(d));
-    EXPECT_EQ(uplink(d.routeStatus("cloud"), "eth")["state"], "failing");
+    EXPECT_EQ(uplinkIn(d.routeStatus("cloud"), "eth")["state"], "failing");
 
     // eth bounces, each time up for less than the hold-down: the route stays on wifi.
     for (int i = 0; i < 3; ++i) {
@@ -196,9 +176,9 @@ TEST_F(Failover, CarrierLostMidStreamThenFailBackAfterTheHoldDownDespiteBounces)
     EXPECT_EQ(s["failovers"][1]["to"], "eth");
     EXPECT_NE(s["failovers"][1]["reason"].get<std::string>().find("fail-back"), std::string::npos)
         << s.dump();
-    EXPECT_GT(uplink(s, "wifi")["bytes_sent"].get<uint64_t>(), 100u * 1000u) << s.dump();
-    EXPECT_EQ(uplink(s, "wifi")["state"], "standby");
-    EXPECT_GT(uplink(s, "eth")["last_probe_ms"].get<int64_t>(), 0);
+    EXPECT_GT(uplinkIn(s, "wifi")["bytes_sent"].get<uint64_t>(), 100u * 1000u) << s.dump();
+    EXPECT_EQ(uplinkIn(s, "wifi")["state"], "standby");
+    EXPECT_GT(uplinkIn(s, "eth")["last_probe_ms"].get<int64_t>(), 0);
     expectAllInOrder(sub, 800);
     EXPECT_NE(d.log().find("now on uplink wifi instead of eth"), std::string::npos);
 }
@@ -246,7 +226,7 @@ TEST_F(Failover, NetworkUplinkFailsOverToTheModem) {
     ASSERT_TRUE(drained(d));
     expectAllInOrder(sub, 100);
     const json s = d.routeStatus("cloud");
-    EXPECT_GT(uplink(s, "lte")["bytes_sent"].get<uint64_t>(), 0u) << s.dump();
+    EXPECT_GT(uplinkIn(s, "lte")["bytes_sent"].get<uint64_t>(), 0u) << s.dump();
     EXPECT_GT(emu.status()["bytes_out"].get<uint64_t>(), 0u) << emu.status().dump();
 }
 

@@ -23,18 +23,14 @@ using nlohmann::json;
 /// eth (link a, unmetered) first, then lte (link b, metered); metered_topics as given.
 std::string meteredConfig(const NetLab& lab, uint16_t port, const Pki& pki,
                           const std::string& metered_topics) {
-    std::ostringstream c;
-    c << "[uplinks.eth]\ntype = \"network\"\ninterface = \"ea\"\n"
-      << "[uplinks.lte]\ntype = \"network\"\ninterface = \"eb\"\nmetered = true\n"
-      << "[routes.cloud]\nuplinks = [\"eth\", \"lte\"]\nmetered_topics = [" << metered_topics
-      << "]\nfailover_after_ms = 6000\nfailback_hold_ms = 3000\nprobe_interval_ms = 500\n"
-      << "probe_max_ms = 2000\n"
-      << "[routes.cloud.cloud]\ntype = \"generic-mqtt\"\nhost = \"" << lab.brokerIp()
-      << "\"\nport = " << port << "\nclient_id = \"uplinkd-metered\"\n"
-      << "[routes.cloud.tls]\nca_file = \"" << pki.ca << "\"\nserver_name = \"localhost\"\n"
-      << "[routes.cloud.delivery]\nbackoff_min_ms = 100\nbackoff_max_ms = 1000\n"
-      << "connect_timeout_ms = 3000\ninflight_window = 4\n";
-    return c.str();
+    return "[uplinks.eth]\ntype = \"network\"\ninterface = \"ea\"\n"
+           "[uplinks.lte]\ntype = \"network\"\ninterface = \"eb\"\nmetered = true\n" +
+           lab.route(port, pki,
+                     {.uplinks = "\"eth\", \"lte\"",
+                      .client_id = "uplinkd-metered",
+                      .failback_hold_ms = 3000,
+                      .route_lines = "metered_topics = [" + metered_topics + "]\n",
+                      .delivery_lines = "inflight_window = 4\n"});
 }
 
 /// Publishes (topic, payload) pairs with QoS 1, pipelined; every one must be queued.
@@ -72,15 +68,6 @@ bool onUplink(const json& s, size_t switches, const std::string& active) {
            s["active_uplink"] == active;
 }
 
-json uplink(const json& s, const std::string& name) {
-    for (const auto& u : s["uplinks"]) {
-        if (u["name"] == name) {
-            return u;
-        }
-    }
-    return {};
-}
-
 class Metered : public ::testing::Test {
   protected:
     TempDir dir;
@@ -91,17 +78,15 @@ class Metered : public ::testing::Test {
 
 TEST_F(Metered, OnlyMeteredTopicsGoOverTheMeteredUplinkTheRestFollowAfterFailBack) {
     ASSERT_TRUE(lab.ok());
-    Mosquitto::Options o;
-    o.extra = lab.brokerListener(pki, port);
-    Mosquitto broker(dir, pki, o);
+    Mosquitto broker = lab.broker(dir, pki, port);
     Subscriber sub(pki, broker.port(), "#");
     Daemon d(dir, meteredConfig(lab, port, pki, "\"alarms/#\""), {}, lab.prefix());
     ASSERT_TRUE(d.waitRoute(
         "cloud", [](const json& r) { return onUplink(r, 0, "eth"); }, 60s))
         << d.routeStatus("cloud").dump();
     json s = d.routeStatus("cloud");
-    EXPECT_EQ(uplink(s, "eth")["metered"], false) << s.dump();
-    EXPECT_EQ(uplink(s, "lte")["metered"], true) << s.dump();
+    EXPECT_EQ(uplinkIn(s, "eth")["metered"], false) << s.dump();
+    EXPECT_EQ(uplinkIn(s, "lte")["metered"], true) << s.dump();
     ApiClient c;
     ASSERT_TRUE(c.connect(d.socket()));
 

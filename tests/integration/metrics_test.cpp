@@ -116,11 +116,7 @@ json publishOne(ApiClient& c, int id) {
     return r ? *r : json{};
 }
 
-class Metrics : public ::testing::Test {
-  protected:
-    TempDir dir;
-    Pki pki = makePki(dir.file("pki"));
-};
+using Metrics = PkiTest;
 
 TEST_F(Metrics, ValuesMoveWhileMessagesFlowAndWhileTheBrokerIsDown) {
     Mosquitto broker(dir, pki);

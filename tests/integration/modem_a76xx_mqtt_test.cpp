@@ -5,10 +5,7 @@
 // certificate (mutual TLS). Text and binary payloads, QoS 0 and 1, a message from the cloud, a
 // broker restart, and firmware without the MQTT client reported at start-up.
 #include <gtest/gtest.h>
-#include <sys/stat.h>
 
-#include <asio.hpp>
-#include <filesystem>
 #include <functional>
 #include <map>
 #include <optional>
@@ -19,10 +16,8 @@
 
 #include "broker_builder.hpp"
 #include "cli/api_client.hpp"
-#include "modem/at_channel_impl.hpp"
-#include "modem/serial_port.hpp"
+#include "driver_in_process.hpp"
 #include "modem_emulator.hpp"
-#include "plugin/plugin_registry.hpp"
 #include "test_env.hpp"
 
 namespace uplinkd::testing {
@@ -33,96 +28,32 @@ using nlohmann::json;
 /// Every byte value and the framing tokens of the A76xx (line ends, results, the prompt, a data
 /// URC header, Ctrl-Z, the boot indication).
 std::string framingBytes() {
-    std::string s;
-    for (int i = 0; i < 256; ++i) {
-        s += static_cast<char>(i);
-    }
+    std::string s = everyByteValue();
     s += "\r\nOK\r\n\r\nERROR\r\n> \x1a\r\n+CMQTTRXEND: 0\r\n+CMQTTRXPAYLOAD: 0,99\r\n";
     s += "*ATREADY: 1\r\n+CMQTTCONNLOST: 0,1\r\n";
     s += std::string("\0\0\r", 3);
     return s;
 }
 
-/// The simcom-a76xx driver plugin in this process on the emulator, the way the daemon's modem
-/// uplink runs it: its AT channel on the pty, then start() and provision(). Thread: the test's.
-class ModuleUnderTest {
+/// The simcom-a76xx driver plugin in this process on the emulator, and its MQTT client connected
+/// with TLS by the module; what the client reports is kept. Thread: the test's.
+class ModuleUnderTest : public DriverInProcess {
   public:
-    ModuleUnderTest(const ModemEmulator& emu, bool mqtt_offload) {
-        plugins_.loadDirectory(pluginDir());
-        const ModemPluginApi* api = plugins_.modem(kA76xxCase.driver);
-        if (api == nullptr) {
-            ADD_FAILURE() << "no " << kA76xxCase.driver << " plugin in " << pluginDir();
-            return;
-        }
-        auto line = SerialPort::open(loop_, {emu.device(), 115200, false});
-        if (!line) {
-            ADD_FAILURE() << "cannot open " << emu.device() << ": " << line.error().message;
-            return;
-        }
-        line_ = std::move(line.value());
-        channel_.attach(*line_);
+    ModuleUnderTest(const ModemEmulator& emu, bool mqtt_offload)
+        : DriverInProcess(emu, kA76xxCase.driver) {
         ModemSettings settings;
         settings.apn = "internet";
         settings.mqtt_offload = mqtt_offload;
-        auto driver = api->create(loop_, channel_, settings);
-        if (!driver) {
-            ADD_FAILURE() << "create: " << driver.error().message;
-            return;
-        }
-        driver_ = std::move(driver.value());
+        const Status created = create(settings);
+        EXPECT_TRUE(created) << created.error().message;
+        ok_ = created.ok();
     }
 
-    ~ModuleUnderTest() {
-        driver_.reset();
-        channel_.clearUrcHandlers();
-        channel_.detach();
-    }
-
-    bool ok() const { return driver_ != nullptr; }
-    ModemMqtt& mqtt() { return *driver_->mqtt(); }
-
-    /// Runs the loop until `done()` holds (a generous deadline: the emulator and the broker are
-    /// real processes on a busy machine).
-    bool run(const std::function<bool()>& done, std::chrono::milliseconds timeout = 60s) {
-        const auto deadline = std::chrono::steady_clock::now() + timeout;
-        while (!done() && std::chrono::steady_clock::now() < deadline) {
-            loop_.restart();
-            loop_.run_one_for(20ms);
-        }
-        return done();
-    }
-
-    /// Calls `call` with a StatusDone and runs the loop until it answered.
-    Status await(const std::function<void(ModemMqtt::StatusDone)>& call,
-                 std::chrono::milliseconds timeout = 60s) {
-        std::optional<Status> result;
-        call([&](Status s) { result = std::move(s); });
-        if (!run([&] { return result.has_value(); }, timeout)) {
-            return fail("test", "no answer");
-        }
-        return *result;
-    }
-
-    /// As the supervisor does: waits until the module answers, then start().
-    Status start() {
-        bool answers = false;
-        for (int i = 0; i < 40 && !answers; ++i) {
-            std::optional<Result<AtResponse>> probe;
-            channel_.probe(500ms, [&](Result<AtResponse> r) { probe = std::move(r); });
-            run([&] { return probe.has_value(); });
-            answers = probe && *probe;
-        }
-        if (!answers) {
-            return fail("test", "the emulated module does not answer AT");
-        }
-        return await([&](auto done) { driver_->start(done); });
-    }
+    bool ok() const { return ok_; }
 
     Status provision(const Pki& pki) {
-        return await([&](auto done) {
-            driver_->provision(
-                {readFile(pki.ca), readFile(pki.client_cert), readFile(pki.client_key)}, done);
-        });
+        return DriverInProcess::provision(
+            {readFile(pki.ca), readFile(pki.client_cert), readFile(pki.client_key)});
     }
 
     /// Connects the module's client to the broker with TLS by the module; events are kept.
@@ -152,11 +83,7 @@ class ModuleUnderTest {
     std::vector<Error> lost;
 
   private:
-    asio::io_context loop_;
-    PluginRegistry plugins_;
-    std::unique_ptr<SerialPort> line_;
-    SerialAtChannel channel_{loop_};
-    ModemDriverPtr driver_;
+    bool ok_ = false;
 };
 
 class A76xxModuleMqtt : public ::testing::Test {
@@ -348,13 +275,7 @@ TEST_F(A76xxModuleMqtt, ARouteWithMqttModemCarriesTextBinaryQos0And1AndCloudComm
 }
 
 TEST_F(A76xxModuleMqtt, ABrokerRestartUnderARouteWithMqttModemLosesNoQueuedMessage) {
-    const std::string store = dir.file("broker-store");
-    std::filesystem::create_directories(store);
-    ::chmod(store.c_str(), 0777);
-    Mosquitto broker = BrokerBuilder(dir)
-                           .requireCertificate()
-                           .extra("persistence true\npersistence_location " + store + "/\n")
-                           .start(pki);
+    Mosquitto broker = BrokerBuilder(dir).requireCertificate().persistent().start(pki);
     Subscriber::Options persistent = cloudClient();
     persistent.client_id = "a76xx-cloud";
     persistent.clean_session = false;

@@ -9,16 +9,13 @@
 // lost.
 #include <gtest/gtest.h>
 
-#include <asio.hpp>
 #include <optional>
 #include <set>
 #include <sstream>
 
 #include "broker_builder.hpp"
-#include "modem/at_channel_impl.hpp"
-#include "modem/serial_port.hpp"
+#include "driver_in_process.hpp"
 #include "modem_emulator.hpp"
-#include "plugin/plugin_registry.hpp"
 #include "test_env.hpp"
 
 namespace uplinkd::testing {
@@ -78,10 +75,7 @@ TEST_P(Bg9xEndToEnd, TextAndBinaryUpAndACloudMessageDownBehindAnSniGate) {
     Daemon d(dir, config(emu, gate.port(), pki.ca));
     ASSERT_TRUE(online(d)) << d.routeStatus("cloud").dump() << "\n" << d.log();
 
-    std::string binary;
-    for (int i = 0; i < 256; ++i) {
-        binary += static_cast<char>(i);
-    }
+    std::string binary = everyByteValue();
     binary += "\r\nOK\r\n> \x1a+QIURC: \"closed\",0\r\nRDY\r\n\"quoted\",SEND OK\r\n";
     const std::vector<std::pair<std::string, std::string>> cases{
         {"up/text",
@@ -147,34 +141,11 @@ TEST_P(Bg9xEndToEnd, AModuleResetMidStreamLosesNoQueuedMessage) {
     ASSERT_TRUE(online(d)) << d.routeStatus("cloud").dump() << "\n" << d.log();
 
     constexpr int kCount = 40;
-    ApiClient c;
-    ASSERT_TRUE(c.connect(d.socket()));
-    std::string batch;
-    for (int i = 0; i < kCount; ++i) {
-        json r = modemPublishRequest(i, "r/" + std::to_string(i % 4),
-                                     "msg-" + std::to_string(i) + "-" + std::string(100, 'x'));
-        r["report_delivered"] = false;
-        batch += r.dump() + "\n";
-    }
-    ASSERT_TRUE(c.sendRaw(batch));
-    std::set<int> queued;
-    while (queued.size() < kCount) {
-        auto r = c.receive(30s);
-        ASSERT_TRUE(r) << r.error().message;
-        ASSERT_EQ((*r)["status"], "queued") << r->dump();
-        queued.insert((*r)["id"].get<int>());
-    }
+    ASSERT_NO_FATAL_FAILURE(queueNumbered(d, "r", kCount, 107));
     ASSERT_TRUE(cloud.waitFor(3, 30s)) << d.log();
     ASSERT_EQ(emu.control("reboot"), "ok reboot");  // the module restarts by itself
-    ASSERT_TRUE(waitUntil(
-        [&] {
-            std::set<std::string> got;
-            for (const auto& m : cloud.messages()) {
-                got.insert(m.payload.substr(0, m.payload.find('x')));
-            }
-            return got.size() == static_cast<size_t>(kCount);
-        },
-        40s))
+    ASSERT_TRUE(
+        waitUntil([&] { return numberedArrived(cloud) == static_cast<size_t>(kCount); }, 40s))
         << cloud.messages().size() << " message(s) arrived; " << d.routeStatus("cloud").dump()
         << "\n"
         << d.log();
@@ -219,87 +190,34 @@ TEST(Bg9xSni, AFirmwareWithoutSniIsRefusedAndLocalTlsWorks) {
 
 // ---- the module's MQTT client, driven in this process ---------------------------------------
 
-/// The quectel-bg9x plugin run in this process over the emulator (a real pty and AT channel),
-/// for its ModemMqtt against a real broker. Thread: the test's (it runs the loop).
-class InProcessBg9x {
+/// The quectel-bg9x plugin run in this process over the emulator, for its ModemMqtt against a
+/// real broker; start() first waits for the module's boot. Thread: the test's (it runs the loop).
+class InProcessBg9x : public DriverInProcess {
   public:
-    explicit InProcessBg9x(const ModemEmulator& emu) {
-        plugins_.loadDirectory(pluginDir());
-        const ModemPluginApi* api = plugins_.modem(kBg9xCase.driver);
-        if (api == nullptr) {
-            ADD_FAILURE() << "no " << kBg9xCase.driver << " plugin in " << pluginDir();
-            return;
-        }
-        auto line = SerialPort::open(loop_, {emu.device(), 115200, false});
-        if (!line) {
-            ADD_FAILURE() << line.error().message;
-            return;
-        }
-        line_ = std::move(*line);
-        channel_.setBootObserver([this](const std::string& l) {
+    explicit InProcessBg9x(const ModemEmulator& emu) : DriverInProcess(emu, kBg9xCase.driver) {
+        channel().setBootObserver([this](const std::string& l) {
             if (l.starts_with("APP RDY")) {
                 ++app_ready_;
             }
         });
-        channel_.attach(*line_);
         ModemSettings settings;
         settings.apn = "internet";
         settings.mqtt_offload = true;
-        auto driver = api->create(loop_, channel_, settings);
-        if (!driver) {
-            ADD_FAILURE() << driver.error().message;
-            return;
-        }
-        driver_ = std::move(*driver);
-    }
-    ~InProcessBg9x() {
-        driver_.reset();
-        channel_.clearUrcHandlers();
-        channel_.detach();
+        const Status created = create(settings);
+        EXPECT_TRUE(created) << created.error().message;
     }
 
-    /// Runs the loop until `done` holds (at most `timeout`).
-    bool run(const std::function<bool()>& done, std::chrono::milliseconds timeout = 30s) {
-        const auto deadline = std::chrono::steady_clock::now() + timeout;
-        while (!done() && std::chrono::steady_clock::now() < deadline) {
-            loop_.run_one_for(20ms);
-        }
-        return done();
-    }
-    template <class Call>
-    Status await(Call call, std::chrono::milliseconds timeout = 30s) {
-        std::optional<Status> s;
-        call([&](Status r) { s = std::move(r); });
-        if (!run([&] { return s.has_value(); }, timeout)) {
-            return fail("test", "no answer");
-        }
-        return *s;
-    }
     /// As the supervisor does: waits for the module's boot (APP RDY, once more than before the
     /// last start) and until it answers, then start().
     Status start() {
-        if (!run([&] { return app_ready_ > started_boots_; })) {
+        if (!run([&] { return app_ready_ > started_boots_; }, 30s)) {
             return fail("test", "the module did not announce APP RDY");
         }
         started_boots_ = app_ready_;
-        bool answers = false;
-        for (int i = 0; i < 20 && !answers; ++i) {
-            std::optional<Result<AtResponse>> probe;
-            channel_.probe(500ms, [&](Result<AtResponse> r) { probe = std::move(r); });
-            run([&] { return probe.has_value(); });
-            answers = probe && *probe;
-        }
-        return await([&](auto done) { driver_->start(done); });
+        return DriverInProcess::start();
     }
-    ModemDriver& driver() { return *driver_; }
-    ModemMqtt& mqtt() { return *driver_->mqtt(); }
 
   private:
-    asio::io_context loop_;
-    PluginRegistry plugins_;
-    std::unique_ptr<SerialPort> line_;
-    SerialAtChannel channel_{loop_};
-    ModemDriverPtr driver_;
     int app_ready_ = 0;
     int started_boots_ = 0;
 };
@@ -319,10 +237,7 @@ TEST(Bg9xMqttOffload, ModuleClientPublishesReceivesAndReportsAReset) {
     InProcessBg9x m(emu);
     Status st = m.start();
     ASSERT_TRUE(st) << st.error().message << "\n" << emu.trace();
-    st = m.await([&](auto done) {
-        m.driver().provision(
-            {readFile(pki.ca), readFile(pki.client_cert), readFile(pki.client_key)}, done);
-    });
+    st = m.provision({readFile(pki.ca), readFile(pki.client_cert), readFile(pki.client_key)});
     ASSERT_TRUE(st) << st.error().message << "\n" << emu.trace();
 
     std::vector<std::pair<std::string, std::string>> down;
@@ -343,10 +258,7 @@ TEST(Bg9xMqttOffload, ModuleClientPublishesReceivesAndReportsAReset) {
     ASSERT_TRUE(st) << st.error().message << "\n" << emu.trace();
     EXPECT_EQ(gate.refused(), 0u) << gate.log();
 
-    std::string binary;
-    for (int i = 0; i < 256; ++i) {
-        binary += static_cast<char>(i);
-    }
+    std::string binary = everyByteValue();
     binary += "\r\nOK\r\n> \x1a\"q\",+QMTSTAT: 0,1\r\nRDY\r\n";
     st = m.await([&](auto done) { m.mqtt().publish("up/text", "21.5 C", 1, false, done); });
     ASSERT_TRUE(st) << st.error().message;
@@ -396,9 +308,7 @@ TEST(Bg9xMqttOffload, AWrongRootCaInTheStoreIsExplained) {
     ModemEmulator emu(dir, kBg9xCase.model);
     InProcessBg9x m(emu);
     ASSERT_TRUE(m.start());
-    Status st = m.await([&](auto done) {
-        m.driver().provision({readFile(other.ca), "", ""}, done);
-    });
+    Status st = m.provision({readFile(other.ca), "", ""});
     ASSERT_TRUE(st) << st.error().message;
     ModemMqttConnect params;
     params.host = "localhost";

@@ -12,10 +12,8 @@
 
 #include "broker_builder.hpp"
 #include "cli/api_client.hpp"
-#include "modem/at_channel_impl.hpp"
-#include "modem/serial_port.hpp"
+#include "driver_in_process.hpp"
 #include "modem_emulator.hpp"
-#include "plugin/plugin_registry.hpp"
 #include "test_env.hpp"
 #include "tunnel/connect_request.hpp"
 
@@ -62,9 +60,16 @@ json publishRequest(int id, const std::string& topic, const std::string& payload
                 {"payload_b64", base64Encode(payload)}};
 }
 
+/// Every byte value and the BX310x's framing words: results, a quoted argument, the escape
+/// sequence and the boot line.
+std::string framingBytes() {
+    return everyByteValue() + "\r\nOK\r\n\"quoted\",+++\r\nREADY\r\n";
+}
+
 class ModemBx310x : public ::testing::Test {
   protected:
     void SetUp() override {
+        ASSERT_NO_FATAL_FAILURE(requireBxPlugin());
         pki = makePki(dir.file("pki"), "dev1");
         const std::string cmd =
             "bash " + sourceDir() + "/tools/make-test-chain.sh " + pki.dir + " >/dev/null 2>&1";
@@ -76,56 +81,23 @@ class ModemBx310x : public ::testing::Test {
 
 /// The driver in this process over the emulator (as the supervisor and a route with
 /// mqtt = "modem" use it): start, provision, then the module's MQTT client directly.
-class InProcess {
+class InProcess : public DriverInProcess {
   public:
-    explicit InProcess(const ModemEmulator& emu) : channel_(loop_) {
-        plugins_.loadDirectory(pluginDir());
-        api_ = plugins_.modem(kDriver);
-        auto line = SerialPort::open(loop_, {emu.device(), 115200, false});
-        if (!line) {
-            ADD_FAILURE() << line.error().message;
-            return;
-        }
-        port_ = std::move(*line);
-        channel_.attach(*port_);
-    }
-    ~InProcess() {
-        driver_.reset();
-        channel_.clearUrcHandlers();
-        channel_.detach();
-    }
-    bool run(const std::function<bool()>& done, std::chrono::milliseconds timeout = 30s) {
-        const auto deadline = std::chrono::steady_clock::now() + timeout;
-        while (!done() && std::chrono::steady_clock::now() < deadline) {
-            loop_.run_one_for(20ms);
-        }
-        return done();
-    }
+    explicit InProcess(const ModemEmulator& emu) : DriverInProcess(emu, kDriver) {}
+
+    /// Creates the driver for the emulator's access point, then starts it.
     Status start() {
-        if (api_ == nullptr) {
-            return fail("test", "no sierra-bx310x plugin in " + pluginDir());
-        }
         ModemSettings settings;
         settings.ssid = kSsid;
         settings.psk = kPsk;
         settings.mqtt_offload = true;
-        auto driver = api_->create(loop_, channel_, settings);
-        if (!driver) {
-            return driver.failure();
-        }
-        driver_ = std::move(*driver);
-        for (int i = 0; i < 40; ++i) {
-            std::optional<Result<AtResponse>> probe;
-            channel_.probe(500ms, [&](Result<AtResponse> r) { probe = std::move(r); });
-            run([&] { return probe.has_value(); });
-            if (probe && *probe) {
-                break;
-            }
-        }
-        return call([&](auto done) { driver_->start(done); });
+        const Status created = create(settings);
+        return created ? DriverInProcess::start() : created;
     }
-    Status provision(const ModemCredentials& creds) {
-        return call([&](auto done) { driver_->provision(creds, done); });
+    /// start(), then `credentials` written into the module: the first failure, if any.
+    Status startAndProvision(const ModemCredentials& credentials) {
+        const Status started = start();
+        return started ? provision(credentials) : started;
     }
     Status connect(uint16_t port) {
         ModemMqttConnect p;
@@ -140,54 +112,31 @@ class InProcess {
             messages.emplace_back(std::move(t), std::move(m));
         };
         ev.lost = [this](Error e) { lost.push_back(std::move(e)); };
-        return call([&](auto done) { driver_->mqtt()->connect(p, ev, done); });
+        return await([&](auto done) { mqtt().connect(p, ev, done); });
     }
     Status publish(const std::string& topic, const std::string& payload, int qos) {
-        return call([&](auto done) { driver_->mqtt()->publish(topic, payload, qos, false, done); });
+        return await([&](auto done) { mqtt().publish(topic, payload, qos, false, done); });
     }
     Status subscribe(const std::string& filter) {
-        return call([&](auto done) { driver_->mqtt()->subscribe(filter, 1, done); });
+        return await([&](auto done) { mqtt().subscribe(filter, 1, done); });
     }
 
     std::vector<std::pair<std::string, std::string>> messages;
     std::vector<Error> lost;
-
-  private:
-    template <class Call>
-    Status call(Call c) {
-        std::optional<Status> r;
-        c([&](Status s) { r = std::move(s); });
-        if (!run([&] { return r.has_value(); }, 60s)) {
-            return fail("test", "no answer");
-        }
-        return *r;
-    }
-    asio::io_context loop_;
-    PluginRegistry plugins_;
-    const ModemPluginApi* api_ = nullptr;
-    std::unique_ptr<SerialPort> port_;
-    SerialAtChannel channel_;
-    ModemDriverPtr driver_;
 };
 
 TEST_F(ModemBx310x, TheDriverAndTheEmulatorAgreeOnTheWholeMqttClient) {
-    requireBxPlugin();
     Mosquitto broker = BrokerBuilder(dir).certificateAsUsername().start(pki);
     Subscriber cloud(pki, broker.port(), "up/#", true, pki.client_cert, pki.client_key);
     ModemEmulator emu(dir, kModel);
     InProcess m(emu);
-    auto st = m.start();
-    ASSERT_TRUE(st) << st.error().message << "\n" << emu.trace();
-    st = m.provision({readFile(pki.ca), readFile(pki.client_cert), readFile(pki.client_key)});
+    auto st = m.startAndProvision(
+        {readFile(pki.ca), readFile(pki.client_cert), readFile(pki.client_key)});
     ASSERT_TRUE(st) << st.error().message << "\n" << emu.trace();
     st = m.connect(broker.port());
     ASSERT_TRUE(st) << st.error().message << "\n" << emu.trace() << "\n" << broker.log();
 
-    std::string binary;
-    for (int i = 0; i < 256; ++i) {
-        binary += static_cast<char>(i);
-    }
-    binary += "\r\nOK\r\n\"q\",+++\r\nREADY\r\n";
+    const std::string binary = framingBytes();
     const std::vector<std::tuple<std::string, std::string, int>> cases{
         {"up/text0", "21.5 C", 0},
         {"up/json1", "{\"t\":21.5,\"unit\":\"C\"}", 1},
@@ -218,12 +167,9 @@ TEST_F(ModemBx310x, TheDriverAndTheEmulatorAgreeOnTheWholeMqttClient) {
 }
 
 TEST_F(ModemBx310x, AKeyOfAnotherCertificateIsRefusedBeforeUpload) {
-    requireBxPlugin();
     ModemEmulator emu(dir, kModel);
     InProcess m(emu);
-    auto st = m.start();
-    ASSERT_TRUE(st) << st.error().message << "\n" << emu.trace();
-    st = m.provision(
+    auto st = m.startAndProvision(
         {readFile(pki.ca), readFile(pki.client_cert), readFile(pki.dir + "/other.key")});
     ASSERT_FALSE(st);
     EXPECT_EQ(st.error().code, "key_mismatch");
@@ -237,12 +183,9 @@ TEST_F(ModemBx310x, AKeyOfAnotherCertificateIsRefusedBeforeUpload) {
 }
 
 TEST_F(ModemBx310x, AnIntermediateGivenAsRootIsRefusedNamingTheRootNeeded) {
-    requireBxPlugin();
     ModemEmulator emu(dir, kModel);
     InProcess m(emu);
-    auto st = m.start();
-    ASSERT_TRUE(st) << st.error().message << "\n" << emu.trace();
-    st = m.provision(
+    auto st = m.startAndProvision(
         {readFile(pki.dir + "/inter.crt"), readFile(pki.client_cert), readFile(pki.client_key)});
     ASSERT_FALSE(st);
     EXPECT_EQ(st.error().code, "ca_not_root");
@@ -256,13 +199,11 @@ TEST_F(ModemBx310x, AnIntermediateGivenAsRootIsRefusedNamingTheRootNeeded) {
 }
 
 TEST_F(ModemBx310x, ASilentCloseIsExplainedWithTheModulesClockFirstWhenItIsWrong) {
-    requireBxPlugin();
     Mosquitto broker = BrokerBuilder(dir).certificateAsUsername().start(pki);
     ModemEmulator emu(dir, kModel);
     InProcess m(emu);
-    auto st = m.start();
-    ASSERT_TRUE(st) << st.error().message << "\n" << emu.trace();
-    st = m.provision({readFile(pki.ca), readFile(pki.client_cert), readFile(pki.client_key)});
+    auto st = m.startAndProvision(
+        {readFile(pki.ca), readFile(pki.client_cert), readFile(pki.client_key)});
     ASSERT_TRUE(st) << st.error().message << "\n" << emu.trace();
     // A year off: the module's TLS refuses the broker's certificate, and all the module says is
     // "+KMQTT_IND: 1,0".
@@ -285,18 +226,13 @@ TEST_F(ModemBx310x, ASilentCloseIsExplainedWithTheModulesClockFirstWhenItIsWrong
 }
 
 TEST_F(ModemBx310x, ThroughTheDaemonTextAndBinaryAtQos0And1AndACloudMessageToALocalApp) {
-    requireBxPlugin();
     Mosquitto broker = BrokerBuilder(dir).certificateAsUsername().start(pki);
     Subscriber cloud(pki, broker.port(), "up/#", true, pki.client_cert, pki.client_key);
     ModemEmulator emu(dir, kModel);
     Daemon d(dir, bxConfig(dir, emu, broker.port(), pki.ca, pki.client_cert, pki.client_key));
     ASSERT_TRUE(routeOnline(d, "cloud", 30s)) << "\n" << d.log() << "\n" << emu.trace();
 
-    std::string binary;
-    for (int i = 0; i < 256; ++i) {
-        binary += static_cast<char>(i);
-    }
-    binary += "\r\nOK\r\n\"quoted\",+++\r\nREADY\r\n";
+    const std::string binary = framingBytes();
     const std::vector<std::tuple<std::string, std::string, int>> cases{
         {"up/text0", "21.5 C", 0},
         {"up/text1", "{\"t\":21.5,\"unit\":\"C\"}", 1},
@@ -351,7 +287,6 @@ TEST_F(ModemBx310x, ThroughTheDaemonTextAndBinaryAtQos0And1AndACloudMessageToALo
 }
 
 TEST_F(ModemBx310x, ThroughTheDaemonABrokerRestartLosesNoQueuedMessage) {
-    requireBxPlugin();
     Mosquitto broker = BrokerBuilder(dir).certificateAsUsername().start(pki);
     ModemEmulator emu(dir, kModel);
     Daemon d(dir, bxConfig(dir, emu, broker.port(), pki.ca, pki.client_cert, pki.client_key));
@@ -400,7 +335,6 @@ TEST_F(ModemBx310x, ThroughTheDaemonABrokerRestartLosesNoQueuedMessage) {
 }
 
 TEST_F(ModemBx310x, ThroughTheDaemonAnIntermediateIsRefusedNamingTheRootNeeded) {
-    requireBxPlugin();
     Mosquitto broker = BrokerBuilder(dir).certificateAsUsername().start(pki);
     ModemEmulator emu(dir, kModel);
     Daemon d(dir, bxConfig(dir, emu, broker.port(), pki.dir + "/inter.crt", pki.client_cert,

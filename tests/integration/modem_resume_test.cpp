@@ -13,15 +13,10 @@ namespace {
 
 using nlohmann::json;
 
-class ModemResume : public ::testing::TestWithParam<DriverCase> {
-  protected:
-    TempDir dir;
-    Pki pki = makePki(dir.file("pki"));
-};
+using ModemResume = EmulatorTest<DriverCase>;
 
 TEST_P(ModemResume, AReconnectAfterALinkDropResumesAndKeepsTheSubscriptions) {
     const DriverCase& driver = GetParam();
-    requireDriverPlugin(driver);
     Mosquitto::Options bo;
     bo.extra =
         "log_type error\nlog_type warning\nlog_type notice\nlog_type information\n"
@@ -74,10 +69,7 @@ TEST_P(ModemResume, AReconnectAfterALinkDropResumesAndKeepsTheSubscriptions) {
     ASSERT_TRUE(cloud.waitFor(1, 30s));
 }
 
-INSTANTIATE_TEST_SUITE_P(Drivers, ModemResume, ::testing::Values(kHl78Case, kA76xxCase),
-                         [](const ::testing::TestParamInfo<DriverCase>& p) {
-                             return p.param.model;
-                         });
+INSTANTIATE_TEST_SUITE_P(Drivers, ModemResume, ::testing::Values(kHl78Case, kA76xxCase), modelName);
 
 }  // namespace
 }  // namespace uplinkd::testing

@@ -18,29 +18,12 @@ using nlohmann::json;
 
 // ---- downlink integrity -----------------------------------------------------------------------
 
-struct Param {
-    DriverCase driver;
-    std::string tls;
-};
-
-void PrintTo(const Param& p, std::ostream* os) {
-    *os << p.driver.model << "/" << p.tls;
-}
-
-class ModemDownlink : public ::testing::TestWithParam<Param> {
-  protected:
-    TempDir dir;
-    Pki pki = makePki(dir.file("pki"));
-};
+using ModemDownlink = EmulatorTest<DriverTls>;
 
 TEST_P(ModemDownlink, PayloadsThatLookLikeModuleFramingArriveIntactAndTheConnectionStaysUp) {
-    const Param& p = GetParam();
-    requireDriverPlugin(p.driver);
-    Mosquitto broker(dir, pki);
-    Subscriber cloud(pki, broker.port(), "up/#");
-    ModemEmulator emu(dir, p.driver.model);
-    Daemon d(dir, modemUplinkConfig(p.driver, emu, p.tls) +
-                      genericRoute("cloud", broker.port(), pki.ca));
+    const DriverTls& p = GetParam();
+    EmulatedRoute r(dir, pki, p.driver, p.tls);
+    auto& [broker, cloud, emu, d] = r;
     ASSERT_TRUE(routeOnline(d, "cloud", 90s));
     LocalSubscriber local(d, "down/#");
     ASSERT_TRUE(local.ready(cloud, "down/ready")) << d.log();
@@ -68,24 +51,15 @@ TEST_P(ModemDownlink, PayloadsThatLookLikeModuleFramingArriveIntactAndTheConnect
     ASSERT_TRUE(cloud.waitFor(1, 30s));
 }
 
-INSTANTIATE_TEST_SUITE_P(Drivers, ModemDownlink,
-                         ::testing::Values(Param{kHl78Case, "local"}, Param{kHl78Case, "modem"},
-                                           Param{kA76xxCase, "local"}, Param{kA76xxCase, "modem"}),
-                         [](const ::testing::TestParamInfo<Param>& p) {
-                             return p.param.driver.model + "_tls_" + p.param.tls;
-                         });
+INSTANTIATE_TEST_SUITE_P(Drivers, ModemDownlink, ::testing::ValuesIn(kCellularDriverTls),
+                         driverTlsName);
 
 // ---- sessions and restarts --------------------------------------------------------------------
 
-class ModemSessions : public ::testing::TestWithParam<DriverCase> {
-  protected:
-    TempDir dir;
-    Pki pki = makePki(dir.file("pki"));
-};
+using ModemSessions = EmulatorTest<DriverCase>;
 
 TEST_P(ModemSessions, HangRecoverCyclesBeyondTheModulesSessionLimitStillConnect) {
     const DriverCase& drv = GetParam();
-    requireDriverPlugin(drv);
     Mosquitto broker(dir, pki);
     Subscriber cloud(pki, broker.port(), "up/#");
     ModemEmulator emu(dir, drv.model, 0);
@@ -117,12 +91,8 @@ TEST_P(ModemSessions, HangRecoverCyclesBeyondTheModulesSessionLimitStillConnect)
 
 TEST_P(ModemSessions, AnUnexpectedRestartRerunsTheWholeStart) {
     const DriverCase& drv = GetParam();
-    requireDriverPlugin(drv);
-    Mosquitto broker(dir, pki);
-    Subscriber cloud(pki, broker.port(), "up/#");
-    ModemEmulator emu(dir, drv.model);
-    Daemon d(dir,
-             modemUplinkConfig(drv, emu, "local") + genericRoute("cloud", broker.port(), pki.ca));
+    EmulatedRoute r(dir, pki, drv, "local");
+    auto& [broker, cloud, emu, d] = r;
     deliverThrough(d, 1, "up/before", "before the restart");
     ASSERT_EQ(emu.status()["echo"], false);
 
@@ -150,12 +120,8 @@ TEST_P(ModemSessions, AnUnexpectedRestartRerunsTheWholeStart) {
 
 TEST_P(ModemSessions, ARestartInsideASendFailsItAtOnce) {
     const DriverCase& drv = GetParam();
-    requireDriverPlugin(drv);
-    Mosquitto broker(dir, pki);
-    Subscriber cloud(pki, broker.port(), "up/#");
-    ModemEmulator emu(dir, drv.model);
-    Daemon d(dir,
-             modemUplinkConfig(drv, emu, "modem") + genericRoute("cloud", broker.port(), pki.ca));
+    EmulatedRoute r(dir, pki, drv, "modem");
+    auto& [broker, cloud, emu, d] = r;
     ASSERT_TRUE(routeOnline(d, "cloud", 90s));
 
     // The module reboots 700 bytes into the payload of a send (TLS by the module: the payload
@@ -188,12 +154,8 @@ TEST_P(ModemSessions, ARestartInsideASendFailsItAtOnce) {
 
 TEST_P(ModemSessions, ARestartInsideAReadIsTakenForOneAndTheRouteComesBack) {
     const DriverCase& drv = GetParam();
-    requireDriverPlugin(drv);
-    Mosquitto broker(dir, pki);
-    Subscriber cloud(pki, broker.port(), "up/#");
-    ModemEmulator emu(dir, drv.model);
-    Daemon d(dir,
-             modemUplinkConfig(drv, emu, "modem") + genericRoute("cloud", broker.port(), pki.ca));
+    EmulatedRoute r(dir, pki, drv, "modem");
+    auto& [broker, cloud, emu, d] = r;
     ASSERT_TRUE(routeOnline(d, "cloud", 90s));
     LocalSubscriber local(d, "down/#");
     ASSERT_TRUE(local.ready(cloud, "down/ready")) << d.log();
@@ -211,9 +173,7 @@ TEST_P(ModemSessions, ARestartInsideAReadIsTakenForOneAndTheRouteComesBack) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Drivers, ModemSessions, ::testing::Values(kHl78Case, kA76xxCase),
-                         [](const ::testing::TestParamInfo<DriverCase>& p) {
-                             return p.param.model;
-                         });
+                         modelName);
 
 }  // namespace
 }  // namespace uplinkd::testing

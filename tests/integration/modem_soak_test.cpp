@@ -25,15 +25,10 @@ constexpr int kCycles = 20;
 
 // ---- soak -------------------------------------------------------------------------------------
 
-class ModemSoak : public ::testing::TestWithParam<DriverCase> {
-  protected:
-    TempDir dir;
-    Pki pki = makePki(dir.file("pki"));
-};
+using ModemSoak = EmulatorTest<DriverCase>;
 
 TEST_P(ModemSoak, TwentyHangsAndRestartsAtRandomPointsLoseNothing) {
     const DriverCase& drv = GetParam();
-    requireDriverPlugin(drv);
     uint32_t seed = std::random_device{}();
     if (const char* s = std::getenv("UPLINKD_SOAK_SEED")) {
         seed = static_cast<uint32_t>(std::stoul(s));
@@ -150,10 +145,7 @@ TEST_P(ModemSoak, TwentyHangsAndRestartsAtRandomPointsLoseNothing) {
 
 // The HL78 (the module of the field reports); the A76xx paths are covered by
 // modem_sessions_tests, and a second 20-cycle run would double the time.
-INSTANTIATE_TEST_SUITE_P(Drivers, ModemSoak, ::testing::Values(kHl78Case),
-                         [](const ::testing::TestParamInfo<DriverCase>& p) {
-                             return p.param.model;
-                         });
+INSTANTIATE_TEST_SUITE_P(Drivers, ModemSoak, ::testing::Values(kHl78Case), modelName);
 
 }  // namespace
 }  // namespace uplinkd::testing

@@ -6,7 +6,6 @@
 // the cloud to a local subscriber, SAS renewal, a broker restart, and the intermediate-as-root
 // trap refused before anything is written to the module.
 #include <gtest/gtest.h>
-#include <sys/stat.h>
 
 #include <filesystem>
 #include <set>
@@ -32,10 +31,7 @@ const DriverCase kSpwfCase{"st-spwf04s", "spwf04s",      "+WIND:0:Console active
 
 /// A payload of every byte value and the SPWF04's own framing words.
 std::string binaryPayload() {
-    std::string s;
-    for (int i = 0; i < 256; ++i) {
-        s += static_cast<char>(i);
-    }
+    std::string s = everyByteValue();
     s += "\r\nAT-S.OK\r\nAT-S.ERROR:44:x\r\n+WIND:0:Console active\r\nAT-S.Reading:5:5\r\n";
     s += "+WIND:86:MQTT Published:0:t:3\r\n+WIND:58:Socket Closed:0:1\r\n";
     return s;
@@ -227,14 +223,7 @@ TEST_P(Spwf04sModes, SasTokensAreRenewedWithoutARefusal) {
 }
 
 TEST_P(Spwf04sModes, ABrokerRestartLosesNoQueuedMessage) {
-    const std::string store = dir.file("broker-store");
-    std::filesystem::create_directories(store);
-    ::chmod(store.c_str(), 0777);
-    Mosquitto broker = BrokerBuilder(dir)
-                           .sasTokens()
-                           .logAll()
-                           .extra("persistence true\npersistence_location " + store + "/\n")
-                           .start(pki);
+    Mosquitto broker = BrokerBuilder(dir).sasTokens().logAll().persistent().start(pki);
     auto service = std::make_unique<Subscriber>(pki, broker.port(), std::string(kEvents) + "#",
                                                 azureServiceClient(true));
     Daemon d(dir, modeConfig(broker.port()));

@@ -4,104 +4,17 @@
 // the event loop (and none once the loop is stuck), RELOADING=1 and READY=1 around SIGHUP,
 // STOPPING=1 on SIGTERM. The test plays systemd: it binds the notification socket itself.
 #include <gtest/gtest.h>
-#include <poll.h>
 #include <signal.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
-#include <optional>
 #include <sstream>
 
 #include "cli/api_client.hpp"
+#include "notify_socket.hpp"
 #include "test_env.hpp"
 
 namespace uplinkd::testing {
 namespace {
-
-/// The service manager's end: a UNIX datagram socket that collects notification lines.
-class NotifySocket {
-  public:
-    explicit NotifySocket(std::string path) : path_(std::move(path)) {
-        fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-        sockaddr_un addr{};
-        addr.sun_family = AF_UNIX;
-        path_.copy(addr.sun_path, sizeof addr.sun_path - 1);
-        if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-            ADD_FAILURE() << "cannot bind the notification socket " << path_;
-        }
-    }
-    ~NotifySocket() {
-        ::close(fd_);
-        ::unlink(path_.c_str());
-    }
-    NotifySocket(const NotifySocket&) = delete;
-    NotifySocket& operator=(const NotifySocket&) = delete;
-
-    const std::string& path() const { return path_; }
-
-    /// The next line ("READY=1", "STATUS=..."), or nothing when none comes within `timeout`.
-    std::optional<std::string> next(std::chrono::milliseconds timeout) {
-        if (lines_.empty()) {
-            pollfd p{fd_, POLLIN, 0};
-            if (::poll(&p, 1, static_cast<int>(timeout.count())) <= 0) {
-                return std::nullopt;
-            }
-            char buf[4096];
-            const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
-            if (n <= 0) {
-                return std::nullopt;
-            }
-            std::istringstream in(std::string(buf, static_cast<size_t>(n)));
-            for (std::string line; std::getline(in, line);) {
-                if (!line.empty()) {
-                    lines_.push_back(line);
-                }
-            }
-        }
-        if (lines_.empty()) {
-            return std::nullopt;
-        }
-        std::string line = lines_.front();
-        lines_.erase(lines_.begin());
-        seen_.push_back(line);
-        return line;
-    }
-
-    /// Reads lines until `wanted` comes; false when it does not within `timeout`.
-    bool waitFor(const std::string& wanted, std::chrono::milliseconds timeout) {
-        const auto deadline = std::chrono::steady_clock::now() + timeout;
-        while (true) {
-            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                deadline - std::chrono::steady_clock::now());
-            if (left.count() <= 0) {
-                return false;
-            }
-            auto line = next(left);
-            if (!line) {
-                return false;
-            }
-            if (*line == wanted) {
-                return true;
-            }
-        }
-    }
-
-    /// Everything read so far, for failure messages.
-    std::string seen() const {
-        std::string all;
-        for (const auto& l : seen_) {
-            all += "  " + l + "\n";
-        }
-        return all;
-    }
-
-  private:
-    std::string path_;
-    int fd_ = -1;
-    std::vector<std::string> lines_;
-    std::vector<std::string> seen_;
-};
 
 /// Starts uplinkd as systemd would with Type=notify and WatchdogSec: NOTIFY_SOCKET,
 /// WATCHDOG_USEC, and WATCHDOG_PID equal to the daemon's own pid (the shell's pid, kept by exec).
@@ -200,7 +113,7 @@ TEST_F(Notify, WithoutNotifySocketTheDaemonRunsAsBefore) {
             "/usr/bin/env", "WATCHDOG_USEC=100000", buildDir() + "/daemon/uplinkd", "--config",
             dir.file("uplinkd.toml"), "--plugin-dir", pluginDir(), "--dbus=none"},
         dir.file("uplinkd.log"));
-    ASSERT_TRUE(waitUntil([&] { return ApiClient().connect(dir.file("api.sock")).ok(); }, 10s));
+    ASSERT_TRUE(waitUntil([&] { return ApiClient().connect(dir.file("api.sock")).ok(); }, 60s));
     EXPECT_FALSE(ns.next(500ms)) << "notified without NOTIFY_SOCKET";
     EXPECT_EQ(daemon->stop(), 0);
 }

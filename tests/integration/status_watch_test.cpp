@@ -3,10 +3,7 @@
 // Mosquitto the view shows the delivery rate and a progress bar with the time left; q quits and
 // gives the terminal back. And uplinkctl health against a live daemon.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include <cstdio>
 #include <regex>
 
 #include "cli/api_client.hpp"
@@ -16,24 +13,6 @@ namespace uplinkd::testing {
 namespace {
 
 using nlohmann::json;
-
-std::string run(const std::string& cmd, int* rc = nullptr) {
-    FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
-    std::string out;
-    if (p == nullptr) {
-        return out;
-    }
-    char buf[4096];
-    size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) {
-        out.append(buf, n);
-    }
-    const int status = ::pclose(p);
-    if (rc != nullptr) {
-        *rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    }
-    return out;
-}
 
 /// Queues `n` messages pipelined; returns how many were answered "queued".
 int queueMessages(const std::string& socket, int n) {
@@ -68,14 +47,13 @@ int queueMessages(const std::string& socket, int n) {
 class Tmux {
   public:
     explicit Tmux(const TempDir& dir) : socket_(dir.file("tmux.sock")) {}
-    ~Tmux() { run(tmux("kill-server")); }
-    std::string tmux(const std::string& args) const { return "tmux -S " + socket_ + " " + args; }
-    std::string capture() const { return run(tmux("capture-pane -p -t watch")); }
-    bool alive() const {
-        int rc = 0;
-        run(tmux("has-session -t watch"), &rc);
-        return rc == 0;
+    ~Tmux() { runCommand(tmux("kill-server")); }
+    /// The shell command that runs tmux `args` on this server (its errors in the output).
+    std::string tmux(const std::string& args) const {
+        return "tmux -S " + socket_ + " " + args + " 2>&1";
     }
+    std::string capture() const { return runCommand(tmux("capture-pane -p -t watch")).out; }
+    bool alive() const { return runCommand(tmux("has-session -t watch")).exit == 0; }
 
   private:
     std::string socket_;
@@ -95,12 +73,11 @@ TEST(StatusWatch, ShowsRatesAndADrainBarWhileABacklogDrainsAndQuitsOnQ) {
     ASSERT_EQ(queueMessages(d.socket(), 4000), 4000);
 
     Tmux tmux(dir);
-    int rc = 0;
-    const std::string out =
-        run(tmux.tmux("new-session -d -s watch -x 80 -y 24 '" + buildDir() +
-                      "/daemon/uplinkctl --socket " + d.socket() + " status --watch'"),
-            &rc);
-    ASSERT_EQ(rc, 0) << "tmux could not start (package tmux, tools/setup.sh): " << out;
+    const CommandRun started =
+        runCommand(tmux.tmux("new-session -d -s watch -x 80 -y 24 '" + buildDir() +
+                             "/daemon/uplinkctl --socket " + d.socket() + " status --watch'"));
+    ASSERT_EQ(started.exit, 0) << "tmux could not start (package tmux, tools/setup.sh): "
+                               << started.out;
     ASSERT_TRUE(
         waitUntil([&] { return tmux.capture().find("not draining") != std::string::npos; }, 30s))
         << tmux.capture();
@@ -135,7 +112,7 @@ TEST(StatusWatch, ShowsRatesAndADrainBarWhileABacklogDrainsAndQuitsOnQ) {
         << tmux.capture();
 
     // q quits, and uplinkctl gives the terminal back (the pane's program ends).
-    run(tmux.tmux("send-keys -t watch q"));
+    runCommand(tmux.tmux("send-keys -t watch q"));
     EXPECT_TRUE(waitUntil([&] { return !tmux.alive(); }, 30s)) << tmux.capture();
 }
 
@@ -145,15 +122,13 @@ TEST(StatusWatch, CtrlCQuitsToo) {
     Mosquitto broker(dir, pki);
     Daemon d(dir, genericRoute("cloud", broker.port(), pki.ca));
     Tmux tmux(dir);
-    int rc = 0;
     // A shell in the pane, so that the screen uplinkctl leaves behind can be read.
-    run(tmux.tmux("new-session -d -s watch -x 80 -y 24 'sh'"), &rc);
-    ASSERT_EQ(rc, 0);
-    run(tmux.tmux("send-keys -t watch '" + buildDir() + "/daemon/uplinkctl --socket " + d.socket() +
-                  " status --watch; echo watch-exit=$?' Enter"));
+    ASSERT_EQ(runCommand(tmux.tmux("new-session -d -s watch -x 80 -y 24 'sh'")).exit, 0);
+    runCommand(tmux.tmux("send-keys -t watch '" + buildDir() + "/daemon/uplinkctl --socket " +
+                         d.socket() + " status --watch; echo watch-exit=$?' Enter"));
     ASSERT_TRUE(waitUntil([&] { return tmux.capture().find("OUT/s") != std::string::npos; }, 30s))
         << tmux.capture();
-    run(tmux.tmux("send-keys -t watch C-c"));
+    runCommand(tmux.tmux("send-keys -t watch C-c"));
     // Back on the shell's screen (the alternate screen is left) with the exit code 0.
     EXPECT_TRUE(
         waitUntil([&] { return tmux.capture().find("watch-exit=0") != std::string::npos; }, 30s))
@@ -169,33 +144,33 @@ TEST(Health, ExitsZeroWhenOnlineAndOneWhenDownPastTheGrace) {
     const std::string ctl = buildDir() + "/daemon/uplinkctl --socket " + d.socket() + " health";
     ASSERT_TRUE(d.waitRoute(
         "cloud", [](const json& r) { return r["state"] == "online"; }, 60s));
-    int rc = -1;
-    std::string out = run(ctl, &rc);
-    EXPECT_EQ(rc, 0) << out;
-    EXPECT_NE(out.find("healthy: 1 route(s)"), std::string::npos) << out;
+    CommandRun health = runCommand(ctl + " 2>&1");
+    EXPECT_EQ(health.exit, 0) << health.out;
+    EXPECT_NE(health.out.find("healthy: 1 route(s)"), std::string::npos) << health.out;
 
     broker.stop();
     ASSERT_TRUE(d.waitRoute(
         "cloud", [](const json& r) { return r["state"] != "online"; }, 60s));
     // Within the default grace (60 s): still healthy.
-    out = run(ctl, &rc);
-    EXPECT_EQ(rc, 0) << out;
+    health = runCommand(ctl + " 2>&1");
+    EXPECT_EQ(health.exit, 0) << health.out;
     // Past a grace of 0 s: unhealthy, one line naming the route.
-    out = run(ctl + " --grace 0", &rc);
-    EXPECT_EQ(rc, 1) << out;
-    EXPECT_EQ(out.rfind("cloud: ", 0), 0u) << out;
-    out = run(ctl + " --grace 0 --json", &rc);
-    EXPECT_EQ(rc, 1) << out;
-    const json j = json::parse(out, nullptr, false);
-    ASSERT_FALSE(j.is_discarded()) << out;
+    health = runCommand(ctl + " --grace 0 2>&1");
+    EXPECT_EQ(health.exit, 1) << health.out;
+    EXPECT_EQ(health.out.rfind("cloud: ", 0), 0u) << health.out;
+    health = runCommand(ctl + " --grace 0 --json 2>&1");
+    EXPECT_EQ(health.exit, 1) << health.out;
+    const json j = json::parse(health.out, nullptr, false);
+    ASSERT_FALSE(j.is_discarded()) << health.out;
     EXPECT_EQ(j["healthy"], false);
     EXPECT_EQ(j["routes"][0]["route"], "cloud");
     EXPECT_EQ(j["routes"][0]["healthy"], false);
     EXPECT_GE(j["routes"][0]["offline_ms"].get<int64_t>(), 0);
 
     // No daemon at all: unhealthy.
-    out = run(buildDir() + "/daemon/uplinkctl --socket " + dir.file("none.sock") + " health", &rc);
-    EXPECT_EQ(rc, 1) << out;
+    health = runCommand(buildDir() + "/daemon/uplinkctl --socket " + dir.file("none.sock") +
+                        " health 2>&1");
+    EXPECT_EQ(health.exit, 1) << health.out;
 }
 
 }  // namespace

@@ -3,13 +3,13 @@
 // at least once, whatever happens in between (broker down, uplinkd killed, restarts).
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <sys/stat.h>
 
 #include <filesystem>
 #include <memory>
 #include <random>
 #include <set>
 
+#include "broker_builder.hpp"
 #include "cli/api_client.hpp"
 #include "test_env.hpp"
 
@@ -63,25 +63,13 @@ std::multiset<std::string> payloads(Subscriber& s) {
     return out;
 }
 
-class StoreForward : public ::testing::Test {
-  protected:
-    TempDir dir;
-    Pki pki = makePki(dir.file("pki"));
-};
+using StoreForward = PkiTest;
 
 TEST_F(StoreForward, EveryQueuedMessageArrivesWhenTheBrokerIsDownForAWhile) {
     // What the broker acknowledged must survive its restart and reach the subscriber, or a
     // message the broker accepted and lost would count as lost by uplinkd: a persistent broker
     // (its own directory, writable by the user it may drop to) and a persistent QoS 1 session.
-    const std::string store = dir.file("broker-store");
-    std::filesystem::create_directories(store);
-    ::chmod(store.c_str(), 0777);
-    Mosquitto broker(dir, pki,
-                     {.tls = true,
-                      .require_certificate = false,
-                      .identity_as_username = false,
-                      .extra = "persistence true\npersistence_location " + store + "/\n",
-                      .port = 0});
+    Mosquitto broker = BrokerBuilder(dir).persistent().start(pki);
     Subscriber::Options persistent;
     persistent.client_id = "sf-subscriber";
     persistent.clean_session = false;

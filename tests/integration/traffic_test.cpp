@@ -4,8 +4,6 @@
 // after a clean daemon restart the day's total goes on from where it was.
 #include <gtest/gtest.h>
 
-#include <cstdio>
-
 #include "cli/api_client.hpp"
 #include "test_env.hpp"
 
@@ -13,21 +11,6 @@ namespace uplinkd::testing {
 namespace {
 
 using nlohmann::json;
-
-std::string run(const std::string& cmd) {
-    FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
-    std::string out;
-    if (p == nullptr) {
-        return out;
-    }
-    char buf[4096];
-    size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) {
-        out.append(buf, n);
-    }
-    ::pclose(p);
-    return out;
-}
 
 /// Sent bytes over the days the status shows (today and the days before): a day that ends
 /// during the test moves bytes from today to days[], the sum stays.
@@ -78,7 +61,7 @@ TEST(DataBudget, StatusCarriesTheDaysBytesAfterTrafficAndAfterARestart) {
 
     // `uplinkctl status`: one short line per uplink.
     const std::string text =
-        run(buildDir() + "/daemon/uplinkctl --socket " + d.socket() + " status");
+        runCommand(buildDir() + "/daemon/uplinkctl --socket " + d.socket() + " status 2>&1").out;
     EXPECT_NE(text.find("  data network: "), std::string::npos) << text;
     EXPECT_NE(text.find(" received today (UTC); "), std::string::npos) << text;
     EXPECT_NE(text.find(" since start"), std::string::npos) << text;

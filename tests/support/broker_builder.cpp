@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include <cstdlib>
+#include <filesystem>
 
 #ifndef UPLINKD_SAS_AUTH_PLUGIN
 #error "UPLINKD_SAS_AUTH_PLUGIN must name the built mosquitto_azure_sas_auth module"
@@ -69,6 +70,13 @@ BrokerBuilder& BrokerBuilder::passwords(const std::string& user, const std::stri
 BrokerBuilder& BrokerBuilder::logAll() {
     log_ = "log_type all\n";
     return *this;
+}
+
+BrokerBuilder& BrokerBuilder::persistent() {
+    const std::string store = dir_.file("broker-store");
+    std::filesystem::create_directories(store);
+    ::chmod(store.c_str(), 0777);
+    return extra("persistence true\npersistence_location " + store + "/\n");
 }
 
 BrokerBuilder& BrokerBuilder::extra(const std::string& lines) {

@@ -46,6 +46,9 @@ class BrokerBuilder {
     BrokerBuilder& passwords(const std::string& user, const std::string& password);
     /// "log_type all": the log shows SUBACKs and the plugin's decisions.
     BrokerBuilder& logAll();
+    /// Keeps what it accepted across stop() and restart(): persistence in "broker-store" of the
+    /// test's directory (writable by the user the broker may drop to).
+    BrokerBuilder& persistent();
     /// More mosquitto.conf lines for the listener, after the others.
     BrokerBuilder& extra(const std::string& lines);
     /// A fixed port instead of a free one.

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <iostream>
 #include <random>
+#include <set>
 #include <sstream>
 
 #include "tunnel/connect_request.hpp"
@@ -111,6 +112,21 @@ void PrintTo(const DriverCase& d, std::ostream* os) {
     *os << d.model;
 }
 
+std::string modelName(const ::testing::TestParamInfo<DriverCase>& p) {
+    return p.param.model;
+}
+
+void PrintTo(const DriverTls& p, std::ostream* os) {
+    *os << p.driver.model << "/" << p.tls;
+}
+
+std::string driverTlsName(const ::testing::TestParamInfo<DriverTls>& p) {
+    return p.param.driver.model + "_tls_" + p.param.tls;
+}
+
+const std::vector<DriverTls> kCellularDriverTls{
+    {kHl78Case, "local"}, {kHl78Case, "modem"}, {kA76xxCase, "local"}, {kA76xxCase, "modem"}};
+
 void requireDriverPlugin(const DriverCase& d) {
     const std::string so = pluginDir() + "/uplinkd-modem-" + d.driver + ".so";
     ASSERT_TRUE(std::filesystem::exists(so))
@@ -118,12 +134,12 @@ void requireDriverPlugin(const DriverCase& d) {
 }
 
 std::string modemUplinkConfig(const DriverCase& d, const ModemEmulator& emu, const std::string& tls,
-                              const std::string& power, const std::string& extra) {
+                              const std::string& power, int health_check_ms) {
     std::ostringstream c;
     c << "[uplinks.lte]\ntype = \"modem\"\ndriver = \"" << d.driver << "\"\ndevice = \""
       << emu.device() << "\"\nbaud = 115200\nflow_control = false\ntls = \"" << tls
-      << "\"\napn = \"internet\"\nhealth_check_ms = 1000\n"
-      << extra << "\n[uplinks.lte.power]\nbackend = \"" << power << "\"\n";
+      << "\"\napn = \"internet\"\nhealth_check_ms = " << health_check_ms
+      << "\n\n[uplinks.lte.power]\nbackend = \"" << power << "\"\n";
     if (power == "emulator") {
         c << "control_socket = \"" << emu.controlSocket() << "\"\nboot_wait_ms = 200\n";
     }
@@ -149,24 +165,58 @@ void deliverThrough(const Daemon& d, int id, const std::string& topic, const std
     ASSERT_EQ(r["status"], "delivered") << r.dump() << "\n" << d.log();
 }
 
-size_t occurrences(const std::string& text, const std::string& what) {
-    size_t n = 0;
-    for (size_t pos = text.find(what); pos != std::string::npos; pos = text.find(what, pos + 1)) {
-        ++n;
-    }
-    return n;
-}
-
 bool waitForLogCount(const Daemon& d, const std::string& what, size_t n,
                      std::chrono::milliseconds timeout) {
     return waitUntil([&] { return occurrences(d.log(), what) >= n; }, timeout);
 }
 
-std::vector<std::string> framingTokenPayloads() {
+void queueNumbered(const Daemon& d, const std::string& prefix, int count, size_t size) {
+    ApiClient c;
+    ASSERT_TRUE(c.connect(d.socket()));
+    std::string batch;
+    for (int i = 0; i < count; ++i) {
+        std::string payload = "msg-" + std::to_string(i) + "-";
+        payload.resize(size, 'x');
+        json r = modemPublishRequest(i, prefix + "/" + std::to_string(i % 4), payload);
+        r["report_delivered"] = false;
+        batch += r.dump() + "\n";
+    }
+    ASSERT_TRUE(c.sendRaw(batch));
+    std::set<int> queued;
+    while (queued.size() < static_cast<size_t>(count)) {
+        auto r = c.receive(30s);
+        ASSERT_TRUE(r) << r.error().message;
+        ASSERT_EQ((*r)["status"], "queued") << r->dump();
+        queued.insert((*r)["id"].get<int>());
+    }
+}
+
+size_t numberedArrived(Subscriber& cloud) {
+    std::set<std::string> got;
+    for (const auto& m : cloud.messages()) {
+        got.insert(m.payload.substr(0, m.payload.find('x')));
+    }
+    return got.size();
+}
+
+EmulatedRoute::EmulatedRoute(const TempDir& dir, const Pki& pki, const DriverCase& driver,
+                             const std::string& tls, const std::string& filter, int health_check_ms)
+    : broker(dir, pki),
+      cloud(pki, broker.port(), filter),
+      emu(dir, driver.model),
+      daemon(dir, modemUplinkConfig(driver, emu, tls, "emulator", health_check_ms) +
+                      genericRoute("cloud", broker.port(), pki.ca)) {}
+
+std::string everyByteValue() {
     std::string all;
     for (int i = 0; i < 256; ++i) {
         all += static_cast<char>(i);
     }
+    return all;
+}
+
+std::vector<std::string> framingTokenPayloads() {
+    const std::string all = everyByteValue();
     const std::string tokens =
         "--EOF--Pattern--\r\n+KTCP_NOTIF: 1,4\r\n\r\nOK\r\n\r\nERROR\r\n> \r\nCONNECT\r\n+++"
         "\r\n+KSUP: 0\r\n\r\n*ATREADY: 1\r\n\r\nRDY\r\n\r\n+CIPRXGET: 1,0\r\n+IPCLOSE: 0,1\r\n"

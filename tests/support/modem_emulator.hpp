@@ -58,23 +58,68 @@ struct DriverCase {
 extern const DriverCase kHl78Case;
 extern const DriverCase kA76xxCase;
 void PrintTo(const DriverCase& d, std::ostream* os);
+/// The test name of a DriverCase parameter: the emulator's model ("hl78").
+std::string modelName(const ::testing::TestParamInfo<DriverCase>& p);
+
+/// A driver with the uplink's tls: "local" (TLS by uplinkd) or "modem" (TLS by the module).
+struct DriverTls {
+    DriverCase driver;
+    std::string tls;
+};
+void PrintTo(const DriverTls& p, std::ostream* os);
+/// The test name of a DriverTls parameter ("hl78_tls_local").
+std::string driverTlsName(const ::testing::TestParamInfo<DriverTls>& p);
+/// kHl78Case and kA76xxCase, each with both tls modes (for ::testing::ValuesIn).
+extern const std::vector<DriverTls> kCellularDriverTls;
 
 /// Fails the test (it does not skip) when the driver plugin was not built.
 void requireDriverPlugin(const DriverCase& d);
+inline void requireDriverPlugin(const DriverTls& p) {
+    requireDriverPlugin(p.driver);
+}
+
+/// The fixture of a test run for each driver (DriverCase) or driver and tls (DriverTls): the
+/// test's directory and PKI, and the driver's plugin, which must have been built.
+template <class Param>
+class EmulatorTest : public PkiTestWithParam<Param> {
+  protected:
+    void SetUp() override { requireDriverPlugin(this->GetParam()); }
+};
 /// [uplinks.lte] on `emu` (power control through the emulator unless `power` is "none", health
-/// checks every second) and a route "cloud" that uses only it.
+/// checks every `health_check_ms`) and a route "cloud" that uses only it.
 std::string modemUplinkConfig(const DriverCase& d, const ModemEmulator& emu, const std::string& tls,
-                              const std::string& power = "emulator", const std::string& extra = "");
+                              const std::string& power = "emulator", int health_check_ms = 1000);
 /// A QoS 1 publish on route "cloud" that asks for "delivered".
 nlohmann::json modemPublishRequest(int id, const std::string& topic, const std::string& payload);
 /// Publishes one message and waits until the broker acknowledged it.
 void deliverThrough(const Daemon& d, int id, const std::string& topic, const std::string& payload);
-size_t occurrences(const std::string& text, const std::string& what);
 bool waitForLogCount(const Daemon& d, const std::string& what, size_t n,
                      std::chrono::milliseconds timeout);
+/// The 256 byte values in order: the start of a binary payload that a module's framing could
+/// trip over.
+std::string everyByteValue();
 /// Payloads made of every family's framing tokens (end pattern, URCs, results, prompts, +++,
 /// boot indications), all byte values, and a large mix that spans several module reads.
 std::vector<std::string> framingTokenPayloads();
+
+/// Queues `count` QoS 1 messages "msg-<i>-xx…" of `size` bytes (ids 0.., topics <prefix>/0 to
+/// <prefix>/3) in one write, without asking for "delivered", and waits until each is queued.
+void queueNumbered(const Daemon& d, const std::string& prefix, int count, size_t size);
+/// How many different messages of queueNumbered() `cloud` received.
+size_t numberedArrived(Subscriber& cloud);
+
+/// The set-up most end-to-end tests through the emulator start with: Mosquitto with the test's
+/// PKI, a cloud client subscribed to `filter`, the emulator playing `driver`'s module, and
+/// uplinkd with route "cloud" over it (modemUplinkConfig with `tls`). Thread: the test's.
+struct EmulatedRoute {
+    EmulatedRoute(const TempDir& dir, const Pki& pki, const DriverCase& driver,
+                  const std::string& tls, const std::string& filter = "up/#",
+                  int health_check_ms = 1000);
+    Mosquitto broker;
+    Subscriber cloud;
+    ModemEmulator emu;
+    Daemon daemon;
+};
 
 /// A local app subscribed to route "cloud": keeps every message event. Thread: the test's.
 class LocalSubscriber {

@@ -88,4 +88,24 @@ std::string NetLab::brokerListener(const Pki& pki, uint16_t port) const {
     return extra.str();
 }
 
+Mosquitto NetLab::broker(const TempDir& dir, const Pki& pki, uint16_t port) const {
+    Mosquitto::Options o;
+    o.extra = brokerListener(pki, port);
+    return Mosquitto(dir, pki, o);
+}
+
+std::string NetLab::route(uint16_t port, const Pki& pki, const LabRoute& r) const {
+    std::ostringstream c;
+    c << "[routes.cloud]\nuplinks = [" << r.uplinks << "]\n"
+      << r.route_lines << "failover_after_ms = 6000\nfailback_hold_ms = " << r.failback_hold_ms
+      << "\nprobe_interval_ms = 500\nprobe_max_ms = 2000\n"
+      << "[routes.cloud.cloud]\ntype = \"generic-mqtt\"\nhost = \"" << brokerIp()
+      << "\"\nport = " << port << "\nclient_id = \"" << r.client_id << "\"\n"
+      << "[routes.cloud.tls]\nca_file = \"" << pki.ca << "\"\nserver_name = \"localhost\"\n"
+      << "[routes.cloud.delivery]\nbackoff_min_ms = 100\nbackoff_max_ms = 1000\n"
+      << "connect_timeout_ms = 3000\n"
+      << r.delivery_lines;
+    return c.str();
+}
+
 }  // namespace uplinkd::testing

@@ -14,6 +14,15 @@
 
 namespace uplinkd::testing {
 
+/// What differs between the routes tests and benchmarks run in the lab.
+struct LabRoute {
+    std::string uplinks;  ///< the route's uplinks in order: "\"eth\", \"wifi\""
+    std::string client_id;
+    int failback_hold_ms = 3000;
+    std::string route_lines;     ///< more [routes.cloud] lines (metered_topics = ...)
+    std::string delivery_lines;  ///< more [routes.cloud.delivery] lines (inflight_window = ...)
+};
+
 class NetLab {
   public:
     NetLab();
@@ -34,6 +43,11 @@ class NetLab {
     uint64_t received(char link) const;
     /// Mosquitto listening also on brokerIp():port.
     std::string brokerListener(const Pki& pki, uint16_t port) const;
+    /// Mosquitto (TLS by `pki`) on a free port of 127.0.0.1 and on brokerIp():port.
+    Mosquitto broker(const TempDir& dir, const Pki& pki, uint16_t port) const;
+    /// The route "cloud" to the broker at brokerIp():port with TLS by `pki`'s CA, short failure
+    /// detection and hold-down.
+    std::string route(uint16_t port, const Pki& pki, const LabRoute& r) const;
 
   private:
     std::string inNs(const std::string& cmd) const { return "ip netns exec " + ns_ + " " + cmd; }

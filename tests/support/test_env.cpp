@@ -93,6 +93,14 @@ void writeFile(const std::string& path, const std::string& content, unsigned mod
     ::chmod(path.c_str(), mode);
 }
 
+size_t occurrences(const std::string& text, const std::string& what) {
+    size_t n = 0;
+    for (size_t pos = text.find(what); pos != std::string::npos; pos = text.find(what, pos + 1)) {
+        ++n;
+    }
+    return n;
+}
+
 CommandRun runCommand(const std::string& cmd) {
     CommandRun r;
     FILE* p = ::popen(cmd.c_str(), "r");
@@ -492,6 +500,15 @@ nlohmann::json awaitApiReply(ApiClient& c, const nlohmann::json& id, const std::
     nlohmann::json status;
     return routeReaches(
         d, route, [](const nlohmann::json& s) { return s["state"] == "online"; }, timeout, &status);
+}
+
+nlohmann::json uplinkIn(const nlohmann::json& route_status, const std::string& uplink) {
+    for (const auto& u : route_status["uplinks"]) {
+        if (u["name"] == uplink) {
+            return u;
+        }
+    }
+    return {};
 }
 
 std::string genericRoute(const std::string& route, uint16_t port, const std::string& ca_file,

@@ -45,6 +45,8 @@ bool waitForPort(uint16_t port, std::chrono::milliseconds timeout);
 bool waitUntil(const std::function<bool()>& condition, std::chrono::milliseconds timeout);
 std::string readFile(const std::string& path);
 void writeFile(const std::string& path, const std::string& content, unsigned mode = 0644);
+/// How many times `what` stands in `text` (overlapping ones too).
+size_t occurrences(const std::string& text, const std::string& what);
 
 /// What a shell command wrote on its standard output, and its exit status (128: it did not
 /// exit by itself).
@@ -104,6 +106,21 @@ struct Pki {
     std::string dir, ca, server_cert, server_key, client_cert, client_key;
 };
 Pki makePki(const std::string& dir, const std::string& client_name = "");
+
+/// The fixture of most tests with a broker: a directory of their own and a test PKI in it.
+class PkiTest : public ::testing::Test {
+  protected:
+    TempDir dir;
+    Pki pki = makePki(dir.file("pki"));
+};
+
+/// The same for a parameterized test (`Param`: a driver, a mode, ...).
+template <class Param>
+class PkiTestWithParam : public ::testing::TestWithParam<Param> {
+  protected:
+    TempDir dir;
+    Pki pki = makePki(dir.file("pki"));
+};
 
 /// Mosquitto on an ephemeral port of 127.0.0.1.
 class Mosquitto {
@@ -233,6 +250,9 @@ nlohmann::json awaitApiReply(ApiClient& c, const nlohmann::json& id, const std::
 ::testing::AssertionResult routeReaches(Daemon& d, const std::string& route,
                                         const std::function<bool(const nlohmann::json&)>& pred,
                                         std::chrono::milliseconds timeout, nlohmann::json* status);
+/// The entry of `uplink` in a route status's "uplinks" (null when it has none).
+nlohmann::json uplinkIn(const nlohmann::json& route_status, const std::string& uplink);
+
 /// Waits until `route` of `d` is online; its status when it did not come online in `timeout`.
 ::testing::AssertionResult routeOnline(Daemon& d, const std::string& route,
                                        std::chrono::milliseconds timeout);
