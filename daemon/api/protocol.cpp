@@ -25,6 +25,19 @@ Result<std::string> requiredString(const json& j, const char* key) {
     return it->get<std::string>();
 }
 
+/// An optional string field: left as it is when absent.
+Status optionalString(const json& j, const char* key, std::string& into) {
+    auto it = j.find(key);
+    if (it == j.end()) {
+        return {};
+    }
+    if (!it->is_string()) {
+        return bad(std::string("\"") + key + "\" must be a string");
+    }
+    into = it->get<std::string>();
+    return {};
+}
+
 Result<int> qosField(const json& j) {
     auto it = j.find("qos");
     if (it == j.end()) {
@@ -34,6 +47,15 @@ Result<int> qosField(const json& j) {
         return bad("\"qos\" must be 0, 1 or 2");
     }
     return it->get<int>();
+}
+
+/// Stores a field that parsed in `into`; otherwise returns its error.
+template <typename T, typename U>
+Status readInto(Result<T> field, U& into) {
+    if (!field)
+        return field.failure();
+    into = std::move(*field);
+    return {};
 }
 
 Result<bool> boolField(const json& j, const char* key) {
@@ -48,14 +70,10 @@ Result<bool> boolField(const json& j, const char* key) {
 }
 
 Status parsePublish(const json& j, Request& r) {
-    auto route = requiredString(j, "route");
-    if (!route)
-        return route.failure();
-    auto topic = requiredString(j, "topic");
-    if (!topic)
-        return topic.failure();
-    r.message.route = *route;
-    r.message.topic = *topic;
+    if (Status s = readInto(requiredString(j, "route"), r.message.route); !s)
+        return s;
+    if (Status s = readInto(requiredString(j, "topic"), r.message.topic); !s)
+        return s;
     const bool has_text = j.contains("payload");
     const bool has_b64 = j.contains("payload_b64");
     if (has_text == has_b64) {
@@ -77,18 +95,12 @@ Status parsePublish(const json& j, Request& r) {
         }
         r.message.payload = std::move(*bytes);
     }
-    auto qos = qosField(j);
-    if (!qos)
-        return qos.failure();
-    r.message.qos = *qos;
-    auto retain = boolField(j, "retain");
-    if (!retain)
-        return retain.failure();
-    r.message.retain = *retain;
-    auto delivered = boolField(j, "report_delivered");
-    if (!delivered)
-        return delivered.failure();
-    r.want_delivered = *delivered;
+    if (Status s = readInto(qosField(j), r.message.qos); !s)
+        return s;
+    if (Status s = readInto(boolField(j, "retain"), r.message.retain); !s)
+        return s;
+    if (Status s = readInto(boolField(j, "report_delivered"), r.want_delivered); !s)
+        return s;
     if (auto it = j.find("properties"); it != j.end()) {
         if (!it->is_object()) {
             return bad("\"properties\" must be an object of strings");
@@ -104,35 +116,23 @@ Status parsePublish(const json& j, Request& r) {
 }
 
 Status parseSubscription(const json& j, Request& r) {
-    auto route = requiredString(j, "route");
-    if (!route)
-        return route.failure();
-    auto filter = requiredString(j, "filter");
-    if (!filter)
-        return filter.failure();
-    r.route = *route;
-    r.filter = *filter;
-    auto qos = qosField(j);
-    if (!qos)
-        return qos.failure();
-    r.qos = *qos;
+    if (Status s = readInto(requiredString(j, "route"), r.route); !s)
+        return s;
+    if (Status s = readInto(requiredString(j, "filter"), r.filter); !s)
+        return s;
+    if (Status s = readInto(qosField(j), r.qos); !s)
+        return s;
     return {};
 }
 
 Status parseModem(const json& j, Request& r) {
-    if (auto it = j.find("uplink"); it != j.end()) {
-        if (!it->is_string()) {
-            return bad("\"uplink\" must be a string");
-        }
-        r.uplink = it->get<std::string>();
-    }
+    if (Status s = optionalString(j, "uplink", r.uplink); !s)
+        return s;
     if (r.op != Op::ModemAt) {
         return {};
     }
-    auto command = requiredString(j, "command");
-    if (!command)
-        return command.failure();
-    r.command = *command;
+    if (Status s = readInto(requiredString(j, "command"), r.command); !s)
+        return s;
     if (auto it = j.find("timeout_ms"); it != j.end()) {
         if (!it->is_number_integer() || it->get<int64_t>() < 100 || it->get<int64_t>() > 300000) {
             return bad("\"timeout_ms\" must be an integer from 100 to 300000");
@@ -257,22 +257,16 @@ Status parseDeadLetter(const json& j, Request& r) {
         return bad("\"action\" must be \"list\", \"retry\" or \"drop\"");
     }
     r.action = *action;
-    if (auto it = j.find("route"); it != j.end()) {
-        if (!it->is_string()) {
-            return bad("\"route\" must be a string");
-        }
-        r.route = it->get<std::string>();
-    }
+    if (Status s = optionalString(j, "route", r.route); !s)
+        return s;
     if (auto it = j.find("seq"); it != j.end()) {
         if (!it->is_number_unsigned() || it->get<uint64_t>() == 0) {
             return bad("\"seq\" must be a positive integer (the seq that deadletter list shows)");
         }
         r.seq = it->get<uint64_t>();
     }
-    auto all = boolField(j, "all");
-    if (!all)
-        return all.failure();
-    r.all = *all;
+    if (Status s = readInto(boolField(j, "all"), r.all); !s)
+        return s;
     if (r.action != "list" && (r.seq != 0) == r.all) {
         return bad("deadletter " + r.action + ": give exactly one of \"seq\" and \"all\": true");
     }
@@ -334,12 +328,7 @@ Result<Request> parseRequest(std::string_view line, json& id) {
         st = parseDeadLetter(j, r);
     } else if (*op == "doctor") {
         r.op = Op::Doctor;
-        if (auto it = j.find("route"); it != j.end()) {
-            if (!it->is_string()) {
-                return bad("\"route\" must be a string");
-            }
-            r.route = it->get<std::string>();
-        }
+        st = optionalString(j, "route", r.route);
     } else {
         return fail("unknown_op", "unknown op \"" + *op +
                                       "\" (publish, subscribe, unsubscribe, status, ping, hello, "

@@ -4,22 +4,13 @@
 #include <chrono>
 
 #include "app/daemon.hpp"
+#include "core/wall_clock.hpp"
 #include "metrics/metrics_collector.hpp"
 #include "metrics/metrics_server.hpp"
 #include "modem/modem_uplink.hpp"
 #include "uplinkd/log.hpp"
 
 namespace uplinkd {
-
-namespace {
-
-int64_t wallMs() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
-
-}  // namespace
 
 Status Daemon::startMetrics() {
     if (config_.metrics.listen.empty()) {
@@ -68,7 +59,7 @@ void Daemon::noteRouteState(const std::string& route, RouteState state) {
     if (was_offline) {
         return;
     }
-    offline_since_ms_[route] = wallMs();
+    offline_since_ms_[route] = wallClockMs();
     if (state == RouteState::Stopped) {
         return;  // stopped on purpose (reload, shutdown): not an outage
     }

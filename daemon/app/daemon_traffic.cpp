@@ -5,6 +5,7 @@
 #include <chrono>
 
 #include "app/daemon.hpp"
+#include "core/wall_clock.hpp"
 #include "uplink/traffic_ledger.hpp"
 #include "uplinkd/log.hpp"
 
@@ -13,12 +14,6 @@ namespace uplinkd {
 namespace {
 
 constexpr int64_t kSaveEveryMs = 60'000;
-
-int64_t wallMs() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
 
 nlohmann::json dayJson(const DayBytes& d) {
     return {{"date", utcDate(d.day)}, {"sent", d.sent}, {"received", d.received}};
@@ -32,7 +27,7 @@ void Daemon::startTraffic() {
         logWarning("data counters: " + st.error().message +
                    "; the days before are lost, counting from zero");
     }
-    traffic_saved_ms_ = wallMs();
+    traffic_saved_ms_ = wallClockMs();
 }
 
 void Daemon::syncTraffic(const std::string& route, int64_t now_ms) {
@@ -53,7 +48,7 @@ void Daemon::settleTraffic(const std::string& route) {
     if (!traffic_) {
         return;
     }
-    syncTraffic(route, wallMs());
+    syncTraffic(route, wallClockMs());
     for (const auto& [name, r] : routes_) {
         if (route.empty() || name == route) {
             traffic_->routeStopped(name);

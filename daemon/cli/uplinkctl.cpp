@@ -16,6 +16,8 @@
 #include "cli/certs_cmd.hpp"
 #include "cli/doctor_cmd.hpp"
 #include "cli/health.hpp"
+#include "cli/modem_cmd.hpp"
+#include "cli/request.hpp"
 #include "cli/status_watch.hpp"
 #include "cli/traffic_view.hpp"
 #include "config/config.hpp"
@@ -26,14 +28,14 @@ namespace {
 
 using nlohmann::json;
 using uplinkd::ApiClient;
+using uplinkd::cli::call;
+using uplinkd::cli::kExitFailure;
+using uplinkd::cli::report;
+using uplinkd::cli::runModemAt;
+using uplinkd::cli::runModemInfo;
+using uplinkd::cli::text;
 
-constexpr int kExitFailure = 1;
 constexpr int kExitConfig = 78;
-
-int report(const uplinkd::Error& e) {
-    std::cerr << "uplinkctl: " << e.message << "\n";
-    return kExitFailure;
-}
 
 std::string formatAge(int64_t ms) {
     if (ms < 1000)
@@ -43,32 +45,6 @@ std::string formatAge(int64_t ms) {
     if (ms < 7200000)
         return std::to_string(ms / 60000) + " min";
     return std::to_string(ms / 3600000) + " h";
-}
-
-std::string text(const json& j, const char* key) {
-    auto it = j.find(key);
-    return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-
-/// Sends one request and waits for its answer; nothing after printing why when the call
-/// fails or the daemon says no.
-std::optional<json> call(ApiClient& c, const json& req, std::chrono::seconds timeout) {
-    if (auto st = c.send(req); !st) {
-        report(st.error());
-        return std::nullopt;
-    }
-    auto r = c.receive(timeout);
-    if (!r) {
-        report(r.error());
-        return std::nullopt;
-    }
-    if ((*r)["status"] != "ok") {
-        const std::string code = text(*r, "code");
-        std::cerr << "uplinkctl: " << (code.empty() ? "" : code + ": ") << text(*r, "message")
-                  << "\n";
-        return std::nullopt;
-    }
-    return std::move(*r);
 }
 
 // ---- failover: the route's uplinks and its last switches (status) ----
@@ -261,94 +237,6 @@ int runSasToken(const uplinkd::ConfigSource& source, const std::string& route) {
     return 0;
 }
 
-int runModemInfo(ApiClient& c, const std::string& uplink, bool as_json) {
-    json req{{"op", "modem_info"}, {"id", 1}};
-    if (!uplink.empty())
-        req["uplink"] = uplink;
-    auto r = call(c, req, std::chrono::seconds(60));
-    if (!r)
-        return kExitFailure;
-    const json& m = (*r)["modem"];
-    if (as_json) {
-        std::cout << m.dump(2) << "\n";
-        return 0;
-    }
-    std::cout << "modem " << text(m, "uplink") << " (" << text(m, "driver") << " on "
-              << text(m, "device") << " " << m.value("baud", 0) << " 8N1"
-              << (m.value("flow_control", false) ? " RTS/CTS" : "") << ", TLS "
-              << (text(m, "tls") == "modem" ? "by the module" : "by uplinkd") << ")\n";
-    std::cout << "  state         " << text(m, "state") << "\n";
-    if (!text(m, "problem").empty())
-        std::cout << "  problem       " << text(m, "problem") << "\n";
-    if (!text(m, "model").empty()) {
-        std::cout << "  module        " << text(m, "manufacturer") << " " << text(m, "model")
-                  << ", firmware " << text(m, "firmware") << "\n";
-        if (!text(m, "ssid").empty()) {
-            // A Wi-Fi module: no SIM, no operator.
-            std::cout << "  Wi-Fi         " << text(m, "ssid") << ": " << text(m, "association");
-            if (m.value("wifi_rssi_dbm", 0) != 0)
-                std::cout << ", RSSI " << m.value("wifi_rssi_dbm", 0) << " dBm";
-            if (!text(m, "ip_address").empty())
-                std::cout << ", address " << text(m, "ip_address");
-            std::cout << "\n";
-        } else {
-            std::cout << "  IMEI          " << text(m, "imei") << "\n";
-            std::cout << "  SIM           " << text(m, "sim");
-            if (!text(m, "iccid").empty())
-                std::cout << " (ICCID " << text(m, "iccid") << ")";
-            std::cout << "\n  network       " << text(m, "registration");
-            for (const char* key : {"operator", "access_technology", "band"}) {
-                if (!text(m, key).empty())
-                    std::cout << ", " << text(m, key);
-            }
-            if (m.value("signal_dbm", 0) != 0)
-                std::cout << ", signal " << m.value("signal_dbm", 0) << " dBm";
-            std::cout << "\n";
-        }
-        for (const auto& e : m.value("store", json::array())) {
-            std::cout << "  store         " << text(e, "slot") << ": " << text(e, "kind");
-            if (!text(e, "subject").empty())
-                std::cout << " \"" << text(e, "subject") << "\"";
-            if (!text(e, "not_after").empty())
-                std::cout << ", valid until " << text(e, "not_after");
-            if (!text(e, "note").empty())
-                std::cout << " (" << text(e, "note") << ")";
-            std::cout << "\n";
-        }
-    }
-    if (!text(m, "info_error").empty())
-        std::cout << "  info error    " << text(m, "info_error") << "\n";
-    std::cout << "  power control " << text(m, "power");
-    if (!text(m, "power_error").empty())
-        std::cout << " (" << text(m, "power_error") << ")";
-    std::cout << "\n  line          " << m.value("bytes_written", uint64_t{0}) << " bytes out, "
-              << m.value("bytes_read", uint64_t{0}) << " bytes in, "
-              << m.value("at_timeouts", uint64_t{0}) << " AT timeout(s)\n";
-    std::cout << "  recoveries    " << m.value("recoveries", uint64_t{0});
-    if (!text(m, "last_recovery").empty())
-        std::cout << " (last: " << text(m, "last_recovery") << ")";
-    std::cout << "\n";
-    return 0;
-}
-
-int runModemAt(ApiClient& c, const std::string& uplink, const std::string& command, int timeout_s) {
-    json req{{"op", "modem_at"}, {"id", 1}, {"command", command}, {"timeout_ms", timeout_s * 1000}};
-    if (!uplink.empty())
-        req["uplink"] = uplink;
-    auto r = call(c, req, std::chrono::seconds(timeout_s + 60));
-    if (!r)
-        return kExitFailure;
-    for (const auto& line : (*r)["lines"]) {
-        std::cout << line.get<std::string>() << "\n";
-    }
-    std::cout << text(*r, "final") << "\n";
-    if (!text(*r, "explanation").empty()) {
-        std::cout << "  (" << text(*r, "explanation") << ")\n";
-    }
-    return text(*r, "final") == "OK" ? 0 : kExitFailure;
-}
-
-/// `uplinkctl deadletter list|retry|drop`: the messages the broker kept refusing.
 int runDeadLetter(ApiClient& c, const std::string& action, const std::string& route, uint64_t seq,
                   bool all, bool as_json) {
     if (action != "list" && (seq != 0) == all) {

@@ -13,7 +13,8 @@ bool hostChar(char c) {
     return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-' || c == '.';
 }
 
-/// Decodes the character at `i` of well-formed UTF-8; false at a malformed one.
+/// Decodes the character at `i` of UTF-8 (its length in `*len`); false when its lead byte or
+/// continuation bytes are malformed. Overlong forms and surrogates are left to the caller.
 bool decodeAt(std::string_view bytes, size_t i, uint32_t* cp, size_t* len) {
     const auto c = static_cast<unsigned char>(bytes[i]);
     if (c < 0x80) {
@@ -50,19 +51,44 @@ bool decodeAt(std::string_view bytes, size_t i, uint32_t* cp, size_t* len) {
     return true;
 }
 
-/// Why `text` (a property key or value) cannot be sent, or nothing.
-std::optional<std::string> propertyTextProblem(std::string_view text) {
+/// Calls `on_char(code_point, length, byte_offset)` for each character of `text` in order, until
+/// it returns false; false then, or at a malformed character (decodeAt), else true.
+template <typename OnChar>
+bool forEachChar(std::string_view text, OnChar on_char) {
+    size_t i = 0;
+    while (i < text.size()) {
+        uint32_t cp = 0;
+        size_t len = 0;
+        if (!decodeAt(text, i, &cp, &len) || !on_char(cp, len, i)) {
+            return false;
+        }
+        i += len;
+    }
+    return true;
+}
+
+/// Why `text` cannot be sent as an MQTT string, or nothing: longer than 65535 bytes, not UTF-8, or
+/// a forbidden character (then `forbidden_note` follows). The sentence starts with `subject`
+/// ("the topic"), or with the verb when it is empty.
+std::optional<std::string> mqttStringProblem(std::string_view text, std::string_view subject,
+                                             std::string_view forbidden_note = {}) {
+    const std::string who = subject.empty() ? std::string() : std::string(subject) + " ";
     if (text.size() > kMaxStringBytes) {
-        return "is " + std::to_string(text.size()) + " bytes; MQTT allows at most " +
+        return who + "is " + std::to_string(text.size()) + " bytes; MQTT allows at most " +
                std::to_string(kMaxStringBytes);
     }
     if (!validUtf8(text)) {
-        return "is not valid UTF-8 text";
+        return who + "is not valid UTF-8 text";
     }
     if (auto bad = findForbiddenChar(text)) {
-        return "contains " + describeForbiddenChar(*bad);
+        return who + "contains " + describeForbiddenChar(*bad) + std::string(forbidden_note);
     }
     return std::nullopt;
+}
+
+/// Why `text` (a property key or value) cannot be sent, or nothing.
+std::optional<std::string> propertyTextProblem(std::string_view text) {
+    return mqttStringProblem(text, "");
 }
 
 }  // namespace
@@ -73,21 +99,17 @@ bool isForbiddenCodePoint(uint32_t cp) {
 }
 
 std::optional<ForbiddenChar> findForbiddenChar(std::string_view text) {
-    size_t i = 0;
-    size_t position = 1;
-    while (i < text.size()) {
-        uint32_t cp = 0;
-        size_t len = 0;
-        if (!decodeAt(text, i, &cp, &len)) {
-            return std::nullopt;
-        }
-        if (isForbiddenCodePoint(cp)) {
-            return ForbiddenChar{cp, position, i};
-        }
-        i += len;
+    std::optional<ForbiddenChar> found;
+    size_t position = 0;
+    forEachChar(text, [&](uint32_t cp, size_t, size_t offset) {
         ++position;
-    }
-    return std::nullopt;
+        if (isForbiddenCodePoint(cp)) {
+            found = ForbiddenChar{cp, position, offset};
+            return false;
+        }
+        return true;
+    });
+    return found;
 }
 
 std::string describeForbiddenChar(const ForbiddenChar& c) {
@@ -115,44 +137,11 @@ Status checkPublishText(std::string_view topic, const Properties& properties) {
 }
 
 bool validUtf8(std::string_view bytes) {
-    size_t i = 0;
-    while (i < bytes.size()) {
-        const auto c = static_cast<unsigned char>(bytes[i]);
-        size_t len = 0;
-        uint32_t cp = 0;
-        if (c < 0x80) {
-            len = 1;
-            cp = c;
-        } else if ((c & 0xE0) == 0xC0) {
-            len = 2;
-            cp = c & 0x1F;
-        } else if ((c & 0xF0) == 0xE0) {
-            len = 3;
-            cp = c & 0x0F;
-        } else if ((c & 0xF8) == 0xF0) {
-            len = 4;
-            cp = c & 0x07;
-        } else {
-            return false;  // a continuation byte first, or 0xF8-0xFF
-        }
-        if (i + len > bytes.size()) {
-            return false;
-        }
-        for (size_t k = 1; k < len; ++k) {
-            const auto cc = static_cast<unsigned char>(bytes[i + k]);
-            if ((cc & 0xC0) != 0x80) {
-                return false;
-            }
-            cp = (cp << 6) | (cc & 0x3F);
-        }
+    return forEachChar(bytes, [](uint32_t cp, size_t len, size_t) {
         const bool overlong =
             (len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000);
-        if (overlong || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
-            return false;
-        }
-        i += len;
-    }
-    return true;
+        return !overlong && cp <= 0x10FFFF && !(cp >= 0xD800 && cp <= 0xDFFF);
+    });
 }
 
 bool isUtf8Text(std::string_view bytes) {
@@ -166,17 +155,7 @@ std::optional<std::string> publishTopicProblem(std::string_view topic) {
     if (topic.find_first_of("+#") != std::string_view::npos) {
         return "a topic to publish on must not contain '+' or '#'";
     }
-    if (topic.size() > kMaxStringBytes) {
-        return "the topic is " + std::to_string(topic.size()) + " bytes; MQTT allows at most " +
-               std::to_string(kMaxStringBytes);
-    }
-    if (!validUtf8(topic)) {
-        return "the topic is not valid UTF-8 text";
-    }
-    if (auto bad = findForbiddenChar(topic)) {
-        return "the topic contains " + describeForbiddenChar(*bad) + "; brokers refuse such topics";
-    }
-    return std::nullopt;
+    return mqttStringProblem(topic, "the topic", "; brokers refuse such topics");
 }
 
 std::optional<std::string> topicFilterProblem(std::string_view filter) {

@@ -39,11 +39,13 @@ struct RouteUnderTest {
     bool inside_daemon = false;  ///< true: the daemon runs the checks and owns the uplinks
 };
 
+/// Receives a group's findings.
+using FindingsDone = std::function<void(std::vector<Finding>)>;
 /// One group of checks (one layer, usually). Calls `done` exactly once, on the loop, with its
 /// findings; it may look at what earlier groups found (no TLS check when nothing answered).
-using CheckGroup =
-    std::function<void(const RouteUnderTest& route, const std::vector<Finding>& so_far,
-                       std::function<void(std::vector<Finding>)> done)>;
+using CheckGroupFn = void(const RouteUnderTest& route, const std::vector<Finding>& so_far,
+                          FindingsDone done);
+using CheckGroup = std::function<CheckGroupFn>;
 
 /// Runs `groups` in order and hands the report to `done`, on the loop.
 void run(const RouteUnderTest& route, std::vector<CheckGroup> groups,
@@ -59,24 +61,8 @@ bool failedAt(const std::vector<Finding>& so_far, CheckLayer layer);
 /// carrying the loader's diagnostics (file:line:col). The run stops there.
 Finding configLoadFailure(const std::string& main_file, const std::string& diagnostics);
 
-// The groups, one file each (doctor/check_<layer>.cpp).
-void checkConfig(const RouteUnderTest&, const std::vector<Finding>&,
-                 std::function<void(std::vector<Finding>)>);
-void checkFiles(const RouteUnderTest&, const std::vector<Finding>&,
-                std::function<void(std::vector<Finding>)>);
-void checkClock(const RouteUnderTest&, const std::vector<Finding>&,
-                std::function<void(std::vector<Finding>)>);
-void checkCredentials(const RouteUnderTest&, const std::vector<Finding>&,
-                      std::function<void(std::vector<Finding>)>);
-void checkSpool(const RouteUnderTest&, const std::vector<Finding>&,
-                std::function<void(std::vector<Finding>)>);
-void checkModem(const RouteUnderTest&, const std::vector<Finding>&,
-                std::function<void(std::vector<Finding>)>);
-void checkNetwork(const RouteUnderTest&, const std::vector<Finding>&,
-                  std::function<void(std::vector<Finding>)>);
-void checkTls(const RouteUnderTest&, const std::vector<Finding>&,
-              std::function<void(std::vector<Finding>)>);
-void checkMqtt(const RouteUnderTest&, const std::vector<Finding>&,
-               std::function<void(std::vector<Finding>)>);
+// The groups, one file each (doctor/check_<layer>.cpp), in the order of standardGroups().
+CheckGroupFn checkConfig, checkFiles, checkClock, checkCredentials, checkSpool, checkModem,
+    checkNetwork, checkTls, checkMqtt;
 
 }  // namespace uplinkd::doctor

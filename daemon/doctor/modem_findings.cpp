@@ -2,7 +2,8 @@
 #include "doctor/modem_findings.hpp"
 
 #include <cstdlib>
-#include <ctime>
+
+#include "uplinkd/time_text.hpp"
 
 namespace uplinkd::doctor {
 
@@ -28,63 +29,48 @@ std::string joined(const std::vector<std::string>& parts) {
     return out;
 }
 
-std::string duration(int64_t seconds) {
-    const int64_t s = std::llabs(seconds);
-    if (s < 120) {
-        return std::to_string(s) + " s";
-    }
-    if (s < 2 * 3600) {
-        return std::to_string(s / 60) + " min";
-    }
-    if (s < 2 * 86400) {
-        return std::to_string(s / 3600) + " h";
-    }
-    return std::to_string(s / 86400) + " days";
-}
-
 Finding moduleFinding(const ModemFacts& f) {
     const std::string sec = section(f);
+    const auto module = [](CheckOutcome outcome, std::string found, std::string fix = {}) {
+        return finding("modem.module", outcome, std::move(found), std::move(fix));
+    };
     if (f.state == "unavailable") {
-        return finding("modem.module", CheckOutcome::Fail,
-                       "the " + f.driver + " driver is not usable: " + f.problem,
-                       "Set " + sec +
-                           " driver to an installed modem plugin (uplinkctl modem "
-                           "drivers lists them).");
+        return module(CheckOutcome::Fail, "the " + f.driver + " driver is not usable: " + f.problem,
+                      "Set " + sec +
+                          " driver to an installed modem plugin (uplinkctl modem drivers lists "
+                          "them).");
     }
     if (!f.line_open) {
-        return finding("modem.module", CheckOutcome::Fail,
-                       "the serial line " + f.device + " is not open: " + f.problem,
-                       "Set " + sec +
-                           " device to the module's serial port and give the uplinkd "
-                           "user access to it (group dialout).");
+        return module(CheckOutcome::Fail,
+                      "the serial line " + f.device + " is not open: " + f.problem,
+                      "Set " + sec +
+                          " device to the module's serial port and give the uplinkd user access "
+                          "to it (group dialout).");
     }
     if (!f.answered) {
-        return finding("modem.module", CheckOutcome::Fail,
-                       "the module on " + f.device + " does not answer AT" +
-                           (f.info_error.empty() ? "" : " (" + f.info_error + ")") +
-                           (f.problem.empty() ? "" : "; " + f.problem),
-                       "Check the module's power and " + sec +
-                           " baud and flow_control (and the power lines of [uplinks." + f.uplink +
-                           ".power]).");
+        return module(CheckOutcome::Fail,
+                      "the module on " + f.device + " does not answer AT" +
+                          (f.info_error.empty() ? "" : " (" + f.info_error + ")") +
+                          (f.problem.empty() ? "" : "; " + f.problem),
+                      "Check the module's power and " + sec +
+                          " baud and flow_control (and the power lines of [uplinks." + f.uplink +
+                          ".power]).");
     }
     if (!f.info) {
-        return finding("modem.module", CheckOutcome::Warn,
-                       "the module answers AT on " + f.device +
-                           " but its identity could not be "
-                           "read: " +
-                           f.info_error,
-                       "Check that " + sec +
-                           " driver matches the module (uplinkctl modem at "
-                           "ATI shows what it is).");
+        return module(CheckOutcome::Warn,
+                      "the module answers AT on " + f.device +
+                          " but its identity could not be read: " + f.info_error,
+                      "Check that " + sec +
+                          " driver matches the module (uplinkctl modem at ATI shows what it is).");
     }
     const ModemInfo& i = *f.info;
     std::string what = i.model.empty() ? std::string("a module") : i.model;
     if (!i.manufacturer.empty()) {
         what += " (" + i.manufacturer + ")";
     }
-    return finding("modem.module", CheckOutcome::Ok,
-                   what + ", firmware " + (i.firmware.empty() ? "?" : i.firmware) +
-                       ", answers AT on " + f.device + " (driver " + f.driver + ")");
+    return module(CheckOutcome::Ok, what + ", firmware " + (i.firmware.empty() ? "?" : i.firmware) +
+                                        ", answers AT on " + f.device + " (driver " + f.driver +
+                                        ")");
 }
 
 Finding simFinding(const ModemFacts& f) {
@@ -211,8 +197,9 @@ Finding clockFinding(const ModemFacts& f) {
     }
     const int64_t clock = *i.clock_unix;
     const int64_t off = clock - f.system_now;
-    const std::string found = "the module's clock is " + utcText(clock) + ", " + duration(off) +
-                              (off >= 0 ? " ahead of" : " behind") + " the system clock";
+    const std::string found = "the module's clock is " + formatUtc(clock) + ", " +
+                              durationText(off) + (off >= 0 ? " ahead of" : " behind") +
+                              " the system clock";
     if (f.module_tls) {
         for (const auto* cert : {&f.ca, &f.client_cert}) {
             if (!*cert || !(*cert)->parsed) {
@@ -223,7 +210,7 @@ Finding clockFinding(const ModemFacts& f) {
                 return finding(
                     "modem.clock", CheckOutcome::Fail,
                     found + ": outside the validity of " + c.setting + " \"" + c.path + "\" (" +
-                        utcText(c.not_before) + " to " + utcText(c.not_after) +
+                        formatUtc(c.not_before) + " to " + formatUtc(c.not_after) +
                         "), so the module's TLS refuses the connection",
                     "Set the module's clock (uplinkctl modem " + f.uplink +
                         " at 'AT+CCLK=\"yy/MM/dd,hh:mm:ss+00\"') or let it take the network time "
@@ -337,15 +324,6 @@ Finding storeFinding(const ModemFacts& f) {
 }
 
 }  // namespace
-
-std::string utcText(int64_t unix_seconds) {
-    const std::time_t t = static_cast<std::time_t>(unix_seconds);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char buf[40];
-    std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &tm);
-    return buf;
-}
 
 std::vector<Finding> modemFindings(const ModemFacts& f) {
     std::vector<Finding> out;

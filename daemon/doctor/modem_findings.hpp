@@ -61,7 +61,4 @@ inline constexpr int64_t kClockWarnSeconds = 5 * 60;
 /// "skipped" finding says why.
 std::vector<Finding> modemFindings(const ModemFacts& facts);
 
-/// "2026-12-05 03:12:00 UTC".
-std::string utcText(int64_t unix_seconds);
-
 }  // namespace uplinkd::doctor

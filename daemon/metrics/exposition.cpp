@@ -69,6 +69,36 @@ struct RouteCounter {
     uint64_t RouteMetrics::*field;
 };
 
+/// A value of each uplink of each route: a counter, or a gauge that may be unknown (not sampled).
+template <typename Value>
+struct UplinkValue {
+    const char* name;
+    const char* type;
+    const char* help;
+    Value UplinkMetrics::*field;
+};
+
+/// The value, or null when it is unknown.
+const uint64_t* known(const uint64_t& v) {
+    return &v;
+}
+const uint64_t* known(const std::optional<uint64_t>& v) {
+    return v ? &*v : nullptr;
+}
+
+template <typename Value>
+void writeUplinkValue(Writer& w, const std::vector<RouteMetrics>& routes,
+                      const UplinkValue<Value>& v) {
+    w.family(v.name, v.type, v.help);
+    for (const auto& r : routes) {
+        for (const auto& u : r.uplinks) {
+            if (const uint64_t* n = known(u.*v.field)) {
+                w.sample(v.name, {{"route", r.name}, {"uplink", u.name}}, *n);
+            }
+        }
+    }
+}
+
 void writeRoutes(Writer& w, const std::vector<RouteMetrics>& routes) {
     w.family("uplinkd_route_up", "gauge", "1 when the route is online (connected to its broker).");
     for (const auto& r : routes) {
@@ -162,27 +192,17 @@ void writeUplinkDays(Writer& w, const std::vector<RouteMetrics>& routes) {
     if (!any) {
         return;
     }
-    w.family(
-        "uplinkd_uplink_today_sent_bytes", "gauge",
-        "Bytes the route sent over this uplink on the current UTC day (kept across restarts).");
-    for (const auto& r : routes) {
-        for (const auto& u : r.uplinks) {
-            if (u.today_sent) {
-                w.sample("uplinkd_uplink_today_sent_bytes", {{"route", r.name}, {"uplink", u.name}},
-                         *u.today_sent);
-            }
-        }
-    }
-    w.family("uplinkd_uplink_today_received_bytes", "gauge",
-             "Bytes the route received over this uplink on the current UTC day (kept across "
-             "restarts).");
-    for (const auto& r : routes) {
-        for (const auto& u : r.uplinks) {
-            if (u.today_received) {
-                w.sample("uplinkd_uplink_today_received_bytes",
-                         {{"route", r.name}, {"uplink", u.name}}, *u.today_received);
-            }
-        }
+    static const UplinkValue<std::optional<uint64_t>> days[] = {
+        {"uplinkd_uplink_today_sent_bytes", "gauge",
+         "Bytes the route sent over this uplink on the current UTC day (kept across restarts).",
+         &UplinkMetrics::today_sent},
+        {"uplinkd_uplink_today_received_bytes", "gauge",
+         "Bytes the route received over this uplink on the current UTC day (kept across "
+         "restarts).",
+         &UplinkMetrics::today_received},
+    };
+    for (const auto& v : days) {
+        writeUplinkValue(w, routes, v);
     }
 }
 
@@ -202,21 +222,14 @@ void writeUplinks(Writer& w, const std::vector<RouteMetrics>& routes) {
                      {{"route", r.name}, {"uplink", u.name}, {"state", u.state}}, uint64_t{1});
         }
     }
-    w.family("uplinkd_uplink_sent_bytes_total", "counter",
-             "Bytes the route sent over this uplink.");
-    for (const auto& r : routes) {
-        for (const auto& u : r.uplinks) {
-            w.sample("uplinkd_uplink_sent_bytes_total", {{"route", r.name}, {"uplink", u.name}},
-                     u.bytes_sent);
-        }
-    }
-    w.family("uplinkd_uplink_received_bytes_total", "counter",
-             "Bytes the route received over this uplink.");
-    for (const auto& r : routes) {
-        for (const auto& u : r.uplinks) {
-            w.sample("uplinkd_uplink_received_bytes_total", {{"route", r.name}, {"uplink", u.name}},
-                     u.bytes_received);
-        }
+    static const UplinkValue<uint64_t> bytes[] = {
+        {"uplinkd_uplink_sent_bytes_total", "counter", "Bytes the route sent over this uplink.",
+         &UplinkMetrics::bytes_sent},
+        {"uplinkd_uplink_received_bytes_total", "counter",
+         "Bytes the route received over this uplink.", &UplinkMetrics::bytes_received},
+    };
+    for (const auto& v : bytes) {
+        writeUplinkValue(w, routes, v);
     }
     writeUplinkDays(w, routes);
 }

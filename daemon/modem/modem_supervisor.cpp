@@ -2,7 +2,9 @@
 #include "modem/modem_supervisor.hpp"
 
 #include <algorithm>
+#include <iterator>
 
+#include "core/enum_names.hpp"
 #include "uplinkd/log.hpp"
 
 namespace uplinkd {
@@ -51,31 +53,15 @@ ModemSupervisor::~ModemSupervisor() {
 }
 
 const char* ModemSupervisor::stateName(State s) {
-    switch (s) {
-        case State::Starting:
-            return "starting";
-        case State::Ready:
-            return "ready";
-        case State::Recovering:
-            return "recovering";
-        case State::Waiting:
-            return "waiting";
-    }
-    return "?";
+    static constexpr const char* kNames[] = {"starting", "ready", "recovering", "waiting"};
+    static_assert(std::size(kNames) == static_cast<size_t>(State::Waiting) + 1);
+    return enumName(s, kNames);
 }
 
 const char* ModemSupervisor::stepName(Step s) {
-    switch (s) {
-        case Step::Initial:
-            return "start";
-        case Step::Soft:
-            return "soft restart";
-        case Step::Reset:
-            return "reset line";
-        case Step::PowerCycle:
-            return "power cycle";
-    }
-    return "?";
+    static constexpr const char* kNames[] = {"start", "soft restart", "reset line", "power cycle"};
+    static_assert(std::size(kNames) == static_cast<size_t>(Step::PowerCycle) + 1);
+    return enumName(s, kNames);
 }
 
 void ModemSupervisor::start() {

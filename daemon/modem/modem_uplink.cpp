@@ -52,15 +52,7 @@ bool certificateProblem(const Error& e) {
 }
 
 PowerSettings powerSettings(const UplinkConfig& c) {
-    PowerSettings p;
-    p.backend = c.power.backend;
-    p.chip = c.power.chip;
-    p.power_line = c.power.power_line;
-    p.reset_line = c.power.reset_line;
-    p.status_line = c.power.status_line;
-    p.active_low = c.power.active_low;
-    p.control_socket = c.power.control_socket;
-    p.timings = defaultPowerTimings(c.driver);
+    PowerSettings p{c.power, defaultPowerTimings(c.driver)};
     if (c.power.power_pulse_ms) {
         p.timings.power_pulse = std::chrono::milliseconds(*c.power.power_pulse_ms);
     }

@@ -134,10 +134,8 @@ class GpiodPower final : public PowerControl {
             done(fail("unsupported", std::string("no ") + role + " line is configured"));
             return;
         }
-        try {
-            line.set_value(1);
-        } catch (const std::exception& e) {
-            done(fail("power", std::string("driving the ") + role + " line: " + e.what()));
+        if (Status st = setLine(line, 1, "driving", role); !st) {
+            done(st);
             return;
         }
         timer_.expires_after(length);
@@ -146,14 +144,18 @@ class GpiodPower final : public PowerControl {
             if (alive.expired()) {
                 return;
             }
-            try {
-                line.set_value(0);
-            } catch (const std::exception& e) {
-                done(fail("power", std::string("releasing the ") + role + " line: " + e.what()));
-                return;
-            }
-            done(okStatus());
+            done(setLine(line, 0, "releasing", role));
         });
+    }
+
+    /// Sets `line` to `value`; libgpiod's exception becomes "<doing> the <role> line: ...".
+    static Status setLine(gpiod::line& line, int value, const char* doing, const char* role) {
+        try {
+            line.set_value(value);
+        } catch (const std::exception& e) {
+            return fail("power", std::string(doing) + " the " + role + " line: " + e.what());
+        }
+        return okStatus();
     }
 
     PowerSettings settings_;

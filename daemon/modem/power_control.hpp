@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 
+#include "config/config.hpp"
 #include "uplinkd/result.hpp"
 
 namespace uplinkd {
@@ -48,13 +49,9 @@ class PowerControl {
 
 using PowerControlPtr = std::unique_ptr<PowerControl>;
 
-/// Settings of [uplinks.<name>.power] that the backends need.
-struct PowerSettings {
-    std::string backend = "none";  ///< "none" | "gpiod" | "emulator"
-    std::string chip;              ///< gpiod: name, path, label or number
-    std::optional<unsigned> power_line, reset_line, status_line;
-    bool active_low = false;
-    std::string control_socket;  ///< emulator
+/// [uplinks.<name>.power] as configured (backend, chip, lines, control socket), with the timings
+/// resolved: the driver's defaults, then the configured pulse lengths and boot wait.
+struct PowerSettings : ModemPowerConfig {
     PowerTimings timings;
 };
 

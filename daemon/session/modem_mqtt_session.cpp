@@ -63,25 +63,23 @@ void ModemMqttSession::onOpened(uint64_t gen, const MqttCredentials& creds,
         cb_.progress(RouteState::Mqtt);
     }
     const BrokerEndpoint ep = config_.cloud->endpoint();
-    ModemMqttConnect p;
-    p.host = ep.host;
-    p.port = ep.port;
-    p.tls = ep.tls;
-    if (ep.tls) {
-        const TlsOptions o = routeTlsOptions(config_, ep);
-        p.server_name = o.server_name;
-        p.alpn = o.alpn;
-    }
-    p.websocket_path = ep.websocket_path;
-    p.client_id = creds.client_id;
-    p.username = creds.username;
-    p.password = creds.password;
-    p.keep_alive_s = config_.cloud->keepAliveSeconds();
-    if (const int ka = uplink_.keepAliveSeconds(); ka > 0) {
-        p.keep_alive_s = ka;  // the modem uplink's: the cellular data budget
-    }
-    p.clean_session = true;
-    p.timeout_s = std::max(1, config_.delivery.connect_timeout_ms / 1000);
+    const TlsOptions tls = ep.tls ? routeTlsOptions(config_, ep) : TlsOptions{};
+    const int uplink_keep_alive = uplink_.keepAliveSeconds();  // the cellular data budget
+    ModemMqttConnect p{
+        .host = ep.host,
+        .port = ep.port,
+        .tls = ep.tls,
+        .server_name = tls.server_name,
+        .alpn = tls.alpn,
+        .websocket_path = ep.websocket_path,
+        .client_id = creds.client_id,
+        .username = creds.username,
+        .password = creds.password,
+        .keep_alive_s =
+            uplink_keep_alive > 0 ? uplink_keep_alive : config_.cloud->keepAliveSeconds(),
+        .clean_session = true,
+        .timeout_s = std::max(1, config_.delivery.connect_timeout_ms / 1000),
+    };
 
     std::weak_ptr<bool> alive = alive_;
     ModemMqttEvents events;

@@ -3,7 +3,9 @@
 
 #include <algorithm>
 #include <deque>
+#include <iterator>
 
+#include "core/enum_names.hpp"
 #include "session/backoff.hpp"
 #include "session/modem_mqtt_session.hpp"
 #include "session/paho_session.hpp"
@@ -40,23 +42,10 @@ UplinkSelector::Settings selectorSettings(const FailoverConfig& f) {
 }  // namespace
 
 const char* routeStateName(RouteState s) {
-    switch (s) {
-        case RouteState::Idle:
-            return "idle";
-        case RouteState::Dialing:
-            return "dialing";
-        case RouteState::Tls:
-            return "tls";
-        case RouteState::Mqtt:
-            return "mqtt";
-        case RouteState::Online:
-            return "online";
-        case RouteState::Backoff:
-            return "backoff";
-        case RouteState::Stopped:
-            return "stopped";
-    }
-    return "?";
+    static constexpr const char* kNames[] = {"idle",   "dialing", "tls",    "mqtt",
+                                             "online", "backoff", "stopped"};
+    static_assert(std::size(kNames) == static_cast<size_t>(RouteState::Stopped) + 1);
+    return enumName(s, kNames);
 }
 
 RouteSession::RouteSession(asio::io_context& loop, RouteConfig config, Spool& spool, Tunnel& tunnel,

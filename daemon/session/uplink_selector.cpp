@@ -2,6 +2,9 @@
 #include "session/uplink_selector.hpp"
 
 #include <algorithm>
+#include <iterator>
+
+#include "core/enum_names.hpp"
 
 namespace uplinkd {
 
@@ -15,15 +18,9 @@ UplinkSelector::UplinkSelector(std::vector<std::string> names, Settings settings
 }
 
 const char* UplinkSelector::stateName(State s) {
-    switch (s) {
-        case State::Active:
-            return "active";
-        case State::Standby:
-            return "standby";
-        case State::Failing:
-            return "failing";
-    }
-    return "?";
+    static constexpr const char* kNames[] = {"active", "standby", "failing"};
+    static_assert(std::size(kNames) == static_cast<size_t>(State::Failing) + 1);
+    return enumName(s, kNames);
 }
 
 std::vector<size_t> UplinkSelector::dialOrder() const {

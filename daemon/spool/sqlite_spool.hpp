@@ -51,8 +51,11 @@ namespace uplinkd {
 /// - Destruction: queued appends and deletes are committed before the destructor returns, but their
 ///   callbacks are dropped (never run); nothing is posted to the loop after that. The loop must
 ///   outlive the spool.
-class SqliteSpool final : public Spool {
+class SqliteSpool : public Spool {
   public:
+    // The Spool interface (uplinkd/spool.hpp) is implemented by Impl; below is what only the
+    // durable queue adds.
+
     /// Opens or creates the spool database at `path` (WAL mode). A file that is not a usable spool
     /// (corrupt, not SQLite, wrong schema version) is renamed to "<path>.corrupt-<unix time>" (kept
     /// for inspection) and a fresh spool is created; `recovery_note` (may be null) then receives
@@ -66,46 +69,33 @@ class SqliteSpool final : public Spool {
     /// (after a crash, or when the file changed since the last clean close — "<path>-clean"
     /// holds its size and time); or trusted it after a clean close.
     enum class OpenCheck { Created, Checked, TrustedAfterCleanClose };
-    OpenCheck openCheck() const;
+    virtual OpenCheck openCheck() const = 0;
     /// True when open() took the per-route counters (depth, bytes, oldest) saved at the last clean
     /// close instead of counting every queued message (O(routes), not O(messages)). They are
     /// saved at a clean close when every change was committed, emptied as soon as the spool is
     /// open again, and never trusted after a crash.
-    bool countersRestored() const;
+    virtual bool countersRestored() const = 0;
 
-    ~SqliteSpool() override;
+    ~SqliteSpool() override = default;
     SqliteSpool(const SqliteSpool&) = delete;
     SqliteSpool& operator=(const SqliteSpool&) = delete;
-
-    void configureRoute(const std::string& route, const SpoolLimits& limits) override;
-    void append(Message msg, AppendDone done) override;
-    std::vector<Message> lease(std::string_view route, size_t max,
-                               const std::vector<std::string>& only_topics = {}) override;
-    void ack(std::string_view route, uint64_t seq) override;
-    void releaseLeases(std::string_view route) override;
-    uint64_t expire(std::string_view route, int64_t now_ms) override;
-    SpoolStats stats(std::string_view route) const override;
-    bool deadLetter(std::string_view route, uint64_t seq, std::string reason,
-                    int attempts) override;
-    Result<std::vector<DeadLetter>> deadLetters(std::string_view route) override;
-    void retryDeadLetter(uint64_t seq, AppendDone done) override;
-    Status dropDeadLetter(uint64_t seq) override;
 
     /// `full` true: a commit met a full disk (or the spool opened on one); new messages are
     /// refused with "spool_io ... disk full" from now on, deletes still commit. `route` is one
     /// whose append failed (empty when none). `full` false: there is room again and appends
     /// work. Called once per change, on the loop thread.
     using DiskHandler = std::function<void(bool full, const std::string& route)>;
-    void onDiskFull(DiskHandler handler);
+    virtual void onDiskFull(DiskHandler handler) = 0;
 
     /// Number of write transactions committed so far (tests check that appends are grouped).
-    uint64_t commitCountForTest() const;
+    virtual uint64_t commitCountForTest() const = 0;
+
+  protected:
+    SqliteSpool() = default;
 
   private:
+    /// The one implementation (sqlite_spool_impl.hpp): the Spool interface and the above.
     struct Impl;
-    explicit SqliteSpool(std::unique_ptr<Impl> impl);
-
-    std::unique_ptr<Impl> impl_;
 };
 
 }  // namespace uplinkd

@@ -98,7 +98,7 @@ void SqliteSpool::Impl::append(Message msg, AppendDone done) {
         return;
     }
     if (msg.created_ms == 0) {
-        msg.created_ms = nowMs();
+        msg.created_ms = wallClockMs();
     }
     const uint64_t seq = next_seq_++;
     if (rs.stats.depth == 0) {

@@ -42,7 +42,7 @@ bool SqliteSpool::Impl::deadLetter(std::string_view route, uint64_t seq, std::st
     MoveOp op;
     op.seq = seq;
     op.attempts = attempts;
-    op.dead_ms = nowMs();
+    op.dead_ms = wallClockMs();
     op.reason = std::move(reason);
     enqueue([&] { move_queue_.push_back(std::move(op)); });  // before the delete of the row
     removeMessage(*rs, seq, size, was_leased);
@@ -125,7 +125,7 @@ void SqliteSpool::Impl::retryDeadLetter(uint64_t seq, AppendDone done) {
     Message msg = std::move(dead->message);
     const std::string route = msg.route;
     msg.seq = 0;
-    msg.created_ms = nowMs();  // a new message at the end of the queue, not an expired one
+    msg.created_ms = wallClockMs();  // a new message at the end of the queue, not an expired one
     // Its dead letter is deleted only once the new row is durable: a failure or a crash in
     // between leaves it a dead letter (or, at worst, both: at least once).
     append(std::move(msg), [this, seq, route, done = std::move(done)](Result<uint64_t> r) {

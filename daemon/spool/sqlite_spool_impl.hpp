@@ -23,17 +23,12 @@
 #include <utility>
 #include <vector>
 
+#include "core/wall_clock.hpp"
 #include "spool/sqlite_spool.hpp"
 #include "spool/sqlite_util.hpp"
 
 namespace uplinkd {
 namespace sqlite_spool_detail {
-
-inline int64_t nowMs() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
 
 /// Properties as JSON text `[["key","value"],...]`; empty when there are none.
 Result<std::string> encodeProperties(const Properties& properties);
@@ -58,7 +53,7 @@ struct OpenFailure {
 
 /// The spool's state and its operations, each part defined in its own sqlite_spool_*.cpp.
 /// Thread: the loop, except the worker's part (and members marked for the worker).
-struct SqliteSpool::Impl {
+struct SqliteSpool::Impl final : SqliteSpool {
     using DbPtr = spool_sql::DbPtr;
     using StmtPtr = spool_sql::StmtPtr;
     using OpenFailure = sqlite_spool_detail::OpenFailure;
@@ -154,9 +149,17 @@ struct SqliteSpool::Impl {
     };
 
     Impl(asio::io_context& loop, std::string path) : loop_(loop), path_(std::move(path)) {}
-    ~Impl();
+    ~Impl() override;
     Impl(const Impl&) = delete;
     Impl& operator=(const Impl&) = delete;
+
+    // ---- SqliteSpool's own accessors (loop thread)
+    OpenCheck openCheck() const override { return open_check_; }
+    bool countersRestored() const override { return counters_restored_; }
+    void onDiskFull(DiskHandler handler) override { disk_handler_ = std::move(handler); }
+    uint64_t commitCountForTest() const override {
+        return commit_count_.load(std::memory_order_relaxed);
+    }
 
     // ---- open (loop thread, before the worker starts): sqlite_spool_open.cpp
     bool openDatabase(OpenFailure* failure);
@@ -224,7 +227,7 @@ struct SqliteSpool::Impl {
     void postDone(AppendDone done, Result<uint64_t> result);
     /// A batch committed (or failed): unblocks leases, then runs the append callbacks.
     void onBatch(BatchResult result);
-    void append(Message msg, AppendDone done);
+    void append(Message msg, AppendDone done) override;
 
     // ---- loop thread: routes, leases and acks (sqlite_spool_lease.cpp)
     RouteState& routeFor(std::string_view name);
@@ -243,11 +246,14 @@ struct SqliteSpool::Impl {
     /// Binds route, `from` (default: the floor) and committed_seq_ to a lease or scan statement.
     void bindRange(sqlite3_stmt* s, const RouteState& rs) const { bindRange(s, rs, rs.floor); }
     void bindRange(sqlite3_stmt* s, const RouteState& rs, uint64_t from) const;
+    void configureRoute(const std::string& route, const SpoolLimits& limits) override {
+        routeFor(route).limits = limits;
+    }
     std::vector<Message> lease(std::string_view route, size_t max,
-                               const std::vector<std::string>& only_topics);
-    void ack(std::string_view route, uint64_t seq);
-    void releaseLeases(std::string_view route);
-    SpoolStats stats(std::string_view route) const;
+                               const std::vector<std::string>& only_topics) override;
+    void ack(std::string_view route, uint64_t seq) override;
+    void releaseLeases(std::string_view route) override;
+    SpoolStats stats(std::string_view route) const override;
 
     // ---- loop thread: limits and expiry (sqlite_spool_limits.cpp)
     /// The oldest non-leased messages of the route that free `count` messages and `bytes` bytes.
@@ -255,17 +261,18 @@ struct SqliteSpool::Impl {
                          std::vector<Victim>* victims);
     /// Applies the route's limits to a new message of `size` bytes: fine, refused, or room made.
     Status makeRoom(RouteState& rs, uint64_t size);
-    uint64_t expire(std::string_view route, int64_t now_ms);
+    uint64_t expire(std::string_view route, int64_t now_ms) override;
 
     // ---- loop thread: dead letters (sqlite_spool_dead.cpp)
-    bool deadLetter(std::string_view route, uint64_t seq, std::string reason, int attempts);
+    bool deadLetter(std::string_view route, uint64_t seq, std::string reason,
+                    int attempts) override;
     /// Reads dead letters: `where` is "" (all), "WHERE route = ?1" or "WHERE seq = ?1".
     Result<std::vector<DeadLetter>> readDead(const std::string& where, std::string_view route,
                                              uint64_t seq);
-    Result<std::vector<DeadLetter>> deadLetters(std::string_view route);
+    Result<std::vector<DeadLetter>> deadLetters(std::string_view route) override;
     Result<DeadLetter> findDead(uint64_t seq);
-    void retryDeadLetter(uint64_t seq, AppendDone done);
-    Status dropDeadLetter(uint64_t seq);
+    void retryDeadLetter(uint64_t seq, AppendDone done) override;
+    Status dropDeadLetter(uint64_t seq) override;
 
     asio::io_context& loop_;
     const std::string path_;

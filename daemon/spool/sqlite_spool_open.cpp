@@ -17,8 +17,11 @@
 namespace uplinkd {
 
 using spool_sql::describeSqlite;
+using spool_sql::openConnection;
 using spool_sql::prepare;
+using spool_sql::queryInt64;
 using spool_sql::queryOne;
+using spool_sql::queryText;
 using spool_sql::StmtPtr;
 using namespace sqlite_spool_detail;
 
@@ -62,25 +65,17 @@ bool SqliteSpool::Impl::openDatabase(OpenFailure* failure) {
 
     // Writer connection: creates the file, sets WAL, creates or checks the schema.
     restrictFileModes(path_);
-    sqlite3* raw = nullptr;
-    int rc =
-        sqlite3_open_v2(path_.c_str(), &raw,
-                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
-    write_db_.reset(raw);
+    int rc = openConnection(path_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                            kBusyTimeoutMs, &write_db_);
     if (rc != SQLITE_OK) {
-        return sqlFailed(raw, rc, "cannot open");
+        return sqlFailed(write_db_.get(), rc, "cannot open");
     }
     sqlite3* db = write_db_.get();
-    sqlite3_extended_result_codes(db, 1);
-    sqlite3_busy_timeout(db, kBusyTimeoutMs);
     if (sqlite3_db_readonly(db, "main") == 1) {
         return io("the file is read-only");
     }
     std::string mode;
-    rc = queryOne(db, "PRAGMA journal_mode = WAL", [&](sqlite3_stmt* s) {
-        const auto* text = sqlite3_column_text(s, 0);
-        mode = text != nullptr ? reinterpret_cast<const char*>(text) : "";
-    });
+    rc = queryText(db, "PRAGMA journal_mode = WAL", &mode);
     if (rc != SQLITE_OK) {
         return sqlFailed(db, rc, "cannot read it");
     }
@@ -94,22 +89,19 @@ bool SqliteSpool::Impl::openDatabase(OpenFailure* failure) {
     int64_t user_version = 0;
     int64_t application_id = 0;
     int64_t objects = 0;
-    rc = queryOne(db, "PRAGMA user_version",
-                  [&](sqlite3_stmt* s) { user_version = sqlite3_column_int64(s, 0); });
+    rc = queryInt64(db, "PRAGMA user_version", &user_version);
     if (rc == SQLITE_OK) {
-        rc = queryOne(db, "PRAGMA application_id",
-                      [&](sqlite3_stmt* s) { application_id = sqlite3_column_int64(s, 0); });
+        rc = queryInt64(db, "PRAGMA application_id", &application_id);
     }
     if (rc == SQLITE_OK) {
-        rc = queryOne(db, "SELECT count(*) FROM sqlite_master",
-                      [&](sqlite3_stmt* s) { objects = sqlite3_column_int64(s, 0); });
+        rc = queryInt64(db, "SELECT count(*) FROM sqlite_master", &objects);
     }
     if (rc != SQLITE_OK) {
         return sqlFailed(db, rc, "cannot read its schema");
     }
     if (objects == 0 && user_version == 0 && application_id == 0) {
         open_check_ = SqliteSpool::OpenCheck::Created;
-        rc = sqlite3_exec(db, kCreateSchemaSql, nullptr, nullptr, nullptr);
+        rc = sqlite3_exec(db, kCreateSchemaSql.c_str(), nullptr, nullptr, nullptr);
         if (rc != SQLITE_OK) {
             const std::string what = describeSqlite(db, rc);
             sqlite3_exec(db, kRollbackSql, nullptr, nullptr, nullptr);
@@ -126,10 +118,7 @@ bool SqliteSpool::Impl::openDatabase(OpenFailure* failure) {
         // of the file once, so damage is found now rather than on a later lease.
         open_check_ = SqliteSpool::OpenCheck::Checked;
         std::string verdict;
-        rc = queryOne(db, "PRAGMA quick_check", [&](sqlite3_stmt* s) {
-            const auto* text = sqlite3_column_text(s, 0);
-            verdict = text != nullptr ? reinterpret_cast<const char*>(text) : "";
-        });
+        rc = queryText(db, "PRAGMA quick_check", &verdict);
         if (rc != SQLITE_OK) {
             return sqlFailed(db, rc, "cannot check it");
         }
@@ -139,7 +128,7 @@ bool SqliteSpool::Impl::openDatabase(OpenFailure* failure) {
     }
     if (objects != 0 &&
         user_version == 1) {  // written before dead letters existed: add their table
-        rc = sqlite3_exec(db, kMigrate1To2Sql, nullptr, nullptr, nullptr);
+        rc = sqlite3_exec(db, kMigrate1To2Sql.c_str(), nullptr, nullptr, nullptr);
         if (rc != SQLITE_OK) {
             const std::string what = describeSqlite(db, rc);
             sqlite3_exec(db, kRollbackSql, nullptr, nullptr, nullptr);
@@ -165,15 +154,12 @@ bool SqliteSpool::Impl::openDatabase(OpenFailure* failure) {
 
     // Reader connection: lease, drop-oldest and expiry scans on the loop thread (WAL lets it
     // read while the worker writes).
-    raw = nullptr;
-    rc = sqlite3_open_v2(path_.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr);
-    read_db_.reset(raw);
+    rc = openConnection(path_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, kBusyTimeoutMs,
+                        &read_db_);
     if (rc != SQLITE_OK) {
-        return sqlFailed(raw, rc, "cannot open a second connection");
+        return sqlFailed(read_db_.get(), rc, "cannot open a second connection");
     }
     sqlite3* rdb = read_db_.get();
-    sqlite3_extended_result_codes(rdb, 1);
-    sqlite3_busy_timeout(rdb, kBusyTimeoutMs);
     if (rc = sqlite3_exec(rdb, kReaderPragmas, nullptr, nullptr, nullptr); rc != SQLITE_OK) {
         return sqlFailed(rdb, rc, "cannot configure the second connection");
     }
@@ -303,7 +289,7 @@ Result<std::unique_ptr<SqliteSpool>> SqliteSpool::open(asio::io_context& loop,
     }
     impl->claimReserveAtOpen();
     impl->start();
-    return std::unique_ptr<SqliteSpool>(new SqliteSpool(std::move(impl)));
+    return std::unique_ptr<SqliteSpool>(std::move(impl));
 }
 
 }  // namespace uplinkd

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 namespace uplinkd::sqlite_spool_detail {
 
@@ -10,7 +11,23 @@ namespace uplinkd::sqlite_spool_detail {
 // version is not used (it is moved aside).
 inline constexpr int64_t kSchemaVersion = 2;
 inline constexpr int64_t kApplicationId = 0x55504C4B;  // "UPLK": marks the file as an uplinkd spool
-inline constexpr const char* kCreateSchemaSql = R"sql(
+/// The dead-letter table: created with the others, or added to a version 1 file.
+inline constexpr const char* kCreateDeadLettersSql = R"sql(
+CREATE TABLE dead_letters (
+    seq        INTEGER PRIMARY KEY,  -- the seq it had in messages
+    route      TEXT    NOT NULL,
+    topic      TEXT    NOT NULL,
+    payload    BLOB    NOT NULL,
+    qos        INTEGER NOT NULL,
+    retain     INTEGER NOT NULL,
+    properties TEXT,
+    created_ms INTEGER NOT NULL,
+    reason     TEXT    NOT NULL,     -- why the broker or the cloud's limits refused it
+    attempts   INTEGER NOT NULL,
+    dead_ms    INTEGER NOT NULL      -- when it left the queue, ms since the epoch
+);
+)sql";
+inline const std::string kCreateSchemaSql = std::string(R"sql(
 BEGIN IMMEDIATE;
 CREATE TABLE messages (
     seq        INTEGER PRIMARY KEY,  -- assigned by the spool, never reused (see spool_meta)
@@ -29,19 +46,7 @@ CREATE TABLE spool_meta (
     value INTEGER NOT NULL
 ) WITHOUT ROWID;
 INSERT INTO spool_meta(key, value) VALUES ('last_seq', 0);  -- highest seq ever written
-CREATE TABLE dead_letters (
-    seq        INTEGER PRIMARY KEY,  -- the seq it had in messages
-    route      TEXT    NOT NULL,
-    topic      TEXT    NOT NULL,
-    payload    BLOB    NOT NULL,
-    qos        INTEGER NOT NULL,
-    retain     INTEGER NOT NULL,
-    properties TEXT,
-    created_ms INTEGER NOT NULL,
-    reason     TEXT    NOT NULL,     -- why the broker or the cloud's limits refused it
-    attempts   INTEGER NOT NULL,
-    dead_ms    INTEGER NOT NULL      -- when it left the queue, ms since the epoch
-);
+)sql") + kCreateDeadLettersSql + R"sql(
 PRAGMA user_version = 2;
 PRAGMA application_id = 1431325771;
 COMMIT;
@@ -49,24 +54,9 @@ COMMIT;
 static_assert(kSchemaVersion == 2 && kApplicationId == 1431325771,
               "kCreateSchemaSql sets user_version and application_id literally");
 // Version 1 (before dead letters) → 2: the same tables plus dead_letters.
-inline constexpr const char* kMigrate1To2Sql = R"sql(
-BEGIN IMMEDIATE;
-CREATE TABLE dead_letters (
-    seq        INTEGER PRIMARY KEY,
-    route      TEXT    NOT NULL,
-    topic      TEXT    NOT NULL,
-    payload    BLOB    NOT NULL,
-    qos        INTEGER NOT NULL,
-    retain     INTEGER NOT NULL,
-    properties TEXT,
-    created_ms INTEGER NOT NULL,
-    reason     TEXT    NOT NULL,
-    attempts   INTEGER NOT NULL,
-    dead_ms    INTEGER NOT NULL
-);
-PRAGMA user_version = 2;
-COMMIT;
-)sql";
+inline const std::string kMigrate1To2Sql = std::string("BEGIN IMMEDIATE;\n") +
+                                           kCreateDeadLettersSql +
+                                           "PRAGMA user_version = 2;\nCOMMIT;\n";
 
 // Writer (worker thread).
 inline constexpr const char* kBeginSql = "BEGIN IMMEDIATE";

@@ -135,6 +135,17 @@ std::string describeSqlite(sqlite3* db, int rc) {
     return text;
 }
 
+int openConnection(const std::string& path, int flags, int busy_timeout_ms, DbPtr* db) {
+    sqlite3* raw = nullptr;
+    const int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
+    db->reset(raw);
+    if (rc == SQLITE_OK) {
+        sqlite3_extended_result_codes(raw, 1);
+        sqlite3_busy_timeout(raw, busy_timeout_ms);
+    }
+    return rc;
+}
+
 int prepare(sqlite3* db, const char* sql, StmtPtr* out) {
     sqlite3_stmt* raw = nullptr;
     const int rc = sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &raw, nullptr);

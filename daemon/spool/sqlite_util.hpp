@@ -5,6 +5,7 @@
 
 #include <sqlite3.h>
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -45,6 +46,11 @@ std::string describeSqlite(sqlite3* db, int rc);
 /// Prepares a statement kept for the life of the connection.
 int prepare(sqlite3* db, const char* sql, StmtPtr* out);
 
+/// Opens a connection to `path` with `flags` into `*db`, which is set even when that fails (it
+/// then holds the error message, or is null). Once open: extended result codes, and a busy
+/// timeout of `busy_timeout_ms`.
+int openConnection(const std::string& path, int flags, int busy_timeout_ms, DbPtr* db);
+
 /// Steps a statement once and resets it; returns the step's result code.
 int stepOnce(sqlite3_stmt* stmt);
 
@@ -62,6 +68,20 @@ int queryOne(sqlite3* db, const char* sql, OnRow on_row) {
         return SQLITE_OK;
     }
     return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/// Runs a statement whose one row holds one text column (a PRAGMA's answer) into `*out` ("" for
+/// NULL; unchanged when there is no row).
+inline int queryText(sqlite3* db, const char* sql, std::string* out) {
+    return queryOne(db, sql, [out](sqlite3_stmt* s) {
+        const auto* text = sqlite3_column_text(s, 0);
+        *out = text != nullptr ? reinterpret_cast<const char*>(text) : "";
+    });
+}
+
+/// The same for one integer column.
+inline int queryInt64(sqlite3* db, const char* sql, int64_t* out) {
+    return queryOne(db, sql, [out](sqlite3_stmt* s) { *out = sqlite3_column_int64(s, 0); });
 }
 
 }  // namespace uplinkd::spool_sql

@@ -9,9 +9,11 @@
 
 #include <cstdio>
 #include <ctime>
+#include <iterator>
 #include <memory>
 #include <vector>
 
+#include "core/enum_names.hpp"
 #include "uplinkd/openssl_ptr.hpp"
 
 namespace uplinkd {
@@ -175,15 +177,9 @@ bool keyMatchesCertificate(const CertificateInfo& cert, const std::string& key_p
 }
 
 const char* roleName(CertificateRole role) {
-    switch (role) {
-        case CertificateRole::Root:
-            return "root CA";
-        case CertificateRole::Intermediate:
-            return "intermediate CA";
-        case CertificateRole::Leaf:
-            break;
-    }
-    return "certificate";
+    static constexpr const char* kNames[] = {"root CA", "intermediate CA", "certificate"};
+    static_assert(std::size(kNames) == static_cast<size_t>(CertificateRole::Leaf) + 1);
+    return enumName(role, kNames, "certificate");
 }
 
 CertificateSet examinePemFiles(const std::vector<PemFile>& files, int64_t now) {
@@ -248,15 +244,6 @@ CertificateSet examinePemFiles(const std::vector<PemFile>& files, int64_t now) {
                                "\" is missing (a module or ca_file needs the root)");
     }
     return set;
-}
-
-std::string formatUtc(int64_t unix_seconds) {
-    const auto t = static_cast<time_t>(unix_seconds);
-    struct tm tm {};
-    gmtime_r(&t, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &tm);
-    return buf;
 }
 
 std::string certificateSubject(const std::string& pem) {

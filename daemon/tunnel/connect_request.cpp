@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include "uplinkd/text_fields.hpp"
+
 namespace uplinkd {
 
 namespace {
@@ -46,9 +48,7 @@ Result<ConnectRequest> parseConnectRequest(std::string_view head) {
     std::string_view rest = head.substr(eol + 2);
     bool have_auth = false;
     while (!rest.empty()) {
-        const auto e = rest.find("\r\n");
-        const std::string_view h = rest.substr(0, e);
-        rest = e == std::string_view::npos ? std::string_view{} : rest.substr(e + 2);
+        const std::string_view h = takeField(rest, "\r\n");
         const auto colon = h.find(':');
         if (colon == std::string_view::npos) {
             continue;

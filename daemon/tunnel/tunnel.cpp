@@ -37,17 +37,23 @@ struct Tunnel::Splice : std::enable_shared_from_this<Splice> {
             return;
         }
         auto data = std::make_shared<std::string>(std::move(early));
-        broker->asyncWrite(
+        sendUp(
             std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(data->data()), data->size()),
-            [self = shared_from_this(), data](Status s) {
-                if (self->ended)
-                    return;
-                if (!s) {
-                    self->end(s.error());
-                    return;
-                }
-                self->pumpUp();
-            });
+            data);
+    }
+
+    /// Writes `bytes` (kept alive by `keep`, if they are not `up`) to the broker, then reads the
+    /// client again.
+    void sendUp(std::span<const uint8_t> bytes, std::shared_ptr<const void> keep) {
+        broker->asyncWrite(bytes, [self = shared_from_this(), keep = std::move(keep)](Status s) {
+            if (self->ended)
+                return;
+            if (!s) {
+                self->end(s.error());
+                return;
+            }
+            self->pumpUp();
+        });
     }
 
     void pumpUp() {
@@ -59,16 +65,7 @@ struct Tunnel::Splice : std::enable_shared_from_this<Splice> {
                     self->end(makeError("client_closed", "the MQTT client closed the tunnel"));
                     return;
                 }
-                self->broker->asyncWrite(std::span<const uint8_t>(self->up.data(), n),
-                                         [self](Status s) {
-                                             if (self->ended)
-                                                 return;
-                                             if (!s) {
-                                                 self->end(s.error());
-                                                 return;
-                                             }
-                                             self->pumpUp();
-                                         });
+                self->sendUp(std::span<const uint8_t>(self->up.data(), n), nullptr);
             });
     }
 

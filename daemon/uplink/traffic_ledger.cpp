@@ -10,17 +10,13 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/wall_clock.hpp"
+
 namespace uplinkd {
 
 namespace {
 
 constexpr int kVersion = 1;
-
-int64_t wallMs() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
 
 Status writeAll(int fd, const std::string& data) {
     size_t done = 0;
@@ -60,7 +56,7 @@ Status TrafficLedger::save() {
     if (!dirty_) {
         return {};
     }
-    const std::string data = toJson(wallMs()).dump() + "\n";
+    const std::string data = toJson(wallClockMs()).dump() + "\n";
     const std::string tmp = path_ + ".tmp";
     const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
     if (fd < 0) {

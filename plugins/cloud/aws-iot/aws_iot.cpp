@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "uplinkd/cloud_plugin.hpp"
 #include "uplinkd/connack.hpp"
 #include "uplinkd/mqtt_names.hpp"
 
@@ -382,25 +383,17 @@ Result<CloudProfilePtr> create(ConfigTable& cloud) {
     std::string prefix;
     std::string suffix;
     parseTemplate(cloud, s, prefix, suffix);
-    const auto version = cloud.choice("mqtt_version", {"3.1.1", "5"}).value_or("3.1.1");
-    s.mqtt_version = version == "5" ? 5 : 4;
-    s.keepalive_seconds = static_cast<int>(
-        cloud.integer("keepalive_seconds", 30, 1200).value_or(s.keepalive_seconds));
-    cloud.finish();
-    if (cloud.diagnostics().items().size() != errors_before) {
-        return fail("config", "invalid aws-iot settings in " + cloud.path());
-    }
-    return CloudProfilePtr(
-        std::make_unique<AwsIotProfile>(std::move(s), std::move(prefix), std::move(suffix)));
+    s.mqtt_version = readMqttVersion(cloud);
+    s.keepalive_seconds = readKeepalive(cloud, 30, 1200, s.keepalive_seconds);
+    return finishCloudProfile<AwsIotProfile>(cloud, errors_before, "aws-iot", std::move(s),
+                                             std::move(prefix), std::move(suffix));
 }
 
 const PluginDescriptor* descriptor() {
-    static const CloudPluginApi api{&create};
-    static const PluginDescriptor d{kPluginAbiVersion, PluginKind::Cloud, "aws-iot",
-                                    "AWS IoT Core thing (X.509 client certificate; port 8883, or "
-                                    "443 with ALPN)",
-                                    &api};
-    return &d;
+    return cloudPluginDescriptor<&create>(
+        "aws-iot",
+        "AWS IoT Core thing (X.509 client certificate; port 8883, or "
+        "443 with ALPN)");
 }
 
 }  // namespace uplinkd::plugins::aws_iot

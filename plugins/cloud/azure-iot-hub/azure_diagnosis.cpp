@@ -5,32 +5,11 @@
 #include <ctime>
 
 #include "sas_token.hpp"
+#include "uplinkd/time_text.hpp"
 
 namespace uplinkd::plugins::azure_iot_hub {
 
 namespace {
-
-std::string utc(int64_t unix_seconds) {
-    const auto t = static_cast<time_t>(unix_seconds);
-    struct tm tm {};
-    gmtime_r(&t, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &tm);
-    return buf;
-}
-
-std::string duration(int64_t s) {
-    if (s < 120) {
-        return std::to_string(s) + " s";
-    }
-    if (s < 7200) {
-        return std::to_string(s / 60) + " min";
-    }
-    if (s < 2 * 86400) {
-        return std::to_string(s / 3600) + " h";
-    }
-    return std::to_string(s / 86400) + " days";
-}
 
 /// The host part of a resource URI ("h/devices/d" → "h").
 std::string_view hostOf(std::string_view uri) {
@@ -121,8 +100,9 @@ std::vector<Finding> checkSasCredentials(const Settings& s, const MqttCredential
     const int64_t left = token->expiry_unix - now_unix;
     std::string found = "SAS token (from " + source + ") for sr \"" + token->resource_uri +
                         "\", se " + std::to_string(token->expiry_unix) + " (" +
-                        utc(token->expiry_unix) + ")";
-    found += left > 0 ? ", valid for " + duration(left) : ", expired " + duration(-left) + " ago";
+                        formatUtc(token->expiry_unix) + ")";
+    found += left > 0 ? ", valid for " + durationText(left)
+                      : ", expired " + durationText(-left) + " ago";
     if (!token->policy_name.empty()) {
         found += ", signed with the shared access policy \"" + token->policy_name + "\"";
     }

@@ -7,6 +7,7 @@
 
 #include "azure_diagnosis.hpp"
 #include "sas_token.hpp"
+#include "uplinkd/cloud_plugin.hpp"
 #include "uplinkd/connack.hpp"
 #include "uplinkd/mqtt_names.hpp"
 #include "uplinkd/secret_file.hpp"
@@ -513,8 +514,7 @@ Result<CloudProfilePtr> create(ConfigTable& cloud) {
                     "Azure IoT Hub speaks MQTT \"3.1.1\" (its MQTT 5 support is a preview that "
                     "uplinkd does not use)");
     }
-    s.keepalive_seconds = static_cast<int>(
-        cloud.integer("keepalive_seconds", 30, 1177).value_or(s.keepalive_seconds));
+    s.keepalive_seconds = readKeepalive(cloud, 30, 1177, s.keepalive_seconds);
     if (auto gateway = cloud.string("gateway_host")) {
         if (auto problem = hostProblem(*gateway, true)) {
             cloud.error("gateway_host", *problem);
@@ -525,20 +525,14 @@ Result<CloudProfilePtr> create(ConfigTable& cloud) {
         s.port = static_cast<uint16_t>(*port);
     }
     s.tls = cloud.boolean("tls").value_or(true);
-    cloud.finish();
-    if (cloud.diagnostics().items().size() != errors_before) {
-        return fail("config", "invalid azure-iot-hub settings in " + cloud.path());
-    }
-    return CloudProfilePtr(std::make_unique<AzureIotHubProfile>(std::move(s)));
+    return finishCloudProfile<AzureIotHubProfile>(cloud, errors_before, "azure-iot-hub",
+                                                  std::move(s));
 }
 
 const PluginDescriptor* descriptor() {
-    static const CloudPluginApi api{&create};
-    static const PluginDescriptor d{kPluginAbiVersion, PluginKind::Cloud, "azure-iot-hub",
-                                    "Azure IoT Hub device or module (SAS tokens signed and "
-                                    "renewed from the device key, or X.509)",
-                                    &api};
-    return &d;
+    return cloudPluginDescriptor<&create>("azure-iot-hub",
+                                          "Azure IoT Hub device or module (SAS tokens signed and "
+                                          "renewed from the device key, or X.509)");
 }
 
 }  // namespace uplinkd::plugins::azure_iot_hub

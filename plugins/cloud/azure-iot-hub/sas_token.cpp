@@ -8,6 +8,8 @@
 #include <array>
 #include <cctype>
 
+#include "uplinkd/text_fields.hpp"
+
 namespace uplinkd::plugins::azure_iot_hub {
 
 namespace {
@@ -185,9 +187,7 @@ Result<SasToken> parseSasToken(std::string_view token) {
     bool have_se = false;
     bool have_skn = false;
     while (!rest.empty()) {
-        const size_t amp = rest.find('&');
-        const std::string_view field = rest.substr(0, amp);
-        rest = amp == std::string_view::npos ? std::string_view{} : rest.substr(amp + 1);
+        const std::string_view field = takeField(rest, "&");
         const size_t eq = field.find('=');
         if (eq == std::string_view::npos) {
             return fail("sas_malformed", "a field without '=' in the token");

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "generic_mqtt.hpp"
 
+#include "uplinkd/cloud_plugin.hpp"
 #include "uplinkd/connack.hpp"
 #include "uplinkd/mqtt_names.hpp"
 #include "uplinkd/secret_file.hpp"
@@ -127,30 +128,22 @@ Result<CloudProfilePtr> create(ConfigTable& cloud) {
     if (!s.password.empty() && s.username.empty()) {
         cloud.error("password_file", "a password needs a username");
     }
-    const auto version = cloud.choice("mqtt_version", {"3.1.1", "5"}).value_or("3.1.1");
-    s.mqtt_version = version == "5" ? 5 : 4;
-    s.keepalive_seconds =
-        static_cast<int>(cloud.integer("keepalive_seconds", 5, 65535).value_or(60));
+    s.mqtt_version = readMqttVersion(cloud);
+    s.keepalive_seconds = readKeepalive(cloud, 5, 65535, 60);
     s.topic_prefix = cloud.string("topic_prefix").value_or("");
     if (!s.topic_prefix.empty()) {
         if (auto problem = mqtt::publishTopicProblem(s.topic_prefix)) {
             cloud.error("topic_prefix", *problem);
         }
     }
-    cloud.finish();
-    if (cloud.diagnostics().items().size() != errors_before) {
-        return fail("config", "invalid generic-mqtt settings in " + cloud.path());
-    }
-    return CloudProfilePtr(std::make_unique<GenericMqttProfile>(std::move(s)));
+    return finishCloudProfile<GenericMqttProfile>(cloud, errors_before, "generic-mqtt",
+                                                  std::move(s));
 }
 
 const PluginDescriptor* descriptor() {
-    static const CloudPluginApi api{&create};
-    static const PluginDescriptor d{kPluginAbiVersion, PluginKind::Cloud, "generic-mqtt",
-                                    "any MQTT 3.1.1 or 5 broker (user name and password or "
-                                    "client certificate)",
-                                    &api};
-    return &d;
+    return cloudPluginDescriptor<&create>("generic-mqtt",
+                                          "any MQTT 3.1.1 or 5 broker (user name and password or "
+                                          "client certificate)");
 }
 
 }  // namespace uplinkd::plugins::generic_mqtt

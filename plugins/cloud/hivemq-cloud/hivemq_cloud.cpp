@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "uplinkd/cloud_plugin.hpp"
 #include "uplinkd/connack.hpp"
 #include "uplinkd/mqtt_names.hpp"
 #include "uplinkd/secret_file.hpp"
@@ -162,6 +163,22 @@ class HiveMqCloudProfile final : public CloudProfile {
     Settings s_;
 };
 
+/// A required MQTT string of the CONNECT packet (user name, client id): not empty (else
+/// `when_empty` is reported), UTF-8, at most 65535 bytes. Absent: "".
+std::string requiredMqttString(ConfigTable& cloud, std::string_view key,
+                               const std::string& when_empty) {
+    auto value = cloud.string(key, true);
+    if (!value) {
+        return {};
+    }
+    if (value->empty()) {
+        cloud.error(key, when_empty);
+    } else if (!mqtt::validUtf8(*value) || value->size() > mqtt::kMaxStringBytes) {
+        cloud.error(key, "must be UTF-8 text of at most 65535 bytes");
+    }
+    return *value;
+}
+
 }  // namespace
 
 Result<CloudProfilePtr> create(ConfigTable& cloud) {
@@ -173,49 +190,29 @@ Result<CloudProfilePtr> create(ConfigTable& cloud) {
         }
         s.cluster = *cluster;
     }
-    if (auto user = cloud.string("username", true)) {
-        if (user->empty()) {
-            cloud.error("username", "is empty; HiveMQ Cloud needs access credentials");
-        } else if (!mqtt::validUtf8(*user) || user->size() > mqtt::kMaxStringBytes) {
-            cloud.error("username", "must be UTF-8 text of at most 65535 bytes");
-        }
-        s.username = *user;
-    }
+    s.username =
+        requiredMqttString(cloud, "username", "is empty; HiveMQ Cloud needs access credentials");
     s.password = readSecretFile(cloud, "password_file", true).value_or("");
     if (!s.password.empty()) {
         s.password_file = cloud.string("password_file").value_or("");
     }
-    if (auto id = cloud.string("client_id", true)) {
-        if (id->empty()) {
-            cloud.error("client_id", "is empty");
-        } else if (!mqtt::validUtf8(*id) || id->size() > mqtt::kMaxStringBytes) {
-            cloud.error("client_id", "must be UTF-8 text of at most 65535 bytes");
-        }
-        s.client_id = *id;
-    }
+    s.client_id = requiredMqttString(cloud, "client_id", "is empty");
     s.websocket = cloud.boolean("websocket").value_or(false);
     if (auto endpoint_override = mqtt::readHostPort(cloud, "endpoint_override")) {
         s.override_host = std::move(endpoint_override->host);
         s.override_port = endpoint_override->port;
     }
-    const auto version = cloud.choice("mqtt_version", {"3.1.1", "5"}).value_or("3.1.1");
-    s.mqtt_version = version == "5" ? 5 : 4;
-    s.keepalive_seconds =
-        static_cast<int>(cloud.integer("keepalive_seconds", 5, 65535).value_or(60));
-    cloud.finish();
-    if (cloud.diagnostics().items().size() != errors_before) {
-        return fail("config", "invalid hivemq-cloud settings in " + cloud.path());
-    }
-    return CloudProfilePtr(std::make_unique<HiveMqCloudProfile>(std::move(s)));
+    s.mqtt_version = readMqttVersion(cloud);
+    s.keepalive_seconds = readKeepalive(cloud, 5, 65535, 60);
+    return finishCloudProfile<HiveMqCloudProfile>(cloud, errors_before, "hivemq-cloud",
+                                                  std::move(s));
 }
 
 const PluginDescriptor* descriptor() {
-    static const CloudPluginApi api{&create};
-    static const PluginDescriptor d{kPluginAbiVersion, PluginKind::Cloud, "hivemq-cloud",
-                                    "HiveMQ Cloud cluster (user name and password; SNI always "
-                                    "sent)",
-                                    &api};
-    return &d;
+    return cloudPluginDescriptor<&create>(
+        "hivemq-cloud",
+        "HiveMQ Cloud cluster (user name and password; SNI always "
+        "sent)");
 }
 
 }  // namespace uplinkd::plugins::hivemq_cloud
