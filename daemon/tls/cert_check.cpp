@@ -250,15 +250,6 @@ CertificateSet examinePemFiles(const std::vector<PemFile>& files, int64_t now) {
     return set;
 }
 
-std::string formatUtc(int64_t unix_seconds) {
-    const auto t = static_cast<time_t>(unix_seconds);
-    struct tm tm {};
-    gmtime_r(&t, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &tm);
-    return buf;
-}
-
 std::string certificateSubject(const std::string& pem) {
     auto certs = readCertificates(pem);
     return certs.empty() ? std::string() : nameText(X509_get_subject_name(certs.front().get()));

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "uplinkd/result.hpp"
+#include "uplinkd/utc_time.hpp"  // formatUtc, for the callers of this header
 
 namespace uplinkd {
 
@@ -98,8 +99,5 @@ CertificateSet examinePemFiles(const std::vector<PemFile>& files, int64_t now);
 
 /// "root CA", "intermediate CA", "certificate".
 const char* roleName(CertificateRole role);
-
-/// "2026-12-05 03:07:14 UTC".
-std::string formatUtc(int64_t unix_seconds);
 
 }  // namespace uplinkd
