@@ -329,9 +329,9 @@ struct Cost {
 };
 
 /// How the reconnects are made: as uplinkd did before issue 14 (TLS as on a network uplink,
-/// clean MQTT session), or as it does over a modem now (frugal TLS: TLS 1.2, resumption by
-/// session ID, a trimmed ClientHello; a persistent MQTT session, no SUBSCRIBE when the broker
-/// still has it).
+/// clean MQTT session), or as it does over a modem now (frugal TLS: TLS 1.2, resumption by a
+/// ticket or session ID, a trimmed ClientHello; a persistent MQTT session, no SUBSCRIBE when the
+/// broker still has it).
 struct Setup {
     bool frugal = true;
     bool persistent = true;
@@ -558,7 +558,7 @@ IdleHour measureIdleHour(const Driver& d, const std::string& mode) {
                                "\nhealth_check_ms = " + std::to_string(health_ms) + "\n";
     std::string toml = uplinkToml(d, emu, dir, mode);
     toml.insert(toml.find("[routes.cloud]"), scaled);
-    testing::Daemon daemon(dir, toml + genericRoute("cloud", broker.port(), pki.ca), {});
+    uplinkd::testing::Daemon daemon(dir, toml + genericRoute("cloud", broker.port(), pki.ca), {});
     if (!daemon.waitRoute(
             "cloud", [](const json& s) { return s["state"] == "online"; }, 120s)) {
         std::cerr << "route did not come online: " << daemon.routeStatus("cloud").dump() << "\n";
@@ -648,8 +648,7 @@ void printReconnects(const std::string& only, const std::string& detail) {
         "rest is AT commands and their framing)\n");
     const std::pair<const char*, Setup> setups[] = {
         {"as before (TLS as on a network uplink, clean MQTT session)", Setup{false, false}},
-        {"frugal TLS 1.2 (not yet used by uplinkd: its tickets are not offered again), persistent "
-         "MQTT session",
+        {"as uplinkd does now over a modem (frugal TLS 1.2, persistent MQTT session)",
          Setup{true, true}},
     };
     for (const auto& [title, setup] : setups) {

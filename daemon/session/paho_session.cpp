@@ -19,8 +19,6 @@ namespace {
 /// How long a broker keeps a persistent session (MQTT 5 session expiry) after a frugal uplink
 /// dropped: reconnects within it neither subscribe again nor lose queued commands.
 constexpr int kSessionExpirySeconds = 3600;
-/// Whether frugal uplinks get the frugal TLS context (see tlsFor()).
-constexpr bool kFrugalTls = false;
 
 std::string brokerUri(const BrokerEndpoint& ep) {
     // The port is always written: Paho's proxy code assumes 8080 otherwise.
@@ -276,9 +274,7 @@ void PahoSession::onStream(size_t position, uint64_t gen, Result<ByteStreamPtr> 
 }
 
 const std::shared_ptr<TlsContext>& PahoSession::tlsFor(size_t index) {
-    // The frugal context (TLS 1.2) is not used yet: in modem_bench its session tickets were not
-    // offered again, so every reconnect was a full handshake (issue 14 item 3, open).
-    if (!kFrugalTls || !uplinks_[index]->frugal()) {
+    if (!uplinks_[index]->frugal()) {
         return tls_;
     }
     if (!frugal_tls_) {

@@ -314,8 +314,16 @@ TlsSession::TlsSession(std::shared_ptr<TlsContext> context, ByteStreamPtr inner)
     }
     ctx_->prepare(ssl_);
     if (ctx_->session_ != nullptr) {
-        SSL_set_session(ssl_, ctx_->session_);
-        session_offered_ = true;
+        // A copy again: when this connection ends without a close_notify (a dropped link),
+        // OpenSSL marks the session it used not resumable. The context's own stays resumable,
+        // so a TLS 1.2 ticket, which the broker does not replace on a resumption, is offered at
+        // every reconnect and not only at the first.
+        SSL_SESSION* copy = SSL_SESSION_dup(ctx_->session_);
+        if (copy != nullptr) {
+            SSL_set_session(ssl_, copy);
+            SSL_SESSION_free(copy);
+            session_offered_ = true;
+        }
     }
 }
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // A reconnect over a modem after the link dropped (issue 14 item 3), end to end: local app →
-// uplinkd → modem driver plugin → AT over a pty → the modem emulator → Mosquitto, and back. The
+// uplinkd → modem driver plugin → AT over a pty → the modem emulator → Mosquitto, and back. Each
 // reconnect resumes the TLS session and the broker keeps the MQTT session, so uplinkd does not
 // subscribe again, and commands still reach the local subscriber. For hl78 and a76xx.
 #include <gtest/gtest.h>
@@ -39,25 +39,29 @@ TEST_P(ModemResume, AReconnectAfterALinkDropResumesAndKeepsTheSubscriptions) {
     const std::string kSubscribe = "Received SUBSCRIBE from";
     const size_t subscribes = occurrences(broker.log(), kSubscribe);
     ASSERT_GE(subscribes, 1u) << broker.log();
-    const uint64_t connects = d.routeStatus("cloud")["connects"].get<uint64_t>();
+    // Two drops: each reconnect resumes (a TLS 1.2 broker does not replace its ticket on a
+    // resumption, so the second one offers the same ticket again).
+    for (int drop = 1; drop <= 2; ++drop) {
+        SCOPED_TRACE("link drop " + std::to_string(drop));
+        const uint64_t connects = d.routeStatus("cloud")["connects"].get<uint64_t>();
+        ASSERT_EQ(emu.control("fault drop-link"), "ok fault drop-link");
+        json st;
+        ASSERT_TRUE(d.waitRoute(
+            "cloud",
+            [&](const json& s) {
+                st = s;
+                return s["state"] == "online" && s["connects"].get<uint64_t>() > connects;
+            },
+            90s))
+            << d.routeStatus("cloud").dump() << "\n"
+            << d.log();
 
-    ASSERT_EQ(emu.control("fault drop-link"), "ok fault drop-link");
-    json st;
-    ASSERT_TRUE(d.waitRoute(
-        "cloud",
-        [&](const json& s) {
-            st = s;
-            return s["state"] == "online" && s["connects"].get<uint64_t>() > connects;
-        },
-        90s))
-        << d.routeStatus("cloud").dump() << "\n"
-        << d.log();
-
-    // What the user sees: the connection resumed, and the broker kept the MQTT session.
-    const std::string stream = st["stream"].get<std::string>();
-    EXPECT_NE(stream.find("(resumed)"), std::string::npos) << stream;
-    EXPECT_NE(stream.find("MQTT session kept"), std::string::npos) << stream;
-    EXPECT_TRUE(waitForLogCount(d, "MQTT session kept", 1, 30s)) << d.log();
+        // What the user sees: the connection resumed, and the broker kept the MQTT session.
+        const std::string stream = st["stream"].get<std::string>();
+        EXPECT_NE(stream.find("(resumed)"), std::string::npos) << stream;
+        EXPECT_NE(stream.find("MQTT session kept"), std::string::npos) << stream;
+        EXPECT_TRUE(waitForLogCount(d, "MQTT session kept", drop, 30s)) << d.log();
+    }
 
     // A command sent after the reconnect arrives through the kept subscription...
     cloud.publish("down/after", "command after the reconnect", 1);
