@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "tls/tls_explain.hpp"
+#include "uplinkd/time_text.hpp"
 
 namespace uplinkd::doctor {
 
@@ -17,12 +18,9 @@ Finding finding(const char* id, CheckOutcome outcome, std::string found, std::st
     return Finding{CheckLayer::Tls, id, outcome, std::move(found), std::move(fix)};
 }
 
+/// "2026-12-05" (the day of formatUtc).
 std::string day(std::time_t t) {
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%d", &tm);
-    return buf;
+    return formatUtc(t).substr(0, 10);
 }
 
 std::string chainText(const TlsProbe& p) {

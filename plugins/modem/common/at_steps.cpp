@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <optional>
 
+#include "common/pem.hpp"
+
 namespace uplinkd::plugins::modem_common {
 
 std::string describeTimeout(std::chrono::milliseconds d) {
@@ -22,6 +24,33 @@ bool startsWithAny(const std::string& line, const std::vector<std::string>& pref
 }
 
 }  // namespace
+
+std::string sslConfigCommand(std::string_view command, int context, const SslSetting& setting) {
+    return std::string(command) + "=" + quoted(setting.name) + "," + std::to_string(context) + "," +
+           setting.value;
+}
+
+std::vector<SslSetting> storeFileSettings(bool client_certificate, std::string_view prefix) {
+    auto file = [prefix](std::string_view name) {
+        return quoted(std::string(prefix) + std::string(name));
+    };
+    std::vector<SslSetting> settings = {{"cacert", file(kCaFile)}};
+    if (client_certificate) {
+        settings.push_back({"clientcert", file(kCertFile)});
+        settings.push_back({"clientkey", file(kKeyFile)});
+    }
+    return settings;
+}
+
+std::vector<AtCommandStep> sslConfigSteps(std::string_view command, int context,
+                                          const std::vector<SslSetting>& settings,
+                                          std::chrono::milliseconds timeout) {
+    std::vector<AtCommandStep> steps;
+    for (const auto& s : settings) {
+        steps.push_back({sslConfigCommand(command, context, s), timeout});
+    }
+    return steps;
+}
 
 AtCommandStep toCommandStep(const AtStep& step) {
     return AtCommandStep{std::string(step.command), step.timeout, step.policy};

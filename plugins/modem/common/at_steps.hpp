@@ -35,12 +35,54 @@ struct AtStep {
     StepPolicy policy = StepPolicy::Required;
 };
 
+// ---- tables that several dialects share ------------------------------------------------------
+
+/// The bring-up 27.007 modules start with: echo off, numeric +CME ERROR codes.
+inline constexpr AtStep kEchoOffNumericErrors[] = {
+    {"ATE0", std::chrono::seconds(2), StepPolicy::Required},
+    {"AT+CMEE=1", std::chrono::seconds(2), StepPolicy::Required},
+};
+
+/// The sizes a module's socket commands take, as data: each socket driver fills one.
+struct SocketLimits {
+    size_t max_send_chunk;   ///< one send command carries at most this much
+    size_t max_read_chunk;   ///< one counted read asks for at most this much
+    size_t max_host_length;  ///< longer host names are refused before anything is sent
+};
+
+/// Registration polled as {query, answer prefix}: EPS (LTE, LTE-M, NB-IoT) first, then GPRS
+/// (packet-switched 2G/3G, for the variants that have it).
+inline constexpr std::string_view kEpsThenGprsRegistration[][2] = {
+    {"AT+CEREG?", "+CEREG:"},
+    {"AT+CGREG?", "+CGREG:"},
+};
+
 /// A step whose command text was built at run time (APN, host, lengths).
 struct AtCommandStep {
     std::string command;
     std::chrono::milliseconds timeout;
     StepPolicy policy = StepPolicy::Required;
 };
+
+/// One setting of a module's SSL context: its name and its value as the command takes it.
+struct SslSetting {
+    std::string_view name;
+    std::string value;
+};
+
+/// "<command>=\"<name>\",<context>,<value>": one setting of SSL context `context` (AT+QSSLCFG,
+/// AT+CSSLCFG).
+std::string sslConfigCommand(std::string_view command, int context, const SslSetting& setting);
+
+/// The settings that name the files of a module's file store (kCaFile, kCertFile, kKeyFile):
+/// "cacert", and with a client certificate "clientcert" and "clientkey"; each quoted, with
+/// `prefix` (e.g. "UFS:") before the name.
+std::vector<SslSetting> storeFileSettings(bool client_certificate, std::string_view prefix);
+
+/// One step a setting (sslConfigCommand), in order.
+std::vector<AtCommandStep> sslConfigSteps(std::string_view command, int context,
+                                          const std::vector<SslSetting>& settings,
+                                          std::chrono::milliseconds timeout);
 
 AtCommandStep toCommandStep(const AtStep& step);
 /// A constexpr table of steps, ready to run.

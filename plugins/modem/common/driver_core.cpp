@@ -13,6 +13,11 @@ std::string hostPort(const ModemSocketRequest& req) {
     return req.host + ":" + std::to_string(req.port);
 }
 
+std::string moduleSocketDescription(std::string_view kind, int id, const ModemSocketRequest& req) {
+    return std::string(kind) + " " + std::to_string(id) + ": " + (req.tls ? "tls " : "tcp ") +
+           hostPort(req) + (req.tls ? " (TLS in the module)" : "");
+}
+
 Error openFailure(OpenFailure how, const ModemSocketRequest& req, const std::string& line) {
     const std::string seen = " (" + line + ")";
     switch (how) {
@@ -30,6 +35,48 @@ Error openFailure(OpenFailure how, const ModemSocketRequest& req, const std::str
 
 Error openFailure(const ModemSocketRequest& req, const std::string& words) {
     return makeError("connect", "connecting to " + hostPort(req) + ": " + words);
+}
+
+namespace {
+
+/// `words` with "{host}" and "{to}" filled in for `req` (in one pass: what is filled in is not
+/// read again).
+std::string fillIn(std::string_view words, const ModemSocketRequest& req) {
+    const std::pair<std::string_view, std::string> fields[] = {{"{host}", req.host},
+                                                               {"{to}", hostPort(req)}};
+    std::string out;
+    while (!words.empty()) {
+        bool filled = false;
+        for (const auto& [name, value] : fields) {
+            if (words.starts_with(name)) {
+                out += value;
+                words.remove_prefix(name.size());
+                filled = true;
+                break;
+            }
+        }
+        if (!filled) {
+            out += words.front();
+            words.remove_prefix(1);
+        }
+    }
+    return out;
+}
+
+}  // namespace
+
+Error openFailure(std::span<const OpenFailureRow> table, int code, const ModemSocketRequest& req,
+                  const std::string& line, const Explainer& explain) {
+    for (const auto& row : table) {
+        if (row.code != code) {
+            continue;
+        }
+        if (row.how) {
+            return openFailure(*row.how, req, line);
+        }
+        return makeError(std::string(row.error_code), fillIn(row.words, req) + " (" + line + ")");
+    }
+    return openFailure(req, explain(line));
 }
 
 Status checkApnSettings(const ModemSettings& settings) {

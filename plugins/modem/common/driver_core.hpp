@@ -5,9 +5,7 @@
 //    one bring-up at a time (a second start() cancels the first), each stage going on only while
 //    its run is the current one, a failure ending the run under the stage's name;
 //  - DriverFront: the ModemDriver itself, which hands everything to its core;
-//  - SocketTable and CoreSocket: the sockets a core has open, by the module's id, and the
-//    socket side of that bookkeeping (weak hold on the core, detach on a module reset, leaving
-//    the table on close);
+//  - its sockets: common/core_socket.hpp;
 //  - the checks every driver makes before it sends anything (APN settings, socket requests).
 // The drivers keep their dialect: commands, parsers, URC meanings and error tables.
 // Thread: loop.
@@ -29,6 +27,7 @@
 
 #include "common/at_socket_stream.hpp"
 #include "common/at_steps.hpp"
+#include "common/core_socket.hpp"
 #include "common/generic_info.hpp"
 #include "uplinkd/modem_driver.hpp"
 #include "uplinkd/plugin_abi.hpp"
@@ -37,12 +36,12 @@ namespace uplinkd::plugins::modem_common {
 
 using StatusDone = ModemDriver::StatusDone;
 
-/// "closed: the modem driver is gone": AT work for a socket whose driver (or module socket) is
-/// gone.
-Error driverGone();
-
 /// "host:port" of a request, for messages.
 std::string hostPort(const ModemSocketRequest& req);
+
+/// How a socket in the module is shown in messages: "<kind> <id>: tcp <host:port>", or
+/// "<kind> <id>: tls <host:port> (TLS in the module)".
+std::string moduleSocketDescription(std::string_view kind, int id, const ModemSocketRequest& req);
 
 /// How a module's socket open failed, for the errors every driver words the same way.
 enum class OpenFailure {
@@ -56,6 +55,21 @@ Error openFailure(OpenFailure how, const ModemSocketRequest& req, const std::str
 
 /// The error for an open of `req` that failed otherwise: "connecting to <host:port>: <words>".
 Error openFailure(const ModemSocketRequest& req, const std::string& words);
+
+/// One row of a module's table of socket-open failures: the module's code, and what it means:
+/// one of the failures every driver words the same way (`how`), or else the row's own error
+/// `error_code` and `words`, in which "{host}" stands for the host and "{to}" for "host:port".
+struct OpenFailureRow {
+    int code;
+    std::optional<OpenFailure> how;
+    std::string_view error_code = "";
+    std::string_view words = "";
+};
+
+/// The error for an open of `req` that the module ended with `code` (in its `line`, which is
+/// shown): the row of `table` for the code, else openFailure(req, explain(line)).
+Error openFailure(std::span<const OpenFailureRow> table, int code, const ModemSocketRequest& req,
+                  const std::string& line, const Explainer& explain);
 
 /// OK when the APN settings can go into quoted AT arguments (at most 100 characters, no '"',
 /// no control characters); else a "config" failure naming the setting.
@@ -242,7 +256,48 @@ struct DriverCore : CoreApi, std::enable_shared_from_this<Core> {
                 });
     }
 
+    /// Frees what the module holds that no socket of this driver owns (after a restart of the
+    /// driver; a hung module never frees them itself): `list` asks the module, `cleanup(core,
+    /// lines)` gives the steps that free what the answer lists (none when the module does not
+    /// know the listing), and `then` runs once they ran, whatever they said.
+    void reconcile(
+        const AtStep& list,
+        std::function<std::vector<AtCommandStep>(Core&, const std::vector<std::string>&)> cleanup,
+        std::function<void()> then) {
+        at.command(std::string(list.command), list.timeout,
+                   withCore([cleanup = std::move(cleanup), then = std::move(then)](
+                                const CorePtr& c, Result<AtResponse> r) {
+                       std::vector<AtCommandStep> steps;
+                       if (r) {
+                           steps = cleanup(*c, r->lines);
+                       }
+                       // A listing the firmware does not know is no reason to stop.
+                       runSteps(c->at, std::move(steps), c->explain, [then](Status) { then(); });
+                   }));
+    }
+
     // ---- start() runs --------------------------------------------------------------------------
+
+    /// Begins a start() run (see beginStart) that first drops the sockets the module had
+    /// (Core::breakAll with "modem_reset").
+    uint64_t beginFreshStart(StatusDone done) {
+        const uint64_t gen = beginStart(std::move(done));
+        static_cast<Core*>(this)->breakAll(
+            makeError("modem_reset", "the module is being started again: its sockets are gone"));
+        return gen;
+    }
+
+    /// A start() run that drops the module's sockets (beginFreshStart), runs the `init` steps,
+    /// then goes on with `next`.
+    void startWith(StatusDone done, std::span<const AtStep> init, Stage next) {
+        const uint64_t gen = beginFreshStart(std::move(done));
+        stepsStage(gen, toCommandSteps(init), "", next);
+    }
+
+    /// The error for the sockets the module lost when it restarted (`boot_line`).
+    Error restartError(const std::string& boot_line) const {
+        return makeError("modem_reset", explain(boot_line) + ": its sockets are gone");
+    }
 
     /// Begins a start() run: a run under way gets "cancelled" (from the loop). Returns the new
     /// run's generation.
@@ -343,182 +398,6 @@ struct DriverCore : CoreApi, std::enable_shared_from_this<Core> {
                                 done(r ? okStatus() : Status(r.failure()));
                             });
     }
-};
-
-// ---- sockets ----------------------------------------------------------------------------------
-
-/// The sockets of one kind a driver core has open, by the module's id, and the ids that are
-/// still being opened or closed (not free yet). `Socket` derives from CoreSocket. Thread: loop.
-template <class Socket>
-class SocketTable {
-  public:
-    void add(int id, Socket* s) { open_[id] = s; }
-    /// Takes `s` out, when `id` still names it.
-    void remove(int id, const Socket* s) {
-        if (auto it = open_.find(id); it != open_.end() && it->second == s) {
-            open_.erase(it);
-        }
-    }
-    Socket* find(int id) const {
-        auto it = open_.find(id);
-        return it == open_.end() ? nullptr : it->second;
-    }
-    bool contains(int id) const { return open_.contains(id); }
-
-    /// The module's sockets are gone: each is detached (nothing is sent for it any more) and
-    /// broken with `e`; the table forgets them and the busy ids.
-    void breakAll(const Error& e) {
-        auto current = open_;
-        open_.clear();
-        busy.clear();
-        for (auto& [id, s] : current) {
-            s->detach();
-            s->breakWith(e);
-        }
-    }
-
-    std::set<int> busy;  ///< opening or closing
-
-  private:
-    std::map<int, Socket*> open_;
-};
-
-/// An AtSocketStream for socket `id()` of the module, worked through a driver core that it
-/// holds weakly (the driver may go first). Thread: loop.
-template <class Core>
-class CoreSocket : public AtSocketStream {
-  public:
-    /// The module's socket is gone (reset): nothing is sent for this one any more.
-    void detach() { detached_ = true; }
-
-  protected:
-    CoreSocket(const std::shared_ptr<Core>& core, int id, std::string description, size_t max_chunk)
-        : AtSocketStream(core->loop, std::move(description), max_chunk), core_(core), id_(id) {}
-
-    int id() const { return id_; }
-    /// The core, or null when the driver is gone.
-    std::shared_ptr<Core> lockCore() const { return core_.lock(); }
-
-    /// The core when commands may go to the module for this socket (the driver lives, the
-    /// socket is attached); else null, and `done` got driverGone().
-    template <class Done>
-    std::shared_ptr<Core> attachedOr(Done& done) const {
-        auto c = detached_ ? nullptr : core_.lock();
-        if (!c) {
-            done(Failure{driverGone()});
-        }
-        return c;
-    }
-
-    /// sendChunk() by one command with a data phase: `command` with `write` (which holds the
-    /// chunk); `done` gets the chunk's size on OK, else the command's error. Nothing once the
-    /// socket is gone.
-    void sendData(Core& core, const std::string& command, AtDataWrite write,
-                  std::function<void(Result<size_t>)> done) {
-        const size_t n = write.payload.size();
-        core.at.commandWithData(command, write, core.timing.send,
-                                [alive = token(), command, explain = core.explain,
-                                 done = std::move(done), n](Result<AtResponse> r) {
-                                    if (alive.expired()) {
-                                        return;
-                                    }
-                                    if (!r) {
-                                        done(Failure{commandError(command, r.error(), explain)});
-                                        return;
-                                    }
-                                    done(n);
-                                });
-    }
-
-    /// A read by count for fetch(): `command` with its data phase `read`; `then` gets the bytes
-    /// or the command's error. Nothing once the socket is gone.
-    void readData(Core& core, const std::string& command, AtDataRead read,
-                  std::function<void(Result<std::string>)> then) {
-        core.at.commandReadingData(command, read, core.timing.receive,
-                                   [alive = token(), command, explain = core.explain,
-                                    then = std::move(then)](Result<AtResponse> r) {
-                                       if (alive.expired()) {
-                                           return;
-                                       }
-                                       if (!r) {
-                                           then(Failure{commandError(command, r.error(), explain)});
-                                           return;
-                                       }
-                                       then(std::move(r->data));
-                                   });
-    }
-
-    /// For closeSocket(): takes `self` out of the core's `table`; returns the core when close
-    /// commands are to be sent (the driver lives, the socket is attached), else null.
-    template <class Socket>
-    std::shared_ptr<Core> leave(SocketTable<Socket> Core::*table, const Socket* self) {
-        auto c = core_.lock();
-        if (!c) {
-            return nullptr;
-        }
-        ((*c).*table).remove(id_, self);
-        return detached_ ? nullptr : c;
-    }
-
-  private:
-    std::weak_ptr<Core> core_;
-    int id_;
-    bool detached_ = false;
-};
-
-/// A CoreSocket whose module refuses a send while its send buffer is full: the chunk is tried
-/// again after the core's timing.send_retry, at most timing.send_retries times, then the write
-/// fails with "timeout". Thread: loop.
-template <class Core>
-class RetryingSocket : public CoreSocket<Core> {
-  protected:
-    RetryingSocket(const std::shared_ptr<Core>& core, int id, std::string description,
-                   size_t max_chunk)
-        : CoreSocket<Core>(core, id, std::move(description), max_chunk), retry_(core->loop) {}
-
-    /// One try to send `payload` (the socket is attached): `done` gets how many bytes the module
-    /// took or an error; `full` gets the module's words when its send buffer was full. Neither
-    /// is called once the socket is gone.
-    virtual void trySend(Core& core, const std::string& payload,
-                         std::function<void(Result<size_t>)> done,
-                         std::function<void(const std::string& words)> full) = 0;
-
-    void sendChunk(std::span<const uint8_t> chunk, std::function<void(Result<size_t>)> done) final {
-        auto core = this->lockCore();
-        attempt(std::string(reinterpret_cast<const char*>(chunk.data()), chunk.size()),
-                core ? core->timing.send_retries : 0, std::move(done));
-    }
-
-  private:
-    void attempt(std::string payload, int retries, std::function<void(Result<size_t>)> done) {
-        auto core = this->attachedOr(done);
-        if (!core) {
-            return;
-        }
-        trySend(
-            *core, payload, done,
-            [alive = this->token(), this, payload, retries, done](const std::string& words) {
-                if (retries <= 0) {
-                    done(fail("timeout", "the module's send buffer stayed full (" + words + ")"));
-                    return;
-                }
-                auto owner = this->lockCore();
-                if (!owner) {
-                    done(Failure{driverGone()});
-                    return;
-                }
-                retry_.expires_after(owner->timing.send_retry);
-                retry_.async_wait(
-                    [alive, this, payload, retries, done](const asio::error_code& ec) {
-                        if (ec || alive.expired()) {
-                            return;
-                        }
-                        attempt(payload, retries - 1, done);
-                    });
-            });
-    }
-
-    asio::steady_timer retry_;
 };
 
 }  // namespace uplinkd::plugins::modem_common

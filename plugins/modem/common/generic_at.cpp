@@ -133,6 +133,10 @@ bool safeForQuotedArgument(std::string_view text) {
     });
 }
 
+std::string quoted(std::string_view text) {
+    return "\"" + std::string(text) + "\"";
+}
+
 std::string commandName(std::string_view command) {
     const size_t end = command.find_first_of("=?");
     return std::string(command.substr(0, end));

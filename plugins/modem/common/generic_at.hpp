@@ -66,6 +66,9 @@ std::string_view unquote(std::string_view field);
 /// True when `text` can go inside a quoted AT string argument: no '"', no control characters.
 bool safeForQuotedArgument(std::string_view text);
 
+/// `text` as a quoted AT string argument (checked with safeForQuotedArgument before).
+std::string quoted(std::string_view text);
+
 /// The command's name for messages: "AT+KCNXCFG" for "AT+KCNXCFG=1,\"GPRS\",\"apn\"" (arguments
 /// may hold secrets and never appear in errors).
 std::string commandName(std::string_view command);

@@ -123,6 +123,54 @@ Result<std::optional<ClientPem>> clientPem(std::string_view cert_pem, std::strin
     return std::optional<ClientPem>(ClientPem{std::move(*cert), std::move(*key)});
 }
 
+namespace {
+
+/// The wanted blocks of `pem` (tls.<setting>) as one LF text of at most `max_bytes`.
+Result<std::string> storeText(std::string_view pem, std::string_view setting, PemWant want,
+                              size_t max_bytes, std::string_view limit) {
+    auto blocks = pemBlocks(pem, setting, want);
+    if (!blocks) {
+        return blocks.failure();
+    }
+    std::string text = joinBlocks(*blocks, "\n");
+    if (text.size() > max_bytes) {
+        std::string words(limit);
+        if (const size_t at = words.find("{max}"); at != std::string::npos) {
+            words.replace(at, 5, std::to_string(max_bytes));
+        }
+        return fail("bad_pem", std::string(setting) + " is " + std::to_string(text.size()) +
+                                   " bytes; " + words);
+    }
+    return text;
+}
+
+}  // namespace
+
+Result<std::vector<StoreFile>> storeFiles(std::string_view ca_pem, std::string_view cert_pem,
+                                          std::string_view key_pem, size_t max_bytes,
+                                          std::string_view limit) {
+    if (cert_pem.empty() != key_pem.empty()) {
+        return fail("bad_pem", "a client certificate needs both tls.cert_file and tls.key_file");
+    }
+    auto ca = storeText(ca_pem, "tls.ca_file", PemWant::Certificates, max_bytes, limit);
+    if (!ca) {
+        return ca.failure();
+    }
+    std::vector<StoreFile> files;
+    files.push_back({kCaFile, std::move(*ca), "the root CA (tls.ca_file)"});
+    if (cert_pem.empty()) {
+        return files;
+    }
+    auto cert = storeText(cert_pem, "tls.cert_file", PemWant::Certificates, max_bytes, limit);
+    auto key = storeText(key_pem, "tls.key_file", PemWant::PrivateKey, max_bytes, limit);
+    if (!cert || !key) {
+        return !cert ? cert.failure() : key.failure();
+    }
+    files.push_back({kCertFile, std::move(*cert), "the client certificate (tls.cert_file)"});
+    files.push_back({kKeyFile, std::move(*key), "the private key (tls.key_file)"});
+    return files;
+}
+
 std::string joinLines(const std::vector<std::string>& lines, std::string_view eol) {
     std::string out;
     for (const auto& l : lines) {

@@ -4,6 +4,7 @@
 // Thread: any (pure functions).
 #pragma once
 
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -46,6 +47,28 @@ struct ClientPem {
 /// The client certificate and key when both are configured, nothing when neither is. Errors
 /// ("bad_pem"): only one of the two configured, either file's PEM errors.
 Result<std::optional<ClientPem>> clientPem(std::string_view cert_pem, std::string_view key_pem);
+
+/// The files uplinkd writes into a module's file-based certificate store (names of 5-108
+/// characters, ending in .pem, fit every such module).
+inline constexpr std::string_view kCaFile = "uplinkd_ca.pem";
+inline constexpr std::string_view kCertFile = "uplinkd_cert.pem";
+inline constexpr std::string_view kKeyFile = "uplinkd_key.pem";
+
+/// One file for a module's file-based store.
+struct StoreFile {
+    std::string_view name;  ///< kCaFile, kCertFile or kKeyFile
+    std::string content;    ///< the wanted PEM blocks, LF line ends
+    std::string what;       ///< for messages: "the root CA (tls.ca_file)"
+};
+
+/// The files of tls.ca_file, tls.cert_file and tls.key_file (`ca_pem`, `cert_pem`, `key_pem`)
+/// for a module's file-based store: the root CA, then the client certificate and its key when
+/// both are configured. Errors ("bad_pem"): only one of the two configured, a file's PEM
+/// errors, a file over `max_bytes`: "<setting> is <n> bytes; <limit>", in which "{max}" stands
+/// for `max_bytes`.
+Result<std::vector<StoreFile>> storeFiles(std::string_view ca_pem, std::string_view cert_pem,
+                                          std::string_view key_pem, size_t max_bytes,
+                                          std::string_view limit);
 
 /// The lines of `text` (split at CR LF, LF or CR) with trailing blanks removed and empty lines
 /// dropped.

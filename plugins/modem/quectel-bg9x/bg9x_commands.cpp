@@ -5,15 +5,9 @@
 
 namespace uplinkd::plugins::quectel_bg9x {
 
+using modem_common::quoted;
+
 namespace {
-
-std::string quoted(std::string_view s) {
-    return "\"" + std::string(s) + "\"";
-}
-
-std::string qsslcfg(std::string_view key, const std::string& value) {
-    return "AT+QSSLCFG=\"" + std::string(key) + "\"," + std::to_string(kSslContext) + "," + value;
-}
 
 std::string qmtcfg(std::string_view key, const std::string& value) {
     return "AT+QMTCFG=\"" + std::string(key) + "\"," + std::to_string(kMqttClient) + "," + value;
@@ -94,22 +88,21 @@ std::string qsslcloseCommand(int id) {
 }
 
 std::string sniCommand() {
-    return qsslcfg("sni", kEnableSni ? "1" : "0");
+    return modem_common::sslConfigCommand("AT+QSSLCFG", kSslContext,
+                                          {"sni", kEnableSni ? "1" : "0"});
 }
 
 std::vector<AtCommandStep> sslContextSteps(bool client_certificate,
                                            std::chrono::milliseconds timeout) {
-    std::vector<AtCommandStep> steps = {
-        {qsslcfg("sslversion", "3"), timeout},  // TLS 1.2: no fallback to older versions
-        {qsslcfg("ciphersuite", "0XFFFF"), timeout},
-        {qsslcfg("seclevel", client_certificate ? "2" : "1"), timeout},
-        {qsslcfg("cacert", quoted("UFS:" + std::string(kCaFile))), timeout},
+    std::vector<modem_common::SslSetting> settings = {
+        {"sslversion", "3"},  // TLS 1.2: no fallback to older versions
+        {"ciphersuite", "0XFFFF"},
+        {"seclevel", client_certificate ? "2" : "1"},
     };
-    if (client_certificate) {
-        steps.push_back({qsslcfg("clientcert", quoted("UFS:" + std::string(kCertFile))), timeout});
-        steps.push_back({qsslcfg("clientkey", quoted("UFS:" + std::string(kKeyFile))), timeout});
+    for (auto& s : modem_common::storeFileSettings(client_certificate, "UFS:")) {
+        settings.push_back(std::move(s));
     }
-    return steps;
+    return modem_common::sslConfigSteps("AT+QSSLCFG", kSslContext, settings, timeout);
 }
 
 std::string qfuplCommand(std::string_view name, size_t n, int timeout_s) {

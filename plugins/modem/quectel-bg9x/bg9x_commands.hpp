@@ -16,6 +16,7 @@
 
 #include "common/at_steps.hpp"
 #include "common/generic_info.hpp"
+#include "common/pem.hpp"
 #include "uplinkd/modem_driver.hpp"
 
 namespace uplinkd::plugins::quectel_bg9x {
@@ -37,12 +38,10 @@ inline constexpr int kMqttClient = 0;
 /// SNI is always switched on: brokers on shared addresses (AWS, HiveMQ Cloud) need it, and the
 /// module does not send it unless told ("sni" defaults to 0). Not a setting on purpose.
 inline constexpr bool kEnableSni = true;
-/// One AT+QISEND / AT+QSSLSEND carries at most this much.
-inline constexpr size_t kMaxSendChunk = 1460;
-/// One AT+QIRD / AT+QSSLRECV asks for at most this much (AT+QIRD takes ≤ 1500).
-inline constexpr size_t kMaxReadChunk = 1500;
-/// Host names longer than this are refused before anything is sent.
-inline constexpr size_t kMaxHostLength = 150;
+/// Sockets: one AT+QISEND / AT+QSSLSEND carries at most 1460 bytes, one AT+QIRD / AT+QSSLRECV
+/// asks for at most 1500 (AT+QIRD takes ≤ 1500); host names over 150 characters are refused
+/// (the MQTT client's too).
+inline constexpr modem_common::SocketLimits kSocketLimits{1460, 1500, 150};
 /// AT+QMTPUB takes about this much (UNCONFIRMED per firmware).
 inline constexpr size_t kMaxMqttPayload = 4096;
 /// Topic length uplinkd allows in the quoted argument (UNCONFIRMED module limit).
@@ -50,25 +49,19 @@ inline constexpr size_t kMaxMqttTopic = 255;
 /// Largest certificate file uplinkd uploads (UNCONFIRMED module limit).
 inline constexpr size_t kMaxCertFile = 16384;
 /// Certificate store names (UFS, the module's file system).
-inline constexpr std::string_view kCaFile = "uplinkd_ca.pem";
-inline constexpr std::string_view kCertFile = "uplinkd_cert.pem";
-inline constexpr std::string_view kKeyFile = "uplinkd_key.pem";
+using modem_common::kCaFile;
+using modem_common::kCertFile;
+using modem_common::kKeyFile;
 
 /// Boot indications: "RDY" (the UART is up), then "APP RDY" (the AT application is up).
 inline constexpr std::string_view kBootIndications[] = {"RDY", "APP RDY"};
 
 /// Bring-up, in order: echo off, numeric +CME ERROR codes. SIM, APN, registration and the PDP
 /// context follow (see the driver).
-inline constexpr AtStep kInitSteps[] = {
-    {"ATE0", 2s, StepPolicy::Required},
-    {"AT+CMEE=1", 2s, StepPolicy::Required},
-};
+inline constexpr auto& kInitSteps = modem_common::kEchoOffNumericErrors;
 
 /// Registration: LTE-M / NB-IoT (EPS) first, then GPRS for the 2G fallback.
-inline constexpr std::string_view kRegistrationQueries[][2] = {
-    {"AT+CEREG?", "+CEREG:"},
-    {"AT+CGREG?", "+CGREG:"},
-};
+inline constexpr auto& kRegistrationQueries = modem_common::kEpsThenGprsRegistration;
 
 /// Whether the PDP context is active ("+QIACT: 1,1,1,\"<ip>\"").
 inline constexpr AtStep kQiactQuery = {"AT+QIACT?", 5s, StepPolicy::Required};

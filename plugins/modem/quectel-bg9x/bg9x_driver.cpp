@@ -7,6 +7,7 @@
 #include "bg9x_errors.hpp"
 #include "bg9x_parsers.hpp"
 #include "common/at_steps.hpp"
+#include "common/core_mqtt.hpp"
 #include "common/generic_at.hpp"
 
 namespace uplinkd::plugins::quectel_bg9x {
@@ -70,9 +71,8 @@ Error openError(bool tls, int err, const std::string& line, const ModemSocketReq
 class Bg9xSocket final : public modem_common::RetryingSocket<Bg9xCore> {
   public:
     Bg9xSocket(const std::shared_ptr<Bg9xCore>& core, int id, bool tls, std::string description)
-        : RetryingSocket(core, id, std::move(description), kMaxSendChunk), tls_(tls) {
-        core->sockets.add(id, this);
-    }
+        : RetryingSocket(core, id, std::move(description), kSocketLimits.max_send_chunk),
+          tls_(tls) {}
     ~Bg9xSocket() override { close(); }
 
   protected:
@@ -89,8 +89,8 @@ class Bg9xSocket final : public modem_common::RetryingSocket<Bg9xCore> {
             auto n = parseReadHeader(line, header);
             return n ? *n : 0;
         };
-        const std::string cmd =
-            tls_ ? qsslrecvCommand(id(), kMaxReadChunk) : qirdCommand(id(), kMaxReadChunk);
+        const std::string cmd = tls_ ? qsslrecvCommand(id(), kSocketLimits.max_read_chunk)
+                                     : qirdCommand(id(), kSocketLimits.max_read_chunk);
         core->at.commandReadingData(
             cmd, rd, core->timing.receive,
             [alive = token(), cmd, done = std::move(done)](Result<AtResponse> r) {
@@ -243,7 +243,7 @@ void Bg9xCore::breakAll(const Error& e) {
 std::optional<int> Bg9xCore::allocate() {
     for (int i = 0; i < kSockets; ++i) {
         const int id = (next_id + i) % kSockets;
-        if (!sockets.contains(id) && !sockets.busy.contains(id)) {
+        if (!sockets.owns(id)) {
             next_id = (id + 1) % kSockets;  // round robin: a closed id is not reused at once
             return id;
         }
@@ -263,11 +263,9 @@ void Bg9xCore::closeInModule(int id, std::string command) {
 // ---- start ------------------------------------------------------------------------------------
 
 void Bg9xCore::start(StatusDone done) {
-    const uint64_t gen = beginStart(std::move(done));
-    breakAll(makeError("modem_reset", "the module is being started again: its sockets are gone"));
     pdp_ready = false;
     ssl_ready = false;
-    stepsStage(gen, modem_common::toCommandSteps(kInitSteps), "", &Bg9xCore::startSim);
+    startWith(std::move(done), kInitSteps, &Bg9xCore::startSim);
 }
 
 void Bg9xCore::startSim(uint64_t gen) {
@@ -350,7 +348,7 @@ void Bg9xCore::activatePdp(std::function<void(Status)> done) {
 
 void Bg9xCore::open(const ModemSocketRequest& req, OpenDone done) {
     std::optional<Error> refusal =
-        modem_common::socketRequestProblem(req, kMaxHostLength, "the module");
+        modem_common::socketRequestProblem(req, kSocketLimits.max_host_length, "the module");
     const auto id = refusal ? std::nullopt : allocate();
     if (!refusal && !id) {
         refusal = makeError("modem_no_sessions", "all 12 sockets of the module are in use");
@@ -385,36 +383,36 @@ void Bg9xCore::connectSocket(int id, const ModemSocketRequest& req, OpenDone don
     const AtCommandStep step{
         tls ? qsslopenCommand(id, req.host, req.port) : qiopenCommand(id, req.host, req.port),
         timing.command};
-    commandThenUrc(loop, at, urcs, step, {result + " " + std::to_string(id) + ","},
-                   tls ? timing.tls_connect : timing.connect, explain,
-                   [w = weak_from_this(), id, tls, result, req, done](Result<std::string> r) {
-                       auto c = w.lock();
-                       if (!c) {
-                           return;
-                       }
-                       const std::string close = tls ? qsslcloseCommand(id) : qicloseCommand(id);
-                       if (!r) {
-                           if (r.error().code == "timeout") {
-                               // No result: the socket may still be connecting; free it.
-                               c->at.command(close, c->timing.command, [](Result<AtResponse>) {});
-                           }
-                           done(r.failure("open " + hostPort(req)));
-                           return;
-                       }
-                       const auto res = parseIdResult(*r, result);
-                       if (!res || res->err != 0) {
-                           // The id stays taken in the module until it is closed.
-                           c->at.command(close, c->timing.command, [](Result<AtResponse>) {});
-                           done(Failure{openError(tls, res ? res->err : -1, *r, req)});
-                           return;
-                       }
-                       c->sockets.busy.erase(id);
-                       const std::string what =
-                           "bg9x socket " + std::to_string(id) + ": " + (tls ? "tls " : "tcp ") +
-                           hostPort(req) +
-                           (tls ? " (TLS in the module, SNI " + req.host + ")" : "");
-                       done(ByteStreamPtr(std::make_unique<Bg9xSocket>(c, id, tls, what)));
-                   });
+    commandThenUrc(
+        loop, at, urcs, step, {result + " " + std::to_string(id) + ","},
+        tls ? timing.tls_connect : timing.connect, explain,
+        [w = weak_from_this(), id, tls, result, req, done](Result<std::string> r) {
+            auto c = w.lock();
+            if (!c) {
+                return;
+            }
+            const std::string close = tls ? qsslcloseCommand(id) : qicloseCommand(id);
+            if (!r) {
+                if (r.error().code == "timeout") {
+                    // No result: the socket may still be connecting; free it.
+                    c->at.command(close, c->timing.command, [](Result<AtResponse>) {});
+                }
+                done(r.failure("open " + hostPort(req)));
+                return;
+            }
+            const auto res = parseIdResult(*r, result);
+            if (!res || res->err != 0) {
+                // The id stays taken in the module until it is closed.
+                c->at.command(close, c->timing.command, [](Result<AtResponse>) {});
+                done(Failure{openError(tls, res ? res->err : -1, *r, req)});
+                return;
+            }
+            c->sockets.busy.erase(id);
+            const std::string what = "bg9x socket " + std::to_string(id) + ": " +
+                                     (tls ? "tls " : "tcp ") + hostPort(req) +
+                                     (tls ? " (TLS in the module, SNI " + req.host + ")" : "");
+            done(ByteStreamPtr(modem_common::makeSocket(c, &Bg9xCore::sockets, id, tls, what)));
+        });
 }
 
 // ---- Bg9xDriver -------------------------------------------------------------------------------
@@ -424,7 +422,8 @@ Bg9xDriver::Bg9xDriver(asio::io_context& loop, AtChannel& at, ModemSettings sett
     : Bg9xDriver(std::make_shared<Bg9xCore>(loop, at, std::move(settings), timing)) {}
 
 Bg9xDriver::Bg9xDriver(std::shared_ptr<Bg9xCore> core)
-    : DriverFront(core, infoQueries(), kMaxSendChunk), mqtt_(core) {}
+    : DriverFront(core, infoQueries(), kSocketLimits.max_send_chunk),
+      mqtt_(std::make_unique<modem_common::CoreMqtt<Bg9xCore>>(core)) {}
 
 Bg9xDriver::~Bg9xDriver() = default;
 

@@ -20,23 +20,6 @@ namespace uplinkd::plugins::quectel_bg9x {
 
 struct Bg9xCore;
 
-/// The module's MQTT client (ModemDriver::mqtt()): hands every call to the driver's core.
-/// Thread: loop.
-class Bg9xMqtt final : public ModemMqtt {
-  public:
-    explicit Bg9xMqtt(std::shared_ptr<Bg9xCore> core) : core_(std::move(core)) {}
-    ModemMqttLimits limits() const override;
-    void connect(const ModemMqttConnect& params, ModemMqttEvents events, StatusDone done) override;
-    void publish(const std::string& topic, const std::string& payload, int qos, bool retain,
-                 StatusDone done) override;
-    void subscribe(const std::string& filter, int qos, StatusDone done) override;
-    void unsubscribe(const std::string& filter, StatusDone done) override;
-    void disconnect(StatusDone done) override;
-
-  private:
-    std::shared_ptr<Bg9xCore> core_;
-};
-
 /// ModemDriver for the BG9x family: every I/O goes through the AtChannel. Sockets it opened
 /// keep working until the driver is destroyed, then fail with "closed". Thread: loop.
 ///  - start(): ATE0, AT+CMEE=1, SIM (PIN if configured), AT+QICSGP with the APN, registration
@@ -52,11 +35,11 @@ class Bg9xDriver final : public modem_common::DriverFront {
     Bg9xDriver(asio::io_context& loop, AtChannel& at, ModemSettings settings,
                Bg9xTiming timing = kBg9xTiming);
     ~Bg9xDriver() override;
-    ModemMqtt* mqtt() override { return &mqtt_; }
+    ModemMqtt* mqtt() override { return mqtt_.get(); }
 
   private:
     explicit Bg9xDriver(std::shared_ptr<Bg9xCore> core);
-    Bg9xMqtt mqtt_;
+    std::unique_ptr<ModemMqtt> mqtt_;  ///< the module's client (run by the core)
 };
 
 /// The plugin's ModemPluginApi::create: checks the settings, then makes a driver.

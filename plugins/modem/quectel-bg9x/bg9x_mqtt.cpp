@@ -34,8 +34,8 @@ std::optional<Error> connectProblem(const ModemMqttConnect& p) {
     auto unsupported = [](std::string why) {
         return makeError("mqtt_unsupported", std::move(why) + ": use mqtt = \"uplinkd\"");
     };
-    if (p.host.empty() || p.host.size() > kMaxHostLength || !safeForQuotedArgument(p.host) ||
-        p.port == 0) {
+    if (p.host.empty() || p.host.size() > kSocketLimits.max_host_length ||
+        !safeForQuotedArgument(p.host) || p.port == 0) {
         return makeError("mqtt_config",
                          "the broker address cannot be given to the module's MQTT client");
     }
@@ -441,33 +441,6 @@ void Bg9xCore::mqttMessage(const std::string& line, std::string rest) {
             c->mqtt.events.message(std::move(topic), std::move(payload), -1, false);
         }
     });
-}
-
-// ---- Bg9xMqtt ---------------------------------------------------------------------------------
-
-ModemMqttLimits Bg9xMqtt::limits() const {
-    return core_->mqttLimits();
-}
-
-void Bg9xMqtt::connect(const ModemMqttConnect& params, ModemMqttEvents events, StatusDone done) {
-    core_->mqttConnect(params, std::move(events), std::move(done));
-}
-
-void Bg9xMqtt::publish(const std::string& topic, const std::string& payload, int qos, bool retain,
-                       StatusDone done) {
-    core_->mqttPublish(topic, payload, qos, retain, std::move(done));
-}
-
-void Bg9xMqtt::subscribe(const std::string& filter, int qos, StatusDone done) {
-    core_->mqttSubscribe(filter, qos, std::move(done));
-}
-
-void Bg9xMqtt::unsubscribe(const std::string& filter, StatusDone done) {
-    core_->mqttUnsubscribe(filter, std::move(done));
-}
-
-void Bg9xMqtt::disconnect(StatusDone done) {
-    core_->mqttDisconnect(std::move(done));
 }
 
 }  // namespace uplinkd::plugins::quectel_bg9x

@@ -192,14 +192,6 @@ Result<std::time_t> parseCclk(std::string_view line) {
     return static_cast<std::time_t>(days * 86400 + *hh * 3600 + *mi * 60 + *ss - offset);
 }
 
-std::string formatUtc(std::time_t t) {
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char buf[40];
-    std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &tm);
-    return buf;
-}
-
 std::string clockProblem(std::time_t module_now, const std::vector<Validity>& certs) {
     for (const auto& v : certs) {
         if (module_now < v.from || module_now > v.to) {

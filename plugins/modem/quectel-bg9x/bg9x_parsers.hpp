@@ -17,6 +17,7 @@
 #include "uplinkd/at_channel.hpp"
 #include "uplinkd/modem_driver.hpp"
 #include "uplinkd/result.hpp"
+#include "uplinkd/time_text.hpp"  // formatUtc: times in the clock messages
 
 namespace uplinkd::plugins::quectel_bg9x {
 
@@ -62,8 +63,6 @@ std::vector<StoredFile> parseFileList(const std::vector<std::string>& lines);
 
 /// "+CCLK: \"yy/MM/dd,hh:mm:ss±zz\"" → the time in UTC (zz: quarter hours from UTC).
 Result<std::time_t> parseCclk(std::string_view line);
-/// "2026-12-04 23:50:16 UTC".
-std::string formatUtc(std::time_t t);
 
 /// When a certificate may be used.
 struct Validity {

@@ -24,28 +24,7 @@ namespace {
 /// Exactly what a firmware without the "sni" setting makes start-up / provisioning say.
 constexpr std::string_view kNoSni = "this firmware cannot send SNI: use tls = \"local\"";
 
-/// The PEM text of one certificate file: the wanted blocks, LF line ends, within the size the
-/// module takes.
-Result<std::string> pemFile(std::string_view pem, std::string_view what, PemWant want) {
-    auto blocks = modem_common::pemBlocks(pem, what, want);
-    if (!blocks) {
-        return blocks.failure();
-    }
-    std::string text = modem_common::joinBlocks(*blocks, "\n");
-    if (text.size() > kMaxCertFile) {
-        return fail("bad_pem", std::string(what) + " is " + std::to_string(text.size()) +
-                                   " bytes; uplinkd writes at most " +
-                                   std::to_string(kMaxCertFile) + " into the module");
-    }
-    return text;
-}
-
-/// A file provision() writes.
-struct File {
-    std::string_view name;
-    std::string content;
-    std::string what;
-};
+using File = modem_common::StoreFile;
 
 /// Uploads files[i..] one after the other; `done` once: OK or the first failure.
 void uploadEach(std::weak_ptr<Bg9xCore> w, std::shared_ptr<std::vector<File>> files, size_t i,
@@ -100,34 +79,22 @@ std::vector<Validity> validities(const std::string& pem, const std::string& what
 }  // namespace
 
 void Bg9xCore::provision(const ModemCredentials& creds, StatusDone done) {
-    auto refuse = [&](const Error& e) { failLater(done, e.withContext("provision")); };
-    if (creds.cert_pem.empty() != creds.key_pem.empty()) {
-        refuse(
-            makeError("bad_pem", "a client certificate needs both tls.cert_file and tls.key_file"));
+    auto stored =
+        modem_common::storeFiles(creds.ca_pem, creds.cert_pem, creds.key_pem, kMaxCertFile,
+                                 "uplinkd writes at most {max} into the module");
+    if (!stored) {
+        failLater(done, stored.error().withContext("provision"));
         return;
     }
-    auto ca = pemFile(creds.ca_pem, "tls.ca_file", PemWant::Certificates);
-    if (!ca) {
-        refuse(ca.error());
-        return;
-    }
-    auto files = std::make_shared<std::vector<File>>();
-    files->push_back({kCaFile, *ca, "the root CA (tls.ca_file)"});
-    auto valid =
-        std::make_shared<std::vector<Validity>>(validities(*ca, "the root CA from tls.ca_file"));
-    const bool client = !creds.cert_pem.empty();
+    auto files = std::make_shared<std::vector<File>>(std::move(*stored));
+    auto valid = std::make_shared<std::vector<Validity>>(
+        validities((*files)[0].content, "the root CA from tls.ca_file"));
+    const bool client = files->size() > 1;
     if (client) {
-        auto cert = pemFile(creds.cert_pem, "tls.cert_file", PemWant::Certificates);
-        auto key = pemFile(creds.key_pem, "tls.key_file", PemWant::PrivateKey);
-        if (!cert || !key) {
-            refuse(!cert ? cert.error() : key.error());
-            return;
-        }
-        for (auto& v : validities(*cert, "the client certificate from tls.cert_file")) {
+        for (auto& v :
+             validities((*files)[1].content, "the client certificate from tls.cert_file")) {
             valid->push_back(std::move(v));
         }
-        files->push_back({kCertFile, std::move(*cert), "the client certificate (tls.cert_file)"});
-        files->push_back({kKeyFile, std::move(*key), "the private key (tls.key_file)"});
     }
     // Then: stale client files go (seclevel 1 without them), the SSL context, the clock.
     auto finish = whenOk("provision", done, [client, valid, done](const CorePtr& c) {

@@ -3,11 +3,9 @@
 
 namespace uplinkd::plugins::sierra_bx310x {
 
-namespace {
+using modem_common::quoted;
 
-std::string quoted(const std::string& s) {
-    return "\"" + s + "\"";
-}
+namespace {
 
 std::string session() {
     return std::to_string(kMqttSession);

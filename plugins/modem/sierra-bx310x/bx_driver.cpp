@@ -6,6 +6,7 @@
 #include "bx_core.hpp"
 #include "bx_errors.hpp"
 #include "bx_parsers.hpp"
+#include "common/core_mqtt.hpp"
 #include "common/generic_at.hpp"
 #include "common/pem.hpp"
 
@@ -19,30 +20,6 @@ modem_common::Explainer explainer() {
 }
 
 namespace {
-
-/// The module's MQTT client as ModemMqtt: every call goes to the core. Thread: loop.
-class BxMqtt final : public ModemMqtt {
-  public:
-    explicit BxMqtt(std::shared_ptr<BxCore> core) : core_(std::move(core)) {}
-    ModemMqttLimits limits() const override { return core_->mqttLimits(); }
-    void connect(const ModemMqttConnect& params, ModemMqttEvents events, StatusDone done) override {
-        core_->mqttConnect(params, std::move(events), std::move(done));
-    }
-    void publish(const std::string& topic, const std::string& payload, int qos, bool retain,
-                 StatusDone done) override {
-        core_->mqttPublish(topic, payload, qos, retain, std::move(done));
-    }
-    void subscribe(const std::string& filter, int qos, StatusDone done) override {
-        core_->mqttSubscribe(filter, qos, std::move(done));
-    }
-    void unsubscribe(const std::string& filter, StatusDone done) override {
-        core_->mqttUnsubscribe(filter, std::move(done));
-    }
-    void disconnect(StatusDone done) override { core_->mqttDisconnect(std::move(done)); }
-
-  private:
-    std::shared_ptr<BxCore> core_;
-};
 
 /// A store entry for `modem info`, with what OpenSSL reads from the listed text.
 ModemInfo::StoreEntry storeEntry(const StoredCert& c) {
@@ -419,7 +396,8 @@ BxDriver::BxDriver(asio::io_context& loop, AtChannel& at, ModemSettings settings
     : BxDriver(std::make_shared<BxCore>(loop, at, std::move(settings), timing)) {}
 
 BxDriver::BxDriver(const std::shared_ptr<BxCore>& core)
-    : DriverFront(core, {}, kMaxQuotedPayload), mqtt_(std::make_unique<BxMqtt>(core)) {}
+    : DriverFront(core, {}, kMaxQuotedPayload),
+      mqtt_(std::make_unique<modem_common::CoreMqtt<BxCore>>(core)) {}
 
 BxDriver::~BxDriver() = default;
 

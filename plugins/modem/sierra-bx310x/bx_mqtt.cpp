@@ -22,6 +22,28 @@ std::string endpoint(const ModemMqttConnect& p) {
     return p.host + ":" + std::to_string(p.port);
 }
 
+/// The answer handler of `command`, a step of MQTT connect run `session`: nothing when the core
+/// is gone or the run was replaced; a failed command ends the connect ("MQTT connect to
+/// <endpoint>: AT+X: ..."); an answer goes to `then(core, answer)`.
+template <class Then>
+std::function<void(Result<AtResponse>)> connectStep(std::weak_ptr<BxCore> core, uint64_t session,
+                                                    std::string command, Then then) {
+    return [w = std::move(core), session, command = std::move(command),
+            then = std::move(then)](Result<AtResponse> r) {
+        auto c = w.lock();
+        if (!c || c->mqtt.session != session) {
+            return;
+        }
+        if (!r) {
+            c->mqttConnectFinished(
+                Failure{commandError(command, r.error(), c->explain)
+                            .withContext("MQTT connect to " + endpoint(c->mqtt.params))});
+            return;
+        }
+        then(*c, *r);
+    };
+}
+
 AtDataWrite publishData(const std::string& payload, std::chrono::milliseconds pause) {
     AtDataWrite w;
     w.prompt = "CONNECT";
@@ -132,31 +154,22 @@ void BxCore::mqttConnect(const ModemMqttConnect& params, ModemMqttEvents events,
 
 void BxCore::mqttConfigure(uint64_t session) {
     at.command(kmqttcfgCommand(mqtt.params), timing.command,
-               [w = weak_from_this(), session](Result<AtResponse> r) {
-                   auto c = w.lock();
-                   if (!c || c->mqtt.session != session) {
-                       return;
-                   }
-                   if (!r) {
-                       c->mqttConnectFinished(Failure{
-                           commandError("AT+KMQTTCFG", r.error(), c->explain)
-                               .withContext("MQTT connect to " + endpoint(c->mqtt.params))});
-                       return;
-                   }
-                   std::optional<int> id;
-                   for (const auto& line : r->lines) {
-                       if (auto v = parseKmqttCfg(line)) {
-                           id = *v;
-                       }
-                   }
-                   if (id != kMqttSession) {
-                       c->mqttConnectFinished(
-                           fail("bad_reply", "MQTT connect to " + endpoint(c->mqtt.params) +
-                                                 ": AT+KMQTTCFG did not give session 1"));
-                       return;
-                   }
-                   c->mqttOpen(session);
-               });
+               connectStep(weak_from_this(), session, "AT+KMQTTCFG",
+                           [session](BxCore& c, const AtResponse& answer) {
+                               std::optional<int> id;
+                               for (const auto& line : answer.lines) {
+                                   if (auto v = parseKmqttCfg(line)) {
+                                       id = *v;
+                                   }
+                               }
+                               if (id != kMqttSession) {
+                                   c.mqttConnectFinished(fail(
+                                       "bad_reply", "MQTT connect to " + endpoint(c.mqtt.params) +
+                                                        ": AT+KMQTTCFG did not give session 1"));
+                                   return;
+                               }
+                               c.mqttOpen(session);
+                           }));
 }
 
 void BxCore::mqttOpen(uint64_t session) {
@@ -176,23 +189,14 @@ void BxCore::mqttOpen(uint64_t session) {
     });
     // The outcome comes as +KMQTT_IND: 1,<code> (mqttUrc), before or after OK.
     at.command(std::string(kMqttConnect.command), kMqttConnect.timeout,
-               [w = weak_from_this(), session](Result<AtResponse> r) {
-                   auto c = w.lock();
-                   if (!c || c->mqtt.session != session) {
-                       return;
-                   }
-                   if (!r) {
-                       c->mqttConnectFinished(Failure{
-                           commandError("AT+KMQTTCNX", r.error(), c->explain)
-                               .withContext("MQTT connect to " + endpoint(c->mqtt.params))});
-                       return;
-                   }
-                   for (const auto& line : r->lines) {
-                       if (line.starts_with("+KMQTT_IND:")) {
-                           c->mqttUrc(line);
-                       }
-                   }
-               });
+               connectStep(weak_from_this(), session, "AT+KMQTTCNX",
+                           [](BxCore& c, const AtResponse& answer) {
+                               for (const auto& line : answer.lines) {
+                                   if (line.starts_with("+KMQTT_IND:")) {
+                                       c.mqttUrc(line);
+                                   }
+                               }
+                           }));
 }
 
 void BxCore::mqttRefused(uint64_t session, const std::string& line) {

@@ -179,48 +179,7 @@ Result<Incoming> parseIncoming(std::string_view raw) {
 }
 
 Result<std::vector<StoredCert>> parseCertStoreList(const std::vector<std::string>& lines) {
-    std::vector<StoredCert> out;
-    bool seen_header = false;
-    for (const auto& raw : lines) {
-        std::string_view line = trimLine(raw);
-        if (auto rest = afterPrefix(line, "+KCERTSTORE:")) {
-            seen_header = true;
-            line = *rest;
-        }
-        if (line.empty()) {
-            continue;
-        }
-        const bool root = line.starts_with("root_cert,");
-        const bool local = line.starts_with("local_cert,");
-        const bool key = line.starts_with("private_key,");
-        if (root || local || key) {
-            const auto f = splitFields(line);
-            const auto index = f.size() == 3 ? parseInt(f[1], 0, 255) : std::nullopt;
-            const auto length = f.size() == 3 ? parseInt(f[2], 0, 1 << 20) : std::nullopt;
-            if (!index || !length) {
-                return unexpectedReply("+KCERTSTORE entry", line);
-            }
-            StoredCert c;
-            c.kind = root    ? StoredCert::Kind::Root
-                     : local ? StoredCert::Kind::Local
-                             : StoredCert::Kind::Key;
-            c.index = static_cast<int>(*index);
-            c.length = static_cast<size_t>(*length);
-            out.push_back(std::move(c));
-            continue;
-        }
-        if (out.empty()) {
-            if (!seen_header) {
-                return unexpectedReply("+KCERTSTORE answer", line);
-            }
-            continue;
-        }
-        if (out.back().kind == StoredCert::Kind::Key) {
-            continue;  // a key's text is never listed: not to be kept if it were
-        }
-        out.back().lines.emplace_back(line);
-    }
-    return out;
+    return modem_common::parseKcertStoreListing(lines, modem_common::KeyEntries::Listed);
 }
 
 Result<int64_t> parseCclk(std::string_view line) {

@@ -11,9 +11,12 @@
 #include <string_view>
 #include <vector>
 
+#include "common/kcert_store.hpp"
 #include "uplinkd/result.hpp"
 
 namespace uplinkd::plugins::sierra_bx310x {
+
+using modem_common::StoredCert;
 
 /// "+SRWSTASTATUS: 1,"<ssid>","<mac>",<channel>,<auth>[,<rssi>]" (associated) or
 /// "+SRWSTASTATUS: 0,<reason>" (not associated, with the IEEE 802.11 reason when given).
@@ -56,13 +59,6 @@ Result<Incoming> parseIncoming(std::string_view line);
 /// True for the lines parseIncoming() reads.
 bool isIncoming(std::string_view line);
 
-/// One entry of the AT+KCERTSTORE? listing.
-struct StoredCert {
-    enum class Kind { Root, Local, Key } kind = Kind::Root;
-    int index = 0;
-    size_t length = 0;               ///< as the module declares it
-    std::vector<std::string> lines;  ///< the certificate text, one line each, no empty lines
-};
 /// "root_cert,<index>,<len>" / "local_cert,<index>,<len>" / "private_key,<index>,<len>" entries,
 /// each on its own "+KCERTSTORE: " line or after one "+KCERTSTORE:" header, each optionally
 /// followed by its text (a key never is). An empty store gives none.

@@ -12,13 +12,11 @@
 
 namespace uplinkd::plugins::sierra_bx310x {
 
-using modem_common::commandError;
+using modem_common::findStored;
 using modem_common::PemBlock;
 using modem_common::PemWant;
 
 namespace {
-
-constexpr std::string_view kCrLf = "\r\n";
 
 /// What the read-back must show: one certificate text, where.
 struct Expected {
@@ -28,16 +26,6 @@ struct Expected {
     size_t length;  ///< bytes written (CR+LF line ends)
     std::string what;
 };
-
-const StoredCert* findStored(const std::vector<StoredCert>& stored, StoredCert::Kind kind,
-                             int index) {
-    for (const auto& s : stored) {
-        if (s.kind == kind && s.index == index) {
-            return &s;
-        }
-    }
-    return nullptr;
-}
 
 /// Why the listing does not show `want`, or nothing.
 std::optional<std::string> mismatch(const std::vector<StoredCert>& stored, const Expected& want) {
@@ -125,7 +113,8 @@ void BxCore::provision(const ModemCredentials& creds, StatusDone done) {
     };
     const bool indexed = roots->size() > 1;
     for (size_t i = 0; i < roots->size(); ++i) {
-        std::string payload = modem_common::joinLines((*roots)[i].lines, kCrLf);
+        std::string payload =
+            modem_common::joinLines((*roots)[i].lines, modem_common::kKcertLineEnd);
         const std::string what =
             "the root CA" + (indexed ? " #" + std::to_string(i) : std::string()) + " (tls.ca_file)";
         if (tooLarge(payload.size(), what)) {
@@ -139,8 +128,8 @@ void BxCore::provision(const ModemCredentials& creds, StatusDone done) {
                           timing.cert_store, what});
     }
     if (local) {
-        std::string cert = modem_common::joinBlocks(*local, kCrLf);
-        std::string k = modem_common::joinBlocks(*key, kCrLf);
+        std::string cert = modem_common::joinBlocks(*local, modem_common::kKcertLineEnd);
+        std::string k = modem_common::joinBlocks(*key, modem_common::kKcertLineEnd);
         if (tooLarge(cert.size(), "tls.cert_file") || tooLarge(k.size(), "tls.key_file")) {
             return;
         }
@@ -168,15 +157,11 @@ void BxCore::provision(const ModemCredentials& creds, StatusDone done) {
                 core->at.command(
                     std::string(kCertStoreRead.command), kCertStoreRead.timeout,
                     core->withCore([want, facts, done](const CorePtr& c2, Result<AtResponse> r) {
-                        if (!r) {
-                            done(
-                                Failure{commandError(kCertStoreRead.command, r.error(), c2->explain)
-                                            .withContext("provision: reading the store back")});
-                            return;
-                        }
-                        const auto stored = parseCertStoreList(r->lines);
+                        const auto stored =
+                            modem_common::readBackListing(kCertStoreRead.command, r, c2->explain,
+                                                          modem_common::KeyEntries::Listed);
                         if (!stored) {
-                            done(stored.failure("provision: reading the store back"));
+                            done(stored.failure());
                             return;
                         }
                         for (const auto& e : *want) {

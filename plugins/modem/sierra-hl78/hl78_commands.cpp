@@ -3,13 +3,7 @@
 
 namespace uplinkd::plugins::sierra_hl78 {
 
-namespace {
-
-std::string quoted(const std::string& s) {
-    return "\"" + s + "\"";
-}
-
-}  // namespace
+using modem_common::quoted;
 
 std::string kcnxcfgCommand(const ModemSettings& settings) {
     std::string cmd = "AT+KCNXCFG=" + std::to_string(kCnx) + ",\"GPRS\"," + quoted(settings.apn);

@@ -31,14 +31,11 @@ inline constexpr int kCnx = 1;
 /// KTCPCFG modes.
 inline constexpr int kModePlainClient = 0;
 inline constexpr int kModeTlsClient = 3;
-/// One AT+KTCPSND carries at most this much (Zephyr's MDM_MAX_DATA_LENGTH).
-inline constexpr size_t kMaxSendChunk = 1500;
-/// One AT+KTCPRCV asks for at most this much.
-inline constexpr size_t kMaxReadChunk = 1500;
+/// Sockets: one AT+KTCPSND carries at most 1500 bytes (Zephyr's MDM_MAX_DATA_LENGTH), one
+/// AT+KTCPRCV asks for at most 1500; host names over 255 characters are refused.
+inline constexpr modem_common::SocketLimits kSocketLimits{1500, 1500, 255};
 /// Root CA indexes 0-3 in the module's store.
 inline constexpr size_t kMaxRootCas = 4;
-/// Host names longer than this are refused before anything is sent.
-inline constexpr size_t kMaxHostLength = 255;
 
 /// Bring-up, in order: echo off, numeric +CME ERROR codes (the 9xx K-command codes are only
 /// numeric), the data-phase end pattern. SIM, registration and bearer follow (see the driver).

@@ -30,8 +30,7 @@ struct Hl78Core : modem_common::DriverCore<Hl78Core, Hl78Timing> {
     }
 
     modem_common::SocketTable<Hl78Socket> sockets;
-    std::map<int, size_t> early_data;  // +KTCP_DATA before the socket object exists
-    bool client_cert = false;          // a client certificate was provisioned
+    bool client_cert = false;  // a client certificate was provisioned
 
     void onUrc(const std::string& line);
     /// "+KSUP: <n>": the module restarted; everything the driver knew of it is gone.

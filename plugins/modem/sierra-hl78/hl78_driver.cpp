@@ -25,58 +25,40 @@ Explainer explainer() {
 
 namespace {
 
-/// The error for a KTCPCNX that ended in "+KTCP_NOTIF: <id>,<code>".
-Error connectError(int code, const std::string& line, const ModemSocketRequest& req) {
-    const std::string to = hostPort(req);
-    const std::string seen = " (" + line + ")";
-    switch (code) {
-        case 15:
-            return makeError(
-                "tls_untrusted",
-                "the module does not trust the certificate of " + req.host +
-                    ": the module's root CA store does not hold the CA that signed " + req.host +
-                    "'s certificate: check tls.ca_file (it must hold the root CA of the broker's "
-                    "chain, not an intermediate) and that it was provisioned to the module, and "
-                    "that the certificate is issued for " +
-                    req.host + seen);
-        case 13:
-            return makeError("tls_handshake",
-                             "the TLS handshake with " + to +
-                                 " failed in the module: the broker may want a client "
-                                 "certificate (tls.cert_file and tls.key_file, provisioned to "
-                                 "the module), or TLS versions or ciphers the module lacks "
-                                 "(tls = \"local\" lets uplinkd do TLS instead)" +
-                                 seen);
-        case 14:
-            return makeError("tls_setup",
-                             "the module could not load its TLS client certificate or key: "
-                             "provision tls.cert_file and tls.key_file again" +
-                                 seen);
-        case 3:
-            return modem_common::openFailure(modem_common::OpenFailure::Dns, req, line);
-        case 5:
-            return modem_common::openFailure(modem_common::OpenFailure::Refused, req, line);
-        case 12:
-            return modem_common::openFailure(modem_common::OpenFailure::Timeout, req, line);
-        case 0:
-            return makeError("network",
-                             "the module has no data connection (not registered, or the bearer "
-                             "is down)" +
-                                 seen);
-        default:
-            return modem_common::openFailure(req, explainLine(line));
-    }
-}
+using modem_common::OpenFailure;
+
+/// What the code of a "+KTCP_NOTIF: <id>,<code>" that ends a KTCPCNX means.
+constexpr modem_common::OpenFailureRow kConnectFailures[] = {
+    {15,
+     {},
+     "tls_untrusted",
+     "the module does not trust the certificate of {host}: the module's root CA store does not "
+     "hold the CA that signed {host}'s certificate: check tls.ca_file (it must hold the root CA "
+     "of the broker's chain, not an intermediate) and that it was provisioned to the module, and "
+     "that the certificate is issued for {host}"},
+    {13,
+     {},
+     "tls_handshake",
+     "the TLS handshake with {to} failed in the module: the broker may want a client certificate "
+     "(tls.cert_file and tls.key_file, provisioned to the module), or TLS versions or ciphers the "
+     "module lacks (tls = \"local\" lets uplinkd do TLS instead)"},
+    {14,
+     {},
+     "tls_setup",
+     "the module could not load its TLS client certificate or key: provision tls.cert_file and "
+     "tls.key_file again"},
+    {3, OpenFailure::Dns},
+    {5, OpenFailure::Refused},
+    {12, OpenFailure::Timeout},
+    {0, {}, "network", "the module has no data connection (not registered, or the bearer is down)"},
+};
 
 }  // namespace
 
 /// A socket inside the module: KTCPSND chunks out, KTCPRCV on +KTCP_DATA. Thread: loop.
 class Hl78Socket final : public modem_common::CoreSocket<Hl78Core> {
   public:
-    Hl78Socket(const std::shared_ptr<Hl78Core>& core, int id, std::string description)
-        : CoreSocket(core, id, std::move(description), kMaxSendChunk) {
-        core->sockets.add(id, this);
-    }
+    using CoreSocket::CoreSocket;
     ~Hl78Socket() override { close(); }
 
     /// +KTCP_DATA: <id>,<n>
@@ -179,15 +161,11 @@ class Hl78Socket final : public modem_common::CoreSocket<Hl78Core> {
     /// pattern. Read by count, whatever the bytes are (a peer may send the pattern, "OK" or a
     /// URC line as data).
     void read(size_t available, std::function<void(Result<Fetched>)> done) {
-        auto core = attachedOr(done);
+        auto core = readableOr(available, done);
         if (!core) {
             return;
         }
-        if (available == 0) {
-            done(Fetched{});
-            return;
-        }
-        const size_t want = std::min(available, kMaxReadChunk);
+        const size_t want = std::min(available, kSocketLimits.max_read_chunk);
         AtDataRead rd;
         rd.kind = AtDataRead::Kind::CountedAfterConnect;
         rd.length = want;
@@ -223,7 +201,7 @@ void Hl78Core::onUrc(const std::string& line) {
         if (auto* s = sockets.find(d->session)) {
             s->onData(d->available);
         } else {
-            early_data[d->session] = d->available;
+            sockets.early_data[d->session] = d->available;
         }
         return;
     }
@@ -243,23 +221,19 @@ void Hl78Core::onUrc(const std::string& line) {
 void Hl78Core::onBoot(const std::string& line) {
     // The channel already failed every command in flight; result waits, sockets and a start
     // under way end now. The supervisor runs start() again (echo, CMEE, registration, bearer).
-    const Error e = makeError("modem_reset", explainLine(line) + ": its sockets are gone");
-    breakAll(e);
+    breakAll(restartError(line));
     failResultWaits(line);
     failStartOnRestart(line);
 }
 
 void Hl78Core::breakAll(const Error& e) {
-    early_data.clear();
     sockets.breakAll(e);
 }
 
 // ---- start ------------------------------------------------------------------------------------
 
 void Hl78Core::start(StatusDone done) {
-    const uint64_t gen = beginStart(std::move(done));
-    breakAll(makeError("modem_reset", "the module is being started again: its sockets are gone"));
-    stepsStage(gen, modem_common::toCommandSteps(kInitSteps), "", &Hl78Core::startSessions);
+    startWith(std::move(done), kInitSteps, &Hl78Core::startSessions);
 }
 
 void Hl78Core::startSessions(uint64_t gen) {
@@ -272,32 +246,25 @@ void Hl78Core::startSessions(uint64_t gen) {
 }
 
 void Hl78Core::reconcileSessions(std::function<void()> then) {
-    at.command(std::string(kSessionList.command), kSessionList.timeout,
-               [w = weak_from_this(), then = std::move(then)](Result<AtResponse> r) {
-                   auto c = w.lock();
-                   if (!c) {
-                       return;
-                   }
-                   std::vector<AtCommandStep> steps;
-                   if (r) {
-                       for (const auto& listed : parseKtcpStatList(r->lines)) {
-                           const int id = listed.id;
-                           if (c->sockets.contains(id) || c->sockets.busy.contains(id)) {
-                               continue;
-                           }
-                           if (listed.status >= 2 && listed.status <= 4) {
-                               // Opening, connected or closing: closed first.
-                               steps.push_back({ktcpcloseCommand(id), c->timing.command,
-                                                modem_common::StepPolicy::Optional});
-                           }
-                           steps.push_back({ktcpdelCommand(id), c->timing.command,
-                                            modem_common::StepPolicy::Optional});
-                       }
-                   }
-                   // A listing the firmware does not know is no reason to stop.
-                   modem_common::runSteps(c->at, std::move(steps), c->explain,
-                                          [then](Status) { then(); });
-               });
+    reconcile(
+        kSessionList,
+        [](Hl78Core& c, const std::vector<std::string>& lines) {
+            std::vector<AtCommandStep> steps;
+            for (const auto& listed : parseKtcpStatList(lines)) {
+                if (c.sockets.owns(listed.id)) {
+                    continue;
+                }
+                if (listed.status >= 2 && listed.status <= 4) {
+                    // Opening, connected or closing: closed first.
+                    steps.push_back({ktcpcloseCommand(listed.id), c.timing.command,
+                                     modem_common::StepPolicy::Optional});
+                }
+                steps.push_back({ktcpdelCommand(listed.id), c.timing.command,
+                                 modem_common::StepPolicy::Optional});
+            }
+            return steps;
+        },
+        std::move(then));
 }
 
 void Hl78Core::startSim(uint64_t gen) {
@@ -348,7 +315,8 @@ void Hl78Core::bearerUp(uint64_t gen) {
 // ---- open -------------------------------------------------------------------------------------
 
 void Hl78Core::open(const ModemSocketRequest& req, OpenDone done) {
-    if (auto refusal = modem_common::socketRequestProblem(req, kMaxHostLength, "the HL78")) {
+    if (auto refusal =
+            modem_common::socketRequestProblem(req, kSocketLimits.max_host_length, "the HL78")) {
         failLater(std::move(done), *refusal);
         return;
     }
@@ -411,7 +379,7 @@ void Hl78Core::configure(const ModemSocketRequest& req, OpenDone done) {
                                  "open " + hostPort(req) + ": AT+KTCPCFG gave no session id"));
                        return;
                    }
-                   c->early_data.erase(*id);
+                   c->sockets.early_data.erase(*id);
                    c->connect(*id, req, done);
                });
 }
@@ -429,14 +397,14 @@ void Hl78Core::connect(int id, const ModemSocketRequest& req, OpenDone done) {
             if (r && r->starts_with("+KTCP_IND:")) {
                 const auto ind = parseKtcpInd(*r);
                 if (ind && ind->status == 1) {
-                    const std::string what = "hl78 session " + std::to_string(id) + ": " +
-                                             (req.tls ? "tls " : "tcp ") + hostPort(req) +
-                                             (req.tls ? " (TLS in the module)" : "");
-                    auto s = std::make_unique<Hl78Socket>(c, id, what);
-                    auto early = c->early_data.find(id);
-                    if (early != c->early_data.end()) {
-                        s->onData(early->second);
-                        c->early_data.erase(early);
+                    auto s = modem_common::makeSocket(
+                        c, &Hl78Core::sockets, id,
+                        modem_common::moduleSocketDescription("hl78 session", id, req),
+                        kSocketLimits.max_send_chunk);
+                    auto& early = c->sockets.early_data;
+                    if (auto it = early.find(id); it != early.end()) {
+                        s->onData(it->second);
+                        early.erase(it);
                     }
                     done(ByteStreamPtr(std::move(s)));
                     return;
@@ -448,7 +416,8 @@ void Hl78Core::connect(int id, const ModemSocketRequest& req, OpenDone done) {
                 return;
             }
             const auto notif = parseKtcpNotif(*r);
-            Error e = connectError(notif ? notif->code : -1, *r, req);
+            Error e = modem_common::openFailure(kConnectFailures, notif ? notif->code : -1, req, *r,
+                                                explainer());
             if (noSessionsLeft(*r)) {
                 e.code = "modem_no_sessions";
             }
@@ -465,7 +434,7 @@ void Hl78Core::deleteSession(int id) {
 Hl78Driver::Hl78Driver(asio::io_context& loop, AtChannel& at, ModemSettings settings,
                        Hl78Timing timing)
     : DriverFront(std::make_shared<Hl78Core>(loop, at, std::move(settings), timing), kInfoQueries,
-                  kMaxSendChunk) {}
+                  kSocketLimits.max_send_chunk) {}
 
 Hl78Driver::~Hl78Driver() = default;
 

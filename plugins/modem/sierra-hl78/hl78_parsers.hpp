@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "common/generic_at.hpp"
+#include "common/kcert_store.hpp"
 #include "uplinkd/result.hpp"
 
 namespace uplinkd::plugins::sierra_hl78 {
@@ -20,6 +21,7 @@ namespace uplinkd::plugins::sierra_hl78 {
 using modem_common::Identity;
 using modem_common::RegState;
 using modem_common::SignalQuality;
+using modem_common::StoredCert;
 
 /// "+KTCPCFG: <session_id>" → the session id (1-255).
 Result<int> parseKtcpCfg(std::string_view line);
@@ -87,15 +89,8 @@ Result<SignalQuality> parseCsq(std::string_view line);
 /// ATI lines, or AT+CGMM lines for the model.
 Identity parseIdentity(const std::vector<std::string>& lines);
 
-/// One entry of the AT+KCERTSTORE? listing.
-struct StoredCert {
-    enum class Kind { Root, Local } kind = Kind::Root;
-    int index = 0;
-    size_t length = 0;               ///< as the module declares it
-    std::vector<std::string> lines;  ///< the certificate text, one line each, no empty lines
-};
 /// "+KCERTSTORE:" then "root_cert,<index>,<len>" / "local_cert,<index>,<len>" lines, each
-/// followed by its certificate text. An empty store gives no entries.
+/// followed by its certificate text (the HL78 lists no keys). An empty store gives no entries.
 Result<std::vector<StoredCert>> parseCertStoreList(const std::vector<std::string>& lines);
 
 /// Plain words for a +KTCP_NOTIF code; empty for an unknown one.

@@ -10,25 +10,9 @@
 
 namespace uplinkd::plugins::sierra_hl78 {
 
-using modem_common::commandError;
+using modem_common::findStored;
 using modem_common::PemBlock;
 using modem_common::PemWant;
-
-namespace {
-
-constexpr std::string_view kCrLf = "\r\n";
-
-const StoredCert* findStored(const std::vector<StoredCert>& stored, StoredCert::Kind kind,
-                             int index) {
-    for (const auto& s : stored) {
-        if (s.kind == kind && s.index == index) {
-            return &s;
-        }
-    }
-    return nullptr;
-}
-
-}  // namespace
 
 void Hl78Core::provision(const ModemCredentials& creds, StatusDone done) {
     auto refuse = [&](const Error& e) { failLater(done, e.withContext("provision")); };
@@ -50,7 +34,8 @@ void Hl78Core::provision(const ModemCredentials& creds, StatusDone done) {
     };
     const bool indexed = roots->size() > 1;
     for (size_t i = 0; i < roots->size(); ++i) {
-        std::string payload = modem_common::joinLines((*roots)[i].lines, kCrLf);
+        std::string payload =
+            modem_common::joinLines((*roots)[i].lines, modem_common::kKcertLineEnd);
         std::string command =
             kcertstoreCommand(0, payload.size(), indexed ? static_cast<int>(i) : -1);
         write(std::move(command), std::move(payload),
@@ -60,10 +45,10 @@ void Hl78Core::provision(const ModemCredentials& creds, StatusDone done) {
     std::optional<std::vector<PemBlock>> local;
     if (*client) {
         local = (*client)->cert;
-        std::string cert = modem_common::joinBlocks((*client)->cert, kCrLf);
+        std::string cert = modem_common::joinBlocks((*client)->cert, modem_common::kKcertLineEnd);
         std::string command = kcertstoreCommand(1, cert.size(), -1);
         write(std::move(command), std::move(cert), "the client certificate (tls.cert_file)");
-        std::string k = modem_common::joinBlocks((*client)->key, kCrLf);
+        std::string k = modem_common::joinBlocks((*client)->key, modem_common::kKcertLineEnd);
         command = kprivkstoreCommand(k.size());
         write(std::move(command), std::move(k), "the private key (tls.key_file)");
     }
@@ -78,15 +63,11 @@ void Hl78Core::provision(const ModemCredentials& creds, StatusDone done) {
                 core->at.command(
                     std::string(kCertStoreRead.command), kCertStoreRead.timeout,
                     [expected_roots, expected_local, done](Result<AtResponse> r) {
-                        if (!r) {
-                            done(
-                                Failure{commandError(kCertStoreRead.command, r.error(), explainer())
-                                            .withContext("provision: reading the store back")});
-                            return;
-                        }
-                        const auto stored = parseCertStoreList(r->lines);
+                        const auto stored =
+                            modem_common::readBackListing(kCertStoreRead.command, r, explainer(),
+                                                          modem_common::KeyEntries::NotListed);
                         if (!stored) {
-                            done(stored.failure("provision: reading the store back"));
+                            done(stored.failure());
                             return;
                         }
                         const bool multiple = expected_roots->size() > 1;

@@ -3,17 +3,7 @@
 
 namespace uplinkd::plugins::simcom_a76xx {
 
-namespace {
-
-std::string quoted(std::string_view s) {
-    return "\"" + std::string(s) + "\"";
-}
-
-std::string csslcfg(std::string_view key, const std::string& value) {
-    return "AT+CSSLCFG=\"" + std::string(key) + "\"," + std::to_string(kSslContext) + "," + value;
-}
-
-}  // namespace
+using modem_common::quoted;
 
 std::string cgdcontCommand(const ModemSettings& settings) {
     return "AT+CGDCONT=1,\"IP\"," + quoted(settings.apn);
@@ -42,18 +32,16 @@ std::string cipcloseCommand(int link) {
 
 std::vector<AtCommandStep> sslContextSteps(bool client_certificate,
                                            std::chrono::milliseconds timeout) {
-    std::vector<AtCommandStep> steps = {
-        {csslcfg("sslversion", "3"), timeout},  // TLS 1.2: no fallback to older versions
-        {csslcfg("authmode", client_certificate ? "2" : "1"), timeout},
-        {csslcfg("ignorelocaltime", "1"), timeout},
-        {csslcfg("cacert", quoted(kCaFile)), timeout},
+    std::vector<modem_common::SslSetting> settings = {
+        {"sslversion", "3"},  // TLS 1.2: no fallback to older versions
+        {"authmode", client_certificate ? "2" : "1"},
+        {"ignorelocaltime", "1"},
     };
-    if (client_certificate) {
-        steps.push_back({csslcfg("clientcert", quoted(kCertFile)), timeout});
-        steps.push_back({csslcfg("clientkey", quoted(kKeyFile)), timeout});
+    for (auto& s : modem_common::storeFileSettings(client_certificate, "")) {
+        settings.push_back(std::move(s));
     }
-    steps.push_back({csslcfg("enableSNI", kEnableSni ? "1" : "0"), timeout});
-    return steps;
+    settings.push_back({"enableSNI", kEnableSni ? "1" : "0"});
+    return modem_common::sslConfigSteps("AT+CSSLCFG", kSslContext, settings, timeout);
 }
 
 std::string cchsslcfgCommand(int session) {

@@ -15,6 +15,7 @@
 #include "a76xx_parsers.hpp"
 #include "common/at_steps.hpp"
 #include "common/generic_info.hpp"
+#include "common/pem.hpp"
 #include "uplinkd/modem_driver.hpp"
 
 namespace uplinkd::plugins::simcom_a76xx {
@@ -33,31 +34,23 @@ inline constexpr int kSslContext = 0;
 /// SNI is always sent: brokers on shared addresses (HiveMQ Cloud, AWS) need it, and the module
 /// does not send it unless told ("enableSNI" defaults to 0). Not a setting on purpose.
 inline constexpr bool kEnableSni = true;
-/// One AT+CIPSEND / AT+CCHSEND carries at most this much.
-inline constexpr size_t kMaxSendChunk = 1460;
-/// One AT+CIPRXGET=2 / AT+CCHRECV asks for at most this much.
-inline constexpr size_t kMaxReadChunk = 1500;
+/// Sockets: one AT+CIPSEND / AT+CCHSEND carries at most 1460 bytes, one AT+CIPRXGET=2 /
+/// AT+CCHRECV asks for at most 1500; host names over 256 characters (what CCHOPEN takes) are
+/// refused.
+inline constexpr modem_common::SocketLimits kSocketLimits{1460, 1500, 256};
 /// AT+CCERTDOWN takes 1-10240 bytes.
 inline constexpr size_t kMaxCertFile = 10240;
-/// Host names longer than this are refused before anything is sent (CCHOPEN takes 256).
-inline constexpr size_t kMaxHostLength = 256;
 /// Certificate store names (5-108 characters, ending in .pem).
-inline constexpr std::string_view kCaFile = "uplinkd_ca.pem";
-inline constexpr std::string_view kCertFile = "uplinkd_cert.pem";
-inline constexpr std::string_view kKeyFile = "uplinkd_key.pem";
+using modem_common::kCaFile;
+using modem_common::kCertFile;
+using modem_common::kKeyFile;
 
 /// Bring-up, in order: echo off, numeric +CME ERROR codes. SIM, APN, registration, manual
 /// receive and NETOPEN follow (see the driver).
-inline constexpr AtStep kInitSteps[] = {
-    {"ATE0", 2s, StepPolicy::Required},
-    {"AT+CMEE=1", 2s, StepPolicy::Required},
-};
+inline constexpr auto& kInitSteps = modem_common::kEchoOffNumericErrors;
 
 /// Registration: LTE (EPS) first, then packet-switched 2G/3G for the variants that have it.
-inline constexpr std::string_view kRegistrationQueries[][2] = {
-    {"AT+CEREG?", "+CEREG:"},
-    {"AT+CGREG?", "+CGREG:"},
-};
+inline constexpr auto& kRegistrationQueries = modem_common::kEpsThenGprsRegistration;
 
 /// Manual receive ("+CIPRXGET: 1,<link>" then AT+CIPRXGET=2); must precede AT+NETOPEN.
 inline constexpr AtStep kManualReceive = {"AT+CIPRXGET=1", 5s, StepPolicy::Required};

@@ -328,7 +328,7 @@ void A76xxCore::netOpen(std::function<void(Status)> done) {
 
 void A76xxCore::open(const ModemSocketRequest& req, OpenDone done) {
     std::optional<Error> refusal =
-        modem_common::socketRequestProblem(req, kMaxHostLength, "the module");
+        modem_common::socketRequestProblem(req, kSocketLimits.max_host_length, "the module");
     const auto id = refusal ? std::nullopt : allocate(req.tls);
     if (!refusal && !id) {
         refusal = makeError("no_socket", req.tls ? "both SSL sessions of the module are in use"
@@ -386,59 +386,23 @@ void A76xxCore::connect(int id, Opening o, const ModemSocketRequest& req, OpenDo
 
 // ---- provision --------------------------------------------------------------------------------
 
-namespace {
-
-/// The PEM text of one certificate file: the wanted blocks, LF line ends, within the size the
-/// module takes.
-Result<std::string> pemFile(std::string_view pem, std::string_view what, PemWant want) {
-    auto blocks = modem_common::pemBlocks(pem, what, want);
-    if (!blocks) {
-        return blocks.failure();
-    }
-    std::string text = modem_common::joinBlocks(*blocks, "\n");
-    if (text.size() > kMaxCertFile) {
-        return fail("bad_pem", std::string(what) + " is " + std::to_string(text.size()) +
-                                   " bytes; the module takes at most " +
-                                   std::to_string(kMaxCertFile));
-    }
-    return text;
-}
-
-}  // namespace
-
 /// Writes the files one after the other, removes stale client files when none is configured
 /// (so that authmode 1 is used), then checks that AT+CCERTLIST shows what was written.
 void A76xxCore::provision(const ModemCredentials& creds, StatusDone done) {
-    auto refuse = [&](const Error& e) { failLater(done, e.withContext("provision")); };
-    if (creds.cert_pem.empty() != creds.key_pem.empty()) {
-        refuse(
-            makeError("bad_pem", "a client certificate needs both tls.cert_file and tls.key_file"));
+    auto files = modem_common::storeFiles(creds.ca_pem, creds.cert_pem, creds.key_pem, kMaxCertFile,
+                                          "the module takes at most {max}");
+    if (!files) {
+        failLater(done, files.error().withContext("provision"));
         return;
     }
-    std::vector<modem_common::AtDataStep> files;
-    auto file = [&](std::string_view name, std::string content, std::string what) {
-        std::string command = ccertdownCommand(name, content.size());
-        AtDataWrite w{">", std::move(content), ""};
-        files.push_back({std::move(command), std::move(w), timing.cert_store, std::move(what)});
-    };
-    auto ca = pemFile(creds.ca_pem, "tls.ca_file", PemWant::Certificates);
-    if (!ca) {
-        refuse(ca.error());
-        return;
+    const bool client = files->size() > 1;
+    std::vector<modem_common::AtDataStep> steps;
+    for (auto& f : *files) {
+        std::string command = ccertdownCommand(f.name, f.content.size());
+        AtDataWrite w{">", std::move(f.content), ""};
+        steps.push_back({std::move(command), std::move(w), timing.cert_store, std::move(f.what)});
     }
-    file(kCaFile, std::move(*ca), "the root CA (tls.ca_file)");
-    const bool client = !creds.cert_pem.empty();
-    if (client) {
-        auto cert = pemFile(creds.cert_pem, "tls.cert_file", PemWant::Certificates);
-        auto key = pemFile(creds.key_pem, "tls.key_file", PemWant::PrivateKey);
-        if (!cert || !key) {
-            refuse(!cert ? cert.error() : key.error());
-            return;
-        }
-        file(kCertFile, std::move(*cert), "the client certificate (tls.cert_file)");
-        file(kKeyFile, std::move(*key), "the private key (tls.key_file)");
-    }
-    modem_common::runDataSteps(at, std::move(files), explain, alive(),
+    modem_common::runDataSteps(at, std::move(steps), explain, alive(),
                                whenOk("provision", done, [client, done](const CorePtr& c) {
                                    if (client) {
                                        c->verifyCerts(true, done);
@@ -478,7 +442,7 @@ A76xxDriver::A76xxDriver(asio::io_context& loop, AtChannel& at, ModemSettings se
     : A76xxDriver(std::make_shared<A76xxCore>(loop, at, std::move(settings), timing)) {}
 
 A76xxDriver::A76xxDriver(const std::shared_ptr<A76xxCore>& core)
-    : DriverFront(core, kInfoQueries, kMaxSendChunk), mqtt_(core->mqtt.get()) {}
+    : DriverFront(core, kInfoQueries, kSocketLimits.max_send_chunk), mqtt_(core->mqtt.get()) {}
 
 A76xxDriver::~A76xxDriver() = default;
 

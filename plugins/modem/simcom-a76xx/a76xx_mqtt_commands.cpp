@@ -11,12 +11,9 @@ namespace uplinkd::plugins::simcom_a76xx {
 namespace {
 
 using modem_common::AtCommandStep;
+using modem_common::quoted;
 using modem_common::safeForQuotedArgument;
 using modem_common::StepPolicy;
-
-std::string quoted(std::string_view s) {
-    return "\"" + std::string(s) + "\"";
-}
 
 std::string client() {
     return std::to_string(kMqttClient);

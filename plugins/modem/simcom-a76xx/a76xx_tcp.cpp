@@ -15,23 +15,22 @@ using modem_common::hostPort;
 
 namespace {
 
+using modem_common::OpenFailure;
+
+/// What the <err> of a "+CIPOPEN: <link>,<err>" that ends an open means.
+constexpr modem_common::OpenFailureRow kTcpOpenFailures[] = {
+    {11, OpenFailure::Dns},
+    {10, OpenFailure::Timeout},
+    {1,
+     {},
+     "connect",
+     "the module could not connect to {to} (network failure, refused or unreachable)"},
+    {2, {}, "network", "the module's network is not open"},
+};
+
 /// The error for a CIPOPEN that ended in "+CIPOPEN: <link>,<err>".
 Error tcpOpenError(int err, const std::string& line, const ModemSocketRequest& req) {
-    const std::string to = hostPort(req);
-    const std::string seen = " (" + line + ")";
-    switch (err) {
-        case 11:
-            return modem_common::openFailure(modem_common::OpenFailure::Dns, req, line);
-        case 10:
-            return modem_common::openFailure(modem_common::OpenFailure::Timeout, req, line);
-        case 1:
-            return makeError("connect", "the module could not connect to " + to +
-                                            " (network failure, refused or unreachable)" + seen);
-        case 2:
-            return makeError("network", "the module's network is not open" + seen);
-        default:
-            return modem_common::openFailure(req, explainLine(line));
-    }
+    return modem_common::openFailure(kTcpOpenFailures, err, req, line, explainer());
 }
 
 }  // namespace
@@ -39,10 +38,7 @@ Error tcpOpenError(int err, const std::string& line, const ModemSocketRequest& r
 /// A plain TCP link: AT+CIPSEND out, AT+CIPRXGET=2 on "+CIPRXGET: 1,<link>". Thread: loop.
 class TcpSocket final : public modem_common::RetryingSocket<A76xxCore> {
   public:
-    TcpSocket(const std::shared_ptr<A76xxCore>& core, int link, std::string description)
-        : RetryingSocket(core, link, std::move(description), kMaxSendChunk) {
-        core->links.add(link, this);
-    }
+    using RetryingSocket::RetryingSocket;
     ~TcpSocket() override { close(); }
 
   protected:
@@ -64,7 +60,7 @@ class TcpSocket final : public modem_common::RetryingSocket<A76xxCore> {
             return h->read;
         };
         core->at.commandReadingData(
-            ciprxgetCommand(id(), kMaxReadChunk), rd, core->timing.receive,
+            ciprxgetCommand(id(), kSocketLimits.max_read_chunk), rd, core->timing.receive,
             [alive = token(), header, done = std::move(done)](Result<AtResponse> r) {
                 if (alive.expired()) {
                     return;
@@ -142,7 +138,8 @@ void A76xxCore::openTcp(int link, const ModemSocketRequest& req, OpenDone done) 
                     .error = &tcpOpenError,
                     .make =
                         [link, what](const std::shared_ptr<A76xxCore>& c) {
-                            return ByteStreamPtr(std::make_unique<TcpSocket>(c, link, what));
+                            return ByteStreamPtr(modem_common::makeSocket(
+                                c, &A76xxCore::links, link, what, kSocketLimits.max_send_chunk));
                         }},
             req, std::move(done));
 }
@@ -177,24 +174,19 @@ bool A76xxCore::onLinkUrc(const std::string& line) {
 }
 
 void A76xxCore::reconcileLinks(std::function<void()> then) {
-    at.command(std::string(kLinkList.command), kLinkList.timeout,
-               [w = weak_from_this(), then = std::move(then)](Result<AtResponse> r) {
-                   auto c = w.lock();
-                   if (!c) {
-                       return;
-                   }
-                   std::vector<AtCommandStep> steps;
-                   if (r) {
-                       for (const int link : parseOpenLinks(r->lines)) {
-                           if (!c->links.contains(link) && !c->links.busy.contains(link)) {
-                               steps.push_back({cipcloseCommand(link), c->timing.command,
-                                                modem_common::StepPolicy::Optional});
-                           }
-                       }
-                   }
-                   modem_common::runSteps(c->at, std::move(steps), c->explain,
-                                          [then](Status) { then(); });
-               });
+    reconcile(
+        kLinkList,
+        [](A76xxCore& c, const std::vector<std::string>& lines) {
+            std::vector<AtCommandStep> steps;
+            for (const int link : parseOpenLinks(lines)) {
+                if (!c.links.owns(link)) {
+                    steps.push_back({cipcloseCommand(link), c.timing.command,
+                                     modem_common::StepPolicy::Optional});
+                }
+            }
+            return steps;
+        },
+        std::move(then));
 }
 
 void A76xxCore::breakLinks(const Error& e) {

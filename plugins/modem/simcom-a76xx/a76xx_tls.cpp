@@ -18,44 +18,39 @@ using modem_common::toCommandStep;
 
 namespace {
 
+using modem_common::OpenFailure;
+
+/// What the <err> of a "+CCHOPEN: <s>,<err>" that ends an open means.
+constexpr modem_common::OpenFailureRow kTlsOpenFailures[] = {
+    {15,
+     {},
+     "tls_handshake",
+     "the TLS handshake with {to} failed in the module: the usual causes are a broker that needs "
+     "SNI (the module sends {host} as SNI only when \"enableSNI\" is set, which uplinkd does) and "
+     "a CA in the module (from tls.ca_file) that is not the root CA that signed {host}'s "
+     "certificate; a broker that wants a client certificate (tls.cert_file and tls.key_file, "
+     "provisioned) is another"},
+    {19,
+     {},
+     "tls_certificates",
+     "the module's SSL context names certificate files that are not in its store: provision "
+     "tls.ca_file (and tls.cert_file/key_file)"},
+    {13, OpenFailure::Dns},
+    {14, OpenFailure::Refused},
+    {5, {}, "timeout", "the TLS connection to {to} timed out"},
+    {9,
+     {},
+     "network",
+     "the module has no data connection (not registered, or the network is not open)"},
+    {17,
+     {},
+     "network",
+     "the module has no data connection (not registered, or the network is not open)"},
+};
+
 /// The error for a CCHOPEN that ended in "+CCHOPEN: <s>,<err>".
 Error tlsOpenError(int err, const std::string& line, const ModemSocketRequest& req) {
-    const std::string to = hostPort(req);
-    const std::string seen = " (" + line + ")";
-    switch (err) {
-        case 15:
-            return makeError(
-                "tls_handshake",
-                "the TLS handshake with " + to +
-                    " failed in the module: the usual causes are a broker that needs SNI (the "
-                    "module sends " +
-                    req.host +
-                    " as SNI only when \"enableSNI\" is set, which uplinkd does) and a CA in "
-                    "the module (from tls.ca_file) that is not the root CA that signed " +
-                    req.host +
-                    "'s certificate; a broker that wants a client certificate (tls.cert_file "
-                    "and tls.key_file, provisioned) is another" +
-                    seen);
-        case 19:
-            return makeError("tls_certificates",
-                             "the module's SSL context names certificate files that are not in "
-                             "its store: provision tls.ca_file (and tls.cert_file/key_file)" +
-                                 seen);
-        case 13:
-            return modem_common::openFailure(modem_common::OpenFailure::Dns, req, line);
-        case 14:
-            return modem_common::openFailure(modem_common::OpenFailure::Refused, req, line);
-        case 5:
-            return makeError("timeout", "the TLS connection to " + to + " timed out" + seen);
-        case 9:
-        case 17:
-            return makeError("network",
-                             "the module has no data connection (not registered, or the "
-                             "network is not open)" +
-                                 seen);
-        default:
-            return modem_common::openFailure(req, explainLine(line));
-    }
+    return modem_common::openFailure(kTlsOpenFailures, err, req, line, explainer());
 }
 
 /// A TLS session's failed send or read ("+CCHSEND: <s>,<err>", "+CCHRECV: <s>,<err>"): 4 is the
@@ -70,10 +65,7 @@ Error sessionError(int err, const std::string& line) {
 /// AT+CCHRECV=<s>,<n>, whose bytes arrive as "+CCHRECV: DATA,<s>,<len>" URCs. Thread: loop.
 class TlsSocket final : public modem_common::CoreSocket<A76xxCore> {
   public:
-    TlsSocket(const std::shared_ptr<A76xxCore>& core, int session, std::string description)
-        : CoreSocket(core, session, std::move(description), kMaxSendChunk) {
-        core->sessions.add(session, this);
-    }
+    using CoreSocket::CoreSocket;
     ~TlsSocket() override { close(); }
 
     /// "+CCHRECV: DATA,<s>,<len>" and its bytes.
@@ -147,7 +139,7 @@ class TlsSocket final : public modem_common::CoreSocket<A76xxCore> {
                     done(Fetched{});
                     return;
                 }
-                receiveCached(std::min(cached, kMaxReadChunk), std::move(done));
+                receiveCached(std::min(cached, kSocketLimits.max_read_chunk), std::move(done));
             });
     }
 
@@ -197,19 +189,20 @@ void A76xxCore::openTls(int session, const ModemSocketRequest& req, OpenDone don
     auto connect = withCore([session, req, done](const CorePtr& c) {
         const std::string what = "a76xx ssl session " + std::to_string(session) + ": tls " +
                                  hostPort(req) + " (TLS in the module, SNI " + req.host + ")";
-        c->connect(
-            session,
-            Opening{.tls = true,
-                    .open = {cchopenCommand(session, req.host, req.port), c->timing.command},
-                    .result = "+CCHOPEN:",
-                    .timeout = c->timing.tls_connect,
-                    .close = cchcloseCommand(session),
-                    .error = &tlsOpenError,
-                    .make =
-                        [session, what](const std::shared_ptr<A76xxCore>& c2) {
-                            return ByteStreamPtr(std::make_unique<TlsSocket>(c2, session, what));
-                        }},
-            req, done);
+        c->connect(session,
+                   Opening{.tls = true,
+                           .open = {cchopenCommand(session, req.host, req.port), c->timing.command},
+                           .result = "+CCHOPEN:",
+                           .timeout = c->timing.tls_connect,
+                           .close = cchcloseCommand(session),
+                           .error = &tlsOpenError,
+                           .make =
+                               [session, what](const std::shared_ptr<A76xxCore>& c2) {
+                                   return ByteStreamPtr(modem_common::makeSocket(
+                                       c2, &A76xxCore::sessions, session, what,
+                                       kSocketLimits.max_send_chunk));
+                               }},
+                   req, done);
     });
     through(
         &A76xxCore::cch, &A76xxCore::cchStart,

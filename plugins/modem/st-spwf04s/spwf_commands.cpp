@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "spwf_commands.hpp"
 
+#include <algorithm>
+
 namespace uplinkd::plugins::st_spwf04s {
 
 std::string privModeCommand(bool open_network) {
@@ -40,11 +42,11 @@ std::string tlscertCommand(std::string_view type, size_t n) {
     return "AT+S.TLSCERT=" + std::string(type) + "," + std::to_string(n);
 }
 
-std::string mqttConnCommand(const MqttConnArgs& a) {
+std::string mqttConnCommand(const ModemMqttConnect& p) {
     // Retry, LWT QoS, LWT topic and LWT message are left out: the module's defaults (none).
-    return "AT+S.MQTTCONN=" + a.host + "," + std::to_string(a.port) + "," + a.path + "," +
-           (a.tls ? "1" : "0") + "," + a.username + "," + a.password + "," + a.client_id + "," +
-           std::to_string(a.keep_alive_s);
+    return "AT+S.MQTTCONN=" + p.host + "," + std::to_string(p.port) + "," + p.websocket_path + "," +
+           (p.tls ? "1" : "0") + "," + p.username + "," + p.password + "," + p.client_id + "," +
+           std::to_string(std::clamp(p.keep_alive_s, 0, 65535));
 }
 
 std::string mqttPubCommand(int client, const std::string& topic, int qos, bool retain, size_t n) {

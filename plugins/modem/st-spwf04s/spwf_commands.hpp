@@ -14,6 +14,7 @@
 
 #include "common/at_steps.hpp"
 #include "uplinkd/modem_driver.hpp"
+#include "uplinkd/modem_mqtt.hpp"
 
 namespace uplinkd::plugins::st_spwf04s {
 
@@ -51,17 +52,14 @@ enum WindCode : int {
     kWindMqttClosed = 87,
 };
 
-/// One AT+S.SOCKW carries at most this much. mbed's SPWFSA04 driver splits writes at 730 bytes,
-/// the largest write known to work on real modules (the module's console buffer); nothing
-/// larger is confirmed, and 730 bytes cost 64 ms at 115200 baud, so the command overhead
-/// (~20 bytes) stays under 3 %.
-inline constexpr size_t kMaxSendChunk = 730;
-/// One AT+S.SOCKR asks for at most this much (one TCP segment).
-inline constexpr size_t kMaxReadChunk = 1460;
+/// Sockets: one AT+S.SOCKW carries at most 730 bytes: mbed's SPWFSA04 driver splits writes at
+/// 730 bytes, the largest write known to work on real modules (the module's console buffer);
+/// nothing larger is confirmed, and 730 bytes cost 64 ms at 115200 baud, so the command overhead
+/// (~20 bytes) stays under 3 %. One AT+S.SOCKR asks for at most 1460 (one TCP segment); host
+/// names over 128 characters are refused.
+inline constexpr modem_common::SocketLimits kSocketLimits{730, 1460, 128};
 /// Socket ids 0..7.
 inline constexpr int kMaxSocketId = 7;
-/// Host names longer than this are refused before anything is sent.
-inline constexpr size_t kMaxHostLength = 128;
 /// The module's MQTT client: the largest payload and topic sent (UNCONFIRMED: README).
 inline constexpr size_t kMqttMaxPayload = 4096;
 inline constexpr size_t kMqttMaxTopic = 256;
@@ -121,20 +119,12 @@ std::string sockcCommand(int id);
 /// AT+S.TLSCERT=<ca|cert|key>,<n>: exactly n bytes of PEM follow the command line.
 std::string tlscertCommand(std::string_view type, size_t n);
 
-/// What AT+S.MQTTCONN gets (checked by the driver: no ',' or control characters).
-struct MqttConnArgs {
-    std::string host;
-    uint16_t port = 0;
-    std::string path;  ///< empty: MQTT over TCP; else MQTT over WebSocket
-    bool tls = false;
-    std::string username;
-    std::string password;  ///< secret (the channel redacts AT+S.MQTTCONN)
-    std::string client_id;
-    int keep_alive_s = 60;
-};
 /// AT+S.MQTTCONN=<host>,<port>,<path>,<tls 0|1>,<user>,<pwd>,<client id>,<keepalive> (the order
-/// of working code: UNCONFIRMED, README); retry and the LWT fields after it are left out.
-std::string mqttConnCommand(const MqttConnArgs& a);
+/// of working code: UNCONFIRMED, README) from `p` (checked by the driver: no ',' or control
+/// characters; the password is secret: the channel redacts AT+S.MQTTCONN); the path is the
+/// WebSocket path (empty: MQTT over TCP), the keep-alive is kept within 0-65535 s; retry and the
+/// LWT fields after it are left out.
+std::string mqttConnCommand(const ModemMqttConnect& p);
 /// AT+S.MQTTPUB=<id>,<topic>,<qos>,<retain 0|1>,<n>: exactly n raw bytes follow.
 std::string mqttPubCommand(int client, const std::string& topic, int qos, bool retain, size_t n);
 std::string mqttSubCommand(int client, const std::string& filter, int qos);

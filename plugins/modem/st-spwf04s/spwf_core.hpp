@@ -30,7 +30,6 @@ struct SpwfCore : modem_common::DriverCore<SpwfCore, SpwfTiming> {
     void registerUrcs() override;
 
     modem_common::SocketTable<SpwfSocket> sockets;
-    std::map<int, size_t> early_data;  ///< +WIND:55 before the socket object exists
 
     // Wi-Fi state, from the WINDs.
     bool wifi_up = false;

@@ -138,10 +138,7 @@ constexpr InfoQuery kInfoQueries[] = {
 /// the module reports pending data. Thread: loop.
 class SpwfSocket final : public modem_common::CoreSocket<SpwfCore> {
   public:
-    SpwfSocket(const std::shared_ptr<SpwfCore>& core, int id, std::string description)
-        : CoreSocket(core, id, std::move(description), kMaxSendChunk) {
-        core->sockets.add(id, this);
-    }
+    using CoreSocket::CoreSocket;
     ~SpwfSocket() override { close(); }
 
     /// "+WIND:58:Socket Closed:<id>:<reason>": bytes the module still holds are read first.
@@ -200,15 +197,11 @@ class SpwfSocket final : public modem_common::CoreSocket<SpwfCore> {
     /// AT+S.SOCKR for `held` bytes (at most one chunk): "AT-S.Reading:<n>:<cum>" then exactly n
     /// raw bytes, read by count whatever they hold.
     void read(size_t held, std::function<void(Result<Fetched>)> done) {
-        auto core = attachedOr(done);
+        auto core = readableOr(held, done);
         if (!core) {
             return;
         }
-        if (held == 0) {
-            done(Fetched{});
-            return;
-        }
-        const size_t want = std::min(held, kMaxReadChunk);
+        const size_t want = std::min(held, kSocketLimits.max_read_chunk);
         AtDataRead rd;
         rd.kind = AtDataRead::Kind::CountedAfterHeader;
         rd.header = "AT-S.Reading:";
@@ -288,7 +281,7 @@ void SpwfCore::onWind(const std::string& line) {
             if (auto* s = sockets.find(d->socket)) {
                 s->onPending();
             } else {
-                early_data[d->socket] = d->cumulated;
+                sockets.early_data[d->socket] = d->cumulated;
             }
             return;
         }
@@ -297,7 +290,7 @@ void SpwfCore::onWind(const std::string& line) {
             if (!c) {
                 return;
             }
-            early_data.erase(c->socket);
+            sockets.early_data.erase(c->socket);
             if (auto* s = sockets.find(c->socket)) {
                 s->onClosed();
             }
@@ -317,7 +310,7 @@ void SpwfCore::onBoot(const std::string& line) {
     // The channel already failed every command in flight; result waits, sockets, the MQTT
     // session and a start under way end now. The supervisor runs start() again.
     wifi_up = false;
-    const Error e = makeError("modem_reset", explainLine(line) + ": its sockets are gone");
+    const Error e = restartError(line);
     breakAll(e);
     failResultWaits(line);
     if (on_module_reset) {
@@ -327,16 +320,13 @@ void SpwfCore::onBoot(const std::string& line) {
 }
 
 void SpwfCore::breakAll(const Error& e) {
-    early_data.clear();
     sockets.breakAll(e);
 }
 
 // ---- start --------------------------------------------------------------------------------------
 
 void SpwfCore::start(StatusDone done) {
-    const uint64_t gen = beginStart(std::move(done));
-    breakAll(makeError("modem_reset", "the module is being started again: its sockets are gone"));
-    stepsStage(gen, modem_common::toCommandSteps(kInitSteps), "", &SpwfCore::startStation);
+    startWith(std::move(done), kInitSteps, &SpwfCore::startStation);
 }
 
 void SpwfCore::startStation(uint64_t gen) {
@@ -431,7 +421,8 @@ void SpwfCore::info(std::span<const InfoQuery> queries,
 // ---- open ---------------------------------------------------------------------------------------
 
 void SpwfCore::open(const ModemSocketRequest& req, OpenDone done) {
-    if (auto refusal = modem_common::socketRequestProblem(req, kMaxHostLength, "the SPWF04S")) {
+    if (auto refusal =
+            modem_common::socketRequestProblem(req, kSocketLimits.max_host_length, "the SPWF04S")) {
         failLater(std::move(done), *refusal);
         return;
     }
@@ -456,11 +447,11 @@ void SpwfCore::open(const ModemSocketRequest& req, OpenDone done) {
                        done(id.failure("open " + hostPort(req)));
                        return;
                    }
-                   const std::string what = "spwf04s socket " + std::to_string(*id) + ": " +
-                                            (req.tls ? "tls " : "tcp ") + hostPort(req) +
-                                            (req.tls ? " (TLS in the module)" : "");
-                   auto s = std::make_unique<SpwfSocket>(c, *id, what);
-                   if (c->early_data.erase(*id) > 0) {
+                   auto s = modem_common::makeSocket(
+                       c, &SpwfCore::sockets, *id,
+                       modem_common::moduleSocketDescription("spwf04s socket", *id, req),
+                       kSocketLimits.max_send_chunk);
+                   if (c->sockets.early_data.erase(*id) > 0) {
                        s->onPending();
                    }
                    done(ByteStreamPtr(std::move(s)));
@@ -505,7 +496,8 @@ SpwfDriver::SpwfDriver(asio::io_context& loop, AtChannel& at, ModemSettings sett
     : SpwfDriver(std::make_shared<SpwfCore>(loop, at, std::move(settings), timing)) {}
 
 SpwfDriver::SpwfDriver(std::shared_ptr<SpwfCore> core)
-    : DriverFront(core, kInfoQueries, kMaxSendChunk), mqtt_(std::make_unique<SpwfMqtt>(core)) {}
+    : DriverFront(core, kInfoQueries, kSocketLimits.max_send_chunk),
+      mqtt_(std::make_unique<SpwfMqtt>(core)) {}
 
 SpwfDriver::~SpwfDriver() = default;
 

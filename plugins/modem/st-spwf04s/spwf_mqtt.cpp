@@ -142,8 +142,8 @@ void SpwfMqtt::connect(const ModemMqttConnect& params, ModemMqttEvents events, S
         return;
     }
     auto refuse = [&](std::string why) { later(done, fail("mqtt_unsupported", std::move(why))); };
-    if (params.host.empty() || params.host.size() > kMaxHostLength || !safeArgument(params.host) ||
-        params.port == 0) {
+    if (params.host.empty() || params.host.size() > kSocketLimits.max_host_length ||
+        !safeArgument(params.host) || params.port == 0) {
         refuse("the broker host \"" + modem_common::printable(params.host, 64) +
                "\" and port cannot be given to the SPWF04S's MQTT client");
         return;
@@ -183,16 +183,7 @@ void SpwfMqtt::connect(const ModemMqttConnect& params, ModemMqttEvents events, S
     events_ = std::move(events);
     state_ = State::Connecting;
     const uint64_t session = ++session_;
-    MqttConnArgs a;
-    a.host = params.host;
-    a.port = params.port;
-    a.path = params.websocket_path;
-    a.tls = params.tls;
-    a.username = params.username;
-    a.password = params.password;
-    a.client_id = params.client_id;
-    a.keep_alive_s = std::clamp(params.keep_alive_s, 0, 65535);
-    c->at.command(mqttConnCommand(a), c->timing.mqtt_connect,
+    c->at.command(mqttConnCommand(params), c->timing.mqtt_connect,
                   [this, alive = std::weak_ptr<int>(alive_), session, params,
                    done = std::move(done)](Result<AtResponse> r) {
                       if (alive.expired()) {
