@@ -7,6 +7,11 @@ namespace uplinkd {
 
 InflightWindowSettings inflightWindowSettings(bool module_mqtt_client) {
     InflightWindowSettings s;
+    // A route never goes below the fixed window it had before (32): on a busy board the thread
+    // hand-overs of each round trip cost more throughput than a smaller queue saves, and a
+    // rise of the round trip there is mostly scheduling, so it shrinks only past 4× the base.
+    s.min_window = 32;
+    s.shrink_above = 4.0;
     if (module_mqtt_client) {
         s.max_window = 32;
     }
@@ -47,7 +52,6 @@ void InflightWindow::onAck(int64_t rtt_us, int64_t now_ms) {
         base_cur_us_ = 0;
         period_start_ms_ = now_ms;
     }
-    base_cur_us_ = base_cur_us_ == 0 ? rtt_us : std::min(base_cur_us_, rtt_us);
     if (++acks_in_round_ >= window_) {
         acks_in_round_ = 0;
         decide();
@@ -55,6 +59,9 @@ void InflightWindow::onAck(int64_t rtt_us, int64_t now_ms) {
 }
 
 void InflightWindow::decide() {
+    // The base is the smallest smoothed round trip at the end of a round, not the smallest
+    // sample: one lucky message on a busy board would make every later round look queued.
+    base_cur_us_ = base_cur_us_ == 0 ? srtt_us_ : std::min(base_cur_us_, srtt_us_);
     const auto base = static_cast<double>(baseRttUs());
     const auto srtt = static_cast<double>(srtt_us_);
     const auto noise = static_cast<double>(s_.noise_us);

@@ -62,7 +62,9 @@ INSTANTIATE_TEST_SUITE_P(
              {{32, 1000}, {48, 50'000}, {36, 50'000, 300}, {27, 50'000, 400}},
              40},
         Case{"a configured window ignores the round trip", 256, {{32, 1000}, {400, 100'000}}, 256}),
-    [](const ::testing::TestParamInfo<Case>& info) { return "case" + std::to_string(info.index); });
+    [](const ::testing::TestParamInfo<Case>& param) {
+        return "case" + std::to_string(param.index);
+    });
 
 TEST(InflightWindow, ResetStartsOver) {
     InflightWindow w;
@@ -75,6 +77,18 @@ TEST(InflightWindow, ResetStartsOver) {
     EXPECT_EQ(w.window(), 32);
     EXPECT_EQ(w.smoothedRttUs(), 0);
     EXPECT_EQ(w.baseRttUs(), 0);
+}
+
+TEST(InflightWindow, RouteNeverGoesBelowItsFormerFixedWindow) {
+    InflightWindow w(0, inflightWindowSettings(false));
+    for (int i = 0; i < 2000; ++i) {
+        w.onAck(i < 32 ? 1000 : 200'000, i);
+    }
+    EXPECT_EQ(w.window(), 32);
+    for (int i = 0; i < 5000; ++i) {
+        w.onAck(1000, 2000 + i);
+    }
+    EXPECT_GT(w.window(), 32);
 }
 
 TEST(InflightWindow, ModuleMqttClientKeepsItsCeiling) {
