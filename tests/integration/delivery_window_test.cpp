@@ -55,7 +55,7 @@ TEST_F(DeliveryWindow, ChosenFromTheRoundTripAndShownInTheStatus) {
     ASSERT_TRUE(d.waitRoute(
         "cloud", [](const json& s) { return s["state"] == "online"; }, 20s))
         << d.log();
-    constexpr int kTotal = 3000;
+    constexpr int kTotal = 1500;
     ASSERT_EQ(queueMessages(d.socket(), kTotal), kTotal);
     ASSERT_TRUE(sub.waitFor(kTotal, 60s)) << d.log();
     ASSERT_TRUE(d.waitRoute(
@@ -75,7 +75,7 @@ TEST_F(DeliveryWindow, ConfiguredWindowIsKeptAndNeverExceeded) {
     ASSERT_TRUE(d.waitRoute(
         "cloud", [](const json& s) { return s["state"] == "online"; }, 20s))
         << d.log();
-    constexpr int kTotal = 1500;
+    constexpr int kTotal = 600;
     ASSERT_EQ(queueMessages(d.socket(), kTotal), kTotal);
     uint64_t most_in_flight = 0;
     ASSERT_TRUE(d.waitRoute(
