@@ -4,15 +4,19 @@
 //   1. goodput: 1 KB messages at QoS 1 through the whole daemon, in each way the family can be
 //      used (tls = "local", tls = "modem", the module's own MQTT client), as a share of the line
 //      rate (11,520 bytes/s each way), and the bytes on the line per message;
-//   2. the bytes on the line for one reconnect (module socket, TLS, MQTT CONNECT/CONNACK), with a
-//      full TLS handshake and with a resumed one, for an EC certificate and for an RSA chain.
-// Prints tables. Usage: modem_bench [messages [driver]]
+//   2. the bytes on the line for one reconnect (module socket, TLS, MQTT CONNECT/CONNACK and
+//      SUBSCRIBE/SUBACK), with a full TLS handshake and with a resumed one, per driver, as uplinkd
+//      did before issue 14 and as it does now over a modem, and where the bytes go for one driver;
+//   3. the bytes on the line for one idle hour at the default settings (MQTT keep-alive inside
+//      TLS, the supervisor's AT polls), measured on a time-compressed hour.
+// Prints tables. Usage: modem_bench [messages [driver|all [only-idle]]] (0 messages: no goodput)
 #include <asio.hpp>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
 #include <optional>
+#include <thread>
 
 #include "cli/api_client.hpp"
 #include "modem/modem_uplink.hpp"
@@ -96,7 +100,7 @@ Goodput measureGoodput(const Driver& d, const std::string& mode, int messages) {
     Pki pki = makePki(dir.file("pki"));
     Mosquitto broker(dir, pki);
     ModemEmulator emu(dir, d.model, kBaud);
-    testing::Daemon daemon(
+    uplinkd::testing::Daemon daemon(
         dir, uplinkToml(d, emu, dir, mode) + genericRoute("cloud", broker.port(), pki.ca), {});
     if (!daemon.waitRoute(
             "cloud", [](const json& s) { return s["state"] == "online"; }, 120s)) {
@@ -173,8 +177,11 @@ Pki rsaChain(const std::string& dir) {
     return p;
 }
 
-std::string mqttConnect(const std::string& client_id) {
-    std::string vh{0x00, 0x04, 'M', 'Q', 'T', 'T', 0x04, 0x02, 0x00, 0x3c};
+/// An MQTT 3.1.1 CONNECT: keep-alive 60 s; a clean session, or a persistent one (what uplinkd
+/// asks for over a modem: the broker keeps the subscriptions).
+std::string mqttConnect(const std::string& client_id, bool clean) {
+    std::string vh{0x00, 0x04, 'M', 'Q', 'T', 'T', 0x04, static_cast<char>(clean ? 0x02 : 0x00),
+                   0x00, 0x3c};
     std::string packet;
     packet += static_cast<char>(0x10);
     packet += static_cast<char>(vh.size() + 2 + client_id.size());
@@ -185,31 +192,126 @@ std::string mqttConnect(const std::string& client_id) {
     return packet;
 }
 
-/// Counts the bytes that pass through a stream (what TLS and MQTT send and receive).
+/// The subscription a route makes after CONNACK (a command topic, QoS 1).
+const std::string kCommandFilter = "devices/modem-bench/commands/#";
+
+std::string mqttSubscribe() {
+    std::string packet;
+    packet += static_cast<char>(0x82);
+    packet += static_cast<char>(2 + 2 + kCommandFilter.size() + 1);
+    packet += std::string{0x00, 0x01};
+    packet += static_cast<char>(kCommandFilter.size() >> 8);
+    packet += static_cast<char>(kCommandFilter.size() & 0xff);
+    packet += kCommandFilter;
+    packet += static_cast<char>(0x01);
+    return packet;
+}
+
+/// Where the bytes of one connection go, from the TLS record headers seen on the socket (they
+/// are in clear text) and the step the connection is in. Record sizes include their headers.
+struct Breakdown {
+    enum Part { ClientHello, Handshake, Ticket, Connect, Subscribe, Other, kParts };
+    enum class Phase { Tls, Connect, Subscribe };
+    static constexpr const char* kNames[kParts] = {
+        "TLS ClientHello",       "TLS ServerHello..Finished (both ways)",
+        "TLS NewSessionTicket",  "MQTT CONNECT/CONNACK",
+        "MQTT SUBSCRIBE/SUBACK", "TLS alerts, other"};
+    std::array<uint64_t, kParts> bytes{};
+    Phase phase = Phase::Tls;
+    bool tls13 = false;  ///< set after the handshake: its tickets come as application data
+
+    /// Parses one direction of the stream record by record.
+    struct Parser {
+        std::array<uint8_t, 6> head{};  ///< record header and the first byte of the body
+        size_t have = 0;
+        size_t rest = 0;      ///< bytes of the current record still to come, after `head`
+        bool cipher = false;  ///< a ChangeCipherSpec went this way: handshake is encrypted
+    };
+    Parser in;
+    Parser out;
+
+    void feed(Parser& p, bool received, const uint8_t* data, size_t n) {
+        while (n > 0) {
+            if (p.rest > 0 && p.have == p.head.size()) {
+                const size_t k = std::min(n, p.rest);
+                p.rest -= k;
+                data += k;
+                n -= k;
+                if (p.rest == 0) {
+                    p.have = 0;
+                }
+                continue;
+            }
+            p.head[p.have++] = *data++;
+            --n;
+            if (p.have == p.head.size()) {
+                const size_t length = (size_t{p.head[3]} << 8) | p.head[4];
+                bytes[classify(p, received, length)] += 5 + length;
+                p.rest = length - 1;
+                if (p.rest == 0) {
+                    p.have = 0;
+                }
+            }
+        }
+    }
+
+    Part classify(Parser& p, bool received, size_t length) const {
+        const uint8_t type = p.head[0];
+        const uint8_t first = p.head[5];
+        if (type == 20) {
+            p.cipher = true;
+            return Handshake;
+        }
+        if (type == 21) {
+            return Other;
+        }
+        if (type == 22) {
+            if (p.cipher) {
+                return Handshake;  // Finished
+            }
+            return first == 1 ? ClientHello : first == 4 ? Ticket : Handshake;
+        }
+        if (phase == Phase::Tls) {
+            return Handshake;  // TLS 1.3: the encrypted rest of the handshake
+        }
+        // TLS 1.3 tickets come after the handshake as application data; a CONNACK or SUBACK
+        // record is some 30 bytes, a ticket record some 250.
+        if (tls13 && received && length > 100) {
+            return Ticket;
+        }
+        return phase == Phase::Connect ? Connect : Subscribe;
+    }
+};
+
+/// Counts the bytes that pass through a stream (what TLS and MQTT send and receive), and where
+/// they go.
 class CountingStream final : public ByteStream {
   public:
     struct Counts {
         uint64_t in = 0;
         uint64_t out = 0;
+        Breakdown parts;
     };
     CountingStream(ByteStreamPtr inner, std::shared_ptr<Counts> counts)
         : inner_(std::move(inner)), counts_(std::move(counts)) {}
     void asyncRead(std::span<uint8_t> buf, ReadHandler handler) override {
-        inner_->asyncRead(buf, [c = counts_, handler = std::move(handler)](Result<size_t> r) {
+        inner_->asyncRead(buf, [c = counts_, buf, handler = std::move(handler)](Result<size_t> r) {
             if (r) {
                 c->in += *r;
+                c->parts.feed(c->parts.in, true, buf.data(), *r);
             }
             handler(std::move(r));
         });
     }
     void asyncWrite(std::span<const uint8_t> buf, WriteHandler handler) override {
-        inner_->asyncWrite(buf,
-                           [c = counts_, n = buf.size(), handler = std::move(handler)](Status st) {
-                               if (st) {
-                                   c->out += n;
-                               }
-                               handler(std::move(st));
-                           });
+        // The buffer stays valid until the handler runs.
+        inner_->asyncWrite(buf, [c = counts_, buf, handler = std::move(handler)](Status st) {
+            if (st) {
+                c->out += buf.size();
+                c->parts.feed(c->parts.out, false, buf.data(), buf.size());
+            }
+            handler(std::move(st));
+        });
     }
     void close() override { inner_->close(); }
     std::string describe() const override { return inner_->describe(); }
@@ -223,6 +325,16 @@ class CountingStream final : public ByteStream {
 struct Cost {
     uint64_t line = 0;
     uint64_t socket = 0;
+    Breakdown parts;
+};
+
+/// How the reconnects are made: as uplinkd did before issue 14 (TLS as on a network uplink,
+/// clean MQTT session), or as it does over a modem now (frugal TLS: TLS 1.2, resumption by a
+/// ticket or session ID, a trimmed ClientHello; a persistent MQTT session, no SUBSCRIBE when the
+/// broker still has it).
+struct Setup {
+    bool frugal = true;
+    bool persistent = true;
 };
 
 class Reconnects {
@@ -230,8 +342,10 @@ class Reconnects {
     Reconnects(asio::io_context& loop, ModemUplink& up, uint16_t port)
         : loop_(loop), up_(up), port_(port) {}
 
-    /// One connection up to the CONNACK; the bytes it cost on the line, or nothing on failure.
-    std::optional<Cost> once(const std::shared_ptr<TlsContext>& ctx, bool* resumed) {
+    /// One connection up to the CONNACK (and SUBACK, when it subscribes); the bytes it cost, or
+    /// nothing on failure. `clean`: a clean MQTT session (a first connection).
+    std::optional<Cost> once(const std::shared_ptr<TlsContext>& ctx, bool clean, bool* resumed,
+                             bool* subscribed) {
         SerialAtChannel& at = up_.channel();
         const uint64_t before = at.bytesWritten() + at.bytesRead();
         std::optional<Result<ByteStreamPtr>> stream;
@@ -249,31 +363,52 @@ class Reconnects {
             std::cerr << "handshake: " << (hs ? hs->error().message : "timeout") << "\n";
             return std::nullopt;
         }
-        const std::string connect = mqttConnect("modem-bench");
-        std::optional<Status> wrote;
-        tls->asyncWrite(std::span(reinterpret_cast<const uint8_t*>(connect.data()), connect.size()),
-                        [&](Status s) { wrote = std::move(s); });
-        std::array<uint8_t, 64> buf{};
-        size_t got = 0;
-        bool failed = false;
-        std::function<void()> readMore = [&] {
-            tls->asyncRead(std::span(buf.data() + got, buf.size() - got), [&](Result<size_t> n) {
-                if (!n) {
-                    failed = true;
-                    return;
-                }
-                got += *n;
-                if (got < 4) {
-                    readMore();
-                }
-            });
+        counts->parts.tls13 = tls->version() == "TLSv1.3";
+        counts->parts.phase = Breakdown::Phase::Connect;
+        auto exchange = [&](const std::string& packet,
+                            size_t answer) -> std::optional<std::string> {
+            std::optional<Status> wrote;
+            tls->asyncWrite(
+                std::span(reinterpret_cast<const uint8_t*>(packet.data()), packet.size()),
+                [&](Status s) { wrote = std::move(s); });
+            std::array<uint8_t, 64> buf{};
+            size_t got = 0;
+            bool failed = false;
+            std::function<void()> readMore = [&] {
+                tls->asyncRead(std::span(buf.data() + got, answer - got), [&](Result<size_t> n) {
+                    if (!n) {
+                        failed = true;
+                        return;
+                    }
+                    got += *n;
+                    if (got < answer) {
+                        readMore();
+                    }
+                });
+            };
+            readMore();
+            if (!run([&] { return got >= answer || failed; }) || failed) {
+                return std::nullopt;
+            }
+            return std::string(buf.begin(), buf.begin() + static_cast<long>(got));
         };
-        readMore();
-        if (!run([&] { return got >= 4 || failed; }) || failed || buf[0] != 0x20 || buf[3] != 0) {
+        const auto connack = exchange(mqttConnect("modem-bench", clean), 4);
+        if (!connack || (*connack)[0] != 0x20 || (*connack)[3] != 0) {
             std::cerr << "no CONNACK\n";
             return std::nullopt;
         }
-        const Cost cost{at.bytesWritten() + at.bytesRead() - before, counts->in + counts->out};
+        const bool session_present = ((*connack)[2] & 1) != 0;
+        *subscribed = !session_present;
+        if (!session_present) {
+            counts->parts.phase = Breakdown::Phase::Subscribe;
+            const auto suback = exchange(mqttSubscribe(), 5);
+            if (!suback || static_cast<uint8_t>((*suback)[0]) != 0x90) {
+                std::cerr << "no SUBACK\n";
+                return std::nullopt;
+            }
+        }
+        Cost cost{at.bytesWritten() + at.bytesRead() - before, counts->in + counts->out,
+                  counts->parts};
         *resumed = tls->resumed();
         tls->close();
         tls.reset();
@@ -301,10 +436,15 @@ struct ReconnectCost {
     double resumed = 0;
     double resumed_socket = 0;
     bool resumed_really = true;
+    bool resubscribed = false;  ///< a resumed reconnect still subscribed
+    Breakdown full_parts;       ///< of the last full and resumed reconnects
+    Breakdown resumed_parts;
+    uint64_t full_line = 0;
+    uint64_t resumed_line = 0;
     bool ok = false;
 };
 
-ReconnectCost measureReconnect(const Driver& d, const Pki& pki, const TempDir& dir) {
+ReconnectCost measureReconnect(const Driver& d, const Pki& pki, const TempDir& dir, Setup setup) {
     ReconnectCost out;
     Mosquitto broker(dir, pki);
     ModemEmulator emu(dir, d.model, kBaud);
@@ -338,52 +478,241 @@ ReconnectCost measureReconnect(const Driver& d, const Pki& pki, const TempDir& d
     TlsOptions o;
     o.server_name = "localhost";
     o.ca_file = pki.ca;
+    o.frugal = setup.frugal;
     Reconnects r(loop, up, broker.port());
     constexpr int kRounds = 3;
     bool resumed = false;
-    // Warm-up (the module's first socket), then full handshakes with a fresh context each time,
-    // then resumed ones with one context that keeps its session.
+    bool subscribed = false;
+    // Warm-up (the module's first socket), then full handshakes with a fresh context and a
+    // clean session each time (a first connection), then reconnects with one context that keeps
+    // its TLS session and, when persistent, the broker's MQTT session.
     auto warm = TlsContext::create(o);
-    if (!warm || !r.once(*warm, &resumed)) {
+    if (!warm || !r.once(*warm, true, &resumed, &subscribed)) {
         return out;
     }
     for (int i = 0; i < kRounds; ++i) {
         auto ctx = TlsContext::create(o);
-        auto cost = r.once(*ctx, &resumed);
+        auto cost = r.once(*ctx, true, &resumed, &subscribed);
         if (!cost) {
             return out;
         }
         out.full += static_cast<double>(cost->line) / kRounds;
         out.full_socket += static_cast<double>(cost->socket) / kRounds;
+        out.full_parts = cost->parts;
+        out.full_line = cost->line;
     }
+    // The first connection of the shared context is a full one; a frugal context may need one
+    // more to learn how the broker resumes (see ResumptionPolicy).
     auto shared = TlsContext::create(o);
-    if (!r.once(*shared, &resumed)) {
-        return out;
+    resumed = false;
+    for (int i = 0; i < 3 && !resumed; ++i) {
+        if (!r.once(*shared, !setup.persistent, &resumed, &subscribed)) {
+            return out;
+        }
+    }
+    if (setup.frugal) {
+        std::printf("   (%s: resumption by %s)\n", d.name.c_str(),
+                    resumptionWayName((*shared)->resumption().way()));
     }
     for (int i = 0; i < kRounds; ++i) {
-        auto cost = r.once(*shared, &resumed);
+        auto cost = r.once(*shared, !setup.persistent, &resumed, &subscribed);
         if (!cost) {
             return out;
         }
         out.resumed_really = out.resumed_really && resumed;
+        out.resubscribed = out.resubscribed || subscribed;
         out.resumed += static_cast<double>(cost->line) / kRounds;
         out.resumed_socket += static_cast<double>(cost->socket) / kRounds;
+        out.resumed_parts = cost->parts;
+        out.resumed_line = cost->line;
     }
     out.ok = true;
     return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. One idle hour at the default settings, compressed: every period (keep-alive, AT poll) is
+// divided by kIdleScale and the line is watched for 3600 / kIdleScale seconds, so the window
+// holds as many keep-alive exchanges and polls as a real idle hour. What one of them costs does
+// not depend on how long the line was quiet before: the window's bytes are the hour's.
+
+constexpr int kIdleScale = 120;
+
+struct IdleHour {
+    uint64_t line = 0;    ///< bytes on the UART both ways, per hour
+    uint64_t socket = 0;  ///< of those, TLS and MQTT bytes through the module socket (local TLS)
+    double pings = 0;     ///< keep-alive exchanges per hour
+    double polls = 0;     ///< AT probes of the supervisor per hour (at most)
+    bool ok = false;
+};
+
+IdleHour measureIdleHour(const Driver& d, const std::string& mode) {
+    IdleHour out;
+    TempDir dir;
+    Pki pki = makePki(dir.file("pki"));
+    Mosquitto broker(dir, pki);
+    ModemEmulator emu(dir, d.model, kBaud);
+    const int keepalive_s = std::max(1, kModemKeepAliveSeconds / kIdleScale);
+    const int health_ms = std::max(1000, kModemHealthCheckMs / kIdleScale);
+    const std::string scaled = "keepalive_seconds = " + std::to_string(keepalive_s) +
+                               "\nhealth_check_ms = " + std::to_string(health_ms) + "\n";
+    std::string toml = uplinkToml(d, emu, dir, mode);
+    toml.insert(toml.find("[routes.cloud]"), scaled);
+    uplinkd::testing::Daemon daemon(dir, toml + genericRoute("cloud", broker.port(), pki.ca), {});
+    if (!daemon.waitRoute(
+            "cloud", [](const json& s) { return s["state"] == "online"; }, 120s)) {
+        std::cerr << "route did not come online: " << daemon.routeStatus("cloud").dump() << "\n";
+        return out;
+    }
+    // Let the connection settle (the first keep-alive after CONNECT), then watch a quiet line.
+    std::this_thread::sleep_for(std::chrono::seconds(2 * keepalive_s));
+    const auto socketBytes = [&] {
+        const json u = daemon.routeStatus("cloud")["uplinks"][0];
+        return u["bytes_sent"].get<uint64_t>() + u["bytes_received"].get<uint64_t>();
+    };
+    const uint64_t socket_before = socketBytes();
+    emu.control("stats reset");
+    std::this_thread::sleep_for(std::chrono::seconds(3600 / kIdleScale));
+    const json st = emu.status();
+    out.line = st.value("bytes_in", uint64_t{0}) + st.value("bytes_out", uint64_t{0});
+    out.socket = socketBytes() - socket_before;
+    out.pings = 3600.0 / kModemKeepAliveSeconds;
+    out.polls = 3600.0 * 1000.0 / kModemHealthCheckMs;
+    out.ok = daemon.routeStatus("cloud")["state"] == "online";
+    return out;
+}
+
+void printIdleHours(const std::string& only) {
+    std::printf(
+        "\n3. Bytes on the line for one idle hour at the default settings (target: <= 2,000 per "
+        "modem route)\n   keep-alive %d s and AT health poll every %d s (when the line was quiet "
+        "that long);\n   measured: every period divided by %d, the line watched %d s (one "
+        "compressed hour).\n   socket: TLS + MQTT bytes through the module socket (the operator "
+        "bills these "
+        "plus TCP/IP headers);\n   mode mqtt: the module's own client sends the keep-alive, "
+        "invisible on the line.\n\n",
+        kModemKeepAliveSeconds, kModemHealthCheckMs / 1000, kIdleScale, 3600 / kIdleScale);
+    std::printf("%-14s %-6s %16s %12s %14s %14s\n", "driver", "mode", "idle B/hour line", "socket",
+                "keep-alive", "polls/hour");
+    for (const auto& d : kDrivers) {
+        if (!only.empty() && d.name != only) {
+            continue;
+        }
+        if (!built(d)) {
+            std::printf("%-14s (plugin not built)\n", d.name.c_str());
+            continue;
+        }
+        const std::string mode = d.sockets ? "local" : "mqtt";
+        const IdleHour h = measureIdleHour(d, mode);
+        if (!h.ok) {
+            std::printf("%-14s %-6s (failed)\n", d.name.c_str(), mode.c_str());
+            continue;
+        }
+        char ka[32];
+        std::snprintf(ka, sizeof ka, "%d s (%.0f/h)", kModemKeepAliveSeconds, h.pings);
+        std::printf("%-14s %-6s %16llu %12s %14s %14s\n", d.name.c_str(), mode.c_str(),
+                    static_cast<unsigned long long>(h.line),
+                    mode == "local" ? std::to_string(h.socket).c_str() : "-", ka,
+                    ("<= " + std::to_string(static_cast<int>(h.polls))).c_str());
+    }
+}
+
+void printBreakdown(const ReconnectCost& c) {
+    std::printf("\n   where the bytes of one reconnect go (last of each kind):\n");
+    std::printf("   %-40s %8s %8s\n", "part", "full", "resumed");
+    uint64_t full_socket = 0;
+    uint64_t resumed_socket = 0;
+    for (int i = 0; i < Breakdown::kParts; ++i) {
+        std::printf("   %-40s %8llu %8llu\n", Breakdown::kNames[i],
+                    static_cast<unsigned long long>(c.full_parts.bytes[i]),
+                    static_cast<unsigned long long>(c.resumed_parts.bytes[i]));
+        full_socket += c.full_parts.bytes[i];
+        resumed_socket += c.resumed_parts.bytes[i];
+    }
+    std::printf("   %-40s %8llu %8llu\n", "AT commands, responses, URCs, framing",
+                static_cast<unsigned long long>(c.full_line - full_socket),
+                static_cast<unsigned long long>(c.resumed_line - resumed_socket));
+    std::printf("   %-40s %8llu %8llu\n", "total on the line",
+                static_cast<unsigned long long>(c.full_line),
+                static_cast<unsigned long long>(c.resumed_line));
+}
+
+/// Section 2: one table per setup (before issue 14, and now), the breakdown for `detail`.
+void printReconnects(const std::string& only, const std::string& detail) {
+    std::printf(
+        "\n2. Bytes on the line for one reconnect (module socket + TLS + MQTT CONNECT/CONNACK, "
+        "SUBSCRIBE/SUBACK\n   unless the broker kept the session), mean of 3, RSA 2048 + "
+        "intermediate chain unless said (target: resumed <= 25%% of full)\n");
+    std::printf(
+        "   line: bytes on the UART both ways; socket: of those, the bytes of TLS and MQTT (the "
+        "rest is AT commands and their framing)\n");
+    const std::pair<const char*, Setup> setups[] = {
+        {"as before (TLS as on a network uplink, clean MQTT session)", Setup{false, false}},
+        {"as uplinkd does now over a modem (frugal TLS 1.2, persistent MQTT session)",
+         Setup{true, true}},
+    };
+    for (const auto& [title, setup] : setups) {
+        std::printf("\n   %s\n", title);
+        std::printf("%-14s %-10s %11s %12s %13s %14s %13s\n", "driver", "server", "full line",
+                    "full socket", "resumed line", "resumed socket", "resumed/full");
+        std::optional<ReconnectCost> shown;
+        for (const auto& d : kDrivers) {
+            if (!only.empty() && d.name != only) {
+                continue;
+            }
+            if (!built(d)) {
+                std::printf("%-14s (plugin not built)\n", d.name.c_str());
+                continue;
+            }
+            if (!d.sockets) {
+                std::printf("%-14s (no module sockets: the module's MQTT client only)\n",
+                            d.name.c_str());
+                continue;
+            }
+            for (int kind = 1; kind >= (d.name == detail ? 0 : 1); --kind) {
+                TempDir dir;
+                const Pki pki = kind == 0 ? makePki(dir.file("pki")) : rsaChain(dir.file("rsa"));
+                const char* what = kind == 0 ? "EC P-256" : "RSA chain";
+                const ReconnectCost c = measureReconnect(d, pki, dir, setup);
+                if (!c.ok) {
+                    std::printf("%-14s %-10s (failed)\n", d.name.c_str(), what);
+                    continue;
+                }
+                std::printf("%-14s %-10s %11.0f %12.0f %13.0f %14.0f %12.1f%%%s%s\n",
+                            d.name.c_str(), what, c.full, c.full_socket, c.resumed,
+                            c.resumed_socket, 100.0 * c.resumed / c.full,
+                            c.resumed_really ? "" : " (not resumed!)",
+                            c.resubscribed ? " (resubscribed)" : "");
+                if (kind == 1 && d.name == detail) {
+                    shown = c;
+                }
+            }
+        }
+        if (shown) {
+            std::printf("\n   %s, RSA chain:", detail.c_str());
+            printBreakdown(*shown);
+        }
+    }
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
     const int messages = argc > 1 ? std::max(1, std::atoi(argv[1])) : 100;
-    const std::string only = argc > 2 ? argv[2] : "";  // one driver, e.g. quectel-bg9x
+    const std::string only = argc > 2 && std::string(argv[2]) != "all" ? argv[2] : "";
+    const bool goodput = argc <= 1 || std::atoi(argv[1]) > 0;  // modem_bench 0: no goodput
+    // "only-idle": just the idle hour (table 3), about a minute per driver.
+    const std::string sections = argc > 3 ? argv[3] : "";
     setLogLevel(LogLevel::Warning);
     std::printf(
         "modem_bench: modem emulator at %u baud (%.0f bytes/s each way), Mosquitto on "
         "127.0.0.1\n\n",
         kBaud, kLineBytesPerSecond);
 
+    if (sections == "only-idle") {
+        printIdleHours(only);
+        return 0;
+    }
     std::printf(
         "1. Goodput: %d messages of %zu bytes, QoS 1, through uplinkd (target: >= 80%% of the "
         "line rate)\n   mode local: TLS by uplinkd over a module socket; modem: TLS by the module; "
@@ -392,7 +721,7 @@ int main(int argc, char** argv) {
     std::printf("%-14s %-6s %8s %12s %10s %16s %12s %12s\n", "driver", "mode", "seconds",
                 "payload B/s", "line share", "line B/message", "up B/msg", "down B/msg");
     for (const auto& d : kDrivers) {
-        if (!only.empty() && d.name != only) {
+        if (!goodput || (!only.empty() && d.name != only)) {
             continue;
         }
         if (!built(d)) {
@@ -417,40 +746,7 @@ int main(int argc, char** argv) {
         }
     }
 
-    std::printf(
-        "\n2. Bytes on the line for one reconnect (module socket + TLS + MQTT "
-        "CONNECT/CONNACK), mean of 3 (target: resumed <= 25%% of full)\n\n");
-    std::printf(
-        "line: bytes on the UART both ways; sock: of those, the bytes of TLS and MQTT "
-        "(the rest is AT commands and their framing)\n\n");
-    std::printf("%-14s %-24s %18s %20s %13s\n", "driver", "server certificate", "full: line/sock",
-                "resumed: line/sock", "resumed/full");
-    for (const auto& d : kDrivers) {
-        if (!only.empty() && d.name != only) {
-            continue;
-        }
-        if (!built(d)) {
-            std::printf("%-14s (plugin not built)\n", d.name.c_str());
-            continue;
-        }
-        if (!d.sockets) {
-            std::printf("%-14s (no module sockets: the module's MQTT client only)\n",
-                        d.name.c_str());
-            continue;
-        }
-        for (int kind = 0; kind < 2; ++kind) {
-            TempDir dir;
-            const Pki pki = kind == 0 ? makePki(dir.file("pki")) : rsaChain(dir.file("rsa"));
-            const char* what = kind == 0 ? "EC P-256, no chain" : "RSA 2048 + intermediate";
-            const ReconnectCost c = measureReconnect(d, pki, dir);
-            if (!c.ok) {
-                std::printf("%-14s %-24s (failed)\n", d.name.c_str(), what);
-                continue;
-            }
-            std::printf("%-14s %-24s %10.0f/%-7.0f %12.0f/%-7.0f %12.1f%%%s\n", d.name.c_str(),
-                        what, c.full, c.full_socket, c.resumed, c.resumed_socket,
-                        100.0 * c.resumed / c.full, c.resumed_really ? "" : " (not resumed!)");
-        }
-    }
+    printReconnects(only, only.empty() ? "sierra-hl78" : only);
+    printIdleHours(only);
     return 0;
 }

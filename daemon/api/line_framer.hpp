@@ -44,6 +44,9 @@ class LineFramer {
                 }
             }
             buf_.clear();
+            if (buf_.capacity() > kKeptCapacity) {
+                std::string().swap(buf_);  // a large line must not pin its memory
+            }
             skipping_ = false;
         }
     }
@@ -52,6 +55,8 @@ class LineFramer {
     size_t pending() const { return buf_.size(); }
 
   private:
+    /// Line buffer kept allocated between lines; above this it is given back after the line.
+    static constexpr size_t kKeptCapacity = 64 * 1024;
     size_t max_;
     std::string buf_;
     bool skipping_ = false;

@@ -65,12 +65,13 @@ Status parsePublish(const json& j, Request& r) {
         if (!j["payload"].is_string()) {
             return bad("\"payload\" must be a string (use \"payload_b64\" for binary data)");
         }
-        r.message.payload = j["payload"].get<std::string>();
+        r.message.payload = j["payload"].get_ref<const std::string&>();
     } else {
         if (!j["payload_b64"].is_string()) {
             return bad("\"payload_b64\" must be a base64 string");
         }
-        auto bytes = base64Decode(j["payload_b64"].get<std::string>());
+        // Decoded from the parsed string in place: a large payload is not copied once more.
+        auto bytes = base64Decode(j["payload_b64"].get_ref<const std::string&>());
         if (!bytes) {
             return bad("\"payload_b64\" is not valid base64");
         }

@@ -17,6 +17,7 @@
 #include "spool/memory_spool.hpp"
 #include "spool/sqlite_spool.hpp"
 #include "uplink/local_network.hpp"
+#include "uplink/traffic_ledger.hpp"
 #include "uplinkd/log.hpp"
 #include "uplinkd/mqtt_names.hpp"
 
@@ -93,6 +94,7 @@ Status Daemon::start() {
         return lock.failure();
     }
     state_lock_ = std::move(lock.value());
+    startTraffic();
     if (config_.daemon.spool == "memory") {
         logWarning("daemon.spool = \"memory\": messages are lost when uplinkd stops");
         spool_ = std::make_unique<MemorySpool>(loop_);
@@ -115,8 +117,9 @@ Status Daemon::start() {
                         " checked page by page (the last shutdown was not clean)");
                 break;
             case SqliteSpool::OpenCheck::TrustedAfterCleanClose:
-                logInfo("spool: " + path +
-                        " opened without a full check (the last shutdown was clean)");
+                logInfo("spool: " + path + " opened without a full check (the last shutdown was " +
+                        (sq.value()->countersRestored() ? "clean; queue counters restored from it)"
+                                                        : "clean; queue counters counted)"));
                 break;
         }
         // Logged once per episode: the spool reports the change, not every refused append.
@@ -250,6 +253,7 @@ void Daemon::applyRoutes(const Config& cfg) {
             logInfo(
                 "route " + it->first +
                 (rc ? ": configuration changed, restarting" : ": removed from the configuration"));
+            settleTraffic(it->first);
             it = routes_.erase(it);
         } else {
             ++it;
@@ -312,6 +316,7 @@ void Daemon::reload() {
         uplinks_changed |= old == config_.uplinks.end() || !(old->second == u);
     }
     if (uplinks_changed) {
+        settleTraffic("");
         routes_.clear();
         buildUplinks(*cfg);
     }
@@ -325,6 +330,8 @@ void Daemon::stop() {
     housekeeping_.cancel();
     metrics_server_.reset();
     metrics_collector_.reset();
+    settleTraffic("");
+    saveTraffic(nowMs());
     routes_.clear();
     dbus_.reset();
     api_.reset();
@@ -374,6 +381,7 @@ void Daemon::startHousekeeping() {
             }
         }
         updateStatusLine();  // queue depths change without a state change
+        tickTraffic(now);
         startHousekeeping();
     });
 }
@@ -415,6 +423,7 @@ void Daemon::publish(Message msg, std::function<void(Result<uint64_t>)> done) {
 Result<nlohmann::json> Daemon::status(const std::string& route) {
     nlohmann::json out = nlohmann::json::array();
     const int64_t now = nowMs();
+    syncTraffic(route, now);
     for (const auto& [name, r] : routes_) {
         if (!route.empty() && name != route) {
             continue;
@@ -463,11 +472,17 @@ Result<nlohmann::json> Daemon::status(const std::string& route) {
                                      {"last_probe_ms", u.last_probe_ms},
                                      {"bytes_sent", u.bytes_sent},
                                      {"bytes_received", u.bytes_received}});
+            addTrafficJson(name, jr["uplinks"].back(), now);
         }
         jr["failovers"] = nlohmann::json::array();
         for (const auto& f : s.failovers) {
             jr["failovers"].push_back(
                 {{"at_ms", f.at_ms}, {"from", f.from}, {"to", f.to}, {"reason", f.reason}});
+        }
+        // Metered uplinks: which ones, and what waits in the spool for an unmetered one.
+        jr["held_metered"] = q.held;
+        for (size_t i = 0; i < s.uplinks.size(); ++i) {
+            jr["uplinks"][i]["metered"] = s.uplinks[i].metered;
         }
     }
     if (!route.empty() && out.empty()) {

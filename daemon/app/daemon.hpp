@@ -41,6 +41,7 @@ struct DaemonOptions {
 
 class ModemUplink;
 class PidLock;
+class TrafficLedger;
 
 class Daemon final : public api::ApiBackend {
   public:
@@ -86,6 +87,18 @@ class Daemon final : public api::ApiBackend {
     /// ms the route has been offline (0 when online), for `uplinkctl health`.
     int64_t offlineMs(const std::string& route, RouteState state, int64_t now_ms) const;
 
+    // Data budget (daemon_traffic.cpp): per-day bytes of the routes' uplinks, kept in the state
+    // directory. `route` empty: every route.
+    void startTraffic();
+    void syncTraffic(const std::string& route, int64_t now_ms);
+    /// Counts what the route(s) sent so far, before they stop (restart, reload, shutdown).
+    void settleTraffic(const std::string& route);
+    void saveTraffic(int64_t now_ms);
+    /// Once a minute: syncTraffic and saveTraffic.
+    void tickTraffic(int64_t now_ms);
+    /// Adds "today" and "days" to a status uplinks[] entry.
+    void addTrafficJson(const std::string& route, nlohmann::json& uplink, int64_t now_ms) const;
+
     /// The modem uplink named `name`, or the only one when `name` is empty.
     Result<ModemUplink*> findModem(const std::string& name);
 
@@ -114,6 +127,9 @@ class Daemon final : public api::ApiBackend {
     std::set<std::string> doctoring_;  ///< routes the doctor is examining
     asio::steady_timer housekeeping_;
     int64_t started_ms_ = 0;
+    std::unique_ptr<TrafficLedger> traffic_;
+    int64_t traffic_saved_ms_ = 0;
+    bool traffic_save_failed_ = false;
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

@@ -2,10 +2,9 @@
 #include "cli/certs_cmd.hpp"
 
 #include <chrono>
-#include <fstream>
 #include <iostream>
-#include <sstream>
 
+#include "core/file_text.hpp"
 #include "plugin/plugin_registry.hpp"
 #include "tls/cert_check.hpp"
 
@@ -20,16 +19,6 @@ int64_t nowUnix() {
     return std::chrono::duration_cast<std::chrono::seconds>(
                std::chrono::system_clock::now().time_since_epoch())
         .count();
-}
-
-std::optional<std::string> readFile(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
-        return std::nullopt;
-    }
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
 }
 
 std::string validity(const CertificateInfo& c, int64_t now) {
@@ -78,7 +67,7 @@ int checkFiles(const std::vector<std::string>& paths) {
     std::vector<PemFile> files;
     bool ok = true;
     for (const auto& p : paths) {
-        auto content = readFile(p);
+        auto content = readFileText(p);
         if (!content) {
             std::cout << "PROBLEM: cannot read " << p << "\n";
             ok = false;
@@ -118,7 +107,7 @@ int routeFiles(const CertsOptions& options) {
                 }
                 continue;
             }
-            auto content = readFile(path);
+            auto content = readFileText(path);
             if (!content) {
                 std::cout << "  PROBLEM: cannot read " << key << " " << path << "\n";
                 route_ok = false;

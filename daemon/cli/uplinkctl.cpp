@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <iostream>
 #include <iterator>
+#include <optional>
 
 #include "api/protocol.hpp"
 #include "cli/api_client.hpp"
@@ -16,6 +17,7 @@
 #include "cli/doctor_cmd.hpp"
 #include "cli/health.hpp"
 #include "cli/status_watch.hpp"
+#include "cli/traffic_view.hpp"
 #include "config/config.hpp"
 #include "plugin/plugin_registry.hpp"
 #include "uplinkd/base64.hpp"
@@ -43,6 +45,32 @@ std::string formatAge(int64_t ms) {
     return std::to_string(ms / 3600000) + " h";
 }
 
+std::string text(const json& j, const char* key) {
+    auto it = j.find(key);
+    return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+/// Sends one request and waits for its answer; nothing after printing why when the call
+/// fails or the daemon says no.
+std::optional<json> call(ApiClient& c, const json& req, std::chrono::seconds timeout) {
+    if (auto st = c.send(req); !st) {
+        report(st.error());
+        return std::nullopt;
+    }
+    auto r = c.receive(timeout);
+    if (!r) {
+        report(r.error());
+        return std::nullopt;
+    }
+    if ((*r)["status"] != "ok") {
+        const std::string code = text(*r, "code");
+        std::cerr << "uplinkctl: " << (code.empty() ? "" : code + ": ") << text(*r, "message")
+                  << "\n";
+        return std::nullopt;
+    }
+    return std::move(*r);
+}
+
 // ---- failover: the route's uplinks and its last switches (status) ----
 void printUplinks(const json& rt) {
     if (!rt.contains("uplinks") || rt["uplinks"].size() < 2) {
@@ -52,7 +80,8 @@ void printUplinks(const json& rt) {
                             std::chrono::system_clock::now().time_since_epoch())
                             .count();
     for (const auto& u : rt["uplinks"]) {
-        std::cout << "  - " << u["name"].get<std::string>() << ": "
+        std::cout << "  - " << u["name"].get<std::string>()
+                  << (u.value("metered", false) ? " (metered)" : "") << ": "
                   << u["state"].get<std::string>();
         if (!u["reason"].get<std::string>().empty()) {
             std::cout << " (" << u["reason"].get<std::string>() << ")";
@@ -77,15 +106,9 @@ int runStatus(ApiClient& c, const std::string& route, bool as_json) {
     json req{{"op", "status"}, {"id", 1}};
     if (!route.empty())
         req["route"] = route;
-    if (auto st = c.send(req); !st)
-        return report(st.error());
-    auto r = c.receive(std::chrono::seconds(10));
+    auto r = call(c, req, std::chrono::seconds(10));
     if (!r)
-        return report(r.error());
-    if ((*r)["status"] != "ok") {
-        std::cerr << "uplinkctl: " << (*r)["message"].get<std::string>() << "\n";
         return kExitFailure;
-    }
     if (as_json) {
         std::cout << (*r)["routes"].dump(2) << "\n";
         return 0;
@@ -116,6 +139,10 @@ int runStatus(ApiClient& c, const std::string& route, bool as_json) {
         if (rt["queued"].get<uint64_t>() > 0) {
             std::cout << ", oldest " << formatAge(rt["oldest_age_ms"].get<int64_t>());
         }
+        if (rt.value("held_metered", uint64_t{0}) > 0) {
+            std::cout << "\n  held back   " << rt["held_metered"]
+                      << " message(s) not in metered_topics, until an unmetered uplink is back";
+        }
         std::cout << "\n  in flight   " << rt["in_flight"] << "\n";
         if (rt.value("dead_lettered", uint64_t{0}) > 0) {
             std::cout << "  dead letters " << rt["dead_lettered"]
@@ -127,6 +154,11 @@ int runStatus(ApiClient& c, const std::string& route, bool as_json) {
         std::cout << "  connections " << rt["connects"] << " made, " << rt["failures"]
                   << " failed\n";
         printUplinks(rt);
+        for (const auto& u : rt.value("uplinks", json::array())) {
+            if (const std::string line = uplinkd::cli::trafficLine(u); !line.empty()) {
+                std::cout << "  data " << line << "\n";
+            }
+        }
     }
     return 0;
 }
@@ -229,24 +261,13 @@ int runSasToken(const uplinkd::ConfigSource& source, const std::string& route) {
     return 0;
 }
 
-std::string text(const json& j, const char* key) {
-    auto it = j.find(key);
-    return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-
 int runModemInfo(ApiClient& c, const std::string& uplink, bool as_json) {
     json req{{"op", "modem_info"}, {"id", 1}};
     if (!uplink.empty())
         req["uplink"] = uplink;
-    if (auto st = c.send(req); !st)
-        return report(st.error());
-    auto r = c.receive(std::chrono::seconds(60));
+    auto r = call(c, req, std::chrono::seconds(60));
     if (!r)
-        return report(r.error());
-    if ((*r)["status"] != "ok") {
-        std::cerr << "uplinkctl: " << text(*r, "message") << "\n";
         return kExitFailure;
-    }
     const json& m = (*r)["modem"];
     if (as_json) {
         std::cout << m.dump(2) << "\n";
@@ -314,15 +335,9 @@ int runModemAt(ApiClient& c, const std::string& uplink, const std::string& comma
     json req{{"op", "modem_at"}, {"id", 1}, {"command", command}, {"timeout_ms", timeout_s * 1000}};
     if (!uplink.empty())
         req["uplink"] = uplink;
-    if (auto st = c.send(req); !st)
-        return report(st.error());
-    auto r = c.receive(std::chrono::seconds(timeout_s + 60));
+    auto r = call(c, req, std::chrono::seconds(timeout_s + 60));
     if (!r)
-        return report(r.error());
-    if ((*r)["status"] != "ok") {
-        std::cerr << "uplinkctl: " << text(*r, "code") << ": " << text(*r, "message") << "\n";
         return kExitFailure;
-    }
     for (const auto& line : (*r)["lines"]) {
         std::cout << line.get<std::string>() << "\n";
     }
@@ -347,15 +362,9 @@ int runDeadLetter(ApiClient& c, const std::string& action, const std::string& ro
         req["seq"] = seq;
     if (all)
         req["all"] = true;
-    if (auto st = c.send(req); !st)
-        return report(st.error());
-    auto r = c.receive(std::chrono::seconds(60));
+    auto r = call(c, req, std::chrono::seconds(60));
     if (!r)
-        return report(r.error());
-    if ((*r)["status"] != "ok") {
-        std::cerr << "uplinkctl: " << text(*r, "code") << ": " << text(*r, "message") << "\n";
         return kExitFailure;
-    }
     if (as_json) {
         r->erase("id");
         r->erase("status");

@@ -14,6 +14,7 @@
 
 #include "config/config_acl.hpp"
 #include "config/config_checks.hpp"
+#include "config/config_metered.hpp"
 #include "core/baud_rates.hpp"
 #include "plugin/plugin_registry.hpp"
 #include "uplinkd/log.hpp"
@@ -260,15 +261,8 @@ void readApi(ConfigTable t, ApiSection& out) {
     if (out.socket.size() >= 108) {
         t.error("socket", "path is longer than the 107 bytes a UNIX socket path may have");
     }
-    if (auto mode = t.string("socket_mode")) {
-        char* end = nullptr;
-        const unsigned long v = std::strtoul(mode->c_str(), &end, 8);
-        if (mode->empty() || *end != '\0' || v > 0777) {
-            t.error("socket_mode",
-                    "expected an octal mode such as \"0660\", got \"" + *mode + "\"");
-        } else {
-            out.socket_mode = static_cast<uint32_t>(v);
-        }
+    if (auto mode = t.fileMode("socket_mode")) {
+        out.socket_mode = *mode;
     }
     out.socket_group = t.string("socket_group").value_or("");
     out.socket_world_writable = t.boolean("socket_world_writable").value_or(false);
@@ -328,18 +322,24 @@ void readPower(ConfigTable p, ModemPowerConfig& out) {
     p.finish();
 }
 
+/// "no modem plugin "x" in DIR (available: a, b)": what a wrong driver or cloud type says.
+std::string noPlugin(PluginRegistry& plugins, PluginKind kind, const char* what,
+                     const std::string& name) {
+    std::string known;
+    for (const auto& n : plugins.names(kind)) {
+        known += known.empty() ? n : ", " + n;
+    }
+    return std::string("no ") + what + " plugin \"" + name + "\" in " + plugins.directory() +
+           " (available: " + (known.empty() ? "none" : known) + ")";
+}
+
 void readModemUplink(ConfigTable& t, UplinkConfig& out, PluginRegistry& plugins) {
     const ModemPluginApi* api = nullptr;
     if (auto driver = t.string("driver", true)) {
         out.driver = *driver;
         api = plugins.modem(*driver);
         if (api == nullptr) {
-            std::string known;
-            for (const auto& n : plugins.names(PluginKind::Modem)) {
-                known += known.empty() ? n : ", " + n;
-            }
-            t.error("driver", "no modem plugin \"" + *driver + "\" in " + plugins.directory() +
-                                  " (available: " + (known.empty() ? "none" : known) + ")");
+            t.error("driver", noPlugin(plugins, PluginKind::Modem, "modem", *driver));
         }
     }
     out.device = t.string("device", true).value_or("");
@@ -404,6 +404,8 @@ void readModemUplink(ConfigTable& t, UplinkConfig& out, PluginRegistry& plugins)
     }
     out.health_check_ms = static_cast<int>(
         t.integer("health_check_ms", 1000, 3'600'000).value_or(out.health_check_ms));
+    out.keepalive_seconds =
+        static_cast<int>(t.integer("keepalive_seconds", 5, 3600).value_or(kModemKeepAliveSeconds));
     readPower(t.table("power"), out.power);
 }
 
@@ -411,6 +413,7 @@ void readUplink(ConfigTable t, const std::string& name, UplinkConfig& out,
                 PluginRegistry& plugins) {
     out.name = name;
     out.type = t.choice("type", {"network", "modem"}, true).value_or("network");
+    out.metered = t.boolean("metered").value_or(false);
     if (out.type == "modem") {
         readModemUplink(t, out, plugins);
     } else {
@@ -553,6 +556,7 @@ void readRoute(ConfigTable t, const std::string& name, PluginRegistry& plugins, 
     readSpool(t.table("spool"), r.spool);
     readDelivery(t.table("delivery"), r.delivery);
     readFailover(t, r.failover);
+    readMeteredTopics(t, r, cfg);
     r.allow_plaintext_credentials = t.boolean("allow_plaintext_credentials").value_or(false);
 
     ConfigTable cloud = t.table("cloud");
@@ -562,12 +566,7 @@ void readRoute(ConfigTable t, const std::string& name, PluginRegistry& plugins, 
         r.cloud_type = *type;
         const CloudPluginApi* api = plugins.cloud(*type);
         if (api == nullptr) {
-            std::string known;
-            for (const auto& n : plugins.names(PluginKind::Cloud)) {
-                known += known.empty() ? n : ", " + n;
-            }
-            cloud.error("type", "no cloud plugin \"" + *type + "\" in " + plugins.directory() +
-                                    " (available: " + (known.empty() ? "none" : known) + ")");
+            cloud.error("type", noPlugin(plugins, PluginKind::Cloud, "cloud", *type));
         } else {
             auto profile = api->create(cloud);
             if (profile) {

@@ -53,6 +53,11 @@ struct ModemPowerConfig {
     bool operator==(const ModemPowerConfig&) const = default;
 };
 
+/// Defaults of a modem uplink, chosen so that an idle route over it costs at most 2 KB of line
+/// bytes per hour (bench/modem_bench, "idle hour"; docs/modem.md "Cellular data budget").
+inline constexpr int kModemKeepAliveSeconds = 600;
+inline constexpr int kModemHealthCheckMs = 300'000;
+
 struct UplinkConfig {
     std::string name;
     std::string type = "network";  ///< "network" or "modem"
@@ -72,8 +77,13 @@ struct UplinkConfig {
     std::string psk;           ///< secret, from psk_file (WPA passphrase); empty: open network
     /// Set when a route of this uplink has mqtt = "modem" (derived, not a key).
     bool mqtt_offload = false;
-    int health_check_ms = 30000;  ///< probe an idle module this often
+    int health_check_ms = kModemHealthCheckMs;  ///< probe an idle module this often
+    /// MQTT keep-alive (s) of the routes over this modem uplink, instead of the cloud's
+    /// keepalive_seconds: the cellular data budget (docs/modem.md). 0 for network uplinks.
+    int keepalive_seconds = 0;
     ModemPowerConfig power;
+    /// Costs per byte (cellular): routes with metered_topics send only those over it.
+    bool metered = false;
 
     bool operator==(const UplinkConfig&) const = default;
 };
@@ -116,6 +126,11 @@ struct RouteConfig {
     SpoolLimits spool;
     DeliveryConfig delivery;
     FailoverConfig failover;
+    /// While a metered uplink carries the route, only messages whose local topic matches one of
+    /// these filters are sent; the rest wait in the spool. Empty: everything is sent.
+    std::vector<std::string> metered_topics;
+    /// Whether each of `uplinks` is metered, in the same order (derived, not a key).
+    std::vector<bool> metered_uplinks;
     /// tls = false with a password or SAS key is refused unless this is set (then a warning).
     bool allow_plaintext_credentials = false;
     /// The route's configuration as text, to tell whether a reload changed it.

@@ -59,15 +59,8 @@ void readMetrics(ConfigTable t, MetricsSection& out) {
             out.listen = *listen;
         }
     }
-    if (auto mode = t.string("socket_mode")) {
-        char* end = nullptr;
-        const unsigned long v = std::strtoul(mode->c_str(), &end, 8);
-        if (mode->empty() || *end != '\0' || v > 0777) {
-            t.error("socket_mode",
-                    "expected an octal mode such as \"0660\", got \"" + *mode + "\"");
-        } else {
-            out.socket_mode = static_cast<uint32_t>(v);
-        }
+    if (auto mode = t.fileMode("socket_mode")) {
+        out.socket_mode = *mode;
     }
     t.finish();
 }

@@ -3,6 +3,7 @@
 #define TOML_IMPLEMENTATION
 #include "uplinkd/config_table.hpp"
 
+#include <cstdlib>
 #include <sstream>
 
 namespace uplinkd {
@@ -189,6 +190,20 @@ std::optional<std::string> ConfigTable::choice(std::string_view key,
     }
     error(key, "\"" + *v + "\" is not one of " + list);
     return std::nullopt;
+}
+
+std::optional<uint32_t> ConfigTable::fileMode(std::string_view key) {
+    auto mode = string(key);
+    if (!mode) {
+        return std::nullopt;
+    }
+    char* end = nullptr;
+    const unsigned long v = std::strtoul(mode->c_str(), &end, 8);
+    if (mode->empty() || *end != '\0' || v > 0777) {
+        error(key, "expected an octal mode such as \"0660\", got \"" + *mode + "\"");
+        return std::nullopt;
+    }
+    return static_cast<uint32_t>(v);
 }
 
 ConfigTable ConfigTable::table(std::string_view key) {

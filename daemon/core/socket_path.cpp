@@ -9,7 +9,7 @@
 #include <cstring>
 #include <filesystem>
 
-namespace uplinkd::api {
+namespace uplinkd {
 
 Result<std::unique_ptr<SocketPath>> SocketPath::bind(
     asio::local::stream_protocol::acceptor& acceptor, const std::string& path, uint32_t mode,
@@ -86,4 +86,4 @@ SocketPath::~SocketPath() {
     }
 }
 
-}  // namespace uplinkd::api
+}  // namespace uplinkd

@@ -15,7 +15,7 @@
 #include "core/pid_lock.hpp"
 #include "uplinkd/result.hpp"
 
-namespace uplinkd::api {
+namespace uplinkd {
 
 class SocketPath {
   public:
@@ -37,4 +37,4 @@ class SocketPath {
     ino_t ino_ = 0;
 };
 
-}  // namespace uplinkd::api
+}  // namespace uplinkd

@@ -12,9 +12,8 @@
 
 #include "api/peer.hpp"
 #include "api/protocol.hpp"
+#include "dbus/dbus_adaptor.hpp"
 #include "uplinkd/log.hpp"
-// Generated at build time from io.uplinkd.Uplink1.xml by sdbus-c++-xml2cpp.
-#include "io.uplinkd.Uplink1.adaptor.h"
 
 namespace uplinkd::dbus {
 
@@ -35,10 +34,6 @@ std::string describeBus(const std::string& bus) {
     return "the bus at " + bus;
 }
 
-sdbus::Error toDbusError(const Error& e) {
-    return sdbus::Error(errorName(e.code), e.message);
-}
-
 }  // namespace
 
 std::string errorName(const std::string& code) {
@@ -57,155 +52,6 @@ std::string errorName(const std::string& code) {
     }
     return "io.uplinkd.Error." + name;
 }
-
-// The generated adaptor's methods, forwarded to the service. Throwing sdbus::Error here is how a
-// D-Bus error reply is sent; nothing else throws past this class.
-class DbusService::Adaptor final : public sdbus::AdaptorInterfaces<::io::uplinkd::Uplink1_adaptor> {
-  public:
-    Adaptor(sdbus::IConnection& connection, DbusService& service)
-        : AdaptorInterfaces(connection, kObjectPath), service_(service) {
-        registerAdaptor();
-    }
-    ~Adaptor() { unregisterAdaptor(); }
-    Adaptor(const Adaptor&) = delete;
-    Adaptor& operator=(const Adaptor&) = delete;
-
-    std::map<uint64_t, sdbus::Result<uint64_t>> results;  ///< pending Publish replies
-    /// Pending DeadLetters and Doctor replies.
-    std::map<uint64_t, sdbus::Result<std::string>> answers;
-
-    /// MessageReceived addressed to one client only (a unicast signal).
-    void emitMessageReceivedTo(const std::string& destination, const std::string& route,
-                               const std::string& topic, const std::vector<uint8_t>& payload,
-                               const std::map<std::string, std::string>& properties) {
-        sdbus::Signal signal = getObject().createSignal(INTERFACE_NAME, "MessageReceived");
-        signal << route << topic << payload << properties;
-        signal.setDestination(destination);
-        getObject().emitSignal(signal);
-    }
-
-  private:
-    std::string sender() const {
-        const sdbus::Message* m = getObject().getCurrentlyProcessedMessage();
-        return m != nullptr ? m->getSender() : std::string();
-    }
-
-    /// The ACL's answer for the caller of the method being processed (yes without an ACL).
-    template <typename Check>
-    Status permitted(Check&& check) {
-        if (!service_.acl_ || !service_.acl_->enabled()) {
-            return {};
-        }
-        const sdbus::Message* m = getObject().getCurrentlyProcessedMessage();
-        if (m == nullptr) {
-            return fail("forbidden", "cannot tell who sent this call");
-        }
-        auto peer = service_.peerOf(*m);
-        if (!peer) {
-            return peer.failure();
-        }
-        return check(*service_.acl_, *peer);
-    }
-
-    void Publish(sdbus::Result<uint64_t>&& result, std::string route, std::string topic,
-                 std::vector<uint8_t> payload, uint8_t qos,
-                 std::map<std::string, std::string> properties) override {
-        if (qos > 2) {
-            result.returnError(sdbus::Error(errorName("bad_request"),
-                                            "qos must be 0, 1 or 2, not " + std::to_string(qos)));
-            return;
-        }
-        if (auto st = permitted([&](const api::Acl& acl, const api::Peer& peer) {
-                return acl.mayPublish(peer, route, topic);
-            });
-            !st) {
-            result.returnError(toDbusError(st.error()));
-            return;
-        }
-        Message msg;
-        msg.route = std::move(route);
-        msg.topic = std::move(topic);
-        msg.payload.assign(payload.begin(), payload.end());
-        msg.qos = qos;
-        for (auto& [k, v] : properties) {
-            msg.properties.emplace_back(k, std::move(v));
-        }
-        const uint64_t id = ++service_.next_call_id_;
-        results.emplace(id, std::move(result));
-        service_.publish(sender(), id, std::move(msg));
-    }
-
-    void DeadLetters(sdbus::Result<std::string>&& result, std::string action, std::string route,
-                     uint64_t sequence, bool all) override {
-        if (action != "list" && action != "retry" && action != "drop") {
-            result.returnError(sdbus::Error(errorName("bad_request"),
-                                            "action must be \"list\", \"retry\" or \"drop\""));
-            return;
-        }
-        if (action != "list" && (sequence != 0) == all) {
-            result.returnError(
-                sdbus::Error(errorName("bad_request"),
-                             action + ": give exactly one of a sequence (not 0) and all = true"));
-            return;
-        }
-        if (auto st = permitted([&](const api::Acl& acl, const api::Peer& peer) {
-                return acl.mayUse(peer, "deadletter");
-            });
-            !st) {
-            result.returnError(toDbusError(st.error()));
-            return;
-        }
-        const uint64_t id = ++service_.next_call_id_;
-        answers.emplace(id, std::move(result));
-        service_.deadLetters(id, action, route, sequence, all);
-    }
-
-    void Doctor(sdbus::Result<std::string>&& result, std::string route) override {
-        if (auto st = permitted([&](const api::Acl& acl, const api::Peer& peer) {
-                return acl.mayUse(peer, "status");
-            });
-            !st) {
-            result.returnError(toDbusError(st.error()));
-            return;
-        }
-        const uint64_t id = ++service_.next_call_id_;
-        answers.emplace(id, std::move(result));
-        service_.doctor(id, route);
-    }
-
-    void Subscribe(const std::string& route, const std::string& filter) override {
-        if (auto st = permitted([&](const api::Acl& acl, const api::Peer& peer) {
-                return acl.maySubscribe(peer, route, filter);
-            });
-            !st) {
-            throw toDbusError(st.error());
-        }
-        if (auto st = service_.subscribe(sender(), route, filter); !st) {
-            throw toDbusError(st.error());
-        }
-    }
-
-    void Unsubscribe(const std::string& route, const std::string& filter) override {
-        service_.unsubscribe(sender(), route, filter);
-    }
-
-    std::string StatusJson() override {
-        if (auto st = permitted([&](const api::Acl& acl, const api::Peer& peer) {
-                return acl.mayUse(peer, "status");
-            });
-            !st) {
-            throw toDbusError(st.error());
-        }
-        auto json = service_.statusJson();
-        if (!json) {
-            throw toDbusError(json.error());
-        }
-        return *json;
-    }
-    std::string Version() override { return UPLINKD_VERSION; }
-
-    DbusService& service_;
-};
 
 DbusService::DbusService(asio::io_context& loop, api::ApiBackend& backend)
     : loop_(loop), backend_(backend), fd_(loop), timeout_(loop) {}
@@ -414,36 +260,28 @@ void DbusService::finishPublish(uint64_t call_id, const std::string& route,
 
 void DbusService::deadLetters(uint64_t call_id, const std::string& action, const std::string& route,
                               uint64_t seq, bool all) {
-    std::weak_ptr<bool> alive = alive_;
-    backend_.deadLetters(action, route, seq, all, [this, alive, call_id](Result<nlohmann::json> r) {
-        if (alive.expired()) {
-            return;
-        }
-        if (!r) {
-            finishDeadLetters(call_id, r.failure());
-            return;
-        }
-        finishDeadLetters(call_id,
-                          r->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
-    });
+    backend_.deadLetters(action, route, seq, all, answerLater(call_id));
 }
 
 void DbusService::doctor(uint64_t call_id, const std::string& route) {
+    backend_.doctor(route, answerLater(call_id));
+}
+
+std::function<void(Result<nlohmann::json>)> DbusService::answerLater(uint64_t call_id) {
     std::weak_ptr<bool> alive = alive_;
-    backend_.doctor(route, [this, alive, call_id](Result<nlohmann::json> r) {
+    return [this, alive, call_id](Result<nlohmann::json> r) {
         if (alive.expired()) {
             return;
         }
         if (!r) {
-            finishDeadLetters(call_id, r.failure());
+            finishAnswer(call_id, r.failure());
             return;
         }
-        finishDeadLetters(call_id,
-                          r->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
-    });
+        finishAnswer(call_id, r->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+    };
 }
 
-void DbusService::finishDeadLetters(uint64_t call_id, Result<std::string> answer) {
+void DbusService::finishAnswer(uint64_t call_id, Result<std::string> answer) {
     auto it = adaptor_->answers.find(call_id);
     if (it == adaptor_->answers.end()) {
         return;

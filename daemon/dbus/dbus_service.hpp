@@ -9,6 +9,7 @@
 
 #include <asio.hpp>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -69,8 +70,11 @@ class DbusService {
     void deadLetters(uint64_t call_id, const std::string& action, const std::string& route,
                      uint64_t seq, bool all);
     /// Answers a pending DeadLetters or Doctor call (the JSON string or an error).
-    void finishDeadLetters(uint64_t call_id, Result<std::string> answer);
+    void finishAnswer(uint64_t call_id, Result<std::string> answer);
     void doctor(uint64_t call_id, const std::string& route);
+    /// The backend's callback for a pending DeadLetters or Doctor call: finishAnswer() with
+    /// the JSON as a string, unless this service is gone by then.
+    std::function<void(Result<nlohmann::json>)> answerLater(uint64_t call_id);
     Status subscribe(const std::string& sender, const std::string& route,
                      const std::string& filter);
     void unsubscribe(const std::string& sender, const std::string& route,

@@ -4,9 +4,9 @@
 // every certificate "not yet valid"). The comparison with the broker's time is the tls group's.
 // Thread: loop.
 #include <filesystem>
-#include <fstream>
 #include <sstream>
 
+#include "core/file_text.hpp"
 #include "doctor/doctor.hpp"
 #include "tls/cert_check.hpp"
 
@@ -34,13 +34,6 @@ int64_t parseBuildDate(const std::string& text) {
         }
     }
     return 0;
-}
-
-std::string fileText(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
 }
 
 int64_t buildDate() {
@@ -83,7 +76,8 @@ void checkClock(const RouteUnderTest& route, const std::vector<Finding>& so_far,
     std::error_code ec;
     if (!ca.empty() && std::filesystem::is_regular_file(ca, ec)) {
         std::string behind;
-        for (const auto& c : describeCertificates(fileText(ca))) {
+        const auto pem = readFileText(ca);
+        for (const auto& c : describeCertificates(pem ? *pem : std::string())) {
             if (c.role != CertificateRole::Leaf && c.not_before > now) {
                 behind = "\"" + c.subject + "\" in " + ca + " is valid from " +
                          formatUtc(c.not_before) + ", after the clock's " + formatUtc(now);

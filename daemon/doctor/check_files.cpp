@@ -5,10 +5,9 @@
 // is the tls group's. Thread: loop.
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 #include <optional>
-#include <sstream>
 
+#include "core/file_text.hpp"
 #include "doctor/doctor.hpp"
 #include "tls/cert_check.hpp"
 
@@ -26,14 +25,12 @@ std::optional<std::string> readText(const std::string& path, std::string& why) {
         why = "does not exist";
         return std::nullopt;
     }
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
+    auto text = readFileText(path);
+    if (!text) {
         why = "cannot be read by this user";
         return std::nullopt;
     }
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
+    return std::move(*text);
 }
 
 /// A certificate and the setting that names its file.

@@ -7,10 +7,9 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
-#include <fstream>
 #include <memory>
-#include <sstream>
 
+#include "core/file_text.hpp"
 #include "doctor/doctor.hpp"
 #include "doctor/modem_findings.hpp"
 #include "modem/modem_uplink.hpp"
@@ -25,16 +24,6 @@ namespace {
 constexpr std::chrono::seconds kSettleBound{30};
 constexpr std::chrono::milliseconds kSettlePoll{100};
 constexpr std::chrono::seconds kProbeTimeout{3};
-
-std::optional<std::string> readFile(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
-        return std::nullopt;
-    }
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
 
 int64_t unixTime(const ASN1_TIME* t) {
     std::tm tm{};
@@ -52,7 +41,7 @@ std::optional<ConfiguredCert> configuredCert(const std::string& setting, const s
     ConfiguredCert c;
     c.setting = setting;
     c.path = path;
-    auto text = readFile(path);
+    auto text = readFileText(path);
     if (!text) {
         return c;  // the files group reports unreadable files
     }

@@ -8,6 +8,8 @@
 #include <array>
 #include <utility>
 
+#include "tls/cert_check.hpp"
+
 namespace uplinkd::doctor {
 
 namespace {
@@ -60,15 +62,6 @@ class RecordingStream final : public ByteStream {
     ByteStreamPtr inner_;
     std::shared_ptr<PortAnswer> seen_;
 };
-
-std::string x509Name(X509_NAME* name) {
-    if (name == nullptr) {
-        return {};
-    }
-    char buf[512];
-    X509_NAME_oneline(name, buf, sizeof buf);
-    return buf;
-}
 
 std::optional<std::time_t> asTime(const ASN1_TIME* t) {
     std::tm tm{};

@@ -151,6 +151,41 @@ void writeRoutes(Writer& w, const std::vector<RouteMetrics>& routes) {
     }
 }
 
+// The data budget: the current UTC day's bytes, which survive a restart (unlike the counters).
+void writeUplinkDays(Writer& w, const std::vector<RouteMetrics>& routes) {
+    bool any = false;
+    for (const auto& r : routes) {
+        for (const auto& u : r.uplinks) {
+            any |= u.today_sent.has_value();
+        }
+    }
+    if (!any) {
+        return;
+    }
+    w.family(
+        "uplinkd_uplink_today_sent_bytes", "gauge",
+        "Bytes the route sent over this uplink on the current UTC day (kept across restarts).");
+    for (const auto& r : routes) {
+        for (const auto& u : r.uplinks) {
+            if (u.today_sent) {
+                w.sample("uplinkd_uplink_today_sent_bytes", {{"route", r.name}, {"uplink", u.name}},
+                         *u.today_sent);
+            }
+        }
+    }
+    w.family("uplinkd_uplink_today_received_bytes", "gauge",
+             "Bytes the route received over this uplink on the current UTC day (kept across "
+             "restarts).");
+    for (const auto& r : routes) {
+        for (const auto& u : r.uplinks) {
+            if (u.today_received) {
+                w.sample("uplinkd_uplink_today_received_bytes",
+                         {{"route", r.name}, {"uplink", u.name}}, *u.today_received);
+            }
+        }
+    }
+}
+
 void writeUplinks(Writer& w, const std::vector<RouteMetrics>& routes) {
     bool any = false;
     for (const auto& r : routes) {
@@ -183,6 +218,7 @@ void writeUplinks(Writer& w, const std::vector<RouteMetrics>& routes) {
                      u.bytes_received);
         }
     }
+    writeUplinkDays(w, routes);
 }
 
 void writeModems(Writer& w, const std::vector<ModemMetrics>& modems) {

@@ -106,7 +106,7 @@ Result<std::unique_ptr<MetricsServer>> MetricsServer::start(asio::io_context& lo
     server->shared_->scrape = std::move(scrape);
     if (!where->path.empty()) {
         server->local_ = std::make_unique<asio::local::stream_protocol::acceptor>(loop);
-        auto bound = api::SocketPath::bind(*server->local_, where->path, config.socket_mode, "");
+        auto bound = SocketPath::bind(*server->local_, where->path, config.socket_mode, "");
         if (!bound) {
             return fail("metrics", "metrics: " + bound.error().message);
         }

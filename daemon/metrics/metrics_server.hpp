@@ -12,7 +12,7 @@
 #include "config/config_metrics.hpp"
 #include "uplinkd/result.hpp"
 
-namespace uplinkd::api {
+namespace uplinkd {
 class SocketPath;
 }
 
@@ -51,7 +51,7 @@ class MetricsServer {
     std::shared_ptr<Shared> shared_;
     std::unique_ptr<asio::ip::tcp::acceptor> tcp_;
     std::unique_ptr<asio::local::stream_protocol::acceptor> local_;
-    std::unique_ptr<api::SocketPath> socket_path_;
+    std::unique_ptr<SocketPath> socket_path_;
     std::string endpoint_;
     asio::steady_timer pause_;
 };

@@ -141,7 +141,11 @@ std::vector<RouteMetrics> routesFromStatus(const nlohmann::json& routes) {
                     continue;
                 }
                 m.uplinks.push_back({str(u, "name"), str(u, "state"), u64(u, "bytes_sent"),
-                                     u64(u, "bytes_received")});
+                                     u64(u, "bytes_received"), std::nullopt, std::nullopt});
+                if (auto t = u.find("today"); t != u.end() && t->is_object()) {
+                    m.uplinks.back().today_sent = u64(*t, "sent");
+                    m.uplinks.back().today_received = u64(*t, "received");
+                }
             }
         }
         out.push_back(std::move(m));

@@ -21,6 +21,8 @@ struct UplinkMetrics {
     std::string state;
     uint64_t bytes_sent = 0;
     uint64_t bytes_received = 0;
+    /// The current UTC day's bytes (kept across restarts); absent when the status has none.
+    std::optional<uint64_t> today_sent, today_received;
 };
 
 struct HistogramMetrics {

@@ -295,19 +295,7 @@ void AtParser::line(const std::string& text, Sink& sink) {
         return;
     }
     if (!pending_) {
-        if (auto u = matchUrc(text)) {
-            const Urc& urc = urcs_[*u];
-            const size_t n = urc.count ? std::min(urc.count(text), kMaxRawBlock) : 0;
-            if (n > 0) {
-                mode_ = Mode::Counted;
-                remaining_ = n;
-                raw_urc_ = *u;
-                raw_header_ = text;
-                raw_.clear();
-                return;
-            }
-            deliverUrc(*u, text, {}, sink);
-        } else {
+        if (!takeUrc(text, sink)) {
             sink.stray(text);
         }
         return;
@@ -363,18 +351,7 @@ void AtParser::line(const std::string& text, Sink& sink) {
             return;
         }
     }
-    if (auto u = matchUrc(text)) {
-        const Urc& urc = urcs_[*u];
-        const size_t n = urc.count ? std::min(urc.count(text), kMaxRawBlock) : 0;
-        if (n > 0) {
-            mode_ = Mode::Counted;
-            remaining_ = n;
-            raw_urc_ = *u;
-            raw_header_ = text;
-            raw_.clear();
-            return;
-        }
-        deliverUrc(*u, text, {}, sink);
+    if (takeUrc(text, sink)) {
         return;
     }
     p.replied = true;
@@ -427,6 +404,25 @@ void AtParser::finish(AtFinalKind kind, const std::string& final_line, Sink& sin
     for (auto& h : held) {
         sink.urc(h.index, h.line, std::move(h.data));
     }
+}
+
+bool AtParser::takeUrc(const std::string& text, Sink& sink) {
+    auto u = matchUrc(text);
+    if (!u) {
+        return false;
+    }
+    const Urc& urc = urcs_[*u];
+    const size_t n = urc.count ? std::min(urc.count(text), kMaxRawBlock) : 0;
+    if (n > 0) {
+        mode_ = Mode::Counted;
+        remaining_ = n;
+        raw_urc_ = *u;
+        raw_header_ = text;
+        raw_.clear();
+        return true;
+    }
+    deliverUrc(*u, text, {}, sink);
+    return true;
 }
 
 std::optional<size_t> AtParser::matchUrc(const std::string& text) const {

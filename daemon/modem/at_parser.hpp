@@ -150,6 +150,9 @@ class AtParser {
     void deliverUrc(size_t index, std::string line, std::string data, Sink& sink);
     void finish(AtFinalKind kind, const std::string& final_line, Sink& sink);
     std::optional<size_t> matchUrc(const std::string& text) const;
+    /// Handles `text` as a URC when one matches: delivered now, or its counted data block read
+    /// next. False when no URC matches.
+    bool takeUrc(const std::string& text, Sink& sink);
     /// The boot indication that `text` is (line noise before it is tolerated).
     std::optional<size_t> matchBoot(std::string_view text) const;
     void bootLine(size_t index, const std::string& text, Sink& sink);

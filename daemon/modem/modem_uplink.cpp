@@ -9,9 +9,8 @@
 #include <cctype>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 
+#include "core/file_text.hpp"
 #include "tls/cert_check.hpp"
 #include "uplinkd/log.hpp"
 
@@ -20,14 +19,11 @@ namespace uplinkd {
 namespace {
 
 Result<std::string> readPem(const std::string& path, const char* key) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
-        return fail("tls_files", std::string("cannot read tls.") + key + " \"" + path +
-                                     "\": " + std::strerror(errno));
+    auto text = readFileText(path);
+    if (!text) {
+        return fail("tls_files", std::string("tls.") + key + ": " + text.error().message);
     }
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
+    return text;
 }
 
 std::string sha256Hex(const std::string& data) {

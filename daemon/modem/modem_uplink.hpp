@@ -38,6 +38,8 @@ class ModemUplink final : public Uplink {
 
     void connect(const std::string& host, uint16_t port, ConnectHandler handler) override;
     bool offloadsTls() const override { return config_.tls == "modem"; }
+    int keepAliveSeconds() const override { return config_.keepalive_seconds; }
+    bool frugal() const override { return true; }
     void connectTls(const std::string& host, uint16_t port, const TlsOptions& tls,
                     ConnectHandler handler) override;
     void openMqtt(const std::optional<TlsOptions>& tls,

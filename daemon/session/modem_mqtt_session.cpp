@@ -77,6 +77,9 @@ void ModemMqttSession::onOpened(uint64_t gen, const MqttCredentials& creds,
     p.username = creds.username;
     p.password = creds.password;
     p.keep_alive_s = config_.cloud->keepAliveSeconds();
+    if (const int ka = uplink_.keepAliveSeconds(); ka > 0) {
+        p.keep_alive_s = ka;  // the modem uplink's: the cellular data budget
+    }
     p.clean_session = true;
     p.timeout_s = std::max(1, config_.delivery.connect_timeout_ms / 1000);
 

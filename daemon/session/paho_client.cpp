@@ -127,10 +127,16 @@ void PahoClient::connect(uint64_t gen, ConnectParams params) {
         o.set_automatic_reconnect(false);
         if (p.v5) {
             o.set_mqtt_version(MQTTVERSION_5);
-            o.set_clean_start(true);
+            o.set_clean_start(!p.persistent);
+            if (p.persistent) {
+                mqtt::properties props;
+                props.add(mqtt::property(mqtt::property::SESSION_EXPIRY_INTERVAL,
+                                         static_cast<int32_t>(p.session_expiry_s)));
+                o.set_properties(std::move(props));
+            }
         } else {
             o.set_mqtt_version(MQTTVERSION_3_1_1);
-            o.set_clean_session(true);
+            o.set_clean_session(!p.persistent);
         }
         if (!p.username.empty()) {
             o.set_user_name(p.username);
@@ -154,11 +160,18 @@ void PahoClient::connect(uint64_t gen, ConnectParams params) {
                                  ? static_cast<int>(tok.get_reason_code())
                                  : tok.get_return_code();
             std::string msg;
+            bool session_present = false;
             if (!ok) {
                 msg =
                     "MQTT connect failed (Paho code " + std::to_string(tok.get_return_code()) + ")";
+            } else {
+                try {
+                    session_present = tok.get_connect_response().is_session_present();
+                } catch (const mqtt::exception&) {
+                    // No CONNACK details: treat the session as new (subscribe again).
+                }
             }
-            done(gen, ok, code, std::move(msg));
+            done(gen, ok, code, std::move(msg), session_present);
         });
         try {
             s->connect_tokens.push_back(s->client->connect(o, nullptr, l));
@@ -166,7 +179,7 @@ void PahoClient::connect(uint64_t gen, ConnectParams params) {
                 s->connect_tokens.pop_front();
             }
         } catch (const mqtt::exception& e) {
-            done(gen, false, 0, std::string("MQTT connect could not start: ") + e.what());
+            done(gen, false, 0, std::string("MQTT connect could not start: ") + e.what(), false);
         }
     });
 }

@@ -26,9 +26,11 @@ class PahoWorker;
 class PahoClient {
   public:
     struct Callbacks {
-        /// Connect attempt `gen` ended: ok, or refused with the CONNACK/reason code (> 0) or a
-        /// Paho failure (<= 0), with plain words.
-        std::function<void(uint64_t gen, bool ok, int code, std::string message)> connect_done;
+        /// Connect attempt `gen` ended: ok (with the CONNACK's session-present flag), or refused
+        /// with the CONNACK/reason code (> 0) or a Paho failure (<= 0), with plain words.
+        std::function<void(uint64_t gen, bool ok, int code, std::string message,
+                           bool session_present)>
+            connect_done;
         /// The connection went away without being asked to.
         std::function<void(std::string cause)> connection_lost;
         std::function<void(std::string topic, std::string payload, int qos, bool retain,
@@ -52,6 +54,11 @@ class PahoClient {
         bool v5 = false;
         std::string username;
         std::string password;
+        /// Ask the broker to keep the session (subscriptions, queued QoS 1 messages) for
+        /// `session_expiry_s` after the connection ends: MQTT 3.1.1 clean session 0 (the broker
+        /// decides how long), MQTT 5 clean start 0 with a session expiry interval.
+        bool persistent = false;
+        int session_expiry_s = 0;
     };
 
     using OutgoingMessage = std::pair<uint64_t, std::shared_ptr<const mqtt::message>>;

@@ -17,6 +17,10 @@ namespace uplinkd {
 
 namespace {
 
+/// How long a broker keeps a persistent session (MQTT 5 session expiry) after a frugal uplink
+/// dropped: reconnects within it neither subscribe again nor lose queued commands.
+constexpr int kSessionExpirySeconds = 3600;
+
 std::string brokerUri(const BrokerEndpoint& ep) {
     // The port is always written: Paho's proxy code assumes 8080 otherwise.
     std::string uri =
@@ -143,9 +147,9 @@ void PahoSession::makeClient() {
     // Paho calls these on its own threads (or on the Paho worker): they only post into the loop.
     auto bridge = bridge_;
     PahoClient::Callbacks cb;
-    cb.connect_done = [bridge](uint64_t gen, bool ok, int code, std::string msg) {
-        bridge->post([bridge, gen, ok, code, msg = std::move(msg)] {
-            bridge->session->onConnectDone(gen, ok, code, msg);
+    cb.connect_done = [bridge](uint64_t gen, bool ok, int code, std::string msg, bool present) {
+        bridge->post([bridge, gen, ok, code, msg = std::move(msg), present] {
+            bridge->session->onConnectDone(gen, ok, code, msg, present);
         });
     };
     cb.connection_lost = [bridge, serial](std::string cause) {
@@ -258,7 +262,7 @@ void PahoSession::dialNext(size_t position) {
         if (cb_.progress) {
             cb_.progress(RouteState::Tls);
         }
-        up->connectTls(ep.host, ep.port, tls_->options(), std::move(handler));
+        up->connectTls(ep.host, ep.port, tlsFor(current_index_)->options(), std::move(handler));
     } else {
         up->connect(ep.host, ep.port, std::move(handler));
     }
@@ -291,7 +295,7 @@ void PahoSession::onStream(size_t position, uint64_t gen, Result<ByteStreamPtr> 
     if (cb_.progress) {
         cb_.progress(RouteState::Tls);
     }
-    handshaking_ = std::make_unique<TlsSession>(tls_, std::move(counted));
+    handshaking_ = std::make_unique<TlsSession>(tlsFor(index), std::move(counted));
     std::weak_ptr<bool> alive = alive_;
     handshaking_->handshake([this, alive, gen](Status s) {
         if (alive.expired() || gen != gen_) {
@@ -306,6 +310,24 @@ void PahoSession::onStream(size_t position, uint64_t gen, Result<ByteStreamPtr> 
         }
         startMqtt(gen, std::move(tls));
     });
+}
+
+const std::shared_ptr<TlsContext>& PahoSession::tlsFor(size_t index) {
+    if (!uplinks_[index]->frugal()) {
+        return tls_;
+    }
+    if (!frugal_tls_) {
+        TlsOptions o = tls_->options();
+        o.frugal = true;
+        auto ctx = TlsContext::create(o);
+        if (!ctx) {
+            // The same files loaded a moment ago; use the route's context rather than fail.
+            logWarning("route " + config_.name + ": " + ctx.error().message);
+            return tls_;
+        }
+        frugal_tls_ = *ctx;
+    }
+    return frugal_tls_;
 }
 
 void PahoSession::startMqtt(uint64_t gen, ByteStreamPtr stream) {
@@ -327,6 +349,9 @@ void PahoSession::startMqtt(uint64_t gen, ByteStreamPtr stream) {
     PahoClient::ConnectParams p;
     p.proxy_uri = tunnel_.proxyUri(config_.name);
     p.keep_alive_s = config_.cloud->keepAliveSeconds();
+    if (const int ka = uplinks_[current_index_]->keepAliveSeconds(); ka > 0) {
+        p.keep_alive_s = ka;  // a modem's: the cellular data budget
+    }
     if (uplinks_.size() > 1) {
         // A PINGREQ at least every third of failover_after_ms, answered by the broker: then an
         // uplink that stays silent that long is dead, even when no message is sent.
@@ -339,19 +364,45 @@ void PahoSession::startMqtt(uint64_t gen, ByteStreamPtr stream) {
     p.v5 = config_.cloud->mqttVersion() == 5;
     p.username = creds_.username;
     p.password = creds_.password;
+    // Over a frugal uplink the broker keeps the session, so a reconnect need not subscribe again.
+    persistent_ = uplinks_[current_index_]->frugal();
+    p.persistent = persistent_;
+    p.session_expiry_s = kSessionExpirySeconds;
     // The outcome comes back as onConnectDone.
     client_used_ = true;
     paho_->connect(gen, std::move(p));
 }
 
-void PahoSession::onConnectDone(uint64_t gen, bool ok, int code, const std::string& message) {
+void PahoSession::onConnectDone(uint64_t gen, bool ok, int code, const std::string& message,
+                                bool session_present) {
     if (gen != gen_) {
         return;
     }
     if (ok) {
         online_ = true;
+        session_present_ = persistent_ && session_present;
+        requested_.clear();
+        if (!session_present_) {
+            broker_subs_.clear();  // a new session on the broker: it has no subscriptions
+        } else {
+            stream_desc_ += ", MQTT session kept";
+        }
+        std::weak_ptr<bool> alive = alive_;
         if (cb_.connected) {
-            cb_.connected();
+            cb_.connected();  // the route subscribes to everything it needs in this call
+        }
+        if (alive.expired() || gen != gen_ || !session_present_) {
+            return;
+        }
+        // What the kept session still holds but the route no longer wants (it unsubscribed
+        // while the link was down).
+        for (auto it = broker_subs_.begin(); it != broker_subs_.end();) {
+            if (requested_.count(it->first) == 0) {
+                paho_->unsubscribe(it->first);
+                it = broker_subs_.erase(it);
+            } else {
+                ++it;
+            }
         }
         return;
     }
@@ -397,7 +448,8 @@ void PahoSession::publish(std::vector<Outgoing> batch) {
     std::vector<PahoClient::OutgoingMessage> out;
     out.reserve(batch.size());
     for (auto& o : batch) {
-        auto m = mqtt::make_message(o.topic, o.payload, o.qos, o.retain);
+        // The payload is moved, not copied: Paho takes its own copy when the message is queued.
+        auto m = mqtt::make_message(o.topic, std::move(o.payload), o.qos, o.retain);
         if (v5 && !o.user_properties.empty()) {
             mqtt::properties props;
             for (const auto& [k, v] : o.user_properties) {
@@ -415,10 +467,18 @@ void PahoSession::resume() {
 }
 
 void PahoSession::subscribe(const std::string& broker_filter, int qos) {
+    requested_.insert(broker_filter);
+    const auto held = broker_subs_.find(broker_filter);
+    if (session_present_ && held != broker_subs_.end() && held->second == qos) {
+        return;  // the broker kept this subscription with the session
+    }
+    broker_subs_[broker_filter] = qos;
     paho_->subscribe(broker_filter, qos);
 }
 
 void PahoSession::unsubscribe(const std::string& broker_filter) {
+    requested_.erase(broker_filter);
+    broker_subs_.erase(broker_filter);
     paho_->unsubscribe(broker_filter);
 }
 

@@ -6,8 +6,10 @@
 #pragma once
 
 #include <asio.hpp>
+#include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -60,7 +62,11 @@ class PahoSession final : public MqttSession {
     void makeClient();
     void onStream(size_t position, uint64_t gen, Result<ByteStreamPtr> stream);
     void startMqtt(uint64_t gen, ByteStreamPtr stream);
-    void onConnectDone(uint64_t gen, bool ok, int code, const std::string& message);
+    void onConnectDone(uint64_t gen, bool ok, int code, const std::string& message,
+                       bool session_present);
+    /// The TLS context for uplink `index`: a frugal one (created on first use) over a frugal
+    /// uplink, else the route's.
+    const std::shared_ptr<TlsContext>& tlsFor(size_t index);
     void onConnectionLost(uint64_t gen, const std::string& cause);
     void failAttempt(uint64_t gen, const Error& error, bool refused);
 
@@ -76,12 +82,20 @@ class PahoSession final : public MqttSession {
     size_t current_index_ = 0;
     Callbacks cb_;
     std::shared_ptr<TlsContext> tls_;
+    std::shared_ptr<TlsContext> frugal_tls_;   ///< for frugal uplinks (own session cache)
     std::unique_ptr<TlsSession> handshaking_;  ///< the TLS session while its handshake runs
     std::unique_ptr<PahoClient> paho_;
     std::shared_ptr<Bridge> bridge_;
     MqttCredentials creds_;
     uint64_t gen_ = 0;  ///< connection attempt number; stale callbacks carry an older one
     bool online_ = false;
+    bool persistent_ = false;  ///< this connection asked the broker to keep the MQTT session
+    /// The broker kept the session of the last connection: its subscriptions hold.
+    bool session_present_ = false;
+    /// Broker filters (and QoS) subscribed in the broker's current session; with a session kept
+    /// they are not sent again.
+    std::map<std::string, int> broker_subs_;
+    std::set<std::string> requested_;  ///< filters the route asked for on this connection
     std::string current_uplink_;
     std::string stream_desc_;
     std::optional<Error> transport_error_;  ///< why the broker side of the tunnel closed

@@ -45,6 +45,25 @@ void RouteSession::noteOnline() {
     if (health_) {
         health_->online();
     }
+    if (!meteredTopics().empty()) {
+        std::string topics;
+        for (const auto& t : config_.metered_topics) {
+            topics += (topics.empty() ? "" : ", ") + t;
+        }
+        logInfo("route " + config_.name + ": uplink " + uplinks_[session_->uplinkIndex()]->name() +
+                " is metered: sending only " + topics +
+                "; the other messages wait in the spool for an unmetered uplink");
+    }
+}
+
+const std::vector<std::string>& RouteSession::meteredTopics() const {
+    static const std::vector<std::string> kEverything;
+    if (!session_) {
+        return kEverything;
+    }
+    const size_t i = session_->uplinkIndex();
+    const bool metered = i < config_.metered_uplinks.size() && config_.metered_uplinks[i];
+    return metered ? config_.metered_topics : kEverything;
 }
 
 void RouteSession::onUplinkDead(const std::string& reason) {
@@ -117,6 +136,8 @@ void RouteSession::fillUplinkStatus(RouteStatus& s) const {
         s.uplinks.push_back(UplinkStatus{e.name, UplinkSelector::stateName(e.state), e.reason,
                                          toUnixMs(e.last_probe_ms), e.traffic->bytes_sent,
                                          e.traffic->bytes_received});
+        const size_t i = s.uplinks.size() - 1;
+        s.uplinks.back().metered = i < config_.metered_uplinks.size() && config_.metered_uplinks[i];
         if (e.state == UplinkSelector::State::Active && state_ == RouteState::Online) {
             s.active_uplink = e.name;
         }

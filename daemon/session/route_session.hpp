@@ -39,6 +39,7 @@ struct UplinkStatus {
     int64_t last_probe_ms = 0;  ///< Unix time of the last probe; 0: never
     uint64_t bytes_sent = 0;
     uint64_t bytes_received = 0;
+    bool metered = false;  ///< costs per byte: the route sends only metered_topics over it
 };
 
 /// A change of the uplink that carries a route.
@@ -115,11 +116,14 @@ class RouteSession {
     void onConnectFailed(uint64_t gen, const Error& error, bool refused);
     void onConnectionLost(uint64_t gen, const Error& error);
     void onPublished(uint64_t gen, uint64_t seq, bool ok, int reason_code);
+
+    // The dead-letter rules (route_dead_letters.cpp).
     /// The broker answered a publish with an MQTT 5 reason code of 0x80 or more.
     void onRefused(uint64_t seq, int reason_code);
     /// The connection was lost: counts a strike against the oldest unacknowledged message.
     void noteLossCulprit(const Error& why);
     void moveToDeadLetters(uint64_t seq, const std::string& reason, int attempts);
+
     void onMessage(uint64_t gen, std::string topic, std::string payload, int qos, bool retain,
                    Properties props);
     void onBatchDone(uint64_t gen, size_t taken, const std::string& why);
@@ -146,6 +150,9 @@ class RouteSession {
     void fillUplinkStatus(RouteStatus& s) const;
     /// "; nothing received for N s" when the active uplink has been quiet a while, else empty.
     std::string silenceNote() const;
+    /// The topic filters the route may send now: metered_topics while a metered uplink carries
+    /// it, else none (everything goes).
+    const std::vector<std::string>& meteredTopics() const;
 
     asio::io_context& loop_;
     RouteConfig config_;

@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "spool/memory_spool.hpp"
 
+#include <algorithm>
+
+#include "uplinkd/mqtt_names.hpp"
+
 namespace uplinkd {
 
 MemorySpool::RouteQueue& MemorySpool::queue(std::string_view route) {
@@ -31,6 +35,7 @@ void MemorySpool::append(Message msg, AppendDone done) {
         q.stats.bytes -= victim->second.payload.size();
         --q.stats.depth;
         ++q.stats.dropped;
+        q.held.erase(victim->first);
         q.messages.erase(victim);
     }
     if (full()) {
@@ -48,16 +53,32 @@ void MemorySpool::append(Message msg, AppendDone done) {
     asio::post(loop_, [done = std::move(done), seq] { done(seq); });
 }
 
-std::vector<Message> MemorySpool::lease(std::string_view route, size_t max) {
+std::vector<Message> MemorySpool::lease(std::string_view route, size_t max,
+                                        const std::vector<std::string>& only_topics) {
     RouteQueue& q = queue(route);
     std::vector<Message> out;
+    if (max == 0) {
+        return out;
+    }
+    if (only_topics != q.filter) {
+        q.filter = only_topics;
+        q.held.clear();
+    }
     for (auto& [seq, msg] : q.messages) {
         if (out.size() >= max) {
             break;
         }
-        if (q.leased.insert(seq).second) {
-            out.push_back(msg);
+        if (q.leased.contains(seq)) {
+            continue;
         }
+        if (!only_topics.empty() &&
+            std::none_of(only_topics.begin(), only_topics.end(),
+                         [&](const std::string& f) { return mqtt::topicMatches(f, msg.topic); })) {
+            q.held.insert(seq);
+            continue;
+        }
+        q.leased.insert(seq);
+        out.push_back(msg);
     }
     q.stats.leased = q.leased.size();
     return out;
@@ -73,13 +94,19 @@ void MemorySpool::ack(std::string_view route, uint64_t seq) {
     --q.stats.depth;
     q.messages.erase(it);
     q.leased.erase(seq);
+    q.held.erase(seq);
     q.stats.leased = q.leased.size();
 }
 
 void MemorySpool::releaseLeases(std::string_view route) {
     RouteQueue& q = queue(route);
+    if (q.leased.empty()) {
+        return;
+    }
     q.leased.clear();
     q.stats.leased = 0;
+    q.filter.clear();  // the released messages are looked at again, and so are the held ones
+    q.held.clear();
 }
 
 uint64_t MemorySpool::expire(std::string_view route, int64_t now_ms) {
@@ -93,6 +120,7 @@ uint64_t MemorySpool::expire(std::string_view route, int64_t now_ms) {
         if (it->second.created_ms < cutoff && q.leased.count(it->first) == 0) {
             q.stats.bytes -= it->second.payload.size();
             --q.stats.depth;
+            q.held.erase(it->first);
             it = q.messages.erase(it);
             ++n;
         } else {
@@ -122,6 +150,7 @@ bool MemorySpool::deadLetter(std::string_view route, uint64_t seq, std::string r
     ++q.stats.dead_lettered;
     q.messages.erase(it);
     q.leased.erase(seq);
+    q.held.erase(seq);
     q.stats.leased = q.leased.size();
     dead_.emplace(seq, std::move(d));
     return true;
@@ -178,6 +207,7 @@ SpoolStats MemorySpool::stats(std::string_view route) const {
         return {};
     }
     SpoolStats s = it->second.stats;
+    s.held = it->second.held.size();
     s.oldest_created_ms =
         it->second.messages.empty() ? 0 : it->second.messages.begin()->second.created_ms;
     return s;

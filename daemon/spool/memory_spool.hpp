@@ -8,6 +8,8 @@
 #include <deque>
 #include <map>
 #include <set>
+#include <string>
+#include <vector>
 
 #include "uplinkd/spool.hpp"
 
@@ -19,7 +21,8 @@ class MemorySpool final : public Spool {
 
     void configureRoute(const std::string& route, const SpoolLimits& limits) override;
     void append(Message msg, AppendDone done) override;
-    std::vector<Message> lease(std::string_view route, size_t max) override;
+    std::vector<Message> lease(std::string_view route, size_t max,
+                               const std::vector<std::string>& only_topics = {}) override;
     void ack(std::string_view route, uint64_t seq) override;
     void releaseLeases(std::string_view route) override;
     uint64_t expire(std::string_view route, int64_t now_ms) override;
@@ -35,6 +38,8 @@ class MemorySpool final : public Spool {
         SpoolLimits limits;
         std::map<uint64_t, Message> messages;  // seq order
         std::set<uint64_t> leased;
+        std::vector<std::string> filter;  ///< of the last leases; empty: none
+        std::set<uint64_t> held;          ///< passed over by leases with `filter`
         SpoolStats stats;
     };
     RouteQueue& queue(std::string_view route);

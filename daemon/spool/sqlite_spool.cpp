@@ -14,6 +14,9 @@ SqliteSpool::~SqliteSpool() = default;
 SqliteSpool::OpenCheck SqliteSpool::openCheck() const {
     return impl_->open_check_;
 }
+bool SqliteSpool::countersRestored() const {
+    return impl_->counters_restored_;
+}
 
 void SqliteSpool::configureRoute(const std::string& route, const SpoolLimits& limits) {
     impl_->routeFor(route).limits = limits;
@@ -21,8 +24,9 @@ void SqliteSpool::configureRoute(const std::string& route, const SpoolLimits& li
 void SqliteSpool::append(Message msg, AppendDone done) {
     impl_->append(std::move(msg), std::move(done));
 }
-std::vector<Message> SqliteSpool::lease(std::string_view route, size_t max) {
-    return impl_->lease(route, max);
+std::vector<Message> SqliteSpool::lease(std::string_view route, size_t max,
+                                        const std::vector<std::string>& only_topics) {
+    return impl_->lease(route, max, only_topics);
 }
 void SqliteSpool::ack(std::string_view route, uint64_t seq) {
     impl_->ack(route, seq);

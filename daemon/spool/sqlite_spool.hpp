@@ -37,6 +37,11 @@ namespace uplinkd {
 /// and
 ///   rejected count since open().
 /// - expire() considers committed, non-leased messages only.
+/// - Leases hand out the lowest non-leased seqs; a scan starts above a per-route floor below which
+///   every message is leased or gone. A lease with a topic filter leaves holes (passed-over
+///   messages below leased ones): the floor then stays below the first one, and a second mark
+///   remembers how far that filter has looked, so that neither an unfiltered nor a filtered lease
+///   reads a row twice in the common case.
 /// - Dead letters live in their own table of the same file; a move is committed with the delete
 ///   of the queued row. Schema version 1 files (before dead letters) are upgraded on open.
 /// - Full disk: "<path>-reserve" (kReserveBytes) is kept next to the database. When a commit meets
@@ -62,6 +67,11 @@ class SqliteSpool final : public Spool {
     /// holds its size and time); or trusted it after a clean close.
     enum class OpenCheck { Created, Checked, TrustedAfterCleanClose };
     OpenCheck openCheck() const;
+    /// True when open() took the per-route counters (depth, bytes, oldest) saved at the last clean
+    /// close instead of counting every queued message (O(routes), not O(messages)). They are
+    /// saved at a clean close when every change was committed, emptied as soon as the spool is
+    /// open again, and never trusted after a crash.
+    bool countersRestored() const;
 
     ~SqliteSpool() override;
     SqliteSpool(const SqliteSpool&) = delete;
@@ -69,7 +79,8 @@ class SqliteSpool final : public Spool {
 
     void configureRoute(const std::string& route, const SpoolLimits& limits) override;
     void append(Message msg, AppendDone done) override;
-    std::vector<Message> lease(std::string_view route, size_t max) override;
+    std::vector<Message> lease(std::string_view route, size_t max,
+                               const std::vector<std::string>& only_topics = {}) override;
     void ack(std::string_view route, uint64_t seq) override;
     void releaseLeases(std::string_view route) override;
     uint64_t expire(std::string_view route, int64_t now_ms) override;

@@ -22,8 +22,10 @@ bool SqliteSpool::Impl::deadLetter(std::string_view route, uint64_t seq, std::st
         return false;
     }
     uint64_t size = 0;
+    bool was_leased = false;
     if (const auto it = rs->leased.find(seq); it != rs->leased.end()) {
         size = it->second.size;
+        was_leased = true;
         rs->leased.erase(it);
     } else if (seq > rs->floor && seq <= committed_seq_ && !removed_.contains(seq)) {
         sqlite3_stmt* s = lookup_.get();
@@ -43,7 +45,7 @@ bool SqliteSpool::Impl::deadLetter(std::string_view route, uint64_t seq, std::st
     op.dead_ms = nowMs();
     op.reason = std::move(reason);
     enqueue([&] { move_queue_.push_back(std::move(op)); });  // before the delete of the row
-    removeMessage(*rs, seq, size);
+    removeMessage(*rs, seq, size, was_leased);
     ++rs->stats.dead_lettered;
     refreshHead(*rs);
     return true;

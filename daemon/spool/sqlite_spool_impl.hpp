@@ -80,9 +80,17 @@ struct SqliteSpool::Impl {
         SpoolStats stats;       ///< `leased` is filled in by stats()
         uint64_t head_seq = 0;  ///< lowest live seq (its created_ms is stats.oldest_created_ms)
         bool head_stale = false;
-        /// Every live message that is not leased has seq > floor (so leased ones are <= floor).
+        /// Every live message that is not leased has seq > floor. Leased ones are <= floor,
+        /// except after leases with a topic filter: those lease matching messages above the
+        /// first one they pass over (a hole), where the floor stays.
         uint64_t floor = 0;
         std::map<uint64_t, LeaseInfo> leased;
+        /// The topic filter of the last leases (empty: none). The live, non-leased messages in
+        /// (floor, filter_floor] are those it passed over, `held` of them; a lease with the same
+        /// filter goes on above filter_floor.
+        std::vector<std::string> filter;
+        uint64_t filter_floor = 0;
+        uint64_t held = 0;
         std::deque<InFlight> in_flight;  ///< in seq order
     };
     struct PendingAppend {
@@ -154,6 +162,18 @@ struct SqliteSpool::Impl {
     bool openDatabase(OpenFailure* failure);
     /// Counters per route and the next seq, from the database.
     int loadState();
+    /// Counts the queued messages of every route (O(n): after a crash or an unclean close).
+    int countRoutes();
+
+    // ---- counters saved at a clean close (loop thread): sqlite_spool_counters.cpp
+    /// After a clean close: the counters saved then, checked with one lookup per route. False
+    /// (nothing changed) when there are none to trust; the caller counts.
+    bool restoreCounters();
+    /// Empties the saved counters (the spool is about to change); run once at open.
+    int invalidateSavedCounters();
+    /// At close, once the worker stopped with every change committed: saves depth, bytes and head
+    /// of every route with the mark that they are valid, in one transaction.
+    void saveCounters();
     /// After open: makes the reserve file, or starts in the full-disk state when there is no room
     /// for it (sqlite_spool_disk_full.cpp).
     void claimReserveAtOpen();
@@ -209,13 +229,22 @@ struct SqliteSpool::Impl {
     // ---- loop thread: routes, leases and acks (sqlite_spool_lease.cpp)
     RouteState& routeFor(std::string_view name);
     RouteState* findRoute(std::string_view name);
-    /// Forgets a live message (already not leased): counters now, the row with the next commit.
-    void removeMessage(RouteState& rs, uint64_t seq, uint64_t size);
+    /// Forgets a live message (its lease, if it had one, is already gone: `was_leased`): counters
+    /// now, the row with the next commit.
+    void removeMessage(RouteState& rs, uint64_t seq, uint64_t size, bool was_leased);
+    /// Whether `seq` is leased (cheap when the leases are all below the floor).
+    static bool isLeased(const RouteState& rs, uint64_t seq);
+    /// Whether live message `seq`, not leased, is one the route's filter passed over (held).
+    static bool passedOver(const RouteState& rs, uint64_t seq) {
+        return !rs.filter.empty() && seq > rs.floor && seq <= rs.filter_floor;
+    }
     /// Finds the lowest live message of the route after its head went away.
     void refreshHead(RouteState& rs);
-    /// Binds route, floor and committed_seq_ to a lease or scan statement.
-    void bindRange(sqlite3_stmt* s, const RouteState& rs) const;
-    std::vector<Message> lease(std::string_view route, size_t max);
+    /// Binds route, `from` (default: the floor) and committed_seq_ to a lease or scan statement.
+    void bindRange(sqlite3_stmt* s, const RouteState& rs) const { bindRange(s, rs, rs.floor); }
+    void bindRange(sqlite3_stmt* s, const RouteState& rs, uint64_t from) const;
+    std::vector<Message> lease(std::string_view route, size_t max,
+                               const std::vector<std::string>& only_topics);
     void ack(std::string_view route, uint64_t seq);
     void releaseLeases(std::string_view route);
     SpoolStats stats(std::string_view route) const;
@@ -244,6 +273,8 @@ struct SqliteSpool::Impl {
     /// the integrity check is skipped.
     bool closed_cleanly_ = false;
     SqliteSpool::OpenCheck open_check_ = SqliteSpool::OpenCheck::TrustedAfterCleanClose;
+    /// The counters came from the last clean close rather than from counting the messages.
+    bool counters_restored_ = false;
     /// The database opened; the destructor then closes it and leaves the clean mark.
     bool opened_ = false;
     /// False once the spool is destroyed; posted handlers check it before touching the spool.
@@ -278,6 +309,9 @@ struct SqliteSpool::Impl {
     bool worker_idle_ = false;                 // guarded by mu_
     std::atomic<uint64_t> commit_count_{0};
     bool disk_full_ = false;  ///< worker thread only (before start(): the opening thread)
+    /// A write transaction failed since open: the counters may not match the file, so they are
+    /// not saved at close. Worker thread; read by ~Impl after the join.
+    bool write_failed_ = false;
     std::thread worker_;
 };
 

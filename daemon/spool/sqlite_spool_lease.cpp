@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "spool/sqlite_spool_impl.hpp"
+#include "uplinkd/mqtt_names.hpp"
 
 namespace uplinkd {
 
@@ -24,7 +25,15 @@ auto SqliteSpool::Impl::findRoute(std::string_view name) -> RouteState* {
     return it == routes_.end() ? nullptr : &it->second;
 }
 
-void SqliteSpool::Impl::removeMessage(RouteState& rs, uint64_t seq, uint64_t size) {
+bool SqliteSpool::Impl::isLeased(const RouteState& rs, uint64_t seq) {
+    return !rs.leased.empty() && seq <= rs.leased.rbegin()->first && rs.leased.contains(seq);
+}
+
+void SqliteSpool::Impl::removeMessage(RouteState& rs, uint64_t seq, uint64_t size,
+                                      bool was_leased) {
+    if (!was_leased && passedOver(rs, seq)) {
+        rs.held -= std::min<uint64_t>(rs.held, 1);
+    }
     rs.stats.depth -= std::min<uint64_t>(rs.stats.depth, 1);
     rs.stats.bytes -= std::min(rs.stats.bytes, size);
     if (seq > committed_seq_) {
@@ -57,12 +66,14 @@ void SqliteSpool::Impl::refreshHead(RouteState& rs) {
     if (rs.stats.depth == 0) {
         return;
     }
-    if (!rs.leased.empty()) {  // leased messages are all below the non-leased ones
+    if (!rs.leased.empty() && rs.leased.begin()->first <= rs.floor) {
+        // Below the floor, so below every non-leased message.
         rs.head_seq = rs.leased.begin()->first;
         rs.stats.oldest_created_ms = rs.leased.begin()->second.created_ms;
         return;
     }
     if (committed_seq_ > rs.floor) {
+        // The first live row above the floor, leased (a hole below it) or not.
         sqlite3_stmt* s = scan_.get();
         StmtReset reset(s);
         bindRange(s, rs);
@@ -86,34 +97,59 @@ void SqliteSpool::Impl::refreshHead(RouteState& rs) {
     }
 }
 
-void SqliteSpool::Impl::bindRange(sqlite3_stmt* s, const RouteState& rs) const {
+void SqliteSpool::Impl::bindRange(sqlite3_stmt* s, const RouteState& rs, uint64_t from) const {
     sqlite3_bind_text64(s, 1, rs.name.data(), rs.name.size(), SQLITE_STATIC, SQLITE_UTF8);
-    sqlite3_bind_int64(s, 2, static_cast<sqlite3_int64>(rs.floor));
+    sqlite3_bind_int64(s, 2, static_cast<sqlite3_int64>(from));
     sqlite3_bind_int64(s, 3, static_cast<sqlite3_int64>(committed_seq_));
 }
 
-std::vector<Message> SqliteSpool::Impl::lease(std::string_view route, size_t max) {
+std::vector<Message> SqliteSpool::Impl::lease(std::string_view route, size_t max,
+                                              const std::vector<std::string>& only_topics) {
     std::vector<Message> out;
     RouteState* rs = findRoute(route);
-    if (rs == nullptr || max == 0 || committed_seq_ <= rs->floor) {
+    if (rs == nullptr || max == 0) {
         return out;
     }
+    if (only_topics != rs->filter) {
+        // Another filter, or none: what the last one passed over is looked at again.
+        rs->filter = only_topics;
+        rs->filter_floor = rs->floor;
+        rs->held = 0;
+    }
+    const bool filtered = !only_topics.empty();
+    const uint64_t from = std::max(rs->floor, rs->filter_floor);
+    if (committed_seq_ <= from) {
+        return out;
+    }
+    // The floor follows the scan until the filter passes over a message.
+    bool at_floor = from == rs->floor;
     sqlite3_stmt* s = lease_.get();
     StmtReset reset(s);
-    bindRange(s, *rs);
+    bindRange(s, *rs, from);
     while (out.size() < max && sqlite3_step(s) == SQLITE_ROW) {
         const auto seq = static_cast<uint64_t>(sqlite3_column_int64(s, 0));
-        rs->floor = seq;
-        if (removed_.contains(seq)) {
+        if (filtered) {
+            rs->filter_floor = seq;
+        }
+        if (removed_.contains(seq) || isLeased(*rs, seq)) {
+            rs->floor = at_floor ? seq : rs->floor;
             continue;
         }
         Message m;
-        m.seq = seq;
-        m.route = rs->name;
         if (const auto* topic = sqlite3_column_text(s, 1); topic != nullptr) {
             m.topic.assign(reinterpret_cast<const char*>(topic),
                            static_cast<size_t>(sqlite3_column_bytes(s, 1)));
         }
+        if (filtered &&
+            std::none_of(only_topics.begin(), only_topics.end(),
+                         [&](const std::string& f) { return mqtt::topicMatches(f, m.topic); })) {
+            ++rs->held;  // stays where it is, below what is leased next: a hole
+            at_floor = false;
+            continue;
+        }
+        rs->floor = at_floor ? seq : rs->floor;
+        m.seq = seq;
+        m.route = rs->name;
         if (const void* payload = sqlite3_column_blob(s, 2); payload != nullptr) {
             m.payload.assign(static_cast<const char*>(payload),
                              static_cast<size_t>(sqlite3_column_bytes(s, 2)));
@@ -136,7 +172,7 @@ void SqliteSpool::Impl::ack(std::string_view route, uint64_t seq) {
     if (const auto it = rs->leased.find(seq); it != rs->leased.end()) {
         const uint64_t size = it->second.size;
         rs->leased.erase(it);
-        removeMessage(*rs, seq, size);
+        removeMessage(*rs, seq, size, true);
     } else if (seq > rs->floor && seq <= committed_seq_ && !removed_.contains(seq)) {
         // Not leased (the session acknowledged after releasing): look it up.
         sqlite3_stmt* s = lookup_.get();
@@ -144,7 +180,7 @@ void SqliteSpool::Impl::ack(std::string_view route, uint64_t seq) {
         sqlite3_bind_int64(s, 1, static_cast<sqlite3_int64>(seq));
         sqlite3_bind_text64(s, 2, rs->name.data(), rs->name.size(), SQLITE_STATIC, SQLITE_UTF8);
         if (sqlite3_step(s) == SQLITE_ROW) {
-            removeMessage(*rs, seq, static_cast<uint64_t>(sqlite3_column_int64(s, 0)));
+            removeMessage(*rs, seq, static_cast<uint64_t>(sqlite3_column_int64(s, 0)), false);
         }
     }
     refreshHead(*rs);
@@ -155,8 +191,12 @@ void SqliteSpool::Impl::releaseLeases(std::string_view route) {
     if (rs == nullptr || rs->leased.empty()) {
         return;
     }
-    rs->floor = rs->leased.begin()->first - 1;
+    rs->floor = std::min(rs->floor, rs->leased.begin()->first - 1);
     rs->leased.clear();
+    // The released messages lie among those a filter passed over: the next lease looks again.
+    rs->filter.clear();
+    rs->filter_floor = rs->floor;
+    rs->held = 0;
 }
 
 SpoolStats SqliteSpool::Impl::stats(std::string_view route) const {
@@ -166,6 +206,7 @@ SpoolStats SqliteSpool::Impl::stats(std::string_view route) const {
     }
     SpoolStats s = it->second.stats;
     s.leased = it->second.leased.size();
+    s.held = it->second.held;
     return s;
 }
 

@@ -22,7 +22,7 @@ Status SqliteSpool::Impl::collectOldest(RouteState& rs, uint64_t count, uint64_t
         int rc = SQLITE_ROW;
         while (!enough() && (rc = sqlite3_step(s)) == SQLITE_ROW) {
             const auto seq = static_cast<uint64_t>(sqlite3_column_int64(s, 0));
-            if (removed_.contains(seq)) {
+            if (removed_.contains(seq) || isLeased(rs, seq)) {
                 continue;
             }
             const auto size = static_cast<uint64_t>(sqlite3_column_int64(s, 1));
@@ -83,9 +83,15 @@ Status SqliteSpool::Impl::makeRoom(RouteState& rs, uint64_t size) {
     if (auto st = collectOldest(rs, need_count, need_bytes, &victims); !st) {
         return st;
     }
-    rs.floor = std::max(rs.floor, victims.back().seq);  // victims are the lowest non-leased
     for (const Victim& v : victims) {
-        removeMessage(rs, v.seq, v.size);
+        if (passedOver(rs, v.seq)) {  // counted before the floor moves above it
+            rs.held -= std::min<uint64_t>(rs.held, 1);
+        }
+    }
+    rs.floor = std::max(rs.floor, victims.back().seq);  // victims are the lowest non-leased
+    rs.filter_floor = std::max(rs.filter_floor, rs.floor);
+    for (const Victim& v : victims) {
+        removeMessage(rs, v.seq, v.size, false);
         ++rs.stats.dropped;
     }
     return okStatus();
@@ -105,15 +111,17 @@ uint64_t SqliteSpool::Impl::expire(std::string_view route, int64_t now_ms) {
         sqlite3_bind_int64(s, 2, cutoff);
         while (sqlite3_step(s) == SQLITE_ROW) {
             const auto seq = static_cast<uint64_t>(sqlite3_column_int64(s, 0));
-            // Leased messages and removed ones not remembered in removed_ are <= floor.
-            if (seq <= rs->floor || seq > committed_seq_ || removed_.contains(seq)) {
+            // Removed ones not remembered in removed_ are <= floor, and so are leased ones but
+            // those of a filtered lease.
+            if (seq <= rs->floor || seq > committed_seq_ || removed_.contains(seq) ||
+                isLeased(*rs, seq)) {
                 continue;
             }
             victims.push_back({seq, static_cast<uint64_t>(sqlite3_column_int64(s, 1))});
         }
     }
     for (const Victim& v : victims) {
-        removeMessage(*rs, v.seq, v.size);
+        removeMessage(*rs, v.seq, v.size, false);
     }
     rs->stats.expired += victims.size();
     refreshHead(*rs);

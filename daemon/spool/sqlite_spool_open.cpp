@@ -3,6 +3,7 @@
 // clang-format off
 #include <cstddef>  // before Asio: its config reads libstdc++ macros (aligned_alloc vs operator new)
 // clang-format on
+#include <malloc.h>
 #include <unistd.h>
 
 #include <asio/post.hpp>
@@ -187,11 +188,48 @@ bool SqliteSpool::Impl::openDatabase(OpenFailure* failure) {
     if (rc = loadState(); rc != SQLITE_OK) {
         return sqlFailed(rdb, rc, "cannot read the queued messages");
     }
+    // From here on the file changes, so counters saved at the last close no longer describe it.
+    // If this fails (e.g. a full disk), they still are not trusted: the clean mark is gone, and
+    // only a clean close, which saves them anew, leaves another.
+    (void)invalidateSavedCounters();
+    // The check and the count read through both page caches; what they cached is not what the
+    // appends and leases need next, so it is given back now rather than kept for the daemon's life.
+    sqlite3_db_release_memory(db);
+    sqlite3_db_release_memory(rdb);
+    ::malloc_trim(0);
     opened_ = true;
     return true;
 }
 
 int SqliteSpool::Impl::loadState() {
+    sqlite3* db = read_db_.get();
+    counters_restored_ = restoreCounters();
+    int rc = counters_restored_ ? SQLITE_OK : countRoutes();
+    if (rc != SQLITE_OK) {
+        return rc;
+    }
+    StmtPtr dead;
+    if (rc = prepare(db, kCountDeadSql, &dead); rc != SQLITE_OK) {
+        return rc;
+    }
+    while ((rc = sqlite3_step(dead.get())) == SQLITE_ROW) {
+        const auto* name = reinterpret_cast<const char*>(sqlite3_column_text(dead.get(), 0));
+        routeFor(name != nullptr ? name : "").stats.dead_lettered =
+            static_cast<uint64_t>(sqlite3_column_int64(dead.get(), 1));
+    }
+    if (rc != SQLITE_DONE) {
+        return rc;
+    }
+    uint64_t last_seq = 0;
+    rc = queryOne(db, kMaxSeqSql, [&](sqlite3_stmt* s) {
+        last_seq = static_cast<uint64_t>(sqlite3_column_int64(s, 0));
+    });
+    next_seq_ = last_seq + 1;
+    committed_seq_ = last_seq;
+    return rc;
+}
+
+int SqliteSpool::Impl::countRoutes() {
     sqlite3* db = read_db_.get();
     StmtPtr routes;
     int rc = prepare(db, kLoadRoutesSql, &routes);
@@ -224,25 +262,7 @@ int SqliteSpool::Impl::loadState() {
             return rc == SQLITE_DONE ? SQLITE_CORRUPT : rc;
         }
     }
-    StmtPtr dead;
-    if (rc = prepare(db, kCountDeadSql, &dead); rc != SQLITE_OK) {
-        return rc;
-    }
-    while ((rc = sqlite3_step(dead.get())) == SQLITE_ROW) {
-        const auto* name = reinterpret_cast<const char*>(sqlite3_column_text(dead.get(), 0));
-        routeFor(name != nullptr ? name : "").stats.dead_lettered =
-            static_cast<uint64_t>(sqlite3_column_int64(dead.get(), 1));
-    }
-    if (rc != SQLITE_DONE) {
-        return rc;
-    }
-    uint64_t last_seq = 0;
-    rc = queryOne(db, kMaxSeqSql, [&](sqlite3_stmt* s) {
-        last_seq = static_cast<uint64_t>(sqlite3_column_int64(s, 0));
-    });
-    next_seq_ = last_seq + 1;
-    committed_seq_ = last_seq;
-    return rc;
+    return SQLITE_OK;
 }
 
 Result<std::unique_ptr<SqliteSpool>> SqliteSpool::open(asio::io_context& loop,

@@ -103,6 +103,34 @@ inline constexpr const char* kCountDeadSql =
 inline constexpr const char* kLoadRoutesSql =
     "SELECT route, count(*), sum(length(payload)), min(seq) FROM messages GROUP BY route";
 inline constexpr const char* kCreatedOfSql = "SELECT created_ms FROM messages WHERE seq = ?1";
+// Counters saved at a clean close (sqlite_spool_counters.cpp). An optional table, created when
+// missing and ignored by versions that do not know it, so it needs no new schema version: it is
+// emptied at every open and trusted only when spool_meta says it was written and the file was
+// closed cleanly since.
+inline constexpr const char* kInvalidateCountersSql = R"sql(
+BEGIN IMMEDIATE;
+CREATE TABLE IF NOT EXISTS route_counters (
+    route    TEXT    PRIMARY KEY,
+    depth    INTEGER NOT NULL,   -- queued messages of the route
+    bytes    INTEGER NOT NULL,   -- sum of their payload sizes
+    head_seq INTEGER NOT NULL    -- lowest queued seq of the route
+) WITHOUT ROWID;
+DELETE FROM route_counters;
+DELETE FROM spool_meta WHERE key = 'counters_saved';
+COMMIT;
+)sql";
+inline constexpr const char* kCountersSavedSql =
+    "SELECT value FROM spool_meta WHERE key = 'counters_saved'";
+inline constexpr const char* kLoadCountersSql =
+    "SELECT route, depth, bytes, head_seq FROM route_counters";
+inline constexpr const char* kCreatedOfHeadSql =
+    "SELECT created_ms FROM messages WHERE seq = ?1 AND route = ?2";
+inline constexpr const char* kHeadOfRouteSql = "SELECT min(seq) FROM messages WHERE route = ?1";
+inline constexpr const char* kClearCountersSql = "DELETE FROM route_counters";
+inline constexpr const char* kSaveCounterSql =
+    "INSERT INTO route_counters(route, depth, bytes, head_seq) VALUES (?1, ?2, ?3, ?4)";
+inline constexpr const char* kMarkCountersSavedSql =
+    "INSERT OR REPLACE INTO spool_meta(key, value) VALUES ('counters_saved', 1)";
 inline constexpr const char* kMaxSeqSql =
     "SELECT max(coalesce((SELECT max(seq) FROM messages), 0), "
     "coalesce((SELECT value FROM spool_meta WHERE key = 'last_seq'), 0))";

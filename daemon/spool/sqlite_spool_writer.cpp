@@ -37,6 +37,9 @@ SqliteSpool::Impl::~Impl() {
     }
     *alive_ = false;  // batch completions already posted find the spool gone
     if (opened_) {
+        if (!write_failed_) {
+            saveCounters();  // lets the next open skip counting the messages
+        }
         // Statements, then connections (the last close checkpoints the WAL into the file), then
         // the mark that lets the next open skip the integrity check.
         for (StmtPtr* stmt : {&begin_, &commit_, &rollback_, &insert_, &delete_, &update_last_seq_,
@@ -160,6 +163,7 @@ int SqliteSpool::Impl::writeTransaction(const std::vector<InsertOp>& inserts, co
         commit_count_.fetch_add(1, std::memory_order_relaxed);
         return SQLITE_OK;
     }
+    write_failed_ = true;
     *full = (rc & 0xff) == SQLITE_FULL ||
             ((rc & 0xff) == SQLITE_IOERR && sqlite3_system_errno(write_db_.get()) == ENOSPC);
     *error = describeSqlite(write_db_.get(), rc);

@@ -12,25 +12,15 @@
 #include <memory>
 #include <vector>
 
+#include "uplinkd/openssl_ptr.hpp"
+
 namespace uplinkd {
 
 namespace {
 
-struct BioFree {
-    void operator()(BIO* b) const { BIO_free(b); }
-};
-struct X509Free {
-    void operator()(X509* x) const { X509_free(x); }
-};
-struct PkeyFree {
-    void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
-};
-using BioPtr = std::unique_ptr<BIO, BioFree>;
-using X509Ptr = std::unique_ptr<X509, X509Free>;
-
 std::vector<X509Ptr> readCertificates(const std::string& pem) {
     std::vector<X509Ptr> out;
-    BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+    BioPtr bio = memBio(pem);
     while (bio) {
         X509* x = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr);
         if (x == nullptr) {
@@ -68,10 +58,8 @@ int noPassphrase(char*, int, int, void*) {
     return 0;
 }
 
-using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyFree>;
-
 PkeyPtr readPrivateKey(const std::string& pem) {
-    BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+    BioPtr bio = memBio(pem);
     PkeyPtr key(bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, noPassphrase, nullptr) : nullptr);
     ERR_clear_error();
     return key;
@@ -118,6 +106,15 @@ std::string lastCn(const X509_NAME* name) {
 }
 
 }  // namespace
+
+std::string x509Name(X509_NAME* name) {
+    if (name == nullptr) {
+        return {};
+    }
+    char buf[512];
+    X509_NAME_oneline(name, buf, sizeof buf);
+    return buf;
+}
 
 std::vector<CertificateInfo> describeCertificates(const std::string& pem) {
     std::vector<CertificateInfo> out;
@@ -291,9 +288,8 @@ Status checkKeyMatches(const std::string& cert_pem, const std::string& key_pem,
     if (certs.empty()) {
         return fail("tls_files", "tls.cert_file \"" + cert_file + "\" holds no PEM certificate");
     }
-    BioPtr bio(BIO_new_mem_buf(key_pem.data(), static_cast<int>(key_pem.size())));
-    std::unique_ptr<EVP_PKEY, PkeyFree> key(
-        bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr) : nullptr);
+    BioPtr bio = memBio(key_pem);
+    PkeyPtr key(bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr) : nullptr);
     ERR_clear_error();
     if (!key) {
         return fail("tls_files", "tls.key_file \"" + key_file +

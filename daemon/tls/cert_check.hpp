@@ -5,6 +5,8 @@
 // (OpenSSL on memory, no I/O). Thread: any.
 #pragma once
 
+#include <openssl/types.h>
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -13,6 +15,9 @@
 #include "uplinkd/result.hpp"
 
 namespace uplinkd {
+
+/// "/C=US/O=Example/CN=Root" (OpenSSL's one-line form), empty for no name.
+std::string x509Name(X509_NAME* name);
 
 /// "CN=uplinkd test CA" for the first certificate in `pem`, empty when it does not parse.
 std::string certificateSubject(const std::string& pem);

@@ -7,18 +7,11 @@
 
 #include <climits>
 
+#include "tls/cert_check.hpp"
+
 namespace uplinkd {
 
 namespace {
-
-std::string x509Name(X509_NAME* name) {
-    if (name == nullptr) {
-        return {};
-    }
-    char buf[512];
-    X509_NAME_oneline(name, buf, sizeof buf);
-    return buf;
-}
 
 bool isIpLiteral(const std::string& host) {
     unsigned char addr[16];
@@ -191,6 +184,36 @@ void TlsContext::forgetSession() {
     }
 }
 
+void TlsContext::prepare(SSL* ssl) const {
+    if (!options_.frugal) {
+        return;
+    }
+    if (!policy_.tls13()) {
+        SSL_set_max_proto_version(ssl, TLS1_2_VERSION);
+    }
+    if (policy_.way() == ResumptionPolicy::Way::SessionId) {
+        SSL_set_options(ssl, SSL_OP_NO_TICKET);
+    }
+}
+
+void TlsContext::afterHandshake(const SSL* ssl, bool offered, bool ticket_received) {
+    if (!options_.frugal) {
+        return;
+    }
+    unsigned int id_length = 0;
+    if (const SSL_SESSION* s = SSL_get_session(ssl)) {
+        SSL_SESSION_get_id(s, &id_length);
+    }
+    policy_.afterHandshake(offered, SSL_session_reused(ssl) == 1, id_length, ticket_received);
+}
+
+void TlsContext::afterFailure(int alert_received, bool hello_answered) {
+    if (options_.frugal && !policy_.tls13() && alert_received == SSL_AD_PROTOCOL_VERSION &&
+        !hello_answered) {
+        policy_.versionRefused();
+    }
+}
+
 int TlsContext::onNewSession(SSL* ssl, SSL_SESSION* session) {
     auto* self = static_cast<TlsContext*>(SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl)));
     if (self == nullptr) {
@@ -227,6 +250,18 @@ Result<std::shared_ptr<TlsContext>> TlsContext::create(const TlsOptions& options
     SSL_CTX_set_session_cache_mode(raw, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
     SSL_CTX_sess_set_new_cb(raw, &TlsContext::onNewSession);
     SSL_CTX_set_mode(raw, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    if (options.frugal) {
+        // Every ClientHello byte crosses the air on every reconnect: offer what the clouds use.
+        // Encrypt-then-MAC only matters for CBC suites, which uplinkd does not offer by default.
+        if (SSL_CTX_set1_groups_list(raw, kFrugalGroups) != 1 ||
+            SSL_CTX_set1_sigalgs_list(raw, kFrugalSigalgs) != 1) {
+            return fail("tls_setup",
+                        "cannot set the TLS groups and signature algorithms: " + opensslErrors());
+        }
+        if (options.ciphers_tls12.empty()) {
+            SSL_CTX_set_options(raw, SSL_OP_NO_ENCRYPT_THEN_MAC);
+        }
+    }
 
     if (!options.ca_file.empty()) {
         if (SSL_CTX_load_verify_locations(raw, options.ca_file.c_str(), nullptr) != 1) {
@@ -277,8 +312,18 @@ TlsSession::TlsSession(std::shared_ptr<TlsContext> context, ByteStreamPtr inner)
         }
         SSL_set_alpn_protos(ssl_, wire.data(), static_cast<unsigned>(wire.size()));
     }
+    ctx_->prepare(ssl_);
     if (ctx_->session_ != nullptr) {
-        SSL_set_session(ssl_, ctx_->session_);
+        // A copy again: when this connection ends without a close_notify (a dropped link),
+        // OpenSSL marks the session it used not resumable. The context's own stays resumable,
+        // so a TLS 1.2 ticket, which the broker does not replace on a resumption, is offered at
+        // every reconnect and not only at the first.
+        SSL_SESSION* copy = SSL_SESSION_dup(ctx_->session_);
+        if (copy != nullptr) {
+            SSL_set_session(ssl_, copy);
+            SSL_SESSION_free(copy);
+            session_offered_ = true;
+        }
     }
 }
 
@@ -305,6 +350,9 @@ void TlsSession::noteAlert(bool received, int description) {
 void TlsSession::noteHandshakeMessage(bool received, int type) {
     if (received && type == SSL3_MT_CERTIFICATE_REQUEST) {
         facts_.cert_requested = true;
+    }
+    if (received && type == SSL3_MT_NEWSESSION_TICKET) {
+        ticket_received_ = true;
     }
 }
 
@@ -344,6 +392,7 @@ void TlsSession::asyncRead(std::span<uint8_t> buf, ReadHandler handler) {
 }
 
 void TlsSession::asyncWrite(std::span<const uint8_t> buf, WriteHandler handler) {
+    corked_ = false;
     user_write_buf_ = buf;
     user_written_ = 0;
     user_write_ = std::move(handler);
@@ -421,11 +470,19 @@ void TlsSession::drive() {
         const int r = SSL_do_handshake(ssl_);
         if (r == 1) {
             handshake_done_ = true;
+            ctx_->afterHandshake(ssl_, session_offered_, ticket_received_);
+            // In a resumed TLS 1.2 handshake the client's Finished is the last message. Over a
+            // frugal uplink it waits for the first application bytes (the MQTT CONNECT, which
+            // the client sends first) and goes in the same write: one module send less.
+            corked_ = ctx_->options().frugal && SSL_session_reused(ssl_) == 1 &&
+                      SSL_version(ssl_) == TLS1_2_VERSION;
             complete_handshake = [cb = std::move(handshake_done_cb_)] { cb(Status{}); };
             handshake_done_cb_ = nullptr;
         } else {
             const int e = SSL_get_error(ssl_, r);
             if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
+                ctx_->afterFailure(facts_.alert_received,
+                                   SSL_get_state(ssl_) != TLS_ST_CW_CLNT_HELLO);
                 Error err = sslError(r, "TLS handshake");
                 if (facts_.alert_received == SSL_AD_HANDSHAKE_FAILURE &&
                     SSL_get_state(ssl_) == TLS_ST_CW_CLNT_HELLO &&
@@ -519,7 +576,7 @@ void TlsSession::drive() {
 }
 
 void TlsSession::flush() {
-    if (writing_ || inner_failed_) {
+    if (writing_ || inner_failed_ || corked_) {
         return;
     }
     const size_t pending = BIO_ctrl_pending(network_bio_);

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/tls_options.hpp"
+#include "tls/resumption_policy.hpp"
 #include "tls/tls_explain.hpp"
 #include "uplinkd/byte_stream.hpp"
 
@@ -38,15 +39,23 @@ class TlsContext {
     SSL_CTX* native() const { return ctx_; }
     /// Forgets the cached session (e.g. after the broker refused us).
     void forgetSession();
+    /// How a frugal context resumes next (options().frugal only).
+    const ResumptionPolicy& resumption() const { return policy_; }
 
   private:
     TlsContext(SSL_CTX* ctx, TlsOptions options);
     friend class TlsSession;
     static int onNewSession(SSL* ssl, SSL_SESSION* session);
+    /// Sets up one connection the way the policy says (frugal contexts).
+    void prepare(SSL* ssl) const;
+    /// A handshake of this context ended (ok or not); the policy learns from it.
+    void afterHandshake(const SSL* ssl, bool offered, bool ticket_received);
+    void afterFailure(int alert_received, bool hello_answered);
 
     SSL_CTX* ctx_;
     TlsOptions options_;
     SSL_SESSION* session_ = nullptr;  ///< last session ticket received, for resumption
+    ResumptionPolicy policy_;
 };
 
 class TlsSession final : public ByteStream {
@@ -86,6 +95,9 @@ class TlsSession final : public ByteStream {
     BIO* network_bio_ = nullptr;
     TlsFacts facts_;
     bool handshake_done_ = false;
+    bool ticket_received_ = false;  ///< the broker sent a NewSessionTicket
+    bool session_offered_ = false;  ///< a cached session was offered for resumption
+    bool corked_ = false;  ///< the handshake's last flight waits for the first application write
     bool inner_failed_ = false;
     Error inner_error_;
 

@@ -26,6 +26,11 @@ class Uplink {
     /// True when the uplink does TLS itself (a modem with `tls = "modem"`): then the route calls
     /// connectTls() and does no TLS of its own.
     virtual bool offloadsTls() const { return false; }
+    /// The MQTT keep-alive (s) a route uses over this uplink; 0: the cloud's keepalive_seconds.
+    virtual int keepAliveSeconds() const { return 0; }
+    /// True when every byte costs (a cellular module): TLS over it resumes by session ID with a
+    /// trimmed ClientHello, and MQTT keeps a persistent session (no resubscribing).
+    virtual bool frugal() const { return false; }
     /// Opens a stream on which the uplink has done TLS with `tls` (server name, ALPN, CA,
     /// client certificate). Only called when offloadsTls().
     virtual void connectTls(const std::string& host, uint16_t port, const TlsOptions& tls,

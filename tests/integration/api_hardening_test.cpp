@@ -14,6 +14,7 @@
 #include <memory>
 
 #include "cli/api_client.hpp"
+#include "system_bus.hpp"
 #include "test_env.hpp"
 
 namespace uplinkd::testing {
@@ -365,28 +366,7 @@ ops = []
 class OpenBus {
   public:
     explicit OpenBus(const TempDir& dir) : path_(dir.file("bus")) {
-        writeFile(dir.file("bus.conf"), R"(<!DOCTYPE busconfig PUBLIC
- "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>system</type>
-  <listen>unix:path=)" + path_ + R"(</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/>
-    <allow own="*"/>
-    <allow send_type="method_call"/>
-    <allow send_type="signal"/>
-    <allow send_requested_reply="true" send_type="method_return"/>
-    <allow send_requested_reply="true" send_type="error"/>
-    <allow receive_type="method_call"/>
-    <allow receive_type="method_return"/>
-    <allow receive_type="error"/>
-    <allow receive_type="signal"/>
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"/>
-  </policy>
-</busconfig>
-)");
+        writeFile(dir.file("bus.conf"), systemBusConfig(path_, true));
         process_ = std::make_unique<Process>(
             std::vector<std::string>{"dbus-daemon", "--nofork",
                                      "--config-file=" + dir.file("bus.conf")},

@@ -22,15 +22,9 @@
 #include <set>
 #include <thread>
 
+#include "broker_builder.hpp"
 #include "cli/api_client.hpp"
 #include "test_env.hpp"
-
-#ifndef UPLINKD_SAS_AUTH_PLUGIN
-#error "UPLINKD_SAS_AUTH_PLUGIN must name the built mosquitto_azure_sas_auth module"
-#endif
-#ifndef UPLINKD_SANITIZER_PRELOAD
-#define UPLINKD_SANITIZER_PRELOAD ""
-#endif
 
 namespace uplinkd::testing {
 namespace {
@@ -40,14 +34,6 @@ using nlohmann::json;
 constexpr const char* kAwsEndpoint = "a1b2c3d4e5f6g7-ats.iot.eu-west-1.amazonaws.com";
 constexpr const char* kThing = "gateway-1";  // also the CN of the test client certificate
 constexpr const char* kAwsAlpn = "x-amzn-mqtt-ca";
-
-/// The ASan runtime, preloaded into mosquitto when the SAS plugin is built with sanitizers.
-constexpr const char* kSanitizerPreload = UPLINKD_SANITIZER_PRELOAD;
-constexpr const char* kHub = "testhub.azure-devices.net";
-constexpr const char* kDevice = "dev1";
-constexpr const char* kDeviceKey = "NMgJDvdKTxjLi+xBxxkDDEwDJxEvOE5u8BiT0mVgPeg=";
-constexpr const char* kServiceUser = "service";
-constexpr const char* kServicePassword = "service-secret";
 
 constexpr const char* kCluster = "0123456789abcdef0123456789abcdef.s1.eu.hivemq.cloud";
 constexpr const char* kHiveUser = "gateway-01";
@@ -126,22 +112,6 @@ Handshake tlsHandshake(uint16_t port, const Pki& pki, const std::string& sni,
     return h;
 }
 
-/// Reads replies until one with `status` (or an error) for `id` arrives; events are skipped.
-json awaitReply(ApiClient& c, const json& id, const std::string& status) {
-    while (true) {
-        auto r = c.receive(20s);
-        if (!r) {
-            ADD_FAILURE() << "no \"" << status << "\" reply for id " << id << ": "
-                          << r.error().message;
-            return {};
-        }
-        if (r->contains("id") && (*r)["id"] == id &&
-            ((*r)["status"] == status || (*r)["status"] == "error")) {
-            return *r;
-        }
-    }
-}
-
 /// Reads lines until a message event arrives (or the timeout passes: then null).
 json awaitEvent(ApiClient& c, std::chrono::milliseconds timeout) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -167,25 +137,29 @@ json publishRequest(int id, const std::string& route, const std::string& topic,
                 {"topic", topic},  {"payload", payload}, {"qos", 1}};
 }
 
+/// Publishes one QoS 1 message through `c` and expects it "delivered".
+void publishDelivered(ApiClient& c, int id, const std::string& route, const std::string& topic,
+                      const std::string& payload) {
+    json req = publishRequest(id, route, topic, payload);
+    req["report_delivered"] = true;
+    ASSERT_TRUE(c.send(req));
+    EXPECT_EQ(awaitApiReply(c, id, "delivered")["status"], "delivered");
+}
+
 /// Subscribes `c` on the local API and checks the answer.
 void subscribeLocally(ApiClient& c, const std::string& route, const std::string& filter) {
     ASSERT_TRUE(c.send(
         {{"op", "subscribe"}, {"id", "sub"}, {"route", route}, {"filter", filter}, {"qos", 1}}));
-    const json ok = awaitReply(c, "sub", "ok");
+    const json ok = awaitApiReply(c, "sub", "ok");
     ASSERT_EQ(ok["status"], "ok") << ok.dump();
 }
 
 /// Waits until the route reports an error, and returns its status.
 json awaitRouteError(Daemon& d, const std::string& route) {
     json st;
-    EXPECT_TRUE(d.waitRoute(
-        route,
-        [&](const json& s) {
-            st = s;
-            return !s["last_error"].get<std::string>().empty();
-        },
-        20s))
-        << st.dump();
+    EXPECT_TRUE(routeReaches(
+        d, route, [](const json& s) { return !s["last_error"].get<std::string>().empty(); }, 20s,
+        &st));
     return st;
 }
 
@@ -201,15 +175,6 @@ class Clouds : public ::testing::Test {
     Pki pki = makePki(dir.file("pki"), kThing);
 
     // ---- AWS IoT look-alike ----------------------------------------------------------------
-
-    /// Mosquitto with mutual TLS, the certificate's CN as the user name (as AWS IoT knows the
-    /// thing by its certificate).
-    Mosquitto::Options awsBroker() const {
-        Mosquitto::Options o;
-        o.require_certificate = true;
-        o.identity_as_username = true;
-        return o;
-    }
 
     /// An aws-iot route to the front end at `port`, with the client certificate of `client`
     /// (none when it is null). `aws_port` is the AWS port it believes it dials (443: ALPN).
@@ -229,30 +194,6 @@ class Clouds : public ::testing::Test {
 
     // ---- Azure IoT Hub look-alike ----------------------------------------------------------
 
-    /// mosquitto.conf lines that make a listener check SAS tokens like the hub.
-    static std::string sasAuthLines() {
-        return std::string("plugin ") + UPLINKD_SAS_AUTH_PLUGIN + "\nplugin_opt_hub " + kHub +
-               "\nplugin_opt_device." + kDevice + " " + kDeviceKey +
-               "\nplugin_opt_service_username " + kServiceUser + "\nplugin_opt_service_password " +
-               kServicePassword + "\n";
-    }
-
-    /// The hub: TLS, SAS tokens; `extra` adds listener lines. "log_type all" shows SUBACKs.
-    Mosquitto::Options azureBroker(const std::string& extra = "") const {
-        Mosquitto::Options o;
-        o.extra = "log_type all\n" + sasAuthLines() + extra;
-        return o;
-    }
-
-    /// The hub's "service side" on the broker: reads telemetry, sends cloud-to-device messages.
-    Subscriber::Options serviceClient() const {
-        Subscriber::Options o;
-        o.username = kServiceUser;
-        o.password = kServicePassword;
-        o.client_id = "service-side";
-        return o;
-    }
-
     std::string azureRoute(uint16_t port, const std::string& extra_cloud = "") const {
         const std::string key_file = dir.file("dev1.key");
         writeFile(key_file, std::string(kDeviceKey) + "\n", 0600);
@@ -264,18 +205,6 @@ class Clouds : public ::testing::Test {
     }
 
     // ---- HiveMQ Cloud look-alike -----------------------------------------------------------
-
-    /// Mosquitto with user names and passwords (made with mosquitto_passwd -b), no anonymous.
-    Mosquitto::Options hivemqBroker() const {
-        const std::string passwords = dir.file("mosquitto.passwd");
-        const std::string cmd = "mosquitto_passwd -b -c " + passwords + " " + kHiveUser + " '" +
-                                kHivePassword + "' >/dev/null 2>&1";
-        EXPECT_EQ(std::system(cmd.c_str()), 0) << "mosquitto_passwd failed";
-        ::chmod(passwords.c_str(), 0644);  // mosquitto reads it after dropping privileges
-        Mosquitto::Options o;
-        o.extra = "log_type all\nallow_anonymous false\npassword_file " + passwords + "\n";
-        return o;
-    }
 
     Subscriber::Options hivemqClient(const std::string& client_id) const {
         Subscriber::Options o;
@@ -301,21 +230,15 @@ class Clouds : public ::testing::Test {
 // ---- AWS IoT ---------------------------------------------------------------------------------
 
 TEST_F(Clouds, AwsLikeMutualTlsThroughTheAlpnGateOn443Delivers) {
-    Mosquitto broker(dir, pki, awsBroker());
+    Mosquitto broker = BrokerBuilder(dir).certificateAsUsername().start(pki);
     Haproxy gate(dir, broker.port(), Haproxy::alpnGate(kAwsAlpn));
     Subscriber sub(pki, broker.port(), "dt/#", true, pki.client_cert, pki.client_key);
     Daemon d(dir, awsRoute(gate.port(), &pki));
-    ASSERT_TRUE(d.waitRoute(
-        "aws", [](const json& s) { return s["state"] == "online"; }, 20s))
-        << d.routeStatus("aws").dump() << "\n"
-        << gate.log();
+    ASSERT_TRUE(routeOnline(d, "aws", 20s)) << "\n" << gate.log();
 
     ApiClient c;
     ASSERT_TRUE(c.connect(d.socket()));
-    json req = publishRequest(1, "aws", "sensors/temp", "21.5");
-    req["report_delivered"] = true;
-    ASSERT_TRUE(c.send(req));
-    EXPECT_EQ(awaitReply(c, 1, "delivered")["status"], "delivered");
+    ASSERT_NO_FATAL_FAILURE(publishDelivered(c, 1, "aws", "sensors/temp", "21.5"));
     ASSERT_TRUE(sub.waitFor(1, 10s));
     EXPECT_EQ(sub.messages()[0].topic, "dt/gateway-1/sensors/temp");
     EXPECT_EQ(sub.messages()[0].payload, "21.5");
@@ -325,7 +248,7 @@ TEST_F(Clouds, AwsLikeMutualTlsThroughTheAlpnGateOn443Delivers) {
 }
 
 TEST_F(Clouds, AwsLikeTheGateRefusesClientsWithoutTheAwsAlpn) {
-    Mosquitto broker(dir, pki, awsBroker());
+    Mosquitto broker = BrokerBuilder(dir).certificateAsUsername().start(pki);
     Haproxy gate(dir, broker.port(), Haproxy::alpnGate(kAwsAlpn));
     const Handshake right = tlsHandshake(gate.port(), pki, "localhost", kAwsAlpn, true);
     EXPECT_TRUE(right.ok) << right.error << "\n" << gate.log();
@@ -347,7 +270,7 @@ TEST_F(Clouds, AwsLikeTheGateRefusesClientsWithoutTheAwsAlpn) {
 }
 
 TEST_F(Clouds, AwsLikeAMissingClientCertificateIsExplained) {
-    Mosquitto broker(dir, pki, awsBroker());
+    Mosquitto broker = BrokerBuilder(dir).certificateAsUsername().start(pki);
     Haproxy gate(dir, broker.port(), Haproxy::alpnGate(kAwsAlpn));
     Daemon d(dir, awsRoute(gate.port(), nullptr));
     const json st = awaitRouteError(d, "aws");
@@ -360,7 +283,7 @@ TEST_F(Clouds, AwsLikeAMissingClientCertificateIsExplained) {
 }
 
 TEST_F(Clouds, AwsLikeAClientCertificateFromAnotherCaIsExplained) {
-    Mosquitto broker(dir, pki, awsBroker());
+    Mosquitto broker = BrokerBuilder(dir).certificateAsUsername().start(pki);
     Haproxy gate(dir, broker.port(), Haproxy::alpnGate(kAwsAlpn));
     const Pki stranger = makePki(dir.file("stranger"), kThing);
     Daemon d(dir, awsRoute(gate.port(), &stranger));
@@ -375,13 +298,10 @@ TEST_F(Clouds, AwsLikeAClientCertificateFromAnotherCaIsExplained) {
 // ---- Azure IoT Hub ---------------------------------------------------------------------------
 
 TEST_F(Clouds, AzureLikeSasTokensAreRenewedWithoutARefusalOrALostMessage) {
-    Mosquitto broker(dir, pki, azureBroker(), kSanitizerPreload);
-    Subscriber service(pki, broker.port(), "devices/dev1/messages/events/#", serviceClient());
+    Mosquitto broker = BrokerBuilder(dir).sasTokens().logAll().start(pki);
+    Subscriber service(pki, broker.port(), "devices/dev1/messages/events/#", azureServiceClient());
     Daemon d(dir, azureRoute(broker.port(), "sas_token_lifetime_seconds = 10\n"));
-    ASSERT_TRUE(d.waitRoute(
-        "azure", [](const json& s) { return s["state"] == "online"; }, 20s))
-        << d.routeStatus("azure").dump() << "\n"
-        << broker.log();
+    ASSERT_TRUE(routeOnline(d, "azure", 20s)) << "\n" << broker.log();
 
     // One message every 100 ms for 60 s: six token lifetimes.
     constexpr int kCount = 600;
@@ -433,8 +353,8 @@ TEST_F(Clouds, AzureLikeSasTokensAreRenewedWithoutARefusalOrALostMessage) {
 }
 
 TEST_F(Clouds, AzureLikeCloudToDeviceMessagesReachALocalSubscriber) {
-    Mosquitto broker(dir, pki, azureBroker(), kSanitizerPreload);
-    Subscriber service(pki, broker.port(), "nothing/here", serviceClient());
+    Mosquitto broker = BrokerBuilder(dir).sasTokens().logAll().start(pki);
+    Subscriber service(pki, broker.port(), "nothing/here", azureServiceClient());
     Daemon d(dir, azureRoute(broker.port()));
     ApiClient c;
     ASSERT_TRUE(c.connect(d.socket()));
@@ -471,26 +391,22 @@ TEST_F(Clouds, AzureLikeMqttOverWebSocketWorksThroughTheTunnel) {
     // The hub's listener speaks MQTT over WebSocket (TLS by mosquitto, path not checked); a
     // second, plain MQTT listener serves the service side, which libmosquitto needs.
     const uint16_t service_port = freePort();
-    Mosquitto broker(dir, pki,
-                     azureBroker("protocol websockets\nlistener " + std::to_string(service_port) +
-                                 " 127.0.0.1\ncafile " + pki.ca + "\ncertfile " + pki.server_cert +
-                                 "\nkeyfile " + pki.server_key + "\n" + sasAuthLines()),
-                     kSanitizerPreload);
+    Mosquitto broker = BrokerBuilder(dir)
+                           .sasTokens()
+                           .logAll()
+                           .extra("protocol websockets\nlistener " + std::to_string(service_port) +
+                                  " 127.0.0.1\ncafile " + pki.ca + "\ncertfile " + pki.server_cert +
+                                  "\nkeyfile " + pki.server_key + "\n" + sasAuthLines())
+                           .start(pki);
     ASSERT_TRUE(waitForPort(service_port, 10s)) << broker.log();
-    Subscriber service(pki, service_port, "devices/dev1/messages/events/#", serviceClient());
+    Subscriber service(pki, service_port, "devices/dev1/messages/events/#", azureServiceClient());
     Daemon d(dir, azureRoute(broker.port(), "websocket = true\n"));
-    ASSERT_TRUE(d.waitRoute(
-        "azure", [](const json& s) { return s["state"] == "online"; }, 20s))
-        << d.routeStatus("azure").dump() << "\n"
-        << broker.log();
+    ASSERT_TRUE(routeOnline(d, "azure", 20s)) << "\n" << broker.log();
 
     ApiClient c;
     ASSERT_TRUE(c.connect(d.socket()));
     ASSERT_NO_FATAL_FAILURE(subscribeLocally(c, "azure", "cmd/#"));
-    json req = publishRequest(1, "azure", "over/ws", "hello");
-    req["report_delivered"] = true;
-    ASSERT_TRUE(c.send(req));
-    EXPECT_EQ(awaitReply(c, 1, "delivered")["status"], "delivered");
+    ASSERT_NO_FATAL_FAILURE(publishDelivered(c, 1, "azure", "over/ws", "hello"));
     ASSERT_TRUE(service.waitFor(1, 10s)) << broker.log();
     EXPECT_EQ(service.messages()[0].topic, "devices/dev1/messages/events/topic=over%2Fws");
     EXPECT_EQ(service.messages()[0].payload, "hello");
@@ -504,7 +420,7 @@ TEST_F(Clouds, AzureLikeMqttOverWebSocketWorksThroughTheTunnel) {
 }
 
 TEST_F(Clouds, AzureLikeUplinkctlSasTokenPrintsATokenTheHubAccepts) {
-    Mosquitto broker(dir, pki, azureBroker(), kSanitizerPreload);
+    Mosquitto broker = BrokerBuilder(dir).sasTokens().logAll().start(pki);
     const std::string config = dir.file("uplinkd.toml");
     writeFile(config, azureRoute(broker.port()) + awsRoute(8883, &pki));
     const std::string ctl = buildDir() + "/daemon/uplinkctl sas-token --plugin-dir " + pluginDir() +
@@ -559,20 +475,14 @@ TEST_F(Clouds, AzureLikeUplinkctlSasTokenPrintsATokenTheHubAccepts) {
 // ---- HiveMQ Cloud ----------------------------------------------------------------------------
 
 TEST_F(Clouds, HiveMqLikePasswordLoginBehindTheSniGateDelivers) {
-    Mosquitto broker(dir, pki, hivemqBroker());
+    Mosquitto broker = BrokerBuilder(dir).passwords(kHiveUser, kHivePassword).logAll().start(pki);
     Haproxy gate(dir, broker.port(), Haproxy::sniGate("localhost"));
     Subscriber sub(pki, broker.port(), "plant/#", hivemqClient("reader"));
     Daemon d(dir, hivemqRoute("localhost", gate.port()));
-    ASSERT_TRUE(d.waitRoute(
-        "hive", [](const json& s) { return s["state"] == "online"; }, 20s))
-        << d.routeStatus("hive").dump() << "\n"
-        << gate.log();
+    ASSERT_TRUE(routeOnline(d, "hive", 20s)) << "\n" << gate.log();
     ApiClient c;
     ASSERT_TRUE(c.connect(d.socket()));
-    json req = publishRequest(1, "hive", "plant/line1/temp", "22.0");
-    req["report_delivered"] = true;
-    ASSERT_TRUE(c.send(req));
-    EXPECT_EQ(awaitReply(c, 1, "delivered")["status"], "delivered");
+    ASSERT_NO_FATAL_FAILURE(publishDelivered(c, 1, "hive", "plant/line1/temp", "22.0"));
     ASSERT_TRUE(sub.waitFor(1, 10s));
     EXPECT_EQ(sub.messages()[0].topic, "plant/line1/temp");
     EXPECT_EQ(sub.messages()[0].payload, "22.0");
@@ -581,7 +491,7 @@ TEST_F(Clouds, HiveMqLikePasswordLoginBehindTheSniGateDelivers) {
 }
 
 TEST_F(Clouds, HiveMqLikeTheGateRefusesTlsWithoutTheServerName) {
-    Mosquitto broker(dir, pki, hivemqBroker());
+    Mosquitto broker = BrokerBuilder(dir).passwords(kHiveUser, kHivePassword).logAll().start(pki);
     Haproxy gate(dir, broker.port(), Haproxy::sniGate("localhost"));
     const Handshake with_sni = tlsHandshake(gate.port(), pki, "localhost", "", false);
     EXPECT_TRUE(with_sni.ok) << with_sni.error << "\n" << gate.log();
@@ -605,7 +515,7 @@ TEST_F(Clouds, HiveMqLikeTheGateRefusesTlsWithoutTheServerName) {
 }
 
 TEST_F(Clouds, HiveMqLikeAWrongPasswordIsExplained) {
-    Mosquitto broker(dir, pki, hivemqBroker());
+    Mosquitto broker = BrokerBuilder(dir).passwords(kHiveUser, kHivePassword).logAll().start(pki);
     Haproxy gate(dir, broker.port(), Haproxy::sniGate("localhost"));
     Daemon d(dir, hivemqRoute("localhost", gate.port(), "wrong password"));
     const json st = awaitRouteError(d, "hive");
@@ -640,7 +550,7 @@ TEST_F(Clouds, AMalformedEndpointOverrideIsAConfigurationError) {
 }
 
 TEST_F(Clouds, LocalSubscriptionsSurviveABrokerRestart) {
-    Mosquitto broker(dir, pki, hivemqBroker());
+    Mosquitto broker = BrokerBuilder(dir).passwords(kHiveUser, kHivePassword).logAll().start(pki);
     Haproxy gate(dir, broker.port(), Haproxy::sniGate("localhost"));
     Daemon d(dir, hivemqRoute("localhost", gate.port()));
     ApiClient c;

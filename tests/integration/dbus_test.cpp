@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "system_bus.hpp"
 #include "test_env.hpp"
 
 namespace uplinkd::testing {
@@ -41,34 +42,15 @@ class PrivateBus {
                        "user=\"" + std::string(me != nullptr ? me->pw_name : "root") + "\"");
         writeFile(dir.file("uplinkd-policy.conf"), policy);
         // The <policy context="default"> of Debian's /usr/share/dbus-1/system.conf.
-        writeFile(dir.file("bus.conf"), R"(<!DOCTYPE busconfig PUBLIC
- "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>system</type>
-  <listen>unix:path=)" + dir.file("bus") + R"(</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/>
-    <deny own="*"/>
-    <deny send_type="method_call"/>
-    <allow send_type="signal"/>
-    <allow send_requested_reply="true" send_type="method_return"/>
-    <allow send_requested_reply="true" send_type="error"/>
-    <allow receive_type="method_call"/>
-    <allow receive_type="method_return"/>
-    <allow receive_type="error"/>
-    <allow receive_type="signal"/>
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"/>
-    <allow send_destination="org.freedesktop.DBus"
+        writeFile(
+            dir.file("bus.conf"),
+            systemBusConfig(dir.file("bus"), false,
+                            R"(    <allow send_destination="org.freedesktop.DBus"
            send_interface="org.freedesktop.DBus.Introspectable"/>
     <allow send_destination="org.freedesktop.DBus"
            send_interface="org.freedesktop.DBus.Properties"/>
-  </policy>
-  <include>)" + dir.file("uplinkd-policy.conf") +
-                                            R"(</include>
-</busconfig>
-)");
+)",
+                            "  <include>" + dir.file("uplinkd-policy.conf") + "</include>\n"));
         log_ = dir.file("dbus-daemon.log");
         const std::string config_arg = "--config-file=" + dir.file("bus.conf");
         int out[2];

@@ -170,8 +170,7 @@ TEST_F(DeadLetters, AMessageTheBrokerClosesTheConnectionForIsDeadLetteredAndKept
     Daemon d(dir, genericRoute("cloud", broker.port(), pki.ca));  // max_attempts: default 5
     ApiClient c;
     ASSERT_TRUE(c.connect(d.socket()));
-    ASSERT_TRUE(d.waitRoute(
-        "cloud", [](const json& s) { return s["state"] == "online"; }, 20s));
+    ASSERT_TRUE(routeOnline(d, "cloud", 20s));
     const json big = ask(c, publishRequest(1, "big/one", std::string(5000, 'b')));
     ASSERT_EQ(big["status"], "queued") << big.dump();
     ASSERT_EQ(ask(c, publishRequest(2, "big/small", "small"))["status"], "queued");

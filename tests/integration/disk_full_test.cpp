@@ -66,8 +66,7 @@ TEST(DiskFull, PublishingIsRefusedOnceDeliveryGoesOnAndSpaceComingBackIsEnough) 
     Daemon d(dir, genericRoute("cloud", broker.port(), pki.ca));
     ApiClient c;
     ASSERT_TRUE(c.connect(d.socket()));
-    ASSERT_TRUE(d.waitRoute(
-        "cloud", [](const json& s) { return s["state"] == "online"; }, 20s));
+    ASSERT_TRUE(routeOnline(d, "cloud", 20s));
 
     broker.stop();  // messages stay queued
     for (int i = 0; i < 30; ++i) {

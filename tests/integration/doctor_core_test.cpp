@@ -6,29 +6,18 @@
 // missing.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 
-#include <cstdio>
 #include <cstdlib>
 
+#include "broker_builder.hpp"
 #include "test_certs.hpp"
 #include "test_env.hpp"
-
-#ifndef UPLINKD_SAS_AUTH_PLUGIN
-#error "UPLINKD_SAS_AUTH_PLUGIN must name the built mosquitto_azure_sas_auth module"
-#endif
-#ifndef UPLINKD_SANITIZER_PRELOAD
-#define UPLINKD_SANITIZER_PRELOAD ""
-#endif
 
 namespace uplinkd::testing {
 namespace {
 
 using nlohmann::json;
 
-constexpr const char* kHub = "testhub.azure-devices.net";
-constexpr const char* kDevice = "dev1";
-constexpr const char* kDeviceKey = "NMgJDvdKTxjLi+xBxxkDDEwDJxEvOE5u8BiT0mVgPeg=";
 constexpr const char* kThing = "gateway-1";
 
 struct CtlRun {
@@ -40,22 +29,8 @@ struct CtlRun {
 /// Runs uplinkctl with `args` (shell words) and collects its exit status and output.
 CtlRun uplinkctl(const TempDir& dir, const std::string& args) {
     const std::string err_file = dir.file("uplinkctl.err");
-    const std::string cmd = buildDir() + "/daemon/uplinkctl " + args + " 2>" + err_file;
-    CtlRun r;
-    FILE* p = ::popen(cmd.c_str(), "r");
-    if (p == nullptr) {
-        ADD_FAILURE() << "cannot run " << cmd;
-        return r;
-    }
-    char buf[4096];
-    size_t n = 0;
-    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) {
-        r.out.append(buf, n);
-    }
-    const int st = ::pclose(p);
-    r.exit = WIFEXITED(st) ? WEXITSTATUS(st) : 128;
-    r.err = readFile(err_file);
-    return r;
+    const CommandRun run = runCommand(buildDir() + "/daemon/uplinkctl " + args + " 2>" + err_file);
+    return CtlRun{run.exit, run.out, readFile(err_file)};
 }
 
 /// The check `id` of the first route of a --json report (null when absent).
@@ -163,10 +138,7 @@ TEST_F(Doctor, AHealthyGenericTlsRouteIsReadyAndEveryCoreLayerSaysOk) {
 }
 
 TEST_F(Doctor, AHealthyAwsLikeMutualTlsRouteIsReady) {
-    Mosquitto::Options o;
-    o.require_certificate = true;
-    o.identity_as_username = true;
-    Mosquitto broker(dir, pki, o);
+    Mosquitto broker = BrokerBuilder(dir).certificateAsUsername().start(pki);
     const std::string route =
         std::string(
             "[routes.aws.cloud]\ntype = \"aws-iot\"\nendpoint = "
@@ -184,10 +156,7 @@ TEST_F(Doctor, AHealthyAwsLikeMutualTlsRouteIsReady) {
 }
 
 TEST_F(Doctor, AHealthyAzureLikeSasRouteIsReadyAndTheTokenIsShownWithoutItsSignature) {
-    Mosquitto::Options o;
-    o.extra = std::string("plugin ") + UPLINKD_SAS_AUTH_PLUGIN + "\nplugin_opt_hub " + kHub +
-              "\nplugin_opt_device." + kDevice + " " + kDeviceKey + "\n";
-    Mosquitto broker(dir, pki, o, UPLINKD_SANITIZER_PRELOAD);
+    Mosquitto broker = BrokerBuilder(dir).sasTokens(false).start(pki);
     CtlRun run;
     const json r = doctorOffline(azureRoute(broker.port(), sasKeyAuth()), &run);
     ASSERT_EQ(run.exit, 0) << run.out << run.err;
@@ -203,15 +172,7 @@ TEST_F(Doctor, AHealthyAzureLikeSasRouteIsReadyAndTheTokenIsShownWithoutItsSigna
 }
 
 TEST_F(Doctor, AHealthyHivemqLikeRouteIsReady) {
-    const std::string passwords = dir.file("mosquitto.passwd");
-    ASSERT_EQ(std::system(("mosquitto_passwd -b -c " + passwords +
-                           " gateway-01 'correct horse' >/dev/null 2>&1")
-                              .c_str()),
-              0);
-    ::chmod(passwords.c_str(), 0644);
-    Mosquitto::Options o;
-    o.extra = "allow_anonymous false\npassword_file " + passwords + "\n";
-    Mosquitto broker(dir, pki, o);
+    Mosquitto broker = BrokerBuilder(dir).passwords("gateway-01", "correct horse").start(pki);
     writeFile(dir.file("hive.password"), "correct horse\n", 0600);
     const std::string route =
         "[routes.hive.cloud]\ntype = \"hivemq-cloud\"\ncluster = "
@@ -259,9 +220,7 @@ TEST_F(Doctor, AnIntermediateGivenInsteadOfTheRootFailsNamingTheRootAndCaFile) {
 }
 
 TEST_F(Doctor, AKeyThatDoesNotMatchTheCertificateFailsNamingKeyFile) {
-    Mosquitto::Options o;
-    o.require_certificate = true;
-    Mosquitto broker(dir, pki, o);
+    Mosquitto broker = BrokerBuilder(dir).requireCertificate().start(pki);
     const auto other = makeCert(dir.path(), "other", kThing, pki.ca, pki.dir + "/ca.key", -1, 300);
     const std::string key = dir.file("device.key");
     writeFile(key, readFile(other.key), 0600);
@@ -280,8 +239,7 @@ TEST_F(Doctor, AKeyThatDoesNotMatchTheCertificateFailsNamingKeyFile) {
     Daemon d(dir,
              genericRoute("gen", broker.port(), pki.ca,
                           "cert_file = \"" + pki.client_cert + "\"\nkey_file = \"" + key + "\"\n"));
-    ASSERT_TRUE(d.waitRoute(
-        "gen", [](const json& s) { return s["state"] == "online"; }, 30s));
+    ASSERT_TRUE(routeOnline(d, "gen", 30s));
     writeFile(key, readFile(other.key), 0600);
     run = uplinkctl(dir, "-s " + d.socket() + " doctor --json");
     EXPECT_EQ(run.exit, 1) << run.out << run.err;
@@ -382,8 +340,7 @@ TEST_F(Doctor, AConfigurationThatDoesNotLoadIsOneFailAndUsageErrorsExitTwo) {
 TEST_F(Doctor, TheRunningDaemonExaminesItsRouteAndRefusesAnOfflineRunOnItsState) {
     Mosquitto broker(dir, pki);
     Daemon d(dir, genericRoute("gen", broker.port(), pki.ca));
-    ASSERT_TRUE(d.waitRoute(
-        "gen", [](const json& s) { return s["state"] == "online"; }, 30s));
+    ASSERT_TRUE(routeOnline(d, "gen", 30s));
     CtlRun run = uplinkctl(dir, "-s " + d.socket() + " doctor --route gen --json");
     ASSERT_EQ(run.exit, 0) << run.out << run.err;
     const json r = json::parse(run.out);

@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <optional>
 
+#include "broker_builder.hpp"
 #include "config/config.hpp"
 #include "doctor/doctor.hpp"
 #include "plugin/plugin_registry.hpp"
@@ -19,13 +20,6 @@
 #include "tunnel/tunnel.hpp"
 #include "uplink/local_network.hpp"
 
-#ifndef UPLINKD_SAS_AUTH_PLUGIN
-#error "UPLINKD_SAS_AUTH_PLUGIN must name the built mosquitto_azure_sas_auth module"
-#endif
-#ifndef UPLINKD_SANITIZER_PRELOAD
-#define UPLINKD_SANITIZER_PRELOAD ""
-#endif
-
 namespace uplinkd::testing {
 namespace {
 
@@ -33,8 +27,6 @@ using doctor::RouteReport;
 
 constexpr const char* kUser = "gateway-01";
 constexpr const char* kPassword = "correct horse battery staple";
-constexpr const char* kHub = "testhub.azure-devices.net";
-constexpr const char* kDeviceKey = "NMgJDvdKTxjLi+xBxxkDDEwDJxEvOE5u8BiT0mVgPeg=";
 
 /// A cloud that is the route's own but names a round-trip topic (as a cloud plugin's
 /// diagnosis() does), so that the doctor's round trip can be seen working.
@@ -178,18 +170,6 @@ class DoctorNet : public ::testing::Test {
         EXPECT_FALSE(r.ready()) << dump(r);
     }
 
-    /// Mosquitto that knows kUser with kPassword and takes no anonymous client.
-    Mosquitto::Options passwordBroker() const {
-        const std::string passwords = dir.file("mosquitto.passwd");
-        const std::string cmd = "mosquitto_passwd -b -c " + passwords + " " + kUser + " '" +
-                                kPassword + "' >/dev/null 2>&1";
-        EXPECT_EQ(std::system(cmd.c_str()), 0) << "mosquitto_passwd failed";
-        ::chmod(passwords.c_str(), 0644);  // mosquitto reads it after dropping privileges
-        Mosquitto::Options o;
-        o.extra = "allow_anonymous false\npassword_file " + passwords + "\n";
-        return o;
-    }
-
     std::string passwordCloud(const std::string& password) const {
         const std::string file = dir.file("route.password");
         writeFile(file, password + "\n", 0600);
@@ -241,18 +221,14 @@ TEST_F(DoctorNet, SniRequiredButNotSentFailsAtSniAndNamesServerName) {
 }
 
 TEST_F(DoctorNet, AClientCertificateRequiredAndNotConfiguredFailsAtClientCert) {
-    Mosquitto::Options o;
-    o.require_certificate = true;
-    Mosquitto broker(dir, pki, o);
+    Mosquitto broker = BrokerBuilder(dir).requireCertificate().start(pki);
     const RouteReport r = doctorOf(genericRoute("gen", broker.port(), pki.ca), "gen");
     expectFailAt(r, "tls.client_cert", "[routes.gen.tls] cert_file");
     EXPECT_NE(firstFail(r)->found.find("alert"), std::string::npos) << dump(r);
 }
 
 TEST_F(DoctorNet, AClientCertificateFromAnotherCaFailsAtClientCert) {
-    Mosquitto::Options o;
-    o.require_certificate = true;
-    Mosquitto broker(dir, pki, o);
+    Mosquitto broker = BrokerBuilder(dir).requireCertificate().start(pki);
     const Pki other = makePki(dir.file("other"), "gateway-1");
     const RouteReport r =
         doctorOf(genericRoute("gen", broker.port(), pki.ca,
@@ -264,9 +240,7 @@ TEST_F(DoctorNet, AClientCertificateFromAnotherCaFailsAtClientCert) {
 }
 
 TEST_F(DoctorNet, PlainMqttOnTheTlsPortFailsAtProtocolAndNamesPort) {
-    Mosquitto::Options o;
-    o.tls = false;
-    Mosquitto broker(dir, pki, o);
+    Mosquitto broker = BrokerBuilder(dir).plain().start(pki);
     const RouteReport r = doctorOf(genericRoute("gen", broker.port(), pki.ca), "gen");
     expectFailAt(r, "network.protocol", "[routes.gen.cloud] port");
     EXPECT_NE(firstFail(r)->found.find("plain MQTT, not TLS"), std::string::npos) << dump(r);
@@ -291,7 +265,7 @@ TEST_F(DoctorNet, AwsLikeAlpnRequiredOn443FailsAtAlpnAndOffersBothWays) {
 }
 
 TEST_F(DoctorNet, AWrongPasswordFailsTheConnectWithTheConnackAndNamesPasswordFile) {
-    Mosquitto broker(dir, pki, passwordBroker());
+    Mosquitto broker = BrokerBuilder(dir).passwords(kUser, kPassword).start(pki);
     const RouteReport r = doctorOf(
         genericRoute("gen", broker.port(), pki.ca, "", passwordCloud("wrong password")), "gen");
     expectFailAt(r, "mqtt.connect", "[routes.gen.cloud] password_file");
@@ -306,10 +280,7 @@ TEST_F(DoctorNet, AWrongPasswordFailsTheConnectWithTheConnackAndNamesPasswordFil
 }
 
 TEST_F(DoctorNet, AzureLikeATokenForAnotherDeviceFailsTheConnect) {
-    Mosquitto::Options o;
-    o.extra = std::string("plugin ") + UPLINKD_SAS_AUTH_PLUGIN + "\nplugin_opt_hub " + kHub +
-              "\nplugin_opt_device.dev1 " + kDeviceKey + "\n";
-    Mosquitto broker(dir, pki, o, UPLINKD_SANITIZER_PRELOAD);
+    Mosquitto broker = BrokerBuilder(dir).sasTokens(false).start(pki);
     const std::string key_file = dir.file("dev.key");
     writeFile(key_file, std::string(kDeviceKey) + "\n", 0600);
     auto azure = [&](const std::string& device) {

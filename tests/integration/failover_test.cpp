@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <memory>
 #include <sstream>
 #include <thread>
 
@@ -93,6 +94,26 @@ bool switched(const json& s, size_t count, const std::string& active) {
     return s["failovers"].size() >= count && s["state"] == "online" && s["active_uplink"] == active;
 }
 
+/// Waits until route "cloud" has made `count` switches and is online on `active`; its status
+/// otherwise.
+::testing::AssertionResult switchedTo(Daemon& d, size_t count, const std::string& active,
+                                      std::chrono::milliseconds timeout = 60s) {
+    if (d.waitRoute(
+            "cloud", [&](const json& r) { return switched(r, count, active); }, timeout)) {
+        return ::testing::AssertionSuccess();
+    }
+    return ::testing::AssertionFailure() << d.routeStatus("cloud").dump();
+}
+
+/// Waits until route "cloud" has nothing queued; its status otherwise.
+::testing::AssertionResult drained(Daemon& d) {
+    if (d.waitRoute(
+            "cloud", [](const json& r) { return r["queued"] == 0; }, 60s)) {
+        return ::testing::AssertionSuccess();
+    }
+    return ::testing::AssertionFailure() << d.routeStatus("cloud").dump();
+}
+
 json uplink(const json& s, const std::string& name) {
     for (const auto& u : s["uplinks"]) {
         if (u["name"] == name) {
@@ -108,25 +129,30 @@ class Failover : public ::testing::Test {
     Pki pki = makePki(dir.file("pki"));
     NetLab lab;
     uint16_t port = freePort();
+    Mosquitto broker = labBroker(dir, pki, lab, port);
+    Subscriber sub{pki, broker.port(), "fo/#"};
+    std::unique_ptr<Daemon> daemon;
+    ApiClient c;
+
+    /// uplinkd in the lab's namespace with `uplinks` and route "cloud" over `order`, online on
+    /// eth, and `c` connected to its API.
+    void startOnEth(const std::string& uplinks, const std::string& order) {
+        ASSERT_TRUE(lab.ok());
+        daemon = std::make_unique<Daemon>(dir, uplinks + labRoute(lab, port, pki, order),
+                                          std::vector<std::string>{}, lab.prefix());
+        ASSERT_TRUE(switchedTo(*daemon, 0, "eth"));
+        ASSERT_TRUE(c.connect(daemon->socket()));
+    }
 };
 
 TEST_F(Failover, CarrierLostMidStreamThenFailBackAfterTheHoldDownDespiteBounces) {
-    ASSERT_TRUE(lab.ok());
-    Mosquitto broker = labBroker(dir, pki, lab, port);
-    Subscriber sub(pki, broker.port(), "fo/#");
-    Daemon d(dir, std::string(kTwoNetworks) + labRoute(lab, port, pki, "\"eth\", \"wifi\""), {},
-             lab.prefix());
-    ASSERT_TRUE(d.waitRoute(
-        "cloud", [](const json& r) { return switched(r, 0, "eth"); }, 60s))
-        << d.routeStatus("cloud").dump();
-    ApiClient c;
-    ASSERT_TRUE(c.connect(d.socket()));
+    ASSERT_NO_FATAL_FAILURE(startOnEth(kTwoNetworks, "\"eth\", \"wifi\""));
+    Daemon& d = *daemon;
 
     // The chosen interface carries the traffic.
     const uint64_t a0 = lab.received('a'), b0 = lab.received('b');
     publishRange(c, 0, 200, 1000);
-    ASSERT_TRUE(d.waitRoute(
-        "cloud", [](const json& r) { return r["queued"] == 0; }, 60s));
+    ASSERT_TRUE(drained(d));
     const uint64_t a1 = lab.received('a'), b1 = lab.received('b');
     EXPECT_GT(a1 - a0, 200u * 1000u) << "the messages did not go over eth's interface";
     EXPECT_LT(b1 - b0, 20u * 1000u) << "the messages went over wifi's interface";
@@ -138,17 +164,13 @@ TEST_F(Failover, CarrierLostMidStreamThenFailBackAfterTheHoldDownDespiteBounces)
     publishRange(c, 200, 400, 1000);
     lab.carrier('a', false);
     publishRange(c, 400, 500, 1000);
-    ASSERT_TRUE(d.waitRoute(
-        "cloud", [](const json& r) { return switched(r, 1, "wifi"); }, 60s))
-        << d.routeStatus("cloud").dump();
+    ASSERT_TRUE(switchedTo(d, 1, "wifi"));
     s = d.routeStatus("cloud");
     EXPECT_EQ(s["failovers"][0]["from"], "eth") << s.dump();
     EXPECT_EQ(s["failovers"][0]["to"], "wifi");
     EXPECT_NE(s["failovers"][0]["reason"].get<std::string>().find("ea down"), std::string::npos)
         << s.dump();
-    ASSERT_TRUE(d.waitRoute(
-        "cloud", [](const json& r) { return r["queued"] == 0; }, 60s))
-        << d.routeStatus("cloud").dump();
+    ASSERT_TRUE(drained(d));
     EXPECT_EQ(uplink(d.routeStatus("cloud"), "eth")["state"], "failing");
 
     // eth bounces, each time up for less than the hold-down: the route stays on wifi.
@@ -159,20 +181,16 @@ TEST_F(Failover, CarrierLostMidStreamThenFailBackAfterTheHoldDownDespiteBounces)
         std::this_thread::sleep_for(200ms);
     }
     publishRange(c, 500, 600, 1000);
-    ASSERT_TRUE(d.waitRoute(
-        "cloud", [](const json& r) { return r["queued"] == 0; }, 60s));
+    ASSERT_TRUE(drained(d));
     s = d.routeStatus("cloud");
     EXPECT_EQ(s["failovers"].size(), 1u) << "flapped while eth bounced: " << s.dump();
 
     // eth stays up: back to it after the hold-down, once, without losing a message.
     lab.carrier('a', true);
     publishRange(c, 600, 700, 1000);
-    ASSERT_TRUE(d.waitRoute(
-        "cloud", [](const json& r) { return switched(r, 2, "eth"); }, 60s))
-        << d.routeStatus("cloud").dump();
+    ASSERT_TRUE(switchedTo(d, 2, "eth"));
     publishRange(c, 700, 800, 1000);
-    ASSERT_TRUE(d.waitRoute(
-        "cloud", [](const json& r) { return r["queued"] == 0; }, 60s));
+    ASSERT_TRUE(drained(d));
     s = d.routeStatus("cloud");
     EXPECT_EQ(s["failovers"].size(), 2u) << s.dump();
     EXPECT_EQ(s["failovers"][1]["to"], "eth");
@@ -186,37 +204,22 @@ TEST_F(Failover, CarrierLostMidStreamThenFailBackAfterTheHoldDownDespiteBounces)
 }
 
 TEST_F(Failover, SilentUplinkIsNoticedAndLeft) {
-    ASSERT_TRUE(lab.ok());
-    Mosquitto broker = labBroker(dir, pki, lab, port);
-    Subscriber sub(pki, broker.port(), "fo/#");
-    Daemon d(dir, std::string(kTwoNetworks) + labRoute(lab, port, pki, "\"eth\", \"wifi\""), {},
-             lab.prefix());
-    ASSERT_TRUE(d.waitRoute(
-        "cloud", [](const json& r) { return switched(r, 0, "eth"); }, 60s))
-        << d.routeStatus("cloud").dump();
-    ApiClient c;
-    ASSERT_TRUE(c.connect(d.socket()));
+    ASSERT_NO_FATAL_FAILURE(startOnEth(kTwoNetworks, "\"eth\", \"wifi\""));
+    Daemon& d = *daemon;
     publishRange(c, 0, 100);
     // No error, no closed connection, no carrier change: only silence.
     lab.silenceA(true);
     publishRange(c, 100, 300);
-    ASSERT_TRUE(d.waitRoute(
-        "cloud", [](const json& r) { return switched(r, 1, "wifi"); }, 60s))
-        << d.routeStatus("cloud").dump();
+    ASSERT_TRUE(switchedTo(d, 1, "wifi"));
     json s = d.routeStatus("cloud");
     EXPECT_NE(s["failovers"][0]["reason"].get<std::string>().find("nothing received"),
               std::string::npos)
         << s.dump();
-    ASSERT_TRUE(d.waitRoute(
-        "cloud", [](const json& r) { return r["queued"] == 0; }, 60s))
-        << d.routeStatus("cloud").dump();
+    ASSERT_TRUE(drained(d));
     lab.silenceA(false);
-    ASSERT_TRUE(d.waitRoute(
-        "cloud", [](const json& r) { return switched(r, 2, "eth"); }, 60s))
-        << d.routeStatus("cloud").dump();
+    ASSERT_TRUE(switchedTo(d, 2, "eth"));
     publishRange(c, 300, 400);
-    ASSERT_TRUE(d.waitRoute(
-        "cloud", [](const json& r) { return r["queued"] == 0; }, 60s));
+    ASSERT_TRUE(drained(d));
     expectAllInOrder(sub, 400);
 }
 
@@ -225,8 +228,6 @@ TEST_F(Failover, NetworkUplinkFailsOverToTheModem) {
     const DriverCase& m = kHl78Case;
     ASSERT_TRUE(std::filesystem::exists(pluginDir() + "/uplinkd-modem-" + m.driver + ".so"))
         << "the modem driver plugin " << m.driver << " was not built";
-    Mosquitto broker = labBroker(dir, pki, lab, port);
-    Subscriber sub(pki, broker.port(), "fo/#");
     ModemEmulator emu(dir, m.model);
     std::ostringstream up;
     up << "[uplinks.eth]\ntype = \"network\"\ninterface = \"ea\"\n"
@@ -234,21 +235,15 @@ TEST_F(Failover, NetworkUplinkFailsOverToTheModem) {
        << emu.device() << "\"\nbaud = 115200\nflow_control = false\napn = \"internet\"\n"
        << "[uplinks.lte.power]\nbackend = \"emulator\"\ncontrol_socket = \"" << emu.controlSocket()
        << "\"\nboot_wait_ms = 200\n";
+    // Not startOnEth(): this daemon must stop before the emulator does.
     Daemon d(dir, up.str() + labRoute(lab, port, pki, "\"eth\", \"lte\""), {}, lab.prefix());
-    ASSERT_TRUE(d.waitRoute(
-        "cloud", [](const json& r) { return switched(r, 0, "eth"); }, 60s))
-        << d.routeStatus("cloud").dump();
-    ApiClient c;
+    ASSERT_TRUE(switchedTo(d, 0, "eth"));
     ASSERT_TRUE(c.connect(d.socket()));
     publishRange(c, 0, 50);
     lab.carrier('a', false);
     publishRange(c, 50, 100);
-    ASSERT_TRUE(d.waitRoute(
-        "cloud", [](const json& r) { return switched(r, 1, "lte"); }, 120s))
-        << d.routeStatus("cloud").dump();
-    ASSERT_TRUE(d.waitRoute(
-        "cloud", [](const json& r) { return r["queued"] == 0; }, 60s))
-        << d.routeStatus("cloud").dump();
+    ASSERT_TRUE(switchedTo(d, 1, "lte", 120s));
+    ASSERT_TRUE(drained(d));
     expectAllInOrder(sub, 100);
     const json s = d.routeStatus("cloud");
     EXPECT_GT(uplink(s, "lte")["bytes_sent"].get<uint64_t>(), 0u) << s.dump();

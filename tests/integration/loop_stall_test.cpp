@@ -91,9 +91,7 @@ TEST(LoopStall, ApiAnswersWhileARouteReconnectsToAHungBrokerAndAnotherPublishes)
     ASSERT_NE(silent.port(), 0);
     Daemon d(dir, genericRoute("good", broker.port(), pki.ca) +
                       silentRoute("hung1", silent.port()) + silentRoute("hung2", silent.port()));
-    ASSERT_TRUE(d.waitRoute(
-        "good", [](const json& s) { return s["state"] == "online"; }, 20s))
-        << d.routeStatus("good").dump();
+    ASSERT_TRUE(routeOnline(d, "good", 20s));
 
     // A local app publishes at QoS 1 to the healthy route as fast as it gets answers: each
     // message is handed to Paho, which takes Paho's mutex for a QoS 1 packet id.

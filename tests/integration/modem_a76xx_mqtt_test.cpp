@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "broker_builder.hpp"
 #include "cli/api_client.hpp"
 #include "modem/at_channel_impl.hpp"
 #include "modem/serial_port.hpp"
@@ -164,12 +165,6 @@ class A76xxModuleMqtt : public ::testing::Test {
 
     TempDir dir;
     Pki pki = makePki(dir.file("pki"), "device");
-    Mosquitto::Options mutualTls() const {
-        Mosquitto::Options o;
-        o.tls = true;
-        o.require_certificate = true;
-        return o;
-    }
     Subscriber::Options cloudClient() const {
         Subscriber::Options o;
         o.tls = true;
@@ -180,7 +175,7 @@ class A76xxModuleMqtt : public ::testing::Test {
 };
 
 TEST_F(A76xxModuleMqtt, MutualTlsByTheModuleCarriesTextBinaryQos0And1BothWays) {
-    Mosquitto broker(dir, pki, mutualTls());
+    Mosquitto broker = BrokerBuilder(dir).requireCertificate().start(pki);
     Subscriber cloud(pki, broker.port(), "up/#", cloudClient());
     ModemEmulator emu(dir, kA76xxCase.model);
     ModuleUnderTest m(emu, /*mqtt_offload=*/true);
@@ -223,7 +218,7 @@ TEST_F(A76xxModuleMqtt, MutualTlsByTheModuleCarriesTextBinaryQos0And1BothWays) {
 }
 
 TEST_F(A76xxModuleMqtt, ABrokerRestartIsReportedAsLostAndTheClientConnectsAgain) {
-    Mosquitto broker(dir, pki, mutualTls());
+    Mosquitto broker = BrokerBuilder(dir).requireCertificate().start(pki);
     ModemEmulator emu(dir, kA76xxCase.model);
     ModuleUnderTest m(emu, /*mqtt_offload=*/true);
     ASSERT_TRUE(m.ok());
@@ -253,7 +248,7 @@ TEST_F(A76xxModuleMqtt, ARefusedClientCertificateIsExplainedAsTheTlsHandshake) {
     // A broker whose CA did not sign the module's certificate: the handshake fails in the module.
     TempDir other;
     Pki foreign = makePki(other.file("pki"), "device");
-    Mosquitto broker(dir, foreign, mutualTls());
+    Mosquitto broker = BrokerBuilder(dir).requireCertificate().start(foreign);
     // The module reports a failed handshake after a while (20 s by default): shortened here.
     ModemEmulator emu(dir, kA76xxCase.model, 115200, {"--tls-fail-ms", "500"});
     ModuleUnderTest m(emu, /*mqtt_offload=*/true);
@@ -312,7 +307,7 @@ bool online(const json& s) {
 }
 
 TEST_F(A76xxModuleMqtt, ARouteWithMqttModemCarriesTextBinaryQos0And1AndCloudCommands) {
-    Mosquitto broker(dir, pki, mutualTls());
+    Mosquitto broker = BrokerBuilder(dir).requireCertificate().start(pki);
     Subscriber cloud(pki, broker.port(), "up/#", cloudClient());
     ModemEmulator emu(dir, kA76xxCase.model);
     Daemon d(dir, offloadConfig(emu, pki, broker.port()));
@@ -356,9 +351,10 @@ TEST_F(A76xxModuleMqtt, ABrokerRestartUnderARouteWithMqttModemLosesNoQueuedMessa
     const std::string store = dir.file("broker-store");
     std::filesystem::create_directories(store);
     ::chmod(store.c_str(), 0777);
-    Mosquitto::Options o = mutualTls();
-    o.extra = "persistence true\npersistence_location " + store + "/\n";
-    Mosquitto broker(dir, pki, o);
+    Mosquitto broker = BrokerBuilder(dir)
+                           .requireCertificate()
+                           .extra("persistence true\npersistence_location " + store + "/\n")
+                           .start(pki);
     Subscriber::Options persistent = cloudClient();
     persistent.client_id = "a76xx-cloud";
     persistent.clean_session = false;

@@ -14,6 +14,7 @@
 #include <set>
 #include <sstream>
 
+#include "broker_builder.hpp"
 #include "modem/at_channel_impl.hpp"
 #include "modem/serial_port.hpp"
 #include "modem_emulator.hpp"
@@ -49,14 +50,6 @@ class Bg9xEndToEnd : public ::testing::TestWithParam<Mode> {
     TempDir dir;
     Pki pki = makePki(dir.file("pki"), "bg9x-thing");
 
-    /// Mosquitto like AWS IoT: mutual TLS, the certificate's CN as the user name.
-    static Mosquitto::Options awsLike() {
-        Mosquitto::Options o;
-        o.require_certificate = true;
-        o.identity_as_username = true;
-        return o;
-    }
-
     /// The uplink on `emu` and route "cloud" to localhost:`port`, with `ca` as the route's root
     /// CA and the client certificate of the PKI.
     std::string config(const ModemEmulator& emu, uint16_t port, const std::string& ca) const {
@@ -78,7 +71,7 @@ class Bg9xEndToEnd : public ::testing::TestWithParam<Mode> {
 
 TEST_P(Bg9xEndToEnd, TextAndBinaryUpAndACloudMessageDownBehindAnSniGate) {
     requireDriverPlugin(kBg9xCase);
-    Mosquitto broker(dir, pki, awsLike());
+    Mosquitto broker = BrokerBuilder(dir).certificateAsUsername().start(pki);
     Haproxy gate(dir, broker.port(), Haproxy::sniGate(kSniName));
     Subscriber cloud(pki, broker.port(), "up/#", true, pki.client_cert, pki.client_key);
     ModemEmulator emu(dir, kBg9xCase.model);
@@ -106,10 +99,7 @@ TEST_P(Bg9xEndToEnd, TextAndBinaryUpAndACloudMessageDownBehindAnSniGate) {
         ++id;
     }
     ASSERT_TRUE(cloud.waitFor(cases.size(), 30s));
-    std::map<std::string, std::string> got;
-    for (const auto& m : cloud.messages()) {
-        got[m.topic] = m.payload;
-    }
+    std::map<std::string, std::string> got = cloud.payloadsByTopic();
     for (const auto& [topic, payload] : cases) {
         ASSERT_TRUE(got.count(topic)) << topic;
         EXPECT_TRUE(got[topic] == payload) << topic << " arrived changed";
@@ -132,27 +122,25 @@ TEST_P(Bg9xEndToEnd, TextAndBinaryUpAndACloudMessageDownBehindAnSniGate) {
 
 TEST_P(Bg9xEndToEnd, ARootCaThatDidNotSignTheBrokerIsExplained) {
     requireDriverPlugin(kBg9xCase);
-    Mosquitto broker(dir, pki, awsLike());
+    Mosquitto broker = BrokerBuilder(dir).certificateAsUsername().start(pki);
     const Pki other = makePki(dir.file("other-pki"));
     ModemEmulator emu(dir, kBg9xCase.model);
     Daemon d(dir, config(emu, broker.port(), other.ca));
     json st;
-    ASSERT_TRUE(d.waitRoute(
-        "cloud",
-        [&](const json& s) {
-            st = s;
+    ASSERT_TRUE(routeReaches(
+        d, "cloud",
+        [](const json& s) {
             return s.contains("last_error") &&
                    s["last_error"].get<std::string>().find("root CA") != std::string::npos;
         },
-        40s))
-        << st.dump() << "\n"
+        40s, &st))
         << d.log();
     EXPECT_NE(st["state"], "online");
 }
 
 TEST_P(Bg9xEndToEnd, AModuleResetMidStreamLosesNoQueuedMessage) {
     requireDriverPlugin(kBg9xCase);
-    Mosquitto broker(dir, pki, awsLike());
+    Mosquitto broker = BrokerBuilder(dir).certificateAsUsername().start(pki);
     Subscriber cloud(pki, broker.port(), "r/#", true, pki.client_cert, pki.client_key);
     ModemEmulator emu(dir, kBg9xCase.model);
     Daemon d(dir, config(emu, broker.port(), pki.ca));
@@ -211,25 +199,20 @@ TEST(Bg9xSni, AFirmwareWithoutSniIsRefusedAndLocalTlsWorks) {
                           genericRoute("cloud", gate.port(), pki.ca));
         if (tls == "modem") {
             json st;
-            ASSERT_TRUE(d.waitRoute(
-                "cloud",
-                [&](const json& s) {
-                    st = s;
+            ASSERT_TRUE(routeReaches(
+                d, "cloud",
+                [](const json& s) {
                     return s.contains("last_error") &&
                            s["last_error"].get<std::string>().find(
                                "this firmware cannot send SNI: use tls = \"local\"") !=
                                std::string::npos;
                 },
-                40s))
-                << st.dump() << "\n"
+                40s, &st))
                 << d.log();
             EXPECT_EQ(gate.refused(), 0u) << "a connection without SNI was tried";
             continue;
         }
-        ASSERT_TRUE(d.waitRoute(
-            "cloud", [](const json& s) { return s["state"] == "online"; }, 40s))
-            << d.routeStatus("cloud").dump() << "\n"
-            << d.log();
+        ASSERT_TRUE(routeOnline(d, "cloud", 40s)) << "\n" << d.log();
         deliverThrough(d, 1, "g/local", "through the gate");
     }
 }
@@ -329,10 +312,7 @@ TEST(Bg9xMqttOffload, ModuleClientPublishesReceivesAndReportsAReset) {
     requireDriverPlugin(kBg9xCase);
     TempDir dir;
     Pki pki = makePki(dir.file("pki"), "bg9x-thing");
-    Mosquitto::Options aws;
-    aws.require_certificate = true;
-    aws.identity_as_username = true;
-    Mosquitto broker(dir, pki, aws);
+    Mosquitto broker = BrokerBuilder(dir).certificateAsUsername().start(pki);
     Haproxy gate(dir, broker.port(), Haproxy::sniGate(kSniName));
     Subscriber cloud(pki, broker.port(), "up/#", true, pki.client_cert, pki.client_key);
     ModemEmulator emu(dir, kBg9xCase.model);
@@ -373,10 +353,7 @@ TEST(Bg9xMqttOffload, ModuleClientPublishesReceivesAndReportsAReset) {
     st = m.await([&](auto done) { m.mqtt().publish("up/binary", binary, 1, false, done); });
     ASSERT_TRUE(st) << st.error().message;
     ASSERT_TRUE(cloud.waitFor(2, 30s));
-    std::map<std::string, std::string> got;
-    for (const auto& msg : cloud.messages()) {
-        got[msg.topic] = msg.payload;
-    }
+    std::map<std::string, std::string> got = cloud.payloadsByTopic();
     EXPECT_EQ(got["up/text"], "21.5 C");
     EXPECT_TRUE(got["up/binary"] == binary) << "the binary payload arrived changed";
 

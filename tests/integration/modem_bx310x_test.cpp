@@ -10,6 +10,7 @@
 #include <set>
 #include <sstream>
 
+#include "broker_builder.hpp"
 #include "cli/api_client.hpp"
 #include "modem/at_channel_impl.hpp"
 #include "modem/serial_port.hpp"
@@ -68,12 +69,6 @@ class ModemBx310x : public ::testing::Test {
         const std::string cmd =
             "bash " + sourceDir() + "/tools/make-test-chain.sh " + pki.dir + " >/dev/null 2>&1";
         ASSERT_EQ(std::system(cmd.c_str()), 0) << "cannot make the intermediate CA";
-    }
-    Mosquitto::Options awsLike() {
-        Mosquitto::Options o;
-        o.require_certificate = true;
-        o.identity_as_username = true;
-        return o;
     }
     TempDir dir;
     Pki pki;
@@ -177,7 +172,7 @@ class InProcess {
 
 TEST_F(ModemBx310x, TheDriverAndTheEmulatorAgreeOnTheWholeMqttClient) {
     requireBxPlugin();
-    Mosquitto broker(dir, pki, awsLike());
+    Mosquitto broker = BrokerBuilder(dir).certificateAsUsername().start(pki);
     Subscriber cloud(pki, broker.port(), "up/#", true, pki.client_cert, pki.client_key);
     ModemEmulator emu(dir, kModel);
     InProcess m(emu);
@@ -203,10 +198,7 @@ TEST_F(ModemBx310x, TheDriverAndTheEmulatorAgreeOnTheWholeMqttClient) {
         ASSERT_TRUE(st) << topic << ": " << st.error().message << "\n" << emu.trace();
     }
     ASSERT_TRUE(cloud.waitFor(cases.size(), 20s));
-    std::map<std::string, std::string> got;
-    for (const auto& msg : cloud.messages()) {
-        got[msg.topic] = msg.payload;
-    }
+    std::map<std::string, std::string> got = cloud.payloadsByTopic();
     for (const auto& [topic, payload, qos] : cases) {
         EXPECT_TRUE(got[topic] == payload) << topic << " arrived changed";
     }
@@ -265,7 +257,7 @@ TEST_F(ModemBx310x, AnIntermediateGivenAsRootIsRefusedNamingTheRootNeeded) {
 
 TEST_F(ModemBx310x, ASilentCloseIsExplainedWithTheModulesClockFirstWhenItIsWrong) {
     requireBxPlugin();
-    Mosquitto broker(dir, pki, awsLike());
+    Mosquitto broker = BrokerBuilder(dir).certificateAsUsername().start(pki);
     ModemEmulator emu(dir, kModel);
     InProcess m(emu);
     auto st = m.start();
@@ -294,15 +286,11 @@ TEST_F(ModemBx310x, ASilentCloseIsExplainedWithTheModulesClockFirstWhenItIsWrong
 
 TEST_F(ModemBx310x, ThroughTheDaemonTextAndBinaryAtQos0And1AndACloudMessageToALocalApp) {
     requireBxPlugin();
-    Mosquitto broker(dir, pki, awsLike());
+    Mosquitto broker = BrokerBuilder(dir).certificateAsUsername().start(pki);
     Subscriber cloud(pki, broker.port(), "up/#", true, pki.client_cert, pki.client_key);
     ModemEmulator emu(dir, kModel);
     Daemon d(dir, bxConfig(dir, emu, broker.port(), pki.ca, pki.client_cert, pki.client_key));
-    ASSERT_TRUE(d.waitRoute(
-        "cloud", [](const json& s) { return s["state"] == "online"; }, 30s))
-        << d.routeStatus("cloud").dump() << "\n"
-        << d.log() << "\n"
-        << emu.trace();
+    ASSERT_TRUE(routeOnline(d, "cloud", 30s)) << "\n" << d.log() << "\n" << emu.trace();
 
     std::string binary;
     for (int i = 0; i < 256; ++i) {
@@ -329,10 +317,7 @@ TEST_F(ModemBx310x, ThroughTheDaemonTextAndBinaryAtQos0And1AndACloudMessageToALo
         ++id;
     }
     ASSERT_TRUE(cloud.waitFor(cases.size(), 20s));
-    std::map<std::string, std::string> got;
-    for (const auto& m : cloud.messages()) {
-        got[m.topic] = m.payload;
-    }
+    std::map<std::string, std::string> got = cloud.payloadsByTopic();
     for (const auto& [topic, payload, qos] : cases) {
         ASSERT_TRUE(got.contains(topic)) << topic;
         EXPECT_TRUE(got[topic] == payload) << topic << " arrived changed";
@@ -367,13 +352,10 @@ TEST_F(ModemBx310x, ThroughTheDaemonTextAndBinaryAtQos0And1AndACloudMessageToALo
 
 TEST_F(ModemBx310x, ThroughTheDaemonABrokerRestartLosesNoQueuedMessage) {
     requireBxPlugin();
-    Mosquitto broker(dir, pki, awsLike());
+    Mosquitto broker = BrokerBuilder(dir).certificateAsUsername().start(pki);
     ModemEmulator emu(dir, kModel);
     Daemon d(dir, bxConfig(dir, emu, broker.port(), pki.ca, pki.client_cert, pki.client_key));
-    ASSERT_TRUE(d.waitRoute(
-        "cloud", [](const json& s) { return s["state"] == "online"; }, 30s))
-        << d.routeStatus("cloud").dump() << "\n"
-        << d.log();
+    ASSERT_TRUE(routeOnline(d, "cloud", 30s)) << "\n" << d.log();
     Subscriber::Options persistent;
     persistent.client_cert = pki.client_cert;
     persistent.client_key = pki.client_key;
@@ -419,7 +401,7 @@ TEST_F(ModemBx310x, ThroughTheDaemonABrokerRestartLosesNoQueuedMessage) {
 
 TEST_F(ModemBx310x, ThroughTheDaemonAnIntermediateIsRefusedNamingTheRootNeeded) {
     requireBxPlugin();
-    Mosquitto broker(dir, pki, awsLike());
+    Mosquitto broker = BrokerBuilder(dir).certificateAsUsername().start(pki);
     ModemEmulator emu(dir, kModel);
     Daemon d(dir, bxConfig(dir, emu, broker.port(), pki.dir + "/inter.crt", pki.client_cert,
                            pki.client_key));

@@ -41,9 +41,7 @@ TEST_P(ModemDownlink, PayloadsThatLookLikeModuleFramingArriveIntactAndTheConnect
     ModemEmulator emu(dir, p.driver.model);
     Daemon d(dir, modemUplinkConfig(p.driver, emu, p.tls) +
                       genericRoute("cloud", broker.port(), pki.ca));
-    ASSERT_TRUE(d.waitRoute(
-        "cloud", [](const json& s) { return s["state"] == "online"; }, 90s))
-        << d.routeStatus("cloud").dump();
+    ASSERT_TRUE(routeOnline(d, "cloud", 90s));
     LocalSubscriber local(d, "down/#");
     ASSERT_TRUE(local.ready(cloud, "down/ready")) << d.log();
 
@@ -158,9 +156,7 @@ TEST_P(ModemSessions, ARestartInsideASendFailsItAtOnce) {
     ModemEmulator emu(dir, drv.model);
     Daemon d(dir,
              modemUplinkConfig(drv, emu, "modem") + genericRoute("cloud", broker.port(), pki.ca));
-    ASSERT_TRUE(d.waitRoute(
-        "cloud", [](const json& s) { return s["state"] == "online"; }, 90s))
-        << d.routeStatus("cloud").dump();
+    ASSERT_TRUE(routeOnline(d, "cloud", 90s));
 
     // The module reboots 700 bytes into the payload of a send (TLS by the module: the payload
     // is the MQTT stream itself).
@@ -198,9 +194,7 @@ TEST_P(ModemSessions, ARestartInsideAReadIsTakenForOneAndTheRouteComesBack) {
     ModemEmulator emu(dir, drv.model);
     Daemon d(dir,
              modemUplinkConfig(drv, emu, "modem") + genericRoute("cloud", broker.port(), pki.ca));
-    ASSERT_TRUE(d.waitRoute(
-        "cloud", [](const json& s) { return s["state"] == "online"; }, 90s))
-        << d.routeStatus("cloud").dump();
+    ASSERT_TRUE(routeOnline(d, "cloud", 90s));
     LocalSubscriber local(d, "down/#");
     ASSERT_TRUE(local.ready(cloud, "down/ready")) << d.log();
 

@@ -47,9 +47,7 @@ TEST_P(ModemSoak, TwentyHangsAndRestartsAtRandomPointsLoseNothing) {
     ModemEmulator emu(dir, drv.model, 0);
     Daemon d(dir, modemUplinkConfig(drv, emu, drv.model == "hl78" ? "modem" : "local") +
                       genericRoute("cloud", broker.port(), pki.ca));
-    ASSERT_TRUE(d.waitRoute(
-        "cloud", [](const json& s) { return s["state"] == "online"; }, 90s))
-        << d.routeStatus("cloud").dump();
+    ASSERT_TRUE(routeOnline(d, "cloud", 90s));
     LocalSubscriber local(d, "down/#");
     ASSERT_TRUE(local.ready(cloud, "down/ready")) << d.log();
 

@@ -12,29 +12,17 @@
 #include <set>
 #include <sstream>
 
+#include "broker_builder.hpp"
 #include "cli/api_client.hpp"
 #include "modem_emulator.hpp"
 #include "test_env.hpp"
 #include "tunnel/connect_request.hpp"
-
-#ifndef UPLINKD_SAS_AUTH_PLUGIN
-#error "UPLINKD_SAS_AUTH_PLUGIN must name the built mosquitto_azure_sas_auth module"
-#endif
-#ifndef UPLINKD_SANITIZER_PRELOAD
-#define UPLINKD_SANITIZER_PRELOAD ""
-#endif
 
 namespace uplinkd::testing {
 namespace {
 
 using nlohmann::json;
 
-constexpr const char* kSanitizerPreload = UPLINKD_SANITIZER_PRELOAD;
-constexpr const char* kHub = "testhub.azure-devices.net";
-constexpr const char* kDevice = "dev1";
-constexpr const char* kDeviceKey = "NMgJDvdKTxjLi+xBxxkDDEwDJxEvOE5u8BiT0mVgPeg=";
-constexpr const char* kServiceUser = "service";
-constexpr const char* kServicePassword = "service-secret";
 constexpr const char* kSsid = "plant-wifi";
 constexpr const char* kPsk = "plant-pass-2024";
 constexpr const char* kEvents = "devices/dev1/messages/events/";
@@ -90,24 +78,6 @@ class Spwf04s : public ::testing::Test {
         ASSERT_EQ(r.substr(0, 2), "ok") << r;
     }
 
-    Mosquitto::Options azureBroker(const std::string& extra = "") const {
-        Mosquitto::Options o;
-        o.extra = std::string("log_type all\nplugin ") + UPLINKD_SAS_AUTH_PLUGIN +
-                  "\nplugin_opt_hub " + kHub + "\nplugin_opt_device." + kDevice + " " + kDeviceKey +
-                  "\nplugin_opt_service_username " + kServiceUser +
-                  "\nplugin_opt_service_password " + kServicePassword + "\n" + extra;
-        return o;
-    }
-
-    Subscriber::Options serviceClient(bool persistent = false) const {
-        Subscriber::Options o;
-        o.username = kServiceUser;
-        o.password = kServicePassword;
-        o.client_id = "service-side";
-        o.clean_session = !persistent;
-        return o;
-    }
-
     /// The Wi-Fi uplink on the emulator and route "azure" (Azure IoT Hub with a SAS key) over
     /// it; `ca_file` empty: the test CA.
     std::string config(uint16_t port, const std::string& tls, const std::string& mqtt,
@@ -141,7 +111,7 @@ class Spwf04s : public ::testing::Test {
     /// Text and binary payloads at QoS 0 and 1 reach the hub's service side unchanged, and a
     /// binary message from the cloud reaches a local subscriber.
     void exercise(Daemon& d, Mosquitto& broker) {
-        Subscriber service(pki, broker.port(), std::string(kEvents) + "#", serviceClient());
+        Subscriber service(pki, broker.port(), std::string(kEvents) + "#", azureServiceClient());
         ASSERT_TRUE(online(d)) << d.routeStatus("azure").dump() << "\n" << d.log();
         const std::vector<std::pair<std::string, int>> sends{
             {"21.5", 1}, {binaryPayload(), 1}, {"22.0", 0}, {binaryPayload() + "q0", 0}};
@@ -177,7 +147,7 @@ class Spwf04s : public ::testing::Test {
         ASSERT_TRUE(waitUntil(
             [&] { return broker.log().find("Sending SUBACK to dev1") != std::string::npos; }, 30s))
             << broker.log();
-        Subscriber::Options c2d = serviceClient();
+        Subscriber::Options c2d = azureServiceClient();
         c2d.client_id = "service-c2d";  // beside the reader of the telemetry
         Subscriber cloud(pki, broker.port(), "nothing/here", c2d);
         const std::string command = binaryPayload() + "c2d";
@@ -218,7 +188,7 @@ class Spwf04sModes : public Spwf04s, public ::testing::WithParamInterface<Mode> 
 };
 
 TEST_P(Spwf04sModes, CarriesTextAndBinaryAtQos0And1BothWays) {
-    Mosquitto broker(dir, pki, azureBroker(), kSanitizerPreload);
+    Mosquitto broker = BrokerBuilder(dir).sasTokens().logAll().start(pki);
     Daemon d(dir, modeConfig(broker.port()));
     exercise(d, broker);
     const std::string trace = emu.trace();
@@ -235,8 +205,8 @@ TEST_P(Spwf04sModes, CarriesTextAndBinaryAtQos0And1BothWays) {
 }
 
 TEST_P(Spwf04sModes, SasTokensAreRenewedWithoutARefusal) {
-    Mosquitto broker(dir, pki, azureBroker(), kSanitizerPreload);
-    Subscriber service(pki, broker.port(), std::string(kEvents) + "#", serviceClient());
+    Mosquitto broker = BrokerBuilder(dir).sasTokens().logAll().start(pki);
+    Subscriber service(pki, broker.port(), std::string(kEvents) + "#", azureServiceClient());
     Daemon d(dir, modeConfig(broker.port(), "sas_token_lifetime_seconds = 10\n"));
     ASSERT_TRUE(online(d)) << d.routeStatus("azure").dump() << "\n" << d.log();
     ApiClient c;
@@ -260,11 +230,13 @@ TEST_P(Spwf04sModes, ABrokerRestartLosesNoQueuedMessage) {
     const std::string store = dir.file("broker-store");
     std::filesystem::create_directories(store);
     ::chmod(store.c_str(), 0777);
-    Mosquitto broker(dir, pki,
-                     azureBroker("persistence true\npersistence_location " + store + "/\n"),
-                     kSanitizerPreload);
+    Mosquitto broker = BrokerBuilder(dir)
+                           .sasTokens()
+                           .logAll()
+                           .extra("persistence true\npersistence_location " + store + "/\n")
+                           .start(pki);
     auto service = std::make_unique<Subscriber>(pki, broker.port(), std::string(kEvents) + "#",
-                                                serviceClient(true));
+                                                azureServiceClient(true));
     Daemon d(dir, modeConfig(broker.port()));
     ASSERT_TRUE(online(d)) << d.routeStatus("azure").dump() << "\n" << d.log();
     ApiClient c;
@@ -283,7 +255,7 @@ TEST_P(Spwf04sModes, ABrokerRestartLosesNoQueuedMessage) {
         ASSERT_TRUE(c.send(publish(i, "seq", "queued" + std::to_string(i), 1)));
     }
     broker.restart();
-    Subscriber resumed(pki, broker.port(), std::string(kEvents) + "#", serviceClient(true));
+    Subscriber resumed(pki, broker.port(), std::string(kEvents) + "#", azureServiceClient(true));
     for (int i = 1; i <= kQueued; ++i) {
         const json r = awaitApiReply(c, i, "delivered", 40s);
         ASSERT_EQ(r["status"], "delivered") << r.dump() << "\n" << d.log();
@@ -322,19 +294,17 @@ TEST_F(Spwf04s, AnIntermediateGivenAsTheRootIsRefusedBeforeUpload) {
                   pki.ca + " -CAkey " + pki.dir +
                   "/ca.key -CAcreateserial -days 30 -extfile ca.ext -out int.crt\n");
     ASSERT_EQ(std::system(("bash " + p + "/make.sh >/dev/null 2>&1").c_str()), 0);
-    Mosquitto broker(dir, pki, azureBroker(), kSanitizerPreload);
+    Mosquitto broker = BrokerBuilder(dir).sasTokens().logAll().start(pki);
     Daemon d(dir, config(broker.port(), "modem", "uplinkd", "", p + "/int.crt"));
     json st;
-    ASSERT_TRUE(d.waitRoute(
-        "azure",
-        [&](const json& s) {
-            st = s;
-            // uplinkd or the driver refuses it, naming the root CA that is needed.
+    // uplinkd or the driver refuses it, naming the root CA that is needed.
+    ASSERT_TRUE(routeReaches(
+        d, "azure",
+        [](const json& s) {
             return s["last_error"].get<std::string>().find("CN=uplinkd intermediate") !=
                    std::string::npos;
         },
-        40s))
-        << st.dump() << "\n"
+        40s, &st))
         << d.log();
     const std::string root = "CN=uplinkd test CA";
     EXPECT_NE(st["last_error"].get<std::string>().find("root CA \"" + root + "\""),

@@ -64,21 +64,6 @@ json publishRequest(int id, const std::string& topic, const std::string& payload
     return r;
 }
 
-json awaitReply(ApiClient& c, const json& id, const std::string& status,
-                std::chrono::milliseconds timeout = 60s) {
-    while (true) {
-        auto r = c.receive(timeout);
-        if (!r) {
-            ADD_FAILURE() << "no \"" << status << "\" reply for id " << id << ": "
-                          << r.error().message;
-            return {};
-        }
-        if ((*r)["id"] == id && ((*r)["status"] == status || (*r)["status"] == "error")) {
-            return *r;
-        }
-    }
-}
-
 json api(const Daemon& d, const json& request, std::chrono::milliseconds timeout = 60s) {
     ApiClient c;
     if (!c.connect(d.socket())) {
@@ -141,9 +126,7 @@ TEST_P(ModemEndToEnd, PayloadsArriveUnchanged) {
     Subscriber sub(pki, broker.port(), "m/#");
     ModemEmulator emu(dir, p.driver.model);
     Daemon d(dir, modemUplink(p.driver, emu, p.tls) + genericRoute("cloud", broker.port(), pki.ca));
-    ASSERT_TRUE(d.waitRoute(
-        "cloud", [](const json& s) { return s["state"] == "online"; }, 90s))
-        << d.routeStatus("cloud").dump();
+    ASSERT_TRUE(routeOnline(d, "cloud", 90s));
 
     const std::vector<std::pair<std::string, std::string>> cases{
         {"m/text",
@@ -157,17 +140,14 @@ TEST_P(ModemEndToEnd, PayloadsArriveUnchanged) {
     int id = 1;
     for (const auto& [topic, payload] : cases) {
         ASSERT_TRUE(c.send(publishRequest(id, topic, payload)));
-        auto q = awaitReply(c, id, "queued");
+        auto q = awaitApiReply(c, id, "queued");
         ASSERT_EQ(q["status"], "queued") << q.dump();
-        auto del = awaitReply(c, id, "delivered", 90s);
+        auto del = awaitApiReply(c, id, "delivered", 90s);
         ASSERT_EQ(del["status"], "delivered") << del.dump();
         ++id;
     }
     ASSERT_TRUE(sub.waitFor(cases.size(), 30s));
-    std::map<std::string, std::string> got;
-    for (const auto& m : sub.messages()) {
-        got[m.topic] = m.payload;
-    }
+    std::map<std::string, std::string> got = sub.payloadsByTopic();
     for (const auto& [topic, payload] : cases) {
         ASSERT_TRUE(got.count(topic)) << topic;
         EXPECT_EQ(got[topic].size(), payload.size()) << topic;
@@ -211,9 +191,7 @@ TEST_F(ModemTest, Hl78WithoutTheRootCaInItsStoreIsRefusedAndTheErrorNamesTheCa) 
     Subscriber sub(pki, broker.port(), "m/#");
     ModemEmulator emu(dir, "hl78");
     Daemon d(dir, modemUplink(kHl78, emu, "modem") + genericRoute("cloud", broker.port(), pki.ca));
-    ASSERT_TRUE(d.waitRoute(
-        "cloud", [](const json& s) { return s["state"] == "online"; }, 90s))
-        << d.routeStatus("cloud").dump();
+    ASSERT_TRUE(routeOnline(d, "cloud", 90s));
 
     // Someone erases the module's root certificates; then the connection drops.
     const json del = api(d, {{"op", "modem_at"}, {"id", 1}, {"command", "AT+KCERTDELETE=0"}});
@@ -242,13 +220,11 @@ TEST_F(ModemTest, Hl78WithoutTheRootCaInItsStoreIsRefusedAndTheErrorNamesTheCa) 
     EXPECT_NE(line.find("root CA"), std::string::npos) << line;
 
     // uplinkd writes the CA into the module again and the route comes back.
-    ASSERT_TRUE(d.waitRoute(
-        "cloud", [](const json& s) { return s["state"] == "online"; }, 90s))
-        << d.routeStatus("cloud").dump();
+    ASSERT_TRUE(routeOnline(d, "cloud", 90s));
     ApiClient c;
     ASSERT_TRUE(c.connect(d.socket()));
     ASSERT_TRUE(c.send(publishRequest(1, "m/after", "again")));
-    EXPECT_EQ(awaitReply(c, 1, "delivered")["status"], "delivered");
+    EXPECT_EQ(awaitApiReply(c, 1, "delivered")["status"], "delivered");
     ASSERT_TRUE(sub.waitFor(1, 30s));
 }
 
@@ -266,9 +242,7 @@ TEST_P(ModemRecovery, ASilentModemIsResetAndNoQueuedMessageIsLost) {
     ModemEmulator emu(dir, drv.model);
     Daemon d(dir, modemUplink(drv, emu, "local", "health_check_ms = 2000\n") +
                       genericRoute("cloud", broker.port(), pki.ca));
-    ASSERT_TRUE(d.waitRoute(
-        "cloud", [](const json& s) { return s["state"] == "online"; }, 90s))
-        << d.routeStatus("cloud").dump();
+    ASSERT_TRUE(routeOnline(d, "cloud", 90s));
 
     constexpr int kCount = 120;
     ApiClient c;
@@ -493,13 +467,11 @@ TEST_F(ModemTest, A76xxBehindAnSniGateWorksWithModuleSniOnAndWithLocalTls) {
         TempDir run;
         ModemEmulator emu(run, "a76xx");
         Daemon d(run, modemUplink(kA76xx, emu, tls) + genericRoute("cloud", gate.port(), pki.ca));
-        ASSERT_TRUE(d.waitRoute(
-            "cloud", [](const json& s) { return s["state"] == "online"; }, 90s))
-            << d.routeStatus("cloud").dump();
+        ASSERT_TRUE(routeOnline(d, "cloud", 90s));
         ApiClient c;
         ASSERT_TRUE(c.connect(d.socket()));
         ASSERT_TRUE(c.send(publishRequest(1, "g/" + tls, "through the gate")));
-        EXPECT_EQ(awaitReply(c, 1, "delivered")["status"], "delivered");
+        EXPECT_EQ(awaitApiReply(c, 1, "delivered")["status"], "delivered");
     }
     ASSERT_TRUE(sub.waitFor(2, 30s));
 }

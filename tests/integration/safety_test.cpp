@@ -188,14 +188,10 @@ TEST(Tls12, ABrokerOfferingOnlySuitesWithoutForwardSecrecyIsRefusedInPlainWords)
     OldBroker broker(dir, pki);
     Daemon d(dir, genericRoute("cloud", broker.port(), pki.ca));
     json st;
-    ASSERT_TRUE(d.waitRoute(
-        "cloud",
-        [&](const json& s) {
-            st = s;
-            return s["failures"].get<int>() >= 1 || s["state"] == "online";
-        },
-        30s))
-        << d.routeStatus("cloud").dump();
+    ASSERT_TRUE(routeReaches(
+        d, "cloud",
+        [](const json& s) { return s["failures"].get<int>() >= 1 || s["state"] == "online"; }, 30s,
+        &st));
     EXPECT_NE(st["state"], "online") << "connected with a cipher suite without forward secrecy";
     const std::string err = st["last_error"];
     EXPECT_NE(err.find("offers only cipher suites without forward secrecy"), std::string::npos)

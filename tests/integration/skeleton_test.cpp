@@ -26,21 +26,6 @@ json publishRequest(int id, const std::string& topic, const std::string& payload
     return r;
 }
 
-/// Reads replies until one with `status` for `id` arrives (other ids' replies are skipped).
-json awaitReply(ApiClient& c, const json& id, const std::string& status) {
-    while (true) {
-        auto r = c.receive(20s);
-        if (!r) {
-            ADD_FAILURE() << "no \"" << status << "\" reply for id " << id << ": "
-                          << r.error().message;
-            return {};
-        }
-        if ((*r)["id"] == id && ((*r)["status"] == status || (*r)["status"] == "error")) {
-            return *r;
-        }
-    }
-}
-
 class Skeleton : public ::testing::Test {
   protected:
     TempDir dir;
@@ -51,9 +36,7 @@ TEST_F(Skeleton, TextAndBinaryPayloadsArriveUnchangedAtQos0And1) {
     Mosquitto broker(dir, pki);
     Subscriber sub(pki, broker.port(), "t/#");
     Daemon d(dir, genericRoute("cloud", broker.port(), pki.ca));
-    ASSERT_TRUE(d.waitRoute(
-        "cloud", [](const json& s) { return s["state"] == "online"; }, 20s))
-        << d.routeStatus("cloud").dump();
+    ASSERT_TRUE(routeOnline(d, "cloud", 20s));
 
     std::string binary;
     for (int i = 0; i < 256; ++i)
@@ -70,10 +53,10 @@ TEST_F(Skeleton, TextAndBinaryPayloadsArriveUnchangedAtQos0And1) {
     int id = 1;
     for (const auto& [topic, payload, qos, bin] : cases) {
         ASSERT_TRUE(c.send(publishRequest(id, topic, payload, qos, bin)));
-        auto q = awaitReply(c, id, "queued");
+        auto q = awaitApiReply(c, id, "queued");
         ASSERT_EQ(q["status"], "queued") << q.dump();
         if (qos > 0) {
-            auto del = awaitReply(c, id, "delivered");
+            auto del = awaitApiReply(c, id, "delivered");
             EXPECT_EQ(del["status"], "delivered") << del.dump();
             EXPECT_EQ(del["seq"], q["seq"]);
         }
@@ -99,7 +82,7 @@ TEST_F(Skeleton, Mqtt5RoutesDeliverToo) {
     json r = publishRequest(1, "v5/t", "five", 1);
     r["properties"] = {{"unit", "C"}};
     ASSERT_TRUE(c.send(r));
-    EXPECT_EQ(awaitReply(c, 1, "delivered")["status"], "delivered");
+    EXPECT_EQ(awaitApiReply(c, 1, "delivered")["status"], "delivered");
     ASSERT_TRUE(sub.waitFor(1, 10s));
     EXPECT_EQ(sub.messages()[0].payload, "five");
 }
@@ -109,13 +92,9 @@ TEST_F(Skeleton, AWrongCaGivesARouteErrorThatNamesTheVerifyFailure) {
     const Pki other = makePki(dir.file("other-pki"));
     Daemon d(dir, genericRoute("cloud", broker.port(), other.ca));
     json st;
-    ASSERT_TRUE(d.waitRoute(
-        "cloud",
-        [&](const json& s) {
-            st = s;
-            return !s["last_error"].get<std::string>().empty();
-        },
-        20s));
+    ASSERT_TRUE(routeReaches(
+        d, "cloud", [](const json& s) { return !s["last_error"].get<std::string>().empty(); }, 20s,
+        &st));
     const std::string err = st["last_error"];
     EXPECT_EQ(st["last_error_code"], "tls_verify");
     // 20 when the broker sends only its certificate, 19 when it also sends its own root.
@@ -134,13 +113,9 @@ TEST_F(Skeleton, ABrokerThatRequiresAClientCertificateSaysSoWhenNoneIsConfigured
         {.require_certificate = true, .identity_as_username = false, .extra = "", .port = 0});
     Daemon d(dir, genericRoute("cloud", broker.port(), pki.ca));
     json st;
-    ASSERT_TRUE(d.waitRoute(
-        "cloud",
-        [&](const json& s) {
-            st = s;
-            return !s["last_error"].get<std::string>().empty();
-        },
-        20s));
+    ASSERT_TRUE(routeReaches(
+        d, "cloud", [](const json& s) { return !s["last_error"].get<std::string>().empty(); }, 20s,
+        &st));
     const std::string err = st["last_error"];
     EXPECT_NE(err.find("requires a client certificate"), std::string::npos) << err;
     EXPECT_NE(err.find("none is configured"), std::string::npos) << err;
@@ -157,7 +132,7 @@ TEST_F(Skeleton, MutualTlsWorksWithTheClientCertificateConfigured) {
     ApiClient c;
     ASSERT_TRUE(c.connect(d.socket()));
     ASSERT_TRUE(c.send(publishRequest(1, "m/1", "mutual", 1)));
-    EXPECT_EQ(awaitReply(c, 1, "delivered")["status"], "delivered");
+    EXPECT_EQ(awaitApiReply(c, 1, "delivered")["status"], "delivered");
     ASSERT_TRUE(sub.waitFor(1, 10s));
     EXPECT_EQ(sub.messages()[0].payload, "mutual");
 }
@@ -211,7 +186,7 @@ TEST_F(Skeleton, AMalformedLineGetsAnErrorAndTheConnectionKeepsWorking) {
     EXPECT_EQ((*u)["code"], "unknown_route");
     EXPECT_NE((*u)["message"].get<std::string>().find("configured: cloud"), std::string::npos);
     ASSERT_TRUE(c.send(publishRequest(10, "ok/after", "still works", 1)));
-    EXPECT_EQ(awaitReply(c, 10, "delivered")["status"], "delivered");
+    EXPECT_EQ(awaitApiReply(c, 10, "delivered")["status"], "delivered");
     ASSERT_TRUE(sub.waitFor(1, 10s));
 }
 
@@ -255,8 +230,7 @@ TEST_F(Skeleton, SighupKeepsTheRunningConfigurationWhenTheNewOneIsBadAndAppliesA
     Mosquitto broker(dir, pki);
     Subscriber sub(pki, broker.port(), "#");
     Daemon d(dir, genericRoute("cloud", broker.port(), pki.ca));
-    ASSERT_TRUE(d.waitRoute(
-        "cloud", [](const json& s) { return s["state"] == "online"; }, 20s));
+    ASSERT_TRUE(routeOnline(d, "cloud", 20s));
     const std::string good = readFile(d.configFile());
 
     writeFile(d.configFile(), "nonsense = true\n" + good);
@@ -267,7 +241,7 @@ TEST_F(Skeleton, SighupKeepsTheRunningConfigurationWhenTheNewOneIsBadAndAppliesA
     ApiClient c;
     ASSERT_TRUE(c.connect(d.socket()));
     ASSERT_TRUE(c.send(publishRequest(1, "still/there", "x", 1)));
-    EXPECT_EQ(awaitReply(c, 1, "delivered")["status"], "delivered");
+    EXPECT_EQ(awaitApiReply(c, 1, "delivered")["status"], "delivered");
 
     // A good change: a topic prefix for the route.
     std::string changed = good;
@@ -278,7 +252,7 @@ TEST_F(Skeleton, SighupKeepsTheRunningConfigurationWhenTheNewOneIsBadAndAppliesA
     ASSERT_TRUE(
         waitUntil([&] { return d.log().find("configuration applied") != std::string::npos; }, 10s));
     ASSERT_TRUE(c.send(publishRequest(2, "prefixed", "y", 1)));
-    EXPECT_EQ(awaitReply(c, 2, "delivered")["status"], "delivered");
+    EXPECT_EQ(awaitApiReply(c, 2, "delivered")["status"], "delivered");
     ASSERT_TRUE(sub.waitFor(2, 10s));
     EXPECT_EQ(sub.messages()[1].topic, "gw1/prefixed");
 }

@@ -300,13 +300,8 @@ TEST_F(StoreForward, ARefusedConnectBacksOffAndSaysWhy) {
     Daemon d(dir, genericRoute("cloud", broker.port(), pki.ca, "",
                                "username = \"gw\"\npassword_file = \"" + dir.file("pw") + "\"\n"));
     json st;
-    ASSERT_TRUE(d.waitRoute(
-        "cloud",
-        [&](const json& s) {
-            st = s;
-            return s["failures"].get<int>() >= 1;
-        },
-        20s));
+    ASSERT_TRUE(routeReaches(
+        d, "cloud", [](const json& s) { return s["failures"].get<int>() >= 1; }, 20s, &st));
     const std::string err = st["last_error"];
     EXPECT_NE(err.find("not authorized"), std::string::npos) << err;
     EXPECT_NE(err.find("password"), std::string::npos) << err;

@@ -141,21 +141,6 @@ json modemPublishRequest(int id, const std::string& topic, const std::string& pa
                 {"payload_b64", base64Encode(payload)}};
 }
 
-json awaitApiReply(ApiClient& c, const json& id, const std::string& status,
-                   std::chrono::milliseconds timeout) {
-    while (true) {
-        auto r = c.receive(timeout);
-        if (!r) {
-            ADD_FAILURE() << "no \"" << status << "\" reply for id " << id << ": "
-                          << r.error().message;
-            return {};
-        }
-        if ((*r)["id"] == id && ((*r)["status"] == status || (*r)["status"] == "error")) {
-            return *r;
-        }
-    }
-}
-
 void deliverThrough(const Daemon& d, int id, const std::string& topic, const std::string& payload) {
     ApiClient c;
     ASSERT_TRUE(c.connect(d.socket()));

@@ -67,9 +67,6 @@ std::string modemUplinkConfig(const DriverCase& d, const ModemEmulator& emu, con
                               const std::string& power = "emulator", const std::string& extra = "");
 /// A QoS 1 publish on route "cloud" that asks for "delivered".
 nlohmann::json modemPublishRequest(int id, const std::string& topic, const std::string& payload);
-/// The next reply for `id` with `status` (or "error"); empty after `timeout`.
-nlohmann::json awaitApiReply(ApiClient& c, const nlohmann::json& id, const std::string& status,
-                             std::chrono::milliseconds timeout = std::chrono::seconds(90));
 /// Publishes one message and waits until the broker acknowledged it.
 void deliverThrough(const Daemon& d, int id, const std::string& topic, const std::string& payload);
 size_t occurrences(const std::string& text, const std::string& what);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -90,6 +91,23 @@ void writeFile(const std::string& path, const std::string& content, unsigned mod
     out << content;
     out.close();
     ::chmod(path.c_str(), mode);
+}
+
+CommandRun runCommand(const std::string& cmd) {
+    CommandRun r;
+    FILE* p = ::popen(cmd.c_str(), "r");
+    if (p == nullptr) {
+        ADD_FAILURE() << "cannot run " << cmd;
+        return r;
+    }
+    char buf[4096];
+    size_t n = 0;
+    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) {
+        r.out.append(buf, n);
+    }
+    const int st = ::pclose(p);
+    r.exit = WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+    return r;
 }
 
 std::string sourceDir() {
@@ -355,6 +373,14 @@ std::vector<Subscriber::Received> Subscriber::messages() {
     return messages_;
 }
 
+std::map<std::string, std::string> Subscriber::payloadsByTopic() {
+    std::map<std::string, std::string> by_topic;
+    for (const auto& m : messages()) {
+        by_topic[m.topic] = m.payload;
+    }
+    return by_topic;
+}
+
 void Subscriber::publish(const std::string& topic, const std::string& payload, int qos) {
     EXPECT_EQ(mosquitto_publish(mosq_, nullptr, topic.c_str(), static_cast<int>(payload.size()),
                                 payload.data(), qos, false),
@@ -427,6 +453,45 @@ bool Daemon::waitRoute(const std::string& route,
             return !s.is_null() && pred(s);
         },
         timeout);
+}
+
+nlohmann::json awaitApiReply(ApiClient& c, const nlohmann::json& id, const std::string& status,
+                             std::chrono::milliseconds timeout) {
+    while (true) {
+        auto r = c.receive(timeout);
+        if (!r) {
+            ADD_FAILURE() << "no \"" << status << "\" reply for id " << id << ": "
+                          << r.error().message;
+            return {};
+        }
+        if (r->contains("id") && (*r)["id"] == id &&
+            ((*r)["status"] == status || (*r)["status"] == "error")) {
+            return *r;
+        }
+    }
+}
+
+::testing::AssertionResult routeReaches(Daemon& d, const std::string& route,
+                                        const std::function<bool(const nlohmann::json&)>& pred,
+                                        std::chrono::milliseconds timeout, nlohmann::json* status) {
+    const bool reached = d.waitRoute(
+        route,
+        [&](const nlohmann::json& s) {
+            *status = s;
+            return pred(s);
+        },
+        timeout);
+    if (reached) {
+        return ::testing::AssertionSuccess();
+    }
+    return ::testing::AssertionFailure() << "route " << route << ": " << status->dump();
+}
+
+::testing::AssertionResult routeOnline(Daemon& d, const std::string& route,
+                                       std::chrono::milliseconds timeout) {
+    nlohmann::json status;
+    return routeReaches(
+        d, route, [](const nlohmann::json& s) { return s["state"] == "online"; }, timeout, &status);
 }
 
 std::string genericRoute(const std::string& route, uint16_t port, const std::string& ca_file,

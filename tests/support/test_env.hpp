@@ -5,6 +5,7 @@
 // Thread: the test's.
 #pragma once
 
+#include <gtest/gtest.h>
 #include <mosquitto.h>
 
 #include <chrono>
@@ -15,6 +16,10 @@
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
+
+namespace uplinkd {
+class ApiClient;
+}
 
 namespace uplinkd::testing {
 
@@ -40,6 +45,15 @@ bool waitForPort(uint16_t port, std::chrono::milliseconds timeout);
 bool waitUntil(const std::function<bool()>& condition, std::chrono::milliseconds timeout);
 std::string readFile(const std::string& path);
 void writeFile(const std::string& path, const std::string& content, unsigned mode = 0644);
+
+/// What a shell command wrote on its standard output, and its exit status (128: it did not
+/// exit by itself).
+struct CommandRun {
+    int exit = -1;
+    std::string out;
+};
+/// Runs `cmd` with /bin/sh and collects its standard output (fails the test when it cannot).
+CommandRun runCommand(const std::string& cmd);
 
 /// Paths of the programs and files built or shipped with the project.
 std::string sourceDir();
@@ -166,6 +180,8 @@ class Subscriber {
     /// Waits until at least `n` messages have arrived.
     bool waitFor(size_t n, std::chrono::milliseconds timeout);
     std::vector<Received> messages();
+    /// The payload that arrived last on each topic.
+    std::map<std::string, std::string> payloadsByTopic();
     /// Publishes from this client (messages to the gateway).
     void publish(const std::string& topic, const std::string& payload, int qos = 1);
 
@@ -206,6 +222,20 @@ class Daemon {
     std::vector<std::string> argv_;
     std::unique_ptr<Process> process_;
 };
+
+/// Reads the API's replies until one for `id` with `status` (or "error") arrives; events and
+/// other ids' replies are skipped. Empty, and the test fails, after `timeout`.
+nlohmann::json awaitApiReply(ApiClient& c, const nlohmann::json& id, const std::string& status,
+                             std::chrono::milliseconds timeout = 90s);
+
+/// Waits until the status of `route` satisfies `pred` and keeps that status (the last one seen
+/// when it did not come in `timeout`) in `*status`; a failure shows it.
+::testing::AssertionResult routeReaches(Daemon& d, const std::string& route,
+                                        const std::function<bool(const nlohmann::json&)>& pred,
+                                        std::chrono::milliseconds timeout, nlohmann::json* status);
+/// Waits until `route` of `d` is online; its status when it did not come online in `timeout`.
+::testing::AssertionResult routeOnline(Daemon& d, const std::string& route,
+                                       std::chrono::milliseconds timeout);
 
 /// The TOML of a generic-mqtt route named `route` to 127.0.0.1:port with TLS by `pki`'s CA.
 std::string genericRoute(const std::string& route, uint16_t port, const std::string& ca_file,

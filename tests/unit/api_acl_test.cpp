@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "config/config.hpp"
+#include "config_test_support.hpp"
 #include "core/acl.hpp"
 #include "plugin/plugin_registry.hpp"
 #include "test_env.hpp"
@@ -157,16 +158,10 @@ INSTANTIATE_TEST_SUITE_P(
         Within{"$SYS/x", "$SYS/#", true}, Within{"a//b", "a/+/b", true}, Within{"", "#", true}));
 
 Result<Config> load(const std::string& text) {
-    PluginRegistry plugins;
-    return loadConfigFromString(text, "acl.toml", plugins, testing::pluginDir());
+    return testing::loadConfigText(text, "acl.toml");
 }
 
-const std::string kRoutes = R"(
-[routes.aws.cloud]
-type = "generic-mqtt"
-host = "broker.example.com"
-client_id = "gw-1"
-)";
+const std::string kRoutes = testing::minimalCloud("aws");
 
 TEST(AclConfig, RulesAreReadWithNamesResolved) {
     auto cfg = load(R"(

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include "config_test_support.hpp"
 #include "plugin/plugin_registry.hpp"
 #include "test_env.hpp"
 
@@ -11,16 +12,10 @@ namespace uplinkd {
 namespace {
 
 Result<Config> load(const std::string& text) {
-    PluginRegistry plugins;
-    return loadConfigFromString(text, "test.toml", plugins, testing::pluginDir());
+    return testing::loadConfigText(text);
 }
 
-const std::string kValidRoute = R"(
-[routes.r1.cloud]
-type = "generic-mqtt"
-host = "broker.example.com"
-client_id = "gw-1"
-)";
+const std::string kValidRoute = testing::minimalCloud("r1");
 
 // A modem uplink (its driver plugin may not be built here: that is one more diagnostic).
 const std::string kModem = "[uplinks.lte]\ntype = \"modem\"\ndriver = \"sierra-hl78\"\n";

@@ -40,16 +40,27 @@ const Row kRows[] = {
 };
 // clang-format on
 
-TEST(DoctorTlsFindings, EachEndOfAFailedHandshakeFailsTheRightCheckAndNamesTheSetting) {
+/// The doctor's TLS checks on route "r".
+class DoctorTlsFindings : public ::testing::Test {
+  protected:
+    DoctorTlsFindings() {
+        rc.name = "r";
+        route.route = &rc;
+        o.server_name = "broker.example";
+    }
+    static BrokerEndpoint endpoint(const std::string& host, uint16_t port) {
+        BrokerEndpoint ep;
+        ep.host = host;
+        ep.port = port;
+        return ep;
+    }
     RouteConfig rc;
-    rc.name = "r";
     RouteUnderTest route;
-    route.route = &rc;
-    BrokerEndpoint ep;
-    ep.host = "broker.example";
-    ep.port = 8883;
-    TlsOptions o;
-    o.server_name = "broker.example";
+    TlsOptions o;  ///< server_name "broker.example"
+};
+
+TEST_F(DoctorTlsFindings, EachEndOfAFailedHandshakeFailsTheRightCheckAndNamesTheSetting) {
+    const BrokerEndpoint ep = endpoint("broker.example", 8883);
     o.ca_file = "/etc/uplinkd/ca.pem";
     for (const Row& row : kRows) {
         TlsProbe p;
@@ -72,14 +83,8 @@ TEST(DoctorTlsFindings, EachEndOfAFailedHandshakeFailsTheRightCheckAndNamesTheSe
     }
 }
 
-TEST(DoctorTlsFindings, AHandshakeThatWorkedReportsEveryCheckAndWarnsOnAnUnaskedCertificate) {
-    RouteConfig rc;
-    rc.name = "r";
-    RouteUnderTest route;
-    route.route = &rc;
+TEST_F(DoctorTlsFindings, AHandshakeThatWorkedReportsEveryCheckAndWarnsOnAnUnaskedCertificate) {
     route.now = std::chrono::system_clock::from_time_t(1'800'000'000);
-    TlsOptions o;
-    o.server_name = "broker.example";
     o.cert_file = "/etc/uplinkd/device.crt";
     TlsProbe p;
     p.version = "TLSv1.3";
@@ -104,16 +109,8 @@ TEST(DoctorTlsFindings, AHandshakeThatWorkedReportsEveryCheckAndWarnsOnAnUnasked
     EXPECT_NE(early[1].fix.find("clock"), std::string::npos);
 }
 
-TEST(DoctorTlsFindings, ClosedAfterTheHelloSaysWhetherSniOrAlpnWasTheCause) {
-    RouteConfig rc;
-    rc.name = "r";
-    RouteUnderTest route;
-    route.route = &rc;
-    BrokerEndpoint ep;
-    ep.host = "192.0.2.7";
-    ep.port = 443;
-    TlsOptions o;
-    o.server_name = "broker.example";
+TEST_F(DoctorTlsFindings, ClosedAfterTheHelloSaysWhetherSniOrAlpnWasTheCause) {
+    const BrokerEndpoint ep = endpoint("192.0.2.7", 443);
     TlsProbe p;
     EXPECT_EQ(sniMissing(route, ep, p).id, "tls.sni");
     EXPECT_NE(sniMissing(route, ep, p).found.find("IP address"), std::string::npos);

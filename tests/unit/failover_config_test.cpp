@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "config/config.hpp"
+#include "config_test_support.hpp"
 #include "plugin/plugin_registry.hpp"
 #include "test_env.hpp"
 
@@ -10,8 +11,7 @@ namespace uplinkd {
 namespace {
 
 Result<Config> load(const std::string& text) {
-    PluginRegistry plugins;
-    return loadConfigFromString(text, "test.toml", plugins, testing::pluginDir());
+    return testing::loadConfigText(text);
 }
 
 const std::string kRoute = R"([uplinks.eth]
@@ -23,12 +23,7 @@ interface = "wlan0"
 [routes.r1]
 uplinks = ["eth", "wifi"]
 )";
-const std::string kCloud = R"(
-[routes.r1.cloud]
-type = "generic-mqtt"
-host = "broker.example.com"
-client_id = "gw-1"
-)";
+const std::string kCloud = testing::minimalCloud("r1");
 
 TEST(FailoverConfig, DefaultsAndValues) {
     auto def = load(kRoute + kCloud);

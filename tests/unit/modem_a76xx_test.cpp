@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-// The simcom-a76xx modem plugin against a scripted AtChannel: parsers from tables (with hostile
-// input), bring-up, plain sockets (CIPSEND with exactly len bytes, CIPRXGET counted reads that
-// loop while bytes remain), TLS sockets (SSL context with SNI, CCHSEND, CCHRECV with data URCs),
-// provisioning and the plain-words error tables.
+// The simcom-a76xx modem plugin against a scripted AtChannel (its parsers:
+// modem_a76xx_parsers_test.cpp): bring-up, plain sockets (CIPSEND with exactly len bytes, CIPRXGET
+// counted reads that loop while bytes remain), TLS sockets (SSL context with SNI, CCHSEND, CCHRECV
+// with data URCs), provisioning and the plain-words error tables.
 #include <gtest/gtest.h>
 
 #include <array>
@@ -19,141 +19,6 @@ namespace {
 
 using namespace std::chrono_literals;
 using namespace uplinkd::testing;
-
-// ---- parsers ----------------------------------------------------------------------------------
-
-TEST(A76xxParsers, NetworkAndLinks) {
-    EXPECT_EQ(*parseNetOpen("+NETOPEN: 0"), 0);
-    EXPECT_EQ(*parseNetOpen("+NETOPEN: 1"), 1);
-    for (const char* bad :
-         {"+NETOPEN:", "+NETOPEN: x", "+NETOPEN: 0,1", "+NETOPEN: -1", "NETOPEN: 0"}) {
-        EXPECT_FALSE(parseNetOpen(bad)) << bad;
-    }
-    const auto open = parseIdResult("+CIPOPEN: 3,11", "+CIPOPEN:");
-    ASSERT_TRUE(open);
-    EXPECT_EQ(open->id, 3);
-    EXPECT_EQ(open->err, 11);
-    for (const char* bad : {"+CIPOPEN: 3", "+CIPOPEN: ,1", "+CIPOPEN: 3,x", "+CIPOPEN: 99,0",
-                            "+CIPOPEN: 3,-1", "+CCHOPEN: 0,0"}) {
-        EXPECT_FALSE(parseIdResult(bad, "+CIPOPEN:")) << bad;
-    }
-    const auto send = parseCipSend("+CIPSEND: 1,10,-1");
-    ASSERT_TRUE(send);
-    EXPECT_EQ(send->link, 1);
-    EXPECT_EQ(send->requested, 10u);
-    EXPECT_EQ(send->confirmed, -1);
-    for (const char* bad : {"+CIPSEND: 1,10", "+CIPSEND: 1,10,-2", "+CIPSEND: 10,1,1",
-                            "+CIPSEND: 1,10,10,1", "+CIPSEND: a,b,c"}) {
-        EXPECT_FALSE(parseCipSend(bad)) << bad;
-    }
-    EXPECT_EQ(*parseCipRxGetUrc("+CIPRXGET: 1,4"), 4);
-    EXPECT_FALSE(parseCipRxGetUrc("+CIPRXGET: 2,4,10,0"));
-    EXPECT_FALSE(parseCipRxGetUrc("+CIPRXGET: 1,10"));
-    const auto read = parseCipRxGetRead("+CIPRXGET: 2,0,1500,300");
-    ASSERT_TRUE(read);
-    EXPECT_EQ(read->read, 1500u);
-    EXPECT_EQ(read->rest, 300u);
-    for (const char* bad : {"+CIPRXGET: 2,0,1500", "+CIPRXGET: 3,0,10,0", "+CIPRXGET: 2,0,-1,0",
-                            "+CIPRXGET: 2,0,99999999999,0", "+CIPRXGET: 2,0,10,0,1"}) {
-        EXPECT_FALSE(parseCipRxGetRead(bad)) << bad;
-    }
-    const auto close = parseIdResult("+IPCLOSE: 2,1", "+IPCLOSE:");
-    ASSERT_TRUE(close);
-    EXPECT_EQ(close->err, 1);
-}
-
-TEST(A76xxParsers, SslSessions) {
-    EXPECT_EQ(*parseCchStatus("+CCHSTART: 0", "+CCHSTART:"), 0);
-    EXPECT_FALSE(parseCchStatus("+CCHSTART: ", "+CCHSTART:"));
-    EXPECT_EQ(*parseCchRecvEvent("+CCHEVENT: 1,RECV EVENT"), 1);
-    EXPECT_FALSE(parseCchRecvEvent("+CCHEVENT: 1,SEND EVENT"));
-    EXPECT_FALSE(parseCchRecvEvent("+CCHEVENT: 2,RECV EVENT"));
-    EXPECT_EQ(*parseCchPeerClosed("+CCH_PEER_CLOSED: 0"), 0);
-    EXPECT_FALSE(parseCchPeerClosed("+CCH_PEER_CLOSED: x"));
-    const auto len = parseCchRecvLen("+CCHRECV: LEN,12,0");
-    ASSERT_TRUE(len);
-    EXPECT_EQ(len->first, 12u);
-    EXPECT_EQ(len->second, 0u);
-    EXPECT_FALSE(parseCchRecvLen("+CCHRECV: LEN,12"));
-    EXPECT_FALSE(parseCchRecvLen("+CCHRECV: DATA,0,12"));
-    const auto data = parseCchRecvData("+CCHRECV: DATA,1,1500");
-    ASSERT_TRUE(data);
-    EXPECT_EQ(data->session, 1);
-    EXPECT_EQ(data->length, 1500u);
-    for (const char* bad : {"+CCHRECV: DATA,1", "+CCHRECV: DATA,2,10", "+CCHRECV: DATA,0,-3",
-                            "+CCHRECV: 0,0", "+CCHRECV: data,0,3"}) {
-        EXPECT_FALSE(parseCchRecvData(bad)) << bad;
-    }
-    const auto end = parseIdResult("+CCHRECV: 0,0", "+CCHRECV:");
-    ASSERT_TRUE(end);
-    EXPECT_EQ(end->err, 0);
-    EXPECT_EQ(parseCertList({"+CCERTLIST: \"uplinkd_ca.pem\"", "junk", "+CCERTLIST: \"a.der\"",
-                             "+CCERTLIST: \"\""}),
-              (std::vector<std::string>{"uplinkd_ca.pem", "a.der"}));
-}
-
-TEST(A76xxParsers, RegistrationAndSignal) {
-    EXPECT_EQ(*parseRegistrationRead("+CGREG: 0,5"), RegState::Roaming);
-    EXPECT_EQ(*parseRegistrationRead("+CEREG: 2,1,\"1A2B\",\"0101\",7"), RegState::Home);
-    EXPECT_EQ(*parseRegistrationRead("+CREG: 0,3"), RegState::Denied);
-    EXPECT_FALSE(parseRegistrationRead("+COPS: 0,0,\"x\",7"));
-    EXPECT_EQ(parseCsq("+CSQ: 15,99")->dbm(), -83);
-}
-
-TEST(A76xxParsers, ErrorTablesHaveWords) {
-    for (int e = 0; e <= 12; ++e) {
-        EXPECT_FALSE(tcpipErrorWords(e).empty()) << e;
-    }
-    EXPECT_TRUE(tcpipErrorWords(13).empty());
-    for (int e = 0; e <= 19; ++e) {
-        EXPECT_FALSE(cchErrorWords(e).empty()) << e;
-    }
-    EXPECT_TRUE(cchErrorWords(20).empty());
-    EXPECT_TRUE(cchErrorWords(-1).empty());
-    EXPECT_EQ(ipErrorWords("No data"), "no data to read");
-    EXPECT_EQ(ipErrorWords("network NOT opened"), "the network is not open (AT+NETOPEN)");
-    EXPECT_NE(ipErrorWords("Something new").find("Something new"), std::string::npos);
-}
-
-TEST(A76xxParsers, ExplainLines) {
-    uplinkd::testing::expectExplained(
-        &explainLine,
-        {
-            {"+CCHOPEN: 0,15", {"handshake", "SNI", "enableSNI", "root CA", "tls.ca_file"}},
-            {"+CCHOPEN: 1,19", {"certificates not set", "provision"}},
-            {"+CCHOPEN: 0,13", {"DNS"}},
-            {"+CIPOPEN: 1,11", {"DNS"}},
-            {"+CIPOPEN: 1,99", {"TCP/IP error 99"}},
-            {"+NETOPEN: 1", {"network failure", "apn"}},
-            {"+IP ERROR: Network not opened", {"not open"}},
-            {"+CIPSEND: 0,10,-1", {"disconnected"}},
-            {"+IPCLOSE: 0,1", {"server closed"}},
-            {"+CME ERROR: 10", {"no SIM"}},
-            {"+CCH: CCHSTOP", {"SSL service"}},
-            {"+CIPEVENT: NETWORK CLOSED UNEXPECTEDLY", {"data connection"}},
-            {"ERROR", {"refused"}},
-        });
-}
-
-TEST(A76xxCommands, SslContextAlwaysTurnsSniOn) {
-    static_assert(kEnableSni);
-    const auto server_only = sslContextSteps(false, 1s);
-    std::vector<std::string> cmds;
-    for (const auto& s : server_only) {
-        cmds.push_back(s.command);
-    }
-    EXPECT_EQ(cmds,
-              (std::vector<std::string>{
-                  "AT+CSSLCFG=\"sslversion\",0,3", "AT+CSSLCFG=\"authmode\",0,1",
-                  "AT+CSSLCFG=\"ignorelocaltime\",0,1",
-                  "AT+CSSLCFG=\"cacert\",0,\"uplinkd_ca.pem\"", "AT+CSSLCFG=\"enableSNI\",0,1"}));
-    const auto mutual = sslContextSteps(true, 1s);
-    ASSERT_EQ(mutual.size(), 7u);
-    EXPECT_EQ(mutual[1].command, "AT+CSSLCFG=\"authmode\",0,2");
-    EXPECT_EQ(mutual[4].command, "AT+CSSLCFG=\"clientcert\",0,\"uplinkd_cert.pem\"");
-    EXPECT_EQ(mutual[5].command, "AT+CSSLCFG=\"clientkey\",0,\"uplinkd_key.pem\"");
-    EXPECT_EQ(mutual[6].command, "AT+CSSLCFG=\"enableSNI\",0,1");
-}
 
 // ---- driver fixture ---------------------------------------------------------------------------
 
@@ -200,9 +65,7 @@ class A76xxDriverTest : public uplinkd::testing::ModemDriverTest<A76xxDriver, A7
         const std::string l = std::to_string(link);
         at_.expect("AT+CIPOPEN=" + l + ",\"TCP\",\"broker.example.com\",1883")
             .urcAfter("+CIPOPEN: " + l + ",0");
-        auto r = open({"broker.example.com", 1883, false, ""});
-        EXPECT_TRUE(r) << (r ? "" : r.error().message);
-        return r ? std::move(r.value()) : nullptr;
+        return openOk({"broker.example.com", 1883, false, ""});
     }
 
     void scriptTlsSetup(bool list = true, bool client = false) {
@@ -217,9 +80,7 @@ class A76xxDriverTest : public uplinkd::testing::ModemDriverTest<A76xxDriver, A7
     }
 
     void scriptSslContext(int session, bool client = false) {
-        for (const auto& s : sslContextSteps(client, 1s)) {
-            at_.expect(s.command);
-        }
+        expectCommands(at_, sslContextSteps(client, 1s));
         at_.expect("AT+CCHSSLCFG=" + std::to_string(session) + ",0");
     }
 
@@ -227,9 +88,7 @@ class A76xxDriverTest : public uplinkd::testing::ModemDriverTest<A76xxDriver, A7
         const std::string s = std::to_string(session);
         at_.expect("AT+CCHOPEN=" + s + ",\"broker.example.com\",8883,2")
             .urcAfter("+CCHOPEN: " + s + ",0");
-        auto r = open({"broker.example.com", 8883, true, "broker.example.com"});
-        EXPECT_TRUE(r) << (r ? "" : r.error().message);
-        return r ? std::move(r.value()) : nullptr;
+        return openOk({"broker.example.com", 8883, true, "broker.example.com"});
     }
 };
 
@@ -364,7 +223,7 @@ TEST_F(A76xxDriverTest, TcpReadLoopsWhileBytesRemainThenEof) {
     at_.expect("AT+CIPRXGET=2,0,1500").line("+CIPRXGET: 2,0,7,0").replyData(second);
     std::array<uint8_t, 64> buf{};
     ReadResult rd;
-    s->asyncRead(buf, [&](Result<size_t> r) { rd.r = r; });
+    s->asyncRead(buf, rd.keep());
     drain(loop_);
     EXPECT_FALSE(rd.r.has_value());
     EXPECT_TRUE(at_.injectUrc("+CIPRXGET: 1,0"));
@@ -373,19 +232,19 @@ TEST_F(A76xxDriverTest, TcpReadLoopsWhileBytesRemainThenEof) {
     EXPECT_EQ(std::string(reinterpret_cast<char*>(buf.data()), **rd.r), kBinary);
     // The rest was fetched without another URC.
     rd.r.reset();
-    s->asyncRead(buf, [&](Result<size_t> r) { rd.r = r; });
+    s->asyncRead(buf, rd.keep());
     ASSERT_TRUE(runUntil(loop_, [&] { return rd.r.has_value(); }));
     ASSERT_TRUE(*rd.r);
     EXPECT_EQ(std::string(reinterpret_cast<char*>(buf.data()), **rd.r), second);
     // The server closes.
     EXPECT_TRUE(at_.injectUrc("+IPCLOSE: 0,1"));
     rd.r.reset();
-    s->asyncRead(buf, [&](Result<size_t> r) { rd.r = r; });
+    s->asyncRead(buf, rd.keep());
     ASSERT_TRUE(runUntil(loop_, [&] { return rd.r.has_value(); }));
     ASSERT_FALSE(*rd.r);
     EXPECT_EQ(rd.r->error().code, "eof");
     WriteResult w;
-    s->asyncWrite(bytesOf(second), [&](Status st) { w.s = st; });
+    s->asyncWrite(bytesOf(second), w.keep());
     drain(loop_);
     ASSERT_TRUE(w.s.has_value());
     EXPECT_EQ(w.s->error().code, "eof");
@@ -415,7 +274,7 @@ TEST_F(A76xxDriverTest, TcpReadWithNothingBufferedWaits) {
     at_.expect("AT+CIPRXGET=2,0,1500").error("+IP ERROR: No data");
     std::array<uint8_t, 8> buf{};
     ReadResult rd;
-    s->asyncRead(buf, [&](Result<size_t> r) { rd.r = r; });
+    s->asyncRead(buf, rd.keep());
     at_.injectUrc("+CIPRXGET: 1,0");
     drain(loop_);
     EXPECT_FALSE(rd.r.has_value());
@@ -464,11 +323,11 @@ TEST_F(A76xxDriverTest, OneReadAndOneWriteMayBeOutstandingTogether) {
     std::array<uint8_t, 16> buf{};
     ReadResult rd;
     WriteResult w;
-    s->asyncRead(buf, [&](Result<size_t> r) { rd.r = r; });
+    s->asyncRead(buf, rd.keep());
     at_.expect("AT+CIPSEND=0,5").expectPayload("hello").urcAfter("+CIPSEND: 0,5,5");
     at_.expect("AT+CIPRXGET=2,0,1500").line("+CIPRXGET: 2,0,5,0").replyData("world");
     const std::string out = "hello";
-    s->asyncWrite(bytesOf(out), [&](Status st) { w.s = st; });
+    s->asyncWrite(bytesOf(out), w.keep());
     at_.injectUrc("+CIPRXGET: 1,0");
     ASSERT_TRUE(runUntil(loop_, [&] { return rd.r.has_value() && w.s.has_value(); }));
     EXPECT_TRUE(*w.s);
@@ -523,7 +382,7 @@ TEST_F(A76xxDriverTest, TlsOpenConfiguresTheContextWithSniThenSendsAndReceives) 
     std::string got;
     std::array<uint8_t, 64> buf{};
     ReadResult rd;
-    s->asyncRead(buf, [&](Result<size_t> r) { rd.r = r; });
+    s->asyncRead(buf, rd.keep());
     at_.injectUrc("+CCHEVENT: 0,RECV EVENT");
     while (got.size() < kBinary.size()) {
         ASSERT_TRUE(runUntil(loop_, [&] { return rd.r.has_value(); }));
@@ -531,14 +390,14 @@ TEST_F(A76xxDriverTest, TlsOpenConfiguresTheContextWithSniThenSendsAndReceives) 
         got.append(reinterpret_cast<char*>(buf.data()), **rd.r);
         rd.r.reset();
         if (got.size() < kBinary.size()) {
-            s->asyncRead(buf, [&](Result<size_t> r) { rd.r = r; });
+            s->asyncRead(buf, rd.keep());
         }
     }
     EXPECT_EQ(got, kBinary);
     drain(loop_);
 
     at_.injectUrc("+CCH_PEER_CLOSED: 0");
-    s->asyncRead(buf, [&](Result<size_t> r) { rd.r = r; });
+    s->asyncRead(buf, rd.keep());
     ASSERT_TRUE(runUntil(loop_, [&] { return rd.r.has_value(); }));
     EXPECT_EQ(rd.r->error().code, "eof");
     at_.expect("AT+CCHCLOSE=0").urcAfter("+CCHCLOSE: 0,0");

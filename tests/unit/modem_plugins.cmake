@@ -49,3 +49,11 @@ target_link_libraries(modem_bg9x_test PRIVATE uplinkd_modem_quectel_bg9x_lib
                       uplinkd_scripted_at_channel GTest::gtest_main asio_standalone
                       OpenSSL::Crypto uplinkd_warnings)
 gtest_discover_tests(modem_bg9x_test DISCOVERY_TIMEOUT 30 PROPERTIES LABELS unit)
+
+# Issue 17, tests: each driver's parsers and tables in a file of their own, next to its driver
+# tests (same executables).
+target_sources(modem_hl78_test PRIVATE ${CMAKE_CURRENT_LIST_DIR}/modem_hl78_parsers_test.cpp)
+target_sources(modem_a76xx_test PRIVATE ${CMAKE_CURRENT_LIST_DIR}/modem_a76xx_parsers_test.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/modem_a76xx_mqtt_parsers_test.cpp)
+target_sources(modem_bg9x_test PRIVATE ${CMAKE_CURRENT_LIST_DIR}/modem_bg9x_parsers_test.cpp)
+target_sources(modem_bx310x_test PRIVATE ${CMAKE_CURRENT_LIST_DIR}/modem_bx310x_parsers_test.cpp)

@@ -72,6 +72,15 @@ inline const AtScript kEchoOff = {{"ATE0"}, {"AT+CMEE=1"}};
 /// The SIM needs no PIN.
 inline const AtScript kSimReady = {{"AT+CPIN?", {"+CPIN: READY"}}};
 
+/// Appends the commands of `steps` (anything with a `command`), each answered OK, to what `at`
+/// expects.
+template <class Steps>
+void expectCommands(ScriptedAtChannel& at, const Steps& steps) {
+    for (const auto& step : steps) {
+        at.expect(step.command);
+    }
+}
+
 /// Appends `script` to what `at` expects.
 inline void expectScript(ScriptedAtChannel& at, const AtScript& script) {
     for (const auto& e : script) {
@@ -128,12 +137,18 @@ inline void expectOutcome(const Status& s, const Outcome& want) {
     }
 }
 
-/// The result of one asyncRead / asyncWrite, filled in by its handler.
+/// The result of one asyncRead / asyncWrite, filled in by the handler keep() returns.
 struct ReadResult {
     std::optional<Result<size_t>> r;
+    auto keep() {
+        return [this](Result<size_t> result) { r = std::move(result); };
+    }
 };
 struct WriteResult {
     std::optional<Status> s;
+    auto keep() {
+        return [this](Status status) { s = std::move(status); };
+    }
 };
 
 /// explain(line) contains each of `contains`.
@@ -195,6 +210,12 @@ class ModemDriverTest : public ::testing::Test {
     }
     Result<ByteStreamPtr> open(const ModemSocketRequest& req) {
         return await<ByteStreamPtr>(loop_, [&](auto done) { driver().open(req, done); });
+    }
+    /// open() that must succeed: the stream, or null after a test failure.
+    ByteStreamPtr openOk(const ModemSocketRequest& req) {
+        auto r = open(req);
+        EXPECT_TRUE(r) << (r ? "" : r.error().message);
+        return r ? std::move(r.value()) : nullptr;
     }
     Status provision(const ModemCredentials& creds) {
         return await<void>(loop_, [&](auto done) { driver().provision(creds, done); });

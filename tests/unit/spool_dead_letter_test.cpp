@@ -18,12 +18,14 @@
 
 #include "spool/memory_spool.hpp"
 #include "spool/sqlite_spool.hpp"
+#include "spool_test_support.hpp"
 #include "test_env.hpp"
 
 namespace uplinkd {
 namespace {
 
 using namespace std::chrono_literals;
+using testing::payloadsOf;
 
 Message makeMessage(const std::string& route, const std::string& payload) {
     Message m;
@@ -33,14 +35,6 @@ Message makeMessage(const std::string& route, const std::string& payload) {
     m.qos = 1;
     m.properties = {{"k", "v"}};
     return m;
-}
-
-std::vector<std::string> payloadsOf(const std::vector<Message>& messages) {
-    std::vector<std::string> out;
-    for (const Message& m : messages) {
-        out.push_back(m.payload);
-    }
-    return out;
 }
 
 class DeadLetterTest : public ::testing::TestWithParam<bool> {  // true: SQLite, false: memory
@@ -67,18 +61,7 @@ class DeadLetterTest : public ::testing::TestWithParam<bool> {  // true: SQLite,
     }
 
     bool runUntil(const std::function<bool()>& done) {
-        loop_.restart();
-        auto guard = asio::make_work_guard(loop_);
-        const auto deadline = std::chrono::steady_clock::now() + 30s;
-        while (!done()) {
-            const auto now = std::chrono::steady_clock::now();
-            if (now >= deadline) {
-                return false;
-            }
-            // Also wakes up now and then: a commit shows without a completion on the loop.
-            loop_.run_one_for(std::min<std::chrono::steady_clock::duration>(deadline - now, 20ms));
-        }
-        return true;
+        return testing::runLoopUntil(loop_, done, 30s, 20ms);
     }
 
     uint64_t append(const std::string& route, const std::string& payload) {

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "spool/sqlite_spool.hpp"
+#include "spool_test_support.hpp"
 #include "test_env.hpp"
 
 namespace uplinkd {
@@ -68,17 +69,7 @@ class SpoolDiskFull : public ::testing::Test {
     }
 
     bool runUntil(const std::function<bool()>& done) {
-        loop_.restart();
-        auto guard = asio::make_work_guard(loop_);
-        const auto deadline = std::chrono::steady_clock::now() + 30s;
-        while (!done()) {
-            const auto now = std::chrono::steady_clock::now();
-            if (now >= deadline) {
-                return false;
-            }
-            loop_.run_one_for(std::min<std::chrono::steady_clock::duration>(deadline - now, 50ms));
-        }
-        return true;
+        return testing::runLoopUntil(loop_, done, 30s, 50ms);
     }
 
     Result<uint64_t> append(Spool& spool, const std::string& route, size_t bytes) {

@@ -59,6 +59,8 @@ class ConfigTable {
     /// A string that must be one of `choices`.
     std::optional<std::string> choice(std::string_view key, const std::vector<std::string>& choices,
                                       bool required = false);
+    /// A file mode written as an octal string ("0660"), at most 0777.
+    std::optional<uint32_t> fileMode(std::string_view key);
     /// A sub-table (absent → a view with present() == false).
     ConfigTable table(std::string_view key);
     /// Names of the sub-tables of this table (sorted), each marked known.

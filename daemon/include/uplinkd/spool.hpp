@@ -35,6 +35,9 @@ struct SpoolStats {
     uint64_t expired = 0;           ///< removed because older than max_age_seconds
     uint64_t rejected = 0;          ///< refused with spool_full
     uint64_t dead_lettered = 0;     ///< in the dead-letter table now (not counted in depth)
+    /// Queued, passed over by the last leases because they had a topic filter (a metered uplink):
+    /// what waits for a lease without one. Counted again after releaseLeases().
+    uint64_t held = 0;
 };
 
 /// A message the broker kept refusing, moved out of the queue so that it cannot block the route.
@@ -56,8 +59,12 @@ class Spool {
     /// Stores a message. `done` runs once it is durable (or refused: "spool_full",
     /// "spool_io"); only then may the publisher be told "queued".
     virtual void append(Message msg, AppendDone done) = 0;
-    /// Hands out up to `max` messages of `route` that are not leased yet, oldest first.
-    virtual std::vector<Message> lease(std::string_view route, size_t max) = 0;
+    /// Hands out up to `max` messages of `route` that are not leased yet, oldest first. With
+    /// `only_topics` (MQTT topic filters), only messages whose topic matches one of them: the
+    /// others stay queued, untouched (SpoolStats::held), and a later lease without the filter hands
+    /// them out first, being older. Empty: every message.
+    virtual std::vector<Message> lease(std::string_view route, size_t max,
+                                       const std::vector<std::string>& only_topics = {}) = 0;
     /// The broker has the message: forget it.
     virtual void ack(std::string_view route, uint64_t seq) = 0;
     /// The connection is gone: every lease of `route` returns to the queue, in order.

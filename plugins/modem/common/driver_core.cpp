@@ -13,6 +13,25 @@ std::string hostPort(const ModemSocketRequest& req) {
     return req.host + ":" + std::to_string(req.port);
 }
 
+Error openFailure(OpenFailure how, const ModemSocketRequest& req, const std::string& line) {
+    const std::string seen = " (" + line + ")";
+    switch (how) {
+        case OpenFailure::Dns:
+            return makeError("dns", "the module could not resolve \"" + req.host + "\"" + seen);
+        case OpenFailure::Timeout:
+            return makeError("timeout",
+                             "connecting to " + hostPort(req) + " timed out in the module" + seen);
+        case OpenFailure::Refused:
+            break;
+    }
+    return makeError("connect", "the module could not connect to " + hostPort(req) +
+                                    " (refused or unreachable)" + seen);
+}
+
+Error openFailure(const ModemSocketRequest& req, const std::string& words) {
+    return makeError("connect", "connecting to " + hostPort(req) + ": " + words);
+}
+
 Status checkApnSettings(const ModemSettings& settings) {
     for (const auto* field : {&settings.apn, &settings.apn_user, &settings.apn_password}) {
         if (!safeForQuotedArgument(*field) || field->size() > 100) {

@@ -31,6 +31,7 @@
 #include "common/at_steps.hpp"
 #include "common/generic_info.hpp"
 #include "uplinkd/modem_driver.hpp"
+#include "uplinkd/plugin_abi.hpp"
 
 namespace uplinkd::plugins::modem_common {
 
@@ -42,6 +43,19 @@ Error driverGone();
 
 /// "host:port" of a request, for messages.
 std::string hostPort(const ModemSocketRequest& req);
+
+/// How a module's socket open failed, for the errors every driver words the same way.
+enum class OpenFailure {
+    Dns,      ///< "dns": the module could not resolve the host
+    Timeout,  ///< "timeout": the connect timed out in the module
+    Refused,  ///< "connect": refused or unreachable
+};
+
+/// The error for an open of `req` that failed as `how`; `line` (the module's result) is shown.
+Error openFailure(OpenFailure how, const ModemSocketRequest& req, const std::string& line);
+
+/// The error for an open of `req` that failed otherwise: "connecting to <host:port>: <words>".
+Error openFailure(const ModemSocketRequest& req, const std::string& words);
 
 /// OK when the APN settings can go into quoted AT arguments (at most 100 characters, no '"',
 /// no control characters); else a "config" failure naming the setting.
@@ -62,6 +76,16 @@ Result<ModemDriverPtr> createDriver(asio::io_context& loop, AtChannel& at,
         return st.failure();
     }
     return ModemDriverPtr(std::make_unique<Driver>(loop, at, settings));
+}
+
+/// What a modem plugin's descriptor() returns: its `name` (as configured) and one-line
+/// `summary`, with the modules it recognises (`Match`) and how it makes a driver (`Create`).
+template <const ModemMatch& (*Match)(),
+          Result<ModemDriverPtr> (*Create)(asio::io_context&, AtChannel&, const ModemSettings&)>
+const PluginDescriptor* modemPluginDescriptor(const char* name, const char* summary) {
+    static const ModemPluginApi api{&Match(), Create};
+    static const PluginDescriptor d{kPluginAbiVersion, PluginKind::Modem, name, summary, &api};
+    return &d;
 }
 
 // ---- DriverFront and DriverCore --------------------------------------------------------------
@@ -122,6 +146,7 @@ template <class Core, class Timing>
 struct DriverCore : CoreApi, std::enable_shared_from_this<Core> {
     /// A bring-up stage: a Core member that runs with the generation of its start() run.
     using Stage = void (Core::*)(uint64_t gen);
+    using CorePtr = std::shared_ptr<Core>;
 
     DriverCore(asio::io_context& l, AtChannel& a, ModemSettings s, Timing t, Explainer e)
         : loop(l), at(a), settings(std::move(s)), timing(t), explain(std::move(e)) {}
@@ -153,6 +178,31 @@ struct DriverCore : CoreApi, std::enable_shared_from_this<Core> {
 
     std::string explainError(const std::string& line) const override { return explain(line); }
 
+    /// A callback that runs `fn(core, args...)` while the core lives, and does nothing once it
+    /// is gone (for AT answers and URC waits that may outlive the driver).
+    template <class Fn>
+    auto withCore(Fn fn) {
+        return [w = this->weak_from_this(), fn = std::move(fn)](auto&&... args) {
+            if (auto c = w.lock()) {
+                fn(c, std::forward<decltype(args)>(args)...);
+            }
+        };
+    }
+
+    /// A Status callback for one step of a longer run: while the core lives, a failure goes to
+    /// `done` as "<context>: ..." and success goes on with `next(core)`.
+    template <class Done, class Next>
+    auto whenOk(std::string context, Done done, Next next) {
+        return withCore([context = std::move(context), done = std::move(done),
+                         next = std::move(next)](const CorePtr& c, Status s) {
+            if (!s) {
+                done(s.failure(context));
+                return;
+            }
+            next(c);
+        });
+    }
+
     /// True while the core lives (for runs that must stop with it).
     std::function<bool()> alive() {
         return [w = this->weak_from_this()] { return !w.expired(); };
@@ -164,6 +214,18 @@ struct DriverCore : CoreApi, std::enable_shared_from_this<Core> {
             at.onUrc(prefix, [w = this->weak_from_this()](const std::string& line) {
                 if (auto c = w.lock()) {
                     c->onUrc(line);
+                }
+            });
+        }
+    }
+
+    /// Hands the module's boot lines (those that start with one of `prefixes`) to Core::onBoot
+    /// while the core lives.
+    void routeBoots(std::span<const std::string_view> prefixes) {
+        for (const std::string_view prefix : prefixes) {
+            at.onBoot(std::string(prefix), [w = this->weak_from_this()](const std::string& line) {
+                if (auto c = w.lock()) {
+                    c->onBoot(line);
                 }
             });
         }
@@ -197,6 +259,19 @@ struct DriverCore : CoreApi, std::enable_shared_from_this<Core> {
 
     /// Whether run `gen` is the current one and not finished yet.
     bool current(uint64_t gen) const { return start_gen == gen && start_done; }
+
+    /// The module restarted (`boot_line`): every result wait ends with "at_reset".
+    void failResultWaits(const std::string& boot_line) {
+        urcs->failAll(makeError("at_reset", "the module restarted (" + boot_line + ")"));
+    }
+
+    /// The module restarted (`boot_line`): a start() run under way fails with "at_reset".
+    void failStartOnRestart(const std::string& boot_line) {
+        if (start_done) {
+            finishStart(start_gen,
+                        fail("at_reset", "the module restarted (" + boot_line + ") during start"));
+        }
+    }
 
     /// current(gen) as a check for long runs (SIM, registration), false once the core is gone.
     std::function<bool()> keepGoing(uint64_t gen) {
@@ -335,6 +410,44 @@ class CoreSocket : public AtSocketStream {
         return c;
     }
 
+    /// sendChunk() by one command with a data phase: `command` with `write` (which holds the
+    /// chunk); `done` gets the chunk's size on OK, else the command's error. Nothing once the
+    /// socket is gone.
+    void sendData(Core& core, const std::string& command, AtDataWrite write,
+                  std::function<void(Result<size_t>)> done) {
+        const size_t n = write.payload.size();
+        core.at.commandWithData(command, write, core.timing.send,
+                                [alive = token(), command, explain = core.explain,
+                                 done = std::move(done), n](Result<AtResponse> r) {
+                                    if (alive.expired()) {
+                                        return;
+                                    }
+                                    if (!r) {
+                                        done(Failure{commandError(command, r.error(), explain)});
+                                        return;
+                                    }
+                                    done(n);
+                                });
+    }
+
+    /// A read by count for fetch(): `command` with its data phase `read`; `then` gets the bytes
+    /// or the command's error. Nothing once the socket is gone.
+    void readData(Core& core, const std::string& command, AtDataRead read,
+                  std::function<void(Result<std::string>)> then) {
+        core.at.commandReadingData(command, read, core.timing.receive,
+                                   [alive = token(), command, explain = core.explain,
+                                    then = std::move(then)](Result<AtResponse> r) {
+                                       if (alive.expired()) {
+                                           return;
+                                       }
+                                       if (!r) {
+                                           then(Failure{commandError(command, r.error(), explain)});
+                                           return;
+                                       }
+                                       then(std::move(r->data));
+                                   });
+    }
+
     /// For closeSocket(): takes `self` out of the core's `table`; returns the core when close
     /// commands are to be sent (the driver lives, the socket is attached), else null.
     template <class Socket>
@@ -351,6 +464,61 @@ class CoreSocket : public AtSocketStream {
     std::weak_ptr<Core> core_;
     int id_;
     bool detached_ = false;
+};
+
+/// A CoreSocket whose module refuses a send while its send buffer is full: the chunk is tried
+/// again after the core's timing.send_retry, at most timing.send_retries times, then the write
+/// fails with "timeout". Thread: loop.
+template <class Core>
+class RetryingSocket : public CoreSocket<Core> {
+  protected:
+    RetryingSocket(const std::shared_ptr<Core>& core, int id, std::string description,
+                   size_t max_chunk)
+        : CoreSocket<Core>(core, id, std::move(description), max_chunk), retry_(core->loop) {}
+
+    /// One try to send `payload` (the socket is attached): `done` gets how many bytes the module
+    /// took or an error; `full` gets the module's words when its send buffer was full. Neither
+    /// is called once the socket is gone.
+    virtual void trySend(Core& core, const std::string& payload,
+                         std::function<void(Result<size_t>)> done,
+                         std::function<void(const std::string& words)> full) = 0;
+
+    void sendChunk(std::span<const uint8_t> chunk, std::function<void(Result<size_t>)> done) final {
+        auto core = this->lockCore();
+        attempt(std::string(reinterpret_cast<const char*>(chunk.data()), chunk.size()),
+                core ? core->timing.send_retries : 0, std::move(done));
+    }
+
+  private:
+    void attempt(std::string payload, int retries, std::function<void(Result<size_t>)> done) {
+        auto core = this->attachedOr(done);
+        if (!core) {
+            return;
+        }
+        trySend(
+            *core, payload, done,
+            [alive = this->token(), this, payload, retries, done](const std::string& words) {
+                if (retries <= 0) {
+                    done(fail("timeout", "the module's send buffer stayed full (" + words + ")"));
+                    return;
+                }
+                auto owner = this->lockCore();
+                if (!owner) {
+                    done(Failure{driverGone()});
+                    return;
+                }
+                retry_.expires_after(owner->timing.send_retry);
+                retry_.async_wait(
+                    [alive, this, payload, retries, done](const asio::error_code& ec) {
+                        if (ec || alive.expired()) {
+                            return;
+                        }
+                        attempt(payload, retries - 1, done);
+                    });
+            });
+    }
+
+    asio::steady_timer retry_;
 };
 
 }  // namespace uplinkd::plugins::modem_common

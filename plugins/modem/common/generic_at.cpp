@@ -76,6 +76,15 @@ std::vector<std::string_view> splitFields(std::string_view text) {
     return out;
 }
 
+std::optional<std::vector<std::string_view>> fieldsAfter(std::string_view line,
+                                                         std::string_view prefix) {
+    const auto rest = afterPrefix(trimLine(line), prefix);
+    if (!rest) {
+        return std::nullopt;
+    }
+    return splitFields(*rest);
+}
+
 std::optional<int64_t> parseInt(std::string_view text, int64_t min, int64_t max) {
     text = trim(text);
     if (text.empty() || text.size() > 19) {
@@ -87,6 +96,25 @@ std::optional<int64_t> parseInt(std::string_view text, int64_t min, int64_t max)
         return std::nullopt;
     }
     return v;
+}
+
+std::optional<std::vector<int64_t>> intsAfter(std::string_view line, std::string_view prefix,
+                                              std::initializer_list<IntRange> ranges,
+                                              ExtraFields extra) {
+    const auto f = fieldsAfter(line, prefix);
+    if (!f || f->size() < ranges.size() ||
+        (extra == ExtraFields::Refused && f->size() != ranges.size())) {
+        return std::nullopt;
+    }
+    std::vector<int64_t> out;
+    for (const IntRange& r : ranges) {
+        const auto v = parseInt((*f)[out.size()], r.min, r.max);
+        if (!v) {
+            return std::nullopt;
+        }
+        out.push_back(*v);
+    }
+    return out;
 }
 
 std::string_view unquote(std::string_view field) {
@@ -267,54 +295,42 @@ std::optional<int> parseCmeErrorCode(std::string_view line) {
     return static_cast<int>(*v);
 }
 
-std::string cmeGeneralWords(int code) {
-    // 3GPP TS 27.007, section 9.2.1 (general errors).
-    switch (code) {
-        case 0:
-            return "phone failure";
-        case 3:
-            return "operation not allowed";
-        case 4:
-            return "operation not supported";
-        case 10:
-            return "no SIM card is inserted (or it is not seated properly)";
-        case 11:
-            return "the SIM needs its PIN";
-        case 12:
-            return "the SIM is blocked and needs its PUK";
-        case 13:
-            return "SIM failure";
-        case 14:
-            return "the SIM is busy";
-        case 15:
-            return "wrong SIM";
-        case 16:
-            return "incorrect PIN or password";
-        case 17:
-            return "the SIM needs PIN2";
-        case 18:
-            return "the SIM needs PUK2";
-        case 20:
-            return "memory full";
-        case 21:
-            return "invalid index";
-        case 22:
-            return "not found";
-        case 23:
-            return "memory failure";
-        case 24:
-            return "text string too long";
-        case 30:
-            return "no network service";
-        case 31:
-            return "network timeout";
-        case 32:
-            return "network not allowed, emergency calls only";
-        case 100:
-            return "unknown error";
-        default:
-            return "";
+std::string codeWords(std::span<const CodeWords> table, int code) {
+    for (const auto& e : table) {
+        if (e.code == code) {
+            return std::string(e.words);
+        }
     }
+    return {};
+}
+
+// 3GPP TS 27.007, section 9.2.1 (general errors).
+constexpr CodeWords kCmeGeneral[] = {
+    {0, "phone failure"},
+    {3, "operation not allowed"},
+    {4, "operation not supported"},
+    {10, "no SIM card is inserted (or it is not seated properly)"},
+    {11, "the SIM needs its PIN"},
+    {12, "the SIM is blocked and needs its PUK"},
+    {13, "SIM failure"},
+    {14, "the SIM is busy"},
+    {15, "wrong SIM"},
+    {16, "incorrect PIN or password"},
+    {17, "the SIM needs PIN2"},
+    {18, "the SIM needs PUK2"},
+    {20, "memory full"},
+    {21, "invalid index"},
+    {22, "not found"},
+    {23, "memory failure"},
+    {24, "text string too long"},
+    {30, "no network service"},
+    {31, "network timeout"},
+    {32, "network not allowed, emergency calls only"},
+    {100, "unknown error"},
+};
+
+std::string cmeGeneralWords(int code) {
+    return codeWords(kCmeGeneral, code);
 }
 
 // ---- identity ---------------------------------------------------------------------------------

@@ -5,7 +5,9 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -33,6 +35,27 @@ std::optional<std::string_view> afterPrefix(std::string_view line, std::string_v
 /// Splits "a,\"b,c\",d" at commas outside double quotes; fields keep their quotes, spaces around
 /// them are trimmed.
 std::vector<std::string_view> splitFields(std::string_view text);
+
+/// The fields of `line` after `prefix` (trimmed, then split as by splitFields), or nothing when
+/// the line does not start with `prefix`.
+std::optional<std::vector<std::string_view>> fieldsAfter(std::string_view line,
+                                                         std::string_view prefix);
+
+/// The range an integer field must lie in.
+struct IntRange {
+    int64_t min;
+    int64_t max;
+};
+
+/// Whether a line may have more fields than the integers asked for.
+enum class ExtraFields { Refused, Ignored };
+
+/// The first fields after `prefix` as integers, one for each of `ranges` and within it
+/// ("+CIPSEND: 1,10,10" with {{0, 9}, {0, n}, {-1, n}}). Nothing when the line does not start
+/// with `prefix`, a field is missing or out of range, or (ExtraFields::Refused) more follow.
+std::optional<std::vector<int64_t>> intsAfter(std::string_view line, std::string_view prefix,
+                                              std::initializer_list<IntRange> ranges,
+                                              ExtraFields extra = ExtraFields::Refused);
 
 /// A decimal integer (optional '-') within [min, max]; nothing else in `text`.
 std::optional<int64_t> parseInt(std::string_view text, int64_t min, int64_t max);
@@ -100,6 +123,15 @@ Result<SimStatus> parseCpin(std::string_view line);
 std::string simStateWords(const SimStatus& s);
 
 // ---- errors -----------------------------------------------------------------------------------
+
+/// One row of a table that says a module's code (an error, a state, a cause) in plain words.
+struct CodeWords {
+    int code;
+    std::string_view words;
+};
+
+/// The words `table` gives `code`, or "" when it has none.
+std::string codeWords(std::span<const CodeWords> table, int code);
 
 /// The number of a numeric "+CME ERROR: <n>" line (also "+CMS ERROR: <n>"); nullopt otherwise.
 std::optional<int> parseCmeErrorCode(std::string_view line);

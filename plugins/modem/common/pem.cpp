@@ -97,6 +97,32 @@ Result<std::vector<PemBlock>> pemBlocks(std::string_view pem, std::string_view w
     return out;
 }
 
+Result<std::vector<PemBlock>> rootCaBlocks(std::string_view ca_pem, size_t max_roots) {
+    auto roots = pemBlocks(ca_pem, "tls.ca_file", PemWant::Certificates);
+    if (roots && roots->size() > max_roots) {
+        return fail("bad_pem", "tls.ca_file holds " + std::to_string(roots->size()) +
+                                   " certificates; the module stores at most " +
+                                   std::to_string(max_roots) +
+                                   " root CAs: keep only the root CA of the broker's chain");
+    }
+    return roots;
+}
+
+Result<std::optional<ClientPem>> clientPem(std::string_view cert_pem, std::string_view key_pem) {
+    if (cert_pem.empty() != key_pem.empty()) {
+        return fail("bad_pem", "a client certificate needs both tls.cert_file and tls.key_file");
+    }
+    if (cert_pem.empty()) {
+        return std::optional<ClientPem>();
+    }
+    auto cert = pemBlocks(cert_pem, "tls.cert_file", PemWant::Certificates);
+    auto key = pemBlocks(key_pem, "tls.key_file", PemWant::PrivateKey);
+    if (!cert || !key) {
+        return !cert ? cert.failure() : key.failure();
+    }
+    return std::optional<ClientPem>(ClientPem{std::move(*cert), std::move(*key)});
+}
+
 std::string joinLines(const std::vector<std::string>& lines, std::string_view eol) {
     std::string out;
     for (const auto& l : lines) {

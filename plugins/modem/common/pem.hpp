@@ -4,6 +4,7 @@
 // Thread: any (pure functions).
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -31,6 +32,20 @@ enum class PemWant {
 /// The wanted blocks of `pem`. Errors name `what` (e.g. "tls.ca_file"): the text's own PEM
 /// errors, or "bad_pem" "<what>: no suitable PEM block".
 Result<std::vector<PemBlock>> pemBlocks(std::string_view pem, std::string_view what, PemWant want);
+
+/// The root CAs of tls.ca_file (`ca_pem`) for a store that holds at most `max_roots`. Errors
+/// ("bad_pem"): the file's PEM errors, more certificates than the store holds.
+Result<std::vector<PemBlock>> rootCaBlocks(std::string_view ca_pem, size_t max_roots);
+
+/// A client certificate (tls.cert_file) and its private key (tls.key_file).
+struct ClientPem {
+    std::vector<PemBlock> cert;
+    std::vector<PemBlock> key;
+};
+
+/// The client certificate and key when both are configured, nothing when neither is. Errors
+/// ("bad_pem"): only one of the two configured, either file's PEM errors.
+Result<std::optional<ClientPem>> clientPem(std::string_view cert_pem, std::string_view key_pem);
 
 /// The lines of `text` (split at CR LF, LF or CR) with trailing blanks removed and empty lines
 /// dropped.

@@ -30,9 +30,9 @@ Error openError(bool tls, int err, const std::string& line, const ModemSocketReq
     const std::string seen = " (" + line + ")";
     switch (err) {
         case 565:
-            return makeError("dns", "the module could not resolve \"" + req.host + "\"" + seen);
+            return modem_common::openFailure(modem_common::OpenFailure::Dns, req, line);
         case 569:
-            return makeError("timeout", "connecting to " + to + " timed out in the module" + seen);
+            return modem_common::openFailure(modem_common::OpenFailure::Timeout, req, line);
         case 561:
         case 570:
         case 573:
@@ -55,10 +55,9 @@ Error openError(bool tls, int err, const std::string& line, const ModemSocketReq
                         "and tls.key_file), and a wrong clock in the module; SNI is sent (" +
                         req.host + ")" + seen);
             }
-            return makeError("connect", "the module could not connect to " + to +
-                                            " (refused or unreachable)" + seen);
+            return modem_common::openFailure(modem_common::OpenFailure::Refused, req, line);
         default:
-            return makeError("connect", "connecting to " + to + ": " + explainLine(line));
+            return modem_common::openFailure(req, explainLine(line));
     }
 }
 
@@ -68,24 +67,15 @@ Error openError(bool tls, int err, const std::string& line, const ModemSocketReq
 
 /// A socket in the module, plain (AT+QISEND / AT+QIRD) or TLS (AT+QSSLSEND / AT+QSSLRECV), both
 /// in buffer mode: a "recv" URC says bytes wait; they are read by count. Thread: loop.
-class Bg9xSocket final : public modem_common::CoreSocket<Bg9xCore> {
+class Bg9xSocket final : public modem_common::RetryingSocket<Bg9xCore> {
   public:
     Bg9xSocket(const std::shared_ptr<Bg9xCore>& core, int id, bool tls, std::string description)
-        : CoreSocket(core, id, std::move(description), kMaxSendChunk),
-          tls_(tls),
-          retry_(core->loop) {
+        : RetryingSocket(core, id, std::move(description), kMaxSendChunk), tls_(tls) {
         core->sockets.add(id, this);
     }
     ~Bg9xSocket() override { close(); }
 
   protected:
-    void sendChunk(std::span<const uint8_t> chunk,
-                   std::function<void(Result<size_t>)> done) override {
-        auto core = lockCore();
-        attempt(std::string(reinterpret_cast<const char*>(chunk.data()), chunk.size()),
-                core ? core->timing.send_retries : 0, std::move(done));
-    }
-
     void fetch(std::function<void(Result<Fetched>)> done) override {
         auto core = attachedOr(done);
         if (!core) {
@@ -129,20 +119,19 @@ class Bg9xSocket final : public modem_common::CoreSocket<Bg9xCore> {
     }
 
   private:
-    void attempt(std::string payload, int retries, std::function<void(Result<size_t>)> done) {
-        auto core = attachedOr(done);
-        if (!core) {
-            return;
-        }
+    /// AT+QISEND / AT+QSSLSEND with the chunk after the ">" prompt; "SEND FAIL" is a full buffer.
+    void trySend(Bg9xCore& core, const std::string& payload,
+                 std::function<void(Result<size_t>)> done,
+                 std::function<void(const std::string&)> full) override {
         const size_t n = payload.size();
         const std::string cmd = tls_ ? qsslsendCommand(id(), n) : qisendCommand(id(), n);
         AtDataWrite w;
         w.prompt = ">";
         w.payload = payload;
-        core->at.commandWithData(
-            cmd, w, core->timing.send,
-            [alive = token(), this, cmd, payload = std::move(payload), retries, n,
-             done = std::move(done)](Result<AtResponse> r) mutable {
+        core.at.commandWithData(
+            cmd, w, core.timing.send,
+            [alive = token(), cmd, n, done = std::move(done),
+             full = std::move(full)](Result<AtResponse> r) {
                 if (alive.expired()) {
                     return;
                 }
@@ -160,28 +149,11 @@ class Bg9xSocket final : public modem_common::CoreSocket<Bg9xCore> {
                     }
                     return;
                 }
-                if (retries <= 0) {
-                    done(fail("timeout", "the module's send buffer stayed full (SEND FAIL)"));
-                    return;
-                }
-                auto owner = lockCore();
-                if (!owner) {
-                    done(Failure{driverGone()});
-                    return;
-                }
-                retry_.expires_after(owner->timing.send_retry);
-                retry_.async_wait([alive, this, payload = std::move(payload), retries,
-                                   done = std::move(done)](const asio::error_code& ec) mutable {
-                    if (ec || alive.expired()) {
-                        return;
-                    }
-                    attempt(std::move(payload), retries - 1, std::move(done));
-                });
+                full("SEND FAIL");
             });
     }
 
     bool tls_;
-    asio::steady_timer retry_;
 };
 
 // ---- URCs and resets --------------------------------------------------------------------------
@@ -190,13 +162,7 @@ void Bg9xCore::registerUrcs() {
     routeUrcs(
         {"+QIURC:", "+QSSLURC:", "+QIOPEN:", "+QSSLOPEN:", "+QMTOPEN:", "+QMTCONN:", "+QMTPUB:",
          "+QMTSUB:", "+QMTUNS:", "+QMTDISC:", "+QMTCLOSE:", "+QMTSTAT:", "+QMTPING:"});
-    for (const auto prefix : kBootIndications) {
-        at.onBoot(std::string(prefix), [w = weak_from_this()](const std::string& line) {
-            if (auto c = w.lock()) {
-                c->onBoot(line);
-            }
-        });
-    }
+    routeBoots(kBootIndications);
     at.onUrcWithData(
         "+QMTRECV:",
         [](const std::string& line) -> size_t {
@@ -264,13 +230,10 @@ void Bg9xCore::onBoot(const std::string& line) {
     breakAll(e);
     pdp_ready = false;
     ssl_ready = false;
-    urcs->failAll(makeError("at_reset", "the module restarted (" + line + ")"));
+    failResultWaits(line);
     mqttLost(makeError("modem_reset",
                        "the module restarted (" + line + "): its MQTT connection is gone"));
-    if (start_done) {
-        finishStart(start_gen,
-                    fail("at_reset", "the module restarted (" + line + ") during start"));
-    }
+    failStartOnRestart(line);
 }
 
 void Bg9xCore::breakAll(const Error& e) {
@@ -404,31 +367,16 @@ void Bg9xCore::open(const ModemSocketRequest& req, OpenDone done) {
             done(std::move(r));
         }
     };
-    activatePdp([w = weak_from_this(), id = *id, req, finish](Status s) {
-        auto c = w.lock();
-        if (!c) {
-            return;
-        }
-        if (!s) {
-            finish(s.failure("open " + hostPort(req)));
-            return;
-        }
+    const std::string context = "open " + hostPort(req);
+    activatePdp(whenOk(context, finish, [context, id = *id, req, finish](const CorePtr& c) {
         if (!req.tls) {
             c->connectSocket(id, req, finish);
             return;
         }
-        c->ensureSsl([w, id, req, finish](Status ssl) {
-            auto c2 = w.lock();
-            if (!c2) {
-                return;
-            }
-            if (!ssl) {
-                finish(ssl.failure("open " + hostPort(req)));
-                return;
-            }
+        c->ensureSsl(c->whenOk(context, finish, [id, req, finish](const CorePtr& c2) {
             c2->connectSocket(id, req, finish);
-        });
-    });
+        }));
+    }));
 }
 
 void Bg9xCore::connectSocket(int id, const ModemSocketRequest& req, OpenDone done) {
@@ -494,12 +442,10 @@ Result<ModemDriverPtr> create(asio::io_context& loop, AtChannel& at,
 }
 
 const PluginDescriptor* descriptor() {
-    static const ModemPluginApi api{&match(), &create};
-    static const PluginDescriptor d{kPluginAbiVersion, PluginKind::Modem, "quectel-bg9x",
-                                    "Quectel BG96/BG95/BG77 and EG9x/EC2x (TCP sockets; TLS in "
-                                    "the module with SNI; the module's MQTT client)",
-                                    &api};
-    return &d;
+    return modem_common::modemPluginDescriptor<&match, &create>(
+        "quectel-bg9x",
+        "Quectel BG96/BG95/BG77 and EG9x/EC2x (TCP sockets; TLS in "
+        "the module with SNI; the module's MQTT client)");
 }
 
 }  // namespace uplinkd::plugins::quectel_bg9x

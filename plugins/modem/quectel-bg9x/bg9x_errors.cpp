@@ -6,25 +6,13 @@
 
 namespace uplinkd::plugins::quectel_bg9x {
 
+using modem_common::CodeWords;
+using modem_common::codeWords;
+
 namespace {
 
-struct Entry {
-    int code;
-    std::string_view words;
-};
-
-template <size_t N>
-std::string lookup(const Entry (&table)[N], int code) {
-    for (const auto& e : table) {
-        if (e.code == code) {
-            return std::string(e.words);
-        }
-    }
-    return {};
-}
-
 // [RTT-EC20] at_tcp_ip_errcode_parse; the fixes are uplinkd's.
-constexpr Entry kSocketErrors[] = {
+constexpr CodeWords kSocketErrors[] = {
     {550, "unknown error in the module's TCP/IP stack: retry; if it persists, restart the module"},
     {551, "operation blocked: the module is busy with another socket operation; retry"},
     {552,
@@ -64,7 +52,7 @@ constexpr Entry kSocketErrors[] = {
 };
 
 // [QMTSTAT] checked QMTOPEN table.
-constexpr Entry kMqttOpen[] = {
+constexpr CodeWords kMqttOpen[] = {
     {-1,
      "the module could not open the network connection to the broker: check the host, port, "
      "coverage and (for TLS) the root CA, SNI and the client certificate"},
@@ -76,14 +64,14 @@ constexpr Entry kMqttOpen[] = {
     {5, "the network connection broke while opening: retry; check the coverage"},
 };
 
-constexpr Entry kMqttConnResult[] = {
+constexpr CodeWords kMqttConnResult[] = {
     {0, "the CONNECT was sent and the broker answered"},
     {1, "the module is sending the CONNECT again (no answer yet)"},
     {2, "sending the CONNECT failed: the broker did not answer"},
 };
 
 // MQTT 3.1.1 CONNACK return codes.
-constexpr Entry kConnack[] = {
+constexpr CodeWords kConnack[] = {
     {0, "the broker accepted the connection"},
     {1,
      "the broker refused the MQTT protocol version (the module sends 3.1.1): the broker needs "
@@ -97,7 +85,7 @@ constexpr Entry kConnack[] = {
 };
 
 // [QMTSTAT] +QMTSTAT table.
-constexpr Entry kMqttStat[] = {
+constexpr CodeWords kMqttStat[] = {
     {1, "the broker or the network closed or reset the connection"},
     {2, "the broker did not answer a keep-alive ping (PINGREQ) in time: the link is lost"},
     {3, "the CONNECT packet timed out"},
@@ -109,7 +97,7 @@ constexpr Entry kMqttStat[] = {
     {7, "the link is not alive or the broker is unavailable"},
 };
 
-constexpr Entry kMqttAck[] = {
+constexpr CodeWords kMqttAck[] = {
     {0, "sent and acknowledged"},
     {1, "being sent again (no acknowledgement yet)"},
     {2, "sending failed: the broker did not acknowledge it"},
@@ -122,27 +110,27 @@ std::string withCode(std::string words, std::string_view line) {
 }  // namespace
 
 std::string socketErrorWords(int code) {
-    return lookup(kSocketErrors, code);
+    return codeWords(kSocketErrors, code);
 }
 
 std::string mqttOpenWords(int result) {
-    return lookup(kMqttOpen, result);
+    return codeWords(kMqttOpen, result);
 }
 
 std::string mqttConnResultWords(int result) {
-    return lookup(kMqttConnResult, result);
+    return codeWords(kMqttConnResult, result);
 }
 
 std::string connackWords(int code) {
-    return lookup(kConnack, code);
+    return codeWords(kConnack, code);
 }
 
 std::string mqttStatWords(int err) {
-    return lookup(kMqttStat, err);
+    return codeWords(kMqttStat, err);
 }
 
 std::string mqttAckWords(int result) {
-    return lookup(kMqttAck, result);
+    return codeWords(kMqttAck, result);
 }
 
 std::string explainLine(std::string_view raw) {

@@ -253,19 +253,16 @@ std::string accessTechnologyWords(std::string_view act) {
     return std::string(act);
 }
 
+// +CEREG <AcT> of the BG9x families.
+constexpr modem_common::CodeWords kCeregActWords[] = {
+    {0, "GSM"},
+    {7, "LTE"},
+    {8, "LTE-M"},
+    {9, "NB-IoT"},
+};
+
 std::string ceregActWords(int act) {
-    switch (act) {
-        case 0:
-            return "GSM";
-        case 7:
-            return "LTE";
-        case 8:
-            return "LTE-M";
-        case 9:
-            return "NB-IoT";
-        default:
-            return "";
-    }
+    return modem_common::codeWords(kCeregActWords, act);
 }
 
 void applyQccid(const Result<AtResponse>& answer, ModemInfo& info) {

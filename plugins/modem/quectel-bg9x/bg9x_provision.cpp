@@ -13,6 +13,7 @@
 #include "bg9x_errors.hpp"
 #include "bg9x_parsers.hpp"
 #include "common/pem.hpp"
+#include "uplinkd/openssl_ptr.hpp"
 
 namespace uplinkd::plugins::quectel_bg9x {
 
@@ -78,14 +79,12 @@ std::optional<std::time_t> asn1Time(const ASN1_TIME* t) {
 /// The validity of every certificate in `pem` (OpenSSL; no I/O).
 std::vector<Validity> validities(const std::string& pem, const std::string& what) {
     std::vector<Validity> out;
-    std::unique_ptr<BIO, decltype(&BIO_free)> bio(
-        BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), &BIO_free);
+    BioPtr bio = memBio(pem);
     if (!bio) {
         return out;
     }
     while (true) {
-        std::unique_ptr<X509, decltype(&X509_free)> cert(
-            PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr), &X509_free);
+        X509Ptr cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
         if (!cert) {
             break;
         }
@@ -131,27 +130,11 @@ void Bg9xCore::provision(const ModemCredentials& creds, StatusDone done) {
         files->push_back({kKeyFile, std::move(*key), "the private key (tls.key_file)"});
     }
     // Then: stale client files go (seclevel 1 without them), the SSL context, the clock.
-    auto finish = [w = weak_from_this(), client, valid, done](Status s) {
-        auto c = w.lock();
-        if (!c) {
-            return;
-        }
-        if (!s) {
-            done(s.failure("provision"));
-            return;
-        }
-        auto after_cleanup = [w, client, valid, done]() {
-            auto c2 = w.lock();
-            if (!c2) {
-                return;
-            }
+    auto finish = whenOk("provision", done, [client, valid, done](const CorePtr& c) {
+        auto after_cleanup = c->withCore([client, valid, done](const CorePtr& c2) {
             c2->certs = Certs{true, client, client};
             c2->ssl_ready = false;
-            c2->ensureSsl([w, valid, done](Status ssl) {
-                auto c3 = w.lock();
-                if (!c3) {
-                    return;
-                }
+            c2->ensureSsl(c2->withCore([valid, done](const CorePtr& c3, Status ssl) {
                 if (!ssl) {
                     // The exact SNI words stand alone.
                     done(ssl.error().code == "tls_no_sni" ? ssl : Status(ssl.failure("provision")));
@@ -174,23 +157,19 @@ void Bg9xCore::provision(const ModemCredentials& creds, StatusDone done) {
                                    }
                                    done(okStatus());
                                });
-            });
-        };
+            }));
+        });
         if (client) {
             after_cleanup();
             return;
         }
         // Deleting a file that is not there fails: fine.
         c->at.command(qfdelCommand(kCertFile), c->timing.command,
-                      [w, after_cleanup](Result<AtResponse>) {
-                          auto c2 = w.lock();
-                          if (!c2) {
-                              return;
-                          }
+                      c->withCore([after_cleanup](const CorePtr& c2, Result<AtResponse>) {
                           c2->at.command(qfdelCommand(kKeyFile), c2->timing.command,
                                          [after_cleanup](Result<AtResponse>) { after_cleanup(); });
-                      });
-    };
+                      }));
+    });
     uploadEach(weak_from_this(), files, 0, finish);
 }
 
@@ -282,11 +261,7 @@ void Bg9xCore::ensureSsl(std::function<void(Status)> done) {
         done(okStatus());
         return;
     }
-    auto configure = [w = weak_from_this(), done]() {
-        auto c = w.lock();
-        if (!c) {
-            return;
-        }
+    auto configure = withCore([done](const CorePtr& c) {
         if (!c->certs->ca) {
             done(fail("tls_no_ca", "the module's store holds no " + std::string(kCaFile) +
                                        ": provision tls.ca_file (the root CA of the broker) "
@@ -294,33 +269,24 @@ void Bg9xCore::ensureSsl(std::function<void(Status)> done) {
             return;
         }
         auto steps = sslContextSteps(c->certs->cert && c->certs->key, c->timing.command);
-        modem_common::runSteps(c->at, std::move(steps), c->explain, [w, done](Status s) {
-            auto c2 = w.lock();
-            if (!c2) {
-                return;
-            }
-            if (!s) {
-                done(s.failure("SSL context"));
-                return;
-            }
-            c2->at.command(sniCommand(), c2->timing.command, [w, done](Result<AtResponse> r) {
-                auto c3 = w.lock();
-                if (!c3) {
-                    return;
-                }
-                if (!r) {
-                    if (r.error().code == "at_error") {
-                        done(fail("tls_no_sni", std::string(kNoSni)));
-                    } else {
-                        done(r.failure("SSL context"));
-                    }
-                    return;
-                }
-                c3->ssl_ready = true;
-                done(okStatus());
-            });
-        });
-    };
+        modem_common::runSteps(
+            c->at, std::move(steps), c->explain,
+            c->whenOk("SSL context", done, [done](const CorePtr& c2) {
+                c2->at.command(sniCommand(), c2->timing.command,
+                               c2->withCore([done](const CorePtr& c3, Result<AtResponse> r) {
+                                   if (!r) {
+                                       if (r.error().code == "at_error") {
+                                           done(fail("tls_no_sni", std::string(kNoSni)));
+                                       } else {
+                                           done(r.failure("SSL context"));
+                                       }
+                                       return;
+                                   }
+                                   c3->ssl_ready = true;
+                                   done(okStatus());
+                               }));
+            }));
+    });
     if (certs) {
         configure();
         return;

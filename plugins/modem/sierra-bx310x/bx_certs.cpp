@@ -12,26 +12,11 @@
 #include <ctime>
 #include <memory>
 
+#include "uplinkd/openssl_ptr.hpp"
+
 namespace uplinkd::plugins::sierra_bx310x {
 
 namespace {
-
-struct BioFree {
-    void operator()(BIO* b) const { BIO_free(b); }
-};
-struct X509Free {
-    void operator()(X509* x) const { X509_free(x); }
-};
-struct KeyFree {
-    void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
-};
-using BioPtr = std::unique_ptr<BIO, BioFree>;
-using X509Ptr = std::unique_ptr<X509, X509Free>;
-using KeyPtr = std::unique_ptr<EVP_PKEY, KeyFree>;
-
-BioPtr memBio(std::string_view text) {
-    return BioPtr(BIO_new_mem_buf(text.data(), static_cast<int>(text.size())));
-}
 
 X509Ptr readCert(std::string_view pem) {
     auto bio = memBio(pem);
@@ -110,7 +95,7 @@ Status checkKeyMatches(std::string_view cert_pem, std::string_view key_pem) {
         return fail("bad_pem", "tls.cert_file: no certificate OpenSSL can read");
     }
     auto bio = memBio(key_pem);
-    KeyPtr key(bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr) : nullptr);
+    PkeyPtr key(bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr) : nullptr);
     ERR_clear_error();
     if (!key) {
         return fail("bad_pem",

@@ -21,7 +21,7 @@ using modem_common::AtStep;
 using modem_common::StepPolicy;
 
 /// The module's boot indication (after power-on, AT&F or a crash).
-inline constexpr std::string_view kBootLine = "READY";
+inline constexpr std::string_view kBootIndications[] = {"READY"};
 
 /// Bring-up, in order: the module answers, echo off, numeric +CME ERROR codes (the 9xx K-command
 /// codes exist only as numbers), station mode (3, the default, is station + access point).

@@ -77,11 +77,7 @@ ModemInfo::StoreEntry storeEntry(const StoredCert& c) {
 
 void BxCore::registerUrcs() {
     routeUrcs({"+SRWSTASTATUS:", "+SRWSTAIP:", "+KMQTT_IND:", "+KMQTT_DATA:", "+KMQTTSUB:"});
-    at.onBoot(std::string(kBootLine), [w = weak_from_this()](const std::string& line) {
-        if (auto c = w.lock()) {
-            c->onBoot(line);
-        }
-    });
+    routeBoots(kBootIndications);
 }
 
 void BxCore::onUrc(const std::string& line) {
@@ -134,14 +130,11 @@ void BxCore::onBoot(const std::string& line) {
     station = {};
     association_wait = nullptr;
     address_wait = nullptr;
-    urcs->failAll(makeError("at_reset", "the module restarted (" + line + ")"));
+    failResultWaits(line);
     if (mqtt.state != Mqtt::State::Idle) {
         mqttLost(makeError("modem_reset", explainLine(line)));
     }
-    if (start_done) {
-        finishStart(start_gen,
-                    fail("at_reset", "the module restarted (" + line + ") during start"));
-    }
+    failStartOnRestart(line);
 }
 
 void BxCore::breakAll(const Error& e) {
@@ -462,12 +455,10 @@ Result<ModemDriverPtr> create(asio::io_context& loop, AtChannel& at,
 }
 
 const PluginDescriptor* descriptor() {
-    static const ModemPluginApi api{&match(), &create};
-    static const PluginDescriptor d{kPluginAbiVersion, PluginKind::Modem, "sierra-bx310x",
-                                    "Sierra Wireless BX3105/BX310x Wi-Fi (K commands; the "
-                                    "module's MQTT client with TLS in the module)",
-                                    &api};
-    return &d;
+    return modem_common::modemPluginDescriptor<&match, &create>(
+        "sierra-bx310x",
+        "Sierra Wireless BX3105/BX310x Wi-Fi (K commands; the "
+        "module's MQTT client with TLS in the module)");
 }
 
 }  // namespace uplinkd::plugins::sierra_bx310x

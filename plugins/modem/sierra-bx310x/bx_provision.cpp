@@ -64,16 +64,9 @@ AtDataWrite dataMode(std::string payload, std::chrono::milliseconds guard) {
 
 void BxCore::provision(const ModemCredentials& creds, StatusDone done) {
     auto refuse = [&](const Error& e) { failLater(done, e.withContext("provision")); };
-    auto roots = modem_common::pemBlocks(creds.ca_pem, "tls.ca_file", PemWant::Certificates);
+    auto roots = modem_common::rootCaBlocks(creds.ca_pem, kMaxRootCas);
     if (!roots) {
         refuse(roots.error());
-        return;
-    }
-    if (roots->size() > kMaxRootCas) {
-        refuse(makeError("bad_pem", "tls.ca_file holds " + std::to_string(roots->size()) +
-                                        " certificates; the module stores at most " +
-                                        std::to_string(kMaxRootCas) +
-                                        " root CAs: keep only the root CA of the broker's chain"));
         return;
     }
     // Local checks first: an intermediate as root, or a key of another certificate, would only
@@ -94,24 +87,18 @@ void BxCore::provision(const ModemCredentials& creds, StatusDone done) {
             }
         }
     }
-    if (creds.cert_pem.empty() != creds.key_pem.empty()) {
-        refuse(makeError("bad_pem",
-                         "a client certificate needs both tls.cert_file and "
-                         "tls.key_file"));
+    auto client_pem = modem_common::clientPem(creds.cert_pem, creds.key_pem);
+    if (!client_pem) {
+        refuse(client_pem.error());
         return;
     }
     std::optional<std::vector<PemBlock>> local;
     std::optional<std::vector<PemBlock>> key;
     std::optional<CertFacts> client;
-    if (!creds.cert_pem.empty()) {
-        auto l = modem_common::pemBlocks(creds.cert_pem, "tls.cert_file", PemWant::Certificates);
-        auto k = modem_common::pemBlocks(creds.key_pem, "tls.key_file", PemWant::PrivateKey);
-        if (!l || !k) {
-            refuse(!l ? l.error() : k.error());
-            return;
-        }
-        const std::string cert_pem = modem_common::joinBlocks(*l, "\n");
-        if (auto st = checkKeyMatches(cert_pem, modem_common::joinBlocks(*k, "\n")); !st) {
+    if (*client_pem) {
+        auto& [l, k] = **client_pem;
+        const std::string cert_pem = modem_common::joinBlocks(l, "\n");
+        if (auto st = checkKeyMatches(cert_pem, modem_common::joinBlocks(k, "\n")); !st) {
             refuse(st.error());
             return;
         }
@@ -121,8 +108,8 @@ void BxCore::provision(const ModemCredentials& creds, StatusDone done) {
             return;
         }
         client = *f;
-        local = std::move(*l);
-        key = std::move(*k);
+        local = std::move(l);
+        key = std::move(k);
     }
 
     std::vector<modem_common::AtDataStep> writes;
@@ -176,27 +163,11 @@ void BxCore::provision(const ModemCredentials& creds, StatusDone done) {
     provisioned.done = false;
     modem_common::runDataSteps(
         at, std::move(writes), explain, alive(),
-        [w = weak_from_this(), want, facts, done = std::move(done)](Status s) {
-            auto c = w.lock();
-            if (!c) {
-                return;
-            }
-            if (!s) {
-                done(s.failure("provision"));
-                return;
-            }
-            auto verify = [w, want, facts, done] {
-                auto core = w.lock();
-                if (!core) {
-                    return;
-                }
+        whenOk("provision", done, [want, facts, done](const CorePtr& c) {
+            auto verify = c->withCore([want, facts, done](const CorePtr& core) {
                 core->at.command(
                     std::string(kCertStoreRead.command), kCertStoreRead.timeout,
-                    [w, want, facts, done](Result<AtResponse> r) {
-                        auto c2 = w.lock();
-                        if (!c2) {
-                            return;
-                        }
+                    core->withCore([want, facts, done](const CorePtr& c2, Result<AtResponse> r) {
                         if (!r) {
                             done(
                                 Failure{commandError(kCertStoreRead.command, r.error(), c2->explain)
@@ -221,15 +192,14 @@ void BxCore::provision(const ModemCredentials& creds, StatusDone done) {
                         }
                         // The key cannot be read back (+CME ERROR: 918 is the expected
                         // answer): the TLS connect's outcome checks it.
-                        c2->at.command(std::string(kKeyStoreRead.command), kKeyStoreRead.timeout,
-                                       [w, facts, done](Result<AtResponse>) {
-                                           if (auto c3 = w.lock()) {
-                                               c3->provisioned = *facts;
-                                               done(okStatus());
-                                           }
-                                       });
-                    });
-            };
+                        c2->at.command(
+                            std::string(kKeyStoreRead.command), kKeyStoreRead.timeout,
+                            c2->withCore([facts, done](const CorePtr& c3, Result<AtResponse>) {
+                                c3->provisioned = *facts;
+                                done(okStatus());
+                            }));
+                    }));
+            });
             if (facts->client) {
                 verify();
                 return;
@@ -237,7 +207,7 @@ void BxCore::provision(const ModemCredentials& creds, StatusDone done) {
             // No client certificate configured: an old one is removed so it is not presented.
             c->at.command("AT+KCERTDELETE=1," + std::to_string(kLocalIndex), c->timing.command,
                           [verify](Result<AtResponse>) { verify(); });
-        });
+        }));
 }
 
 }  // namespace uplinkd::plugins::sierra_bx310x

@@ -21,6 +21,8 @@ using modem_common::AtStep;
 using modem_common::InfoQuery;
 using modem_common::StepPolicy;
 
+/// The module's boot indication: "+KSUP: <n>" (after power-on, a reset or a crash).
+inline constexpr std::string_view kBootIndications[] = {"+KSUP:"};
 /// The end-of-data pattern of KTCPSND / KTCPRCV / KCERTSTORE (set with AT+KPATTERN). A length
 /// announced for a data phase never counts it.
 inline constexpr std::string_view kEofPattern = "--EOF--Pattern--";

@@ -26,11 +26,7 @@ struct Hl78Core : modem_common::DriverCore<Hl78Core, Hl78Timing> {
     /// Routes the module's URCs here (once the core is owned by its shared_ptr).
     void registerUrcs() override {
         routeUrcs({"+KTCP_DATA:", "+KTCP_NOTIF:", "+KTCP_IND:", "+KCNX_IND:", "+KTCP_ACK:"});
-        at.onBoot("+KSUP:", [w = weak_from_this()](const std::string& line) {
-            if (auto c = w.lock()) {
-                c->onBoot(line);
-            }
-        });
+        routeBoots(kBootIndications);
     }
 
     modem_common::SocketTable<Hl78Socket> sockets;

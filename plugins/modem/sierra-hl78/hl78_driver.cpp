@@ -53,19 +53,18 @@ Error connectError(int code, const std::string& line, const ModemSocketRequest& 
                              "provision tls.cert_file and tls.key_file again" +
                                  seen);
         case 3:
-            return makeError("dns", "the module could not resolve \"" + req.host + "\"" + seen);
+            return modem_common::openFailure(modem_common::OpenFailure::Dns, req, line);
         case 5:
-            return makeError("connect", "the module could not connect to " + to +
-                                            " (refused or unreachable)" + seen);
+            return modem_common::openFailure(modem_common::OpenFailure::Refused, req, line);
         case 12:
-            return makeError("timeout", "connecting to " + to + " timed out in the module" + seen);
+            return modem_common::openFailure(modem_common::OpenFailure::Timeout, req, line);
         case 0:
             return makeError("network",
                              "the module has no data connection (not registered, or the bearer "
                              "is down)" +
                                  seen);
         default:
-            return makeError("connect", "connecting to " + to + ": " + explainLine(line));
+            return modem_common::openFailure(req, explainLine(line));
     }
 }
 
@@ -123,19 +122,7 @@ class Hl78Socket final : public modem_common::CoreSocket<Hl78Core> {
         w.prompt = "CONNECT";
         w.payload.assign(reinterpret_cast<const char*>(chunk.data()), chunk.size());
         w.terminator = std::string(kEofPattern);
-        const size_t n = chunk.size();
-        core->at.commandWithData(
-            ktcpsndCommand(id(), n), w, core->timing.send,
-            [alive = token(), done = std::move(done), n](Result<AtResponse> r) {
-                if (alive.expired()) {
-                    return;
-                }
-                if (!r) {
-                    done(Failure{commandError("AT+KTCPSND", r.error(), explainer())});
-                    return;
-                }
-                done(n);
-            });
+        sendData(*core, ktcpsndCommand(id(), chunk.size()), std::move(w), std::move(done));
     }
 
     void fetch(std::function<void(Result<Fetched>)> done) override {
@@ -206,22 +193,17 @@ class Hl78Socket final : public modem_common::CoreSocket<Hl78Core> {
         rd.length = want;
         rd.terminator = std::string(kEofPattern);
         fetching_ = true;
-        core->at.commandReadingData(
-            ktcprcvCommand(id(), want), rd, core->timing.receive,
-            [alive = token(), this, done = std::move(done)](Result<AtResponse> r) {
-                if (alive.expired()) {
-                    return;
-                }
-                fetching_ = false;
-                if (!r) {
-                    done(Failure{commandError("AT+KTCPRCV", r.error(), explainer())});
-                    return;
-                }
-                const size_t got = r->data.size();
-                available_ = available_ > got ? available_ - got : 0;
-                const bool more = available_ > 0 || uncertain_;
-                done(Fetched{std::move(r->data), more});
-            });
+        readData(*core, ktcprcvCommand(id(), want), std::move(rd),
+                 [this, done = std::move(done)](Result<std::string> bytes) {
+                     fetching_ = false;
+                     if (!bytes) {
+                         done(bytes.failure());
+                         return;
+                     }
+                     const size_t got = bytes->size();
+                     available_ = available_ > got ? available_ - got : 0;
+                     done(Fetched{std::move(*bytes), available_ > 0 || uncertain_});
+                 });
     }
 
     size_t available_ = 0;    ///< bytes the module holds, as last counted
@@ -263,11 +245,8 @@ void Hl78Core::onBoot(const std::string& line) {
     // under way end now. The supervisor runs start() again (echo, CMEE, registration, bearer).
     const Error e = makeError("modem_reset", explainLine(line) + ": its sockets are gone");
     breakAll(e);
-    urcs->failAll(makeError("at_reset", "the module restarted (" + line + ")"));
-    if (start_done) {
-        finishStart(start_gen,
-                    fail("at_reset", "the module restarted (" + line + ") during start"));
-    }
+    failResultWaits(line);
+    failStartOnRestart(line);
 }
 
 void Hl78Core::breakAll(const Error& e) {
@@ -379,17 +358,8 @@ void Hl78Core::open(const ModemSocketRequest& req, OpenDone done) {
     }
     // The crypto profile first (TLS 1.2, the provisioned root CA slot, server verification):
     // the session names it. Firmware before 4.6 has no root CA index field.
-    auto then = [w = weak_from_this(), req, done](Status s) mutable {
-        auto c = w.lock();
-        if (!c) {
-            return;
-        }
-        if (!s) {
-            done(s.failure("open " + hostPort(req) + ": TLS crypto profile"));
-            return;
-        }
-        c->configure(req, std::move(done));
-    };
+    auto then = whenOk("open " + hostPort(req) + ": TLS crypto profile", done,
+                       [req, done](const CorePtr& c) { c->configure(req, done); });
     at.command(ksslcryptoCommand(kTlsProfile, client_cert, true), timing.command,
                [w = weak_from_this(), then](Result<AtResponse> r) mutable {
                    auto c = w.lock();
@@ -512,12 +482,10 @@ Result<ModemDriverPtr> create(asio::io_context& loop, AtChannel& at,
 }
 
 const PluginDescriptor* descriptor() {
-    static const ModemPluginApi api{&match(), &create};
-    static const PluginDescriptor d{kPluginAbiVersion, PluginKind::Modem, "sierra-hl78",
-                                    "Sierra Wireless HL7800/HL7802/HL7812 (K commands; TCP and "
-                                    "TLS sockets in the module)",
-                                    &api};
-    return &d;
+    return modem_common::modemPluginDescriptor<&match, &create>(
+        "sierra-hl78",
+        "Sierra Wireless HL7800/HL7802/HL7812 (K commands; TCP and "
+        "TLS sockets in the module)");
 }
 
 }  // namespace uplinkd::plugins::sierra_hl78

@@ -14,24 +14,15 @@ using modem_common::unexpectedReply;
 
 namespace {
 
-/// "<prefix> <a>,<b>[,...]" with a and b integers in range; `exact` refuses more fields.
-Result<std::pair<int64_t, int64_t>> twoInts(std::string_view line, std::string_view prefix,
-                                            int64_t a_max, int64_t b_min, int64_t b_max,
-                                            bool exact) {
-    const auto rest = afterPrefix(trimLine(line), prefix);
-    if (!rest) {
+/// "<prefix> <id>,<value>[,...]" (id 0-255, value 0-`value_max`) as T{id, value}.
+template <class T, class Value>
+Result<T> idAndValue(std::string_view line, std::string_view prefix, int64_t value_max) {
+    const auto v = modem_common::intsAfter(line, prefix, {{0, 255}, {0, value_max}},
+                                           modem_common::ExtraFields::Ignored);
+    if (!v) {
         return unexpectedReply(prefix, line);
     }
-    const auto f = splitFields(*rest);
-    if (f.size() < 2 || (exact && f.size() != 2)) {
-        return unexpectedReply(prefix, line);
-    }
-    const auto a = parseInt(f[0], 0, a_max);
-    const auto b = parseInt(f[1], b_min, b_max);
-    if (!a || !b) {
-        return unexpectedReply(prefix, line);
-    }
-    return std::pair{*a, *b};
+    return T{static_cast<int>((*v)[0]), static_cast<Value>((*v)[1])};
 }
 
 // +KTCP_NOTIF codes [Z-HL78H, Z-HL7800].
@@ -92,47 +83,27 @@ constexpr std::array<std::string_view, 31> kCmeWords = {
 }  // namespace
 
 Result<int> parseKtcpCfg(std::string_view line) {
-    const auto rest = afterPrefix(trimLine(line), "+KTCPCFG:");
-    if (!rest) {
-        return unexpectedReply("+KTCPCFG", line);
-    }
-    const auto id = parseInt(*rest, 1, 255);
+    const auto id = modem_common::intsAfter(line, "+KTCPCFG:", {{1, 255}});
     if (!id) {
         return unexpectedReply("+KTCPCFG", line);
     }
-    return static_cast<int>(*id);
+    return static_cast<int>((*id)[0]);
 }
 
 Result<KtcpInd> parseKtcpInd(std::string_view line) {
-    auto v = twoInts(line, "+KTCP_IND:", 255, 0, 255, false);
-    if (!v) {
-        return v.failure();
-    }
-    return KtcpInd{static_cast<int>(v->first), static_cast<int>(v->second)};
+    return idAndValue<KtcpInd, int>(line, "+KTCP_IND:", 255);
 }
 
 Result<KtcpNotif> parseKtcpNotif(std::string_view line) {
-    auto v = twoInts(line, "+KTCP_NOTIF:", 255, 0, 255, false);
-    if (!v) {
-        return v.failure();
-    }
-    return KtcpNotif{static_cast<int>(v->first), static_cast<int>(v->second)};
+    return idAndValue<KtcpNotif, int>(line, "+KTCP_NOTIF:", 255);
 }
 
 Result<KtcpData> parseKtcpData(std::string_view line) {
-    auto v = twoInts(line, "+KTCP_DATA:", 255, 0, int64_t{1} << 31, false);
-    if (!v) {
-        return v.failure();
-    }
-    return KtcpData{static_cast<int>(v->first), static_cast<size_t>(v->second)};
+    return idAndValue<KtcpData, size_t>(line, "+KTCP_DATA:", int64_t{1} << 31);
 }
 
 Result<KcnxInd> parseKcnxInd(std::string_view line) {
-    auto v = twoInts(line, "+KCNX_IND:", 255, 0, 255, false);
-    if (!v) {
-        return v.failure();
-    }
-    return KcnxInd{static_cast<int>(v->first), static_cast<int>(v->second)};
+    return idAndValue<KcnxInd, int>(line, "+KCNX_IND:", 255);
 }
 
 bool kcnxFinal(int status) {
@@ -140,36 +111,23 @@ bool kcnxFinal(int status) {
 }
 
 Result<int> parseKsup(std::string_view line) {
-    const auto rest = afterPrefix(trimLine(line), "+KSUP:");
-    if (!rest) {
-        return unexpectedReply("+KSUP", line);
-    }
-    const auto n = parseInt(*rest, 0, 255);
+    const auto n = modem_common::intsAfter(line, "+KSUP:", {{0, 255}});
     if (!n) {
         return unexpectedReply("+KSUP", line);
     }
-    return static_cast<int>(*n);
+    return static_cast<int>((*n)[0]);
 }
 
+// +KSUP <n>: the module's state after a start.
+constexpr modem_common::CodeWords kKsupWords[] = {
+    {0, "ready"},        {1, "waiting for the SIM PIN/PUK"}, {2, "no SIM card"},
+    {3, "SIM lock"},     {4, "unrecoverable error"},         {5, "unknown state"},
+    {6, "inactive SIM"},
+};
+
 std::string ksupWords(int n) {
-    switch (n) {
-        case 0:
-            return "ready";
-        case 1:
-            return "waiting for the SIM PIN/PUK";
-        case 2:
-            return "no SIM card";
-        case 3:
-            return "SIM lock";
-        case 4:
-            return "unrecoverable error";
-        case 5:
-            return "unknown state";
-        case 6:
-            return "inactive SIM";
-        default:
-            return "state " + std::to_string(n);
-    }
+    std::string words = modem_common::codeWords(kKsupWords, n);
+    return words.empty() ? "state " + std::to_string(n) : words;
 }
 
 Result<RegState> parseCeregRead(std::string_view line) {

@@ -32,35 +32,15 @@ const StoredCert* findStored(const std::vector<StoredCert>& stored, StoredCert::
 
 void Hl78Core::provision(const ModemCredentials& creds, StatusDone done) {
     auto refuse = [&](const Error& e) { failLater(done, e.withContext("provision")); };
-    auto roots = modem_common::pemBlocks(creds.ca_pem, "tls.ca_file", PemWant::Certificates);
+    auto roots = modem_common::rootCaBlocks(creds.ca_pem, kMaxRootCas);
     if (!roots) {
         refuse(roots.error());
         return;
     }
-    if (roots->size() > kMaxRootCas) {
-        refuse(makeError("bad_pem", "tls.ca_file holds " + std::to_string(roots->size()) +
-                                        " certificates; the module stores at most " +
-                                        std::to_string(kMaxRootCas) +
-                                        " root CAs: keep only the root CA of the broker's chain"));
+    auto client = modem_common::clientPem(creds.cert_pem, creds.key_pem);
+    if (!client) {
+        refuse(client.error());
         return;
-    }
-    std::optional<std::vector<PemBlock>> local;
-    std::optional<std::vector<PemBlock>> key;
-    if (creds.cert_pem.empty() != creds.key_pem.empty()) {
-        refuse(makeError("bad_pem",
-                         "a client certificate needs both tls.cert_file and "
-                         "tls.key_file"));
-        return;
-    }
-    if (!creds.cert_pem.empty()) {
-        auto l = modem_common::pemBlocks(creds.cert_pem, "tls.cert_file", PemWant::Certificates);
-        auto k = modem_common::pemBlocks(creds.key_pem, "tls.key_file", PemWant::PrivateKey);
-        if (!l || !k) {
-            refuse(!l ? l.error() : k.error());
-            return;
-        }
-        local = std::move(*l);
-        key = std::move(*k);
     }
 
     std::vector<modem_common::AtDataStep> writes;
@@ -77,11 +57,13 @@ void Hl78Core::provision(const ModemCredentials& creds, StatusDone done) {
               "the root CA" + (indexed ? " #" + std::to_string(i) : std::string()) +
                   " (tls.ca_file)");
     }
-    if (local) {
-        std::string cert = modem_common::joinBlocks(*local, kCrLf);
+    std::optional<std::vector<PemBlock>> local;
+    if (*client) {
+        local = (*client)->cert;
+        std::string cert = modem_common::joinBlocks((*client)->cert, kCrLf);
         std::string command = kcertstoreCommand(1, cert.size(), -1);
         write(std::move(command), std::move(cert), "the client certificate (tls.cert_file)");
-        std::string k = modem_common::joinBlocks(*key, kCrLf);
+        std::string k = modem_common::joinBlocks((*client)->key, kCrLf);
         command = kprivkstoreCommand(k.size());
         write(std::move(command), std::move(k), "the private key (tls.key_file)");
     }
@@ -90,21 +72,9 @@ void Hl78Core::provision(const ModemCredentials& creds, StatusDone done) {
     auto expected_local = std::make_shared<std::optional<std::vector<PemBlock>>>(std::move(local));
     modem_common::runDataSteps(
         at, std::move(writes), explain, alive(),
-        [w = weak_from_this(), expected_roots, expected_local, done = std::move(done)](Status s) {
-            auto c = w.lock();
-            if (!c) {
-                return;
-            }
-            if (!s) {
-                done(s.failure("provision"));
-                return;
-            }
+        whenOk("provision", done, [expected_roots, expected_local, done](const CorePtr& c) {
             c->client_cert = expected_local->has_value();
-            auto verify = [w, expected_roots, expected_local, done]() {
-                auto core = w.lock();
-                if (!core) {
-                    return;
-                }
+            auto verify = c->withCore([expected_roots, expected_local, done](const CorePtr& core) {
                 core->at.command(
                     std::string(kCertStoreRead.command), kCertStoreRead.timeout,
                     [expected_roots, expected_local, done](Result<AtResponse> r) {
@@ -154,7 +124,7 @@ void Hl78Core::provision(const ModemCredentials& creds, StatusDone done) {
                         }
                         done(okStatus());
                     });
-            };
+            });
             if (*expected_local) {
                 verify();
                 return;
@@ -162,7 +132,7 @@ void Hl78Core::provision(const ModemCredentials& creds, StatusDone done) {
             // No client certificate configured: remove an old one so that it is not presented.
             c->at.command(std::string(kDeleteLocalCert.command), kDeleteLocalCert.timeout,
                           [verify](Result<AtResponse>) { verify(); });
-        });
+        }));
 }
 
 }  // namespace uplinkd::plugins::sierra_hl78

@@ -60,13 +60,7 @@ void A76xxCore::registerUrcs() {
                "+NETOPEN:", "+NETCLOSE:", "+CCHEVENT:", "+CCH_PEER_CLOSED:", "+CCH_RECV_CLOSED:",
                "+CCHSEND:", "+CCHOPEN:", "+CCHCLOSE:", "+CCHSTART:", "+CCHSTOP:", "+CCH: ",
                "+CCHRECV: 0,", "+CCHRECV: 1,"});
-    for (const auto prefix : kBootIndications) {
-        at.onBoot(std::string(prefix), [w = weak_from_this()](const std::string& line) {
-            if (auto c = w.lock()) {
-                c->onBoot(line);
-            }
-        });
-    }
+    routeBoots(kBootIndications);
     at.onUrcWithData(
         "+CCHRECV: DATA,",
         [](const std::string& line) -> size_t {
@@ -125,10 +119,7 @@ void A76xxCore::onBoot(const std::string& line) {
             failLater(std::move(wt), reset);
         }
     }
-    if (start_done) {
-        finishStart(start_gen,
-                    fail("at_reset", "the module restarted (" + line + ") during start"));
-    }
+    failStartOnRestart(line);
 }
 
 void A76xxCore::breakAll(const Error& e) {
@@ -356,21 +347,13 @@ void A76xxCore::open(const ModemSocketRequest& req, OpenDone done) {
         }
     };
     through(&A76xxCore::net, &A76xxCore::netOpen,
-            [w = weak_from_this(), id = *id, req, finish](Status s) {
-                auto c = w.lock();
-                if (!c) {
-                    return;
-                }
-                if (!s) {
-                    finish(s.failure("open " + hostPort(req)));
-                    return;
-                }
+            whenOk("open " + hostPort(req), finish, [id = *id, req, finish](const CorePtr& c) {
                 if (req.tls) {
                     c->openTls(id, req, finish);
                 } else {
                     c->openTcp(id, req, finish);
                 }
-            });
+            }));
 }
 
 void A76xxCore::connect(int id, Opening o, const ModemSocketRequest& req, OpenDone done) {
@@ -456,50 +439,28 @@ void A76xxCore::provision(const ModemCredentials& creds, StatusDone done) {
         file(kKeyFile, std::move(*key), "the private key (tls.key_file)");
     }
     modem_common::runDataSteps(at, std::move(files), explain, alive(),
-                               [w = weak_from_this(), client, done = std::move(done)](Status s) {
-                                   auto c = w.lock();
-                                   if (!c) {
-                                       return;
-                                   }
-                                   if (!s) {
-                                       done(s.failure("provision"));
-                                       return;
-                                   }
+                               whenOk("provision", done, [client, done](const CorePtr& c) {
                                    if (client) {
                                        c->verifyCerts(true, done);
                                    } else {
                                        c->removeStaleCerts(done);
                                    }
-                               });
+                               }));
 }
 
 void A76xxCore::removeStaleCerts(StatusDone done) {
     // Deleting a file that is not there gives ERROR: fine.
     at.command(ccertdeleCommand(kCertFile), timing.command,
-               [w = weak_from_this(), done](Result<AtResponse>) {
-                   auto c = w.lock();
-                   if (!c) {
-                       return;
-                   }
+               withCore([done](const CorePtr& c, Result<AtResponse>) {
                    c->at.command(ccertdeleCommand(kKeyFile), c->timing.command,
-                                 [w, done](Result<AtResponse>) {
-                                     if (auto c2 = w.lock()) {
-                                         c2->verifyCerts(false, done);
-                                     }
-                                 });
-               });
+                                 c->withCore([done](const CorePtr& c2, Result<AtResponse>) {
+                                     c2->verifyCerts(false, done);
+                                 }));
+               }));
 }
 
 void A76xxCore::verifyCerts(bool client, StatusDone done) {
-    listCerts([w = weak_from_this(), client, done](Status s) {
-        auto c = w.lock();
-        if (!c) {
-            return;
-        }
-        if (!s) {
-            done(s.failure("provision: listing the store"));
-            return;
-        }
+    listCerts(whenOk("provision: listing the store", done, [client, done](const CorePtr& c) {
         const auto& have = *c->certs;
         if (!have.ca || (client && (!have.cert || !have.key))) {
             done(fail("provision_mismatch",
@@ -507,7 +468,7 @@ void A76xxCore::verifyCerts(bool client, StatusDone done) {
             return;
         }
         done(okStatus());
-    });
+    }));
 }
 
 // ---- A76xxDriver ------------------------------------------------------------------------------
@@ -537,12 +498,10 @@ Result<ModemDriverPtr> create(asio::io_context& loop, AtChannel& at,
 }
 
 const PluginDescriptor* descriptor() {
-    static const ModemPluginApi api{&match(), &create};
-    static const PluginDescriptor d{kPluginAbiVersion, PluginKind::Modem, "simcom-a76xx",
-                                    "SIMCom A7670/A7672 (A76xx) and SIM7600 (TCP sockets; TLS "
-                                    "in the module with SNI; the module's MQTT client)",
-                                    &api};
-    return &d;
+    return modem_common::modemPluginDescriptor<&match, &create>(
+        "simcom-a76xx",
+        "SIMCom A7670/A7672 (A76xx) and SIM7600 (TCP sockets; TLS "
+        "in the module with SNI; the module's MQTT client)");
 }
 
 }  // namespace uplinkd::plugins::simcom_a76xx

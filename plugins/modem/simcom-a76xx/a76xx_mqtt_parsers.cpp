@@ -9,10 +9,10 @@
 
 namespace uplinkd::plugins::simcom_a76xx {
 
-using modem_common::afterPrefix;
+using modem_common::fieldsAfter;
+using modem_common::intsAfter;
 using modem_common::parseInt;
 using modem_common::printable;
-using modem_common::splitFields;
 using modem_common::trimLine;
 using modem_common::unexpectedReply;
 using modem_common::unquote;
@@ -20,15 +20,6 @@ using modem_common::unquote;
 namespace {
 
 constexpr int64_t kMaxLength = int64_t{1} << 24;
-
-std::optional<std::vector<std::string_view>> fieldsAfter(std::string_view line,
-                                                         std::string_view prefix) {
-    const auto rest = afterPrefix(trimLine(line), prefix);
-    if (!rest) {
-        return std::nullopt;
-    }
-    return splitFields(*rest);
-}
 
 // CMQTT <err> [SC-MAN ch. 18.3].
 constexpr std::array<MqttErrorInfo, 36> kMqttErrors = {{
@@ -107,15 +98,11 @@ std::string withFix(const MqttErrorInfo& e) {
 }  // namespace
 
 Result<int> parseMqttCode(std::string_view line, std::string_view prefix) {
-    const auto f = fieldsAfter(line, prefix);
-    if (!f || f->size() != 1) {
-        return unexpectedReply(prefix, line);
-    }
-    const auto v = parseInt((*f)[0], 0, 255);
+    const auto v = intsAfter(line, prefix, {{0, 255}});
     if (!v) {
         return unexpectedReply(prefix, line);
     }
-    return static_cast<int>(*v);
+    return static_cast<int>((*v)[0]);
 }
 
 std::optional<bool> parseMqttAcquired(const std::vector<std::string>& lines, int client) {
@@ -145,30 +132,22 @@ std::optional<bool> parseMqttConnected(const std::vector<std::string>& lines, in
 }
 
 Result<MqttRxStart> parseMqttRxStart(std::string_view line) {
-    const auto f = fieldsAfter(line, "+CMQTTRXSTART:");
-    if (!f || f->size() != 3) {
+    // <client>,<topic length>,<payload length>
+    const auto v = intsAfter(line, "+CMQTTRXSTART:", {{0, 1}, {0, kMaxLength}, {0, kMaxLength}});
+    if (!v) {
         return unexpectedReply("+CMQTTRXSTART", line);
     }
-    const auto c = parseInt((*f)[0], 0, 1);
-    const auto t = parseInt((*f)[1], 0, kMaxLength);
-    const auto p = parseInt((*f)[2], 0, kMaxLength);
-    if (!c || !t || !p) {
-        return unexpectedReply("+CMQTTRXSTART", line);
-    }
-    return MqttRxStart{static_cast<int>(*c), static_cast<size_t>(*t), static_cast<size_t>(*p)};
+    return MqttRxStart{static_cast<int>((*v)[0]), static_cast<size_t>((*v)[1]),
+                       static_cast<size_t>((*v)[2])};
 }
 
 Result<MqttRxBlock> parseMqttRxBlock(std::string_view line, std::string_view prefix) {
-    const auto f = fieldsAfter(line, prefix);
-    if (!f || f->size() != 2) {
+    // <client>,<length>
+    const auto v = intsAfter(line, prefix, {{0, 1}, {0, kMaxLength}});
+    if (!v) {
         return unexpectedReply(prefix, line);
     }
-    const auto c = parseInt((*f)[0], 0, 1);
-    const auto n = parseInt((*f)[1], 0, kMaxLength);
-    if (!c || !n) {
-        return unexpectedReply(prefix, line);
-    }
-    return MqttRxBlock{static_cast<int>(*c), static_cast<size_t>(*n)};
+    return MqttRxBlock{static_cast<int>((*v)[0]), static_cast<size_t>((*v)[1])};
 }
 
 size_t mqttRxBlockLength(std::string_view line) {
@@ -182,15 +161,11 @@ size_t mqttRxBlockLength(std::string_view line) {
 }
 
 Result<int> parseMqttRxEnd(std::string_view line) {
-    const auto f = fieldsAfter(line, "+CMQTTRXEND:");
-    if (!f || f->size() != 1) {
+    const auto v = intsAfter(line, "+CMQTTRXEND:", {{0, 1}});
+    if (!v) {
         return unexpectedReply("+CMQTTRXEND", line);
     }
-    const auto c = parseInt((*f)[0], 0, 1);
-    if (!c) {
-        return unexpectedReply("+CMQTTRXEND", line);
-    }
-    return static_cast<int>(*c);
+    return static_cast<int>((*v)[0]);
 }
 
 const MqttErrorInfo* mqttErrorInfo(int err) {
@@ -215,17 +190,16 @@ Error mqttConnectError(int err, std::string_view line, const std::string& server
     return makeError(std::string(e->code), "connecting to " + server + ": " + withFix(*e) + seen);
 }
 
+// +CMQTTCONNLOST <cause>.
+constexpr modem_common::CodeWords kMqttLostCauses[] = {
+    {1, "the broker closed the connection"},
+    {2, "the connection was reset"},
+    {3, "the module's network closed"},
+};
+
 std::string mqttLostWords(int cause) {
-    switch (cause) {
-        case 1:
-            return "the broker closed the connection";
-        case 2:
-            return "the connection was reset";
-        case 3:
-            return "the module's network closed";
-        default:
-            return "cause " + std::to_string(cause);
-    }
+    std::string words = modem_common::codeWords(kMqttLostCauses, cause);
+    return words.empty() ? "cause " + std::to_string(cause) : words;
 }
 
 std::string explainMqttLine(std::string_view raw) {

@@ -9,6 +9,9 @@
 namespace uplinkd::plugins::simcom_a76xx {
 
 using modem_common::afterPrefix;
+using modem_common::ExtraFields;
+using modem_common::fieldsAfter;
+using modem_common::intsAfter;
 using modem_common::parseInt;
 using modem_common::printable;
 using modem_common::splitFields;
@@ -17,16 +20,6 @@ using modem_common::unexpectedReply;
 using modem_common::unquote;
 
 namespace {
-
-/// The fields after `prefix`, or nothing when the line does not start with it.
-std::optional<std::vector<std::string_view>> fieldsAfter(std::string_view line,
-                                                         std::string_view prefix) {
-    const auto rest = afterPrefix(trimLine(line), prefix);
-    if (!rest) {
-        return std::nullopt;
-    }
-    return splitFields(*rest);
-}
 
 constexpr int64_t kMaxLength = int64_t{1} << 24;
 
@@ -74,81 +67,58 @@ constexpr std::array<std::string_view, 20> kCchWords = {
 }  // namespace
 
 Result<int> parseNetOpen(std::string_view line) {
-    const auto f = fieldsAfter(line, "+NETOPEN:");
-    if (!f || f->size() != 1) {
-        return unexpectedReply("+NETOPEN", line);
-    }
-    const auto v = parseInt((*f)[0], 0, 255);
+    const auto v = intsAfter(line, "+NETOPEN:", {{0, 255}});
     if (!v) {
         return unexpectedReply("+NETOPEN", line);
     }
-    return static_cast<int>(*v);
+    return static_cast<int>((*v)[0]);
 }
 
 Result<IdResult> parseIdResult(std::string_view line, std::string_view prefix) {
-    const auto f = fieldsAfter(line, prefix);
-    if (!f || f->size() < 2) {
-        return unexpectedReply(prefix, line);
-    }
-    const auto id = parseInt((*f)[0], 0, 31);
-    const auto err = parseInt((*f)[1], 0, 255);
-    if (!id || !err) {
-        return unexpectedReply(prefix, line);
-    }
-    return IdResult{static_cast<int>(*id), static_cast<int>(*err)};
-}
-
-Result<CipSend> parseCipSend(std::string_view line) {
-    const auto f = fieldsAfter(line, "+CIPSEND:");
-    if (!f || f->size() != 3) {
-        return unexpectedReply("+CIPSEND", line);
-    }
-    const auto link = parseInt((*f)[0], 0, 9);
-    const auto req = parseInt((*f)[1], 0, kMaxLength);
-    const auto cnf = parseInt((*f)[2], -1, kMaxLength);
-    if (!link || !req || !cnf) {
-        return unexpectedReply("+CIPSEND", line);
-    }
-    return CipSend{static_cast<int>(*link), static_cast<size_t>(*req), static_cast<int>(*cnf)};
-}
-
-Result<int> parseCipRxGetUrc(std::string_view line) {
-    const auto f = fieldsAfter(line, "+CIPRXGET:");
-    if (!f || f->size() != 2 || parseInt((*f)[0], 1, 1) != 1) {
-        return unexpectedReply("+CIPRXGET", line);
-    }
-    const auto link = parseInt((*f)[1], 0, 9);
-    if (!link) {
-        return unexpectedReply("+CIPRXGET", line);
-    }
-    return static_cast<int>(*link);
-}
-
-Result<CipRxGetRead> parseCipRxGetRead(std::string_view line) {
-    const auto f = fieldsAfter(line, "+CIPRXGET:");
-    if (!f || f->size() != 4 || parseInt((*f)[0], 2, 2) != 2) {
-        return unexpectedReply("+CIPRXGET", line);
-    }
-    const auto link = parseInt((*f)[1], 0, 9);
-    const auto read = parseInt((*f)[2], 0, kMaxLength);
-    const auto rest = parseInt((*f)[3], 0, kMaxLength);
-    if (!link || !read || !rest) {
-        return unexpectedReply("+CIPRXGET", line);
-    }
-    return CipRxGetRead{static_cast<int>(*link), static_cast<size_t>(*read),
-                        static_cast<size_t>(*rest)};
-}
-
-Result<int> parseCchStatus(std::string_view line, std::string_view prefix) {
-    const auto f = fieldsAfter(line, prefix);
-    if (!f || f->size() != 1) {
-        return unexpectedReply(prefix, line);
-    }
-    const auto v = parseInt((*f)[0], 0, 255);
+    // <id>,<err>[,...]
+    const auto v = intsAfter(line, prefix, {{0, 31}, {0, 255}}, ExtraFields::Ignored);
     if (!v) {
         return unexpectedReply(prefix, line);
     }
-    return static_cast<int>(*v);
+    return IdResult{static_cast<int>((*v)[0]), static_cast<int>((*v)[1])};
+}
+
+Result<CipSend> parseCipSend(std::string_view line) {
+    // <link>,<reqSendLength>,<cnfSendLength> (-1: the link is gone)
+    const auto v = intsAfter(line, "+CIPSEND:", {{0, 9}, {0, kMaxLength}, {-1, kMaxLength}});
+    if (!v) {
+        return unexpectedReply("+CIPSEND", line);
+    }
+    return CipSend{static_cast<int>((*v)[0]), static_cast<size_t>((*v)[1]),
+                   static_cast<int>((*v)[2])};
+}
+
+Result<int> parseCipRxGetUrc(std::string_view line) {
+    // 1,<link>
+    const auto v = intsAfter(line, "+CIPRXGET:", {{1, 1}, {0, 9}});
+    if (!v) {
+        return unexpectedReply("+CIPRXGET", line);
+    }
+    return static_cast<int>((*v)[1]);
+}
+
+Result<CipRxGetRead> parseCipRxGetRead(std::string_view line) {
+    // 2,<link>,<read_len>,<rest_len>
+    const auto v =
+        intsAfter(line, "+CIPRXGET:", {{2, 2}, {0, 9}, {0, kMaxLength}, {0, kMaxLength}});
+    if (!v) {
+        return unexpectedReply("+CIPRXGET", line);
+    }
+    return CipRxGetRead{static_cast<int>((*v)[1]), static_cast<size_t>((*v)[2]),
+                        static_cast<size_t>((*v)[3])};
+}
+
+Result<int> parseCchStatus(std::string_view line, std::string_view prefix) {
+    const auto v = intsAfter(line, prefix, {{0, 255}});
+    if (!v) {
+        return unexpectedReply(prefix, line);
+    }
+    return static_cast<int>((*v)[0]);
 }
 
 Result<int> parseCchRecvEvent(std::string_view line) {
@@ -164,15 +134,11 @@ Result<int> parseCchRecvEvent(std::string_view line) {
 }
 
 Result<int> parseCchPeerClosed(std::string_view line) {
-    const auto f = fieldsAfter(line, "+CCH_PEER_CLOSED:");
-    if (!f || f->size() != 1) {
+    const auto v = intsAfter(line, "+CCH_PEER_CLOSED:", {{0, 1}});
+    if (!v) {
         return unexpectedReply("+CCH_PEER_CLOSED", line);
     }
-    const auto s = parseInt((*f)[0], 0, 1);
-    if (!s) {
-        return unexpectedReply("+CCH_PEER_CLOSED", line);
-    }
-    return static_cast<int>(*s);
+    return static_cast<int>((*v)[0]);
 }
 
 Result<std::pair<size_t, size_t>> parseCchRecvLen(std::string_view line) {

@@ -21,38 +21,31 @@ Error tcpOpenError(int err, const std::string& line, const ModemSocketRequest& r
     const std::string seen = " (" + line + ")";
     switch (err) {
         case 11:
-            return makeError("dns", "the module could not resolve \"" + req.host + "\"" + seen);
+            return modem_common::openFailure(modem_common::OpenFailure::Dns, req, line);
         case 10:
-            return makeError("timeout", "connecting to " + to + " timed out in the module" + seen);
+            return modem_common::openFailure(modem_common::OpenFailure::Timeout, req, line);
         case 1:
             return makeError("connect", "the module could not connect to " + to +
                                             " (network failure, refused or unreachable)" + seen);
         case 2:
             return makeError("network", "the module's network is not open" + seen);
         default:
-            return makeError("connect", "connecting to " + to + ": " + explainLine(line));
+            return modem_common::openFailure(req, explainLine(line));
     }
 }
 
 }  // namespace
 
 /// A plain TCP link: AT+CIPSEND out, AT+CIPRXGET=2 on "+CIPRXGET: 1,<link>". Thread: loop.
-class TcpSocket final : public modem_common::CoreSocket<A76xxCore> {
+class TcpSocket final : public modem_common::RetryingSocket<A76xxCore> {
   public:
     TcpSocket(const std::shared_ptr<A76xxCore>& core, int link, std::string description)
-        : CoreSocket(core, link, std::move(description), kMaxSendChunk), retry_(core->loop) {
+        : RetryingSocket(core, link, std::move(description), kMaxSendChunk) {
         core->links.add(link, this);
     }
     ~TcpSocket() override { close(); }
 
   protected:
-    void sendChunk(std::span<const uint8_t> chunk,
-                   std::function<void(Result<size_t>)> done) override {
-        auto core = lockCore();
-        attempt(std::string(reinterpret_cast<const char*>(chunk.data()), chunk.size()),
-                core ? core->timing.send_retries : 0, std::move(done));
-    }
-
     void fetch(std::function<void(Result<Fetched>)> done) override {
         auto core = attachedOr(done);
         if (!core) {
@@ -99,59 +92,41 @@ class TcpSocket final : public modem_common::CoreSocket<A76xxCore> {
     }
 
   private:
-    void attempt(std::string payload, int retries, std::function<void(Result<size_t>)> done) {
-        auto core = attachedOr(done);
-        if (!core) {
-            return;
-        }
+    /// AT+CIPSEND with the chunk after the ">" prompt; "+CIPSEND: <link>,<n>,0" is a full
+    /// buffer.
+    void trySend(A76xxCore& core, const std::string& payload,
+                 std::function<void(Result<size_t>)> done,
+                 std::function<void(const std::string&)> full) override {
         const std::string cmd = cipsendCommand(id(), payload.size());
         const size_t n = payload.size();
-        commandThenUrc(
-            core->loop, core->urcs, core->promptedWrite(cmd, payload), cmd,
-            {"+CIPSEND: " + std::to_string(id()) + ","}, core->timing.send_result, explainer(),
-            [alive = token(), this, payload, retries, n,
-             done = std::move(done)](Result<std::string> r) mutable {
-                if (alive.expired()) {
-                    return;
-                }
-                if (!r) {
-                    done(r.failure());
-                    return;
-                }
-                const auto s = parseCipSend(*r);
-                if (!s) {
-                    done(s.failure());
-                    return;
-                }
-                if (s->confirmed < 0) {
-                    done(fail("eof", "the link is disconnected (" + *r + ")"));
-                    return;
-                }
-                if (s->confirmed == 0) {
-                    if (retries <= 0) {
-                        done(fail("timeout", "the module's send buffer stayed full (" + *r + ")"));
-                        return;
-                    }
-                    auto owner = lockCore();
-                    if (!owner) {
-                        done(Failure{driverGone()});
-                        return;
-                    }
-                    retry_.expires_after(owner->timing.send_retry);
-                    retry_.async_wait([alive, this, payload = std::move(payload), retries,
-                                       done = std::move(done)](const asio::error_code& ec) mutable {
-                        if (ec || alive.expired()) {
-                            return;
-                        }
-                        attempt(std::move(payload), retries - 1, std::move(done));
-                    });
-                    return;
-                }
-                done(std::min(static_cast<size_t>(s->confirmed), n));
-            });
+        commandThenUrc(core.loop, core.urcs, core.promptedWrite(cmd, payload), cmd,
+                       {"+CIPSEND: " + std::to_string(id()) + ","}, core.timing.send_result,
+                       explainer(),
+                       [alive = token(), n, done = std::move(done),
+                        full = std::move(full)](Result<std::string> r) {
+                           if (alive.expired()) {
+                               return;
+                           }
+                           if (!r) {
+                               done(r.failure());
+                               return;
+                           }
+                           const auto s = parseCipSend(*r);
+                           if (!s) {
+                               done(s.failure());
+                               return;
+                           }
+                           if (s->confirmed < 0) {
+                               done(fail("eof", "the link is disconnected (" + *r + ")"));
+                               return;
+                           }
+                           if (s->confirmed == 0) {
+                               full(*r);
+                               return;
+                           }
+                           done(std::min(static_cast<size_t>(s->confirmed), n));
+                       });
     }
-
-    asio::steady_timer retry_;
 };
 
 // ---- the core's link side ---------------------------------------------------------------------

@@ -42,10 +42,9 @@ Error tlsOpenError(int err, const std::string& line, const ModemSocketRequest& r
                              "its store: provision tls.ca_file (and tls.cert_file/key_file)" +
                                  seen);
         case 13:
-            return makeError("dns", "the module could not resolve \"" + req.host + "\"" + seen);
+            return modem_common::openFailure(modem_common::OpenFailure::Dns, req, line);
         case 14:
-            return makeError("connect", "the module could not connect to " + to +
-                                            " (refused or unreachable)" + seen);
+            return modem_common::openFailure(modem_common::OpenFailure::Refused, req, line);
         case 5:
             return makeError("timeout", "the TLS connection to " + to + " timed out" + seen);
         case 9:
@@ -55,7 +54,7 @@ Error tlsOpenError(int err, const std::string& line, const ModemSocketRequest& r
                              "network is not open)" +
                                  seen);
         default:
-            return makeError("connect", "connecting to " + to + ": " + explainLine(line));
+            return modem_common::openFailure(req, explainLine(line));
     }
 }
 
@@ -195,11 +194,7 @@ class TlsSocket final : public modem_common::CoreSocket<A76xxCore> {
 
 void A76xxCore::openTls(int session, const ModemSocketRequest& req, OpenDone done) {
     auto fail_with = [done, req](const Status& s) { done(s.failure("open " + hostPort(req))); };
-    auto connect = [w = weak_from_this(), session, req, done]() {
-        auto c = w.lock();
-        if (!c) {
-            return;
-        }
+    auto connect = withCore([session, req, done](const CorePtr& c) {
         const std::string what = "a76xx ssl session " + std::to_string(session) + ": tls " +
                                  hostPort(req) + " (TLS in the module, SNI " + req.host + ")";
         c->connect(
@@ -215,37 +210,25 @@ void A76xxCore::openTls(int session, const ModemSocketRequest& req, OpenDone don
                             return ByteStreamPtr(std::make_unique<TlsSocket>(c2, session, what));
                         }},
             req, done);
-    };
-    through(&A76xxCore::cch, &A76xxCore::cchStart,
-            [w = weak_from_this(), session, connect, fail_with](Status s) {
-                auto c = w.lock();
-                if (!c) {
+    });
+    through(
+        &A76xxCore::cch, &A76xxCore::cchStart,
+        whenOk("SSL service", fail_with, [session, connect, fail_with](const CorePtr& c) {
+            c->sslContext(c->withCore([session, connect, fail_with](const CorePtr& c2, Status ctx) {
+                if (!ctx) {
+                    fail_with(ctx);
                     return;
                 }
-                if (!s) {
-                    fail_with(s.failure("SSL service"));
-                    return;
-                }
-                c->sslContext([w, session, connect, fail_with](Status ctx) {
-                    auto c2 = w.lock();
-                    if (!c2) {
-                        return;
-                    }
-                    if (!ctx) {
-                        fail_with(ctx);
-                        return;
-                    }
-                    modem_common::runSteps(c2->at,
-                                           {{cchsslcfgCommand(session), c2->timing.command}},
-                                           c2->explain, [connect, fail_with](Status s2) {
-                                               if (!s2) {
-                                                   fail_with(s2.failure("SSL context"));
-                                                   return;
-                                               }
-                                               connect();
-                                           });
-                });
-            });
+                modem_common::runSteps(c2->at, {{cchsslcfgCommand(session), c2->timing.command}},
+                                       c2->explain, [connect, fail_with](Status s2) {
+                                           if (!s2) {
+                                               fail_with(s2.failure("SSL context"));
+                                               return;
+                                           }
+                                           connect();
+                                       });
+            }));
+        }));
 }
 
 void A76xxCore::sslContext(std::function<void(Status)> done) {

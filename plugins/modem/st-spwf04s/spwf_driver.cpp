@@ -158,19 +158,7 @@ class SpwfSocket final : public modem_common::CoreSocket<SpwfCore> {
         AtDataWrite w;
         w.immediate = true;
         w.payload.assign(reinterpret_cast<const char*>(chunk.data()), chunk.size());
-        const size_t n = chunk.size();
-        core->at.commandWithData(
-            sockwCommand(id(), n), w, core->timing.send,
-            [alive = token(), done = std::move(done), n](Result<AtResponse> r) {
-                if (alive.expired()) {
-                    return;
-                }
-                if (!r) {
-                    done(Failure{commandError("AT+S.SOCKW", r.error(), explainer())});
-                    return;
-                }
-                done(n);
-            });
+        sendData(*core, sockwCommand(id(), chunk.size()), std::move(w), std::move(done));
     }
 
     void fetch(std::function<void(Result<Fetched>)> done) override {
@@ -225,19 +213,15 @@ class SpwfSocket final : public modem_common::CoreSocket<SpwfCore> {
         rd.kind = AtDataRead::Kind::CountedAfterHeader;
         rd.header = "AT-S.Reading:";
         rd.count = readingCount;
-        core->at.commandReadingData(
-            sockrCommand(id(), want), rd, core->timing.receive,
-            [alive = token(), held, done = std::move(done)](Result<AtResponse> r) {
-                if (alive.expired()) {
-                    return;
-                }
-                if (!r) {
-                    done(Failure{commandError("AT+S.SOCKR", r.error(), explainer())});
-                    return;
-                }
-                const size_t got = r->data.size();
-                done(Fetched{std::move(r->data), held > got});
-            });
+        readData(*core, sockrCommand(id(), want), std::move(rd),
+                 [held, done = std::move(done)](Result<std::string> bytes) {
+                     if (!bytes) {
+                         done(bytes.failure());
+                         return;
+                     }
+                     const size_t got = bytes->size();
+                     done(Fetched{std::move(*bytes), held > got});
+                 });
     }
 };
 
@@ -246,13 +230,7 @@ class SpwfSocket final : public modem_common::CoreSocket<SpwfCore> {
 void SpwfCore::registerUrcs() {
     at.addFinalResult(AtFinalForm{std::string(kFinalOk), false, true});
     at.addFinalResult(AtFinalForm{std::string(kFinalError), true, false});
-    for (const auto prefix : kBootPrefixes) {
-        at.onBoot(std::string(prefix), [w = weak_from_this()](const std::string& line) {
-            if (auto c = w.lock()) {
-                c->onBoot(line);
-            }
-        });
-    }
+    routeBoots(kBootPrefixes);
     at.onUrc(std::string(kWindPrefix), [w = weak_from_this()](const std::string& line) {
         if (auto c = w.lock()) {
             c->onWind(line);
@@ -341,14 +319,11 @@ void SpwfCore::onBoot(const std::string& line) {
     wifi_up = false;
     const Error e = makeError("modem_reset", explainLine(line) + ": its sockets are gone");
     breakAll(e);
-    urcs->failAll(makeError("at_reset", "the module restarted (" + line + ")"));
+    failResultWaits(line);
     if (on_module_reset) {
         on_module_reset(e);
     }
-    if (start_done) {
-        finishStart(start_gen,
-                    fail("at_reset", "the module restarted (" + line + ") during start"));
-    }
+    failStartOnRestart(line);
 }
 
 void SpwfCore::breakAll(const Error& e) {
@@ -564,12 +539,10 @@ Result<ModemDriverPtr> create(asio::io_context& loop, AtChannel& at,
 }
 
 const PluginDescriptor* descriptor() {
-    static const ModemPluginApi api{&match(), &create};
-    static const PluginDescriptor d{kPluginAbiVersion, PluginKind::Modem, "st-spwf04s",
-                                    "ST SPWF04SA/SPWF04SC Wi-Fi (AT+S. commands; TCP and TLS "
-                                    "sockets and MQTT in the module)",
-                                    &api};
-    return &d;
+    return modem_common::modemPluginDescriptor<&match, &create>(
+        "st-spwf04s",
+        "ST SPWF04SA/SPWF04SC Wi-Fi (AT+S. commands; TCP and TLS "
+        "sockets and MQTT in the module)");
 }
 
 }  // namespace uplinkd::plugins::st_spwf04s

@@ -8,6 +8,8 @@
 
 namespace uplinkd::plugins::st_spwf04s {
 
+using modem_common::CodeWords;
+using modem_common::codeWords;
 using modem_common::parseInt;
 using modem_common::printable;
 using modem_common::trimLine;
@@ -47,11 +49,6 @@ Result<Wind> windOf(std::string_view line, int code, size_t min_params, std::str
     }
     return w;
 }
-
-struct CodeWords {
-    int code;
-    std::string_view words;
-};
 
 // AT-S.ERROR codes [XCUBE, MBED-SPWF, GHI]; 111 is UNCONFIRMED (reference §4.1).
 constexpr CodeWords kErrorWords[] = {
@@ -103,16 +100,6 @@ constexpr CodeWords kWindWords[] = {
     {88, "WebSocket data arrived"},
     {89, "a WebSocket connection closed"},
 };
-
-template <size_t N>
-std::string lookup(const CodeWords (&table)[N], int code) {
-    for (const auto& e : table) {
-        if (e.code == code) {
-            return std::string(e.words);
-        }
-    }
-    return {};
-}
 
 }  // namespace
 
@@ -321,11 +308,11 @@ std::vector<StoredCredential> parseStoreListing(const std::vector<std::string>& 
 }
 
 std::string errorCodeWords(int code) {
-    return lookup(kErrorWords, code);
+    return codeWords(kErrorWords, code);
 }
 
 std::string windWords(int code) {
-    return lookup(kWindWords, code);
+    return codeWords(kWindWords, code);
 }
 
 std::string socketCloseReasonWords(int reason) {

@@ -15,6 +15,7 @@
 #include "spwf_core.hpp"
 #include "spwf_credentials.hpp"
 #include "spwf_parsers.hpp"
+#include "uplinkd/openssl_ptr.hpp"
 
 namespace uplinkd::plugins::st_spwf04s {
 
@@ -24,29 +25,13 @@ using modem_common::PemWant;
 
 namespace {
 
-struct X509Free {
-    void operator()(X509* x) const { X509_free(x); }
-};
-struct PkeyFree {
-    void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
-};
-struct BioFree {
-    void operator()(BIO* b) const { BIO_free(b); }
-};
-using X509Ptr = std::unique_ptr<X509, X509Free>;
-
-std::unique_ptr<BIO, BioFree> memBio(std::string_view text) {
-    return std::unique_ptr<BIO, BioFree>(
-        BIO_new_mem_buf(text.data(), static_cast<int>(text.size())));
-}
-
 /// No passphrase prompt, ever: an encrypted key simply does not load.
 int noPassphrase(char*, int, int, void*) {
     return -1;
 }
 
 std::string nameText(const X509_NAME* name) {
-    std::unique_ptr<BIO, BioFree> mem(BIO_new(BIO_s_mem()));
+    BioPtr mem(BIO_new(BIO_s_mem()));
     if (!mem || name == nullptr) {
         return {};
     }
@@ -122,8 +107,7 @@ Status checkKeyMatches(std::string_view cert_pem, std::string_view key_pem) {
     }
     const std::string text = modem_common::joinBlocks(*blocks, "\n");
     auto bio = memBio(text);
-    std::unique_ptr<EVP_PKEY, PkeyFree> key(
-        bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, noPassphrase, nullptr) : nullptr);
+    PkeyPtr key(bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, noPassphrase, nullptr) : nullptr);
     if (!key) {
         return fail("bad_pem",
                     "tls.key_file: the private key does not load (an encrypted key needs its "
@@ -149,10 +133,9 @@ void SpwfCore::provision(const ModemCredentials& creds, StatusDone done) {
         refuse(st.error());
         return;
     }
-    if (creds.cert_pem.empty() != creds.key_pem.empty()) {
-        refuse(makeError("bad_pem",
-                         "a client certificate needs both tls.cert_file and "
-                         "tls.key_file"));
+    auto client_pem = modem_common::clientPem(creds.cert_pem, creds.key_pem);
+    if (!client_pem) {
+        refuse(client_pem.error());
         return;
     }
     std::vector<modem_common::AtDataStep> writes;
@@ -164,31 +147,18 @@ void SpwfCore::provision(const ModemCredentials& creds, StatusDone done) {
                           std::move(what)});
     };
     write("ca", modem_common::joinBlocks(*roots, "\n"), "the root CA (tls.ca_file)");
-    const bool client = !creds.cert_pem.empty();
+    const bool client = client_pem->has_value();
     if (client) {
         if (auto st = checkKeyMatches(creds.cert_pem, creds.key_pem); !st) {
             refuse(st.error());
             return;
         }
-        auto cert = modem_common::pemBlocks(creds.cert_pem, "tls.cert_file", PemWant::Certificates);
-        auto key = modem_common::pemBlocks(creds.key_pem, "tls.key_file", PemWant::PrivateKey);
-        if (!cert || !key) {
-            refuse(!cert ? cert.error() : key.error());
-            return;
-        }
-        write("cert", modem_common::joinBlocks(*cert, "\n"),
+        write("cert", modem_common::joinBlocks((*client_pem)->cert, "\n"),
               "the client certificate (tls.cert_file)");
-        write("key", modem_common::joinBlocks(*key, "\n"), "the private key (tls.key_file)");
+        write("key", modem_common::joinBlocks((*client_pem)->key, "\n"),
+              "the private key (tls.key_file)");
     }
-    auto list = [w = weak_from_this(), client, done](Status s) {
-        auto c = w.lock();
-        if (!c) {
-            return;
-        }
-        if (!s) {
-            done(s.failure("provision"));
-            return;
-        }
+    auto list = whenOk("provision", done, [client, done](const CorePtr& c) {
         c->at.command(
             std::string(kTlsListStore), c->timing.command, [client, done](Result<AtResponse> r) {
                 if (!r) {
@@ -217,18 +187,13 @@ void SpwfCore::provision(const ModemCredentials& creds, StatusDone done) {
                 }
                 done(okStatus());
             });
-    };
+    });
     // The store is emptied first, so that no old client certificate is presented when none is
     // configured now (the option is UNCONFIRMED: a module that refuses it keeps going).
-    at.command(
-        std::string(kTlsCleanStore.command), kTlsCleanStore.timeout,
-        [w = weak_from_this(), writes = std::move(writes), list](Result<AtResponse>) mutable {
-            auto c = w.lock();
-            if (!c) {
-                return;
-            }
-            modem_common::runDataSteps(c->at, std::move(writes), c->explain, c->alive(), list);
-        });
+    at.command(std::string(kTlsCleanStore.command), kTlsCleanStore.timeout,
+               withCore([writes = std::move(writes), list](const CorePtr& c, Result<AtResponse>) {
+                   modem_common::runDataSteps(c->at, writes, c->explain, c->alive(), list);
+               }));
 }
 
 }  // namespace uplinkd::plugins::st_spwf04s

@@ -103,6 +103,19 @@ void DataPhase::finishNow() {
 
 size_t DataPhase::feed(std::string_view bytes, Clock::time_point at) {
     size_t used = 0;
+    // Pattern modes: takes `byte` into the data; true (the pattern cut off the data, the phase
+    // complete) when it ended the EOF pattern.
+    auto takeUpToPattern = [&](char byte) {
+        data_.push_back(byte);
+        ++used;
+        if (!endsWithPattern()) {
+            return false;
+        }
+        data_.resize(data_.size() - pattern_.size());
+        ended_on_pattern_ = true;
+        outcome_ = Outcome::Complete;
+        return true;
+    };
     while (used < bytes.size() && outcome_ == Outcome::Pending) {
         char c = bytes[used];
         switch (mode_) {
@@ -114,13 +127,7 @@ size_t DataPhase::feed(std::string_view bytes, Clock::time_point at) {
                 }
                 break;
             case Mode::Pattern:
-                data_.push_back(c);
-                ++used;
-                if (endsWithPattern()) {
-                    data_.resize(data_.size() - pattern_.size());
-                    ended_on_pattern_ = true;
-                    outcome_ = Outcome::Complete;
-                } else if (data_.size() > cap_ + pattern_.size()) {
+                if (!takeUpToPattern(c) && data_.size() > cap_ + pattern_.size()) {
                     outcome_ = Outcome::Overflow;
                 }
                 break;
@@ -139,13 +146,7 @@ size_t DataPhase::feed(std::string_view bytes, Clock::time_point at) {
                     }
                     break;
                 }
-                data_.push_back(c);
-                ++used;
-                if (endsWithPattern()) {
-                    data_.resize(data_.size() - pattern_.size());
-                    ended_on_pattern_ = true;
-                    outcome_ = Outcome::Complete;
-                } else if (data_.size() == expected_) {
+                if (!takeUpToPattern(c) && data_.size() == expected_) {
                     trailer_ = true;
                     if (pattern_.empty()) {
                         outcome_ = Outcome::Complete;

@@ -1,29 +1,18 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "k_sockets.hpp"
 
+#include "connect_error_codes.hpp"
 #include "k_errors.hpp"
+#include "peer_drop.hpp"
 
 namespace uplinkd::emulator {
 namespace {
 
 constexpr size_t kMaxSend = 65535;
 
-int notifOf(ConnectError e) {
-    switch (e) {
-        case ConnectError::Dns:
-            return knotif::kDns;
-        case ConnectError::Timeout:
-            return knotif::kTimeout;
-        case ConnectError::TlsInit:
-            return knotif::kSslInit;
-        case ConnectError::TlsVerify:
-            return knotif::kCert;
-        case ConnectError::TlsHandshake:
-            return knotif::kSsl;
-        default:
-            return knotif::kConnect;
-    }
-}
+/// The +KTCP_NOTIF code of a failed connect.
+constexpr ConnectErrorCodes kConnectNotif{knotif::kDns,  knotif::kTimeout, knotif::kSslInit,
+                                          knotif::kCert, knotif::kSsl,     knotif::kConnect};
 
 }  // namespace
 
@@ -35,6 +24,15 @@ KSocketModem::~KSocketModem() {
     for (auto& [id, s] : sessions_) {
         closeSocket(s);
     }
+}
+
+std::vector<std::string> KSocketModem::identify() const {
+    return {model_id_};
+}
+
+std::string KSocketModem::cmeText(int code) const {
+    std::string text = kerr::text(code);
+    return text.empty() ? Modem::cmeText(code) : text;
 }
 
 KSocketModem::Session* KSocketModem::findSession(const AtCommand& c, Final& err) {
@@ -50,6 +48,19 @@ KSocketModem::Session* KSocketModem::findSession(const AtCommand& c, Final& err)
         return nullptr;
     }
     return &it->second;
+}
+
+std::optional<int> KSocketModem::freeSessionId() {
+    if (static_cast<int>(sessions_.size()) >= opts_.max_sessions) {
+        misuse("AT+KTCPCFG: all " + std::to_string(opts_.max_sessions) +
+               " sessions are configured (leaked sessions? AT+KTCPDEL frees them)");
+        return std::nullopt;
+    }
+    int id = 1;
+    while (sessions_.count(id) != 0) {
+        ++id;
+    }
+    return id;
 }
 
 void KSocketModem::beginConnect(Session& s) {
@@ -82,7 +93,7 @@ void KSocketModem::openSocket(int id, TlsOptions tls) {
                 urc("+KTCP_IND: " + std::to_string(id) + ",1");
                 return;
             }
-            int code = notifOf(e);
+            int code = codeFor(e, kConnectNotif);
             log_.note("session " + std::to_string(id) + " failed: " + toString(e) + ": " + detail);
             ss.sock.reset();
             ss.state = SessionState::Defined;
@@ -126,10 +137,7 @@ void KSocketModem::clearSessions() {
 
 void KSocketModem::dropSessionLinks() {
     for (auto& [id, s] : sessions_) {
-        if (s.sock) {
-            auto sock = s.sock;  // keep it alive through the callbacks
-            sock->dropAsRemote();
-        }
+        dropPeer(s.sock);
     }
 }
 
@@ -177,39 +185,40 @@ KSocketModem::Session* KSocketModem::sessionFor(const AtCommand& c, size_t most_
     return s;
 }
 
-void KSocketModem::addKSocketCommands() {
-    addCommand("+KTCPCNX", [this](const AtCommand& c) {
+void KSocketModem::addSessionCommand(const std::string& name, size_t most_args,
+                                     SessionHandler handler) {
+    addCommand(name, [this, most_args, handler = std::move(handler)](const AtCommand& c) {
         Final err;
-        Session* s = sessionFor(c, 1, err);
+        Session* s = sessionFor(c, most_args, err);
         if (s == nullptr) {
             return err;
         }
-        if (s->state == SessionState::Opening || s->state == SessionState::Connected) {
+        return handler(c, static_cast<int>(*c.intArg(0)), *s);
+    });
+}
+
+void KSocketModem::addKSocketCommands() {
+    addSessionCommand("+KTCPCNX", 1, [this](const AtCommand& c, int id, Session& s) {
+        if (s.state == SessionState::Opening || s.state == SessionState::Connected) {
             return Final::cme(kerr::kSessionRunning);
         }
-        if (!linkReady(c, *s)) {
+        if (!linkReady(c, s)) {
             return Final::cme(kerr::kBearerState);
         }
-        closeSocket(*s);
-        connectSession(static_cast<int>(*c.intArg(0)));
+        closeSocket(s);
+        connectSession(id);
         return Final::ok();
     });
-    addCommand("+KTCPSND", [this](const AtCommand& c) {
-        Final err;
-        Session* s = sessionFor(c, 2, err);
-        if (s == nullptr) {
-            return err;
-        }
+    addSessionCommand("+KTCPSND", 2, [this](const AtCommand& c, int id, Session& s) {
         auto n = c.intArg(1);
         if (!n || *n < 1 || *n > static_cast<long>(kMaxSend)) {
             misuse("AT+KTCPSND length '" + c.str(1) + "' outside 1-65535");
             return Final::cme(kerr::kOutOfRange);
         }
-        if (s->state != SessionState::Connected || !s->sock) {
+        if (s.state != SessionState::Connected || !s.sock) {
             misuse("AT+KTCPSND on session " + c.str(0) + ", which is not connected");
             return Final::cme(kerr::kSessionState);
         }
-        int id = static_cast<int>(*c.intArg(0));
         size_t want = static_cast<size_t>(*n);
         startDataPhase(DataPhase::pattern(pattern_, want + 65536), "\r\nCONNECT\r\n",
                        [this, id, want](const DataPhase& p) {
@@ -235,26 +244,20 @@ void KSocketModem::addKSocketCommands() {
                        });
         return Final::pending();
     });
-    addCommand("+KTCPRCV", [this](const AtCommand& c) {
-        Final err;
-        Session* s = sessionFor(c, 2, err);
-        if (s == nullptr) {
-            return err;
-        }
+    addSessionCommand("+KTCPRCV", 2, [this](const AtCommand& c, int id, Session& s) {
         auto n = c.intArg(1);
         if (!n || *n < 1 || *n > static_cast<long>(kMaxSend)) {
             return Final::cme(kerr::kOutOfRange);
         }
-        if (!s->sock) {
+        if (!s.sock) {
             return Final::cme(kerr::kSessionState);
         }
-        int id = static_cast<int>(*c.intArg(0));
-        std::string data = s->sock->take(static_cast<size_t>(*n));
+        std::string data = s.sock->take(static_cast<size_t>(*n));
         respond("CONNECT");
         respondData(data);
         respondRaw(pattern_, "[EOF pattern]");
-        size_t rest = s->sock->available();
-        s->data_reported = rest > 0;
+        size_t rest = s.sock->available();
+        s.data_reported = rest > 0;
         if (rest > 0) {
             urc("+KTCP_DATA: " + std::to_string(id) + "," + std::to_string(rest));
         }
@@ -282,26 +285,16 @@ void KSocketModem::addKSocketCommands() {
         respond("+KTCPSTAT: " + line(*s));
         return Final::ok();
     });
-    addCommand("+KTCPCLOSE", [this](const AtCommand& c) {
-        Final err;
-        Session* s = sessionFor(c, 0, err);
-        if (s == nullptr) {
-            return err;
-        }
-        closeSocket(*s);
-        s->state = SessionState::Defined;
-        s->data_reported = false;
-        ++s->attempt;
+    addSessionCommand("+KTCPCLOSE", 0, [this](const AtCommand&, int, Session& s) {
+        closeSocket(s);
+        s.state = SessionState::Defined;
+        s.data_reported = false;
+        ++s.attempt;
         return Final::ok();
     });
-    addCommand("+KTCPDEL", [this](const AtCommand& c) {
-        Final err;
-        Session* s = sessionFor(c, 0, err);
-        if (s == nullptr) {
-            return err;
-        }
-        closeSocket(*s);
-        sessions_.erase(static_cast<int>(*c.intArg(0)));
+    addSessionCommand("+KTCPDEL", 0, [this](const AtCommand&, int id, Session& s) {
+        closeSocket(s);
+        sessions_.erase(id);
         return Final::ok();
     });
 }

@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 // KSocketModem: the Sierra "K" TCP sessions that the HL78xx and the BX310x share (KTCPCNX,
 // KTCPSND / KTCPRCV with CONNECT + data + EOF pattern, KTCPSTAT, KTCPCLOSE, KTCPDEL, the
-// +KTCP_* URCs) on top of Modem; each model keeps its own AT+KTCPCFG and bearer rules.
+// +KTCP_* URCs) on top of Modem, with the K command set's error texts and ATI; each model
+// keeps its own AT+KTCPCFG and bearer rules.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
+#include <optional>
 #include <string>
 
 #include "host_socket.hpp"
@@ -33,6 +36,11 @@ class KSocketModem : public Modem {
     ~KSocketModem() override;
 
   protected:
+    /// ATI: the model name alone.
+    std::vector<std::string> identify() const override;
+    /// The K command set's +CME ERROR texts (k_errors.hpp).
+    std::string cmeText(int code) const override;
+
     /// KTCPSTAT status values used by the emulator.
     enum class SessionState { Defined = 1, Opening = 2, Connected = 3, Closing = 4, Closed = 5 };
 
@@ -69,6 +77,14 @@ class KSocketModem : public Modem {
     /// (argument 0), with `most_args` 2 the count (argument 1), and at most `most_args`
     /// arguments (strict; 0: any number). nullptr and `err` when one fails.
     Session* sessionFor(const AtCommand& c, size_t most_args, Final& err);
+    /// A session command's body, run once sessionFor passed: the command, the session id
+    /// (argument 0) and its session.
+    using SessionHandler = std::function<Final(const AtCommand&, int id, Session&)>;
+    /// Registers `name` so that it runs sessionFor(c, most_args) first, then `handler`.
+    void addSessionCommand(const std::string& name, size_t most_args, SessionHandler handler);
+    /// The lowest free session id for a new AT+KTCPCFG; nullopt (after a misuse note) when all
+    /// max_sessions are configured (the command then answers +CME ERROR 912).
+    std::optional<int> freeSessionId();
     /// Marks session `id` as opening for a new attempt.
     void beginConnect(Session& s);
     /// Connects the session's host socket with `tls`: +KTCP_IND or +KTCP_NOTIF when done.

@@ -5,6 +5,8 @@
 
 #include <algorithm>
 
+#include "peer_drop.hpp"
+
 namespace uplinkd::emulator {
 namespace {
 
@@ -107,21 +109,13 @@ void A76xxModel::onPowerLoss() {
 
 void A76xxModel::dropLinks() {
     for (auto& l : links_) {
-        if (l.sock) {
-            auto sock = l.sock;
-            sock->dropAsRemote();
-        }
+        dropPeer(l.sock);
     }
     for (auto& s : cch_) {
-        if (s.sock) {
-            auto sock = s.sock;
-            sock->dropAsRemote();
-        }
+        dropPeer(s.sock);
     }
     for (auto& cl : mqtt_) {
-        if (cl.link) {
-            cl.link->dropAsRemote();
-        }
+        dropPeer(cl.link);
     }
 }
 

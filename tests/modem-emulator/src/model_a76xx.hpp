@@ -86,6 +86,12 @@ class A76xxModel : public Modem {
     void addMqttDataCommands();
     void addMqttPublishCommands();
     Final cmqttFail(const std::string& name, int idx, int err);
+    /// Registers a client command of the started MQTT service (before AT+CMQTTSTART: a misuse
+    /// and ERROR): its Read form answers "<name>: <idx><readFields(client)>" per client, the
+    /// other forms go to `handler`.
+    void addClientCommand(const std::string& name,
+                          std::function<std::string(const CmqttClient&)> readFields,
+                          Handler handler);
     /// The client `idx` from argument 0, when MQTT is started and the index is 0-1.
     CmqttClient* cmqttClient(const AtCommand& c, std::optional<int>* idx);
     void mqttConnect(int idx, const std::string& host, uint16_t port,

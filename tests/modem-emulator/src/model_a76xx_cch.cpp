@@ -3,6 +3,7 @@
 #include <openssl/ssl.h>
 
 #include <algorithm>
+#include <iterator>
 
 #include "model_a76xx.hpp"
 
@@ -18,6 +19,8 @@ constexpr int kCchNoNet = 17;
 constexpr int kCchConnect = 14;
 constexpr int kCchHandshake = 15;
 constexpr int kCchNoCerts = 19;
+/// AT+CSSLCFG "sslversion" 0-3: the one protocol version it allows (4, the default: any).
+constexpr int kSslVersions[] = {SSL3_VERSION, TLS1_VERSION, TLS1_1_VERSION, TLS1_2_VERSION};
 
 }  // namespace
 
@@ -78,21 +81,8 @@ std::optional<TlsOptions> A76xxModel::tlsFromContext(int ctx_id, const std::stri
         tls.client_key_pem = *key;
     }
     tls.ignore_time = ctx.ignorelocaltime == 1;
-    switch (ctx.sslversion) {
-        case 0:
-            tls.min_version = tls.max_version = SSL3_VERSION;
-            break;
-        case 1:
-            tls.min_version = tls.max_version = TLS1_VERSION;
-            break;
-        case 2:
-            tls.min_version = tls.max_version = TLS1_1_VERSION;
-            break;
-        case 3:
-            tls.min_version = tls.max_version = TLS1_2_VERSION;
-            break;
-        default:
-            break;
+    if (ctx.sslversion >= 0 && ctx.sslversion < static_cast<int>(std::size(kSslVersions))) {
+        tls.min_version = tls.max_version = kSslVersions[ctx.sslversion];
     }
     return tls;
 }

@@ -4,6 +4,7 @@
 // model_a76xx_mqtt_data.cpp.
 #include "model_a76xx_mqtt.hpp"
 
+#include "connect_error_codes.hpp"
 #include "model_a76xx.hpp"
 
 namespace uplinkd::emulator {
@@ -31,28 +32,18 @@ const char* stateName(CmqttClient::State s) {
 }  // namespace
 
 int cmqttConnectError(MqttConnectResult r, int connack_code) {
-    switch (r) {
-        case MqttConnectResult::Ok:
-            return cmqtt::kOk;
-        case MqttConnectResult::Dns:
-            return cmqtt::kDns;
-        case MqttConnectResult::Refused:
-            return cmqtt::kSockConnect;
-        case MqttConnectResult::Timeout:
-            return cmqtt::kTimeout;
-        case MqttConnectResult::TlsInit:
-        case MqttConnectResult::TlsHandshake:
-        case MqttConnectResult::TlsVerify:
-            return cmqtt::kHandshake;
-        case MqttConnectResult::ClosedWithoutConnack:
-            return cmqtt::kClosedByServer;
-        case MqttConnectResult::ConnackRefused:
-            return connack_code >= 1 && connack_code <= 5 ? cmqtt::kConnackBase + connack_code
-                                                          : cmqtt::kFailed;
-        case MqttConnectResult::Failed:
-            break;
-    }
-    return cmqtt::kFailed;
+    static constexpr MqttConnectCodes kCodes{.ok = cmqtt::kOk,
+                                             .dns = cmqtt::kDns,
+                                             .refused = cmqtt::kSockConnect,
+                                             .timeout = cmqtt::kTimeout,
+                                             .tls_init = cmqtt::kHandshake,
+                                             .tls_verify = cmqtt::kHandshake,
+                                             .tls_handshake = cmqtt::kHandshake,
+                                             .closed_without_connack = cmqtt::kClosedByServer,
+                                             .connack_base = cmqtt::kConnackBase,
+                                             .connack_other = cmqtt::kFailed,
+                                             .failed = cmqtt::kFailed};
+    return codeFor(r, connack_code, kCodes);
 }
 
 bool validMqttUtf8(std::string_view s) {
@@ -97,6 +88,25 @@ bool validMqttUtf8(std::string_view s) {
 Final A76xxModel::cmqttFail(const std::string& name, int idx, int err) {
     respond(name + ": " + std::to_string(idx) + "," + std::to_string(err));
     return Final::error();
+}
+
+void A76xxModel::addClientCommand(const std::string& name,
+                                  std::function<std::string(const CmqttClient&)> readFields,
+                                  Handler handler) {
+    addCommand(name, [this, name, readFields = std::move(readFields),
+                      handler = std::move(handler)](const AtCommand& c) {
+        if (!mqtt_started_) {
+            misuse("AT" + name + " before AT+CMQTTSTART");
+            return Final::error();
+        }
+        if (c.kind == AtKind::Read) {
+            for (size_t i = 0; i < mqtt_.size(); ++i) {
+                respond(name + ": " + std::to_string(i) + readFields(mqtt_[i]));
+            }
+            return Final::ok();
+        }
+        return handler(c);
+    });
 }
 
 CmqttClient* A76xxModel::cmqttClient(const AtCommand& c, std::optional<int>* idx) {
@@ -215,46 +225,39 @@ void A76xxModel::addMqttCommands() {
         urc("+CMQTTSTOP: 0");
         return Final::ok();
     });
-    addCommand("+CMQTTACCQ", [this](const AtCommand& c) {
-        if (!mqtt_started_) {
-            misuse("AT+CMQTTACCQ before AT+CMQTTSTART");
-            return Final::error();
-        }
-        if (c.kind == AtKind::Read) {
-            for (size_t i = 0; i < mqtt_.size(); ++i) {
-                const CmqttClient& cl = mqtt_[i];
-                respond("+CMQTTACCQ: " + std::to_string(i) + ",\"" + cl.client_id + "\"," +
-                        std::to_string(cl.server_type));
+    addClientCommand(
+        "+CMQTTACCQ",
+        [](const CmqttClient& cl) {
+            return ",\"" + cl.client_id + "\"," + std::to_string(cl.server_type);
+        },
+        [this](const AtCommand& c) {
+            if (c.kind == AtKind::Test) {
+                respond("+CMQTTACCQ: (0-1),(1-128),(0-1)");
+                return Final::ok();
             }
+            auto idx = inRange(c, 0, 0, 1);
+            if (c.kind != AtKind::Set || !idx || c.argc() > 3) {
+                return Final::error();
+            }
+            CmqttClient& cl = mqtt_[static_cast<size_t>(*idx)];
+            auto type = c.has(2) ? inRange(c, 2, 0, 1) : std::optional<int>(0);
+            const std::string id = c.str(1);
+            if (!c.quoted(1) || !type) {
+                return cmqttFail("+CMQTTACCQ", *idx, cmqtt::kInvalidParam);
+            }
+            if (id.empty() || id.size() > kMaxClientId) {
+                return cmqttFail("+CMQTTACCQ", *idx, cmqtt::kLengthRange);
+            }
+            if (cl.acquired) {
+                misuse("AT+CMQTTACCQ on client " + std::to_string(*idx) + ", which is acquired");
+                return cmqttFail("+CMQTTACCQ", *idx, cmqtt::kClientUsed);
+            }
+            cl = CmqttClient{};
+            cl.acquired = true;
+            cl.client_id = id;
+            cl.server_type = *type;
             return Final::ok();
-        }
-        if (c.kind == AtKind::Test) {
-            respond("+CMQTTACCQ: (0-1),(1-128),(0-1)");
-            return Final::ok();
-        }
-        auto idx = inRange(c, 0, 0, 1);
-        if (c.kind != AtKind::Set || !idx || c.argc() > 3) {
-            return Final::error();
-        }
-        CmqttClient& cl = mqtt_[static_cast<size_t>(*idx)];
-        auto type = c.has(2) ? inRange(c, 2, 0, 1) : std::optional<int>(0);
-        const std::string id = c.str(1);
-        if (!c.quoted(1) || !type) {
-            return cmqttFail("+CMQTTACCQ", *idx, cmqtt::kInvalidParam);
-        }
-        if (id.empty() || id.size() > kMaxClientId) {
-            return cmqttFail("+CMQTTACCQ", *idx, cmqtt::kLengthRange);
-        }
-        if (cl.acquired) {
-            misuse("AT+CMQTTACCQ on client " + std::to_string(*idx) + ", which is acquired");
-            return cmqttFail("+CMQTTACCQ", *idx, cmqtt::kClientUsed);
-        }
-        cl = CmqttClient{};
-        cl.acquired = true;
-        cl.client_id = id;
-        cl.server_type = *type;
-        return Final::ok();
-    });
+        });
     addCommand("+CMQTTREL", [this](const AtCommand& c) {
         std::optional<int> idx;
         CmqttClient* cl = cmqttClient(c, &idx);
@@ -272,185 +275,160 @@ void A76xxModel::addMqttCommands() {
         *cl = CmqttClient{};  // also clears the CMQTTCFG settings
         return Final::ok();
     });
-    addCommand("+CMQTTSSLCFG", [this](const AtCommand& c) {
-        if (!mqtt_started_) {
-            misuse("AT+CMQTTSSLCFG before AT+CMQTTSTART");
-            return Final::error();
-        }
-        if (c.kind == AtKind::Read) {
-            for (size_t i = 0; i < mqtt_.size(); ++i) {
-                const auto& ctx = mqtt_[i].ssl_ctx;
-                respond("+CMQTTSSLCFG: " + std::to_string(i) + "," +
-                        (ctx ? std::to_string(*ctx) : std::string()));
+    addClientCommand(
+        "+CMQTTSSLCFG",
+        [](const CmqttClient& cl) {
+            return "," + (cl.ssl_ctx ? std::to_string(*cl.ssl_ctx) : std::string());
+        },
+        [this](const AtCommand& c) {
+            auto idx = inRange(c, 0, 0, 1);
+            auto ctx = inRange(c, 1, 0, 9);
+            if (c.kind != AtKind::Set || !idx || !ctx || c.argc() != 2) {
+                return Final::error();
             }
+            mqtt_[static_cast<size_t>(*idx)].ssl_ctx = *ctx;
             return Final::ok();
-        }
-        auto idx = inRange(c, 0, 0, 1);
-        auto ctx = inRange(c, 1, 0, 9);
-        if (c.kind != AtKind::Set || !idx || !ctx || c.argc() != 2) {
-            return Final::error();
-        }
-        mqtt_[static_cast<size_t>(*idx)].ssl_ctx = *ctx;
-        return Final::ok();
-    });
-    addCommand("+CMQTTCFG", [this](const AtCommand& c) {
-        if (!mqtt_started_) {
-            misuse("AT+CMQTTCFG before AT+CMQTTSTART");
-            return Final::error();
-        }
-        if (c.kind == AtKind::Read) {
-            for (size_t i = 0; i < mqtt_.size(); ++i) {
-                respond("+CMQTTCFG: " + std::to_string(i) + "," +
-                        std::to_string(mqtt_[i].check_utf8) + "," +
-                        std::to_string(mqtt_[i].optimeout));
+        });
+    addClientCommand(
+        "+CMQTTCFG",
+        [](const CmqttClient& cl) {
+            return "," + std::to_string(cl.check_utf8) + "," + std::to_string(cl.optimeout);
+        },
+        [this](const AtCommand& c) {
+            auto idx = inRange(c, 1, 0, 1);
+            if (c.kind != AtKind::Set || !c.quoted(0) || !idx || c.argc() != 3) {
+                return Final::error();
             }
-            return Final::ok();
-        }
-        auto idx = inRange(c, 1, 0, 1);
-        if (c.kind != AtKind::Set || !c.quoted(0) || !idx || c.argc() != 3) {
-            return Final::error();
-        }
-        CmqttClient& cl = mqtt_[static_cast<size_t>(*idx)];
-        if (!cl.acquired || cl.state != CmqttClient::State::Disconnected) {
-            misuse("AT+CMQTTCFG on client " + std::to_string(*idx) +
-                   (cl.acquired ? " while connected" : " before AT+CMQTTACCQ"));
-            return Final::error();
-        }
-        const std::string key = c.str(0);  // matched exactly, as documented
-        std::optional<int> v;
-        if (key == "checkUTF8") {
-            if ((v = inRange(c, 2, 0, 1))) {
-                cl.check_utf8 = *v;
+            CmqttClient& cl = mqtt_[static_cast<size_t>(*idx)];
+            if (!cl.acquired || cl.state != CmqttClient::State::Disconnected) {
+                misuse("AT+CMQTTCFG on client " + std::to_string(*idx) +
+                       (cl.acquired ? " while connected" : " before AT+CMQTTACCQ"));
+                return Final::error();
             }
-        } else if (key == "optimeout") {
-            if ((v = inRange(c, 2, 20, 120))) {
-                cl.optimeout = *v;
-            }
-        } else if (key == "version") {
-            if ((v = inRange(c, 2, 3, 4))) {
-                cl.version = *v;
-            }
-        }
-        return v ? Final::ok() : Final::error();
-    });
-    addCommand("+CMQTTCONNECT", [this](const AtCommand& c) {
-        if (!mqtt_started_) {
-            misuse("AT+CMQTTCONNECT before AT+CMQTTSTART");
-            return Final::error();
-        }
-        if (c.kind == AtKind::Read) {
-            for (size_t i = 0; i < mqtt_.size(); ++i) {
-                const CmqttClient& cl = mqtt_[i];
-                std::string line = "+CMQTTCONNECT: " + std::to_string(i);
-                if (cl.state == CmqttClient::State::Connected) {
-                    line += ",\"" + cl.server + "\"," + std::to_string(cl.keepalive) + "," +
-                            std::to_string(cl.clean);
-                    if (cl.user) {
-                        line += ",\"" + *cl.user + "\"";
-                    }
+            const std::string key = c.str(0);  // matched exactly, as documented
+            std::optional<int> v;
+            if (key == "checkUTF8") {
+                if ((v = inRange(c, 2, 0, 1))) {
+                    cl.check_utf8 = *v;
                 }
-                respond(line);
+            } else if (key == "optimeout") {
+                if ((v = inRange(c, 2, 20, 120))) {
+                    cl.optimeout = *v;
+                }
+            } else if (key == "version") {
+                if ((v = inRange(c, 2, 3, 4))) {
+                    cl.version = *v;
+                }
             }
-            return Final::ok();
-        }
-        auto idx = inRange(c, 0, 0, 1);
-        if (c.kind != AtKind::Set || !idx) {
-            return Final::error();
-        }
-        CmqttClient& cl = mqtt_[static_cast<size_t>(*idx)];
-        const char* name = "+CMQTTCONNECT";
-        if (!cl.acquired) {
-            misuse("AT+CMQTTCONNECT on client " + std::to_string(*idx) + " before AT+CMQTTACCQ");
-            return cmqttFail(name, *idx, cmqtt::kNotAcquired);
-        }
-        if (cl.state != CmqttClient::State::Disconnected) {
-            misuse("AT+CMQTTCONNECT on client " + std::to_string(*idx) + ", which is " +
-                   stateName(cl.state));
-            return cmqttFail(name, *idx, cmqtt::kBusy);
-        }
-        const std::string server = c.str(1);
-        auto keepalive = inRange(c, 2, 1, kMaxKeepalive);
-        auto clean = inRange(c, 3, 0, 1);
-        if (!c.quoted(1) || !keepalive || !clean || c.argc() > 6 || (c.has(4) && !c.quoted(4)) ||
-            (c.has(5) && !c.quoted(5))) {
-            return cmqttFail(name, *idx, cmqtt::kInvalidParam);
-        }
-        if (server.size() < kMinServer || server.size() > kMaxServer ||
-            (c.has(4) && (c.str(4).empty() || c.str(4).size() > kMaxCredential)) ||
-            (c.has(5) && (c.str(5).empty() || c.str(5).size() > kMaxCredential))) {
-            return cmqttFail(name, *idx, cmqtt::kLengthRange);
-        }
-        if (server.rfind("tcp://", 0) != 0) {
-            misuse("AT+CMQTTCONNECT server '" + server +
-                   "' does not start with tcp:// (TLS is chosen by AT+CMQTTACCQ)");
-            return cmqttFail(name, *idx, cmqtt::kInvalidParam);
-        }
-        std::string hostport = server.substr(6);
-        std::string host = hostport;
-        long port = 1883;
-        if (auto colon = hostport.rfind(':'); colon != std::string::npos) {
-            host = hostport.substr(0, colon);
-            auto p = parseInt(hostport.substr(colon + 1));
-            if (!p || *p < 1 || *p > 65535) {
+            return v ? Final::ok() : Final::error();
+        });
+    addClientCommand(
+        "+CMQTTCONNECT",
+        [](const CmqttClient& cl) {
+            std::string fields;
+            if (cl.state == CmqttClient::State::Connected) {
+                fields = ",\"" + cl.server + "\"," + std::to_string(cl.keepalive) + "," +
+                         std::to_string(cl.clean);
+                if (cl.user) {
+                    fields += ",\"" + *cl.user + "\"";
+                }
+            }
+            return fields;
+        },
+        [this](const AtCommand& c) {
+            auto idx = inRange(c, 0, 0, 1);
+            if (c.kind != AtKind::Set || !idx) {
+                return Final::error();
+            }
+            CmqttClient& cl = mqtt_[static_cast<size_t>(*idx)];
+            const char* name = "+CMQTTCONNECT";
+            if (!cl.acquired) {
+                misuse("AT+CMQTTCONNECT on client " + std::to_string(*idx) +
+                       " before AT+CMQTTACCQ");
+                return cmqttFail(name, *idx, cmqtt::kNotAcquired);
+            }
+            if (cl.state != CmqttClient::State::Disconnected) {
+                misuse("AT+CMQTTCONNECT on client " + std::to_string(*idx) + ", which is " +
+                       stateName(cl.state));
+                return cmqttFail(name, *idx, cmqtt::kBusy);
+            }
+            const std::string server = c.str(1);
+            auto keepalive = inRange(c, 2, 1, kMaxKeepalive);
+            auto clean = inRange(c, 3, 0, 1);
+            if (!c.quoted(1) || !keepalive || !clean || c.argc() > 6 ||
+                (c.has(4) && !c.quoted(4)) || (c.has(5) && !c.quoted(5))) {
                 return cmqttFail(name, *idx, cmqtt::kInvalidParam);
             }
-            port = *p;
-        }
-        if (host.empty()) {
-            return cmqttFail(name, *idx, cmqtt::kInvalidParam);
-        }
-        cl.server = server;
-        cl.keepalive = *keepalive;
-        cl.clean = *clean;
-        cl.user = c.has(4) ? std::optional<std::string>(c.str(4)) : std::nullopt;
-        std::optional<std::string> password =
-            c.has(5) ? std::optional<std::string>(c.str(5)) : std::nullopt;
-        cl.state = CmqttClient::State::Connecting;
-        mqttConnect(*idx, host, static_cast<uint16_t>(port), std::move(password));
-        return Final::ok();
-    });
-    addCommand("+CMQTTDISC", [this](const AtCommand& c) {
-        if (!mqtt_started_) {
-            misuse("AT+CMQTTDISC before AT+CMQTTSTART");
-            return Final::error();
-        }
-        if (c.kind == AtKind::Read) {
-            for (size_t i = 0; i < mqtt_.size(); ++i) {
-                bool up = mqtt_[i].state == CmqttClient::State::Connected;
-                respond("+CMQTTDISC: " + std::to_string(i) + "," + (up ? "0" : "1"));
+            if (server.size() < kMinServer || server.size() > kMaxServer ||
+                (c.has(4) && (c.str(4).empty() || c.str(4).size() > kMaxCredential)) ||
+                (c.has(5) && (c.str(5).empty() || c.str(5).size() > kMaxCredential))) {
+                return cmqttFail(name, *idx, cmqtt::kLengthRange);
             }
+            if (server.rfind("tcp://", 0) != 0) {
+                misuse("AT+CMQTTCONNECT server '" + server +
+                       "' does not start with tcp:// (TLS is chosen by AT+CMQTTACCQ)");
+                return cmqttFail(name, *idx, cmqtt::kInvalidParam);
+            }
+            std::string hostport = server.substr(6);
+            std::string host = hostport;
+            long port = 1883;
+            if (auto colon = hostport.rfind(':'); colon != std::string::npos) {
+                host = hostport.substr(0, colon);
+                auto p = parseInt(hostport.substr(colon + 1));
+                if (!p || *p < 1 || *p > 65535) {
+                    return cmqttFail(name, *idx, cmqtt::kInvalidParam);
+                }
+                port = *p;
+            }
+            if (host.empty()) {
+                return cmqttFail(name, *idx, cmqtt::kInvalidParam);
+            }
+            cl.server = server;
+            cl.keepalive = *keepalive;
+            cl.clean = *clean;
+            cl.user = c.has(4) ? std::optional<std::string>(c.str(4)) : std::nullopt;
+            std::optional<std::string> password =
+                c.has(5) ? std::optional<std::string>(c.str(5)) : std::nullopt;
+            cl.state = CmqttClient::State::Connecting;
+            mqttConnect(*idx, host, static_cast<uint16_t>(port), std::move(password));
             return Final::ok();
-        }
-        auto idx = inRange(c, 0, 0, 1);
-        auto timeout = inRange(c, 1, 0, 180);
-        if (c.kind != AtKind::Set || !idx || !timeout) {
-            return Final::error();
-        }
-        CmqttClient& cl = mqtt_[static_cast<size_t>(*idx)];
-        if (!cl.acquired) {
-            return cmqttFail("+CMQTTDISC", *idx, cmqtt::kNotAcquired);
-        }
-        if (cl.state != CmqttClient::State::Connected || !cl.link) {
-            misuse("AT+CMQTTDISC on client " + std::to_string(*idx) + ", which is " +
-                   stateName(cl.state));
-            return cmqttFail("+CMQTTDISC", *idx, cmqtt::kNoConnection);
-        }
-        cl.state = CmqttClient::State::Disconnecting;
-        int id = *idx;
-        uint64_t attempt = cl.attempt;
-        cl.link->disconnect([this, id, attempt](bool, const std::string&) {
-            CmqttClient& c2 = mqtt_[static_cast<size_t>(id)];
-            if (c2.attempt != attempt || c2.state != CmqttClient::State::Disconnecting) {
-                return;
-            }
-            ++c2.attempt;
-            retireMqttLink(c2);
-            c2.state = CmqttClient::State::Disconnected;
-            c2.ssl_ctx.reset();
-            urc("+CMQTTDISC: " + std::to_string(id) + ",0");
         });
-        return Final::ok();
-    });
+    addClientCommand(
+        "+CMQTTDISC",
+        [](const CmqttClient& cl) {
+            return std::string(cl.state == CmqttClient::State::Connected ? ",0" : ",1");
+        },
+        [this](const AtCommand& c) {
+            auto idx = inRange(c, 0, 0, 1);
+            auto timeout = inRange(c, 1, 0, 180);
+            if (c.kind != AtKind::Set || !idx || !timeout) {
+                return Final::error();
+            }
+            CmqttClient& cl = mqtt_[static_cast<size_t>(*idx)];
+            if (!cl.acquired) {
+                return cmqttFail("+CMQTTDISC", *idx, cmqtt::kNotAcquired);
+            }
+            if (cl.state != CmqttClient::State::Connected || !cl.link) {
+                misuse("AT+CMQTTDISC on client " + std::to_string(*idx) + ", which is " +
+                       stateName(cl.state));
+                return cmqttFail("+CMQTTDISC", *idx, cmqtt::kNoConnection);
+            }
+            cl.state = CmqttClient::State::Disconnecting;
+            int id = *idx;
+            uint64_t attempt = cl.attempt;
+            cl.link->disconnect([this, id, attempt](bool, const std::string&) {
+                CmqttClient& c2 = mqtt_[static_cast<size_t>(id)];
+                if (c2.attempt != attempt || c2.state != CmqttClient::State::Disconnecting) {
+                    return;
+                }
+                ++c2.attempt;
+                retireMqttLink(c2);
+                c2.state = CmqttClient::State::Disconnected;
+                c2.ssl_ctx.reset();
+                urc("+CMQTTDISC: " + std::to_string(id) + ",0");
+            });
+            return Final::ok();
+        });
 }
 
 void A76xxModel::mqttConnectFailed(int idx, uint64_t attempt, int err) {

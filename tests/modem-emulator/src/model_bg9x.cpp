@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "bg9x_codes.hpp"
+#include "peer_drop.hpp"
 
 namespace uplinkd::emulator {
 
@@ -83,16 +84,10 @@ void Bg9xModel::onPowerLoss() {
 
 void Bg9xModel::dropLinks() {
     for (auto& s : sockets_) {
-        if (s.sock) {
-            auto sock = s.sock;
-            sock->dropAsRemote();
-        }
+        dropPeer(s.sock);
     }
     for (auto& m : mqtt_) {
-        if (m.link) {
-            auto link = m.link;
-            link->dropAsRemote();
-        }
+        dropPeer(m.link);
     }
 }
 

@@ -112,6 +112,12 @@ class Bg9xModel : public Modem {
     Final readData(const AtCommand& c, bool tls);
     Final closeSocket(const AtCommand& c, bool tls);
     std::string stateLine(int id) const;
+    /// AT+QIOPEN / AT+QSSLOPEN (`cmd`) of socket `id` with the settings of `opening`: OK and the
+    /// connect starts, or +CME ERROR 563 (after a misuse note) when the socket is in use.
+    Final startOpening(const char* cmd, int id, Socket opening);
+    /// AT+QISTATE / AT+QSSLSTATE: the state line of each open socket of that kind (`tls`),
+    /// only socket `only_id` or only the sockets of PDP context `only_ctx` when given.
+    void respondStates(bool tls, std::optional<int> only_id, std::optional<int> only_ctx);
     void resetSocket(int id);
     // model_bg9x_files.cpp
     void addFileCommands();

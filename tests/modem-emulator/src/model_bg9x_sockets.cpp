@@ -246,19 +246,12 @@ void Bg9xModel::addSocketCommands() {
             log_.note("QIOPEN: only TCP client sockets in buffer or push mode are emulated");
             return Final::cme(bg9x::kNotSupported);
         }
-        Socket& s = sockets_[static_cast<size_t>(*id)];
-        if (s.state != Socket::State::Initial) {
-            misuse("AT+QIOPEN on socket " + std::to_string(*id) + ", which is in use");
-            return Final::cme(bg9x::kSocketUsed);
-        }
-        s = Socket{};
-        s.state = Socket::State::Opening;
-        s.pdp = *ctx;
-        s.access = *access;
-        s.host = c.str(3);
-        s.port = static_cast<uint16_t>(*port);
-        openSocket(*id, false, s.host, s.port);
-        return Final::ok();
+        Socket opening;
+        opening.pdp = *ctx;
+        opening.access = *access;
+        opening.host = c.str(3);
+        opening.port = static_cast<uint16_t>(*port);
+        return startOpening("AT+QIOPEN", *id, std::move(opening));
     });
     addCommand("+QISEND", [this](const AtCommand& c) { return sendData(c, false); });
     addCommand("+QIRD", [this](const AtCommand& c) { return readData(c, false); });
@@ -285,20 +278,36 @@ void Bg9xModel::addSocketCommands() {
         } else if (c.kind == AtKind::Test) {
             return Final::ok();
         }
-        for (int i = 0; i < kSockets; ++i) {
-            const Socket& s = sockets_[static_cast<size_t>(i)];
-            if (s.state == Socket::State::Initial || s.tls || (only_id && *only_id != i) ||
-                (only_ctx && *only_ctx != s.pdp)) {
-                continue;
-            }
-            respond(stateLine(i));
-        }
+        respondStates(false, only_id, only_ctx);
         return Final::ok();
     });
     addCommand("+QIGETERROR", [this](const AtCommand&) {
         respond("+QIGETERROR: 0,operation successful");
         return Final::ok();
     });
+}
+
+Final Bg9xModel::startOpening(const char* cmd, int id, Socket opening) {
+    Socket& s = sockets_[static_cast<size_t>(id)];
+    if (s.state != Socket::State::Initial) {
+        misuse(std::string(cmd) + " on socket " + std::to_string(id) + ", which is in use");
+        return Final::cme(bg9x::kSocketUsed);
+    }
+    s = std::move(opening);
+    s.state = Socket::State::Opening;
+    openSocket(id, s.tls, s.host, s.port);
+    return Final::ok();
+}
+
+void Bg9xModel::respondStates(bool tls, std::optional<int> only_id, std::optional<int> only_ctx) {
+    for (int i = 0; i < kSockets; ++i) {
+        const Socket& s = sockets_[static_cast<size_t>(i)];
+        if (s.state == Socket::State::Initial || s.tls != tls || (only_id && *only_id != i) ||
+            (only_ctx && *only_ctx != s.pdp)) {
+            continue;
+        }
+        respond(stateLine(i));
+    }
 }
 
 void Bg9xModel::addSslSocketCommands() {
@@ -322,21 +331,14 @@ void Bg9xModel::addSslSocketCommands() {
             log_.note("QSSLOPEN: transparent mode is not emulated");
             return Final::cme(bg9x::kNotSupported);
         }
-        Socket& s = sockets_[static_cast<size_t>(*id)];
-        if (s.state != Socket::State::Initial) {
-            misuse("AT+QSSLOPEN on socket " + std::to_string(*id) + ", which is in use");
-            return Final::cme(bg9x::kSocketUsed);
-        }
-        s = Socket{};
-        s.state = Socket::State::Opening;
-        s.tls = true;
-        s.pdp = *pdp;
-        s.ssl_ctx = *ctx;
-        s.access = *access;
-        s.host = c.str(3);
-        s.port = static_cast<uint16_t>(*port);
-        openSocket(*id, true, s.host, s.port);
-        return Final::ok();
+        Socket opening;
+        opening.tls = true;
+        opening.pdp = *pdp;
+        opening.ssl_ctx = *ctx;
+        opening.access = *access;
+        opening.host = c.str(3);
+        opening.port = static_cast<uint16_t>(*port);
+        return startOpening("AT+QSSLOPEN", *id, std::move(opening));
     });
     addCommand("+QSSLSEND", [this](const AtCommand& c) { return sendData(c, true); });
     addCommand("+QSSLRECV", [this](const AtCommand& c) { return readData(c, true); });
@@ -351,13 +353,7 @@ void Bg9xModel::addSslSocketCommands() {
         } else if (c.kind == AtKind::Test) {
             return Final::ok();
         }
-        for (int i = 0; i < kSockets; ++i) {
-            const Socket& s = sockets_[static_cast<size_t>(i)];
-            if (s.state == Socket::State::Initial || !s.tls || (only_id && *only_id != i)) {
-                continue;
-            }
-            respond(stateLine(i));
-        }
+        respondStates(true, only_id, std::nullopt);
         return Final::ok();
     });
 }

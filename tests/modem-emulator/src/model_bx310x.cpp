@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "k_errors.hpp"
+#include "peer_drop.hpp"
 
 namespace uplinkd::emulator {
 namespace {
@@ -91,14 +92,8 @@ Bx310xModel::Bx310xModel(asio::io_context& io, PtyPort& port, CertStore& certs, 
             respond("+KPATTERN: \"" + pattern_ + "\"");
             return Final::ok();
         }
-        if (c.kind != AtKind::Set) {
-            return Final::error();
-        }
-        if (!c.has(0)) {
-            return Final::cme(kerr::kMissing);
-        }
-        if (c.argc() > 1) {
-            return Final::cme(kerr::kUnexpected);
+        if (auto err = checkSet(c, 1)) {
+            return *err;
         }
         std::string p = c.str(0);
         if (p.size() > 128) {
@@ -115,17 +110,21 @@ Bx310xModel::Bx310xModel(asio::io_context& io, PtyPort& port, CertStore& certs, 
     old_sub_urc_ = model_id_ == "BX3105-OLD";
 }
 
+std::optional<Final> Bx310xModel::checkSet(const AtCommand& c, size_t most_args) {
+    if (c.kind != AtKind::Set) {
+        return Final::error();
+    }
+    if (!c.has(0)) {
+        return Final::cme(kerr::kMissing);
+    }
+    if (c.argc() > most_args) {
+        return Final::cme(kerr::kUnexpected);
+    }
+    return std::nullopt;
+}
+
 Bx310xModel::~Bx310xModel() {
     mqttClose();
-}
-
-std::vector<std::string> Bx310xModel::identify() const {
-    return {model_id_};
-}
-
-std::string Bx310xModel::cmeText(int code) const {
-    std::string text = kerr::text(code);
-    return text.empty() ? Modem::cmeText(code) : text;
 }
 
 void Bx310xModel::onPowerLoss() {
@@ -139,10 +138,7 @@ void Bx310xModel::onPowerLoss() {
 }
 
 void Bx310xModel::dropLinks() {
-    if (mqtt_) {
-        auto link = mqtt_;  // keep it alive through the callbacks
-        link->dropAsRemote();
-    }
+    dropPeer(mqtt_);
     dropSessionLinks();
 }
 
@@ -231,14 +227,8 @@ void Bx310xModel::addWifiCommands() {
             respond("+SRWCFG: " + std::to_string(wifi_mode_));
             return Final::ok();
         }
-        if (c.kind != AtKind::Set) {
-            return Final::error();
-        }
-        if (!c.has(0)) {
-            return Final::cme(kerr::kMissing);
-        }
-        if (c.argc() > 1) {
-            return Final::cme(kerr::kUnexpected);
+        if (auto err = checkSet(c, 1)) {
+            return *err;
         }
         auto mode = c.intArg(0);
         if (!mode || *mode < 1 || *mode > 3) {

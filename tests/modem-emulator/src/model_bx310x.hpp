@@ -31,13 +31,15 @@ class Bx310xModel : public KSocketModem {
   protected:
     std::vector<std::string> bootUrcs() const override { return {"READY"}; }
     void onPowerLoss() override;
-    std::vector<std::string> identify() const override;
-    std::string cmeText(int code) const override;
     void addStatus(nlohmann::json& j) const override;
     Final malformedLine(const std::string& body) override;
     std::string traceText(const std::string& body) const override;
 
   private:
+    /// The checks a BX310x Set command with a required argument 0 starts with: ERROR for
+    /// another form, 917 without argument 0, 915 with more than `most_args`; nullopt if none
+    /// fails.
+    static std::optional<Final> checkSet(const AtCommand& c, size_t most_args);
     /// The access point the module can see (control `wifi ap`).
     struct AccessPoint {
         std::string ssid;

@@ -105,14 +105,8 @@ void Bx310xModel::addCertCommands() {
         return storeCredential(c, true);
     });
     addCommand("+KCERTDELETE", [this](const AtCommand& c) {
-        if (c.kind != AtKind::Set) {
-            return Final::error();
-        }
-        if (!c.has(0)) {
-            return Final::cme(kerr::kMissing);
-        }
-        if (c.argc() > 2) {
-            return Final::cme(kerr::kUnexpected);
+        if (auto err = checkSet(c, 2)) {
+            return *err;
         }
         auto type = c.intArg(0);
         auto index = c.has(1) ? c.intArg(1) : std::optional<long>(0);

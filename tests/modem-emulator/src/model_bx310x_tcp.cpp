@@ -72,20 +72,15 @@ void Bx310xModel::addTcpCommands() {
         if (!port || *port < 1 || *port > 65535 || !c.quoted(2)) {
             return Final::cme(kerr::kOutOfRange);
         }
-        if (static_cast<int>(sessions_.size()) >= opts_.max_sessions) {
-            misuse("AT+KTCPCFG: all " + std::to_string(opts_.max_sessions) +
-                   " sessions are configured (leaked sessions? AT+KTCPDEL frees them)");
+        auto id = freeSessionId();
+        if (!id) {
             return Final::cme(kerr::kAllSessionsUsed);
-        }
-        int id = 1;
-        while (sessions_.count(id) != 0) {
-            ++id;
         }
         Session s;
         s.host = c.str(2);
         s.port = static_cast<uint16_t>(*port);
-        sessions_[id] = std::move(s);
-        respond("+KTCPCFG: " + std::to_string(id));
+        sessions_[*id] = std::move(s);
+        respond("+KTCPCFG: " + std::to_string(*id));
         return Final::ok();
     });
     addKSocketCommands();

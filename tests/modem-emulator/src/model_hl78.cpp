@@ -10,13 +10,6 @@ namespace {
 
 const char* const kDefaultPattern = "--EOF--Pattern--";
 
-// +CME ERROR codes of the K commands (reference table 2.5).
-constexpr int kAllSessionsUsed = 912;
-constexpr int kOutOfRange = 916;
-constexpr int kMissing = 917;
-constexpr int kNotSupported = 918;
-constexpr int kLengthInvalid = 931;
-
 }  // namespace
 
 Hl78Model::Hl78Model(asio::io_context& io, PtyPort& port, CertStore& certs, TraceLog& log,
@@ -32,15 +25,6 @@ Hl78Model::Hl78Model(asio::io_context& io, PtyPort& port, CertStore& certs, Trac
 }
 
 Hl78Model::~Hl78Model() = default;
-
-std::vector<std::string> Hl78Model::identify() const {
-    return {model_id_};
-}
-
-std::string Hl78Model::cmeText(int code) const {
-    std::string text = kerr::text(code);
-    return text.empty() ? Modem::cmeText(code) : text;
-}
 
 void Hl78Model::onPowerLoss() {
     clearSessions();
@@ -185,11 +169,11 @@ void Hl78Model::addCommands() {
             return Final::ok();
         }
         if (!c.has(0)) {
-            return Final::cme(kMissing);
+            return Final::cme(kerr::kMissing);
         }
         std::string p = c.str(0);
         if (p.empty() || p.size() > 128) {
-            return Final::cme(kLengthInvalid);
+            return Final::cme(kerr::kLengthInvalid);
         }
         pattern_ = p;
         return Final::ok();
@@ -205,7 +189,7 @@ void Hl78Model::addCommands() {
         }
         auto v = c.intArg(0);
         if (!v || *v < 0 || *v > 1) {
-            return Final::cme(kOutOfRange);
+            return Final::cme(kerr::kOutOfRange);
         }
         if (*v != rat_) {
             rat_ = static_cast<int>(*v);
@@ -225,7 +209,7 @@ void Hl78Model::addCommands() {
         }
         auto cnx = c.intArg(0);
         if (!cnx || *cnx < 1 || *cnx > 5) {
-            return Final::cme(kOutOfRange);
+            return Final::cme(kerr::kOutOfRange);
         }
         Bearer& b = bearers_[static_cast<int>(*cnx)];
         b.apn = c.str(2);
@@ -235,7 +219,7 @@ void Hl78Model::addCommands() {
     addCommand("+KCNXUP", [this](const AtCommand& c) {
         auto cnx = c.has(0) ? c.intArg(0) : std::optional<long>(1);
         if (!cnx || *cnx < 1 || *cnx > 5) {
-            return Final::cme(kOutOfRange);
+            return Final::cme(kerr::kOutOfRange);
         }
         int n = static_cast<int>(*cnx);
         if (bearers_[n].up) {
@@ -253,7 +237,7 @@ void Hl78Model::addCommands() {
     addCommand("+KCNXDOWN", [this](const AtCommand& c) {
         auto cnx = c.has(0) ? c.intArg(0) : std::optional<long>(1);
         if (!cnx) {
-            return Final::cme(kOutOfRange);
+            return Final::cme(kerr::kOutOfRange);
         }
         int n = static_cast<int>(*cnx);
         bearers_[n].up = false;
@@ -275,39 +259,34 @@ void Hl78Model::addCommands() {
             return Final::ok();
         }
         if (c.kind != AtKind::Set) {
-            return Final::cme(kMissing);
+            return Final::cme(kerr::kMissing);
         }
         auto cnx = c.has(0) ? c.intArg(0) : std::optional<long>(1);
         auto mode = c.intArg(1);
         if (!c.has(1) || !c.has(2) || !c.has(3)) {
-            return Final::cme(kMissing);
+            return Final::cme(kerr::kMissing);
         }
         if (!cnx || !mode || *mode < 0 || *mode > 3) {
-            return Final::cme(kOutOfRange);
+            return Final::cme(kerr::kOutOfRange);
         }
         if (*mode == 1 || *mode == 2) {
-            return Final::cme(kNotSupported);  // servers are not emulated
+            return Final::cme(kerr::kNotSupported);  // servers are not emulated
         }
         auto port = c.intArg(3);
         if (!port || *port < 1 || *port > 65535) {
-            return Final::cme(kOutOfRange);
+            return Final::cme(kerr::kOutOfRange);
         }
         if (c.str(2).empty()) {
-            return Final::cme(kMissing);
+            return Final::cme(kerr::kMissing);
         }
-        if (static_cast<int>(sessions_.size()) >= opts_.max_sessions) {
-            misuse("AT+KTCPCFG: all " + std::to_string(opts_.max_sessions) +
-                   " sessions are configured (leaked sessions? AT+KTCPDEL frees them)");
-            return Final::cme(kAllSessionsUsed);
-        }
-        int id = 1;
-        while (sessions_.count(id) != 0) {
-            ++id;
+        auto id = freeSessionId();
+        if (!id) {
+            return Final::cme(kerr::kAllSessionsUsed);
         }
         constexpr size_t kProfileField = 8;  // the 9th parameter: cipher_suite_index
         auto profile = parseProfileIndex(c, kProfileField);
         if (*mode == 3 && profile && *profile < 0) {
-            return Final::cme(kOutOfRange);
+            return Final::cme(kerr::kOutOfRange);
         }
         Session s;
         s.profile = *mode == 3 && profile ? *profile : 0;
@@ -315,12 +294,12 @@ void Hl78Model::addCommands() {
         s.mode = static_cast<int>(*mode);
         s.host = c.str(2);
         s.port = static_cast<uint16_t>(*port);
-        sessions_[id] = std::move(s);
+        sessions_[*id] = std::move(s);
         if (*mode == 3 && !profile) {
-            misuse("AT+KTCPCFG: secure session " + std::to_string(id) +
+            misuse("AT+KTCPCFG: secure session " + std::to_string(*id) +
                    " without a cipher_suite_index (9th parameter); crypto profile 0 is used");
         }
-        respond("+KTCPCFG: " + std::to_string(id));
+        respond("+KTCPCFG: " + std::to_string(*id));
         return Final::ok();
     });
     addKSocketCommands();

@@ -27,8 +27,6 @@ class Hl78Model : public KSocketModem {
   protected:
     std::vector<std::string> bootUrcs() const override { return {"+KSUP: 0"}; }
     void onPowerLoss() override;
-    std::vector<std::string> identify() const override;
-    std::string cmeText(int code) const override;
     void addStatus(nlohmann::json& j) const override;
 
   private:

@@ -1,17 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 // Hl78Model's TLS security: the certificate and key store (AT+KCERTSTORE, AT+KPRIVKSTORE,
 // AT+KCERTDELETE), the crypto profiles (AT+KSSLCRYPTO) and the TLS options of a secure session.
+#include "k_errors.hpp"
 #include "model_hl78.hpp"
 
 namespace uplinkd::emulator {
 namespace {
 
 constexpr size_t kMaxCert = 8192;
-constexpr int kContentInvalid = 930;
-constexpr int kLengthInvalid = 931;
-constexpr int kMissing = 917;
-constexpr int kNotSupported = 918;
-constexpr int kOutOfRange = 916;
 
 bool isIpLiteral(const std::string& host) {
     std::error_code ec;
@@ -40,14 +36,14 @@ Final Hl78Model::storeCredential(const AtCommand& c, bool key) {
     auto len = c.intArg(1);
     auto index = c.has(2) ? c.intArg(2) : std::optional<long>(0);
     if (!c.has(0) || !c.has(1)) {
-        return Final::cme(kMissing);
+        return Final::cme(kerr::kMissing);
     }
     if (!type || *type < 0 || *type > (key ? 0 : 1)) {
-        return Final::cme(kOutOfRange);
+        return Final::cme(kerr::kOutOfRange);
     }
     if (!len || *len < 1 || *len > static_cast<long>(kMaxCert) || !index || *index < 0 ||
         *index > 3) {
-        return Final::cme(kOutOfRange);
+        return Final::cme(kerr::kOutOfRange);
     }
     std::string name = key ? "private_key/" : (*type == 0 ? "root_cert/" : "local_cert/");
     name += std::to_string(*index);
@@ -56,11 +52,11 @@ Final Hl78Model::storeCredential(const AtCommand& c, bool key) {
         [this, name, key](const DataPhase& p) {
             const std::string& pem = p.data();
             if (pem.find('\n') == std::string::npos && pem.find('\r') == std::string::npos) {
-                return Final::cme(kLengthInvalid);  // no line ends at all
+                return Final::cme(kerr::kLengthInvalid);  // no line ends at all
             }
             bool valid = key ? pemHasPrivateKey(pem) : countPemCertificates(pem) > 0;
             if (!valid) {
-                return Final::cme(kContentInvalid);
+                return Final::cme(kerr::kContentInvalid);
             }
             certs_.put(name, pem);
             log_.note("stored " + name + " (" + std::to_string(pem.size()) + " bytes)");
@@ -93,7 +89,7 @@ void Hl78Model::addCertCommands() {
             return Final::ok();
         }
         if (c.kind != AtKind::Set) {
-            return Final::cme(kMissing);
+            return Final::cme(kerr::kMissing);
         }
         return storeCredential(c, false);
     });
@@ -103,7 +99,7 @@ void Hl78Model::addCertCommands() {
             return Final::ok();
         }
         if (c.kind != AtKind::Set) {
-            return Final::cme(kNotSupported);
+            return Final::cme(kerr::kNotSupported);
         }
         return storeCredential(c, true);
     });
@@ -111,7 +107,7 @@ void Hl78Model::addCertCommands() {
         auto type = c.intArg(0);
         auto index = c.has(1) ? c.intArg(1) : std::optional<long>(0);
         if (!type || *type < 0 || *type > 2 || !index || *index < 0 || *index > 3) {
-            return Final::cme(kOutOfRange);
+            return Final::cme(kerr::kOutOfRange);
         }
         const char* kind =
             *type == 0 ? "root_cert/" : (*type == 1 ? "local_cert/" : "private_key/");
@@ -173,7 +169,7 @@ void Hl78Model::addCryptoCommand() {
             return Final::ok();
         }
         if (c.kind != AtKind::Set) {
-            return Final::cme(kMissing);
+            return Final::cme(kerr::kMissing);
         }
         auto parsed = parseCryptoProfile(c);
         if (const int* code = std::get_if<int>(&parsed)) {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Spwf04Model: the built-in MQTT client (AT+S.MQTTCONN/MQTTPUB/MQTTSUB/MQTTUNSUB/MQTTDISC,
 // +WIND:86 incoming messages, +WIND:87 on loss), speaking real MQTT through MqttLink.
+#include "connect_error_codes.hpp"
 #include "model_spwf04.hpp"
 #include "spwf_tables.hpp"
 
@@ -21,36 +22,19 @@ std::string joined(const AtCommand& c, size_t from, size_t to) {
     return out;
 }
 
-std::optional<int> number(const AtCommand& c, size_t i, long lo, long hi) {
-    auto v = c.intArg(i);
-    if (!v || *v < lo || *v > hi) {
-        return std::nullopt;
-    }
-    return static_cast<int>(*v);
-}
-
 int connectCode(const MqttConnectOutcome& o) {
-    switch (o.result) {
-        case MqttConnectResult::Dns:
-            return spwf::kDnsFailure;
-        case MqttConnectResult::Refused:
-            return spwf::kConnectFailed;
-        case MqttConnectResult::Timeout:
-            return spwf::kSocketTimeout;
-        case MqttConnectResult::TlsInit:
-            return spwf::kTlsCredentials;
-        case MqttConnectResult::TlsVerify:
-            return spwf::kTlsCertificate;
-        case MqttConnectResult::TlsHandshake:
-            return spwf::kTlsHandshake;
-        case MqttConnectResult::ConnackRefused:
-            if (o.connack_code >= 1 && o.connack_code <= 5) {
-                return spwf::kMqttConnectFailed + o.connack_code;
-            }
-            return spwf::kMqttConnectFailed;
-        default:
-            return spwf::kMqttConnectFailed;
-    }
+    static constexpr MqttConnectCodes kCodes{.ok = spwf::kMqttConnectFailed,
+                                             .dns = spwf::kDnsFailure,
+                                             .refused = spwf::kConnectFailed,
+                                             .timeout = spwf::kSocketTimeout,
+                                             .tls_init = spwf::kTlsCredentials,
+                                             .tls_verify = spwf::kTlsCertificate,
+                                             .tls_handshake = spwf::kTlsHandshake,
+                                             .closed_without_connack = spwf::kMqttConnectFailed,
+                                             .connack_base = spwf::kMqttConnectFailed,
+                                             .connack_other = spwf::kMqttConnectFailed,
+                                             .failed = spwf::kMqttConnectFailed};
+    return codeFor(o.result, o.connack_code, kCodes);
 }
 
 }  // namespace
@@ -115,7 +99,7 @@ Final Spwf04Model::mqttConnect(const AtCommand& c) {
     // AT+S.MQTTCONN=<host>,<port>,<path>,<TLS>,<user>,<password>,<client id>,<keepalive>,
     //               <retry>,<LWT QoS>,<LWT topic>,<LWT message>; the fields after the path may
     //               be left out.
-    auto port = number(c, 1, 1, 65535);
+    auto port = inRange(c, 1, 1, 65535);
     if (c.kind != AtKind::Set || c.argc() < 3 || c.argc() > 12 || c.str(0).empty() || !port) {
         return Final::cme(spwf::kBadParameter);
     }
@@ -123,10 +107,10 @@ Final Spwf04Model::mqttConnect(const AtCommand& c) {
         log_.note("MQTTCONN: a path asks for MQTT over WebSocket, which is not emulated");
         return Final::cme(spwf::kMqttTransport);
     }
-    auto tls_flag = c.has(3) ? number(c, 3, 0, 1) : std::optional<int>(0);
-    auto keep_alive = c.has(7) ? number(c, 7, 0, 65535) : std::optional<int>(kDefaultKeepAlive);
-    auto retry = c.has(8) ? number(c, 8, 0, 255) : std::optional<int>(0);
-    auto will_qos = c.has(9) ? number(c, 9, 0, 2) : std::optional<int>(0);
+    auto tls_flag = c.has(3) ? inRange(c, 3, 0, 1) : std::optional<int>(0);
+    auto keep_alive = c.has(7) ? inRange(c, 7, 0, 65535) : std::optional<int>(kDefaultKeepAlive);
+    auto retry = c.has(8) ? inRange(c, 8, 0, 255) : std::optional<int>(0);
+    auto will_qos = c.has(9) ? inRange(c, 9, 0, 2) : std::optional<int>(0);
     if (!tls_flag || !keep_alive || !retry || !will_qos) {
         return Final::cme(spwf::kBadParameter);
     }
@@ -215,8 +199,8 @@ Final Spwf04Model::mqttPublish(const AtCommand& c) {
         return Final::cme(spwf::kBadParameter);
     }
     const size_t n = c.argc();
-    auto qos = number(c, n - 3, 0, 2);
-    auto retain = number(c, n - 2, 0, 1);
+    auto qos = inRange(c, n - 3, 0, 2);
+    auto retain = inRange(c, n - 2, 0, 1);
     std::string topic = joined(c, 1, n - 3);
     if (!qos || !retain || topic.empty()) {
         return Final::cme(spwf::kBadParameter);
@@ -269,7 +253,7 @@ void Spwf04Model::addMqttCommands() {
     addCommand("+S.MQTTSUB", [this](const AtCommand& c) {
         // AT+S.MQTTSUB=<id>,<topic>,<qos>
         const size_t n = c.argc();
-        auto qos = n >= 3 ? number(c, n - 1, 0, 2) : std::nullopt;
+        auto qos = n >= 3 ? inRange(c, n - 1, 0, 2) : std::nullopt;
         std::string filter = n >= 3 ? joined(c, 1, n - 1) : std::string();
         if (c.kind != AtKind::Set || !qos || filter.empty()) {
             return Final::cme(spwf::kBadParameter);

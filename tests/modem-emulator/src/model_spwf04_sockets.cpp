@@ -2,7 +2,9 @@
 // Spwf04Model: AT+S.SOCKON/SOCKW/SOCKQ/SOCKR/SOCKC sockets and the AT+S.TLSCERT store.
 #include <algorithm>
 
+#include "connect_error_codes.hpp"
 #include "model_spwf04.hpp"
+#include "peer_drop.hpp"
 #include "spwf_tables.hpp"
 
 namespace uplinkd::emulator {
@@ -25,20 +27,10 @@ bool isIpLiteral(const std::string& host) {
 }  // namespace
 
 int Spwf04Model::connectErrorCode(ConnectError e) {
-    switch (e) {
-        case ConnectError::Dns:
-            return spwf::kDnsFailure;
-        case ConnectError::Timeout:
-            return spwf::kSocketTimeout;
-        case ConnectError::TlsInit:
-            return spwf::kTlsCredentials;
-        case ConnectError::TlsVerify:
-            return spwf::kTlsCertificate;
-        case ConnectError::TlsHandshake:
-            return spwf::kTlsHandshake;
-        default:
-            return spwf::kConnectFailed;
-    }
+    static constexpr ConnectErrorCodes kCodes{spwf::kDnsFailure,     spwf::kSocketTimeout,
+                                              spwf::kTlsCredentials, spwf::kTlsCertificate,
+                                              spwf::kTlsHandshake,   spwf::kConnectFailed};
+    return codeFor(e, kCodes);
 }
 
 std::optional<TlsOptions> Spwf04Model::tlsFor(const std::string& domain, int& err) const {
@@ -123,10 +115,7 @@ void Spwf04Model::closeSockets(int reason) {
 
 void Spwf04Model::dropLinks() {
     for (auto& s : socks_) {
-        if (s.sock) {
-            auto sock = s.sock;
-            sock->dropAsRemote();
-        }
+        dropPeer(s.sock);
     }
     std::vector<MqttLinkPtr> links;
     for (auto& [id, m] : mqtt_) {

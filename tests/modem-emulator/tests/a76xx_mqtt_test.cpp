@@ -40,8 +40,7 @@ class A76xxMqttTest : public EmulatorTest {
     /// Boots, starts the service and acquires client `idx` (server_type `type`).
     void start(int idx = 0, int type = 0, std::vector<std::string> extra = {}) {
         ASSERT_NO_FATAL_FAILURE(boot(std::move(extra)));
-        expectOk("AT+CMQTTSTART");
-        ASSERT_TRUE(tty_->readUntil("\r\n+CMQTTSTART: 0\r\n"));
+        ASSERT_TRUE(okThenUrc("AT+CMQTTSTART", "+CMQTTSTART: 0"));
         expectOk("AT+CMQTTACCQ=" + std::to_string(idx) + ",\"emu-client-" + std::to_string(idx) +
                  "\"," + std::to_string(type));
     }
@@ -140,8 +139,7 @@ TEST_F(A76xxMqttTest, EveryCommandNeedsStartFirst) {
     }
     EXPECT_GE(status().value("misuse", 0), 10);
 
-    expectOk("AT+CMQTTSTART");
-    EXPECT_TRUE(tty_->readUntil("\r\n+CMQTTSTART: 0\r\n"));
+    EXPECT_TRUE(okThenUrc("AT+CMQTTSTART", "+CMQTTSTART: 0"));
     expectAnswer("AT+CMQTTSTART", kErr);  // already started
     auto st = status()["mqtt"];
     EXPECT_EQ(st.value("started", false), true);
@@ -192,8 +190,7 @@ TEST_F(A76xxMqttTest, EveryCommandNeedsStartFirst) {
     expectOk("AT+CMQTTACCQ=0,\"first\"");
     EXPECT_EQ(status()["mqtt"]["clients"][0].value("version", 0), 3);
     expectOk("AT+CMQTTREL=0");
-    expectOk("AT+CMQTTSTOP");
-    EXPECT_TRUE(tty_->readUntil("\r\n+CMQTTSTOP: 0\r\n"));
+    EXPECT_TRUE(okThenUrc("AT+CMQTTSTOP", "+CMQTTSTOP: 0"));
     expectAnswer("AT+CMQTTSTOP", kErr);
     expectAnswer("AT+CMQTTACCQ=0,\"id\"", kErr);
 }
@@ -235,10 +232,8 @@ TEST_F(A76xxMqttTest, NoMqttVariantAnswersErrorToEveryCmqttCommand) {
 
 TEST_F(A76xxMqttTest, RoundTripWithMosquitto) {
     TestBroker broker;
-    ASSERT_EQ(broker.startError(), "");
     BrokerPeer cloud(broker.port());
-    ASSERT_EQ(cloud.error(), "");
-    ASSERT_TRUE(cloud.subscribe("from/module/#", 1));
+    ASSERT_EQ(peerReady(broker, cloud, "from/module/#"), "");
     ASSERT_NO_FATAL_FAILURE(start());
     ASSERT_NO_FATAL_FAILURE(connect(0, broker.port()));
     EXPECT_NE(expectOk("AT+CMQTTCONNECT?")
@@ -318,15 +313,12 @@ TEST_F(A76xxMqttTest, RoundTripWithMosquitto) {
     }
     EXPECT_NE(expectOk("AT+CMQTTDISC?").find("+CMQTTDISC: 0,1\r\n"), std::string::npos);
     expectOk("AT+CMQTTREL=0");
-    expectOk("AT+CMQTTSTOP");
-    EXPECT_TRUE(tty_->readUntil("\r\n+CMQTTSTOP: 0\r\n"));
+    EXPECT_TRUE(okThenUrc("AT+CMQTTSTOP", "+CMQTTSTOP: 0"));
     EXPECT_EQ(status().value("misuse", -1), 1);  // the publish without a topic
 }
 
 TEST_F(A76xxMqttTest, ConnectErrorTable) {
-    TestBroker::Options closed;
-    closed.allow_anonymous = false;
-    TestBroker closed_broker(closed);
+    TestBroker closed_broker(TestBroker::Options::refusing());
     ASSERT_EQ(closed_broker.startError(), "");
     uint16_t refused_port = 0;
     {
@@ -368,15 +360,9 @@ TEST_F(A76xxMqttTest, TlsUsesTheSslContext) {
     ASSERT_TRUE(pki.ok);
     TestPki other = TestPki::make("some other root");
     ASSERT_TRUE(other.ok);
-    TestBroker::Options tls;
-    tls.tls = true;
-    tls.server = pki.server;
-    tls.ca_pem = pki.ca.cert_pem;
-    TestBroker broker(tls);
-    ASSERT_EQ(broker.startError(), "");
+    TestBroker broker(TestBroker::Options::overTls(pki));
     BrokerPeer cloud(broker.port(), pki.ca.cert_pem);
-    ASSERT_EQ(cloud.error(), "");
-    ASSERT_TRUE(cloud.subscribe("tls/#", 1));
+    ASSERT_EQ(peerReady(broker, cloud, "tls/#"), "");
     ASSERT_NO_FATAL_FAILURE(start(0, 1));
     for (auto [name, pem] :
          {std::pair{"ca.pem", pki.ca.cert_pem}, std::pair{"other.pem", other.ca.cert_pem}}) {
@@ -388,22 +374,19 @@ TEST_F(A76xxMqttTest, TlsUsesTheSslContext) {
     expectOk("AT+CSSLCFG=\"authmode\",0,1");
     expectOk("AT+CSSLCFG=\"cacert\",0,\"other.pem\"");
     expectOk("AT+CMQTTCFG=\"version\",0,4");
-    expectOk("AT+CMQTTCONNECT=0,\"" + server + "\",60,1");
-    EXPECT_TRUE(tty_->readUntil("\r\n+CMQTTCONNECT: 0,32\r\n", 10s));
+    EXPECT_TRUE(okThenUrc("AT+CMQTTCONNECT=0,\"" + server + "\",60,1", "+CMQTTCONNECT: 0,32", 10s));
     // The right root in context 5, with SNI: connected, and a QoS 1 round trip.
     expectOk("AT+CSSLCFG=\"authmode\",5,1");
     expectOk("AT+CSSLCFG=\"cacert\",5,\"ca.pem\"");
     expectOk("AT+CSSLCFG=\"enableSNI\",5,1");
     expectOk("AT+CMQTTSSLCFG=0,5");
-    expectOk("AT+CMQTTCONNECT=0,\"" + server + "\",60,1");
-    ASSERT_TRUE(tty_->readUntil("\r\n+CMQTTCONNECT: 0,0\r\n", 10s));
+    ASSERT_TRUE(okThenUrc("AT+CMQTTCONNECT=0,\"" + server + "\",60,1", "+CMQTTCONNECT: 0,0", 10s));
     ASSERT_NO_FATAL_FAILURE(publish(0, "tls/up", "over tls", 1));
     auto got = cloud.waitFor(1);
     ASSERT_EQ(got.size(), 1u);
     EXPECT_EQ(got[0].payload, "over tls");
     // The server string is always tcp://, even for TLS.
-    expectOk("AT+CMQTTDISC=0,60");
-    EXPECT_TRUE(tty_->readUntil("\r\n+CMQTTDISC: 0,0\r\n", 10s));
+    EXPECT_TRUE(okThenUrc("AT+CMQTTDISC=0,60", "+CMQTTDISC: 0,0", 10s));
     EXPECT_TRUE(status()["mqtt"]["clients"][0]["ssl_ctx"].is_null());  // cleared by DISC
     expectAnswer("AT+CMQTTCONNECT=0,\"ssl://localhost:" + std::to_string(broker.port()) + "\",60,1",
                  "\r\n+CMQTTCONNECT: 0,12\r\n\r\nERROR\r\n");
@@ -411,10 +394,8 @@ TEST_F(A76xxMqttTest, TlsUsesTheSslContext) {
 
 TEST_F(A76xxMqttTest, ConnectionLossAndNoNetwork) {
     TestBroker broker;
-    ASSERT_EQ(broker.startError(), "");
     BrokerPeer cloud(broker.port());
-    ASSERT_EQ(cloud.error(), "");
-    ASSERT_TRUE(cloud.subscribe("will/#", 1));
+    ASSERT_EQ(peerReady(broker, cloud, "will/#"), "");
     ASSERT_NO_FATAL_FAILURE(start());
     // A will, sent by the broker when the connection goes without a DISCONNECT.
     const std::string will_topic = "will/emu-client-0";
@@ -424,7 +405,7 @@ TEST_F(A76xxMqttTest, ConnectionLossAndNoNetwork) {
     ASSERT_NO_FATAL_FAILURE(
         sendWithPrompt("AT+CMQTTWILLMSG=0," + std::to_string(will_msg.size()) + ",1", will_msg));
     ASSERT_NO_FATAL_FAILURE(connect(0, broker.port()));
-    EXPECT_EQ(emu_->control("fault drop-link"), "ok fault drop-link");
+    controlOk("fault drop-link");
     EXPECT_TRUE(tty_->readUntil("\r\n+CMQTTCONNLOST: 0,1\r\n", 10s));
     auto wills = cloud.waitFor(1);
     ASSERT_EQ(wills.size(), 1u);
@@ -433,24 +414,22 @@ TEST_F(A76xxMqttTest, ConnectionLossAndNoNetwork) {
     EXPECT_NE(expectOk("AT+CMQTTDISC?").find("+CMQTTDISC: 0,1\r\n"), std::string::npos);
     expectAnswer("AT+CMQTTPUB=0,0,60", "\r\n+CMQTTPUB: 0,11\r\n\r\nERROR\r\n");
     // Reconnect with CMQTTCONNECT.
-    expectOk("AT+CMQTTCONNECT=0,\"tcp://127.0.0.1:" + std::to_string(broker.port()) + "\",60,1");
-    ASSERT_TRUE(tty_->readUntil("\r\n+CMQTTCONNECT: 0,0\r\n", 10s));
+    ASSERT_TRUE(okThenUrc(
+        "AT+CMQTTCONNECT=0,\"tcp://127.0.0.1:" + std::to_string(broker.port()) + "\",60,1",
+        "+CMQTTCONNECT: 0,0", 10s));
     // The network goes: the connection is lost (3) and the service stops.
-    EXPECT_EQ(emu_->control("register 0"), "ok register 0");
+    controlOk("register 0");
     EXPECT_TRUE(tty_->readUntil("\r\n+CMQTTCONNLOST: 0,3\r\n", 10s));
     EXPECT_TRUE(tty_->readUntil("\r\n+CMQTTNONET\r\n", 10s));
     expectAnswer("AT+CMQTTACCQ?", kErr);
     // Without a network, CMQTTSTART fails (7) and the service stays stopped.
-    expectOk("AT+CMQTTSTART");
-    EXPECT_TRUE(tty_->readUntil("\r\n+CMQTTSTART: 7\r\n", 10s));
+    EXPECT_TRUE(okThenUrc("AT+CMQTTSTART", "+CMQTTSTART: 7", 10s));
     expectAnswer("AT+CMQTTACCQ?", kErr);
     // Back on the network the service starts again; a reboot stops it.
-    EXPECT_EQ(emu_->control("register 1"), "ok register 1");
-    expectOk("AT+CMQTTSTART");
-    EXPECT_TRUE(tty_->readUntil("\r\n+CMQTTSTART: 0\r\n", 10s));
+    controlOk("register 1");
+    EXPECT_TRUE(okThenUrc("AT+CMQTTSTART", "+CMQTTSTART: 0", 10s));
     expectOk("AT+CMQTTACCQ=0,\"again\"");
-    expectOk("AT+CRESET");
-    ASSERT_TRUE(tty_->readUntil("\r\nPB DONE\r\n", 10s));
+    ASSERT_TRUE(okThenUrc("AT+CRESET", "PB DONE", 10s));
     expectOk("ATE0");  // echo is back on after the reboot
     expectAnswer("AT+CMQTTACCQ?", kErr);
     EXPECT_EQ(status()["mqtt"].value("started", true), false);
@@ -466,30 +445,25 @@ TEST_F(A76xxMqttTest, DefaultVersionIsMqtt31) {
     const std::string gated = "\"tcp://127.0.0.1:" + std::to_string(gate.port()) + "\",60,1";
 
     // Without "version" 4 the module sends an MQTT 3.1 CONNECT: Mosquitto takes it (p1) ...
-    expectOk("AT+CMQTTCONNECT=0," + direct);
-    ASSERT_TRUE(tty_->readUntil("\r\n+CMQTTCONNECT: 0,0\r\n", 10s));
+    ASSERT_TRUE(okThenUrc("AT+CMQTTCONNECT=0," + direct, "+CMQTTCONNECT: 0,0", 10s));
     auto c0 = status()["mqtt"]["clients"][0];
     EXPECT_EQ(c0.value("mqtt_protocol", ""), "3.1");
     EXPECT_EQ(c0.value("sent_protocol", ""), "MQIsdp/3");
     EXPECT_NE(broker.log().find("as emu-client-0 (p1,"), std::string::npos) << broker.log();
-    expectOk("AT+CMQTTDISC=0,60");
-    ASSERT_TRUE(tty_->readUntil("\r\n+CMQTTDISC: 0,0\r\n", 10s));
+    ASSERT_TRUE(okThenUrc("AT+CMQTTDISC=0,60", "+CMQTTDISC: 0,0", 10s));
     // ... a front end that only passes MQTT 3.1.1 closes the connection: 26.
-    expectOk("AT+CMQTTCONNECT=0," + gated);
-    EXPECT_TRUE(tty_->readUntil("\r\n+CMQTTCONNECT: 0,26\r\n", 10s));
+    EXPECT_TRUE(okThenUrc("AT+CMQTTCONNECT=0," + gated, "+CMQTTCONNECT: 0,26", 10s));
     // With version 4 it is MQTT 3.1.1 and passes.
     expectOk("AT+CMQTTCFG=\"version\",0,4");
-    expectOk("AT+CMQTTCONNECT=0," + gated);
-    ASSERT_TRUE(tty_->readUntil("\r\n+CMQTTCONNECT: 0,0\r\n", 10s));
+    ASSERT_TRUE(okThenUrc("AT+CMQTTCONNECT=0," + gated, "+CMQTTCONNECT: 0,0", 10s));
     EXPECT_EQ(status()["mqtt"]["clients"][0].value("sent_protocol", ""), "MQTT/4");
     EXPECT_NE(broker.log().find("as emu-client-0 (p2,"), std::string::npos) << broker.log();
 }
 
 TEST_F(A76xxMqttTest, IncomingIsHeldDuringPromptAndFaultsCutTheBlocks) {
     TestBroker broker;
-    ASSERT_EQ(broker.startError(), "");
     BrokerPeer cloud(broker.port());
-    ASSERT_EQ(cloud.error(), "");
+    ASSERT_EQ(peerReady(broker, cloud), "");
     ASSERT_NO_FATAL_FAILURE(start());
     ASSERT_NO_FATAL_FAILURE(connect(0, broker.port()));
     const std::string filter = "to/module/#";
@@ -510,7 +484,7 @@ TEST_F(A76xxMqttTest, IncomingIsHeldDuringPromptAndFaultsCutTheBlocks) {
 
     // A hang in the middle of the incoming blocks: the first 2011 bytes (topic and payload)
     // reach the line, nothing after them.
-    EXPECT_EQ(emu_->control("fault silent-in-downlink 2011"), "ok fault silent-in-downlink 2011");
+    controlOk("fault silent-in-downlink 2011");
     ASSERT_TRUE(cloud.publish("to/module/b", binaryPayload(4000), 1));
     ASSERT_TRUE(tty_->readUntil("\r\n+CMQTTRXPAYLOAD: 0,1500\r\n", 10s));
     ASSERT_TRUE(tty_->readExactly(1500));
@@ -522,15 +496,14 @@ TEST_F(A76xxMqttTest, IncomingIsHeldDuringPromptAndFaultsCutTheBlocks) {
 
     // A reboot in the middle of a payload upload: no final result, the boot URCs, and the MQTT
     // service is gone.
-    EXPECT_EQ(emu_->control("reset"), "ok reset");
+    controlOk("reset");
     ASSERT_TRUE(tty_->readUntil("\r\nPB DONE\r\n", 10s));
     expectOk("ATE0");
     ASSERT_TRUE(waitRegistered(*tty_));
-    expectOk("AT+CMQTTSTART");
-    ASSERT_TRUE(tty_->readUntil("\r\n+CMQTTSTART: 0\r\n"));
+    ASSERT_TRUE(okThenUrc("AT+CMQTTSTART", "+CMQTTSTART: 0"));
     expectOk("AT+CMQTTACCQ=0,\"emu-client-0\"");
     ASSERT_NO_FATAL_FAILURE(connect(0, broker.port()));
-    EXPECT_EQ(emu_->control("fault reboot-in-uplink 100"), "ok fault reboot-in-uplink 100");
+    controlOk("fault reboot-in-uplink 100");
     ASSERT_TRUE(tty_->write("AT+CMQTTPAYLOAD=0,1000\r"));
     ASSERT_TRUE(tty_->readUntil("\r\n> "));
     ASSERT_TRUE(tty_->write(binaryPayload(1000)));

@@ -45,74 +45,58 @@ class A76xxTest : public EmulatorTest {
 
     /// CIPRXGET=2 in a loop until n bytes came.
     std::string cipReceive(int link, size_t n) {
-        std::string got;
         std::string l = std::to_string(link);
         EXPECT_TRUE(tty_->readUntil("+CIPRXGET: 1," + l + "\r\n"));
-        auto deadline = std::chrono::steady_clock::now() + 10s;
-        while (got.size() < n && std::chrono::steady_clock::now() < deadline) {
+        return receiveInRounds(n, [&](std::string& got) {
             auto rest = tty_->command("AT+CIPRXGET=4," + l);
             EXPECT_TRUE(rest && rest->find("+CIPRXGET: 4," + l + ",") != std::string::npos);
             EXPECT_TRUE(tty_->write("AT+CIPRXGET=2," + l + ",1500\r"));
-            auto nums = numbersAfter(*tty_, "\r\n+CIPRXGET: 2," + l + ",");
-            EXPECT_TRUE(nums && nums->size() == 2);
-            if (!nums || nums->size() != 2) {
-                break;
+            auto nums = expectNumbers("\r\n+CIPRXGET: 2," + l + ",", 2);
+            auto data = nums ? readPayload(static_cast<size_t>(nums->at(0)), ok_) : std::nullopt;
+            if (!data) {
+                return false;
             }
-            auto data = tty_->readExactly(static_cast<size_t>(nums->at(0)));
-            auto ok = tty_->readExactly(6);
-            EXPECT_TRUE(data && ok);
-            if (!data || !ok) {
-                break;
-            }
-            EXPECT_EQ(*ok, "\r\nOK\r\n");
             got += *data;
             if (nums->at(1) == 0 && got.size() < n) {
                 EXPECT_TRUE(tty_->readUntil("+CIPRXGET: 1," + l + "\r\n"));
             }
-        }
-        return got;
+            return true;
+        });
     }
 
     /// CCHRECV in manual mode until n bytes came.
     std::string cchReceive(int s, size_t n) {
-        std::string got;
         std::string sid = std::to_string(s);
         EXPECT_TRUE(tty_->readUntil("+CCHEVENT: " + sid + ",RECV EVENT\r\n"));
-        auto deadline = std::chrono::steady_clock::now() + 10s;
-        while (got.size() < n && std::chrono::steady_clock::now() < deadline) {
+        return receiveInRounds(n, [&](std::string& got) {
             EXPECT_TRUE(tty_->write("AT+CCHRECV?\r"));
-            auto len = numbersAfter(*tty_, "+CCHRECV: LEN,");
-            EXPECT_TRUE(len && len->size() == 2);
+            auto len = expectNumbers("+CCHRECV: LEN,", 2);
             EXPECT_TRUE(tty_->readUntil("\r\nOK\r\n"));
-            if (!len || len->size() != 2) {
-                break;
+            if (!len) {
+                return false;
             }
             size_t avail = static_cast<size_t>(len->at(static_cast<size_t>(s)));
             if (avail == 0) {
                 // The event may already have been read past; poll the length again.
                 tty_->readUntil("+CCHEVENT: " + sid + ",RECV EVENT\r\n", 500ms);
-                continue;
+                return true;
             }
             EXPECT_TRUE(tty_->write("AT+CCHRECV=" + sid + "," + std::to_string(avail) + "\r"));
             EXPECT_TRUE(tty_->readUntil("\r\nOK\r\n"));
             size_t taken = 0;
             while (taken < avail) {
-                auto hdr = numbersAfter(*tty_, "+CCHRECV: DATA," + sid + ",");
-                EXPECT_TRUE(hdr && hdr->size() == 1);
-                if (!hdr || hdr->size() != 1) {
-                    return got;
-                }
-                auto data = tty_->readExactly(static_cast<size_t>(hdr->at(0)));
+                auto hdr = expectNumbers("+CCHRECV: DATA," + sid + ",", 1);
+                auto data = hdr ? tty_->readExactly(static_cast<size_t>(hdr->at(0))) : std::nullopt;
                 EXPECT_TRUE(data);
                 if (!data) {
-                    return got;
+                    return false;
                 }
                 got += *data;
                 taken += data->size();
             }
             EXPECT_TRUE(tty_->readUntil("+CCHRECV: " + sid + ",0\r\n"));
-        }
-        return got;
+            return true;
+        });
     }
 };
 
@@ -123,15 +107,14 @@ TEST_F(A76xxTest, CipSendAndManualReceive) {
 
     expectOk("AT+CIPRXGET=1");
     EXPECT_NE(expectError("AT+IPADDR").find("+IPADDR: Network not opened"), std::string::npos);
-    expectOk("AT+NETOPEN");
-    ASSERT_TRUE(tty_->readUntil("\r\n+NETOPEN: 0\r\n"));
+    ASSERT_TRUE(okThenUrc("AT+NETOPEN", "+NETOPEN: 0"));
     EXPECT_NE(expectError("AT+NETOPEN").find("\r\n+IP ERROR: Network is already opened\r\n"),
               std::string::npos);
     EXPECT_NE(expectOk("AT+NETOPEN?").find("+NETOPEN: 1"), std::string::npos);
     EXPECT_NE(expectOk("AT+IPADDR").find("+IPADDR: "), std::string::npos);
 
-    expectOk("AT+CIPOPEN=0,\"TCP\",\"127.0.0.1\"," + std::to_string(echo.port()));
-    ASSERT_TRUE(tty_->readUntil("\r\n+CIPOPEN: 0,0\r\n"));
+    ASSERT_TRUE(okThenUrc("AT+CIPOPEN=0,\"TCP\",\"127.0.0.1\"," + std::to_string(echo.port()),
+                          "+CIPOPEN: 0,0"));
 
     const std::string payload = trickyPayload();
     // Exactly <len> bytes, then a stray Ctrl-Z that must be ignored.
@@ -147,10 +130,9 @@ TEST_F(A76xxTest, CipSendAndManualReceive) {
               std::string::npos);
     expectOk("AT");  // the stray Ctrl-Z did not leave junk behind
 
-    EXPECT_EQ(emu_->control("fault drop-link"), "ok fault drop-link");
+    controlOk("fault drop-link");
     EXPECT_TRUE(tty_->readUntil("\r\n+IPCLOSE: 0,1\r\n"));
-    expectOk("AT+NETCLOSE");
-    EXPECT_TRUE(tty_->readUntil("\r\n+NETCLOSE: 0\r\n"));
+    EXPECT_TRUE(okThenUrc("AT+NETCLOSE", "+NETCLOSE: 0"));
 }
 
 TEST_F(A76xxTest, UrcsAreHeldDuringPrompt) {
@@ -160,11 +142,11 @@ TEST_F(A76xxTest, UrcsAreHeldDuringPrompt) {
     expectOk("AT+CIPRXGET=1");
     expectOk("AT+NETOPEN");
     ASSERT_TRUE(tty_->readUntil("+NETOPEN: 0\r\n"));
-    expectOk("AT+CIPOPEN=3,\"TCP\",\"localhost\"," + std::to_string(echo.port()));
-    ASSERT_TRUE(tty_->readUntil("\r\n+CIPOPEN: 3,0\r\n"));
+    ASSERT_TRUE(okThenUrc("AT+CIPOPEN=3,\"TCP\",\"localhost\"," + std::to_string(echo.port()),
+                          "+CIPOPEN: 3,0"));
     ASSERT_TRUE(tty_->write("AT+CIPSEND=3,5\r"));
     ASSERT_TRUE(tty_->readUntil("\r\n> "));
-    EXPECT_EQ(emu_->control("fault drop-link"), "ok fault drop-link");
+    controlOk("fault drop-link");
     EXPECT_EQ(tty_->readFor(200ms), "");
     ASSERT_TRUE(tty_->write("abcde"));
     auto after = tty_->readUntil("\r\n+IPCLOSE: 3,1\r\n");
@@ -173,18 +155,15 @@ TEST_F(A76xxTest, UrcsAreHeldDuringPrompt) {
 }
 
 TEST_F(A76xxTest, CchTlsSendsSniOnlyWhenEnabled) {
-    TestPki pki = TestPki::make();
-    ASSERT_TRUE(pki.ok);
-    TestPki other = TestPki::make("some other root");
-    ASSERT_TRUE(other.ok);
-    TlsEchoServer server(pki.server);
-    ASSERT_TRUE(server.ready());
+    TlsEchoSetup tls;
+    ASSERT_TRUE(tls.ready());
     ASSERT_NO_FATAL_FAILURE(boot());
-    const std::string port = std::to_string(server.port());
+    const std::string port = std::to_string(tls.server.port());
 
-    ASSERT_NO_FATAL_FAILURE(sendWithPrompt(
-        "AT+CCERTDOWN=\"ca.pem\"," + std::to_string(pki.ca.cert_pem.size()), pki.ca.cert_pem));
-    const std::string other_pem = toCrlf(other.ca.cert_pem);
+    ASSERT_NO_FATAL_FAILURE(
+        sendWithPrompt("AT+CCERTDOWN=\"ca.pem\"," + std::to_string(tls.pki.ca.cert_pem.size()),
+                       tls.pki.ca.cert_pem));
+    const std::string other_pem = toCrlf(tls.other.ca.cert_pem);
     ASSERT_NO_FATAL_FAILURE(sendWithPrompt(
         "AT+CCERTDOWN=\"other.pem\"," + std::to_string(other_pem.size()), other_pem));
     auto list = expectOk("AT+CCERTLIST");
@@ -197,27 +176,23 @@ TEST_F(A76xxTest, CchTlsSendsSniOnlyWhenEnabled) {
     EXPECT_NE(cfg.find("+CSSLCFG: 0,4,1,1,300,\"ca.pem\",\"\",\"\",\"\",0"), std::string::npos)
         << cfg;
     expectOk("AT+CCHSET=0,1");
-    expectOk("AT+CCHSTART");
-    ASSERT_TRUE(tty_->readUntil("\r\n+CCHSTART: 0\r\n"));
+    ASSERT_TRUE(okThenUrc("AT+CCHSTART", "+CCHSTART: 0"));
 
     // enableSNI is 0 by default: no SNI in the ClientHello.
     expectOk("AT+CCHSSLCFG=0,0");
-    expectOk("AT+CCHOPEN=0,\"localhost\"," + port + ",2");
-    ASSERT_TRUE(tty_->readUntil("\r\n+CCHOPEN: 0,0\r\n"));
+    ASSERT_TRUE(okThenUrc("AT+CCHOPEN=0,\"localhost\"," + port + ",2", "+CCHOPEN: 0,0"));
     const std::string payload = trickyPayload();
     ASSERT_NO_FATAL_FAILURE(
         sendWithPrompt("AT+CCHSEND=0," + std::to_string(payload.size()), payload));
     EXPECT_EQ(cchReceive(0, payload.size()), payload);
-    expectOk("AT+CCHCLOSE=0");
-    ASSERT_TRUE(tty_->readUntil("\r\n+CCHCLOSE: 0,0\r\n"));
+    ASSERT_TRUE(okThenUrc("AT+CCHCLOSE=0", "+CCHCLOSE: 0,0"));
 
     // enableSNI 1: the CCHOPEN host is sent.
     expectOk("AT+CSSLCFG=\"enableSNI\",0,1");
     expectOk("AT+CCHSSLCFG=0,0");
-    expectOk("AT+CCHOPEN=0,\"localhost\"," + port + ",2");
-    ASSERT_TRUE(tty_->readUntil("\r\n+CCHOPEN: 0,0\r\n"));
+    ASSERT_TRUE(okThenUrc("AT+CCHOPEN=0,\"localhost\"," + port + ",2", "+CCHOPEN: 0,0"));
 
-    auto hs = server.waitHandshakes(2, 5s);
+    auto hs = tls.server.waitHandshakes(2, 5s);
     ASSERT_TRUE(hs);
     EXPECT_TRUE(hs->at(0).ok);
     EXPECT_EQ(hs->at(0).sni, "");
@@ -227,16 +202,14 @@ TEST_F(A76xxTest, CchTlsSendsSniOnlyWhenEnabled) {
     // authmode 1 without a CA file: certificates not set (19).
     expectOk("AT+CSSLCFG=\"authmode\",1,1");
     expectOk("AT+CCHSSLCFG=1,1");
-    expectOk("AT+CCHOPEN=1,\"localhost\"," + port + ",2");
-    EXPECT_TRUE(tty_->readUntil("\r\n+CCHOPEN: 1,19\r\n"));
+    EXPECT_TRUE(okThenUrc("AT+CCHOPEN=1,\"localhost\"," + port + ",2", "+CCHOPEN: 1,19"));
     // The wrong root: handshake error (15).
     expectOk("AT+CSSLCFG=\"authmode\",2,1");
     expectOk("AT+CSSLCFG=\"cacert\",2,\"other.pem\"");
     expectOk("AT+CCHSSLCFG=1,2");
-    expectOk("AT+CCHOPEN=1,\"localhost\"," + port + ",2");
-    EXPECT_TRUE(tty_->readUntil("\r\n+CCHOPEN: 1,15\r\n"));
+    EXPECT_TRUE(okThenUrc("AT+CCHOPEN=1,\"localhost\"," + port + ",2", "+CCHOPEN: 1,15"));
 
-    EXPECT_EQ(emu_->control("fault drop-link"), "ok fault drop-link");
+    controlOk("fault drop-link");
     EXPECT_TRUE(tty_->readUntil("\r\n+CCH_PEER_CLOSED: 0\r\n"));
 }
 

@@ -116,6 +116,14 @@ class Bg9xTest : public EmulatorTest {
         ASSERT_TRUE(got) << cmd << ": no " << final;
     }
 
+    /// AT+QIOPEN of TCP socket `id` (PDP context 1, buffer mode) to 127.0.0.1:`port`, up to
+    /// its +QIOPEN: <id>,0.
+    void qiOpen(int id, uint16_t port) {
+        const std::string sid = std::to_string(id);
+        expectOk("AT+QIOPEN=1," + sid + ",\"TCP\",\"127.0.0.1\"," + std::to_string(port) + ",0,0");
+        ASSERT_TRUE(tty_->readUntil("\r\n+QIOPEN: " + sid + ",0\r\n"));
+    }
+
     /// Uploads a file with AT+QFUPL and checks the size and checksum it reports.
     void upload(const std::string& name, const std::string& data) {
         ASSERT_TRUE(tty_->write("AT+QFUPL=\"" + name + "\"," + std::to_string(data.size()) + "\r"));
@@ -132,29 +140,20 @@ class Bg9xTest : public EmulatorTest {
     std::string receive(const std::string& urc, const std::string& cmd, int id, size_t n) {
         EXPECT_TRUE(tty_->readUntil(urc + "\"recv\"," + std::to_string(id) + "\r\n"));
         const std::string answer = cmd.substr(2) + ": ";  // "+QIRD: "
-        std::string got;
-        auto deadline = std::chrono::steady_clock::now() + 10s;
-        while (got.size() < n && std::chrono::steady_clock::now() < deadline) {
+        return receiveInRounds(n, [&](std::string& got) {
             EXPECT_TRUE(tty_->write(cmd + "=" + std::to_string(id) + ",1500\r"));
-            auto nums = numbersAfter(*tty_, "\r\n" + answer);
-            EXPECT_TRUE(nums && nums->size() == 1);
-            if (!nums || nums->size() != 1) {
-                break;
+            auto nums = expectNumbers("\r\n" + answer, 1);
+            auto data = nums ? readPayload(static_cast<size_t>(nums->at(0)), ok_) : std::nullopt;
+            if (!data) {
+                return false;
             }
-            auto data = tty_->readExactly(static_cast<size_t>(nums->at(0)));
-            auto ok = tty_->readUntil("\r\nOK\r\n");
-            EXPECT_TRUE(data && ok);
-            if (!data || !ok) {
-                break;
-            }
-            EXPECT_EQ(*ok, "\r\nOK\r\n");
             got += *data;
             if (nums->at(0) == 0 && got.size() < n) {
                 // Nothing buffered yet: the next arrival brings a new URC.
                 EXPECT_TRUE(tty_->readUntil(urc + "\"recv\"," + std::to_string(id) + "\r\n"));
             }
-        }
-        return got;
+            return true;
+        });
     }
 };
 
@@ -172,7 +171,7 @@ TEST_F(Bg9xTest, BootsWithRdyAndAnswersTheInformationCommands) {
     expectFinal("AT+QIACT=17", "ERROR");
 
     // A crash reboot: RDY again, the PDP context and the settings are gone.
-    EXPECT_EQ(emu_->control("reboot"), "ok reboot");
+    controlOk("reboot");
     ASSERT_TRUE(tty_->readUntil("\r\nRDY\r\n", 10s));
     ASSERT_TRUE(tty_->readUntil("\r\nAPP RDY\r\n"));
     auto act = tty_->command("AT+QIACT?");
@@ -190,8 +189,7 @@ TEST_F(Bg9xTest, TcpSocketCarriesBinaryDataBothWays) {
     EchoServer echo;
     ASSERT_NE(echo.port(), 0);
     ASSERT_NO_FATAL_FAILURE(boot());
-    expectOk("AT+QIOPEN=1,0,\"TCP\",\"127.0.0.1\"," + std::to_string(echo.port()) + ",0,0");
-    ASSERT_TRUE(tty_->readUntil("\r\n+QIOPEN: 0,0\r\n"));
+    ASSERT_NO_FATAL_FAILURE(qiOpen(0, echo.port()));
     const std::string payload = trickyPayload();
     // Exactly <len> bytes, then a stray Ctrl-Z that the module ignores.
     ASSERT_NO_FATAL_FAILURE(
@@ -219,8 +217,7 @@ TEST_F(Bg9xTest, DownlinkWithEveryFramingTokenIsReadByCount) {
     GreetingServer server(payload);
     ASSERT_NE(server.port(), 0);
     ASSERT_NO_FATAL_FAILURE(boot());
-    expectOk("AT+QIOPEN=1,7,\"TCP\",\"127.0.0.1\"," + std::to_string(server.port()) + ",0,0");
-    ASSERT_TRUE(tty_->readUntil("\r\n+QIOPEN: 7,0\r\n"));
+    ASSERT_NO_FATAL_FAILURE(qiOpen(7, server.port()));
     EXPECT_EQ(receive("+QIURC: ", "AT+QIRD", 7, payload.size()), payload);
 }
 
@@ -228,28 +225,23 @@ TEST_F(Bg9xTest, FaultsInsideDataPhases) {
     EchoServer echo;
     ASSERT_NE(echo.port(), 0);
     ASSERT_NO_FATAL_FAILURE(boot());
-    expectOk("AT+QIOPEN=1,0,\"TCP\",\"127.0.0.1\"," + std::to_string(echo.port()) + ",0,0");
-    ASSERT_TRUE(tty_->readUntil("\r\n+QIOPEN: 0,0\r\n"));
+    ASSERT_NO_FATAL_FAILURE(qiOpen(0, echo.port()));
     const std::string payload(300, 'z');
     ASSERT_NO_FATAL_FAILURE(sendWithPrompt("AT+QISEND=0,300", payload));
     ASSERT_TRUE(tty_->readUntil("\r\n+QIURC: \"recv\",0\r\n"));
     ASSERT_TRUE(waitUntil([&] { return status()["sockets"][0]["rx_buffered"] == 300; }));
     // Downlink: the module hangs after 100 bytes of the QIRD data.
-    EXPECT_EQ(emu_->control("fault silent-in-downlink 100"), "ok fault silent-in-downlink 100");
+    controlOk("fault silent-in-downlink 100");
     ASSERT_TRUE(tty_->write("AT+QIRD=0,300\r"));
     ASSERT_TRUE(tty_->readUntil("\r\n+QIRD: 300\r\n"));
-    auto data = tty_->readExactly(100);
-    ASSERT_TRUE(data);
-    EXPECT_EQ(*data, payload.substr(0, 100));
-    EXPECT_EQ(tty_->readFor(300ms), "");
+    ASSERT_NO_FATAL_FAILURE(expectDownlinkCut(payload, 100));
     // Uplink: a reboot after 10 bytes of a QISEND: no SEND OK, RDY again, the socket gone.
-    EXPECT_EQ(emu_->control("fault none"), "ok fault none");
-    EXPECT_EQ(emu_->control("reboot"), "ok reboot");
+    controlOk("fault none");
+    controlOk("reboot");
     ASSERT_TRUE(tty_->readUntil("\r\nAPP RDY\r\n", 10s));
     ASSERT_NO_FATAL_FAILURE(boot2());
-    expectOk("AT+QIOPEN=1,0,\"TCP\",\"127.0.0.1\"," + std::to_string(echo.port()) + ",0,0");
-    ASSERT_TRUE(tty_->readUntil("\r\n+QIOPEN: 0,0\r\n"));
-    EXPECT_EQ(emu_->control("fault reboot-in-uplink 10"), "ok fault reboot-in-uplink 10");
+    ASSERT_NO_FATAL_FAILURE(qiOpen(0, echo.port()));
+    controlOk("fault reboot-in-uplink 10");
     ASSERT_TRUE(tty_->write("AT+QISEND=0,100\r"));
     ASSERT_TRUE(tty_->readUntil("\r\n> "));
     ASSERT_TRUE(tty_->write(std::string(100, 'a')));
@@ -265,26 +257,26 @@ TEST_F(Bg9xTest, SocketErrorsUseTheQuectelCodes) {
     ASSERT_NE(echo.port(), 0);
     ASSERT_NO_FATAL_FAILURE(boot());
     const std::string port = std::to_string(echo.port());
-    expectOk("AT+QIOPEN=1,3,\"TCP\",\"127.0.0.1\"," + port + ",0,0");
-    ASSERT_TRUE(tty_->readUntil("\r\n+QIOPEN: 3,0\r\n"));
+    ASSERT_NO_FATAL_FAILURE(qiOpen(3, echo.port()));
     expectFinal("AT+QIOPEN=1,3,\"TCP\",\"127.0.0.1\"," + port + ",0,0", "+CME ERROR: 563");
     expectFinal("AT+QIOPEN=1,4,\"UDP\",\"127.0.0.1\"," + port + ",0,0", "+CME ERROR: 555");
     expectFinal("AT+QIOPEN=1,12,\"TCP\",\"127.0.0.1\"," + port + ",0,0", "+CME ERROR: 552");
     expectFinal("AT+QISEND=5,10", "ERROR");
     expectFinal("AT+QISEND=3,1461", "ERROR");
     // PDP context 2 is not active: 561.
-    expectOk("AT+QIOPEN=2,4,\"TCP\",\"127.0.0.1\"," + port + ",0,0");
-    EXPECT_TRUE(tty_->readUntil("\r\n+QIOPEN: 4,561\r\n"));
+    EXPECT_TRUE(
+        okThenUrc("AT+QIOPEN=2,4,\"TCP\",\"127.0.0.1\"," + port + ",0,0", "+QIOPEN: 4,561"));
     // A closed port: 566; a name that does not resolve: 565.
     uint16_t closed_port = 0;
     {
         EchoServer gone;
         closed_port = gone.port();
     }
-    expectOk("AT+QIOPEN=1,5,\"TCP\",\"127.0.0.1\"," + std::to_string(closed_port) + ",0,0");
-    EXPECT_TRUE(tty_->readUntil("\r\n+QIOPEN: 5,566\r\n"));
-    expectOk("AT+QIOPEN=1,6,\"TCP\",\"no-such-host.invalid\",80,0,0");
-    EXPECT_TRUE(tty_->readUntil("\r\n+QIOPEN: 6,565\r\n", 15s));
+    EXPECT_TRUE(
+        okThenUrc("AT+QIOPEN=1,5,\"TCP\",\"127.0.0.1\"," + std::to_string(closed_port) + ",0,0",
+                  "+QIOPEN: 5,566"));
+    EXPECT_TRUE(
+        okThenUrc("AT+QIOPEN=1,6,\"TCP\",\"no-such-host.invalid\",80,0,0", "+QIOPEN: 6,565", 15s));
     expectOk("AT+CMEE=2");
     expectFinal("AT+QIOPEN=1,3,\"TCP\",\"127.0.0.1\"," + port + ",0,0",
                 "+CME ERROR: socket identity has been used");
@@ -295,19 +287,16 @@ TEST_F(Bg9xTest, DroppedLinkAndPdpLossAreReported) {
     EchoServer echo;
     ASSERT_NE(echo.port(), 0);
     ASSERT_NO_FATAL_FAILURE(boot());
-    const std::string port = std::to_string(echo.port());
-    expectOk("AT+QIOPEN=1,0,\"TCP\",\"127.0.0.1\"," + port + ",0,0");
-    ASSERT_TRUE(tty_->readUntil("\r\n+QIOPEN: 0,0\r\n"));
-    EXPECT_EQ(emu_->control("fault drop-link"), "ok fault drop-link");
+    ASSERT_NO_FATAL_FAILURE(qiOpen(0, echo.port()));
+    controlOk("fault drop-link");
     ASSERT_TRUE(tty_->readUntil("\r\n+QIURC: \"closed\",0\r\n"));
     auto state = expectOk("AT+QISTATE=1,0");
     EXPECT_NE(state.find(",4,1,0,0,\"uart1\""), std::string::npos) << state;  // closing
     expectFinal("AT+QISEND=0,5", "ERROR");
     expectOk("AT+QICLOSE=0");
 
-    expectOk("AT+QIOPEN=1,1,\"TCP\",\"127.0.0.1\"," + port + ",0,0");
-    ASSERT_TRUE(tty_->readUntil("\r\n+QIOPEN: 1,0\r\n"));
-    EXPECT_EQ(emu_->control("fault pdp-deact"), "ok fault pdp-deact");
+    ASSERT_NO_FATAL_FAILURE(qiOpen(1, echo.port()));
+    controlOk("fault pdp-deact");
     auto urcs = tty_->readUntil("\r\n+QIURC: \"pdpdeact\",1\r\n");
     ASSERT_TRUE(urcs);
     EXPECT_NE(urcs->find("+QIURC: \"closed\",1"), std::string::npos) << *urcs;
@@ -324,7 +313,7 @@ TEST_F(Bg9xTest, UploadedFilesSurviveARebootAndCannotBeOverwritten) {
     EXPECT_NE(list.find("+QFLST: \"UFS:blob.bin\"," + std::to_string(odd.size())),
               std::string::npos)
         << list;
-    EXPECT_EQ(emu_->control("reboot"), "ok reboot");
+    controlOk("reboot");
     ASSERT_TRUE(tty_->readUntil("\r\nAPP RDY\r\n", 10s));
     list = expectOk("AT+QFLST");
     EXPECT_NE(list.find("UFS:blob.bin"), std::string::npos) << list;
@@ -335,15 +324,12 @@ TEST_F(Bg9xTest, UploadedFilesSurviveARebootAndCannotBeOverwritten) {
 }
 
 TEST_F(Bg9xTest, SslSocketSendsSniOnlyWhenEnabledAndChecksTheRoot) {
-    TestPki pki = TestPki::make();
-    TestPki other = TestPki::make("some other root");
-    ASSERT_TRUE(pki.ok && other.ok);
-    TlsEchoServer server(pki.server);
-    ASSERT_TRUE(server.ready());
+    TlsEchoSetup tls;
+    ASSERT_TRUE(tls.ready());
     ASSERT_NO_FATAL_FAILURE(boot());
-    const std::string port = std::to_string(server.port());
-    ASSERT_NO_FATAL_FAILURE(upload("UFS:ca.pem", pki.ca.cert_pem));
-    ASSERT_NO_FATAL_FAILURE(upload("UFS:other.pem", other.ca.cert_pem));
+    const std::string port = std::to_string(tls.server.port());
+    ASSERT_NO_FATAL_FAILURE(upload("UFS:ca.pem", tls.pki.ca.cert_pem));
+    ASSERT_NO_FATAL_FAILURE(upload("UFS:other.pem", tls.other.ca.cert_pem));
     expectOk("AT+QSSLCFG=\"sslversion\",1,4");
     expectOk("AT+QSSLCFG=\"ciphersuite\",1,0XFFFF");
     expectOk("AT+QSSLCFG=\"seclevel\",1,1");
@@ -351,8 +337,7 @@ TEST_F(Bg9xTest, SslSocketSendsSniOnlyWhenEnabledAndChecksTheRoot) {
     auto sni = expectOk("AT+QSSLCFG=\"sni\",1");
     EXPECT_NE(sni.find("+QSSLCFG: \"sni\",1,0"), std::string::npos) << sni;  // off by default
 
-    expectOk("AT+QSSLOPEN=1,1,2,\"localhost\"," + port + ",0");
-    ASSERT_TRUE(tty_->readUntil("\r\n+QSSLOPEN: 2,0\r\n"));
+    ASSERT_TRUE(okThenUrc("AT+QSSLOPEN=1,1,2,\"localhost\"," + port + ",0", "+QSSLOPEN: 2,0"));
     const std::string payload = trickyPayload();
     ASSERT_NO_FATAL_FAILURE(
         sendWithPrompt("AT+QSSLSEND=2," + std::to_string(payload.size()), payload));
@@ -362,52 +347,45 @@ TEST_F(Bg9xTest, SslSocketSendsSniOnlyWhenEnabledAndChecksTheRoot) {
     expectOk("AT+QSSLCLOSE=2");
 
     expectOk("AT+QSSLCFG=\"sni\",1,1");
-    expectOk("AT+QSSLOPEN=1,1,2,\"localhost\"," + port + ",0");
-    ASSERT_TRUE(tty_->readUntil("\r\n+QSSLOPEN: 2,0\r\n"));
-    auto hs = server.waitHandshakes(2, 10s);
+    ASSERT_TRUE(okThenUrc("AT+QSSLOPEN=1,1,2,\"localhost\"," + port + ",0", "+QSSLOPEN: 2,0"));
+    auto hs = tls.server.waitHandshakes(2, 10s);
     ASSERT_TRUE(hs);
     EXPECT_EQ(hs->at(0).sni, "");
     EXPECT_EQ(hs->at(1).sni, "localhost");
-    EXPECT_EQ(emu_->control("fault drop-link"), "ok fault drop-link");
+    controlOk("fault drop-link");
     EXPECT_TRUE(tty_->readUntil("\r\n+QSSLURC: \"closed\",2\r\n"));
     expectOk("AT+QSSLCLOSE=2");
 
     // The wrong root: 566.
     expectOk("AT+QSSLCFG=\"cacert\",1,\"UFS:other.pem\"");
-    expectOk("AT+QSSLOPEN=1,1,3,\"localhost\"," + port + ",0");
-    EXPECT_TRUE(tty_->readUntil("\r\n+QSSLOPEN: 3,566\r\n"));
+    EXPECT_TRUE(okThenUrc("AT+QSSLOPEN=1,1,3,\"localhost\"," + port + ",0", "+QSSLOPEN: 3,566"));
 }
 
 TEST_F(Bg9xTest, AWrongModuleClockFailsTlsUnlessLocalTimeIsIgnored) {
-    TestPki pki = TestPki::make();
-    ASSERT_TRUE(pki.ok);
-    TlsEchoServer server(pki.server);
-    ASSERT_TRUE(server.ready());
+    TlsEchoSetup tls;
+    ASSERT_TRUE(tls.ready());
     ASSERT_NO_FATAL_FAILURE(boot());
-    const std::string port = std::to_string(server.port());
-    ASSERT_NO_FATAL_FAILURE(upload("UFS:ca.pem", pki.ca.cert_pem));
+    const std::string port = std::to_string(tls.server.port());
+    ASSERT_NO_FATAL_FAILURE(upload("UFS:ca.pem", tls.pki.ca.cert_pem));
     expectOk("AT+QSSLCFG=\"seclevel\",0,1");
     expectOk("AT+QSSLCFG=\"cacert\",0,\"UFS:ca.pem\"");
     // 2000-01-01: before the test certificates were made.
     EXPECT_EQ(emu_->control("clock 946684800"), "ok clock 00/01/01,00:00:00+00");
     EXPECT_NE(expectOk("AT+CCLK?").find("+CCLK: \"00/01/01,00:00:"), std::string::npos);
-    expectOk("AT+QSSLOPEN=1,0,0,\"localhost\"," + port + ",0");
-    EXPECT_TRUE(tty_->readUntil("\r\n+QSSLOPEN: 0,566\r\n"));
+    EXPECT_TRUE(okThenUrc("AT+QSSLOPEN=1,0,0,\"localhost\"," + port + ",0", "+QSSLOPEN: 0,566"));
     expectOk("AT+QSSLCFG=\"ignorelocaltime\",0,1");
-    expectOk("AT+QSSLOPEN=1,0,0,\"localhost\"," + port + ",0");
-    EXPECT_TRUE(tty_->readUntil("\r\n+QSSLOPEN: 0,0\r\n"));
+    EXPECT_TRUE(okThenUrc("AT+QSSLOPEN=1,0,0,\"localhost\"," + port + ",0", "+QSSLOPEN: 0,0"));
     expectOk("AT+QSSLCLOSE=0");
     // The host sets the clock right (AT+CCLK): dates check again.
     expectOk("AT+QSSLCFG=\"ignorelocaltime\",0,0");
     EXPECT_EQ(emu_->control("clock now").rfind("ok clock ", 0), 0U);
-    expectOk("AT+QSSLOPEN=1,0,0,\"localhost\"," + port + ",0");
-    EXPECT_TRUE(tty_->readUntil("\r\n+QSSLOPEN: 0,0\r\n"));
+    EXPECT_TRUE(okThenUrc("AT+QSSLOPEN=1,0,0,\"localhost\"," + port + ",0", "+QSSLOPEN: 0,0"));
 }
 
 TEST_F(Bg9xTest, FirmwareWithoutSniRefusesTheSetting) {
     ASSERT_NO_FATAL_FAILURE(boot());
     expectOk("AT+QSSLCFG=\"sni\",0,1");
-    EXPECT_EQ(emu_->control("firmware sni off"), "ok firmware sni off");
+    controlOk("firmware sni off");
     expectFinal("AT+QSSLCFG=\"sni\",0,1", "ERROR");
     auto test = expectOk("AT+QSSLCFG=?");
     EXPECT_EQ(test.find("\"sni\""), std::string::npos) << test;
@@ -415,18 +393,15 @@ TEST_F(Bg9xTest, FirmwareWithoutSniRefusesTheSetting) {
 
 TEST_F(Bg9xTest, MqttClientRoundTripThroughMosquitto) {
     TestBroker broker;
-    ASSERT_EQ(broker.startError(), "");
     BrokerPeer cloud(broker.port());
-    ASSERT_EQ(cloud.error(), "");
-    ASSERT_TRUE(cloud.subscribe("bg/up", 1));
+    ASSERT_EQ(peerReady(broker, cloud, "bg/up"), "");
     ASSERT_NO_FATAL_FAILURE(boot());
     expectOk("AT+QMTCFG=\"recv/mode\",0,0,1");
     auto version = expectOk("AT+QMTCFG=\"version\",0");
     EXPECT_NE(version.find("+QMTCFG: \"version\",3"), std::string::npos) << version;
-    expectOk("AT+QMTOPEN=0,\"127.0.0.1\"," + std::to_string(broker.port()));
-    ASSERT_TRUE(tty_->readUntil("\r\n+QMTOPEN: 0,0\r\n"));
-    expectOk("AT+QMTCONN=0,\"bg96-test\"");
-    ASSERT_TRUE(tty_->readUntil("\r\n+QMTCONN: 0,0,0\r\n"));
+    ASSERT_TRUE(
+        okThenUrc("AT+QMTOPEN=0,\"127.0.0.1\"," + std::to_string(broker.port()), "+QMTOPEN: 0,0"));
+    ASSERT_TRUE(okThenUrc("AT+QMTCONN=0,\"bg96-test\"", "+QMTCONN: 0,0,0"));
     // The default version 3 sends an MQTT 3.1 CONNECT.
     auto link = status()["mqtt"][0]["link"];
     EXPECT_EQ(link["connect_protocol"], "MQIsdp") << link.dump();
@@ -436,8 +411,7 @@ TEST_F(Bg9xTest, MqttClientRoundTripThroughMosquitto) {
     auto conn = expectOk("AT+QMTCONN?");
     EXPECT_NE(conn.find("+QMTCONN: 0,3"), std::string::npos) << conn;
 
-    expectOk("AT+QMTSUB=0,1,\"bg/down/#\",1");
-    ASSERT_TRUE(tty_->readUntil("\r\n+QMTSUB: 0,1,0,1\r\n"));
+    ASSERT_TRUE(okThenUrc("AT+QMTSUB=0,1,\"bg/down/#\",1", "+QMTSUB: 0,1,0,1"));
     const std::string payload = trickyPayload();
     ASSERT_NO_FATAL_FAILURE(sendWithPrompt(
         "AT+QMTPUB=0,7,1,0,\"bg/up\"," + std::to_string(payload.size()), payload, "OK"));
@@ -456,46 +430,37 @@ TEST_F(Bg9xTest, MqttClientRoundTripThroughMosquitto) {
     ASSERT_TRUE(body);
     EXPECT_EQ(*body, payload + "\"\r\n");
 
-    expectOk("AT+QMTUNS=0,2,\"bg/down/#\"");
-    ASSERT_TRUE(tty_->readUntil("\r\n+QMTUNS: 0,2,0\r\n"));
-    EXPECT_EQ(emu_->control("fault drop-link"), "ok fault drop-link");
+    ASSERT_TRUE(okThenUrc("AT+QMTUNS=0,2,\"bg/down/#\"", "+QMTUNS: 0,2,0"));
+    controlOk("fault drop-link");
     ASSERT_TRUE(tty_->readUntil("\r\n+QMTSTAT: 0,1\r\n"));
     expectFinal("AT+QMTPUB=0,8,1,0,\"bg/up\",5", "ERROR");
 
     // Open again, connect, disconnect cleanly.
-    expectOk("AT+QMTOPEN=0,\"127.0.0.1\"," + std::to_string(broker.port()));
-    ASSERT_TRUE(tty_->readUntil("\r\n+QMTOPEN: 0,0\r\n"));
-    expectOk("AT+QMTCONN=0,\"bg96-test\"");
-    ASSERT_TRUE(tty_->readUntil("\r\n+QMTCONN: 0,0,0\r\n"));
-    expectOk("AT+QMTDISC=0");
-    ASSERT_TRUE(tty_->readUntil("\r\n+QMTDISC: 0,0\r\n"));
+    ASSERT_TRUE(
+        okThenUrc("AT+QMTOPEN=0,\"127.0.0.1\"," + std::to_string(broker.port()), "+QMTOPEN: 0,0"));
+    ASSERT_TRUE(okThenUrc("AT+QMTCONN=0,\"bg96-test\"", "+QMTCONN: 0,0,0"));
+    ASSERT_TRUE(okThenUrc("AT+QMTDISC=0", "+QMTDISC: 0,0"));
 }
 
 TEST_F(Bg9xTest, MqttStoredMessagesQos0AndOpenResults) {
     TestBroker broker;
-    ASSERT_EQ(broker.startError(), "");
     BrokerPeer cloud(broker.port());
-    ASSERT_EQ(cloud.error(), "");
-    ASSERT_TRUE(cloud.subscribe("bg/up", 1));
+    ASSERT_EQ(peerReady(broker, cloud, "bg/up"), "");
     ASSERT_NO_FATAL_FAILURE(boot({"--variant", "BG95-M3"}));
     const std::string port = std::to_string(broker.port());
     // PDP context 2 is not active (3); a name that does not resolve (4).
     expectOk("AT+QMTCFG=\"pdpcid\",2,2");
-    expectOk("AT+QMTOPEN=2,\"127.0.0.1\"," + port);
-    EXPECT_TRUE(tty_->readUntil("\r\n+QMTOPEN: 2,3\r\n"));
-    expectOk("AT+QMTOPEN=3,\"no-such-host.invalid\"," + port);
-    EXPECT_TRUE(tty_->readUntil("\r\n+QMTOPEN: 3,4\r\n", 15s));
+    EXPECT_TRUE(okThenUrc("AT+QMTOPEN=2,\"127.0.0.1\"," + port, "+QMTOPEN: 2,3"));
+    EXPECT_TRUE(okThenUrc("AT+QMTOPEN=3,\"no-such-host.invalid\"," + port, "+QMTOPEN: 3,4", 15s));
 
     expectOk("AT+QMTCFG=\"recv/mode\",0,1,1");
     expectOk("AT+QMTCFG=\"version\",0,4");
-    expectOk("AT+QMTOPEN=0,\"127.0.0.1\"," + port);
-    ASSERT_TRUE(tty_->readUntil("\r\n+QMTOPEN: 0,0\r\n"));
+    ASSERT_TRUE(okThenUrc("AT+QMTOPEN=0,\"127.0.0.1\"," + port, "+QMTOPEN: 0,0"));
     expectOk("AT+QMTOPEN=0,\"127.0.0.1\"," + port);  // already open: 2
     EXPECT_TRUE(tty_->readUntil("\r\n+QMTOPEN: 0,2\r\n"));
     auto open = expectOk("AT+QMTOPEN?");  // the BG95 lists its open clients
     EXPECT_NE(open.find("+QMTOPEN: 0,\"127.0.0.1\"," + port), std::string::npos) << open;
-    expectOk("AT+QMTCONN=0,\"bg95-test\",\"user\",\"secret\"");
-    ASSERT_TRUE(tty_->readUntil("\r\n+QMTCONN: 0,0,0\r\n"));
+    ASSERT_TRUE(okThenUrc("AT+QMTCONN=0,\"bg95-test\",\"user\",\"secret\"", "+QMTCONN: 0,0,0"));
     EXPECT_EQ(status()["mqtt"][0]["link"]["connect_level"], 4);
 
     // QoS 0: message id 0, reported when written.
@@ -512,8 +477,7 @@ TEST_F(Bg9xTest, MqttStoredMessagesQos0AndOpenResults) {
     EXPECT_EQ(msgs[1].payload, "ctrl-z ended");
 
     // recv/mode 1: the message is stored and read with AT+QMTRECV.
-    expectOk("AT+QMTSUB=0,3,\"bg/a\",0,\"bg/b\",1");
-    ASSERT_TRUE(tty_->readUntil("\r\n+QMTSUB: 0,3,0,0,1\r\n"));
+    ASSERT_TRUE(okThenUrc("AT+QMTSUB=0,3,\"bg/a\",0,\"bg/b\",1", "+QMTSUB: 0,3,0,0,1"));
     ASSERT_TRUE(cloud.publish("bg/b", "stored", 1));
     ASSERT_TRUE(tty_->readUntil("\r\n+QMTRECV: 0,0\r\n"));
     auto slots = expectOk("AT+QMTRECV?");
@@ -523,18 +487,14 @@ TEST_F(Bg9xTest, MqttStoredMessagesQos0AndOpenResults) {
     slots = expectOk("AT+QMTRECV?");
     EXPECT_NE(slots.find("+QMTRECV: 0,0,0,0,0,0"), std::string::npos) << slots;
 
-    expectOk("AT+QMTCLOSE=0");
-    EXPECT_TRUE(tty_->readUntil("\r\n+QMTCLOSE: 0,0\r\n"));
+    EXPECT_TRUE(okThenUrc("AT+QMTCLOSE=0", "+QMTCLOSE: 0,0"));
     expectFinal("AT+QMTCONN=0,\"again\"", "ERROR");  // QMTOPEN first
 }
 
 TEST_F(Bg9xTest, MqttOverTlsAndConnackRefusal) {
     TestPki pki = TestPki::make();
     ASSERT_TRUE(pki.ok);
-    TestBroker::Options bo;
-    bo.tls = true;
-    bo.server = pki.server;
-    bo.ca_pem = pki.ca.cert_pem;
+    auto bo = TestBroker::Options::overTls(pki);
     bo.allow_anonymous = false;
     TestBroker broker(bo);
     ASSERT_EQ(broker.startError(), "");

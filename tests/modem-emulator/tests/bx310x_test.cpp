@@ -66,7 +66,6 @@ TEST(EscapePhaseTest, PlusesEndTheDataOnlyBetweenSilences) {
     EXPECT_EQ(big.outcome(), DataPhase::Outcome::Overflow);
 }
 
-const std::string kPattern = "--EOF--Pattern--";
 const std::string kSsid = "uplinkd-ap";
 const std::string kPass = "uplinkd-passphrase";
 
@@ -176,11 +175,9 @@ TEST_F(Bx310xTest, WifiAssociationFollowsTheAccessPoint) {
 
     // Unknown SSID, then a wrong passphrase: the association fails with a reason.
     expectOk("AT+SRWSTACFG=\"elsewhere\",\"" + kPass + "\",1");
-    expectOk("AT+SRWSTACON=1");
-    EXPECT_TRUE(tty_->readUntil("\r\n+SRWSTASTATUS: 0,201\r\n"));
+    EXPECT_TRUE(okThenUrc("AT+SRWSTACON=1", "+SRWSTASTATUS: 0,201"));
     expectOk("AT+SRWSTACFG=\"" + kSsid + "\",\"wrong-passphrase\",1");
-    expectOk("AT+SRWSTACON=1");
-    EXPECT_TRUE(tty_->readUntil("\r\n+SRWSTASTATUS: 0,15\r\n"));
+    EXPECT_TRUE(okThenUrc("AT+SRWSTACON=1", "+SRWSTASTATUS: 0,15"));
     EXPECT_NE(expectOk("AT+SRWSTACON?").find("+SRWSTACON: 0\r\n"), std::string::npos);
 
     // The access point the module sees is set by the control socket.
@@ -194,9 +191,8 @@ TEST_F(Bx310xTest, WifiAssociationFollowsTheAccessPoint) {
     // A socket over it, then the access point goes away: +SRWSTASTATUS: 0,8 and the socket
     // reports a network error.
     expectOk("AT+KTCPCFG=,0,\"127.0.0.1\"," + std::to_string(echo.port()));
-    expectOk("AT+KTCPCNX=1");
-    ASSERT_TRUE(tty_->readUntil("\r\n+KTCP_IND: 1,1\r\n"));
-    EXPECT_EQ(emu_->control("wifi drop"), "ok wifi drop");
+    ASSERT_TRUE(okThenUrc("AT+KTCPCNX=1", "+KTCP_IND: 1,1"));
+    controlOk("wifi drop");
     EXPECT_TRUE(tty_->readUntil("\r\n+SRWSTASTATUS: 0,8\r\n"));
     EXPECT_TRUE(tty_->readUntil("\r\n+KTCP_NOTIF: 1,0\r\n"));
     expectCme("AT+KTCPCNX=1", 921);  // no network
@@ -205,13 +201,11 @@ TEST_F(Bx310xTest, WifiAssociationFollowsTheAccessPoint) {
     // Reconnect, then leave on purpose.
     expectOk("AT+SRWSTACON=1");
     ASSERT_TRUE(tty_->readUntil("\r\n+SRWSTAIP: \""));
-    expectOk("AT+SRWSTACON=0");
-    EXPECT_TRUE(tty_->readUntil("\r\n+SRWSTASTATUS: 0,8\r\n"));
+    EXPECT_TRUE(okThenUrc("AT+SRWSTACON=0", "+SRWSTASTATUS: 0,8"));
 
     // No access point at all.
-    EXPECT_EQ(emu_->control("wifi ap none"), "ok wifi ap none");
-    expectOk("AT+SRWSTACON=1");
-    EXPECT_TRUE(tty_->readUntil("\r\n+SRWSTASTATUS: 0,201\r\n"));
+    controlOk("wifi ap none");
+    EXPECT_TRUE(okThenUrc("AT+SRWSTACON=1", "+SRWSTASTATUS: 0,201"));
 }
 
 TEST_F(Bx310xTest, SocketRoundTripWithoutCnxIndex) {
@@ -233,8 +227,7 @@ TEST_F(Bx310xTest, SocketRoundTripWithoutCnxIndex) {
     expectCme("AT+KTCPCFG=,0,\"127.0.0.1\",70000", 916);
     expectError("AT+KTCPCFG=?");
 
-    expectOk("AT+KTCPCNX=1");
-    ASSERT_TRUE(tty_->readUntil("\r\n+KTCP_IND: 1,1\r\n"));
+    ASSERT_TRUE(okThenUrc("AT+KTCPCNX=1", "+KTCP_IND: 1,1"));
     EXPECT_NE(expectOk("AT+KTCPSTAT=1").find("+KTCPSTAT: 3,"), std::string::npos);
     expectCme("AT+KTCPCNX=1", 911);
 
@@ -250,12 +243,12 @@ TEST_F(Bx310xTest, SocketRoundTripWithoutCnxIndex) {
     // A wrong length: the data goes, then +KTCP_NOTIF: <id>,8.
     ASSERT_TRUE(tty_->write("AT+KTCPSND=1,9\r"));
     ASSERT_TRUE(tty_->readUntil("\r\nCONNECT\r\n"));
-    ASSERT_TRUE(tty_->write("hello" + kPattern));
+    ASSERT_TRUE(tty_->write("hello" + kEofPattern));
     ASSERT_TRUE(tty_->readUntil("\r\nOK\r\n"));
     EXPECT_TRUE(tty_->readUntil("\r\n+KTCP_NOTIF: 1,8\r\n"));
 
     // The far end goes away.
-    EXPECT_EQ(emu_->control("fault drop-link"), "ok fault drop-link");
+    controlOk("fault drop-link");
     EXPECT_TRUE(tty_->readUntil("\r\n+KTCP_NOTIF: 1,4\r\n"));
     expectOk("AT+KTCPCLOSE=1");
     expectOk("AT+KTCPDEL=1");
@@ -266,7 +259,7 @@ TEST_F(Bx310xTest, CertificateStoreNeedsAStandaloneEscape) {
     TestPki pki = TestPki::make();
     ASSERT_TRUE(pki.ok);
     ASSERT_NO_FATAL_FAILURE(boot());
-    EXPECT_EQ(emu_->control("set cert-guard-ms 300"), "ok set cert-guard-ms 300");
+    controlOk("set cert-guard-ms 300");
     const auto pause = 650ms;
     const std::string& pem = pki.ca.cert_pem;
     std::string cmd = "AT+KCERTSTORE=0," + std::to_string(pem.size()) + ",0";
@@ -275,7 +268,7 @@ TEST_F(Bx310xTest, CertificateStoreNeedsAStandaloneEscape) {
     // module is still in data mode; the count then does not match.
     ASSERT_TRUE(tty_->write(cmd + "\r"));
     ASSERT_TRUE(tty_->readUntil("\r\nCONNECT\r\n"));
-    ASSERT_TRUE(tty_->write(pem + kPattern + "+++"));
+    ASSERT_TRUE(tty_->write(pem + kEofPattern + "+++"));
     EXPECT_EQ(tty_->readFor(pause * 2), "");  // no answer: still collecting
     auto r = escapeData("", pause);
     ASSERT_TRUE(r);
@@ -365,13 +358,13 @@ TEST_F(Bx310xTest, ModuleClockCanBeSetWrong) {
     char year[8];
     std::strftime(year, sizeof year, "\"%y/", &tm);
     EXPECT_NE(now.find(std::string("+CCLK: ") + year), std::string::npos) << now;
-    EXPECT_EQ(emu_->control("clock -315360000"), "ok clock -315360000");  // ten years back
+    controlOk("clock -315360000");  // ten years back
     auto wrong = expectOk("AT+CCLK?");
     EXPECT_EQ(wrong.find(std::string("+CCLK: ") + year), std::string::npos) << wrong;
     expectOk("AT+CCLK=\"30/01/02,03:04:05+00\"");
     EXPECT_NE(expectOk("AT+CCLK?").find("+CCLK: \"30/01/02,03:0"), std::string::npos);
     expectCme("AT+CCLK=\"yesterday\"", 916);
-    EXPECT_EQ(emu_->control("clock host"), "ok clock host");
+    controlOk("clock host");
     EXPECT_NE(expectOk("AT+CCLK?").find(std::string("+CCLK: ") + year), std::string::npos);
 }
 
@@ -383,18 +376,17 @@ TEST_F(Bx310xTest, FaultsSilentRebootAndInData) {
     ASSERT_NO_FATAL_FAILURE(boot());
     ASSERT_NO_FATAL_FAILURE(joinWifi());
     expectOk("AT+KTCPCFG=,0,\"127.0.0.1\"," + std::to_string(echo.port()));
-    expectOk("AT+KTCPCNX=1");
-    ASSERT_TRUE(tty_->readUntil("\r\n+KTCP_IND: 1,1\r\n"));
+    ASSERT_TRUE(okThenUrc("AT+KTCPCNX=1", "+KTCP_IND: 1,1"));
 
-    EXPECT_EQ(emu_->control("fault silent"), "ok fault silent");
+    controlOk("fault silent");
     ASSERT_TRUE(tty_->write("AT\r"));
     EXPECT_EQ(tty_->readFor(300ms), "");
-    EXPECT_EQ(emu_->control("fault none"), "ok fault none");
+    controlOk("fault none");
     expectOk("AT");
 
     // An unexpected reboot: READY, the socket and the association are gone, the station
     // configuration (flash) stays.
-    EXPECT_EQ(emu_->control("reboot"), "ok reboot");
+    controlOk("reboot");
     ASSERT_TRUE(tty_->readUntil("\r\nREADY\r\n"));
     expectOk("ATE0");
     expectOk("AT+CMEE=1");
@@ -404,7 +396,7 @@ TEST_F(Bx310xTest, FaultsSilentRebootAndInData) {
     ASSERT_TRUE(tty_->readUntil("\r\n+SRWSTAIP: \""));
 
     // A reboot in the middle of a certificate upload: no final result, READY, nothing stored.
-    EXPECT_EQ(emu_->control("fault reboot-in-uplink 100"), "ok fault reboot-in-uplink 100");
+    controlOk("fault reboot-in-uplink 100");
     ASSERT_TRUE(tty_->write("AT+KCERTSTORE=0," + std::to_string(pki.ca.cert_pem.size()) + "\r"));
     ASSERT_TRUE(tty_->readUntil("\r\nCONNECT\r\n"));
     ASSERT_TRUE(tty_->write(pki.ca.cert_pem));
@@ -443,10 +435,8 @@ class SilentCloser : public EchoServer {
 
 TEST_F(Bx310xTest, MqttRoundTripThroughMosquitto) {
     TestBroker broker;
-    ASSERT_EQ(broker.startError(), "");
     BrokerPeer cloud(broker.port());
-    ASSERT_EQ(cloud.error(), "");
-    ASSERT_TRUE(cloud.subscribe("dev/#", 1));
+    ASSERT_EQ(peerReady(broker, cloud, "dev/#"), "");
     ASSERT_NO_FATAL_FAILURE(boot());
     ASSERT_NO_FATAL_FAILURE(joinWifi());
 
@@ -486,14 +476,13 @@ TEST_F(Bx310xTest, MqttRoundTripThroughMosquitto) {
 
     // Subscriptions: at most 5 topics; incoming publishes as +KMQTT_DATA.
     for (int i = 1; i <= 5; ++i) {
-        expectOk("AT+KMQTTSUB=1,\"cmd/" + std::to_string(i) + "\",1");
-        EXPECT_TRUE(tty_->readUntil("\r\n+KMQTT_IND: 1,2\r\n"));
+        EXPECT_TRUE(
+            okThenUrc("AT+KMQTTSUB=1,\"cmd/" + std::to_string(i) + "\",1", "+KMQTT_IND: 1,2"));
     }
     expectError("AT+KMQTTSUB=1,\"cmd/6\",1");
     ASSERT_TRUE(cloud.publish("cmd/3", "reboot please", 1));
     EXPECT_TRUE(tty_->readUntil("\r\n+KMQTT_DATA: 1,\"cmd/3\",\"reboot please\"\r\n"));
-    expectOk("AT+KMQTTUNSUB=1,\"cmd/5\"");
-    EXPECT_TRUE(tty_->readUntil("\r\n+KMQTT_IND: 1,3\r\n"));
+    EXPECT_TRUE(okThenUrc("AT+KMQTTUNSUB=1,\"cmd/5\"", "+KMQTT_IND: 1,3"));
     expectOk("AT+KMQTTSUB=1,\"cmd/6\",0");
 
     // Error forms.
@@ -507,14 +496,13 @@ TEST_F(Bx310xTest, MqttRoundTripThroughMosquitto) {
     }
 
     // The broker side goes away: the classic +KMQTT_IND: 1,0.
-    EXPECT_EQ(emu_->control("fault drop-link"), "ok fault drop-link");
+    controlOk("fault drop-link");
     EXPECT_TRUE(tty_->readUntil("\r\n+KMQTT_IND: 1,0\r\n", 10s));
     expectCme("AT+KMQTTPUB=1,\"dev/up\",1,0,\"x\"", 922);
 
     // Again, then the Wi-Fi goes: +SRWSTASTATUS: 0,8 and +KMQTT_IND: 1,0.
-    expectOk("AT+KMQTTCNX=1");
-    ASSERT_TRUE(tty_->readUntil("\r\n+KMQTT_IND: 1,1\r\n", 20s));
-    EXPECT_EQ(emu_->control("wifi drop"), "ok wifi drop");
+    ASSERT_TRUE(okThenUrc("AT+KMQTTCNX=1", "+KMQTT_IND: 1,1", 20s));
+    controlOk("wifi drop");
     EXPECT_TRUE(tty_->readUntil("\r\n+SRWSTASTATUS: 0,8\r\n"));
     EXPECT_TRUE(tty_->readUntil("\r\n+KMQTT_IND: 1,0\r\n"));
     expectCme("AT+KMQTTCNX=1", 921);
@@ -529,15 +517,12 @@ TEST_F(Bx310xTest, MqttTlsFailuresAreTheOpaqueIndication) {
     ASSERT_TRUE(pki.ok);
     TestPki other = TestPki::make("some other root");
     ASSERT_TRUE(other.ok);
-    TestBroker::Options bo;
-    bo.tls = true;
-    bo.server = pki.server;
-    bo.ca_pem = pki.ca.cert_pem;
+    auto bo = TestBroker::Options::overTls(pki);
     bo.require_certificate = true;
     TestBroker broker(bo);
     ASSERT_EQ(broker.startError(), "");
     ASSERT_NO_FATAL_FAILURE(boot());
-    EXPECT_EQ(emu_->control("set cert-guard-ms 100"), "ok set cert-guard-ms 100");
+    controlOk("set cert-guard-ms 100");
     ASSERT_NO_FATAL_FAILURE(joinWifi());
     const auto pause = 300ms;
     auto storeAs = [&](const std::string& cmd, const std::string& pem) {
@@ -559,22 +544,19 @@ TEST_F(Bx310xTest, MqttTlsFailuresAreTheOpaqueIndication) {
     EXPECT_EQ(mqttConnect(1, "localhost", broker.port()), 0);
     ASSERT_TRUE(storeAs("AT+KPRIVKSTORE=0", pki.server.key_pem));
     // A module clock ten years off: the broker's certificate is not valid yet.
-    EXPECT_EQ(emu_->control("clock -315360000"), "ok clock -315360000");
+    controlOk("clock -315360000");
     EXPECT_EQ(mqttConnect(1, "localhost", broker.port()), 0);
-    EXPECT_EQ(emu_->control("clock host"), "ok clock host");
+    controlOk("clock host");
     // Everything right: connected, SNI = host.
     EXPECT_EQ(mqttConnect(1, "localhost", broker.port()), 1) << broker.log();
-    expectOk("AT+KMQTTPUB=1,\"dev/up\",1,0,\"over tls\"");
-    EXPECT_TRUE(tty_->readUntil("\r\n+KMQTT_IND: 1,4\r\n"));
+    EXPECT_TRUE(okThenUrc("AT+KMQTTPUB=1,\"dev/up\",1,0,\"over tls\"", "+KMQTT_IND: 1,4"));
     std::string t = trace();
     EXPECT_NE(t.find("MQTT connect failed: tls"), std::string::npos);
     EXPECT_EQ(t.find(pki.server.key_pem.substr(40, 30)), std::string::npos);  // no key text
 }
 
 TEST_F(Bx310xTest, MqttRefusalsAndSilentCloseAreTheOpaqueIndication) {
-    TestBroker::Options bo;
-    bo.allow_anonymous = false;  // every CONNECT gets CONNACK 5
-    TestBroker refusing(bo);
+    TestBroker refusing(TestBroker::Options::refusing());
     ASSERT_EQ(refusing.startError(), "");
     SilentCloser closer;
     ASSERT_NE(closer.port(), 0);
@@ -593,22 +575,19 @@ TEST_F(Bx310xTest, MqttRefusalsAndSilentCloseAreTheOpaqueIndication) {
     auto read = expectOk("AT+KMQTTCFG?");
     EXPECT_NE(read.find("+KMQTTCFG: 1,0,\"127.0.0.1\","), std::string::npos) << read;
     EXPECT_EQ(read.find("s3cr3t-pw"), std::string::npos) << read;
-    expectOk("AT+KMQTTCNX=1");
-    EXPECT_TRUE(tty_->readUntil("\r\n+KMQTT_IND: 1,0\r\n"));
+    EXPECT_TRUE(okThenUrc("AT+KMQTTCNX=1", "+KMQTT_IND: 1,0"));
     EXPECT_EQ(trace().find("s3cr3t-pw"), std::string::npos);
 }
 
 TEST_F(Bx310xTest, OldFirmwareReportsIncomingAsKmqttsub) {
     TestBroker broker;
-    ASSERT_EQ(broker.startError(), "");
     BrokerPeer cloud(broker.port());
-    ASSERT_EQ(cloud.error(), "");
+    ASSERT_EQ(peerReady(broker, cloud), "");
     ASSERT_NO_FATAL_FAILURE(boot({"--variant", "BX3105-OLD"}));
     ASSERT_NO_FATAL_FAILURE(joinWifi());
     ASSERT_EQ(mqttConnect(0, "127.0.0.1", broker.port(), "old-one", 3), 1) << broker.log();
     EXPECT_EQ(status()["mqtt"]["link"]["connect_protocol"], "MQIsdp");  // MQTT 3.1
-    expectOk("AT+KMQTTSUB=1,\"cmd\",1");
-    EXPECT_TRUE(tty_->readUntil("\r\n+KMQTT_IND: 1,2\r\n"));
+    EXPECT_TRUE(okThenUrc("AT+KMQTTSUB=1,\"cmd\",1", "+KMQTT_IND: 1,2"));
     ASSERT_TRUE(cloud.publish("cmd", "hi", 1));
     EXPECT_TRUE(tty_->readUntil("\r\n+KMQTTSUB: \"cmd\",\"hi\"\r\n"));
 }

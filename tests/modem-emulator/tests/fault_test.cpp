@@ -16,8 +16,6 @@ using namespace emutest;
 
 namespace {
 
-const std::string kPattern = "--EOF--Pattern--";
-
 std::string bytes(size_t n, char first) {
     std::string s(n, '\0');
     for (size_t i = 0; i < n; ++i) {
@@ -26,44 +24,18 @@ std::string bytes(size_t n, char first) {
     return s;
 }
 
-class FaultTest : public EmulatorTest {
-  protected:
-    void start(const std::string& model, const std::string& boot_urc) {
-        ASSERT_NO_FATAL_FAILURE(launchRegistered(model, boot_urc));
-    }
-
-    /// HL78: session 1 connected to `port`.
-    void hl78Connect(uint16_t port) {
-        ASSERT_NO_FATAL_FAILURE(start("hl78", "+KSUP: 0\r\n"));
-        expectOk("AT+KCNXCFG=1,\"GPRS\",\"internet\"");
-        expectOk("AT+KCNXUP=1");
-        ASSERT_TRUE(tty_->readUntil("\r\n+KCNX_IND: 1,1\r\n"));
-        expectOk("AT+KTCPCFG=1,0,\"127.0.0.1\"," + std::to_string(port));
-        expectOk("AT+KTCPCNX=1");
-        ASSERT_TRUE(tty_->readUntil("\r\n+KTCP_IND: 1,1\r\n"));
-    }
-
-    /// A76xx: manual-receive link 0 connected to `port`.
-    void a76xxConnect(uint16_t port) {
-        ASSERT_NO_FATAL_FAILURE(start("a76xx", "PB DONE\r\n"));
-        expectOk("AT+CIPRXGET=1");
-        expectOk("AT+NETOPEN");
-        ASSERT_TRUE(tty_->readUntil("\r\n+NETOPEN: 0\r\n"));
-        expectOk("AT+CIPOPEN=0,\"TCP\",\"127.0.0.1\"," + std::to_string(port));
-        ASSERT_TRUE(tty_->readUntil("\r\n+CIPOPEN: 0,0\r\n"));
-    }
-};
+class FaultTest : public EmulatorTest {};
 
 TEST_F(FaultTest, Hl78HangInTheMiddleOfKtcpsnd) {
     EchoServer echo;
     ASSERT_NE(echo.port(), 0);
     ASSERT_NO_FATAL_FAILURE(hl78Connect(echo.port()));
-    EXPECT_EQ(emu_->control("fault silent-in-uplink 100"), "ok fault silent-in-uplink 100");
+    controlOk("fault silent-in-uplink 100");
     EXPECT_EQ(status()["faults"]["uplink"]["remaining"], 100);
 
     ASSERT_TRUE(tty_->write("AT+KTCPSND=1,1000\r"));
     ASSERT_TRUE(tty_->readUntil("\r\nCONNECT\r\n"));
-    ASSERT_TRUE(tty_->write(bytes(1000, 'a') + kPattern));
+    ASSERT_TRUE(tty_->write(bytes(1000, 'a') + kEofPattern));
     EXPECT_EQ(tty_->readFor(300ms), "");  // hung after 100 bytes: no OK
     auto j = status();
     EXPECT_EQ(j["faults"]["uplink"]["fired"], true);
@@ -71,7 +43,7 @@ TEST_F(FaultTest, Hl78HangInTheMiddleOfKtcpsnd) {
     EXPECT_EQ(j["sockets"][0]["bytes_sent"], 0);  // the partial payload went nowhere
 
     // Back from the hang, the module is in command mode, the session still there.
-    EXPECT_EQ(emu_->control("fault none"), "ok fault none");
+    controlOk("fault none");
     expectOk("AT");
     EXPECT_NE(expectOk("AT+KTCPSTAT=1").find("+KTCPSTAT: 3,"), std::string::npos);
 }
@@ -83,7 +55,7 @@ TEST_F(FaultTest, Hl78RebootInTheMiddleOfKtcprcv) {
     ASSERT_NO_FATAL_FAILURE(hl78Connect(server.port()));
     ASSERT_TRUE(tty_->readUntil("+KTCP_DATA: 1,"));
     ASSERT_TRUE(waitBuffered(payload.size()));
-    EXPECT_EQ(emu_->control("fault reboot-in-downlink 300"), "ok fault reboot-in-downlink 300");
+    controlOk("fault reboot-in-downlink 300");
 
     ASSERT_TRUE(tty_->write("AT+KTCPRCV=1,1000\r"));
     ASSERT_TRUE(tty_->readUntil("\r\nCONNECT\r\n"));
@@ -101,7 +73,7 @@ TEST_F(FaultTest, A76xxRebootInTheMiddleOfCipsend) {
     EchoServer echo;
     ASSERT_NE(echo.port(), 0);
     ASSERT_NO_FATAL_FAILURE(a76xxConnect(echo.port()));
-    EXPECT_EQ(emu_->control("fault reboot-in-uplink 10"), "ok fault reboot-in-uplink 10");
+    controlOk("fault reboot-in-uplink 10");
     ASSERT_TRUE(tty_->write("AT+CIPSEND=0,100\r"));
     ASSERT_TRUE(tty_->readUntil("\r\n> "));
     ASSERT_TRUE(tty_->write(bytes(100, 'a')));
@@ -122,15 +94,13 @@ TEST_F(FaultTest, A76xxHangInTheMiddleOfCiprxget) {
     ASSERT_NO_FATAL_FAILURE(a76xxConnect(server.port()));
     ASSERT_TRUE(tty_->readUntil("\r\n+CIPRXGET: 1,0\r\n"));
     ASSERT_TRUE(waitBuffered(payload.size()));
-    EXPECT_EQ(emu_->control("fault silent-in-downlink 250"), "ok fault silent-in-downlink 250");
+    controlOk("fault silent-in-downlink 250");
     ASSERT_TRUE(tty_->write("AT+CIPRXGET=2,0,500\r"));
     auto header = numbersAfter(*tty_, "\r\n+CIPRXGET: 2,0,");
     ASSERT_TRUE(header && header->size() == 2);
     EXPECT_EQ(header->at(0), 500);
-    auto data = tty_->readExactly(250);
-    ASSERT_TRUE(data);
-    EXPECT_EQ(*data, payload.substr(0, 250));
-    EXPECT_EQ(tty_->readFor(300ms), "");  // the other 250 bytes and the OK never come
+    ASSERT_NO_FATAL_FAILURE(
+        expectDownlinkCut(payload, 250));  // the other 250 bytes and the OK never come
     EXPECT_EQ(status()["faults"]["downlink"]["fired"], true);
 }
 
@@ -138,42 +108,33 @@ TEST_F(FaultTest, A76xxHangInTheMiddleOfCchsendAndCchrecv) {
     const std::string payload = bytes(600, 'a');
     GreetingServer server(payload);
     ASSERT_NE(server.port(), 0);
-    ASSERT_NO_FATAL_FAILURE(start("a76xx", "PB DONE\r\n"));
-    expectOk("AT+CCHSET=1,1");
-    expectOk("AT+CCHSTART");
-    ASSERT_TRUE(tty_->readUntil("\r\n+CCHSTART: 0\r\n"));
-    expectOk("AT+CCHOPEN=0,\"127.0.0.1\"," + std::to_string(server.port()) + ",1");
-    ASSERT_TRUE(tty_->readUntil("\r\n+CCHOPEN: 0,0\r\n"));
-    ASSERT_TRUE(tty_->readUntil("\r\n+CCHEVENT: 0,RECV EVENT\r\n"));
+    ASSERT_NO_FATAL_FAILURE(a76xxCchOpen(server.port(), 1));
     ASSERT_TRUE(waitBuffered(payload.size()));
 
     // Downlink: CCHRECV cut after 100 payload bytes.
-    EXPECT_EQ(emu_->control("fault silent-in-downlink 100"), "ok fault silent-in-downlink 100");
+    controlOk("fault silent-in-downlink 100");
     ASSERT_TRUE(tty_->write("AT+CCHRECV=0,200\r"));
     ASSERT_TRUE(tty_->readUntil("\r\nOK\r\n"));
     ASSERT_TRUE(tty_->readUntil("\r\n+CCHRECV: DATA,0,200\r\n"));
-    auto data = tty_->readExactly(100);
-    ASSERT_TRUE(data);
-    EXPECT_EQ(*data, payload.substr(0, 100));
-    EXPECT_EQ(tty_->readFor(300ms), "");
+    ASSERT_NO_FATAL_FAILURE(expectDownlinkCut(payload, 100));
 
     // Uplink: CCHSEND hangs after 5 bytes; the 0-byte form hangs right after the prompt.
-    EXPECT_EQ(emu_->control("fault none"), "ok fault none");
-    EXPECT_EQ(emu_->control("fault silent-in-uplink 5"), "ok fault silent-in-uplink 5");
+    controlOk("fault none");
+    controlOk("fault silent-in-uplink 5");
     ASSERT_TRUE(tty_->write("AT+CCHSEND=0,20\r"));
     ASSERT_TRUE(tty_->readUntil("\r\n> "));
     ASSERT_TRUE(tty_->write(bytes(20, 'a')));
     EXPECT_EQ(tty_->readFor(300ms), "");
-    EXPECT_EQ(emu_->control("fault none"), "ok fault none");
-    EXPECT_EQ(emu_->control("fault silent-in-uplink 0"), "ok fault silent-in-uplink 0");
+    controlOk("fault none");
+    controlOk("fault silent-in-uplink 0");
     ASSERT_TRUE(tty_->write("AT+CCHSEND=0,20\r"));
     ASSERT_TRUE(tty_->readUntil("\r\n> "));
     EXPECT_EQ(status().value("silent", false), true);
 }
 
 TEST_F(FaultTest, SplitFinalSendsTheLfLater) {
-    ASSERT_NO_FATAL_FAILURE(start("hl78", "+KSUP: 0\r\n"));
-    EXPECT_EQ(emu_->control("fault split-final 1000"), "ok fault split-final 1000");
+    ASSERT_NO_FATAL_FAILURE(launchRegistered("hl78", "+KSUP: 0\r\n"));
+    controlOk("fault split-final 1000");
     ASSERT_TRUE(tty_->write("AT\r"));
     auto head = tty_->readExactly(5);
     ASSERT_TRUE(head);
@@ -194,7 +155,7 @@ TEST_F(FaultTest, SplitFinalSendsTheLfLater) {
     auto err = tty_->command("AT+KTCPSND=9,5");
     ASSERT_TRUE(err);
     EXPECT_EQ(*err, "\r\n+CME ERROR: 910\r\n");
-    EXPECT_EQ(emu_->control("fault none"), "ok fault none");
+    controlOk("fault none");
     auto r = tty_->command("AT");
     ASSERT_TRUE(r);
     EXPECT_EQ(*r, "\r\nOK\r\n");

@@ -18,8 +18,6 @@ using namespace emutest;
 
 namespace {
 
-const std::string kPattern = "--EOF--Pattern--";
-
 class Hl78Test : public EmulatorTest {
   protected:
     void boot() {
@@ -36,7 +34,7 @@ class Hl78Test : public EmulatorTest {
         ASSERT_TRUE(tty_->write("AT+KCERTSTORE=0," + std::to_string(pem.size()) + "," +
                                 std::to_string(slot) + "\r"));
         ASSERT_TRUE(tty_->readUntil("\r\nCONNECT\r\n"));
-        ASSERT_TRUE(tty_->write(pem + kPattern));
+        ASSERT_TRUE(tty_->write(pem + kEofPattern));
         ASSERT_TRUE(tty_->readUntil("\r\nOK\r\n"));
     }
 };
@@ -46,15 +44,15 @@ TEST_F(Hl78Test, PlainSocketRoundTripAndLengthRule) {
     ASSERT_NE(echo.port(), 0);
     ASSERT_NO_FATAL_FAILURE(boot());
 
-    expectOk("AT+KPATTERN=\"" + kPattern + "\"");
-    EXPECT_NE(expectOk("AT+KPATTERN?").find("+KPATTERN: \"" + kPattern + "\""), std::string::npos);
+    expectOk("AT+KPATTERN=\"" + kEofPattern + "\"");
+    EXPECT_NE(expectOk("AT+KPATTERN?").find("+KPATTERN: \"" + kEofPattern + "\""),
+              std::string::npos);
     expectOk("AT+KCNXCFG=1,\"GPRS\",\"internet\"");
     expectOk("AT+KCNXUP=1");
     ASSERT_TRUE(tty_->readUntil("+KCNX_IND: 1,1\r\n"));
     auto cfg = expectOk("AT+KTCPCFG=1,0,\"127.0.0.1\"," + std::to_string(echo.port()));
     EXPECT_NE(cfg.find("\r\n+KTCPCFG: 1\r\n"), std::string::npos) << cfg;
-    expectOk("AT+KTCPCNX=1");
-    ASSERT_TRUE(tty_->readUntil("\r\n+KTCP_IND: 1,1\r\n"));
+    ASSERT_TRUE(okThenUrc("AT+KTCPCNX=1", "+KTCP_IND: 1,1"));
     EXPECT_NE(expectOk("AT+KTCPSTAT=1").find("+KTCPSTAT: 3,"), std::string::npos);
 
     const std::string payload = trickyPayload();
@@ -62,7 +60,7 @@ TEST_F(Hl78Test, PlainSocketRoundTripAndLengthRule) {
     EXPECT_EQ(ktcpReceive(1, payload.size()), payload);
 
     // The EOF pattern must not be counted: a wrong length gives +KTCP_NOTIF: <id>,8.
-    ASSERT_NO_FATAL_FAILURE(ktcpSend(1, "hello", 5 + kPattern.size()));
+    ASSERT_NO_FATAL_FAILURE(ktcpSend(1, "hello", 5 + kEofPattern.size()));
     EXPECT_TRUE(tty_->readUntil("\r\n+KTCP_NOTIF: 1,8\r\n"));
     ASSERT_NO_FATAL_FAILURE(ktcpSend(1, "hello", 4));
     EXPECT_TRUE(tty_->readUntil("\r\n+KTCP_NOTIF: 1,8\r\n"));
@@ -75,7 +73,7 @@ TEST_F(Hl78Test, PlainSocketRoundTripAndLengthRule) {
     EXPECT_NE(unknown->find("\r\nERROR\r\n"), std::string::npos);
 
     // The far end goes away.
-    EXPECT_EQ(emu_->control("fault drop-link"), "ok fault drop-link");
+    controlOk("fault drop-link");
     EXPECT_TRUE(tty_->readUntil("\r\n+KTCP_NOTIF: 1,4\r\n"));
     expectOk("AT+KTCPCLOSE=1,1");
     expectOk("AT+KTCPDEL=1");
@@ -88,65 +86,57 @@ TEST_F(Hl78Test, UrcsAreHeldDuringDataPhase) {
     ASSERT_NO_FATAL_FAILURE(boot());
     expectOk("AT+KCNXCFG=1,\"GPRS\",\"internet\"");
     expectOk("AT+KTCPCFG=1,0,\"127.0.0.1\"," + std::to_string(echo.port()));
-    expectOk("AT+KTCPCNX=1");
-    ASSERT_TRUE(tty_->readUntil("\r\n+KTCP_IND: 1,1\r\n"));
+    ASSERT_TRUE(okThenUrc("AT+KTCPCNX=1", "+KTCP_IND: 1,1"));
     ASSERT_TRUE(tty_->write("AT+KTCPSND=1,4\r"));
     ASSERT_TRUE(tty_->readUntil("\r\nCONNECT\r\n"));
-    EXPECT_EQ(emu_->control("fault drop-link"), "ok fault drop-link");
+    controlOk("fault drop-link");
     EXPECT_EQ(tty_->readFor(200ms), "");  // no URC inside the data phase
-    ASSERT_TRUE(tty_->write("data" + kPattern));
+    ASSERT_TRUE(tty_->write("data" + kEofPattern));
     auto after = tty_->readUntil("+KTCP_NOTIF: 1,4\r\n");
     ASSERT_TRUE(after);
     EXPECT_EQ(after->rfind("\r\nOK\r\n", 0), 0U) << *after;  // OK first, then the URC
 }
 
 TEST_F(Hl78Test, TlsSocketVerifiesAgainstStoredRoot) {
-    TestPki pki = TestPki::make();
-    ASSERT_TRUE(pki.ok);
-    TestPki other = TestPki::make("some other root");
-    ASSERT_TRUE(other.ok);
-    TlsEchoServer server(pki.server);
-    ASSERT_TRUE(server.ready());
+    TlsEchoSetup tls;
+    ASSERT_TRUE(tls.ready());
     ASSERT_NO_FATAL_FAILURE(boot());
     expectOk("AT+KCNXCFG=1,\"GPRS\",\"internet\"");
 
     auto cfg =
-        expectOk("AT+KTCPCFG=1,3,\"localhost\"," + std::to_string(server.port()) + ",,,,0,1,0");
+        expectOk("AT+KTCPCFG=1,3,\"localhost\"," + std::to_string(tls.server.port()) + ",,,,0,1,0");
     EXPECT_NE(cfg.find("+KTCPCFG: 1\r\n"), std::string::npos) << cfg;
 
     // Profile 1 (the KTCPCFG cipher_suite_index): TLS 1.2/1.3, verify the server, root slot 0.
     expectOk("AT+KSSLCRYPTO=1,8,3,25392,12,4,1,0");
 
     // No root CA stored: certificate error.
-    expectOk("AT+KTCPCNX=1");
-    EXPECT_TRUE(tty_->readUntil("\r\n+KTCP_NOTIF: 1,15\r\n"));
+    EXPECT_TRUE(okThenUrc("AT+KTCPCNX=1", "+KTCP_NOTIF: 1,15"));
 
     // The wrong root (stored with exactly <len> bytes, LF line ends, no pattern): still 15.
     ASSERT_TRUE(
-        tty_->write("AT+KCERTSTORE=0," + std::to_string(other.ca.cert_pem.size()) + ",1\r"));
+        tty_->write("AT+KCERTSTORE=0," + std::to_string(tls.other.ca.cert_pem.size()) + ",1\r"));
     ASSERT_TRUE(tty_->readUntil("\r\nCONNECT\r\n"));
-    ASSERT_TRUE(tty_->write(other.ca.cert_pem));
+    ASSERT_TRUE(tty_->write(tls.other.ca.cert_pem));
     ASSERT_TRUE(tty_->readUntil("\r\nOK\r\n"));
-    expectOk("AT+KTCPCNX=1");
-    EXPECT_TRUE(tty_->readUntil("\r\n+KTCP_NOTIF: 1,15\r\n"));
+    EXPECT_TRUE(okThenUrc("AT+KTCPCNX=1", "+KTCP_NOTIF: 1,15"));
 
     // The right root, CR LF line ends, ended by the EOF pattern (length without it).
-    std::string pem = toCrlf(pki.ca.cert_pem);
+    std::string pem = toCrlf(tls.pki.ca.cert_pem);
     ASSERT_TRUE(tty_->write("AT+KCERTSTORE=0," + std::to_string(pem.size()) + "\r"));
     ASSERT_TRUE(tty_->readUntil("\r\nCONNECT\r\n"));
-    ASSERT_TRUE(tty_->write(pem + kPattern));
+    ASSERT_TRUE(tty_->write(pem + kEofPattern));
     ASSERT_TRUE(tty_->readUntil("\r\nOK\r\n"));
     auto list = expectOk("AT+KCERTSTORE?");
     EXPECT_NE(list.find("root_cert,0," + std::to_string(pem.size())), std::string::npos) << list;
     EXPECT_NE(list.find("-----BEGIN CERTIFICATE-----"), std::string::npos);
 
-    expectOk("AT+KTCPCNX=1");
-    ASSERT_TRUE(tty_->readUntil("\r\n+KTCP_IND: 1,1\r\n"));
+    ASSERT_TRUE(okThenUrc("AT+KTCPCNX=1", "+KTCP_IND: 1,1"));
     const std::string payload = trickyPayload();
     ASSERT_NO_FATAL_FAILURE(ktcpSend(1, payload, payload.size()));
     EXPECT_EQ(ktcpReceive(1, payload.size()), payload);
 
-    auto hs = server.waitHandshakes(3, 5s);
+    auto hs = tls.server.waitHandshakes(3, 5s);
     ASSERT_TRUE(hs);
     ASSERT_EQ(hs->size(), 3U);
     EXPECT_TRUE(hs->at(2).ok);
@@ -162,21 +152,17 @@ TEST_F(Hl78Test, CertificateWithoutLineEndsIsRejected) {
     std::string junk = "-----BEGIN CERTIFICATE-----MIIB-----END CERTIFICATE-----";
     ASSERT_TRUE(tty_->write("AT+KCERTSTORE=0," + std::to_string(junk.size()) + "\r"));
     ASSERT_TRUE(tty_->readUntil("\r\nCONNECT\r\n"));
-    ASSERT_TRUE(tty_->write(junk + kPattern));
+    ASSERT_TRUE(tty_->write(junk + kEofPattern));
     EXPECT_TRUE(tty_->readUntil("\r\n+CME ERROR: 931\r\n"));
 }
 
 TEST_F(Hl78Test, CryptoProfileIsStoredValidatedAndApplied) {
-    TestPki pki = TestPki::make();
-    ASSERT_TRUE(pki.ok);
-    TestPki other = TestPki::make("some other root");
-    ASSERT_TRUE(other.ok);
-    TlsEchoServer server(pki.server);
-    ASSERT_TRUE(server.ready());
+    TlsEchoSetup tls;
+    ASSERT_TRUE(tls.ready());
     ASSERT_NO_FATAL_FAILURE(boot());
     expectOk("AT+KCNXCFG=1,\"GPRS\",\"internet\"");
-    ASSERT_NO_FATAL_FAILURE(storeRoot(other.ca.cert_pem, 1));
-    ASSERT_NO_FATAL_FAILURE(storeRoot(pki.ca.cert_pem, 2));
+    ASSERT_NO_FATAL_FAILURE(storeRoot(tls.other.ca.cert_pem, 1));
+    ASSERT_NO_FATAL_FAILURE(storeRoot(tls.pki.ca.cert_pem, 2));
 
     // Malformed profiles get the K-command errors and store nothing.
     expectCme("AT+KSSLCRYPTO=4,8,3,25392,12,4,1,0", 916);    // index out of range
@@ -190,15 +176,13 @@ TEST_F(Hl78Test, CryptoProfileIsStoredValidatedAndApplied) {
 
     // Verification on against the wrong root (slot 1): certificate error.
     expectOk("AT+KSSLCRYPTO=1,8,3,25392,12,4,1,1");
-    auto port = std::to_string(server.port());
+    auto port = std::to_string(tls.server.port());
     expectOk("AT+KTCPCFG=1,3,\"localhost\"," + port + ",,,,0,1,0");
-    expectOk("AT+KTCPCNX=1");
-    EXPECT_TRUE(tty_->readUntil("\r\n+KTCP_NOTIF: 1,15\r\n"));
+    EXPECT_TRUE(okThenUrc("AT+KTCPCNX=1", "+KTCP_NOTIF: 1,15"));
 
     // The same profile without verification connects (the module trusts anything).
     expectOk("AT+KSSLCRYPTO=1,8,3,25392,12,4,0,1");
-    expectOk("AT+KTCPCNX=1");
-    ASSERT_TRUE(tty_->readUntil("\r\n+KTCP_IND: 1,1\r\n"));
+    ASSERT_TRUE(okThenUrc("AT+KTCPCNX=1", "+KTCP_IND: 1,1"));
     expectOk("AT+KTCPCLOSE=1");
 
     // TLS 1.0 only: the server (TLS 1.2 or newer) refuses, no connection.
@@ -211,8 +195,7 @@ TEST_F(Hl78Test, CryptoProfileIsStoredValidatedAndApplied) {
     // Profile 2 verifies against the right root (slot 2): a round trip works.
     expectOk("AT+KSSLCRYPTO=2,8,3,25392,12,4,1,2");
     expectOk("AT+KTCPCFG=1,3,\"localhost\"," + port + ",,,,0,2,0");
-    expectOk("AT+KTCPCNX=2");
-    ASSERT_TRUE(tty_->readUntil("\r\n+KTCP_IND: 2,1\r\n"));
+    ASSERT_TRUE(okThenUrc("AT+KTCPCNX=2", "+KTCP_IND: 2,1"));
     const std::string payload = trickyPayload();
     ASSERT_NO_FATAL_FAILURE(ktcpSend(2, payload, payload.size()));
     EXPECT_EQ(ktcpReceive(2, payload.size()), payload);
@@ -230,14 +213,12 @@ TEST_F(Hl78Test, CryptoProfileIsStoredValidatedAndApplied) {
 }
 
 TEST_F(Hl78Test, MissingOrUndefinedCryptoProfileIsReported) {
-    TestPki pki = TestPki::make();
-    ASSERT_TRUE(pki.ok);
-    TlsEchoServer server(pki.server);
-    ASSERT_TRUE(server.ready());
+    TlsEchoSetup tls;
+    ASSERT_TRUE(tls.ready());
     ASSERT_NO_FATAL_FAILURE(boot());
     expectOk("AT+KCNXCFG=1,\"GPRS\",\"internet\"");
-    ASSERT_NO_FATAL_FAILURE(storeRoot(pki.ca.cert_pem, 0));
-    auto port = std::to_string(server.port());
+    ASSERT_NO_FATAL_FAILURE(storeRoot(tls.pki.ca.cert_pem, 0));
+    auto port = std::to_string(tls.server.port());
 
     // An index outside the profile range is refused at once.
     expectCme("AT+KTCPCFG=1,3,\"localhost\"," + port + ",,,,0,7,0", 916);
@@ -248,16 +229,14 @@ TEST_F(Hl78Test, MissingOrUndefinedCryptoProfileIsReported) {
     auto j = status();
     EXPECT_EQ(j.value("misuse", -1), 1);
     EXPECT_NE(j.value("last_misuse", "").find("cipher_suite_index"), std::string::npos) << j;
-    expectOk("AT+KTCPCNX=1");
-    EXPECT_TRUE(tty_->readUntil("\r\n+KTCP_NOTIF: 1,14\r\n"));
+    EXPECT_TRUE(okThenUrc("AT+KTCPCNX=1", "+KTCP_NOTIF: 1,14"));
     j = status();
     EXPECT_EQ(j.value("misuse", -1), 2);
     EXPECT_NE(j.value("last_misuse", "").find("crypto profile 0"), std::string::npos) << j;
 
     // An index naming an undefined profile: SSL init error and a misuse.
     expectOk("AT+KTCPCFG=1,3,\"localhost\"," + port + ",,,,0,3,0");
-    expectOk("AT+KTCPCNX=2");
-    EXPECT_TRUE(tty_->readUntil("\r\n+KTCP_NOTIF: 2,14\r\n"));
+    EXPECT_TRUE(okThenUrc("AT+KTCPCNX=2", "+KTCP_NOTIF: 2,14"));
     j = status();
     EXPECT_EQ(j.value("misuse", -1), 3);
     EXPECT_NE(j.value("last_misuse", "").find("crypto profile 3"), std::string::npos) << j;
@@ -267,9 +246,8 @@ TEST_F(Hl78Test, MissingOrUndefinedCryptoProfileIsReported) {
 
     // Once profile 0 is defined, the session without an index connects with it.
     expectOk("AT+KSSLCRYPTO=0,8,1,8192,4,4,1,0");
-    expectOk("AT+KTCPCNX=1");
-    ASSERT_TRUE(tty_->readUntil("\r\n+KTCP_IND: 1,1\r\n"));
-    auto hs = server.waitHandshakes(1, 5s);
+    ASSERT_TRUE(okThenUrc("AT+KTCPCNX=1", "+KTCP_IND: 1,1"));
+    auto hs = tls.server.waitHandshakes(1, 5s);
     ASSERT_TRUE(hs);
     EXPECT_TRUE(hs->at(0).ok);
 }

@@ -71,10 +71,8 @@ std::string binaryPayload() {
 
 TEST(MqttLinkTest, PublishAndSubscribeRoundTripThroughMosquitto) {
     TestBroker broker;
-    ASSERT_EQ(broker.startError(), "");
     BrokerPeer cloud(broker.port());
-    ASSERT_EQ(cloud.error(), "");
-    ASSERT_TRUE(cloud.subscribe("dev/up", 1));
+    ASSERT_EQ(peerReady(broker, cloud, "dev/up"), "");
 
     Loop loop;
     auto link = std::make_shared<MqttLink>(loop.io());
@@ -138,15 +136,9 @@ TEST(MqttLinkTest, TlsWithTheStoredRootConnectsAndAWrongRootFailsVerification) {
     TestPki pki = TestPki::make();
     TestPki other = TestPki::make("some other root");
     ASSERT_TRUE(pki.ok && other.ok);
-    TestBroker::Options bo;
-    bo.tls = true;
-    bo.server = pki.server;
-    bo.ca_pem = pki.ca.cert_pem;
-    TestBroker broker(bo);
-    ASSERT_EQ(broker.startError(), "");
+    TestBroker broker(TestBroker::Options::overTls(pki));
     BrokerPeer cloud(broker.port(), pki.ca.cert_pem);
-    ASSERT_EQ(cloud.error(), "") << broker.log();
-    ASSERT_TRUE(cloud.subscribe("tls/up", 1));
+    ASSERT_EQ(peerReady(broker, cloud, "tls/up"), "");
 
     Loop loop;
     auto link = std::make_shared<MqttLink>(loop.io());
@@ -173,9 +165,7 @@ TEST(MqttLinkTest, TlsWithTheStoredRootConnectsAndAWrongRootFailsVerification) {
 }
 
 TEST(MqttLinkTest, ConnackRefusalReportsItsReturnCode) {
-    TestBroker::Options bo;
-    bo.allow_anonymous = false;
-    TestBroker broker(bo);
+    TestBroker broker(TestBroker::Options::refusing());
     ASSERT_EQ(broker.startError(), "");
     Loop loop;
     auto link = std::make_shared<MqttLink>(loop.io());
@@ -212,29 +202,27 @@ TEST(MqttLinkTest, BrokerThatClosesBeforeConnackAndClosedPortAreTold) {
 }
 
 TEST(MqttLinkTest, SniIsSentOnlyWhenTheModuleSetsIt) {
-    TestPki pki = TestPki::make();
-    ASSERT_TRUE(pki.ok);
-    TlsEchoServer server(pki.server);
-    ASSERT_TRUE(server.ready());
+    TlsEchoSetup peer;
+    ASSERT_TRUE(peer.ready());
     Loop loop;
     auto link = std::make_shared<MqttLink>(loop.io());
     for (bool with_sni : {true, false}) {
         TlsOptions tls;
         tls.enabled = true;
         tls.verify_server = true;
-        tls.ca_pems = {pki.ca.cert_pem};
+        tls.ca_pems = {peer.pki.ca.cert_pem};
         if (with_sni) {
             tls.sni = "broker.example.com";
         }
         std::optional<ConnectError> opened;
-        link->open("127.0.0.1", server.port(), tls, 10s,
+        link->open("127.0.0.1", peer.server.port(), tls, 10s,
                    [&](ConnectError e, const std::string&) { opened = e; });
         ASSERT_TRUE(loop.until([&] { return opened.has_value(); }));
         EXPECT_EQ(*opened, ConnectError::None);
         EXPECT_EQ(link->state(), MqttLink::State::Open);
         link->close();
     }
-    auto hs = server.waitHandshakes(2, 10s);
+    auto hs = peer.server.waitHandshakes(2, 10s);
     ASSERT_TRUE(hs);
     ASSERT_EQ(hs->size(), 2U);
     EXPECT_EQ((*hs)[0].sni, "broker.example.com");
@@ -267,10 +255,8 @@ TEST(MqttLinkTest, ADroppedConnectionIsReportedAsLostByThePeer) {
 
 TEST(MqttLinkTest, DisconnectReachesTheBrokerSoOnlyALostLinkSendsTheWill) {
     TestBroker broker;
-    ASSERT_EQ(broker.startError(), "");
     BrokerPeer cloud(broker.port());
-    ASSERT_EQ(cloud.error(), "");
-    ASSERT_TRUE(cloud.subscribe("will/#", 1));
+    ASSERT_EQ(peerReady(broker, cloud, "will/#"), "");
     Loop loop;
     auto link = std::make_shared<MqttLink>(loop.io());
     MqttSession s = session("with-will");

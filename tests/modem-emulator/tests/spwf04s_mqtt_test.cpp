@@ -16,10 +16,8 @@ namespace {
 
 TEST_F(Spwf04sTest, MqttRoundTripWithMosquitto) {
     TestBroker broker;
-    ASSERT_EQ(broker.startError(), "");
     BrokerPeer cloud(broker.port());
-    ASSERT_EQ(cloud.error(), "") << broker.log();
-    ASSERT_TRUE(cloud.subscribe("spwf/up", 1));
+    ASSERT_EQ(peerReady(broker, cloud, "spwf/up"), "");
     ASSERT_NO_FATAL_FAILURE(boot());
     expectError("AT+S.MQTTCONN=127.0.0.1," + std::to_string(broker.port()) + ",,0,,,id,30,,,,", 44);
     ASSERT_NO_FATAL_FAILURE(join());
@@ -52,7 +50,7 @@ TEST_F(Spwf04sTest, MqttRoundTripWithMosquitto) {
     EXPECT_EQ(command("AT+S.MQTTUNSUB=0,spwf/down/#"), kOk);
 
     // The broker connection drops: +WIND:87, the client id is free again.
-    EXPECT_EQ(emu_->control("fault drop-link"), "ok fault drop-link");
+    controlOk("fault drop-link");
     EXPECT_TRUE(tty_->readUntil("\r\n+WIND:87:MQTT Closed:0\r\n"));
     auto gone = publish(0, "spwf/up", 0, "x");
     ASSERT_TRUE(gone);
@@ -67,7 +65,7 @@ TEST_F(Spwf04sTest, MqttRoundTripWithMosquitto) {
     r = mqttConnect("127.0.0.1", broker.port());
     ASSERT_TRUE(r);
     EXPECT_EQ(*r, "\r\nAT-S.On:0\r\n" + kOk);
-    EXPECT_EQ(emu_->control("ap off"), "ok ap off");
+    controlOk("ap off");
     auto lost = tty_->readUntil("\r\n+WIND:87:MQTT Closed:0\r\n");
     ASSERT_TRUE(lost);
     EXPECT_EQ(lost->find("\r\n+WIND:33:WiFi Network Lost\r\n"), 0U) << *lost;
@@ -76,19 +74,11 @@ TEST_F(Spwf04sTest, MqttRoundTripWithMosquitto) {
 TEST_F(Spwf04sTest, MqttRefusalsAndTls) {
     TestPki pki = TestPki::make();
     ASSERT_TRUE(pki.ok);
-    TestBroker::Options bo;
-    bo.allow_anonymous = false;
-    TestBroker closed(bo);
+    TestBroker closed(TestBroker::Options::refusing());
     ASSERT_EQ(closed.startError(), "");
-    TestBroker::Options to;
-    to.tls = true;
-    to.server = pki.server;
-    to.ca_pem = pki.ca.cert_pem;
-    TestBroker secure(to);
-    ASSERT_EQ(secure.startError(), "");
+    TestBroker secure(TestBroker::Options::overTls(pki));
     BrokerPeer cloud(secure.port(), pki.ca.cert_pem);
-    ASSERT_EQ(cloud.error(), "") << secure.log();
-    ASSERT_TRUE(cloud.subscribe("tls/up", 1));
+    ASSERT_EQ(peerReady(secure, cloud, "tls/up"), "");
     ASSERT_NO_FATAL_FAILURE(boot());
     ASSERT_NO_FATAL_FAILURE(join());
 
@@ -140,10 +130,8 @@ TEST_F(Spwf04sTest, MqttRefusalsAndTls) {
 
 TEST_F(Spwf04sTest, MqttPublishCutByAHangGoesNowhere) {
     TestBroker broker;
-    ASSERT_EQ(broker.startError(), "");
     BrokerPeer cloud(broker.port());
-    ASSERT_EQ(cloud.error(), "") << broker.log();
-    ASSERT_TRUE(cloud.subscribe("spwf/up", 1));
+    ASSERT_EQ(peerReady(broker, cloud, "spwf/up"), "");
     ASSERT_NO_FATAL_FAILURE(boot());
     ASSERT_NO_FATAL_FAILURE(join());
     auto r = mqttConnect("127.0.0.1", broker.port());
@@ -151,11 +139,11 @@ TEST_F(Spwf04sTest, MqttPublishCutByAHangGoesNowhere) {
     EXPECT_EQ(*r, "\r\nAT-S.On:0\r\n" + kOk);
 
     // The module hangs after 4 of the 10 payload bytes: no answer, nothing published.
-    EXPECT_EQ(emu_->control("fault silent-in-uplink 4"), "ok fault silent-in-uplink 4");
+    controlOk("fault silent-in-uplink 4");
     ASSERT_TRUE(tty_->write("AT+S.MQTTPUB=0,spwf/up,1,0,10\r0123456789"));
     EXPECT_EQ(tty_->readFor(300ms), "");
     // A reset: the boot WINDs, the client is gone without +WIND:87.
-    EXPECT_EQ(emu_->control("reset"), "ok reset");
+    controlOk("reset");
     auto winds = tty_->readUntil("+WIND:32:WiFi Hardware Started\r\n");
     ASSERT_TRUE(winds);
     EXPECT_EQ(*winds, kBootWinds);

@@ -173,7 +173,7 @@ TEST_F(Spwf04sTest, PendingDataBlocksCloseAndRemoteCloseIsReported) {
     EXPECT_EQ(command("AT+S.SOCKQ=0"), "\r\nAT-S.Query:21\r\n" + kOk);
 
     // The far end goes: +WIND:58, and the buffered bytes are still readable.
-    EXPECT_EQ(emu_->control("fault drop-link"), "ok fault drop-link");
+    controlOk("fault drop-link");
     EXPECT_TRUE(tty_->readUntil("\r\n+WIND:58:Socket Closed:0:0\r\n"));
     EXPECT_EQ(command("AT+S.SOCKR=0,5"), "\r\nAT-S.Reading:5:21\r\nhello" + kOk);
     EXPECT_EQ(command("AT+S.SOCKR=0"), "\r\nAT-S.Reading:16:16\r\n from the server" + kOk);
@@ -217,8 +217,7 @@ TEST_F(Spwf04sTest, AssociationFailuresAndNetworkLoss) {
     expectError("AT+S.SOCKON=localhost," + std::to_string(server.port()) + ",NULL,t", 44);
 
     expectOk("AT+S.SSIDTXT=other-net");
-    expectOk("AT+S.WIFI=1");
-    EXPECT_TRUE(tty_->readUntil("\r\n+WIND:41:WiFi Join Failed:No AP found\r\n"));
+    EXPECT_TRUE(okThenUrc("AT+S.WIFI=1", "+WIND:41:WiFi Join Failed:No AP found"));
 
     // The control socket sets the access point; the module then joins it.
     EXPECT_EQ(emu_->control("ap other-net secret-passphrase"), "ok ap other-net wpa2");
@@ -228,7 +227,7 @@ TEST_F(Spwf04sTest, AssociationFailuresAndNetworkLoss) {
     EXPECT_EQ(open("localhost", server.port()), 0);
 
     // The network goes: WIND:33, the socket closes; it comes back: WiFi Up again.
-    EXPECT_EQ(emu_->control("ap off"), "ok ap off");
+    controlOk("ap off");
     auto lost = tty_->readUntil("+WIND:58:Socket Closed:0:1\r\n");
     ASSERT_TRUE(lost);
     EXPECT_EQ(*lost, "\r\n+WIND:33:WiFi Network Lost\r\n\r\n+WIND:58:Socket Closed:0:1\r\n");
@@ -261,7 +260,7 @@ TEST_F(Spwf04sTest, SavedConfigurationJoinsAtBootAndResetReboots) {
 
     // Factory settings: echo back on, no network after the next boot.
     EXPECT_EQ(command("AT+S.FCFG"), kOk);  // echo was off when the line came
-    EXPECT_EQ(emu_->control("reboot"), "ok reboot");
+    controlOk("reboot");
     auto boot2 = tty_->readUntil("+WIND:32:WiFi Hardware Started\r\n");
     ASSERT_TRUE(boot2);
     EXPECT_EQ(*boot2, kBootWinds);
@@ -294,15 +293,11 @@ TEST_F(Spwf04sTest, WindMasksHideEvents) {
 }
 
 TEST_F(Spwf04sTest, TlsUsesStoredCredentialsSniAndTheModuleClock) {
-    TestPki pki = TestPki::make();
-    ASSERT_TRUE(pki.ok);
-    TestPki other = TestPki::make("some other root");
-    ASSERT_TRUE(other.ok);
-    TlsEchoServer server(pki.server);
-    ASSERT_TRUE(server.ready());
+    TlsEchoSetup tls;
+    ASSERT_TRUE(tls.ready());
     ASSERT_NO_FATAL_FAILURE(boot());
     ASSERT_NO_FATAL_FAILURE(join());
-    const std::string port = std::to_string(server.port());
+    const std::string port = std::to_string(tls.server.port());
 
     // No CA stored: the module refuses before connecting.
     expectError("AT+S.SOCKON=localhost," + port + ",localhost,s", 79);
@@ -312,22 +307,22 @@ TEST_F(Spwf04sTest, TlsUsesStoredCredentialsSniAndTheModuleClock) {
     EXPECT_TRUE(tty_->readUntil("\r\nAT-S.ERROR:80:Invalid certificate or key\r\n"));
 
     // The wrong root: verification fails.
-    ASSERT_NO_FATAL_FAILURE(storeCredential("ca", other.ca.cert_pem));
+    ASSERT_NO_FATAL_FAILURE(storeCredential("ca", tls.other.ca.cert_pem));
     expectError("AT+S.SOCKON=localhost," + port + ",localhost,s", 78);
 
     // The right root (CR LF line ends), listed by content,1.
-    const std::string ca = toCrlf(pki.ca.cert_pem);
+    const std::string ca = toCrlf(tls.pki.ca.cert_pem);
     ASSERT_NO_FATAL_FAILURE(storeCredential("ca", ca));
     EXPECT_EQ(command("AT+S.TLSCERT=content,1"),
               "\r\nAT-S.Var:tlscert_ca=" + std::to_string(ca.size()) + "\r\n" + kOk);
 
     // With a domain: SNI and name check; with NULL: no SNI.
-    int id = open("localhost", server.port(), "localhost", "s");
+    int id = open("localhost", tls.server.port(), "localhost", "s");
     ASSERT_EQ(id, 0);
     const std::string payload = trickyPayload();
     ASSERT_NO_FATAL_FAILURE(write(id, payload));
     EXPECT_EQ(receive(id, payload.size()), payload);
-    EXPECT_EQ(open("127.0.0.1", server.port(), "NULL", "s"), 1);
+    EXPECT_EQ(open("127.0.0.1", tls.server.port(), "NULL", "s"), 1);
     // A server that does not speak TLS: the handshake fails.
     EchoServer plain;
     ASSERT_NE(plain.port(), 0);
@@ -336,7 +331,7 @@ TEST_F(Spwf04sTest, TlsUsesStoredCredentialsSniAndTheModuleClock) {
     expectError("AT+S.SOCKON=127.0.0.1," + port + ",broker.example.com,s", 78);
 
     // A module clock in 1970: the server certificate is not valid yet.
-    EXPECT_EQ(emu_->control("clock 0"), "ok clock 0");
+    controlOk("clock 0");
     auto t = command("AT+S.TIME");
     ASSERT_TRUE(t);
     EXPECT_EQ(t->rfind("\r\nAT-S.Time:0", 0), 0U) << *t;  // 0 or 1 s later
@@ -346,9 +341,9 @@ TEST_F(Spwf04sTest, TlsUsesStoredCredentialsSniAndTheModuleClock) {
                                      std::chrono::system_clock::now().time_since_epoch())
                                      .count());
     expectOk("AT+S.TIME=" + std::to_string(now));
-    EXPECT_EQ(open("localhost", server.port(), "localhost", "s"), 2);
+    EXPECT_EQ(open("localhost", tls.server.port(), "localhost", "s"), 2);
 
-    auto hs = server.waitHandshakes(6, 5s);
+    auto hs = tls.server.waitHandshakes(6, 5s);
     ASSERT_TRUE(hs);
     ASSERT_EQ(hs->size(), 6U);
     EXPECT_EQ(hs->at(0).sni, "localhost");  // the wrong root
@@ -359,7 +354,7 @@ TEST_F(Spwf04sTest, TlsUsesStoredCredentialsSniAndTheModuleClock) {
     EXPECT_EQ(hs->at(3).sni, "broker.example.com");
 
     // Clean removes; the store survives a reset.
-    EXPECT_EQ(emu_->control("reset"), "ok reset");
+    controlOk("reset");
     ASSERT_TRUE(tty_->readUntil("+WIND:32:WiFi Hardware Started\r\n"));
     auto list = command("AT+S.TLSCERT=content,1");
     ASSERT_TRUE(list);
@@ -375,14 +370,14 @@ TEST_F(Spwf04sTest, FaultsSilentRebootAndRebootInsideAWrite) {
     ASSERT_NO_FATAL_FAILURE(join());
     EXPECT_EQ(open("localhost", server.port()), 0);
 
-    EXPECT_EQ(emu_->control("fault silent"), "ok fault silent");
+    controlOk("fault silent");
     ASSERT_TRUE(tty_->write("AT\r"));
     EXPECT_EQ(tty_->readFor(300ms), "");
-    EXPECT_EQ(emu_->control("fault none"), "ok fault none");
+    controlOk("fault none");
     EXPECT_EQ(command("AT"), kOk);
 
     // A reboot in the middle of a SOCKW: no final result, the boot WINDs, sockets gone.
-    EXPECT_EQ(emu_->control("fault reboot-in-uplink 3"), "ok fault reboot-in-uplink 3");
+    controlOk("fault reboot-in-uplink 3");
     ASSERT_TRUE(tty_->write("AT+S.SOCKW=0,10\r0123456789"));
     auto winds = tty_->readUntil("+WIND:32:WiFi Hardware Started\r\n");
     ASSERT_TRUE(winds);
@@ -398,7 +393,7 @@ TEST_F(Spwf04sTest, RebootInsideAReadStopsAfterTheCountedBytes) {
     ASSERT_NO_FATAL_FAILURE(join());
     EXPECT_EQ(open("localhost", server.port()), 0);
     ASSERT_TRUE(tty_->readUntil("+WIND:55:Pending Data:0:20:20\r\n"));
-    EXPECT_EQ(emu_->control("fault reboot-in-downlink 7"), "ok fault reboot-in-downlink 7");
+    controlOk("fault reboot-in-downlink 7");
     ASSERT_TRUE(tty_->write("AT+S.SOCKR=0,20\r"));
     auto got = tty_->readUntil("+WIND:32:WiFi Hardware Started\r\n");
     ASSERT_TRUE(got);

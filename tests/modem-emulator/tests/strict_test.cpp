@@ -35,10 +35,7 @@ size_t count(const std::string& text, const std::string& what) {
 TEST_F(StrictTest, Hl78SessionsLeakAcrossSoftRestartUntilDeleted) {
     EchoServer echo;
     ASSERT_NE(echo.port(), 0);
-    ASSERT_NO_FATAL_FAILURE(start("hl78", "+KSUP: 0\r\n"));
-    expectOk("ATE0");
-    expectOk("AT+CMEE=1");
-    ASSERT_TRUE(waitRegistered(*tty_));
+    ASSERT_NO_FATAL_FAILURE(launchRegistered("hl78", "+KSUP: 0\r\n"));
     expectOk("AT+KCNXCFG=1,\"GPRS\",\"internet\"");
     const std::string cfg = "AT+KTCPCFG=1,0,\"127.0.0.1\"," + std::to_string(echo.port());
     for (int id = 1; id <= 6; ++id) {
@@ -48,8 +45,7 @@ TEST_F(StrictTest, Hl78SessionsLeakAcrossSoftRestartUntilDeleted) {
     expect(cfg, "\r\n+CME ERROR: 912\r\n");  // all sessions used
 
     // One of them connects and is closed: KTCPCLOSE keeps the session configured.
-    expectOk("AT+KTCPCNX=2");
-    ASSERT_TRUE(tty_->readUntil("\r\n+KTCP_IND: 2,1\r\n"));
+    ASSERT_TRUE(okThenUrc("AT+KTCPCNX=2", "+KTCP_IND: 2,1"));
     expectOk("AT+KTCPCLOSE=2,1");
     expect(cfg, "\r\n+CME ERROR: 912\r\n");
 
@@ -79,13 +75,13 @@ TEST_F(StrictTest, Hl78SessionsLeakAcrossSoftRestartUntilDeleted) {
     expect(cfg, "\r\n+CME ERROR: 912\r\n");
 
     // A reboot frees everything.
-    EXPECT_EQ(emu_->control("reset"), "ok reset");
+    controlOk("reset");
     ASSERT_TRUE(tty_->readUntil("\r\n+KSUP: 0\r\n"));
     EXPECT_EQ(count(expectOk("AT+KTCPSTAT"), "+KTCPSTAT:"), 0U);
     EXPECT_EQ(status().value("sessions_used", -1), 0);
 
     // The limit is configurable.
-    EXPECT_EQ(emu_->control("set max-sessions 2"), "ok set max-sessions 2");
+    controlOk("set max-sessions 2");
     expectOk("AT+CMEE=1");
     expectOk(cfg);
     expectOk(cfg);
@@ -95,21 +91,12 @@ TEST_F(StrictTest, Hl78SessionsLeakAcrossSoftRestartUntilDeleted) {
 TEST_F(StrictTest, Hl78RebootRestoresFactorySettingsAndRegistrationTakesTime) {
     EchoServer echo;
     ASSERT_NE(echo.port(), 0);
-    ASSERT_NO_FATAL_FAILURE(start("hl78", "+KSUP: 0\r\n"));
-    expectOk("ATE0");
-    expectOk("AT+CMEE=1");
-    ASSERT_TRUE(waitRegistered(*tty_));
-    expectOk("AT+KCNXCFG=1,\"GPRS\",\"internet\"");
-    expectOk("AT+KCNXUP=1");
-    ASSERT_TRUE(tty_->readUntil("\r\n+KCNX_IND: 1,1\r\n"));
-    expectOk("AT+KTCPCFG=1,0,\"127.0.0.1\"," + std::to_string(echo.port()));
-    expectOk("AT+KTCPCNX=1");
-    ASSERT_TRUE(tty_->readUntil("\r\n+KTCP_IND: 1,1\r\n"));
+    ASSERT_NO_FATAL_FAILURE(hl78Connect(echo.port()));
     EXPECT_EQ(status()["bearers"], nlohmann::json::array({1}));
 
     // An unexpected reboot, with a long network search afterwards.
-    EXPECT_EQ(emu_->control("set register-ms 60000"), "ok set register-ms 60000");
-    EXPECT_EQ(emu_->control("reboot"), "ok reboot");
+    controlOk("set register-ms 60000");
+    controlOk("reboot");
     ASSERT_TRUE(tty_->readUntil("\r\n+KSUP: 0\r\n"));
 
     // Echo is back on, errors are plain ERROR, the session and the bearer are gone.
@@ -132,20 +119,18 @@ TEST_F(StrictTest, Hl78RebootRestoresFactorySettingsAndRegistrationTakesTime) {
     expectOk("AT+KCNXCFG=1,\"GPRS\",\"internet\"");
     expectOk("AT+KCNXUP=1");
     ASSERT_TRUE(tty_->readUntil("\r\n+KCNX_IND: 1,2\r\n"));  // not registered
-    expectOk("AT+KTCPCNX=1");
-    ASSERT_TRUE(tty_->readUntil("\r\n+KTCP_NOTIF: 1,0\r\n"));
+    ASSERT_TRUE(okThenUrc("AT+KTCPCNX=1", "+KTCP_NOTIF: 1,0"));
 
     // Registration comes; then the connect works (the bearer comes up with it).
     expectOk("AT+CEREG=1");
-    EXPECT_EQ(emu_->control("register 1"), "ok register 1");
+    controlOk("register 1");
     ASSERT_TRUE(tty_->readUntil("\r\n+CEREG: 1\r\n"));
-    expectOk("AT+KTCPCNX=1");
-    ASSERT_TRUE(tty_->readUntil("\r\n+KTCP_IND: 1,1\r\n"));
+    ASSERT_TRUE(okThenUrc("AT+KTCPCNX=1", "+KTCP_IND: 1,1"));
 }
 
 TEST_F(StrictTest, Hl78NothingIsAnsweredWhileBooting) {
     ASSERT_NO_FATAL_FAILURE(start("hl78", "+KSUP: 0\r\n"));
-    EXPECT_EQ(emu_->control("set boot-ms 2000"), "ok set boot-ms 2000");
+    controlOk("set boot-ms 2000");
     expectOk("AT+CFUN=1,1");  // reboots after the answer
     ASSERT_TRUE(tty_->write("AT\r"));
     ASSERT_TRUE(tty_->write("ATE0\r"));
@@ -164,11 +149,9 @@ TEST_F(StrictTest, A76xxRebootClosesNetworkAndNetopenWaitsForRegistration) {
     expectOk("ATE0");
     ASSERT_TRUE(waitRegistered(*tty_));
     expectOk("AT+CIPRXGET=1");
-    expectOk("AT+NETOPEN");
-    ASSERT_TRUE(tty_->readUntil("\r\n+NETOPEN: 0\r\n"));
+    ASSERT_TRUE(okThenUrc("AT+NETOPEN", "+NETOPEN: 0"));
     std::string open0 = "AT+CIPOPEN=0,\"TCP\",\"127.0.0.1\"," + std::to_string(echo.port());
-    expectOk(open0);
-    ASSERT_TRUE(tty_->readUntil("\r\n+CIPOPEN: 0,0\r\n"));
+    ASSERT_TRUE(okThenUrc(open0, "+CIPOPEN: 0,0"));
     EXPECT_NE(expectOk("AT+CIPOPEN?").find("+CIPOPEN: 0,\"TCP\",\"127.0.0.1\","),
               std::string::npos);
     // Link 0 is busy: the module's error.
@@ -182,9 +165,8 @@ TEST_F(StrictTest, A76xxRebootClosesNetworkAndNetopenWaitsForRegistration) {
               std::string::npos);
     EXPECT_EQ(status().value("sessions_used", -1), 1);
 
-    EXPECT_EQ(emu_->control("set register-ms 60000"), "ok set register-ms 60000");
-    expectOk("AT+CRESET");
-    ASSERT_TRUE(tty_->readUntil("\r\nPB DONE\r\n"));
+    controlOk("set register-ms 60000");
+    ASSERT_TRUE(okThenUrc("AT+CRESET", "PB DONE"));
     auto r = tty_->command("AT+NETOPEN?");
     ASSERT_TRUE(r);
     EXPECT_EQ(*r, "AT+NETOPEN?\r\r\n+NETOPEN: 0\r\n\r\nOK\r\n");  // echo on, network closed
@@ -197,13 +179,12 @@ TEST_F(StrictTest, A76xxRebootClosesNetworkAndNetopenWaitsForRegistration) {
     EXPECT_EQ(j.value("sessions_used", -1), 0);
     EXPECT_EQ(j.value("net_open", true), false);
 
-    EXPECT_EQ(emu_->control("set bearer-ms 1500"), "ok set bearer-ms 1500");
-    EXPECT_EQ(emu_->control("register 1"), "ok register 1");
+    controlOk("set bearer-ms 1500");
+    controlOk("register 1");
     expectOk("AT+NETOPEN");
     EXPECT_NE(expectOk("AT+NETOPEN?").find("+NETOPEN: 0"), std::string::npos);  // still opening
     ASSERT_TRUE(tty_->readUntil("\r\n+NETOPEN: 0\r\n"));
-    expectOk(open0);
-    ASSERT_TRUE(tty_->readUntil("\r\n+CIPOPEN: 0,0\r\n"));
+    ASSERT_TRUE(okThenUrc(open0, "+CIPOPEN: 0,0"));
 }
 
 TEST_F(StrictTest, A76xxCchOpenNeedsRegistrationAndListsSessions) {
@@ -212,14 +193,12 @@ TEST_F(StrictTest, A76xxCchOpenNeedsRegistrationAndListsSessions) {
     ASSERT_NO_FATAL_FAILURE(start("a76xx", "PB DONE\r\n", {"--register-ms", "60000"}));
     expectOk("ATE0");
     expectOk("AT+CCHSET=0,1");
-    expectOk("AT+CCHSTART");
-    ASSERT_TRUE(tty_->readUntil("\r\n+CCHSTART: 0\r\n"));
+    ASSERT_TRUE(okThenUrc("AT+CCHSTART", "+CCHSTART: 0"));
     std::string open0 = "AT+CCHOPEN=0,\"127.0.0.1\"," + std::to_string(echo.port()) + ",1";
     expectOk(open0);
     ASSERT_TRUE(tty_->readUntil("\r\n+CCHOPEN: 0,17\r\n"));  // no network yet
-    EXPECT_EQ(emu_->control("register 1"), "ok register 1");
-    expectOk(open0);
-    ASSERT_TRUE(tty_->readUntil("\r\n+CCHOPEN: 0,0\r\n"));
+    controlOk("register 1");
+    ASSERT_TRUE(okThenUrc(open0, "+CCHOPEN: 0,0"));
     auto list = expectOk("AT+CCHOPEN?");
     EXPECT_NE(list.find("+CCHOPEN: 0,\"127.0.0.1\","), std::string::npos) << list;
     EXPECT_NE(list.find("+CCHOPEN: 1,\"\",,,"), std::string::npos) << list;

@@ -4,18 +4,15 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <poll.h>
-#include <signal.h>
-#include <spawn.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstring>
 #include <filesystem>
 
-extern char** environ;
+#include "support/server_process.hpp"
 
 namespace emutest {
 
@@ -58,22 +55,10 @@ EmulatorProcess::EmulatorProcess(Options opts) {
                                      "3",
                                      "--exit-with-parent"};
     args.insert(args.end(), opts.extra.begin(), opts.extra.end());
-    std::vector<char*> argv;
-    for (auto& a : args) {
-        argv.push_back(a.data());
-    }
-    argv.push_back(nullptr);
-
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, ready[1], 3);  // dup2 clears FD_CLOEXEC
-    int rc = posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
+    pid_ = spawnChild(std::move(args), ChildIo{"", ready[1]}, error_);
     close(ready[1]);
-    if (rc != 0) {
-        pid_ = -1;
+    if (pid_ < 0) {
         close(ready[0]);
-        error_ = std::string("cannot start ") + argv[0] + ": " + std::strerror(rc);
         return;
     }
     // Wait (bounded) for "ready\n"; no sleeping.
@@ -111,27 +96,8 @@ EmulatorProcess::~EmulatorProcess() {
 }
 
 int EmulatorProcess::stop() {
-    if (pid_ <= 0) {
-        return -1;
-    }
-    kill(pid_, SIGTERM);
-    int status = 0;
     // Bounded wait: an emulator that does not exit within 10 s is killed and reported.
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    pid_t done = 0;
-    while ((done = waitpid(pid_, &status, WNOHANG)) == 0 &&
-           std::chrono::steady_clock::now() < deadline) {
-        pollfd none{-1, 0, 0};
-        poll(&none, 0, 10);  // brief pause between checks of the child's state
-    }
-    if (done == 0) {
-        kill(pid_, SIGKILL);
-        waitpid(pid_, &status, 0);
-        pid_ = -1;
-        return -2;
-    }
-    pid_ = -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return stopChild(pid_);
 }
 
 std::string EmulatorProcess::control(const std::string& line) const {

@@ -6,7 +6,9 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -48,6 +50,38 @@ class EmulatorTest : public ::testing::Test {
         ASSERT_TRUE(waitRegistered(*tty_));
     }
 
+    /// HL78, launchRegistered: session 1 connected to `port` on bearer 1, which AT+KCNXUP
+    /// brings up first (`bearer_first`) or AT+KTCPCNX brings up with the connect.
+    void hl78Connect(uint16_t port, bool bearer_first = true) {
+        ASSERT_NO_FATAL_FAILURE(launchRegistered("hl78", "+KSUP: 0\r\n"));
+        expectOk("AT+KCNXCFG=1,\"GPRS\",\"internet\"");
+        if (bearer_first) {
+            ASSERT_TRUE(okThenUrc("AT+KCNXUP=1", "+KCNX_IND: 1,1"));
+        }
+        expectOk("AT+KTCPCFG=1,0,\"127.0.0.1\"," + std::to_string(port));
+        ASSERT_TRUE(okThenUrc("AT+KTCPCNX=1", "+KTCP_IND: 1,1"));
+    }
+
+    /// A76xx, launchRegistered: manual-receive link 0 (AT+CIPRXGET=1) connected to `port`.
+    void a76xxConnect(uint16_t port) {
+        ASSERT_NO_FATAL_FAILURE(launchRegistered("a76xx", "PB DONE\r\n"));
+        expectOk("AT+CIPRXGET=1");
+        ASSERT_TRUE(okThenUrc("AT+NETOPEN", "+NETOPEN: 0"));
+        ASSERT_TRUE(okThenUrc("AT+CIPOPEN=0,\"TCP\",\"127.0.0.1\"," + std::to_string(port),
+                              "+CIPOPEN: 0,0"));
+    }
+
+    /// A76xx, launchRegistered: CCH session 0 in manual receive (AT+CCHSET=`report_send`,1)
+    /// connected to `port` as a plain TCP client (type 1), up to its first +CCHEVENT.
+    void a76xxCchOpen(uint16_t port, int report_send) {
+        ASSERT_NO_FATAL_FAILURE(launchRegistered("a76xx", "PB DONE\r\n"));
+        expectOk("AT+CCHSET=" + std::to_string(report_send) + ",1");
+        ASSERT_TRUE(okThenUrc("AT+CCHSTART", "+CCHSTART: 0"));
+        ASSERT_TRUE(okThenUrc("AT+CCHOPEN=0,\"127.0.0.1\"," + std::to_string(port) + ",1",
+                              "+CCHOPEN: 0,0"));
+        ASSERT_TRUE(tty_->readUntil("\r\n+CCHEVENT: 0,RECV EVENT\r\n"));
+    }
+
     /// Waits (up to 10 s) until the first socket has buffered at least `n` bytes from its peer.
     bool waitBuffered(size_t n) {
         auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
@@ -72,6 +106,53 @@ class EmulatorTest : public ::testing::Test {
         ASSERT_TRUE(tty_->readUntil("\r\nOK\r\n"));
     }
 
+    /// The `count` numbers after `token` (numbersAfter); nullopt, after a failed expectation,
+    /// when they do not come.
+    std::optional<std::vector<long>> expectNumbers(const std::string& token, size_t count) {
+        auto nums = numbersAfter(*tty_, token);
+        EXPECT_TRUE(nums && nums->size() == count) << token;
+        if (!nums || nums->size() != count) {
+            return std::nullopt;
+        }
+        return nums;
+    }
+
+    /// Socket data read back in rounds until `n` bytes came (for 10 s at most): `readRound(got)`
+    /// runs the model's read command once and appends what came; false ends the reading (a
+    /// round that failed its expectations).
+    std::string receiveInRounds(size_t n, const std::function<bool(std::string& got)>& readRound) {
+        std::string got;
+        auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+        while (got.size() < n && std::chrono::steady_clock::now() < deadline) {
+            if (!readRound(got)) {
+                break;
+            }
+        }
+        return got;
+    }
+
+    /// Socket data read back by count: exactly `n` bytes, then exactly `trailer` (the EOF pattern,
+    /// OK, ...); the bytes, or nullopt after a failed expectation.
+    std::optional<std::string> readPayload(size_t n, const std::string& trailer) {
+        auto data = tty_->readExactly(n);
+        auto tail = tty_->readExactly(trailer.size());
+        EXPECT_TRUE(data && tail);
+        if (!data || !tail) {
+            return std::nullopt;
+        }
+        EXPECT_EQ(*tail, trailer);
+        return data;
+    }
+
+    /// A downlink cut by `fault silent-in-downlink <n>`: the first `n` bytes of `payload` come,
+    /// then nothing (the rest, the trailer and the final result never do).
+    void expectDownlinkCut(const std::string& payload, size_t n) {
+        auto data = tty_->readExactly(n);
+        ASSERT_TRUE(data);
+        EXPECT_EQ(*data, payload.substr(0, n));
+        EXPECT_EQ(tty_->readFor(std::chrono::milliseconds(300)), "");
+    }
+
     /// K sockets: waits for +KTCP_DATA and reads with AT+KTCPRCV (CONNECT, the bytes, the EOF
     /// pattern, OK) until `n` bytes came back; what came.
     std::string ktcpReceive(int id, size_t n) {
@@ -86,13 +167,10 @@ class EmulatorTest : public ::testing::Test {
             EXPECT_TRUE(tty_->write("AT+KTCPRCV=" + std::to_string(id) + "," +
                                     std::to_string(avail->at(0)) + "\r"));
             EXPECT_TRUE(tty_->readUntil("\r\nCONNECT\r\n"));
-            auto data = tty_->readExactly(static_cast<size_t>(avail->at(0)));
-            auto tail = tty_->readExactly(kEofPattern.size() + 6);
-            EXPECT_TRUE(data && tail);
-            if (!data || !tail) {
+            auto data = readPayload(static_cast<size_t>(avail->at(0)), kEofPattern + ok_);
+            if (!data) {
                 break;
             }
-            EXPECT_EQ(*tail, kEofPattern + "\r\nOK\r\n");
             got += *data;
         }
         return got;
@@ -114,10 +192,20 @@ class EmulatorTest : public ::testing::Test {
         return *r;
     }
     std::string expectOk(const std::string& cmd) { return expect(cmd, ok_); }
+    /// An asynchronous command: `cmd` answers OK, then its result comes as the URC line `urc`;
+    /// whether that URC came within `timeout`.
+    bool okThenUrc(const std::string& cmd, const std::string& urc,
+                   std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
+        expectOk(cmd);
+        return tty_->readUntil("\r\n" + urc + "\r\n", timeout).has_value();
+    }
     /// A command that must end in `+CME ERROR: <code>`.
     void expectCme(const std::string& cmd, int code) {
         expect(cmd, "+CME ERROR: " + std::to_string(code) + "\r\n");
     }
+
+    /// A control-socket command that must answer "ok <line>".
+    void controlOk(const std::string& line) { EXPECT_EQ(emu_->control(line), "ok " + line); }
 
     /// The emulator's status (control socket).
     nlohmann::json status() {

@@ -3,38 +3,22 @@
 // some connections the way a cloud front end does.
 #pragma once
 
-#include <sys/types.h>
-
 #include <cstdint>
 #include <string>
 
-#include "support/emulator_process.hpp"
+#include "support/server_process.hpp"
 
 namespace emutest {
 
 /// HAProxy on an ephemeral port of 127.0.0.1 that forwards to 127.0.0.1:`backend_port` what
 /// `rules` (frontend lines) let through; SIGTERM on destruction. Test thread only.
-class HaproxyGate {
+class HaproxyGate : public ServerProcess {
   public:
     HaproxyGate(uint16_t backend_port, const std::string& rules);
-    ~HaproxyGate();
-    HaproxyGate(const HaproxyGate&) = delete;
-    HaproxyGate& operator=(const HaproxyGate&) = delete;
-
-    /// Empty when HAProxy listens; else why not.
-    const std::string& startError() const { return error_; }
-    uint16_t port() const { return port_; }
-    std::string log() const;
 
     /// Rules that close every connection whose first packet is an MQTT 3.1 CONNECT (protocol
     /// name "MQIsdp"), like a broker that only speaks MQTT 3.1.1 and later.
     static std::string refuseMqtt31();
-
-  private:
-    TempDir dir_;
-    pid_t pid_ = -1;
-    uint16_t port_ = 0;
-    std::string error_;
 };
 
 }  // namespace emutest

@@ -1,24 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "support/test_broker.hpp"
 
-#include <arpa/inet.h>
-#include <fcntl.h>
 #include <mosquitto.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <sstream>
-
-extern char** environ;
 
 namespace emutest {
 
@@ -32,38 +22,6 @@ bool writeText(const std::string& path, const std::string& text) {
     return static_cast<bool>(out);
 }
 
-uint16_t freePort() {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0) {
-        return 0;
-    }
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof(a);
-    uint16_t port = 0;
-    if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0 &&
-        getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0) {
-        port = ntohs(a.sin_port);
-    }
-    close(fd);
-    return port;
-}
-
-bool accepts(uint16_t port) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0) {
-        return false;
-    }
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = htons(port);
-    bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0;
-    close(fd);
-    return ok;
-}
-
 /// Runs libmosquitto's init once for the test process.
 void libInit() {
     static const int once = [] { return mosquitto_lib_init(); }();
@@ -72,9 +30,8 @@ void libInit() {
 
 }  // namespace
 
-TestBroker::TestBroker(Options opts) {
-    if (dir_.path().empty()) {
-        error_ = "cannot create a temporary directory";
+TestBroker::TestBroker(Options opts) : ServerProcess("mosquitto") {
+    if (!error_.empty()) {
         return;
     }
     // Mosquitto started as root drops to its own user, which must read the files here.
@@ -89,14 +46,8 @@ TestBroker::TestBroker(Options opts) {
     }
 }
 
-TestBroker::~TestBroker() {
-    stop();
-}
-
 bool TestBroker::launch(const Options& opts) {
-    port_ = freePort();
-    if (port_ == 0) {
-        error_ = "no free port";
+    if (!pickPort()) {
         return false;
     }
     std::ostringstream conf;
@@ -104,7 +55,7 @@ bool TestBroker::launch(const Options& opts) {
          << "log_dest stderr\n"
          << "log_type all\n"
          << "persistence false\n"
-         << "listener " << port_ << " 127.0.0.1\n"
+         << "listener " << port() << " 127.0.0.1\n"
          << "allow_anonymous " << (opts.allow_anonymous ? "true" : "false") << "\n";
     if (opts.tls) {
         if (!writeText(dir_.file("server.pem"), opts.server.cert_pem) ||
@@ -125,64 +76,20 @@ bool TestBroker::launch(const Options& opts) {
         error_ = "cannot write mosquitto.conf";
         return false;
     }
-    std::string conf_path = dir_.file("mosquitto.conf");
-    std::string prog = kMosquitto;
-    std::string c = "-c";
-    std::vector<char*> argv = {prog.data(), c.data(), conf_path.data(), nullptr};
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    std::string out = dir_.file("stdout.log");
-    posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_adddup2(&actions, 1, 2);
-    int rc = posix_spawn(&pid_, kMosquitto, &actions, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    if (rc != 0) {
-        pid_ = -1;
-        error_ = std::string("cannot start ") + kMosquitto + ": " + std::strerror(rc);
-        return false;
-    }
-    auto deadline = std::chrono::steady_clock::now() + 10s;
-    while (std::chrono::steady_clock::now() < deadline) {
-        int status = 0;
-        if (waitpid(pid_, &status, WNOHANG) == pid_) {
-            pid_ = -1;
-            error_ = "mosquitto exited at start: " + log();
-            return false;
-        }
-        if (accepts(port_)) {
-            return true;
-        }
-        pollfd none{-1, 0, 0};
-        poll(&none, 0, 10);  // brief pause between readiness probes
-    }
-    error_ = "mosquitto did not listen within 10 s: " + log();
-    return false;
+    return run({kMosquitto, "-c", dir_.file("mosquitto.conf")}, 10s);
 }
 
-void TestBroker::stop() {
-    if (pid_ <= 0) {
-        return;
+std::string peerReady(const TestBroker& broker, BrokerPeer& cloud, const std::string& filter) {
+    if (!broker.startError().empty()) {
+        return broker.startError();
     }
-    kill(pid_, SIGTERM);
-    int status = 0;
-    auto deadline = std::chrono::steady_clock::now() + 10s;
-    while (waitpid(pid_, &status, WNOHANG) == 0) {
-        if (std::chrono::steady_clock::now() > deadline) {
-            kill(pid_, SIGKILL);
-            waitpid(pid_, &status, 0);
-            break;
-        }
-        pollfd none{-1, 0, 0};
-        poll(&none, 0, 10);  // brief pause between checks of the child's state
+    if (!cloud.error().empty()) {
+        return "the cloud peer: " + cloud.error() + "; broker log: " + broker.log();
     }
-    pid_ = -1;
-}
-
-std::string TestBroker::log() const {
-    std::ifstream out(dir_.file("stdout.log"));
-    std::stringstream text;
-    text << out.rdbuf();
-    return text.str();
+    if (!filter.empty() && !cloud.subscribe(filter, 1)) {
+        return "the cloud peer cannot subscribe to " + filter + "; broker log: " + broker.log();
+    }
+    return {};
 }
 
 BrokerPeer::BrokerPeer(uint16_t port, const std::string& ca_pem) {

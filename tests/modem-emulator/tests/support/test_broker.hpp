@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "support/emulator_process.hpp"
+#include "support/server_process.hpp"
 #include "support/test_pki.hpp"
 
 struct mosquitto;
@@ -23,7 +24,7 @@ namespace emutest {
 using namespace std::chrono_literals;
 
 /// Mosquitto started with a generated mosquitto.conf; SIGTERM on destruction. Test thread only.
-class TestBroker {
+class TestBroker : public ServerProcess {
   public:
     struct Options {
         bool tls = false;
@@ -32,27 +33,28 @@ class TestBroker {
         bool require_certificate = false;
         bool allow_anonymous = true;  ///< false (and no users): every CONNECT gets rc 5
         std::string extra;            ///< more mosquitto.conf lines
+
+        /// A TLS listener with `pki`'s server certificate that trusts `pki`'s CA.
+        static Options overTls(const TestPki& pki) {
+            Options o;
+            o.tls = true;
+            o.server = pki.server;
+            o.ca_pem = pki.ca.cert_pem;
+            return o;
+        }
+        /// A broker that refuses every CONNECT (CONNACK 5).
+        static Options refusing() {
+            Options o;
+            o.allow_anonymous = false;
+            return o;
+        }
     };
 
     explicit TestBroker(Options opts);
     TestBroker() : TestBroker(Options{}) {}
-    ~TestBroker();
-    TestBroker(const TestBroker&) = delete;
-    TestBroker& operator=(const TestBroker&) = delete;
-
-    /// Empty when the broker runs and accepts connections; else why not.
-    const std::string& startError() const { return error_; }
-    uint16_t port() const { return port_; }
-    std::string log() const;
 
   private:
     bool launch(const Options& opts);
-    void stop();
-
-    TempDir dir_;
-    pid_t pid_ = -1;
-    uint16_t port_ = 0;
-    std::string error_;
 };
 
 /// A libmosquitto client of the test broker (plain TCP, or TLS trusting `ca_pem`); its network
@@ -96,5 +98,10 @@ class BrokerPeer {
     std::vector<int> acked_;
     std::vector<Received> messages_;
 };
+
+/// The checks a test with a broker and a cloud-side peer on it starts with: "" when the broker
+/// runs, the peer is connected and, given a `filter`, subscribed to it (QoS 1); else what
+/// failed, with the broker's log.
+std::string peerReady(const TestBroker& broker, BrokerPeer& cloud, const std::string& filter = "");
 
 }  // namespace emutest

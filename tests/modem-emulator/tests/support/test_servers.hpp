@@ -90,4 +90,15 @@ class TlsEchoServer : public EchoServer {
     std::vector<TlsHandshake> handshakes_;
 };
 
+/// What the TLS tests start from: a test PKI, a second unrelated one (a root the server does
+/// not chain to) and a TLS echo server with the first one's server certificate. Test thread.
+struct TlsEchoSetup {
+    TestPki pki = TestPki::make();
+    TestPki other = TestPki::make("some other root");
+    TlsEchoServer server{pki.server};
+
+    /// Both PKIs were made and the server listens.
+    bool ready() const { return pki.ok && other.ok && server.ready(); }
+};
+
 }  // namespace emutest
