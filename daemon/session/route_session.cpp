@@ -391,8 +391,7 @@ void RouteSession::pump() {
         return;  // onBatchDone() retries once the session has answered for every batch
     }
     const size_t window = static_cast<size_t>(window_.window());
-    // Refills in batches (one lease, one hand-over for a quarter of the window), not per ack.
-    if (inflight_.size() + std::max<size_t>(1, window / 4) > window && !inflight_.empty()) {
+    if (inflight_.size() >= window) {
         return;
     }
     // Messages Paho could not take last time go first, then new leases, in seq order.
