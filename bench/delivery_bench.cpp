@@ -164,7 +164,8 @@ size_t publishPipelined(ApiClient& c, size_t total, size_t window, const std::st
 Row runUplinkd(const TempDir& dir, const Pki& pki, uint16_t port, int qos, size_t n) {
     TempDir ddir;
     Receiver rx(pki, port);
-    Daemon d(ddir, genericRoute("cloud", port, pki.ca) + "inflight_window = 256\n");
+    // No inflight_window: the route chooses it from the measured round trip (issue 14).
+    Daemon d(ddir, genericRoute("cloud", port, pki.ca));
     (void)routeOnline(d, "cloud", 20s);
     ApiClient c;
     (void)c.connect(d.socket());
@@ -181,7 +182,10 @@ Row runUplinkd(const TempDir& dir, const Pki& pki, uint16_t port, int qos, size_
         }
     }
     const long hwm = statusKb(d.process().pid(), "VmHWM:");
-    return summarise("uplinkd (durable spool)", qos, n, start, rx,
+    const json st = d.routeStatus("cloud");
+    const std::string window =
+        st.contains("inflight_window") ? std::to_string(st["inflight_window"].get<int>()) : "?";
+    return summarise("uplinkd (durable spool, window " + window + ")", qos, n, start, rx,
                      std::to_string(hwm / 1024) + " MB");
 }
 
@@ -314,12 +318,31 @@ int main(int argc, char** argv) {
     }
     std::printf("\n%zu messages of %zu bytes each, TLS to a Mosquitto on this machine (%u cores)\n",
                 n, kPayload, std::thread::hardware_concurrency());
-    std::printf("%-44s %4s %10s %9s %9s %20s\n", "path", "QoS", "msg/s", "p50 ms", "p99 ms",
-                "peak RSS");
+    // Each row's throughput and p99 next to the bridge's at the same QoS (its anchor).
+    auto bridge = [&](int qos) -> const Row& {
+        return *std::find_if(rows.begin(), rows.end(), [&](const Row& r) {
+            return r.qos == qos && r.name.rfind("mosquitto bridge", 0) == 0;
+        });
+    };
+    auto ratio = [](double a, double b) { return b > 0 ? a / b : 0.0; };
+    std::printf("%-44s %4s %10s %9s %9s %12s %12s %10s\n", "path", "QoS", "msg/s", "p50 ms",
+                "p99 ms", "msg/s÷bridge", "p99÷bridge", "peak RSS");
     for (const auto& r : rows) {
-        std::printf("%-44s %4d %10.0f %9.1f %9.1f %20s\n", r.name.c_str(), r.qos, r.rate, r.p50_ms,
-                    r.p99_ms, r.rss.c_str());
+        const Row& b = bridge(r.qos);
+        std::printf("%-44s %4d %10.0f %9.1f %9.1f %11.2fx %11.2fx %10s\n", r.name.c_str(), r.qos,
+                    r.rate, r.p50_ms, r.p99_ms, ratio(r.rate, b.rate), ratio(r.p99_ms, b.p99_ms),
+                    r.rss.c_str());
     }
+    const Row& u0 = rows[0];
+    const Row& u1 = rows[3];
+    std::printf("\nissue 14 targets (uplinkd against the bridge, this run)\n");
+    std::printf("%-40s %9s %9s\n", "figure", "measured", "target");
+    std::printf("%-40s %8.2fx %9s\n", "QoS 0 throughput", ratio(u0.rate, bridge(0).rate),
+                ">= 1.0x");
+    std::printf("%-40s %8.2fx %9s\n", "QoS 1 throughput", ratio(u1.rate, bridge(1).rate),
+                ">= 1.5x");
+    std::printf("%-40s %8.2fx %9s\n", "QoS 1 p99 latency", ratio(u1.p99_ms, bridge(1).p99_ms),
+                "<= 0.5x");
     if (offline > 0) {
         offlineRss(offline);
     }

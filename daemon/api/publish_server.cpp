@@ -6,10 +6,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <deque>
 #include <filesystem>
+#include <vector>
 
 #include "api/line_framer.hpp"
 #include "api/peer.hpp"
@@ -19,6 +21,11 @@
 namespace uplinkd::api {
 
 using nlohmann::json;
+
+namespace {
+// Replies gathered into one write (the kernel takes up to 1024 buffers per writev).
+constexpr size_t kMaxRepliesPerWrite = 256;
+}  // namespace
 
 /// One connected local application.
 class PublishServer::Client : public std::enable_shared_from_this<Client> {
@@ -208,8 +215,16 @@ class PublishServer::Client : public std::enable_shared_from_this<Client> {
             return;
         }
         writing_ = true;
-        asio::async_write(socket_, asio::buffer(out_.front()),
-                          [self = shared_from_this()](asio::error_code ec, size_t n) {
+        // Every reply queued so far goes in one write: a burst of "queued" answers (one per
+        // group commit) costs one system call, not one each. The strings stay put in the deque
+        // (only appended to) until the write completes.
+        const size_t count = std::min(out_.size(), kMaxRepliesPerWrite);
+        write_buffers_.clear();
+        for (size_t i = 0; i < count; ++i) {
+            write_buffers_.push_back(asio::buffer(out_[i]));
+        }
+        asio::async_write(socket_, write_buffers_,
+                          [self = shared_from_this(), count](asio::error_code ec, size_t n) {
                               if (self->alive_.expired() || self->closed_) {
                                   return;
                               }
@@ -218,7 +233,8 @@ class PublishServer::Client : public std::enable_shared_from_this<Client> {
                                   return;
                               }
                               self->out_bytes_ -= n;
-                              self->out_.pop_front();
+                              self->out_.erase(self->out_.begin(),
+                                               self->out_.begin() + static_cast<ptrdiff_t>(count));
                               self->writeNext();
                               self->read();  // output drained: may resume reading
                           });
@@ -387,6 +403,7 @@ class PublishServer::Client : public std::enable_shared_from_this<Client> {
     std::weak_ptr<bool> alive_;
     std::array<char, 64 * 1024> buf_{};
     std::deque<std::string> out_;
+    std::vector<asio::const_buffer> write_buffers_;  ///< the replies of the write under way
     size_t out_bytes_ = 0;
     size_t pending_ = 0;
     bool reading_ = false;

@@ -257,8 +257,9 @@ void readSpool(ConfigTable t, SpoolLimits& out) {
 }
 
 void readDelivery(ConfigTable t, DeliveryConfig& out) {
-    out.inflight_window =
-        static_cast<int>(t.integer("inflight_window", 1, 65535).value_or(out.inflight_window));
+    // Without the key the route chooses its window from the measured round trip (0: automatic,
+    // InflightWindow); a DeliveryConfig built in code keeps its fixed default.
+    out.inflight_window = static_cast<int>(t.integer("inflight_window", 1, 65535).value_or(0));
     out.backoff_min_ms =
         static_cast<int>(t.integer("backoff_min_ms", 10, 3'600'000).value_or(out.backoff_min_ms));
     out.backoff_max_ms =

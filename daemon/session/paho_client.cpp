@@ -11,6 +11,9 @@ namespace uplinkd {
 
 namespace {
 
+// The largest in-flight window a route can configure.
+constexpr int kMaxQueuedInPaho = 65535;
+
 Properties userProperties(const mqtt::properties& props) {
     Properties out;
     const MQTTProperties& c = props.c_struct();
@@ -71,6 +74,10 @@ PahoClient::PahoClient(PahoWorker& worker, std::string uri, std::string client_i
     worker_.post([s = state_, uri = std::move(uri), client_id = std::move(client_id), v5] {
         try {
             mqtt::create_options copts(v5 ? MQTTVERSION_5 : MQTTVERSION_3_1_1);
+            // Paho refuses a publish while this many wait in its queue, connected or not
+            // (default 100): the route's in-flight window is the bound, not Paho's queue, or a
+            // window above 100 stalls on refusals and retries (issue 14).
+            copts.set_max_buffered_messages(kMaxQueuedInPaho);
             s->client = std::make_unique<mqtt::async_client>(uri, client_id, copts, nullptr);
             // Handlers before the first connect (Paho C++ 1.2 #356). They hold the callbacks,
             // not the state, so the state can go away with the client.

@@ -4,6 +4,7 @@
 #include <mqtt/message.h>
 
 #include <algorithm>
+#include <mutex>
 
 #include "session/paho_client.hpp"
 #include "session/uplink_health.hpp"
@@ -42,6 +43,9 @@ TlsOptions routeTlsOptions(const RouteConfig& config, const BrokerEndpoint& ep) 
 
 /// Carries Paho's callbacks (on Paho's threads) into the loop.
 struct PahoSession::Bridge {
+    Bridge(asio::io_context& l, std::weak_ptr<bool> a, PahoSession* s)
+        : loop(l), alive(std::move(a)), session(s) {}
+
     asio::io_context& loop;
     std::weak_ptr<bool> alive;
     PahoSession* session;
@@ -53,6 +57,46 @@ struct PahoSession::Bridge {
                 f();
             }
         });
+    }
+
+    /// Publish outcomes, gathered: one task in the loop takes every outcome that arrived until
+    /// it ran, instead of one task (and one wake-up of the loop) per message.
+    struct Outcome {
+        uint64_t gen, seq;
+        bool ok;
+        int reason;
+    };
+    std::mutex outcomes_mu;
+    std::vector<Outcome> outcomes;  ///< guarded by outcomes_mu
+
+    /// Paho's threads.
+    static void published(const std::shared_ptr<Bridge>& self, Outcome o) {
+        bool first = false;
+        {
+            std::lock_guard lock(self->outcomes_mu);
+            first = self->outcomes.empty();
+            self->outcomes.push_back(o);
+        }
+        if (first) {
+            self->post([self] { self->deliverOutcomes(); });
+        }
+    }
+
+    /// The loop.
+    void deliverOutcomes() {
+        std::vector<Outcome> taken;
+        {
+            std::lock_guard lock(outcomes_mu);
+            taken.swap(outcomes);
+        }
+        for (const Outcome& o : taken) {
+            if (alive.expired()) {
+                return;  // a callback ended the session
+            }
+            if (o.gen == session->gen_ && session->cb_.published) {
+                session->cb_.published(o.seq, o.ok, o.reason);
+            }
+        }
     }
 };
 
@@ -88,7 +132,7 @@ PahoSession::PahoSession(asio::io_context& loop, const RouteConfig& config, Tunn
       paho_worker_(paho),
       cb_(std::move(callbacks)),
       tls_(std::move(tls)) {
-    bridge_ = std::make_shared<Bridge>(Bridge{loop_, alive_, this});
+    bridge_ = std::make_shared<Bridge>(loop_, alive_, this);
     makeClient();
 }
 
@@ -126,12 +170,7 @@ void PahoSession::makeClient() {
         });
     };
     cb.published = [bridge](uint64_t gen, uint64_t seq, bool ok, int reason) {
-        bridge->post([bridge, gen, seq, ok, reason] {
-            PahoSession& s = *bridge->session;
-            if (gen == s.gen_ && s.cb_.published) {
-                s.cb_.published(seq, ok, reason);
-            }
-        });
+        Bridge::published(bridge, {gen, seq, ok, reason});
     };
     cb.batch_done = [bridge](uint64_t gen, size_t taken, std::string why) {
         bridge->post([bridge, gen, taken, why = std::move(why)] {

@@ -61,6 +61,7 @@ RouteSession::RouteSession(asio::io_context& loop, RouteConfig config, Spool& sp
       connect_timer_(loop),
       renew_timer_(loop),
       pump_timer_(loop),
+      window_(config_.delivery.inflight_window, inflightWindowSettings(config_.mqtt == "modem")),
       selector_(uplinkNames(uplinks_), selectorSettings(config_.failover)),
       failback_timer_(loop) {
     counters_.name = config_.name;
@@ -97,6 +98,9 @@ RouteStatus RouteSession::status() const {
     s.last_error = last_error_.message;
     s.last_error_code = last_error_.code;
     s.in_flight = inflight_.size();
+    s.inflight_window = window_.window();
+    s.inflight_window_auto = window_.automatic();
+    s.round_trip_us = window_.smoothedRttUs();
     fillUplinkStatus(s);
     if (state_ == RouteState::Backoff) {
         s.next_retry_ms =
@@ -217,6 +221,7 @@ void RouteSession::onConnected(uint64_t gen) {
     attempt_ = 0;
     renewing_ = false;
     refused_on_connection_ = false;
+    window_.reset();  // maybe another uplink: measure again
     ++counters_.connects;
     last_error_ = Error{};
     noteOnline();
@@ -374,7 +379,7 @@ void RouteSession::pump() {
     if (session_refused_) {
         return;  // onBatchDone() retries once the session has answered for every batch
     }
-    const size_t window = static_cast<size_t>(config_.delivery.inflight_window);
+    const size_t window = static_cast<size_t>(window_.window());
     if (inflight_.size() >= window) {
         return;
     }
@@ -478,6 +483,10 @@ void RouteSession::onPublished(uint64_t gen, uint64_t seq, bool ok, int reason_c
                                    .count();
         counters_.delivery_latency.observe(static_cast<double>(now_ms - created) / 1000.0);
     }
+    const auto now = std::chrono::steady_clock::now();
+    window_.onAck(
+        std::chrono::duration_cast<std::chrono::microseconds>(now - it->second.at).count(),
+        std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count());
     inflight_.erase(it);
     refusals_.erase(seq);
     if (seq == suspect_seq_) {

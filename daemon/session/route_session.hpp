@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "session/inflight_window.hpp"
 #include "session/mqtt_session.hpp"
 #include "session/uplink_health.hpp"
 #include "session/uplink_selector.hpp"
@@ -58,6 +59,9 @@ struct RouteStatus {
     std::string last_error;  ///< plain words; empty when none since the last success
     std::string last_error_code;
     uint64_t in_flight = 0;
+    int inflight_window = 0;  ///< the window now (configured, or chosen from the RTT)
+    bool inflight_window_auto = false;
+    int64_t round_trip_us = 0;     ///< smoothed publish → acknowledgement time; 0: not measured
     uint64_t sent = 0;             ///< handed to Paho
     uint64_t delivered = 0;        ///< acknowledged by the broker (QoS 1) or written (QoS 0)
     uint64_t connects = 0;         ///< successful connections since start
@@ -176,6 +180,7 @@ class RouteSession {
         std::chrono::steady_clock::time_point at;  ///< when it was handed to the session
     };
     std::map<uint64_t, Sent> inflight_;  ///< seq → the message, until acknowledged
+    InflightWindow window_;              ///< how many may be in flight (issue 14)
     std::map<uint64_t, int> refusals_;   ///< seq → refused publishes (PUBACK >= 0x80)
     /// The oldest unacknowledged message at the last connection losses, and how many losses in
     /// a row it was (see noteLossCulprit).
