@@ -182,7 +182,7 @@ Row runUplinkd(const TempDir& dir, const Pki& pki, uint16_t port, int qos, size_
         }
     }
     const long hwm = statusKb(d.process().pid(), "VmHWM:");
-    const json st = d.routeStatus("cloud");
+    const nlohmann::json st = d.routeStatus("cloud");
     const std::string window =
         st.contains("inflight_window") ? std::to_string(st["inflight_window"].get<int>()) : "?";
     return summarise("uplinkd (durable spool, window " + window + ")", qos, n, start, rx,
