@@ -11,37 +11,6 @@ namespace {
 
 using nlohmann::json;
 
-/// Queues `n` QoS 1 messages pipelined; returns how many were answered "queued".
-int queueMessages(const std::string& socket, int n) {
-    ApiClient c;
-    if (!c.connect(socket)) {
-        return 0;
-    }
-    int sent = 0, answered = 0, queued = 0;
-    while (answered < n) {
-        while (sent < n && sent - answered < 256) {
-            if (!c.send({{"op", "publish"},
-                         {"id", sent},
-                         {"route", "cloud"},
-                         {"topic", "dw/data"},
-                         {"qos", 1},
-                         {"payload", std::string(200, 'x')}})) {
-                return queued;
-            }
-            ++sent;
-        }
-        auto r = c.receive(30s);
-        if (!r) {
-            return queued;
-        }
-        ++answered;
-        if (r->value("status", "") == "queued") {
-            ++queued;
-        }
-    }
-    return queued;
-}
-
 class DeliveryWindow : public ::testing::Test {
   protected:
     TempDir dir;
@@ -56,7 +25,7 @@ TEST_F(DeliveryWindow, ChosenFromTheRoundTripAndShownInTheStatus) {
         "cloud", [](const json& s) { return s["state"] == "online"; }, 20s))
         << d.log();
     constexpr int kTotal = 1500;
-    ASSERT_EQ(queueMessages(d.socket(), kTotal), kTotal);
+    ASSERT_EQ(queueMessages(d.socket(), kTotal, "dw/data"), kTotal);
     ASSERT_TRUE(sub.waitFor(kTotal, 60s)) << d.log();
     ASSERT_TRUE(d.waitRoute(
         "cloud", [](const json& s) { return s.value("delivered", 0) >= kTotal; }, 30s));
@@ -76,7 +45,7 @@ TEST_F(DeliveryWindow, ConfiguredWindowIsKeptAndNeverExceeded) {
         "cloud", [](const json& s) { return s["state"] == "online"; }, 20s))
         << d.log();
     constexpr int kTotal = 600;
-    ASSERT_EQ(queueMessages(d.socket(), kTotal), kTotal);
+    ASSERT_EQ(queueMessages(d.socket(), kTotal, "dw/data"), kTotal);
     uint64_t most_in_flight = 0;
     ASSERT_TRUE(d.waitRoute(
         "cloud",

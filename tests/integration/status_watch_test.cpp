@@ -14,35 +14,6 @@ namespace {
 
 using nlohmann::json;
 
-/// Queues `n` messages pipelined; returns how many were answered "queued".
-int queueMessages(const std::string& socket, int n) {
-    ApiClient c;
-    if (!c.connect(socket)) {
-        return 0;
-    }
-    int sent = 0, answered = 0, queued = 0;
-    while (answered < n) {
-        while (sent < n && sent - answered < 256) {
-            if (!c.send({{"op", "publish"},
-                         {"id", sent},
-                         {"route", "cloud"},
-                         {"topic", "w/data"},
-                         {"qos", 1},
-                         {"payload", std::string(200, 'x')}})) {
-                return queued;
-            }
-            ++sent;
-        }
-        auto r = c.receive(30s);
-        if (!r) {
-            return queued;
-        }
-        ++answered;
-        queued += (*r)["status"] == "queued";
-    }
-    return queued;
-}
-
 /// A private tmux server (its own socket in the test's directory).
 class Tmux {
   public:
@@ -70,7 +41,7 @@ TEST(StatusWatch, ShowsRatesAndADrainBarWhileABacklogDrainsAndQuitsOnQ) {
     broker.stop();
     ASSERT_TRUE(d.waitRoute(
         "cloud", [](const json& r) { return r["state"] != "online"; }, 60s));
-    ASSERT_EQ(queueMessages(d.socket(), 4000), 4000);
+    ASSERT_EQ(queueMessages(d.socket(), 4000, "w/data"), 4000);
 
     Tmux tmux(dir);
     const CommandRun started =

@@ -463,6 +463,36 @@ bool Daemon::waitRoute(const std::string& route,
         timeout);
 }
 
+int queueMessages(const std::string& socket, int n, const std::string& topic) {
+    ApiClient c;
+    if (!c.connect(socket)) {
+        return 0;
+    }
+    int sent = 0, answered = 0, queued = 0;
+    while (answered < n) {
+        while (sent < n && sent - answered < 256) {
+            if (!c.send({{"op", "publish"},
+                         {"id", sent},
+                         {"route", "cloud"},
+                         {"topic", topic},
+                         {"qos", 1},
+                         {"payload", std::string(200, 'x')}})) {
+                return queued;
+            }
+            ++sent;
+        }
+        auto r = c.receive(30s);
+        if (!r) {
+            return queued;
+        }
+        ++answered;
+        if (r->value("status", "") == "queued") {
+            ++queued;
+        }
+    }
+    return queued;
+}
+
 nlohmann::json awaitApiReply(ApiClient& c, const nlohmann::json& id, const std::string& status,
                              std::chrono::milliseconds timeout) {
     while (true) {

@@ -240,6 +240,10 @@ class Daemon {
     std::unique_ptr<Process> process_;
 };
 
+/// Queues `n` QoS 1 messages of 200 bytes on route "cloud" under `topic`, up to 256 unanswered
+/// at a time (a backlog for the route to drain); returns how many were answered "queued".
+int queueMessages(const std::string& socket, int n, const std::string& topic);
+
 /// Reads the API's replies until one for `id` with `status` (or "error") arrives; events and
 /// other ids' replies are skipped. Empty, and the test fails, after `timeout`.
 nlohmann::json awaitApiReply(ApiClient& c, const nlohmann::json& id, const std::string& status,
