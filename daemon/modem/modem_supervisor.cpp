@@ -35,8 +35,7 @@ std::string seconds(milliseconds ms) {
 
 ModemSupervisor::ModemSupervisor(asio::io_context& loop, SerialAtChannel& at, ModemDriver& driver,
                                  PowerControl& power, OpenLine open_line, Options options)
-    : loop_(loop),
-      at_(at),
+    : at_(at),
       driver_(driver),
       power_(power),
       open_line_(std::move(open_line)),

@@ -85,7 +85,6 @@ class ModemSupervisor {
     void after(std::chrono::milliseconds delay, uint64_t gen, std::function<void()> fn);
     std::vector<Step> ladder() const;
 
-    asio::io_context& loop_;
     SerialAtChannel& at_;
     ModemDriver& driver_;
     PowerControl& power_;
