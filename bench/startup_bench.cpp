@@ -4,16 +4,22 @@
 //   1. Start-up: fills a spool with N messages (1 and 3 routes), then starts uplinkd as systemd
 //      does for Type=notify (NOTIFY_SOCKET on a socket this program listens on) and prints the
 //      time from start to READY=1: after a clean stop (SIGTERM) and after kill -9. Also the
-//      daemon's PSS (/proc/PID/smaps_rollup) with those messages spooled (routes offline).
+//      daemon's memory with those messages spooled (routes offline): PSS, its private and shared
+//      parts, RSS, threads and the five largest objects by PSS (/proc/PID/smaps). The daemon
+//      gets the environment of the systemd unit and the plugin directory of this build (build
+//      every plugin, as a package installs them all).
+//   1b. The same memory figures with three routes online and idle (TLS to a local Mosquitto).
 //   2. One large message: peak RSS (VmHWM) of uplinkd while it relays one message of 1, 10 and
 //      50 MB from the API socket to a Mosquitto over TLS, against 2 x payload + 8 MB.
-// Usage: startup_bench [messages (1000000)] [uplinkd binary ("": this build's)] [sections: su,big]
+// Usage: startup_bench [messages (1000000)] [uplinkd binary ("": this build's)]
+//                      [sections: su,on,big]
 //                      [large message sizes in MB (1,10,50)]
 // Measure a Release build (-DCMAKE_BUILD_TYPE=Release -DUPLINKD_BUILD_TESTS=ON).
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <asio/executor_work_guard.hpp>
 #include <asio/io_context.hpp>
 #include <atomic>
@@ -23,6 +29,7 @@
 #include <cstring>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <sstream>
 #include <string>
@@ -54,6 +61,103 @@ long procKb(pid_t pid, const char* file, const std::string& field) {
 
 double mb(long kb) {
     return static_cast<double>(kb) / 1024.0;
+}
+
+/// Where a process's memory is, from /proc/PID/smaps: totals and per object (a file's mappings
+/// together under its name; [heap], [stack] and anonymous mappings by kind).
+struct MemoryUse {
+    struct Object {
+        std::string name;
+        long pss_kb = 0;
+        long private_kb = 0;
+    };
+    long pss_kb = 0;
+    long private_kb = 0;  ///< the process's own pages (counted fully in PSS)
+    long rss_kb = 0;
+    /// Anonymous pages (heap, stacks, thread arenas, libraries' relocated data): the daemon's
+    /// own whatever else runs.
+    long anon_kb = 0;
+    int threads = 0;
+    std::vector<Object> objects;  ///< largest PSS first
+    /// PSS of the pages other processes map too (shared libraries): moves with what else runs.
+    long sharedPssKb() const { return pss_kb - private_kb; }
+};
+
+MemoryUse memoryUse(pid_t pid) {
+    MemoryUse use;
+    std::map<std::string, MemoryUse::Object> by_name;
+    MemoryUse::Object* current = nullptr;
+    std::ifstream in("/proc/" + std::to_string(pid) + "/smaps");
+    for (std::string line; std::getline(in, line);) {
+        const auto colon = line.find(':');
+        const auto space = line.find(' ');
+        if (space != std::string::npos && (colon == std::string::npos || space < colon)) {
+            // A mapping's header: "start-end perms offset dev inode [path]".
+            std::istringstream header(line);
+            std::string range, perms, offset, dev, inode, path;
+            header >> range >> perms >> offset >> dev >> inode >> path;
+            std::string name = path.empty() ? "[anon]" : path.substr(path.rfind('/') + 1);
+            if (name.rfind("[stack", 0) == 0) {
+                name = "[stack]";
+            }
+            current = &by_name[name];
+            current->name = name;
+            continue;
+        }
+        if (current == nullptr) {
+            continue;
+        }
+        const long kb = std::strtol(line.c_str() + colon + 1, nullptr, 10);
+        if (line.rfind("Pss:", 0) == 0) {
+            current->pss_kb += kb;
+            use.pss_kb += kb;
+        } else if (line.rfind("Private_Clean:", 0) == 0 || line.rfind("Private_Dirty:", 0) == 0) {
+            current->private_kb += kb;
+            use.private_kb += kb;
+        } else if (line.rfind("Rss:", 0) == 0) {
+            use.rss_kb += kb;
+        } else if (line.rfind("Anonymous:", 0) == 0) {
+            use.anon_kb += kb;
+        }
+    }
+    for (auto& [name, object] : by_name) {
+        use.objects.push_back(object);
+    }
+    std::sort(use.objects.begin(), use.objects.end(),
+              [](const auto& a, const auto& b) { return a.pss_kb > b.pss_kb; });
+    use.threads = static_cast<int>(procKb(pid, "status", "Threads:"));
+    return use;
+}
+
+/// The header of the memory columns, and one row's memory columns plus its largest objects.
+constexpr const char* kMemoryHeader = " %10s %10s %10s %10s %10s %7s";
+void printMemory(const MemoryUse& m) {
+    std::printf(" %7.1f MB %7.1f MB %7.1f MB %7.1f MB %7.1f MB %7d\n", mb(m.pss_kb),
+                mb(m.private_kb), mb(m.anon_kb), mb(m.sharedPssKb()), mb(m.rss_kb), m.threads);
+    std::printf("        largest (PSS/private MB):");
+    for (size_t i = 0; i < m.objects.size() && i < 5; ++i) {
+        std::printf(" %s %.2f/%.2f", m.objects[i].name.c_str(), mb(m.objects[i].pss_kb),
+                    mb(m.objects[i].private_kb));
+    }
+    std::printf("\n");
+}
+
+void printEnvironment();
+
+/// The Environment= settings of the systemd unit (e.g. MALLOC_ARENA_MAX): the daemon is measured
+/// as installed.
+std::vector<std::string> unitEnvironment() {
+    std::vector<std::string> env;
+    std::ifstream in(sourceDir() + "/systemd/uplinkd.service.in");
+    for (std::string line; std::getline(in, line);) {
+        if (line.rfind("Environment=", 0) == 0) {
+            std::istringstream words(line.substr(std::strlen("Environment=")));
+            for (std::string word; words >> word;) {
+                env.push_back(word);
+            }
+        }
+    }
+    return env;
 }
 
 /// The service manager's end of the notify protocol, read all the time on a thread of its own
@@ -113,10 +217,16 @@ struct Setup {
 /// Starts uplinkd as systemd would with Type=notify; returns the process and the time to READY.
 std::unique_ptr<Process> startNotified(const Setup& s, ReadyWatch& ns, double* ready_ms) {
     const auto start = Clock::now();
-    auto p = std::make_unique<Process>(
-        std::vector<std::string>{"/usr/bin/env", "NOTIFY_SOCKET=" + ns.path(), s.binary, "--config",
-                                 s.config, "--plugin-dir", pluginDir(), "--dbus=none"},
-        s.log);
+    std::vector<std::string> argv{"/usr/bin/env", "NOTIFY_SOCKET=" + ns.path()};
+    for (const std::string& setting : unitEnvironment()) {
+        argv.push_back(setting);
+    }
+    for (const std::string& arg :
+         {s.binary, std::string("--config"), s.config, std::string("--plugin-dir"), pluginDir(),
+          std::string("--dbus=none")}) {
+        argv.push_back(arg);
+    }
+    auto p = std::make_unique<Process>(argv, s.log);
     if (!ns.waitReady(std::chrono::minutes(5))) {
         std::fprintf(stderr, "startup_bench: no READY=1 from uplinkd; its log:\n%s\n",
                      p->log().c_str());
@@ -177,9 +287,14 @@ void startupSection(const std::string& binary, uint64_t messages) {
         static_cast<unsigned long long>(messages));
     std::printf(
         "PSS shares library pages among the processes that map them (it moves with what else\n"
-        "runs); private is the daemon's own memory.\n");
-    std::printf("%-7s %-34s %12s %10s %10s %10s\n", "routes", "start", "to READY", "PSS", "private",
-                "RSS");
+        "runs). private: pages no other process maps now (counted fully in PSS; a library's pages\n"
+        "are private while no other process uses them), of which anon: heap, stacks, relocated\n"
+        "data, the daemon's own whatever else runs; shared: the rest of PSS; RSS: what PSS would\n"
+        "be if no other process mapped those libraries.\n");
+    printEnvironment();
+    std::printf("%-7s %-34s %12s", "routes", "start", "to READY");
+    std::printf(kMemoryHeader, "PSS", "private", "anon", "shared", "RSS", "threads");
+    std::printf("\n");
     for (const int routes : {1, 3}) {
         TempDir dir;
         const Pki pki = makePki(dir.file("pki"));
@@ -195,11 +310,8 @@ void startupSection(const std::string& binary, uint64_t messages) {
             // PSS once the routes have tried to connect and the loop settled (not a readiness
             // wait: the figure is read whenever it is).
             std::this_thread::sleep_for(std::chrono::seconds(3));
-            std::printf("%-7d %-34s %9.0f ms %7.1f MB %7.1f MB %7.1f MB\n", routes, what, ms,
-                        mb(procKb(pid, "smaps_rollup", "Pss:")),
-                        mb(procKb(pid, "smaps_rollup", "Private_Clean:") +
-                           procKb(pid, "smaps_rollup", "Private_Dirty:")),
-                        mb(procKb(pid, "status", "VmRSS:")));
+            std::printf("%-7d %-34s %9.0f ms", routes, what, ms);
+            printMemory(memoryUse(pid));
             std::fflush(stdout);
         };
         double ms = 0;
@@ -227,6 +339,101 @@ void startupSection(const std::string& binary, uint64_t messages) {
             }
         }
     }
+}
+
+void printEnvironment() {
+    std::printf("uplinkd runs with the environment of systemd/uplinkd.service.in:");
+    for (const std::string& setting : unitEnvironment()) {
+        std::printf(" %s", setting.c_str());
+    }
+    std::printf("\n");
+}
+
+/// Memory with three routes online and idle (TLS to a local Mosquitto) while the spool holds
+/// `messages` for three other routes that are not configured (they stay spooled, as for routes
+/// that are offline).
+void onlineSection(const std::string& binary, uint64_t messages) {
+    std::printf(
+        "\nMemory with 3 routes online and idle (TLS to a local Mosquitto), %llu messages "
+        "spooled\nfor routes not configured (target: PSS <= 8 MB)\n",
+        static_cast<unsigned long long>(messages));
+    TempDir dir;
+    const Pki pki = makePki(dir.file("pki"));
+    ::mkdir(dir.file("state").c_str(), 0750);
+    fillSpool(dir.file("state/spool.db"), messages, 3);
+    Mosquitto broker(dir, pki);
+    Setup s{binary, dir.file("uplinkd.toml"), dir.file("uplinkd.log")};
+    std::string toml = "[daemon]\nstate_dir = \"" + dir.file("state") + "\"\n[api]\nsocket = \"" +
+                       dir.file("api.sock") + "\"\n";
+    for (const char* route : {"o1", "o2", "o3"}) {
+        toml += genericRoute(route, broker.port(), pki.ca);
+    }
+    writeFile(s.config, toml);
+    ReadyWatch ns(dir.file("notify"));
+    double ms = 0;
+    auto p = startNotified(s, ns, &ms);
+    // Every route online with nothing left to send (`queued` 0), from the status request.
+    const auto idle = [&] {
+        ApiClient c;
+        if (!c.connect(dir.file("api.sock")).ok() || !c.send({{"op", "status"}, {"id", 1}}).ok()) {
+            return false;
+        }
+        auto reply = c.receive(std::chrono::seconds(5));
+        if (!reply || !(*reply)["routes"].is_array() || (*reply)["routes"].size() != 3) {
+            return false;
+        }
+        for (const auto& route : (*reply)["routes"]) {
+            if (route["state"] != "online" || route["queued"] != 0) {
+                return false;
+            }
+        }
+        return true;
+    };
+    const auto row = [&](const char* what) {
+        if (!waitUntil(idle, std::chrono::minutes(5))) {
+            std::fprintf(stderr,
+                         "startup_bench: the routes did not come online and idle; log:\n%s\n",
+                         p->log().c_str());
+            std::exit(1);
+        }
+        // Idle for a while (keep-alives only) before the figure is read.
+        std::this_thread::sleep_for(std::chrono::seconds(3));
+        std::printf("%-7d %-34s %9.0f ms", 3, what, ms);
+        printMemory(memoryUse(p->pid()));
+        std::fflush(stdout);
+    };
+    std::printf("%-7s %-34s %12s", "routes", "state", "to READY");
+    std::printf(kMemoryHeader, "PSS", "private", "anon", "shared", "RSS", "threads");
+    std::printf("\n");
+    row("online, idle");
+    // Then each route delivers a backlog (QoS 1, 256 bytes), which fills the page caches and
+    // the heap, and goes idle again: the figure of a gateway that has been working.
+    constexpr int kBacklog = 20000;
+    ApiClient c;
+    if (!c.connect(dir.file("api.sock")).ok()) {
+        std::fprintf(stderr, "startup_bench: cannot connect to the API\n");
+        std::exit(1);
+    }
+    int sent = 0;
+    int answered = 0;
+    while (answered < 3 * kBacklog) {
+        while (sent < 3 * kBacklog && sent - answered < 256) {
+            (void)c.send({{"op", "publish"},
+                          {"id", sent},
+                          {"route", "o" + std::to_string(1 + sent % 3)},
+                          {"topic", "bench/telemetry"},
+                          {"qos", 1},
+                          {"payload", std::string(256, 'p')}});
+            ++sent;
+        }
+        if (!c.receive(std::chrono::seconds(30))) {
+            std::fprintf(stderr, "startup_bench: no answer to a publish\n");
+            std::exit(1);
+        }
+        ++answered;
+    }
+    row("idle after a backlog of 3 x 20000");
+    (void)p->stop(std::chrono::minutes(1));
 }
 
 /// Payload sizes of the large-message runs (argument 4: megabytes, comma-separated).
@@ -291,7 +498,7 @@ int main(int argc, char** argv) {
     const uint64_t messages = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 1'000'000;
     const std::string binary =
         argc > 2 && argv[2][0] != '\0' ? std::string(argv[2]) : buildDir() + "/daemon/uplinkd";
-    const std::string sections = argc > 3 ? argv[3] : "su,big";
+    const std::string sections = argc > 3 ? argv[3] : "su,on,big";
     if (argc > 4) {
         g_big_sizes.clear();
         std::istringstream list(argv[4]);
@@ -304,6 +511,9 @@ int main(int argc, char** argv) {
                 std::thread::hardware_concurrency());
     if (sections.find("su") != std::string::npos) {
         startupSection(binary, messages);
+    }
+    if (sections.find("on") != std::string::npos) {
+        onlineSection(binary, messages);
     }
     if (sections.find("big") != std::string::npos) {
         bigSection(binary);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "app/daemon.hpp"
 
+#include <malloc.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -377,8 +378,26 @@ void Daemon::startHousekeeping() {
         }
         updateStatusLine();  // queue depths change without a state change
         tickTraffic(now);
+        trimWhenQuiet();
         startHousekeeping();
     });
+}
+
+void Daemon::trimWhenQuiet() {
+    uint64_t activity = 0;
+    for (const auto& [name, route] : routes_) {
+        const RouteStatus s = route->status();
+        activity += s.sent + s.delivered + s.received + spool_->stats(name).depth;
+    }
+    if (activity != activity_seen_) {
+        activity_seen_ = activity;
+        trimmed_ = false;
+        return;
+    }
+    if (!trimmed_) {
+        ::malloc_trim(0);
+        trimmed_ = true;
+    }
 }
 
 }  // namespace uplinkd

@@ -77,6 +77,10 @@ class Daemon final : public api::ApiBackend {
     void buildUplinks(const Config& cfg);
     std::unique_ptr<RouteSession> makeRoute(const RouteConfig& rc);
     void startHousekeeping();
+    /// Once the routes have gone quiet after some work (no message queued, sent, delivered or
+    /// received for a housekeeping tick), gives the heap's free pages back to the system: glibc
+    /// keeps what a backlog freed otherwise (issue 14, memory).
+    void trimWhenQuiet();
     void startDbus();
     void onRouteState(const std::string& route, RouteState state);
     /// Sends the routes' summary to options_.status_changed when it changed.
@@ -126,6 +130,8 @@ class Daemon final : public api::ApiBackend {
     std::string status_line_;
     std::set<std::string> doctoring_;  ///< routes the doctor is examining
     asio::steady_timer housekeeping_;
+    uint64_t activity_seen_ = 0;  ///< the routes' message counts at the last housekeeping tick
+    bool trimmed_ = true;         ///< no activity since the last trim
     int64_t started_ms_ = 0;
     std::unique_ptr<TrafficLedger> traffic_;
     int64_t traffic_saved_ms_ = 0;

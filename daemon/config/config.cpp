@@ -123,8 +123,13 @@ std::string noPlugin(PluginRegistry& plugins, PluginKind kind, const char* what,
     for (const auto& n : plugins.names(kind)) {
         known += known.empty() ? n : ", " + n;
     }
-    return std::string("no ") + what + " plugin \"" + name + "\" in " + plugins.directory() +
-           " (available: " + (known.empty() ? "none" : known) + ")";
+    std::string out = std::string("no ") + what + " plugin \"" + name + "\" in " +
+                      plugins.directory() + " (available: " + (known.empty() ? "none" : known) +
+                      ")";
+    for (const auto& problem : plugins.problems()) {
+        out += "; " + problem;
+    }
+    return out;
 }
 
 void readModemUplink(ConfigTable& t, UplinkConfig& out, PluginRegistry& plugins) {
@@ -391,9 +396,8 @@ Result<Config> build(toml::table& root, std::vector<std::string> files,
         plugin_dir = plugin_dir_override;
     }
     cfg.daemon.plugin_dir = plugin_dir;
-    for (const auto& problem : plugins.loadDirectory(plugin_dir)) {
-        diags.addPlain(problem);
-    }
+    // Only the plugins that the configuration names are loaded (each maps its own pages).
+    plugins.useDirectory(plugin_dir);
 
     ConfigTable uplinks = top.table("uplinks");
     for (const auto& name : uplinks.tableKeys()) {

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // PluginRegistry: loads plugin modules (*.so) from a directory, checks their ABI version and
-// finds them by name. Modules stay loaded for the life of the registry. Thread: loop.
+// finds them by name; with useDirectory() a module is loaded only when its plugin is first asked
+// for, so the daemon maps only the plugins its configuration names. Modules stay loaded for the
+// life of the registry. Thread: loop.
 #pragma once
 
 #include <map>
@@ -22,6 +24,12 @@ class PluginRegistry {
     /// Loads every "*.so" in `dir` that is not loaded yet. A module that cannot be loaded or has
     /// another ABI version is skipped and explained in the returned list of problems.
     std::vector<std::string> loadDirectory(const std::string& dir);
+    /// Where cloud() and modem() find the plugins not loaded yet, loading nothing now: plugin
+    /// <name> of a kind comes from <dir>/uplinkd-<kind>-<name>.so when first asked for; a name
+    /// without such a file, and names(), load the whole directory.
+    void useDirectory(const std::string& dir);
+    /// Why modules of the directory could not be used (cannot load, another ABI), so far.
+    const std::vector<std::string>& problems() const { return problems_; }
     /// Registers a plugin compiled into the program (tests).
     void add(const PluginDescriptor* descriptor);
 
@@ -32,9 +40,18 @@ class PluginRegistry {
     const std::string& directory() const { return dir_; }
 
   private:
-    std::map<std::string, const PluginDescriptor*> plugins_;
-    std::vector<void*> handles_;
-    std::vector<std::string> loaded_paths_;
+    const PluginDescriptor* find(const std::string& name, PluginKind kind) const;
+    /// Loads every module of dir_ not tried yet; problems go to problems_.
+    void loadWholeDirectory() const;
+    /// Loads one module unless it was tried before; a problem goes to problems_.
+    void loadFile(const std::string& path) const;
+
+    // Lookups load modules on demand: the cache below changes in const lookups.
+    mutable std::map<std::string, const PluginDescriptor*> plugins_;
+    mutable std::vector<void*> handles_;
+    mutable std::vector<std::string> tried_paths_;  ///< loaded, or refused with a problem
+    mutable std::vector<std::string> problems_;
+    mutable bool whole_directory_loaded_ = false;
     std::string dir_;
 };
 

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include "config_test_support.hpp"
 #include "plugin/plugin_registry.hpp"
 #include "test_env.hpp"
@@ -265,6 +267,33 @@ TEST(Config, APluginOfAnotherAbiIsRefusedWithAReason) {
     EXPECT_NE(abi[0].find("built for plugin ABI 999, this uplinkd needs 2"), std::string::npos)
         << abi[0];
     EXPECT_EQ(other.cloud("from-the-future"), nullptr);
+}
+
+// Memory (issue 14): the daemon loads only the plugins its configuration names, so a module left
+// broken in the plugin directory (another version's, a driver for another modem) does not stop a
+// configuration that does not use it, and is explained when one does.
+TEST(Config, OnlyThePluginsTheConfigurationNamesAreLoaded) {
+    testing::TempDir dir;
+    const std::string plugins_dir = dir.file("plugins");
+    std::filesystem::create_directory(plugins_dir);
+    std::filesystem::copy_file(testing::pluginDir() + "/uplinkd-cloud-generic-mqtt.so",
+                               plugins_dir + "/uplinkd-cloud-generic-mqtt.so");
+    testing::writeFile(plugins_dir + "/uplinkd-modem-stale.so", "not an ELF file");
+
+    PluginRegistry plugins;
+    auto cfg = loadConfigFromString(kValidRoute, "test.toml", plugins, plugins_dir);
+    ASSERT_TRUE(cfg) << cfg.error().message;
+
+    PluginRegistry other;
+    auto uses_it =
+        loadConfigFromString(kValidRoute + "[uplinks.lte]\ntype = \"modem\"\ndriver = \"stale\"\n",
+                             "test.toml", other, plugins_dir);
+    ASSERT_FALSE(uses_it);
+    EXPECT_NE(uses_it.error().message.find("no modem plugin \"stale\" in " + plugins_dir +
+                                           " (available: none); plugin " + plugins_dir +
+                                           "/uplinkd-modem-stale.so: cannot load"),
+              std::string::npos)
+        << uses_it.error().message;
 }
 
 }  // namespace
