@@ -3,6 +3,7 @@
 // files holding secrets (client key, password, SAS key) are still safe to read. Thread: loop.
 #include "doctor/doctor.hpp"
 #include "uplinkd/secret_file.hpp"
+#include "uplinkd/text_fields.hpp"
 
 namespace uplinkd::doctor {
 
@@ -21,16 +22,10 @@ std::string joined(const std::vector<std::string>& items, const char* sep = ", "
 Finding configLoadFailure(const std::string& main_file, const std::string& diagnostics) {
     // The loader gives one diagnostic per line; the finding keeps them on one line.
     std::vector<std::string> lines;
-    size_t start = 0;
-    while (start < diagnostics.size()) {
-        size_t end = diagnostics.find('\n', start);
-        if (end == std::string::npos) {
-            end = diagnostics.size();
+    for (std::string_view rest = diagnostics; !rest.empty();) {
+        if (const std::string_view line = takeField(rest, "\n"); !line.empty()) {
+            lines.emplace_back(line);
         }
-        if (end > start) {
-            lines.push_back(diagnostics.substr(start, end - start));
-        }
-        start = end + 1;
     }
     Finding f;
     f.layer = CheckLayer::Config;

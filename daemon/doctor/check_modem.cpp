@@ -15,6 +15,7 @@
 #include "modem/modem_uplink.hpp"
 #include "session/mqtt_session.hpp"
 #include "tls/cert_check.hpp"
+#include "uplinkd/cert_fingerprint.hpp"
 
 namespace uplinkd::doctor {
 
@@ -54,15 +55,7 @@ std::optional<ConfiguredCert> configuredCert(const std::string& setting, const s
     if (!cert) {
         return c;
     }
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    if (X509_digest(cert.get(), EVP_sha256(), md, &len) == 1) {
-        static const char* hex = "0123456789abcdef";
-        for (unsigned i = 0; i < len; ++i) {
-            c.sha256.push_back(hex[md[i] >> 4]);
-            c.sha256.push_back(hex[md[i] & 15]);
-        }
-    }
+    c.sha256 = sha256Fingerprint(cert.get());
     c.not_before = unixTime(X509_get0_notBefore(cert.get()));
     c.not_after = unixTime(X509_get0_notAfter(cert.get()));
     c.parsed = c.not_after != 0;

@@ -6,10 +6,14 @@
 // Thread: loop.
 #pragma once
 
+#include <algorithm>
+#include <array>
 #include <asio.hpp>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <span>
@@ -35,6 +39,15 @@ struct AtStep {
     StepPolicy policy = StepPolicy::Required;
 };
 
+/// One constexpr table made of `parts` in order (shared tables with a dialect's own rows).
+template <class T, size_t... N>
+constexpr std::array<T, (N + ...)> joinedTable(const T (&... parts)[N]) {
+    std::array<T, (N + ...)> all{};
+    size_t at = 0;
+    ((std::copy(std::begin(parts), std::end(parts), all.begin() + at), at += N), ...);
+    return all;
+}
+
 // ---- tables that several dialects share ------------------------------------------------------
 
 /// The bring-up 27.007 modules start with: echo off, numeric +CME ERROR codes.
@@ -55,6 +68,17 @@ struct SocketLimits {
 inline constexpr std::string_view kEpsThenGprsRegistration[][2] = {
     {"AT+CEREG?", "+CEREG:"},
     {"AT+CGREG?", "+CGREG:"},
+};
+
+/// The timeouts and polling every cellular driver's bring-up uses (its Timing derives from it):
+/// plain commands, the SIM while it is busy after boot, and the wait for registration.
+struct CellularTiming {
+    std::chrono::milliseconds command = std::chrono::seconds(5);    ///< plain commands
+    std::chrono::milliseconds sim_retry = std::chrono::seconds(1);  ///< SIM busy after boot
+    int sim_busy_retries = 10;
+    std::chrono::milliseconds registration_poll = std::chrono::seconds(2);
+    std::chrono::milliseconds registration_timeout = std::chrono::seconds(180);
+    int denied_polls = 3;
 };
 
 /// A step whose command text was built at run time (APN, host, lengths).

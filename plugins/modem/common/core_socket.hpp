@@ -9,6 +9,7 @@
 // Thread: loop.
 #pragma once
 
+#include <algorithm>
 #include <asio.hpp>
 #include <cstddef>
 #include <cstdint>
@@ -116,24 +117,59 @@ class CoreSocket : public AtSocketStream {
         return c;
     }
 
-    /// sendChunk() by one command with a data phase: `command` with `write` (which holds the
-    /// chunk); `done` gets the chunk's size on OK, else the command's error. Nothing once the
-    /// socket is gone.
-    void sendData(Core& core, const std::string& command, AtDataWrite write,
+    /// sendChunk() by one command with a data phase: `command` with `write` (its prompt and
+    /// terminator), which gets `chunk` as its payload; `done` gets the chunk's size on OK, else
+    /// the command's error, or driverGone() when the socket cannot send. Nothing once the socket
+    /// is gone.
+    void sendData(const std::string& command, std::span<const uint8_t> chunk, AtDataWrite write,
                   std::function<void(Result<size_t>)> done) {
-        const size_t n = write.payload.size();
-        core.at.commandWithData(command, write, core.timing.send,
-                                [alive = token(), command, explain = core.explain,
-                                 done = std::move(done), n](Result<AtResponse> r) {
-                                    if (alive.expired()) {
-                                        return;
-                                    }
-                                    if (!r) {
-                                        done(Failure{commandError(command, r.error(), explain)});
-                                        return;
-                                    }
-                                    done(n);
-                                });
+        auto core = attachedOr(done);
+        if (!core) {
+            return;
+        }
+        write.payload.assign(reinterpret_cast<const char*>(chunk.data()), chunk.size());
+        const size_t n = chunk.size();
+        core->at.commandWithData(command, write, core->timing.send,
+                                 [alive = token(), command, explain = core->explain,
+                                  done = std::move(done), n](Result<AtResponse> r) {
+                                     if (alive.expired()) {
+                                         return;
+                                     }
+                                     if (!r) {
+                                         done(Failure{commandError(command, r.error(), explain)});
+                                         return;
+                                     }
+                                     done(n);
+                                 });
+    }
+
+    /// fetch() by one read by count of the `held` bytes the module holds, at most `max_chunk` of
+    /// them: `command(want)` asks for `want` bytes, `read` is its data phase (its `length`, the
+    /// count after CONNECT, is set to `want`). `settle(got)` runs once when the read ends, or at
+    /// once when none is sent (`got` 0 then, and when it failed), and says whether the module
+    /// still holds bytes; `done` gets the bytes with that, or the command's error. Nothing held:
+    /// an empty Fetched at once. Nothing once the socket is gone.
+    void readHeld(size_t held, size_t max_chunk,
+                  const std::function<std::string(size_t want)>& command, AtDataRead read,
+                  std::function<bool(size_t got)> settle,
+                  std::function<void(Result<Fetched>)> done) {
+        auto core = readableOr(held, done);
+        if (!core) {
+            settle(0);
+            return;
+        }
+        const size_t want = std::min(held, max_chunk);
+        read.length = want;
+        readData(*core, command(want), std::move(read),
+                 [settle = std::move(settle), done = std::move(done)](Result<std::string> bytes) {
+                     const size_t got = bytes ? bytes->size() : 0;
+                     const bool more = settle(got);
+                     if (!bytes) {
+                         done(bytes.failure());
+                         return;
+                     }
+                     done(Fetched{std::move(*bytes), more});
+                 });
     }
 
     /// A read by count for fetch(): `command` with its data phase `read`; `then` gets the bytes

@@ -153,9 +153,9 @@ class DriverFront : public ModemDriver {
 };
 
 /// The base of a driver's core (CRTP: `struct Core : DriverCore<Core, Timing>`), which adds
-/// the rest of CoreApi. `Timing` has command, sim_retry, sim_busy_retries, registration_poll,
-/// registration_timeout and denied_polls. Core has `void onUrc(const std::string&)` when it
-/// routes URCs. Thread: loop.
+/// the rest of CoreApi. `Timing` has `command`; simStage() and registrationStage() also use the
+/// fields of a CellularTiming (at_steps.hpp). Core has `void onUrc(const std::string&)` when it
+/// routes URCs. A Core takes this constructor (`using DriverCore::DriverCore`). Thread: loop.
 template <class Core, class Timing>
 struct DriverCore : CoreApi, std::enable_shared_from_this<Core> {
     /// A bring-up stage: a Core member that runs with the generation of its start() run.

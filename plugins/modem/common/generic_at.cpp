@@ -117,6 +117,13 @@ std::optional<std::vector<int64_t>> intsAfter(std::string_view line, std::string
     return out;
 }
 
+std::optional<std::string_view> quotedContent(std::string_view field) {
+    if (field.size() < 2 || field.front() != '"' || field.back() != '"') {
+        return std::nullopt;
+    }
+    return field.substr(1, field.size() - 2);
+}
+
 std::string_view unquote(std::string_view field) {
     field = trim(field);
     if (field.size() >= 2 && field.front() == '"' && field.back() == '"') {
@@ -181,28 +188,63 @@ Result<SignalQuality> parseCsq(std::string_view line) {
     return SignalQuality{static_cast<int>(*rssi), static_cast<int>(*ber)};
 }
 
+// ---- +CCLK -------------------------------------------------------------------------------------
+
+namespace {
+
+/// Days from 1970-01-01 to year-month-day (proleptic Gregorian).
+int64_t daysFromCivil(int64_t year, int64_t month, int64_t day) {
+    const int64_t y = year - (month <= 2 ? 1 : 0);
+    const int64_t era = (y >= 0 ? y : y - 399) / 400;
+    const int64_t yoe = y - era * 400;
+    const int64_t doy = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1;
+    const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+}  // namespace
+
+std::optional<int64_t> parseClockText(std::string_view text, ClockZone zone) {
+    const bool zoned = text.size() == 20;
+    if ((!zoned && (text.size() != 17 || zone == ClockZone::Required)) || text[2] != '/' ||
+        text[5] != '/' || text[8] != ',' || text[11] != ':' || text[14] != ':' ||
+        (zoned && text[17] != '+' && text[17] != '-')) {
+        return std::nullopt;
+    }
+    auto num = [&](size_t at, int64_t lo, int64_t hi) {
+        return parseInt(text.substr(at, 2), lo, hi);
+    };
+    const auto yy = num(0, 0, 99);
+    const auto mo = num(3, 1, 12);
+    const auto dd = num(6, 1, 31);
+    const auto hh = num(9, 0, 23);
+    const auto mi = num(12, 0, 59);
+    const auto ss = num(15, 0, 60);  // 60: a leap second
+    const auto zz = zoned ? num(18, 0, 96) : std::optional<int64_t>(0);
+    if (!yy || !mo || !dd || !hh || !mi || !ss || !zz) {
+        return std::nullopt;
+    }
+    const int64_t local = daysFromCivil(2000 + *yy, *mo, *dd) * 86400 + *hh * 3600 + *mi * 60 + *ss;
+    const int64_t sign = zoned && text[17] == '-' ? -1 : 1;
+    return local - sign * *zz * 900;
+}
+
 // ---- registration -----------------------------------------------------------------------------
 
 bool isRegistered(RegState s) {
     return s == RegState::Home || s == RegState::Roaming;
 }
 
+/// Words for each RegState, in the order of the 27.007 <stat> values.
+constexpr std::string_view kRegStateWords[] = {
+    "not registered, not searching", "registered (home)", "searching", "denied", "unknown",
+    "registered (roaming)",
+};
+static_assert(std::size(kRegStateWords) == static_cast<size_t>(RegState::Roaming) + 1);
+
 std::string regStateWords(RegState s) {
-    switch (s) {
-        case RegState::NotSearching:
-            return "not registered, not searching";
-        case RegState::Home:
-            return "registered (home)";
-        case RegState::Searching:
-            return "searching";
-        case RegState::Denied:
-            return "denied";
-        case RegState::Unknown:
-            return "unknown";
-        case RegState::Roaming:
-            return "registered (roaming)";
-    }
-    return "unknown";
+    const auto i = static_cast<size_t>(s);
+    return std::string(i < std::size(kRegStateWords) ? kRegStateWords[i] : "unknown");
 }
 
 namespace {

@@ -57,8 +57,30 @@ std::optional<std::vector<int64_t>> intsAfter(std::string_view line, std::string
                                               std::initializer_list<IntRange> ranges,
                                               ExtraFields extra = ExtraFields::Refused);
 
+/// "<prefix> <id>,<value>[,...]" (id 0-`id_max`, value 0-`value_max`, later fields ignored) as
+/// T{id, value}; else an unexpectedReply() naming `prefix`.
+template <class T, class Value = int>
+Result<T> idAndValue(std::string_view line, std::string_view prefix, int64_t id_max,
+                     int64_t value_max) {
+    const auto v = intsAfter(line, prefix, {{0, id_max}, {0, value_max}}, ExtraFields::Ignored);
+    if (!v) {
+        return unexpectedReply(prefix, line);
+    }
+    return T{static_cast<int>((*v)[0]), static_cast<Value>((*v)[1])};
+}
+
+/// "<prefix> <session>,<code>": a session's indication with a code (the K commands' +KTCP_NOTIF
+/// and +KMQTT_IND).
+struct SessionCode {
+    int session = 0;
+    int code = 0;
+};
+
 /// A decimal integer (optional '-') within [min, max]; nothing else in `text`.
 std::optional<int64_t> parseInt(std::string_view text, int64_t min, int64_t max);
+
+/// A field that is a quoted string ("..."): its content without the quotes, or nothing.
+std::optional<std::string_view> quotedContent(std::string_view field);
 
 /// A field without its surrounding double quotes (as is when it has none).
 std::string_view unquote(std::string_view field);
@@ -88,6 +110,16 @@ struct SignalQuality {
 
 /// "+CSQ: <rssi>,<ber>".
 Result<SignalQuality> parseCsq(std::string_view line);
+
+// ---- +CCLK -------------------------------------------------------------------------------------
+
+/// Whether a +CCLK time must carry its time zone.
+enum class ClockZone { Required, Optional };
+
+/// The module's clock from the +CCLK time `text` (without its quotes): "yy/MM/dd,hh:mm:ss±zz",
+/// zz in quarter hours (local time = UTC + zz), or without "±zz" when `zone` is Optional (then
+/// UTC). Seconds since 1970-01-01 UTC; nothing when `text` is not such a time.
+std::optional<int64_t> parseClockText(std::string_view text, ClockZone zone);
 
 // ---- registration -----------------------------------------------------------------------------
 

@@ -31,6 +31,14 @@ void applyCereg(const Result<AtResponse>& answer, ModemInfo& info);         // A
 void applyCgreg(const Result<AtResponse>& answer, ModemInfo& info);         // AT+CGREG? (if better)
 void applyCsq(const Result<AtResponse>& answer, ModemInfo& info);           // AT+CSQ
 
+/// The identity every 27.007 module gives: AT+CGMI, AT+CGMM, AT+CGMR, AT+CGSN.
+inline constexpr InfoQuery kIdentityQueries[] = {
+    {"AT+CGMI", std::chrono::seconds(2), &applyManufacturer},
+    {"AT+CGMM", std::chrono::seconds(2), &applyModel},
+    {"AT+CGMR", std::chrono::seconds(2), &applyFirmware},
+    {"AT+CGSN", std::chrono::seconds(2), &applyImei},
+};
+
 /// Runs the queries; fields whose command failed stay empty. Fails only when the module gave
 /// no answer at all (silent or gone).
 void runInfo(AtChannel& at, std::span<const InfoQuery> queries,

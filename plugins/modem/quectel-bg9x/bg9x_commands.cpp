@@ -19,22 +19,20 @@ std::string client() {
 
 static_assert(kSslContext == 1, "the AT+QSSLCFG=\"sni\" query below names context 1");
 
-const InfoQuery kInfoQueryTable[] = {
-    {"AT+CGMI", 2s, &modem_common::applyManufacturer},
-    {"AT+CGMM", 2s, &modem_common::applyModel},
-    {"AT+CGMR", 2s, &modem_common::applyFirmware},
-    {"AT+CGSN", 2s, &modem_common::applyImei},
-    {"AT+QCCID", 5s, &applyQccid},
-    {"AT+CPIN?", 5s, &modem_common::applySim},
-    {"AT+CEREG?", 2s, &applyCeregWithAct},
-    {"AT+CGREG?", 2s, &modem_common::applyCgreg},
-    {"AT+CSQ", 2s, &modem_common::applyCsq},
-    {"AT+COPS?", 5s, &applyCops},
-    {"AT+QNWINFO", 5s, &applyQnwinfo},
-    {kFileList.command, 5s, &applyFileList},
-    {"AT+CCLK?", 2s, &applyClock},
-    {"AT+QSSLCFG=\"sni\",1", 2s, &applySniSetting},  // 1: kSslContext
-};
+constexpr auto kInfoQueryTable = modem_common::joinedTable<InfoQuery>(
+    modem_common::kIdentityQueries,
+    {
+        {"AT+QCCID", 5s, &applyQccid},
+        {"AT+CPIN?", 5s, &modem_common::applySim},
+        {"AT+CEREG?", 2s, &applyCeregWithAct},
+        {"AT+CGREG?", 2s, &modem_common::applyCgreg},
+        {"AT+CSQ", 2s, &modem_common::applyCsq},
+        {"AT+COPS?", 5s, &applyCops},
+        {"AT+QNWINFO", 5s, &applyQnwinfo},
+        {kFileList.command, 5s, &applyFileList},
+        {"AT+CCLK?", 2s, &applyClock},
+        {"AT+QSSLCFG=\"sni\",1", 2s, &applySniSetting},  // 1: kSslContext
+    });
 
 }  // namespace
 

@@ -75,13 +75,7 @@ inline constexpr AtStep kFileList = {"AT+QFLST=\"*\"", 5s, StepPolicy::Required}
 std::span<const InfoQuery> infoQueries();
 
 /// Timeouts and polling, as data. The defaults are kBg9xTiming; tests shorten them.
-struct Bg9xTiming {
-    std::chrono::milliseconds command = 5s;
-    std::chrono::milliseconds sim_retry = 1s;
-    int sim_busy_retries = 10;
-    std::chrono::milliseconds registration_poll = 2s;
-    std::chrono::milliseconds registration_timeout = 180s;
-    int denied_polls = 3;
+struct Bg9xTiming : modem_common::CellularTiming {
     std::chrono::milliseconds pdp_activate = 150s;  ///< AT+QIACT=1 (up to 150 s)
     std::chrono::milliseconds connect = 150s;       ///< AT+QIOPEN → +QIOPEN
     std::chrono::milliseconds tls_connect = 150s;   ///< AT+QSSLOPEN → +QSSLOPEN

@@ -27,12 +27,8 @@ using modem_common::StatusDone;
 
 class Bg9xSocket;
 
-/// The explain() of the family.
-modem_common::Explainer explainer();
-
 struct Bg9xCore : modem_common::DriverCore<Bg9xCore, Bg9xTiming> {
-    Bg9xCore(asio::io_context& l, AtChannel& a, ModemSettings s, Bg9xTiming t)
-        : DriverCore(l, a, std::move(s), t, explainer()) {}
+    using DriverCore::DriverCore;
 
     modem_common::SocketTable<Bg9xSocket> sockets;
     int next_id = 0;

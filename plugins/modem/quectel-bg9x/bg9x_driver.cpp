@@ -14,14 +14,8 @@ namespace uplinkd::plugins::quectel_bg9x {
 
 using modem_common::commandError;
 using modem_common::commandThenUrc;
-using modem_common::driverGone;
 using modem_common::Fetched;
 using modem_common::hostPort;
-using modem_common::toCommandStep;
-
-modem_common::Explainer explainer() {
-    return [](const std::string& line) { return explainLine(line); };
-}
 
 namespace {
 
@@ -102,7 +96,7 @@ class Bg9xSocket final : public modem_common::RetryingSocket<Bg9xCore> {
                         done(Fetched{});  // nothing buffered (or the socket is closing)
                         return;
                     }
-                    done(Failure{commandError(cmd, r.error(), explainer())});
+                    done(Failure{commandError(cmd, r.error(), explainLine)});
                     return;
                 }
                 // Read until the module says 0: whether it announces bytes that arrive while
@@ -145,7 +139,7 @@ class Bg9xSocket final : public modem_common::RetryingSocket<Bg9xCore> {
                         done(fail("eof", "the connection is not open any more (" +
                                              r.error().message + ")"));
                     } else {
-                        done(Failure{commandError(cmd, r.error(), explainer())});
+                        done(Failure{commandError(cmd, r.error(), explainLine)});
                     }
                     return;
                 }
@@ -419,7 +413,7 @@ void Bg9xCore::connectSocket(int id, const ModemSocketRequest& req, OpenDone don
 
 Bg9xDriver::Bg9xDriver(asio::io_context& loop, AtChannel& at, ModemSettings settings,
                        Bg9xTiming timing)
-    : Bg9xDriver(std::make_shared<Bg9xCore>(loop, at, std::move(settings), timing)) {}
+    : Bg9xDriver(std::make_shared<Bg9xCore>(loop, at, std::move(settings), timing, explainLine)) {}
 
 Bg9xDriver::Bg9xDriver(std::shared_ptr<Bg9xCore> core)
     : DriverFront(core, infoQueries(), kSocketLimits.max_send_chunk),

@@ -320,7 +320,7 @@ void Bg9xCore::mqttPublish(const std::string& topic, const std::string& payload,
             }
             done(r ? okStatus()
                    : Status(
-                         Failure{modem_common::commandError("AT+QMTPUB", r.error(), explainer())}));
+                         Failure{modem_common::commandError("AT+QMTPUB", r.error(), explainLine)}));
         });
         return;
     }

@@ -11,31 +11,10 @@ namespace uplinkd::plugins::quectel_bg9x {
 
 using modem_common::afterPrefix;
 using modem_common::parseInt;
+using modem_common::quotedContent;
 using modem_common::splitFields;
 using modem_common::unexpectedReply;
 using modem_common::unquote;
-
-namespace {
-
-/// A field that is a quoted string: its content, or nothing.
-std::optional<std::string_view> quotedField(std::string_view f) {
-    if (f.size() < 2 || f.front() != '"' || f.back() != '"') {
-        return std::nullopt;
-    }
-    return f.substr(1, f.size() - 2);
-}
-
-/// Days from 1970-01-01 to y-m-d (proleptic Gregorian).
-int64_t daysFromCivil(int64_t y, unsigned m, unsigned d) {
-    y -= m <= 2;
-    const int64_t era = (y >= 0 ? y : y - 399) / 400;
-    const auto yoe = static_cast<unsigned>(y - era * 400);
-    const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + static_cast<int64_t>(doe) - 719468;
-}
-
-}  // namespace
 
 Result<std::vector<int>> parseInts(std::string_view line, std::string_view prefix, size_t count) {
     auto rest = afterPrefix(line, prefix);
@@ -77,7 +56,7 @@ Result<SocketUrc> parseSocketUrc(std::string_view line, std::string_view prefix)
     if (fields.size() < 2) {
         return unexpectedReply("socket URC", line);
     }
-    const auto kind = quotedField(fields[0]);
+    const auto kind = quotedContent(fields[0]);
     const auto id = parseInt(fields[1], 0, 16);
     if (!kind || !id) {
         return unexpectedReply("socket URC", line);
@@ -155,7 +134,7 @@ std::vector<StoredFile> parseFileList(const std::vector<std::string>& lines) {
         if (fields.size() < 2) {
             continue;
         }
-        const auto name = quotedField(fields[0]);
+        const auto name = quotedContent(fields[0]);
         const auto size = parseInt(fields[1], 0, 100'000'000);
         if (!name || name->empty() || !size) {
             continue;
@@ -166,30 +145,15 @@ std::vector<StoredFile> parseFileList(const std::vector<std::string>& lines) {
 }
 
 Result<std::time_t> parseCclk(std::string_view line) {
+    // "yy/MM/dd,hh:mm:ss±zz" in quotes.
     auto rest = afterPrefix(line, "+CCLK:");
-    const auto text = rest ? quotedField(modem_common::trimLine(*rest)) : std::nullopt;
-    // yy/MM/dd,hh:mm:ss±zz
-    if (!text || text->size() < 20 || (*text)[2] != '/' || (*text)[5] != '/' || (*text)[8] != ',' ||
-        (*text)[11] != ':' || (*text)[14] != ':' || ((*text)[17] != '+' && (*text)[17] != '-')) {
+    const auto text = rest ? quotedContent(modem_common::trimLine(*rest)) : std::nullopt;
+    const auto t = text ? modem_common::parseClockText(*text, modem_common::ClockZone::Required)
+                        : std::nullopt;
+    if (!t) {
         return unexpectedReply("+CCLK answer", line);
     }
-    auto num = [&](size_t pos, size_t len, int64_t max) {
-        return parseInt(text->substr(pos, len), 0, max);
-    };
-    const auto yy = num(0, 2, 99);
-    const auto mo = num(3, 2, 12);
-    const auto dd = num(6, 2, 31);
-    const auto hh = num(9, 2, 23);
-    const auto mi = num(12, 2, 59);
-    const auto ss = num(15, 2, 60);
-    const auto zz = parseInt(text->substr(18), 0, 96);
-    if (!yy || !mo || !dd || !hh || !mi || !ss || !zz || *mo == 0 || *dd == 0) {
-        return unexpectedReply("+CCLK answer", line);
-    }
-    const int64_t offset = ((*text)[17] == '-' ? -1 : 1) * *zz * 15 * 60;
-    const int64_t days =
-        daysFromCivil(2000 + *yy, static_cast<unsigned>(*mo), static_cast<unsigned>(*dd));
-    return static_cast<std::time_t>(days * 86400 + *hh * 3600 + *mi * 60 + *ss - offset);
+    return static_cast<std::time_t>(*t);
 }
 
 std::string clockProblem(std::time_t module_now, const std::vector<Validity>& certs) {
@@ -276,14 +240,10 @@ void applyCeregWithAct(const Result<AtResponse>& answer, ModemInfo& info) {
         return;
     }
     for (const auto& line : answer->lines) {
-        auto rest = afterPrefix(line, "+CEREG:");
-        if (!rest) {
-            continue;
-        }
-        const auto fields = splitFields(*rest);
         // <n>,<stat>,<tac>,<ci>,<AcT>[,...]
-        if (fields.size() >= 5) {
-            if (auto act = parseInt(fields[4], 0, 15)) {
+        const auto fields = modem_common::fieldsAfter(line, "+CEREG:");
+        if (fields && fields->size() >= 5) {
+            if (auto act = parseInt((*fields)[4], 0, 15)) {
                 const std::string words = ceregActWords(static_cast<int>(*act));
                 if (!words.empty() && info.access_technology.empty()) {
                     info.access_technology = words;
@@ -298,20 +258,16 @@ void applyCops(const Result<AtResponse>& answer, ModemInfo& info) {
         return;
     }
     for (const auto& line : answer->lines) {
-        auto rest = afterPrefix(line, "+COPS:");
-        if (!rest) {
-            continue;
-        }
-        const auto fields = splitFields(*rest);
         // <mode>[,<format>,"<oper>"[,<AcT>]]
-        if (fields.size() >= 3) {
-            const auto name = unquote(fields[2]);
+        const auto fields = modem_common::fieldsAfter(line, "+COPS:");
+        if (fields && fields->size() >= 3) {
+            const auto name = unquote((*fields)[2]);
             if (!name.empty() && modem_common::safeForQuotedArgument(name)) {
                 info.operator_name = std::string(name);
             }
         }
-        if (fields.size() >= 4 && info.access_technology.empty()) {
-            if (auto act = parseInt(fields[3], 0, 15)) {
+        if (fields && fields->size() >= 4 && info.access_technology.empty()) {
+            if (auto act = parseInt((*fields)[3], 0, 15)) {
                 info.access_technology = ceregActWords(static_cast<int>(*act));
             }
         }

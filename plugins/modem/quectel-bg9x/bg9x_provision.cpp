@@ -17,8 +17,6 @@
 
 namespace uplinkd::plugins::quectel_bg9x {
 
-using modem_common::PemWant;
-
 namespace {
 
 /// Exactly what a firmware without the "sni" setting makes start-up / provisioning say.
@@ -162,7 +160,7 @@ void Bg9xCore::uploadFile(std::string_view name, std::string content, std::strin
                 [content = std::move(content), what = std::move(what),
                  done = std::move(done)](Result<AtResponse> r) {
                     if (!r) {
-                        done(Failure{modem_common::commandError("AT+QFUPL", r.error(), explainer())
+                        done(Failure{modem_common::commandError("AT+QFUPL", r.error(), explainLine)
                                          .withContext("writing " + what)});
                         return;
                     }

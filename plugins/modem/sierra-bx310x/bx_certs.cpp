@@ -12,6 +12,7 @@
 #include <ctime>
 #include <memory>
 
+#include "uplinkd/cert_fingerprint.hpp"
 #include "uplinkd/openssl_ptr.hpp"
 
 namespace uplinkd::plugins::sierra_bx310x {
@@ -60,15 +61,7 @@ Result<CertFacts> certFacts(std::string_view pem, std::string_view what) {
     EVP_PKEY* own = X509_get0_pubkey(cert.get());
     f.self_signed = X509_check_issued(cert.get(), cert.get()) == X509_V_OK && own != nullptr &&
                     X509_verify(cert.get(), own) == 1;
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    if (X509_digest(cert.get(), EVP_sha256(), md, &len) == 1) {
-        static const char* hex = "0123456789abcdef";
-        for (unsigned i = 0; i < len; ++i) {
-            f.sha256.push_back(hex[md[i] >> 4]);
-            f.sha256.push_back(hex[md[i] & 15]);
-        }
-    }
+    f.sha256 = sha256Fingerprint(cert.get());
     ERR_clear_error();
     return f;
 }

@@ -25,12 +25,9 @@ inline constexpr std::string_view kBootIndications[] = {"READY"};
 
 /// Bring-up, in order: the module answers, echo off, numeric +CME ERROR codes (the 9xx K-command
 /// codes exist only as numbers), station mode (3, the default, is station + access point).
-inline constexpr AtStep kInitSteps[] = {
-    {"AT", 2s, StepPolicy::Required},
-    {"ATE0", 2s, StepPolicy::Required},
-    {"AT+CMEE=1", 2s, StepPolicy::Required},
-    {"AT+SRWCFG=1", 5s, StepPolicy::Required},
-};
+inline constexpr auto kInitSteps = modem_common::joinedTable<AtStep>(
+    {{"AT", 2s, StepPolicy::Required}}, modem_common::kEchoOffNumericErrors,
+    {{"AT+SRWCFG=1", 5s, StepPolicy::Required}});
 
 /// Connects the station with the stored SSID/passphrase; the outcome comes as
 /// "+SRWSTASTATUS: 1,..." (associated) or "+SRWSTASTATUS: 0,<reason>", then "+SRWSTAIP: ...".

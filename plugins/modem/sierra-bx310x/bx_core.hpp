@@ -19,16 +19,12 @@
 
 namespace uplinkd::plugins::sierra_bx310x {
 
-/// explain() of the driver: plain words with the fix for any BX line.
-modem_common::Explainer explainer();
-
 /// The note `modem info` gives the key slot.
 inline constexpr std::string_view kKeyNote = "key cannot be read back; checked by the TLS connect";
 
 /// What the driver shares with its URC handlers and its MQTT front. Thread: loop.
 struct BxCore : modem_common::DriverCore<BxCore, BxTiming> {
-    BxCore(asio::io_context& l, AtChannel& a, ModemSettings s, BxTiming t)
-        : DriverCore(l, a, std::move(s), t, explainer()) {}
+    using DriverCore::DriverCore;
 
     void registerUrcs() override;
     void onUrc(const std::string& line);

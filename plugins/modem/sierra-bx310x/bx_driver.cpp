@@ -12,12 +12,7 @@
 
 namespace uplinkd::plugins::sierra_bx310x {
 
-using modem_common::AtCommandStep;
 using modem_common::commandError;
-
-modem_common::Explainer explainer() {
-    return [](const std::string& line) { return explainLine(line); };
-}
 
 namespace {
 
@@ -393,7 +388,7 @@ void BxCore::open(const ModemSocketRequest& req, std::function<void(Result<ByteS
 // ---- BxDriver ---------------------------------------------------------------------------------
 
 BxDriver::BxDriver(asio::io_context& loop, AtChannel& at, ModemSettings settings, BxTiming timing)
-    : BxDriver(std::make_shared<BxCore>(loop, at, std::move(settings), timing)) {}
+    : BxDriver(std::make_shared<BxCore>(loop, at, std::move(settings), timing, explainLine)) {}
 
 BxDriver::BxDriver(const std::shared_ptr<BxCore>& core)
     : DriverFront(core, {}, kMaxQuotedPayload),

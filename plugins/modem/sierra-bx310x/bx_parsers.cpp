@@ -16,24 +16,11 @@ namespace {
 
 /// A quoted field ("..." with no quote inside), without its quotes.
 std::optional<std::string> quotedField(std::string_view f) {
-    if (f.size() < 2 || f.front() != '"' || f.back() != '"') {
+    const auto inner = modem_common::quotedContent(f);
+    if (!inner || inner->find('"') != std::string_view::npos) {
         return std::nullopt;
     }
-    const std::string_view inner = f.substr(1, f.size() - 2);
-    if (inner.find('"') != std::string_view::npos) {
-        return std::nullopt;
-    }
-    return std::string(inner);
-}
-
-/// Days from 1970-01-01 to y-m-d (proleptic Gregorian).
-int64_t daysFromCivil(int64_t y, int64_t m, int64_t d) {
-    y -= m <= 2 ? 1 : 0;
-    const int64_t era = (y >= 0 ? y : y - 399) / 400;
-    const int64_t yoe = y - era * 400;
-    const int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
+    return std::string(*inner);
 }
 
 }  // namespace
@@ -118,17 +105,7 @@ Result<int> parseKmqttCfg(std::string_view line) {
 }
 
 Result<KmqttInd> parseKmqttInd(std::string_view line) {
-    const auto rest = afterPrefix(trimLine(line), "+KMQTT_IND:");
-    if (!rest) {
-        return unexpectedReply("+KMQTT_IND", line);
-    }
-    const auto f = splitFields(*rest);
-    const auto id = f.size() >= 2 ? parseInt(f[0], 0, 255) : std::nullopt;
-    const auto code = f.size() >= 2 ? parseInt(f[1], 0, 255) : std::nullopt;
-    if (!id || !code) {
-        return unexpectedReply("+KMQTT_IND", line);
-    }
-    return KmqttInd{static_cast<int>(*id), static_cast<int>(*code)};
+    return modem_common::idAndValue<KmqttInd>(line, "+KMQTT_IND:", 255, 255);
 }
 
 bool isIncoming(std::string_view line) {
@@ -183,36 +160,15 @@ Result<std::vector<StoredCert>> parseCertStoreList(const std::vector<std::string
 }
 
 Result<int64_t> parseCclk(std::string_view line) {
+    // "yy/MM/dd,hh:mm:ss[+-zz]", in quotes or not.
     const auto rest = afterPrefix(trimLine(line), "+CCLK:");
-    if (!rest) {
+    const auto t = rest ? modem_common::parseClockText(unquote(trimLine(*rest)),
+                                                       modem_common::ClockZone::Optional)
+                        : std::nullopt;
+    if (!t) {
         return unexpectedReply("+CCLK", line);
     }
-    // "yy/MM/dd,hh:mm:ss[+-zz]" inside quotes.
-    const std::string_view v = unquote(trimLine(*rest));
-    if (v.size() != 17 && v.size() != 20) {
-        return unexpectedReply("+CCLK", line);
-    }
-    auto num = [&](size_t at, int64_t lo, int64_t hi) { return parseInt(v.substr(at, 2), lo, hi); };
-    const auto yy = num(0, 0, 99);
-    const auto mo = num(3, 1, 12);
-    const auto dd = num(6, 1, 31);
-    const auto hh = num(9, 0, 23);
-    const auto mi = num(12, 0, 59);
-    const auto ss = num(15, 0, 59);
-    if (!yy || !mo || !dd || !hh || !mi || !ss || v[2] != '/' || v[5] != '/' || v[8] != ',' ||
-        v[11] != ':' || v[14] != ':') {
-        return unexpectedReply("+CCLK", line);
-    }
-    int64_t t = daysFromCivil(2000 + *yy, *mo, *dd) * 86400 + *hh * 3600 + *mi * 60 + *ss;
-    if (v.size() == 20) {
-        const auto zz = parseInt(v.substr(18, 2), 0, 96);
-        if (!zz || (v[17] != '+' && v[17] != '-')) {
-            return unexpectedReply("+CCLK", line);
-        }
-        // Local time = UTC + zz quarter hours.
-        t -= (v[17] == '+' ? 1 : -1) * *zz * 900;
-    }
-    return t;
+    return *t;
 }
 
 }  // namespace uplinkd::plugins::sierra_bx310x

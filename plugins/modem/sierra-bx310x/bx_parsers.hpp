@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/generic_at.hpp"
 #include "common/kcert_store.hpp"
 #include "uplinkd/result.hpp"
 
@@ -42,10 +43,7 @@ Result<StaIp> parseStaIp(std::string_view line);
 Result<int> parseKmqttCfg(std::string_view line);
 
 /// "+KMQTT_IND: <id>,<code>": 0 aborted, 1 connected, 2 SUBACK, 3 UNSUBACK, 4 PUBACK, 5 error.
-struct KmqttInd {
-    int session = 0;
-    int code = 0;
-};
+using KmqttInd = modem_common::SessionCode;
 Result<KmqttInd> parseKmqttInd(std::string_view line);
 
 /// An incoming message: "+KMQTT_DATA: <id>,"<topic>","<data>"" (newer firmware) or

@@ -14,7 +14,6 @@ namespace uplinkd::plugins::sierra_bx310x {
 
 using modem_common::findStored;
 using modem_common::PemBlock;
-using modem_common::PemWant;
 
 namespace {
 

@@ -39,11 +39,9 @@ inline constexpr size_t kMaxRootCas = 4;
 
 /// Bring-up, in order: echo off, numeric +CME ERROR codes (the 9xx K-command codes are only
 /// numeric), the data-phase end pattern. SIM, registration and bearer follow (see the driver).
-inline constexpr AtStep kInitSteps[] = {
-    {"ATE0", 2s, StepPolicy::Required},
-    {"AT+CMEE=1", 2s, StepPolicy::Required},
-    {"AT+KPATTERN=\"--EOF--Pattern--\"", 2s, StepPolicy::Required},
-};
+inline constexpr auto kInitSteps = modem_common::joinedTable<AtStep>(
+    modem_common::kEchoOffNumericErrors,
+    {{"AT+KPATTERN=\"--EOF--Pattern--\"", 2s, StepPolicy::Required}});
 
 /// Lists every session the module holds ("+KTCPSTAT: <id>,<status>,..." per session): after
 /// any (re)start the driver owns none, so each listed one is closed and deleted (sessions of a
@@ -80,22 +78,19 @@ inline constexpr AtStep kCertStoreRead = {"AT+KCERTSTORE?", 10s, StepPolicy::Req
 /// Removes the client certificate when none is configured (so it is not presented).
 inline constexpr AtStep kDeleteLocalCert = {"AT+KCERTDELETE=1", 5s, StepPolicy::Optional};
 
-/// `uplinkctl modem info`.
-inline constexpr InfoQuery kInfoQueries[] = {
-    {"AT+CGMI", 2s, &modem_common::applyManufacturer}, {"AT+CGMM", 2s, &modem_common::applyModel},
-    {"AT+CGMR", 2s, &modem_common::applyFirmware},     {"AT+CGSN", 2s, &modem_common::applyImei},
-    {"AT+CCID", 5s, &modem_common::applyIccid},        {"AT+CPIN?", 5s, &modem_common::applySim},
-    {"AT+CEREG?", 2s, &modem_common::applyCereg},      {"AT+CSQ", 2s, &modem_common::applyCsq},
+/// `uplinkctl modem info` after the identity (kIdentityQueries): SIM, registration, signal.
+inline constexpr InfoQuery kSimNetworkQueries[] = {
+    {"AT+CCID", 5s, &modem_common::applyIccid},
+    {"AT+CPIN?", 5s, &modem_common::applySim},
+    {"AT+CEREG?", 2s, &modem_common::applyCereg},
+    {"AT+CSQ", 2s, &modem_common::applyCsq},
 };
+/// `uplinkctl modem info`.
+inline constexpr auto kInfoQueries =
+    modem_common::joinedTable<InfoQuery>(modem_common::kIdentityQueries, kSimNetworkQueries);
 
 /// Timeouts and polling, as data. The defaults are kHl78Timing; tests shorten them.
-struct Hl78Timing {
-    std::chrono::milliseconds command = 5s;    ///< plain commands
-    std::chrono::milliseconds sim_retry = 1s;  ///< SIM busy after boot
-    int sim_busy_retries = 10;
-    std::chrono::milliseconds registration_poll = 2s;
-    std::chrono::milliseconds registration_timeout = 180s;
-    int denied_polls = 3;
+struct Hl78Timing : modem_common::CellularTiming {
     std::chrono::milliseconds bearer_up = 60s;   ///< AT+KCNXUP → +KCNX_IND
     std::chrono::milliseconds connect = 90s;     ///< AT+KTCPCNX → +KTCP_IND / +KTCP_NOTIF
     std::chrono::milliseconds send = 20s;        ///< one AT+KTCPSND data phase

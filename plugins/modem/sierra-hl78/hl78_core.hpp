@@ -14,15 +14,11 @@
 
 namespace uplinkd::plugins::sierra_hl78 {
 
-/// explain() of the driver: plain words for any HL78 error line.
-modem_common::Explainer explainer();
-
 class Hl78Socket;
 
 /// What the driver shares with its sockets and URC handlers. Thread: loop.
 struct Hl78Core : modem_common::DriverCore<Hl78Core, Hl78Timing> {
-    Hl78Core(asio::io_context& l, AtChannel& a, ModemSettings s, Hl78Timing t)
-        : DriverCore(l, a, std::move(s), t, explainer()) {}
+    using DriverCore::DriverCore;
     /// Routes the module's URCs here (once the core is owned by its shared_ptr).
     void registerUrcs() override {
         routeUrcs({"+KTCP_DATA:", "+KTCP_NOTIF:", "+KTCP_IND:", "+KCNX_IND:", "+KTCP_ACK:"});

@@ -15,13 +15,8 @@ namespace uplinkd::plugins::sierra_hl78 {
 
 using modem_common::AtCommandStep;
 using modem_common::commandError;
-using modem_common::Explainer;
 using modem_common::Fetched;
 using modem_common::hostPort;
-
-Explainer explainer() {
-    return [](const std::string& line) { return explainLine(line); };
-}
 
 namespace {
 
@@ -96,15 +91,10 @@ class Hl78Socket final : public modem_common::CoreSocket<Hl78Core> {
 
     void sendChunk(std::span<const uint8_t> chunk,
                    std::function<void(Result<size_t>)> done) override {
-        auto core = attachedOr(done);
-        if (!core) {
-            return;
-        }
         AtDataWrite w;
         w.prompt = "CONNECT";
-        w.payload.assign(reinterpret_cast<const char*>(chunk.data()), chunk.size());
         w.terminator = std::string(kEofPattern);
-        sendData(*core, ktcpsndCommand(id(), chunk.size()), std::move(w), std::move(done));
+        sendData(ktcpsndCommand(id(), chunk.size()), chunk, std::move(w), std::move(done));
     }
 
     void fetch(std::function<void(Result<Fetched>)> done) override {
@@ -127,7 +117,7 @@ class Hl78Socket final : public modem_common::CoreSocket<Hl78Core> {
                 }
                 fetching_ = false;
                 if (!r) {
-                    done(Failure{commandError("AT+KTCPSTAT", r.error(), explainer())});
+                    done(Failure{commandError("AT+KTCPSTAT", r.error(), explainLine)});
                     return;
                 }
                 std::optional<size_t> held;
@@ -161,27 +151,19 @@ class Hl78Socket final : public modem_common::CoreSocket<Hl78Core> {
     /// pattern. Read by count, whatever the bytes are (a peer may send the pattern, "OK" or a
     /// URC line as data).
     void read(size_t available, std::function<void(Result<Fetched>)> done) {
-        auto core = readableOr(available, done);
-        if (!core) {
-            return;
-        }
-        const size_t want = std::min(available, kSocketLimits.max_read_chunk);
         AtDataRead rd;
         rd.kind = AtDataRead::Kind::CountedAfterConnect;
-        rd.length = want;
         rd.terminator = std::string(kEofPattern);
         fetching_ = true;
-        readData(*core, ktcprcvCommand(id(), want), std::move(rd),
-                 [this, done = std::move(done)](Result<std::string> bytes) {
-                     fetching_ = false;
-                     if (!bytes) {
-                         done(bytes.failure());
-                         return;
-                     }
-                     const size_t got = bytes->size();
-                     available_ = available_ > got ? available_ - got : 0;
-                     done(Fetched{std::move(*bytes), available_ > 0 || uncertain_});
-                 });
+        readHeld(
+            available, kSocketLimits.max_read_chunk,
+            [this](size_t want) { return ktcprcvCommand(id(), want); }, std::move(rd),
+            [this](size_t got) {
+                fetching_ = false;
+                available_ = available_ > got ? available_ - got : 0;
+                return available_ > 0 || uncertain_;
+            },
+            std::move(done));
     }
 
     size_t available_ = 0;    ///< bytes the module holds, as last counted
@@ -356,7 +338,7 @@ void Hl78Core::configure(const ModemSocketRequest& req, OpenDone done) {
                        return;
                    }
                    if (!r) {
-                       Error e = commandError("AT+KTCPCFG", r.error(), explainer())
+                       Error e = commandError("AT+KTCPCFG", r.error(), explainLine)
                                      .withContext("open " + hostPort(req));
                        if (r.error().code == "at_error" && noSessionsLeft(r.error().message)) {
                            // Sessions this driver does not own hold the module's slots: free
@@ -388,7 +370,7 @@ void Hl78Core::connect(int id, const ModemSocketRequest& req, OpenDone done) {
     const std::string ids = std::to_string(id) + ",";
     modem_common::commandThenUrc(
         loop, at, urcs, AtCommandStep{ktcpcnxCommand(id), timing.command},
-        {"+KTCP_IND: " + ids, "+KTCP_NOTIF: " + ids}, timing.connect, explainer(),
+        {"+KTCP_IND: " + ids, "+KTCP_NOTIF: " + ids}, timing.connect, explainLine,
         [w = weak_from_this(), id, req, done = std::move(done)](Result<std::string> r) {
             auto c = w.lock();
             if (!c) {
@@ -417,7 +399,7 @@ void Hl78Core::connect(int id, const ModemSocketRequest& req, OpenDone done) {
             }
             const auto notif = parseKtcpNotif(*r);
             Error e = modem_common::openFailure(kConnectFailures, notif ? notif->code : -1, req, *r,
-                                                explainer());
+                                                explainLine);
             if (noSessionsLeft(*r)) {
                 e.code = "modem_no_sessions";
             }
@@ -433,8 +415,8 @@ void Hl78Core::deleteSession(int id) {
 
 Hl78Driver::Hl78Driver(asio::io_context& loop, AtChannel& at, ModemSettings settings,
                        Hl78Timing timing)
-    : DriverFront(std::make_shared<Hl78Core>(loop, at, std::move(settings), timing), kInfoQueries,
-                  kSocketLimits.max_send_chunk) {}
+    : DriverFront(std::make_shared<Hl78Core>(loop, at, std::move(settings), timing, explainLine),
+                  kInfoQueries, kSocketLimits.max_send_chunk) {}
 
 Hl78Driver::~Hl78Driver() = default;
 

@@ -7,23 +7,13 @@
 namespace uplinkd::plugins::sierra_hl78 {
 
 using modem_common::afterPrefix;
+using modem_common::idAndValue;
 using modem_common::parseInt;
 using modem_common::splitFields;
 using modem_common::trimLine;
 using modem_common::unexpectedReply;
 
 namespace {
-
-/// "<prefix> <id>,<value>[,...]" (id 0-255, value 0-`value_max`) as T{id, value}.
-template <class T, class Value>
-Result<T> idAndValue(std::string_view line, std::string_view prefix, int64_t value_max) {
-    const auto v = modem_common::intsAfter(line, prefix, {{0, 255}, {0, value_max}},
-                                           modem_common::ExtraFields::Ignored);
-    if (!v) {
-        return unexpectedReply(prefix, line);
-    }
-    return T{static_cast<int>((*v)[0]), static_cast<Value>((*v)[1])};
-}
 
 // +KTCP_NOTIF codes [Z-HL78H, Z-HL7800].
 constexpr std::array<std::string_view, 16> kNotifWords = {
@@ -91,19 +81,19 @@ Result<int> parseKtcpCfg(std::string_view line) {
 }
 
 Result<KtcpInd> parseKtcpInd(std::string_view line) {
-    return idAndValue<KtcpInd, int>(line, "+KTCP_IND:", 255);
+    return idAndValue<KtcpInd, int>(line, "+KTCP_IND:", 255, 255);
 }
 
 Result<KtcpNotif> parseKtcpNotif(std::string_view line) {
-    return idAndValue<KtcpNotif, int>(line, "+KTCP_NOTIF:", 255);
+    return idAndValue<KtcpNotif, int>(line, "+KTCP_NOTIF:", 255, 255);
 }
 
 Result<KtcpData> parseKtcpData(std::string_view line) {
-    return idAndValue<KtcpData, size_t>(line, "+KTCP_DATA:", int64_t{1} << 31);
+    return idAndValue<KtcpData, size_t>(line, "+KTCP_DATA:", 255, int64_t{1} << 31);
 }
 
 Result<KcnxInd> parseKcnxInd(std::string_view line) {
-    return idAndValue<KcnxInd, int>(line, "+KCNX_IND:", 255);
+    return idAndValue<KcnxInd, int>(line, "+KCNX_IND:", 255, 255);
 }
 
 bool kcnxFinal(int status) {
@@ -165,16 +155,11 @@ std::string kCommandErrorWords(int code) {
 }
 
 Result<KtcpStat> parseKtcpStat(std::string_view line) {
-    const auto rest = afterPrefix(trimLine(line), "+KTCPSTAT:");
-    if (!rest) {
-        return unexpectedReply("+KTCPSTAT:", line);
-    }
-    const auto f = splitFields(*rest);
-    if (f.size() != 4) {
-        return unexpectedReply("+KTCPSTAT:", line);
-    }
-    const auto status = parseInt(f[0], 0, 255);
-    const auto received = parseInt(f[3], 0, int64_t{1} << 40);
+    // <status>,<tcp_notif>,<rem_data>,<rcv_data>
+    const auto f = modem_common::fieldsAfter(line, "+KTCPSTAT:");
+    const bool four = f && f->size() == 4;
+    const auto status = four ? parseInt((*f)[0], 0, 255) : std::nullopt;
+    const auto received = four ? parseInt((*f)[3], 0, int64_t{1} << 40) : std::nullopt;
     if (!status || !received) {
         return unexpectedReply("+KTCPSTAT:", line);
     }

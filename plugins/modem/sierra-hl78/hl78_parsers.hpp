@@ -33,11 +33,8 @@ struct KtcpInd {
 /// "+KTCP_IND: <session_id>,<status>".
 Result<KtcpInd> parseKtcpInd(std::string_view line);
 
-struct KtcpNotif {
-    int session = 0;
-    int code = 0;  ///< see ktcpNotifWords()
-};
-/// "+KTCP_NOTIF: <session_id>,<tcp_notif>".
+/// "+KTCP_NOTIF: <session_id>,<tcp_notif>" (the code: see ktcpNotifWords()).
+using KtcpNotif = modem_common::SessionCode;
 Result<KtcpNotif> parseKtcpNotif(std::string_view line);
 
 struct KtcpData {

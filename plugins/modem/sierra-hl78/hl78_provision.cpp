@@ -12,7 +12,6 @@ namespace uplinkd::plugins::sierra_hl78 {
 
 using modem_common::findStored;
 using modem_common::PemBlock;
-using modem_common::PemWant;
 
 void Hl78Core::provision(const ModemCredentials& creds, StatusDone done) {
     auto refuse = [&](const Error& e) { failLater(done, e.withContext("provision")); };
@@ -64,7 +63,7 @@ void Hl78Core::provision(const ModemCredentials& creds, StatusDone done) {
                     std::string(kCertStoreRead.command), kCertStoreRead.timeout,
                     [expected_roots, expected_local, done](Result<AtResponse> r) {
                         const auto stored =
-                            modem_common::readBackListing(kCertStoreRead.command, r, explainer(),
+                            modem_common::readBackListing(kCertStoreRead.command, r, explainLine,
                                                           modem_common::KeyEntries::NotListed);
                         if (!stored) {
                             done(stored.failure());

@@ -76,23 +76,19 @@ inline constexpr AtStep kCertList = {"AT+CCERTLIST", 5s, StepPolicy::Required};
 /// How much each SSL session has cached ("+CCHRECV: LEN,<c0>,<c1>").
 inline constexpr AtStep kCchRecvQuery = {"AT+CCHRECV?", 5s, StepPolicy::Required};
 
-/// `uplinkctl modem info`.
-inline constexpr InfoQuery kInfoQueries[] = {
-    {"AT+CGMI", 2s, &modem_common::applyManufacturer}, {"AT+CGMM", 2s, &modem_common::applyModel},
-    {"AT+CGMR", 2s, &modem_common::applyFirmware},     {"AT+CGSN", 2s, &modem_common::applyImei},
-    {"AT+CICCID", 5s, &modem_common::applyIccid},      {"AT+CPIN?", 5s, &modem_common::applySim},
-    {"AT+CEREG?", 2s, &modem_common::applyCereg},      {"AT+CGREG?", 2s, &modem_common::applyCgreg},
-    {"AT+CSQ", 2s, &modem_common::applyCsq},           {"AT+COPS?", 5s, &applyCops},
+/// `uplinkctl modem info` after the identity (kIdentityQueries): SIM, registration, signal,
+/// operator.
+inline constexpr InfoQuery kSimNetworkQueries[] = {
+    {"AT+CICCID", 5s, &modem_common::applyIccid}, {"AT+CPIN?", 5s, &modem_common::applySim},
+    {"AT+CEREG?", 2s, &modem_common::applyCereg}, {"AT+CGREG?", 2s, &modem_common::applyCgreg},
+    {"AT+CSQ", 2s, &modem_common::applyCsq},      {"AT+COPS?", 5s, &applyCops},
 };
+/// `uplinkctl modem info`.
+inline constexpr auto kInfoQueries =
+    modem_common::joinedTable<InfoQuery>(modem_common::kIdentityQueries, kSimNetworkQueries);
 
 /// Timeouts and polling, as data. The defaults are kA76xxTiming; tests shorten them.
-struct A76xxTiming {
-    std::chrono::milliseconds command = 5s;
-    std::chrono::milliseconds sim_retry = 1s;
-    int sim_busy_retries = 10;
-    std::chrono::milliseconds registration_poll = 2s;
-    std::chrono::milliseconds registration_timeout = 180s;
-    int denied_polls = 3;
+struct A76xxTiming : modem_common::CellularTiming {
     std::chrono::milliseconds net_open = 60s;      ///< AT+NETOPEN → +NETOPEN
     std::chrono::milliseconds cch_start = 30s;     ///< AT+CCHSTART → +CCHSTART
     std::chrono::milliseconds connect = 120s;      ///< AT+CIPOPEN → +CIPOPEN

@@ -29,11 +29,6 @@ namespace uplinkd::plugins::simcom_a76xx {
 class TcpSocket;
 class TlsSocket;
 
-/// explainLine() as the common code's Explainer.
-inline modem_common::Explainer explainer() {
-    return [](const std::string& line) { return explainLine(line); };
-}
-
 /// "+NETOPEN: 0", "+CCHSTART: 0": success; another code fails as `code`, in plain words.
 Status resultCodeStatus(const Result<int>& result, std::string code, const std::string& line);
 
@@ -64,7 +59,7 @@ struct Opening {
 
 /// What the driver shares with its sockets, its MQTT client and its URC handlers. Thread: loop.
 struct A76xxCore : modem_common::DriverCore<A76xxCore, A76xxTiming> {
-    A76xxCore(asio::io_context& l, AtChannel& a, ModemSettings s, A76xxTiming t);
+    using DriverCore::DriverCore;
     ~A76xxCore() override;
 
     modem_common::SocketTable<TcpSocket> links;

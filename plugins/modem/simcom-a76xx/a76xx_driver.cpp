@@ -22,7 +22,6 @@ using modem_common::commandError;
 using modem_common::commandThenUrc;
 using modem_common::Fetched;
 using modem_common::hostPort;
-using modem_common::PemWant;
 using modem_common::toCommandStep;
 
 /// "+NETOPEN: 0", "+CCHSTART: 0": success; another code fails as `code`, in plain words.
@@ -39,13 +38,10 @@ Result<Fetched> failedFetch(std::string_view command, const Error& e) {
     if (e.code == "at_error") {
         return Fetched{};
     }
-    return Failure{commandError(command, e, explainer())};
+    return Failure{commandError(command, e, explainLine)};
 }
 
 // ---- Core -------------------------------------------------------------------------------------
-
-A76xxCore::A76xxCore(asio::io_context& l, AtChannel& a, ModemSettings s, A76xxTiming t)
-    : DriverCore(l, a, std::move(s), t, explainer()) {}
 
 A76xxCore::~A76xxCore() = default;
 
@@ -439,7 +435,8 @@ void A76xxCore::verifyCerts(bool client, StatusDone done) {
 
 A76xxDriver::A76xxDriver(asio::io_context& loop, AtChannel& at, ModemSettings settings,
                          A76xxTiming timing)
-    : A76xxDriver(std::make_shared<A76xxCore>(loop, at, std::move(settings), timing)) {}
+    : A76xxDriver(std::make_shared<A76xxCore>(loop, at, std::move(settings), timing, explainLine)) {
+}
 
 A76xxDriver::A76xxDriver(const std::shared_ptr<A76xxCore>& core)
     : DriverFront(core, kInfoQueries, kSocketLimits.max_send_chunk), mqtt_(core->mqtt.get()) {}

@@ -8,7 +8,6 @@
 
 namespace uplinkd::plugins::simcom_a76xx {
 
-using modem_common::AtCommandStep;
 using modem_common::commandError;
 using modem_common::commandThenUrc;
 using modem_common::toCommandStep;

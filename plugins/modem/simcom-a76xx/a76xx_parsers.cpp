@@ -9,7 +9,6 @@
 namespace uplinkd::plugins::simcom_a76xx {
 
 using modem_common::afterPrefix;
-using modem_common::ExtraFields;
 using modem_common::fieldsAfter;
 using modem_common::intsAfter;
 using modem_common::parseInt;
@@ -75,12 +74,7 @@ Result<int> parseNetOpen(std::string_view line) {
 }
 
 Result<IdResult> parseIdResult(std::string_view line, std::string_view prefix) {
-    // <id>,<err>[,...]
-    const auto v = intsAfter(line, prefix, {{0, 31}, {0, 255}}, ExtraFields::Ignored);
-    if (!v) {
-        return unexpectedReply(prefix, line);
-    }
-    return IdResult{static_cast<int>((*v)[0]), static_cast<int>((*v)[1])};
+    return modem_common::idAndValue<IdResult>(line, prefix, 31, 255);
 }
 
 Result<CipSend> parseCipSend(std::string_view line) {

@@ -9,7 +9,6 @@
 namespace uplinkd::plugins::simcom_a76xx {
 
 using modem_common::commandThenUrc;
-using modem_common::driverGone;
 using modem_common::Fetched;
 using modem_common::hostPort;
 
@@ -30,7 +29,7 @@ constexpr modem_common::OpenFailureRow kTcpOpenFailures[] = {
 
 /// The error for a CIPOPEN that ended in "+CIPOPEN: <link>,<err>".
 Error tcpOpenError(int err, const std::string& line, const ModemSocketRequest& req) {
-    return modem_common::openFailure(kTcpOpenFailures, err, req, line, explainer());
+    return modem_common::openFailure(kTcpOpenFailures, err, req, line, explainLine);
 }
 
 }  // namespace
@@ -97,7 +96,7 @@ class TcpSocket final : public modem_common::RetryingSocket<A76xxCore> {
         const size_t n = payload.size();
         commandThenUrc(core.loop, core.urcs, core.promptedWrite(cmd, payload), cmd,
                        {"+CIPSEND: " + std::to_string(id()) + ","}, core.timing.send_result,
-                       explainer(),
+                       explainLine,
                        [alive = token(), n, done = std::move(done),
                         full = std::move(full)](Result<std::string> r) {
                            if (alive.expired()) {

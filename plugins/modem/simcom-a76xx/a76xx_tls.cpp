@@ -50,7 +50,7 @@ constexpr modem_common::OpenFailureRow kTlsOpenFailures[] = {
 
 /// The error for a CCHOPEN that ended in "+CCHOPEN: <s>,<err>".
 Error tlsOpenError(int err, const std::string& line, const ModemSocketRequest& req) {
-    return modem_common::openFailure(kTlsOpenFailures, err, req, line, explainer());
+    return modem_common::openFailure(kTlsOpenFailures, err, req, line, explainLine);
 }
 
 /// A TLS session's failed send or read ("+CCHSEND: <s>,<err>", "+CCHRECV: <s>,<err>"): 4 is the
@@ -86,7 +86,7 @@ class TlsSocket final : public modem_common::CoreSocket<A76xxCore> {
         commandThenUrc(
             core->loop, core->urcs,
             core->promptedWrite(cmd, std::string(reinterpret_cast<const char*>(chunk.data()), n)),
-            cmd, {"+CCHSEND: " + std::to_string(id()) + ","}, core->timing.send_result, explainer(),
+            cmd, {"+CCHSEND: " + std::to_string(id()) + ","}, core->timing.send_result, explainLine,
             [alive = token(), n, done = std::move(done)](Result<std::string> r) {
                 if (alive.expired()) {
                     return;
@@ -159,7 +159,7 @@ class TlsSocket final : public modem_common::CoreSocket<A76xxCore> {
         received_ = 0;
         commandThenUrc(
             core->loop, core->at, core->urcs, {cchrecvCommand(id(), n), core->timing.command},
-            {"+CCHRECV: " + std::to_string(id()) + ","}, core->timing.receive, explainer(),
+            {"+CCHRECV: " + std::to_string(id()) + ","}, core->timing.receive, explainLine,
             [alive = token(), this, done = std::move(done)](Result<std::string> r) {
                 if (alive.expired()) {
                     return;

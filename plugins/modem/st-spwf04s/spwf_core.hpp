@@ -14,16 +14,12 @@
 
 namespace uplinkd::plugins::st_spwf04s {
 
-/// explain() of the driver: plain words for any SPWF04 error or event line.
-modem_common::Explainer explainer();
-
 class SpwfSocket;
 
 /// What the driver shares with its sockets, its MQTT client and its event handlers.
 /// Thread: loop.
 struct SpwfCore : modem_common::DriverCore<SpwfCore, SpwfTiming> {
-    SpwfCore(asio::io_context& l, AtChannel& a, ModemSettings s, SpwfTiming t)
-        : DriverCore(l, a, std::move(s), t, explainer()) {}
+    using DriverCore::DriverCore;
 
     /// Declares the AT-S.OK / AT-S.ERROR finals, the boot indications and the WIND routing
     /// (once the core is owned by its shared_ptr).

@@ -16,14 +16,9 @@
 namespace uplinkd::plugins::st_spwf04s {
 
 using modem_common::commandError;
-using modem_common::Explainer;
 using modem_common::Fetched;
 using modem_common::hostPort;
 using modem_common::InfoQuery;
-
-Explainer explainer() {
-    return [](const std::string& line) { return explainLine(line); };
-}
 
 namespace {
 
@@ -44,7 +39,7 @@ Error connectError(const Error& channel_error, const ModemSocketRequest& req) {
     const std::string to = hostPort(req);
     const auto e = parseModuleError(channel_error.message);
     if (channel_error.code != "at_error" || !e) {
-        return commandError("AT+S.SOCKON", channel_error, explainer()).withContext("open " + to);
+        return commandError("AT+S.SOCKON", channel_error, explainLine).withContext("open " + to);
     }
     const std::string seen = " (" + channel_error.message + ")";
     const std::string text = lower(e->text);
@@ -71,6 +66,15 @@ Error connectError(const Error& channel_error, const ModemSocketRequest& req) {
             "dns", "open " + to + ": the module could not resolve \"" + req.host + "\"" + seen);
     }
     return makeError("connect", "open " + to + ": " + explainLine(channel_error.message));
+}
+
+/// The data phase of AT+S.SOCKR: "AT-S.Reading:<n>:<cum>" then exactly n raw bytes.
+AtDataRead readingPhase() {
+    AtDataRead rd;
+    rd.kind = AtDataRead::Kind::CountedAfterHeader;
+    rd.header = "AT-S.Reading:";
+    rd.count = readingCount;
+    return rd;
 }
 
 // ---- info ---------------------------------------------------------------------------------------
@@ -148,14 +152,9 @@ class SpwfSocket final : public modem_common::CoreSocket<SpwfCore> {
   protected:
     void sendChunk(std::span<const uint8_t> chunk,
                    std::function<void(Result<size_t>)> done) override {
-        auto core = attachedOr(done);
-        if (!core) {
-            return;
-        }
         AtDataWrite w;
         w.immediate = true;
-        w.payload.assign(reinterpret_cast<const char*>(chunk.data()), chunk.size());
-        sendData(*core, sockwCommand(id(), chunk.size()), std::move(w), std::move(done));
+        sendData(sockwCommand(id(), chunk.size()), chunk, std::move(w), std::move(done));
     }
 
     void fetch(std::function<void(Result<Fetched>)> done) override {
@@ -175,7 +174,7 @@ class SpwfSocket final : public modem_common::CoreSocket<SpwfCore> {
                         done(Fetched{});  // the module freed the closed socket: nothing left
                         return;
                     }
-                    done(Failure{commandError("AT+S.SOCKQ", r.error(), explainer())});
+                    done(Failure{commandError("AT+S.SOCKQ", r.error(), explainLine)});
                     return;
                 }
                 auto held = parseSockQuery(r->lines);
@@ -197,24 +196,10 @@ class SpwfSocket final : public modem_common::CoreSocket<SpwfCore> {
     /// AT+S.SOCKR for `held` bytes (at most one chunk): "AT-S.Reading:<n>:<cum>" then exactly n
     /// raw bytes, read by count whatever they hold.
     void read(size_t held, std::function<void(Result<Fetched>)> done) {
-        auto core = readableOr(held, done);
-        if (!core) {
-            return;
-        }
-        const size_t want = std::min(held, kSocketLimits.max_read_chunk);
-        AtDataRead rd;
-        rd.kind = AtDataRead::Kind::CountedAfterHeader;
-        rd.header = "AT-S.Reading:";
-        rd.count = readingCount;
-        readData(*core, sockrCommand(id(), want), std::move(rd),
-                 [held, done = std::move(done)](Result<std::string> bytes) {
-                     if (!bytes) {
-                         done(bytes.failure());
-                         return;
-                     }
-                     const size_t got = bytes->size();
-                     done(Fetched{std::move(*bytes), held > got});
-                 });
+        readHeld(
+            held, kSocketLimits.max_read_chunk,
+            [this](size_t want) { return sockrCommand(id(), want); }, readingPhase(),
+            [held](size_t got) { return held > got; }, std::move(done));
     }
 };
 
@@ -477,12 +462,8 @@ void SpwfCore::closeSocket(int id) {
             }
             const auto held = q ? parseSockQuery(q->lines) : Result<size_t>(size_t{0});
             if (held && *held > 0) {
-                AtDataRead rd;
-                rd.kind = AtDataRead::Kind::CountedAfterHeader;
-                rd.header = "AT-S.Reading:";
-                rd.count = readingCount;
-                c2->at.commandReadingData(sockrCommand(id, *held), rd, c2->timing.receive,
-                                          [](Result<AtResponse>) {});
+                c2->at.commandReadingData(sockrCommand(id, *held), readingPhase(),
+                                          c2->timing.receive, [](Result<AtResponse>) {});
             }
             c2->at.command(sockcCommand(id), c2->timing.command, [](Result<AtResponse>) {});
         });
@@ -493,7 +474,7 @@ void SpwfCore::closeSocket(int id) {
 
 SpwfDriver::SpwfDriver(asio::io_context& loop, AtChannel& at, ModemSettings settings,
                        SpwfTiming timing)
-    : SpwfDriver(std::make_shared<SpwfCore>(loop, at, std::move(settings), timing)) {}
+    : SpwfDriver(std::make_shared<SpwfCore>(loop, at, std::move(settings), timing, explainLine)) {}
 
 SpwfDriver::SpwfDriver(std::shared_ptr<SpwfCore> core)
     : DriverFront(core, kInfoQueries, kSocketLimits.max_send_chunk),

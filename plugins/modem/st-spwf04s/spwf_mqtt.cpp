@@ -32,7 +32,7 @@ bool mentions(std::string text, std::initializer_list<const char*> words) {
 Error connectError(const Error& channel_error, const ModemMqttConnect& p) {
     const std::string to = p.host + ":" + std::to_string(p.port);
     if (channel_error.code != "at_error") {
-        return commandError("AT+S.MQTTCONN", channel_error, explainer())
+        return commandError("AT+S.MQTTCONN", channel_error, explainLine)
             .withContext("MQTT connect to " + to);
     }
     const auto e = parseModuleError(channel_error.message);
@@ -233,7 +233,7 @@ void SpwfMqtt::publish(const std::string& topic, const std::string& payload, int
                 return;
             }
             if (!r) {
-                Error e = commandError("AT+S.MQTTPUB", r.error(), explainer());
+                Error e = commandError("AT+S.MQTTPUB", r.error(), explainLine);
                 e.code = r.error().code == "at_error" ? "mqtt_publish" : e.code;
                 done(Failure{e});
                 return;
@@ -254,7 +254,7 @@ void SpwfMqtt::sessionCommand(std::string command, const char* what, StatusDone 
                 return;
             }
             if (!r) {
-                done(Failure{commandError(what, r.error(), explainer())});
+                done(Failure{commandError(what, r.error(), explainLine)});
                 return;
             }
             done(okStatus());
@@ -316,7 +316,7 @@ void SpwfMqtt::disconnect(StatusDone done) {
             }
             // The session is gone either way; a module that says it had none agrees.
             if (!r && r.error().code != "at_error") {
-                done(Failure{commandError("AT+S.MQTTDISC", r.error(), explainer())});
+                done(Failure{commandError("AT+S.MQTTDISC", r.error(), explainLine)});
                 return;
             }
             done(okStatus());

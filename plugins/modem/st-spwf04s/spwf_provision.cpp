@@ -20,7 +20,6 @@
 namespace uplinkd::plugins::st_spwf04s {
 
 using modem_common::commandError;
-using modem_common::PemBlock;
 using modem_common::PemWant;
 
 namespace {
@@ -162,7 +161,7 @@ void SpwfCore::provision(const ModemCredentials& creds, StatusDone done) {
         c->at.command(
             std::string(kTlsListStore), c->timing.command, [client, done](Result<AtResponse> r) {
                 if (!r) {
-                    done(Failure{commandError(kTlsListStore, r.error(), explainer())
+                    done(Failure{commandError(kTlsListStore, r.error(), explainLine)
                                      .withContext("provision: listing the store")});
                     return;
                 }
