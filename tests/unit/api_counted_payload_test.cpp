@@ -109,7 +109,7 @@ TEST_P(CountedFraming, GivesTheSameEventsHoweverTheInputIsSplit) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Table, CountedFraming, ::testing::ValuesIn(kFramingCases),
-                         [](const auto& info) { return "case" + std::to_string(info.index); });
+                         [](const auto& p) { return "case" + std::to_string(p.index); });
 
 TEST(CountedFraming, AKeptPayloadIsOneBufferReservedOnce) {
     RequestFramer f(64);
@@ -202,7 +202,7 @@ TEST_P(CountedRequest, SaysWhatFollowsTheLine) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Table, CountedRequest, ::testing::ValuesIn(kLengthCases),
-                         [](const auto& info) { return "case" + std::to_string(info.index); });
+                         [](const auto& p) { return "case" + std::to_string(p.index); });
 
 }  // namespace
 }  // namespace uplinkd::api
