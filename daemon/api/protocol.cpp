@@ -10,6 +10,8 @@ using nlohmann::json;
 
 namespace {
 
+constexpr const char* kLengthField = "payload_length";
+
 Failure bad(const std::string& message) {
     return fail("bad_request", message);
 }
@@ -69,17 +71,22 @@ Result<bool> boolField(const json& j, const char* key) {
     return it->get<bool>();
 }
 
-Status parsePublish(const json& j, Request& r) {
+/// `counted`: the payload follows the line ("payload_length"), the message's stays empty here.
+Status parsePublish(const json& j, Request& r, bool counted) {
     if (Status s = readInto(requiredString(j, "route"), r.message.route); !s)
         return s;
     if (Status s = readInto(requiredString(j, "topic"), r.message.topic); !s)
         return s;
     const bool has_text = j.contains("payload");
     const bool has_b64 = j.contains("payload_b64");
-    if (has_text == has_b64) {
-        return bad("give exactly one of \"payload\" (text) and \"payload_b64\" (base64 bytes)");
+    if (int{has_text} + int{has_b64} + int{counted} != 1) {
+        return bad(
+            "give exactly one of \"payload\" (text), \"payload_b64\" (base64 bytes) and "
+            "\"payload_length\" (raw bytes after the line)");
     }
-    if (has_text) {
+    if (counted) {
+        // Filled by the server from the bytes after the line.
+    } else if (has_text) {
         if (!j["payload"].is_string()) {
             return bad("\"payload\" must be a string (use \"payload_b64\" for binary data)");
         }
@@ -273,9 +280,45 @@ Status parseDeadLetter(const json& j, Request& r) {
     return {};
 }
 
+/// Reads "payload_length" into `framing`: the bytes after the line are skipped unless the
+/// request turns out valid.
+Status lengthField(const json& j, uint64_t max_payload, Framing& framing) {
+    auto it = j.find(kLengthField);
+    if (it == j.end()) {
+        return {};
+    }
+    if (!it->is_number_unsigned()) {
+        framing.next = Framing::Next::Unknown;
+        return bad(
+            "\"payload_length\" must be a whole number of bytes (0 or more); the payload after "
+            "the line cannot be told from the next request, closing the connection");
+    }
+    framing.length = it->get<uint64_t>();
+    framing.next = Framing::Next::Skip;
+    if (framing.length > max_payload) {
+        return fail("payload_too_large", "\"payload_length\" " + std::to_string(framing.length) +
+                                             " is over the limit of " +
+                                             std::to_string(max_payload) +
+                                             " bytes (api.max_message_bytes); the payload was "
+                                             "skipped");
+    }
+    return {};
+}
+
 }  // namespace
 
 Result<Request> parseRequest(std::string_view line, json& id) {
+    Framing framing;
+    auto r = parseRequest(line, id, UINT64_MAX, framing);
+    if (r && framing.next == Framing::Next::Body) {
+        return bad("\"payload_length\" needs the payload after the line (the socket API)");
+    }
+    return r;
+}
+
+Result<Request> parseRequest(std::string_view line, json& id, uint64_t max_payload,
+                             Framing& framing) {
+    framing = Framing{};
     // No exceptions: nlohmann reports every refusal (syntax, invalid UTF-8, a number out of
     // range) as a discarded value, explained by a second, non-building pass.
     // nlohmann stops at a NUL byte as if the input ended there: refuse it instead of ignoring
@@ -286,17 +329,32 @@ Result<Request> parseRequest(std::string_view line, json& id) {
     }
     json j = json::parse(line, nullptr, /*allow_exceptions=*/false);
     if (j.is_discarded()) {
-        return fail(explainParseFailure(line, id));
+        Error e = explainParseFailure(line, id);
+        if (line.find(std::string("\"") + kLengthField + "\"") != std::string_view::npos) {
+            // A payload may follow, of a length that cannot be read.
+            framing.next = Framing::Next::Unknown;
+            e.message +=
+                "; a payload may follow the line and cannot be told from the next "
+                "request, closing the connection";
+        }
+        return fail(e);
     }
     if (!j.is_object()) {
         return fail("bad_json", "a request must be a JSON object");
     }
     Request r;
+    if (auto it = j.find("id"); it != j.end() && (it->is_number() || it->is_string())) {
+        id = *it;  // before anything can fail: every error is tagged
+    }
+    // Also before anything can fail: a refused request's payload is skipped by its count.
+    if (Status s = lengthField(j, max_payload, framing); !s) {
+        return s.failure();
+    }
+    const bool counted = framing.next == Framing::Next::Skip;
     if (auto it = j.find("id"); it != j.end()) {
         if (!it->is_number() && !it->is_string()) {
             return bad("\"id\" must be a number or a string");
         }
-        id = *it;
         r.id = *it;
     } else {
         return bad("\"id\" is missing (every request needs one)");
@@ -305,9 +363,12 @@ Result<Request> parseRequest(std::string_view line, json& id) {
     if (!op)
         return op.failure();
     Status st;
+    if (counted && *op != "publish") {
+        return bad("\"payload_length\" is only for publish; the payload was skipped");
+    }
     if (*op == "publish") {
         r.op = Op::Publish;
-        st = parsePublish(j, r);
+        st = parsePublish(j, r, counted);
     } else if (*op == "subscribe" || *op == "unsubscribe") {
         r.op = *op == "subscribe" ? Op::Subscribe : Op::Unsubscribe;
         st = parseSubscription(j, r);
@@ -336,6 +397,9 @@ Result<Request> parseRequest(std::string_view line, json& id) {
     }
     if (!st) {
         return st.failure();
+    }
+    if (counted) {
+        framing.next = Framing::Next::Body;
     }
     return r;
 }

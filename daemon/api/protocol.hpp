@@ -49,6 +49,24 @@ struct Request {
 /// error can be tagged), else stays null.
 Result<Request> parseRequest(std::string_view line, nlohmann::json& id);
 
+/// What follows a request line on the wire (docs/api.md, "Large payloads"): nothing, or the
+/// `"payload_length"` raw bytes of a byte-counted publish, read by count.
+struct Framing {
+    enum class Next {
+        Line,    ///< the next request line
+        Body,    ///< `length` payload bytes for this (valid) publish
+        Skip,    ///< `length` bytes to read and drop: the request was refused
+        Unknown  ///< the line announced a payload whose length cannot be read: cannot go on
+    };
+    Next next = Next::Line;
+    uint64_t length = 0;
+};
+
+/// parseRequest for a server that takes byte-counted payloads up to `max_payload` bytes:
+/// `framing` says what follows the line, also when the request is refused.
+Result<Request> parseRequest(std::string_view line, nlohmann::json& id, uint64_t max_payload,
+                             Framing& framing);
+
 /// {"id":…,"status":"queued","seq":N}
 std::string queuedReply(const nlohmann::json& id, uint64_t seq);
 /// {"id":…,"status":"delivered","seq":N}

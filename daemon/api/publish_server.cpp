@@ -11,11 +11,12 @@
 #include <cstring>
 #include <deque>
 #include <filesystem>
+#include <optional>
 #include <vector>
 
-#include "api/line_framer.hpp"
 #include "api/peer.hpp"
 #include "api/protocol.hpp"
+#include "api/request_framer.hpp"
 #include "uplinkd/log.hpp"
 
 namespace uplinkd::api {
@@ -49,13 +50,18 @@ class PublishServer::Client : public std::enable_shared_from_this<Client> {
 
     /// Tells the client why, then closes (at the latest a few seconds later if it does not read).
     void finish(const std::string& code, const std::string& message) {
+        closeAfter(errorReply(nullptr, makeError(code, message)));
+    }
+
+    /// Sends `reply`, then closes (at the latest a few seconds later if the client does not read).
+    void closeAfter(std::string reply) {
         if (closed_ || closing_) {
             return;
         }
         closing_ = true;
         dropPartial();
         disarmLineTimer();
-        send(errorReply(nullptr, makeError(code, message)));
+        send(std::move(reply));
         line_timer_.expires_after(std::chrono::seconds(5));
         line_timer_.async_wait([self = shared_from_this()](asio::error_code ec) {
             if (!ec && !self->alive_.expired()) {
@@ -96,9 +102,11 @@ class PublishServer::Client : public std::enable_shared_from_this<Client> {
                out_bytes_ >= server_.options_.max_output_bytes;
     }
 
-    /// Forgets the unfinished line (and its share of the server's buffered input).
+    /// Forgets the unfinished line or payload (and the line's share of the server's buffered
+    /// input).
     void dropPartial() {
-        framer_ = LineFramer(server_.options_.max_line_bytes);
+        framer_ = RequestFramer(server_.options_.max_line_bytes);
+        counted_publish_.reset();
         server_.buffered_input_ -= partial_;
         partial_ = 0;
     }
@@ -106,7 +114,7 @@ class PublishServer::Client : public std::enable_shared_from_this<Client> {
     /// After input arrived: account for the unfinished line, enforce the global cap and the
     /// deadline for finishing a line.
     void afterInput(bool line_ended) {
-        const size_t now = framer_.pending();
+        const size_t now = framer_.pendingLine();
         const bool grew = now > partial_;
         server_.buffered_input_ += now;
         server_.buffered_input_ -= partial_;
@@ -123,10 +131,12 @@ class PublishServer::Client : public std::enable_shared_from_this<Client> {
                                       " bytes; closing this connection (send whole lines)");
             return;
         }
-        if (line_ended || partial_ == 0) {
+        // A payload after its line has the same deadline, counted from the line's end.
+        const bool unfinished = partial_ > 0 || framer_.payloadRemaining() > 0;
+        if (line_ended || !unfinished) {
             disarmLineTimer();
         }
-        if (partial_ > 0 && !line_timer_armed_) {
+        if (unfinished && !line_timer_armed_) {
             armLineTimer();
         }
     }
@@ -157,12 +167,15 @@ class PublishServer::Client : public std::enable_shared_from_this<Client> {
                 self->line_timer_armed_ = false;
                 const std::string ms =
                     std::to_string(self->server_.options_.partial_line_timeout_ms);
-                logInfo("api: client " + self->peer_ +
-                        " closed: a request line was not finished "
-                        "within " +
-                        ms + " ms");
-                self->finish("line_timeout", "the request line was not finished within " + ms +
-                                                 " ms of its first byte; closing this connection");
+                const uint64_t missing = self->framer_.payloadRemaining();
+                const std::string what =
+                    missing > 0
+                        ? "the payload of a request (" + std::to_string(missing) +
+                              " bytes missing) was not finished within " + ms +
+                              " ms of the end of its line"
+                        : "a request line was not finished within " + ms + " ms of its first byte";
+                logInfo("api: client " + self->peer_ + " closed: " + what);
+                self->finish("line_timeout", what + "; closing this connection");
             }
         });
     }
@@ -187,7 +200,7 @@ class PublishServer::Client : public std::enable_shared_from_this<Client> {
                     std::string_view(self->buf_.data(), n),
                     [&](std::string_view line) {
                         line_ended = true;
-                        self->handleLine(line);
+                        return self->handleLine(line);
                     },
                     [&] {
                         line_ended = true;
@@ -197,7 +210,18 @@ class PublishServer::Client : public std::enable_shared_from_this<Client> {
                                       "request longer than " +
                                           std::to_string(self->server_.options_.max_line_bytes) +
                                           " bytes; skipped up to its newline")));
-                    });
+                    },
+                    [&](std::string&& payload) {
+                        line_ended = true;
+                        self->counted_publish_->message.payload = std::move(payload);
+                        Request req = std::move(*self->counted_publish_);
+                        self->counted_publish_.reset();
+                        self->publish(std::move(req));
+                    },
+                    [&](uint64_t) { line_ended = true; });
+                if (self->framer_.stopped()) {
+                    self->closeAfter(std::move(self->stop_reply_));
+                }
                 if (self->closed_ || self->closing_) {
                     return;
                 }
@@ -240,17 +264,35 @@ class PublishServer::Client : public std::enable_shared_from_this<Client> {
                           });
     }
 
-    void handleLine(std::string_view line) {
+    /// Answers one request line; says what follows it on the wire.
+    RequestFramer::After handleLine(std::string_view line) {
         json id;
-        auto req = parseRequest(line, id);
+        Framing framing;
+        auto req = parseRequest(line, id, server_.options_.max_message_bytes, framing);
         if (!req) {
+            if (framing.next == Framing::Next::Unknown) {
+                stop_reply_ = errorReply(id, req.error());  // sent, then the connection closes
+                return RequestFramer::After::stop();
+            }
             send(errorReply(id, req.error()));
-            return;
+            return framing.next == Framing::Next::Skip ? RequestFramer::After::skip(framing.length)
+                                                       : RequestFramer::After::line();
         }
         if (auto st = permitted(*req); !st) {
             send(errorReply(req->id, st.error()));
-            return;
+            return framing.next == Framing::Next::Body ? RequestFramer::After::skip(framing.length)
+                                                       : RequestFramer::After::line();
         }
+        if (framing.next == Framing::Next::Body) {
+            counted_publish_ = std::move(*req);  // published once its payload is here
+            return RequestFramer::After::keep(framing.length);
+        }
+        dispatch(std::move(*req));
+        return RequestFramer::After::line();
+    }
+
+    void dispatch(Request&& request) {
+        Request* req = &request;
         switch (req->op) {
             case Op::Publish:
                 publish(std::move(*req));
@@ -399,7 +441,9 @@ class PublishServer::Client : public std::enable_shared_from_this<Client> {
 
     PublishServer& server_;
     asio::local::stream_protocol::socket socket_;
-    LineFramer framer_;
+    RequestFramer framer_;
+    std::optional<Request> counted_publish_;  ///< a publish whose payload is being received
+    std::string stop_reply_;  ///< the error before closing, when the input cannot be followed
     std::weak_ptr<bool> alive_;
     std::array<char, 64 * 1024> buf_{};
     std::deque<std::string> out_;

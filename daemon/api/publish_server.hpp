@@ -6,6 +6,7 @@
 // uid) from starving the others: connections per uid, a deadline for finishing a line, a cap on
 // partial input buffered across all clients, and a back-off when accept() runs out of file
 // descriptors. Requests are checked against the ACL (api/acl.hpp) when one is configured.
+// A byte-counted publish is followed by its raw payload, read by count (api/request_framer.hpp).
 // Thread: loop.
 #pragma once
 
@@ -73,6 +74,8 @@ struct ServerOptions {
     uint32_t mode = 0660;
     std::string group;  ///< chgrp the socket to this group if set
     size_t max_line_bytes = 1024 * 1024;
+    /// The largest payload a byte-counted publish may announce ("payload_length").
+    uint64_t max_message_bytes = 256 * 1024 * 1024;
     size_t max_pending_per_client = 4096;  ///< publishes not yet answered "queued"
     size_t max_output_bytes = 8 * 1024 * 1024;
     size_t max_connections_per_uid = 64;  ///< more are told "too_many_connections" and closed

@@ -155,6 +155,7 @@ Status Daemon::start() {
     opts.mode = config_.api.socket_mode;
     opts.group = config_.api.socket_group;
     opts.max_line_bytes = config_.api.max_line_bytes;
+    opts.max_message_bytes = config_.api.max_message_bytes;
     opts.max_connections_per_uid = config_.api.max_connections_per_uid;
     opts.max_buffered_input_bytes = config_.api.max_buffered_input_bytes;
     opts.partial_line_timeout_ms = config_.api.partial_line_timeout_ms;

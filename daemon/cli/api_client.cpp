@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "cli/api_client.hpp"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -49,9 +52,54 @@ Status ApiClient::connect(const std::string& socket_path) {
 }
 
 Status ApiClient::sendRaw(const std::string& bytes) {
+    return sendBytes(bytes.data(), bytes.size());
+}
+
+Status ApiClient::sendWithPayload(nlohmann::json request, std::string_view payload) {
+    request["payload_length"] = payload.size();
+    if (auto st = sendRaw(request.dump() + "\n"); !st) {
+        return st;
+    }
+    return sendBytes(payload.data(), payload.size());
+}
+
+Status ApiClient::sendWithFile(nlohmann::json request, const std::string& path) {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return fail("io", "cannot open " + path + ": " + std::strerror(errno));
+    }
+    struct stat st {};
+    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        ::close(fd);
+        return fail("io", path + " is not a regular file (its size must be known before sending)");
+    }
+    const auto size = static_cast<uint64_t>(st.st_size);
+    request["payload_length"] = size;
+    Status sent = sendRaw(request.dump() + "\n");
+    std::string chunk(64 * 1024, '\0');
+    uint64_t done = 0;
+    while (sent.ok() && done < size) {
+        const ssize_t n = ::read(
+            fd, chunk.data(), static_cast<size_t>(std::min<uint64_t>(chunk.size(), size - done)));
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            sent = fail("io", path + " changed while it was sent (" + std::to_string(done) +
+                                  " of " + std::to_string(size) + " bytes read)");
+            break;
+        }
+        sent = sendBytes(chunk.data(), static_cast<size_t>(n));
+        done += static_cast<uint64_t>(n);
+    }
+    ::close(fd);
+    return sent;
+}
+
+Status ApiClient::sendBytes(const char* data, size_t size) {
     size_t off = 0;
-    while (off < bytes.size()) {
-        const ssize_t n = ::send(fd_, bytes.data() + off, bytes.size() - off, MSG_NOSIGNAL);
+    while (off < size) {
+        const ssize_t n = ::send(fd_, data + off, size - off, MSG_NOSIGNAL);
         if (n < 0) {
             if (errno == EINTR)
                 continue;

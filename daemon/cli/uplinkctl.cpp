@@ -7,6 +7,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
+#include <functional>
 #include <iostream>
 #include <iterator>
 #include <optional>
@@ -139,10 +140,12 @@ int runStatus(ApiClient& c, const std::string& route, bool as_json) {
     return 0;
 }
 
-int runPublish(ApiClient& c, json req, bool wait_delivered, int timeout_s) {
+/// `send` puts the request on the wire (with its payload, however it is framed).
+int runPublish(ApiClient& c, json req, const std::function<uplinkd::Status(json)>& send,
+               bool wait_delivered, int timeout_s) {
     if (wait_delivered)
         req["report_delivered"] = true;
-    if (auto st = c.send(req); !st)
+    if (auto st = send(std::move(req)); !st)
         return report(st.error());
     const auto timeout = std::chrono::seconds(timeout_s);
     while (true) {
@@ -340,6 +343,12 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     auto* payload_opt =
         publish->add_option("payload", payload, "the payload (default: read stdin)");
+    std::string payload_file;
+    publish
+        ->add_option("-f,--file", payload_file,
+                     "send this file's bytes as the payload, streamed (any size up to the "
+                     "daemon's api.max_message_bytes)")
+        ->excludes(payload_opt);
 
     auto* subscribe = app.add_subcommand("subscribe", "print messages that arrive from the cloud");
     std::string sub_route, filter;
@@ -450,16 +459,24 @@ int main(int argc, char** argv) {
         return runStatus(client, status_route, status_json);
     }
     if (publish->parsed()) {
-        if (payload_opt->count() == 0) {
-            payload.assign(std::istreambuf_iterator<char>(std::cin),
-                           std::istreambuf_iterator<char>());
-        }
         json req{{"op", "publish"}, {"id", 1},    {"route", route},
                  {"topic", topic},  {"qos", qos}, {"retain", retain}};
-        if (uplinkd::api::isPrintableUtf8(payload)) {
-            req["payload"] = payload;
+        // A file or stdin goes byte-counted after the line (no base64, no JSON string); an
+        // argument goes in the line.
+        std::function<uplinkd::Status(json)> send;
+        if (!payload_file.empty()) {
+            send = [&](json r) { return client.sendWithFile(std::move(r), payload_file); };
+        } else if (payload_opt->count() == 0) {
+            payload.assign(std::istreambuf_iterator<char>(std::cin),
+                           std::istreambuf_iterator<char>());
+            send = [&](json r) { return client.sendWithPayload(std::move(r), payload); };
         } else {
-            req["payload_b64"] = uplinkd::base64Encode(payload);
+            if (uplinkd::api::isPrintableUtf8(payload)) {
+                req["payload"] = payload;
+            } else {
+                req["payload_b64"] = uplinkd::base64Encode(payload);
+            }
+            send = [&](json r) { return client.send(r); };
         }
         if (!props.empty()) {
             json p = json::object();
@@ -473,7 +490,7 @@ int main(int argc, char** argv) {
             }
             req["properties"] = p;
         }
-        return runPublish(client, req, wait_delivered, timeout_s);
+        return runPublish(client, req, send, wait_delivered, timeout_s);
     }
     if (subscribe->parsed()) {
         return runSubscribe(client, sub_route, filter, sub_qos, count, sub_json);

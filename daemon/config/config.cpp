@@ -62,6 +62,8 @@ void readApi(ConfigTable t, ApiSection& out) {
     out.socket_world_writable = t.boolean("socket_world_writable").value_or(false);
     out.max_line_bytes = static_cast<size_t>(
         t.integer("max_line_bytes", 1024, 64 * 1024 * 1024).value_or(1024 * 1024));
+    out.max_message_bytes = static_cast<uint64_t>(
+        t.integer("max_message_bytes", 0, 1'000'000'000).value_or(256 * 1024 * 1024));
     out.max_connections_per_uid =
         static_cast<size_t>(t.integer("max_connections_per_uid", 1, 65536).value_or(64));
     out.max_buffered_input_bytes = static_cast<size_t>(

@@ -35,6 +35,8 @@ struct ApiSection {
     std::string socket_group;            ///< empty: leave the group as created
     bool socket_world_writable = false;  ///< opt-in for a socket_mode that lets every user in
     size_t max_line_bytes = 1024 * 1024;
+    /// Largest byte-counted payload ("payload_length"); SQLite stores up to 10^9 bytes a row.
+    uint64_t max_message_bytes = 256 * 1024 * 1024;
     size_t max_connections_per_uid = 64;
     size_t max_buffered_input_bytes = 16 * 1024 * 1024;
     int partial_line_timeout_ms = 60000;

@@ -124,7 +124,7 @@ void startRoundTrip(const std::shared_ptr<MqttRun>& run) {
     MqttSession::Outgoing out;
     out.seq = 1;
     out.topic = run->topic;
-    out.payload = run->payload;
+    out.payload = std::make_shared<const std::string>(run->payload);
     out.qos = 1;
     run->session->publish({std::move(out)});
 }

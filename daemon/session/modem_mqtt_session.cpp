@@ -139,7 +139,7 @@ void ModemMqttSession::publish(std::vector<Outgoing> batch) {
     std::weak_ptr<bool> alive = alive_;
     const uint64_t gen = gen_;
     for (auto& m : batch) {
-        client_->publish(m.topic, m.payload, m.qos, m.retain,
+        client_->publish(m.topic, m.bytes(), m.qos, m.retain,
                          [this, alive, gen, seq = m.seq](Status st) {
                              if (alive.expired() || gen != gen_) {
                                  return;
@@ -191,7 +191,7 @@ Status ModemMqttSession::check(const Outgoing& message) const {
                     "publish without them or use mqtt = \"uplinkd\" on route " +
                         config_.name);
     }
-    return checkModemMqttPublish(client->limits(), message.topic, message.payload, message.qos);
+    return checkModemMqttPublish(client->limits(), message.topic, message.bytes(), message.qos);
 }
 
 std::string ModemMqttSession::streamDescription() const {

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -33,10 +34,17 @@ class MqttSession {
     struct Outgoing {
         uint64_t seq = 0;
         std::string topic;
-        std::string payload;
+        /// Shared with the route's in-flight record and the MQTT client: a large payload is never
+        /// copied on its way out. Never null once filled in (bytes() reads it).
+        std::shared_ptr<const std::string> payload;
         int qos = 1;
         bool retain = false;
         Properties user_properties;  ///< MQTT 5 user properties
+
+        const std::string& bytes() const {
+            static const std::string kNone;
+            return payload ? *payload : kNone;
+        }
     };
 
     struct Callbacks {

@@ -448,8 +448,10 @@ void PahoSession::publish(std::vector<Outgoing> batch) {
     std::vector<PahoClient::OutgoingMessage> out;
     out.reserve(batch.size());
     for (auto& o : batch) {
-        // The payload is moved, not copied: Paho takes its own copy when the message is queued.
-        auto m = mqtt::make_message(o.topic, std::move(o.payload), o.qos, o.retain);
+        // The payload is shared, not copied (binary_ref holds the same buffer): Paho C takes its
+        // own copy when the message is queued (MQTTAsync_send), and that is the only one.
+        auto m =
+            mqtt::make_message(o.topic, mqtt::binary_ref(std::move(o.payload)), o.qos, o.retain);
         if (v5 && !o.user_properties.empty()) {
             mqtt::properties props;
             for (const auto& [k, v] : o.user_properties) {

@@ -50,6 +50,7 @@ constexpr auto kCulpritWindow = std::chrono::seconds(10);
 void RouteSession::onRefused(uint64_t seq, int reason_code) {
     auto it = inflight_.find(seq);
     Message msg = std::move(it->second.message);
+    msg.payload = takePayload(std::move(it->second.payload));
     inflight_.erase(it);
     refused_on_connection_ = true;
     const int attempts = ++refusals_[seq];

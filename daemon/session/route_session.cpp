@@ -15,12 +15,14 @@ namespace uplinkd {
 
 namespace {
 
-/// The message as the session sends it: the cloud's topic and properties.
-MqttSession::Outgoing outgoing(const Message& msg, const CloudPublish& mapped) {
+/// The message as the session sends it: the cloud's topic and properties, with `payload` (the
+/// message's own, which the caller took out of it).
+MqttSession::Outgoing outgoing(const Message& msg, const CloudPublish& mapped,
+                               std::shared_ptr<const std::string> payload) {
     MqttSession::Outgoing o;
     o.seq = msg.seq;
     o.topic = mapped.topic;
-    o.payload = msg.payload;
+    o.payload = std::move(payload);
     o.qos = msg.qos;
     o.retain = msg.retain;
     o.user_properties = mapped.user_properties;
@@ -349,7 +351,17 @@ Status RouteSession::validate(const Message& msg) const {
     if (!session_) {
         return {};
     }
-    return session_->check(outgoing(msg, *r));
+    // The payload is lent for the check (a pointer that owns nothing), not copied.
+    return session_->check(outgoing(
+        msg, *r, std::shared_ptr<const std::string>(std::shared_ptr<void>(), &msg.payload)));
+}
+
+std::string RouteSession::takePayload(std::shared_ptr<std::string> payload) {
+    if (!payload) {
+        return {};
+    }
+    // Only this route makes new references, so a single owner stays the single owner.
+    return payload.use_count() == 1 ? std::move(*payload) : *payload;
 }
 
 void RouteSession::notifyQueued() {
@@ -404,7 +416,9 @@ void RouteSession::pump() {
             batch.pop_front();
             continue;
         }
-        MqttSession::Outgoing o = outgoing(msg, *mapped);
+        // One buffer from here on, shared by the in-flight record and the session (issue 14).
+        auto payload = std::make_shared<std::string>(std::move(msg.payload));
+        MqttSession::Outgoing o = outgoing(msg, *mapped, payload);
         if (auto st = session_->check(o); !st) {
             moveToDeadLetters(msg.seq, "this route cannot carry it: " + st.error().message, 1);
             batch.pop_front();
@@ -412,7 +426,7 @@ void RouteSession::pump() {
         }
         out.push_back(std::move(o));
         // Counts in the window while the session takes it over.
-        inflight_[msg.seq] = Sent{msg, std::chrono::steady_clock::now()};
+        inflight_[msg.seq] = Sent{msg, std::move(payload), std::chrono::steady_clock::now()};
         handed.push_back(std::move(msg));
         batch.pop_front();
     }
@@ -438,7 +452,10 @@ void RouteSession::onBatchDone(uint64_t gen, size_t taken, const std::string& wh
         }
         session_refused_ = true;
         for (size_t i = taken; i < batch.size(); ++i) {
-            inflight_.erase(batch[i].seq);
+            if (auto it = inflight_.find(batch[i].seq); it != inflight_.end()) {
+                batch[i].payload = takePayload(std::move(it->second.payload));
+                inflight_.erase(it);
+            }
             unsent_.push_back(std::move(batch[i]));
         }
     }

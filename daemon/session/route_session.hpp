@@ -176,9 +176,12 @@ class RouteSession {
     bool renewing_ = false;
 
     struct Sent {
-        Message message;
+        Message message;                           ///< without its payload (below)
+        std::shared_ptr<std::string> payload;      ///< shared with the session until acknowledged
         std::chrono::steady_clock::time_point at;  ///< when it was handed to the session
     };
+    /// The payload back as a message's own: moved when nothing else holds it, else copied.
+    static std::string takePayload(std::shared_ptr<std::string> payload);
     std::map<uint64_t, Sent> inflight_;  ///< seq → the message, until acknowledged
     InflightWindow window_;              ///< how many may be in flight (issue 14)
     std::map<uint64_t, int> refusals_;   ///< seq → refused publishes (PUBACK >= 0x80)

@@ -4,12 +4,42 @@
 #include <utility>
 
 #include "spool/sqlite_spool_impl.hpp"
+#include "spool/sqlite_spool_schema.hpp"
+#include "uplinkd/log.hpp"
 #include "uplinkd/mqtt_names.hpp"
 
 namespace uplinkd {
 
 using spool_sql::StmtReset;
 using namespace sqlite_spool_detail;
+
+namespace {
+
+/// Reads the payload of row `seq` of `messages`, `length` bytes, by count into `out`: one buffer
+/// of ours, filled page by page (no second whole copy in SQLite's memory).
+bool readLargePayload(sqlite3* db, uint64_t seq, uint64_t length, std::string& out) {
+    sqlite3_blob* blob = nullptr;
+    int rc = sqlite3_blob_open(db, "main", "messages", "payload", static_cast<sqlite3_int64>(seq),
+                               0, &blob);
+    if (rc == SQLITE_OK && static_cast<uint64_t>(sqlite3_blob_bytes(blob)) != length) {
+        rc = SQLITE_CORRUPT;
+    }
+    if (rc == SQLITE_OK) {
+        out.resize(static_cast<size_t>(length));
+        rc = sqlite3_blob_read(blob, out.data(), static_cast<int>(length), 0);
+    }
+    sqlite3_blob_close(blob);
+    if (rc != SQLITE_OK) {
+        std::string().swap(out);
+        logWarning("spool: message " + std::to_string(seq) + ": reading its " +
+                   std::to_string(length) + "-byte payload failed (" + sqlite3_errstr(rc) +
+                   "); it stays queued");
+        return false;
+    }
+    return true;
+}
+
+}  // namespace
 
 auto SqliteSpool::Impl::routeFor(std::string_view name) -> RouteState& {
     auto it = routes_.find(name);
@@ -147,13 +177,21 @@ std::vector<Message> SqliteSpool::Impl::lease(std::string_view route, size_t max
             at_floor = false;
             continue;
         }
-        rs->floor = at_floor ? seq : rs->floor;
-        m.seq = seq;
-        m.route = rs->name;
-        if (const void* payload = sqlite3_column_blob(s, 2); payload != nullptr) {
+        const auto length = static_cast<uint64_t>(sqlite3_column_int64(s, 7));
+        if (length > static_cast<uint64_t>(kInlinePayloadBytes)) {
+            if (!readLargePayload(read_db_.get(), seq, length, m.payload)) {
+                if (filtered) {
+                    rs->filter_floor = seq - 1;  // looked at again next time
+                }
+                break;  // leased next time (nothing after it goes first: order is kept)
+            }
+        } else if (const void* payload = sqlite3_column_blob(s, 2); payload != nullptr) {
             m.payload.assign(static_cast<const char*>(payload),
                              static_cast<size_t>(sqlite3_column_bytes(s, 2)));
         }
+        rs->floor = at_floor ? seq : rs->floor;
+        m.seq = seq;
+        m.route = rs->name;
         m.qos = sqlite3_column_int(s, 3);
         m.retain = sqlite3_column_int(s, 4) != 0;
         m.properties = decodeProperties(sqlite3_column_text(s, 5), sqlite3_column_bytes(s, 5));

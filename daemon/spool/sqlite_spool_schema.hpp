@@ -74,8 +74,12 @@ inline constexpr const char* kMoveToDeadSql =
     "properties, created_ms, ?2, ?3, ?4 FROM messages WHERE seq = ?1";
 inline constexpr const char* kDeleteDeadSql = "DELETE FROM dead_letters WHERE seq = ?1";
 // Reader (loop thread).
+// A payload over 64 KiB (kInlinePayloadBytes) is not selected (SQLite would assemble its
+// overflow pages in a buffer of its own): the lease reads it by count (sqlite3_blob_read).
+inline constexpr int64_t kInlinePayloadBytes = 65536;
 inline constexpr const char* kLeaseSql =
-    "SELECT seq, topic, payload, qos, retain, properties, created_ms FROM messages "
+    "SELECT seq, topic, CASE WHEN length(payload) <= 65536 THEN payload END, qos, retain, "
+    "properties, created_ms, length(payload) FROM messages "
     "WHERE route = ?1 AND seq > ?2 AND seq <= ?3 ORDER BY seq";
 inline constexpr const char* kScanSql =
     "SELECT seq, length(payload), created_ms FROM messages "
