@@ -5,7 +5,6 @@
 
 #include "spool/sqlite_spool_impl.hpp"
 #include "spool/sqlite_spool_schema.hpp"
-#include "uplinkd/log.hpp"
 #include "uplinkd/mqtt_names.hpp"
 
 namespace uplinkd {
@@ -16,7 +15,8 @@ using namespace sqlite_spool_detail;
 namespace {
 
 /// Reads the payload of row `seq` of `messages`, `length` bytes, by count into `out`: one buffer
-/// of ours, filled page by page (no second whole copy in SQLite's memory).
+/// of ours, filled page by page (no second whole copy in SQLite's memory). A failure leaves the
+/// message queued, like a failed step of the lease query: the next lease tries again.
 bool readLargePayload(sqlite3* db, uint64_t seq, uint64_t length, std::string& out) {
     sqlite3_blob* blob = nullptr;
     int rc = sqlite3_blob_open(db, "main", "messages", "payload", static_cast<sqlite3_int64>(seq),
@@ -31,9 +31,6 @@ bool readLargePayload(sqlite3* db, uint64_t seq, uint64_t length, std::string& o
     sqlite3_blob_close(blob);
     if (rc != SQLITE_OK) {
         std::string().swap(out);
-        logWarning("spool: message " + std::to_string(seq) + ": reading its " +
-                   std::to_string(length) + "-byte payload failed (" + sqlite3_errstr(rc) +
-                   "); it stays queued");
         return false;
     }
     return true;
