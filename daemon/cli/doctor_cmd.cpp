@@ -11,6 +11,7 @@
 #include <memory>
 
 #include "cli/api_client.hpp"
+#include "cli/request.hpp"
 #include "core/pid_lock.hpp"
 #include "doctor/doctor.hpp"
 #include "modem/modem_uplink.hpp"
@@ -52,11 +53,7 @@ int askDaemon(const DoctorOptions& options, const std::string& socket) {
                      "uplinkctl doctor --config /etc/uplinkd/uplinkd.toml\n";
         return kExitNotReady;
     }
-    nlohmann::json req{{"op", "doctor"}, {"id", 1}};
-    if (!options.route.empty()) {
-        req["route"] = options.route;
-    }
-    if (auto st = client.send(req); !st) {
+    if (auto st = client.send(request("doctor", "route", options.route)); !st) {
         std::cerr << "uplinkctl: " << st.error().message << "\n";
         return kExitNotReady;
     }

@@ -10,10 +10,7 @@ namespace uplinkd::cli {
 using nlohmann::json;
 
 int runModemInfo(ApiClient& c, const std::string& uplink, bool as_json) {
-    json req{{"op", "modem_info"}, {"id", 1}};
-    if (!uplink.empty())
-        req["uplink"] = uplink;
-    auto r = call(c, req, std::chrono::seconds(60));
+    auto r = call(c, request("modem_info", "uplink", uplink), std::chrono::seconds(60));
     if (!r)
         return kExitFailure;
     const json& m = (*r)["modem"];

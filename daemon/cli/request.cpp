@@ -17,6 +17,14 @@ std::string text(const json& j, const char* key) {
     return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
+json request(const char* op, const char* key, const std::string& name) {
+    json req{{"op", op}, {"id", 1}};
+    if (!name.empty()) {
+        req[key] = name;
+    }
+    return req;
+}
+
 std::optional<json> call(ApiClient& c, const json& req, std::chrono::seconds timeout) {
     if (auto st = c.send(req); !st) {
         report(st.error());

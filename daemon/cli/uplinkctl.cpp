@@ -32,6 +32,7 @@ using uplinkd::ApiClient;
 using uplinkd::cli::call;
 using uplinkd::cli::kExitFailure;
 using uplinkd::cli::report;
+using uplinkd::cli::request;
 using uplinkd::cli::runModemAt;
 using uplinkd::cli::runModemInfo;
 using uplinkd::cli::text;
@@ -80,10 +81,7 @@ void printUplinks(const json& rt) {
 }
 
 int runStatus(ApiClient& c, const std::string& route, bool as_json) {
-    json req{{"op", "status"}, {"id", 1}};
-    if (!route.empty())
-        req["route"] = route;
-    auto r = call(c, req, std::chrono::seconds(10));
+    auto r = call(c, request("status", "route", route), std::chrono::seconds(10));
     if (!r)
         return kExitFailure;
     if (as_json) {
@@ -246,9 +244,8 @@ int runDeadLetter(ApiClient& c, const std::string& action, const std::string& ro
         std::cerr << "uplinkctl: deadletter " << action << ": give --seq N or --all\n";
         return kExitFailure;
     }
-    json req{{"op", "deadletter"}, {"id", 1}, {"action", action}};
-    if (!route.empty())
-        req["route"] = route;
+    json req = request("deadletter", "route", route);
+    req["action"] = action;
     if (seq != 0)
         req["seq"] = seq;
     if (all)

@@ -6,6 +6,8 @@
 #include <cstdlib>
 #include <sstream>
 
+#include "uplinkd/code_text.hpp"
+
 namespace uplinkd {
 
 namespace {
@@ -22,29 +24,22 @@ std::string position(const toml::source_region& where) {
     return out.str();
 }
 
+/// What a value is, in the words of the errors ("expected an integer, got a string").
+constexpr CodeText<toml::node_type> kTypeNames[] = {
+    {toml::node_type::string, "a string"},
+    {toml::node_type::integer, "an integer"},
+    {toml::node_type::floating_point, "a number with a fraction"},
+    {toml::node_type::boolean, "a boolean"},
+    {toml::node_type::date, "a date"},
+    {toml::node_type::time, "a time"},
+    {toml::node_type::date_time, "a date-time"},
+    {toml::node_type::array, "an array"},
+    {toml::node_type::table, "a table"},
+};
+
 const char* typeName(const toml::node& node) {
-    switch (node.type()) {
-        case toml::node_type::string:
-            return "a string";
-        case toml::node_type::integer:
-            return "an integer";
-        case toml::node_type::floating_point:
-            return "a number with a fraction";
-        case toml::node_type::boolean:
-            return "a boolean";
-        case toml::node_type::date:
-            return "a date";
-        case toml::node_type::time:
-            return "a time";
-        case toml::node_type::date_time:
-            return "a date-time";
-        case toml::node_type::array:
-            return "an array";
-        case toml::node_type::table:
-            return "a table";
-        default:
-            return "nothing";
-    }
+    const char* name = codeText(node.type(), kTypeNames);
+    return name != nullptr ? name : "nothing";
 }
 
 }  // namespace

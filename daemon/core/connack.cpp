@@ -1,77 +1,53 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "uplinkd/connack.hpp"
 
+#include "uplinkd/code_text.hpp"
+
 namespace uplinkd {
 
+namespace {
+
+/// MQTT 3.1.1 return codes (0-5) and MQTT 5 reason codes (0x80 and up).
+constexpr CodeText<int> kConnackMeanings[] = {
+    {0, "accepted"},
+    {1, "the broker does not accept this MQTT protocol version"},
+    {2, "the broker rejected the client id"},
+    {3, "the broker is unavailable"},
+    {4, "bad user name or password"},
+    {5, "not authorized"},
+    {0x80, "unspecified error"},
+    {0x81, "malformed packet"},
+    {0x82, "protocol error"},
+    {0x83, "implementation-specific error"},
+    {0x84, "unsupported protocol version"},
+    {0x85, "client identifier not valid"},
+    {0x86, "bad user name or password"},
+    {0x87, "not authorized"},
+    {0x88, "server unavailable"},
+    {0x89, "server busy"},
+    {0x8A, "banned"},
+    {0x8B, "server shutting down"},
+    {0x8C, "bad authentication method"},
+    {0x8D, "keep-alive timeout"},
+    {0x8E, "session taken over by another connection with the same client id"},
+    {0x8F, "topic filter invalid"},
+    {0x90, "topic name invalid"},
+    {0x93, "receive maximum exceeded"},
+    {0x95, "packet too large"},
+    {0x97, "quota exceeded"},
+    {0x99, "payload format invalid"},
+    {0x9A, "retain not supported"},
+    {0x9B, "QoS not supported"},
+    {0x9C, "use another server"},
+    {0x9D, "server moved"},
+    {0x9F, "connection rate exceeded"},
+};
+
+}  // namespace
+
 std::string connackMeaning(int code) {
-    switch (code) {
-        case 0:
-            return "accepted";
-        case 1:
-            return "the broker does not accept this MQTT protocol version";
-        case 2:
-            return "the broker rejected the client id";
-        case 3:
-            return "the broker is unavailable";
-        case 4:
-            return "bad user name or password";
-        case 5:
-            return "not authorized";
-        case 0x80:
-            return "unspecified error";
-        case 0x81:
-            return "malformed packet";
-        case 0x82:
-            return "protocol error";
-        case 0x83:
-            return "implementation-specific error";
-        case 0x84:
-            return "unsupported protocol version";
-        case 0x85:
-            return "client identifier not valid";
-        case 0x86:
-            return "bad user name or password";
-        case 0x87:
-            return "not authorized";
-        case 0x88:
-            return "server unavailable";
-        case 0x89:
-            return "server busy";
-        case 0x8A:
-            return "banned";
-        case 0x8B:
-            return "server shutting down";
-        case 0x8C:
-            return "bad authentication method";
-        case 0x8D:
-            return "keep-alive timeout";
-        case 0x8E:
-            return "session taken over by another connection with the same client id";
-        case 0x8F:
-            return "topic filter invalid";
-        case 0x90:
-            return "topic name invalid";
-        case 0x93:
-            return "receive maximum exceeded";
-        case 0x95:
-            return "packet too large";
-        case 0x97:
-            return "quota exceeded";
-        case 0x99:
-            return "payload format invalid";
-        case 0x9A:
-            return "retain not supported";
-        case 0x9B:
-            return "QoS not supported";
-        case 0x9C:
-            return "use another server";
-        case 0x9D:
-            return "server moved";
-        case 0x9F:
-            return "connection rate exceeded";
-        default:
-            return "reason code " + std::to_string(code);
-    }
+    const char* meaning = codeText(code, kConnackMeanings);
+    return meaning != nullptr ? meaning : "reason code " + std::to_string(code);
 }
 
 }  // namespace uplinkd

@@ -9,8 +9,11 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <iterator>
 #include <string>
 #include <vector>
+
+#include "core/enum_names.hpp"
 
 namespace uplinkd {
 
@@ -120,21 +123,16 @@ void logLine(LogLevel level, std::string_view text) {
 
 std::string_view logEventId(LogEvent event) {
     // Generated once (random 128-bit ids); never change them: users filter on them.
-    switch (event) {
-        case LogEvent::RouteOnline:
-            return "7d3e1c5a0b8f4a2e9c6d1f0a3b5e7c91";
-        case LogEvent::RouteDown:
-            return "c2a94f1e6d0b47b38e5a2c9d7f1b0e64";
-        case LogEvent::Failover:
-            return "5f0b8e2d9a3c4e61b7d2a0f9c8e1b3a7";
-        case LogEvent::SpoolFull:
-            return "a81d6c3f2e9b4075b4c8e1d0f6a2937b";
-        case LogEvent::ModemRecovered:
-            return "3b7e0d9c5a1f4e28a6b3d8c2e0f7a914";
-        case LogEvent::DeadLetter:
-            return "e94c2b7a1d0f4836b5e9a3c7d2f8016e";
-    }
-    return "00000000000000000000000000000000";
+    static constexpr const char* kIds[] = {
+        "7d3e1c5a0b8f4a2e9c6d1f0a3b5e7c91",  // RouteOnline
+        "c2a94f1e6d0b47b38e5a2c9d7f1b0e64",  // RouteDown
+        "5f0b8e2d9a3c4e61b7d2a0f9c8e1b3a7",  // Failover
+        "a81d6c3f2e9b4075b4c8e1d0f6a2937b",  // SpoolFull
+        "3b7e0d9c5a1f4e28a6b3d8c2e0f7a914",  // ModemRecovered
+        "e94c2b7a1d0f4836b5e9a3c7d2f8016e",  // DeadLetter
+    };
+    static_assert(std::size(kIds) == static_cast<size_t>(LogEvent::DeadLetter) + 1);
+    return enumName(event, kIds, "00000000000000000000000000000000");
 }
 
 void logEvent(LogLevel level, LogEvent event, const LogFields& fields, std::string_view text) {

@@ -2,30 +2,26 @@
 #include "metrics/http_request.hpp"
 
 #include "metrics/exposition.hpp"
+#include "uplinkd/code_text.hpp"
 
 namespace uplinkd::metrics {
 
 namespace {
 
+/// The statuses the endpoint answers with.
+constexpr CodeText<int> kReasonPhrases[] = {
+    {200, "OK"},
+    {400, "Bad Request"},
+    {404, "Not Found"},
+    {405, "Method Not Allowed"},
+    {408, "Request Timeout"},
+    {431, "Request Header Fields Too Large"},
+    {505, "HTTP Version Not Supported"},
+};
+
 std::string_view reasonPhrase(int status) {
-    switch (status) {
-        case 200:
-            return "OK";
-        case 400:
-            return "Bad Request";
-        case 404:
-            return "Not Found";
-        case 405:
-            return "Method Not Allowed";
-        case 408:
-            return "Request Timeout";
-        case 431:
-            return "Request Header Fields Too Large";
-        case 505:
-            return "HTTP Version Not Supported";
-        default:
-            return "Error";
-    }
+    const char* phrase = codeText(status, kReasonPhrases);
+    return phrase != nullptr ? phrase : "Error";
 }
 
 bool isToken(std::string_view s) {

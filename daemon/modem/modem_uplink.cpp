@@ -65,20 +65,23 @@ PowerSettings powerSettings(const UplinkConfig& c) {
     return p;
 }
 
+/// What the driver needs from the uplink's configuration.
+ModemSettings modemSettings(const UplinkConfig& c) {
+    return {.apn = c.apn,
+            .apn_user = c.apn_user,
+            .apn_password = c.apn_password,
+            .pin = c.pin,
+            .ssid = c.ssid,
+            .psk = c.psk,
+            .mqtt_offload = c.mqtt_offload};
+}
+
 }  // namespace
 
 ModemUplink::ModemUplink(asio::io_context& loop, const UplinkConfig& config,
                          const ModemPluginApi& api)
     : loop_(loop), config_(config), channel_(std::make_unique<SerialAtChannel>(loop)) {
-    ModemSettings settings;
-    settings.apn = config_.apn;
-    settings.apn_user = config_.apn_user;
-    settings.apn_password = config_.apn_password;
-    settings.pin = config_.pin;
-    settings.ssid = config_.ssid;
-    settings.psk = config_.psk;
-    settings.mqtt_offload = config_.mqtt_offload;
-    auto driver = api.create(loop_, *channel_, settings);
+    auto driver = api.create(loop_, *channel_, modemSettings(config_));
     if (driver) {
         driver_ = std::move(driver.value());
     } else {

@@ -39,15 +39,15 @@ bool SqliteSpool::Impl::restoreCounters() {
     }
     sqlite3* db = read_db_.get();
     int64_t saved = 0;
-    if (queryOne(db, kCountersSavedSql,
+    if (queryOne(db, kSavedCountersSql.saved_mark,
                  [&](sqlite3_stmt* s) { saved = sqlite3_column_int64(s, 0); }) != SQLITE_OK ||
         saved != 1) {
         return false;  // closed by a version that does not save them, or not saved at close
     }
     StmtPtr rows;
     StmtPtr head;
-    if (prepare(db, kLoadCountersSql, &rows) != SQLITE_OK ||
-        prepare(db, kCreatedOfHeadSql, &head) != SQLITE_OK) {
+    if (prepare(db, kSavedCountersSql.load, &rows) != SQLITE_OK ||
+        prepare(db, kOpenSql.created_of, &head) != SQLITE_OK) {
         return false;
     }
     std::vector<SavedRoute> loaded;
@@ -93,7 +93,7 @@ bool SqliteSpool::Impl::restoreCounters() {
 
 int SqliteSpool::Impl::invalidateSavedCounters() {
     sqlite3* db = write_db_.get();
-    const int rc = sqlite3_exec(db, kInvalidateCountersSql, nullptr, nullptr, nullptr);
+    const int rc = sqlite3_exec(db, kSavedCountersSql.invalidate, nullptr, nullptr, nullptr);
     if (rc != SQLITE_OK && sqlite3_get_autocommit(db) == 0) {
         sqlite3_exec(db, kRollbackSql, nullptr, nullptr, nullptr);
     }
@@ -106,10 +106,10 @@ void SqliteSpool::Impl::saveCounters() {
     StmtPtr save;
     StmtPtr head;
     StmtPtr mark;
-    if (prepare(db, kClearCountersSql, &clear) != SQLITE_OK ||
-        prepare(db, kSaveCounterSql, &save) != SQLITE_OK ||
-        prepare(db, kHeadOfRouteSql, &head) != SQLITE_OK ||
-        prepare(db, kMarkCountersSavedSql, &mark) != SQLITE_OK) {
+    if (prepare(db, kSavedCountersSql.clear, &clear) != SQLITE_OK ||
+        prepare(db, kSavedCountersSql.save, &save) != SQLITE_OK ||
+        prepare(db, kSavedCountersSql.head_of_route, &head) != SQLITE_OK ||
+        prepare(db, kSavedCountersSql.mark_saved, &mark) != SQLITE_OK) {
         return;  // the next open counts: slower, not wrong
     }
     int rc = stepOnce(begin_.get());

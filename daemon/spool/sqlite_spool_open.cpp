@@ -198,7 +198,7 @@ int SqliteSpool::Impl::loadState() {
         return rc;
     }
     StmtPtr dead;
-    if (rc = prepare(db, kCountDeadSql, &dead); rc != SQLITE_OK) {
+    if (rc = prepare(db, kOpenSql.count_dead, &dead); rc != SQLITE_OK) {
         return rc;
     }
     while ((rc = sqlite3_step(dead.get())) == SQLITE_ROW) {
@@ -210,7 +210,7 @@ int SqliteSpool::Impl::loadState() {
         return rc;
     }
     uint64_t last_seq = 0;
-    rc = queryOne(db, kMaxSeqSql, [&](sqlite3_stmt* s) {
+    rc = queryOne(db, kOpenSql.max_seq, [&](sqlite3_stmt* s) {
         last_seq = static_cast<uint64_t>(sqlite3_column_int64(s, 0));
     });
     next_seq_ = last_seq + 1;
@@ -221,7 +221,7 @@ int SqliteSpool::Impl::loadState() {
 int SqliteSpool::Impl::countRoutes() {
     sqlite3* db = read_db_.get();
     StmtPtr routes;
-    int rc = prepare(db, kLoadRoutesSql, &routes);
+    int rc = prepare(db, kOpenSql.count_routes, &routes);
     if (rc != SQLITE_OK) {
         return rc;
     }
@@ -237,11 +237,12 @@ int SqliteSpool::Impl::countRoutes() {
         return rc;
     }
     StmtPtr created;
-    if (rc = prepare(db, kCreatedOfSql, &created); rc != SQLITE_OK) {
+    if (rc = prepare(db, kOpenSql.created_of, &created); rc != SQLITE_OK) {
         return rc;
     }
     for (auto& [name, rs] : routes_) {
         sqlite3_bind_int64(created.get(), 1, static_cast<sqlite3_int64>(rs.head_seq));
+        sqlite3_bind_text64(created.get(), 2, name.data(), name.size(), SQLITE_STATIC, SQLITE_UTF8);
         rc = sqlite3_step(created.get());
         if (rc == SQLITE_ROW) {
             rs.stats.oldest_created_ms = sqlite3_column_int64(created.get(), 0);

@@ -91,17 +91,30 @@ inline constexpr const char* kLookupSql =
 inline constexpr const char* kDeadColumns =
     "SELECT seq, route, topic, payload, qos, retain, properties, created_ms, reason, attempts, "
     "dead_ms FROM dead_letters ";
-inline constexpr const char* kCountDeadSql =
-    "SELECT route, count(*) FROM dead_letters GROUP BY route";
-// Open.
-inline constexpr const char* kLoadRoutesSql =
-    "SELECT route, count(*), sum(length(payload)), min(seq) FROM messages GROUP BY route";
-inline constexpr const char* kCreatedOfSql = "SELECT created_ms FROM messages WHERE seq = ?1";
-// Counters saved at a clean close (sqlite_spool_counters.cpp). An optional table, created when
-// missing and ignored by versions that do not know it, so it needs no new schema version: it is
-// emptied at every open and trusted only when spool_meta says it was written and the file was
-// closed cleanly since.
-inline constexpr const char* kInvalidateCountersSql = R"sql(
+
+/// What the open reads once on the reader connection to learn the routes' state
+/// (sqlite_spool_open.cpp; created_of also checks saved counters).
+struct OpenSql {
+    /// Each route's depth, bytes and head seq, counted (when no saved counters are trusted).
+    const char* count_routes =
+        "SELECT route, count(*), sum(length(payload)), min(seq) FROM messages GROUP BY route";
+    /// The creation time of a route's message: its head's is the route's age.
+    const char* created_of = "SELECT created_ms FROM messages WHERE seq = ?1 AND route = ?2";
+    const char* count_dead = "SELECT route, count(*) FROM dead_letters GROUP BY route";
+    /// The next seq follows the highest ever written, even when all were delivered.
+    const char* max_seq =
+        "SELECT max(coalesce((SELECT max(seq) FROM messages), 0), "
+        "coalesce((SELECT value FROM spool_meta WHERE key = 'last_seq'), 0))";
+};
+inline constexpr OpenSql kOpenSql;
+
+/// Counters saved at a clean close (sqlite_spool_counters.cpp), one row per route with queued
+/// messages. An optional table, created when missing and ignored by versions that do not know
+/// it, so it needs no new schema version: it is emptied at every open and trusted only when
+/// spool_meta says it was written and the file was closed cleanly since.
+struct SavedCountersSql {
+    /// At every open, before the file changes: the table, empty, and no "saved" mark.
+    const char* invalidate = R"sql(
 BEGIN IMMEDIATE;
 CREATE TABLE IF NOT EXISTS route_counters (
     route    TEXT    PRIMARY KEY,
@@ -113,20 +126,17 @@ DELETE FROM route_counters;
 DELETE FROM spool_meta WHERE key = 'counters_saved';
 COMMIT;
 )sql";
-inline constexpr const char* kCountersSavedSql =
-    "SELECT value FROM spool_meta WHERE key = 'counters_saved'";
-inline constexpr const char* kLoadCountersSql =
-    "SELECT route, depth, bytes, head_seq FROM route_counters";
-inline constexpr const char* kCreatedOfHeadSql =
-    "SELECT created_ms FROM messages WHERE seq = ?1 AND route = ?2";
-inline constexpr const char* kHeadOfRouteSql = "SELECT min(seq) FROM messages WHERE route = ?1";
-inline constexpr const char* kClearCountersSql = "DELETE FROM route_counters";
-inline constexpr const char* kSaveCounterSql =
-    "INSERT INTO route_counters(route, depth, bytes, head_seq) VALUES (?1, ?2, ?3, ?4)";
-inline constexpr const char* kMarkCountersSavedSql =
-    "INSERT OR REPLACE INTO spool_meta(key, value) VALUES ('counters_saved', 1)";
-inline constexpr const char* kMaxSeqSql =
-    "SELECT max(coalesce((SELECT max(seq) FROM messages), 0), "
-    "coalesce((SELECT value FROM spool_meta WHERE key = 'last_seq'), 0))";
+    // Open (reader connection): whether they were saved, and the rows.
+    const char* saved_mark = "SELECT value FROM spool_meta WHERE key = 'counters_saved'";
+    const char* load = "SELECT route, depth, bytes, head_seq FROM route_counters";
+    // Clean close (writer connection), in one transaction.
+    const char* clear = "DELETE FROM route_counters";
+    const char* head_of_route = "SELECT min(seq) FROM messages WHERE route = ?1";
+    const char* save =
+        "INSERT INTO route_counters(route, depth, bytes, head_seq) VALUES (?1, ?2, ?3, ?4)";
+    const char* mark_saved =
+        "INSERT OR REPLACE INTO spool_meta(key, value) VALUES ('counters_saved', 1)";
+};
+inline constexpr SavedCountersSql kSavedCountersSql;
 
 }  // namespace uplinkd::sqlite_spool_detail

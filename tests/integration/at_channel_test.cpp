@@ -11,16 +11,25 @@
 #include <asio.hpp>
 #include <chrono>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
 #include "modem/at_channel_impl.hpp"
 #include "modem/serial_port.hpp"
+#include "run_loop.hpp"
 
 namespace uplinkd {
 namespace {
 
 using namespace std::chrono_literals;
+
+/// What the module answers to `command`: its entry in `answers`, else a plain OK.
+std::string answerTo(const std::map<std::string, std::string>& answers,
+                     const std::string& command) {
+    const auto it = answers.find(command);
+    return it != answers.end() ? it->second : "\r\nOK\r\n";
+}
 
 /// The module's side of the pty: splits what it receives into command lines (or raw bytes
 /// when told), and answers as the test scripts it. Thread: the test's (same loop).
@@ -34,6 +43,12 @@ class FakeModule {
     uint64_t received = 0;
     uint64_t sent = 0;
 
+    /// Answers each command as answerTo(answers, command) says.
+    void answerFrom(std::map<std::string, std::string> answers) {
+        on_command = [this, answers = std::move(answers)](const std::string& c) {
+            send(answerTo(answers, c));
+        };
+    }
     void send(const std::string& bytes) {
         sent += bytes.size();
         asio::write(stream_, asio::buffer(bytes));
@@ -114,14 +129,7 @@ class AtChannelTest : public ::testing::Test {
 
     /// Runs the loop until `done` holds (fails the test after `timeout`).
     bool runUntil(const std::function<bool()>& done, std::chrono::milliseconds timeout = 5s) {
-        const auto deadline = std::chrono::steady_clock::now() + timeout;
-        while (!done()) {
-            if (std::chrono::steady_clock::now() > deadline) {
-                return false;
-            }
-            loop_.run_one_for(20ms);
-        }
-        return true;
+        return testing::runUntil(loop_, done, timeout);
     }
 
     asio::io_context loop_;
@@ -154,13 +162,9 @@ TEST_F(AtChannelTest, QueuedCommandsRunOneAtATimeInOrder) {
         const std::string c = pending.front();
         pending.clear();
         --outstanding;
-        if (c == "AT+CSQ") {
-            module_->send("\r\n+CSQ: 20,99\r\n\r\nOK\r\n");
-        } else if (c == "AT+CGMM") {
-            module_->send("\r\nHL7802\r\n\r\nOK\r\n");
-        } else {
-            module_->send("\r\nOK\r\n");
-        }
+        module_->send(answerTo(
+            {{"AT+CSQ", "\r\n+CSQ: 20,99\r\n\r\nOK\r\n"}, {"AT+CGMM", "\r\nHL7802\r\n\r\nOK\r\n"}},
+            c));
     }
     ASSERT_TRUE(runUntil([&] { return results.size() == 3; }));
     EXPECT_EQ(max_outstanding, 1);
@@ -362,15 +366,8 @@ void declareSpwfFinals(SerialAtChannel& channel) {
 }
 
 TEST_F(AtChannelTest, DeclaredFinalResultsEndCommandsAndUndeclaredOnesDoNot) {
-    module_->on_command = [&](const std::string& c) {
-        if (c == "AT+S.GCFG=ip_ipaddr") {
-            module_->send("\r\nAT-S.Var:ip_ipaddr=10.0.0.5\r\nAT-S.OK\r\n");
-        } else if (c == "AT+S.SOCKC=3") {
-            module_->send("\r\nAT-S.ERROR:77:Pending data\r\n");
-        } else {
-            module_->send("\r\nOK\r\n");
-        }
-    };
+    module_->answerFrom({{"AT+S.GCFG=ip_ipaddr", "\r\nAT-S.Var:ip_ipaddr=10.0.0.5\r\nAT-S.OK\r\n"},
+                         {"AT+S.SOCKC=3", "\r\nAT-S.ERROR:77:Pending data\r\n"}});
     // Without the declaration "AT-S.OK" is an information line (every other dialect keeps the
     // V.250 finals only): the command ends at the "OK" that follows.
     std::optional<Result<AtResponse>> plain;

@@ -150,6 +150,14 @@ class Client {
         return seq;
     }
 
+    /// Subscribe / Unsubscribe(route, filter).
+    void subscribe(const std::string& route, const std::string& filter) {
+        proxy_->callMethod("Subscribe").onInterface(kInterface).withArguments(route, filter);
+    }
+    void unsubscribe(const std::string& route, const std::string& filter) {
+        proxy_->callMethod("Unsubscribe").onInterface(kInterface).withArguments(route, filter);
+    }
+
     /// The D-Bus error name of a failing call, or "" when it succeeds.
     template <typename Call>
     static std::string errorOf(Call&& call) {
@@ -243,27 +251,16 @@ TEST_F(Dbus, AMessageOnASubscribedTopicArrivesAsMessageReceived) {
         });
     client.proxy().finishRegistration();
 
-    client.proxy().callMethod("Subscribe").onInterface(kInterface).withArguments("r1", "cmd/#");
+    client.subscribe("r1", "cmd/#");
     ASSERT_TRUE(client.pumpUntil([&] { return !received.empty(); }, 20s))
         << "no MessageReceived for the retained message on cmd/reboot";
     EXPECT_EQ(received[0].route, "r1");
     EXPECT_EQ(received[0].topic, "cmd/reboot");
     EXPECT_EQ(received[0].payload, "now");
 
-    EXPECT_EQ(Client::errorOf([&] {
-                  client.proxy()
-                      .callMethod("Subscribe")
-                      .onInterface(kInterface)
-                      .withArguments("nope", "cmd/#");
-              }),
+    EXPECT_EQ(Client::errorOf([&] { client.subscribe("nope", "cmd/#"); }),
               "io.uplinkd.Error.UnknownRoute: no route \"nope\"");
-    EXPECT_EQ(Client::errorOf([&] {
-                  client.proxy()
-                      .callMethod("Unsubscribe")
-                      .onInterface(kInterface)
-                      .withArguments("r1", "cmd/#");
-              }),
-              "");
+    EXPECT_EQ(Client::errorOf([&] { client.unsubscribe("r1", "cmd/#"); }), "");
 }
 
 TEST_F(Dbus, ACallerThePolicyRefusesCannotPublish) {

@@ -103,12 +103,8 @@ bool switched(const json& s, size_t count, const std::string& active) {
     return ::testing::AssertionFailure() << d.routeStatus("cloud").dump();
 }
 
-class Failover : public ::testing::Test {
+class Failover : public LabTest {
   protected:
-    TempDir dir;
-    Pki pki = makePki(dir.file("pki"));
-    NetLab lab;
-    uint16_t port = freePort();
     Mosquitto broker = lab.broker(dir, pki, port);
     Subscriber sub{pki, broker.port(), "fo/#"};
     std::unique_ptr<Daemon> daemon;

@@ -68,13 +68,7 @@ bool onUplink(const json& s, size_t switches, const std::string& active) {
            s["active_uplink"] == active;
 }
 
-class Metered : public ::testing::Test {
-  protected:
-    TempDir dir;
-    Pki pki = makePki(dir.file("pki"));
-    NetLab lab;
-    uint16_t port = freePort();
-};
+class Metered : public LabTest {};
 
 TEST_F(Metered, OnlyMeteredTopicsGoOverTheMeteredUplinkTheRestFollowAfterFailBack) {
     ASSERT_TRUE(lab.ok());

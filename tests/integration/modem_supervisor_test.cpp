@@ -14,6 +14,7 @@
 #include "modem/power_control.hpp"
 #include "modem/serial_port.hpp"
 #include "modem_emulator.hpp"
+#include "run_loop.hpp"
 #include "test_env.hpp"
 
 namespace uplinkd {
@@ -136,14 +137,21 @@ class SupervisorTest : public ::testing::Test {
         port_.reset();
     }
     bool runUntil(const std::function<bool()>& done, std::chrono::milliseconds timeout = 20s) {
-        const auto deadline = std::chrono::steady_clock::now() + timeout;
-        while (!done()) {
-            if (std::chrono::steady_clock::now() > deadline) {
-                return false;
-            }
-            loop_.run_one_for(20ms);
+        return testing::runUntil(loop_, done, timeout);
+    }
+    /// build(backend, has_reset), started and ready; then the module goes silent.
+    void readyThenSilent(const std::string& backend, bool has_reset = true) {
+        build(backend, has_reset);
+        supervisor_->start();
+        ASSERT_TRUE(becomesReady());
+        ASSERT_EQ(emu_->control("fault silent"), "ok fault silent");
+    }
+    /// Runs the loop until the supervisor says the module is ready; a failure says why not.
+    ::testing::AssertionResult becomesReady() {
+        if (runUntil([&] { return supervisor_->ready(); })) {
+            return ::testing::AssertionSuccess();
         }
-        return true;
+        return ::testing::AssertionFailure() << supervisor_->notReady();
     }
 
     TempDir dir_;
@@ -160,7 +168,7 @@ TEST_F(SupervisorTest, BringsTheModuleUp) {
     build("emulator");
     EXPECT_NE(supervisor_->notReady().find("modem starting"), std::string::npos);
     supervisor_->start();
-    ASSERT_TRUE(runUntil([&] { return supervisor_->ready(); })) << supervisor_->notReady();
+    ASSERT_TRUE(becomesReady());
     EXPECT_EQ(driver_->starts, 1);
     EXPECT_TRUE(power_->calls.empty());  // the module was on: no power key
     EXPECT_EQ(supervisor_->notReady(), "");
@@ -168,15 +176,12 @@ TEST_F(SupervisorTest, BringsTheModuleUp) {
 }
 
 TEST_F(SupervisorTest, ASilentModuleIsRecoveredWithTheResetLine) {
-    build("emulator");
-    supervisor_->start();
-    ASSERT_TRUE(runUntil([&] { return supervisor_->ready(); })) << supervisor_->notReady();
-    ASSERT_EQ(emu_->control("fault silent"), "ok fault silent");
+    ASSERT_NO_FATAL_FAILURE(readyThenSilent("emulator"));
     // The idle probe notices; a soft restart cannot help a silent module; the reset line does.
     ASSERT_TRUE(runUntil([&] { return !supervisor_->ready(); }));
     EXPECT_NE(supervisor_->notReady().find("modem recovering: "), std::string::npos)
         << supervisor_->notReady();
-    ASSERT_TRUE(runUntil([&] { return supervisor_->ready(); })) << supervisor_->notReady();
+    ASSERT_TRUE(becomesReady());
     EXPECT_EQ(power_->calls, std::vector<std::string>{"reset"});
     EXPECT_EQ(supervisor_->recoveries(), 1u);
     EXPECT_NE(supervisor_->lastRecovery().find("reset line"), std::string::npos);
@@ -185,42 +190,33 @@ TEST_F(SupervisorTest, ASilentModuleIsRecoveredWithTheResetLine) {
 }
 
 TEST_F(SupervisorTest, ACommandTimeoutTriggersAProbeAndRecovery) {
-    build("emulator");
-    supervisor_->start();
-    ASSERT_TRUE(runUntil([&] { return supervisor_->ready(); })) << supervisor_->notReady();
-    ASSERT_EQ(emu_->control("fault silent"), "ok fault silent");
+    ASSERT_NO_FATAL_FAILURE(readyThenSilent("emulator"));
     std::optional<Result<AtResponse>> r;
     channel_.command("AT+CSQ", 200ms, [&](Result<AtResponse> x) { r = std::move(x); });
     ASSERT_TRUE(runUntil([&] { return r.has_value(); }));
     EXPECT_EQ(r->error().code, "at_timeout");
     ASSERT_TRUE(runUntil([&] { return !supervisor_->ready(); }, 5s));
-    ASSERT_TRUE(runUntil([&] { return supervisor_->ready(); })) << supervisor_->notReady();
+    ASSERT_TRUE(becomesReady());
     EXPECT_EQ(supervisor_->recoveries(), 1u);
 }
 
 TEST_F(SupervisorTest, WithoutAResetLineThePowerIsCycled) {
-    build("emulator", /*has_reset=*/false);
-    supervisor_->start();
-    ASSERT_TRUE(runUntil([&] { return supervisor_->ready(); })) << supervisor_->notReady();
-    ASSERT_EQ(emu_->control("fault silent"), "ok fault silent");
+    ASSERT_NO_FATAL_FAILURE(readyThenSilent("emulator", /*has_reset=*/false));
     ASSERT_TRUE(runUntil([&] { return !supervisor_->ready(); }));
-    ASSERT_TRUE(runUntil([&] { return supervisor_->ready(); })) << supervisor_->notReady();
+    ASSERT_TRUE(becomesReady());
     EXPECT_EQ(power_->calls, (std::vector<std::string>{"power off", "power on"}));
     EXPECT_NE(supervisor_->lastRecovery().find("power cycle"), std::string::npos);
     EXPECT_EQ(emu_->status()["powered"], true);
 }
 
 TEST_F(SupervisorTest, WithoutPowerControlItKeepsTryingSoftRestartsWithBackoff) {
-    build("none");
-    supervisor_->start();
-    ASSERT_TRUE(runUntil([&] { return supervisor_->ready(); })) << supervisor_->notReady();
-    ASSERT_EQ(emu_->control("fault silent"), "ok fault silent");
+    ASSERT_NO_FATAL_FAILURE(readyThenSilent("none"));
     ASSERT_TRUE(runUntil([&] {
         return supervisor_->notReady().find("(next: soft restart in") != std::string::npos;
     })) << supervisor_->notReady();
     EXPECT_TRUE(power_->calls.empty());
     ASSERT_EQ(emu_->control("fault none"), "ok fault none");
-    ASSERT_TRUE(runUntil([&] { return supervisor_->ready(); })) << supervisor_->notReady();
+    ASSERT_TRUE(becomesReady());
     EXPECT_EQ(supervisor_->recoveries(), 1u);
 }
 
@@ -229,7 +225,7 @@ TEST_F(SupervisorTest, AnUnexpectedRestartFailsTheCommandInFlightAndStartsTheMod
     std::vector<std::string> boots;
     channel_.onBoot("+KSUP:", [&](const std::string& line) { boots.push_back(line); });
     supervisor_->start();
-    ASSERT_TRUE(runUntil([&] { return supervisor_->ready(); })) << supervisor_->notReady();
+    ASSERT_TRUE(becomesReady());
     const int starts = driver_->starts;
     const uint64_t boots_before = channel_.boots();
     boots.clear();
@@ -256,25 +252,25 @@ TEST_F(SupervisorTest, AnUnexpectedRestartFailsTheCommandInFlightAndStartsTheMod
 TEST_F(SupervisorTest, RepeatedRefusalsForLackOfSessionsClimbTheLadder) {
     build("emulator");
     supervisor_->start();
-    ASSERT_TRUE(runUntil([&] { return supervisor_->ready(); })) << supervisor_->notReady();
+    ASSERT_TRUE(becomesReady());
     supervisor_->exhausted("+CME ERROR: 912");
     EXPECT_TRUE(supervisor_->ready());  // one refusal may pass
     supervisor_->exhausted("+CME ERROR: 912");
     EXPECT_FALSE(supervisor_->ready());
-    ASSERT_TRUE(runUntil([&] { return supervisor_->ready(); })) << supervisor_->notReady();
+    ASSERT_TRUE(becomesReady());
     EXPECT_NE(supervisor_->lastRecovery().find("soft restart"), std::string::npos);
     EXPECT_TRUE(power_->calls.empty());
     // The soft restart did not help (no session opened since): the next rung.
     supervisor_->exhausted("+CME ERROR: 912");
     supervisor_->exhausted("+CME ERROR: 912");
-    ASSERT_TRUE(runUntil([&] { return supervisor_->ready(); })) << supervisor_->notReady();
+    ASSERT_TRUE(becomesReady());
     EXPECT_NE(supervisor_->lastRecovery().find("reset line"), std::string::npos);
     EXPECT_EQ(power_->calls, std::vector<std::string>{"reset"});
     // Once a session opened, a later exhaustion starts from the bottom again.
     supervisor_->sessionOpened();
     supervisor_->exhausted("+CME ERROR: 912");
     supervisor_->exhausted("+CME ERROR: 912");
-    ASSERT_TRUE(runUntil([&] { return supervisor_->ready(); })) << supervisor_->notReady();
+    ASSERT_TRUE(becomesReady());
     EXPECT_NE(supervisor_->lastRecovery().find("soft restart"), std::string::npos);
     EXPECT_EQ(supervisor_->recoveries(), 3u);
 }
@@ -283,7 +279,7 @@ TEST_F(SupervisorTest, AModuleThatIsOffIsSwitchedOn) {
     build("emulator");
     ASSERT_EQ(emu_->control("power off"), "ok power off");
     supervisor_->start();
-    ASSERT_TRUE(runUntil([&] { return supervisor_->ready(); })) << supervisor_->notReady();
+    ASSERT_TRUE(becomesReady());
     EXPECT_EQ(power_->calls, std::vector<std::string>{"power on"});
 }
 

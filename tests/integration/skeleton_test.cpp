@@ -5,6 +5,7 @@
 
 #include <set>
 
+#include "api_helpers.hpp"
 #include "cli/api_client.hpp"
 #include "test_env.hpp"
 #include "tunnel/connect_request.hpp"
@@ -81,10 +82,8 @@ TEST_F(Skeleton, Mqtt5RoutesDeliverToo) {
     ASSERT_TRUE(c.connect(d.socket()));
     json r = publishRequest(1, "v5/t", "five", 1);
     r["properties"] = {{"unit", "C"}};
-    ASSERT_TRUE(c.send(r));
-    EXPECT_EQ(awaitApiReply(c, 1, "delivered")["status"], "delivered");
-    ASSERT_TRUE(sub.waitFor(1, 10s));
-    EXPECT_EQ(sub.messages()[0].payload, "five");
+    ASSERT_TRUE(publishDelivered(c, r));
+    ASSERT_TRUE(received(sub, 0, "v5/t", "five"));
 }
 
 TEST_F(Skeleton, AWrongCaGivesARouteErrorThatNamesTheVerifyFailure) {
@@ -92,9 +91,7 @@ TEST_F(Skeleton, AWrongCaGivesARouteErrorThatNamesTheVerifyFailure) {
     const Pki other = makePki(dir.file("other-pki"));
     Daemon d(dir, genericRoute("cloud", broker.port(), other.ca));
     json st;
-    ASSERT_TRUE(routeReaches(
-        d, "cloud", [](const json& s) { return !s["last_error"].get<std::string>().empty(); }, 20s,
-        &st));
+    ASSERT_TRUE(routeFailed(d, "cloud", 20s, &st));
     const std::string err = st["last_error"];
     EXPECT_EQ(st["last_error_code"], "tls_verify");
     // 20 when the broker sends only its certificate, 19 when it also sends its own root.
@@ -113,9 +110,7 @@ TEST_F(Skeleton, ABrokerThatRequiresAClientCertificateSaysSoWhenNoneIsConfigured
         {.require_certificate = true, .identity_as_username = false, .extra = "", .port = 0});
     Daemon d(dir, genericRoute("cloud", broker.port(), pki.ca));
     json st;
-    ASSERT_TRUE(routeReaches(
-        d, "cloud", [](const json& s) { return !s["last_error"].get<std::string>().empty(); }, 20s,
-        &st));
+    ASSERT_TRUE(routeFailed(d, "cloud", 20s, &st));
     const std::string err = st["last_error"];
     EXPECT_NE(err.find("requires a client certificate"), std::string::npos) << err;
     EXPECT_NE(err.find("none is configured"), std::string::npos) << err;
@@ -131,10 +126,8 @@ TEST_F(Skeleton, MutualTlsWorksWithTheClientCertificateConfigured) {
                                    pki.client_key + "\"\n"));
     ApiClient c;
     ASSERT_TRUE(c.connect(d.socket()));
-    ASSERT_TRUE(c.send(publishRequest(1, "m/1", "mutual", 1)));
-    EXPECT_EQ(awaitApiReply(c, 1, "delivered")["status"], "delivered");
-    ASSERT_TRUE(sub.waitFor(1, 10s));
-    EXPECT_EQ(sub.messages()[0].payload, "mutual");
+    ASSERT_TRUE(publishDelivered(c, publishRequest(1, "m/1", "mutual", 1)));
+    ASSERT_TRUE(received(sub, 0, "m/1", "mutual"));
 }
 
 TEST_F(Skeleton, AThousandPipelinedPublishesAreAllQueuedAndArrive) {
@@ -152,13 +145,7 @@ TEST_F(Skeleton, AThousandPipelinedPublishesAreAllQueuedAndArrive) {
         batch += r.dump() + "\n";
     }
     ASSERT_TRUE(c.sendRaw(batch));  // all at once, without waiting for answers
-    std::set<int> queued;
-    while (queued.size() < kCount) {
-        auto r = c.receive(30s);
-        ASSERT_TRUE(r) << r.error().message << " after " << queued.size() << " replies";
-        ASSERT_EQ((*r)["status"], "queued") << r->dump();
-        queued.insert((*r)["id"].get<int>());
-    }
+    ASSERT_TRUE(awaitQueued(c, kCount, 30s));
     ASSERT_TRUE(sub.waitFor(kCount, 60s)) << sub.messages().size() << " arrived";
     std::set<std::string> payloads;
     for (const auto& m : sub.messages())
@@ -185,8 +172,7 @@ TEST_F(Skeleton, AMalformedLineGetsAnErrorAndTheConnectionKeepsWorking) {
     ASSERT_TRUE(u);
     EXPECT_EQ((*u)["code"], "unknown_route");
     EXPECT_NE((*u)["message"].get<std::string>().find("configured: cloud"), std::string::npos);
-    ASSERT_TRUE(c.send(publishRequest(10, "ok/after", "still works", 1)));
-    EXPECT_EQ(awaitApiReply(c, 10, "delivered")["status"], "delivered");
+    ASSERT_TRUE(publishDelivered(c, publishRequest(10, "ok/after", "still works", 1)));
     ASSERT_TRUE(sub.waitFor(1, 10s));
 }
 
@@ -240,8 +226,7 @@ TEST_F(Skeleton, SighupKeepsTheRunningConfigurationWhenTheNewOneIsBadAndAppliesA
     EXPECT_NE(d.log().find("nonsense: unknown key"), std::string::npos);
     ApiClient c;
     ASSERT_TRUE(c.connect(d.socket()));
-    ASSERT_TRUE(c.send(publishRequest(1, "still/there", "x", 1)));
-    EXPECT_EQ(awaitApiReply(c, 1, "delivered")["status"], "delivered");
+    ASSERT_TRUE(publishDelivered(c, publishRequest(1, "still/there", "x", 1)));
 
     // A good change: a topic prefix for the route.
     std::string changed = good;
@@ -251,10 +236,8 @@ TEST_F(Skeleton, SighupKeepsTheRunningConfigurationWhenTheNewOneIsBadAndAppliesA
     d.process().signal(SIGHUP);
     ASSERT_TRUE(
         waitUntil([&] { return d.log().find("configuration applied") != std::string::npos; }, 10s));
-    ASSERT_TRUE(c.send(publishRequest(2, "prefixed", "y", 1)));
-    EXPECT_EQ(awaitApiReply(c, 2, "delivered")["status"], "delivered");
-    ASSERT_TRUE(sub.waitFor(2, 10s));
-    EXPECT_EQ(sub.messages()[1].topic, "gw1/prefixed");
+    ASSERT_TRUE(publishDelivered(c, publishRequest(2, "prefixed", "y", 1)));
+    ASSERT_TRUE(received(sub, 1, "gw1/prefixed", "y"));
 }
 
 TEST_F(Skeleton, SigtermStopsCleanlyAndRemovesTheSocket) {

@@ -2,7 +2,8 @@
 // NetLab: a network namespace for uplinkd with two veth links ("ea", "eb") to the caller's
 // namespace, where the broker's address is reachable over both; links can lose their carrier or
 // go silent. Removed with its links when destroyed, even after a failure. Fails the test (never
-// skips) when namespaces cannot be made. Thread: the test's.
+// skips) when namespaces cannot be made. LabTest: the fixture of the tests run in it. Thread: the
+// test's.
 #pragma once
 
 #include <cstdint>
@@ -53,6 +54,16 @@ class NetLab {
     std::string inNs(const std::string& cmd) const { return "ip netns exec " + ns_ + " " + cmd; }
     std::string net_, ns_, a_, b_;
     bool ok_ = false, created_ = false, silenced_ = false;
+};
+
+/// The fixture of the tests in the lab: a state directory, a PKI, the lab, and the port its
+/// broker will listen on at brokerIp().
+class LabTest : public ::testing::Test {
+  protected:
+    TempDir dir;
+    Pki pki = makePki(dir.file("pki"));
+    NetLab lab;
+    uint16_t port = freePort();
 };
 
 }  // namespace uplinkd::testing

@@ -3,8 +3,6 @@
 
 #include <gtest/gtest.h>
 
-#include <thread>
-
 namespace uplinkd::testing {
 
 namespace {
@@ -324,32 +322,6 @@ void ScriptedAtChannel::reset() {
     queue_.clear();
     for (auto& p : pending) {
         asio::post(loop_, [done = std::move(p.done)] { done(fail("at_closed", "reset")); });
-    }
-}
-
-// ---- loop helpers -----------------------------------------------------------------------------
-
-bool runUntil(asio::io_context& loop, const std::function<bool()>& done,
-              std::chrono::milliseconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (!done()) {
-        if (std::chrono::steady_clock::now() >= deadline) {
-            return false;
-        }
-        loop.restart();
-        if (loop.run_one_for(std::chrono::milliseconds(10)) == 0) {
-            std::this_thread::sleep_for(std::chrono::milliseconds(1));
-        }
-    }
-    return true;
-}
-
-void drain(asio::io_context& loop) {
-    for (;;) {
-        loop.restart();
-        if (loop.poll() == 0) {
-            return;
-        }
     }
 }
 

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "run_loop.hpp"
 #include "uplinkd/at_channel.hpp"
 
 namespace uplinkd::testing {
@@ -131,11 +132,5 @@ class ScriptedAtChannel final : public AtChannel {
     uint64_t bytes_written_ = 0;
     uint64_t bytes_read_ = 0;
 };
-
-/// Runs `loop` until `done()` holds or `timeout` passes; true when it holds.
-bool runUntil(asio::io_context& loop, const std::function<bool()>& done,
-              std::chrono::milliseconds timeout = std::chrono::seconds(5));
-/// Runs the handlers that are ready now (and those they post), without waiting.
-void drain(asio::io_context& loop);
 
 }  // namespace uplinkd::testing

@@ -21,24 +21,18 @@ struct Free {
     void operator()(X509* x) const { X509_free(x); }
 };
 
-std::unique_ptr<EVP_PKEY, Free> readKey(const std::string& path) {
+/// The first object `read` (PEM_read_PrivateKey, PEM_read_X509) finds in the PEM file `path`;
+/// null when the file cannot be opened or holds none.
+template <class T>
+std::unique_ptr<T, Free> readPem(const std::string& path,
+                                 T* (*read)(FILE*, T**, pem_password_cb*, void*)) {
     FILE* f = std::fopen(path.c_str(), "r");
     if (f == nullptr) {
         return nullptr;
     }
-    std::unique_ptr<EVP_PKEY, Free> k(PEM_read_PrivateKey(f, nullptr, nullptr, nullptr));
+    std::unique_ptr<T, Free> object(read(f, nullptr, nullptr, nullptr));
     std::fclose(f);
-    return k;
-}
-
-std::unique_ptr<X509, Free> readCert(const std::string& path) {
-    FILE* f = std::fopen(path.c_str(), "r");
-    if (f == nullptr) {
-        return nullptr;
-    }
-    std::unique_ptr<X509, Free> x(PEM_read_X509(f, nullptr, nullptr, nullptr));
-    std::fclose(f);
-    return x;
+    return object;
 }
 
 void addExtension(X509* x, X509* issuer, int nid, const char* value) {
@@ -72,8 +66,8 @@ TestCert makeCert(const std::string& dir, const std::string& name, const std::st
     std::unique_ptr<X509, Free> issuer;
     std::unique_ptr<EVP_PKEY, Free> issuer_key;
     if (!ca_cert.empty()) {
-        issuer = readCert(ca_cert);
-        issuer_key = readKey(ca_key);
+        issuer = readPem(ca_cert, &PEM_read_X509);
+        issuer_key = readPem(ca_key, &PEM_read_PrivateKey);
         EXPECT_TRUE(issuer && issuer_key) << "cannot read " << ca_cert << " / " << ca_key;
         X509_set_issuer_name(x.get(), X509_get_subject_name(issuer.get()));
     } else {

@@ -295,20 +295,26 @@ size_t Haproxy::refused() const {
     return n - std::min(n, probes_);
 }
 
-std::string Haproxy::alpnGate(const std::string& protocol) {
+namespace {
+
+/// Frontend rules that let through only a TLS ClientHello that meets `condition` (an HAProxy
+/// ACL on the hello), and reject every other connection.
+std::string helloGate(const std::string& condition) {
     return "  tcp-request inspect-delay 5s\n"
-           "  tcp-request content accept if { req.ssl_hello_type 1 } { req.ssl_alpn " +
-           protocol +
+           "  tcp-request content accept if { req.ssl_hello_type 1 } { " +
+           condition +
            " }\n"
            "  tcp-request content reject\n";
 }
 
+}  // namespace
+
+std::string Haproxy::alpnGate(const std::string& protocol) {
+    return helloGate("req.ssl_alpn " + protocol);
+}
+
 std::string Haproxy::sniGate(const std::string& name) {
-    return "  tcp-request inspect-delay 5s\n"
-           "  tcp-request content accept if { req.ssl_hello_type 1 } { req.ssl_sni -i " +
-           name +
-           " }\n"
-           "  tcp-request content reject\n";
+    return helloGate("req.ssl_sni -i " + name);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -461,84 +467,6 @@ bool Daemon::waitRoute(const std::string& route,
             return !s.is_null() && pred(s);
         },
         timeout);
-}
-
-int queueMessages(const std::string& socket, int n, const std::string& topic) {
-    ApiClient c;
-    if (!c.connect(socket)) {
-        return 0;
-    }
-    int sent = 0, answered = 0, queued = 0;
-    while (answered < n) {
-        while (sent < n && sent - answered < 256) {
-            if (!c.send({{"op", "publish"},
-                         {"id", sent},
-                         {"route", "cloud"},
-                         {"topic", topic},
-                         {"qos", 1},
-                         {"payload", std::string(200, 'x')}})) {
-                return queued;
-            }
-            ++sent;
-        }
-        auto r = c.receive(30s);
-        if (!r) {
-            return queued;
-        }
-        ++answered;
-        if (r->value("status", "") == "queued") {
-            ++queued;
-        }
-    }
-    return queued;
-}
-
-nlohmann::json awaitApiReply(ApiClient& c, const nlohmann::json& id, const std::string& status,
-                             std::chrono::milliseconds timeout) {
-    while (true) {
-        auto r = c.receive(timeout);
-        if (!r) {
-            ADD_FAILURE() << "no \"" << status << "\" reply for id " << id << ": "
-                          << r.error().message;
-            return {};
-        }
-        if (r->contains("id") && (*r)["id"] == id &&
-            ((*r)["status"] == status || (*r)["status"] == "error")) {
-            return *r;
-        }
-    }
-}
-
-::testing::AssertionResult routeReaches(Daemon& d, const std::string& route,
-                                        const std::function<bool(const nlohmann::json&)>& pred,
-                                        std::chrono::milliseconds timeout, nlohmann::json* status) {
-    const bool reached = d.waitRoute(
-        route,
-        [&](const nlohmann::json& s) {
-            *status = s;
-            return pred(s);
-        },
-        timeout);
-    if (reached) {
-        return ::testing::AssertionSuccess();
-    }
-    return ::testing::AssertionFailure() << "route " << route << ": " << status->dump();
-}
-
-::testing::AssertionResult routeOnline(Daemon& d, const std::string& route,
-                                       std::chrono::milliseconds timeout) {
-    nlohmann::json status;
-    return routeReaches(
-        d, route, [](const nlohmann::json& s) { return s["state"] == "online"; }, timeout, &status);
-}
-
-nlohmann::json uplinkIn(const nlohmann::json& route_status, const std::string& uplink) {
-    for (const auto& u : route_status["uplinks"]) {
-        if (u["name"] == uplink) {
-            return u;
-        }
-    }
-    return {};
 }
 
 std::string genericRoute(const std::string& route, uint16_t port, const std::string& ca_file,

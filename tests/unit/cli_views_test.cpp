@@ -89,14 +89,13 @@ TEST(WatchModel, ARestartedDaemonDoesNotMakeNegativeRates) {
 }
 
 TEST(WatchFrame, ShowsTheProgressBarAndFitsEightyColumns) {
-    WatchModel::Row r;
-    r.route = "a-very-long-route-name";
-    r.state = "online";
-    r.in_rate = 5;
-    r.out_rate = 100;
-    r.queued = 250;
-    r.backlog = 1000;
-    r.eta_seconds = 2.6;
+    const WatchModel::Row r{.route = "a-very-long-route-name",
+                            .state = "online",
+                            .in_rate = 5,
+                            .out_rate = 100,
+                            .queued = 250,
+                            .backlog = 1000,
+                            .eta_seconds = 2.6};
     const auto lines = renderWatch({r}, "uplinkd", 80, 24);
     ASSERT_EQ(lines.size(), 3u);
     EXPECT_NE(lines[1].find("OUT/s"), std::string::npos);
@@ -123,11 +122,7 @@ TEST(WatchFrame, TwentyTwoRoutesFitTwentyFourLinesAndMoreAreSummed) {
 }
 
 TEST(WatchFrame, QueuedButNotDrainingSaysSo) {
-    WatchModel::Row r;
-    r.route = "a";
-    r.state = "backoff";
-    r.queued = 7;
-    r.backlog = 7;
+    const WatchModel::Row r{.route = "a", .state = "backoff", .queued = 7, .backlog = 7};
     const auto lines = renderWatch({r}, "h", 80, 24);
     EXPECT_NE(lines[2].find("not draining"), std::string::npos) << lines[2];
 }

@@ -13,16 +13,14 @@ namespace {
 constexpr int64_t kNow = 1'796'000'000;  // 2026-11-30
 
 ConfiguredCert caCert() {
-    ConfiguredCert c;
-    c.setting = "[routes.cloud.tls] ca_file";
-    c.path = "/etc/uplinkd/ca.pem";
-    c.subject = "CN=uplinkd test CA";
-    c.sha256 = "aa11";
-    c.not_before = kNow - 86400;
-    c.not_after = kNow + 365 * 86400;
-    c.parsed = true;
-    c.size = 1184;
-    return c;
+    return {.setting = "[routes.cloud.tls] ca_file",
+            .path = "/etc/uplinkd/ca.pem",
+            .subject = "CN=uplinkd test CA",
+            .sha256 = "aa11",
+            .not_before = kNow - 86400,
+            .not_after = kNow + 365 * 86400,
+            .parsed = true,
+            .size = 1184};
 }
 
 /// A healthy BG96 on a module-TLS route.

@@ -43,6 +43,12 @@ class A76xxDriverTest : public uplinkd::testing::ModemDriverTest<A76xxDriver, A7
     /// A started driver (network open).
     void started() { expectStart(kUntilRegistered + kNetworkOpen, succeeds()); }
 
+    /// A started driver with TCP link 0 open to the plain broker (null after a test failure).
+    ByteStreamPtr startedWithTcp() {
+        started();
+        return openTcp();
+    }
+
     ByteStreamPtr openTcp(int link = 0) {
         const std::string l = std::to_string(link);
         return openAfter({{.command = "AT+CIPOPEN=" + l + ",\"TCP\",\"broker.example.com\",1883",
@@ -134,8 +140,7 @@ TEST_F(A76xxDriverTest, StartWithoutSimSaysSo) {
 // ---- plain sockets ----------------------------------------------------------------------------
 
 TEST_F(A76xxDriverTest, TcpWriteSendsExactlyLenBytesAndWaitsForTheConfirmation) {
-    started();
-    auto s = openTcp();
+    auto s = startedWithTcp();
     ASSERT_TRUE(s);
     const std::string n = std::to_string(kBinary.size());
     at_.expect("AT+CIPSEND=0," + n)
@@ -150,8 +155,7 @@ TEST_F(A76xxDriverTest, TcpWriteSendsExactlyLenBytesAndWaitsForTheConfirmation) 
 }
 
 TEST_F(A76xxDriverTest, TcpChunksA5KWrite) {
-    started();
-    auto s = openTcp();
+    auto s = startedWithTcp();
     ASSERT_TRUE(s);
     const std::string big = byteRamp(5 * 1024, 31, 7);
     for (const auto& piece : piecesOf(big, {1460, 1460, 1460, 740})) {
@@ -169,8 +173,7 @@ TEST_F(A76xxDriverTest, TcpChunksA5KWrite) {
 }
 
 TEST_F(A76xxDriverTest, TcpPartialAndRefusedSends) {
-    started();
-    auto s = openTcp();
+    auto s = startedWithTcp();
     ASSERT_TRUE(s);
     // The module takes 4 of 10 bytes, then has a full buffer once, then takes the rest.
     at_.expect("AT+CIPSEND=0,10").expectPayload("0123456789").urcAfter("+CIPSEND: 0,10,4");
@@ -186,8 +189,7 @@ TEST_F(A76xxDriverTest, TcpPartialAndRefusedSends) {
 }
 
 TEST_F(A76xxDriverTest, TcpReadLoopsWhileBytesRemainThenEof) {
-    started();
-    auto s = openTcp();
+    auto s = startedWithTcp();
     ASSERT_TRUE(s);
     const std::string second(7, 'z');
     at_.expect("AT+CIPRXGET=2,0,1500")
@@ -214,8 +216,7 @@ TEST_F(A76xxDriverTest, TcpReadLoopsWhileBytesRemainThenEof) {
 }
 
 TEST_F(A76xxDriverTest, ADataUrcDuringAReadIsNotLost) {
-    started();
-    auto s = openTcp();
+    auto s = startedWithTcp();
     ASSERT_TRUE(s);
     // New bytes arrive while the first read runs: the module announces them before its answer.
     at_.expect("AT+CIPRXGET=2,0,1500")
@@ -229,21 +230,18 @@ TEST_F(A76xxDriverTest, ADataUrcDuringAReadIsNotLost) {
 }
 
 TEST_F(A76xxDriverTest, TcpReadWithNothingBufferedWaits) {
-    started();
-    auto s = openTcp();
+    auto s = startedWithTcp();
     ASSERT_TRUE(s);
     at_.expect("AT+CIPRXGET=2,0,1500").error("+IP ERROR: No data");
-    std::array<uint8_t, 8> buf{};
-    ReadResult rd;
-    s->asyncRead(buf, rd.keep());
+    const auto rd = startRead(*s, 8);
     at_.injectUrc("+CIPRXGET: 1,0");
     drain(loop_);
-    EXPECT_FALSE(rd.r.has_value());
+    EXPECT_FALSE(rd->r.has_value());
     at_.expect("AT+CIPCLOSE=0");
     s->close();
     drain(loop_);
-    ASSERT_TRUE(rd.r.has_value());
-    EXPECT_EQ(rd.r->error().code, "closed");
+    ASSERT_TRUE(rd->r.has_value());
+    EXPECT_EQ(rd->r->error().code, "closed");
 }
 
 TEST_F(A76xxDriverTest, TcpOpenFailuresAndLinkChoice) {
@@ -272,8 +270,7 @@ TEST_F(A76xxDriverTest, AnOpenWithoutResultFreesTheLink) {
 }
 
 TEST_F(A76xxDriverTest, OneReadAndOneWriteMayBeOutstandingTogether) {
-    started();
-    auto s = openTcp();
+    auto s = startedWithTcp();
     ASSERT_TRUE(s);
     at_.expect("AT+CIPSEND=0,5").expectPayload("hello").urcAfter("+CIPSEND: 0,5,5");
     at_.expect("AT+CIPRXGET=2,0,1500").line("+CIPRXGET: 2,0,5,0").replyData("world");
@@ -282,14 +279,9 @@ TEST_F(A76xxDriverTest, OneReadAndOneWriteMayBeOutstandingTogether) {
 }
 
 TEST_F(A76xxDriverTest, SocketsFailWhenTheModuleRestarts) {
-    started();
-    auto s = openTcp();
+    auto s = startedWithTcp();
     ASSERT_TRUE(s);
-    ASSERT_TRUE(at_.injectBoot("*ATREADY: 1"));
-    std::array<uint8_t, 8> buf{};
-    const auto rd = readNow(*s, buf);
-    ASSERT_TRUE(rd.has_value());
-    EXPECT_EQ(rd->error().code, "modem_reset");
+    ASSERT_NO_FATAL_FAILURE(expectRestartFailsReads(*s, "*ATREADY: 1"));
     s.reset();  // the link is gone with the reset: nothing is sent
     // The next open opens the network again.
     at_.expect("AT+NETOPEN").urcAfter("+NETOPEN: 0");

@@ -145,8 +145,7 @@ TEST_F(Bg9xDriverTest, InfoSaysWhenTheFirmwareCannotSendSniAndLeavesABadClockOut
 // ---- plain sockets ----------------------------------------------------------------------------
 
 TEST_F(Bg9xDriverTest, TcpWriteSendsExactlyLenBytesAfterThePrompt) {
-    started();
-    auto s = openTcp();
+    auto s = startedWithTcp();
     ASSERT_TRUE(s);
     const std::string n = std::to_string(kBinary.size());
     at_.expect("AT+QISEND=0," + n).expectPrompt(">").expectPayload(kBinary).error("SEND FAIL");
@@ -158,8 +157,7 @@ TEST_F(Bg9xDriverTest, TcpWriteSendsExactlyLenBytesAfterThePrompt) {
 }
 
 TEST_F(Bg9xDriverTest, TcpReadTakesCountedBytesUntilTheModuleHasNoMore) {
-    started();
-    auto s = openTcp();
+    auto s = startedWithTcp();
     ASSERT_TRUE(s);
     at_.expect("AT+QIRD=0,1500")
         .line("+QIRD: " + std::to_string(kBinary.size()))
@@ -173,8 +171,7 @@ TEST_F(Bg9xDriverTest, TcpReadTakesCountedBytesUntilTheModuleHasNoMore) {
 }
 
 TEST_F(Bg9xDriverTest, TcpPeerCloseEndsReadsWithEof) {
-    started();
-    auto s = openTcp();
+    auto s = startedWithTcp();
     ASSERT_TRUE(s);
     EXPECT_TRUE(at_.injectUrc("+QIURC: \"closed\",0"));
     expectOutcome(readOnce(*s, 16), fails("eof"));
@@ -191,8 +188,7 @@ TEST_F(Bg9xDriverTest, TcpOpenFailureIsExplainedAndTheIdFreed) {
 }
 
 TEST_F(Bg9xDriverTest, PdpDeactivationBreaksSocketsAndTheNextOpenActivatesAgain) {
-    started();
-    auto s = openTcp();
+    auto s = startedWithTcp();
     ASSERT_TRUE(s);
     EXPECT_TRUE(at_.injectUrc("+QIURC: \"pdpdeact\",1"));
     expectOutcome(write(*s, "x"), fails("network"));
@@ -205,8 +201,7 @@ TEST_F(Bg9xDriverTest, PdpDeactivationBreaksSocketsAndTheNextOpenActivatesAgain)
 }
 
 TEST_F(Bg9xDriverTest, AModuleResetMidStreamBreaksTheSocket) {
-    started();
-    auto s = openTcp();
+    auto s = startedWithTcp();
     ASSERT_TRUE(s);
     std::optional<Status> w;
     const std::string data = "hello";

@@ -49,6 +49,12 @@ class Bg9xDriverTest : public uplinkd::testing::ModemDriverTest<Bg9xDriver, Bg9x
 
     void started() { expectStart(kUntilRegistered + kActive, succeeds()); }
 
+    /// A started driver with TCP socket 0 open to the plain broker (null after a test failure).
+    ByteStreamPtr startedWithTcp() {
+        started();
+        return openTcp();
+    }
+
     ByteStreamPtr openTcp(int id = 0) {
         const std::string i = std::to_string(id);
         return openAfter(

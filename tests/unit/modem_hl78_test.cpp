@@ -180,21 +180,18 @@ TEST_F(Hl78DriverTest, HandlersAreNeverRunInline) {
     ASSERT_TRUE(s);
     // Bytes waiting in the stream: the read could complete at once, but must be posted.
     at_.expect("AT+KTCPRCV=1,10").replyData("0123456789");
-    std::array<uint8_t, 4> small{};
-    ReadResult first;
-    s->asyncRead(small, first.keep());
+    const auto first = startRead(*s, 4);
     at_.injectUrc("+KTCP_DATA: 1,10");
-    ASSERT_TRUE(runUntil(loop_, [&] { return first.r.has_value(); }));
-    ReadResult second;
-    s->asyncRead(small, second.keep());
-    EXPECT_FALSE(second.r.has_value()) << "the read handler ran inside asyncRead";
+    ASSERT_TRUE(runUntil(loop_, [&] { return first->r.has_value(); }));
+    const auto second = startRead(*s, 4);
+    EXPECT_FALSE(second->r.has_value()) << "the read handler ran inside asyncRead";
     WriteResult empty;
     s->asyncWrite({}, empty.keep());
     EXPECT_FALSE(empty.s.has_value()) << "the write handler ran inside asyncWrite";
     drain(loop_);
-    ASSERT_TRUE(second.r.has_value());
-    EXPECT_EQ(**second.r, 4u);
-    EXPECT_EQ(std::string(reinterpret_cast<char*>(small.data()), 4), "4567");
+    ASSERT_TRUE(second->r.has_value());
+    EXPECT_EQ(**second->r, 4u);
+    EXPECT_EQ(second->bytes(), "4567");
     scriptClose();
 }
 
@@ -265,30 +262,39 @@ TEST_F(Hl78DriverTest, ReadsLargeBuffersInChunksAndFollowsTheCount) {
     scriptClose();
 }
 
-TEST_F(Hl78DriverTest, ADataUrcDuringAReadIsNotLost) {
-    auto s = openPlain();
-    ASSERT_TRUE(s);
-    at_.expect("AT+KTCPRCV=1,3").replyData("abc").urcBefore("+KTCP_DATA: 1,3");
-    // That count may already be spent: the module is asked how many bytes it holds.
-    at_.expect("AT+KTCPSTAT=1").line("+KTCPSTAT: 3,-1,0,3");
-    at_.expect("AT+KTCPRCV=1,3").replyData("def");
-    at_.injectUrc("+KTCP_DATA: 1,3");
-    EXPECT_EQ(readAtLeast(*s, 6), "abcdef");
-    scriptClose();
-}
+/// A data URC that came during a read: its count may already be spent (the read took those
+/// bytes), so the module is asked how many it still holds (AT+KTCPSTAT) and only those are read.
+struct DataUrcDuringARead {
+    const char* what;
+    const char* status;  ///< the answer to AT+KTCPSTAT=1
+    std::string rest;    ///< the bytes the module still holds (empty: nothing is asked for)
+};
 
-TEST_F(Hl78DriverTest, ASpentCountIsNeverAskedFor) {
+class Hl78DataUrcDuringARead : public Hl78DriverTest,
+                               public ::testing::WithParamInterface<DataUrcDuringARead> {};
+
+TEST_P(Hl78DataUrcDuringARead, ReadsWhatTheModuleStillHolds) {
+    const DataUrcDuringARead& c = GetParam();
     auto s = openPlain();
     ASSERT_TRUE(s);
-    // The URC crossed the read and announced bytes the read already took.
     at_.expect("AT+KTCPRCV=1,3").replyData("abc").urcBefore("+KTCP_DATA: 1,3");
-    at_.expect("AT+KTCPSTAT=1").line("+KTCPSTAT: 3,-1,0,0");
+    at_.expect("AT+KTCPSTAT=1").line(c.status);
+    if (!c.rest.empty()) {
+        at_.expect("AT+KTCPRCV=1," + std::to_string(c.rest.size())).replyData(c.rest);
+    }
     at_.injectUrc("+KTCP_DATA: 1,3");
-    EXPECT_EQ(readAtLeast(*s, 3), "abc");
+    EXPECT_EQ(readAtLeast(*s, 3 + c.rest.size()), "abc" + c.rest);
     drain(loop_);
     EXPECT_EQ(at_.remaining(), 0u);
     scriptClose();
 }
+
+INSTANTIATE_TEST_SUITE_P(Cases, Hl78DataUrcDuringARead,
+                         ::testing::Values(DataUrcDuringARead{"ADataUrcDuringAReadIsNotLost",
+                                                              "+KTCPSTAT: 3,-1,0,3", "def"},
+                                           DataUrcDuringARead{"ASpentCountIsNeverAskedFor",
+                                                              "+KTCPSTAT: 3,-1,0,0", ""}),
+                         [](const auto& c) { return std::string(c.param.what); });
 
 TEST_F(Hl78DriverTest, ReadsAreByteCountedWhateverTheBytes) {
     auto s = openPlain();
@@ -434,17 +440,14 @@ TEST_F(Hl78DriverTest, OlderFirmwareGetsTheProfileWithoutTheRootIndex) {
 TEST_F(Hl78DriverTest, SocketsFailWhenTheModuleRestartsOrTheDriverGoes) {
     auto s = openPlain();
     ASSERT_TRUE(s);
-    ASSERT_TRUE(at_.injectBoot("+KSUP: 0"));
-    std::array<uint8_t, 8> buf{};
-    const auto rd = readNow(*s, buf);
-    ASSERT_TRUE(rd.has_value());
-    EXPECT_EQ(rd->error().code, "modem_reset");
+    ASSERT_NO_FATAL_FAILURE(expectRestartFailsReads(*s, "+KSUP: 0"));
     s->close();  // the session is gone with the reset: nothing is sent
     drain(loop_);
 
     auto t = openPlain(2);
     ASSERT_TRUE(t);
     driver_.reset();
+    std::array<uint8_t, 8> buf{};
     const auto after = readNow(*t, buf);
     ASSERT_TRUE(after.has_value());
     EXPECT_EQ(after->error().code, "closed");

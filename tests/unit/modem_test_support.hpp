@@ -212,6 +212,14 @@ struct ReadResult {
         return [this](Result<size_t> result) { r = std::move(result); };
     }
 };
+/// An asyncRead into a buffer of its own: the bytes, once its result `r` came.
+struct StartedRead {
+    std::vector<uint8_t> buf;
+    std::optional<Result<size_t>> r;
+    std::string bytes() const {
+        return std::string(reinterpret_cast<const char*>(buf.data()), r && *r ? **r : 0);
+    }
+};
 struct WriteResult {
     std::optional<Status> s;
     auto keep() {
@@ -320,6 +328,23 @@ class ModemDriverTest : public ::testing::Test {
         s.asyncRead(buf, [&](Result<size_t> r) { result.emplace(std::move(r)); });
         drain(loop_);
         return result;
+    }
+    /// An asyncRead of at most `max` bytes started on `s` (nothing run yet); its handler keeps
+    /// the result in the returned read.
+    std::unique_ptr<StartedRead> startRead(ByteStream& s, size_t max) {
+        auto rd = std::make_unique<StartedRead>();
+        rd->buf.resize(max);
+        s.asyncRead(rd->buf, [read = rd.get()](Result<size_t> r) { read->r = std::move(r); });
+        return rd;
+    }
+    /// The module restarts (it sends `boot`, its start-up URC): a read on `s` then fails at once
+    /// with "modem_reset".
+    void expectRestartFailsReads(ByteStream& s, const std::string& boot) {
+        ASSERT_TRUE(at_.injectBoot(boot)) << boot;
+        std::array<uint8_t, 8> buf{};
+        const auto rd = readNow(s, buf);
+        ASSERT_TRUE(rd.has_value()) << "the read did not end at once";
+        expectOutcome(*rd, fails("modem_reset"));
     }
     /// One asyncRead of at most `max` bytes, until its handler ran: the bytes, or its error.
     Result<std::string> readOnce(ByteStream& s, size_t max = 64) {
