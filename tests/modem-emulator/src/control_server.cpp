@@ -4,7 +4,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <sstream>
+
 namespace uplinkd::emulator {
+
+ControlLine splitControlLine(const std::string& line) {
+    std::istringstream in(line);
+    ControlLine out;
+    in >> out.cmd >> out.arg;
+    std::getline(in, out.rest);
+    return out;
+}
 
 /// One connected control client, replies in order; loop-bound (single thread).
 class ControlServer::Client : public std::enable_shared_from_this<Client> {

@@ -9,6 +9,15 @@
 
 namespace uplinkd::emulator {
 
+/// A control request split as `<cmd> <arg> <rest>`: its first two words, and what follows the
+/// second word as written (leading blanks included). Pure.
+struct ControlLine {
+    std::string cmd;
+    std::string arg;
+    std::string rest;
+};
+ControlLine splitControlLine(const std::string& line);
+
 /// Serves the control socket; loop-bound (single thread).
 /// Accepts any number of clients; each request line gets exactly one reply line from the
 /// handler ("ok ..." / "error ..."). Removes its socket file when closed.

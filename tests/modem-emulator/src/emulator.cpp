@@ -1,8 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "emulator.hpp"
 
-#include <sstream>
-
 #include "model_a76xx.hpp"
 #include "model_bg9x.hpp"
 #include "model_bx310x.hpp"
@@ -72,12 +70,7 @@ void Emulator::stop() {
 }
 
 std::string Emulator::control(const std::string& line) {
-    std::istringstream in(line);
-    std::string cmd;
-    std::string arg;
-    in >> cmd >> arg;
-    std::string rest;
-    std::getline(in, rest);
+    const auto [cmd, arg, rest] = splitControlLine(line);
     log_.note("control: " + line);
     if (auto handled = modem_->modelControl(line)) {
         return *handled;

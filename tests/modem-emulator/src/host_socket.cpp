@@ -9,6 +9,12 @@
 
 namespace uplinkd::emulator {
 
+bool isIpLiteral(const std::string& host) {
+    std::error_code ec;
+    asio::ip::make_address(host, ec);
+    return !ec;
+}
+
 const char* toString(ConnectError e) {
     switch (e) {
         case ConnectError::None:
@@ -327,6 +333,13 @@ void HostSocket::close() {
     resolver_.cancel();
     std::error_code ignore;
     lowest().close(ignore);
+}
+
+void closeAndReset(HostSocketPtr& sock) {
+    if (sock) {
+        sock->close();
+        sock.reset();
+    }
 }
 
 }  // namespace uplinkd::emulator

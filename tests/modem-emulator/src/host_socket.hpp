@@ -31,6 +31,10 @@ struct TlsOptions {
     int max_version = 0;
 };
 
+/// True when `host` is an IPv4 or IPv6 address literal rather than a name (modules send no SNI
+/// for those).
+bool isIpLiteral(const std::string& host);
+
 /// Why a connect failed; the models map these to their own codes.
 enum class ConnectError { None, Dns, Refused, Timeout, TlsInit, TlsVerify, TlsHandshake };
 
@@ -117,5 +121,17 @@ class HostSocket : public std::enable_shared_from_this<HostSocket> {
 };
 
 using HostSocketPtr = std::shared_ptr<HostSocket>;
+
+/// Closes `sock`, if any, and lets it go: no callbacks of it run afterwards.
+void closeAndReset(HostSocketPtr& sock);
+
+/// Closes the connection (`entry.sock`) of every entry of a model's socket table, as when the
+/// model goes or loses power.
+template <class Entries>
+void closeAll(Entries& entries) {
+    for (auto& entry : entries) {
+        closeAndReset(entry.sock);
+    }
+}
 
 }  // namespace uplinkd::emulator

@@ -17,8 +17,10 @@ constexpr ConnectErrorCodes kConnectNotif{knotif::kDns,  knotif::kTimeout, knoti
 }  // namespace
 
 KSocketModem::KSocketModem(asio::io_context& io, PtyPort& port, CertStore& certs, TraceLog& log,
-                           ModemOptions opts, std::string pattern, bool strict)
-    : Modem(io, port, certs, log, std::move(opts)), pattern_(std::move(pattern)), strict_(strict) {}
+                           ModemOptions opts, std::string model, std::string pattern, bool strict)
+    : Modem(io, port, certs, log, std::move(opts), {"Sierra Wireless", std::move(model)}),
+      pattern_(std::move(pattern)),
+      strict_(strict) {}
 
 KSocketModem::~KSocketModem() {
     for (auto& [id, s] : sessions_) {
@@ -122,10 +124,7 @@ void KSocketModem::onSessionClosed(int id, HostSocket* sock, int notif) {
 }
 
 void KSocketModem::closeSocket(Session& s) {
-    if (s.sock) {
-        s.sock->close();
-        s.sock.reset();
-    }
+    closeAndReset(s.sock);
 }
 
 void KSocketModem::clearSessions() {

@@ -57,10 +57,11 @@ class KSocketModem : public Modem {
         HostSocketPtr sock;
     };
 
-    /// `strict`: only the Set form of the session commands is accepted (ERROR otherwise) and
-    /// surplus arguments are refused (+CME ERROR 915), as on the BX310x.
+    /// `model`: the default variant (the K command set is Sierra Wireless's). `strict`: only the
+    /// Set form of the session commands is accepted (ERROR otherwise) and surplus arguments are
+    /// refused (+CME ERROR 915), as on the BX310x.
     KSocketModem(asio::io_context& io, PtyPort& port, CertStore& certs, TraceLog& log,
-                 ModemOptions opts, std::string pattern, bool strict);
+                 ModemOptions opts, std::string model, std::string pattern, bool strict);
 
     /// Registers AT+KTCPCNX, KTCPSND, KTCPRCV, KTCPSTAT, KTCPCLOSE and KTCPDEL.
     void addKSocketCommands();

@@ -10,7 +10,6 @@
 namespace uplinkd::emulator {
 namespace {
 
-const char* const kPrompt = "\r\n> ";
 const char* const kIpAddress = "10.64.12.7";
 constexpr size_t kMaxCipSend = 1500;
 constexpr size_t kMaxRxGet = 1500;
@@ -47,9 +46,7 @@ std::string hex(std::string_view data) {
 
 A76xxModel::A76xxModel(asio::io_context& io, PtyPort& port, CertStore& certs, TraceLog& log,
                        ModemOptions opts)
-    : Modem(io, port, certs, log, std::move(opts)) {
-    manufacturer_ = "SIMCOM INCORPORATED";
-    model_id_ = opts_.variant.empty() ? "A7670E-LASE" : opts_.variant;
+    : Modem(io, port, certs, log, std::move(opts), {"SIMCOM INCORPORATED", "A7670E-LASE"}) {
     revision_ = "A011B07A7670M7";
     imei_ = "862636050000001";
     addTcpCommands();
@@ -59,12 +56,8 @@ A76xxModel::A76xxModel(asio::io_context& io, PtyPort& port, CertStore& certs, Tr
 }
 
 A76xxModel::~A76xxModel() {
-    for (auto& l : links_) {
-        closeSock(l.sock);
-    }
-    for (auto& s : cch_) {
-        closeSock(s.sock);
-    }
+    closeAll(links_);
+    closeAll(cch_);
     for (auto& cl : mqtt_) {
         if (cl.link) {
             cl.link->close();
@@ -81,21 +74,12 @@ std::vector<std::string> A76xxModel::identify() const {
             "IMEI: " + imei_, "+GCAP: +CGSM,+FCLASS,+DS"};
 }
 
-void A76xxModel::closeSock(HostSocketPtr& sock) {
-    if (sock) {
-        sock->close();
-        sock.reset();
-    }
-}
-
 void A76xxModel::onPowerLoss() {
     for (auto& l : links_) {
-        closeSock(l.sock);
-        l = Link{};
+        release(l);
     }
     for (auto& s : cch_) {
-        closeSock(s.sock);
-        s = CchSession{};
+        release(s);
     }
     ssl_.fill(SslContext{});
     net_open_ = false;
@@ -226,8 +210,7 @@ Final A76xxModel::cipRead(const AtCommand& c, int mode) {
     if (rest == 0) {
         l.data_reported = false;
         if (!l.open) {
-            closeSock(l.sock);
-            l = Link{};
+            release(l);
         }
     }
     return Final::ok();
@@ -259,13 +242,9 @@ void A76xxModel::addTcpCommands() {
         // Transparent mode is not emulated.
         return c.kind == AtKind::Set && c.str(0) == "0" ? Final::ok() : Final::error();
     });
-    addCommand("+CIPRXGET", [this](const AtCommand& c) {
+    addCommand("+CIPRXGET", {"+CIPRXGET: (0-4),(0-9),(1-1500)"}, [this](const AtCommand& c) {
         if (c.kind == AtKind::Read) {
             respond("+CIPRXGET: " + std::to_string(rxget_mode_));
-            return Final::ok();
-        }
-        if (c.kind == AtKind::Test) {
-            respond("+CIPRXGET: (0-4),(0-9),(1-1500)");
             return Final::ok();
         }
         auto mode = inRange(c, 0, 0, 4);
@@ -281,12 +260,9 @@ void A76xxModel::addTcpCommands() {
         }
         return cipRead(c, *mode);
     });
-    addCommand("+NETOPEN", [this](const AtCommand& c) {
+    addCommand("+NETOPEN", {}, [this](const AtCommand& c) {
         if (c.kind == AtKind::Read) {
             respond(std::string("+NETOPEN: ") + (net_open_ ? "1" : "0"));
-            return Final::ok();
-        }
-        if (c.kind == AtKind::Test) {
             return Final::ok();
         }
         if (net_open_ || net_opening_) {
@@ -320,8 +296,7 @@ void A76xxModel::addTcpCommands() {
             return Final::error();
         }
         for (auto& l : links_) {
-            closeSock(l.sock);
-            l = Link{};
+            release(l);
         }
         net_open_ = false;
         urc("+NETCLOSE: 0");
@@ -335,7 +310,7 @@ void A76xxModel::addTcpCommands() {
         respond(std::string("+IPADDR: ") + kIpAddress);
         return Final::ok();
     });
-    addCommand("+CIPOPEN", [this](const AtCommand& c) {
+    addCommand("+CIPOPEN", {"+CIPOPEN: (0-9),(\"TCP\",\"UDP\")"}, [this](const AtCommand& c) {
         if (c.kind == AtKind::Read) {
             for (size_t i = 0; i < links_.size(); ++i) {
                 const Link& l = links_[i];
@@ -346,10 +321,6 @@ void A76xxModel::addTcpCommands() {
                     respond("+CIPOPEN: " + std::to_string(i));
                 }
             }
-            return Final::ok();
-        }
-        if (c.kind == AtKind::Test) {
-            respond("+CIPOPEN: (0-9),(\"TCP\",\"UDP\")");
             return Final::ok();
         }
         auto link = inRange(c, 0, 0, 9);
@@ -372,8 +343,7 @@ void A76xxModel::addTcpCommands() {
             respond(prefix + std::to_string(kIpNotSupported));
             return Final::error();
         }
-        closeSock(l.sock);
-        l = Link{};
+        release(l);
         l.in_use = true;
         l.host = c.str(2);
         l.port = static_cast<uint16_t>(*port);
@@ -405,11 +375,7 @@ void A76xxModel::addTcpCommands() {
             });
         return Final::ok();
     });
-    addCommand("+CIPSEND", [this](const AtCommand& c) {
-        if (c.kind == AtKind::Test) {
-            respond("+CIPSEND: (0-9),(1-1500)");
-            return Final::ok();
-        }
+    addCommand("+CIPSEND", {"+CIPSEND: (0-9),(1-1500)"}, [this](const AtCommand& c) {
         auto link = inRange(c, 0, 0, 9);
         if (c.kind != AtKind::Set || !link) {
             return Final::error();
@@ -420,30 +386,18 @@ void A76xxModel::addTcpCommands() {
             return Final::error();
         }
         int id = *link;
-        auto done = [this, id](const DataPhase& p) {
-            if (p.outcome() == DataPhase::Outcome::Cancelled) {
-                return Final::ok();
-            }
-            if (p.outcome() != DataPhase::Outcome::Complete) {
-                return Final::error();
-            }
+        auto done = whenComplete([this, id](const DataPhase& p) {
             Link& ll = links_[static_cast<size_t>(id)];
             bool sent = ll.open && ll.sock && ll.sock->send(p.data());
             std::string req = std::to_string(p.data().size());
             urc("+CIPSEND: " + std::to_string(id) + "," + req + "," + (sent ? req : "-1"));
             return Final::ok();
-        };
+        });
         if (c.argc() >= 2 && !c.has(1)) {
-            startDataPhase(DataPhase::ctrlZ(kMaxCipSend), kPrompt, done);  // "AT+CIPSEND=0,"
+            startDataPhase(DataPhase::ctrlZ(kMaxCipSend), kDataPrompt, done);  // "AT+CIPSEND=0,"
             return Final::pending();
         }
-        auto len = inRange(c, 1, 1, kMaxCipSend);
-        if (!len) {
-            misuse("AT+CIPSEND length '" + c.str(1) + "' outside 1-1500");
-            return Final::error();
-        }
-        startDataPhase(DataPhase::count(static_cast<size_t>(*len)), kPrompt, done);
-        return Final::pending();
+        return countedSend(c, 1, 1, kMaxCipSend, "AT+CIPSEND", done);
     });
     addCommand("+CIPCLOSE", [this](const AtCommand& c) {
         if (c.kind == AtKind::Read) {
@@ -463,8 +417,7 @@ void A76xxModel::addTcpCommands() {
             respond("+CIPCLOSE: " + std::to_string(*link) + "," + std::to_string(kIpNotSupported));
             return Final::error();
         }
-        closeSock(l.sock);
-        l = Link{};
+        release(l);
         urc("+CIPCLOSE: " + std::to_string(*link) + ",0");
         return Final::ok();
     });
@@ -482,23 +435,17 @@ std::string A76xxModel::csslcfgLine(int ctx) const {
 }
 
 void A76xxModel::addSslCommands() {
-    addCommand("+CSSLCFG", [this](const AtCommand& c) {
+    const std::vector<std::string> csslcfg_test = {
+        "+CSSLCFG: \"sslversion\",(0-9),(0-4)",      "+CSSLCFG: \"authmode\",(0-9),(0-3)",
+        "+CSSLCFG: \"ignorelocaltime\",(0-9),(0-1)", "+CSSLCFG: \"negotiatetime\",(0-9),(10-300)",
+        "+CSSLCFG: \"cacert\",(0-9),(5-108)",        "+CSSLCFG: \"clientcert\",(0-9),(5-108)",
+        "+CSSLCFG: \"clientkey\",(0-9),(5-108)",     "+CSSLCFG: \"password\",(0-9),(5-108)",
+        "+CSSLCFG: \"enableSNI\",(0-9),(0-1)"};
+    addCommand("+CSSLCFG", csslcfg_test, [this](const AtCommand& c) {
         if (c.kind == AtKind::Read) {
             for (int i = 0; i < static_cast<int>(ssl_.size()); ++i) {
                 respond(csslcfgLine(i));
             }
-            return Final::ok();
-        }
-        if (c.kind == AtKind::Test) {
-            respond("+CSSLCFG: \"sslversion\",(0-9),(0-4)");
-            respond("+CSSLCFG: \"authmode\",(0-9),(0-3)");
-            respond("+CSSLCFG: \"ignorelocaltime\",(0-9),(0-1)");
-            respond("+CSSLCFG: \"negotiatetime\",(0-9),(10-300)");
-            respond("+CSSLCFG: \"cacert\",(0-9),(5-108)");
-            respond("+CSSLCFG: \"clientcert\",(0-9),(5-108)");
-            respond("+CSSLCFG: \"clientkey\",(0-9),(5-108)");
-            respond("+CSSLCFG: \"password\",(0-9),(5-108)");
-            respond("+CSSLCFG: \"enableSNI\",(0-9),(0-1)");
             return Final::ok();
         }
         auto ctx = inRange(c, 1, 0, 9);
@@ -552,18 +499,15 @@ void A76xxModel::addSslCommands() {
         }
         return Final::error();
     });
-    addCommand("+CCERTDOWN", [this](const AtCommand& c) {
-        if (c.kind == AtKind::Test) {
-            respond("+CCERTDOWN: (5-108),(1-10240)");
-            return Final::ok();
-        }
+    addCommand("+CCERTDOWN", {"+CCERTDOWN: (5-108),(1-10240)"}, [this](const AtCommand& c) {
         auto len = inRange(c, 1, 1, kMaxCertFile);
         std::string name = c.str(0);
         if (c.kind != AtKind::Set || !validCertName(name) || !len) {
             return Final::error();
         }
         startDataPhase(
-            DataPhase::count(static_cast<size_t>(*len)), kPrompt, [this, name](const DataPhase& p) {
+            DataPhase::count(static_cast<size_t>(*len)), kDataPrompt,
+            [this, name](const DataPhase& p) {
                 certs_.put(name, p.data());
                 log_.note("stored " + name + " (" + std::to_string(p.data().size()) + " bytes)");
                 return Final::ok();

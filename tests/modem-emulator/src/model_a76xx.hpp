@@ -75,7 +75,12 @@ class A76xxModel : public Modem {
     void onCchClosed(int s, HostSocket* sock);
     void pushCch(int s);
     void openCch(int s);
-    static void closeSock(HostSocketPtr& sock);
+    /// Closes the connection of a link or CCH session and returns the entry to its unused state.
+    template <class Entry>
+    static void release(Entry& entry) {
+        closeAndReset(entry.sock);
+        entry = Entry{};
+    }
     std::string csslcfgLine(int ctx) const;
     /// TLS settings of SSL context `ctx_id` for `host`; nullopt when the files that its
     /// authmode needs are not set or not in the store.
@@ -101,6 +106,12 @@ class A76xxModel : public Modem {
     void onMqttLost(int idx, uint64_t attempt);
     /// Ends the broker connection of `idx` (deferred: safe inside the link's callbacks).
     void retireMqttLink(CmqttClient& cl);
+    /// Client `idx` when `attempt` is still its current one and it is in `state`; nullptr for a
+    /// stale callback.
+    CmqttClient* currentClient(int idx, uint64_t attempt, CmqttClient::State state);
+    /// The client's connection (or attempt) is over: later callbacks of it are stale, its link
+    /// goes, it is Disconnected.
+    void endConnection(CmqttClient& cl);
     /// Reports `+<name>: idx,17` unless `done` is set within `seconds`.
     std::shared_ptr<bool> mqttAckTimer(const std::string& name, int idx, uint64_t attempt,
                                        int seconds);

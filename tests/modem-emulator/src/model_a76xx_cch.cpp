@@ -10,7 +10,6 @@
 namespace uplinkd::emulator {
 namespace {
 
-const char* const kPrompt = "\r\n> ";
 constexpr size_t kMaxCchSend = 2048;
 constexpr size_t kCchChunk = 1500;
 constexpr int kCchTimeout = 5;
@@ -177,8 +176,7 @@ void A76xxModel::addCchCommands() {
             return Final::error();
         }
         for (auto& s : cch_) {
-            closeSock(s.sock);
-            s = CchSession{};
+            release(s);
         }
         cch_started_ = false;
         urc("+CCHSTOP: 0");
@@ -237,7 +235,7 @@ void A76xxModel::addCchCommands() {
             misuse("AT+CCHOPEN on session " + std::to_string(*s) + ", which is in use");
             return Final::error();
         }
-        closeSock(cs.sock);
+        closeAndReset(cs.sock);
         auto ctx = cs.ctx;
         cs = CchSession{};
         cs.ctx = ctx;
@@ -267,7 +265,7 @@ void A76xxModel::addCchCommands() {
             return Final::error();
         }
         int id = *s;
-        startDataPhase(DataPhase::count(static_cast<size_t>(*len)), kPrompt,
+        startDataPhase(DataPhase::count(static_cast<size_t>(*len)), kDataPrompt,
                        [this, id](const DataPhase& p) {
                            CchSession& c2 = cch_[static_cast<size_t>(id)];
                            bool sent = c2.open && c2.sock && c2.sock->send(p.data());
@@ -319,8 +317,7 @@ void A76xxModel::addCchCommands() {
         if (!cs.in_use) {
             return Final::error();
         }
-        closeSock(cs.sock);
-        cs = CchSession{};
+        release(cs);
         urc("+CCHCLOSE: " + std::to_string(*s) + ",0");
         return Final::ok();
     });

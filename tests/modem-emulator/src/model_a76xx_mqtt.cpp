@@ -130,6 +130,17 @@ void A76xxModel::retireMqttLink(CmqttClient& cl) {
     asio::post(io_, [link] {});  // released after the callback that retired it returned
 }
 
+CmqttClient* A76xxModel::currentClient(int idx, uint64_t attempt, CmqttClient::State state) {
+    CmqttClient& cl = mqtt_[static_cast<size_t>(idx)];
+    return cl.attempt == attempt && cl.state == state ? &cl : nullptr;
+}
+
+void A76xxModel::endConnection(CmqttClient& cl) {
+    ++cl.attempt;
+    retireMqttLink(cl);
+    cl.state = CmqttClient::State::Disconnected;
+}
+
 void A76xxModel::resetMqtt() {
     for (auto& cl : mqtt_) {
         retireMqttLink(cl);
@@ -417,14 +428,12 @@ void A76xxModel::addMqttCommands() {
             int id = *idx;
             uint64_t attempt = cl.attempt;
             cl.link->disconnect([this, id, attempt](bool, const std::string&) {
-                CmqttClient& c2 = mqtt_[static_cast<size_t>(id)];
-                if (c2.attempt != attempt || c2.state != CmqttClient::State::Disconnecting) {
+                CmqttClient* c2 = currentClient(id, attempt, CmqttClient::State::Disconnecting);
+                if (c2 == nullptr) {
                     return;
                 }
-                ++c2.attempt;
-                retireMqttLink(c2);
-                c2.state = CmqttClient::State::Disconnected;
-                c2.ssl_ctx.reset();
+                endConnection(*c2);
+                c2->ssl_ctx.reset();
                 urc("+CMQTTDISC: " + std::to_string(id) + ",0");
             });
             return Final::ok();
@@ -432,14 +441,12 @@ void A76xxModel::addMqttCommands() {
 }
 
 void A76xxModel::mqttConnectFailed(int idx, uint64_t attempt, int err) {
-    CmqttClient& cl = mqtt_[static_cast<size_t>(idx)];
-    if (cl.attempt != attempt || cl.state != CmqttClient::State::Connecting) {
+    CmqttClient* cl = currentClient(idx, attempt, CmqttClient::State::Connecting);
+    if (cl == nullptr) {
         return;
     }
-    ++cl.attempt;
-    retireMqttLink(cl);
-    cl.state = CmqttClient::State::Disconnected;
-    cl.ssl_ctx.reset();  // cleared after a failed connect
+    endConnection(*cl);
+    cl->ssl_ctx.reset();  // cleared after a failed connect
     urc("+CMQTTCONNECT: " + std::to_string(idx) + "," + std::to_string(err));
 }
 
@@ -484,31 +491,31 @@ void A76xxModel::mqttConnect(int idx, const std::string& host, uint16_t port,
         log_.note("mqtt " + std::to_string(idx) + ": " + toString(reason) + ": " + detail);
         onMqttLost(idx, attempt);
     });
-    cl.link->connect(host, port, std::move(tls), std::move(session),
-                     [this, idx, attempt, who](const MqttConnectOutcome& out) {
-                         CmqttClient& c2 = mqtt_[static_cast<size_t>(idx)];
-                         if (c2.attempt != attempt || c2.state != CmqttClient::State::Connecting) {
-                             return;
-                         }
-                         if (out.result == MqttConnectResult::Ok) {
-                             log_.note(who + ": connected");
-                             c2.state = CmqttClient::State::Connected;
-                             urc("+CMQTTCONNECT: " + std::to_string(idx) + ",0");
-                             return;
-                         }
-                         int err = cmqttConnectError(out.result, out.connack_code);
-                         log_.note(who + ": connect failed (" + std::to_string(err) + ", " +
-                                   toString(out.result) + "): " + out.detail);
-                         if (err == cmqtt::kHandshake) {
-                             // The module retries the handshake for a while before it reports.
-                             retireMqttLink(c2);
-                             after(opts_.tls_fail_delay, [this, idx, attempt, err] {
-                                 mqttConnectFailed(idx, attempt, err);
-                             });
-                             return;
-                         }
-                         mqttConnectFailed(idx, attempt, err);
-                     });
+    cl.link->connect(
+        host, port, std::move(tls), std::move(session),
+        [this, idx, attempt, who](const MqttConnectOutcome& out) {
+            CmqttClient* c2 = currentClient(idx, attempt, CmqttClient::State::Connecting);
+            if (c2 == nullptr) {
+                return;
+            }
+            if (out.result == MqttConnectResult::Ok) {
+                log_.note(who + ": connected");
+                c2->state = CmqttClient::State::Connected;
+                urc("+CMQTTCONNECT: " + std::to_string(idx) + ",0");
+                return;
+            }
+            int err = cmqttConnectError(out.result, out.connack_code);
+            log_.note(who + ": connect failed (" + std::to_string(err) + ", " +
+                      toString(out.result) + "): " + out.detail);
+            if (err == cmqtt::kHandshake) {
+                // The module retries the handshake for a while before it reports.
+                retireMqttLink(*c2);
+                after(opts_.tls_fail_delay,
+                      [this, idx, attempt, err] { mqttConnectFailed(idx, attempt, err); });
+                return;
+            }
+            mqttConnectFailed(idx, attempt, err);
+        });
 }
 
 void A76xxModel::onMqttLost(int idx, uint64_t attempt) {
@@ -520,10 +527,8 @@ void A76xxModel::onMqttLost(int idx, uint64_t attempt) {
         mqttConnectFailed(idx, attempt, cmqtt::kClosedByServer);
         return;
     }
-    ++cl.attempt;
-    retireMqttLink(cl);
     bool was_disconnecting = cl.state == CmqttClient::State::Disconnecting;
-    cl.state = CmqttClient::State::Disconnected;
+    endConnection(cl);
     if (was_disconnecting) {
         cl.ssl_ctx.reset();
         urc("+CMQTTDISC: " + std::to_string(idx) + ",0");

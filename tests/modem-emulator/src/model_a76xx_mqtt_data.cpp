@@ -7,7 +7,6 @@
 namespace uplinkd::emulator {
 namespace {
 
-const char* const kPrompt = "\r\n> ";
 constexpr long kMaxTopic = 1024;
 constexpr long kMaxPayload = 10240;
 constexpr size_t kRxBlock = 1500;
@@ -63,7 +62,7 @@ void A76xxModel::addMqttDataCommands() {
             return cmqttFail(name, *idx, cmqtt::kLengthRange);
         }
         int id = *idx;
-        startDataPhase(DataPhase::count(static_cast<size_t>(*len)), kPrompt,
+        startDataPhase(DataPhase::count(static_cast<size_t>(*len)), kDataPrompt,
                        [this, id, name, is_topic, store](const DataPhase& p) {
                            CmqttClient& c2 = mqtt_[static_cast<size_t>(id)];
                            if (is_topic && c2.check_utf8 == 1 && !validMqttUtf8(p.data())) {
@@ -242,7 +241,7 @@ void A76xxModel::addMqttPublishCommands() {
             return Final::ok();
         }
         int q = *qos;
-        startDataPhase(DataPhase::count(static_cast<size_t>(*len)), kPrompt,
+        startDataPhase(DataPhase::count(static_cast<size_t>(*len)), kDataPrompt,
                        [this, id, q, name, subscribe, request](const DataPhase& p) {
                            CmqttClient& c2 = mqtt_[static_cast<size_t>(id)];
                            if (c2.check_utf8 == 1 && !validMqttUtf8(p.data())) {

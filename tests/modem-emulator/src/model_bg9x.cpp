@@ -23,9 +23,7 @@ int64_t hostNow() {
 
 Bg9xModel::Bg9xModel(asio::io_context& io, PtyPort& port, CertStore& certs, TraceLog& log,
                      ModemOptions opts)
-    : Modem(io, port, certs, log, std::move(opts)) {
-    manufacturer_ = "Quectel";
-    model_id_ = opts_.variant.empty() ? "BG96" : opts_.variant;
+    : Modem(io, port, certs, log, std::move(opts), {"Quectel", "BG96"}) {
     const bool bg95 = model_id_.rfind("BG95", 0) == 0;
     revision_ = bg95 ? "BG95M3LAR02A03" : "BG96MAR02A07M1G";
     imei_ = "866425030000001";
@@ -42,11 +40,7 @@ Bg9xModel::Bg9xModel(asio::io_context& io, PtyPort& port, CertStore& certs, Trac
 }
 
 Bg9xModel::~Bg9xModel() {
-    for (auto& s : sockets_) {
-        if (s.sock) {
-            s.sock->close();
-        }
-    }
+    closeAll(sockets_);
     for (auto& m : mqtt_) {
         if (m.link) {
             m.link->close();
@@ -220,12 +214,9 @@ void Bg9xModel::addInfoCommands() {
         }
         return Final::ok();
     });
-    addCommand("+CCLK", [this](const AtCommand& c) {
+    addCommand("+CCLK", {}, [this](const AtCommand& c) {
         if (c.kind == AtKind::Read) {
             respond("+CCLK: \"" + bg9x::formatCclk(moduleTime()) + "\"");
-            return Final::ok();
-        }
-        if (c.kind == AtKind::Test) {
             return Final::ok();
         }
         auto t = c.kind == AtKind::Set && c.quoted(0) ? bg9x::parseCclk(c.str(0)) : std::nullopt;
@@ -261,10 +252,7 @@ void Bg9xModel::deactivatePdp(int cid, bool by_network) {
         if (s.state == Socket::State::Initial || s.pdp != cid) {
             continue;
         }
-        if (s.sock) {
-            s.sock->close();
-            s.sock.reset();
-        }
+        closeAndReset(s.sock);
         if (by_network && s.state != Socket::State::Opening) {
             s.state = Socket::State::Closing;
             urc(std::string(s.tls ? "+QSSLURC: " : "+QIURC: ") + "\"closed\"," + std::to_string(i));
@@ -287,11 +275,9 @@ void Bg9xModel::deactivatePdp(int cid, bool by_network) {
 }
 
 void Bg9xModel::addPdpCommands() {
-    addCommand("+QICSGP", [this](const AtCommand& c) {
-        if (c.kind == AtKind::Test) {
-            respond("+QICSGP: (1-16),(1-3),<APN>,<username>,<password>,(0-3)");
-            return Final::ok();
-        }
+    const std::vector<std::string> qicsgp_test = {
+        "+QICSGP: (1-16),(1-3),<APN>,<username>,<password>,(0-3)"};
+    addCommand("+QICSGP", qicsgp_test, [this](const AtCommand& c) {
         auto cid = c.intArg(0);
         if (c.kind != AtKind::Set || !cid || *cid < 1 || *cid > kPdpContexts) {
             return Final::error();
@@ -314,7 +300,7 @@ void Bg9xModel::addPdpCommands() {
         p.apn = c.str(2);
         return Final::ok();
     });
-    addCommand("+QIACT", [this](const AtCommand& c) {
+    addCommand("+QIACT", {"+QIACT: (1-16)"}, [this](const AtCommand& c) {
         if (c.kind == AtKind::Read) {
             for (int cid = 1; cid <= kPdpContexts; ++cid) {
                 const Pdp& p = pdps_[static_cast<size_t>(cid)];
@@ -323,10 +309,6 @@ void Bg9xModel::addPdpCommands() {
                             ",\"" + kIpAddress + "\"");
                 }
             }
-            return Final::ok();
-        }
-        if (c.kind == AtKind::Test) {
-            respond("+QIACT: (1-16)");
             return Final::ok();
         }
         auto cid = c.intArg(0);
@@ -345,11 +327,7 @@ void Bg9xModel::addPdpCommands() {
         log_.note("PDP context " + std::to_string(*cid) + " active");
         return Final::ok();
     });
-    addCommand("+QIDEACT", [this](const AtCommand& c) {
-        if (c.kind == AtKind::Test) {
-            respond("+QIDEACT: (1-16)");
-            return Final::ok();
-        }
+    addCommand("+QIDEACT", {"+QIDEACT: (1-16)"}, [this](const AtCommand& c) {
         auto cid = c.intArg(0);
         if (c.kind != AtKind::Set || !cid || *cid < 1 || *cid > kPdpContexts) {
             return Final::error();

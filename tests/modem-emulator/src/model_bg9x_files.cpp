@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Bg9xModel: the file system (AT+QFUPL/QFDEL/QFLST; UFS files live in the CertStore, so they
 // survive resets like flash) and the SSL contexts (AT+QSSLCFG) that name those files.
-#include <asio/ip/address.hpp>
 #include <cstdio>
 
 #include "bg9x_codes.hpp"
@@ -24,12 +23,6 @@ std::optional<std::string> storageName(const std::string& name) {
     return "UFS:" + name;
 }
 
-bool isIpLiteral(const std::string& host) {
-    std::error_code ec;
-    asio::ip::make_address(host, ec);
-    return !ec;
-}
-
 }  // namespace
 
 std::optional<std::string> Bg9xModel::file(const std::string& name) const {
@@ -45,11 +38,8 @@ std::optional<std::string> Bg9xModel::file(const std::string& name) const {
 }
 
 void Bg9xModel::addFileCommands() {
-    addCommand("+QFUPL", [this](const AtCommand& c) {
-        if (c.kind == AtKind::Test) {
-            respond("+QFUPL: <filename>,(1-102400),(1-65535),(0,1)");
-            return Final::ok();
-        }
+    const std::vector<std::string> qfupl_test = {"+QFUPL: <filename>,(1-102400),(1-65535),(0,1)"};
+    addCommand("+QFUPL", qfupl_test, [this](const AtCommand& c) {
         if (c.kind != AtKind::Set || !c.quoted(0)) {
             return Final::error();
         }

@@ -8,7 +8,6 @@ namespace uplinkd::emulator {
 
 namespace {
 
-const char* const kPrompt = "\r\n> ";
 constexpr size_t kMaxPublish = 4096;
 constexpr int kStoreSlots = 5;
 
@@ -206,7 +205,8 @@ void Bg9xModel::addMqttCommands() {
     auto client = [this](const AtCommand& c) -> std::optional<int> {
         return c.kind == AtKind::Set ? inRange(c, 0, 0, kMqttClients - 1) : std::nullopt;
     };
-    addCommand("+QMTOPEN", [this, client](const AtCommand& c) {
+    const std::vector<std::string> qmtopen_test = {"+QMTOPEN: (0-5),\"<hostname>\",(0-65535)"};
+    addCommand("+QMTOPEN", qmtopen_test, [this, client](const AtCommand& c) {
         if (c.kind == AtKind::Read) {
             if (model_id_.rfind("BG96", 0) == 0) {
                 // BG96 quirk: the query does not answer reliably over serial; here it never
@@ -223,10 +223,6 @@ void Bg9xModel::addMqttCommands() {
             }
             return Final::ok();
         }
-        if (c.kind == AtKind::Test) {
-            respond("+QMTOPEN: (0-5),\"<hostname>\",(0-65535)");
-            return Final::ok();
-        }
         auto id = client(c);
         auto port = inRange(c, 2, 1, 65535);
         if (!id || !port || !c.quoted(1) || c.str(1).empty() || c.argc() != 3) {
@@ -240,35 +236,32 @@ void Bg9xModel::addMqttCommands() {
         mqttOpen(*id, c.str(1), static_cast<uint16_t>(*port));
         return Final::ok();
     });
-    addCommand("+QMTCONN", [this, client](const AtCommand& c) {
+    // The <state> that AT+QMTCONN? reports for a client; 0 for one it does not list.
+    auto qmtconn_state = [](MqttClient::State s) {
+        switch (s) {
+            case MqttClient::State::Open:
+                return 1;
+            case MqttClient::State::Connecting:
+                return 2;
+            case MqttClient::State::Connected:
+                return 3;
+            case MqttClient::State::Disconnecting:
+                return 4;
+            default:
+                return 0;
+        }
+    };
+    const std::vector<std::string> qmtconn_test = {
+        "+QMTCONN: (0-5),\"<clientID>\",\"<username>\",\"<password>\""};
+    addCommand("+QMTCONN", qmtconn_test, [this, client, qmtconn_state](const AtCommand& c) {
         if (c.kind == AtKind::Read) {
             for (int i = 0; i < kMqttClients; ++i) {
                 const MqttClient& m = mqtt_[static_cast<size_t>(i)];
-                int state = 0;
-                switch (m.state) {
-                    case MqttClient::State::Open:
-                        state = 1;
-                        break;
-                    case MqttClient::State::Connecting:
-                        state = 2;
-                        break;
-                    case MqttClient::State::Connected:
-                        state = 3;
-                        break;
-                    case MqttClient::State::Disconnecting:
-                        state = 4;
-                        break;
-                    default:
-                        break;
-                }
+                const int state = qmtconn_state(m.state);
                 if (state != 0) {
                     respond("+QMTCONN: " + std::to_string(i) + "," + std::to_string(state));
                 }
             }
-            return Final::ok();
-        }
-        if (c.kind == AtKind::Test) {
-            respond("+QMTCONN: (0-5),\"<clientID>\",\"<username>\",\"<password>\"");
             return Final::ok();
         }
         auto id = client(c);
@@ -295,11 +288,9 @@ void Bg9xModel::addMqttCommands() {
         mqttConnect(*id, std::move(s));
         return Final::ok();
     });
-    addCommand("+QMTPUB", [this, client](const AtCommand& c) {
-        if (c.kind == AtKind::Test) {
-            respond("+QMTPUB: (0-5),<msgid>,(0-2),(0,1),\"<topic>\",(1-4096)");
-            return Final::ok();
-        }
+    const std::vector<std::string> qmtpub_test = {
+        "+QMTPUB: (0-5),<msgid>,(0-2),(0,1),\"<topic>\",(1-4096)"};
+    addCommand("+QMTPUB", qmtpub_test, [this, client](const AtCommand& c) {
         auto id = client(c);
         auto qos = inRange(c, 2, 0, 2);
         auto msgid = qos && *qos == 0 ? inRange(c, 1, 0, 0) : inRange(c, 1, 1, 65535);
@@ -316,27 +307,15 @@ void Bg9xModel::addMqttCommands() {
         const int q = *qos;
         const bool r = *retain == 1;
         const std::string topic = c.str(4);
-        auto done = [this, cid, mid, q, r, topic](const DataPhase& p) {
-            if (p.outcome() == DataPhase::Outcome::Cancelled) {
-                return Final::ok();
-            }
-            if (p.outcome() != DataPhase::Outcome::Complete) {
-                return Final::error();
-            }
+        auto done = whenComplete([this, cid, mid, q, r, topic](const DataPhase& p) {
             mqttPublishData(cid, mid, q, r, topic, p.data());
             return Final::ok();
-        };
+        });
         if (!c.has(5)) {
-            startDataPhase(DataPhase::ctrlZ(kMaxPublish), kPrompt, done);
+            startDataPhase(DataPhase::ctrlZ(kMaxPublish), kDataPrompt, done);
             return Final::pending();
         }
-        auto len = inRange(c, 5, 0, kMaxPublish);
-        if (!len) {
-            misuse("AT+QMTPUB length '" + c.str(5) + "' outside 0-4096");
-            return Final::error();
-        }
-        startDataPhase(DataPhase::count(static_cast<size_t>(*len)), kPrompt, done);
-        return Final::pending();
+        return countedSend(c, 5, 0, kMaxPublish, "AT+QMTPUB", done);
     });
     auto subscription = [this, client](const AtCommand& c, bool subscribe) {
         auto id = client(c);

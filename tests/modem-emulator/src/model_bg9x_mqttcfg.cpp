@@ -6,18 +6,16 @@
 namespace uplinkd::emulator {
 
 void Bg9xModel::addMqttConfigCommand() {
-    addCommand("+QMTCFG", [this](const AtCommand& c) {
-        if (c.kind == AtKind::Test) {
-            respond("+QMTCFG: \"version\",(0-5),(3,4)");
-            respond("+QMTCFG: \"pdpcid\",(0-5),(1-16)");
-            respond("+QMTCFG: \"ssl\",(0-5),(0,1),(0-5)");
-            respond("+QMTCFG: \"keepalive\",(0-5),(0-3600)");
-            respond("+QMTCFG: \"session\",(0-5),(0,1)");
-            respond("+QMTCFG: \"timeout\",(0-5),(1-60),(0-10),(0,1)");
-            respond("+QMTCFG: \"will\",(0-5),(0,1),(0-2),(0,1),\"<will_topic>\",\"<will_msg>\"");
-            respond("+QMTCFG: \"recv/mode\",(0-5),(0,1),(0,1)");
-            return Final::ok();
-        }
+    const std::vector<std::string> qmtcfg_test = {
+        "+QMTCFG: \"version\",(0-5),(3,4)",
+        "+QMTCFG: \"pdpcid\",(0-5),(1-16)",
+        "+QMTCFG: \"ssl\",(0-5),(0,1),(0-5)",
+        "+QMTCFG: \"keepalive\",(0-5),(0-3600)",
+        "+QMTCFG: \"session\",(0-5),(0,1)",
+        "+QMTCFG: \"timeout\",(0-5),(1-60),(0-10),(0,1)",
+        "+QMTCFG: \"will\",(0-5),(0,1),(0-2),(0,1),\"<will_topic>\",\"<will_msg>\"",
+        "+QMTCFG: \"recv/mode\",(0-5),(0,1),(0,1)"};
+    addCommand("+QMTCFG", qmtcfg_test, [this](const AtCommand& c) {
         auto id = c.intArg(1);
         if (c.kind != AtKind::Set || !c.quoted(0) || !id || *id < 0 || *id >= kMqttClients) {
             return Final::error();

@@ -10,7 +10,6 @@ namespace uplinkd::emulator {
 
 namespace {
 
-const char* const kPrompt = "\r\n> ";
 constexpr long kMaxSend = 1460;
 constexpr long kMaxRead = 1500;
 
@@ -129,31 +128,19 @@ Final Bg9xModel::sendData(const AtCommand& c, bool tls) {
         return Final::error();  // opening, or closed by the peer
     }
     const int sid = *id;
-    auto done = [this, sid](const DataPhase& p) {
-        if (p.outcome() == DataPhase::Outcome::Cancelled) {
-            return Final::ok();
-        }
-        if (p.outcome() != DataPhase::Outcome::Complete) {
-            return Final::error();
-        }
+    auto done = whenComplete([this, sid](const DataPhase& p) {
         Socket& ss = sockets_[static_cast<size_t>(sid)];
         if (ss.state != Socket::State::Connected || !ss.sock || !ss.sock->send(p.data())) {
             return Final::line("SEND FAIL");
         }
         ss.sent += p.data().size();
         return Final::line("SEND OK");
-    };
+    });
     if (!c.has(1)) {
-        startDataPhase(DataPhase::ctrlZ(kMaxSend), kPrompt, done);  // ended by Ctrl-Z
+        startDataPhase(DataPhase::ctrlZ(kMaxSend), kDataPrompt, done);  // ended by Ctrl-Z
         return Final::pending();
     }
-    auto len = inRange(c, 1, 1, kMaxSend);
-    if (!len) {
-        misuse(std::string(cmd) + " length '" + c.str(1) + "' outside 1-1460");
-        return Final::error();
-    }
-    startDataPhase(DataPhase::count(static_cast<size_t>(*len)), kPrompt, done);
-    return Final::pending();
+    return countedSend(c, 1, 1, kMaxSend, cmd, done);
 }
 
 Final Bg9xModel::readData(const AtCommand& c, bool tls) {
@@ -224,13 +211,10 @@ std::string Bg9xModel::stateLine(int id) const {
 }
 
 void Bg9xModel::addSocketCommands() {
-    addCommand("+QIOPEN", [this](const AtCommand& c) {
-        if (c.kind == AtKind::Test) {
-            respond(
-                "+QIOPEN: (1-16),(0-11),\"TCP/UDP/TCP LISTENER/UDP SERVICE\","
-                "\"<IP_address>/<domain_name>\",<remote_port>,<local_port>,(0-2)");
-            return Final::ok();
-        }
+    const std::vector<std::string> qiopen_test = {
+        "+QIOPEN: (1-16),(0-11),\"TCP/UDP/TCP LISTENER/UDP "
+        "SERVICE\",\"<IP_address>/<domain_name>\",<remote_port>,<local_port>,(0-2)"};
+    addCommand("+QIOPEN", qiopen_test, [this](const AtCommand& c) {
         if (c.kind != AtKind::Set || c.argc() < 5 || !c.quoted(2) || !c.quoted(3)) {
             return Final::error();
         }
@@ -253,9 +237,20 @@ void Bg9xModel::addSocketCommands() {
         opening.port = static_cast<uint16_t>(*port);
         return startOpening("AT+QIOPEN", *id, std::move(opening));
     });
-    addCommand("+QISEND", [this](const AtCommand& c) { return sendData(c, false); });
-    addCommand("+QIRD", [this](const AtCommand& c) { return readData(c, false); });
-    addCommand("+QICLOSE", [this](const AtCommand& c) { return closeSocket(c, false); });
+    // The plain (QI*) and the TLS (QSSL*) sockets share the data and close commands' handlers.
+    struct DataCommands {
+        const char* send;
+        const char* read;
+        const char* close;
+        bool tls;
+    };
+    for (const auto& d : {DataCommands{"+QISEND", "+QIRD", "+QICLOSE", false},
+                          DataCommands{"+QSSLSEND", "+QSSLRECV", "+QSSLCLOSE", true}}) {
+        addCommand(d.send, [this, tls = d.tls](const AtCommand& c) { return sendData(c, tls); });
+        addCommand(d.read, [this, tls = d.tls](const AtCommand& c) { return readData(c, tls); });
+        addCommand(d.close,
+                   [this, tls = d.tls](const AtCommand& c) { return closeSocket(c, tls); });
+    }
     addCommand("+QISTATE", [this](const AtCommand& c) {
         std::optional<int> only_id;
         std::optional<int> only_ctx;
@@ -311,11 +306,9 @@ void Bg9xModel::respondStates(bool tls, std::optional<int> only_id, std::optiona
 }
 
 void Bg9xModel::addSslSocketCommands() {
-    addCommand("+QSSLOPEN", [this](const AtCommand& c) {
-        if (c.kind == AtKind::Test) {
-            respond("+QSSLOPEN: (1-16),(0-5),(0-11),\"<serveraddr>\",(1-65535),(0-2)");
-            return Final::ok();
-        }
+    const std::vector<std::string> qsslopen_test = {
+        "+QSSLOPEN: (1-16),(0-5),(0-11),\"<serveraddr>\",(1-65535),(0-2)"};
+    addCommand("+QSSLOPEN", qsslopen_test, [this](const AtCommand& c) {
         if (c.kind != AtKind::Set || c.argc() < 5 || !c.quoted(3)) {
             return Final::error();
         }
@@ -340,9 +333,6 @@ void Bg9xModel::addSslSocketCommands() {
         opening.port = static_cast<uint16_t>(*port);
         return startOpening("AT+QSSLOPEN", *id, std::move(opening));
     });
-    addCommand("+QSSLSEND", [this](const AtCommand& c) { return sendData(c, true); });
-    addCommand("+QSSLRECV", [this](const AtCommand& c) { return readData(c, true); });
-    addCommand("+QSSLCLOSE", [this](const AtCommand& c) { return closeSocket(c, true); });
     addCommand("+QSSLSTATE", [this](const AtCommand& c) {
         std::optional<int> only_id;
         if (c.kind == AtKind::Set) {

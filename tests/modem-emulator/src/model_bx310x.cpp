@@ -8,6 +8,7 @@
 #include <regex>
 #include <sstream>
 
+#include "control_server.hpp"
 #include "k_errors.hpp"
 #include "peer_drop.hpp"
 
@@ -51,9 +52,7 @@ std::string hideArg(const std::string& name, const std::string& raw, size_t hide
 
 Bx310xModel::Bx310xModel(asio::io_context& io, PtyPort& port, CertStore& certs, TraceLog& log,
                          ModemOptions opts)
-    : KSocketModem(io, port, certs, log, std::move(opts), kDefaultPattern, true) {
-    manufacturer_ = "Sierra Wireless";
-    model_id_ = opts_.variant.empty() ? "BX3105" : opts_.variant;
+    : KSocketModem(io, port, certs, log, std::move(opts), "BX3105", kDefaultPattern, true) {
     revision_ = "BX310x.1.3.0.4";
     imei_ = "";
     // A Wi-Fi module: no SIM, no cellular registration, no PDP context.
@@ -412,12 +411,7 @@ std::string Bx310xModel::controlSet(const std::string& args, bool& handled) {
 }
 
 std::optional<std::string> Bx310xModel::modelControl(const std::string& line) {
-    std::istringstream in(line);
-    std::string cmd;
-    std::string first;
-    in >> cmd >> first;
-    std::string rest;
-    std::getline(in, rest);
+    const auto [cmd, first, rest] = splitControlLine(line);
     const std::string args = first + rest;
     if (cmd == "wifi") {
         return controlWifi(args);

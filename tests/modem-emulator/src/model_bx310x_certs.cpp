@@ -14,12 +14,6 @@ constexpr size_t kPhaseCap = 16384;
 
 const char* const kKinds[] = {"root_cert", "local_cert", "private_key"};
 
-bool isIpLiteral(const std::string& host) {
-    std::error_code ec;
-    asio::ip::make_address(host, ec);
-    return !ec;
-}
-
 }  // namespace
 
 Final Bx310xModel::storeCredential(const AtCommand& c, bool key) {

@@ -14,9 +14,7 @@ const char* const kDefaultPattern = "--EOF--Pattern--";
 
 Hl78Model::Hl78Model(asio::io_context& io, PtyPort& port, CertStore& certs, TraceLog& log,
                      ModemOptions opts)
-    : KSocketModem(io, port, certs, log, std::move(opts), kDefaultPattern, false) {
-    manufacturer_ = "Sierra Wireless";
-    model_id_ = opts_.variant.empty() ? "HL7802" : opts_.variant;
+    : KSocketModem(io, port, certs, log, std::move(opts), "HL7802", kDefaultPattern, false) {
     revision_ = model_id_ + ".4.6.9.4";
     imei_ = "352653090000001";
     addCommands();
@@ -178,13 +176,9 @@ void Hl78Model::addCommands() {
         pattern_ = p;
         return Final::ok();
     });
-    addCommand("+KSRAT", [this](const AtCommand& c) {
+    addCommand("+KSRAT", {"+KSRAT: (0-1),(0-1)"}, [this](const AtCommand& c) {
         if (c.kind == AtKind::Read) {
             respond("+KSRAT: " + std::to_string(rat_));
-            return Final::ok();
-        }
-        if (c.kind == AtKind::Test) {
-            respond("+KSRAT: (0-1),(0-1)");
             return Final::ok();
         }
         auto v = c.intArg(0);
@@ -244,7 +238,7 @@ void Hl78Model::addCommands() {
         urc("+KCNX_IND: " + std::to_string(n) + ",3");
         return Final::ok();
     });
-    addCommand("+KTCPCFG", [this](const AtCommand& c) {
+    addCommand("+KTCPCFG", {"+KTCPCFG: (1-5),(0-3),(64),(1-65535)"}, [this](const AtCommand& c) {
         if (c.kind == AtKind::Read) {
             for (const auto& [id, s] : sessions_) {
                 respond("+KTCPCFG: " + std::to_string(id) + "," +
@@ -252,10 +246,6 @@ void Hl78Model::addCommands() {
                         "," + std::to_string(s.mode) + ",,\"" + s.host + "\"," +
                         std::to_string(s.port));
             }
-            return Final::ok();
-        }
-        if (c.kind == AtKind::Test) {
-            respond("+KTCPCFG: (1-5),(0-3),(64),(1-65535)");
             return Final::ok();
         }
         if (c.kind != AtKind::Set) {

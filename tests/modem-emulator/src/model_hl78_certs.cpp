@@ -9,12 +9,6 @@ namespace {
 
 constexpr size_t kMaxCert = 8192;
 
-bool isIpLiteral(const std::string& host) {
-    std::error_code ec;
-    asio::ip::make_address(host, ec);
-    return !ec;
-}
-
 std::string crlfLines(const std::string& text) {
     std::string out;
     for (size_t i = 0; i < text.size(); ++i) {
@@ -79,11 +73,9 @@ std::string Hl78Model::certReadBack() const {
 }
 
 void Hl78Model::addCertCommands() {
-    addCommand("+KCERTSTORE", [this](const AtCommand& c) {
-        if (c.kind == AtKind::Test) {
-            respond("+KCERTSTORE: (0-1),(1-" + std::to_string(kMaxCert) + "),(0-3)");
-            return Final::ok();
-        }
+    const std::vector<std::string> kcertstore_test = {"+KCERTSTORE: (0-1),(1-" +
+                                                      std::to_string(kMaxCert) + "),(0-3)"};
+    addCommand("+KCERTSTORE", kcertstore_test, [this](const AtCommand& c) {
         if (c.kind == AtKind::Read) {
             respondRaw(certReadBack(), "+KCERTSTORE: [stored certificates]");
             return Final::ok();
@@ -93,11 +85,9 @@ void Hl78Model::addCertCommands() {
         }
         return storeCredential(c, false);
     });
-    addCommand("+KPRIVKSTORE", [this](const AtCommand& c) {
-        if (c.kind == AtKind::Test) {
-            respond("+KPRIVKSTORE: (0),(1-" + std::to_string(kMaxCert) + "),(0-3)");
-            return Final::ok();
-        }
+    const std::vector<std::string> kprivkstore_test = {"+KPRIVKSTORE: (0),(1-" +
+                                                       std::to_string(kMaxCert) + "),(0-3)"};
+    addCommand("+KPRIVKSTORE", kprivkstore_test, [this](const AtCommand& c) {
         if (c.kind != AtKind::Set) {
             return Final::cme(kerr::kNotSupported);
         }
@@ -157,11 +147,8 @@ std::optional<TlsOptions> Hl78Model::tlsFor(const Session& s, std::string& why) 
 }
 
 void Hl78Model::addCryptoCommand() {
-    addCommand("+KSSLCRYPTO", [this](const AtCommand& c) {
-        if (c.kind == AtKind::Test) {
-            respond("+KSSLCRYPTO: " + cryptoProfileRanges());
-            return Final::ok();
-        }
+    const std::vector<std::string> ksslcrypto_test = {"+KSSLCRYPTO: " + cryptoProfileRanges()};
+    addCommand("+KSSLCRYPTO", ksslcrypto_test, [this](const AtCommand& c) {
         if (c.kind == AtKind::Read) {
             for (const auto& [index, p] : profiles_) {
                 respond("+KSSLCRYPTO: " + p.fields());

@@ -20,9 +20,7 @@ std::string frame(const std::string& line) {
 
 Spwf04Model::Spwf04Model(asio::io_context& io, PtyPort& port, CertStore& certs, TraceLog& log,
                          ModemOptions opts)
-    : Modem(io, port, certs, log, std::move(opts)) {
-    manufacturer_ = "ST";
-    model_id_ = opts_.variant.empty() ? "SPWF04SA" : opts_.variant;
+    : Modem(io, port, certs, log, std::move(opts), {"ST", "SPWF04SA"}) {
     revision_ = "1.1.0";
     clearCommands();  // no 27.007 commands on this module
     addCommand("", [](const AtCommand&) { return Final::ok(); });
@@ -37,11 +35,7 @@ Spwf04Model::Spwf04Model(asio::io_context& io, PtyPort& port, CertStore& certs, 
 }
 
 Spwf04Model::~Spwf04Model() {
-    for (auto& s : socks_) {
-        if (s.sock) {
-            s.sock->close();
-        }
-    }
+    closeAll(socks_);
     closeMqtt(false);
 }
 

@@ -18,12 +18,6 @@ std::string storeName(const std::string& type) {
     return "spwf/" + type;
 }
 
-bool isIpLiteral(const std::string& host) {
-    std::error_code ec;
-    asio::ip::make_address(host, ec);
-    return !ec;
-}
-
 }  // namespace
 
 int Spwf04Model::connectErrorCode(ConnectError e) {

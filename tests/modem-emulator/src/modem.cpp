@@ -20,8 +20,15 @@ std::string frame(std::string_view line) {
 }  // namespace
 
 Modem::Modem(asio::io_context& io, PtyPort& port, CertStore& certs, TraceLog& log,
-             ModemOptions opts)
-    : io_(io), port_(port), certs_(certs), log_(log), opts_(std::move(opts)), trailer_timer_(io) {
+             ModemOptions opts, ModemMaker maker)
+    : io_(io),
+      port_(port),
+      certs_(certs),
+      log_(log),
+      opts_(std::move(opts)),
+      manufacturer_(std::move(maker.manufacturer)),
+      model_id_(opts_.variant.empty() ? std::move(maker.model) : opts_.variant),
+      trailer_timer_(io) {
     addBasics();
 }
 
@@ -31,6 +38,19 @@ Modem::~Modem() {
 
 void Modem::addCommand(const std::string& name, Handler handler) {
     commands_[name] = std::move(handler);
+}
+
+void Modem::addCommand(const std::string& name, std::vector<std::string> test, Handler handler) {
+    addCommand(name,
+               [this, test = std::move(test), handler = std::move(handler)](const AtCommand& c) {
+                   if (c.kind != AtKind::Test) {
+                       return handler(c);
+                   }
+                   for (const auto& line : test) {
+                       respond(line);
+                   }
+                   return Final::ok();
+               });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -377,6 +397,30 @@ void Modem::startDataPhase(DataPhase phase, std::string prompt, PhaseDone done) 
             }
         });
     }
+}
+
+Final Modem::countedSend(const AtCommand& c, size_t i, long lo, long hi, const std::string& cmd,
+                         PhaseDone done) {
+    auto len = inRange(c, i, lo, hi);
+    if (!len) {
+        misuse(cmd + " length '" + c.str(i) + "' outside " + std::to_string(lo) + "-" +
+               std::to_string(hi));
+        return Final::error();
+    }
+    startDataPhase(DataPhase::count(static_cast<size_t>(*len)), kDataPrompt, std::move(done));
+    return Final::pending();
+}
+
+Modem::PhaseDone Modem::whenComplete(PhaseDone send) {
+    return [send = std::move(send)](const DataPhase& p) {
+        if (p.outcome() == DataPhase::Outcome::Cancelled) {
+            return Final::ok();
+        }
+        if (p.outcome() != DataPhase::Outcome::Complete) {
+            return Final::error();
+        }
+        return send(p);
+    };
 }
 
 void Modem::armTrailerTimer() {

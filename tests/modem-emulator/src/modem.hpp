@@ -27,6 +27,9 @@
 
 namespace uplinkd::emulator {
 
+/// The data prompt of the SIMCom and Quectel send commands: the host then writes the data.
+inline constexpr const char* kDataPrompt = "\r\n> ";
+
 /// Settings common to every model.
 struct ModemOptions {
     std::string variant;                           ///< "HL7802", "A7670E", ... ("" = model default)
@@ -36,6 +39,12 @@ struct ModemOptions {
     int max_sessions = 6;                          ///< HL78 KTCPCFG sessions at once
     std::chrono::milliseconds connect_timeout{20000};
     std::chrono::milliseconds tls_fail_delay{20000};  ///< A76xx MQTT: handshake failure report
+};
+
+/// Who a model says it is (AT+CGMI; AT+CGMM unless ModemOptions::variant names another).
+struct ModemMaker {
+    std::string manufacturer;
+    std::string model;  ///< the default variant
 };
 
 /// A command's final result: OK, ERROR, +CME ERROR: <code>, a model's own final line (Quectel
@@ -62,7 +71,8 @@ struct Final {
 /// (`CONNECT` / `>`) is open, then emitted.
 class Modem {
   public:
-    Modem(asio::io_context& io, PtyPort& port, CertStore& certs, TraceLog& log, ModemOptions opts);
+    Modem(asio::io_context& io, PtyPort& port, CertStore& certs, TraceLog& log, ModemOptions opts,
+          ModemMaker maker);
     virtual ~Modem();
     Modem(const Modem&) = delete;
     Modem& operator=(const Modem&) = delete;
@@ -111,6 +121,9 @@ class Modem {
 
     /// Registers (or replaces) the handler for a command name ("+CSQ", "E", "" for bare AT).
     void addCommand(const std::string& name, Handler handler);
+    /// The same for a command whose Test form (AT<name>=?) has a fixed answer: the `test` lines
+    /// (none: OK alone), then OK. `handler` runs for the other forms.
+    void addCommand(const std::string& name, std::vector<std::string> test, Handler handler);
     /// Unregisters a command (a model without it answers ERROR, as for any unknown command).
     void removeCommand(const std::string& name) { commands_.erase(name); }
     /// The final result of a command line that does not parse (default: ERROR); a model may
@@ -128,6 +141,13 @@ class Modem {
     void urc(std::string line, std::string raw_after = {});
     /// Opens a data phase: sends `prompt` (raw), then collects bytes; `done` gives the final.
     void startDataPhase(DataPhase phase, std::string prompt, PhaseDone done);
+    /// The data phase of a byte-counted send after kDataPrompt: argument `i` of `c` is the count,
+    /// in [lo, hi]; a count outside is a misuse of `cmd` and answers ERROR. Pending otherwise.
+    Final countedSend(const AtCommand& c, size_t i, long lo, long hi, const std::string& cmd,
+                      PhaseDone done);
+    /// A send's phase end that lets `send` run only when all the data came: a send cancelled
+    /// with ESC answers OK (nothing sent), one cut short otherwise ERROR.
+    static PhaseDone whenComplete(PhaseDone send);
     /// Runs `fn` later unless the module lost power or rebooted in between.
     void after(std::chrono::milliseconds delay, std::function<void()> fn);
     /// Reboots after the current answer (AT+CFUN=1,1, AT+CRESET, AT+KSRAT change).
@@ -178,9 +198,9 @@ class Modem {
     TraceLog& log_;
     ModemOptions opts_;
 
-    // Identity (set by the model's constructor).
-    std::string manufacturer_ = "Emulator";
-    std::string model_id_ = "EMU";
+    // Identity: manufacturer and model from the ModemMaker, the rest set by the model.
+    std::string manufacturer_;
+    std::string model_id_;
     std::string revision_ = "0.0";
     std::string imei_ = "356000000000001";
     std::string iccid_ = "8944500000000000001";

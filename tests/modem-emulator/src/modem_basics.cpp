@@ -104,10 +104,7 @@ void Modem::addBasics() {
         addCommand(n, value(&imei_));
     }
     addCommand("+CIMI", value(&imsi_));
-    addCommand("+CCID", [this](const AtCommand& c) {
-        if (c.kind == AtKind::Test) {
-            return Final::ok();
-        }
+    addCommand("+CCID", {}, [this](const AtCommand&) {
         respond("+CCID: " + iccid_);
         return Final::ok();
     });
@@ -141,11 +138,7 @@ void Modem::addBasics() {
         }
         return Final::ok();
     });
-    addCommand("+CSQ", [this](const AtCommand& c) {
-        if (c.kind == AtKind::Test) {
-            respond("+CSQ: (0-31,99),(0-7,99)");
-            return Final::ok();
-        }
+    addCommand("+CSQ", {"+CSQ: (0-31,99),(0-7,99)"}, [this](const AtCommand&) {
         int rssi = radioOn() ? rssi_ : 99;
         respond("+CSQ: " + std::to_string(rssi) + ",99");
         return Final::ok();
@@ -176,13 +169,9 @@ void Modem::addBasics() {
     addCommand("+CREG", reg("+CREG", &creg_n_, 2));
     addCommand("+CGREG", reg("+CGREG", &cgreg_n_, 2));
     addCommand("+CEREG", reg("+CEREG", &cereg_n_, 5));
-    addCommand("+CFUN", [this](const AtCommand& c) {
+    addCommand("+CFUN", {"+CFUN: (0,1,4),(0-1)"}, [this](const AtCommand& c) {
         if (c.kind == AtKind::Read) {
             respond("+CFUN: " + std::to_string(cfun_));
-            return Final::ok();
-        }
-        if (c.kind == AtKind::Test) {
-            respond("+CFUN: (0,1,4),(0-1)");
             return Final::ok();
         }
         auto fun = c.intArg(0);
@@ -208,16 +197,12 @@ void Modem::addBasics() {
         }
         return Final::ok();
     });
-    addCommand("+CGDCONT", [this](const AtCommand& c) {
+    addCommand("+CGDCONT", {"+CGDCONT: (1-15),\"IP\",,,(0-2),(0-4)"}, [this](const AtCommand& c) {
         if (c.kind == AtKind::Read) {
             for (const auto& [cid, ctx] : pdp_) {
                 respond("+CGDCONT: " + std::to_string(cid) + ",\"" + ctx.first + "\",\"" +
                         ctx.second + "\",\"0.0.0.0\",0,0");
             }
-            return Final::ok();
-        }
-        if (c.kind == AtKind::Test) {
-            respond("+CGDCONT: (1-15),\"IP\",,,(0-2),(0-4)");
             return Final::ok();
         }
         auto cid = c.intArg(0);

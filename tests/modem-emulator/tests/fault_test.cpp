@@ -2,6 +2,7 @@
 // Faults that land inside data phases (both directions) and final results split before their LF.
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -24,7 +25,23 @@ std::string bytes(size_t n, char first) {
     return s;
 }
 
-class FaultTest : public EmulatorTest {};
+class FaultTest : public EmulatorTest {
+  protected:
+    /// Starts a server that greets with `payload`, lets `connect` attach the module to it, then
+    /// waits for `announce` (the module's data URC, if any) and until all of it is buffered.
+    void connectToGreeting(const std::string& payload, const std::function<void(uint16_t)>& connect,
+                           const std::string& announce) {
+        server_ = std::make_unique<GreetingServer>(payload);
+        ASSERT_NE(server_->port(), 0);
+        ASSERT_NO_FATAL_FAILURE(connect(server_->port()));
+        if (!announce.empty()) {
+            ASSERT_TRUE(tty_->readUntil(announce));
+        }
+        ASSERT_TRUE(waitBuffered(payload.size()));
+    }
+
+    std::unique_ptr<GreetingServer> server_;
+};
 
 TEST_F(FaultTest, Hl78HangInTheMiddleOfKtcpsnd) {
     EchoServer echo;
@@ -50,11 +67,8 @@ TEST_F(FaultTest, Hl78HangInTheMiddleOfKtcpsnd) {
 
 TEST_F(FaultTest, Hl78RebootInTheMiddleOfKtcprcv) {
     const std::string payload = bytes(1000, 'A');
-    GreetingServer server(payload);
-    ASSERT_NE(server.port(), 0);
-    ASSERT_NO_FATAL_FAILURE(hl78Connect(server.port()));
-    ASSERT_TRUE(tty_->readUntil("+KTCP_DATA: 1,"));
-    ASSERT_TRUE(waitBuffered(payload.size()));
+    ASSERT_NO_FATAL_FAILURE(connectToGreeting(
+        payload, [this](uint16_t port) { hl78Connect(port); }, "+KTCP_DATA: 1,"));
     controlOk("fault reboot-in-downlink 300");
 
     ASSERT_TRUE(tty_->write("AT+KTCPRCV=1,1000\r"));
@@ -89,11 +103,8 @@ TEST_F(FaultTest, A76xxRebootInTheMiddleOfCipsend) {
 
 TEST_F(FaultTest, A76xxHangInTheMiddleOfCiprxget) {
     const std::string payload = bytes(800, 'a');
-    GreetingServer server(payload);
-    ASSERT_NE(server.port(), 0);
-    ASSERT_NO_FATAL_FAILURE(a76xxConnect(server.port()));
-    ASSERT_TRUE(tty_->readUntil("\r\n+CIPRXGET: 1,0\r\n"));
-    ASSERT_TRUE(waitBuffered(payload.size()));
+    ASSERT_NO_FATAL_FAILURE(connectToGreeting(
+        payload, [this](uint16_t port) { a76xxConnect(port); }, "\r\n+CIPRXGET: 1,0\r\n"));
     controlOk("fault silent-in-downlink 250");
     ASSERT_TRUE(tty_->write("AT+CIPRXGET=2,0,500\r"));
     auto header = numbersAfter(*tty_, "\r\n+CIPRXGET: 2,0,");
@@ -106,10 +117,8 @@ TEST_F(FaultTest, A76xxHangInTheMiddleOfCiprxget) {
 
 TEST_F(FaultTest, A76xxHangInTheMiddleOfCchsendAndCchrecv) {
     const std::string payload = bytes(600, 'a');
-    GreetingServer server(payload);
-    ASSERT_NE(server.port(), 0);
-    ASSERT_NO_FATAL_FAILURE(a76xxCchOpen(server.port(), 1));
-    ASSERT_TRUE(waitBuffered(payload.size()));
+    ASSERT_NO_FATAL_FAILURE(connectToGreeting(
+        payload, [this](uint16_t port) { a76xxCchOpen(port, 1); }, ""));
 
     // Downlink: CCHRECV cut after 100 payload bytes.
     controlOk("fault silent-in-downlink 100");

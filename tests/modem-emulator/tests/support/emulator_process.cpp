@@ -16,18 +16,19 @@
 
 namespace emutest {
 
-TempDir::TempDir() {
+TempDir::TempDir() : path_(new std::string) {
     std::string tmpl = (std::filesystem::temp_directory_path() / "emutest.XXXXXX").string();
     if (mkdtemp(tmpl.data()) != nullptr) {
-        path_ = tmpl;
+        *path_ = tmpl;
     }
 }
 
-TempDir::~TempDir() {
-    if (!path_.empty()) {
+void TempDir::Remove::operator()(std::string* path) const {
+    if (!path->empty()) {
         std::error_code ec;
-        std::filesystem::remove_all(path_, ec);
+        std::filesystem::remove_all(*path, ec);
     }
+    delete path;
 }
 
 EmulatorProcess::EmulatorProcess(Options opts) {

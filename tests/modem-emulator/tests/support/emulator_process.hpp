@@ -4,23 +4,27 @@
 
 #include <sys/types.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
 namespace emutest {
 
-/// A temporary directory, removed with its content on destruction. Test thread only.
+/// A temporary directory, removed with its content when its owner goes (move-only). Test thread
+/// only.
 class TempDir {
   public:
     TempDir();
-    ~TempDir();
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    const std::string& path() const { return path_; }
-    std::string file(const std::string& name) const { return path_ + "/" + name; }
+    /// Empty when the directory could not be made.
+    const std::string& path() const { return *path_; }
+    std::string file(const std::string& name) const { return *path_ + "/" + name; }
 
   private:
-    std::string path_;
+    /// Removes the directory at the path it is given.
+    struct Remove {
+        void operator()(std::string* path) const;
+    };
+    std::unique_ptr<std::string, Remove> path_;
 };
 
 /// Spawns the emulator with --link/--control/--log in a temp dir and --ready-fd, waits for
