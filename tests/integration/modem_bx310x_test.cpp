@@ -287,7 +287,10 @@ TEST_F(ModemBx310x, ThroughTheDaemonTextAndBinaryAtQos0And1AndACloudMessageToALo
 }
 
 TEST_F(ModemBx310x, ThroughTheDaemonABrokerRestartLosesNoQueuedMessage) {
-    Mosquitto broker = BrokerBuilder(dir).certificateAsUsername().start(pki);
+    // Persistent: the reader's session and subscription outlive the restart, so what the route
+    // delivers before the reader is back waits for it (without, a route quicker than the reader
+    // to reconnect delivered into no subscription).
+    Mosquitto broker = BrokerBuilder(dir).certificateAsUsername().persistent().start(pki);
     ModemEmulator emu(dir, kModel);
     Daemon d(dir, bxConfig(dir, emu, broker.port(), pki.ca, pki.client_cert, pki.client_key));
     ASSERT_TRUE(routeOnline(d, "cloud", 30s)) << "\n" << d.log();
