@@ -156,6 +156,34 @@ void TlsContext::prepare(SSL* ssl) const {
     }
 }
 
+SSL_SESSION* TlsContext::sessionToOffer() const {
+    if (session_ == nullptr) {
+        return nullptr;
+    }
+    SSL_SESSION* copy = SSL_SESSION_dup(session_);
+    if (copy == nullptr || !options_.frugal || SSL_SESSION_has_ticket(copy) != 1 ||
+        SSL_SESSION_get_protocol_version(copy) != TLS1_2_VERSION) {
+        return copy;
+    }
+    // Beside a TLS 1.2 ticket OpenSSL offers a 32-byte session ID (a hash of the ticket), and a
+    // broker that takes the ticket echoes it in its ServerHello (RFC 5077, 3.4). The ID only
+    // tells the client that the broker resumed: OpenSSL's client sees a resumption when the
+    // ServerHello's session ID is not empty and equals the one offered, whatever its length
+    // (an empty one would hide the resumption, and the handshake would fail). One byte does
+    // that and saves 62 bytes per resumed handshake. A broker that refuses the ticket answers
+    // with a new session ID of its own (32 bytes, or none), which does not match. Nothing
+    // secret rests on the ID: the Finished messages prove both sides hold the master secret.
+    unsigned int length = 0;
+    const unsigned char* id = SSL_SESSION_get_id(copy, &length);
+    if (length > 1) {
+        const unsigned char first = id[0];
+        if (SSL_SESSION_set1_id(copy, &first, 1) != 1) {
+            ERR_clear_error();  // the 32-byte ID stays: it works, only longer
+        }
+    }
+    return copy;
+}
+
 void TlsContext::afterHandshake(const SSL* ssl, bool offered, bool ticket_received) {
     if (!options_.frugal) {
         return;

@@ -84,12 +84,12 @@ TlsSession::TlsSession(std::shared_ptr<TlsContext> context, ByteStreamPtr inner)
         SSL_set_alpn_protos(ssl_, wire.data(), static_cast<unsigned>(wire.size()));
     }
     ctx_->prepare(ssl_);
-    if (ctx_->session_ != nullptr) {
+    {
         // A copy again: when this connection ends without a close_notify (a dropped link),
         // OpenSSL marks the session it used not resumable. The context's own stays resumable,
         // so a TLS 1.2 ticket, which the broker does not replace on a resumption, is offered at
         // every reconnect and not only at the first.
-        SSL_SESSION* copy = SSL_SESSION_dup(ctx_->session_);
+        SSL_SESSION* copy = ctx_->sessionToOffer();
         if (copy != nullptr) {
             SSL_set_session(ssl_, copy);
             SSL_SESSION_free(copy);
