@@ -143,7 +143,16 @@ class SpwfSocket final : public modem_common::CoreSocket<SpwfCore> {
 
     /// "+WIND:58:Socket Closed:<id>:<reason>": bytes the module still holds are read first.
     void onClosed() { peerClosed(); }
-    void onPending() { dataWaiting(); }
+    /// "+WIND:55:Pending Data:<id>:<burst>:<cumulated>": `burst` more bytes arrived (nothing:
+    /// an unknown count, asked for with AT+S.SOCKQ before the next read).
+    void onPending(std::optional<size_t> burst) {
+        if (fetching_ || !burst) {
+            uncertain_ = true;  // the count may cross a read under way: ask before the next
+        } else {
+            held_ += *burst;
+        }
+        dataWaiting();
+    }
 
   protected:
     void sendChunk(std::span<const uint8_t> chunk,
@@ -163,13 +172,21 @@ class SpwfSocket final : public modem_common::CoreSocket<SpwfCore> {
         if (!core) {
             return;
         }
+        if (!uncertain_ && held_ > 0) {
+            // The pending-data events counted every byte since the last read: read them, with
+            // no AT+S.SOCKQ first.
+            read(held_, std::move(done));
+            return;
+        }
         // The exact count first: a counted read never asks for more than the module holds.
+        fetching_ = true;
         core->at.command(
             sockqCommand(id()), core->timing.command,
             [alive = token(), this, done = std::move(done)](Result<AtResponse> r) mutable {
                 if (alive.expired()) {
                     return;
                 }
+                fetching_ = false;
                 if (!r) {
                     if (peerHasClosed() && r.error().code == "at_error") {
                         done(Fetched{});  // the module freed the closed socket: nothing left
@@ -183,6 +200,8 @@ class SpwfSocket final : public modem_common::CoreSocket<SpwfCore> {
                     done(held.failure());
                     return;
                 }
+                uncertain_ = false;
+                held_ = *held;
                 read(*held, std::move(done));
             });
     }
@@ -206,16 +225,26 @@ class SpwfSocket final : public modem_common::CoreSocket<SpwfCore> {
         rd.kind = AtDataRead::Kind::CountedAfterHeader;
         rd.header = "AT-S.Reading:";
         rd.count = readingCount;
+        fetching_ = true;
         readData(*core, sockrCommand(id(), want), std::move(rd),
-                 [held, done = std::move(done)](Result<std::string> bytes) {
+                 [this, want, done = std::move(done)](Result<std::string> bytes) {
+                     fetching_ = false;
                      if (!bytes) {
                          done(bytes.failure());
                          return;
                      }
                      const size_t got = bytes->size();
-                     done(Fetched{std::move(*bytes), held > got});
+                     if (got < want) {
+                         uncertain_ = true;  // the module held less than counted: ask next time
+                     }
+                     held_ = held_ > got ? held_ - got : 0;
+                     done(Fetched{std::move(*bytes), held_ > 0 || uncertain_});
                  });
     }
+
+    size_t held_ = 0;         ///< bytes the module holds, as the pending-data events counted
+    bool uncertain_ = false;  ///< a count arrived during a read: ask before the next one
+    bool fetching_ = false;
 };
 
 // ---- events -------------------------------------------------------------------------------------
@@ -279,7 +308,7 @@ void SpwfCore::onWind(const std::string& line) {
                 return;
             }
             if (auto* s = sockets.find(d->socket)) {
-                s->onPending();
+                s->onPending(d->bytes);
             } else {
                 sockets.early_data[d->socket] = d->cumulated;
             }
@@ -452,7 +481,7 @@ void SpwfCore::open(const ModemSocketRequest& req, OpenDone done) {
                        modem_common::moduleSocketDescription("spwf04s socket", *id, req),
                        kSocketLimits.max_send_chunk);
                    if (c->sockets.early_data.erase(*id) > 0) {
-                       s->onPending();
+                       s->onPending(std::nullopt);
                    }
                    done(ByteStreamPtr(std::move(s)));
                });
