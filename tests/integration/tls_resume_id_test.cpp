@@ -38,6 +38,7 @@ class RecordingStream final : public ByteStream {
 struct Connection {
     bool resumed = false;
     size_t hello_session_id = 0;  ///< the length of the ClientHello's session ID
+    size_t hello_suites = 0;      ///< how many cipher suites it offered (the SCSV included)
 };
 
 /// One TLS connection to the broker up to an MQTT CONNACK, then dropped without close_notify
@@ -105,6 +106,14 @@ std::optional<Connection> connectOnce(const std::shared_ptr<TlsContext>& ctx, ui
     Connection c;
     c.resumed = tls.resumed();
     c.hello_session_id = static_cast<uint8_t>((*written)[43]);
+    const size_t suites_at = 44 + c.hello_session_id;  // then the suites' length, 2 bytes
+    if (written->size() < suites_at + 2) {
+        ADD_FAILURE() << "the ClientHello is cut short";
+        return std::nullopt;
+    }
+    c.hello_suites = ((static_cast<uint8_t>((*written)[suites_at]) << 8) |
+                      static_cast<uint8_t>((*written)[suites_at + 1])) /
+                     2;
     return c;
 }
 
@@ -121,13 +130,26 @@ TEST_F(PkiTest, FrugalTicketResumptionOffersAOneByteSessionIdAndResumes) {
     ASSERT_TRUE(first) << broker.log();
     EXPECT_FALSE(first->resumed);
     EXPECT_EQ(first->hello_session_id, 0u);
+    EXPECT_EQ(first->hello_suites, 7u);  // the six default suites and the SCSV
     for (int i = 1; i <= 2; ++i) {
         SCOPED_TRACE("reconnect " + std::to_string(i));
         const auto again = connectOnce(*ctx, broker.port());
         ASSERT_TRUE(again);
         EXPECT_TRUE(again->resumed);
         EXPECT_EQ(again->hello_session_id, 1u);  // OpenSSL alone: 32
+        EXPECT_EQ(again->hello_suites, 2u);      // the session's suite and the SCSV
     }
+
+    // Another broker (its ticket keys differ, as after a restart) refuses the ticket: the
+    // connection still succeeds, by a full handshake with the suite offered beside the ticket,
+    // and resumes from then on.
+    Mosquitto other(dir, pki);
+    const auto refused = connectOnce(*ctx, other.port());
+    ASSERT_TRUE(refused) << other.log();
+    EXPECT_FALSE(refused->resumed);
+    const auto after = connectOnce(*ctx, other.port());
+    ASSERT_TRUE(after);
+    EXPECT_TRUE(after->resumed);
 
     // A context that is not frugal (a network uplink) keeps OpenSSL's session ID.
     o.frugal = false;
