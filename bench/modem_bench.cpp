@@ -13,6 +13,7 @@
 #include <asio.hpp>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <optional>
@@ -530,8 +531,15 @@ ReconnectCost measureReconnect(const Driver& d, const Pki& pki, const TempDir& d
         std::printf("   (%s: resumption by %s)\n", d.name.c_str(),
                     resumptionWayName((*shared)->resumption().way()));
     }
+    const bool trace = std::getenv("MODEM_BENCH_TRACE") != nullptr;
     for (int i = 0; i < kRounds; ++i) {
+        const size_t trace_from = trace ? emu.trace().size() : 0;
         auto cost = r.once(*shared, !setup.persistent, &resumed, &subscribed);
+        if (trace && i == kRounds - 1) {
+            // MODEM_BENCH_TRACE=1: the emulator's AT trace of the last resumed reconnect.
+            std::printf("   AT trace of a resumed reconnect (%s):\n%s\n", d.name.c_str(),
+                        emu.trace().substr(trace_from).c_str());
+        }
         if (!cost) {
             return out;
         }

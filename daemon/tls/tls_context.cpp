@@ -156,6 +156,55 @@ void TlsContext::prepare(SSL* ssl) const {
     }
 }
 
+bool TlsContext::offerSession(SSL* ssl) const {
+    SSL_SESSION* copy = sessionToOffer();
+    if (copy == nullptr) {
+        return false;
+    }
+    SSL_set_session(ssl, copy);
+    const SSL_CIPHER* cipher = SSL_SESSION_get0_cipher(copy);
+    if (options_.frugal && cipher != nullptr && SSL_SESSION_has_ticket(copy) == 1 &&
+        SSL_SESSION_get_protocol_version(copy) == TLS1_2_VERSION) {
+        // A resumption goes on with the session's cipher suite, and a broker that refuses the
+        // ticket picked that suite for a full handshake before: offering only it saves 2 bytes
+        // per other suite (10 with the default list) and offers nothing weaker. Should the
+        // broker refuse it now, afterFailure() forgets the session.
+        if (SSL_set_cipher_list(ssl, SSL_CIPHER_get_name(cipher)) != 1) {
+            ERR_clear_error();  // the context's list stays
+        }
+    }
+    SSL_SESSION_free(copy);
+    return true;
+}
+
+SSL_SESSION* TlsContext::sessionToOffer() const {
+    if (session_ == nullptr) {
+        return nullptr;
+    }
+    SSL_SESSION* copy = SSL_SESSION_dup(session_);
+    if (copy == nullptr || !options_.frugal || SSL_SESSION_has_ticket(copy) != 1 ||
+        SSL_SESSION_get_protocol_version(copy) != TLS1_2_VERSION) {
+        return copy;
+    }
+    // Beside a TLS 1.2 ticket OpenSSL offers a 32-byte session ID (a hash of the ticket), and a
+    // broker that takes the ticket echoes it in its ServerHello (RFC 5077, 3.4). The ID only
+    // tells the client that the broker resumed: OpenSSL's client sees a resumption when the
+    // ServerHello's session ID is not empty and equals the one offered, whatever its length
+    // (an empty one would hide the resumption, and the handshake would fail). One byte does
+    // that and saves 62 bytes per resumed handshake. A broker that refuses the ticket answers
+    // with a new session ID of its own (32 bytes, or none), which does not match. Nothing
+    // secret rests on the ID: the Finished messages prove both sides hold the master secret.
+    unsigned int length = 0;
+    const unsigned char* id = SSL_SESSION_get_id(copy, &length);
+    if (length > 1) {
+        const unsigned char first = id[0];
+        if (SSL_SESSION_set1_id(copy, &first, 1) != 1) {
+            ERR_clear_error();  // the 32-byte ID stays: it works, only longer
+        }
+    }
+    return copy;
+}
+
 void TlsContext::afterHandshake(const SSL* ssl, bool offered, bool ticket_received) {
     if (!options_.frugal) {
         return;
@@ -167,10 +216,15 @@ void TlsContext::afterHandshake(const SSL* ssl, bool offered, bool ticket_receiv
     policy_.afterHandshake(offered, SSL_session_reused(ssl) == 1, id_length, ticket_received);
 }
 
-void TlsContext::afterFailure(int alert_received, bool hello_answered) {
+void TlsContext::afterFailure(int alert_received, bool hello_answered, bool offered) {
     if (options_.frugal && !policy_.tls13() && alert_received == SSL_AD_PROTOCOL_VERSION &&
         !hello_answered) {
         policy_.versionRefused();
+    }
+    if (options_.frugal && offered && alert_received == SSL_AD_HANDSHAKE_FAILURE) {
+        // The broker refused the ticket and a full handshake with the one cipher suite offered
+        // beside it (its settings changed): the next handshake offers every suite.
+        forgetSession();
     }
 }
 

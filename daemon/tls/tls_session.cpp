@@ -84,17 +84,12 @@ TlsSession::TlsSession(std::shared_ptr<TlsContext> context, ByteStreamPtr inner)
         SSL_set_alpn_protos(ssl_, wire.data(), static_cast<unsigned>(wire.size()));
     }
     ctx_->prepare(ssl_);
-    if (ctx_->session_ != nullptr) {
+    {
         // A copy again: when this connection ends without a close_notify (a dropped link),
         // OpenSSL marks the session it used not resumable. The context's own stays resumable,
         // so a TLS 1.2 ticket, which the broker does not replace on a resumption, is offered at
         // every reconnect and not only at the first.
-        SSL_SESSION* copy = SSL_SESSION_dup(ctx_->session_);
-        if (copy != nullptr) {
-            SSL_set_session(ssl_, copy);
-            SSL_SESSION_free(copy);
-            session_offered_ = true;
-        }
+        session_offered_ = ctx_->offerSession(ssl_);
     }
 }
 
@@ -253,10 +248,10 @@ void TlsSession::drive() {
             const int e = SSL_get_error(ssl_, r);
             if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
                 ctx_->afterFailure(facts_.alert_received,
-                                   SSL_get_state(ssl_) != TLS_ST_CW_CLNT_HELLO);
+                                   SSL_get_state(ssl_) != TLS_ST_CW_CLNT_HELLO, session_offered_);
                 Error err = sslError(r, "TLS handshake");
                 if (facts_.alert_received == SSL_AD_HANDSHAKE_FAILURE &&
-                    SSL_get_state(ssl_) == TLS_ST_CW_CLNT_HELLO &&
+                    SSL_get_state(ssl_) == TLS_ST_CW_CLNT_HELLO && !session_offered_ &&
                     ctx_->options().ciphers_tls12.empty()) {
                     err = makeError("tls_alert", noSharedCipherExplanation());
                 }

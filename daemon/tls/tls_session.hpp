@@ -48,9 +48,16 @@ class TlsContext {
     static int onNewSession(SSL* ssl, SSL_SESSION* session);
     /// Sets up one connection the way the policy says (frugal contexts).
     void prepare(SSL* ssl) const;
+    /// Offers a copy of the cached session on `ssl`; false when there is none. A frugal context
+    /// offers a TLS 1.2 ticket with a one-byte session ID and only the session's cipher suite
+    /// (see tls_context.cpp).
+    bool offerSession(SSL* ssl) const;
+    /// A copy of the cached session to offer (nullptr: none), its session ID shortened.
+    SSL_SESSION* sessionToOffer() const;
     /// A handshake of this context ended (ok or not); the policy learns from it.
     void afterHandshake(const SSL* ssl, bool offered, bool ticket_received);
-    void afterFailure(int alert_received, bool hello_answered);
+    /// A handshake failed; `offered`: it offered the cached session.
+    void afterFailure(int alert_received, bool hello_answered, bool offered);
 
     SSL_CTX* ctx_;
     TlsOptions options_;

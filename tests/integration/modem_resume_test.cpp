@@ -71,5 +71,55 @@ TEST_P(ModemResume, AReconnectAfterALinkDropResumesAndKeepsTheSubscriptions) {
 
 INSTANTIATE_TEST_SUITE_P(Drivers, ModemResume, ::testing::Values(kHl78Case, kA76xxCase), modelName);
 
+/// How often the host sent `command` (e.g. "AT+KTCPCFG=") in the emulator's trace.
+size_t sent(const ModemEmulator& emu, const std::string& command) {
+    return occurrences(emu.trace(), "> " + command);
+}
+
+// HL78: a reconnect connects the module's session again (AT+KTCPCNX) instead of configuring a
+// new one (AT+KTCPCFG, some 55 bytes on the line each time); after the module restarted and lost
+// its sessions, the next connection configures a new one.
+TEST_F(PkiTest, Hl78ReconnectReusesTheModuleSessionUntilTheModuleLosesIt) {
+    requireDriverPlugin(kHl78Case);
+    Mosquitto broker(dir, pki);
+    ModemEmulator emu(dir, kHl78Case.model);
+    Daemon d(dir, modemUplinkConfig(kHl78Case, emu, "local") +
+                      genericRoute("cloud", broker.port(), pki.ca));
+    ASSERT_TRUE(d.waitRoute(
+        "cloud", [](const json& s) { return s["state"] == "online"; }, 90s))
+        << d.routeStatus("cloud").dump();
+    ASSERT_EQ(sent(emu, "AT+KTCPCFG="), 1u) << emu.trace();
+
+    const auto reconnected = [&](uint64_t connects) {
+        return d.waitRoute(
+            "cloud",
+            [&](const json& s) {
+                return s["state"] == "online" && s["connects"].get<uint64_t>() > connects;
+            },
+            90s);
+    };
+    for (int drop = 1; drop <= 2; ++drop) {
+        SCOPED_TRACE("link drop " + std::to_string(drop));
+        const uint64_t connects = d.routeStatus("cloud")["connects"].get<uint64_t>();
+        ASSERT_EQ(emu.control("fault drop-link"), "ok fault drop-link");
+        ASSERT_TRUE(reconnected(connects)) << d.routeStatus("cloud").dump() << "\n" << d.log();
+        // The session configured once is connected again: no new KTCPCFG, none deleted.
+        EXPECT_EQ(sent(emu, "AT+KTCPCFG="), 1u) << emu.trace();
+        EXPECT_EQ(sent(emu, "AT+KTCPDEL="), 0u) << emu.trace();
+        EXPECT_EQ(sent(emu, "AT+KTCPCNX="), static_cast<size_t>(drop + 1)) << emu.trace();
+    }
+
+    // The module restarts: its sessions are gone, and the driver configures a new one (never
+    // connecting a session the module does not have).
+    const uint64_t connects = d.routeStatus("cloud")["connects"].get<uint64_t>();
+    ASSERT_EQ(emu.control("reset"), "ok reset");
+    ASSERT_TRUE(reconnected(connects)) << d.routeStatus("cloud").dump() << "\n" << d.log();
+    EXPECT_EQ(sent(emu, "AT+KTCPCFG="), 2u) << emu.trace();
+    EXPECT_EQ(emu.status()["misuse"], 0) << emu.status().dump() << "\n" << emu.trace();
+
+    // Messages still go up over the new session.
+    deliverThrough(d, 1, "up/after", "telemetry after the module restart");
+}
+
 }  // namespace
 }  // namespace uplinkd::testing

@@ -342,7 +342,7 @@ TEST_F(Hl78DriverTest, OpenFailuresAreExplained) {
     // nobody owns (left by a hang) are freed for the next attempt.
     at_.expect("AT+KTCPCFG=1,0,\"broker.example.com\",1883").error("+CME ERROR: 912");
     at_.expect("AT+KTCPSTAT").line("+KTCPSTAT: 1,3,-1,0,0").line("+KTCPSTAT: 4,1,-1,0,0");
-    scriptClose(1);
+    scriptCloseAndDelete(1);
     at_.expect("AT+KTCPDEL=4");
     r = open(kPlainBroker);
     ASSERT_FALSE(r);
@@ -359,7 +359,7 @@ TEST_F(Hl78DriverTest, StartDeletesTheSessionsItDoesNotOwn) {
     at_.expect("AT+KPATTERN=\"--EOF--Pattern--\"");
     // Sessions of a module that hung: their close was lost.
     at_.expect("AT+KTCPSTAT").line("+KTCPSTAT: 2,3,-1,0,10").line("+KTCPSTAT: 5,1,-1,0,0");
-    scriptClose(2);              // connected: closed, then deleted
+    scriptCloseAndDelete(2);     // connected: closed, then deleted
     at_.expect("AT+KTCPDEL=5");  // only defined: deleted
 
     at_.expect("AT+CPIN?").line("+CPIN: READY");

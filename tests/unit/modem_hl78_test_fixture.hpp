@@ -57,8 +57,11 @@ class Hl78DriverTest : public uplinkd::testing::ModemDriverTest<Hl78Driver, Hl78
         return at_.expect("AT+KCNXUP=1");
     }
 
-    /// A socket's close: AT+KTCPCLOSE, then AT+KTCPDEL frees the session.
-    void scriptClose(int id = 1) {
+    /// A socket's close: AT+KTCPCLOSE; the session is kept for the next open to its target.
+    void scriptClose(int id = 1) { at_.expect("AT+KTCPCLOSE=" + std::to_string(id)); }
+    /// A session closed and freed (AT+KTCPCLOSE, then AT+KTCPDEL): one nobody owns, or a
+    /// socket's while another session is kept already.
+    void scriptCloseAndDelete(int id = 1) {
         at_.expect("AT+KTCPCLOSE=" + std::to_string(id));
         at_.expect("AT+KTCPDEL=" + std::to_string(id));
     }

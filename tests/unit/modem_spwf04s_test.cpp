@@ -238,10 +238,9 @@ TEST_F(SpwfDriverTest, SendsBinaryRightAfterTheCommandAndReadsByCount) {
     at_.expect("AT+S.SOCKW=0,19").expectImmediate().expectPayload(kBinary);
     EXPECT_TRUE(write(*s, kBinary));
 
-    // Data is announced; the exact count comes from SOCKQ, then SOCKR reads by count (the bytes
-    // hold "AT-S.OK", CR LF and a boot indication, and are data all the same).
+    // Data is announced with its count, and SOCKR reads that many by count, no SOCKQ first (the
+    // bytes hold "AT-S.OK", CR LF and a boot indication, and are data all the same).
     const std::string data = kBinary + "\r\nAT-S.OK\r\n+WIND:2:Reset\r\n";
-    at_.expect("AT+S.SOCKQ=0").line("AT-S.Query:" + std::to_string(data.size()));
     at_.expect("AT+S.SOCKR=0," + std::to_string(data.size()))
         .line("AT-S.Reading:" + std::to_string(data.size()) + ":" + std::to_string(data.size()))
         .replyData(data);

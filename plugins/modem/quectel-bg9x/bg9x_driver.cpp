@@ -87,7 +87,7 @@ class Bg9xSocket final : public modem_common::RetryingSocket<Bg9xCore> {
                                      : qirdCommand(id(), kSocketLimits.max_read_chunk);
         core->at.commandReadingData(
             cmd, rd, core->timing.receive,
-            [alive = token(), cmd, done = std::move(done)](Result<AtResponse> r) {
+            [alive = token(), cmd, tls = tls_, done = std::move(done)](Result<AtResponse> r) {
                 if (alive.expired()) {
                     return;
                 }
@@ -99,9 +99,13 @@ class Bg9xSocket final : public modem_common::RetryingSocket<Bg9xCore> {
                     done(Failure{commandError(cmd, r.error(), explainLine)});
                     return;
                 }
-                // Read until the module says 0: whether it announces bytes that arrive while
-                // its buffer is not empty is not documented.
-                const bool more = !r->data.empty();
+                // Plain sockets: the module announces new bytes (+QIURC "recv") once everything
+                // it held was read, so a read that got fewer bytes than asked for emptied the
+                // buffer and the next bytes come with a URC: no AT+QIRD that answers 0 after it.
+                // TLS sockets read until the module says 0: whether +QSSLURC "recv" follows the
+                // same rule is not documented for the BG96.
+                const bool more =
+                    tls ? !r->data.empty() : r->data.size() >= kSocketLimits.max_read_chunk;
                 done(Fetched{std::move(r->data), more});
             });
     }

@@ -6,6 +6,7 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 
 #include "common/at_steps.hpp"
@@ -47,8 +48,22 @@ struct Hl78Core : modem_common::DriverCore<Hl78Core, Hl78Timing> {
     using OpenDone = std::function<void(Result<ByteStreamPtr>)>;
     void open(const ModemSocketRequest& req, OpenDone done) override;
     void configure(const ModemSocketRequest& req, OpenDone done);
-    void connect(int id, const ModemSocketRequest& req, OpenDone done);
+    /// `reused`: the session was configured for an earlier connection (see idle_session).
+    void connect(int id, const ModemSocketRequest& req, OpenDone done, bool reused = false);
     void deleteSession(int id);
+
+    /// A session the module still has configured (KTCPCFG) for a target after its connection
+    /// closed: the next open to the same target connects it again (AT+KTCPCNX) instead of
+    /// configuring a new one. At most one; forgotten when the module restarts or the driver
+    /// frees the module's sessions.
+    struct IdleSession {
+        int id = 0;
+        std::string target;  ///< sessionTarget() of the request it was configured for
+    };
+    std::optional<IdleSession> idle_session;
+    std::map<int, std::string> session_targets;  ///< the target of each session in use
+    /// Keeps session `id` for the next open to its target (or deletes it when one is kept).
+    void keepOrDeleteSession(int id);
 
     // provision()
     void provision(const ModemCredentials& creds, StatusDone done) override;

@@ -48,6 +48,18 @@ constexpr modem_common::OpenFailureRow kConnectFailures[] = {
     {0, {}, "network", "the module has no data connection (not registered, or the bearer is down)"},
 };
 
+/// What a KTCPCFG session is configured for: mode, host and port.
+std::string sessionTarget(const ModemSocketRequest& req) {
+    return std::to_string(req.tls ? kModeTlsClient : kModePlainClient) + "," + req.host + "," +
+           std::to_string(req.port);
+}
+
+/// "+CME ERROR: 910" (bad session ID): the module does not have the session.
+bool sessionUnknown(const Error& e) {
+    return e.code == "at_error" &&
+           modem_common::parseCmeErrorCode(modem_common::trimLine(e.message)) == 910;
+}
+
 }  // namespace
 
 /// A socket inside the module: KTCPSND chunks out, KTCPRCV on +KTCP_DATA. Thread: loop.
@@ -141,9 +153,10 @@ class Hl78Socket final : public modem_common::CoreSocket<Hl78Core> {
         if (!core) {
             return;
         }
-        // Fire and forget: the session is freed whatever the close says.
+        // Fire and forget: the session is closed (and kept for a reconnect, or freed)
+        // whatever the close says.
         core->at.command(ktcpcloseCommand(id()), core->timing.command, [](Result<AtResponse>) {});
-        core->deleteSession(id());
+        core->keepOrDeleteSession(id());
     }
 
   private:
@@ -209,6 +222,9 @@ void Hl78Core::onBoot(const std::string& line) {
 }
 
 void Hl78Core::breakAll(const Error& e) {
+    // The module restarted (or is started again): its sessions are gone or get freed.
+    idle_session.reset();
+    session_targets.clear();
     sockets.breakAll(e);
 }
 
@@ -228,6 +244,11 @@ void Hl78Core::startSessions(uint64_t gen) {
 }
 
 void Hl78Core::reconcileSessions(std::function<void()> then) {
+    // Every session no socket owns is freed, the idle one too.
+    if (idle_session) {
+        session_targets.erase(idle_session->id);
+        idle_session.reset();
+    }
     reconcile(
         kSessionList,
         [](Hl78Core& c, const std::vector<std::string>& lines) {
@@ -330,6 +351,15 @@ void Hl78Core::open(const ModemSocketRequest& req, OpenDone done) {
 }
 
 void Hl78Core::configure(const ModemSocketRequest& req, OpenDone done) {
+    if (idle_session && idle_session->target == sessionTarget(req)) {
+        // The module still has a session for this target: connect it again (one AT+KTCPCFG
+        // less on every reconnect).
+        const int id = idle_session->id;
+        idle_session.reset();
+        sockets.early_data.erase(id);
+        connect(id, req, std::move(done), true);
+        return;
+    }
     const int mode = req.tls ? kModeTlsClient : kModePlainClient;
     at.command(ktcpcfgCommand(mode, req.host, req.port), timing.command,
                [w = weak_from_this(), req, done = std::move(done)](Result<AtResponse> r) {
@@ -362,18 +392,29 @@ void Hl78Core::configure(const ModemSocketRequest& req, OpenDone done) {
                        return;
                    }
                    c->sockets.early_data.erase(*id);
+                   c->session_targets[*id] = sessionTarget(req);
                    c->connect(*id, req, done);
                });
 }
 
-void Hl78Core::connect(int id, const ModemSocketRequest& req, OpenDone done) {
+void Hl78Core::connect(int id, const ModemSocketRequest& req, OpenDone done, bool reused) {
     const std::string ids = std::to_string(id) + ",";
     modem_common::commandThenUrc(
         loop, at, urcs, AtCommandStep{ktcpcnxCommand(id), timing.command},
         {"+KTCP_IND: " + ids, "+KTCP_NOTIF: " + ids}, timing.connect, explainLine,
-        [w = weak_from_this(), id, req, done = std::move(done)](Result<std::string> r) {
+        [w = weak_from_this(), id, req, reused, done = std::move(done)](Result<std::string> r) {
             auto c = w.lock();
             if (!c) {
+                return;
+            }
+            if (reused && !r && r.error().code == "at_error") {
+                // The module refused to connect the kept session (it lost it unnoticed, or it
+                // is not idle): a new session, as on a first connection.
+                c->session_targets.erase(id);
+                if (!sessionUnknown(r.error())) {
+                    c->deleteSession(id);
+                }
+                c->configure(req, done);
                 return;
             }
             if (r && r->starts_with("+KTCP_IND:")) {
@@ -392,6 +433,7 @@ void Hl78Core::connect(int id, const ModemSocketRequest& req, OpenDone done) {
                     return;
                 }
             }
+            c->session_targets.erase(id);
             c->deleteSession(id);
             if (!r) {
                 done(Failure{r.error().withContext("open " + hostPort(req))});
@@ -409,6 +451,18 @@ void Hl78Core::connect(int id, const ModemSocketRequest& req, OpenDone done) {
 
 void Hl78Core::deleteSession(int id) {
     at.command(ktcpdelCommand(id), timing.command, [](Result<AtResponse>) {});
+}
+
+void Hl78Core::keepOrDeleteSession(int id) {
+    // A closed session keeps its configuration until AT+KTCPDEL, also after the peer closed
+    // (+KTCP_NOTIF: <id>,4): AT+KTCPCNX connects it again.
+    auto it = session_targets.find(id);
+    if (it == session_targets.end() || idle_session) {
+        session_targets.erase(id);
+        deleteSession(id);
+        return;
+    }
+    idle_session = IdleSession{id, it->second};
 }
 
 // ---- Hl78Driver -------------------------------------------------------------------------------

@@ -147,7 +147,16 @@ class SpwfSocket final : public modem_common::CoreSocket<SpwfCore> {
 
     /// "+WIND:58:Socket Closed:<id>:<reason>": bytes the module still holds are read first.
     void onClosed() { peerClosed(); }
-    void onPending() { dataWaiting(); }
+    /// "+WIND:55:Pending Data:<id>:<burst>:<cumulated>": `burst` more bytes arrived (nothing:
+    /// an unknown count, asked for with AT+S.SOCKQ before the next read).
+    void onPending(std::optional<size_t> burst) {
+        if (fetching_ || !burst) {
+            uncertain_ = true;  // the count may cross a read under way: ask before the next
+        } else {
+            held_ += *burst;
+        }
+        dataWaiting();
+    }
 
   protected:
     void sendChunk(std::span<const uint8_t> chunk,
@@ -162,13 +171,21 @@ class SpwfSocket final : public modem_common::CoreSocket<SpwfCore> {
         if (!core) {
             return;
         }
+        if (!uncertain_ && held_ > 0) {
+            // The pending-data events counted every byte since the last read: read them, with
+            // no AT+S.SOCKQ first.
+            read(held_, std::move(done));
+            return;
+        }
         // The exact count first: a counted read never asks for more than the module holds.
+        fetching_ = true;
         core->at.command(
             sockqCommand(id()), core->timing.command,
             [alive = token(), this, done = std::move(done)](Result<AtResponse> r) mutable {
                 if (alive.expired()) {
                     return;
                 }
+                fetching_ = false;
                 if (!r) {
                     if (peerHasClosed() && r.error().code == "at_error") {
                         done(Fetched{});  // the module freed the closed socket: nothing left
@@ -182,6 +199,8 @@ class SpwfSocket final : public modem_common::CoreSocket<SpwfCore> {
                     done(held.failure());
                     return;
                 }
+                uncertain_ = false;
+                held_ = *held;
                 read(*held, std::move(done));
             });
     }
@@ -196,11 +215,25 @@ class SpwfSocket final : public modem_common::CoreSocket<SpwfCore> {
     /// AT+S.SOCKR for `held` bytes (at most one chunk): "AT-S.Reading:<n>:<cum>" then exactly n
     /// raw bytes, read by count whatever they hold.
     void read(size_t held, std::function<void(Result<Fetched>)> done) {
+        const size_t want = std::min(held, kSocketLimits.max_read_chunk);
+        fetching_ = true;
         readHeld(
-            held, kSocketLimits.max_read_chunk,
-            [this](size_t want) { return sockrCommand(id(), want); }, readingPhase(),
-            [held](size_t got) { return held > got; }, std::move(done));
+            held, kSocketLimits.max_read_chunk, [this](size_t n) { return sockrCommand(id(), n); },
+            readingPhase(),
+            [this, want](size_t got) {
+                fetching_ = false;
+                if (got < want) {
+                    uncertain_ = true;  // the module held less than counted: ask next time
+                }
+                held_ = held_ > got ? held_ - got : 0;
+                return held_ > 0 || uncertain_;
+            },
+            std::move(done));
     }
+
+    size_t held_ = 0;         ///< bytes the module holds, as the pending-data events counted
+    bool uncertain_ = false;  ///< a count arrived during a read: ask before the next one
+    bool fetching_ = false;
 };
 
 // ---- events -------------------------------------------------------------------------------------
@@ -264,7 +297,7 @@ void SpwfCore::onWind(const std::string& line) {
                 return;
             }
             if (auto* s = sockets.find(d->socket)) {
-                s->onPending();
+                s->onPending(d->bytes);
             } else {
                 sockets.early_data[d->socket] = d->cumulated;
             }
@@ -437,7 +470,7 @@ void SpwfCore::open(const ModemSocketRequest& req, OpenDone done) {
                        modem_common::moduleSocketDescription("spwf04s socket", *id, req),
                        kSocketLimits.max_send_chunk);
                    if (c->sockets.early_data.erase(*id) > 0) {
-                       s->onPending();
+                       s->onPending(std::nullopt);
                    }
                    done(ByteStreamPtr(std::move(s)));
                });
