@@ -84,13 +84,11 @@ TlsSession::TlsSession(std::shared_ptr<TlsContext> context, ByteStreamPtr inner)
         SSL_set_alpn_protos(ssl_, wire.data(), static_cast<unsigned>(wire.size()));
     }
     ctx_->prepare(ssl_);
-    {
-        // A copy again: when this connection ends without a close_notify (a dropped link),
-        // OpenSSL marks the session it used not resumable. The context's own stays resumable,
-        // so a TLS 1.2 ticket, which the broker does not replace on a resumption, is offered at
-        // every reconnect and not only at the first.
-        session_offered_ = ctx_->offerSession(ssl_);
-    }
+    // A copy again: when this connection ends without a close_notify (a dropped link), OpenSSL
+    // marks the session it used not resumable. The context's own stays resumable, so a TLS 1.2
+    // ticket, which the broker does not replace on a resumption, is offered at every reconnect
+    // and not only at the first.
+    session_offered_ = ctx_->offerSession(ssl_);
 }
 
 TlsSession::~TlsSession() {
