@@ -35,11 +35,7 @@ std::string awkwardBytes(size_t n) {
     return out;
 }
 
-class LargePayload : public ::testing::Test {
-  protected:
-    TempDir dir;
-    Pki pki = makePki(dir.file("pki"), "gateway-1");
-};
+class LargePayload : public PkiTest {};
 
 TEST_F(LargePayload, EightMegabytesArriveByteForByteAndTheConnectionGoesOn) {
     Mosquitto broker(dir, pki);
