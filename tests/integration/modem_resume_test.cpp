@@ -79,7 +79,10 @@ size_t sent(const ModemEmulator& emu, const std::string& command) {
 // HL78: a reconnect connects the module's session again (AT+KTCPCNX) instead of configuring a
 // new one (AT+KTCPCFG, some 55 bytes on the line each time); after the module restarted and lost
 // its sessions, the next connection configures a new one.
-TEST_F(PkiTest, Hl78ReconnectReusesTheModuleSessionUntilTheModuleLosesIt) {
+/// The HL78's socket sessions across reconnects (no emulator parameter: HL78 only).
+class Hl78Resume : public PkiTest {};
+
+TEST_F(Hl78Resume, ReconnectReusesTheModuleSessionUntilTheModuleLosesIt) {
     requireDriverPlugin(kHl78Case);
     Mosquitto broker(dir, pki);
     ModemEmulator emu(dir, kHl78Case.model);

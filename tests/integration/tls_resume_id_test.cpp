@@ -117,7 +117,10 @@ std::optional<Connection> connectOnce(const std::shared_ptr<TlsContext>& ctx, ui
     return c;
 }
 
-TEST_F(PkiTest, FrugalTicketResumptionOffersAOneByteSessionIdAndResumes) {
+/// TLS resumption over a frugal (modem) context, against a real Mosquitto.
+class TlsResumeId : public PkiTest {};
+
+TEST_F(TlsResumeId, FrugalTicketResumptionOffersAOneByteSessionIdAndResumes) {
     Mosquitto broker(dir, pki);
     TlsOptions o;
     o.server_name = "localhost";
