@@ -84,14 +84,13 @@ Status parsePublish(const json& j, Request& r, bool counted) {
             "give exactly one of \"payload\" (text), \"payload_b64\" (base64 bytes) and "
             "\"payload_length\" (raw bytes after the line)");
     }
-    if (counted) {
-        // Filled by the server from the bytes after the line.
-    } else if (has_text) {
+    // A counted payload stays empty here: the server fills it from the bytes after the line.
+    if (has_text) {
         if (!j["payload"].is_string()) {
             return bad("\"payload\" must be a string (use \"payload_b64\" for binary data)");
         }
         r.message.payload = j["payload"].get_ref<const std::string&>();
-    } else {
+    } else if (has_b64) {
         if (!j["payload_b64"].is_string()) {
             return bad("\"payload_b64\" must be a base64 string");
         }
@@ -343,22 +342,23 @@ Result<Request> parseRequest(std::string_view line, json& id, uint64_t max_paylo
         return fail("bad_json", "a request must be a JSON object");
     }
     Request r;
-    if (auto it = j.find("id"); it != j.end() && (it->is_number() || it->is_string())) {
-        id = *it;  // before anything can fail: every error is tagged
+    const auto id_field = j.find("id");
+    const bool id_usable = id_field != j.end() && (id_field->is_number() || id_field->is_string());
+    if (id_usable) {
+        id = *id_field;  // before anything can fail: every error is tagged
     }
     // Also before anything can fail: a refused request's payload is skipped by its count.
     if (Status s = lengthField(j, max_payload, framing); !s) {
         return s.failure();
     }
     const bool counted = framing.next == Framing::Next::Skip;
-    if (auto it = j.find("id"); it != j.end()) {
-        if (!it->is_number() && !it->is_string()) {
-            return bad("\"id\" must be a number or a string");
-        }
-        r.id = *it;
-    } else {
+    if (id_field == j.end()) {
         return bad("\"id\" is missing (every request needs one)");
     }
+    if (!id_usable) {
+        return bad("\"id\" must be a number or a string");
+    }
+    r.id = id;
     auto op = requiredString(j, "op");
     if (!op)
         return op.failure();

@@ -291,33 +291,32 @@ class PublishServer::Client : public std::enable_shared_from_this<Client> {
         return RequestFramer::After::line();
     }
 
-    void dispatch(Request&& request) {
-        Request* req = &request;
-        switch (req->op) {
+    /// Carries out one permitted request.
+    void dispatch(Request&& req) {
+        switch (req.op) {
             case Op::Publish:
-                publish(std::move(*req));
+                publish(std::move(req));
                 break;
             case Op::Subscribe:
-                subscribe(*req);
+                subscribe(req);
                 break;
             case Op::Unsubscribe:
-                unsubscribe(*req);
+                unsubscribe(req);
                 break;
             case Op::Status: {
-                auto st = server_.backend_.status(req->route);
-                send(st ? okReply(req->id, json{{"routes", *st}})
-                        : errorReply(req->id, st.error()));
+                auto st = server_.backend_.status(req.route);
+                send(st ? okReply(req.id, json{{"routes", *st}}) : errorReply(req.id, st.error()));
                 break;
             }
             case Op::Ping:
-                send(okReply(req->id));
+                send(okReply(req.id));
                 break;
             case Op::Hello:
-                send(okReply(req->id, json{{"server", "uplinkd"}, {"protocol", kProtocolVersion}}));
+                send(okReply(req.id, json{{"server", "uplinkd"}, {"protocol", kProtocolVersion}}));
                 break;
             case Op::ModemInfo:
                 server_.backend_.modemInfo(
-                    req->uplink, [self = shared_from_this(), id = req->id](Result<json> r) {
+                    req.uplink, [self = shared_from_this(), id = req.id](Result<json> r) {
                         if (!self->alive_.expired()) {
                             self->send(r ? okReply(id, json{{"modem", *r}})
                                          : errorReply(id, r.error()));
@@ -325,11 +324,11 @@ class PublishServer::Client : public std::enable_shared_from_this<Client> {
                     });
                 break;
             case Op::ModemAt:
-                modemAt(*req);
+                modemAt(req);
                 break;
             case Op::Doctor:
-                server_.backend_.doctor(req->route,
-                                        [self = shared_from_this(), id = req->id](Result<json> r) {
+                server_.backend_.doctor(req.route,
+                                        [self = shared_from_this(), id = req.id](Result<json> r) {
                                             if (!self->alive_.expired()) {
                                                 self->send(r ? okReply(id, json{{"report", *r}})
                                                              : errorReply(id, r.error()));
@@ -338,8 +337,8 @@ class PublishServer::Client : public std::enable_shared_from_this<Client> {
                 break;
             case Op::DeadLetter:
                 server_.backend_.deadLetters(
-                    req->action, req->route, req->seq, req->all,
-                    [self = shared_from_this(), id = req->id](Result<json> r) {
+                    req.action, req.route, req.seq, req.all,
+                    [self = shared_from_this(), id = req.id](Result<json> r) {
                         if (!self->alive_.expired()) {
                             self->send(r ? okReply(id, *r) : errorReply(id, r.error()));
                         }

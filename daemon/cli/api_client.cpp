@@ -57,7 +57,7 @@ Status ApiClient::sendRaw(const std::string& bytes) {
 
 Status ApiClient::sendWithPayload(nlohmann::json request, std::string_view payload) {
     request["payload_length"] = payload.size();
-    if (auto st = sendRaw(request.dump() + "\n"); !st) {
+    if (auto st = send(request); !st) {
         return st;
     }
     return sendBytes(payload.data(), payload.size());
@@ -75,7 +75,7 @@ Status ApiClient::sendWithFile(nlohmann::json request, const std::string& path) 
     }
     const auto size = static_cast<uint64_t>(st.st_size);
     request["payload_length"] = size;
-    Status sent = sendRaw(request.dump() + "\n");
+    Status sent = send(request);
     std::string chunk(64 * 1024, '\0');
     uint64_t done = 0;
     while (sent.ok() && done < size) {
