@@ -392,10 +392,14 @@ void Daemon::trimWhenQuiet() {
     }
     if (activity != activity_seen_) {
         activity_seen_ = activity;
+        released_ = false;
         trimmed_ = false;
         return;
     }
-    if (!trimmed_) {
+    if (!released_) {
+        spool_->releaseMemory();  // the spool's worker frees its share before the next tick
+        released_ = true;
+    } else if (!trimmed_) {
         ::malloc_trim(0);
         trimmed_ = true;
     }

@@ -78,8 +78,8 @@ class Daemon final : public api::ApiBackend {
     std::unique_ptr<RouteSession> makeRoute(const RouteConfig& rc);
     void startHousekeeping();
     /// Once the routes have gone quiet after some work (no message queued, sent, delivered or
-    /// received for a housekeeping tick), gives the heap's free pages back to the system: glibc
-    /// keeps what a backlog freed otherwise (issue 14, memory).
+    /// received for a housekeeping tick), has the spool drop its caches, and one tick later gives
+    /// the heap's free pages back to the system: glibc keeps what a backlog freed otherwise.
     void trimWhenQuiet();
     void startDbus();
     void onRouteState(const std::string& route, RouteState state);
@@ -132,6 +132,7 @@ class Daemon final : public api::ApiBackend {
     asio::steady_timer housekeeping_;
     uint64_t activity_seen_ = 0;  ///< the routes' message counts at the last housekeeping tick
     bool trimmed_ = true;         ///< no activity since the last trim
+    bool released_ = true;        ///< the spool dropped its caches since the last activity
     int64_t started_ms_ = 0;
     std::unique_ptr<TrafficLedger> traffic_;
     int64_t traffic_saved_ms_ = 0;

@@ -185,6 +185,9 @@ struct SqliteSpool::Impl final : SqliteSpool {
     // ---- worker thread: sqlite_spool_writer.cpp
     void workerMain();
     int insertRow(const InsertOp& op);
+    /// The worker's share of releaseMemory(): queue capacity and its connection's page cache.
+    /// Under mu_, between batches.
+    void releaseWorkerMemory(Batch& batch);
     int moveRow(const MoveOp& op);
     /// One transaction: inserts, dead-letter moves, deletes of dead letters and of messages, then
     /// the seq high-water mark. Rolls back on error; `*full` tells whether the disk was full.
@@ -254,6 +257,7 @@ struct SqliteSpool::Impl final : SqliteSpool {
     void ack(std::string_view route, uint64_t seq) override;
     void releaseLeases(std::string_view route) override;
     SpoolStats stats(std::string_view route) const override;
+    void releaseMemory() override;
 
     // ---- loop thread: limits and expiry (sqlite_spool_limits.cpp)
     /// The oldest non-leased messages of the route that free `count` messages and `bytes` bytes.
@@ -314,6 +318,7 @@ struct SqliteSpool::Impl final : SqliteSpool {
     std::vector<uint64_t> dead_delete_queue_;  // guarded by mu_
     bool stop_ = false;                        // guarded by mu_
     bool worker_idle_ = false;                 // guarded by mu_
+    bool release_memory_ = false;              // guarded by mu_: the worker frees its caches
     std::atomic<uint64_t> commit_count_{0};
     bool disk_full_ = false;  ///< worker thread only (before start(): the opening thread)
     /// A write transaction failed since open: the counters may not match the file, so they are

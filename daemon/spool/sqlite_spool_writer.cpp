@@ -65,7 +65,7 @@ void SqliteSpool::Impl::workerMain() {
             worker_idle_ = true;
             const auto ready = [this] {
                 return !insert_queue_.empty() || !delete_queue_.empty() || !move_queue_.empty() ||
-                       !dead_delete_queue_.empty() || stop_;
+                       !dead_delete_queue_.empty() || stop_ || release_memory_;
             };
             if (disk_full_ || !retry.emptyOfOps()) {
                 // Nothing may wait for the next append: look for free space on a timer.
@@ -78,6 +78,12 @@ void SqliteSpool::Impl::workerMain() {
                                 !move_queue_.empty() || !dead_delete_queue_.empty();
             if (stop_ && !queued) {
                 break;  // stopping, and everything is written
+            }
+            if (std::exchange(release_memory_, false)) {
+                releaseWorkerMemory(batch);
+                if (!queued && !disk_full_ && retry.emptyOfOps()) {
+                    continue;
+                }
             }
             // Taking every queue at once keeps each delete after the insert of its row.
             batch.inserts.swap(insert_queue_);
@@ -105,6 +111,23 @@ void SqliteSpool::Impl::workerMain() {
         Batch ignored;
         (void)commitBatch(retry, &ignored);
     }
+}
+
+void SqliteSpool::Impl::releaseWorkerMemory(Batch& batch) {
+    // Called under mu_, between batches: the queues and the batch are empty but may keep the
+    // capacity of the last burst.
+    if (insert_queue_.empty()) {
+        std::vector<InsertOp>().swap(insert_queue_);
+    }
+    if (batch.inserts.empty()) {
+        std::vector<InsertOp>().swap(batch.inserts);
+    }
+    sqlite3_db_release_memory(write_db_.get());
+}
+
+void SqliteSpool::Impl::releaseMemory() {
+    sqlite3_db_release_memory(read_db_.get());
+    enqueue([this] { release_memory_ = true; });
 }
 
 int SqliteSpool::Impl::insertRow(const InsertOp& op) {

@@ -66,6 +66,12 @@ ModemEmulator::~ModemEmulator() {
         const std::string t = trace();
         std::cerr << "---- modem emulator AT trace (end) ----\n"
                   << t.substr(t.size() > 8000 ? t.size() - 8000 : 0) << "\n---------------------\n";
+        // Its own log and stderr: what it did off the serial line (its broker connections)
+        // and, if it died, why (a sanitizer report).
+        const std::string l = process_->log();
+        std::cerr << "---- modem emulator log (end)"
+                  << (process_->running() ? "" : ", the emulator is no longer running") << " ----\n"
+                  << l.substr(l.size() > 6000 ? l.size() - 6000 : 0) << "\n---------------------\n";
     }
 }
 

@@ -231,6 +231,61 @@ TEST_F(SpoolTest, GroupCommitGroupsBackToBackAppends) {
     EXPECT_EQ(spool->stats("r").depth, 5'000u);
 }
 
+TEST_F(SpoolTest, PayloadsAroundTheInlineLimitComeBackByteForByteAfterReopen) {
+    // Up to 64 KiB a lease selects the payload with its row; above, it reads it by count
+    // (sqlite3_blob_read): sizes on both sides of the edge, with every byte value in them.
+    const std::vector<size_t> sizes{65535, 65536, 65537, 1 << 20, (1 << 20) + 1, (3 << 20) + 12345};
+    std::vector<std::string> payloads;
+    {
+        auto spool = open();
+        ASSERT_TRUE(spool);
+        std::vector<Message> messages;
+        for (size_t i = 0; i < sizes.size(); ++i) {
+            std::string p(sizes[i], '\0');
+            for (size_t k = 0; k < p.size(); ++k) {
+                p[k] = static_cast<char>((k * 131 + i) & 0xff);
+            }
+            payloads.push_back(p);
+            messages.push_back(makeMessage("r", p));
+        }
+        for (auto& r : appendAll(*spool, std::move(messages))) {
+            ASSERT_TRUE(r.ok()) << r.error().message;
+        }
+    }
+    auto spool = open();
+    ASSERT_TRUE(spool);
+    EXPECT_EQ(spool->stats("r").depth, sizes.size());
+    const auto got = spool->lease("r", sizes.size());
+    ASSERT_EQ(got.size(), sizes.size());
+    for (size_t i = 0; i < sizes.size(); ++i) {
+        EXPECT_EQ(got[i].payload.size(), sizes[i]);
+        EXPECT_TRUE(got[i].payload == payloads[i]) << "payload of " << sizes[i] << " bytes changed";
+    }
+}
+
+TEST_F(SpoolTest, ReleasingMemoryWhenQuietLosesNothingAndAppendsGoOn) {
+    auto spool = open();
+    ASSERT_TRUE(spool);
+    appendNumbered(*spool, "r", 3'000, "before-");
+    const auto leased = spool->lease("r", 10);
+    ASSERT_EQ(leased.size(), 10u);
+    spool->releaseMemory();
+    spool->ack("r", leased.front().seq);
+    spool->releaseMemory();
+    const auto after = appendNumbered(*spool, "r", 5, "after-");
+    ASSERT_EQ(after.size(), 5u);
+    spool->releaseLeases("r");
+    EXPECT_EQ(spool->stats("r").depth, 3'004u);
+    const auto all = spool->lease("r", 4'000);
+    ASSERT_EQ(all.size(), 3'004u);
+    EXPECT_EQ(all.front().payload, "before-1");
+    EXPECT_EQ(all.back().payload, "after-4");
+    spool.reset();
+    spool = open();
+    ASSERT_TRUE(spool);
+    EXPECT_EQ(spool->stats("r").depth, 3'004u) << "the ack or an append was lost";
+}
+
 // ---- lease, ack, release
 
 TEST_F(SpoolTest, LeaseAckAndReleaseKeepSeqOrder) {

@@ -72,6 +72,9 @@ class Spool {
     /// Drops messages older than the route's max age; returns how many.
     virtual uint64_t expire(std::string_view route, int64_t now_ms) = 0;
     virtual SpoolStats stats(std::string_view route) const = 0;
+    /// The daemon has been quiet for a while: give caches back to the system (a durable spool's
+    /// page caches and batch buffers). Nothing queued is touched. Thread: loop.
+    virtual void releaseMemory() {}
 
     // ---- dead letters (messages that would otherwise block their route)
 
