@@ -107,8 +107,15 @@ class PublishServer::Client : public std::enable_shared_from_this<Client> {
     void dropPartial() {
         framer_ = RequestFramer(server_.options_.max_line_bytes);
         counted_publish_.reset();
+        releaseKept();
         server_.buffered_input_ -= partial_;
         partial_ = 0;
+    }
+
+    /// The payload being received is complete or dropped: its bytes leave the server's count.
+    void releaseKept() {
+        server_.payloads_in_progress_ -= kept_;
+        kept_ = 0;
     }
 
     /// After input arrived: account for the unfinished line, enforce the global cap and the
@@ -213,6 +220,7 @@ class PublishServer::Client : public std::enable_shared_from_this<Client> {
                     },
                     [&](std::string&& payload) {
                         line_ended = true;
+                        self->releaseKept();
                         self->counted_publish_->message.payload = std::move(payload);
                         Request req = std::move(*self->counted_publish_);
                         self->counted_publish_.reset();
@@ -284,6 +292,24 @@ class PublishServer::Client : public std::enable_shared_from_this<Client> {
                                                        : RequestFramer::After::line();
         }
         if (framing.next == Framing::Next::Body) {
+            // The payloads being received, of all clients together, stay within one message of
+            // the largest size: many clients announcing large payloads at once cannot take the
+            // gateway's memory. The one over it is skipped by count and may come again.
+            const uint64_t budget = server_.options_.max_message_bytes;
+            if (framing.length > budget - server_.payloads_in_progress_) {
+                send(errorReply(
+                    req->id, makeError("busy",
+                                       "payloads being received from all clients would hold more "
+                                       "than " +
+                                           std::to_string(budget) +
+                                           " bytes (api.max_message_bytes); this one of " +
+                                           std::to_string(framing.length) +
+                                           " bytes was skipped: send it again once the other "
+                                           "large publishes were answered")));
+                return RequestFramer::After::skip(framing.length);
+            }
+            server_.payloads_in_progress_ += framing.length;
+            kept_ = framing.length;
             counted_publish_ = std::move(*req);  // published once its payload is here
             return RequestFramer::After::keep(framing.length);
         }
@@ -442,6 +468,7 @@ class PublishServer::Client : public std::enable_shared_from_this<Client> {
     asio::local::stream_protocol::socket socket_;
     RequestFramer framer_;
     std::optional<Request> counted_publish_;  ///< a publish whose payload is being received
+    uint64_t kept_ = 0;       ///< its announced bytes, counted in server_.payloads_in_progress_
     std::string stop_reply_;  ///< the error before closing, when the input cannot be followed
     std::weak_ptr<bool> alive_;
     std::array<char, 64 * 1024> buf_{};

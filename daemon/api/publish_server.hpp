@@ -118,10 +118,11 @@ class PublishServer {
     asio::local::stream_protocol::acceptor acceptor_;
     std::unique_ptr<SocketPath> socket_path_;
     asio::steady_timer accept_retry_;
-    int accept_backoff_ms_ = 0;        ///< 0: accepting normally
-    std::map<uid_t, size_t> per_uid_;  ///< connections being served, per uid
-    std::set<uid_t> uids_at_limit_;    ///< logged as at the limit (once until one closes)
-    size_t buffered_input_ = 0;        ///< partial lines of all clients
+    int accept_backoff_ms_ = 0;          ///< 0: accepting normally
+    std::map<uid_t, size_t> per_uid_;    ///< connections being served, per uid
+    std::set<uid_t> uids_at_limit_;      ///< logged as at the limit (once until one closes)
+    size_t buffered_input_ = 0;          ///< partial lines of all clients
+    uint64_t payloads_in_progress_ = 0;  ///< announced bytes of the payloads being received
     std::map<Client*, std::shared_ptr<Client>> clients_;
     /// route → seq → (client, request id) for "report_delivered".
     std::map<std::string, std::map<uint64_t, std::pair<std::weak_ptr<Client>, nlohmann::json>>>

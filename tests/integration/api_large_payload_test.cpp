@@ -118,6 +118,62 @@ TEST_F(LargePayload, AClientGoneMidPayloadQueuesNothing) {
         << d.routeStatus("cloud").dump();
 }
 
+TEST_F(LargePayload, WhileOtherClientsPayloadsFillTheLimitOneMoreIsBusyThenGoesThrough) {
+    Mosquitto broker(dir, pki);
+    Daemon d(dir, "max_message_bytes = 100000\n" + genericRoute("cloud", broker.port(), pki.ca));
+    // Client a announces 80,000 bytes and sends 10,000 of them. Its small publish first: once
+    // that is answered, the daemon has read the rest of the same write (the announcement).
+    ApiClient a;
+    ASSERT_TRUE(a.connect(d.socket()));
+    json first = publishRequest(1, "big/first");
+    first["payload"] = "first";
+    json announced = publishRequest(2, "big/a");
+    announced["payload_length"] = 80000;
+    const std::string a_payload = awkwardBytes(80000);
+    ASSERT_TRUE(
+        a.sendRaw(first.dump() + "\n" + announced.dump() + "\n" + a_payload.substr(0, 10000)));
+    ASSERT_EQ(awaitApiReply(a, 1, "queued")["status"], "queued");
+
+    // Client b's 30,000 bytes would make 110,000 in flight: busy, skipped by count.
+    ApiClient b;
+    ASSERT_TRUE(b.connect(d.socket()));
+    ASSERT_TRUE(b.sendWithPayload(publishRequest(3, "big/b"), awkwardBytes(30000)));
+    ASSERT_TRUE(b.send({{"op", "ping"}, {"id", 4}}));
+    const json busy = awaitApiReply(b, 3, "queued");
+    EXPECT_EQ(busy["code"], "busy") << busy.dump();
+    EXPECT_NE(busy.value("message", "")
+                  .find("more than 100000 bytes (api.max_message_bytes); "
+                        "this one of 30000 bytes was skipped"),
+              std::string::npos)
+        << busy.dump();
+    auto next = b.receive(30s);
+    ASSERT_TRUE(next) << next.error().message;
+    EXPECT_EQ((*next)["id"], 4) << "the skipped payload was read as requests: " << next->dump();
+
+    // a finishes: its message is queued, and b's comes through when sent again.
+    ASSERT_TRUE(a.sendRaw(a_payload.substr(10000)));
+    EXPECT_EQ(awaitApiReply(a, 2, "queued")["status"], "queued");
+    ASSERT_TRUE(b.sendWithPayload(publishRequest(5, "big/b"), awkwardBytes(30000)));
+    EXPECT_EQ(awaitApiReply(b, 5, "queued")["status"], "queued");
+
+    // A client that leaves mid-payload gives its share back.
+    {
+        ApiClient quitter;
+        ASSERT_TRUE(quitter.connect(d.socket()));
+        json q = publishRequest(6, "big/q");
+        q["payload_length"] = 90000;
+        ASSERT_TRUE(quitter.sendRaw(first.dump() + "\n" + q.dump() + "\n" + std::string(100, 'q')));
+        ASSERT_EQ(awaitApiReply(quitter, 1, "queued")["status"], "queued");
+    }
+    EXPECT_TRUE(waitUntil(
+        [&] {
+            auto r = b.sendWithPayload(publishRequest(7, "big/after"), awkwardBytes(30000));
+            return r && awaitApiReply(b, 7, "queued")["status"] == "queued";
+        },
+        30s))
+        << "the share of a client that left was kept";
+}
+
 TEST_F(LargePayload, ALengthThatIsNotANumberClosesTheConnection) {
     Mosquitto broker(dir, pki);
     Daemon d(dir, genericRoute("cloud", broker.port(), pki.ca));
