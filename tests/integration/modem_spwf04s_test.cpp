@@ -3,13 +3,15 @@
 // pty → the modem emulator's spwf04s model (real TCP/TLS on the host) → an Azure IoT Hub
 // look-alike (Mosquitto with the SAS plugin). TLS by the module, TLS by uplinkd over the module's
 // socket, and the module's MQTT client; text and binary payloads, QoS 0 and 1, a message from
-// the cloud to a local subscriber, SAS renewal, a broker restart, and the intermediate-as-root
-// trap refused before anything is written to the module.
+// the cloud to a local subscriber, SAS renewal, a broker restart, the intermediate-as-root trap
+// refused before anything is written to the module, and the short socket commands of a
+// reconnect after the link dropped.
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <set>
 #include <sstream>
+#include <vector>
 
 #include "broker_builder.hpp"
 #include "cli/api_client.hpp"
@@ -273,6 +275,63 @@ TEST_P(Spwf04sModes, ABrokerRestartLosesNoQueuedMessage) {
 
 INSTANTIATE_TEST_SUITE_P(Modes, Spwf04sModes, ::testing::ValuesIn(kModes),
                          [](const ::testing::TestParamInfo<Mode>& p) { return p.param.name; });
+
+/// The AT commands the host sent in `trace` that start with `prefix` (what follows it).
+std::vector<std::string> sent(const std::string& trace, const std::string& prefix) {
+    std::vector<std::string> out;
+    std::istringstream in(trace);
+    const std::string marker = "> " + prefix;
+    for (std::string line; std::getline(in, line);) {
+        const size_t at = line.find(marker);
+        if (at != std::string::npos) {
+            out.push_back(line.substr(at + marker.size()));
+        }
+    }
+    return out;
+}
+
+TEST_F(Spwf04s, AReconnectAfterTheLinkDroppedSendsTheShortSocketCommands) {
+    // TLS by uplinkd over the module's socket: the reconnect after the peer dropped the link
+    // opens the socket without the "NULL" TLS-name field and reads the counted bytes without
+    // a length (the module gives what it holds), and the route carries messages again.
+    Mosquitto broker = BrokerBuilder(dir).sasTokens().logAll().start(pki);
+    Subscriber service(pki, broker.port(), std::string(kEvents) + "#", azureServiceClient());
+    Daemon d(dir, config(broker.port(), "local", "uplinkd"));
+    ASSERT_TRUE(online(d)) << d.routeStatus("azure").dump() << "\n" << d.log();
+    const uint64_t connects = d.routeStatus("azure")["connects"].get<uint64_t>();
+    const size_t mark = emu.trace().size();
+    ASSERT_EQ(emu.control("fault drop-link"), "ok fault drop-link");
+    ASSERT_TRUE(d.waitRoute(
+        "azure",
+        [&](const json& s) {
+            return s["state"] == "online" && s["connects"].get<uint64_t>() > connects;
+        },
+        60s))
+        << d.routeStatus("azure").dump() << "\n"
+        << d.log();
+    ApiClient c;
+    ASSERT_TRUE(c.connect(d.socket()));
+    ASSERT_TRUE(c.send(publish(1, "after-drop", "21.5", 1)));
+    ASSERT_EQ(awaitApiReply(c, 1, "delivered", 40s)["status"], "delivered") << d.log();
+    ASSERT_TRUE(service.waitFor(1, 20s));
+
+    const std::string trace = emu.trace().substr(mark);
+    const auto opens = sent(trace, "AT+S.SOCKON=");
+    ASSERT_FALSE(opens.empty()) << trace;
+    for (const auto& o : opens) {
+        EXPECT_TRUE(o.ends_with(",,t")) << "AT+S.SOCKON=" << o;
+        EXPECT_EQ(o.find("NULL"), std::string::npos) << "AT+S.SOCKON=" << o;
+    }
+    const auto reads = sent(trace, "AT+S.SOCKR=");
+    ASSERT_FALSE(reads.empty()) << trace;
+    for (const auto& r : reads) {
+        // A length only for a read of more than one chunk holds.
+        EXPECT_TRUE(r.find(',') == std::string::npos || r.ends_with(",1460"))
+            << "AT+S.SOCKR=" << r << "\n"
+            << trace;
+    }
+    EXPECT_EQ(emu.status()["misuse"], 0) << emu.status().dump();
+}
 
 TEST_F(Spwf04s, AnIntermediateGivenAsTheRootIsRefusedBeforeUpload) {
     // An intermediate CA signed by the test root, given as tls.ca_file.

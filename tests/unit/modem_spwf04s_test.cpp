@@ -141,7 +141,7 @@ class SpwfDriverTest : public uplinkd::testing::ModemDriverTest<SpwfDriver, Spwf
     }
 
     ByteStreamPtr openPlain(int id = 0) {
-        return openAfter({{"AT+S.SOCKON=broker.example.com,1883,NULL,t",
+        return openAfter({{"AT+S.SOCKON=broker.example.com,1883,,t",
                            {"AT-S.On:93.184.216.34:" + std::to_string(id)}}},
                          kPlainBroker);
     }
@@ -238,10 +238,11 @@ TEST_F(SpwfDriverTest, SendsBinaryRightAfterTheCommandAndReadsByCount) {
     at_.expect("AT+S.SOCKW=0,19").expectImmediate().expectPayload(kBinary);
     EXPECT_TRUE(write(*s, kBinary));
 
-    // Data is announced with its count, and SOCKR reads that many by count, no SOCKQ first (the
-    // bytes hold "AT-S.OK", CR LF and a boot indication, and are data all the same).
+    // Data is announced with its count, and SOCKR reads by count, no SOCKQ first, and without
+    // the length: the module holds exactly what was announced (the bytes hold "AT-S.OK", CR LF
+    // and a boot indication, and are data all the same).
     const std::string data = kBinary + "\r\nAT-S.OK\r\n+WIND:2:Reset\r\n";
-    at_.expect("AT+S.SOCKR=0," + std::to_string(data.size()))
+    at_.expect("AT+S.SOCKR=0")
         .line("AT-S.Reading:" + std::to_string(data.size()) + ":" + std::to_string(data.size()))
         .replyData(data);
     EXPECT_TRUE(at_.injectUrc("+WIND:55:Pending Data:0:" + std::to_string(data.size()) + ":" +
@@ -252,6 +253,64 @@ TEST_F(SpwfDriverTest, SendsBinaryRightAfterTheCommandAndReadsByCount) {
     at_.expect("AT+S.SOCKC=0");
     EXPECT_TRUE(at_.injectUrc("+WIND:58:Socket Closed:0:0"));
     expectOutcome(readOnce(*s, 16), fails("eof"));
+    s.reset();
+}
+
+TEST_F(SpwfDriverTest, ReadsLeaveTheLengthOutOnlyWhenTheCountIsExactAndFitsOneRead) {
+    auto s = openPlain(0);
+    ASSERT_TRUE(s);
+    // 2043 bytes announced: one read of 1460 with the length, then the exact rest without it.
+    const std::string big = std::string(2043, 'b');
+    at_.expect("AT+S.SOCKR=0,1460").line("AT-S.Reading:1460:2043").replyData(big.substr(0, 1460));
+    at_.expect("AT+S.SOCKR=0").line("AT-S.Reading:583:583").replyData(big.substr(1460));
+    EXPECT_TRUE(at_.injectUrc("+WIND:55:Pending Data:0:2043:2043"));
+    EXPECT_EQ(readAtLeast(*s, big.size()), big);
+
+    // More came in than announced by the time the module answered: the answer's count rules,
+    // and the count is asked before the next read (the event for the extra bytes may be late).
+    at_.expect("AT+S.SOCKR=0").line("AT-S.Reading:9:9").replyData("123456789");
+    at_.expect("AT+S.SOCKQ=0").line("AT-S.Query:0");
+    EXPECT_TRUE(at_.injectUrc("+WIND:55:Pending Data:0:5:5"));
+    EXPECT_EQ(readAtLeast(*s, 9), "123456789");
+    ASSERT_TRUE(runUntil(loop_, [&] { return at_.remaining() == 0; }));
+    // The short form stays.
+    at_.expect("AT+S.SOCKR=0").line("AT-S.Reading:2:2").replyData("ok");
+    EXPECT_TRUE(at_.injectUrc("+WIND:55:Pending Data:0:2:2"));
+    EXPECT_EQ(readAtLeast(*s, 2), "ok");
+    at_.expect("AT+S.SOCKC=0");
+    s.reset();
+}
+
+TEST_F(SpwfDriverTest, AModuleThatWantsTheReadLengthGetsItFromThenOn) {
+    auto s = openPlain(0);
+    ASSERT_TRUE(s);
+    // A firmware that refuses SOCKR without its length: nothing is lost, the count is asked
+    // again and the read is made with it; later reads give the length at once.
+    at_.expect("AT+S.SOCKR=0").error("AT-S.ERROR:2:Invalid parameter");
+    at_.expect("AT+S.SOCKQ=0").line("AT-S.Query:5");
+    at_.expect("AT+S.SOCKR=0,5").line("AT-S.Reading:5:5").replyData("hello");
+    EXPECT_TRUE(at_.injectUrc("+WIND:55:Pending Data:0:5:5"));
+    EXPECT_EQ(readAtLeast(*s, 5), "hello");
+    at_.expect("AT+S.SOCKR=0,6").line("AT-S.Reading:6:6").replyData(" world");
+    EXPECT_TRUE(at_.injectUrc("+WIND:55:Pending Data:0:6:6"));
+    EXPECT_EQ(readAtLeast(*s, 6), " world");
+    at_.expect("AT+S.SOCKC=0");
+    s.reset();
+}
+
+TEST_F(SpwfDriverTest, AModuleThatReadsNothingWithoutTheLengthGetsItFromThenOn) {
+    auto s = openPlain(0);
+    ASSERT_TRUE(s);
+    // A firmware that takes the short form as a read of 0 bytes: once AT-S.Query said bytes are
+    // there and the short form still reads none, the length is given (no endless empty reads).
+    at_.expect("AT+S.SOCKR=0").line("AT-S.Reading:0:4");
+    at_.expect("AT+S.SOCKQ=0").line("AT-S.Query:4");
+    at_.expect("AT+S.SOCKR=0").line("AT-S.Reading:0:4");
+    at_.expect("AT+S.SOCKQ=0").line("AT-S.Query:4");
+    at_.expect("AT+S.SOCKR=0,4").line("AT-S.Reading:4:4").replyData("data");
+    EXPECT_TRUE(at_.injectUrc("+WIND:55:Pending Data:0:4:4"));
+    EXPECT_EQ(readAtLeast(*s, 4), "data");
+    at_.expect("AT+S.SOCKC=0");
     s.reset();
 }
 

@@ -18,7 +18,7 @@ std::string ssidCommand(const std::string& ssid) {
 }
 
 std::string sockonCommand(const std::string& host, uint16_t port, bool tls) {
-    return "AT+S.SOCKON=" + host + "," + std::to_string(port) + "," + (tls ? host : "NULL") + "," +
+    return "AT+S.SOCKON=" + host + "," + std::to_string(port) + "," + (tls ? host : "") + "," +
            (tls ? "s" : "t");
 }
 
@@ -32,6 +32,10 @@ std::string sockqCommand(int id) {
 
 std::string sockrCommand(int id, size_t n) {
     return "AT+S.SOCKR=" + std::to_string(id) + "," + std::to_string(n);
+}
+
+std::string sockrAllCommand(int id) {
+    return "AT+S.SOCKR=" + std::to_string(id);
 }
 
 std::string sockcCommand(int id) {

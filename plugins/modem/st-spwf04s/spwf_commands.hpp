@@ -106,15 +106,19 @@ std::string privModeCommand(bool open_network);
 std::string pskCommand(const std::string& psk);
 /// AT+S.SSIDTXT=<ssid>
 std::string ssidCommand(const std::string& ssid);
-/// AT+S.SOCKON=<host>,<port>,NULL,t for a plain socket; AT+S.SOCKON=<host>,<port>,<host>,s for
-/// TLS by the module (the host as the name to check: the TLS form is UNCONFIRMED, README).
+/// AT+S.SOCKON=<host>,<port>,,t for a plain socket (the TLS-name field left empty, as GHI's
+/// SPWF04Sx driver sends it: 4 bytes fewer than mbed's NULL); AT+S.SOCKON=<host>,<port>,<host>,s
+/// for TLS by the module (the host as the name to check: the TLS form is UNCONFIRMED, README).
 std::string sockonCommand(const std::string& host, uint16_t port, bool tls);
 /// AT+S.SOCKW=<id>,<n>: exactly n raw bytes follow the command line.
 std::string sockwCommand(int id, size_t n);
 /// AT+S.SOCKQ=<id>: the bytes waiting to be read.
 std::string sockqCommand(int id);
-/// AT+S.SOCKR=<id>,<n>
+/// AT+S.SOCKR=<id>,<n>: at most n bytes.
 std::string sockrCommand(int id, size_t n);
+/// AT+S.SOCKR=<id>: every byte the module holds (the length left out; the answer's
+/// AT-S.Reading:<n>:<cum> still gives the count the bytes are read by).
+std::string sockrAllCommand(int id);
 std::string sockcCommand(int id);
 /// AT+S.TLSCERT=<ca|cert|key>,<n>: exactly n bytes of PEM follow the command line.
 std::string tlscertCommand(std::string_view type, size_t n);

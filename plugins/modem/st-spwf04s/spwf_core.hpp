@@ -33,6 +33,11 @@ struct SpwfCore : modem_common::DriverCore<SpwfCore, SpwfTiming> {
     std::string wifi_lost;   ///< the last +WIND:33 line, while down
     uint64_t wifi_wait = 0;  ///< the ResultUrcs wait for +WIND:24 during start, 0: none
 
+    /// The module refused AT+S.SOCKR=<id> (the length left out), or read nothing with it while
+    /// bytes were announced: reads give the length from then on (a firmware whose SOCKR needs
+    /// it).
+    bool sockr_needs_length = false;
+
     /// Handlers of the MQTT client (set by SpwfMqtt).
     std::function<void(const std::string& line, std::string data)> on_mqtt_message;
     std::function<void(const std::string& line)> on_mqtt_closed;

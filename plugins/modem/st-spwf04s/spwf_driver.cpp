@@ -138,8 +138,8 @@ constexpr InfoQuery kInfoQueries[] = {
 
 }  // namespace
 
-/// A socket inside the module: AT+S.SOCKW chunks out, AT+S.SOCKQ + AT+S.SOCKR (by count) when
-/// the module reports pending data. Thread: loop.
+/// A socket inside the module: AT+S.SOCKW chunks out, AT+S.SOCKR (by count) when the module
+/// reports pending data, AT+S.SOCKQ first only when a count crossed a read. Thread: loop.
 class SpwfSocket final : public modem_common::CoreSocket<SpwfCore> {
   public:
     using CoreSocket::CoreSocket;
@@ -150,6 +150,7 @@ class SpwfSocket final : public modem_common::CoreSocket<SpwfCore> {
     /// "+WIND:55:Pending Data:<id>:<burst>:<cumulated>": `burst` more bytes arrived (nothing:
     /// an unknown count, asked for with AT+S.SOCKQ before the next read).
     void onPending(std::optional<size_t> burst) {
+        queried_ = false;
         if (fetching_ || !burst) {
             uncertain_ = true;  // the count may cross a read under way: ask before the next
         } else {
@@ -200,6 +201,7 @@ class SpwfSocket final : public modem_common::CoreSocket<SpwfCore> {
                     return;
                 }
                 uncertain_ = false;
+                queried_ = true;
                 held_ = *held;
                 read(*held, std::move(done));
             });
@@ -213,26 +215,60 @@ class SpwfSocket final : public modem_common::CoreSocket<SpwfCore> {
 
   private:
     /// AT+S.SOCKR for `held` bytes (at most one chunk): "AT-S.Reading:<n>:<cum>" then exactly n
-    /// raw bytes, read by count whatever they hold.
+    /// raw bytes, read by count whatever they hold. When `held` is the exact count of what the
+    /// module holds (the pending-data events or AT-S.Query told it) and fits one chunk, the length
+    /// is left out: the module gives all it holds, which is those bytes (or more, when more came
+    /// in meanwhile: the answer's count says how many). A module that refuses the short form,
+    /// or answers it with no bytes, gets the length from then on.
     void read(size_t held, std::function<void(Result<Fetched>)> done) {
+        auto core = attachedOr(done);
+        if (!core) {
+            return;
+        }
         const size_t want = std::min(held, kSocketLimits.max_read_chunk);
+        const bool whole = want > 0 && want == held && !uncertain_ && !core->sockr_needs_length;
+        const bool queried = queried_;  // the count is the module's answer, not the events'
+        queried_ = false;
         fetching_ = true;
         readHeld(
-            held, kSocketLimits.max_read_chunk, [this](size_t n) { return sockrCommand(id(), n); },
+            held, kSocketLimits.max_read_chunk,
+            [this, whole](size_t n) {
+                return whole ? sockrAllCommand(id()) : sockrCommand(id(), n);
+            },
             readingPhase(),
             [this, want](size_t got) {
                 fetching_ = false;
-                if (got < want) {
-                    uncertain_ = true;  // the module held less than counted: ask next time
+                if (got != want) {
+                    // Less: the module held less than counted. More (a read without the length):
+                    // the event for the extra bytes may still come. Either way: ask next time.
+                    uncertain_ = true;
                 }
                 held_ = held_ > got ? held_ - got : 0;
                 return held_ > 0 || uncertain_;
             },
-            std::move(done));
+            [this, whole, queried, w = std::weak_ptr<SpwfCore>(core),
+             done = std::move(done)](Result<Fetched> r) mutable {
+                auto c = w.lock();
+                const bool refused = !r && r.error().code == "at_error";
+                // Nothing although AT-S.Query had just said how many: the short form was read as
+                // a length of 0. (Nothing after events only: an event may have counted bytes a
+                // read without the length had already taken; the count is asked next.)
+                const bool nothing = r && r->bytes.empty() && queried;
+                if (whole && c && (refused || nothing)) {
+                    // The module wants the length: nothing was taken; the count again with
+                    // AT+S.SOCKQ (an event may have come meanwhile), then the read with it.
+                    c->sockr_needs_length = true;
+                    uncertain_ = true;
+                    fetch(std::move(done));
+                    return;
+                }
+                done(std::move(r));
+            });
     }
 
     size_t held_ = 0;         ///< bytes the module holds, as the pending-data events counted
     bool uncertain_ = false;  ///< a count arrived during a read: ask before the next one
+    bool queried_ = false;    ///< held_ is AT-S.Query's answer, no event since
     bool fetching_ = false;
 };
 

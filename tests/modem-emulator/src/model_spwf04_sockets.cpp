@@ -122,11 +122,12 @@ void Spwf04Model::dropLinks() {
 
 void Spwf04Model::addSocketCommands() {
     addCommand("+S.SOCKON", [this](const AtCommand& c) {
-        // AT+S.SOCKON=<host>,<port>,<NULL|domain>,<t|s>
+        // AT+S.SOCKON=<host>,<port>,<NULL|domain|empty>,<t|s> (the 3rd field may be left empty,
+        // as GHI's driver sends it: no domain, like NULL)
         auto port = c.intArg(1);
         std::string type = c.str(3);
         if (c.kind != AtKind::Set || c.argc() != 4 || c.str(0).empty() || !port || *port < 1 ||
-            *port > 65535 || c.str(2).empty() || (type != "t" && type != "s")) {
+            *port > 65535 || (type != "t" && type != "s")) {
             return Final::cme(spwf::kBadParameter);
         }
         if (!associated_) {
@@ -139,7 +140,7 @@ void Spwf04Model::addSocketCommands() {
             return Final::cme(spwf::kNoFreeSocket);
         }
         size_t id = static_cast<size_t>(free - socks_.begin());
-        std::string domain = c.str(2) == "NULL" ? "" : c.str(2);
+        std::string domain = c.str(2) == "NULL" ? "" : c.str(2);  // empty: none either
         TlsOptions tls;
         if (type == "s") {
             int err = 0;

@@ -181,6 +181,22 @@ TEST_F(Spwf04sTest, PendingDataBlocksCloseAndRemoteCloseIsReported) {
     expectOk("AT+S.SOCKC=0");
 }
 
+TEST_F(Spwf04sTest, APlainSocketMayLeaveTheDomainFieldEmpty) {
+    // GHI's form: AT+S.SOCKON=<host>,<port>,,t opens a plain socket like NULL does.
+    EchoServer server;
+    ASSERT_NE(server.port(), 0);
+    ASSERT_NO_FATAL_FAILURE(boot());
+    ASSERT_NO_FATAL_FAILURE(join());
+    EXPECT_EQ(command("AT+S.SOCKON=localhost," + std::to_string(server.port()) + ",,t"),
+              "\r\nAT-S.On:127.0.0.1:0\r\n" + kOk);
+    ASSERT_NO_FATAL_FAILURE(write(0, "ping"));
+    EXPECT_EQ(receive(0, 4), "ping");
+    expectOk("AT+S.SOCKC=0");
+    expectError("AT+S.SOCKON=localhost," + std::to_string(server.port()) + ",,", 2);
+    expectError("AT+S.SOCKON=," + std::to_string(server.port()) + ",,t", 2);
+    EXPECT_EQ(status().value("misuse", -1), 0);
+}
+
 TEST_F(Spwf04sTest, EightSocketsAndStrictWrites) {
     EchoServer server;
     ASSERT_NE(server.port(), 0);
