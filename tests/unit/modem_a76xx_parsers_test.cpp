@@ -147,5 +147,21 @@ TEST(A76xxCommands, SslContextAlwaysTurnsSniOn) {
     EXPECT_EQ(mutual[6].command, "AT+CSSLCFG=\"enableSNI\",0,1");
 }
 
+TEST(A76xxCommands, ReadsLeaveOutTheModulesDefaultLength) {
+    const struct {
+        int link;
+        size_t n;
+        const char* command;
+    } rows[] = {
+        {0, kCipRxGetDefaultLength, "AT+CIPRXGET=2,0"},
+        {9, 1500, "AT+CIPRXGET=2,9"},
+        {3, 100, "AT+CIPRXGET=2,3,100"},
+        {3, 1, "AT+CIPRXGET=2,3,1"},
+    };
+    for (const auto& r : rows) {
+        EXPECT_EQ(ciprxgetCommand(r.link, r.n), r.command);
+    }
+}
+
 }  // namespace
 }  // namespace uplinkd::plugins::simcom_a76xx

@@ -1,6 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 // The A76xx driver's plain links: TcpSocket (AT+CIPSEND out, AT+CIPRXGET=2 in), opening one
 // (AT+CIPOPEN), their URCs, and closing the links a hung module left open. Thread: loop.
+//
+// A link the module closed itself ("+IPCLOSE: <link>,<reason>": SC-TCP, the link is closed, and
+// AT+CIPCLOSE on it only answers "+CIPCLOSE: <link>,4" and ERROR) is not closed again once its
+// buffered bytes were read: a reconnect after the peer dropped the link saves those ~40 bytes.
+// While the module still holds bytes for it, AT+CIPCLOSE is what frees the link.
 #include <algorithm>
 #include <optional>
 
@@ -40,6 +45,22 @@ class TcpSocket final : public modem_common::RetryingSocket<A76xxCore> {
     using RetryingSocket::RetryingSocket;
     ~TcpSocket() override { close(); }
 
+    /// "+CIPRXGET: 1,<link>": the module holds bytes for the link.
+    void onDataUrc() {
+        ++data_urcs_;
+        held_ = true;
+        dataWaiting();
+    }
+    /// "+IPCLOSE: <link>,<reason>": the module closed the link itself.
+    void onModuleClosed(const std::string& line, int reason) {
+        module_closed_ = true;
+        if (reason == 2) {
+            breakWith(makeError("io", explainLine(line)));
+        } else {
+            peerClosed();
+        }
+    }
+
   protected:
     void fetch(std::function<void(Result<Fetched>)> done) override {
         auto core = attachedOr(done);
@@ -47,6 +68,7 @@ class TcpSocket final : public modem_common::RetryingSocket<A76xxCore> {
             return;
         }
         auto header = std::make_shared<std::optional<CipRxGetRead>>();
+        const uint64_t urcs_before = data_urcs_;
         AtDataRead rd;
         rd.kind = AtDataRead::Kind::CountedAfterHeader;
         rd.header = "+CIPRXGET: 2,";
@@ -60,33 +82,45 @@ class TcpSocket final : public modem_common::RetryingSocket<A76xxCore> {
         };
         core->at.commandReadingData(
             ciprxgetCommand(id(), kSocketLimits.max_read_chunk), rd, core->timing.receive,
-            [alive = token(), header, done = std::move(done)](Result<AtResponse> r) {
+            [alive = token(), this, header, urcs_before,
+             done = std::move(done)](Result<AtResponse> r) {
                 if (alive.expired()) {
                     return;
                 }
-                if (!r) {
-                    done(failedFetch("AT+CIPRXGET", r.error()));
-                    return;
-                }
-                if (!*header) {
-                    for (const auto& line : r->lines) {
-                        if (auto h = parseCipRxGetRead(line)) {
-                            *header = *h;
-                        }
-                    }
-                }
-                const bool more = *header && (*header)->rest > 0;
-                done(Fetched{std::move(r->data), more});
+                // A data URC during the read announced bytes it may not have taken.
+                done(fetched(std::move(r), *header, data_urcs_ != urcs_before));
             });
     }
 
     void closeSocket() override {
-        if (auto core = leave(&A76xxCore::links, this)) {
+        auto core = leave(&A76xxCore::links, this);
+        if (core && (!module_closed_ || held_)) {
             core->closeInModule(false, id(), cipcloseCommand(id()));
         }
     }
 
   private:
+    /// What one AT+CIPRXGET=2 brought; notes whether the module still holds bytes.
+    Result<Fetched> fetched(Result<AtResponse> r, std::optional<CipRxGetRead> header,
+                            bool announced) {
+        if (!r) {
+            if (r.error().code == "at_error") {
+                held_ = announced;  // "+IP ERROR: No data"
+            }
+            return failedFetch("AT+CIPRXGET", r.error());
+        }
+        if (!header) {
+            for (const auto& line : r->lines) {
+                if (auto h = parseCipRxGetRead(line)) {
+                    header = *h;
+                }
+            }
+        }
+        const bool more = header && header->rest > 0;
+        held_ = more || announced;
+        return Fetched{std::move(r->data), more};
+    }
+
     /// AT+CIPSEND with the chunk after the ">" prompt; "+CIPSEND: <link>,<n>,0" is a full
     /// buffer.
     void trySend(A76xxCore& core, const std::string& payload,
@@ -122,6 +156,10 @@ class TcpSocket final : public modem_common::RetryingSocket<A76xxCore> {
                            done(std::min(static_cast<size_t>(s->confirmed), n));
                        });
     }
+
+    uint64_t data_urcs_ = 0;      // "+CIPRXGET: 1,<link>" seen so far
+    bool held_ = false;           // the module holds bytes for the link, as far as known
+    bool module_closed_ = false;  // "+IPCLOSE" came: the module closed the link itself
 };
 
 // ---- the core's link side ---------------------------------------------------------------------
@@ -147,7 +185,7 @@ bool A76xxCore::onLinkUrc(const std::string& line) {
     if (line.starts_with("+CIPRXGET:")) {
         if (const auto link = parseCipRxGetUrc(line)) {
             if (auto* sock = links.find(*link)) {
-                sock->dataWaiting();
+                sock->onDataUrc();
             }
         }
         return true;
@@ -155,11 +193,7 @@ bool A76xxCore::onLinkUrc(const std::string& line) {
     if (line.starts_with("+IPCLOSE:")) {
         if (const auto r = parseIdResult(line, "+IPCLOSE:")) {
             if (auto* sock = links.find(r->id)) {
-                if (r->err == 2) {
-                    sock->breakWith(makeError("io", explainLine(line)));
-                } else {
-                    sock->peerClosed();
-                }
+                sock->onModuleClosed(line, r->err);
             }
         }
         return true;

@@ -185,7 +185,13 @@ Final A76xxModel::cipRead(const AtCommand& c, int mode) {
         respond(prefix + "," + std::to_string(avail));
         return Final::ok();
     }
-    auto want = inRange(c, 2, 1, kMaxRxGet);
+    // <len> is optional (SC-MAN): left out, mode 2 reads up to 1500 bytes, mode 3 up to 750.
+    size_t cap = mode == 3 ? kMaxRxGet / 2 : kMaxRxGet;
+    if (c.argc() > 3 || (c.argc() == 3 && !c.has(2))) {
+        return Final::error();
+    }
+    auto want =
+        c.argc() == 3 ? inRange(c, 2, 1, kMaxRxGet) : std::optional<int>(static_cast<int>(cap));
     if (!want) {
         return Final::error();
     }
@@ -196,7 +202,6 @@ Final A76xxModel::cipRead(const AtCommand& c, int mode) {
         respond("+IP ERROR: No data");
         return Final::error();
     }
-    size_t cap = mode == 3 ? kMaxRxGet / 2 : kMaxRxGet;
     std::string data = l.sock->take(std::min({static_cast<size_t>(*want), avail, cap}));
     size_t rest = l.sock->available();
     respond(prefix + "," + std::to_string(data.size()) + "," + std::to_string(rest));
@@ -338,7 +343,9 @@ void A76xxModel::addTcpCommands() {
             return Final::error();
         }
         Link& l = links_[static_cast<size_t>(*link)];
-        if (l.in_use && (l.open || (l.sock && !l.sock->peerClosed()))) {
+        // A link stays in use while it is open or connecting, and after "+IPCLOSE" while it
+        // still holds received bytes: AT+CIPCLOSE (or reading them all) frees it.
+        if (l.in_use) {
             misuse("AT+CIPOPEN on link " + std::to_string(*link) + ", which is in use");
             respond(prefix + std::to_string(kIpNotSupported));
             return Final::error();

@@ -135,6 +135,46 @@ TEST_F(A76xxTest, CipSendAndManualReceive) {
     EXPECT_TRUE(okThenUrc("AT+NETCLOSE", "+NETCLOSE: 0"));
 }
 
+// SC-MAN: AT+CIPRXGET's <len> is optional (mode 2 reads up to 1500 bytes); "+IPCLOSE" means the
+// module closed the link. A link the peer closed stays taken while it holds received bytes
+// (AT+CIPOPEN on it is refused) and is free once they were read: AT+CIPCLOSE on it then fails.
+TEST_F(A76xxTest, APeerClosedLinkIsFreeOnceItsBytesWereReadWithTheDefaultLength) {
+    EchoServer echo;
+    ASSERT_NE(echo.port(), 0);
+    ASSERT_NO_FATAL_FAILURE(a76xxConnect(echo.port()));
+    const std::string open0 = "AT+CIPOPEN=0,\"TCP\",\"127.0.0.1\"," + std::to_string(echo.port());
+    const std::string a(1500, 'a');
+    const std::string b(100, 'b');
+    ASSERT_NO_FATAL_FAILURE(sendWithPrompt("AT+CIPSEND=0,1500", a));
+    ASSERT_NO_FATAL_FAILURE(sendWithPrompt("AT+CIPSEND=0,100", b));
+    ASSERT_TRUE(waitBuffered(1600));
+    controlOk("fault drop-link");
+    ASSERT_TRUE(tty_->readUntil("\r\n+IPCLOSE: 0,1\r\n"));
+
+    // Still holding 1600 bytes: the link is taken.
+    EXPECT_NE(expectError(open0).find("+CIPOPEN: 0,4"), std::string::npos);
+    EXPECT_EQ(status().value("misuse", -1), 1);
+
+    // No <len>: up to 1500 bytes, then the rest.
+    ASSERT_TRUE(tty_->write("AT+CIPRXGET=2,0\r"));
+    auto first = expectNumbers("\r\n+CIPRXGET: 2,0,", 2);
+    ASSERT_TRUE(first);
+    EXPECT_EQ(*first, (std::vector<long>{1500, 100}));
+    EXPECT_EQ(readPayload(1500, ok_), a);
+    ASSERT_TRUE(tty_->write("AT+CIPRXGET=2,0\r"));
+    auto second = expectNumbers("\r\n+CIPRXGET: 2,0,", 2);
+    ASSERT_TRUE(second);
+    EXPECT_EQ(*second, (std::vector<long>{100, 0}));
+    EXPECT_EQ(readPayload(100, ok_), b);
+    expectError("AT+CIPRXGET=2,0,");  // an empty <len>
+
+    // All read: the module freed the link, so there is nothing left to close...
+    EXPECT_NE(expectError("AT+CIPCLOSE=0").find("+CIPCLOSE: 0,4"), std::string::npos);
+    // ... and it opens again.
+    ASSERT_TRUE(okThenUrc(open0, "+CIPOPEN: 0,0"));
+    EXPECT_EQ(status().value("misuse", -1), 1);
+}
+
 TEST_F(A76xxTest, UrcsAreHeldDuringPrompt) {
     EchoServer echo;
     ASSERT_NE(echo.port(), 0);
