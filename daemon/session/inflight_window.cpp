@@ -12,6 +12,9 @@ InflightWindowSettings inflightWindowSettings(bool module_mqtt_client) {
     // rise of the round trip there is mostly scheduling, so it shrinks only past 4× the base.
     s.min_window = 32;
     s.shrink_above = 4.0;
+    // Up to ~100 ms of queue in the broker: on a LAN the window then reaches the direct client's
+    // 1,000 in flight (issue 14); on a cellular link the base round trip dominates anyway.
+    s.queue_us = 100'000;
     if (module_mqtt_client) {
         s.max_window = 32;
     }
@@ -65,9 +68,10 @@ void InflightWindow::decide() {
     const auto base = static_cast<double>(baseRttUs());
     const auto srtt = static_cast<double>(srtt_us_);
     const auto noise = static_cast<double>(s_.noise_us);
-    if (srtt <= base * s_.grow_below + noise) {
+    const auto queue = static_cast<double>(s_.queue_us);
+    if (srtt <= base * s_.grow_below + noise + queue / 2) {
         window_ = std::min(s_.max_window, window_ + std::max(1, window_ / 2));
-    } else if (srtt > base * s_.shrink_above + noise) {
+    } else if (srtt > base * s_.shrink_above + noise + queue) {
         window_ = std::max(s_.min_window, window_ * 3 / 4);
     }
 }

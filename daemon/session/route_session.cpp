@@ -366,8 +366,22 @@ std::string RouteSession::takePayload(std::shared_ptr<std::string> payload) {
 
 void RouteSession::notifyQueued() {
     if (state_ == RouteState::Online) {
-        pump();
+        pumpSoon();
     }
+}
+
+void RouteSession::pumpSoon() {
+    if (pump_posted_) {
+        return;
+    }
+    pump_posted_ = true;
+    asio::post(loop_, [this, alive = std::weak_ptr<bool>(alive_)] {
+        if (alive.expired()) {
+            return;
+        }
+        pump_posted_ = false;
+        pump();
+    });
 }
 
 void RouteSession::pump() {
@@ -515,7 +529,7 @@ void RouteSession::onPublished(uint64_t gen, uint64_t seq, bool ok, int reason_c
     if (events_.delivered) {
         events_.delivered(config_.name, seq);
     }
-    pump();
+    pumpSoon();
 }
 
 Status RouteSession::subscribe(const std::string& local_filter, int qos) {

@@ -133,6 +133,9 @@ class RouteSession {
     void fail(const Error& error, bool refused);
     void scheduleRetry(int64_t delay_ms);
     void pump();
+    /// pump() once the loop has run what is already queued: the acknowledgements of one
+    /// gathering (and the appends of one commit) make one lease and one hand-over, not one each.
+    void pumpSoon();
     void retryPumpSoon();
     void subscribeAll();
     void scheduleRenewal(SystemTime valid_until);
@@ -194,6 +197,7 @@ class RouteSession {
     std::deque<Message> unsent_;               ///< leased, not yet taken by the session
     std::deque<std::deque<Message>> handing_;  ///< batches with the session, in order
     bool session_refused_ = false;  ///< one was not taken: wait for the batches, then retry
+    bool pump_posted_ = false;      ///< a pumpSoon() is queued on the loop
     std::map<std::string, int> subscriptions_;  ///< local filter → qos
     RouteStatus counters_;
     std::mt19937_64 rng_{std::random_device{}()};
