@@ -7,6 +7,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -69,9 +70,16 @@ ModemEmulator::~ModemEmulator() {
         // Its own log and stderr: what it did off the serial line (its broker connections)
         // and, if it died, why (a sanitizer report).
         const std::string l = process_->log();
+        // The tail, or from the first sanitizer report on.
+        size_t from = l.size() > 6000 ? l.size() - 6000 : 0;
+        for (const char* report : {"ERROR: AddressSanitizer", "runtime error:", "ERROR: Leak"}) {
+            if (const size_t at = l.find(report); at != std::string::npos) {
+                from = std::min(from, at);
+            }
+        }
         std::cerr << "---- modem emulator log (end)"
                   << (process_->running() ? "" : ", the emulator is no longer running") << " ----\n"
-                  << l.substr(l.size() > 6000 ? l.size() - 6000 : 0) << "\n---------------------\n";
+                  << l.substr(from, 20000) << "\n---------------------\n";
     }
 }
 

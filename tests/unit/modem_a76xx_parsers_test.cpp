@@ -147,14 +147,14 @@ TEST(A76xxCommands, SslContextAlwaysTurnsSniOn) {
     EXPECT_EQ(mutual[6].command, "AT+CSSLCFG=\"enableSNI\",0,1");
 }
 
-TEST(A76xxCommands, ReadsLeaveOutTheModulesDefaultLength) {
+TEST(A76xxCommands, ReadsNameTheirLength) {
     const struct {
         int link;
         size_t n;
         const char* command;
     } rows[] = {
-        {0, kCipRxGetDefaultLength, "AT+CIPRXGET=2,0"},
-        {9, 1500, "AT+CIPRXGET=2,9"},
+        {0, 1500, "AT+CIPRXGET=2,0,1500"},
+        {9, 1500, "AT+CIPRXGET=2,9,1500"},
         {3, 100, "AT+CIPRXGET=2,3,100"},
         {3, 1, "AT+CIPRXGET=2,3,1"},
     };

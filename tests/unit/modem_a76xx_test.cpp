@@ -192,10 +192,10 @@ TEST_F(A76xxDriverTest, TcpReadLoopsWhileBytesRemainThenEof) {
     auto s = startedWithTcp();
     ASSERT_TRUE(s);
     const std::string second(7, 'z');
-    at_.expect("AT+CIPRXGET=2,0")
+    at_.expect("AT+CIPRXGET=2,0,1500")
         .line("+CIPRXGET: 2,0," + std::to_string(kBinary.size()) + ",7")
         .replyData(kBinary);
-    at_.expect("AT+CIPRXGET=2,0").line("+CIPRXGET: 2,0,7,0").replyData(second);
+    at_.expect("AT+CIPRXGET=2,0,1500").line("+CIPRXGET: 2,0,7,0").replyData(second);
     const auto first = readAnnounced(*s, "+CIPRXGET: 1,0");
     ASSERT_TRUE(first);
     EXPECT_EQ(*first, kBinary);
@@ -224,14 +224,14 @@ TEST_F(A76xxDriverTest, TcpReadLoopsWhileBytesRemainThenEof) {
 TEST_F(A76xxDriverTest, APeerClosedLinkThatMayStillHoldBytesIsClosed) {
     auto s = startedWithTcp();
     ASSERT_TRUE(s);
-    at_.expect("AT+CIPRXGET=2,0").line("+CIPRXGET: 2,0,3,0").replyData("abc");
+    at_.expect("AT+CIPRXGET=2,0,1500").line("+CIPRXGET: 2,0,3,0").replyData("abc");
     const auto first = readAnnounced(*s, "+CIPRXGET: 1,0");
     ASSERT_TRUE(first);
     EXPECT_EQ(*first, "abc");
     // More bytes are announced (the driver starts fetching them), the peer closes, and the
     // application closes before the fetch ended: the module may still hold bytes for the link,
     // so AT+CIPCLOSE frees it.
-    at_.expect("AT+CIPRXGET=2,0").line("+CIPRXGET: 2,0,3,0").replyData("def");
+    at_.expect("AT+CIPRXGET=2,0,1500").line("+CIPRXGET: 2,0,3,0").replyData("def");
     EXPECT_TRUE(at_.injectUrc("+CIPRXGET: 1,0"));
     EXPECT_TRUE(at_.injectUrc("+IPCLOSE: 0,1"));
     at_.expect("AT+CIPCLOSE=0").urcAfter("+CIPCLOSE: 0,0");
@@ -254,11 +254,11 @@ TEST_F(A76xxDriverTest, ADataUrcDuringAReadIsNotLost) {
     auto s = startedWithTcp();
     ASSERT_TRUE(s);
     // New bytes arrive while the first read runs: the module announces them before its answer.
-    at_.expect("AT+CIPRXGET=2,0")
+    at_.expect("AT+CIPRXGET=2,0,1500")
         .line("+CIPRXGET: 2,0,3,0")
         .replyData("abc")
         .urcBefore("+CIPRXGET: 1,0");
-    at_.expect("AT+CIPRXGET=2,0").line("+CIPRXGET: 2,0,3,0").replyData("def");
+    at_.expect("AT+CIPRXGET=2,0,1500").line("+CIPRXGET: 2,0,3,0").replyData("def");
     at_.injectUrc("+CIPRXGET: 1,0");
     EXPECT_EQ(readAtLeast(*s, 6), "abcdef");
     at_.expect("AT+CIPCLOSE=0");
@@ -267,7 +267,7 @@ TEST_F(A76xxDriverTest, ADataUrcDuringAReadIsNotLost) {
 TEST_F(A76xxDriverTest, TcpReadWithNothingBufferedWaits) {
     auto s = startedWithTcp();
     ASSERT_TRUE(s);
-    at_.expect("AT+CIPRXGET=2,0").error("+IP ERROR: No data");
+    at_.expect("AT+CIPRXGET=2,0,1500").error("+IP ERROR: No data");
     const auto rd = startRead(*s, 8);
     at_.injectUrc("+CIPRXGET: 1,0");
     drain(loop_);
@@ -308,7 +308,7 @@ TEST_F(A76xxDriverTest, OneReadAndOneWriteMayBeOutstandingTogether) {
     auto s = startedWithTcp();
     ASSERT_TRUE(s);
     at_.expect("AT+CIPSEND=0,5").expectPayload("hello").urcAfter("+CIPSEND: 0,5,5");
-    at_.expect("AT+CIPRXGET=2,0").line("+CIPRXGET: 2,0,5,0").replyData("world");
+    at_.expect("AT+CIPRXGET=2,0,1500").line("+CIPRXGET: 2,0,5,0").replyData("world");
     expectReadAndWriteTogether(*s, "hello", "+CIPRXGET: 1,0", "world");
     at_.expect("AT+CIPCLOSE=0");
 }

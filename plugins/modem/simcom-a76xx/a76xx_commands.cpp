@@ -23,11 +23,7 @@ std::string cipsendCommand(int link, size_t n) {
 }
 
 std::string ciprxgetCommand(int link, size_t n) {
-    std::string cmd = "AT+CIPRXGET=2," + std::to_string(link);
-    if (n != kCipRxGetDefaultLength) {
-        cmd += "," + std::to_string(n);
-    }
-    return cmd;
+    return "AT+CIPRXGET=2," + std::to_string(link) + "," + std::to_string(n);
 }
 
 std::string cipcloseCommand(int link) {

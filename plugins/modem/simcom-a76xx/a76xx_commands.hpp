@@ -116,11 +116,8 @@ std::string cgdcontCommand(const ModemSettings& settings);
 std::string cgauthCommand(const ModemSettings& settings);
 std::string cipopenCommand(int link, const std::string& host, uint16_t port);
 std::string cipsendCommand(int link, size_t n);
-/// What AT+CIPRXGET=2,<link> reads when <len> is left out (SC-MAN: <len> is optional, its
-/// default is 1500 in mode 2): the largest read, so the driver leaves it out (5 bytes a read).
-inline constexpr size_t kCipRxGetDefaultLength = 1500;
-static_assert(kSocketLimits.max_read_chunk == kCipRxGetDefaultLength);
-/// AT+CIPRXGET=2,<link>[,<n>]: <n> is left out when it is the module's default.
+/// AT+CIPRXGET=2,<link>,<n>. The length is always given: that the module reads 1500 bytes
+/// when it is left out (5 bytes a read) is not confirmed by a manual at hand.
 std::string ciprxgetCommand(int link, size_t n);
 std::string cipcloseCommand(int link);
 /// The AT+CSSLCFG settings of the SSL context: "sslversion" 3 (TLS 1.2; 4 would also allow

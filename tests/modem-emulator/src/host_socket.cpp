@@ -249,7 +249,9 @@ void HostSocket::writeLoop() {
     auto self = shared_from_this();
     auto handler = [self](std::error_code ec, size_t n) {
         self->writing_ = false;
-        if (self->closed_) {
+        // A drop (dropAsRemote) may come between the write's end and this handler: the queue
+        // was emptied then.
+        if (self->closed_ || self->peer_closed_) {
             return;
         }
         if (ec) {
