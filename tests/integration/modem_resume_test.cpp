@@ -5,6 +5,8 @@
 // subscribe again, and commands still reach the local subscriber. For hl78 and a76xx.
 #include <gtest/gtest.h>
 
+#include <memory>
+
 #include "modem_emulator.hpp"
 #include "test_env.hpp"
 
@@ -71,109 +73,100 @@ TEST_P(ModemResume, AReconnectAfterALinkDropResumesAndKeepsTheSubscriptions) {
 
 INSTANTIATE_TEST_SUITE_P(Drivers, ModemResume, ::testing::Values(kHl78Case, kA76xxCase), modelName);
 
-/// How often the host sent `command` (e.g. "AT+KTCPCFG=") in the emulator's trace.
-size_t sent(const ModemEmulator& emu, const std::string& command) {
-    return occurrences(emu.trace(), "> " + command);
-}
-
-// HL78: a reconnect connects the module's session again (AT+KTCPCNX) instead of configuring a
-// new one (AT+KTCPCFG, some 55 bytes on the line each time); after the module restarted and lost
-// its sessions, the next connection configures a new one.
-/// The HL78's socket sessions across reconnects (no emulator parameter: HL78 only).
-class Hl78Resume : public PkiTest {};
-
-TEST_F(Hl78Resume, ReconnectReusesTheModuleSessionUntilTheModuleLosesIt) {
-    requireDriverPlugin(kHl78Case);
-    Mosquitto broker(dir, pki);
-    ModemEmulator emu(dir, kHl78Case.model);
-    Daemon d(dir, modemUplinkConfig(kHl78Case, emu, "local") +
-                      genericRoute("cloud", broker.port(), pki.ca));
-    ASSERT_TRUE(d.waitRoute(
-        "cloud", [](const json& s) { return s["state"] == "online"; }, 90s))
-        << d.routeStatus("cloud").dump();
-    ASSERT_EQ(sent(emu, "AT+KTCPCFG="), 1u) << emu.trace();
-
-    const auto reconnected = [&](uint64_t connects) {
-        return d.waitRoute(
+/// A route over one driver's module (emulated, TLS by uplinkd) to a Mosquitto, online, and its
+/// reconnects; for the tests of one driver's module sessions. Thread: the test's.
+class ModuleReconnects : public PkiTest {
+  protected:
+    /// Starts the broker, the emulator and uplinkd, and waits until the route is online.
+    void start(const DriverCase& c) {
+        ASSERT_NO_FATAL_FAILURE(requireDriverPlugin(c));
+        broker = std::make_unique<Mosquitto>(dir, pki);
+        emu = std::make_unique<ModemEmulator>(dir, c.model);
+        d = std::make_unique<Daemon>(dir, modemUplinkConfig(c, *emu, "local") +
+                                              genericRoute("cloud", broker->port(), pki.ca));
+        ASSERT_TRUE(d->waitRoute(
+            "cloud", [](const json& s) { return s["state"] == "online"; }, 90s))
+            << d->routeStatus("cloud").dump();
+    }
+    /// Sends `control` ("fault drop-link", "reset") to the emulator, then waits until the route
+    /// is online again over a new connection.
+    void reconnectAfter(const std::string& control) {
+        const uint64_t connects = d->routeStatus("cloud")["connects"].get<uint64_t>();
+        ASSERT_EQ(emu->control(control), "ok " + control);
+        ASSERT_TRUE(d->waitRoute(
             "cloud",
             [&](const json& s) {
                 return s["state"] == "online" && s["connects"].get<uint64_t>() > connects;
             },
-            90s);
-    };
+            90s))
+            << d->routeStatus("cloud").dump() << "\n"
+            << d->log();
+    }
+    /// How often the host sent `command` (e.g. "AT+KTCPCFG=") to the module.
+    size_t sent(const std::string& command) const {
+        return occurrences(emu->trace(), "> " + command);
+    }
+
+    std::unique_ptr<Mosquitto> broker;
+    std::unique_ptr<ModemEmulator> emu;
+    std::unique_ptr<Daemon> d;
+};
+
+// HL78: a reconnect connects the module's session again (AT+KTCPCNX) instead of configuring a
+// new one (AT+KTCPCFG, some 55 bytes on the line each time); after the module restarted and lost
+// its sessions, the next connection configures a new one.
+using Hl78Resume = ModuleReconnects;
+
+TEST_F(Hl78Resume, ReconnectReusesTheModuleSessionUntilTheModuleLosesIt) {
+    ASSERT_NO_FATAL_FAILURE(start(kHl78Case));
+    ASSERT_EQ(sent("AT+KTCPCFG="), 1u) << emu->trace();
     for (int drop = 1; drop <= 2; ++drop) {
         SCOPED_TRACE("link drop " + std::to_string(drop));
-        const uint64_t connects = d.routeStatus("cloud")["connects"].get<uint64_t>();
-        ASSERT_EQ(emu.control("fault drop-link"), "ok fault drop-link");
-        ASSERT_TRUE(reconnected(connects)) << d.routeStatus("cloud").dump() << "\n" << d.log();
+        ASSERT_NO_FATAL_FAILURE(reconnectAfter("fault drop-link"));
         // The session configured once is connected again: no new KTCPCFG, none deleted.
-        EXPECT_EQ(sent(emu, "AT+KTCPCFG="), 1u) << emu.trace();
-        EXPECT_EQ(sent(emu, "AT+KTCPDEL="), 0u) << emu.trace();
-        EXPECT_EQ(sent(emu, "AT+KTCPCNX="), static_cast<size_t>(drop + 1)) << emu.trace();
+        EXPECT_EQ(sent("AT+KTCPCFG="), 1u) << emu->trace();
+        EXPECT_EQ(sent("AT+KTCPDEL="), 0u) << emu->trace();
+        EXPECT_EQ(sent("AT+KTCPCNX="), static_cast<size_t>(drop + 1)) << emu->trace();
     }
 
     // The module restarts: its sessions are gone, and the driver configures a new one (never
     // connecting a session the module does not have).
-    const uint64_t connects = d.routeStatus("cloud")["connects"].get<uint64_t>();
-    ASSERT_EQ(emu.control("reset"), "ok reset");
-    ASSERT_TRUE(reconnected(connects)) << d.routeStatus("cloud").dump() << "\n" << d.log();
-    EXPECT_EQ(sent(emu, "AT+KTCPCFG="), 2u) << emu.trace();
-    EXPECT_EQ(emu.status()["misuse"], 0) << emu.status().dump() << "\n" << emu.trace();
+    ASSERT_NO_FATAL_FAILURE(reconnectAfter("reset"));
+    EXPECT_EQ(sent("AT+KTCPCFG="), 2u) << emu->trace();
+    EXPECT_EQ(emu->status()["misuse"], 0) << emu->status().dump() << "\n" << emu->trace();
 
     // Messages still go up over the new session.
-    deliverThrough(d, 1, "up/after", "telemetry after the module restart");
+    deliverThrough(*d, 1, "up/after", "telemetry after the module restart");
 }
 
 // A76xx: after the peer dropped the link ("+IPCLOSE: <link>,1") the module closed it itself, so
 // the reconnect sends no AT+CIPCLOSE for it (it would only fail with "+CIPCLOSE: <link>,4");
 // after the module restarted, its network and links are gone, and the next connection opens the
 // network again.
-/// The A76xx's links across reconnects (no emulator parameter: A76xx only).
-class A76xxResume : public PkiTest {};
+using A76xxResume = ModuleReconnects;
 
 TEST_F(A76xxResume, AReconnectAfterThePeerDroppedTheLinkClosesNothing) {
-    requireDriverPlugin(kA76xxCase);
-    Mosquitto broker(dir, pki);
-    ModemEmulator emu(dir, kA76xxCase.model);
-    Daemon d(dir, modemUplinkConfig(kA76xxCase, emu, "local") +
-                      genericRoute("cloud", broker.port(), pki.ca));
-    ASSERT_TRUE(d.waitRoute(
-        "cloud", [](const json& s) { return s["state"] == "online"; }, 90s))
-        << d.routeStatus("cloud").dump();
-    const auto reconnected = [&](uint64_t connects) {
-        return d.waitRoute(
-            "cloud",
-            [&](const json& s) {
-                return s["state"] == "online" && s["connects"].get<uint64_t>() > connects;
-            },
-            90s);
-    };
-
+    ASSERT_NO_FATAL_FAILURE(start(kA76xxCase));
     for (int drop = 1; drop <= 2; ++drop) {
         SCOPED_TRACE("link drop " + std::to_string(drop));
-        const uint64_t connects = d.routeStatus("cloud")["connects"].get<uint64_t>();
-        const size_t opens = sent(emu, "AT+CIPOPEN=");
-        const size_t closes = sent(emu, "AT+CIPCLOSE=");
-        ASSERT_EQ(emu.control("fault drop-link"), "ok fault drop-link");
-        ASSERT_TRUE(reconnected(connects)) << d.routeStatus("cloud").dump() << "\n" << d.log();
+        const size_t opens = sent("AT+CIPOPEN=");
+        const size_t closes = sent("AT+CIPCLOSE=");
+        ASSERT_NO_FATAL_FAILURE(reconnectAfter("fault drop-link"));
         // One new link, and no close of the one the module closed itself.
-        EXPECT_EQ(sent(emu, "AT+CIPOPEN="), opens + 1) << emu.trace();
-        EXPECT_EQ(sent(emu, "AT+CIPCLOSE="), closes) << emu.trace();
+        EXPECT_EQ(sent("AT+CIPOPEN="), opens + 1) << emu->trace();
+        EXPECT_EQ(sent("AT+CIPCLOSE="), closes) << emu->trace();
     }
     // The module never saw a command on a link in the wrong state.
-    EXPECT_EQ(emu.status()["misuse"], 0) << emu.status().dump() << "\n" << emu.trace();
+    EXPECT_EQ(emu->status()["misuse"], 0) << emu->status().dump() << "\n" << emu->trace();
 
-    // The module restarts: its network and links are gone; the driver opens the network again
-    // and reconnects.
-    const uint64_t connects = d.routeStatus("cloud")["connects"].get<uint64_t>();
-    const size_t netopens = sent(emu, "AT+NETOPEN\n");
-    ASSERT_EQ(emu.control("reset"), "ok reset");
-    ASSERT_TRUE(reconnected(connects)) << d.routeStatus("cloud").dump() << "\n" << d.log();
-    EXPECT_GT(sent(emu, "AT+NETOPEN\n"), netopens) << emu.trace();
-    EXPECT_EQ(emu.status()["misuse"], 0) << emu.status().dump() << "\n" << emu.trace();
+    // The module restarts: its network and links are gone; the driver opens the network again.
+    const size_t netopens = sent("AT+NETOPEN\n");
+    ASSERT_NO_FATAL_FAILURE(reconnectAfter("reset"));
+    EXPECT_GT(sent("AT+NETOPEN\n"), netopens) << emu->trace();
+    EXPECT_EQ(emu->status()["misuse"], 0) << emu->status().dump() << "\n" << emu->trace();
 
     // Messages still go up over the new link.
-    deliverThrough(d, 1, "up/after", "telemetry after the module restart");
+    deliverThrough(*d, 1, "up/after", "telemetry after the module restart");
 }
 
 }  // namespace
