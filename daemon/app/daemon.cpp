@@ -392,17 +392,15 @@ void Daemon::trimWhenQuiet() {
     }
     if (activity != activity_seen_) {
         activity_seen_ = activity;
-        released_ = false;
-        trimmed_ = false;
+        quiet_ticks_ = 0;
         return;
     }
-    if (!released_) {
+    if (quiet_ticks_ == 0) {
         spool_->releaseMemory();  // the spool's worker frees its share before the next tick
-        released_ = true;
-    } else if (!trimmed_) {
+    } else if (quiet_ticks_ == 1) {
         ::malloc_trim(0);
-        trimmed_ = true;
     }
+    quiet_ticks_ = std::min(quiet_ticks_ + 1, 2);
 }
 
 }  // namespace uplinkd

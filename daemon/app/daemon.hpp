@@ -131,8 +131,9 @@ class Daemon final : public api::ApiBackend {
     std::set<std::string> doctoring_;  ///< routes the doctor is examining
     asio::steady_timer housekeeping_;
     uint64_t activity_seen_ = 0;  ///< the routes' message counts at the last housekeeping tick
-    bool trimmed_ = true;         ///< no activity since the last trim
-    bool released_ = true;        ///< the spool dropped its caches since the last activity
+    /// Housekeeping ticks without activity (counted up to 2): the first drops the spool's caches,
+    /// the second trims the heap. Starts as if long quiet: nothing to give back at start-up.
+    int quiet_ticks_ = 2;
     int64_t started_ms_ = 0;
     std::unique_ptr<TrafficLedger> traffic_;
     int64_t traffic_saved_ms_ = 0;

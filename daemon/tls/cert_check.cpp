@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/enum_names.hpp"
+#include "uplinkd/cert_fingerprint.hpp"
 #include "uplinkd/openssl_ptr.hpp"
 
 namespace uplinkd {
@@ -132,16 +133,7 @@ std::vector<CertificateInfo> describeCertificates(const std::string& pem) {
             info.key_type = keyTypeName(key);
             info.key_bits = EVP_PKEY_get_bits(key);
         }
-        unsigned char md[EVP_MAX_MD_SIZE];
-        unsigned int md_len = 0;
-        if (X509_digest(x, EVP_sha256(), md, &md_len) == 1) {
-            static const char* hex = "0123456789ABCDEF";
-            for (unsigned int i = 0; i < md_len; ++i) {
-                info.sha256 += (i > 0 ? ":" : "");
-                info.sha256 += hex[md[i] >> 4];
-                info.sha256 += hex[md[i] & 0xF];
-            }
-        }
+        info.sha256 = sha256Fingerprint(x, FingerprintForm::Colons);
         if (selfSigned(x)) {
             info.role = CertificateRole::Root;
         } else if (X509_check_ca(x) != 0) {

@@ -157,14 +157,23 @@ void TlsContext::prepare(SSL* ssl) const {
 }
 
 bool TlsContext::offerSession(SSL* ssl) const {
-    SSL_SESSION* copy = sessionToOffer();
+    if (session_ == nullptr) {
+        return false;
+    }
+    // A copy: when this connection ends without a close_notify (a dropped link), OpenSSL marks
+    // the session it used not resumable; the context's own stays resumable for the next one.
+    SSL_SESSION* copy = SSL_SESSION_dup(session_);
     if (copy == nullptr) {
         return false;
     }
+    const bool frugal_ticket = options_.frugal && SSL_SESSION_has_ticket(copy) == 1 &&
+                               SSL_SESSION_get_protocol_version(copy) == TLS1_2_VERSION;
+    if (frugal_ticket) {
+        shortenSessionId(copy);
+    }
     SSL_set_session(ssl, copy);
     const SSL_CIPHER* cipher = SSL_SESSION_get0_cipher(copy);
-    if (options_.frugal && cipher != nullptr && SSL_SESSION_has_ticket(copy) == 1 &&
-        SSL_SESSION_get_protocol_version(copy) == TLS1_2_VERSION) {
+    if (frugal_ticket && cipher != nullptr) {
         // A resumption goes on with the session's cipher suite, and a broker that refuses the
         // ticket picked that suite for a full handshake before: offering only it saves 2 bytes
         // per other suite (10 with the default list) and offers nothing weaker. Should the
@@ -177,15 +186,7 @@ bool TlsContext::offerSession(SSL* ssl) const {
     return true;
 }
 
-SSL_SESSION* TlsContext::sessionToOffer() const {
-    if (session_ == nullptr) {
-        return nullptr;
-    }
-    SSL_SESSION* copy = SSL_SESSION_dup(session_);
-    if (copy == nullptr || !options_.frugal || SSL_SESSION_has_ticket(copy) != 1 ||
-        SSL_SESSION_get_protocol_version(copy) != TLS1_2_VERSION) {
-        return copy;
-    }
+void TlsContext::shortenSessionId(SSL_SESSION* session) {
     // Beside a TLS 1.2 ticket OpenSSL offers a 32-byte session ID (a hash of the ticket), and a
     // broker that takes the ticket echoes it in its ServerHello (RFC 5077, 3.4). The ID only
     // tells the client that the broker resumed: OpenSSL's client sees a resumption when the
@@ -195,14 +196,13 @@ SSL_SESSION* TlsContext::sessionToOffer() const {
     // with a new session ID of its own (32 bytes, or none), which does not match. Nothing
     // secret rests on the ID: the Finished messages prove both sides hold the master secret.
     unsigned int length = 0;
-    const unsigned char* id = SSL_SESSION_get_id(copy, &length);
+    const unsigned char* id = SSL_SESSION_get_id(session, &length);
     if (length > 1) {
         const unsigned char first = id[0];
-        if (SSL_SESSION_set1_id(copy, &first, 1) != 1) {
+        if (SSL_SESSION_set1_id(session, &first, 1) != 1) {
             ERR_clear_error();  // the 32-byte ID stays: it works, only longer
         }
     }
-    return copy;
 }
 
 void TlsContext::afterHandshake(const SSL* ssl, bool offered, bool ticket_received) {

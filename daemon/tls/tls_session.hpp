@@ -52,8 +52,8 @@ class TlsContext {
     /// offers a TLS 1.2 ticket with a one-byte session ID and only the session's cipher suite
     /// (see tls_context.cpp).
     bool offerSession(SSL* ssl) const;
-    /// A copy of the cached session to offer (nullptr: none), its session ID shortened.
-    SSL_SESSION* sessionToOffer() const;
+    /// Cuts the session ID that OpenSSL offers beside a TLS 1.2 ticket to one byte.
+    static void shortenSessionId(SSL_SESSION* session);
     /// A handshake of this context ended (ok or not); the policy learns from it.
     void afterHandshake(const SSL* ssl, bool offered, bool ticket_received);
     /// A handshake failed; `offered`: it offered the cached session.
