@@ -106,6 +106,10 @@ int runStatus(ApiClient& c, const std::string& route, bool as_json) {
         if (!rt["last_error"].get<std::string>().empty()) {
             std::cout << "  last error  " << rt["last_error"].get<std::string>() << "\n";
         }
+        if (const std::string problem = rt.value("spool_problem", std::string());
+            !problem.empty()) {
+            std::cout << "  spool       " << problem << "\n";
+        }
         if (rt["state"] == "backoff") {
             std::cout << "  next try in " << formatAge(rt["next_retry_ms"].get<int64_t>()) << "\n";
         }

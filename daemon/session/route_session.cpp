@@ -99,6 +99,7 @@ RouteStatus RouteSession::status() const {
     }
     s.last_error = last_error_.message;
     s.last_error_code = last_error_.code;
+    s.spool_problem = spool_.stats(config_.name).stuck;
     s.in_flight = inflight_.size();
     s.inflight_window = window_.window();
     s.inflight_window_auto = window_.automatic();
@@ -412,9 +413,11 @@ void RouteSession::pump() {
     // Messages Paho could not take last time go first, then new leases, in seq order.
     std::deque<Message> batch = std::move(unsent_);
     unsent_.clear();
-    if (batch.size() < window - inflight_.size()) {
-        auto more =
-            spool_.lease(config_.name, window - inflight_.size() - batch.size(), meteredTopics());
+    if (const size_t room = window - inflight_.size(); batch.size() < room) {
+        auto more = spool_.lease(config_.name, room - batch.size(), meteredTopics());
+        if (more.size() < room - batch.size() || !spool_problem_.empty()) {
+            noteSpoolProblem();
+        }
         batch.insert(batch.end(), std::make_move_iterator(more.begin()),
                      std::make_move_iterator(more.end()));
     }

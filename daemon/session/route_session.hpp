@@ -75,6 +75,9 @@ struct RouteStatus {
     std::string active_uplink;          ///< the name of the uplink that carries the route, or empty
     std::vector<UplinkStatus> uplinks;  ///< in order of preference
     std::vector<FailoverStatus> failovers;  ///< the last switches, oldest first
+    /// Why the spool cannot hand out the route's oldest message now (SpoolStats::stuck); empty
+    /// when none.
+    std::string spool_problem;
 };
 
 class RouteSession {
@@ -123,6 +126,9 @@ class RouteSession {
     /// The connection was lost: counts a strike against the oldest unacknowledged message.
     void noteLossCulprit(const Error& why);
     void moveToDeadLetters(uint64_t seq, const std::string& reason, int attempts);
+    /// After a lease: logs once when the spool cannot hand out the route's oldest message (a
+    /// new reason) and once when it can again (route_spool_problem.cpp).
+    void noteSpoolProblem();
 
     void onMessage(uint64_t gen, std::string topic, std::string payload, int qos, bool retain,
                    Properties props);
@@ -194,6 +200,8 @@ class RouteSession {
     int suspect_strikes_ = 0;
     /// The broker refused a publish on this connection (some brokers close it right after).
     bool refused_on_connection_ = false;
+    /// The spool's last reason for holding the route that was logged; empty when none.
+    std::string spool_problem_;
     std::deque<Message> unsent_;               ///< leased, not yet taken by the session
     std::deque<std::deque<Message>> handing_;  ///< batches with the session, in order
     bool session_refused_ = false;  ///< one was not taken: wait for the batches, then retry

@@ -86,6 +86,8 @@ struct SqliteSpool::Impl final : SqliteSpool {
         std::vector<std::string> filter;
         uint64_t filter_floor = 0;
         uint64_t held = 0;
+        /// The message a lease could not read (stats.stuck says why); 0 when none.
+        uint64_t stuck_seq = 0;
         std::deque<InFlight> in_flight;  ///< in seq order
     };
     struct PendingAppend {
@@ -243,6 +245,11 @@ struct SqliteSpool::Impl final : SqliteSpool {
     /// Whether live message `seq`, not leased, is one the route's filter passed over (held).
     static bool passedOver(const RouteState& rs, uint64_t seq) {
         return !rs.filter.empty() && seq > rs.floor && seq <= rs.filter_floor;
+    }
+    /// The message the route was stuck on was handed out or left the queue.
+    static void clearStuck(RouteState& rs) {
+        rs.stuck_seq = 0;
+        rs.stats.stuck.clear();
     }
     /// Finds the lowest live message of the route after its head went away.
     void refreshHead(RouteState& rs);

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Routes, leases and acks of the spool, through the loop's connection. Thread: the loop.
 #include <algorithm>
+#include <new>
+#include <string>
 #include <utility>
 
 #include "spool/sqlite_spool_impl.hpp"
@@ -14,10 +16,38 @@ using namespace sqlite_spool_detail;
 
 namespace {
 
+/// `n` with a comma between groups of three digits: 52,428,800.
+std::string groupedDigits(uint64_t n) {
+    std::string digits = std::to_string(n);
+    for (size_t at = digits.size(); at > 3; at -= 3) {
+        digits.insert(at - 3, 1, ',');
+    }
+    return digits;
+}
+
+/// Plain words for why a payload could not be read, by the SQLite result code of the call.
+const char* unreadableCause(int rc) {
+    switch (rc & 0xff) {
+        case SQLITE_NOMEM:
+            return "out of memory";
+        case SQLITE_CORRUPT:
+            return "the spool file is damaged";
+        case SQLITE_IOERR:
+            return "the disk could not be read";
+        case SQLITE_BUSY:
+        case SQLITE_LOCKED:
+            return "the spool file is locked";
+        default:
+            return "SQLite could not open it";
+    }
+}
+
 /// Reads the payload of row `seq` of `messages`, `length` bytes, by count into `out`: one buffer
-/// of ours, filled page by page (no second whole copy in SQLite's memory). A failure leaves the
-/// message queued, like a failed step of the lease query: the next lease tries again.
-bool readLargePayload(sqlite3* db, uint64_t seq, uint64_t length, std::string& out) {
+/// of ours, filled page by page (no second whole copy in SQLite's memory). Returns the SQLite code
+/// of the failing step (SQLITE_CORRUPT when the blob is not `length` bytes), SQLITE_OK on success.
+/// A failure leaves the message queued, like a failed step of the lease query: the next lease
+/// tries again.
+int readLargePayload(sqlite3* db, uint64_t seq, uint64_t length, std::string& out) {
     sqlite3_blob* blob = nullptr;
     int rc = sqlite3_blob_open(db, "main", "messages", "payload", static_cast<sqlite3_int64>(seq),
                                0, &blob);
@@ -25,15 +55,28 @@ bool readLargePayload(sqlite3* db, uint64_t seq, uint64_t length, std::string& o
         rc = SQLITE_CORRUPT;
     }
     if (rc == SQLITE_OK) {
-        out.resize(static_cast<size_t>(length));
+        try {
+            out.resize(static_cast<size_t>(length));
+        } catch (const std::bad_alloc&) {
+            rc = SQLITE_NOMEM;
+        }
+    }
+    if (rc == SQLITE_OK) {
         rc = sqlite3_blob_read(blob, out.data(), static_cast<int>(length), 0);
     }
     sqlite3_blob_close(blob);
     if (rc != SQLITE_OK) {
         std::string().swap(out);
-        return false;
     }
-    return true;
+    return rc;
+}
+
+/// What status says while message `seq` cannot be read: the message, the cause, what happens.
+std::string stuckNote(uint64_t seq, uint64_t length, int rc) {
+    return "message " + std::to_string(seq) + " (" + groupedDigits(length) +
+           " bytes) cannot be read from the spool: " + unreadableCause(rc) +
+           " (SQLite: " + sqlite3_errstr(rc) +
+           "); it stays queued and is read again at the next lease";
 }
 
 }  // namespace
@@ -80,6 +123,9 @@ void SqliteSpool::Impl::removeMessage(RouteState& rs, uint64_t seq, uint64_t siz
     enqueue([&] { delete_queue_.push_back(seq); });
     if (seq == rs.head_seq) {
         rs.head_stale = true;
+    }
+    if (seq == rs.stuck_seq) {
+        clearStuck(rs);  // gone: status must not name it any more
     }
 }
 
@@ -176,7 +222,10 @@ std::vector<Message> SqliteSpool::Impl::lease(std::string_view route, size_t max
         }
         const auto length = static_cast<uint64_t>(sqlite3_column_int64(s, 7));
         if (length > static_cast<uint64_t>(kInlinePayloadBytes)) {
-            if (!readLargePayload(read_db_.get(), seq, length, m.payload)) {
+            if (const int rc = readLargePayload(read_db_.get(), seq, length, m.payload);
+                rc != SQLITE_OK) {
+                rs->stuck_seq = seq;
+                rs->stats.stuck = stuckNote(seq, length, rc);
                 if (filtered) {
                     rs->filter_floor = seq - 1;  // looked at again next time
                 }
@@ -187,6 +236,9 @@ std::vector<Message> SqliteSpool::Impl::lease(std::string_view route, size_t max
                              static_cast<size_t>(sqlite3_column_bytes(s, 2)));
         }
         rs->floor = at_floor ? seq : rs->floor;
+        if (seq == rs->stuck_seq) {
+            clearStuck(*rs);
+        }
         m.seq = seq;
         m.route = rs->name;
         m.qos = sqlite3_column_int(s, 3);

@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 // No message can block a route: what the broker keeps refusing goes to the spool's dead letters
 // (counted in status, listed, retried and dropped with uplinkctl), and topics that brokers drop
-// the connection for are refused at publish time.
+// the connection for are refused at publish time. A message the spool cannot read holds the route
+// in order, and status says why.
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <cstdlib>
 #include <string>
+#include <thread>
 
 #include "cli/api_client.hpp"
 #include "test_env.hpp"
@@ -46,6 +49,30 @@ int uplinkctl(const TempDir& dir, const Daemon& d, const std::string& args, std:
     const int rc = std::system(cmd.c_str());
     *out = readFile(file);
     return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+/// Replaces the payload of message `seq` in the spool file at `path` on a connection of its own,
+/// beside the running daemon's: `payload` as a BLOB, or as TEXT with `as_text`.
+void setSpoolPayload(const std::string& path, uint64_t seq, const std::string& payload,
+                     bool as_text) {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 10'000);
+    sqlite3_stmt* s = nullptr;
+    ASSERT_EQ(
+        sqlite3_prepare_v2(db, "UPDATE messages SET payload = ?1 WHERE seq = ?2", -1, &s, nullptr),
+        SQLITE_OK)
+        << sqlite3_errmsg(db);
+    if (as_text) {
+        sqlite3_bind_text64(s, 1, payload.data(), payload.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+    } else {
+        sqlite3_bind_blob64(s, 1, payload.data(), payload.size(), SQLITE_TRANSIENT);
+    }
+    sqlite3_bind_int64(s, 2, static_cast<sqlite3_int64>(seq));
+    EXPECT_EQ(sqlite3_step(s), SQLITE_DONE) << sqlite3_errmsg(db);
+    EXPECT_EQ(sqlite3_changes(db), 1);
+    sqlite3_finalize(s);
+    sqlite3_close(db);
 }
 
 using DeadLetters = PkiTest;
@@ -178,6 +205,73 @@ TEST_F(DeadLetters, AMessageTheBrokerClosesTheConnectionForIsDeadLetteredAndKept
     EXPECT_NE(out.find("closed the connection right after it was sent, 5 times in a row"),
               std::string::npos)
         << out;
+}
+
+// A large payload the spool cannot read (its row damaged while the broker was away: the length
+// the lease is told, in characters, is not the bytes stored) holds the route in order. Status,
+// uplinkctl status and the log say which message and why, the log once; once the row is mended
+// the next lease hands everything out in order and the note goes.
+TEST_F(DeadLetters, AMessageTheSpoolCannotReadHoldsTheRouteAndStatusSaysWhy) {
+    Mosquitto broker(dir, pki);
+    broker.stop();
+    Daemon d(dir, genericRoute("cloud", broker.port(), pki.ca));
+    ApiClient c;
+    ASSERT_TRUE(c.connect(d.socket()));
+    const std::string large(70'000, 'L');
+    const json big = ask(c, publishRequest(1, "held/large", large));
+    ASSERT_EQ(big["status"], "queued") << big.dump();
+    ASSERT_EQ(ask(c, publishRequest(2, "held/small", "small"))["status"], "queued");
+    const uint64_t seq = big.value("seq", uint64_t{0});
+    std::string damaged;
+    for (size_t i = 0; i < large.size(); ++i) {
+        damaged += "\xc3\xa9";  // é: two bytes, one character
+    }
+    const std::string spool_file = dir.file("state") + "/spool.db";
+    setSpoolPayload(spool_file, seq, damaged, true);
+
+    broker.restart();
+    Subscriber sub(pki, broker.port(), "held/#");
+    const std::string note = "message " + std::to_string(seq) +
+                             " (70,000 bytes) cannot be read from the spool: the spool file is "
+                             "damaged";
+    ASSERT_TRUE(d.waitRoute(
+        "cloud",
+        [&](const json& s) {
+            return s.value("spool_problem", std::string()).find(note) != std::string::npos;
+        },
+        30s))
+        << d.routeStatus("cloud").dump();
+    EXPECT_EQ(d.routeStatus("cloud")["queued"], 2);
+    std::string out;
+    ASSERT_EQ(uplinkctl(dir, d, "status", &out), 0) << out;
+    EXPECT_NE(out.find("  spool       " + note), std::string::npos) << out;
+
+    // Another message makes another lease: the route does not log the same note again, and
+    // nothing overtakes the held message.
+    ASSERT_EQ(ask(c, publishRequest(3, "held/after", "after"))["status"], "queued");
+    std::this_thread::sleep_for(500ms);
+    EXPECT_FALSE(sub.waitFor(1, 0ms)) << "a message overtook the one the spool cannot read";
+    EXPECT_EQ(occurrences(d.log(), note), 1u) << d.log();
+
+    setSpoolPayload(spool_file, seq, large, false);
+    ASSERT_EQ(ask(c, publishRequest(4, "held/last", "last"))["status"], "queued");
+    ASSERT_TRUE(sub.waitFor(4, 30s)) << d.routeStatus("cloud").dump();
+    const auto got = sub.messages();
+    EXPECT_EQ(got[0].topic, "held/large");
+    EXPECT_TRUE(got[0].payload == large);
+    EXPECT_EQ(got[1].topic, "held/small");
+    EXPECT_EQ(got[2].topic, "held/after");
+    EXPECT_EQ(got[3].topic, "held/last");
+    ASSERT_TRUE(d.waitRoute(
+        "cloud",
+        [](const json& s) {
+            return s.value("spool_problem", std::string("?")).empty() && s["queued"] == 0;
+        },
+        10s))
+        << d.routeStatus("cloud").dump();
+    EXPECT_EQ(occurrences(d.log(), "the route goes on"), 1u) << d.log();
+    ASSERT_EQ(uplinkctl(dir, d, "status", &out), 0) << out;
+    EXPECT_EQ(out.find("  spool "), std::string::npos) << out;
 }
 
 }  // namespace

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Tests of SqliteSpool: durability, group commit, leases and acks, unusable directories (limits
 // and expiry: spool_limits_test.cpp; against a model: spool_model_test.cpp; bad files:
-// spool_recovery_test.cpp; saved counters: spool_counters_test.cpp).
+// spool_recovery_test.cpp; saved counters: spool_counters_test.cpp; payloads that cannot be read:
+// spool_unreadable_test.cpp).
 #include <gtest/gtest.h>
 #include <sys/resource.h>
 #include <sys/stat.h>

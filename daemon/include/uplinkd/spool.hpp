@@ -38,6 +38,10 @@ struct SpoolStats {
     /// Queued, passed over by the last leases because they had a topic filter (a metered uplink):
     /// what waits for a lease without one. Counted again after releaseLeases().
     uint64_t held = 0;
+    /// Why the oldest waiting message cannot be handed out now, in plain words naming it and the
+    /// cause ("" when none). It stays queued and each lease tries it again; cleared once a lease
+    /// hands it out or it leaves the queue. Only a durable spool sets it.
+    std::string stuck;
 };
 
 /// A message the broker kept refusing, moved out of the queue so that it cannot block the route.

@@ -1,0 +1,27 @@
+// SPDX-License-Identifier: Apache-2.0
+// RouteSession: a message the spool cannot hand out (a large payload it cannot read) holds the
+// route in order; the route says so once in the log, and once again when it goes on. Thread: loop.
+#include <string>
+#include <utility>
+
+#include "session/route_session.hpp"
+#include "uplinkd/log.hpp"
+
+namespace uplinkd {
+
+void RouteSession::noteSpoolProblem() {
+    std::string now = spool_.stats(config_.name).stuck;
+    if (now == spool_problem_) {
+        return;  // already told: not once per pump
+    }
+    if (!now.empty()) {
+        logWarning("route " + config_.name + ": " + now);
+    } else {
+        logInfo("route " + config_.name +
+                ": the message the spool could not read was handed out or left the queue; the "
+                "route goes on");
+    }
+    spool_problem_ = std::move(now);
+}
+
+}  // namespace uplinkd
