@@ -63,6 +63,7 @@ RouteSession::RouteSession(asio::io_context& loop, RouteConfig config, Spool& sp
       connect_timer_(loop),
       renew_timer_(loop),
       pump_timer_(loop),
+      spool_retry_timer_(loop),
       window_(config_.delivery.inflight_window, inflightWindowSettings(config_.mqtt == "modem")),
       selector_(uplinkNames(uplinks_), selectorSettings(config_.failover)),
       failback_timer_(loop) {
@@ -174,6 +175,8 @@ void RouteSession::stop() {
     connect_timer_.cancel();
     renew_timer_.cancel();
     pump_timer_.cancel();
+    spool_retry_timer_.cancel();
+    spool_retry_armed_ = false;
     failback_timer_.cancel();
     failback_pending_ = false;
     if (health_) {
@@ -268,6 +271,8 @@ void RouteSession::dropConnection() {
     ++gen_;
     connect_timer_.cancel();
     pump_timer_.cancel();
+    spool_retry_timer_.cancel();
+    spool_retry_armed_ = false;
     failback_timer_.cancel();
     failback_pending_ = false;
     if (health_) {

@@ -181,6 +181,10 @@ class RouteSession {
     asio::steady_timer connect_timer_;
     asio::steady_timer renew_timer_;
     asio::steady_timer pump_timer_;  ///< retries handing messages to Paho when its queue is full
+    /// While the spool cannot read the oldest message: leases it again every kSpoolRetry, so a
+    /// passing cause (out of memory) clears without new traffic.
+    asio::steady_timer spool_retry_timer_;
+    bool spool_retry_armed_ = false;
     std::chrono::steady_clock::time_point retry_at_{};
     bool renewing_ = false;
 

@@ -76,7 +76,7 @@ std::string stuckNote(uint64_t seq, uint64_t length, int rc) {
     return "message " + std::to_string(seq) + " (" + groupedDigits(length) +
            " bytes) cannot be read from the spool: " + unreadableCause(rc) +
            " (SQLite: " + sqlite3_errstr(rc) +
-           "); it stays queued and is read again at the next lease";
+           "); it stays queued, first in line, and is read again shortly";
 }
 
 }  // namespace

@@ -210,7 +210,7 @@ TEST_F(DeadLetters, AMessageTheBrokerClosesTheConnectionForIsDeadLetteredAndKept
 // A large payload the spool cannot read (its row damaged while the broker was away: the length
 // the lease is told, in characters, is not the bytes stored) holds the route in order. Status,
 // uplinkctl status and the log say which message and why, the log once; once the row is mended
-// the next lease hands everything out in order and the note goes.
+// the route reads it again by itself and hands everything out in order, and the note goes.
 TEST_F(DeadLetters, AMessageTheSpoolCannotReadHoldsTheRouteAndStatusSaysWhy) {
     Mosquitto broker(dir, pki);
     broker.stop();
@@ -253,15 +253,14 @@ TEST_F(DeadLetters, AMessageTheSpoolCannotReadHoldsTheRouteAndStatusSaysWhy) {
     EXPECT_FALSE(sub.waitFor(1, 0ms)) << "a message overtook the one the spool cannot read";
     EXPECT_EQ(occurrences(d.log(), note), 1u) << d.log();
 
+    // Mended, with no new traffic: the route reads it again by itself (every few seconds).
     setSpoolPayload(spool_file, seq, large, false);
-    ASSERT_EQ(ask(c, publishRequest(4, "held/last", "last"))["status"], "queued");
-    ASSERT_TRUE(sub.waitFor(4, 30s)) << d.routeStatus("cloud").dump();
+    ASSERT_TRUE(sub.waitFor(3, 30s)) << d.routeStatus("cloud").dump();
     const auto got = sub.messages();
     EXPECT_EQ(got[0].topic, "held/large");
     EXPECT_TRUE(got[0].payload == large);
     EXPECT_EQ(got[1].topic, "held/small");
     EXPECT_EQ(got[2].topic, "held/after");
-    EXPECT_EQ(got[3].topic, "held/last");
     ASSERT_TRUE(d.waitRoute(
         "cloud",
         [](const json& s) {

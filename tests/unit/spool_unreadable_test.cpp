@@ -94,7 +94,7 @@ TEST_F(SpoolUnreadableTest, AnUnreadablePayloadHoldsItsRouteInOrderSaysWhyAndGoe
         EXPECT_NE(st.stuck.find(std::string("(SQLite: ") + sqlite3_errstr(SQLITE_CORRUPT) + ")"),
                   std::string::npos)
             << st.stuck;
-        EXPECT_NE(st.stuck.find("it stays queued and is read again at the next lease"),
+        EXPECT_NE(st.stuck.find("it stays queued, first in line, and is read again shortly"),
                   std::string::npos)
             << st.stuck;
     }
