@@ -4,13 +4,13 @@
 // the connection for are refused at publish time. A message the spool cannot read holds the route
 // in order, and status says why.
 #include <gtest/gtest.h>
-#include <sqlite3.h>
 
 #include <cstdlib>
 #include <string>
 #include <thread>
 
 #include "cli/api_client.hpp"
+#include "spool_file.hpp"
 #include "test_env.hpp"
 
 namespace uplinkd::testing {
@@ -49,30 +49,6 @@ int uplinkctl(const TempDir& dir, const Daemon& d, const std::string& args, std:
     const int rc = std::system(cmd.c_str());
     *out = readFile(file);
     return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
-
-/// Replaces the payload of message `seq` in the spool file at `path` on a connection of its own,
-/// beside the running daemon's: `payload` as a BLOB, or as TEXT with `as_text`.
-void setSpoolPayload(const std::string& path, uint64_t seq, const std::string& payload,
-                     bool as_text) {
-    sqlite3* db = nullptr;
-    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-    sqlite3_busy_timeout(db, 10'000);
-    sqlite3_stmt* s = nullptr;
-    ASSERT_EQ(
-        sqlite3_prepare_v2(db, "UPDATE messages SET payload = ?1 WHERE seq = ?2", -1, &s, nullptr),
-        SQLITE_OK)
-        << sqlite3_errmsg(db);
-    if (as_text) {
-        sqlite3_bind_text64(s, 1, payload.data(), payload.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
-    } else {
-        sqlite3_bind_blob64(s, 1, payload.data(), payload.size(), SQLITE_TRANSIENT);
-    }
-    sqlite3_bind_int64(s, 2, static_cast<sqlite3_int64>(seq));
-    EXPECT_EQ(sqlite3_step(s), SQLITE_DONE) << sqlite3_errmsg(db);
-    EXPECT_EQ(sqlite3_changes(db), 1);
-    sqlite3_finalize(s);
-    sqlite3_close(db);
 }
 
 using DeadLetters = PkiTest;

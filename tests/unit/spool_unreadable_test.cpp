@@ -7,6 +7,7 @@
 
 #include <string>
 
+#include "spool_file.hpp"
 #include "spool_test_fixture.hpp"
 
 namespace uplinkd {
@@ -19,30 +20,6 @@ constexpr size_t kLargeBytes = 70'000;
 
 class SpoolUnreadableTest : public SpoolTest {
   protected:
-    /// Replaces the payload of row `seq` on a connection of its own: `payload` as a BLOB, or as
-    /// TEXT with `as_text`.
-    void setPayload(uint64_t seq, const std::string& payload, bool as_text) {
-        sqlite3* db = nullptr;
-        ASSERT_EQ(sqlite3_open(path().c_str(), &db), SQLITE_OK);
-        sqlite3_busy_timeout(db, 5'000);
-        sqlite3_stmt* s = nullptr;
-        ASSERT_EQ(sqlite3_prepare_v2(db, "UPDATE messages SET payload = ?1 WHERE seq = ?2", -1, &s,
-                                     nullptr),
-                  SQLITE_OK)
-            << sqlite3_errmsg(db);
-        if (as_text) {
-            sqlite3_bind_text64(s, 1, payload.data(), payload.size(), SQLITE_TRANSIENT,
-                                SQLITE_UTF8);
-        } else {
-            sqlite3_bind_blob64(s, 1, payload.data(), payload.size(), SQLITE_TRANSIENT);
-        }
-        sqlite3_bind_int64(s, 2, static_cast<sqlite3_int64>(seq));
-        EXPECT_EQ(sqlite3_step(s), SQLITE_DONE) << sqlite3_errmsg(db);
-        EXPECT_EQ(sqlite3_changes(db), 1);
-        sqlite3_finalize(s);
-        sqlite3_close(db);
-    }
-
     /// Breaks row `seq`: its payload becomes text of kLargeBytes two-byte characters, so that the
     /// length the lease is told (in characters) differs from the bytes stored.
     void breakRow(uint64_t seq) {
@@ -50,7 +27,7 @@ class SpoolUnreadableTest : public SpoolTest {
         for (size_t i = 0; i < kLargeBytes; ++i) {
             text += "\xc3\xa9";  // é
         }
-        setPayload(seq, text, true);
+        setSpoolPayload(path(), seq, text, true);
     }
 
     /// A large message and a small one after it on `route`, committed; their seqs.
@@ -99,7 +76,7 @@ TEST_F(SpoolUnreadableTest, AnUnreadablePayloadHoldsItsRouteInOrderSaysWhyAndGoe
             << st.stuck;
     }
 
-    setPayload(large, largePayload(), false);
+    setSpoolPayload(path(), large, largePayload(), false);
     const auto got = spool->lease("r", 10);
     ASSERT_EQ(seqsOf(got), (std::vector<uint64_t>{large, small}));
     EXPECT_TRUE(got[0].payload == largePayload());
