@@ -127,7 +127,8 @@ class RouteSession {
     void noteLossCulprit(const Error& why);
     void moveToDeadLetters(uint64_t seq, const std::string& reason, int attempts);
     /// After a lease: logs once when the spool cannot hand out the route's oldest message (a
-    /// new reason) and once when it can again (route_spool_problem.cpp).
+    /// new reason) and once when it can again; while it cannot, pumps again every few seconds
+    /// (route_spool_problem.cpp).
     void noteSpoolProblem();
 
     void onMessage(uint64_t gen, std::string topic, std::string payload, int qos, bool retain,

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // RouteSession: a message the spool cannot hand out (a large payload it cannot read) holds the
-// route in order; the route says so once in the log, and once again when it goes on. Thread: loop.
+// route in order; the route says so once in the log, reads it again every few seconds, and says
+// once more when it goes on. Thread: loop.
 #include <chrono>
 #include <memory>
 #include <string>
