@@ -106,7 +106,7 @@ Result<nlohmann::json> Daemon::status(const std::string& route) {
         // Metered uplinks: which ones, and what waits in the spool for an unmetered one.
         jr["held_metered"] = q.held;
         // A message the spool cannot read holds the route (empty when none).
-        jr["spool_problem"] = s.spool_problem;
+        jr["spool_problem"] = q.stuck;
         for (size_t i = 0; i < s.uplinks.size(); ++i) {
             jr["uplinks"][i]["metered"] = s.uplinks[i].metered;
         }

@@ -100,7 +100,6 @@ RouteStatus RouteSession::status() const {
     }
     s.last_error = last_error_.message;
     s.last_error_code = last_error_.code;
-    s.spool_problem = spool_.stats(config_.name).stuck;
     s.in_flight = inflight_.size();
     s.inflight_window = window_.window();
     s.inflight_window_auto = window_.automatic();

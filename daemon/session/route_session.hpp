@@ -75,9 +75,6 @@ struct RouteStatus {
     std::string active_uplink;          ///< the name of the uplink that carries the route, or empty
     std::vector<UplinkStatus> uplinks;  ///< in order of preference
     std::vector<FailoverStatus> failovers;  ///< the last switches, oldest first
-    /// Why the spool cannot hand out the route's oldest message now (SpoolStats::stuck); empty
-    /// when none.
-    std::string spool_problem;
 };
 
 class RouteSession {

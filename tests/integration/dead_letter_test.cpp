@@ -7,7 +7,6 @@
 
 #include <cstdlib>
 #include <string>
-#include <thread>
 
 #include "cli/api_client.hpp"
 #include "spool_file.hpp"
@@ -223,9 +222,16 @@ TEST_F(DeadLetters, AMessageTheSpoolCannotReadHoldsTheRouteAndStatusSaysWhy) {
     EXPECT_NE(out.find("  spool       " + note), std::string::npos) << out;
 
     // Another message makes another lease: the route does not log the same note again, and
-    // nothing overtakes the held message.
+    // nothing overtakes the held message (the order of arrival below shows it too).
     ASSERT_EQ(ask(c, publishRequest(3, "held/after", "after"))["status"], "queued");
-    std::this_thread::sleep_for(500ms);
+    ASSERT_TRUE(d.waitRoute(
+        "cloud",
+        [&](const json& s) {
+            return s["queued"] == 3 &&
+                   s.value("spool_problem", std::string()).find(note) != std::string::npos;
+        },
+        30s))
+        << d.routeStatus("cloud").dump();
     EXPECT_FALSE(sub.waitFor(1, 0ms)) << "a message overtook the one the spool cannot read";
     EXPECT_EQ(occurrences(d.log(), note), 1u) << d.log();
 
