@@ -15,6 +15,13 @@ function(uplinkd_add_plugin)
     add_library(${lib} STATIC ${P_SOURCES})
     target_link_libraries(${lib} PUBLIC uplinkd_sdk ${P_LIBS} PRIVATE uplinkd_warnings)
     target_include_directories(${lib} PUBLIC ${CMAKE_CURRENT_SOURCE_DIR})
+    # Hidden, like the module's own entry: otherwise the static objects of templates and inline
+    # functions (the plugin's descriptor among them) are STB_GNU_UNIQUE symbols, which the dynamic
+    # loader shares between every module that has them, RTLD_LOCAL or not: a second module giving
+    # the same plugin (a renamed copy, another version) would hand out the first one's descriptor.
+    set_target_properties(${lib} PROPERTIES
+        CXX_VISIBILITY_PRESET hidden
+        VISIBILITY_INLINES_HIDDEN ON)
 
     set(module uplinkd-${P_KIND}-${P_NAME})
     set(entry ${CMAKE_CURRENT_BINARY_DIR}/${module}_entry.cpp)
@@ -36,8 +43,11 @@ uplinkd_plugin() {
         LIBRARY_OUTPUT_DIRECTORY ${UPLINKD_BUILD_PLUGIN_DIR}
         CXX_VISIBILITY_PRESET hidden
         VISIBILITY_INLINES_HIDDEN ON)
-    # Keep the descriptor symbol even though nothing in the module references it.
-    target_link_options(${module} PRIVATE "LINKER:--undefined=uplinkd_plugin")
+    # Keep the descriptor symbol even though nothing in the module references it, and export
+    # nothing else: the code of the static libraries it links (the SDK, toml++) stays the module's
+    # own instead of being shared with, or bound to, another module's copy.
+    target_link_options(${module} PRIVATE "LINKER:--undefined=uplinkd_plugin"
+                        "LINKER:--exclude-libs,ALL")
     install(TARGETS ${module} LIBRARY DESTINATION ${UPLINKD_PLUGIN_INSTALL_DIR})
 endfunction()
 

@@ -69,6 +69,7 @@ Status Daemon::start() {
     if (!cfg) {
         return cfg.failure();
     }
+    logPluginProblems();
     if (auto st = checkHost(*cfg); !st) {
         return st;
     }
@@ -282,8 +283,16 @@ void Daemon::applyRoutes(const Config& cfg) {
     }
 }
 
+void Daemon::logPluginProblems() {
+    const auto& problems = plugins_.problems();
+    for (; plugin_problems_logged_ < problems.size(); ++plugin_problems_logged_) {
+        logWarning(problems[plugin_problems_logged_]);
+    }
+}
+
 void Daemon::reload() {
     auto cfg = loadConfig(source_, plugins_);
+    logPluginProblems();
     if (!cfg) {
         logError("reload: the new configuration is invalid, keeping the running one:\n" +
                  cfg.error().message);

@@ -105,11 +105,15 @@ class Daemon final : public api::ApiBackend {
 
     /// The modem uplink named `name`, or the only one when `name` is empty.
     Result<ModemUplink*> findModem(const std::string& name);
+    /// Logs, once each, the plugin modules the registry skipped (a duplicate name, a broken
+    /// module) while a configuration was read.
+    void logPluginProblems();
 
     asio::io_context& loop_;
     ConfigSource source_;
     DaemonOptions options_;
     PluginRegistry plugins_;
+    size_t plugin_problems_logged_ = 0;  ///< of plugins_.problems()
     Config config_;
     std::unique_ptr<PidLock> state_lock_;  ///< held from start() until destruction
     SpoolPtr spool_;

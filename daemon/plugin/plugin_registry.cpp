@@ -54,6 +54,10 @@ void PluginRegistry::loadFile(const std::string& p) const {
         problems_.push_back("plugin " + p + ": cannot load: " + ::dlerror());
         return;
     }
+    if (std::find(handles_.begin(), handles_.end(), handle) != handles_.end()) {
+        ::dlclose(handle);  // a module already loaded, by another path (a link to it)
+        return;
+    }
     auto entry = reinterpret_cast<UplinkdPluginEntry>(::dlsym(handle, "uplinkd_plugin"));
     if (entry == nullptr) {
         problems_.push_back("plugin " + p + ": not an uplinkd plugin (no uplinkd_plugin symbol)");
@@ -68,16 +72,51 @@ void PluginRegistry::loadFile(const std::string& p) const {
         ::dlclose(handle);
         return;
     }
+    if (!accept(d, p)) {
+        ::dlclose(handle);
+        return;
+    }
     handles_.push_back(handle);
-    plugins_[d->name] = d;
+}
+
+std::string PluginRegistry::moduleFile(PluginKind kind, const std::string& name) const {
+    return dir_ + "/uplinkd-" + (kind == PluginKind::Cloud ? "cloud" : "modem") + "-" + name +
+           ".so";
+}
+
+bool PluginRegistry::accept(const PluginDescriptor* d, const std::string& from) const {
+    const bool kind_known = d->kind == PluginKind::Cloud || d->kind == PluginKind::Modem;
+    if (d->name == nullptr || *d->name == '\0' || !kind_known || d->api == nullptr) {
+        problems_.push_back("plugin " + from +
+                            ": its descriptor lacks a name, a known kind or its functions; "
+                            "rebuild or reinstall it");
+        return false;
+    }
+    const std::string name = d->name;
+    const auto held = plugins_.find(name);
+    if (held == plugins_.end()) {
+        plugins_[name] = Loaded{d, from};
+        return true;
+    }
+    // Two modules give the same plugin name (a renamed copy, a driver of another version): the
+    // one in the file named after the plugin is used, else the first loaded, and the other is
+    // reported, so the choice never depends on the order the directory is read in.
+    const bool take_new = from == moduleFile(d->kind, name) && held->second.from != from;
+    const std::string& kept = take_new ? from : held->second.from;
+    const std::string& dropped = take_new ? held->second.from : from;
+    problems_.push_back("plugin " + dropped + ": ignored, it gives plugin \"" + name + "\" as " +
+                        kept + " does, which is used; remove one of the two");
+    if (take_new) {
+        held->second = Loaded{d, from};
+    }
+    return take_new;
 }
 
 const PluginDescriptor* PluginRegistry::find(const std::string& name, PluginKind kind) const {
     auto it = plugins_.find(name);
     if (it == plugins_.end() && !dir_.empty()) {
         // The module named after the plugin; else the plugin may be in a module named otherwise.
-        const char* kind_name = kind == PluginKind::Cloud ? "cloud" : "modem";
-        const std::string file = dir_ + "/uplinkd-" + kind_name + "-" + name + ".so";
+        const std::string file = moduleFile(kind, name);
         std::error_code ec;
         if (name.find('/') == std::string::npos && std::filesystem::is_regular_file(file, ec)) {
             loadFile(file);
@@ -88,14 +127,14 @@ const PluginDescriptor* PluginRegistry::find(const std::string& name, PluginKind
             it = plugins_.find(name);
         }
     }
-    if (it == plugins_.end() || it->second->kind != kind) {
+    if (it == plugins_.end() || it->second.descriptor->kind != kind) {
         return nullptr;
     }
-    return it->second;
+    return it->second.descriptor;
 }
 
 void PluginRegistry::add(const PluginDescriptor* descriptor) {
-    plugins_[descriptor->name] = descriptor;
+    accept(descriptor, "built into the program");
 }
 
 const CloudPluginApi* PluginRegistry::cloud(const std::string& name) const {
@@ -113,8 +152,8 @@ std::vector<std::string> PluginRegistry::names(PluginKind kind) const {
         loadWholeDirectory();
     }
     std::vector<std::string> out;
-    for (const auto& [name, d] : plugins_) {
-        if (d->kind == kind) {
+    for (const auto& [name, loaded] : plugins_) {
+        if (loaded.descriptor->kind == kind) {
             out.push_back(name);
         }
     }

@@ -30,7 +30,7 @@ class PluginRegistry {
     void useDirectory(const std::string& dir);
     /// Why modules of the directory could not be used (cannot load, another ABI), so far.
     const std::vector<std::string>& problems() const { return problems_; }
-    /// Registers a plugin compiled into the program (tests).
+    /// Registers a plugin compiled into the program (tests), checked as a module's would be.
     void add(const PluginDescriptor* descriptor);
 
     const CloudPluginApi* cloud(const std::string& name) const;
@@ -45,9 +45,19 @@ class PluginRegistry {
     void loadWholeDirectory() const;
     /// Loads one module unless it was tried before; a problem goes to problems_.
     void loadFile(const std::string& path) const;
+    /// Registers `d`, which came from `from`, unless its descriptor is incomplete or another
+    /// module gives the same name (then the one in moduleFile() wins); says why in problems_.
+    bool accept(const PluginDescriptor* d, const std::string& from) const;
+    /// <dir>/uplinkd-<kind>-<name>.so: the module a plugin is looked for in first.
+    std::string moduleFile(PluginKind kind, const std::string& name) const;
 
+    /// A registered plugin and the module (or "built into the program") it came from.
+    struct Loaded {
+        const PluginDescriptor* descriptor;
+        std::string from;
+    };
     // Lookups load modules on demand: the cache below changes in const lookups.
-    mutable std::map<std::string, const PluginDescriptor*> plugins_;
+    mutable std::map<std::string, Loaded> plugins_;
     mutable std::vector<void*> handles_;
     mutable std::vector<std::string> tried_paths_;  ///< loaded, or refused with a problem
     mutable std::vector<std::string> problems_;

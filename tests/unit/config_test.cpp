@@ -2,6 +2,7 @@
 // Configuration errors: each mistake is reported with its file, line and column.
 #include "config/config.hpp"
 
+#include <dlfcn.h>
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -267,6 +268,59 @@ TEST(Config, APluginOfAnotherAbiIsRefusedWithAReason) {
     EXPECT_NE(abi[0].find("built for plugin ABI 999, this uplinkd needs 2"), std::string::npos)
         << abi[0];
     EXPECT_EQ(other.cloud("from-the-future"), nullptr);
+}
+
+TEST(Config, APluginWhoseDescriptorLacksItsFunctionsIsRefusedWithAReason) {
+    PluginRegistry plugins;
+    auto problems = plugins.loadDirectory(UPLINKD_MALFORMED_PLUGIN_DIR);
+    ASSERT_EQ(problems.size(), 1u);
+    EXPECT_NE(problems[0].find("its descriptor lacks a name, a known kind or its functions"),
+              std::string::npos)
+        << problems[0];
+    EXPECT_EQ(plugins.cloud("no-functions"), nullptr);
+    EXPECT_TRUE(plugins.names(PluginKind::Cloud).empty());
+}
+
+// A renamed copy of a plugin left beside it (or a driver of another version) gives the same
+// name: the module named after the plugin is used, whatever order the directory is read in, and
+// the other is reported.
+TEST(Config, TwoModulesGivingOnePluginNameAreReportedAndTheOneNamedAfterItIsUsed) {
+    testing::TempDir dir;
+    const std::string plugins_dir = dir.file("plugins");
+    std::filesystem::create_directory(plugins_dir);
+    const std::string named = plugins_dir + "/uplinkd-cloud-generic-mqtt.so";
+    // Read first when the whole directory is read: '-' sorts before '.'.
+    const std::string copy = plugins_dir + "/uplinkd-cloud-generic-mqtt-old.so";
+    std::filesystem::copy_file(testing::pluginDir() + "/uplinkd-cloud-generic-mqtt.so", named);
+    std::filesystem::copy_file(named, copy);
+
+    PluginRegistry whole;
+    auto problems = whole.loadDirectory(plugins_dir);
+    ASSERT_EQ(problems.size(), 1u);
+    EXPECT_EQ(problems[0], "plugin " + copy + ": ignored, it gives plugin \"generic-mqtt\" as " +
+                               named + " does, which is used; remove one of the two");
+
+    const CloudPluginApi* used = whole.cloud("generic-mqtt");
+    ASSERT_NE(used, nullptr);
+    // Each module keeps its own descriptor (nothing of a module is shared with another), and the
+    // one in use is not the copy's, which the registry still holds loaded.
+    void* copy_module = ::dlopen(copy.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD);
+    ASSERT_NE(copy_module, nullptr);
+    auto copy_entry = reinterpret_cast<UplinkdPluginEntry>(::dlsym(copy_module, "uplinkd_plugin"));
+    ASSERT_NE(copy_entry, nullptr);
+    EXPECT_NE(copy_entry()->api, used);
+    ::dlclose(copy_module);
+
+    // Read the other way round (the named module first, when the plugin is asked for), the
+    // copy is still the one reported, and the same module is used.
+    PluginRegistry by_name;
+    by_name.useDirectory(plugins_dir);
+    EXPECT_EQ(by_name.cloud("generic-mqtt"), used);
+    EXPECT_TRUE(by_name.problems().empty());
+    EXPECT_EQ(by_name.names(PluginKind::Cloud), std::vector<std::string>{"generic-mqtt"});
+    ASSERT_EQ(by_name.problems().size(), 1u);
+    EXPECT_EQ(by_name.problems()[0], problems[0]);
+    EXPECT_EQ(by_name.cloud("generic-mqtt"), used);
 }
 
 // Memory (issue 14): the daemon loads only the plugins its configuration names, so a module left
