@@ -7,8 +7,8 @@
 #include <string>
 #include <utility>
 
-#include "api/api_client.hpp"
 #include "api/protocol.hpp"
+#include "api/publish_client.hpp"
 #include "uplinkd/log.hpp"
 
 namespace uplinkd::api {

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // PublishServer::Client: one connected local application. A private header of the local API's
 // server (not installed). Its connection's I/O and limits (reading, framing, writing, deadlines)
-// are in api_client_io.cpp; what each request does (permissions, publish, subscriptions, the
-// backend's queries) in api_client_requests.cpp. Thread: loop.
+// are in publish_client_io.cpp; what each request does (permissions, publish, subscriptions, the
+// backend's queries) in publish_client_requests.cpp. Thread: loop.
 #pragma once
 
 #include <sys/types.h>
@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <set>
@@ -66,6 +67,9 @@ class PublishServer::Client : public std::enable_shared_from_this<Client> {
     /// The ACL's answer for this client and request (always yes without an ACL).
     Status permitted(const Request& req);
     void modemAt(const Request& req);
+    /// What sends a backend's later answer to request `id`: its fields as they are (`field`
+    /// empty) or under `field`, or its error; nothing once the server is gone.
+    std::function<void(Result<nlohmann::json>)> answer(nlohmann::json id, std::string field);
     void publish(Request req);
     void subscribe(const Request& req);
     void unsubscribe(const Request& req);

@@ -8,9 +8,9 @@
 #include <string_view>
 #include <utility>
 
-#include "api/api_client.hpp"
 #include "api/peer.hpp"
 #include "api/protocol.hpp"
+#include "api/publish_client.hpp"
 
 namespace uplinkd::api {
 
@@ -83,32 +83,17 @@ void PublishServer::Client::dispatch(Request&& req) {
             send(okReply(req.id, json{{"server", "uplinkd"}, {"protocol", kProtocolVersion}}));
             break;
         case Op::ModemInfo:
-            server_.backend_.modemInfo(req.uplink, [self = shared_from_this(),
-                                                    id = req.id](Result<json> r) {
-                if (!self->alive_.expired()) {
-                    self->send(r ? okReply(id, json{{"modem", *r}}) : errorReply(id, r.error()));
-                }
-            });
+            server_.backend_.modemInfo(req.uplink, answer(req.id, "modem"));
             break;
         case Op::ModemAt:
             modemAt(req);
             break;
         case Op::Doctor:
-            server_.backend_.doctor(req.route, [self = shared_from_this(),
-                                                id = req.id](Result<json> r) {
-                if (!self->alive_.expired()) {
-                    self->send(r ? okReply(id, json{{"report", *r}}) : errorReply(id, r.error()));
-                }
-            });
+            server_.backend_.doctor(req.route, answer(req.id, "report"));
             break;
         case Op::DeadLetter:
-            server_.backend_.deadLetters(
-                req.action, req.route, req.seq, req.all,
-                [self = shared_from_this(), id = req.id](Result<json> r) {
-                    if (!self->alive_.expired()) {
-                        self->send(r ? okReply(id, *r) : errorReply(id, r.error()));
-                    }
-                });
+            server_.backend_.deadLetters(req.action, req.route, req.seq, req.all,
+                                         answer(req.id, ""));
             break;
     }
 }
@@ -147,12 +132,21 @@ void PublishServer::Client::modemAt(const Request& req) {
                                           "runs as (it can change the module's settings)")));
         return;
     }
-    server_.backend_.modemAt(req.uplink, req.command, req.timeout_ms,
-                             [self = shared_from_this(), id = req.id](Result<json> r) {
-                                 if (!self->alive_.expired()) {
-                                     self->send(r ? okReply(id, *r) : errorReply(id, r.error()));
-                                 }
-                             });
+    server_.backend_.modemAt(req.uplink, req.command, req.timeout_ms, answer(req.id, ""));
+}
+
+std::function<void(Result<json>)> PublishServer::Client::answer(json id, std::string field) {
+    return [self = shared_from_this(), id = std::move(id),
+            field = std::move(field)](Result<json> r) {
+        if (self->alive_.expired()) {
+            return;
+        }
+        if (!r) {
+            self->send(errorReply(id, r.error()));
+        } else {
+            self->send(okReply(id, field.empty() ? std::move(*r) : json{{field, std::move(*r)}}));
+        }
+    };
 }
 
 void PublishServer::Client::publish(Request req) {

@@ -9,8 +9,8 @@
 #include <string_view>
 #include <utility>
 
-#include "api/api_client.hpp"
 #include "api/protocol.hpp"
+#include "api/publish_client.hpp"
 #include "uplinkd/log.hpp"
 
 namespace uplinkd::api {
