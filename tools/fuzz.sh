@@ -12,7 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-targets=(api_lines at_parser connect_request sas_token mqtt_names config)
+targets=(api_lines at_parser connect_request sas_token mqtt_names config modem_lines)
 what=${1:-all}
 seconds=${2:-25}
 if [ "$what" = list ]; then
