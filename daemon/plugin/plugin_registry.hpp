@@ -28,7 +28,8 @@ class PluginRegistry {
     /// <name> of a kind comes from <dir>/uplinkd-<kind>-<name>.so when first asked for; a name
     /// without such a file, and names(), load the whole directory.
     void useDirectory(const std::string& dir);
-    /// Why modules of the directory could not be used (cannot load, another ABI), so far.
+    /// Why modules of the directory could not be used (cannot load, another ABI, an incomplete
+    /// descriptor, a name another module gives too), so far.
     const std::vector<std::string>& problems() const { return problems_; }
     /// Registers a plugin compiled into the program (tests), checked as a module's would be.
     void add(const PluginDescriptor* descriptor);
