@@ -140,7 +140,7 @@ class GpiodPower final : public PowerControl {
         }
         timer_.expires_after(length);
         std::weak_ptr<bool> alive = alive_;
-        timer_.async_wait([this, alive, &line, role, done = std::move(done)](asio::error_code) {
+        timer_.async_wait([alive, &line, role, done = std::move(done)](asio::error_code) {
             if (alive.expired()) {
                 return;
             }
