@@ -38,17 +38,25 @@ HealthVerdict judgeHealth(const nlohmann::json& routes, int64_t grace_ms) {
         const std::string error = r.value("last_error", std::string());
         // A daemon that does not report offline_ms: only "online" counts.
         const int64_t offline = state == "online" ? 0 : r.value("offline_ms", grace_ms);
-        const bool ok = state == "online" || offline < grace_ms;
+        // A message the spool cannot read holds the whole route, online or not: no grace, a
+        // passing cause (memory) clears within seconds by itself.
+        const std::string held = r.value("spool_problem", std::string());
+        const bool connected = state == "online" || offline < grace_ms;
+        const bool ok = connected && held.empty();
         v.json["routes"].push_back({{"route", name},
                                     {"state", state},
                                     {"offline_ms", offline},
                                     {"healthy", ok},
-                                    {"last_error", error}});
-        if (!ok) {
-            v.healthy = false;
+                                    {"last_error", error},
+                                    {"spool_problem", held}});
+        if (!connected) {
             v.problems.push_back(name + ": " + state + " for " + duration(offline) +
                                  (error.empty() ? std::string() : " (" + error + ")"));
         }
+        if (!held.empty()) {
+            v.problems.push_back(name + ": held by the spool: " + held);
+        }
+        v.healthy = v.healthy && ok;
     }
     v.json["healthy"] = v.healthy;
     return v;

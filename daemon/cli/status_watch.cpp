@@ -59,6 +59,9 @@ std::string drainColumn(const WatchModel::Row& r, int width) {
     if (r.queued == 0) {
         return "-";
     }
+    if (r.spool_held) {
+        return "held: the spool cannot read a message (uplinkctl status)";
+    }
     if (r.out_rate <= 0) {
         return "not draining";
     }
@@ -168,6 +171,7 @@ void WatchModel::update(const nlohmann::json& routes, double seconds) {
         row.route = r.value("route", std::string("?"));
         row.state = r.value("state", std::string("?"));
         row.queued = counter(r, "queued");
+        row.spool_held = !r.value("spool_problem", std::string()).empty();
         Counters now;
         now.queued = row.queued;
         now.delivered = counter(r, "delivered");

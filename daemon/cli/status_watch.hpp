@@ -28,6 +28,7 @@ class WatchModel {
         uint64_t queued = 0;
         uint64_t backlog = 0;     ///< the largest depth since the queue was last empty
         double eta_seconds = -1;  ///< time to drain at the current rates (< 0: not draining)
+        bool spool_held = false;  ///< a message the spool cannot read holds the route
     };
 
     /// Takes the status JSON routes array, `seconds` after the previous one (rates need two).

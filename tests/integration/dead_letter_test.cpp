@@ -220,6 +220,9 @@ TEST_F(DeadLetters, AMessageTheSpoolCannotReadHoldsTheRouteAndStatusSaysWhy) {
     std::string out;
     ASSERT_EQ(uplinkctl(dir, d, "status", &out), 0) << out;
     EXPECT_NE(out.find("  spool       " + note), std::string::npos) << out;
+    // A monitoring check sees it too, though the route is connected.
+    EXPECT_EQ(uplinkctl(dir, d, "health", &out), 1) << out;
+    EXPECT_NE(out.find("cloud: held by the spool: " + note), std::string::npos) << out;
 
     // Another message makes another lease: the route does not log the same note again, and
     // nothing overtakes the held message (the order of arrival below shows it too).
@@ -253,6 +256,7 @@ TEST_F(DeadLetters, AMessageTheSpoolCannotReadHoldsTheRouteAndStatusSaysWhy) {
     EXPECT_EQ(occurrences(d.log(), "the route goes on"), 1u) << d.log();
     ASSERT_EQ(uplinkctl(dir, d, "status", &out), 0) << out;
     EXPECT_EQ(out.find("  spool "), std::string::npos) << out;
+    EXPECT_EQ(uplinkctl(dir, d, "health", &out), 0) << out;
 }
 
 }  // namespace

@@ -44,7 +44,19 @@ INSTANTIATE_TEST_SUITE_P(
                    2},
         HealthCase{"old daemon without offline_ms",
                    json::array({{{"route", "a"}, {"state", "backoff"}}}), false, 1},
-        HealthCase{"not a list", json::object(), false, 1}));
+        HealthCase{"not a list", json::object(), false, 1},
+        HealthCase{"online but held by the spool",
+                   json::array({{{"route", "a"},
+                                 {"state", "online"},
+                                 {"offline_ms", 0},
+                                 {"spool_problem", "message 7 cannot be read"}}}),
+                   false, 1},
+        HealthCase{"down past grace and held by the spool",
+                   json::array({{{"route", "a"},
+                                 {"state", "backoff"},
+                                 {"offline_ms", 60000},
+                                 {"spool_problem", "message 7 cannot be read"}}}),
+                   false, 2}));
 
 TEST(HealthLine, NamesTheRouteStateDurationAndError) {
     const auto v =
@@ -119,6 +131,29 @@ TEST(WatchFrame, TwentyTwoRoutesFitTwentyFourLinesAndMoreAreSummed) {
     const auto lines = renderWatch(rows, "h", 80, 24);
     EXPECT_EQ(lines.size(), 24u);
     EXPECT_NE(lines.back().find("9 more route(s)"), std::string::npos) << lines.back();
+}
+
+TEST(HealthLine, NamesWhatTheSpoolCannotRead) {
+    const auto v = judgeHealth(json::array({{{"route", "aws"},
+                                             {"state", "online"},
+                                             {"offline_ms", 0},
+                                             {"spool_problem", "message 42 (70,000 bytes) ..."}}}),
+                               60000);
+    ASSERT_EQ(v.problems.size(), 1u);
+    EXPECT_EQ(v.problems[0], "aws: held by the spool: message 42 (70,000 bytes) ...");
+    EXPECT_EQ(v.json["routes"][0]["spool_problem"], "message 42 (70,000 bytes) ...");
+}
+
+TEST(WatchFrame, ARouteHeldByTheSpoolSaysWhereToLook) {
+    WatchModel m;
+    json held = counters("a", 3, 0);
+    held["spool_problem"] = "message 42 cannot be read";
+    m.update(json::array({held}), 0);
+    ASSERT_EQ(m.rows().size(), 1u);
+    const auto lines = renderWatch(m.rows(), "h", 120, 24);
+    EXPECT_NE(lines[2].find("held: the spool cannot read a message (uplinkctl status)"),
+              std::string::npos)
+        << lines[2];
 }
 
 TEST(WatchFrame, QueuedButNotDrainingSaysSo) {
